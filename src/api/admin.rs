@@ -1,0 +1,223 @@
+//! The admin API for the console and operators. Authenticated with tokens from
+//! `switchboard tokens create`; the role decides what is shown (PHI in Production only
+//! for `phi` and `admin`, and every such reveal is audited).
+
+use super::{AppState, bearer, error_response};
+use crate::engine::Engine;
+use crate::engine::query::LogDetail;
+use crate::model::time::parse_instant;
+use crate::model::{ApiError, Environment, LogRecord, Role};
+use crate::store::credentials::TokenRecord;
+use crate::store::{AuditEntry, LogQuery};
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::json;
+use uuid::Uuid;
+
+/// Page size when the caller gives none.
+pub const DEFAULT_PAGE: usize = 50;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/logs", get(list_logs))
+        .route("/logs/{id}", get(get_log))
+        .route("/connections", get(connections))
+}
+
+fn admin(engine: &Engine, headers: &HeaderMap) -> Result<TokenRecord, ApiError> {
+    let token = bearer(headers)?;
+    engine
+        .credentials()
+        .check_token(token)
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .ok_or_else(|| {
+            ApiError::unauthorized(
+                "This is not an admin token of this engine. Create one with \
+                 `switchboard tokens create --role viewer --name NAME`.",
+            )
+        })
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LogParams {
+    env: Option<String>,
+    source: Option<String>,
+    destination: Option<String>,
+    data_model: Option<String>,
+    event_type: Option<String>,
+    #[serde(rename = "type")]
+    log_type: Option<String>,
+    status: Option<String>,
+    mrn: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    before: Option<String>,
+    limit: Option<usize>,
+}
+
+fn to_query(engine: &Engine, p: LogParams) -> Result<LogQuery, ApiError> {
+    let bad = |field: &str, msg: String| ApiError::bad_request(format!("{field}: {msg}"));
+    let registry = engine.registry();
+    let instant = |field: &str,
+                   v: &Option<String>|
+     -> Result<Option<chrono::DateTime<Utc>>, ApiError> {
+        v.as_deref()
+            .map(|s| {
+                parse_instant(s).ok_or_else(|| {
+                    bad(field, format!("\"{s}\" is not an ISO 8601 instant with offset, e.g. 2024-05-01T12:00:00Z"))
+                })
+            })
+            .transpose()
+    };
+    Ok(LogQuery {
+        environment: p
+            .env
+            .as_deref()
+            .map(|e| {
+                e.parse::<Environment>()
+                    .map_err(|e| bad("env", e.to_string()))
+            })
+            .transpose()?,
+        source: p
+            .source
+            .as_deref()
+            .map(|s| {
+                registry
+                    .source_named(s)
+                    .map(|s| s.id)
+                    .or_else(|| Uuid::parse_str(s).ok())
+                    .ok_or_else(|| bad("source", format!("no source named \"{s}\"")))
+            })
+            .transpose()?,
+        destination: p
+            .destination
+            .as_deref()
+            .map(|d| {
+                registry
+                    .destination_named(d)
+                    .map(|d| d.id)
+                    .or_else(|| Uuid::parse_str(d).ok())
+                    .ok_or_else(|| bad("destination", format!("no destination named \"{d}\"")))
+            })
+            .transpose()?,
+        data_model: p.data_model,
+        event_type: p.event_type,
+        log_type: p
+            .log_type
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .map_err(|e| bad("type", e))?,
+        status: p
+            .status
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .map_err(|e| bad("status", e))?,
+        patient_id: p.mrn,
+        since: instant("since", &p.since)?,
+        until: instant("until", &p.until)?,
+        before: p
+            .before
+            .as_deref()
+            .map(|b| {
+                Uuid::parse_str(b).map_err(|_| bad("before", format!("\"{b}\" is not a log ID")))
+            })
+            .transpose()?,
+        limit: p.limit.unwrap_or(DEFAULT_PAGE),
+    })
+}
+
+fn mask_log(log: &mut LogRecord, role: Role) {
+    if log.environment.may_hold_phi() && !role.sees_phi() {
+        log.patient_id = None;
+    }
+}
+
+async fn list_logs(
+    State(engine): State<AppState>,
+    headers: HeaderMap,
+    Query(params): Query<LogParams>,
+) -> Response {
+    let result = (|| {
+        let token = admin(&engine, &headers)?;
+        let query = to_query(&engine, params)?;
+        let mut page = engine
+            .store()
+            .search(&query)
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        for log in &mut page.logs {
+            mask_log(log, token.role);
+        }
+        Ok::<_, ApiError>(page)
+    })();
+    match result {
+        Ok(page) => axum::Json(page).into_response(),
+        Err(e) => error_response(&e, None),
+    }
+}
+
+async fn get_log(
+    State(engine): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let result = (|| {
+        let token = admin(&engine, &headers)?;
+        let id = Uuid::parse_str(&id)
+            .map_err(|_| ApiError::bad_request(format!("\"{id}\" is not a log ID (a UUID).")))?;
+        let mut detail: LogDetail = engine
+            .log_detail(id)?
+            .ok_or_else(|| ApiError::not_found(format!("There is no log {id}.")))?;
+        let production = detail.log.environment.may_hold_phi();
+        let masked = production && !token.role.sees_phi();
+        if masked {
+            mask_log(&mut detail.log, token.role);
+            detail.request = None;
+            detail.response = None;
+            for attempt in &mut detail.attempts {
+                attempt.response_body = None;
+            }
+        } else if production {
+            engine
+                .store()
+                .append_audit(&AuditEntry {
+                    at: Utc::now(),
+                    actor: format!("token:{} ({})", token.name, token.id),
+                    action: "reveal-payload".into(),
+                    log_id: Some(id),
+                    detail: None,
+                })
+                .map_err(|e| ApiError::internal(e.to_string()))?;
+        }
+        let mut body =
+            serde_json::to_value(&detail).map_err(|e| ApiError::internal(e.to_string()))?;
+        body["masked"] = json!(masked);
+        Ok::<_, ApiError>(body)
+    })();
+    match result {
+        Ok(body) => axum::Json(body).into_response(),
+        Err(e) => error_response(&e, None),
+    }
+}
+
+async fn connections(State(engine): State<AppState>, headers: HeaderMap) -> Response {
+    match admin(&engine, &headers) {
+        Ok(_) => {
+            let r = engine.registry();
+            axum::Json(json!({
+                "sources": r.sources,
+                "destinations": r.destinations,
+                "subscriptions": r.subscriptions,
+            }))
+            .into_response()
+        }
+        Err(e) => error_response(&e, None),
+    }
+}

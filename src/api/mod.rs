@@ -1,0 +1,114 @@
+//! HTTP: the platform API (`/auth/*`, `/endpoint`, `/query`) and the admin API
+//! (`/admin/v1/*`). Handlers only adapt HTTP to engine calls; every error leaves in the
+//! platform's shape.
+
+pub mod admin;
+pub mod platform;
+
+use crate::engine::Engine;
+use crate::model::ApiError;
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+pub type AppState = Arc<Engine>;
+
+/// The whole HTTP surface of an engine.
+pub fn router(engine: Arc<Engine>) -> Router {
+    Router::new()
+        .merge(platform::routes())
+        .nest("/admin/v1", admin::routes())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        // Bodies are read by `read_body`, which applies the configured limit and
+        // answers 413 in the platform's shape.
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .with_state(engine)
+}
+
+async fn not_found(uri: axum::http::Uri) -> Response {
+    error_response(
+        &ApiError::not_found(format!(
+            "There is no route {}. The platform API is POST /auth/authenticate, \
+             /auth/refreshToken, /endpoint and /query.",
+            uri.path()
+        )),
+        None,
+    )
+}
+
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    error_response(
+        &ApiError::new(
+            405,
+            "request",
+            "Request",
+            format!("{} is not allowed on {}; use POST.", method, uri.path()),
+        ),
+        None,
+    )
+}
+
+/// An error in the platform's shape, echoing the sender's Meta where known.
+pub fn error_response(error: &ApiError, meta: Option<&Map<String, Value>>) -> Response {
+    let status = StatusCode::from_u16(error.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = (status, axum::Json(error.body(meta))).into_response();
+    for (name, value) in &error.headers {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            response.headers_mut().insert(*name, v);
+        }
+    }
+    response
+}
+
+/// Reads a request body up to `limit` bytes; 413 beyond it.
+pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Vec<u8>, ApiError> {
+    if let Some(len) = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        && len > limit as u64
+    {
+        return Err(ApiError::too_large(limit));
+    }
+    match axum::body::to_bytes(body, limit).await {
+        Ok(bytes) => Ok(bytes.to_vec()),
+        Err(e) => {
+            let length_limit = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            if length_limit || e.to_string().contains("length limit") {
+                Err(ApiError::too_large(limit))
+            } else {
+                Err(ApiError::bad_request(format!(
+                    "Could not read the request body: {e}"
+                )))
+            }
+        }
+    }
+}
+
+/// The bearer token of a request, or a 401 saying how to send one.
+pub fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| {
+            ApiError::unauthorized(
+                "The Authorization header is missing. Send `Authorization: Bearer <accessToken>` \
+                 (get a token from /auth/authenticate).",
+            )
+        })?
+        .to_str()
+        .map_err(|_| ApiError::unauthorized("The Authorization header is not readable text."))?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            ApiError::unauthorized("The Authorization header must be `Bearer <accessToken>`.")
+        })?;
+    Ok(token)
+}

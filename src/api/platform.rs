@@ -1,0 +1,107 @@
+//! The platform API, wire-compatible with the Redox legacy API.
+
+use super::{AppState, bearer, error_response, read_body};
+use crate::model::ApiError;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde::Deserialize;
+use serde_json::Value;
+
+/// Auth bodies are tiny; a fixed small bound keeps junk out.
+const AUTH_BODY_LIMIT: usize = 16 * 1024;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/auth/authenticate", post(authenticate))
+        .route("/auth/refreshToken", post(refresh))
+        .route("/endpoint", post(endpoint))
+        .route("/query", post(query))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AuthenticateBody {
+    api_key: String,
+    secret: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RefreshBody {
+    api_key: String,
+    refresh_token: String,
+}
+
+fn parse_auth<T: serde::de::DeserializeOwned>(bytes: &[u8], shape: &str) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::new(
+            400,
+            "request",
+            "Authentication",
+            format!("The body must be JSON {shape} ({e})."),
+        )
+    })
+}
+
+async fn authenticate(State(engine): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let result = async {
+        let bytes = read_body(&headers, body, AUTH_BODY_LIMIT).await?;
+        let req: AuthenticateBody = parse_auth(&bytes, "{\"apiKey\": \"…\", \"secret\": \"…\"}")?;
+        engine.authenticate(&req.api_key, &req.secret).await
+    }
+    .await;
+    match result {
+        Ok(grant) => axum::Json(grant).into_response(),
+        Err(e) => error_response(&e, None),
+    }
+}
+
+async fn refresh(State(engine): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let result = async {
+        let bytes = read_body(&headers, body, AUTH_BODY_LIMIT).await?;
+        let req: RefreshBody = parse_auth(&bytes, "{\"apiKey\": \"…\", \"refreshToken\": \"…\"}")?;
+        engine.refresh(&req.api_key, &req.refresh_token).await
+    }
+    .await;
+    match result {
+        Ok(grant) => axum::Json(grant).into_response(),
+        Err(e) => error_response(&e, None),
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Route {
+    Endpoint,
+    Query,
+}
+
+async fn exchange(engine: AppState, headers: HeaderMap, body: Body, route: Route) -> Response {
+    let source = match bearer(&headers).and_then(|t| engine.source_for_token(t)) {
+        Ok(source) => source.clone(),
+        Err(e) => return error_response(&e, None),
+    };
+    let bytes = match read_body(&headers, body, engine.settings().max_body_bytes).await {
+        Ok(bytes) => bytes,
+        Err(e) => return error_response(&e, None),
+    };
+    let result: Result<Value, _> = match route {
+        Route::Endpoint => engine.endpoint(&source, &bytes).await,
+        Route::Query => engine.query(&source, &bytes).await,
+    };
+    match result {
+        Ok(body) => axum::Json(body).into_response(),
+        Err(rejection) => error_response(&rejection.error, rejection.meta.as_ref()),
+    }
+}
+
+async fn endpoint(State(engine): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    exchange(engine, headers, body, Route::Endpoint).await
+}
+
+async fn query(State(engine): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    exchange(engine, headers, body, Route::Query).await
+}

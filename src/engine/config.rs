@@ -1,0 +1,684 @@
+//! The TOML configuration: sources, destinations, subscriptions and engine settings,
+//! checked into a [`Registry`]. Every problem names the file, the line and what to fix.
+//!
+//! ```toml
+//! [engine]
+//! max_body_bytes = 10485760
+//! query_timeout_seconds = 120
+//!
+//! [[sources]]
+//! name = "Lab"
+//! environment = "staging"
+//! timezone = "America/Chicago"
+//!
+//! [[destinations]]
+//! name = "Acme EHR"
+//! environment = "staging"
+//! url = "https://ehr.example/redox"
+//! verification_token = "…"
+//!
+//! [[subscriptions]]
+//! source = "Lab"
+//! destination = "Acme EHR"
+//! data_models = ["Results", "PatientAdmin"]   # or ["*"]
+//! ```
+
+use crate::model::{Environment, catalog};
+use crate::store::identities::{self, Kind};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use toml::Spanned;
+use uuid::Uuid;
+
+/// The built-in Development source the console composes from. Fixed so that scripts and
+/// saved requests can name it in every installation.
+pub const CONSOLE_SOURCE_ID: Uuid = Uuid::from_u128(0x5b7c_0a11_c0de_4e57_8a00_0000_0000_0001);
+pub const CONSOLE_SOURCE_NAME: &str = "Switchboard Console";
+
+pub const DEFAULT_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+pub const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(120);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VerificationMethod {
+    Post,
+    Get,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryMode {
+    Push,
+    Poll,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Source {
+    pub id: Uuid,
+    pub name: String,
+    pub environment: Environment,
+    pub timezone: Tz,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Destination {
+    pub id: Uuid,
+    pub name: String,
+    pub environment: Environment,
+    pub url: Option<String>,
+    #[serde(skip)]
+    pub verification_token: String,
+    pub verification_method: VerificationMethod,
+    pub mode: DeliveryMode,
+    pub timezone: Tz,
+    pub verified: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Subscription {
+    pub source_id: Uuid,
+    pub destination_id: Uuid,
+    /// Empty means every data model.
+    pub data_models: Vec<String>,
+}
+
+impl Subscription {
+    pub fn covers(&self, data_model: &str) -> bool {
+        self.data_models.is_empty() || self.data_models.iter().any(|m| m == data_model)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub max_body_bytes: usize,
+    pub query_timeout: Duration,
+    pub connect_timeout: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            query_timeout: DEFAULT_QUERY_TIMEOUT,
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Everything the engine routes by, checked and with IDs resolved.
+#[derive(Debug, Clone, Default)]
+pub struct Registry {
+    pub sources: Vec<Source>,
+    pub destinations: Vec<Destination>,
+    pub subscriptions: Vec<Subscription>,
+    source_index: HashMap<Uuid, usize>,
+    destination_index: HashMap<Uuid, usize>,
+}
+
+impl Registry {
+    pub fn new(
+        sources: Vec<Source>,
+        destinations: Vec<Destination>,
+        subscriptions: Vec<Subscription>,
+    ) -> Self {
+        let source_index = sources.iter().enumerate().map(|(i, s)| (s.id, i)).collect();
+        let destination_index = destinations
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.id, i))
+            .collect();
+        Registry {
+            sources,
+            destinations,
+            subscriptions,
+            source_index,
+            destination_index,
+        }
+    }
+
+    pub fn source(&self, id: Uuid) -> Option<&Source> {
+        self.source_index.get(&id).map(|&i| &self.sources[i])
+    }
+
+    pub fn source_named(&self, name: &str) -> Option<&Source> {
+        self.sources
+            .iter()
+            .find(|s| s.name.eq_ignore_ascii_case(name) || s.id.to_string() == name)
+    }
+
+    pub fn destination(&self, id: Uuid) -> Option<&Destination> {
+        self.destination_index
+            .get(&id)
+            .map(|&i| &self.destinations[i])
+    }
+
+    pub fn destination_named(&self, name: &str) -> Option<&Destination> {
+        self.destinations
+            .iter()
+            .find(|d| d.name.eq_ignore_ascii_case(name) || d.id.to_string() == name)
+    }
+
+    pub fn subscribed(&self, source: Uuid, destination: Uuid, data_model: &str) -> bool {
+        self.subscriptions.iter().any(|s| {
+            s.source_id == source && s.destination_id == destination && s.covers(data_model)
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: {message}")]
+    Invalid { path: String, message: String },
+    #[error("cannot read config {path}: {reason}")]
+    Read { path: String, reason: String },
+    #[error(transparent)]
+    Identity(#[from] identities::IdentityError),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    engine: RawEngine,
+    #[serde(default)]
+    sources: Vec<RawSource>,
+    #[serde(default)]
+    destinations: Vec<RawDestination>,
+    #[serde(default)]
+    subscriptions: Vec<RawSubscription>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEngine {
+    max_body_bytes: Option<usize>,
+    query_timeout_seconds: Option<u64>,
+    connect_timeout_seconds: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSource {
+    name: Spanned<String>,
+    id: Option<Spanned<String>>,
+    environment: Spanned<String>,
+    timezone: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDestination {
+    name: Spanned<String>,
+    id: Option<Spanned<String>>,
+    environment: Spanned<String>,
+    url: Option<Spanned<String>>,
+    verification_token: Option<String>,
+    verification_method: Option<VerificationMethod>,
+    mode: Option<DeliveryMode>,
+    timezone: Option<Spanned<String>>,
+    #[serde(default)]
+    verified: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSubscription {
+    source: Spanned<String>,
+    destination: Spanned<String>,
+    data_models: Spanned<Vec<String>>,
+}
+
+/// A loaded configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub registry: Registry,
+    pub settings: Settings,
+    /// The file it came from; `None` when running with no configuration.
+    pub path: Option<PathBuf>,
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+struct Checker<'a> {
+    path: &'a str,
+    text: &'a str,
+    problems: Vec<String>,
+}
+
+impl Checker<'_> {
+    fn at(&mut self, span: std::ops::Range<usize>, message: String) {
+        self.problems.push(format!(
+            "line {}: {message}",
+            line_of(self.text, span.start)
+        ));
+    }
+
+    fn environment(&mut self, value: &Spanned<String>) -> Environment {
+        value.get_ref().parse().unwrap_or_else(|e| {
+            self.at(value.span(), format!("{e}"));
+            Environment::Development
+        })
+    }
+
+    fn timezone(&mut self, value: Option<&Spanned<String>>) -> Tz {
+        let Some(value) = value else { return Tz::UTC };
+        value.get_ref().parse().unwrap_or_else(|_| {
+            self.at(
+                value.span(),
+                format!(
+                    "unknown time zone \"{}\": use an IANA name such as \"America/New_York\" or \"UTC\"",
+                    value.get_ref()
+                ),
+            );
+            Tz::UTC
+        })
+    }
+
+    fn id(&mut self, value: Option<&Spanned<String>>) -> Option<Uuid> {
+        let value = value?;
+        match Uuid::parse_str(value.get_ref()) {
+            Ok(id) => Some(id),
+            Err(_) => {
+                self.at(
+                    value.span(),
+                    format!(
+                        "id \"{}\" is not a UUID; remove it to have one generated",
+                        value.get_ref()
+                    ),
+                );
+                None
+            }
+        }
+    }
+}
+
+impl Config {
+    /// No configuration: the built-in Development setup.
+    pub fn builtin() -> Config {
+        let (sources, destinations, subscriptions) = builtins();
+        Config {
+            registry: Registry::new(sources, destinations, subscriptions),
+            settings: Settings::default(),
+            path: None,
+        }
+    }
+
+    /// Reads `path` (if it exists, or if `required`), or falls back to [`Config::builtin`].
+    pub fn load(path: &Path, required: bool, data_dir: &Path) -> Result<Config, ConfigError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Config::parse(&text, path, data_dir),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
+                Ok(Config::builtin())
+            }
+            Err(e) => Err(ConfigError::Read {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+
+    /// Parses and checks config text. IDs missing from the file are generated once and
+    /// kept under `data_dir`.
+    pub fn parse(text: &str, path: &Path, data_dir: &Path) -> Result<Config, ConfigError> {
+        let path_str = path.display().to_string();
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|s| line_of(text, s.start));
+            let message = e.message().trim().to_string();
+            ConfigError::Invalid {
+                path: path_str.clone(),
+                message: match line {
+                    Some(line) => format!("line {line}: {message}"),
+                    None => message,
+                },
+            }
+        })?;
+        let mut check = Checker {
+            path: &path_str,
+            text,
+            problems: Vec::new(),
+        };
+
+        // Names must be unique per kind; IDs are resolved after the checks.
+        let mut wanted = Vec::new();
+        for s in &raw.sources {
+            wanted.push((Kind::Source, s.name.get_ref().as_str()));
+        }
+        for d in &raw.destinations {
+            wanted.push((Kind::Destination, d.name.get_ref().as_str()));
+        }
+        let mut seen: HashMap<(bool, String), usize> = HashMap::new();
+        for (i, s) in raw.sources.iter().enumerate() {
+            if seen
+                .insert((true, s.name.get_ref().to_lowercase()), i)
+                .is_some()
+            {
+                check.at(
+                    s.name.span(),
+                    format!(
+                        "a second source named \"{}\"; names must be unique",
+                        s.name.get_ref()
+                    ),
+                );
+            }
+            if s.name.get_ref().eq_ignore_ascii_case(CONSOLE_SOURCE_NAME) {
+                check.at(
+                    s.name.span(),
+                    format!("\"{CONSOLE_SOURCE_NAME}\" is built in; choose another name"),
+                );
+            }
+        }
+        for (i, d) in raw.destinations.iter().enumerate() {
+            if seen
+                .insert((false, d.name.get_ref().to_lowercase()), i)
+                .is_some()
+            {
+                check.at(
+                    d.name.span(),
+                    format!(
+                        "a second destination named \"{}\"; names must be unique",
+                        d.name.get_ref()
+                    ),
+                );
+            }
+        }
+
+        let mut sources = Vec::new();
+        for s in &raw.sources {
+            let id = check.id(s.id.as_ref());
+            sources.push((
+                id,
+                Source {
+                    id: Uuid::nil(),
+                    name: s.name.get_ref().trim().to_string(),
+                    environment: check.environment(&s.environment),
+                    timezone: check.timezone(s.timezone.as_ref()),
+                },
+            ));
+        }
+        let mut destinations = Vec::new();
+        for d in &raw.destinations {
+            let id = check.id(d.id.as_ref());
+            let mode = d.mode.unwrap_or(DeliveryMode::Push);
+            let url = d.url.as_ref().map(|u| u.get_ref().trim().to_string());
+            match (&url, mode) {
+                (None, DeliveryMode::Push) => check.at(
+                    d.name.span(),
+                    format!(
+                        "destination \"{}\" has no url; push destinations need one (or set mode = \"poll\")",
+                        d.name.get_ref()
+                    ),
+                ),
+                (Some(u), _) => {
+                    let ok = reqwest::Url::parse(u)
+                        .map(|p| matches!(p.scheme(), "http" | "https") && p.host().is_some())
+                        .unwrap_or(false);
+                    if !ok {
+                        let span = d.url.as_ref().map(|u| u.span()).unwrap_or(d.name.span());
+                        check.at(span, format!("url \"{u}\" is not an http(s) URL"));
+                    }
+                }
+                _ => {}
+            }
+            let token = d.verification_token.clone().unwrap_or_default();
+            if token.trim().is_empty() {
+                check.at(
+                    d.name.span(),
+                    format!(
+                        "destination \"{}\" needs a verification_token (it is sent with every delivery so the receiver can tell the request is ours)",
+                        d.name.get_ref()
+                    ),
+                );
+            }
+            destinations.push((
+                id,
+                Destination {
+                    id: Uuid::nil(),
+                    name: d.name.get_ref().trim().to_string(),
+                    environment: check.environment(&d.environment),
+                    url,
+                    verification_token: token,
+                    verification_method: d.verification_method.unwrap_or(VerificationMethod::Post),
+                    mode,
+                    timezone: check.timezone(d.timezone.as_ref()),
+                    verified: d.verified,
+                },
+            ));
+        }
+        if !check.problems.is_empty() {
+            return Err(ConfigError::Invalid {
+                path: check.path.to_string(),
+                message: check.problems.join("\n  "),
+            });
+        }
+
+        let generated = identities::resolve(data_dir, &wanted)?;
+        let mut generated = generated.into_iter();
+        let sources: Vec<Source> = sources
+            .into_iter()
+            .map(|(id, mut s)| {
+                let fallback = generated.next().unwrap_or_else(Uuid::new_v4);
+                s.id = id.unwrap_or(fallback);
+                s
+            })
+            .collect();
+        let destinations: Vec<Destination> = destinations
+            .into_iter()
+            .map(|(id, mut d)| {
+                let fallback = generated.next().unwrap_or_else(Uuid::new_v4);
+                d.id = id.unwrap_or(fallback);
+                d
+            })
+            .collect();
+
+        let (mut all_sources, mut all_destinations, mut subscriptions) = builtins();
+        all_sources.extend(sources);
+        all_destinations.extend(destinations);
+        let lookup = Registry::new(all_sources.clone(), all_destinations.clone(), Vec::new());
+
+        let mut ids = HashMap::new();
+        for s in &all_sources {
+            if let Some(prev) = ids.insert(s.id, s.name.clone()) {
+                check.problems.push(format!(
+                    "sources \"{prev}\" and \"{}\" share the id {}",
+                    s.name, s.id
+                ));
+            }
+        }
+        for d in &all_destinations {
+            if let Some(prev) = ids.insert(d.id, d.name.clone()) {
+                check.problems.push(format!(
+                    "\"{prev}\" and destination \"{}\" share the id {}",
+                    d.name, d.id
+                ));
+            }
+        }
+
+        for sub in &raw.subscriptions {
+            let source = lookup.source_named(sub.source.get_ref());
+            let destination = lookup.destination_named(sub.destination.get_ref());
+            if source.is_none() {
+                check.at(
+                    sub.source.span(),
+                    format!(
+                        "subscription names source \"{}\", which is not configured",
+                        sub.source.get_ref()
+                    ),
+                );
+            }
+            if destination.is_none() {
+                check.at(
+                    sub.destination.span(),
+                    format!(
+                        "subscription names destination \"{}\", which is not configured",
+                        sub.destination.get_ref()
+                    ),
+                );
+            }
+            let mut models = Vec::new();
+            for m in sub.data_models.get_ref() {
+                if m == "*" {
+                    models.clear();
+                    break;
+                }
+                match catalog::data_model(m) {
+                    Ok(name) => models.push(name.to_string()),
+                    Err(e) => check.at(
+                        sub.data_models.span(),
+                        e.to_string().replace("Meta.DataModel ", "data model "),
+                    ),
+                }
+            }
+            if sub.data_models.get_ref().is_empty() {
+                check.at(
+                    sub.data_models.span(),
+                    "data_models is empty: list data models, or [\"*\"] for all".to_string(),
+                );
+            }
+            if let (Some(s), Some(d)) = (source, destination) {
+                if s.environment != d.environment {
+                    check.at(
+                        sub.source.span(),
+                        format!(
+                            "source \"{}\" is in {} but destination \"{}\" is in {}: traffic only flows within one environment",
+                            s.name, s.environment, d.name, d.environment
+                        ),
+                    );
+                }
+                subscriptions.push(Subscription {
+                    source_id: s.id,
+                    destination_id: d.id,
+                    data_models: models,
+                });
+            }
+        }
+        if !check.problems.is_empty() {
+            return Err(ConfigError::Invalid {
+                path: check.path.to_string(),
+                message: check.problems.join("\n  "),
+            });
+        }
+
+        let defaults = Settings::default();
+        let settings = Settings {
+            max_body_bytes: raw.engine.max_body_bytes.unwrap_or(defaults.max_body_bytes),
+            query_timeout: raw
+                .engine
+                .query_timeout_seconds
+                .map(Duration::from_secs)
+                .unwrap_or(defaults.query_timeout),
+            connect_timeout: raw
+                .engine
+                .connect_timeout_seconds
+                .map(Duration::from_secs)
+                .unwrap_or(defaults.connect_timeout),
+        };
+        Ok(Config {
+            registry: Registry::new(all_sources, all_destinations, subscriptions),
+            settings,
+            path: Some(path.to_path_buf()),
+        })
+    }
+}
+
+/// The built-in Development organization, present with or without a config file.
+fn builtins() -> (Vec<Source>, Vec<Destination>, Vec<Subscription>) {
+    let console = Source {
+        id: CONSOLE_SOURCE_ID,
+        name: CONSOLE_SOURCE_NAME.to_string(),
+        environment: Environment::Development,
+        timezone: Tz::UTC,
+    };
+    (vec![console], Vec::new(), Vec::new())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, String> {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        Config::parse(text, Path::new("config.toml"), dir.path()).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_full_config_parses() {
+        let config = parse(
+            r#"
+[engine]
+query_timeout_seconds = 5
+
+[[sources]]
+name = "Lab"
+environment = "STAGING"
+timezone = "America/Chicago"
+
+[[destinations]]
+name = "Acme EHR"
+environment = "staging"
+url = "http://127.0.0.1:9/redox"
+verification_token = "secret"
+
+[[subscriptions]]
+source = "Lab"
+destination = "Acme EHR"
+data_models = ["Results", "Clinical Summary"]
+"#,
+        )
+        .expect("valid");
+        let r = &config.registry;
+        let lab = r.source_named("lab").expect("lab");
+        let ehr = r.destination_named("Acme EHR").expect("ehr");
+        assert_eq!(lab.environment, Environment::Staging);
+        assert!(r.subscribed(lab.id, ehr.id, "Results"));
+        assert!(!r.subscribed(lab.id, ehr.id, "PatientAdmin"));
+        assert_eq!(config.settings.query_timeout, Duration::from_secs(5));
+        assert!(r.source(CONSOLE_SOURCE_ID).is_some());
+    }
+
+    #[test]
+    fn errors_name_the_file_and_line() {
+        let err = parse("[[sources]]\nname = \"Lab\"\nenvironment = \"qa\"\n").unwrap_err();
+        assert!(
+            err.contains("config.toml: line 3: unknown environment \"qa\""),
+            "{err}"
+        );
+        let err =
+            parse("[[sources]]\nname = \"Lab\"\nenvironment = \"dev\"\ncolour = 1\n").unwrap_err();
+        assert!(err.contains("line 4") && err.contains("colour"), "{err}");
+        let err = parse("[[sources]\n").unwrap_err();
+        assert!(err.contains("config.toml: line 1"), "{err}");
+    }
+
+    #[test]
+    fn subscriptions_across_environments_are_refused() {
+        let err = parse(
+            r#"
+[[sources]]
+name = "Lab"
+environment = "staging"
+[[destinations]]
+name = "Dev EHR"
+environment = "development"
+url = "http://127.0.0.1:9/"
+verification_token = "t"
+[[subscriptions]]
+source = "Lab"
+destination = "Dev EHR"
+data_models = ["Resultz"]
+"#,
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("line 11") && err.contains("only flows within one environment"),
+            "{err}"
+        );
+        assert!(err.contains("Did you mean \"Results\""), "{err}");
+    }
+}

@@ -1,0 +1,123 @@
+//! The exchange engine: authentication of sources, ingest and routing of notifications
+//! and writebacks, synchronous query forwarding, history reads, and the event bus.
+//! No HTTP types in here: the `api` module adapts requests to these calls.
+
+pub mod auth;
+pub mod config;
+pub mod ingest;
+pub mod paths;
+pub mod query;
+
+pub use config::{Config, Destination, Registry, Settings, Source};
+
+use crate::model::{ApiError, LogRecord};
+use crate::store::credentials::Credentials;
+use crate::store::{GroupCommit, Store, StoreError};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::broadcast;
+
+/// How many log events the bus holds for a slow subscriber before it starts missing
+/// them (it is told how many it missed).
+pub const EVENT_BUS_CAPACITY: usize = 4096;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot build the HTTP client: {0}")]
+    Http(String),
+}
+
+/// A change to a log, published for live views.
+#[derive(Debug, Clone)]
+pub struct LogEvent {
+    pub log: LogRecord,
+}
+
+pub struct Engine {
+    pub(crate) store: Store,
+    pub(crate) commit: GroupCommit,
+    pub(crate) credentials: Credentials,
+    pub(crate) registry: Registry,
+    pub(crate) settings: Settings,
+    pub(crate) http: reqwest::Client,
+    pub(crate) events: broadcast::Sender<LogEvent>,
+    data_dir: PathBuf,
+    started: Instant,
+}
+
+impl Engine {
+    /// Opens the store under `data_dir` and starts the group-commit flusher. Must be
+    /// called inside a tokio runtime.
+    pub fn start(data_dir: &Path, config: Config) -> Result<Arc<Engine>, EngineError> {
+        let store = Store::open(data_dir)?;
+        let commit = GroupCommit::start(store.db().clone());
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(config.settings.connect_timeout)
+            .build()
+            .map_err(|e| EngineError::Http(e.to_string()))?;
+        let (events, _) = broadcast::channel(EVENT_BUS_CAPACITY);
+        Ok(Arc::new(Engine {
+            store,
+            commit,
+            credentials: Credentials::new(data_dir),
+            registry: config.registry,
+            settings: config.settings,
+            http,
+            events,
+            data_dir: data_dir.to_path_buf(),
+            started: Instant::now(),
+        }))
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    pub fn uptime(&self) -> std::time::Duration {
+        self.started.elapsed()
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<LogEvent> {
+        self.events.subscribe()
+    }
+
+    pub(crate) fn publish(&self, log: &LogRecord) {
+        // No subscriber is not an error.
+        let _ = self.events.send(LogEvent { log: log.clone() });
+    }
+
+    /// Flushes everything to disk; call before exit.
+    pub async fn shutdown(&self) {
+        if let Err(e) = self.commit.durable().await {
+            tracing::error!(error = %e, "final flush failed");
+        }
+    }
+}
+
+pub(crate) fn store_failure(e: impl std::fmt::Display) -> ApiError {
+    tracing::error!(error = %e, "store failure");
+    ApiError::internal(
+        "The engine could not store the request; nothing was accepted. Retry shortly; \
+         if it persists, check the engine's disk and logs.",
+    )
+}

@@ -1,0 +1,19 @@
+//! Switchboard: a self-hosted exchange engine that speaks the Redox platform's wire
+//! protocol, with a terminal console.
+//!
+//! Modules, and the one way their dependencies point
+//! (`api -> engine -> store -> model`):
+//! - [`model`]: pure types and rules, no I/O: environments, the request envelope,
+//!   logs and attempts, the catalog of data models and events, timestamp
+//!   normalization, errors in the platform's shape, roles.
+//! - [`store`]: persistence in sled (history, queues, sessions, audit), plus the small
+//!   files for credentials and generated IDs, and the group-commit flusher.
+//! - [`engine`]: configuration, source authentication, ingest and routing, query
+//!   forwarding, history reads, the event bus. No HTTP types.
+//! - [`api`]: axum routers for the platform API (`/auth`, `/endpoint`, `/query`) and
+//!   the admin API (`/admin/v1`).
+
+pub mod api;
+pub mod engine;
+pub mod model;
+pub mod store;

@@ -1,0 +1,314 @@
+//! The `switchboard` command line: subcommands only; the work is in the library.
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use serde_json::json;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use switchboard::engine::{Config, Engine, paths};
+use switchboard::model::Role;
+use switchboard::store::credentials::Credentials;
+
+#[derive(Parser)]
+#[command(
+    name = "switchboard",
+    version,
+    about = "Healthcare data-exchange engine and console"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct Locations {
+    /// Data directory (database, credentials, generated IDs).
+    #[arg(long, env = "SWITCHBOARD_DATA_DIR", global = true)]
+    data_dir: Option<PathBuf>,
+    /// Configuration file (TOML). Without it, the XDG path is read if it exists,
+    /// else the built-in Development setup is used.
+    #[arg(long, env = "SWITCHBOARD_CONFIG", global = true)]
+    config: Option<PathBuf>,
+}
+
+impl Locations {
+    fn data_dir(&self) -> PathBuf {
+        self.data_dir
+            .clone()
+            .unwrap_or_else(paths::default_data_dir)
+    }
+
+    fn load(&self) -> Result<Config> {
+        let (path, required) = match &self.config {
+            Some(p) => (p.clone(), true),
+            None => (paths::default_config_file(), false),
+        };
+        Ok(Config::load(&path, required, &self.data_dir())?)
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the engine: platform API and admin API over HTTP.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "SWITCHBOARD_LISTEN", default_value = "127.0.0.1:8443")]
+        listen: SocketAddr,
+        #[command(flatten)]
+        at: Locations,
+    },
+    /// Print where configuration, data and logs live.
+    Paths {
+        #[command(flatten)]
+        at: Locations,
+    },
+    /// Manage source API keys.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+    /// Manage admin API tokens.
+    Tokens {
+        #[command(subcommand)]
+        action: TokensAction,
+    },
+    /// List sources, destinations and subscriptions.
+    Connections {
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        at: Locations,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysAction {
+    /// Create an API key and secret for a source; the secret is shown once.
+    Create {
+        /// Source name or ID.
+        #[arg(long)]
+        source: String,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        at: Locations,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokensAction {
+    /// Create an admin API token; it is shown once.
+    Create {
+        #[arg(long)]
+        role: Role,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        at: Locations,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Serve { listen, at } => serve(listen, at),
+        Command::Paths { at } => {
+            let config = at.config.clone().unwrap_or_else(paths::default_config_file);
+            println!(
+                "config  {}{}",
+                config.display(),
+                if config.exists() {
+                    ""
+                } else {
+                    "  (absent: built-in Development setup)"
+                }
+            );
+            println!("data    {}", at.data_dir().display());
+            println!("logs    {}", paths::default_log_dir().display());
+            Ok(())
+        }
+        Command::Keys {
+            action: KeysAction::Create { source, json, at },
+        } => {
+            let config = at.load()?;
+            let Some(source) = config.registry.source_named(&source) else {
+                let names: Vec<_> = config
+                    .registry
+                    .sources
+                    .iter()
+                    .map(|s| s.name.as_str())
+                    .collect();
+                bail!(
+                    "no source named \"{source}\"; configured sources: {}",
+                    names.join(", ")
+                );
+            };
+            let (record, secret) = Credentials::new(&at.data_dir()).create_key(
+                source.id,
+                &source.name,
+                source.environment,
+            )?;
+            if json {
+                println!(
+                    "{}",
+                    json!({"apiKey": record.api_key, "secret": secret, "sourceId": source.id, "environment": source.environment})
+                );
+            } else {
+                println!(
+                    "API key for source \"{}\" ({})",
+                    source.name, source.environment
+                );
+                println!("  apiKey  {}", record.api_key);
+                println!("  secret  {secret}");
+                println!("The secret is shown only now; store it safely.");
+            }
+            Ok(())
+        }
+        Command::Tokens {
+            action:
+                TokensAction::Create {
+                    role,
+                    name,
+                    json,
+                    at,
+                },
+        } => {
+            let (record, token) = Credentials::new(&at.data_dir()).create_token(role, &name)?;
+            if json {
+                println!(
+                    "{}",
+                    json!({"token": token, "role": record.role, "name": record.name})
+                );
+            } else {
+                println!(
+                    "Admin token \"{}\" with role {}",
+                    record.name,
+                    record.role.as_str()
+                );
+                println!("  {token}");
+                println!("The token is shown only now; store it safely.");
+            }
+            Ok(())
+        }
+        Command::Connections { json, at } => {
+            let config = at.load()?;
+            let r = &config.registry;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&json!({
+                        "sources": r.sources,
+                        "destinations": r.destinations,
+                        "subscriptions": r.subscriptions,
+                    }))?
+                );
+                return Ok(());
+            }
+            println!("Sources");
+            for s in &r.sources {
+                println!(
+                    "  {}  {:<12} {}  (tz {})",
+                    s.id, s.environment, s.name, s.timezone
+                );
+            }
+            println!("Destinations");
+            for d in &r.destinations {
+                println!(
+                    "  {}  {:<12} {}  {:?} {}{}",
+                    d.id,
+                    d.environment,
+                    d.name,
+                    d.mode,
+                    d.url.as_deref().unwrap_or("-"),
+                    if d.verified { "" } else { "  (unverified)" }
+                );
+            }
+            println!("Subscriptions");
+            for s in &r.subscriptions {
+                let name = |id| {
+                    r.source(id)
+                        .map(|s| s.name.clone())
+                        .or_else(|| r.destination(id).map(|d| d.name.clone()))
+                        .unwrap_or_default()
+                };
+                let models = if s.data_models.is_empty() {
+                    "*".to_string()
+                } else {
+                    s.data_models.join(", ")
+                };
+                println!(
+                    "  {} → {}: {}",
+                    name(s.source_id),
+                    name(s.destination_id),
+                    models
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+fn serve(listen: SocketAddr, at: Locations) -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SWITCHBOARD_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let config = at.load()?;
+    let data_dir = at.data_dir();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let engine = Engine::start(&data_dir, config)?;
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| {
+                format!("cannot listen on {listen}; is another engine running there? use --listen")
+            })?;
+        let addr = listener.local_addr()?;
+        // One line on stdout for scripts and tests; everything else goes to the log.
+        println!("switchboard listening on http://{addr}");
+        tracing::info!(%addr, data_dir = %data_dir.display(), "engine started");
+        axum::serve(listener, switchboard::api::router(engine.clone()))
+            .with_graceful_shutdown(shutdown_signal())
+            .await?;
+        engine.shutdown().await;
+        tracing::info!("engine stopped");
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return ctrl_c.await.unwrap_or(()),
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,50 @@
+//! Admin API roles.
+
+use serde::{Deserialize, Serialize};
+use std::str::FromStr;
+
+/// What a console user or admin-API token may do.
+/// - `viewer`: metadata of every log; payloads outside Production.
+/// - `phi`: viewer + Production payloads (each reveal is audited).
+/// - `operator`: viewer + operator actions (retry, pause, quarantine…), no PHI.
+/// - `admin`: everything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Viewer,
+    Phi,
+    Operator,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Phi => "phi",
+            Role::Operator => "operator",
+            Role::Admin => "admin",
+        }
+    }
+    pub fn sees_phi(self) -> bool {
+        matches!(self, Role::Phi | Role::Admin)
+    }
+    pub fn may_operate(self) -> bool {
+        matches!(self, Role::Operator | Role::Admin)
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "viewer" => Ok(Role::Viewer),
+            "phi" => Ok(Role::Phi),
+            "operator" => Ok(Role::Operator),
+            "admin" => Ok(Role::Admin),
+            _ => Err(format!(
+                "unknown role \"{s}\": use viewer, phi, operator or admin"
+            )),
+        }
+    }
+}

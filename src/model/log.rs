@@ -1,0 +1,156 @@
+//! Logs and attempts: what the engine records about every (request, destination).
+
+use crate::model::catalog::Exchange;
+use crate::model::environment::Environment;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::str::FromStr;
+use uuid::Uuid;
+
+/// Which side of an exchange a log describes. Async exchanges are SEND/RECEIVE,
+/// sync ones REQUEST/RESPOND. The engine records the initiating side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum LogType {
+    Send,
+    Receive,
+    Request,
+    Respond,
+}
+
+impl LogType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogType::Send => "SEND",
+            LogType::Receive => "RECEIVE",
+            LogType::Request => "REQUEST",
+            LogType::Respond => "RESPOND",
+        }
+    }
+    pub fn code(self) -> u8 {
+        match self {
+            LogType::Send => b'S',
+            LogType::Receive => b'V',
+            LogType::Request => b'Q',
+            LogType::Respond => b'R',
+        }
+    }
+}
+
+impl FromStr for LogType {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_uppercase().as_str() {
+            "SEND" => Ok(LogType::Send),
+            "RECEIVE" => Ok(LogType::Receive),
+            "REQUEST" => Ok(LogType::Request),
+            "RESPOND" => Ok(LogType::Respond),
+            _ => Err(format!(
+                "unknown log type \"{s}\": use SEND, RECEIVE, REQUEST or RESPOND"
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum LogStatus {
+    Pending,
+    Succeeded,
+    Failed,
+    Filtered,
+}
+
+impl LogStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogStatus::Pending => "PENDING",
+            LogStatus::Succeeded => "SUCCEEDED",
+            LogStatus::Failed => "FAILED",
+            LogStatus::Filtered => "FILTERED",
+        }
+    }
+    pub fn code(self) -> u8 {
+        match self {
+            LogStatus::Pending => b'P',
+            LogStatus::Succeeded => b'S',
+            LogStatus::Failed => b'F',
+            LogStatus::Filtered => b'X',
+        }
+    }
+}
+
+impl FromStr for LogStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_uppercase().as_str() {
+            "PENDING" => Ok(LogStatus::Pending),
+            "SUCCEEDED" => Ok(LogStatus::Succeeded),
+            "FAILED" => Ok(LogStatus::Failed),
+            "FILTERED" => Ok(LogStatus::Filtered),
+            _ => Err(format!(
+                "unknown status \"{s}\": use PENDING, SUCCEEDED, FAILED or FILTERED"
+            )),
+        }
+    }
+}
+
+/// One log: one request as it concerns one destination.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogRecord {
+    pub id: Uuid,
+    pub request_id: Uuid,
+    /// The ID handed out in `Meta.Logs[].AttemptID` for the first attempt.
+    pub attempt_id: Uuid,
+    #[serde(rename = "type")]
+    pub log_type: LogType,
+    pub status: LogStatus,
+    pub exchange: Exchange,
+    pub environment: Environment,
+    pub source_id: Uuid,
+    pub source_name: String,
+    pub destination_id: Uuid,
+    pub destination_name: String,
+    pub data_model: String,
+    pub event_type: String,
+    pub test: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub attempts: u32,
+    /// Latency of the last attempt, milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<f64>,
+    /// First patient identifier of the payload, for search by MRN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patient_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum AttemptOutcome {
+    Succeeded,
+    Failed,
+}
+
+/// One try at delivering a log (or forwarding a query).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Attempt {
+    pub id: Uuid,
+    pub log_id: Uuid,
+    /// 1-based.
+    pub number: u32,
+    pub started_at: DateTime<Utc>,
+    pub outcome: AttemptOutcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<u16>,
+    pub latency_ms: f64,
+    /// The destination's answer, cut at a bound (see `response_truncated`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_body: Option<String>,
+    #[serde(default)]
+    pub response_truncated: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}

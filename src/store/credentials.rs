@@ -1,0 +1,272 @@
+//! API keys (for sources) and admin tokens, kept as one small file each under
+//! `data_dir/credentials/`. Only a SHA-256 of each secret is stored: the secrets are
+//! 256-bit random values, so a fast hash is enough, and comparison is constant-time.
+//!
+//! Files rather than sled so that `switchboard keys create` works while an engine holds
+//! the database lock; the engine reads a key's file when a source authenticates.
+
+use crate::model::{Environment, Role};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use subtle::ConstantTimeEq;
+use uuid::Uuid;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialError {
+    #[error("cannot write credentials under {path}: {reason}")]
+    Write { path: PathBuf, reason: String },
+    #[error("credential file {path} is unreadable: {reason}")]
+    Read { path: PathBuf, reason: String },
+    #[error("the system random source failed: {0}")]
+    Random(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeyRecord {
+    pub api_key: String,
+    pub source_id: Uuid,
+    pub source_name: String,
+    pub environment: Environment,
+    pub secret_sha256: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenRecord {
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+    pub secret_sha256: String,
+    pub created_at: DateTime<Utc>,
+}
+
+pub fn sha256(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `n` random bytes as lowercase hex.
+pub fn random_hex(n: usize) -> Result<String, CredentialError> {
+    let mut buf = vec![0u8; n];
+    getrandom::fill(&mut buf).map_err(|e| CredentialError::Random(e.to_string()))?;
+    Ok(hex(&buf))
+}
+
+fn secret_matches(stored_hex: &str, secret: &str) -> bool {
+    let given = hex(&sha256(secret.as_bytes()));
+    bool::from(given.as_bytes().ct_eq(stored_hex.as_bytes()))
+}
+
+/// Writes `bytes` to `path` atomically: a temp file in the same folder, synced, renamed.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
+        Uuid::new_v4().simple()
+    ));
+    let mut file = std::fs::File::create(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    dir: PathBuf,
+}
+
+impl Credentials {
+    pub fn new(data_dir: &Path) -> Self {
+        Credentials {
+            dir: data_dir.join("credentials"),
+        }
+    }
+
+    fn key_path(&self, api_key: &Uuid) -> PathBuf {
+        self.dir.join("keys").join(format!("{api_key}.json"))
+    }
+
+    fn token_path(&self, id: &str) -> PathBuf {
+        self.dir.join("tokens").join(format!("{id}.json"))
+    }
+
+    fn save<T: Serialize>(&self, path: &Path, record: &T) -> Result<(), CredentialError> {
+        let bytes = serde_json::to_vec_pretty(record).unwrap_or_default();
+        write_atomic(path, &bytes).map_err(|e| CredentialError::Write {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+        }
+        Ok(())
+    }
+
+    fn load<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &Path,
+    ) -> Result<Option<T>, CredentialError> {
+        match std::fs::read(path) {
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|e| CredentialError::Read {
+                        path: path.to_path_buf(),
+                        reason: e.to_string(),
+                    })
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(CredentialError::Read {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+
+    /// Creates an API key for a source. Returns the record and the secret, which is
+    /// never stored and cannot be shown again.
+    pub fn create_key(
+        &self,
+        source_id: Uuid,
+        source_name: &str,
+        environment: Environment,
+    ) -> Result<(ApiKeyRecord, String), CredentialError> {
+        let api_key = Uuid::new_v4();
+        let secret = random_hex(32)?;
+        let record = ApiKeyRecord {
+            api_key: api_key.to_string(),
+            source_id,
+            source_name: source_name.to_string(),
+            environment,
+            secret_sha256: hex(&sha256(secret.as_bytes())),
+            created_at: Utc::now(),
+        };
+        self.save(&self.key_path(&api_key), &record)?;
+        Ok((record, secret))
+    }
+
+    /// The key record, whatever the secret; `None` for an unknown or malformed key.
+    pub fn key(&self, api_key: &str) -> Result<Option<ApiKeyRecord>, CredentialError> {
+        let Ok(id) = Uuid::parse_str(api_key.trim()) else {
+            return Ok(None);
+        };
+        self.load(&self.key_path(&id))
+    }
+
+    /// The key record when `secret` is right.
+    pub fn check_key(
+        &self,
+        api_key: &str,
+        secret: &str,
+    ) -> Result<Option<ApiKeyRecord>, CredentialError> {
+        Ok(self
+            .key(api_key)?
+            .filter(|r| secret_matches(&r.secret_sha256, secret)))
+    }
+
+    /// Creates an admin token `sbt_<id>_<secret>`, printed once, stored hashed.
+    pub fn create_token(
+        &self,
+        role: Role,
+        name: &str,
+    ) -> Result<(TokenRecord, String), CredentialError> {
+        let id = random_hex(8)?;
+        let secret = random_hex(32)?;
+        let record = TokenRecord {
+            id: id.clone(),
+            name: name.to_string(),
+            role,
+            secret_sha256: hex(&sha256(secret.as_bytes())),
+            created_at: Utc::now(),
+        };
+        self.save(&self.token_path(&id), &record)?;
+        Ok((record, format!("sbt_{id}_{secret}")))
+    }
+
+    /// The token's record when the token is genuine.
+    pub fn check_token(&self, token: &str) -> Result<Option<TokenRecord>, CredentialError> {
+        let Some(rest) = token.trim().strip_prefix("sbt_") else {
+            return Ok(None);
+        };
+        let Some((id, secret)) = rest.split_once('_') else {
+            return Ok(None);
+        };
+        if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(None);
+        }
+        Ok(self
+            .load::<TokenRecord>(&self.token_path(id))?
+            .filter(|r| secret_matches(&r.secret_sha256, secret)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_and_tokens_round_trip_and_store_no_secret() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let creds = Credentials::new(dir.path());
+        let source = Uuid::new_v4();
+        let (rec, secret) = creds
+            .create_key(source, "Lab", Environment::Staging)
+            .expect("create");
+        assert_eq!(secret.len(), 64);
+        let on_disk = std::fs::read_to_string(
+            dir.path()
+                .join("credentials/keys")
+                .join(format!("{}.json", rec.api_key)),
+        )
+        .expect("file");
+        assert!(!on_disk.contains(&secret));
+        assert_eq!(
+            creds
+                .check_key(&rec.api_key, &secret)
+                .expect("check")
+                .map(|r| r.source_id),
+            Some(source)
+        );
+        assert!(
+            creds
+                .check_key(&rec.api_key, "wrong")
+                .expect("check")
+                .is_none()
+        );
+        assert!(
+            creds
+                .check_key("../../etc/passwd", &secret)
+                .expect("check")
+                .is_none()
+        );
+
+        let (tok, token) = creds.create_token(Role::Operator, "ops").expect("token");
+        assert_eq!(
+            creds.check_token(&token).expect("check").map(|t| t.role),
+            Some(Role::Operator)
+        );
+        assert!(
+            creds
+                .check_token(&format!("sbt_{}_nope", tok.id))
+                .expect("check")
+                .is_none()
+        );
+        assert!(creds.check_token("sbt_../../x_y").expect("check").is_none());
+    }
+}

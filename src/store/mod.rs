@@ -1,0 +1,292 @@
+//! Persistence. sled holds history (requests, logs, attempts, query responses), the
+//! delivery queues, sessions and the audit trail. Credentials and generated IDs live in
+//! small plain files beside the database, so that `keys create` and friends work while
+//! an engine holds the sled lock (sled allows one process per database).
+//!
+//! Layout of the `exchange` tree (all IDs are UUIDv7, big-endian, so ranges come out
+//! in time order):
+//! - `r` request_id            → [`StoredRequest`] (JSON)
+//! - `l` log_id                → [`LogRecord`] (JSON)
+//! - `a` log_id attempt_no:u32 → [`Attempt`] (JSON)
+//! - `p` log_id                → the destination's response body (query logs)
+//! - `q` dest_id source_id seq:u64 → log_id (delivery queue, FIFO per pair)
+//! - `x` field value… log_id   → () (secondary indexes for history search)
+//!
+//! A request, its logs, their index entries and queue entries are written in one
+//! atomic batch.
+
+pub mod credentials;
+pub mod flush;
+pub mod history;
+pub mod identities;
+
+pub use flush::GroupCommit;
+pub use history::{LogPage, LogQuery};
+
+use crate::model::{Attempt, Environment, Exchange, LogRecord};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use uuid::Uuid;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "cannot open the database at {path}: {source}. If another switchboard is running on this \
+         data dir, stop it or pass a different --data-dir."
+    )]
+    Open { path: PathBuf, source: sled::Error },
+    #[error("database error: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("stored record {key} is unreadable: {reason}")]
+    Corrupt { key: String, reason: String },
+    #[error("{0}")]
+    Io(String),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// An accepted request as received (after timestamp normalization).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredRequest {
+    pub id: Uuid,
+    pub received_at: DateTime<Utc>,
+    pub environment: Environment,
+    pub source_id: Uuid,
+    pub exchange: Exchange,
+    pub payload: serde_json::Value,
+}
+
+/// A source's session token, stored by hash.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Session {
+    pub source_id: Uuid,
+    pub api_key: String,
+    pub refresh: bool,
+    pub expires: DateTime<Utc>,
+}
+
+/// One line of the audit trail: who did what to which log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntry {
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    exchange: sled::Tree,
+    sessions: sled::Tree,
+    audit: sled::Tree,
+}
+
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        key: String::from_utf8_lossy(key).into_owned(),
+        reason: e.to_string(),
+    })
+}
+
+pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    // Our record types are plain data; serializing them cannot fail.
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
+pub(crate) fn key(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
+    let len = 1 + parts.iter().map(|p| p.len()).sum::<usize>();
+    let mut k = Vec::with_capacity(len);
+    k.push(prefix);
+    for p in parts {
+        k.extend_from_slice(p);
+    }
+    k
+}
+
+impl Store {
+    /// Opens (or creates) the database under `data_dir/db`.
+    pub fn open(data_dir: &Path) -> Result<Self> {
+        let path = data_dir.join("db");
+        std::fs::create_dir_all(&path).map_err(|e| {
+            StoreError::Io(format!("cannot create data dir {}: {e}", path.display()))
+        })?;
+        let db = sled::Config::new()
+            .path(&path)
+            .cache_capacity(256 * 1024 * 1024)
+            // The group-commit flusher decides when to flush; no background timer.
+            .flush_every_ms(None)
+            .open()
+            .map_err(|source| StoreError::Open {
+                path: path.clone(),
+                source,
+            })?;
+        Ok(Store {
+            exchange: db.open_tree("exchange")?,
+            sessions: db.open_tree("sessions")?,
+            audit: db.open_tree("audit")?,
+            db,
+        })
+    }
+
+    pub fn db(&self) -> &sled::Db {
+        &self.db
+    }
+
+    /// Writes an accepted request with its logs (and, for async exchanges, one queue
+    /// entry per log) in one atomic batch. Call [`GroupCommit::durable`] after it before
+    /// acknowledging.
+    pub fn insert_accepted(
+        &self,
+        request: &StoredRequest,
+        logs: &[LogRecord],
+        enqueue: bool,
+    ) -> Result<()> {
+        let mut batch = sled::Batch::default();
+        batch.insert(key(b'r', &[request.id.as_bytes()]), encode(request));
+        for log in logs {
+            batch.insert(key(b'l', &[log.id.as_bytes()]), encode(log));
+            for index in history::index_keys(log) {
+                batch.insert(index, &[]);
+            }
+            if enqueue {
+                let seq = self.db.generate_id()?.to_be_bytes();
+                batch.insert(
+                    key(
+                        b'q',
+                        &[
+                            log.destination_id.as_bytes(),
+                            log.source_id.as_bytes(),
+                            &seq,
+                        ],
+                    ),
+                    log.id.as_bytes(),
+                );
+            }
+        }
+        self.exchange.apply_batch(batch)?;
+        Ok(())
+    }
+
+    /// Replaces a log (keeping its indexes right) and, if given, records an attempt and
+    /// the destination's full response body, in one atomic batch.
+    pub fn update_log(
+        &self,
+        old: &LogRecord,
+        new: &LogRecord,
+        attempt: Option<&Attempt>,
+        response: Option<&[u8]>,
+    ) -> Result<()> {
+        let mut batch = sled::Batch::default();
+        let new_index = history::index_keys(new);
+        for stale in history::index_keys(old) {
+            if !new_index.contains(&stale) {
+                batch.remove(stale);
+            }
+        }
+        for index in new_index {
+            batch.insert(index, &[]);
+        }
+        batch.insert(key(b'l', &[new.id.as_bytes()]), encode(new));
+        if let Some(attempt) = attempt {
+            batch.insert(
+                key(
+                    b'a',
+                    &[attempt.log_id.as_bytes(), &attempt.number.to_be_bytes()],
+                ),
+                encode(attempt),
+            );
+        }
+        if let Some(body) = response {
+            batch.insert(key(b'p', &[new.id.as_bytes()]), body);
+        }
+        self.exchange.apply_batch(batch)?;
+        Ok(())
+    }
+
+    pub fn log(&self, id: Uuid) -> Result<Option<LogRecord>> {
+        let k = key(b'l', &[id.as_bytes()]);
+        self.exchange.get(&k)?.map(|v| decode(&k, &v)).transpose()
+    }
+
+    pub fn request(&self, id: Uuid) -> Result<Option<StoredRequest>> {
+        let k = key(b'r', &[id.as_bytes()]);
+        self.exchange.get(&k)?.map(|v| decode(&k, &v)).transpose()
+    }
+
+    pub fn attempts(&self, log_id: Uuid) -> Result<Vec<Attempt>> {
+        self.exchange
+            .scan_prefix(key(b'a', &[log_id.as_bytes()]))
+            .map(|item| {
+                let (k, v) = item?;
+                decode(&k, &v)
+            })
+            .collect()
+    }
+
+    /// The destination's full response body for a query log.
+    pub fn response_body(&self, log_id: Uuid) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .exchange
+            .get(key(b'p', &[log_id.as_bytes()]))?
+            .map(|v| v.to_vec()))
+    }
+
+    /// Queued log IDs for one destination, oldest first, across its sources.
+    pub fn queued(&self, destination: Uuid) -> Result<Vec<Uuid>> {
+        self.exchange
+            .scan_prefix(key(b'q', &[destination.as_bytes()]))
+            .values()
+            .map(|v| {
+                let v = v?;
+                Uuid::from_slice(&v).map_err(|e| StoreError::Corrupt {
+                    key: "queue".into(),
+                    reason: e.to_string(),
+                })
+            })
+            .collect()
+    }
+
+    pub fn put_session(&self, token_hash: &[u8; 32], session: &Session) -> Result<()> {
+        self.sessions.insert(token_hash, encode(session))?;
+        Ok(())
+    }
+
+    pub fn session(&self, token_hash: &[u8; 32]) -> Result<Option<Session>> {
+        self.sessions
+            .get(token_hash)?
+            .map(|v| decode(b"session", &v))
+            .transpose()
+    }
+
+    pub fn remove_session(&self, token_hash: &[u8; 32]) -> Result<()> {
+        self.sessions.remove(token_hash)?;
+        Ok(())
+    }
+
+    pub fn append_audit(&self, entry: &AuditEntry) -> Result<()> {
+        self.audit
+            .insert(Uuid::now_v7().as_bytes(), encode(entry))?;
+        Ok(())
+    }
+
+    /// Audit entries, newest first.
+    pub fn audit_trail(&self, limit: usize) -> Result<Vec<AuditEntry>> {
+        self.audit
+            .iter()
+            .rev()
+            .take(limit)
+            .map(|item| {
+                let (k, v) = item?;
+                decode(&k, &v)
+            })
+            .collect()
+    }
+}
