@@ -268,6 +268,7 @@ fn serve(listen: SocketAddr, at: Locations) -> Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let config = at.load()?;
     let data_dir = at.data_dir();

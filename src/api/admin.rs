@@ -10,6 +10,7 @@ use crate::model::{ApiError, Environment, LogRecord, Role};
 use crate::store::credentials::TokenRecord;
 use crate::store::{AuditEntry, LogQuery};
 use axum::Router;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -44,7 +45,7 @@ fn admin(engine: &Engine, headers: &HeaderMap) -> Result<TokenRecord, ApiError> 
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct LogParams {
     env: Option<String>,
     source: Option<String>,
@@ -143,11 +144,32 @@ fn mask_log(log: &mut LogRecord, role: Role) {
 async fn list_logs(
     State(engine): State<AppState>,
     headers: HeaderMap,
-    Query(params): Query<LogParams>,
+    params: Result<Query<LogParams>, QueryRejection>,
 ) -> Response {
     let result = (|| {
         let token = admin(&engine, &headers)?;
+        let Query(params) = params.map_err(|e| {
+            ApiError::bad_request(format!(
+                "{}. Filters: env, source, destination, dataModel, eventType, type, status, \
+                 mrn, since, until, before, limit.",
+                e.body_text()
+            ))
+        })?;
         let query = to_query(&engine, params)?;
+        // A patient identifier is PHI: searching Production by it would reveal who
+        // is in the traffic, so it needs the PHI permission there.
+        if query.patient_id.is_some()
+            && !token.role.sees_phi()
+            && query.environment.is_none_or(Environment::may_hold_phi)
+        {
+            return Err(ApiError::new(
+                403,
+                "permission",
+                "Admin",
+                "Searching by patient identifier in Production needs the PHI permission \
+                 (role phi or admin); add env=development or env=staging to search there.",
+            ));
+        }
         let mut page = engine
             .store()
             .search(&query)

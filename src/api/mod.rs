@@ -102,10 +102,11 @@ pub fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
         })?
         .to_str()
         .map_err(|_| ApiError::unauthorized("The Authorization header is not readable text."))?;
+    // The scheme name is case-insensitive (RFC 7235).
     let token = value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))
-        .map(str::trim)
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
         .filter(|t| !t.is_empty())
         .ok_or_else(|| {
             ApiError::unauthorized("The Authorization header must be `Bearer <accessToken>`.")

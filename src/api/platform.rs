@@ -94,7 +94,7 @@ async fn exchange(engine: AppState, headers: HeaderMap, body: Body, route: Route
     };
     match result {
         Ok(body) => axum::Json(body).into_response(),
-        Err(rejection) => error_response(&rejection.error, rejection.meta.as_ref()),
+        Err(rejection) => error_response(&rejection.error, rejection.meta.as_deref()),
     }
 }
 

@@ -16,7 +16,7 @@ use uuid::Uuid;
 #[derive(Debug, Clone)]
 pub struct Rejection {
     pub error: ApiError,
-    pub meta: Option<Map<String, Value>>,
+    pub meta: Option<Box<Map<String, Value>>>,
 }
 
 impl From<EnvelopeError> for Rejection {
@@ -36,7 +36,8 @@ impl Rejection {
                 .payload
                 .get("Meta")
                 .and_then(Value::as_object)
-                .cloned(),
+                .cloned()
+                .map(Box::new),
         }
     }
 }
@@ -90,7 +91,7 @@ impl Engine {
     ) -> Result<Vec<Destination>, ApiError> {
         let data_model = envelope.meta.event.data_model;
         if let Some(claimed) = &envelope.meta.source_id
-            && claimed.trim() != source.id.to_string()
+            && Uuid::parse_str(claimed.trim()).ok() != Some(source.id)
         {
             return Err(ApiError::forbidden(format!(
                 "Meta.Source.ID {claimed} is not the source this token belongs to ({} \"{}\"). \

@@ -27,6 +27,22 @@ fn excerpt(body: &[u8], limit: usize) -> (String, bool) {
     (String::from_utf8_lossy(&body[..end]).into_owned(), cut)
 }
 
+/// An error with its causes: reqwest's own message alone ("error sending request")
+/// hides the useful part ("connection refused").
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 impl Engine {
     /// `POST /query`.
     pub async fn query(&self, source: &Source, body: &[u8]) -> Result<Value, Rejection> {
@@ -130,7 +146,8 @@ impl Engine {
             }
             Err(e) => Err(e),
         };
-        let latency_ms = clock.elapsed().as_secs_f64() * 1000.0;
+        // Microsecond resolution is plenty and keeps the figure readable.
+        let latency_ms = (clock.elapsed().as_secs_f64() * 1e6).round() / 1000.0;
 
         let mut attempt = Attempt {
             id: pending.attempt_id,
@@ -156,13 +173,14 @@ impl Engine {
                 )))
             }
             Err(e) => {
-                attempt.error = Some(e.to_string());
+                let reason = error_chain(&e);
+                attempt.error = Some(reason.clone());
                 Err(ApiError::new(
                     502,
                     "destination",
                     "Query",
                     format!(
-                        "Could not reach destination \"{name}\": {e}. Check that it is up and its URL is right."
+                        "Could not reach destination \"{name}\": {reason}. Check that it is up and its URL is right."
                     ),
                 ))
             }
@@ -237,7 +255,8 @@ impl Engine {
             .payload
             .get("Meta")
             .and_then(Value::as_object)
-            .cloned();
+            .cloned()
+            .map(Box::new);
         answer.map_err(|error| Rejection { error, meta })
     }
 

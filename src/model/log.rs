@@ -95,6 +95,23 @@ impl FromStr for LogStatus {
     }
 }
 
+/// Engine timestamps leave as `YYYY-MM-DDThh:mm:ss.sssZ` everywhere, stored records too.
+pub mod utc_millis {
+    use crate::model::time::{format_utc, parse_instant};
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format_utc(*t))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        let text = String::deserialize(d)?;
+        parse_instant(&text)
+            .ok_or_else(|| serde::de::Error::custom(format!("not a UTC instant: {text}")))
+    }
+}
+
 /// One log: one request as it concerns one destination.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -115,7 +132,9 @@ pub struct LogRecord {
     pub data_model: String,
     pub event_type: String,
     pub test: bool,
+    #[serde(with = "utc_millis")]
     pub created_at: DateTime<Utc>,
+    #[serde(with = "utc_millis")]
     pub updated_at: DateTime<Utc>,
     pub attempts: u32,
     /// Latency of the last attempt, milliseconds.
@@ -141,6 +160,7 @@ pub struct Attempt {
     pub log_id: Uuid,
     /// 1-based.
     pub number: u32,
+    #[serde(with = "utc_millis")]
     pub started_at: DateTime<Utc>,
     pub outcome: AttemptOutcome,
     #[serde(default, skip_serializing_if = "Option::is_none")]

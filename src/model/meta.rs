@@ -36,7 +36,7 @@ pub struct Envelope {
 #[derive(Debug, Clone)]
 pub struct EnvelopeError {
     pub error: ApiError,
-    pub meta: Option<Map<String, Value>>,
+    pub meta: Option<Box<Map<String, Value>>>,
 }
 
 fn type_name(v: &Value) -> &'static str {
@@ -101,7 +101,11 @@ pub fn parse_envelope(body: &[u8]) -> Result<Envelope, EnvelopeError> {
     match parse_meta(meta) {
         Ok(meta) => Ok(Envelope { payload, meta }),
         Err(error) => {
-            let echo = payload.get("Meta").and_then(Value::as_object).cloned();
+            let echo = payload
+                .get("Meta")
+                .and_then(Value::as_object)
+                .cloned()
+                .map(Box::new);
             Err(fail(error, echo))
         }
     }
@@ -206,7 +210,10 @@ fn parse_destinations(value: Option<&Value>) -> Result<Vec<DestinationRef>, ApiE
             ));
         };
         let id = match dest.get("ID") {
-            Some(Value::String(id)) if !id.trim().is_empty() => id.trim().to_string(),
+            // Canonical form, so one destination cannot be named twice in two spellings.
+            Some(Value::String(id)) if !id.trim().is_empty() => uuid::Uuid::parse_str(id.trim())
+                .map(|u| u.to_string())
+                .unwrap_or_else(|_| id.trim().to_string()),
             Some(Value::String(_)) | None | Some(Value::Null) => {
                 return Err(ApiError::bad_request(format!(
                     "Meta.Destinations[{i}].ID is missing. Give the destination's ID \

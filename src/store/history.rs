@@ -169,7 +169,8 @@ impl Store {
 
         let mut page = LogPage::default();
         let mut scanned = 0usize;
-        for item in self.exchange.range(lower..upper).rev() {
+        let mut range = self.exchange.range(lower..upper).rev();
+        while let Some(item) = range.next() {
             let (k, v) = item?;
             let Some(id_bytes) = k.get(k.len().saturating_sub(16)..) else {
                 continue;
@@ -187,7 +188,10 @@ impl Store {
             if query.matches(&log) {
                 page.logs.push(log);
                 if page.logs.len() == limit {
-                    page.next = Some(id);
+                    // A cursor only when something older is left to look at.
+                    if range.next().is_some() {
+                        page.next = Some(id);
+                    }
                     break;
                 }
             }

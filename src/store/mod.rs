@@ -51,6 +51,7 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 #[serde(rename_all = "camelCase")]
 pub struct StoredRequest {
     pub id: Uuid,
+    #[serde(with = "crate::model::log::utc_millis")]
     pub received_at: DateTime<Utc>,
     pub environment: Environment,
     pub source_id: Uuid,
@@ -72,6 +73,7 @@ pub struct Session {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditEntry {
+    #[serde(with = "crate::model::log::utc_millis")]
     pub at: DateTime<Utc>,
     pub actor: String,
     pub action: String,
@@ -239,7 +241,8 @@ impl Store {
             .map(|v| v.to_vec()))
     }
 
-    /// Queued log IDs for one destination, oldest first, across its sources.
+    /// Queued log IDs for one destination: grouped by source, each source's queue
+    /// oldest first (FIFO holds per (source, destination) pair).
     pub fn queued(&self, destination: Uuid) -> Result<Vec<Uuid>> {
         self.exchange
             .scan_prefix(key(b'q', &[destination.as_bytes()]))

@@ -1,0 +1,462 @@
+//! Shared harness for the HTTP integration tests: an engine with its real router on a
+//! loopback port, and stub destinations that record what they receive.
+//!
+//! Each test binary uses a different part of this module.
+#![allow(dead_code)]
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use switchboard::engine::{Config, Engine};
+use switchboard::model::{LogRecord, Role};
+use switchboard::store::LogQuery;
+use tempfile::TempDir;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+/// An HTTP client that never goes through a proxy (everything here is loopback).
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("reqwest client")
+}
+
+/// An engine serving `switchboard::api::router` on `127.0.0.1:<ephemeral>`.
+pub struct TestEngine {
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+    pub engine: Arc<Engine>,
+    pub client: reqwest::Client,
+    pub config_path: PathBuf,
+    pub data_dir: PathBuf,
+    server: JoinHandle<()>,
+    // Last: the engine and server are gone before the directory is removed.
+    pub dir: TempDir,
+}
+
+impl Drop for TestEngine {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl TestEngine {
+    /// Writes `config_toml` into a fresh temp dir, loads it as the CLI does (required),
+    /// starts the engine on a data dir beside it and serves its router.
+    pub async fn start(config_toml: &str) -> TestEngine {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config_path = dir.path().join("config.toml");
+        let data_dir = dir.path().join("data");
+        std::fs::write(&config_path, config_toml).expect("write config");
+        let config = Config::load(&config_path, true, &data_dir)
+            .unwrap_or_else(|e| panic!("test config refused: {e}\n{config_toml}"));
+        let engine = Engine::start(&data_dir, config).expect("engine start");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("local addr");
+        let app = switchboard::api::router(engine.clone());
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        TestEngine {
+            base: format!("http://{addr}"),
+            engine,
+            client: client(),
+            config_path,
+            data_dir,
+            server,
+            dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn source_id(&self, name: &str) -> Uuid {
+        self.engine
+            .registry()
+            .source_named(name)
+            .unwrap_or_else(|| panic!("no source {name}"))
+            .id
+    }
+
+    pub fn destination_id(&self, name: &str) -> Uuid {
+        self.engine
+            .registry()
+            .destination_named(name)
+            .unwrap_or_else(|| panic!("no destination {name}"))
+            .id
+    }
+
+    /// A new API key for a configured source: `(apiKey, secret)`.
+    pub fn api_key(&self, source_name: &str) -> (String, String) {
+        let source = self
+            .engine
+            .registry()
+            .source_named(source_name)
+            .unwrap_or_else(|| panic!("no source {source_name}"))
+            .clone();
+        let (record, secret) = self
+            .engine
+            .credentials()
+            .create_key(source.id, &source.name, source.environment)
+            .expect("create key");
+        (record.api_key, secret)
+    }
+
+    /// The full `/auth/authenticate` answer for a fresh key of the source.
+    pub async fn authenticate(&self, source_name: &str) -> Value {
+        let (api_key, secret) = self.api_key(source_name);
+        let (status, body) = self
+            .post_json(
+                "/auth/authenticate",
+                None,
+                &json!({"apiKey": api_key, "secret": secret}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "authenticate: {body}");
+        body
+    }
+
+    /// An access token for the source, through the real `POST /auth/authenticate`.
+    pub async fn token(&self, source_name: &str) -> String {
+        self.authenticate(source_name).await["accessToken"]
+            .as_str()
+            .expect("accessToken")
+            .to_string()
+    }
+
+    /// An admin API token of the given role.
+    pub fn admin_token(&self, role: Role) -> String {
+        self.engine
+            .credentials()
+            .create_token(role, &format!("test-{}", role.as_str()))
+            .expect("create token")
+            .1
+    }
+
+    /// Any request; the answer as JSON, or as a JSON string when it is not JSON.
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<Vec<u8>>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(token) = bearer {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.header("content-type", "application/json").body(body);
+        }
+        let response = req.send().await.expect("request to engine");
+        let status = response.status();
+        let bytes = response.bytes().await.expect("body");
+        (status, to_value(&bytes))
+    }
+
+    /// `POST path` with a JSON body.
+    pub async fn post_json(
+        &self,
+        path: &str,
+        bearer: Option<&str>,
+        body: &Value,
+    ) -> (StatusCode, Value) {
+        self.request(
+            Method::POST,
+            path,
+            bearer,
+            Some(serde_json::to_vec(body).expect("json")),
+        )
+        .await
+    }
+
+    /// `POST path` with raw bytes.
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        bearer: Option<&str>,
+        body: &[u8],
+    ) -> (StatusCode, Value) {
+        self.request(Method::POST, path, bearer, Some(body.to_vec()))
+            .await
+    }
+
+    pub async fn get(&self, path: &str, bearer: Option<&str>) -> (StatusCode, Value) {
+        self.request(Method::GET, path, bearer, None).await
+    }
+
+    /// `GET path` with query parameters.
+    pub async fn get_query(
+        &self,
+        path: &str,
+        bearer: &str,
+        query: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .get(self.url(path))
+            .bearer_auth(bearer)
+            .query(query)
+            .send()
+            .await
+            .expect("request to engine");
+        let status = response.status();
+        let bytes = response.bytes().await.expect("body");
+        (status, to_value(&bytes))
+    }
+
+    /// Every log in history, newest first (straight from the store).
+    pub fn all_logs(&self) -> Vec<LogRecord> {
+        self.engine
+            .store()
+            .search(&LogQuery {
+                limit: 500,
+                ..Default::default()
+            })
+            .expect("search")
+            .logs
+    }
+
+    /// Every queued log ID across the configured destinations.
+    pub fn all_queued(&self) -> Vec<Uuid> {
+        self.engine
+            .registry()
+            .destinations
+            .iter()
+            .flat_map(|d| self.engine.store().queued(d.id).expect("queued"))
+            .collect()
+    }
+}
+
+fn to_value(bytes: &[u8]) -> Value {
+    serde_json::from_slice(bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned()))
+}
+
+/// Checks the platform's error shape `{"Meta": {..., "Errors": [{ID, Text, Type, Module}]}}`
+/// and returns the texts.
+pub fn error_texts(body: &Value) -> Vec<String> {
+    let errors = body
+        .get("Meta")
+        .and_then(Value::as_object)
+        .and_then(|m| m.get("Errors"))
+        .and_then(Value::as_array)
+        .unwrap_or_else(|| panic!("not a platform error body: {body}"));
+    assert!(!errors.is_empty(), "Errors is empty: {body}");
+    errors
+        .iter()
+        .map(|e| {
+            assert!(e["ID"].is_u64(), "Errors[].ID is not a number: {body}");
+            assert!(e["Type"].is_string(), "Errors[].Type missing: {body}");
+            assert!(e["Module"].is_string(), "Errors[].Module missing: {body}");
+            let text = e["Text"]
+                .as_str()
+                .unwrap_or_else(|| panic!("Errors[].Text missing: {body}"));
+            assert!(!text.trim().is_empty(), "Errors[].Text is empty: {body}");
+            text.to_string()
+        })
+        .collect()
+}
+
+/// Asserts the status, the error shape, and that some error text contains `needle`
+/// (case-insensitive). Returns the texts.
+pub fn assert_error(
+    status: StatusCode,
+    body: &Value,
+    want: StatusCode,
+    needle: &str,
+) -> Vec<String> {
+    assert_eq!(status, want, "unexpected status, body: {body}");
+    let texts = error_texts(body);
+    let needle = needle.to_lowercase();
+    assert!(
+        texts.iter().any(|t| t.to_lowercase().contains(&needle)),
+        "no error text mentions {needle:?}: {texts:#?}"
+    );
+    texts
+}
+
+/// True for `YYYY-MM-DDThh:mm:ss.sssZ`.
+pub fn is_utc_millis(s: &str) -> bool {
+    s.len() == 24
+        && s.ends_with('Z')
+        && chrono::NaiveDateTime::parse_from_str(&s[..23], "%Y-%m-%dT%H:%M:%S%.3f").is_ok()
+        && s.as_bytes()[19] == b'.'
+}
+
+pub fn parse_utc(s: &str) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .unwrap_or_else(|e| panic!("{s:?} is not RFC 3339: {e}"))
+        .with_timezone(&chrono::Utc)
+}
+
+pub fn uuid_of(v: &Value) -> Uuid {
+    v.as_str()
+        .and_then(|s| Uuid::parse_str(s).ok())
+        .unwrap_or_else(|| panic!("not a UUID string: {v}"))
+}
+
+/// A URL on a loopback port nobody listens on.
+pub fn closed_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}/redox")
+}
+
+// ---- config snippets -------------------------------------------------------
+
+pub fn source_toml(name: &str, environment: &str, timezone: Option<&str>) -> String {
+    let mut s = format!("[[sources]]\nname = \"{name}\"\nenvironment = \"{environment}\"\n");
+    if let Some(tz) = timezone {
+        s.push_str(&format!("timezone = \"{tz}\"\n"));
+    }
+    s.push('\n');
+    s
+}
+
+/// The verification token is `tok-<name>`.
+pub fn destination_toml(name: &str, environment: &str, url: &str) -> String {
+    format!(
+        "[[destinations]]\nname = \"{name}\"\nenvironment = \"{environment}\"\nurl = \"{url}\"\nverification_token = \"{}\"\n\n",
+        verification_token(name)
+    )
+}
+
+pub fn verification_token(destination: &str) -> String {
+    format!("tok-{destination}")
+}
+
+pub fn subscription_toml(source: &str, destination: &str, models: &[&str]) -> String {
+    let models: Vec<String> = models.iter().map(|m| format!("\"{m}\"")).collect();
+    format!(
+        "[[subscriptions]]\nsource = \"{source}\"\ndestination = \"{destination}\"\ndata_models = [{}]\n\n",
+        models.join(", ")
+    )
+}
+
+// ---- payloads --------------------------------------------------------------
+
+/// A request envelope with one patient.
+pub fn payload(model: &str, event: &str, destinations: &[Uuid], mrn: &str) -> Value {
+    json!({
+        "Meta": {
+            "DataModel": model,
+            "EventType": event,
+            "Test": true,
+            "Destinations": destinations.iter().map(|d| json!({"ID": d})).collect::<Vec<_>>(),
+        },
+        "Patient": {
+            "Identifiers": [{"ID": mrn, "IDType": "MR"}],
+            "Demographics": {"FirstName": "Timothy", "LastName": "Bixby", "DOB": "2008-01-06"}
+        }
+    })
+}
+
+// ---- stub destination ------------------------------------------------------
+
+/// How a stub destination answers.
+#[derive(Debug, Clone)]
+pub enum StubReply {
+    Json(u16, Value),
+    /// Waits, then answers with the JSON.
+    Delay(Duration, u16, Value),
+    Text(u16, String),
+}
+
+/// One request a stub received.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: Method,
+    pub path: String,
+    pub headers: HeaderMap,
+    /// The body as JSON (`Value::Null` when it was not JSON).
+    pub body: Value,
+}
+
+impl Recorded {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+#[derive(Clone)]
+struct StubState {
+    reply: StubReply,
+    seen: Arc<Mutex<Vec<Recorded>>>,
+}
+
+/// A destination on `127.0.0.1:<ephemeral>` that records every request.
+pub struct StubDestination {
+    pub url: String,
+    pub seen: Arc<Mutex<Vec<Recorded>>>,
+    server: JoinHandle<()>,
+}
+
+impl Drop for StubDestination {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+async fn stub_handler(
+    State(state): State<StubState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    state.seen.lock().expect("lock").push(Recorded {
+        method,
+        path: uri.path().to_string(),
+        headers,
+        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+    });
+    let status = |code: u16| StatusCode::from_u16(code).expect("status");
+    match state.reply {
+        StubReply::Json(code, value) => (status(code), axum::Json(value)).into_response(),
+        StubReply::Delay(wait, code, value) => {
+            tokio::time::sleep(wait).await;
+            (status(code), axum::Json(value)).into_response()
+        }
+        StubReply::Text(code, text) => (status(code), text).into_response(),
+    }
+}
+
+impl StubDestination {
+    pub async fn start(reply: StubReply) -> StubDestination {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let app = Router::new().fallback(stub_handler).with_state(StubState {
+            reply,
+            seen: seen.clone(),
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind stub");
+        let addr = listener.local_addr().expect("addr");
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        StubDestination {
+            url: format!("http://{addr}/redox"),
+            seen,
+            server,
+        }
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.seen.lock().expect("lock").clone()
+    }
+}

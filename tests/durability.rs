@@ -1,0 +1,200 @@
+//! Crash safety with the real binary: a request answered 200 survives SIGKILL.
+//! Also checks that the credential commands work while an engine holds the database.
+
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
+
+const CONFIG: &str = r#"
+[[sources]]
+name = "Lab"
+environment = "development"
+
+[[destinations]]
+name = "EHR"
+environment = "development"
+url = "http://127.0.0.1:9/unused"
+verification_token = "t0ken"
+
+[[subscriptions]]
+source = "Lab"
+destination = "EHR"
+data_models = ["*"]
+"#;
+
+fn cli(dir: &Path, args: &[&str]) -> Value {
+    let out = Command::new(BIN)
+        .args(args)
+        .arg("--json")
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .arg("--config")
+        .arg(dir.join("config.toml"))
+        .output()
+        .expect("run switchboard");
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON output")
+}
+
+/// A running engine process, killed when dropped so a failing test leaves none behind.
+struct Engine(Child);
+
+impl Engine {
+    fn sigkill(&mut self) {
+        self.0.kill().expect("SIGKILL");
+        self.0.wait().expect("reap");
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `switchboard serve` on an ephemeral port and returns it with its base URL.
+fn serve(dir: &Path) -> (Engine, String) {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.join("data"))
+        .arg("--config")
+        .arg(dir.join("config.toml"))
+        .env("SWITCHBOARD_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).expect("read");
+    let base = line
+        .trim()
+        .strip_prefix("switchboard listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+        .to_string();
+    (Engine(child), base)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accepted_requests_survive_sigkill() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("config.toml"), CONFIG).expect("config");
+    let admin = cli(
+        dir.path(),
+        &["tokens", "create", "--role", "admin", "--name", "test"],
+    );
+    let admin = admin["token"].as_str().expect("token").to_string();
+    let destination = cli(dir.path(), &["connections"])["destinations"][0]["id"]
+        .as_str()
+        .expect("destination id")
+        .to_string();
+
+    let (mut engine, base) = serve(dir.path());
+    // Keys can be made while the engine holds the database.
+    let key = cli(dir.path(), &["keys", "create", "--source", "Lab"]);
+    let http = reqwest::Client::new();
+    let grant: Value = http
+        .post(format!("{base}/auth/authenticate"))
+        .json(&json!({"apiKey": key["apiKey"], "secret": key["secret"]}))
+        .send()
+        .await
+        .expect("authenticate")
+        .json()
+        .await
+        .expect("grant");
+    let token = grant["accessToken"]
+        .as_str()
+        .expect("accessToken")
+        .to_string();
+
+    // Several senders at once, so acknowledgements share group-commit flushes.
+    let mut sends = Vec::new();
+    for i in 0..16 {
+        let http = http.clone();
+        let (base, token, destination) = (base.clone(), token.clone(), destination.clone());
+        sends.push(tokio::spawn(async move {
+            let response = http
+                .post(format!("{base}/endpoint"))
+                .bearer_auth(&token)
+                .json(&json!({
+                    "Meta": {"DataModel": "PatientAdmin", "EventType": "Arrival",
+                             "Destinations": [{"ID": destination}]},
+                    "Patient": {"Identifiers": [{"ID": format!("{i:010}"), "IDType": "MR"}]}
+                }))
+                .send()
+                .await
+                .expect("send");
+            assert_eq!(response.status(), 200);
+            let body: Value = response.json().await.expect("body");
+            body["Meta"]["Logs"][0]["ID"]
+                .as_str()
+                .expect("log id")
+                .to_string()
+        }));
+    }
+    let mut log_ids = Vec::new();
+    for send in sends {
+        log_ids.push(send.await.expect("join"));
+    }
+    // Right after the last 200: no graceful shutdown, no final flush.
+    engine.sigkill();
+
+    let (mut engine, base) = serve(dir.path());
+    for id in &log_ids {
+        let detail: Value = http
+            .get(format!("{base}/admin/v1/logs/{id}"))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .expect("get log")
+            .json()
+            .await
+            .expect("detail");
+        assert_eq!(detail["log"]["id"], json!(id), "log {id} lost: {detail}");
+        assert_eq!(detail["log"]["status"], "PENDING");
+        assert_eq!(detail["request"]["Meta"]["EventType"], "Arrival");
+    }
+    // The access token handed out before the crash is still good.
+    let again = http
+        .post(format!("{base}/endpoint"))
+        .bearer_auth(&token)
+        .json(
+            &json!({"Meta": {"DataModel": "PatientAdmin", "EventType": "Discharge",
+                               "Destinations": [{"ID": destination}]}}),
+        )
+        .send()
+        .await
+        .expect("send after restart");
+    assert_eq!(again.status(), 200);
+    engine.sigkill();
+}
+
+#[test]
+fn invalid_config_refuses_to_start_naming_file_and_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "[[sources]]\nname = \"Lab\"\nenvironment = \"qa\"\n",
+    )
+    .expect("write");
+    let out = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("config.toml: line 3"), "{stderr}");
+    assert!(stderr.contains("unknown environment \"qa\""), "{stderr}");
+}
