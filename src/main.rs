@@ -6,7 +6,7 @@ use serde_json::json;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use switchboard::engine::{Config, Engine, paths};
+use switchboard::engine::{Config, Engine, paths, verify};
 use switchboard::model::Role;
 use switchboard::store::credentials::Credentials;
 
@@ -73,6 +73,11 @@ enum Command {
         #[command(subcommand)]
         action: TokensAction,
     },
+    /// Destination endpoints.
+    Destinations {
+        #[command(subcommand)]
+        action: DestinationsAction,
+    },
     /// List sources, destinations and subscriptions.
     Connections {
         #[arg(long)]
@@ -91,6 +96,18 @@ enum KeysAction {
         source: String,
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        at: Locations,
+    },
+}
+
+#[derive(Subcommand)]
+enum DestinationsAction {
+    /// Send the verification challenge; on a correct echo, record the destination as
+    /// verified (works while an engine runs; it picks the result up).
+    Verify {
+        /// Destination name or ID.
+        name: String,
         #[command(flatten)]
         at: Locations,
     },
@@ -202,6 +219,40 @@ fn run(cli: Cli) -> Result<()> {
                 println!("The token is shown only now; store it safely.");
             }
             Ok(())
+        }
+        Command::Destinations {
+            action: DestinationsAction::Verify { name, at },
+        } => {
+            let config = at.load()?;
+            let Some(destination) = config.registry.destination_named(&name).cloned() else {
+                let names: Vec<_> = config
+                    .registry
+                    .destinations
+                    .iter()
+                    .map(|d| d.name.as_str())
+                    .collect();
+                bail!(
+                    "no destination named \"{name}\"; configured destinations: {}",
+                    names.join(", ")
+                );
+            };
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            let data_dir = at.data_dir();
+            match runtime.block_on(verify::verify_endpoint(&data_dir, &destination)) {
+                Ok(v) => {
+                    println!(
+                        "verified \"{}\" at {} ({})",
+                        destination.name,
+                        v.url,
+                        switchboard::model::time::format_utc(v.verified_at)
+                    );
+                    Ok(())
+                }
+                Err(e) => bail!("\"{}\" is not verified: {e}", destination.name),
+            }
         }
         Command::Connections { json, at } => {
             let config = at.load()?;

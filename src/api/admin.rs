@@ -14,7 +14,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
@@ -28,6 +28,125 @@ pub fn routes() -> Router<AppState> {
         .route("/logs", get(list_logs))
         .route("/logs/{id}", get(get_log))
         .route("/connections", get(connections))
+        .route("/destinations/{id}/{action}", post(destination_action))
+        .route("/destinations/{id}/quarantine", get(list_quarantine))
+        .route("/logs/{id}/{action}", post(log_action))
+}
+
+fn operator(engine: &Engine, headers: &HeaderMap) -> Result<TokenRecord, ApiError> {
+    let token = admin(engine, headers)?;
+    if !token.role.may_operate() {
+        return Err(ApiError::new(
+            403,
+            "permission",
+            "Admin",
+            format!(
+                "Role {} may not act on delivery; use an operator or admin token.",
+                token.role.as_str()
+            ),
+        ));
+    }
+    Ok(token)
+}
+
+fn actor(token: &TokenRecord) -> String {
+    format!("token:{} ({})", token.name, token.id)
+}
+
+fn destination_id(engine: &Engine, raw: &str) -> Result<Uuid, ApiError> {
+    engine
+        .registry()
+        .destination_named(raw)
+        .map(|d| d.id)
+        .ok_or_else(|| ApiError::not_found(format!("There is no destination \"{raw}\".")))
+}
+
+async fn destination_action(
+    State(engine): State<AppState>,
+    headers: HeaderMap,
+    Path((id, action)): Path<(String, String)>,
+) -> Response {
+    let result = async {
+        let token = operator(&engine, &headers)?;
+        let id = destination_id(&engine, &id)?;
+        let who = actor(&token);
+        match action.as_str() {
+            "pause" => engine.set_paused(id, true, &who).map(|_| json!({"paused": true})),
+            "resume" => engine.set_paused(id, false, &who).map(|_| json!({"paused": false})),
+            "retry" => engine.retry_now(id, &who).map(|_| json!({"retrying": true})),
+            "verify" => engine
+                .verify_destination(id, &who)
+                .await
+                .map(|v| json!({"verified": true, "verifiedAt": crate::model::time::format_utc(v.verified_at)})),
+            other => Err(ApiError::not_found(format!(
+                "Unknown destination action \"{other}\": use pause, resume, retry or verify."
+            ))),
+        }
+    }
+    .await;
+    match result {
+        Ok(body) => axum::Json(body).into_response(),
+        Err(e) => error_response(&e, None),
+    }
+}
+
+async fn list_quarantine(
+    State(engine): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let result = (|| {
+        let token = admin(&engine, &headers)?;
+        let id = destination_id(&engine, &id)?;
+        let mut logs = Vec::new();
+        for (log_id, _) in engine
+            .store()
+            .quarantined(id)
+            .map_err(|e| ApiError::internal(e.to_string()))?
+        {
+            if let Some(mut log) = engine
+                .store()
+                .log(log_id)
+                .map_err(|e| ApiError::internal(e.to_string()))?
+            {
+                mask_log(&mut log, token.role);
+                logs.push(log);
+            }
+        }
+        Ok::<_, ApiError>(json!({ "logs": logs }))
+    })();
+    match result {
+        Ok(body) => axum::Json(body).into_response(),
+        Err(e) => error_response(&e, None),
+    }
+}
+
+async fn log_action(
+    State(engine): State<AppState>,
+    headers: HeaderMap,
+    Path((id, action)): Path<(String, String)>,
+) -> Response {
+    let result = (|| {
+        let token = operator(&engine, &headers)?;
+        let id = Uuid::parse_str(&id)
+            .map_err(|_| ApiError::bad_request(format!("\"{id}\" is not a log ID (a UUID).")))?;
+        let who = actor(&token);
+        let mut log = match action.as_str() {
+            "quarantine" => engine.quarantine(id, &who),
+            "release" => engine.release(id, &who),
+            "fail" => engine.mark_failed(id, &who),
+            "resend" => engine.resend(id, &who),
+            other => Err(ApiError::not_found(format!(
+                "Unknown log action \"{other}\": use quarantine, release, fail or resend."
+            ))),
+        }?;
+        mask_log(&mut log, token.role);
+        Ok::<_, ApiError>(log)
+    })();
+    match result {
+        Ok(log) => axum::Json(log).into_response(),
+        Err(e) => error_response(&e, None),
+    }
 }
 
 fn admin(engine: &Engine, headers: &HeaderMap) -> Result<TokenRecord, ApiError> {
@@ -211,7 +330,7 @@ async fn get_log(
                 .store()
                 .append_audit(&AuditEntry {
                     at: Utc::now(),
-                    actor: format!("token:{} ({})", token.name, token.id),
+                    actor: actor(&token),
                     action: "reveal-payload".into(),
                     log_id: Some(id),
                     detail: None,

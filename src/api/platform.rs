@@ -20,6 +20,80 @@ pub fn routes() -> Router<AppState> {
         .route("/auth/refreshToken", post(refresh))
         .route("/endpoint", post(endpoint))
         .route("/query", post(query))
+        .route("/poll", post(poll))
+        .route("/poll/ack", post(poll_ack))
+}
+
+/// Poll requests are small; a fixed bound keeps junk out.
+const POLL_BODY_LIMIT: usize = 256 * 1024;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PollBody {
+    destination: String,
+    max: Option<usize>,
+    lease_seconds: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct AckBody {
+    destination: String,
+    log_ids: Vec<String>,
+}
+
+fn verification_token(headers: &HeaderMap) -> Result<&str, ApiError> {
+    headers
+        .get("verification-token")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| {
+            ApiError::unauthorized(
+                "The verification-token header is missing. Send your destination's verification token.",
+            )
+        })
+}
+
+fn parse_body<T: serde::de::DeserializeOwned>(bytes: &[u8], shape: &str) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::new(
+            400,
+            "request",
+            "Poll",
+            format!("The body must be JSON {shape} ({e})."),
+        )
+    })
+}
+
+async fn poll(State(engine): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let result = async {
+        let token = verification_token(&headers)?;
+        let bytes = read_body(&headers, body, POLL_BODY_LIMIT).await?;
+        let req: PollBody = parse_body(
+            &bytes,
+            "{\"destination\": ID, \"max\": N, \"leaseSeconds\": S}",
+        )?;
+        engine.poll(&req.destination, token, req.max, req.lease_seconds)
+    }
+    .await;
+    match result {
+        Ok(items) => axum::Json(serde_json::json!({ "items": items })).into_response(),
+        Err(e) => error_response(&e, None),
+    }
+}
+
+async fn poll_ack(State(engine): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let result = async {
+        let token = verification_token(&headers)?;
+        let bytes = read_body(&headers, body, POLL_BODY_LIMIT).await?;
+        let req: AckBody = parse_body(&bytes, "{\"destination\": ID, \"logIds\": [...]}")?;
+        engine.ack(&req.destination, token, &req.log_ids).await
+    }
+    .await;
+    match result {
+        Ok(settled) => axum::Json(serde_json::json!({ "acknowledged": settled })).into_response(),
+        Err(e) => error_response(&e, None),
+    }
 }
 
 #[derive(Deserialize)]

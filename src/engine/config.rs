@@ -76,6 +76,49 @@ pub struct Destination {
     pub mode: DeliveryMode,
     pub timezone: Tz,
     pub verified: bool,
+    pub delivery: DeliveryPolicy,
+}
+
+/// How one destination is delivered to.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryPolicy {
+    /// Wait before retry n (1-based) is `retry_schedule[n-1]`; the last repeats.
+    pub retry_schedule: Vec<Duration>,
+    /// Quarantine the head item after this many failed attempts; `None` = never
+    /// (the platform's behaviour: the queue waits for an operator).
+    pub quarantine_after: Option<u32>,
+    pub queue_key: QueueKey,
+    /// Bound on one delivery attempt, connect to last byte.
+    pub timeout: Duration,
+}
+
+/// The platform's schedule: immediately, +10 s, +10 s, 20, 30, 50, 80, 120 s, then every 120 s.
+pub const DEFAULT_RETRY_SCHEDULE: [u64; 8] = [0, 10, 10, 20, 30, 50, 80, 120];
+pub const DEFAULT_DELIVERY_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Default for DeliveryPolicy {
+    fn default() -> Self {
+        DeliveryPolicy {
+            retry_schedule: DEFAULT_RETRY_SCHEDULE
+                .iter()
+                .map(|s| Duration::from_secs(*s))
+                .collect(),
+            quarantine_after: None,
+            queue_key: QueueKey::Pair,
+            timeout: DEFAULT_DELIVERY_TIMEOUT,
+        }
+    }
+}
+
+/// What a destination's queues are keyed by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QueueKey {
+    /// One queue per (source, destination): the platform's behaviour.
+    Pair,
+    /// A child queue per patient (first patient identifier) within each pair.
+    Patient,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -223,6 +266,10 @@ struct RawDestination {
     timezone: Option<Spanned<String>>,
     #[serde(default)]
     verified: bool,
+    retry_schedule_seconds: Option<Spanned<Vec<f64>>>,
+    quarantine_after: Option<u32>,
+    queue_key: Option<QueueKey>,
+    timeout_seconds: Option<Spanned<f64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -436,6 +483,39 @@ impl Config {
                     ),
                 );
             }
+            let mut delivery = DeliveryPolicy::default();
+            if let Some(schedule) = &d.retry_schedule_seconds {
+                if schedule.get_ref().is_empty()
+                    || schedule
+                        .get_ref()
+                        .iter()
+                        .any(|s| !s.is_finite() || *s < 0.0)
+                {
+                    check.at(
+                        schedule.span(),
+                        "retry_schedule_seconds must list one or more waits of 0 seconds or more"
+                            .to_string(),
+                    );
+                } else {
+                    delivery.retry_schedule = schedule
+                        .get_ref()
+                        .iter()
+                        .map(|s| Duration::from_secs_f64(*s))
+                        .collect();
+                }
+            }
+            if let Some(timeout) = &d.timeout_seconds {
+                if !timeout.get_ref().is_finite() || *timeout.get_ref() <= 0.0 {
+                    check.at(
+                        timeout.span(),
+                        "timeout_seconds must be more than 0".to_string(),
+                    );
+                } else {
+                    delivery.timeout = Duration::from_secs_f64(*timeout.get_ref());
+                }
+            }
+            delivery.quarantine_after = d.quarantine_after.filter(|n| *n > 0);
+            delivery.queue_key = d.queue_key.unwrap_or(QueueKey::Pair);
             destinations.push((
                 id,
                 Destination {
@@ -448,6 +528,7 @@ impl Config {
                     mode,
                     timezone: check.timezone(d.timezone.as_ref()),
                     verified: d.verified,
+                    delivery,
                 },
             ));
         }

@@ -2,12 +2,13 @@
 //! subscriptions, fill in the engine's Meta fields, normalize timestamps, and persist
 //! the request with one log (and queue entry) per destination before acknowledging.
 
+use super::delivery;
 use super::{Destination, Engine, Source, store_failure};
 use crate::model::catalog::Exchange;
 use crate::model::meta::{Envelope, EnvelopeError, first_patient_identifier, parse_envelope};
 use crate::model::time::{format_utc, normalize_payload};
 use crate::model::{ApiError, LogRecord, LogStatus, LogType};
-use crate::store::StoredRequest;
+use crate::store::{QueueId, StoredRequest};
 use chrono::Utc;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
@@ -66,8 +67,14 @@ impl Engine {
             .route(source, &envelope)
             .map_err(|e| Rejection::new(e, &envelope))?;
         let prepared = self.prepare(source, envelope, &destinations, LogType::Send);
+        let lanes: Vec<u64> = prepared
+            .logs
+            .iter()
+            .zip(&destinations)
+            .map(|(log, d)| delivery::lane(d, log))
+            .collect();
         self.store
-            .insert_accepted(&prepared.request, &prepared.logs, true)
+            .insert_accepted(&prepared.request, &prepared.logs, Some(&lanes))
             .map_err(|e| Rejection {
                 error: store_failure(e),
                 meta: None,
@@ -77,8 +84,13 @@ impl Engine {
             error: store_failure(e),
             meta: None,
         })?;
-        for log in &prepared.logs {
+        for (log, lane) in prepared.logs.iter().zip(lanes) {
             self.publish(log);
+            self.delivery.wake(QueueId {
+                destination: log.destination_id,
+                source: log.source_id,
+                lane,
+            });
         }
         Ok(json!({ "Meta": prepared.request.payload["Meta"] }))
     }
@@ -198,6 +210,8 @@ impl Engine {
                 attempts: 0,
                 latency_ms: None,
                 patient_id: patient_id.clone(),
+                quarantined: false,
+                resend_of: None,
             })
             .collect();
 

@@ -4,9 +4,13 @@
 
 pub mod auth;
 pub mod config;
+pub mod delivery;
 pub mod ingest;
+pub mod operator;
 pub mod paths;
+pub mod poll;
 pub mod query;
+pub mod verify;
 
 pub use config::{Config, Destination, Registry, Settings, Source};
 
@@ -44,6 +48,7 @@ pub struct Engine {
     pub(crate) settings: Settings,
     pub(crate) http: reqwest::Client,
     pub(crate) events: broadcast::Sender<LogEvent>,
+    pub(crate) delivery: delivery::Delivery,
     data_dir: PathBuf,
     started: Instant,
 }
@@ -60,17 +65,43 @@ impl Engine {
             .build()
             .map_err(|e| EngineError::Http(e.to_string()))?;
         let (events, _) = broadcast::channel(EVENT_BUS_CAPACITY);
-        Ok(Arc::new(Engine {
-            store,
-            commit,
-            credentials: Credentials::new(data_dir),
-            registry: config.registry,
-            settings: config.settings,
-            http,
-            events,
-            data_dir: data_dir.to_path_buf(),
-            started: Instant::now(),
-        }))
+        let mut paused = std::collections::HashSet::new();
+        for d in &config.registry.destinations {
+            if store.destination_state(d.id)?.paused {
+                paused.insert(d.id);
+            }
+        }
+        let clients = delivery::build_clients(
+            &config.registry.destinations,
+            config.settings.connect_timeout,
+        )
+        .map_err(EngineError::Http)?;
+        let engine = Arc::new_cyclic(|weak| {
+            let delivery = delivery::Delivery::new(weak.clone(), clients, paused);
+            Engine {
+                store,
+                commit,
+                credentials: Credentials::new(data_dir),
+                registry: config.registry,
+                settings: config.settings,
+                http,
+                events,
+                delivery,
+                data_dir: data_dir.to_path_buf(),
+                started: Instant::now(),
+            }
+        });
+        // Everything accepted before a stop or crash is delivered again, in order.
+        let queues = engine.store.nonempty_queues()?;
+        tracing::info!(queues = queues.len(), "resuming delivery");
+        for queue in queues {
+            engine.delivery.wake(queue);
+        }
+        Ok(engine)
+    }
+
+    pub fn delivery(&self) -> &delivery::Delivery {
+        &self.delivery
     }
 
     pub fn registry(&self) -> &Registry {
@@ -106,8 +137,10 @@ impl Engine {
         let _ = self.events.send(LogEvent { log: log.clone() });
     }
 
-    /// Flushes everything to disk; call before exit.
+    /// Stops delivery (attempts in flight get a bounded time to finish), then flushes
+    /// everything to disk; call before exit.
     pub async fn shutdown(&self) {
+        self.delivery.drain(delivery::DRAIN_TIMEOUT).await;
         if let Err(e) = self.commit.durable().await {
             tracing::error!(error = %e, "final flush failed");
         }

@@ -119,7 +119,7 @@ impl Engine {
         // Stored before forwarding so an in-flight query is visible; a query is not
         // acknowledged before its answer, so no flush is awaited here.
         self.store
-            .insert_accepted(&prepared.request, &prepared.logs, false)
+            .insert_accepted(&prepared.request, &prepared.logs, None)
             .map_err(|e| Rejection {
                 error: store_failure(e),
                 meta: None,

@@ -143,6 +143,12 @@ pub struct LogRecord {
     /// First patient identifier of the payload, for search by MRN.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub patient_id: Option<String>,
+    /// Set aside by quarantine: still PENDING, but its queue has moved on.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub quarantined: bool,
+    /// For a resend: the log it repeats.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resend_of: Option<Uuid>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,7 +9,10 @@
 //! - `l` log_id                → [`LogRecord`] (JSON)
 //! - `a` log_id attempt_no:u32 → [`Attempt`] (JSON)
 //! - `p` log_id                → the destination's response body (query logs)
-//! - `q` dest_id source_id seq:u64 → log_id (delivery queue, FIFO per pair)
+//! - `q` dest_id source_id lane:u64 seq:u64 → log_id lease_until_ms:u64 (delivery
+//!   queues, FIFO per (source, destination, lane); the lane is 0 unless the destination
+//!   keeps per-patient child queues)
+//! - `z` dest_id log_id        → the item's queue key (quarantine)
 //! - `x` field value… log_id   → () (secondary indexes for history search)
 //!
 //! A request, its logs, their index entries and queue entries are written in one
@@ -19,9 +22,11 @@ pub mod credentials;
 pub mod flush;
 pub mod history;
 pub mod identities;
+pub mod queue;
 
 pub use flush::GroupCommit;
 pub use history::{LogPage, LogQuery};
+pub use queue::{QueueId, QueueItem};
 
 use crate::model::{Attempt, Environment, Exchange, LogRecord};
 use chrono::{DateTime, Utc};
@@ -89,6 +94,7 @@ pub struct Store {
     exchange: sled::Tree,
     sessions: sled::Tree,
     audit: sled::Tree,
+    destinations: sled::Tree,
 }
 
 pub(crate) fn decode<T: serde::de::DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T> {
@@ -134,6 +140,7 @@ impl Store {
             exchange: db.open_tree("exchange")?,
             sessions: db.open_tree("sessions")?,
             audit: db.open_tree("audit")?,
+            destinations: db.open_tree("destinations")?,
             db,
         })
     }
@@ -142,39 +149,58 @@ impl Store {
         &self.db
     }
 
-    /// Writes an accepted request with its logs (and, for async exchanges, one queue
-    /// entry per log) in one atomic batch. Call [`GroupCommit::durable`] after it before
-    /// acknowledging.
+    /// Writes an accepted request with its logs in one atomic batch; with `lanes`
+    /// (one per log), also one delivery-queue entry per log. Call
+    /// [`GroupCommit::durable`] after it before acknowledging.
     pub fn insert_accepted(
         &self,
         request: &StoredRequest,
         logs: &[LogRecord],
-        enqueue: bool,
+        lanes: Option<&[u64]>,
     ) -> Result<()> {
         let mut batch = sled::Batch::default();
         batch.insert(key(b'r', &[request.id.as_bytes()]), encode(request));
-        for log in logs {
+        for (i, log) in logs.iter().enumerate() {
             batch.insert(key(b'l', &[log.id.as_bytes()]), encode(log));
             for index in history::index_keys(log) {
                 batch.insert(index, &[]);
             }
-            if enqueue {
-                let seq = self.db.generate_id()?.to_be_bytes();
-                batch.insert(
-                    key(
-                        b'q',
-                        &[
-                            log.destination_id.as_bytes(),
-                            log.source_id.as_bytes(),
-                            &seq,
-                        ],
-                    ),
-                    log.id.as_bytes(),
-                );
+            if let Some(lanes) = lanes {
+                let queue = queue::QueueId {
+                    destination: log.destination_id,
+                    source: log.source_id,
+                    lane: lanes.get(i).copied().unwrap_or(0),
+                };
+                let seq = self.db.generate_id()?;
+                batch.insert(queue.key(seq), queue::item_value(log.id, 0));
             }
         }
         self.exchange.apply_batch(batch)?;
         Ok(())
+    }
+
+    /// Adds the ops that replace `old` with `new` (record and index keys) to a batch.
+    pub(crate) fn log_update_ops(batch: &mut sled::Batch, old: &LogRecord, new: &LogRecord) {
+        let new_index = history::index_keys(new);
+        for stale in history::index_keys(old) {
+            if !new_index.contains(&stale) {
+                batch.remove(stale);
+            }
+        }
+        for index in new_index {
+            batch.insert(index, &[]);
+        }
+        batch.insert(key(b'l', &[new.id.as_bytes()]), encode(new));
+    }
+
+    pub(crate) fn attempt_op(batch: &mut sled::Batch, attempt: &Attempt) {
+        batch.insert(
+            key(
+                b'a',
+                &[attempt.log_id.as_bytes(), &attempt.number.to_be_bytes()],
+            ),
+            encode(attempt),
+        );
     }
 
     /// Replaces a log (keeping its indexes right) and, if given, records an attempt and
@@ -187,24 +213,9 @@ impl Store {
         response: Option<&[u8]>,
     ) -> Result<()> {
         let mut batch = sled::Batch::default();
-        let new_index = history::index_keys(new);
-        for stale in history::index_keys(old) {
-            if !new_index.contains(&stale) {
-                batch.remove(stale);
-            }
-        }
-        for index in new_index {
-            batch.insert(index, &[]);
-        }
-        batch.insert(key(b'l', &[new.id.as_bytes()]), encode(new));
+        Self::log_update_ops(&mut batch, old, new);
         if let Some(attempt) = attempt {
-            batch.insert(
-                key(
-                    b'a',
-                    &[attempt.log_id.as_bytes(), &attempt.number.to_be_bytes()],
-                ),
-                encode(attempt),
-            );
+            Self::attempt_op(&mut batch, attempt);
         }
         if let Some(body) = response {
             batch.insert(key(b'p', &[new.id.as_bytes()]), body);
@@ -239,22 +250,6 @@ impl Store {
             .exchange
             .get(key(b'p', &[log_id.as_bytes()]))?
             .map(|v| v.to_vec()))
-    }
-
-    /// Queued log IDs for one destination: grouped by source, each source's queue
-    /// oldest first (FIFO holds per (source, destination) pair).
-    pub fn queued(&self, destination: Uuid) -> Result<Vec<Uuid>> {
-        self.exchange
-            .scan_prefix(key(b'q', &[destination.as_bytes()]))
-            .values()
-            .map(|v| {
-                let v = v?;
-                Uuid::from_slice(&v).map_err(|e| StoreError::Corrupt {
-                    key: "queue".into(),
-                    reason: e.to_string(),
-                })
-            })
-            .collect()
     }
 
     pub fn put_session(&self, token_hash: &[u8; 32], session: &Session) -> Result<()> {

@@ -1,0 +1,112 @@
+//! One delivery attempt: POST the payload, classify the answer, keep a bounded excerpt.
+
+use super::retry::parse_retry_after;
+use crate::engine::config::Destination;
+use crate::engine::query::{ATTEMPT_BODY_LIMIT, error_chain};
+use crate::model::{Attempt, AttemptOutcome};
+use chrono::Utc;
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+pub(super) struct Outcome {
+    pub attempt: Attempt,
+    /// The peer asked for this wait (429/503 with `Retry-After`).
+    pub retry_after: Option<Duration>,
+}
+
+/// Reads at most `limit` bytes of a body; the rest is dropped with the connection.
+async fn read_bounded(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> (Vec<u8>, bool, Option<String>) {
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = limit - body.len();
+                if chunk.len() > room {
+                    body.extend_from_slice(&chunk[..room]);
+                    return (body, true, None);
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return (body, false, None),
+            Err(e) => return (body, false, Some(error_chain(&e))),
+        }
+    }
+}
+
+pub(super) async fn deliver(
+    client: &reqwest::Client,
+    destination: &Destination,
+    log_id: Uuid,
+    attempt_id: Uuid,
+    number: u32,
+    payload: Vec<u8>,
+) -> Outcome {
+    let started_at = Utc::now();
+    let clock = Instant::now();
+    let mut attempt = Attempt {
+        id: attempt_id,
+        log_id,
+        number,
+        started_at,
+        outcome: AttemptOutcome::Failed,
+        http_status: None,
+        latency_ms: 0.0,
+        response_body: None,
+        response_truncated: false,
+        error: None,
+    };
+    let mut retry_after = None;
+    let url = destination.url.as_deref().unwrap_or_default();
+    let sent = client
+        .post(url)
+        .header("verification-token", &destination.verification_token)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .header("Switchboard-Log-Id", log_id.to_string())
+        .body(payload)
+        .send()
+        .await;
+    match sent {
+        Err(e) => {
+            attempt.error = Some(if e.is_timeout() {
+                format!(
+                    "no answer within {:.1} s",
+                    destination.delivery.timeout.as_secs_f64()
+                )
+            } else {
+                error_chain(&e)
+            });
+        }
+        Ok(response) => {
+            let status = response.status();
+            attempt.http_status = Some(status.as_u16());
+            if matches!(status.as_u16(), 429 | 503) {
+                retry_after = response
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| parse_retry_after(v, Utc::now()));
+            }
+            let (body, cut, read_error) = read_bounded(response, ATTEMPT_BODY_LIMIT).await;
+            attempt.response_body = Some(String::from_utf8_lossy(&body).into_owned());
+            attempt.response_truncated = cut;
+            match read_error {
+                // A 2xx whose body broke off still acknowledged: the status line is the answer.
+                Some(e) if !status.is_success() => attempt.error = Some(e),
+                _ => {}
+            }
+            if status.is_success() {
+                attempt.outcome = AttemptOutcome::Succeeded;
+            } else if attempt.error.is_none() {
+                attempt.error = Some(format!("HTTP {}", status.as_u16()));
+            }
+        }
+    }
+    attempt.latency_ms = (clock.elapsed().as_secs_f64() * 1e6).round() / 1000.0;
+    Outcome {
+        attempt,
+        retry_after,
+    }
+}

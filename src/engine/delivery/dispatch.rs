@@ -1,0 +1,214 @@
+//! The dispatcher loop of one queue.
+
+use super::retry::{jitter, random_unit, scheduled_wait};
+use super::{Dispatcher, attempt};
+use crate::engine::Engine;
+use crate::model::{AttemptOutcome, LogRecord, LogStatus};
+use crate::store::{QueueId, QueueItem};
+use chrono::Utc;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// How often a queue blocked on an unverified destination looks again.
+const BLOCKED_RECHECK: Duration = Duration::from_secs(30);
+/// Back-off after a store error, so a failing disk is not spun on.
+const STORE_ERROR_WAIT: Duration = Duration::from_secs(1);
+
+async fn wait(
+    dispatcher: &Dispatcher,
+    stop: &mut tokio::sync::watch::Receiver<bool>,
+    duration: Option<Duration>,
+) {
+    if *stop.borrow() {
+        return;
+    }
+    let timer = async {
+        match duration {
+            Some(d) => tokio::time::sleep(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = timer => {}
+        _ = dispatcher.kick.notified() => {}
+        _ = stop.changed() => {}
+    }
+}
+
+/// The payload as this destination receives it: `Meta.Logs` names its own log and
+/// this attempt.
+fn payload_for(mut payload: Value, log: &LogRecord, attempt_id: Uuid) -> Vec<u8> {
+    if let Some(meta) = payload.get_mut("Meta").and_then(Value::as_object_mut) {
+        meta.insert(
+            "Logs".into(),
+            json!([{"ID": log.id, "AttemptID": attempt_id}]),
+        );
+    }
+    serde_json::to_vec(&payload).unwrap_or_default()
+}
+
+pub(super) async fn run(engine: Arc<Engine>, queue: QueueId, dispatcher: Arc<Dispatcher>) {
+    let delivery = &engine.delivery;
+    let mut stop = delivery.stopping();
+    let result = deliver_queue(&engine, &queue, &dispatcher, &mut stop).await;
+    if let Err(e) = result {
+        tracing::error!(error = %e, destination = %queue.destination, "dispatcher stopped");
+        delivery.retire(&queue, || true);
+    }
+    delivery.finished();
+}
+
+async fn deliver_queue(
+    engine: &Arc<Engine>,
+    queue: &QueueId,
+    dispatcher: &Dispatcher,
+    stop: &mut tokio::sync::watch::Receiver<bool>,
+) -> Result<(), String> {
+    let delivery = &engine.delivery;
+    let Some(destination) = engine.registry.destination(queue.destination).cloned() else {
+        return Err("destination is no longer configured".into());
+    };
+    let Some(client) = delivery.client(destination.id).cloned() else {
+        return Err("destination is not a push destination".into());
+    };
+    let mut blocked_reported = false;
+    loop {
+        if *stop.borrow() {
+            delivery.retire(queue, || true);
+            return Ok(());
+        }
+        if delivery.is_paused(destination.id) {
+            // Resume kicks; stopping is checked at the top.
+            wait(dispatcher, stop, None).await;
+            continue;
+        }
+        if let Err(reason) = engine.delivery_allowed(&destination) {
+            if !blocked_reported {
+                tracing::error!(destination = %destination.name, "{reason}");
+                blocked_reported = true;
+            }
+            wait(dispatcher, stop, Some(BLOCKED_RECHECK)).await;
+            continue;
+        }
+        blocked_reported = false;
+
+        let head = match engine.store.queue_head(queue) {
+            Ok(head) => head,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read queue");
+                wait(dispatcher, stop, Some(STORE_ERROR_WAIT)).await;
+                continue;
+            }
+        };
+        let Some(item) = head else {
+            let store = &engine.store;
+            if delivery.retire(queue, || matches!(store.queue_head(queue), Ok(None))) {
+                return Ok(());
+            }
+            continue;
+        };
+        let Some(log) = engine.store.log(item.log_id).map_err(|e| e.to_string())? else {
+            tracing::warn!(log = %item.log_id, "queued log has no record; dropping the entry");
+            let _ = engine.store.remove_queue_item(&item);
+            continue;
+        };
+        if log.status != LogStatus::Pending {
+            // An operator settled it (marked FAILED) while it was queued.
+            let _ = engine.store.remove_queue_item(&item);
+            continue;
+        }
+
+        let Failed {
+            failures,
+            retry_after,
+        } = match attempt_once(engine, &destination, &client, &item, &log).await? {
+            Some(failed) => failed,
+            None => continue,
+        };
+        if destination
+            .delivery
+            .quarantine_after
+            .is_some_and(|n| failures >= n)
+        {
+            if let Some(current) = engine.store.log(log.id).map_err(|e| e.to_string())? {
+                engine.quarantine_item(&item, &current, "engine", "quarantine_after reached")?;
+            }
+            continue;
+        }
+        // The peer's own Retry-After wins; the schedule gets jitter.
+        let wait_for = retry_after.unwrap_or_else(|| {
+            jitter(
+                scheduled_wait(&destination.delivery.retry_schedule, failures),
+                random_unit(),
+            )
+        });
+        if !wait_for.is_zero() {
+            wait(dispatcher, stop, Some(wait_for)).await;
+        }
+    }
+}
+
+struct Failed {
+    /// Failed attempts of this log so far.
+    failures: u32,
+    retry_after: Option<Duration>,
+}
+
+/// Delivers the head once; `None` when it was acknowledged.
+async fn attempt_once(
+    engine: &Arc<Engine>,
+    destination: &crate::engine::config::Destination,
+    client: &reqwest::Client,
+    item: &QueueItem,
+    log: &LogRecord,
+) -> Result<Option<Failed>, String> {
+    let request = engine
+        .store
+        .request(log.request_id)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("log {} has no stored request", log.id))?;
+    let number = log.attempts + 1;
+    let attempt_id = if number == 1 {
+        log.attempt_id
+    } else {
+        Uuid::now_v7()
+    };
+    let body = payload_for(request.payload, log, attempt_id);
+    let outcome = attempt::deliver(client, destination, log.id, attempt_id, number, body).await;
+
+    let mut updated = log.clone();
+    updated.attempts = number;
+    updated.latency_ms = Some(outcome.attempt.latency_ms);
+    updated.updated_at = Utc::now();
+    let succeeded = outcome.attempt.outcome == AttemptOutcome::Succeeded;
+    if succeeded {
+        updated.status = LogStatus::Succeeded;
+    }
+    // The attempt is recorded even if an operator changed the log meanwhile.
+    let current = engine.store.log(log.id).map_err(|e| e.to_string())?;
+    if let Some(current) = current
+        .as_ref()
+        .filter(|c| c.quarantined || c.status != LogStatus::Pending)
+    {
+        updated.status = current.status;
+        updated.quarantined = current.quarantined;
+    }
+    engine
+        .store
+        .record_delivery(item, log, &updated, Some(&outcome.attempt), succeeded)
+        .map_err(|e| e.to_string())?;
+    engine.publish(&updated);
+    if succeeded {
+        return Ok(None);
+    }
+    tracing::debug!(
+        destination = %destination.name, log = %log.id, attempt = number,
+        error = outcome.attempt.error.as_deref().unwrap_or(""), "delivery attempt failed"
+    );
+    Ok(Some(Failed {
+        failures: number,
+        retry_after: outcome.retry_after,
+    }))
+}

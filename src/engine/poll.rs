@@ -1,0 +1,169 @@
+//! Poll delivery: a destination with `mode = "poll"` fetches its queue instead of being
+//! pushed to. Items are leased, not removed; an acknowledgement settles them, and an
+//! item whose lease runs out is handed out again (at least once).
+
+use super::config::DeliveryMode;
+use super::{Destination, Engine, store_failure};
+use crate::model::{ApiError, Attempt, AttemptOutcome, LogStatus};
+use chrono::Utc;
+use serde::Serialize;
+use serde_json::Value;
+use subtle::ConstantTimeEq;
+use uuid::Uuid;
+
+pub const DEFAULT_POLL_ITEMS: usize = 10;
+pub const MAX_POLL_ITEMS: usize = 100;
+pub const DEFAULT_LEASE_SECONDS: u64 = 60;
+pub const MAX_LEASE_SECONDS: u64 = 3600;
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PollItem {
+    pub log_id: Uuid,
+    pub payload: Value,
+}
+
+impl Engine {
+    fn poller(&self, destination: &str, token: &str) -> Result<&Destination, ApiError> {
+        let d = Uuid::parse_str(destination.trim())
+            .ok()
+            .and_then(|id| self.registry.destination(id))
+            .ok_or_else(|| {
+                ApiError::not_found(format!(
+                    "\"{destination}\" is not a destination of this engine; poll with your destination ID."
+                ))
+            })?;
+        if !bool::from(d.verification_token.as_bytes().ct_eq(token.as_bytes())) {
+            return Err(ApiError::unauthorized(
+                "The verification-token header does not match this destination's token.",
+            ));
+        }
+        if d.mode != DeliveryMode::Poll {
+            return Err(ApiError::bad_request(format!(
+                "Destination \"{}\" is a push destination: the engine POSTs to its URL. Set \
+                 mode = \"poll\" to fetch instead.",
+                d.name
+            )));
+        }
+        Ok(d)
+    }
+
+    /// Leases up to `max` of the destination's oldest unleased items.
+    pub fn poll(
+        &self,
+        destination: &str,
+        token: &str,
+        max: Option<usize>,
+        lease_seconds: Option<u64>,
+    ) -> Result<Vec<PollItem>, ApiError> {
+        let d = self.poller(destination, token)?;
+        let max = max.unwrap_or(DEFAULT_POLL_ITEMS).clamp(1, MAX_POLL_ITEMS);
+        let lease = lease_seconds
+            .unwrap_or(DEFAULT_LEASE_SECONDS)
+            .clamp(1, MAX_LEASE_SECONDS);
+        let now_ms = Utc::now().timestamp_millis().max(0) as u64;
+        let until = now_ms + lease * 1000;
+        let mut out = Vec::new();
+        for item in self.store.destination_items(d.id).map_err(store_failure)? {
+            if out.len() == max {
+                break;
+            }
+            if item.lease_until_ms > now_ms {
+                continue;
+            }
+            let Some(log) = self.store.log(item.log_id).map_err(store_failure)? else {
+                let _ = self.store.remove_queue_item(&item);
+                continue;
+            };
+            if log.status != LogStatus::Pending {
+                let _ = self.store.remove_queue_item(&item);
+                continue;
+            }
+            let Some(request) = self.store.request(log.request_id).map_err(store_failure)? else {
+                continue;
+            };
+            // Another poller may have taken it meanwhile; then it is theirs.
+            if !self.store.lease(&item, until).map_err(store_failure)? {
+                continue;
+            }
+            let mut payload = request.payload;
+            if let Some(meta) = payload.get_mut("Meta").and_then(Value::as_object_mut) {
+                meta.insert(
+                    "Logs".into(),
+                    serde_json::json!([{"ID": log.id, "AttemptID": log.attempt_id}]),
+                );
+            }
+            out.push(PollItem {
+                log_id: log.id,
+                payload,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Settles polled items as SUCCEEDED. All IDs are checked before any is settled.
+    pub async fn ack(
+        &self,
+        destination: &str,
+        token: &str,
+        log_ids: &[String],
+    ) -> Result<usize, ApiError> {
+        let d = self.poller(destination, token)?.clone();
+        let mut logs = Vec::with_capacity(log_ids.len());
+        for raw in log_ids {
+            let log = Uuid::parse_str(raw.trim())
+                .ok()
+                .map(|id| self.store.log(id))
+                .transpose()
+                .map_err(store_failure)?
+                .flatten()
+                .ok_or_else(|| ApiError::not_found(format!("There is no log {raw}.")))?;
+            if log.destination_id != d.id {
+                return Err(ApiError::forbidden(format!(
+                    "Log {raw} belongs to another destination; acknowledge only your own logs."
+                )));
+            }
+            logs.push(log);
+        }
+        let mut settled = 0;
+        for log in logs {
+            let Some(item) = self
+                .store
+                .find_queued(d.id, log.id)
+                .map_err(store_failure)?
+            else {
+                continue; // already acknowledged
+            };
+            let now = Utc::now();
+            let number = log.attempts + 1;
+            let attempt = Attempt {
+                id: if number == 1 {
+                    log.attempt_id
+                } else {
+                    Uuid::now_v7()
+                },
+                log_id: log.id,
+                number,
+                started_at: now,
+                outcome: AttemptOutcome::Succeeded,
+                http_status: None,
+                latency_ms: 0.0,
+                response_body: None,
+                response_truncated: false,
+                error: None,
+            };
+            let mut updated = log.clone();
+            updated.status = LogStatus::Succeeded;
+            updated.attempts = number;
+            updated.updated_at = now;
+            self.store
+                .record_delivery(&item, &log, &updated, Some(&attempt), true)
+                .map_err(store_failure)?;
+            self.publish(&updated);
+            settled += 1;
+        }
+        // The poller may delete its copy once acknowledged: make it stick.
+        self.commit.durable().await.map_err(store_failure)?;
+        Ok(settled)
+    }
+}

@@ -1,0 +1,143 @@
+//! Endpoint verification: before a destination is pushed to in Staging or Production,
+//! it must prove it controls its URL by echoing a challenge. The result is kept as a
+//! small file per destination (`data_dir/verifications/<id>.json`) so the CLI can
+//! verify while an engine runs, and the engine sees it at the next attempt.
+
+use super::Engine;
+use super::config::{Destination, VerificationMethod};
+use crate::model::{ApiError, Environment};
+use crate::store::credentials::write_atomic;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use uuid::Uuid;
+
+pub const VERIFY_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Verification {
+    pub destination_id: Uuid,
+    /// Verification holds for this URL only; changing the URL needs a new one.
+    pub url: String,
+    #[serde(with = "crate::model::log::utc_millis")]
+    pub verified_at: DateTime<Utc>,
+}
+
+fn record_path(data_dir: &Path, destination: Uuid) -> PathBuf {
+    data_dir
+        .join("verifications")
+        .join(format!("{destination}.json"))
+}
+
+/// The stored verification of a destination, if it is for its current URL.
+pub fn recorded(data_dir: &Path, destination: &Destination) -> Option<Verification> {
+    let bytes = std::fs::read(record_path(data_dir, destination.id)).ok()?;
+    let v: Verification = serde_json::from_slice(&bytes).ok()?;
+    (Some(v.url.as_str()) == destination.url.as_deref()).then_some(v)
+}
+
+/// Sends the challenge and, when the destination echoes it, records it as verified.
+pub async fn verify_endpoint(
+    data_dir: &Path,
+    destination: &Destination,
+) -> Result<Verification, String> {
+    let url = destination
+        .url
+        .as_deref()
+        .ok_or_else(|| format!("destination \"{}\" has no URL to verify", destination.name))?;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(VERIFY_TIMEOUT)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let challenge = Uuid::new_v4().to_string();
+    let request = match destination.verification_method {
+        VerificationMethod::Post => client.post(url).json(&serde_json::json!({
+            "verification-token": destination.verification_token,
+            "challenge": challenge,
+        })),
+        VerificationMethod::Get => client.get(url).query(&[
+            ("challenge", challenge.as_str()),
+            (
+                "verification-token",
+                destination.verification_token.as_str(),
+            ),
+        ]),
+    };
+    let response = request
+        .send()
+        .await
+        .map_err(|e| format!("could not reach {url}: {}", super::query::error_chain(&e)))?;
+    let status = response.status();
+    let body = response.text().await.unwrap_or_default();
+    if status != reqwest::StatusCode::OK {
+        return Err(format!(
+            "{url} answered HTTP {} to the challenge; it must answer 200 with the challenge in its body",
+            status.as_u16()
+        ));
+    }
+    if !body.contains(&challenge) {
+        return Err(format!(
+            "{url} answered 200 but its body does not contain the challenge {challenge}"
+        ));
+    }
+    let verification = Verification {
+        destination_id: destination.id,
+        url: url.to_string(),
+        verified_at: Utc::now(),
+    };
+    let bytes = serde_json::to_vec_pretty(&verification).unwrap_or_default();
+    write_atomic(&record_path(data_dir, destination.id), &bytes).map_err(|e| e.to_string())?;
+    Ok(verification)
+}
+
+impl Engine {
+    pub fn is_verified(&self, destination: &Destination) -> bool {
+        destination.verified || recorded(self.data_dir(), destination).is_some()
+    }
+
+    /// Push delivery to an unverified destination is allowed in Development only.
+    pub fn delivery_allowed(&self, destination: &Destination) -> Result<(), String> {
+        if destination.environment == Environment::Development || self.is_verified(destination) {
+            return Ok(());
+        }
+        Err(format!(
+            "delivery to \"{}\" ({}) is held: the destination is not verified. Run \
+             `switchboard destinations verify \"{}\"`, or set verified = true in its config.",
+            destination.name, destination.environment, destination.name
+        ))
+    }
+
+    /// Verifies a destination through the admin API and wakes its queues.
+    pub async fn verify_destination(
+        &self,
+        id: Uuid,
+        actor: &str,
+    ) -> Result<Verification, ApiError> {
+        let destination = self
+            .registry
+            .destination(id)
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(format!("There is no destination {id}.")))?;
+        let result = verify_endpoint(self.data_dir(), &destination).await;
+        self.audit(
+            actor,
+            "verify",
+            None,
+            Some(format!(
+                "{}: {}",
+                destination.name,
+                match &result {
+                    Ok(_) => "verified".to_string(),
+                    Err(e) => e.clone(),
+                }
+            )),
+        );
+        let verification =
+            result.map_err(|e| ApiError::new(422, "verification", "Verification", e))?;
+        self.delivery.kick(id);
+        Ok(verification)
+    }
+}
