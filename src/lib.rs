@@ -9,9 +9,10 @@
 //! - [`store`]: persistence in sled (history, queues, sessions, audit), plus the small
 //!   files for credentials and generated IDs, and the group-commit flusher.
 //! - [`engine`]: configuration, source authentication, ingest and routing, query
-//!   forwarding, history reads, the event bus. No HTTP types.
-//! - [`api`]: axum routers for the platform API (`/auth`, `/endpoint`, `/query`) and
-//!   the admin API (`/admin/v1`).
+//!   forwarding, push delivery (dispatchers, retries, quarantine), poll delivery,
+//!   endpoint verification, operator actions, the event bus. No HTTP types.
+//! - [`api`]: axum routers for the platform API (`/auth`, `/endpoint`, `/query`,
+//!   `/poll`) and the admin API (`/admin/v1`).
 
 pub mod api;
 pub mod engine;

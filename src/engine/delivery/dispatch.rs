@@ -109,7 +109,15 @@ async fn deliver_queue(
             }
             continue;
         };
-        let Some(log) = engine.store.log(item.log_id).map_err(|e| e.to_string())? else {
+        let log = match engine.store.log(item.log_id) {
+            Ok(log) => log,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read a queued log");
+                wait(dispatcher, stop, Some(STORE_ERROR_WAIT)).await;
+                continue;
+            }
+        };
+        let Some(log) = log else {
             tracing::warn!(log = %item.log_id, "queued log has no record; dropping the entry");
             let _ = engine.store.remove_queue_item(&item);
             continue;
@@ -123,17 +131,27 @@ async fn deliver_queue(
         let Failed {
             failures,
             retry_after,
-        } = match attempt_once(engine, &destination, &client, &item, &log).await? {
-            Some(failed) => failed,
-            None => continue,
+        } = match attempt_once(engine, &destination, &client, &item, &log).await {
+            Ok(Some(failed)) => failed,
+            Ok(None) => continue,
+            Err(e) => {
+                // A store problem, not the peer's: keep the item and look again shortly.
+                tracing::error!(error = %e, log = %log.id, "delivery bookkeeping failed");
+                wait(dispatcher, stop, Some(STORE_ERROR_WAIT)).await;
+                continue;
+            }
         };
         if destination
             .delivery
             .quarantine_after
             .is_some_and(|n| failures >= n)
         {
-            if let Some(current) = engine.store.log(log.id).map_err(|e| e.to_string())? {
-                engine.quarantine_item(&item, &current, "engine", "quarantine_after reached")?;
+            if let Ok(Some(current)) = engine.store.log(log.id)
+                && let Err(e) =
+                    engine.quarantine_item(&item, &current, "engine", "quarantine_after reached")
+            {
+                tracing::error!(error = %e, log = %log.id, "cannot quarantine");
+                wait(dispatcher, stop, Some(STORE_ERROR_WAIT)).await;
             }
             continue;
         }
