@@ -238,6 +238,61 @@ impl TestEngine {
             .flat_map(|d| self.engine.store().queued(d.id).expect("queued"))
             .collect()
     }
+
+    /// Stops this engine gracefully (`Engine::shutdown`), waits until every handle on
+    /// it is gone (so the store is closed), and starts a new engine on the same data
+    /// dir and config file, served on a new port. Tokens and credentials carry over;
+    /// `base` changes.
+    pub async fn restart(mut self) -> TestEngine {
+        self.engine.shutdown().await;
+        self.server.abort();
+        let weak = Arc::downgrade(&self.engine);
+        // Keep the directory alive across the restart; a throwaway one takes its place.
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
+        let config_path = self.config_path.clone();
+        let data_dir = self.data_dir.clone();
+        drop(self);
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        // Server connections and dispatchers let go of the engine asynchronously.
+        while weak.strong_count() > 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the old engine is still referenced {} times after shutdown",
+                weak.strong_count()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // The group-commit flusher drops its database handle just after; until then the
+        // store is still locked.
+        let engine = loop {
+            let config = Config::load(&config_path, true, &data_dir)
+                .unwrap_or_else(|e| panic!("config refused on restart: {e}"));
+            match Engine::start(&data_dir, config) {
+                Ok(engine) => break engine,
+                Err(_) if std::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(e) => panic!("engine restart failed: {e}"),
+            }
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("local addr");
+        let app = switchboard::api::router(engine.clone());
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        TestEngine {
+            base: format!("http://{addr}"),
+            engine,
+            client: client(),
+            config_path,
+            data_dir,
+            server,
+            dir,
+        }
+    }
 }
 
 fn to_value(bytes: &[u8]) -> Value {
