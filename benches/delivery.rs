@@ -26,7 +26,9 @@ async fn stub() -> (String, Arc<AtomicUsize>) {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let url = format!("http://{}/", listener.local_addr().expect("addr"));
     tokio::spawn(async move { axum::serve(listener, app).await });
     (url, hits)
@@ -47,7 +49,12 @@ async fn baseline(url: &str, n: usize) -> f64 {
     let body = serde_json::to_vec(&payload(&["x".into()], 0)).expect("json");
     let start = Instant::now();
     for _ in 0..n {
-        let r = client.post(url).body(body.clone()).send().await.expect("post");
+        let r = client
+            .post(url)
+            .body(body.clone())
+            .send()
+            .await
+            .expect("post");
         assert!(r.status().is_success());
     }
     n as f64 / start.elapsed().as_secs_f64()
@@ -69,8 +76,17 @@ async fn engine_run(destinations: usize, messages: usize) -> (f64, f64) {
     std::fs::write(&path, config).expect("config");
     let config = Config::load(&path, true, dir.path()).expect("config");
     let engine = Engine::start(dir.path(), config).expect("engine");
-    let source = engine.registry().source_named("Bench").expect("source").clone();
-    let ids: Vec<String> = engine.registry().destinations.iter().map(|d| d.id.to_string()).collect();
+    let source = engine
+        .registry()
+        .source_named("Bench")
+        .expect("source")
+        .clone();
+    let ids: Vec<String> = engine
+        .registry()
+        .destinations
+        .iter()
+        .map(|d| d.id.to_string())
+        .collect();
     let mut events = engine.subscribe();
     let expected = messages * destinations;
 
@@ -116,10 +132,20 @@ fn main() {
     runtime.block_on(async {
         let (url, _) = stub().await;
         let base = baseline(&url, messages).await;
-        println!("delivery to a loopback stub, {messages} messages, {} cores", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
-        println!("{:<34} {:>12}", "baseline: direct POSTs, 1 client", format!("{base:.0}/s"));
+        println!(
+            "delivery to a loopback stub, {messages} messages, {} cores",
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        );
+        println!(
+            "{:<34} {:>12}",
+            "baseline: direct POSTs, 1 client",
+            format!("{base:.0}/s")
+        );
         for destinations in [1, 10] {
-            let (accepted, delivered) = engine_run(destinations, messages / destinations.min(5)).await;
+            let (accepted, delivered) =
+                engine_run(destinations, messages / destinations.min(5)).await;
             println!(
                 "{:<34} {:>12} {:>14}  ratio {:.2}",
                 format!("engine → {destinations} destination(s)"),

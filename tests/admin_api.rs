@@ -68,7 +68,7 @@ async fn setup() -> Setup {
     // which answer at once, are not affected by a pause).
     for name in ["EHR", "Billing", "Prod EHR"] {
         let id = te.destination_id(name);
-        te.engine.set_paused(id, true, "test").expect("pause");
+        te.engine.set_paused(id, true, "test").await.expect("pause");
     }
     Setup {
         te,

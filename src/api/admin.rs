@@ -71,8 +71,14 @@ async fn destination_action(
         let id = destination_id(&engine, &id)?;
         let who = actor(&token);
         match action.as_str() {
-            "pause" => engine.set_paused(id, true, &who).map(|_| json!({"paused": true})),
-            "resume" => engine.set_paused(id, false, &who).map(|_| json!({"paused": false})),
+            "pause" => engine
+                .set_paused(id, true, &who)
+                .await
+                .map(|_| json!({"paused": true})),
+            "resume" => engine
+                .set_paused(id, false, &who)
+                .await
+                .map(|_| json!({"paused": false})),
             "retry" => engine.retry_now(id, &who).map(|_| json!({"retrying": true})),
             "verify" => engine
                 .verify_destination(id, &who)
@@ -126,23 +132,24 @@ async fn log_action(
     headers: HeaderMap,
     Path((id, action)): Path<(String, String)>,
 ) -> Response {
-    let result = (|| {
+    let result = async {
         let token = operator(&engine, &headers)?;
         let id = Uuid::parse_str(&id)
             .map_err(|_| ApiError::bad_request(format!("\"{id}\" is not a log ID (a UUID).")))?;
         let who = actor(&token);
         let mut log = match action.as_str() {
-            "quarantine" => engine.quarantine(id, &who),
-            "release" => engine.release(id, &who),
-            "fail" => engine.mark_failed(id, &who),
-            "resend" => engine.resend(id, &who),
+            "quarantine" => engine.quarantine(id, &who).await,
+            "release" => engine.release(id, &who).await,
+            "fail" => engine.mark_failed(id, &who).await,
+            "resend" => engine.resend(id, &who).await,
             other => Err(ApiError::not_found(format!(
                 "Unknown log action \"{other}\": use quarantine, release, fail or resend."
             ))),
         }?;
         mask_log(&mut log, token.role);
         Ok::<_, ApiError>(log)
-    })();
+    }
+    .await;
     match result {
         Ok(log) => axum::Json(log).into_response(),
         Err(e) => error_response(&e, None),

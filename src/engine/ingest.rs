@@ -211,6 +211,7 @@ impl Engine {
                 latency_ms: None,
                 patient_id: patient_id.clone(),
                 quarantined: false,
+                released_at_attempt: 0,
                 resend_of: None,
             })
             .collect();

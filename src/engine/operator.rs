@@ -32,6 +32,11 @@ impl Engine {
         }
     }
 
+    /// Operator changes are acknowledged only once on disk, like everything else.
+    async fn settle(&self) -> Result<(), ApiError> {
+        self.commit.durable().await.map_err(store_failure)
+    }
+
     fn known_destination(&self, id: Uuid) -> Result<&super::Destination, ApiError> {
         self.registry
             .destination(id)
@@ -46,7 +51,12 @@ impl Engine {
     }
 
     /// Pauses or resumes push delivery to a destination; kept across restarts.
-    pub fn set_paused(&self, destination: Uuid, paused: bool, actor: &str) -> Result<(), ApiError> {
+    pub async fn set_paused(
+        &self,
+        destination: Uuid,
+        paused: bool,
+        actor: &str,
+    ) -> Result<(), ApiError> {
         let d = self.known_destination(destination)?;
         self.store
             .set_destination_state(destination, &DestinationState { paused })
@@ -55,7 +65,7 @@ impl Engine {
         self.delivery.kick(destination);
         let action = if paused { "pause" } else { "resume" };
         self.audit(actor, action, None, Some(d.name.clone()));
-        Ok(())
+        self.settle().await
     }
 
     /// Ends the current retry waits of a destination's queues.
@@ -85,7 +95,7 @@ impl Engine {
         Ok(())
     }
 
-    pub fn quarantine(&self, log_id: Uuid, actor: &str) -> Result<LogRecord, ApiError> {
+    pub async fn quarantine(&self, log_id: Uuid, actor: &str) -> Result<LogRecord, ApiError> {
         let log = self.known_log(log_id)?;
         let item = self
             .store
@@ -99,14 +109,16 @@ impl Engine {
         self.quarantine_item(&item, &log, actor, "operator")
             .map_err(store_failure)?;
         self.delivery.kick(log.destination_id);
+        self.settle().await?;
         self.known_log(log_id)
     }
 
     /// Puts a quarantined log back at the head of its queue.
-    pub fn release(&self, log_id: Uuid, actor: &str) -> Result<LogRecord, ApiError> {
+    pub async fn release(&self, log_id: Uuid, actor: &str) -> Result<LogRecord, ApiError> {
         let log = self.known_log(log_id)?;
         let mut updated = log.clone();
         updated.quarantined = false;
+        updated.released_at_attempt = log.attempts;
         updated.updated_at = Utc::now();
         let queue = self
             .store
@@ -117,11 +129,12 @@ impl Engine {
         self.audit(actor, "release", Some(log_id), None);
         self.delivery.wake(queue);
         self.delivery.kick(log.destination_id);
+        self.settle().await?;
         Ok(updated)
     }
 
     /// Gives up on a log: FAILED, and out of its queue or quarantine.
-    pub fn mark_failed(&self, log_id: Uuid, actor: &str) -> Result<LogRecord, ApiError> {
+    pub async fn mark_failed(&self, log_id: Uuid, actor: &str) -> Result<LogRecord, ApiError> {
         let log = self.known_log(log_id)?;
         if log.status != LogStatus::Pending {
             return Err(conflict(format!(
@@ -156,12 +169,13 @@ impl Engine {
         self.publish(&updated);
         self.audit(actor, "mark-failed", Some(log_id), None);
         self.delivery.kick(log.destination_id);
+        self.settle().await?;
         Ok(updated)
     }
 
     /// Queues the same request to the same destination again, as a new log that
     /// points to the original.
-    pub fn resend(&self, log_id: Uuid, actor: &str) -> Result<LogRecord, ApiError> {
+    pub async fn resend(&self, log_id: Uuid, actor: &str) -> Result<LogRecord, ApiError> {
         let original = self.known_log(log_id)?;
         if original.exchange.is_sync() {
             return Err(conflict(format!(
@@ -180,6 +194,7 @@ impl Engine {
             attempts: 0,
             latency_ms: None,
             quarantined: false,
+            released_at_attempt: 0,
             resend_of: Some(original.id),
             ..original.clone()
         };
@@ -199,6 +214,7 @@ impl Engine {
             Some(format!("new log {}", log.id)),
         );
         self.delivery.wake(queue);
+        self.settle().await?;
         Ok(log)
     }
 }

@@ -146,9 +146,17 @@ pub struct LogRecord {
     /// Set aside by quarantine: still PENDING, but its queue has moved on.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub quarantined: bool,
+    /// Attempts made before the last release from quarantine: the retry schedule and
+    /// `quarantine_after` count from there.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub released_at_attempt: u32,
     /// For a resend: the log it repeats.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resend_of: Option<Uuid>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -194,6 +194,11 @@ impl Store {
         }
         if done {
             batch.remove(item.key());
+            // Settled while an operator had set it aside: it leaves quarantine too.
+            batch.remove(key(
+                b'z',
+                &[item.queue.destination.as_bytes(), item.log_id.as_bytes()],
+            ));
         }
         self.exchange.apply_batch(batch)?;
         Ok(())

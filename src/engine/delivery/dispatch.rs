@@ -7,17 +7,22 @@ use crate::model::{AttemptOutcome, LogRecord, LogStatus};
 use crate::store::{QueueId, QueueItem};
 use chrono::Utc;
 use serde_json::{Value, json};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::futures::Notified;
 use uuid::Uuid;
 
 /// How often a queue blocked on an unverified destination looks again.
-const BLOCKED_RECHECK: Duration = Duration::from_secs(30);
+const BLOCKED_RECHECK: Duration = Duration::from_secs(5);
 /// Back-off after a store error, so a failing disk is not spun on.
 const STORE_ERROR_WAIT: Duration = Duration::from_secs(1);
 
+/// Waits for the timer, a kick, or the stop signal. `kicked` must be enabled before
+/// the state it guards was read, so a kick in between is not missed; kicks before that
+/// (e.g. during an attempt) do not cut the wait short.
 async fn wait(
-    dispatcher: &Dispatcher,
+    kicked: Pin<&mut Notified<'_>>,
     stop: &mut tokio::sync::watch::Receiver<bool>,
     duration: Option<Duration>,
 ) {
@@ -32,7 +37,7 @@ async fn wait(
     };
     tokio::select! {
         _ = timer => {}
-        _ = dispatcher.kick.notified() => {}
+        _ = kicked => {}
         _ = stop.changed() => {}
     }
 }
@@ -75,13 +80,16 @@ async fn deliver_queue(
     };
     let mut blocked_reported = false;
     loop {
+        let kicked = dispatcher.kick.notified();
+        tokio::pin!(kicked);
+        kicked.as_mut().enable();
         if *stop.borrow() {
             delivery.retire(queue, || true);
             return Ok(());
         }
         if delivery.is_paused(destination.id) {
             // Resume kicks; stopping is checked at the top.
-            wait(dispatcher, stop, None).await;
+            wait(kicked.as_mut(), stop, None).await;
             continue;
         }
         if let Err(reason) = engine.delivery_allowed(&destination) {
@@ -89,7 +97,7 @@ async fn deliver_queue(
                 tracing::error!(destination = %destination.name, "{reason}");
                 blocked_reported = true;
             }
-            wait(dispatcher, stop, Some(BLOCKED_RECHECK)).await;
+            wait(kicked.as_mut(), stop, Some(BLOCKED_RECHECK)).await;
             continue;
         }
         blocked_reported = false;
@@ -98,7 +106,7 @@ async fn deliver_queue(
             Ok(head) => head,
             Err(e) => {
                 tracing::error!(error = %e, "cannot read queue");
-                wait(dispatcher, stop, Some(STORE_ERROR_WAIT)).await;
+                wait(kicked.as_mut(), stop, Some(STORE_ERROR_WAIT)).await;
                 continue;
             }
         };
@@ -113,7 +121,7 @@ async fn deliver_queue(
             Ok(log) => log,
             Err(e) => {
                 tracing::error!(error = %e, "cannot read a queued log");
-                wait(dispatcher, stop, Some(STORE_ERROR_WAIT)).await;
+                wait(kicked.as_mut(), stop, Some(STORE_ERROR_WAIT)).await;
                 continue;
             }
         };
@@ -137,7 +145,7 @@ async fn deliver_queue(
             Err(e) => {
                 // A store problem, not the peer's: keep the item and look again shortly.
                 tracing::error!(error = %e, log = %log.id, "delivery bookkeeping failed");
-                wait(dispatcher, stop, Some(STORE_ERROR_WAIT)).await;
+                wait(kicked.as_mut(), stop, Some(STORE_ERROR_WAIT)).await;
                 continue;
             }
         };
@@ -147,11 +155,13 @@ async fn deliver_queue(
             .is_some_and(|n| failures >= n)
         {
             if let Ok(Some(current)) = engine.store.log(log.id)
+                && current.status == LogStatus::Pending
+                && !current.quarantined
                 && let Err(e) =
                     engine.quarantine_item(&item, &current, "engine", "quarantine_after reached")
             {
                 tracing::error!(error = %e, log = %log.id, "cannot quarantine");
-                wait(dispatcher, stop, Some(STORE_ERROR_WAIT)).await;
+                wait(kicked.as_mut(), stop, Some(STORE_ERROR_WAIT)).await;
             }
             continue;
         }
@@ -163,7 +173,11 @@ async fn deliver_queue(
             )
         });
         if !wait_for.is_zero() {
-            wait(dispatcher, stop, Some(wait_for)).await;
+            // Enabled only now: a kick during the attempt must not skip the peer's wait.
+            let fresh = dispatcher.kick.notified();
+            tokio::pin!(fresh);
+            fresh.as_mut().enable();
+            wait(fresh.as_mut(), stop, Some(wait_for)).await;
         }
     }
 }
@@ -205,17 +219,22 @@ async fn attempt_once(
         updated.status = LogStatus::Succeeded;
     }
     // The attempt is recorded even if an operator changed the log meanwhile.
-    let current = engine.store.log(log.id).map_err(|e| e.to_string())?;
-    if let Some(current) = current
-        .as_ref()
-        .filter(|c| c.quarantined || c.status != LogStatus::Pending)
-    {
+    // An operator may have acted during the attempt. A 2xx settles it whatever they
+    // did (the destination has the message); a failure keeps their decision.
+    let current = engine
+        .store
+        .log(log.id)
+        .map_err(|e| e.to_string())?
+        .unwrap_or_else(|| log.clone());
+    if succeeded {
+        updated.quarantined = false;
+    } else {
         updated.status = current.status;
         updated.quarantined = current.quarantined;
     }
     engine
         .store
-        .record_delivery(item, log, &updated, Some(&outcome.attempt), succeeded)
+        .record_delivery(item, &current, &updated, Some(&outcome.attempt), succeeded)
         .map_err(|e| e.to_string())?;
     engine.publish(&updated);
     if succeeded {
@@ -226,7 +245,7 @@ async fn attempt_once(
         error = outcome.attempt.error.as_deref().unwrap_or(""), "delivery attempt failed"
     );
     Ok(Some(Failed {
-        failures: number,
+        failures: number - log.released_at_attempt.min(number),
         retry_after: outcome.retry_after,
     }))
 }

@@ -125,7 +125,9 @@ impl Delivery {
     pub fn kick(&self, destination: Uuid) {
         for (queue, d) in self.lock_dispatchers().iter() {
             if queue.destination == destination {
-                d.kick.notify_one();
+                // Only waits in progress (or armed): a kick never carries over to a
+                // later wait, such as the one a peer's Retry-After asks for.
+                d.kick.notify_waiters();
             }
         }
     }
