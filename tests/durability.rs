@@ -1,5 +1,6 @@
-//! Crash safety with the real binary: a request answered 200 survives SIGKILL.
-//! Also checks that the credential commands work while an engine holds the database.
+//! Crash safety with the real binary: a request answered 200 survives SIGKILL, and
+//! SIGTERM lets the attempt in flight finish before exiting. Also checks that the
+//! credential commands work while an engine holds the database.
 
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
@@ -197,4 +198,129 @@ fn invalid_config_refuses_to_start_naming_file_and_line() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("config.toml: line 3"), "{stderr}");
     assert!(stderr.contains("unknown environment \"qa\""), "{stderr}");
+}
+
+/// A destination that takes `delay` to answer 200, counting requests begun and done.
+async fn slow_stub(
+    delay: std::time::Duration,
+) -> (String, std::sync::Arc<[std::sync::atomic::AtomicUsize; 2]>) {
+    use std::sync::atomic::Ordering;
+    let counts = std::sync::Arc::new([
+        std::sync::atomic::AtomicUsize::new(0),
+        std::sync::atomic::AtomicUsize::new(0),
+    ]);
+    let c = counts.clone();
+    let app = axum::Router::new().route(
+        "/",
+        axum::routing::post(move || {
+            let c = c.clone();
+            async move {
+                c[0].fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(delay).await;
+                c[1].fetch_add(1, Ordering::SeqCst);
+                "{}"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, counts)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_finishes_the_attempt_in_flight_then_exits() {
+    use std::sync::atomic::Ordering;
+    let (url, counts) = slow_stub(std::time::Duration::from_millis(800)).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("config.toml"),
+        CONFIG.replace("http://127.0.0.1:9/unused", &url),
+    )
+    .expect("config");
+    let admin = cli(
+        dir.path(),
+        &["tokens", "create", "--role", "admin", "--name", "t"],
+    );
+    let admin = admin["token"].as_str().expect("token").to_string();
+    let destination = cli(dir.path(), &["connections"])["destinations"][0]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let key = cli(dir.path(), &["keys", "create", "--source", "Lab"]);
+
+    let (mut engine, base) = serve(dir.path());
+    let http = reqwest::Client::new();
+    let grant: Value = http
+        .post(format!("{base}/auth/authenticate"))
+        .json(&json!({"apiKey": key["apiKey"], "secret": key["secret"]}))
+        .send()
+        .await
+        .expect("auth")
+        .json()
+        .await
+        .expect("grant");
+    let sent: Value = http
+        .post(format!("{base}/endpoint"))
+        .bearer_auth(grant["accessToken"].as_str().expect("token"))
+        .json(
+            &json!({"Meta": {"DataModel": "PatientAdmin", "EventType": "Arrival",
+                               "Destinations": [{"ID": destination}]}}),
+        )
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("body");
+    let log_id = sent["Meta"]["Logs"][0]["ID"]
+        .as_str()
+        .expect("log")
+        .to_string();
+
+    // Wait (bounded) until the attempt is in flight, then ask the engine to stop.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while counts[0].load(Ordering::SeqCst) == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no delivery attempt began"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let pid = engine.0.id().to_string();
+    let term = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill -TERM");
+    assert!(term.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = engine.0.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "engine did not stop after SIGTERM"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert!(status.success(), "exit status {status:?}");
+    // The attempt in flight was allowed to finish, and its outcome was stored.
+    assert_eq!(counts[1].load(Ordering::SeqCst), 1);
+    let (_engine, base) = serve(dir.path());
+    let detail: Value = http
+        .get(format!("{base}/admin/v1/logs/{log_id}"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("detail");
+    assert_eq!(detail["log"]["status"], "SUCCEEDED", "{detail}");
+    assert_eq!(detail["log"]["attempts"], 1, "{detail}");
+    // Nothing was left to deliver again after the restart.
+    assert_eq!(counts[0].load(Ordering::SeqCst), 1);
 }
