@@ -11,10 +11,13 @@
 //! - [`engine`]: configuration, source authentication, ingest and routing, query
 //!   forwarding, push delivery (dispatchers, retries, quarantine), poll delivery,
 //!   endpoint verification, operator actions, the event bus. No HTTP types.
+//! - [`sandbox`]: the built-in Development connection: a mock EHR answering every
+//!   query from a synthetic patient panel, reached over loopback like any destination.
 //! - [`api`]: axum routers for the platform API (`/auth`, `/endpoint`, `/query`,
 //!   `/poll`) and the admin API (`/admin/v1`).
 
 pub mod api;
 pub mod engine;
 pub mod model;
+pub mod sandbox;
 pub mod store;

@@ -321,20 +321,22 @@ fn serve(listen: SocketAddr, at: Locations) -> Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let config = at.load()?;
+    let mut config = at.load()?;
     let data_dir = at.data_dir();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        let engine = Engine::start(&data_dir, config)?;
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| {
                 format!("cannot listen on {listen}; is another engine running there? use --listen")
             })?;
         let addr = listener.local_addr()?;
+        // The sandbox EHR is served on this same listener.
+        config.attach_sandbox(addr);
+        let engine = Engine::start(&data_dir, config)?;
         // One line on stdout for scripts and tests; everything else goes to the log.
         println!("switchboard listening on http://{addr}");
         tracing::info!(%addr, data_dir = %data_dir.display(), "engine started");

@@ -753,10 +753,23 @@ async fn connections_list_the_console_source_and_the_configured_ones() {
         assert_eq!(uuid_of(&s["id"]), te.source_id(name));
         assert_eq!(s["environment"], env);
     }
-    assert_eq!(sources.len(), 5, "{body}");
+    // The configured ones plus the built-in console and sandbox sources.
+    assert_eq!(sources.len(), 6, "{body}");
+    assert!(sources.iter().any(|s| s["name"] == "Sandbox Dev Tools"));
 
     let destinations = body["destinations"].as_array().expect("destinations");
-    assert_eq!(destinations.len(), 4, "{body}");
+    assert_eq!(destinations.len(), 5, "{body}");
+    let sandbox = destinations
+        .iter()
+        .find(|d| d["name"] == "Sandbox EHR")
+        .unwrap_or_else(|| panic!("no sandbox: {body}"));
+    assert_eq!(sandbox["environment"], "Development");
+    assert!(
+        sandbox["url"]
+            .as_str()
+            .is_some_and(|u| u.starts_with(&te.base) && u.ends_with("/sandbox/ehr")),
+        "{sandbox}"
+    );
     for name in ["EHR", "Billing", "Stage EHR", "Prod EHR"] {
         let d = destinations
             .iter()
@@ -766,7 +779,8 @@ async fn connections_list_the_console_source_and_the_configured_ones() {
         assert!(d["url"].is_string(), "{d}");
     }
     let subscriptions = body["subscriptions"].as_array().expect("subscriptions");
-    assert_eq!(subscriptions.len(), 5, "{body}");
+    // Five configured, plus console → sandbox and sandbox dev tools → sandbox.
+    assert_eq!(subscriptions.len(), 7, "{body}");
     assert!(subscriptions.iter().any(|s| {
         s["sourceId"] == json!(te.source_id("Clinic"))
             && s["destinationId"] == json!(te.destination_id("EHR"))

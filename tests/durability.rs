@@ -44,6 +44,17 @@ fn cli(dir: &Path, args: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).expect("JSON output")
 }
 
+/// The ID of a configured destination, from `switchboard connections --json`.
+fn destination_id(dir: &Path, name: &str) -> Value {
+    cli(dir, &["connections"])["destinations"]
+        .as_array()
+        .expect("destinations")
+        .iter()
+        .find(|d| d["name"] == name)
+        .unwrap_or_else(|| panic!("no destination {name}"))["id"]
+        .clone()
+}
+
 /// A running engine process, killed when dropped so a failing test leaves none behind.
 struct Engine(Child);
 
@@ -93,7 +104,7 @@ async fn accepted_requests_survive_sigkill() {
         &["tokens", "create", "--role", "admin", "--name", "test"],
     );
     let admin = admin["token"].as_str().expect("token").to_string();
-    let destination = cli(dir.path(), &["connections"])["destinations"][0]["id"]
+    let destination = destination_id(dir.path(), "EHR")
         .as_str()
         .expect("destination id")
         .to_string();
@@ -245,7 +256,7 @@ async fn sigterm_finishes_the_attempt_in_flight_then_exits() {
         &["tokens", "create", "--role", "admin", "--name", "t"],
     );
     let admin = admin["token"].as_str().expect("token").to_string();
-    let destination = cli(dir.path(), &["connections"])["destinations"][0]["id"]
+    let destination = destination_id(dir.path(), "EHR")
         .as_str()
         .expect("id")
         .to_string();

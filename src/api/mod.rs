@@ -21,6 +21,10 @@ pub fn router(engine: Arc<Engine>) -> Router {
     Router::new()
         .merge(platform::routes())
         .nest("/admin/v1", admin::routes())
+        .nest_service(
+            crate::sandbox::PATH,
+            crate::sandbox::Sandbox::new().router(),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         // Bodies are read by `read_body`, which applies the configured limit and

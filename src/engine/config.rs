@@ -24,6 +24,7 @@
 //! ```
 
 use crate::model::{Environment, catalog};
+use crate::sandbox;
 use crate::store::identities::{self, Kind};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -84,13 +85,28 @@ pub struct Destination {
 #[serde(rename_all = "camelCase")]
 pub struct DeliveryPolicy {
     /// Wait before retry n (1-based) is `retry_schedule[n-1]`; the last repeats.
+    #[serde(rename = "retryScheduleSeconds", serialize_with = "seconds_list")]
     pub retry_schedule: Vec<Duration>,
     /// Quarantine the head item after this many failed attempts; `None` = never
     /// (the platform's behaviour: the queue waits for an operator).
     pub quarantine_after: Option<u32>,
     pub queue_key: QueueKey,
     /// Bound on one delivery attempt, connect to last byte.
+    #[serde(rename = "timeoutSeconds", serialize_with = "seconds")]
     pub timeout: Duration,
+}
+
+fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+fn seconds_list<S: serde::Serializer>(list: &[Duration], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeSeq;
+    let mut seq = s.serialize_seq(Some(list.len()))?;
+    for d in list {
+        seq.serialize_element(&d.as_secs_f64())?;
+    }
+    seq.end()
 }
 
 /// The platform's schedule: immediately, +10 s, +10 s, 20, 30, 50, 80, 120 s, then every 120 s.
@@ -307,6 +323,18 @@ impl Checker<'_> {
         ));
     }
 
+    fn not_builtin(&mut self, name: &Spanned<String>) {
+        if let Some(builtin) = BUILTIN_NAMES
+            .iter()
+            .find(|n| n.eq_ignore_ascii_case(name.get_ref().trim()))
+        {
+            self.at(
+                name.span(),
+                format!("\"{builtin}\" is built in; choose another name"),
+            );
+        }
+    }
+
     fn environment(&mut self, value: &Spanned<String>) -> Environment {
         value.get_ref().parse().unwrap_or_else(|e| {
             self.at(value.span(), format!("{e}"));
@@ -347,6 +375,27 @@ impl Checker<'_> {
 }
 
 impl Config {
+    /// Points the sandbox EHR at the engine's own listener. An unspecified listen
+    /// address (0.0.0.0) is reached through loopback.
+    pub fn attach_sandbox(&mut self, listen: std::net::SocketAddr) {
+        let mut addr = listen;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(match addr {
+                std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        let url = format!("http://{addr}{}", sandbox::PATH);
+        if let Some(d) = self
+            .registry
+            .destinations
+            .iter_mut()
+            .find(|d| d.id == sandbox::DESTINATION_ID)
+        {
+            d.url = Some(url);
+        }
+    }
+
     /// No configuration: the built-in Development setup.
     pub fn builtin() -> Config {
         let (sources, destinations, subscriptions) = builtins();
@@ -414,12 +463,7 @@ impl Config {
                     ),
                 );
             }
-            if s.name.get_ref().eq_ignore_ascii_case(CONSOLE_SOURCE_NAME) {
-                check.at(
-                    s.name.span(),
-                    format!("\"{CONSOLE_SOURCE_NAME}\" is built in; choose another name"),
-                );
-            }
+            check.not_builtin(&s.name);
         }
         for (i, d) in raw.destinations.iter().enumerate() {
             if seen
@@ -434,6 +478,7 @@ impl Config {
                     ),
                 );
             }
+            check.not_builtin(&d.name);
         }
 
         let mut sources = Vec::new();
@@ -668,16 +713,50 @@ impl Config {
     }
 }
 
-/// The built-in Development organization, present with or without a config file.
+/// The built-in Development organization, present with or without a config file: the
+/// console's own source, and the sandbox connection (a mock EHR and a mock sender),
+/// subscribed for every data model.
 fn builtins() -> (Vec<Source>, Vec<Destination>, Vec<Subscription>) {
-    let console = Source {
-        id: CONSOLE_SOURCE_ID,
-        name: CONSOLE_SOURCE_NAME.to_string(),
+    let source = |id, name: &str| Source {
+        id,
+        name: name.to_string(),
         environment: Environment::Development,
         timezone: Tz::UTC,
     };
-    (vec![console], Vec::new(), Vec::new())
+    let sources = vec![
+        source(CONSOLE_SOURCE_ID, CONSOLE_SOURCE_NAME),
+        source(sandbox::SOURCE_ID, sandbox::SOURCE_NAME),
+    ];
+    let ehr = Destination {
+        id: sandbox::DESTINATION_ID,
+        name: sandbox::DESTINATION_NAME.to_string(),
+        environment: Environment::Development,
+        // Known once the engine listens: see `Config::attach_sandbox`.
+        url: None,
+        verification_token: sandbox::VERIFICATION_TOKEN.to_string(),
+        verification_method: VerificationMethod::Post,
+        mode: DeliveryMode::Push,
+        timezone: Tz::UTC,
+        verified: true,
+        delivery: DeliveryPolicy::default(),
+    };
+    let subscriptions = sources
+        .iter()
+        .map(|s| Subscription {
+            source_id: s.id,
+            destination_id: ehr.id,
+            data_models: Vec::new(),
+        })
+        .collect();
+    (sources, vec![ehr], subscriptions)
 }
+
+/// Names the built-in records use; configured ones must differ.
+const BUILTIN_NAMES: [&str; 3] = [
+    CONSOLE_SOURCE_NAME,
+    sandbox::SOURCE_NAME,
+    sandbox::DESTINATION_NAME,
+];
 
 #[cfg(test)]
 mod tests {

@@ -56,13 +56,14 @@ impl TestEngine {
         let config_path = dir.path().join("config.toml");
         let data_dir = dir.path().join("data");
         std::fs::write(&config_path, config_toml).expect("write config");
-        let config = Config::load(&config_path, true, &data_dir)
+        let mut config = Config::load(&config_path, true, &data_dir)
             .unwrap_or_else(|e| panic!("test config refused: {e}\n{config_toml}"));
-        let engine = Engine::start(&data_dir, config).expect("engine start");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("local addr");
+        config.attach_sandbox(addr);
+        let engine = Engine::start(&data_dir, config).expect("engine start");
         let app = switchboard::api::router(engine.clone());
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -264,9 +265,14 @@ impl TestEngine {
         }
         // The group-commit flusher drops its database handle just after; until then the
         // store is still locked.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("local addr");
         let engine = loop {
-            let config = Config::load(&config_path, true, &data_dir)
+            let mut config = Config::load(&config_path, true, &data_dir)
                 .unwrap_or_else(|e| panic!("config refused on restart: {e}"));
+            config.attach_sandbox(addr);
             match Engine::start(&data_dir, config) {
                 Ok(engine) => break engine,
                 Err(_) if std::time::Instant::now() < deadline => {
@@ -275,10 +281,6 @@ impl TestEngine {
                 Err(e) => panic!("engine restart failed: {e}"),
             }
         };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("local addr");
         let app = switchboard::api::router(engine.clone());
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
