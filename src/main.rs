@@ -7,7 +7,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use switchboard::engine::{Config, Engine, paths, verify};
-use switchboard::model::Role;
+use switchboard::model::{Environment, Role, catalog};
+use switchboard::sandbox;
 use switchboard::store::credentials::Credentials;
 
 #[derive(Parser)]
@@ -77,6 +78,31 @@ enum Command {
     Destinations {
         #[command(subcommand)]
         action: DestinationsAction,
+    },
+    /// Send a steady stream of realistic notifications from "Sandbox Dev Tools" through a
+    /// running engine's platform API.
+    Simulate {
+        /// Messages per second: 10, 10/s, 600/m.
+        #[arg(long, default_value = "5/s", value_parser = sandbox::simulate::parse_rate)]
+        rate: f64,
+        /// Environment to simulate in (the sandbox lives in Development).
+        #[arg(long, default_value = "development")]
+        env: Environment,
+        /// How long: 30s, 5m, 1h. Without it, until Ctrl-C.
+        #[arg(long, value_parser = sandbox::simulate::parse_duration)]
+        duration: Option<std::time::Duration>,
+        /// The running engine's base URL.
+        #[arg(
+            long,
+            env = "SWITCHBOARD_ENGINE",
+            default_value = "http://127.0.0.1:8443"
+        )]
+        engine: String,
+        /// Print the final figures as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        at: Locations,
     },
     /// List sources, destinations and subscriptions.
     Connections {
@@ -254,6 +280,14 @@ fn run(cli: Cli) -> Result<()> {
                 Err(e) => bail!("\"{}\" is not verified: {e}", destination.name),
             }
         }
+        Command::Simulate {
+            rate,
+            env,
+            duration,
+            engine,
+            json,
+            at,
+        } => simulate(rate, env, duration, engine, json, at),
         Command::Connections { json, at } => {
             let config = at.load()?;
             let r = &config.registry;
@@ -310,6 +344,74 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+fn simulate(
+    rate: f64,
+    env: Environment,
+    duration: Option<std::time::Duration>,
+    engine: String,
+    json: bool,
+    at: Locations,
+) -> Result<()> {
+    if env != Environment::Development {
+        bail!("the sandbox lives in Development; there is no {env} sandbox to simulate");
+    }
+    let config = at.load()?;
+    let registry = &config.registry;
+    let routes = catalog::data_models()
+        .map(|model| {
+            let destinations = registry
+                .destinations
+                .iter()
+                .filter(|d| registry.subscribed(sandbox::SOURCE_ID, d.id, model))
+                .map(|d| d.id.to_string())
+                .collect();
+            (model.to_string(), destinations)
+        })
+        .collect();
+    // A key for this run only, removed when it ends.
+    let credentials = Credentials::new(&at.data_dir());
+    let (key, secret) = credentials.create_key(
+        sandbox::SOURCE_ID,
+        sandbox::SOURCE_NAME,
+        Environment::Development,
+    )?;
+    let options = sandbox::simulate::SimulateOptions {
+        engine: engine.trim_end_matches('/').to_string(),
+        api_key: key.api_key.clone(),
+        secret,
+        routes,
+        rate,
+        duration,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    eprintln!(
+        "simulating {rate:.1} notifications/s to {} (Ctrl-C stops)",
+        options.engine
+    );
+    let result = runtime.block_on(sandbox::simulate::run(options, async {
+        let _ = tokio::signal::ctrl_c().await;
+    }));
+    let _ = credentials.revoke_key(&key.api_key);
+    let report = result?;
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!(
+            "sent {} · accepted {} · refused {} · skipped {} in {:.1} s: {:.1}/s",
+            report.sent,
+            report.accepted,
+            report.refused,
+            report.skipped,
+            report.seconds,
+            report.rate
+        );
+    }
+    Ok(())
 }
 
 fn serve(listen: SocketAddr, at: Locations) -> Result<()> {

@@ -16,6 +16,7 @@
 
 pub mod answers;
 pub mod panel;
+pub mod simulate;
 
 use axum::Router;
 use axum::extract::{Query, State};

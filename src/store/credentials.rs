@@ -180,6 +180,22 @@ impl Credentials {
             .filter(|r| secret_matches(&r.secret_sha256, secret)))
     }
 
+    /// Deletes an API key; sessions made with it stop refreshing.
+    pub fn revoke_key(&self, api_key: &str) -> Result<bool, CredentialError> {
+        let Ok(id) = Uuid::parse_str(api_key.trim()) else {
+            return Ok(false);
+        };
+        let path = self.key_path(&id);
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(CredentialError::Write {
+                path,
+                reason: e.to_string(),
+            }),
+        }
+    }
+
     /// Creates an admin token `sbt_<id>_<secret>`, printed once, stored hashed.
     pub fn create_token(
         &self,
