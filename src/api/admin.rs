@@ -2,7 +2,7 @@
 //! `switchboard tokens create`; the role decides what is shown (PHI in Production only
 //! for `phi` and `admin`, and every such reveal is audited).
 
-use super::{AppState, bearer, error_response};
+use super::{AppState, bearer, error_response, reply};
 use crate::engine::Engine;
 use crate::engine::query::LogDetail;
 use crate::model::time::parse_instant;
@@ -90,10 +90,7 @@ async fn destination_action(
         }
     }
     .await;
-    match result {
-        Ok(body) => axum::Json(body).into_response(),
-        Err(e) => error_response(&e, None),
-    }
+    reply(result)
 }
 
 async fn list_quarantine(
@@ -121,10 +118,7 @@ async fn list_quarantine(
         }
         Ok::<_, ApiError>(json!({ "logs": logs }))
     })();
-    match result {
-        Ok(body) => axum::Json(body).into_response(),
-        Err(e) => error_response(&e, None),
-    }
+    reply(result)
 }
 
 async fn log_action(
@@ -150,10 +144,7 @@ async fn log_action(
         Ok::<_, ApiError>(log)
     }
     .await;
-    match result {
-        Ok(log) => axum::Json(log).into_response(),
-        Err(e) => error_response(&e, None),
-    }
+    reply(result)
 }
 
 fn admin(engine: &Engine, headers: &HeaderMap) -> Result<TokenRecord, ApiError> {
@@ -305,10 +296,7 @@ async fn list_logs(
         }
         Ok::<_, ApiError>(page)
     })();
-    match result {
-        Ok(page) => axum::Json(page).into_response(),
-        Err(e) => error_response(&e, None),
-    }
+    reply(result)
 }
 
 async fn get_log(
@@ -349,10 +337,7 @@ async fn get_log(
         body["masked"] = json!(masked);
         Ok::<_, ApiError>(body)
     })();
-    match result {
-        Ok(body) => axum::Json(body).into_response(),
-        Err(e) => error_response(&e, None),
-    }
+    reply(result)
 }
 
 async fn connections(State(engine): State<AppState>, headers: HeaderMap) -> Response {

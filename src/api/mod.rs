@@ -68,6 +68,14 @@ pub fn error_response(error: &ApiError, meta: Option<&Map<String, Value>>) -> Re
     response
 }
 
+/// A JSON answer, or the error in the platform's shape.
+pub fn reply<T: serde::Serialize>(result: Result<T, ApiError>) -> Response {
+    match result {
+        Ok(body) => axum::Json(body).into_response(),
+        Err(e) => error_response(&e, None),
+    }
+}
+
 /// Reads a request body up to `limit` bytes; 413 beyond it.
 pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Vec<u8>, ApiError> {
     if let Some(len) = headers

@@ -1,6 +1,6 @@
 //! The platform API, wire-compatible with the Redox legacy API.
 
-use super::{AppState, bearer, error_response, read_body};
+use super::{AppState, bearer, error_response, read_body, reply};
 use crate::model::ApiError;
 use axum::Router;
 use axum::body::Body;
@@ -73,13 +73,12 @@ async fn poll(State(engine): State<AppState>, headers: HeaderMap, body: Body) ->
             &bytes,
             "{\"destination\": ID, \"max\": N, \"leaseSeconds\": S}",
         )?;
-        engine.poll(&req.destination, token, req.max, req.lease_seconds)
+        engine
+            .poll(&req.destination, token, req.max, req.lease_seconds)
+            .map(|items| serde_json::json!({ "items": items }))
     }
     .await;
-    match result {
-        Ok(items) => axum::Json(serde_json::json!({ "items": items })).into_response(),
-        Err(e) => error_response(&e, None),
-    }
+    reply(result)
 }
 
 async fn poll_ack(State(engine): State<AppState>, headers: HeaderMap, body: Body) -> Response {
@@ -87,13 +86,13 @@ async fn poll_ack(State(engine): State<AppState>, headers: HeaderMap, body: Body
         let token = verification_token(&headers)?;
         let bytes = read_body(&headers, body, POLL_BODY_LIMIT).await?;
         let req: AckBody = parse_body(&bytes, "{\"destination\": ID, \"logIds\": [...]}")?;
-        engine.ack(&req.destination, token, &req.log_ids).await
+        engine
+            .ack(&req.destination, token, &req.log_ids)
+            .await
+            .map(|settled| serde_json::json!({ "acknowledged": settled }))
     }
     .await;
-    match result {
-        Ok(settled) => axum::Json(serde_json::json!({ "acknowledged": settled })).into_response(),
-        Err(e) => error_response(&e, None),
-    }
+    reply(result)
 }
 
 #[derive(Deserialize)]
@@ -128,10 +127,7 @@ async fn authenticate(State(engine): State<AppState>, headers: HeaderMap, body: 
         engine.authenticate(&req.api_key, &req.secret).await
     }
     .await;
-    match result {
-        Ok(grant) => axum::Json(grant).into_response(),
-        Err(e) => error_response(&e, None),
-    }
+    reply(result)
 }
 
 async fn refresh(State(engine): State<AppState>, headers: HeaderMap, body: Body) -> Response {
@@ -141,10 +137,7 @@ async fn refresh(State(engine): State<AppState>, headers: HeaderMap, body: Body)
         engine.refresh(&req.api_key, &req.refresh_token).await
     }
     .await;
-    match result {
-        Ok(grant) => axum::Json(grant).into_response(),
-        Err(e) => error_response(&e, None),
-    }
+    reply(result)
 }
 
 #[derive(Clone, Copy)]
