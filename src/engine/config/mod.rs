@@ -1,0 +1,342 @@
+//! The TOML configuration: sources, destinations, subscriptions and engine settings,
+//! checked into a [`Registry`]. Every problem names the file, the line and what to fix.
+//!
+//! ```toml
+//! [engine]
+//! max_body_bytes = 10485760
+//! query_timeout_seconds = 120
+//!
+//! [[sources]]
+//! name = "Lab"
+//! environment = "staging"
+//! timezone = "America/Chicago"
+//!
+//! [[destinations]]
+//! name = "Acme EHR"
+//! environment = "staging"
+//! url = "https://ehr.example/redox"
+//! verification_token = "…"
+//!
+//! [[subscriptions]]
+//! source = "Lab"
+//! destination = "Acme EHR"
+//! data_models = ["Results", "PatientAdmin"]   # or ["*"]
+//! ```
+
+use crate::model::{Environment, catalog};
+use crate::sandbox;
+use crate::store::identities;
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use uuid::Uuid;
+
+mod parse;
+
+/// The built-in Development source the console composes from. Fixed so that scripts and
+/// saved requests can name it in every installation.
+pub const CONSOLE_SOURCE_ID: Uuid = Uuid::from_u128(0x5b7c_0a11_c0de_4e57_8a00_0000_0000_0001);
+pub const CONSOLE_SOURCE_NAME: &str = "Switchboard Console";
+
+pub const DEFAULT_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+pub const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(120);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VerificationMethod {
+    Post,
+    Get,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryMode {
+    Push,
+    Poll,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Source {
+    pub id: Uuid,
+    pub name: String,
+    pub environment: Environment,
+    pub timezone: Tz,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Destination {
+    pub id: Uuid,
+    pub name: String,
+    pub environment: Environment,
+    pub url: Option<String>,
+    #[serde(skip)]
+    pub verification_token: String,
+    pub verification_method: VerificationMethod,
+    pub mode: DeliveryMode,
+    pub timezone: Tz,
+    pub verified: bool,
+    pub delivery: DeliveryPolicy,
+}
+
+/// How one destination is delivered to.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryPolicy {
+    /// Wait before retry n (1-based) is `retry_schedule[n-1]`; the last repeats.
+    #[serde(rename = "retryScheduleSeconds", serialize_with = "seconds_list")]
+    pub retry_schedule: Vec<Duration>,
+    /// Quarantine the head item after this many failed attempts; `None` = never
+    /// (the platform's behaviour: the queue waits for an operator).
+    pub quarantine_after: Option<u32>,
+    pub queue_key: QueueKey,
+    /// Bound on one delivery attempt, connect to last byte.
+    #[serde(rename = "timeoutSeconds", serialize_with = "seconds")]
+    pub timeout: Duration,
+}
+
+fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+fn seconds_list<S: serde::Serializer>(list: &[Duration], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeSeq;
+    let mut seq = s.serialize_seq(Some(list.len()))?;
+    for d in list {
+        seq.serialize_element(&d.as_secs_f64())?;
+    }
+    seq.end()
+}
+
+/// The platform's schedule: immediately, +10 s, +10 s, 20, 30, 50, 80, 120 s, then every 120 s.
+pub const DEFAULT_RETRY_SCHEDULE: [u64; 8] = [0, 10, 10, 20, 30, 50, 80, 120];
+pub const DEFAULT_DELIVERY_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Default for DeliveryPolicy {
+    fn default() -> Self {
+        DeliveryPolicy {
+            retry_schedule: DEFAULT_RETRY_SCHEDULE
+                .iter()
+                .map(|s| Duration::from_secs(*s))
+                .collect(),
+            quarantine_after: None,
+            queue_key: QueueKey::Pair,
+            timeout: DEFAULT_DELIVERY_TIMEOUT,
+        }
+    }
+}
+
+/// What a destination's queues are keyed by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QueueKey {
+    /// One queue per (source, destination): the platform's behaviour.
+    Pair,
+    /// A child queue per patient (first patient identifier) within each pair.
+    Patient,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Subscription {
+    pub source_id: Uuid,
+    pub destination_id: Uuid,
+    /// Empty means every data model.
+    pub data_models: Vec<String>,
+}
+
+impl Subscription {
+    pub fn covers(&self, data_model: &str) -> bool {
+        self.data_models.is_empty() || self.data_models.iter().any(|m| m == data_model)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub max_body_bytes: usize,
+    pub query_timeout: Duration,
+    pub connect_timeout: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            query_timeout: DEFAULT_QUERY_TIMEOUT,
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Everything the engine routes by, checked and with IDs resolved.
+#[derive(Debug, Clone, Default)]
+pub struct Registry {
+    pub sources: Vec<Source>,
+    pub destinations: Vec<Destination>,
+    pub subscriptions: Vec<Subscription>,
+    source_index: HashMap<Uuid, usize>,
+    destination_index: HashMap<Uuid, usize>,
+}
+
+impl Registry {
+    pub fn new(
+        sources: Vec<Source>,
+        destinations: Vec<Destination>,
+        subscriptions: Vec<Subscription>,
+    ) -> Self {
+        let source_index = sources.iter().enumerate().map(|(i, s)| (s.id, i)).collect();
+        let destination_index = destinations
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.id, i))
+            .collect();
+        Registry {
+            sources,
+            destinations,
+            subscriptions,
+            source_index,
+            destination_index,
+        }
+    }
+
+    pub fn source(&self, id: Uuid) -> Option<&Source> {
+        self.source_index.get(&id).map(|&i| &self.sources[i])
+    }
+
+    pub fn source_named(&self, name: &str) -> Option<&Source> {
+        self.sources
+            .iter()
+            .find(|s| s.name.eq_ignore_ascii_case(name) || s.id.to_string() == name)
+    }
+
+    pub fn destination(&self, id: Uuid) -> Option<&Destination> {
+        self.destination_index
+            .get(&id)
+            .map(|&i| &self.destinations[i])
+    }
+
+    pub fn destination_named(&self, name: &str) -> Option<&Destination> {
+        self.destinations
+            .iter()
+            .find(|d| d.name.eq_ignore_ascii_case(name) || d.id.to_string() == name)
+    }
+
+    pub fn subscribed(&self, source: Uuid, destination: Uuid, data_model: &str) -> bool {
+        self.subscriptions.iter().any(|s| {
+            s.source_id == source && s.destination_id == destination && s.covers(data_model)
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: {message}")]
+    Invalid { path: String, message: String },
+    #[error("cannot read config {path}: {reason}")]
+    Read { path: String, reason: String },
+    #[error(transparent)]
+    Identity(#[from] identities::IdentityError),
+}
+
+/// A loaded configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub registry: Registry,
+    pub settings: Settings,
+    /// The file it came from; `None` when running with no configuration.
+    pub path: Option<PathBuf>,
+}
+
+impl Config {
+    /// Points the sandbox EHR at the engine's own listener. An unspecified listen
+    /// address (0.0.0.0) is reached through loopback.
+    pub fn attach_sandbox(&mut self, listen: std::net::SocketAddr) {
+        let mut addr = listen;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(match addr {
+                std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        let url = format!("http://{addr}{}", sandbox::PATH);
+        if let Some(d) = self
+            .registry
+            .destinations
+            .iter_mut()
+            .find(|d| d.id == sandbox::DESTINATION_ID)
+        {
+            d.url = Some(url);
+        }
+    }
+
+    /// No configuration: the built-in Development setup.
+    pub fn builtin() -> Config {
+        let (sources, destinations, subscriptions) = builtins();
+        Config {
+            registry: Registry::new(sources, destinations, subscriptions),
+            settings: Settings::default(),
+            path: None,
+        }
+    }
+
+    /// Reads `path` (if it exists, or if `required`), or falls back to [`Config::builtin`].
+    pub fn load(path: &Path, required: bool, data_dir: &Path) -> Result<Config, ConfigError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Config::parse(&text, path, data_dir),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
+                Ok(Config::builtin())
+            }
+            Err(e) => Err(ConfigError::Read {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+}
+
+/// The built-in Development organization, present with or without a config file: the
+/// console's own source, and the sandbox connection (a mock EHR and a mock sender),
+/// subscribed for every data model.
+fn builtins() -> (Vec<Source>, Vec<Destination>, Vec<Subscription>) {
+    let source = |id, name: &str| Source {
+        id,
+        name: name.to_string(),
+        environment: Environment::Development,
+        timezone: Tz::UTC,
+    };
+    let sources = vec![
+        source(CONSOLE_SOURCE_ID, CONSOLE_SOURCE_NAME),
+        source(sandbox::SOURCE_ID, sandbox::SOURCE_NAME),
+    ];
+    let ehr = Destination {
+        id: sandbox::DESTINATION_ID,
+        name: sandbox::DESTINATION_NAME.to_string(),
+        environment: Environment::Development,
+        // Known once the engine listens: see `Config::attach_sandbox`.
+        url: None,
+        verification_token: sandbox::VERIFICATION_TOKEN.to_string(),
+        verification_method: VerificationMethod::Post,
+        mode: DeliveryMode::Push,
+        timezone: Tz::UTC,
+        verified: true,
+        delivery: DeliveryPolicy::default(),
+    };
+    let subscriptions = sources
+        .iter()
+        .map(|s| Subscription {
+            source_id: s.id,
+            destination_id: ehr.id,
+            data_models: Vec::new(),
+        })
+        .collect();
+    (sources, vec![ehr], subscriptions)
+}
+
+/// Names the built-in records use; configured ones must differ.
+const BUILTIN_NAMES: [&str; 3] = [
+    CONSOLE_SOURCE_NAME,
+    sandbox::SOURCE_NAME,
+    sandbox::DESTINATION_NAME,
+];
