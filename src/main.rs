@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use switchboard::engine::{Config, Engine, paths, verify};
-use switchboard::model::{Environment, Role, catalog};
+use switchboard::model::{Environment, Role};
 use switchboard::sandbox;
 use switchboard::store::credentials::Credentials;
 
@@ -358,18 +358,7 @@ fn simulate(
         bail!("the sandbox lives in Development; there is no {env} sandbox to simulate");
     }
     let config = at.load()?;
-    let registry = &config.registry;
-    let routes = catalog::data_models()
-        .map(|model| {
-            let destinations = registry
-                .destinations
-                .iter()
-                .filter(|d| registry.subscribed(sandbox::SOURCE_ID, d.id, model))
-                .map(|d| d.id.to_string())
-                .collect();
-            (model.to_string(), destinations)
-        })
-        .collect();
+    let routes = config.registry.routes_from(sandbox::SOURCE_ID);
     // A key for this run only, removed when it ends.
     let credentials = Credentials::new(&at.data_dir());
     let (key, secret) = credentials.create_key(

@@ -223,6 +223,21 @@ impl Registry {
             .find(|d| d.name.eq_ignore_ascii_case(name) || d.id.to_string() == name)
     }
 
+    /// For every data model, the destinations `source` may send it to.
+    pub fn routes_from(&self, source: Uuid) -> Vec<(String, Vec<String>)> {
+        catalog::data_models()
+            .map(|model| {
+                let destinations = self
+                    .destinations
+                    .iter()
+                    .filter(|d| self.subscribed(source, d.id, model))
+                    .map(|d| d.id.to_string())
+                    .collect();
+                (model.to_string(), destinations)
+            })
+            .collect()
+    }
+
     pub fn subscribed(&self, source: Uuid, destination: Uuid, data_model: &str) -> bool {
         self.subscriptions.iter().any(|s| {
             s.source_id == source && s.destination_id == destination && s.covers(data_model)
