@@ -129,3 +129,128 @@ async fn failure_mode_500_holds_a_notification_for_retry() {
     let attempts = te.engine.store().attempts(id).expect("attempts");
     assert_eq!(attempts[0].http_status, Some(500));
 }
+
+// ---- the real binary, with no configuration --------------------------------------
+
+const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
+
+/// A `switchboard` command whose XDG paths point into `home`: no config file exists.
+fn command(home: &std::path::Path) -> std::process::Command {
+    let mut c = std::process::Command::new(BIN);
+    c.env_remove("SWITCHBOARD_CONFIG")
+        .env_remove("SWITCHBOARD_DATA_DIR")
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("XDG_STATE_HOME", home.join("state"))
+        .env("SWITCHBOARD_LOG", "warn");
+    c
+}
+
+struct Serve(std::process::Child, String);
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve(home: &std::path::Path) -> Serve {
+    use std::io::BufRead;
+    let mut child = command(home)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn serve");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read");
+    let base = line
+        .trim()
+        .strip_prefix("switchboard listening on ")
+        .unwrap_or_else(|| panic!("unexpected: {line:?}"))
+        .to_string();
+    Serve(child, base)
+}
+
+fn console_key(home: &std::path::Path) -> Value {
+    let out = command(home)
+        .args(["keys", "create", "--source", CONSOLE_SOURCE_NAME, "--json"])
+        .output()
+        .expect("keys create");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("json")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_no_configuration_the_console_source_reaches_the_sandbox() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let engine = serve(home.path());
+    let key = console_key(home.path());
+    let http = common::client();
+    let grant: Value = http
+        .post(format!("{}/auth/authenticate", engine.1))
+        .json(&json!({"apiKey": key["apiKey"], "secret": key["secret"]}))
+        .send()
+        .await
+        .expect("auth")
+        .json()
+        .await
+        .expect("grant");
+    let token = grant["accessToken"].as_str().expect("token");
+    let answer: Value = http
+        .post(format!("{}/query", engine.1))
+        .bearer_auth(token)
+        .json(&search_by_mrn("0000000001"))
+        .send()
+        .await
+        .expect("query")
+        .json()
+        .await
+        .expect("answer");
+    let ids = answer["Patient"]["Identifiers"].as_array().expect("identifiers");
+    assert!(ids.iter().any(|i| i["ID"] == "0000000001"), "{answer}");
+    assert!(answer["Patient"]["Demographics"]["FirstName"].is_string(), "{answer}");
+    assert!(answer["Meta"]["Logs"][0]["ID"].is_string(), "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulate_sends_at_the_requested_rate() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let engine = serve(home.path());
+    let rate = 20.0;
+    let out = command(home.path())
+        .args(["simulate", "--rate", "20/s", "--duration", "5s", "--json", "--engine", &engine.1])
+        .output()
+        .expect("simulate");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("report");
+    let achieved = report["rate"].as_f64().expect("rate");
+    println!("simulate: asked {rate}/s, achieved {achieved:.2}/s ({report})");
+    assert_eq!(report["refused"], 0, "{report}");
+    assert!(report["accepted"].as_u64().expect("accepted") >= 90, "{report}");
+    // Loose: the machine is shared; the figure is reported above.
+    assert!(achieved > rate * 0.8 && achieved < rate * 1.2, "{report}");
+
+    // The stream reached the sandbox: its logs are in history.
+    let token_out = command(home.path())
+        .args(["tokens", "create", "--role", "viewer", "--name", "t", "--json"])
+        .output()
+        .expect("token");
+    let token: Value = serde_json::from_slice(&token_out.stdout).expect("json");
+    let logs: Value = common::client()
+        .get(format!("{}/admin/v1/logs?source=Sandbox%20Dev%20Tools&limit=500", engine.1))
+        .bearer_auth(token["token"].as_str().expect("token"))
+        .send()
+        .await
+        .expect("logs")
+        .json()
+        .await
+        .expect("json");
+    let logs = logs["logs"].as_array().expect("logs");
+    assert!(logs.len() >= 90, "{} logs", logs.len());
+    let models: std::collections::BTreeSet<&str> =
+        logs.iter().filter_map(|l| l["dataModel"].as_str()).collect();
+    assert!(models.len() >= 3, "a realistic mix of data models: {models:?}");
+}
