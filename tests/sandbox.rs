@@ -179,7 +179,11 @@ fn console_key(home: &std::path::Path) -> Value {
         .args(["keys", "create", "--source", CONSOLE_SOURCE_NAME, "--json"])
         .output()
         .expect("keys create");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("json")
 }
 
@@ -209,9 +213,14 @@ async fn with_no_configuration_the_console_source_reaches_the_sandbox() {
         .json()
         .await
         .expect("answer");
-    let ids = answer["Patient"]["Identifiers"].as_array().expect("identifiers");
+    let ids = answer["Patient"]["Identifiers"]
+        .as_array()
+        .expect("identifiers");
     assert!(ids.iter().any(|i| i["ID"] == "0000000001"), "{answer}");
-    assert!(answer["Patient"]["Demographics"]["FirstName"].is_string(), "{answer}");
+    assert!(
+        answer["Patient"]["Demographics"]["FirstName"].is_string(),
+        "{answer}"
+    );
     assert!(answer["Meta"]["Logs"][0]["ID"].is_string(), "{answer}");
 }
 
@@ -221,26 +230,47 @@ async fn simulate_sends_at_the_requested_rate() {
     let engine = serve(home.path());
     let rate = 20.0;
     let out = command(home.path())
-        .args(["simulate", "--rate", "20/s", "--duration", "5s", "--json", "--engine", &engine.1])
+        .args([
+            "simulate",
+            "--rate",
+            "20/s",
+            "--duration",
+            "5s",
+            "--json",
+            "--engine",
+            &engine.1,
+        ])
         .output()
         .expect("simulate");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report: Value = serde_json::from_slice(&out.stdout).expect("report");
     let achieved = report["rate"].as_f64().expect("rate");
     println!("simulate: asked {rate}/s, achieved {achieved:.2}/s ({report})");
     assert_eq!(report["refused"], 0, "{report}");
-    assert!(report["accepted"].as_u64().expect("accepted") >= 90, "{report}");
+    assert!(
+        report["accepted"].as_u64().expect("accepted") >= 90,
+        "{report}"
+    );
     // Loose: the machine is shared; the figure is reported above.
     assert!(achieved > rate * 0.8 && achieved < rate * 1.2, "{report}");
 
     // The stream reached the sandbox: its logs are in history.
     let token_out = command(home.path())
-        .args(["tokens", "create", "--role", "viewer", "--name", "t", "--json"])
+        .args([
+            "tokens", "create", "--role", "viewer", "--name", "t", "--json",
+        ])
         .output()
         .expect("token");
     let token: Value = serde_json::from_slice(&token_out.stdout).expect("json");
     let logs: Value = common::client()
-        .get(format!("{}/admin/v1/logs?source=Sandbox%20Dev%20Tools&limit=500", engine.1))
+        .get(format!(
+            "{}/admin/v1/logs?source=Sandbox%20Dev%20Tools&limit=500",
+            engine.1
+        ))
         .bearer_auth(token["token"].as_str().expect("token"))
         .send()
         .await
@@ -250,7 +280,151 @@ async fn simulate_sends_at_the_requested_rate() {
         .expect("json");
     let logs = logs["logs"].as_array().expect("logs");
     assert!(logs.len() >= 90, "{} logs", logs.len());
-    let models: std::collections::BTreeSet<&str> =
-        logs.iter().filter_map(|l| l["dataModel"].as_str()).collect();
-    assert!(models.len() >= 3, "a realistic mix of data models: {models:?}");
+    let models: std::collections::BTreeSet<&str> = logs
+        .iter()
+        .filter_map(|l| l["dataModel"].as_str())
+        .collect();
+    assert!(
+        models.len() >= 3,
+        "a realistic mix of data models: {models:?}"
+    );
+}
+
+// ---- patient search and a writeback round trip, through the engine ----------------
+
+async fn query(te: &TestEngine, token: &str, model: &str, event: &str, body: Value) -> Value {
+    let (status, answer) = te
+        .post_json("/query", Some(token), &to_sandbox(model, event, body))
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    answer
+}
+
+fn demographics(first: &str, last: &str, dob: &str) -> Value {
+    json!({"Patient": {"Demographics": {"FirstName": first, "LastName": last, "DOB": dob}}})
+}
+
+#[tokio::test]
+async fn patient_search_by_identifier_and_by_demographics() {
+    let te = TestEngine::start("").await;
+    let token = te.token(CONSOLE_SOURCE_NAME).await;
+
+    let by_id = query(
+        &te,
+        &token,
+        "PatientSearch",
+        "Query",
+        search_by_mrn("0000000001"),
+    )
+    .await;
+    assert_eq!(
+        by_id["Patient"]["Demographics"]["FirstName"], "Abigail",
+        "{by_id}"
+    );
+    assert_eq!(by_id["Patient"]["Demographics"]["LastName"], "Baker");
+
+    let one = query(
+        &te,
+        &token,
+        "PatientSearch",
+        "Query",
+        demographics("Abigail", "Baker", "1974-05-30"),
+    )
+    .await;
+    let ids = one["Patient"]["Identifiers"].as_array().expect("one match");
+    assert!(ids.iter().any(|i| i["ID"] == "0000000001"), "{one}");
+
+    let none = query(
+        &te,
+        &token,
+        "PatientSearch",
+        "Query",
+        demographics("Nobody", "Nowhere", "1900-01-01"),
+    )
+    .await;
+    assert_eq!(none["Patient"], json!({}), "{none}");
+
+    let several = query(
+        &te,
+        &token,
+        "PatientSearch",
+        "Query",
+        demographics("Ava", "Baker", "2019-09-30"),
+    )
+    .await;
+    let matches = several["PotentialMatches"]
+        .as_array()
+        .expect("several matches");
+    let mrns: std::collections::BTreeSet<&str> = matches
+        .iter()
+        .flat_map(|m| m["Identifiers"].as_array().into_iter().flatten())
+        .filter(|i| i["IDType"] == "MR")
+        .filter_map(|i| i["ID"].as_str())
+        .collect();
+    assert_eq!(
+        mrns,
+        ["0000000100", "0000000900", "0000000950"]
+            .into_iter()
+            .collect(),
+        "{several}"
+    );
+
+    let unknown = query(
+        &te,
+        &token,
+        "PatientSearch",
+        "Query",
+        search_by_mrn("9999999999"),
+    )
+    .await;
+    assert_eq!(unknown["Patient"], json!({}), "{unknown}");
+}
+
+#[tokio::test]
+async fn a_note_written_back_is_returned_by_a_later_query() {
+    let te = TestEngine::start("").await;
+    let token = te.token(CONSOLE_SOURCE_NAME).await;
+    let note = to_sandbox(
+        "Notes",
+        "New",
+        json!({
+            "Patient": {"Identifiers": [{"ID": "0000000002", "IDType": "MR"}]},
+            "Visit": {"VisitNumber": "V-RT-1"},
+            "Note": {
+                "ContentType": "Plain Text",
+                "FileName": "round-trip.txt",
+                "FileContents": "Written back through the engine.",
+                "DocumentType": "Consult Note",
+                "DocumentID": "engine-round-trip-1",
+                "ServiceDateTime": "2026-11-20T10:00:00.000Z",
+                "Provider": {"ID": "1234567893", "IDType": "NPI"}
+            }
+        }),
+    );
+    let (status, body) = te.post_json("/endpoint", Some(&token), &note).await;
+    assert_eq!(status, 200, "{body}");
+    let id: Uuid = body["Meta"]["Logs"][0]["ID"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("log id");
+    // Delivered by the real push path to the sandbox.
+    let log = wait_for_log(&te, id, |l| l.status != LogStatus::Pending).await;
+    assert_eq!(log.status, LogStatus::Succeeded);
+
+    let notes = query(
+        &te,
+        &token,
+        "Notes",
+        "Query",
+        json!({"Patients": [{"Identifiers": [{"ID": "0000000002", "IDType": "MR"}]}]}),
+    )
+    .await;
+    let found = notes["Notes"]
+        .as_array()
+        .expect("Notes")
+        .iter()
+        .find(|n| n["DocumentID"] == "engine-round-trip-1")
+        .cloned()
+        .unwrap_or_else(|| panic!("note not returned: {notes}"));
+    assert_eq!(found["FileContents"], "Written back through the engine.");
 }
