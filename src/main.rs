@@ -317,7 +317,13 @@ fn run(cli: Cli) -> Result<()> {
                     d.environment,
                     d.name,
                     d.mode,
-                    d.url.as_deref().unwrap_or("-"),
+                    d.url
+                        .as_deref()
+                        .unwrap_or(if d.id == sandbox::DESTINATION_ID {
+                            "<the engine's own address>/sandbox/ehr"
+                        } else {
+                            "-"
+                        }),
                     if d.verified { "" } else { "  (unverified)" }
                 );
             }

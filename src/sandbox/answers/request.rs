@@ -4,8 +4,8 @@
 //! answer cannot do without.
 
 use super::AnswerError;
-use crate::model::time::{now_utc, parse_instant};
-use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
+use crate::model::time::{normalize_timestamp, now_utc, parse_instant};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde_json::{Map, Value, json};
 
 /// A request with its data model and event type read.
@@ -197,19 +197,11 @@ pub(super) fn borrowed(
 /// Reads a date-time: with an offset as given; without one as UTC; a date alone as its
 /// midnight (or the next one with `end_of_day`).
 pub(super) fn parse_time(raw: &str, end_of_day: bool) -> Option<DateTime<Utc>> {
-    if let Some(instant) = parse_instant(raw) {
+    // The engine's own reader: any offset honoured, a naive time read as UTC.
+    if let Some(instant) =
+        normalize_timestamp(raw, chrono_tz::Tz::UTC).and_then(|s| parse_instant(&s))
+    {
         return Some(instant);
-    }
-    for format in [
-        "%Y-%m-%dT%H:%M:%S%.f",
-        "%Y-%m-%dT%H:%M:%S",
-        "%Y-%m-%dT%H:%M",
-        "%Y-%m-%d %H:%M:%S",
-        "%Y-%m-%d %H:%M",
-    ] {
-        if let Ok(naive) = NaiveDateTime::parse_from_str(raw, format) {
-            return Some(naive.and_utc());
-        }
     }
     let date = NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok()?;
     let midnight = date.and_hms_opt(0, 0, 0)?.and_utc();
