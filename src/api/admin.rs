@@ -2,7 +2,7 @@
 //! `switchboard tokens create`; the role decides what is shown (PHI in Production only
 //! for `phi` and `admin`, and every such reveal is audited).
 
-use super::{AppState, bearer, error_response, reply};
+use super::{AppState, bearer, reply};
 use crate::engine::Engine;
 use crate::engine::query::LogDetail;
 use crate::model::time::parse_instant;
@@ -13,7 +13,7 @@ use axum::Router;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use chrono::Utc;
 use serde::Deserialize;
@@ -28,6 +28,8 @@ pub fn routes() -> Router<AppState> {
         .route("/logs", get(list_logs))
         .route("/logs/{id}", get(get_log))
         .route("/connections", get(connections))
+        .route("/environments", get(environments))
+        .route("/status", get(status))
         .route("/destinations/{id}/{action}", post(destination_action))
         .route("/destinations/{id}/quarantine", get(list_quarantine))
         .route("/logs/{id}/{action}", post(log_action))
@@ -340,17 +342,56 @@ async fn get_log(
     reply(result)
 }
 
-async fn connections(State(engine): State<AppState>, headers: HeaderMap) -> Response {
-    match admin(&engine, &headers) {
-        Ok(_) => {
-            let r = engine.registry();
-            axum::Json(json!({
-                "sources": r.sources,
-                "destinations": r.destinations,
-                "subscriptions": r.subscriptions,
-            }))
-            .into_response()
-        }
-        Err(e) => error_response(&e, None),
-    }
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EnvParam {
+    env: Option<String>,
+}
+
+fn env_param(
+    params: Result<Query<EnvParam>, QueryRejection>,
+) -> Result<Option<Environment>, ApiError> {
+    let Query(p) = params.map_err(|e| {
+        ApiError::bad_request(format!("{}. The only parameter is env.", e.body_text()))
+    })?;
+    p.env
+        .as_deref()
+        .map(|e| {
+            e.parse::<Environment>()
+                .map_err(|e| ApiError::bad_request(format!("env: {e}")))
+        })
+        .transpose()
+}
+
+/// Sources, destinations (with queue and delivery figures) and subscriptions.
+async fn connections(
+    State(engine): State<AppState>,
+    headers: HeaderMap,
+    params: Result<Query<EnvParam>, QueryRejection>,
+) -> Response {
+    reply((|| {
+        admin(&engine, &headers)?;
+        engine.connections(env_param(params)?)
+    })())
+}
+
+/// The three environments with their counts and rates.
+async fn environments(State(engine): State<AppState>, headers: HeaderMap) -> Response {
+    reply(admin(&engine, &headers).map(|_| engine.environments()))
+}
+
+/// The engine's own figures, and who is asking.
+async fn status(State(engine): State<AppState>, headers: HeaderMap) -> Response {
+    reply(admin(&engine, &headers).map(|token| {
+        let (accepted, delivered) = engine.stats().throughput();
+        json!({
+            "uptimeSeconds": engine.uptime().as_secs(),
+            "acceptedPerSecond": accepted,
+            "deliveredPerSecond": delivered,
+            "activeDispatchers": engine.delivery().active_dispatchers(),
+            "role": token.role,
+            "phiVisible": token.role.sees_phi(),
+            "tokenName": token.name,
+        })
+    }))
 }

@@ -84,6 +84,7 @@ impl Engine {
             error: store_failure(e),
             meta: None,
         })?;
+        self.stats.request(source.id);
         for (log, lane) in prepared.logs.iter().zip(lanes) {
             self.publish(log);
             self.delivery.wake(QueueId {

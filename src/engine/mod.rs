@@ -5,11 +5,13 @@
 pub mod auth;
 pub mod config;
 pub mod delivery;
+pub mod health;
 pub mod ingest;
 pub mod operator;
 pub mod paths;
 pub mod poll;
 pub mod query;
+pub mod stats;
 pub mod verify;
 
 pub use config::{Config, Destination, Registry, Settings, Source};
@@ -49,6 +51,7 @@ pub struct Engine {
     pub(crate) http: reqwest::Client,
     pub(crate) events: broadcast::Sender<LogEvent>,
     pub(crate) delivery: delivery::Delivery,
+    pub(crate) stats: stats::Stats,
     data_dir: PathBuf,
     started: Instant,
 }
@@ -87,6 +90,7 @@ impl Engine {
                 http,
                 events,
                 delivery,
+                stats: stats::Stats::default(),
                 data_dir: data_dir.to_path_buf(),
                 started: Instant::now(),
             }
@@ -98,6 +102,10 @@ impl Engine {
             engine.delivery.wake(queue);
         }
         Ok(engine)
+    }
+
+    pub fn stats(&self) -> &stats::Stats {
+        &self.stats
     }
 
     pub fn delivery(&self) -> &delivery::Delivery {

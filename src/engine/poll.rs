@@ -160,6 +160,7 @@ impl Engine {
                 .record_delivery(&item, &log, &updated, Some(&attempt), true)
                 .map_err(store_failure)?;
             self.publish(&updated);
+            self.stats.attempt(d.id, true, None);
             settled += 1;
         }
         // The poller may delete its copy once acknowledged: make it stick.

@@ -234,6 +234,9 @@ impl Engine {
             }
         };
 
+        self.stats.request(source.id);
+        self.stats
+            .attempt(destination.id, answer.is_ok(), attempt.http_status);
         let mut done = pending.clone();
         done.attempts = 1;
         done.latency_ms = Some(latency_ms);

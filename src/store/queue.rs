@@ -155,6 +155,30 @@ impl Store {
         Ok(items)
     }
 
+    /// How many items a destination has queued (counting stops at `cap`), and its
+    /// oldest one.
+    pub fn queue_summary(
+        &self,
+        destination: Uuid,
+        cap: usize,
+    ) -> Result<(usize, Option<QueueItem>)> {
+        let mut depth = 0;
+        let mut oldest: Option<QueueItem> = None;
+        for item in self
+            .exchange
+            .scan_prefix(key(b'q', &[destination.as_bytes()]))
+            .take(cap)
+        {
+            let (k, v) = item?;
+            let item = QueueItem::parse(&k, &v)?;
+            depth += 1;
+            if oldest.as_ref().is_none_or(|o| item.seq < o.seq) {
+                oldest = Some(item);
+            }
+        }
+        Ok((depth, oldest))
+    }
+
     /// Queued log IDs for one destination, oldest first.
     pub fn queued(&self, destination: Uuid) -> Result<Vec<Uuid>> {
         Ok(self

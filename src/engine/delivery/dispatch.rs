@@ -237,6 +237,9 @@ async fn attempt_once(
         .record_delivery(item, &current, &updated, Some(&outcome.attempt), succeeded)
         .map_err(|e| e.to_string())?;
     engine.publish(&updated);
+    engine
+        .stats
+        .attempt(destination.id, succeeded, outcome.attempt.http_status);
     if succeeded {
         return Ok(None);
     }

@@ -1,0 +1,167 @@
+//! What the console's environment and connection panes show: each record with its live
+//! figures (rates and outcomes from [`super::stats`], queue figures from the store).
+
+use super::config::Subscription;
+use super::stats::{DestinationHealth, SourceHealth};
+use super::{Destination, Engine, Source, store_failure};
+use crate::model::{ApiError, Environment};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// Queue items counted per destination before the depth is reported as "at least".
+pub const QUEUE_COUNT_CAP: usize = 100_000;
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvironmentView {
+    pub name: Environment,
+    pub sources: usize,
+    pub destinations: usize,
+    pub requests_per_minute: f64,
+    pub failures_5m: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SourceView {
+    #[serde(flatten)]
+    pub source: Source,
+    pub health: SourceHealth,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DestinationView {
+    #[serde(flatten)]
+    pub destination: Destination,
+    pub paused: bool,
+    /// Verified by config or by a recorded challenge.
+    pub delivery_allowed: bool,
+    pub queue_depth: usize,
+    /// The depth hit [`QUEUE_COUNT_CAP`]: there are at least that many.
+    pub queue_depth_capped: bool,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "optional_millis"
+    )]
+    pub oldest_queued_at: Option<DateTime<Utc>>,
+    pub quarantined: usize,
+    pub health: DestinationHealth,
+}
+
+fn optional_millis<S: serde::Serializer>(
+    t: &Option<DateTime<Utc>>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.serialize_str(&crate::model::time::format_utc(*t)),
+        None => s.serialize_none(),
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionsView {
+    pub sources: Vec<SourceView>,
+    pub destinations: Vec<DestinationView>,
+    pub subscriptions: Vec<Subscription>,
+}
+
+impl Engine {
+    pub fn environments(&self) -> Vec<EnvironmentView> {
+        Environment::ALL
+            .iter()
+            .map(|&env| {
+                let sources: Vec<_> = self
+                    .registry
+                    .sources
+                    .iter()
+                    .filter(|s| s.environment == env)
+                    .collect();
+                let destinations: Vec<_> = self
+                    .registry
+                    .destinations
+                    .iter()
+                    .filter(|d| d.environment == env)
+                    .collect();
+                EnvironmentView {
+                    name: env,
+                    sources: sources.len(),
+                    destinations: destinations.len(),
+                    requests_per_minute: sources
+                        .iter()
+                        .map(|s| self.stats.source(s.id).requests_per_minute)
+                        .sum(),
+                    failures_5m: destinations
+                        .iter()
+                        .map(|d| self.stats.destination(d.id).failures_5m)
+                        .sum(),
+                }
+            })
+            .collect()
+    }
+
+    fn destination_view(&self, d: &Destination) -> Result<DestinationView, ApiError> {
+        let (depth, oldest) = self
+            .store
+            .queue_summary(d.id, QUEUE_COUNT_CAP)
+            .map_err(store_failure)?;
+        let oldest_queued_at = match oldest {
+            Some(item) => self
+                .store
+                .log(item.log_id)
+                .map_err(store_failure)?
+                .map(|l| l.created_at),
+            None => None,
+        };
+        Ok(DestinationView {
+            destination: d.clone(),
+            paused: self.delivery.is_paused(d.id),
+            delivery_allowed: self.delivery_allowed(d).is_ok(),
+            queue_depth: depth,
+            queue_depth_capped: depth >= QUEUE_COUNT_CAP,
+            oldest_queued_at,
+            quarantined: self.store.quarantined(d.id).map_err(store_failure)?.len(),
+            health: self.stats.destination(d.id),
+        })
+    }
+
+    /// Sources, destinations and subscriptions with their figures, optionally of one
+    /// environment.
+    pub fn connections(&self, env: Option<Environment>) -> Result<ConnectionsView, ApiError> {
+        let in_env = |e: Environment| env.is_none_or(|want| want == e);
+        let sources = self
+            .registry
+            .sources
+            .iter()
+            .filter(|s| in_env(s.environment))
+            .map(|s| SourceView {
+                source: s.clone(),
+                health: self.stats.source(s.id),
+            })
+            .collect();
+        let destinations = self
+            .registry
+            .destinations
+            .iter()
+            .filter(|d| in_env(d.environment))
+            .map(|d| self.destination_view(d))
+            .collect::<Result<_, _>>()?;
+        let subscriptions = self
+            .registry
+            .subscriptions
+            .iter()
+            .filter(|s| {
+                self.registry
+                    .source(s.source_id)
+                    .is_some_and(|src| in_env(src.environment))
+            })
+            .cloned()
+            .collect();
+        Ok(ConnectionsView {
+            sources,
+            destinations,
+            subscriptions,
+        })
+    }
+}

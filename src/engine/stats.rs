@@ -1,0 +1,263 @@
+//! Live health figures for the console and the admin API: request rates per source,
+//! attempt outcomes per destination, engine-wide accepted/s and delivered/s.
+//!
+//! Counts live in fixed rings of one-second buckets covering [`WINDOW_SECONDS`], so
+//! memory is bounded whatever the traffic, and nothing here touches the disk.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Instant;
+use uuid::Uuid;
+
+/// How far back rates and success ratios look.
+pub const WINDOW_SECONDS: usize = 300;
+
+/// Per-second counts over the last [`WINDOW_SECONDS`].
+#[derive(Debug, Clone)]
+pub struct RateWindow {
+    buckets: Box<[u32; WINDOW_SECONDS]>,
+    /// The second (since the engine's start) the newest bucket counts.
+    newest: u64,
+}
+
+impl Default for RateWindow {
+    fn default() -> Self {
+        RateWindow {
+            buckets: Box::new([0; WINDOW_SECONDS]),
+            newest: 0,
+        }
+    }
+}
+
+impl RateWindow {
+    fn advance(&mut self, now: u64) {
+        if now <= self.newest {
+            return;
+        }
+        let gap = (now - self.newest).min(WINDOW_SECONDS as u64);
+        for s in 1..=gap {
+            self.buckets[((self.newest + s) % WINDOW_SECONDS as u64) as usize] = 0;
+        }
+        self.newest = now;
+    }
+
+    pub fn add(&mut self, now: u64, n: u32) {
+        self.advance(now);
+        let slot = (now % WINDOW_SECONDS as u64) as usize;
+        self.buckets[slot] = self.buckets[slot].saturating_add(n);
+    }
+
+    /// Events in the last `seconds` full seconds before `now` (the current, partial
+    /// second is left out so a rate does not dip at each second's start).
+    pub fn sum(&mut self, now: u64, seconds: usize) -> u64 {
+        self.advance(now);
+        let seconds = seconds.min(WINDOW_SECONDS - 1) as u64;
+        (1..=seconds)
+            .filter(|back| *back <= now)
+            .map(|back| self.buckets[((now - back) % WINDOW_SECONDS as u64) as usize] as u64)
+            .sum()
+    }
+}
+
+#[derive(Debug, Default)]
+struct SourceStats {
+    last_request: Option<DateTime<Utc>>,
+    requests: RateWindow,
+}
+
+#[derive(Debug, Default)]
+struct DestinationStats {
+    last_attempt: Option<LastAttempt>,
+    ok: RateWindow,
+    failed: RateWindow,
+}
+
+/// The most recent attempt at a destination.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LastAttempt {
+    #[serde(with = "crate::model::log::utc_millis")]
+    pub at: DateTime<Utc>,
+    pub succeeded: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<u16>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    sources: HashMap<Uuid, SourceStats>,
+    destinations: HashMap<Uuid, DestinationStats>,
+    accepted: RateWindow,
+    delivered: RateWindow,
+}
+
+pub struct Stats {
+    started: Instant,
+    inner: Mutex<Inner>,
+}
+
+/// A source's figures.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SourceHealth {
+    #[serde(skip_serializing_if = "Option::is_none", with = "optional_millis")]
+    pub last_request: Option<DateTime<Utc>>,
+    pub requests_per_minute: f64,
+}
+
+/// A destination's attempt figures (queue figures come from the store).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DestinationHealth {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_attempt: Option<LastAttempt>,
+    pub attempts_5m: u64,
+    pub failures_5m: u64,
+    /// Successful attempts / all attempts over 5 minutes; absent with no attempts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub success_rate_5m: Option<f64>,
+}
+
+mod optional_millis {
+    use chrono::{DateTime, Utc};
+    use serde::Serializer;
+
+    pub fn serialize<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => s.serialize_str(&crate::model::time::format_utc(*t)),
+            None => s.serialize_none(),
+        }
+    }
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Stats {
+            started: Instant::now(),
+            inner: Mutex::new(Inner::default()),
+        }
+    }
+}
+
+impl Stats {
+    fn now(&self) -> u64 {
+        self.started.elapsed().as_secs()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A source's request was accepted (or a query answered).
+    pub fn request(&self, source: Uuid) {
+        let now = self.now();
+        let mut inner = self.lock();
+        inner.accepted.add(now, 1);
+        let s = inner.sources.entry(source).or_default();
+        s.last_request = Some(Utc::now());
+        s.requests.add(now, 1);
+    }
+
+    /// An attempt at a destination ended.
+    pub fn attempt(&self, destination: Uuid, succeeded: bool, http_status: Option<u16>) {
+        let now = self.now();
+        let mut inner = self.lock();
+        if succeeded {
+            inner.delivered.add(now, 1);
+        }
+        let d = inner.destinations.entry(destination).or_default();
+        d.last_attempt = Some(LastAttempt {
+            at: Utc::now(),
+            succeeded,
+            http_status,
+        });
+        if succeeded {
+            d.ok.add(now, 1);
+        } else {
+            d.failed.add(now, 1);
+        }
+    }
+
+    pub fn source(&self, source: Uuid) -> SourceHealth {
+        let now = self.now();
+        let mut inner = self.lock();
+        let Some(s) = inner.sources.get_mut(&source) else {
+            return SourceHealth::default();
+        };
+        SourceHealth {
+            last_request: s.last_request,
+            requests_per_minute: s.requests.sum(now, 60) as f64,
+        }
+    }
+
+    pub fn destination(&self, destination: Uuid) -> DestinationHealth {
+        let now = self.now();
+        let mut inner = self.lock();
+        let Some(d) = inner.destinations.get_mut(&destination) else {
+            return DestinationHealth::default();
+        };
+        let ok = d.ok.sum(now, WINDOW_SECONDS);
+        let failed = d.failed.sum(now, WINDOW_SECONDS);
+        DestinationHealth {
+            last_attempt: d.last_attempt.clone(),
+            attempts_5m: ok + failed,
+            failures_5m: failed,
+            success_rate_5m: (ok + failed > 0).then(|| ok as f64 / (ok + failed) as f64),
+        }
+    }
+
+    /// Engine-wide (accepted/s, delivered/s) over the last 10 seconds.
+    pub fn throughput(&self) -> (f64, f64) {
+        let now = self.now();
+        let mut inner = self.lock();
+        let window = 10usize.min(now as usize).max(1);
+        (
+            inner.accepted.sum(now, window) as f64 / window as f64,
+            inner.delivered.sum(now, window) as f64 / window as f64,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_forget_old_seconds() {
+        let mut w = RateWindow::default();
+        w.add(10, 5);
+        w.add(11, 2);
+        assert_eq!(w.sum(12, 60), 7);
+        assert_eq!(w.sum(12, 1), 2);
+        // The current second is not counted yet.
+        w.add(12, 9);
+        assert_eq!(w.sum(12, 60), 7);
+        assert_eq!(w.sum(13, 60), 16);
+        // Five minutes later everything has rolled out, even across a long gap.
+        assert_eq!(w.sum(10 + WINDOW_SECONDS as u64 + 5, 60), 0);
+        assert_eq!(w.sum(10_000, WINDOW_SECONDS), 0);
+    }
+
+    #[test]
+    fn destination_success_rate() {
+        let stats = Stats::default();
+        let d = Uuid::new_v4();
+        assert_eq!(stats.destination(d).success_rate_5m, None);
+        stats.attempt(d, true, Some(200));
+        stats.attempt(d, false, Some(500));
+        stats.attempt(d, true, Some(200));
+        stats.attempt(d, true, Some(200));
+        // Counted once their second is complete.
+        let inner_now = stats.now() + 1;
+        let mut inner = stats.lock();
+        let h = inner.destinations.get_mut(&d).expect("stats");
+        assert_eq!(h.ok.sum(inner_now, WINDOW_SECONDS), 3);
+        assert_eq!(h.failed.sum(inner_now, WINDOW_SECONDS), 1);
+        assert_eq!(
+            h.last_attempt.as_ref().map(|a| a.http_status),
+            Some(Some(200))
+        );
+    }
+}
