@@ -4,11 +4,10 @@
 
 use super::{AppState, bearer, reply};
 use crate::engine::Engine;
-use crate::engine::query::LogDetail;
 use crate::model::time::parse_instant;
-use crate::model::{ApiError, Environment, LogRecord, Role};
+use crate::model::{ApiError, Environment};
+use crate::store::LogQuery;
 use crate::store::credentials::TokenRecord;
-use crate::store::{AuditEntry, LogQuery};
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -114,7 +113,7 @@ async fn list_quarantine(
                 .log(log_id)
                 .map_err(|e| ApiError::internal(e.to_string()))?
             {
-                mask_log(&mut log, token.role);
+                crate::engine::access::mask_log(&mut log, token.role);
                 logs.push(log);
             }
         }
@@ -142,7 +141,7 @@ async fn log_action(
                 "Unknown log action \"{other}\": use quarantine, release, fail or resend."
             ))),
         }?;
-        mask_log(&mut log, token.role);
+        crate::engine::access::mask_log(&mut log, token.role);
         Ok::<_, ApiError>(log)
     }
     .await;
@@ -254,12 +253,6 @@ fn to_query(engine: &Engine, p: LogParams) -> Result<LogQuery, ApiError> {
     })
 }
 
-fn mask_log(log: &mut LogRecord, role: Role) {
-    if log.environment.may_hold_phi() && !role.sees_phi() {
-        log.patient_id = None;
-    }
-}
-
 async fn list_logs(
     State(engine): State<AppState>,
     headers: HeaderMap,
@@ -275,27 +268,7 @@ async fn list_logs(
             ))
         })?;
         let query = to_query(&engine, params)?;
-        // A patient identifier is PHI: searching Production by it would reveal who
-        // is in the traffic, so it needs the PHI permission there.
-        if query.patient_id.is_some()
-            && !token.role.sees_phi()
-            && query.environment.is_none_or(Environment::may_hold_phi)
-        {
-            return Err(ApiError::new(
-                403,
-                "permission",
-                "Admin",
-                "Searching by patient identifier in Production needs the PHI permission \
-                 (role phi or admin); add env=development or env=staging to search there.",
-            ));
-        }
-        let mut page = engine
-            .store()
-            .search(&query)
-            .map_err(|e| ApiError::internal(e.to_string()))?;
-        for log in &mut page.logs {
-            mask_log(log, token.role);
-        }
+        let page = engine.search_as(&query, token.role)?;
         Ok::<_, ApiError>(page)
     })();
     reply(result)
@@ -310,33 +283,10 @@ async fn get_log(
         let token = admin(&engine, &headers)?;
         let id = Uuid::parse_str(&id)
             .map_err(|_| ApiError::bad_request(format!("\"{id}\" is not a log ID (a UUID).")))?;
-        let mut detail: LogDetail = engine
-            .log_detail(id)?
+        let detail = engine
+            .detail_as(id, token.role, &actor(&token))?
             .ok_or_else(|| ApiError::not_found(format!("There is no log {id}.")))?;
-        let production = detail.log.environment.may_hold_phi();
-        let masked = production && !token.role.sees_phi();
-        if masked {
-            mask_log(&mut detail.log, token.role);
-            detail.request = None;
-            detail.response = None;
-            for attempt in &mut detail.attempts {
-                attempt.response_body = None;
-            }
-        } else if production {
-            engine
-                .store()
-                .append_audit(&AuditEntry {
-                    at: Utc::now(),
-                    actor: actor(&token),
-                    action: "reveal-payload".into(),
-                    log_id: Some(id),
-                    detail: None,
-                })
-                .map_err(|e| ApiError::internal(e.to_string()))?;
-        }
-        let mut body =
-            serde_json::to_value(&detail).map_err(|e| ApiError::internal(e.to_string()))?;
-        body["masked"] = json!(masked);
+        let body = detail;
         Ok::<_, ApiError>(body)
     })();
     reply(result)

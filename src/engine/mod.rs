@@ -2,6 +2,7 @@
 //! and writebacks, synchronous query forwarding, history reads, and the event bus.
 //! No HTTP types in here: the `api` module adapts requests to these calls.
 
+pub mod access;
 pub mod auth;
 pub mod config;
 pub mod delivery;

@@ -327,7 +327,7 @@ fn distance(a: &str, b: &str) -> usize {
 }
 
 /// The closest name by squashed spelling, then by a small edit distance.
-fn closest<'a>(wanted: &str, names: impl Iterator<Item = &'a str> + Clone) -> Option<&'a str> {
+pub fn closest<'a>(wanted: &str, names: impl Iterator<Item = &'a str> + Clone) -> Option<&'a str> {
     let w = squash(wanted);
     names.clone().find(|n| squash(n) == w).or_else(|| {
         names
@@ -343,6 +343,12 @@ fn squash(s: &str) -> String {
         .filter(|c| c.is_ascii_alphanumeric())
         .map(|c| c.to_ascii_lowercase())
         .collect()
+}
+
+/// Finds a data model ignoring case, spaces and punctuation ("clinicalsummary").
+pub fn data_model_loose(name: &str) -> Option<&'static str> {
+    let wanted = squash(name);
+    data_models().find(|m| squash(m) == wanted)
 }
 
 /// Finds a data model by its exact name.

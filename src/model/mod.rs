@@ -6,6 +6,7 @@ pub mod access;
 pub mod catalog;
 pub mod environment;
 pub mod error;
+pub mod filter;
 pub mod log;
 pub mod meta;
 pub mod time;

@@ -1,0 +1,88 @@
+//! PHI rules for everything that reads history on someone's behalf (the admin API now,
+//! the console's local client next): in Production, a role without the PHI permission
+//! sees log metadata only, never bodies or patient fields, and may not search by
+//! patient; every reveal of a Production payload is audited. Development and Staging
+//! are never masked.
+
+use super::query::LogDetail;
+use super::{Engine, store_failure};
+use crate::model::{ApiError, Environment, LogRecord, Role};
+use crate::store::{LogPage, LogQuery};
+use uuid::Uuid;
+
+/// Strips what a role may not see from a log's metadata.
+pub fn mask_log(log: &mut LogRecord, role: Role) {
+    if log.environment.may_hold_phi() && !role.sees_phi() {
+        log.patient_id = None;
+    }
+}
+
+/// A log's detail as a role may see it.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VisibleDetail {
+    #[serde(flatten)]
+    pub detail: LogDetail,
+    /// Bodies and patient fields were withheld.
+    pub masked: bool,
+}
+
+impl Engine {
+    /// A page of history for `role`.
+    pub fn search_as(&self, query: &LogQuery, role: Role) -> Result<LogPage, ApiError> {
+        // A patient identifier is PHI: searching Production by it would reveal who is in
+        // the traffic.
+        if query.patient_id.is_some()
+            && !role.sees_phi()
+            && query.environment.is_none_or(Environment::may_hold_phi)
+        {
+            return Err(ApiError::new(
+                403,
+                "permission",
+                "Admin",
+                "Searching by patient identifier in Production needs the PHI permission \
+                 (role phi or admin); add env=development or env=staging to search there.",
+            ));
+        }
+        let mut page = self.store.search(query).map_err(store_failure)?;
+        for log in &mut page.logs {
+            mask_log(log, role);
+        }
+        Ok(page)
+    }
+
+    /// One log with its attempts and bodies as `role` may see it; a Production reveal
+    /// is written to the audit trail under `actor`.
+    pub fn detail_as(
+        &self,
+        id: Uuid,
+        role: Role,
+        actor: &str,
+    ) -> Result<Option<VisibleDetail>, ApiError> {
+        let Some(mut detail) = self.log_detail(id)? else {
+            return Ok(None);
+        };
+        let production = detail.log.environment.may_hold_phi();
+        let masked = production && !role.sees_phi();
+        if masked {
+            mask_log(&mut detail.log, role);
+            detail.request = None;
+            detail.response = None;
+            for attempt in &mut detail.attempts {
+                attempt.response_body = None;
+            }
+        } else if production {
+            self.store
+                .append_audit(&crate::store::AuditEntry {
+                    at: chrono::Utc::now(),
+                    actor: actor.to_string(),
+                    action: "reveal-payload".into(),
+                    log_id: Some(id),
+                    detail: None,
+                })
+                // No audit, no reveal.
+                .map_err(store_failure)?;
+        }
+        Ok(Some(VisibleDetail { detail, masked }))
+    }
+}
