@@ -4,6 +4,7 @@
 
 use super::{AppState, bearer, reply};
 use crate::engine::Engine;
+use crate::model::filter::Filter;
 use crate::model::time::parse_instant;
 use crate::model::{ApiError, Environment};
 use crate::store::LogQuery;
@@ -28,6 +29,7 @@ pub fn routes() -> Router<AppState> {
         .route("/logs/{id}", get(get_log))
         .route("/connections", get(connections))
         .route("/environments", get(environments))
+        .route("/events", get(events))
         .route("/status", get(status))
         .route("/destinations/{id}/{action}", post(destination_action))
         .route("/destinations/{id}/quarantine", get(list_quarantine))
@@ -344,4 +346,79 @@ async fn status(State(engine): State<AppState>, headers: HeaderMap) -> Response 
             "tokenName": token.name,
         })
     }))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventsParam {
+    filter: Option<String>,
+}
+
+/// Live log changes as server-sent events (`event: log`, data = the log as JSON),
+/// filtered on the server with the feed's filter language. A subscriber too slow for
+/// the engine's event bus gets `event: lagged` with how many it missed, and goes on.
+async fn events(
+    State(engine): State<AppState>,
+    headers: HeaderMap,
+    params: Result<Query<EventsParam>, QueryRejection>,
+) -> Response {
+    use axum::response::IntoResponse;
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    use tokio::sync::broadcast::error::RecvError;
+
+    let setup = (|| {
+        let token = admin(&engine, &headers)?;
+        let Query(p) = params.map_err(|e| {
+            ApiError::bad_request(format!("{}. The only parameter is filter.", e.body_text()))
+        })?;
+        let filter = Filter::parse(p.filter.as_deref().unwrap_or("")).map_err(|e| {
+            ApiError::bad_request(format!(
+                "filter: {} (at bytes {}..{})",
+                e.message, e.start, e.end
+            ))
+        })?;
+        Ok::<_, ApiError>((token.role, filter))
+    })();
+    let (role, filter) = match setup {
+        Ok(setup) => setup,
+        Err(e) => return reply::<()>(Err(e)),
+    };
+    // Without PHI permission a patient filter never matches Production traffic, so
+    // it cannot tell who is there.
+    let patient_blind = filter.names_patient() && !role.sees_phi();
+    let receiver = engine.subscribe();
+    let stream = futures_util::stream::unfold(receiver, move |mut receiver| {
+        let filter = filter.clone();
+        async move {
+            loop {
+                match receiver.recv().await {
+                    Ok(event) => {
+                        let mut log = event.log;
+                        if !filter.matches(&log)
+                            || (patient_blind && log.environment.may_hold_phi())
+                        {
+                            continue;
+                        }
+                        crate::engine::access::mask_log(&mut log, role);
+                        let event = Event::default()
+                            .event("log")
+                            .id(log.id.to_string())
+                            .json_data(&log)
+                            .unwrap_or_else(|_| Event::default().comment("unencodable log"));
+                        return Some((Ok::<_, std::convert::Infallible>(event), receiver));
+                    }
+                    Err(RecvError::Lagged(missed)) => {
+                        let event = Event::default()
+                            .event("lagged")
+                            .data(json!({ "missed": missed }).to_string());
+                        return Some((Ok(event), receiver));
+                    }
+                    Err(RecvError::Closed) => return None,
+                }
+            }
+        }
+    });
+    Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(15)))
+        .into_response()
 }
