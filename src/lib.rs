@@ -2,7 +2,7 @@
 //! protocol, with a terminal console.
 //!
 //! Modules, and the one way their dependencies point
-//! (`api -> engine -> store -> model`):
+//! (`client -> engine -> store -> model`, `api -> engine`, `sandbox -> model`):
 //! - [`model`]: pure types and rules, no I/O: environments, the request envelope,
 //!   logs and attempts, the catalog of data models and events, timestamp
 //!   normalization, errors in the platform's shape, roles.
@@ -13,10 +13,13 @@
 //!   endpoint verification, operator actions, the event bus. No HTTP types.
 //! - [`sandbox`]: the built-in Development connection: a mock EHR answering every
 //!   query from a synthetic patient panel, reached over loopback like any destination.
+//! - [`client`]: the `Engine` trait the console speaks to, served by an engine in the
+//!   same process (`Local`) or over the admin API (`Remote`).
 //! - [`api`]: axum routers for the platform API (`/auth`, `/endpoint`, `/query`,
 //!   `/poll`) and the admin API (`/admin/v1`).
 
 pub mod api;
+pub mod client;
 pub mod engine;
 pub mod model;
 pub mod sandbox;

@@ -437,8 +437,13 @@ fn serve(listen: SocketAddr, at: Locations) -> Result<()> {
         // One line on stdout for scripts and tests; everything else goes to the log.
         println!("switchboard listening on http://{addr}");
         tracing::info!(%addr, data_dir = %data_dir.display(), "engine started");
+        let closing = engine.clone();
         axum::serve(listener, switchboard::api::router(engine.clone()))
-            .with_graceful_shutdown(shutdown_signal())
+            .with_graceful_shutdown(async move {
+                shutdown_signal().await;
+                // Live event streams never end by themselves.
+                closing.close_streams();
+            })
             .await?;
         engine.shutdown().await;
         tracing::info!("engine stopped");

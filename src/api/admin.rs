@@ -387,37 +387,47 @@ async fn events(
     // it cannot tell who is there.
     let patient_blind = filter.names_patient() && !role.sees_phi();
     let receiver = engine.subscribe();
-    let stream = futures_util::stream::unfold(receiver, move |mut receiver| {
-        let filter = filter.clone();
-        async move {
-            loop {
-                match receiver.recv().await {
-                    Ok(event) => {
-                        let mut log = event.log;
-                        if !filter.matches(&log)
-                            || (patient_blind && log.environment.may_hold_phi())
-                        {
-                            continue;
+    let closing = Box::pin(engine.closing());
+    let stream =
+        futures_util::stream::unfold((receiver, closing), move |(mut receiver, mut closing)| {
+            let filter = filter.clone();
+            async move {
+                loop {
+                    let next = tokio::select! {
+                        next = receiver.recv() => next,
+                        // The engine is stopping: end the stream so the server can exit.
+                        _ = &mut closing => return None,
+                    };
+                    match next {
+                        Ok(event) => {
+                            let mut log = event.log;
+                            if !filter.matches(&log)
+                                || (patient_blind && log.environment.may_hold_phi())
+                            {
+                                continue;
+                            }
+                            crate::engine::access::mask_log(&mut log, role);
+                            let event = Event::default()
+                                .event("log")
+                                .id(log.id.to_string())
+                                .json_data(&log)
+                                .unwrap_or_else(|_| Event::default().comment("unencodable log"));
+                            return Some((
+                                Ok::<_, std::convert::Infallible>(event),
+                                (receiver, closing),
+                            ));
                         }
-                        crate::engine::access::mask_log(&mut log, role);
-                        let event = Event::default()
-                            .event("log")
-                            .id(log.id.to_string())
-                            .json_data(&log)
-                            .unwrap_or_else(|_| Event::default().comment("unencodable log"));
-                        return Some((Ok::<_, std::convert::Infallible>(event), receiver));
+                        Err(RecvError::Lagged(missed)) => {
+                            let event = Event::default()
+                                .event("lagged")
+                                .data(json!({ "missed": missed }).to_string());
+                            return Some((Ok(event), (receiver, closing)));
+                        }
+                        Err(RecvError::Closed) => return None,
                     }
-                    Err(RecvError::Lagged(missed)) => {
-                        let event = Event::default()
-                            .event("lagged")
-                            .data(json!({ "missed": missed }).to_string());
-                        return Some((Ok(event), receiver));
-                    }
-                    Err(RecvError::Closed) => return None,
                 }
             }
-        }
-    });
+        });
     Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(15)))
         .into_response()

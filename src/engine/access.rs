@@ -18,7 +18,7 @@ pub fn mask_log(log: &mut LogRecord, role: Role) {
 }
 
 /// A log's detail as a role may see it.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct VisibleDetail {
     #[serde(flatten)]

@@ -6,12 +6,12 @@ use super::stats::{DestinationHealth, SourceHealth};
 use super::{Destination, Engine, Source, store_failure};
 use crate::model::{ApiError, Environment};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Queue items counted per destination before the depth is reported as "at least".
 pub const QUEUE_COUNT_CAP: usize = 100_000;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EnvironmentView {
     pub name: Environment,
@@ -21,7 +21,7 @@ pub struct EnvironmentView {
     pub failures_5m: u64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SourceView {
     #[serde(flatten)]
@@ -29,7 +29,7 @@ pub struct SourceView {
     pub health: SourceHealth,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DestinationView {
     #[serde(flatten)]
@@ -41,25 +41,16 @@ pub struct DestinationView {
     /// The depth hit [`QUEUE_COUNT_CAP`]: there are at least that many.
     pub queue_depth_capped: bool,
     #[serde(
+        default,
         skip_serializing_if = "Option::is_none",
-        serialize_with = "optional_millis"
+        with = "crate::model::wire::optional_utc_millis"
     )]
     pub oldest_queued_at: Option<DateTime<Utc>>,
     pub quarantined: usize,
     pub health: DestinationHealth,
 }
 
-fn optional_millis<S: serde::Serializer>(
-    t: &Option<DateTime<Utc>>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    match t {
-        Some(t) => s.serialize_str(&crate::model::time::format_utc(*t)),
-        None => s.serialize_none(),
-    }
-}
-
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectionsView {
     pub sources: Vec<SourceView>,

@@ -53,6 +53,9 @@ pub struct Engine {
     pub(crate) events: broadcast::Sender<LogEvent>,
     pub(crate) delivery: delivery::Delivery,
     pub(crate) stats: stats::Stats,
+    /// Flips to true when the engine begins to stop: long-lived streams end then, so a
+    /// graceful shutdown does not wait on them forever.
+    closing: tokio::sync::watch::Sender<bool>,
     data_dir: PathBuf,
     started: Instant,
 }
@@ -92,6 +95,7 @@ impl Engine {
                 events,
                 delivery,
                 stats: stats::Stats::default(),
+                closing: tokio::sync::watch::channel(false).0,
                 data_dir: data_dir.to_path_buf(),
                 started: Instant::now(),
             }
@@ -139,6 +143,19 @@ impl Engine {
 
     pub fn subscribe(&self) -> broadcast::Receiver<LogEvent> {
         self.events.subscribe()
+    }
+
+    /// Ends live streams (server-sent events): call when a stop begins.
+    pub fn close_streams(&self) {
+        let _ = self.closing.send(true);
+    }
+
+    /// Resolves when [`Engine::close_streams`] has been called.
+    pub fn closing(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut closing = self.closing.subscribe();
+        async move {
+            let _ = closing.wait_for(|closed| *closed).await;
+        }
     }
 
     pub(crate) fn publish(&self, log: &LogRecord) {

@@ -5,7 +5,7 @@
 //! memory is bounded whatever the traffic, and nothing here touches the disk.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Instant;
@@ -75,13 +75,14 @@ struct DestinationStats {
 }
 
 /// The most recent attempt at a destination.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LastAttempt {
     #[serde(with = "crate::model::log::utc_millis")]
     pub at: DateTime<Utc>,
     pub succeeded: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub http_status: Option<u16>,
 }
 
@@ -99,37 +100,29 @@ pub struct Stats {
 }
 
 /// A source's figures.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SourceHealth {
-    #[serde(skip_serializing_if = "Option::is_none", with = "optional_millis")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::model::wire::optional_utc_millis"
+    )]
     pub last_request: Option<DateTime<Utc>>,
     pub requests_per_minute: f64,
 }
 
 /// A destination's attempt figures (queue figures come from the store).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DestinationHealth {
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_attempt: Option<LastAttempt>,
     pub attempts_5m: u64,
     pub failures_5m: u64,
     /// Successful attempts / all attempts over 5 minutes; absent with no attempts.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub success_rate_5m: Option<f64>,
-}
-
-mod optional_millis {
-    use chrono::{DateTime, Utc};
-    use serde::Serializer;
-
-    pub fn serialize<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
-        match t {
-            Some(t) => s.serialize_str(&crate::model::time::format_utc(*t)),
-            None => s.serialize_none(),
-        }
-    }
 }
 
 impl Default for Stats {

@@ -10,6 +10,7 @@ pub mod filter;
 pub mod log;
 pub mod meta;
 pub mod time;
+pub mod wire;
 
 pub use access::Role;
 pub use catalog::{EventInfo, Exchange};

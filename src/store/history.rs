@@ -8,7 +8,7 @@
 use super::{Result, Store, decode, key};
 use crate::model::{Environment, LogRecord, LogStatus, LogType};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// Largest page a caller may ask for.
@@ -129,12 +129,12 @@ impl LogQuery {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LogPage {
     pub logs: Vec<LogRecord>,
     /// Pass as `before` to get the next (older) page; absent when history is exhausted.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next: Option<Uuid>,
 }
 

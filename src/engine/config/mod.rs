@@ -57,7 +57,7 @@ pub enum DeliveryMode {
     Poll,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Source {
     pub id: Uuid,
     pub name: String,
@@ -65,7 +65,7 @@ pub struct Source {
     pub timezone: Tz,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Destination {
     pub id: Uuid,
@@ -82,32 +82,22 @@ pub struct Destination {
 }
 
 /// How one destination is delivered to.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeliveryPolicy {
     /// Wait before retry n (1-based) is `retry_schedule[n-1]`; the last repeats.
-    #[serde(rename = "retryScheduleSeconds", serialize_with = "seconds_list")]
+    #[serde(
+        rename = "retryScheduleSeconds",
+        with = "crate::model::wire::seconds_list"
+    )]
     pub retry_schedule: Vec<Duration>,
     /// Quarantine the head item after this many failed attempts; `None` = never
     /// (the platform's behaviour: the queue waits for an operator).
     pub quarantine_after: Option<u32>,
     pub queue_key: QueueKey,
     /// Bound on one delivery attempt, connect to last byte.
-    #[serde(rename = "timeoutSeconds", serialize_with = "seconds")]
+    #[serde(rename = "timeoutSeconds", with = "crate::model::wire::seconds")]
     pub timeout: Duration,
-}
-
-fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64(d.as_secs_f64())
-}
-
-fn seconds_list<S: serde::Serializer>(list: &[Duration], s: S) -> Result<S::Ok, S::Error> {
-    use serde::ser::SerializeSeq;
-    let mut seq = s.serialize_seq(Some(list.len()))?;
-    for d in list {
-        seq.serialize_element(&d.as_secs_f64())?;
-    }
-    seq.end()
 }
 
 /// The platform's schedule: immediately, +10 s, +10 s, 20, 30, 50, 80, 120 s, then every 120 s.
@@ -138,7 +128,7 @@ pub enum QueueKey {
     Patient,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Subscription {
     pub source_id: Uuid,

@@ -1,0 +1,172 @@
+//! The engine in the same process: calls go straight to it, with the same PHI rules and
+//! audit as the admin API.
+
+use super::{Action, BoxFuture, ClientError, Engine, FEED_CHANNEL_CAPACITY, FeedEvent, Status};
+use crate::engine::access::{VisibleDetail, mask_log};
+use crate::engine::health::{ConnectionsView, EnvironmentView};
+use crate::model::filter::Filter;
+use crate::model::{Environment, Role};
+use crate::store::{LogPage, LogQuery};
+use std::sync::Arc;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+pub struct Local {
+    engine: Arc<crate::engine::Engine>,
+    role: Role,
+    /// Who the audit trail names for this client's actions and reveals.
+    actor: String,
+    address: String,
+}
+
+impl Local {
+    pub fn new(
+        engine: Arc<crate::engine::Engine>,
+        role: Role,
+        actor: &str,
+        address: &str,
+    ) -> Local {
+        Local {
+            engine,
+            role,
+            actor: actor.to_string(),
+            address: address.to_string(),
+        }
+    }
+
+    fn operator(&self) -> Result<(), ClientError> {
+        if self.role.may_operate() {
+            Ok(())
+        } else {
+            Err(ClientError::Refused {
+                status: 403,
+                text: format!(
+                    "Role {} may not act on delivery; use an operator or admin role.",
+                    self.role.as_str()
+                ),
+            })
+        }
+    }
+}
+
+impl Engine for Local {
+    fn address(&self) -> String {
+        self.address.clone()
+    }
+
+    fn status(&self) -> BoxFuture<'_, Result<Status, ClientError>> {
+        Box::pin(async move {
+            let (accepted, delivered) = self.engine.stats().throughput();
+            Ok(Status {
+                uptime_seconds: self.engine.uptime().as_secs(),
+                accepted_per_second: accepted,
+                delivered_per_second: delivered,
+                role: self.role,
+                phi_visible: self.role.sees_phi(),
+            })
+        })
+    }
+
+    fn environments(&self) -> BoxFuture<'_, Result<Vec<EnvironmentView>, ClientError>> {
+        Box::pin(async move { Ok(self.engine.environments()) })
+    }
+
+    fn connections(
+        &self,
+        env: Option<Environment>,
+    ) -> BoxFuture<'_, Result<ConnectionsView, ClientError>> {
+        Box::pin(async move { Ok(self.engine.connections(env)?) })
+    }
+
+    fn logs(&self, query: LogQuery) -> BoxFuture<'_, Result<LogPage, ClientError>> {
+        Box::pin(async move {
+            let engine = self.engine.clone();
+            let role = self.role;
+            // History reads touch the disk: keep them off the async workers.
+            tokio::task::spawn_blocking(move || engine.search_as(&query, role))
+                .await
+                .map_err(|e| ClientError::Decode(e.to_string()))?
+                .map_err(ClientError::from)
+        })
+    }
+
+    fn log(&self, id: Uuid) -> BoxFuture<'_, Result<Option<VisibleDetail>, ClientError>> {
+        Box::pin(async move {
+            let engine = self.engine.clone();
+            let (role, actor) = (self.role, self.actor.clone());
+            tokio::task::spawn_blocking(move || engine.detail_as(id, role, &actor))
+                .await
+                .map_err(|e| ClientError::Decode(e.to_string()))?
+                .map_err(ClientError::from)
+        })
+    }
+
+    fn subscribe(
+        &self,
+        filter: Filter,
+    ) -> BoxFuture<'_, Result<mpsc::Receiver<FeedEvent>, ClientError>> {
+        Box::pin(async move {
+            let mut events = self.engine.subscribe();
+            let (tx, rx) = mpsc::channel(FEED_CHANNEL_CAPACITY);
+            let role = self.role;
+            let patient_blind = filter.names_patient() && !role.sees_phi();
+            tokio::spawn(async move {
+                let mut dropped = 0u64;
+                loop {
+                    let event = match events.recv().await {
+                        Ok(event) => {
+                            let mut log = event.log;
+                            if !filter.matches(&log)
+                                || (patient_blind && log.environment.may_hold_phi())
+                            {
+                                continue;
+                            }
+                            mask_log(&mut log, role);
+                            FeedEvent::Log(Box::new(log))
+                        }
+                        Err(RecvError::Lagged(n)) => FeedEvent::Dropped(n),
+                        Err(RecvError::Closed) => return,
+                    };
+                    // A full channel drops the event and says so at the next chance,
+                    // rather than growing.
+                    if dropped > 0 && tx.try_send(FeedEvent::Dropped(dropped)).is_ok() {
+                        dropped = 0;
+                    }
+                    match tx.try_send(event) {
+                        Ok(()) => {}
+                        Err(mpsc::error::TrySendError::Full(_)) => dropped += 1,
+                        Err(mpsc::error::TrySendError::Closed(_)) => return,
+                    }
+                }
+            });
+            Ok(rx)
+        })
+    }
+
+    fn act(&self, action: Action) -> BoxFuture<'_, Result<(), ClientError>> {
+        Box::pin(async move {
+            self.operator()?;
+            let e = &self.engine;
+            let who = self.actor.as_str();
+            match action {
+                Action::Pause(d) => e.set_paused(d, true, who).await?,
+                Action::Resume(d) => e.set_paused(d, false, who).await?,
+                Action::RetryNow(d) => e.retry_now(d, who)?,
+                Action::Quarantine(l) => {
+                    e.quarantine(l, who).await?;
+                }
+                Action::Release(l) => {
+                    e.release(l, who).await?;
+                }
+                Action::Fail(l) => {
+                    e.mark_failed(l, who).await?;
+                }
+                Action::Resend(l) => {
+                    e.resend(l, who).await?;
+                }
+            }
+            Ok(())
+        })
+    }
+}

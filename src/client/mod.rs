@@ -1,0 +1,125 @@
+//! The seam between the console and an engine: the [`Engine`] trait is everything the
+//! console may ask of one. [`Local`] serves it from an engine in the same process,
+//! [`Remote`] over the admin API (HTTP + server-sent events) of `switchboard serve`
+//! elsewhere. The console knows nothing else of the engine, and one contract test suite
+//! runs against both.
+
+mod local;
+mod remote;
+
+pub use local::Local;
+pub use remote::Remote;
+
+use crate::engine::access::VisibleDetail;
+use crate::engine::health::{ConnectionsView, EnvironmentView};
+use crate::model::filter::Filter;
+use crate::model::{Environment, LogRecord, Role};
+use crate::store::{LogPage, LogQuery};
+use serde::{Deserialize, Serialize};
+use std::future::Future;
+use std::pin::Pin;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Events a feed subscription buffers before it reports drops instead of growing.
+pub const FEED_CHANNEL_CAPACITY: usize = 4096;
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ClientError {
+    /// The engine answered with an error (its status and text).
+    #[error("{text}")]
+    Refused { status: u16, text: String },
+    #[error("cannot reach the engine at {url}: {reason}")]
+    Unreachable { url: String, reason: String },
+    #[error("the engine's answer could not be read: {0}")]
+    Decode(String),
+}
+
+impl From<crate::model::ApiError> for ClientError {
+    fn from(e: crate::model::ApiError) -> Self {
+        ClientError::Refused {
+            status: e.status,
+            text: e
+                .entries
+                .iter()
+                .map(|e| e.text.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+        }
+    }
+}
+
+/// The engine's own figures and who the client acts as.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Status {
+    pub uptime_seconds: u64,
+    pub accepted_per_second: f64,
+    pub delivered_per_second: f64,
+    pub role: Role,
+    pub phi_visible: bool,
+}
+
+/// One thing a live feed subscription delivers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FeedEvent {
+    /// A log was created or changed.
+    Log(Box<LogRecord>),
+    /// This many events were dropped because the subscriber fell behind.
+    Dropped(u64),
+    /// The connection to the engine was lost; the subscription is retrying.
+    Disconnected(String),
+    /// The connection is back.
+    Reconnected,
+}
+
+/// An operator action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Pause(Uuid),
+    Resume(Uuid),
+    RetryNow(Uuid),
+    Quarantine(Uuid),
+    Release(Uuid),
+    Fail(Uuid),
+    Resend(Uuid),
+}
+
+impl Action {
+    /// (`destinations` or `logs`, the target, the action's path segment)
+    fn route(self) -> (&'static str, Uuid, &'static str) {
+        match self {
+            Action::Pause(d) => ("destinations", d, "pause"),
+            Action::Resume(d) => ("destinations", d, "resume"),
+            Action::RetryNow(d) => ("destinations", d, "retry"),
+            Action::Quarantine(l) => ("logs", l, "quarantine"),
+            Action::Release(l) => ("logs", l, "release"),
+            Action::Fail(l) => ("logs", l, "fail"),
+            Action::Resend(l) => ("logs", l, "resend"),
+        }
+    }
+}
+
+/// Everything the console asks of an engine.
+pub trait Engine: Send + Sync {
+    /// Where the engine is, for the status bar.
+    fn address(&self) -> String;
+    fn status(&self) -> BoxFuture<'_, Result<Status, ClientError>>;
+    fn environments(&self) -> BoxFuture<'_, Result<Vec<EnvironmentView>, ClientError>>;
+    fn connections(
+        &self,
+        env: Option<Environment>,
+    ) -> BoxFuture<'_, Result<ConnectionsView, ClientError>>;
+    /// A page of history, newest first, as this client's role may see it.
+    fn logs(&self, query: LogQuery) -> BoxFuture<'_, Result<LogPage, ClientError>>;
+    /// One log with attempts and bodies (masked or audited per role).
+    fn log(&self, id: Uuid) -> BoxFuture<'_, Result<Option<VisibleDetail>, ClientError>>;
+    /// Live log changes matching `filter`, filtered at the engine.
+    fn subscribe(
+        &self,
+        filter: Filter,
+    ) -> BoxFuture<'_, Result<mpsc::Receiver<FeedEvent>, ClientError>>;
+    fn act(&self, action: Action) -> BoxFuture<'_, Result<(), ClientError>>;
+}

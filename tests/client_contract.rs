@@ -1,0 +1,309 @@
+//! One contract, two implementations: the console's `Engine` trait answered by an
+//! engine in the same process (`Local`) and by one over the admin API (`Remote`).
+
+mod common;
+
+use common::{TestEngine, closed_url, destination_toml, payload, source_toml, subscription_toml};
+use std::time::Duration;
+use switchboard::client::{Action, ClientError, Engine, FeedEvent, Local, Remote};
+use switchboard::model::filter::Filter;
+use switchboard::model::{Environment, Role};
+use switchboard::store::LogQuery;
+use uuid::Uuid;
+
+fn config() -> String {
+    let mut c = source_toml("Lab", "development", None);
+    c += &source_toml("Prod Lab", "production", None);
+    c += &destination_toml("EHR", "development", &closed_url());
+    c += "retry_schedule_seconds = [600]\n";
+    c += &destination_toml("Prod EHR", "production", &closed_url());
+    c += "retry_schedule_seconds = [600]\n";
+    c += &subscription_toml("Lab", "EHR", &["*"]);
+    c += &subscription_toml("Prod Lab", "Prod EHR", &["*"]);
+    c
+}
+
+async fn send(te: &TestEngine, source: &str, destination: &str, mrn: &str) -> Uuid {
+    let token = te.token(source).await;
+    let (status, body) = te
+        .post_json(
+            "/endpoint",
+            Some(&token),
+            &payload(
+                "PatientAdmin",
+                "Arrival",
+                &[te.destination_id(destination)],
+                mrn,
+            ),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body["Meta"]["Logs"][0]["ID"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("log id")
+}
+
+async fn next_log(
+    feed: &mut tokio::sync::mpsc::Receiver<FeedEvent>,
+) -> switchboard::model::LogRecord {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match tokio::time::timeout_at(deadline, feed.recv()).await {
+            Ok(Some(FeedEvent::Log(log))) => return *log,
+            Ok(Some(_)) => continue,
+            _ => panic!("no log event arrived"),
+        }
+    }
+}
+
+/// What every implementation must do, for a client with the admin role.
+async fn admin_contract(client: &dyn Engine, te: &TestEngine) {
+    let status = client.status().await.expect("status");
+    assert_eq!(status.role, Role::Admin);
+    assert!(status.phi_visible);
+
+    let envs = client.environments().await.expect("environments");
+    assert_eq!(envs.len(), 3);
+    assert!(
+        envs.iter()
+            .any(|e| e.name == Environment::Development && e.sources >= 3)
+    );
+
+    let dev = client
+        .connections(Some(Environment::Development))
+        .await
+        .expect("connections");
+    assert!(
+        dev.sources
+            .iter()
+            .all(|s| s.source.environment == Environment::Development)
+    );
+    assert!(
+        dev.destinations
+            .iter()
+            .any(|d| d.destination.name == "Sandbox EHR")
+    );
+    assert!(dev.destinations.iter().any(|d| d.destination.name == "EHR"));
+
+    // The feed is filtered at the engine.
+    let mut feed = client
+        .subscribe(Filter::parse("src:Lab dm:PatientAdmin").expect("filter"))
+        .await
+        .expect("subscribe");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let prod_id = send(te, "Prod Lab", "Prod EHR", "MRN-P").await;
+    let id = send(te, "Lab", "EHR", "MRN-D").await;
+    let seen = next_log(&mut feed).await;
+    assert_eq!(seen.id, id, "only Lab's logs pass the filter");
+    assert_eq!(seen.source_name, "Lab");
+
+    let page = client
+        .logs(LogQuery {
+            source: Some(te.source_id("Lab")),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("logs");
+    assert_eq!(page.logs.first().map(|l| l.id), Some(id));
+
+    let detail = client.log(prod_id).await.expect("log").expect("exists");
+    assert!(!detail.masked);
+    assert_eq!(detail.detail.log.patient_id.as_deref(), Some("MRN-P"));
+    assert!(detail.detail.request.is_some());
+    assert!(client.log(Uuid::now_v7()).await.expect("log").is_none());
+
+    let ehr = te.destination_id("EHR");
+    client.act(Action::Pause(ehr)).await.expect("pause");
+    let view = client
+        .connections(Some(Environment::Development))
+        .await
+        .expect("connections");
+    let d = view
+        .destinations
+        .iter()
+        .find(|d| d.destination.id == ehr)
+        .expect("EHR");
+    assert!(d.paused);
+    assert_eq!(d.queue_depth, 1);
+    client.act(Action::Resume(ehr)).await.expect("resume");
+    let refused = client.act(Action::Release(id)).await;
+    assert!(
+        matches!(refused, Err(ClientError::Refused { status: 409, .. })),
+        "{refused:?}"
+    );
+}
+
+/// A viewer sees Production metadata only and may not act.
+async fn viewer_contract(client: &dyn Engine, te: &TestEngine) {
+    let prod_id = send(te, "Prod Lab", "Prod EHR", "MRN-SECRET").await;
+    let detail = client.log(prod_id).await.expect("log").expect("exists");
+    assert!(detail.masked);
+    assert!(detail.detail.request.is_none());
+    assert!(detail.detail.log.patient_id.is_none());
+    let page = client
+        .logs(LogQuery {
+            environment: Some(Environment::Production),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("logs");
+    assert!(page.logs.iter().all(|l| l.patient_id.is_none()));
+    let refused = client
+        .act(Action::Pause(te.destination_id("Prod EHR")))
+        .await;
+    assert!(
+        matches!(refused, Err(ClientError::Refused { status: 403, .. })),
+        "{refused:?}"
+    );
+    let refused = client
+        .logs(LogQuery {
+            patient_id: Some("MRN-SECRET".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await;
+    assert!(
+        matches!(refused, Err(ClientError::Refused { status: 403, .. })),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_honours_the_contract() {
+    let te = TestEngine::start(&config()).await;
+    admin_contract(
+        &Local::new(te.engine.clone(), Role::Admin, "test", &te.base),
+        &te,
+    )
+    .await;
+    viewer_contract(
+        &Local::new(te.engine.clone(), Role::Viewer, "test", &te.base),
+        &te,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_honours_the_contract() {
+    let te = TestEngine::start(&config()).await;
+    let admin = Remote::new(&te.base, &te.admin_token(Role::Admin)).expect("client");
+    admin_contract(&admin, &te).await;
+    let viewer = Remote::new(&te.base, &te.admin_token(Role::Viewer)).expect("client");
+    viewer_contract(&viewer, &te).await;
+}
+
+const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
+
+struct Serve(std::process::Child);
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve(data: &std::path::Path, listen: &str) -> (Serve, String) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(BIN)
+        .args(["serve", "--listen", listen])
+        .arg("--data-dir")
+        .arg(data)
+        // No config file there: the built-in Development setup.
+        .env_remove("SWITCHBOARD_CONFIG")
+        .env("XDG_CONFIG_HOME", data.join("no-config"))
+        .env("SWITCHBOARD_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read");
+    let base = line
+        .trim()
+        .strip_prefix("switchboard listening on ")
+        .unwrap_or_else(|| panic!("unexpected: {line:?}"))
+        .to_string();
+    (Serve(child), base)
+}
+
+async fn wait_for(
+    feed: &mut tokio::sync::mpsc::Receiver<FeedEvent>,
+    want: impl Fn(&FeedEvent) -> bool,
+) -> FeedEvent {
+    tokio::time::timeout(Duration::from_secs(15), async {
+        loop {
+            match feed.recv().await {
+                Some(event) if want(&event) => return event,
+                Some(_) => continue,
+                None => panic!("feed closed"),
+            }
+        }
+    })
+    .await
+    .expect("the expected feed event")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_survives_an_engine_restart_and_sigterm_is_not_held_by_streams() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let token = std::process::Command::new(BIN)
+        .args([
+            "tokens",
+            "create",
+            "--role",
+            "admin",
+            "--name",
+            "t",
+            "--json",
+            "--data-dir",
+        ])
+        .arg(&data)
+        .output()
+        .expect("token");
+    let token: serde_json::Value = serde_json::from_slice(&token.stdout).expect("json");
+    let token = token["token"].as_str().expect("token").to_string();
+
+    let (mut engine, base) = serve(&data, "127.0.0.1:0");
+    let client = Remote::new(&base, &token).expect("client");
+    let mut feed = client
+        .subscribe(Filter::default())
+        .await
+        .expect("subscribe");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // SIGTERM with a live event stream attached: the engine still stops promptly.
+    let pid = engine.0.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while engine.0.try_wait().expect("wait").is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "SIGTERM held by an open event stream"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    wait_for(&mut feed, |e| matches!(e, FeedEvent::Disconnected(_))).await;
+    let refused = client.status().await;
+    assert!(
+        matches!(refused, Err(ClientError::Unreachable { .. })),
+        "{refused:?}"
+    );
+
+    // The engine comes back on the same address: the feed reconnects by itself.
+    let listen = base.trim_start_matches("http://").to_string();
+    let (_engine, _) = serve(&data, &listen);
+    wait_for(&mut feed, |e| matches!(e, FeedEvent::Reconnected)).await;
+    assert_eq!(client.status().await.expect("status").role, Role::Admin);
+}
