@@ -20,6 +20,7 @@
 
 pub mod api;
 pub mod client;
+pub mod console;
 pub mod engine;
 pub mod model;
 pub mod sandbox;

@@ -1,0 +1,516 @@
+//! The console's state and its one `update` function. Pure: no terminal, no engine, no
+//! tasks. Everything it wants done comes back as [`Effect`] values for the event loop.
+
+use super::feed::FeedRing;
+use super::prompt::{Command, LineInput, LineOutcome};
+use crate::client::{Action, FeedEvent, Status};
+use crate::engine::access::VisibleDetail;
+use crate::engine::health::{ConnectionsView, DestinationView, EnvironmentView};
+use crate::model::filter::{Filter, FilterError};
+use crate::model::{Environment, Role};
+use crate::store::{LogPage, LogQuery};
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use uuid::Uuid;
+
+/// Logs asked for per history page.
+pub const PAGE_SIZE: usize = 200;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pane {
+    Environments,
+    Connections,
+    Feed,
+    Composer,
+}
+
+impl Pane {
+    pub const ALL: [Pane; 4] = [
+        Pane::Environments,
+        Pane::Connections,
+        Pane::Feed,
+        Pane::Composer,
+    ];
+
+    fn index(self) -> usize {
+        Pane::ALL.iter().position(|&p| p == self).unwrap_or(0)
+    }
+
+    fn step(self, by: isize) -> Pane {
+        let n = Pane::ALL.len() as isize;
+        Pane::ALL[(self.index() as isize + by).rem_euclid(n) as usize]
+    }
+}
+
+/// Something the engine or its edges should do; the event loop carries these out and
+/// answers with a [`Msg`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    Subscribe(Filter),
+    LoadPage(LogQuery),
+    LoadConnections(Option<Environment>),
+    OpenLog(Uuid),
+    Act(Action),
+    SetTheme(String),
+    Quit,
+}
+
+#[derive(Debug, Clone)]
+pub enum Msg {
+    Key(KeyEvent),
+    Feed(FeedEvent),
+    Status(Status),
+    Environments(Vec<EnvironmentView>),
+    Connections(ConnectionsView),
+    Page(LogPage),
+    Detail(Option<Box<VisibleDetail>>),
+    Failed(String),
+    Resize(u16, u16),
+}
+
+/// The line at the bottom, when open.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Prompt {
+    /// `/`: the error of the text as typed so far, with its byte range, for display.
+    Filter {
+        line: LineInput,
+        error: Option<FilterError>,
+    },
+    /// `:`.
+    Command { line: LineInput },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    Info(String),
+    Error(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct App {
+    pub role: Role,
+    pub address: String,
+    pub focus: Pane,
+    /// The environment that scopes the connections and the feed.
+    pub environment: Environment,
+    /// The highlighted row of the Environments pane (in `Environment::ALL` order).
+    pub environment_cursor: usize,
+    pub environments: Vec<EnvironmentView>,
+    /// Of `environment`; `None` until loaded.
+    pub connections: Option<ConnectionsView>,
+    /// The highlighted destination of the Connections pane.
+    pub connection_cursor: usize,
+    pub feed: FeedRing,
+    /// The applied filter in its canonical text form, without the environment scope.
+    pub filter_text: String,
+    /// The applied filter plus `env:`, as subscribed.
+    pub scoped_filter: Filter,
+    pub prompt: Option<Prompt>,
+    pub help: bool,
+    pub detail: Option<Detail>,
+    pub confirm: Option<Confirm>,
+    pub status: Option<Status>,
+    pub notice: Option<Notice>,
+    /// Why the engine connection is down, while it is.
+    pub disconnected: Option<String>,
+    /// Terminal size.
+    pub size: (u16, u16),
+    /// Cursor for the next (older) history page; `None` when history is exhausted.
+    pub older: Option<Uuid>,
+    loading_older: bool,
+    dirty: bool,
+}
+
+impl App {
+    /// A console scoped to Development with no filter, and what to load first.
+    pub fn new(role: Role, address: String) -> (App, Vec<Effect>) {
+        let mut app = App {
+            role,
+            address,
+            focus: Pane::Feed,
+            environment: Environment::Development,
+            environment_cursor: 0,
+            environments: Vec::new(),
+            connections: None,
+            connection_cursor: 0,
+            feed: FeedRing::default(),
+            filter_text: String::new(),
+            scoped_filter: Filter::default(),
+            prompt: None,
+            help: false,
+            detail: None,
+            confirm: None,
+            status: None,
+            notice: None,
+            disconnected: None,
+            size: (0, 0),
+            older: None,
+            loading_older: false,
+            dirty: true,
+        };
+        let effects = app.choose_environment(Environment::Development);
+        (app, effects)
+    }
+
+    /// Whether anything visible changed since the last call; clears the flag.
+    pub fn take_dirty(&mut self) -> bool {
+        std::mem::take(&mut self.dirty)
+    }
+
+    pub fn is_dirty(&self) -> bool {
+        self.dirty
+    }
+
+    /// The applied filter (without the environment scope).
+    pub fn filter(&self) -> Option<Filter> {
+        Filter::parse(&self.filter_text).ok()
+    }
+
+    /// A destination of the current environment by name (any case) or id.
+    pub fn destination(&self, name: &str) -> Option<&DestinationView> {
+        let id = Uuid::parse_str(name).ok();
+        self.connections
+            .as_ref()?
+            .destinations
+            .iter()
+            .find(|d| Some(d.destination.id) == id || d.destination.name.eq_ignore_ascii_case(name))
+    }
+
+    // --- environment and filter -----------------------------------------------------
+
+    /// Scopes everything to `env`: resubscribes, reloads connections and the first page.
+    fn choose_environment(&mut self, env: Environment) -> Vec<Effect> {
+        self.environment = env;
+        self.environment_cursor = Environment::ALL.iter().position(|&e| e == env).unwrap_or(0);
+        self.connections = None;
+        self.connection_cursor = 0;
+        let mut effects = self.reload(self.filter().unwrap_or_default());
+        effects.insert(1, Effect::LoadConnections(Some(env)));
+        effects
+    }
+
+    /// Applies `filter` (scoped to the environment): a fresh feed, a new subscription and
+    /// the first page of history.
+    fn reload(&mut self, filter: Filter) -> Vec<Effect> {
+        self.filter_text = filter.to_string();
+        self.scoped_filter = scope(&filter, self.environment);
+        self.feed.clear();
+        self.detail = None;
+        self.older = None;
+        self.loading_older = true;
+        vec![
+            Effect::Subscribe(self.scoped_filter.clone()),
+            Effect::LoadPage(self.page_query(None)),
+        ]
+    }
+
+    fn page_query(&self, before: Option<Uuid>) -> LogQuery {
+        LogQuery {
+            environment: Some(self.environment),
+            before,
+            limit: PAGE_SIZE,
+            ..LogQuery::default()
+        }
+    }
+
+    fn apply_filter_text(&mut self, text: &str) -> Result<Vec<Effect>, FilterError> {
+        let filter = Filter::parse(text)?;
+        let effects = self.reload(filter);
+        self.notice = None;
+        Ok(effects)
+    }
+
+    // --- messages -------------------------------------------------------------------
+
+    fn on_feed(&mut self, event: FeedEvent) {
+        match event {
+            FeedEvent::Log(log) => {
+                if self.scoped_filter.matches(&log) {
+                    self.feed.push(*log);
+                }
+            }
+            FeedEvent::Dropped(n) => self.feed.note_dropped(n),
+            FeedEvent::Disconnected(reason) => self.disconnected = Some(reason),
+            FeedEvent::Reconnected => self.disconnected = None,
+        }
+    }
+
+    fn on_page(&mut self, page: LogPage) {
+        self.loading_older = false;
+        self.older = page.next;
+        let filter = &self.scoped_filter;
+        let logs = page.logs.into_iter().filter(|l| filter.matches(l));
+        self.feed.extend_older(logs);
+    }
+
+    // --- keys -----------------------------------------------------------------------
+
+    /// `None` when the key did nothing (so nothing needs redrawing).
+    fn on_key(&mut self, key: KeyEvent) -> Option<Vec<Effect>> {
+        if key.kind == KeyEventKind::Release {
+            return None;
+        }
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        if ctrl && key.code == KeyCode::Char('c') && self.prompt.is_none() {
+            return Some(vec![Effect::Quit]);
+        }
+        if let Some(confirm) = self.confirm.take() {
+            return Some(if key.code == KeyCode::Char('y') {
+                self.notice = None;
+                vec![Effect::Act(confirm.action)]
+            } else {
+                self.notice = Some(Notice::Info("cancelled".into()));
+                Vec::new()
+            });
+        }
+        if self.prompt.is_some() {
+            return self.prompt_key(key);
+        }
+        if self.help {
+            return match key.code {
+                KeyCode::Char('?' | 'q') | KeyCode::Esc => {
+                    self.help = false;
+                    Some(Vec::new())
+                }
+                _ => None,
+            };
+        }
+        if self.detail.is_some() {
+            return self.detail_key(key);
+        }
+        let done = Some(Vec::new());
+        match key.code {
+            KeyCode::Char('q') | KeyCode::Esc => return Some(vec![Effect::Quit]),
+            KeyCode::Char('?') => self.help = true,
+            KeyCode::Char('/') => {
+                let line = LineInput::new(self.filter_text.clone());
+                self.prompt = Some(Prompt::Filter { line, error: None });
+            }
+            KeyCode::Char(':') => {
+                self.prompt = Some(Prompt::Command {
+                    line: LineInput::default(),
+                })
+            }
+            KeyCode::Tab => self.focus = self.focus.step(1),
+            KeyCode::BackTab => self.focus = self.focus.step(-1),
+            KeyCode::Char(c @ '1'..='4') => {
+                self.focus = Pane::ALL[(c as u8 - b'1') as usize];
+            }
+            _ => return self.pane_key(key),
+        }
+        done
+    }
+
+    fn pane_key(&mut self, key: KeyEvent) -> Option<Vec<Effect>> {
+        let done = Some(Vec::new());
+        match self.focus {
+            Pane::Environments => {
+                let last = Environment::ALL.len() - 1;
+                let cur = self.environment_cursor;
+                match key.code {
+                    KeyCode::Char('j') | KeyCode::Down => {
+                        self.environment_cursor = (cur + 1).min(last)
+                    }
+                    KeyCode::Char('k') | KeyCode::Up => {
+                        self.environment_cursor = cur.saturating_sub(1)
+                    }
+                    KeyCode::Char('g') | KeyCode::Home => self.environment_cursor = 0,
+                    KeyCode::Char('G') | KeyCode::End => self.environment_cursor = last,
+                    KeyCode::Enter => {
+                        return Some(self.choose_environment(Environment::ALL[cur]));
+                    }
+                    _ => return None,
+                }
+                done
+            }
+            Pane::Connections => {
+                let count = self
+                    .connections
+                    .as_ref()
+                    .map_or(0, |c| c.destinations.len());
+                let last = count.saturating_sub(1);
+                let cur = self.connection_cursor;
+                match key.code {
+                    KeyCode::Char('j') | KeyCode::Down => {
+                        self.connection_cursor = (cur + 1).min(last)
+                    }
+                    KeyCode::Char('k') | KeyCode::Up => {
+                        self.connection_cursor = cur.saturating_sub(1)
+                    }
+                    KeyCode::Char('g') | KeyCode::Home => self.connection_cursor = 0,
+                    KeyCode::Char('G') | KeyCode::End => self.connection_cursor = last,
+                    _ => return None,
+                }
+                done
+            }
+            Pane::Feed => self.feed_key(key),
+            Pane::Composer => None,
+        }
+    }
+
+    fn feed_key(&mut self, key: KeyEvent) -> Option<Vec<Effect>> {
+        match key.code {
+            KeyCode::Char('f') => self.feed.toggle_follow(),
+            KeyCode::Char('G') | KeyCode::End => self.feed.follow(),
+            KeyCode::Char('g') | KeyCode::Home => self.feed.select_oldest(),
+            KeyCode::Char('j') | KeyCode::Down => self.feed.select_newer(1),
+            KeyCode::PageDown => self.feed.page_newer(),
+            KeyCode::Char('k') | KeyCode::Up | KeyCode::PageUp => {
+                // Past the oldest row, history has more: ask for the next older page.
+                if self.feed.selected() == Some(0) {
+                    return Some(self.load_older());
+                }
+                if key.code == KeyCode::PageUp {
+                    self.feed.page_older();
+                } else {
+                    self.feed.select_older(1);
+                }
+            }
+            KeyCode::Enter => {
+                let row = self.feed.selected_log()?.clone();
+                let log_id = row.id;
+                self.detail = Some(Detail {
+                    log_id,
+                    row,
+                    detail: None,
+                });
+                return Some(vec![Effect::OpenLog(log_id)]);
+            }
+            _ => return None,
+        }
+        Some(Vec::new())
+    }
+
+    fn load_older(&mut self) -> Vec<Effect> {
+        match self.older {
+            Some(before) if !self.loading_older && !self.feed.is_full() => {
+                self.loading_older = true;
+                vec![Effect::LoadPage(self.page_query(Some(before)))]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn prompt_key(&mut self, key: KeyEvent) -> Option<Vec<Effect>> {
+        let (outcome, text, is_filter) = match self.prompt.as_mut()? {
+            Prompt::Filter { line, error } => {
+                let outcome = line.handle(key);
+                if outcome == LineOutcome::Edited {
+                    *error = Filter::parse(&line.text).err();
+                }
+                (outcome, line.text.clone(), true)
+            }
+            Prompt::Command { line } => (line.handle(key), line.text.clone(), false),
+        };
+        match outcome {
+            LineOutcome::Ignored => return None,
+            LineOutcome::Edited => {}
+            LineOutcome::Cancel => self.prompt = None,
+            LineOutcome::Submit if is_filter => match self.apply_filter_text(&text) {
+                Ok(effects) => {
+                    self.prompt = None;
+                    return Some(effects);
+                }
+                Err(e) => {
+                    self.notice = Some(Notice::Error(format!("filter not applied: {e}")));
+                    if let Some(Prompt::Filter { error, .. }) = &mut self.prompt {
+                        *error = Some(e);
+                    }
+                }
+            },
+            LineOutcome::Submit => {
+                self.prompt = None;
+                return Some(self.run(&text));
+            }
+        }
+        Some(Vec::new())
+    }
+
+    fn run(&mut self, line: &str) -> Vec<Effect> {
+        let command = match Command::parse(line) {
+            Ok(c) => c,
+            Err(e) => return self.error(e),
+        };
+        self.notice = None;
+        match command {
+            Command::Env(env) => self.choose_environment(env),
+            Command::Filter(text) => self
+                .apply_filter_text(&text)
+                .unwrap_or_else(|e| self.error(format!("filter not applied: {e}"))),
+            Command::Theme(name) => vec![Effect::SetTheme(name)],
+            Command::Pause(name) => self.pause(&name, true),
+            Command::Resume(name) => self.pause(&name, false),
+            Command::Quit => vec![Effect::Quit],
+        }
+    }
+
+    fn error(&mut self, message: impl Into<String>) -> Vec<Effect> {
+        self.notice = Some(Notice::Error(message.into()));
+        Vec::new()
+    }
+}
+
+/// `filter` AND `env:ENV`. The filter's text form parses back to it, so adding a term
+/// to the text and parsing again is the conjunction.
+fn scope(filter: &Filter, env: Environment) -> Filter {
+    let text = format!("{filter} env:{}", env.as_str().to_ascii_lowercase());
+    Filter::parse(text.trim_start()).unwrap_or_else(|_| filter.clone())
+}
+
+/// Applies one message; returns what the event loop should do. Sets the dirty flag when
+/// anything visible may have changed.
+pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
+    let effects = match msg {
+        Msg::Key(key) => match app.on_key(key) {
+            Some(effects) => effects,
+            None => return Vec::new(),
+        },
+        Msg::Feed(event) => {
+            app.on_feed(event);
+            Vec::new()
+        }
+        Msg::Status(status) => {
+            if app.status.as_ref() == Some(&status) {
+                return Vec::new();
+            }
+            app.status = Some(status);
+            Vec::new()
+        }
+        Msg::Environments(views) => {
+            app.environments = views;
+            Vec::new()
+        }
+        Msg::Connections(view) => {
+            app.connection_cursor = app
+                .connection_cursor
+                .min(view.destinations.len().saturating_sub(1));
+            app.connections = Some(view);
+            Vec::new()
+        }
+        Msg::Page(page) => {
+            app.on_page(page);
+            Vec::new()
+        }
+        Msg::Detail(found) => {
+            app.on_detail(found);
+            Vec::new()
+        }
+        Msg::Failed(message) => {
+            app.loading_older = false;
+            app.notice = Some(Notice::Error(message));
+            Vec::new()
+        }
+        Msg::Resize(w, h) => {
+            app.size = (w, h);
+            Vec::new()
+        }
+    };
+    app.dirty = true;
+    effects
+}
+
+mod detail;
+
+pub use detail::{Confirm, Detail};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,17 @@
+//! The terminal console's core: its state and the one function that changes it.
+//!
+//! [`app::update`] takes the [`App`] and one [`Msg`] (a key, a feed event, an engine
+//! answer) and returns [`Effect`] values (subscribe, load a page, act on a destination,
+//! quit) for the event loop to carry out through the `Engine` trait. Nothing here touches
+//! the terminal, the network or a task, so tests drive it directly.
+//!
+//! - [`feed`]: the bounded ring of live-feed rows with follow/freeze and selection.
+//! - [`prompt`]: the bottom line's editor and the `:` commands.
+//! - [`app`]: panes, environment scope, filter line, detail view, confirmations.
+
+pub mod app;
+pub mod feed;
+pub mod prompt;
+
+pub use app::{App, Effect, Msg, Notice, Pane, Prompt, update};
+pub use feed::{DEFAULT_FEED_CAPACITY, FeedRing};

@@ -1,0 +1,259 @@
+//! The bottom line: a one-line text editor shared by the `/` filter line and the `:`
+//! command line, and the commands the command line understands.
+
+use crate::model::Environment;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+/// What a key did to a line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineOutcome {
+    /// The text or the cursor changed.
+    Edited,
+    /// Enter.
+    Submit,
+    /// Esc (or ctrl-c).
+    Cancel,
+    /// A key the line does not use.
+    Ignored,
+}
+
+/// Text being typed; `cursor` is a byte offset on a char boundary.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LineInput {
+    pub text: String,
+    pub cursor: usize,
+}
+
+impl LineInput {
+    /// A line holding `text`, the cursor at its end.
+    pub fn new(text: impl Into<String>) -> Self {
+        let text = text.into();
+        LineInput {
+            cursor: text.len(),
+            text,
+        }
+    }
+
+    pub fn handle(&mut self, key: KeyEvent) -> LineOutcome {
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        match key.code {
+            KeyCode::Enter => LineOutcome::Submit,
+            KeyCode::Esc => LineOutcome::Cancel,
+            KeyCode::Char('c') if ctrl => LineOutcome::Cancel,
+            KeyCode::Char('u') if ctrl => {
+                self.text.replace_range(..self.cursor, "");
+                self.cursor = 0;
+                LineOutcome::Edited
+            }
+            KeyCode::Char('a') if ctrl => self.move_to(0),
+            KeyCode::Char('e') if ctrl => self.move_to(self.text.len()),
+            KeyCode::Char(_) if ctrl || key.modifiers.contains(KeyModifiers::ALT) => {
+                LineOutcome::Ignored
+            }
+            KeyCode::Char(c) => {
+                self.text.insert(self.cursor, c);
+                self.cursor += c.len_utf8();
+                LineOutcome::Edited
+            }
+            KeyCode::Backspace => match self.prev_boundary() {
+                Some(prev) => {
+                    self.text.replace_range(prev..self.cursor, "");
+                    self.cursor = prev;
+                    LineOutcome::Edited
+                }
+                None => LineOutcome::Ignored,
+            },
+            KeyCode::Delete => match self.next_boundary() {
+                Some(next) => {
+                    self.text.replace_range(self.cursor..next, "");
+                    LineOutcome::Edited
+                }
+                None => LineOutcome::Ignored,
+            },
+            KeyCode::Left => match self.prev_boundary() {
+                Some(prev) => self.move_to(prev),
+                None => LineOutcome::Ignored,
+            },
+            KeyCode::Right => match self.next_boundary() {
+                Some(next) => self.move_to(next),
+                None => LineOutcome::Ignored,
+            },
+            KeyCode::Home => self.move_to(0),
+            KeyCode::End => self.move_to(self.text.len()),
+            _ => LineOutcome::Ignored,
+        }
+    }
+
+    fn move_to(&mut self, at: usize) -> LineOutcome {
+        self.cursor = at;
+        LineOutcome::Edited
+    }
+
+    fn prev_boundary(&self) -> Option<usize> {
+        self.text[..self.cursor]
+            .char_indices()
+            .next_back()
+            .map(|(i, _)| i)
+    }
+
+    fn next_boundary(&self) -> Option<usize> {
+        self.text[self.cursor..]
+            .chars()
+            .next()
+            .map(|c| self.cursor + c.len_utf8())
+    }
+}
+
+/// A `:` command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Env(Environment),
+    /// The filter's text, parsed when applied (empty clears the filter).
+    Filter(String),
+    Theme(String),
+    /// A destination by name or id.
+    Pause(String),
+    Resume(String),
+    Quit,
+}
+
+const USAGE: &str = "commands: env NAME, filter EXPR, theme NAME, pause DEST, resume DEST, quit";
+
+impl Command {
+    /// Parses a command line; the error says what was wrong and what to type instead.
+    pub fn parse(line: &str) -> Result<Command, String> {
+        let line = line.trim();
+        let (word, rest) = match line.split_once(char::is_whitespace) {
+            Some((word, rest)) => (word, rest.trim()),
+            None => (line, ""),
+        };
+        let needs = |what: &str, usage: &str| {
+            if rest.is_empty() {
+                Err(format!("{word} needs {what}: {usage}"))
+            } else {
+                Ok(rest.to_string())
+            }
+        };
+        match word.to_ascii_lowercase().as_str() {
+            "env" => {
+                let name = needs("an environment", "env development|staging|production")?;
+                name.parse().map(Command::Env).map_err(|e| format!("{e}"))
+            }
+            "filter" => Ok(Command::Filter(rest.to_string())),
+            "theme" => needs("a theme name", "theme dark").map(Command::Theme),
+            "pause" => needs("a destination", "pause \"Sandbox EHR\"").map(Command::Pause),
+            "resume" => needs("a destination", "resume \"Sandbox EHR\"").map(Command::Resume),
+            "quit" | "q" if rest.is_empty() => Ok(Command::Quit),
+            "quit" | "q" => Err("quit takes nothing after it".into()),
+            "" => Err(USAGE.into()),
+            _ => Err(format!("unknown command \"{word}\"; {USAGE}")),
+        }
+        .map(|c: Command| c.unquote())
+    }
+
+    /// Destination names may be quoted like filter values: `pause "Sandbox EHR"`.
+    fn unquote(self) -> Command {
+        let strip = |s: String| match s.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
+            Some(inner) => inner.to_string(),
+            None => s,
+        };
+        match self {
+            Command::Pause(d) => Command::Pause(strip(d)),
+            Command::Resume(d) => Command::Resume(strip(d)),
+            other => other,
+        }
+    }
+}
+
+impl std::str::FromStr for Command {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Command::parse(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(code: KeyCode) -> KeyEvent {
+        KeyEvent::new(code, KeyModifiers::NONE)
+    }
+
+    fn typed(text: &str) -> LineInput {
+        let mut line = LineInput::default();
+        for c in text.chars() {
+            line.handle(key(KeyCode::Char(c)));
+        }
+        line
+    }
+
+    #[test]
+    fn edits_at_the_cursor_on_char_boundaries() {
+        let mut line = typed("dé");
+        assert_eq!(line.cursor, 3);
+        line.handle(key(KeyCode::Left));
+        assert_eq!(line.cursor, 1);
+        line.handle(key(KeyCode::Char('x')));
+        assert_eq!(line.text, "dxé");
+        line.handle(key(KeyCode::Delete));
+        assert_eq!(line.text, "dx");
+        line.handle(key(KeyCode::Backspace));
+        line.handle(key(KeyCode::Backspace));
+        assert_eq!(line.handle(key(KeyCode::Backspace)), LineOutcome::Ignored);
+        assert_eq!(line, LineInput::default());
+        assert_eq!(line.handle(key(KeyCode::Enter)), LineOutcome::Submit);
+        assert_eq!(line.handle(key(KeyCode::Esc)), LineOutcome::Cancel);
+    }
+
+    #[test]
+    fn ctrl_u_clears_before_the_cursor() {
+        let mut line = typed("status:failed");
+        line.handle(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
+        assert_eq!(line, LineInput::default());
+    }
+
+    #[test]
+    fn parses_every_command() {
+        assert_eq!(
+            Command::parse("env production"),
+            Ok(Command::Env(Environment::Production))
+        );
+        assert_eq!(
+            Command::parse("  ENV dev "),
+            Ok(Command::Env(Environment::Development))
+        );
+        assert_eq!(
+            Command::parse("filter status:failed dm:PatientAdmin"),
+            Ok(Command::Filter("status:failed dm:PatientAdmin".into()))
+        );
+        assert_eq!(Command::parse("filter"), Ok(Command::Filter(String::new())));
+        assert_eq!(
+            Command::parse("theme mono"),
+            Ok(Command::Theme("mono".into()))
+        );
+        assert_eq!(
+            Command::parse("pause \"Sandbox EHR\""),
+            Ok(Command::Pause("Sandbox EHR".into()))
+        );
+        assert_eq!(
+            Command::parse("resume Billing"),
+            Ok(Command::Resume("Billing".into()))
+        );
+        assert_eq!(Command::parse("quit"), Ok(Command::Quit));
+        assert_eq!(Command::parse("q"), Ok(Command::Quit));
+    }
+
+    #[test]
+    fn errors_say_what_to_type() {
+        let unknown = Command::parse("restart now").unwrap_err();
+        assert!(unknown.contains("unknown command \"restart\""), "{unknown}");
+        assert!(unknown.contains("env NAME"), "{unknown}");
+        assert!(Command::parse("env qa").unwrap_err().contains("qa"));
+        assert!(Command::parse("env").unwrap_err().contains("env needs"));
+        assert!(Command::parse("pause").unwrap_err().contains("destination"));
+        assert!(Command::parse("theme").is_err());
+        assert!(Command::parse("").is_err());
+        assert!(Command::parse("quit now").is_err());
+    }
+}
