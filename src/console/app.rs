@@ -214,6 +214,16 @@ impl App {
 
     fn apply_filter_text(&mut self, text: &str) -> Result<Vec<Effect>, FilterError> {
         let filter = Filter::parse(text)?;
+        // A filter that names another environment moves the console there, rather than
+        // conflicting with the current scope and showing nothing.
+        if let Some(env) = filter.environment()
+            && env != self.environment
+        {
+            self.filter_text = filter.to_string();
+            let effects = self.choose_environment(env);
+            self.notice = None;
+            return Ok(effects);
+        }
         let effects = self.reload(filter);
         self.notice = None;
         Ok(effects)

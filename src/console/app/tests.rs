@@ -209,6 +209,25 @@ fn enter_applies_a_valid_filter_scoped_to_the_environment() {
 }
 
 #[test]
+fn a_filter_naming_another_environment_moves_the_console_there() {
+    let mut app = app(Role::Admin);
+    send(&mut app, [ch('/')]);
+    send(&mut app, typed("env:production status:failed"));
+    let effects = send(&mut app, [key(KeyCode::Enter)]);
+    assert_eq!(app.environment, Environment::Production);
+    assert!(effects.contains(&Effect::LoadConnections(Some(Environment::Production))));
+    assert!(effects.contains(&Effect::LoadPage(page_query(Environment::Production))));
+    let subscribed = effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::Subscribe(f) => Some(f.clone()),
+            _ => None,
+        })
+        .expect("a subscription");
+    assert_eq!(subscribed.environment(), Some(Environment::Production));
+}
+
+#[test]
 fn esc_cancels_the_filter_line() {
     let mut app = app(Role::Admin);
     send(&mut app, [ch('/')]);

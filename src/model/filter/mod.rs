@@ -202,6 +202,14 @@ impl Filter {
     }
 
     /// Whether this filter names a patient (so callers can refuse it without PHI permission).
+    /// The environment a positive `env:` term asks for, if any.
+    pub fn environment(&self) -> Option<Environment> {
+        self.terms.iter().find_map(|term| match term.cond {
+            Cond::Env(env) if !term.negated => Some(env),
+            _ => None,
+        })
+    }
+
     pub fn names_patient(&self) -> bool {
         self.terms
             .iter()

@@ -520,3 +520,18 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn the_environment_asked_for_is_exposed() {
+    assert_eq!(Filter::parse("").expect("ok").environment(), None);
+    assert_eq!(
+        Filter::parse("status:failed env:prod")
+            .expect("ok")
+            .environment(),
+        Some(Environment::Production)
+    );
+    assert_eq!(
+        Filter::parse("-env:staging").expect("ok").environment(),
+        None
+    );
+}
