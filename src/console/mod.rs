@@ -7,11 +7,14 @@
 //!
 //! - [`feed`]: the bounded ring of live-feed rows with follow/freeze and selection.
 //! - [`prompt`]: the bottom line's editor and the `:` commands.
+//! - [`view`]: drawing the screen from the state; [`theme`]: its semantic colours.
 //! - [`app`]: panes, environment scope, filter line, detail view, confirmations.
 
 pub mod app;
 pub mod feed;
 pub mod prompt;
+pub mod theme;
+pub mod view;
 
 pub use app::{App, Effect, Msg, Notice, Pane, Prompt, update};
 pub use feed::{DEFAULT_FEED_CAPACITY, FeedRing};

@@ -1,0 +1,185 @@
+//! The keys: the hint bar's short list, the `?` overlay's full list of the focused
+//! pane's keys, and the confirmation Production actions ask for.
+
+use super::centered;
+use crate::console::app::{App, Pane};
+use crate::console::theme::Theme;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Modifier;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+
+type Keys = &'static [(&'static str, &'static str)];
+
+pub(super) const GLOBAL_KEYS: Keys = &[
+    ("?", "this help"),
+    (
+        "/",
+        "filter the feed (status:failed dm: event: src: dst: type: env: mrn:)",
+    ),
+    (":", "command line: env, filter, theme, pause, resume, quit"),
+    ("tab / shift-tab", "next / previous pane"),
+    (
+        "1–4",
+        "focus Environments, Connections, Live feed, Composer",
+    ),
+    ("q / esc", "quit"),
+    ("ctrl-c", "quit"),
+];
+
+pub(super) const ENVIRONMENT_KEYS: Keys = &[
+    ("j / k, ↓ / ↑", "next / previous environment"),
+    ("g / G", "first / last"),
+    ("enter", "scope the console to the environment"),
+];
+
+pub(super) const CONNECTION_KEYS: Keys = &[
+    ("j / k, ↓ / ↑", "next / previous destination"),
+    ("g / G", "first / last"),
+];
+
+pub(super) const FEED_KEYS: Keys = &[
+    ("f", "freeze / follow"),
+    ("G / end", "back to live"),
+    ("g / home", "oldest row"),
+    (
+        "j / k, ↓ / ↑",
+        "newer / older row (older pages from history)",
+    ),
+    ("PgDn / PgUp", "a page newer / older"),
+    ("enter", "open the log's detail"),
+];
+
+pub(super) const DETAIL_KEYS: Keys = &[
+    ("r", "retry the destination now"),
+    ("p", "pause / resume the destination"),
+    ("Q", "quarantine the log"),
+    ("R", "resend the log"),
+    ("q / esc", "back to the feed"),
+];
+
+fn pane_name(pane: Pane) -> &'static str {
+    match pane {
+        Pane::Environments => "Environments",
+        Pane::Connections => "Connections",
+        Pane::Feed => "Live feed",
+        Pane::Composer => "Composer",
+    }
+}
+
+fn pane_keys(pane: Pane) -> Keys {
+    match pane {
+        Pane::Environments => ENVIRONMENT_KEYS,
+        Pane::Connections => CONNECTION_KEYS,
+        Pane::Feed => FEED_KEYS,
+        Pane::Composer => &[],
+    }
+}
+
+/// The hint bar: the most used keys of what has the keyboard (`?` lists them all).
+pub(super) fn hint(app: &App, theme: &Theme) -> Line<'static> {
+    let (name, keys) = if app.confirm.is_some() {
+        ("confirm", "y yes · any other key cancels")
+    } else if app.help {
+        ("help", "? / q / esc close")
+    } else if app.detail.is_some() {
+        (
+            "detail",
+            "r retry · p pause/resume dest · Q quarantine · R resend · q back",
+        )
+    } else {
+        match app.focus {
+            Pane::Environments => (
+                "environments",
+                "j/k move · enter choose · / filter · ? help · tab next pane",
+            ),
+            Pane::Connections => (
+                "connections",
+                "j/k move · / filter · ? help · tab next pane",
+            ),
+            Pane::Feed => (
+                "feed",
+                "f freeze · enter detail · j/k move · G live · / filter · ? help · tab next pane",
+            ),
+            Pane::Composer => ("composer", "/ filter · : command · ? help · tab next pane"),
+        }
+    };
+    Line::from(vec![
+        Span::styled(format!(" {name}: "), theme.accent),
+        Span::styled(keys, theme.dim),
+    ])
+}
+
+pub(super) fn help(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let (title, sections): (String, Vec<(&str, Keys)>) = if app.detail.is_some() {
+        (
+            "Help · Log detail".into(),
+            vec![("Log detail", DETAIL_KEYS)],
+        )
+    } else {
+        let name = pane_name(app.focus);
+        let keys = pane_keys(app.focus);
+        let mut sections = Vec::new();
+        if !keys.is_empty() {
+            sections.push((name, keys));
+        }
+        sections.push(("Everywhere", GLOBAL_KEYS));
+        (format!("Help · {name}"), sections)
+    };
+    let mut lines = Vec::new();
+    for (heading, keys) in sections {
+        if !lines.is_empty() {
+            lines.push(Line::raw(""));
+        }
+        lines.push(Line::styled(
+            heading,
+            theme.accent.add_modifier(Modifier::BOLD),
+        ));
+        for (key, what) in keys {
+            lines.push(Line::from(vec![
+                Span::styled(
+                    format!("  {key:<16}"),
+                    theme.text.add_modifier(Modifier::BOLD),
+                ),
+                Span::styled(*what, theme.text),
+            ]));
+        }
+    }
+    let height = u16::try_from(lines.len() + 2).unwrap_or(u16::MAX);
+    let width = lines.iter().map(Line::width).max().unwrap_or(0) + 2;
+    let title_width = title.chars().count() + 4;
+    let width = u16::try_from(width.max(title_width)).unwrap_or(u16::MAX);
+    let popup = centered(area, width, height);
+    let block = Block::bordered()
+        .title(Span::styled(format!(" {title} "), theme.border_focused))
+        .title_bottom(Span::styled(" ? / q / esc close ", theme.dim))
+        .border_style(theme.border_focused);
+    frame.render_widget(Clear, popup);
+    frame.render_widget(Paragraph::new(lines).block(block), popup);
+}
+
+pub(super) fn confirmation(frame: &mut Frame, area: Rect, question: &str, theme: &Theme) {
+    let lines = vec![
+        Line::styled(
+            question.to_string(),
+            theme.text.add_modifier(Modifier::BOLD),
+        ),
+        Line::raw(""),
+        Line::from(vec![
+            Span::styled("y", theme.text.add_modifier(Modifier::BOLD)),
+            Span::styled(" confirm · any other key cancels", theme.dim),
+        ]),
+    ];
+    let popup = centered(area, 64, 5);
+    let block = Block::bordered()
+        .title(Span::styled(" Production: confirm ", theme.band_production))
+        .border_style(theme.status_failed);
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false }),
+        popup,
+    );
+}

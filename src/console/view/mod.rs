@@ -1,0 +1,316 @@
+//! Drawing: the whole screen from [`App`] state, and nothing else. No state of its own
+//! beyond what it tells the feed ring (the height it shows, for PgUp/PgDn), no I/O.
+//!
+//! - this module: the frame's layout, the status bar, the environment band, the
+//!   bottom line (filter, command, notice or hint bar) and the overlays (help,
+//!   confirmation, connection-lost banner).
+//! - [`panes`]: Environments, Connections, Live feed, Composer.
+//! - [`detail`]: one log's metadata, attempts and bodies.
+//! - [`keys`]: the hint bar, the help overlay and the confirmation.
+//!
+//! PHI: the engine masks what a role may not see; drawing masks again, so no patient
+//! field or Production body reaches the screen for a role without the permission even
+//! if unmasked data slipped through.
+
+mod detail;
+mod keys;
+mod panes;
+#[cfg(test)]
+mod tests;
+
+use super::app::{App, Notice, Prompt};
+use super::theme::Theme;
+use crate::model::{Environment, LogRecord, LogStatus};
+use chrono::{DateTime, Utc};
+use keys::{confirmation, help, hint};
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Constraint, Layout, Position, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+
+/// The smallest terminal the console draws in; smaller gets a notice.
+pub const MIN_WIDTH: u16 = 80;
+pub const MIN_HEIGHT: u16 = 24;
+
+/// Draws the whole screen as of now.
+pub fn draw(frame: &mut Frame, app: &mut App, theme: &Theme) {
+    draw_at(frame, app, theme, Utc::now());
+}
+
+/// Draws the whole screen with ages ("4m ago") measured from `now`, so tests are
+/// deterministic.
+pub fn draw_at(frame: &mut Frame, app: &mut App, theme: &Theme, now: DateTime<Utc>) {
+    let area = frame.area();
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        too_small(frame, area, theme);
+        return;
+    }
+    let banner = u16::from(app.disconnected.is_some());
+    let [status, band, banner_area, main, bottom] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Length(banner),
+        Constraint::Min(0),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    status_bar(frame, status, app, theme);
+    environment_band(frame, band, app, theme);
+    if let Some(reason) = &app.disconnected {
+        let text = format!(" engine connection lost: {reason} · reconnecting");
+        let style = theme
+            .error
+            .add_modifier(Modifier::REVERSED | Modifier::BOLD);
+        frame.render_widget(Paragraph::new(text).style(style), banner_area);
+    }
+    if app.detail.is_some() {
+        detail::draw(frame, main, app, theme);
+    } else {
+        panes::draw(frame, main, app, theme, now);
+    }
+    bottom_line(frame, bottom, app, theme);
+    if app.help {
+        help(frame, main, app, theme);
+    }
+    if let Some(confirm) = &app.confirm {
+        confirmation(frame, main, &confirm.question, theme);
+    }
+}
+
+fn too_small(frame: &mut Frame, area: Rect, theme: &Theme) {
+    let top = area.height / 2;
+    let rest = Rect {
+        y: area.y + top,
+        height: area.height - top,
+        ..area
+    };
+    let notice = Paragraph::new("terminal too small (need 80×24)")
+        .style(theme.error)
+        .alignment(Alignment::Center)
+        .wrap(Wrap { trim: true });
+    frame.render_widget(notice, rest);
+}
+
+// --- shared helpers -----------------------------------------------------------------
+
+/// Whether patient fields and Production bodies may be drawn at all for this console:
+/// the role must have the permission, and the engine must agree.
+fn phi_allowed(app: &App) -> bool {
+    app.role.sees_phi()
+        && app
+            .status
+            .as_ref()
+            .is_none_or(|s| s.phi_visible && s.role.sees_phi())
+}
+
+/// Whether `log`'s patient fields may be drawn.
+fn shows_patient(app: &App, env: Environment) -> bool {
+    !env.may_hold_phi() || phi_allowed(app)
+}
+
+/// The patient identifier of `log` if it may be drawn.
+fn patient<'a>(app: &App, log: &'a LogRecord) -> Option<&'a str> {
+    if shows_patient(app, log.environment) {
+        log.patient_id.as_deref()
+    } else {
+        None
+    }
+}
+
+fn status_symbol(status: LogStatus, theme: &Theme) -> Span<'static> {
+    let (symbol, style) = match status {
+        LogStatus::Succeeded => ("✔", theme.status_ok),
+        LogStatus::Pending => ("⟳", theme.status_pending),
+        LogStatus::Failed => ("✖", theme.status_failed),
+        LogStatus::Filtered => ("·", theme.dim),
+    };
+    Span::styled(format!("{symbol} {}", status.as_str()), style)
+}
+
+fn band_style(env: Environment, theme: &Theme) -> Style {
+    match env {
+        Environment::Development => theme.band_development,
+        Environment::Staging => theme.band_staging,
+        Environment::Production => theme.band_production,
+    }
+}
+
+/// `45s`, `4m`, `3h12m`, `2d3h`.
+fn duration(seconds: u64) -> String {
+    let (d, h, m, s) = (
+        seconds / 86_400,
+        seconds / 3_600 % 24,
+        seconds / 60 % 60,
+        seconds % 60,
+    );
+    match (d, h, m) {
+        (0, 0, 0) => format!("{s}s"),
+        (0, 0, _) => format!("{m}m"),
+        (0, _, _) => format!("{h}h{m:02}m"),
+        _ => format!("{d}d{h:02}h"),
+    }
+}
+
+/// The age of `at` at `now`, or `–`.
+fn age(at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
+    match at {
+        Some(at) => duration(u64::try_from((now - at).num_seconds()).unwrap_or(0)),
+        None => "–".into(),
+    }
+}
+
+/// `0.4`, `12`, `1.3k`: short, for narrow columns.
+fn rate(per: f64) -> String {
+    if per < 10.0 {
+        format!("{per:.1}")
+    } else if per < 1_000.0 {
+        format!("{per:.0}")
+    } else {
+        format!("{:.1}k", per / 1_000.0)
+    }
+}
+
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn latency(ms: Option<f64>) -> String {
+    match ms {
+        Some(ms) if ms < 1_000.0 => format!("{ms:.1} ms"),
+        Some(ms) => format!("{:.2} s", ms / 1_000.0),
+        None => "–".into(),
+    }
+}
+
+fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let width = width.min(area.width);
+    let height = height.min(area.height);
+    Rect {
+        x: area.x + (area.width - width) / 2,
+        y: area.y + (area.height - height) / 2,
+        width,
+        height,
+    }
+}
+
+// --- top and bottom lines -----------------------------------------------------------
+
+fn status_bar(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let (uptime, accepted, delivered, role) = match &app.status {
+        Some(s) => (
+            duration(s.uptime_seconds),
+            rate(s.accepted_per_second),
+            rate(s.delivered_per_second),
+            s.role,
+        ),
+        None => ("–".into(), "–".into(), "–".into(), app.role),
+    };
+    // The product name gives way first when the line is short.
+    let brand = if area.width >= 100 {
+        " switchboard "
+    } else {
+        ""
+    };
+    let left = Line::from(vec![
+        Span::styled(brand, theme.accent.add_modifier(Modifier::BOLD)),
+        Span::styled(format!(" {}", app.address), theme.text),
+        Span::styled(
+            format!("  up {uptime}  in {accepted}/s  out {delivered}/s"),
+            theme.dim,
+        ),
+    ]);
+    let phi = if phi_allowed(app) {
+        Span::styled("PHI visible", theme.status_pending)
+    } else {
+        Span::styled("PHI hidden", theme.status_ok)
+    };
+    let right = Line::from(vec![
+        Span::styled(format!("role {} · ", role.as_str()), theme.text),
+        phi,
+        Span::raw(" "),
+    ]);
+    let right_width = u16::try_from(right.width() + 1).unwrap_or(u16::MAX);
+    let [left_area, right_area] =
+        Layout::horizontal([Constraint::Min(0), Constraint::Length(right_width)]).areas(area);
+    frame.render_widget(Paragraph::new(left), left_area);
+    frame.render_widget(
+        Paragraph::new(right).alignment(Alignment::Right),
+        right_area,
+    );
+}
+
+fn environment_band(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let mut spans = vec![Span::raw(" ")];
+    for env in Environment::ALL {
+        if env == app.environment {
+            let name = env.as_str().to_uppercase();
+            spans.push(Span::styled(format!("▌{name}▐"), band_style(env, theme)));
+        } else {
+            spans.push(Span::styled(format!(" {env} "), theme.dim));
+        }
+        spans.push(Span::raw("  "));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+    let keys = Line::styled("? help  : cmd ", theme.dim);
+    frame.render_widget(Paragraph::new(keys).alignment(Alignment::Right), area);
+}
+
+fn bottom_line(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let (prefix, line, error) = match &app.prompt {
+        Some(Prompt::Filter { line, error }) => ("/", line, error.as_ref()),
+        Some(Prompt::Command { line }) => (":", line, None),
+        None => {
+            let line = match &app.notice {
+                Some(Notice::Info(text)) => Line::styled(format!(" {text}"), theme.text),
+                Some(Notice::Error(text)) => Line::styled(format!(" {text}"), theme.error),
+                None => hint(app, theme),
+            };
+            frame.render_widget(Paragraph::new(line), area);
+            return;
+        }
+    };
+    let text = line.text.as_str();
+    let mut spans = vec![Span::styled(prefix, theme.accent)];
+    match error {
+        Some(e) => {
+            let start = floor_boundary(text, e.start);
+            let end = floor_boundary(text, e.end.max(start));
+            let marked = theme.error.add_modifier(Modifier::UNDERLINED);
+            spans.push(Span::styled(&text[..start], theme.text));
+            if start == end {
+                // An error at the end ("a value is missing"): underline where it goes.
+                spans.push(Span::styled(&text[start..], theme.text));
+                spans.push(Span::styled(" ", marked));
+            } else {
+                spans.push(Span::styled(&text[start..end], marked));
+                spans.push(Span::styled(&text[end..], theme.text));
+            }
+            spans.push(Span::styled(format!("   {}", e.message), theme.error));
+        }
+        None => spans.push(Span::styled(text, theme.text)),
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+    let before = Span::raw(&text[..floor_boundary(text, line.cursor)]).width();
+    let x = area.x.saturating_add(1).saturating_add(before as u16);
+    if x < area.right() {
+        frame.set_cursor_position(Position::new(x, area.y));
+    }
+}
+
+/// The largest char boundary of `text` at or before `i`.
+fn floor_boundary(text: &str, i: usize) -> usize {
+    let mut i = i.min(text.len());
+    while !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}

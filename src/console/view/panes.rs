@@ -1,0 +1,334 @@
+//! The four panes of the main screen: Environments and Connections on the left, the
+//! Live feed and the Composer's place on the right.
+
+use super::{age, latency, patient, rate, status_symbol, thousands};
+use crate::console::app::{App, Pane};
+use crate::console::theme::Theme;
+use crate::engine::config::DeliveryMode;
+use crate::engine::health::{DestinationView, SourceView};
+use crate::model::{Environment, LogRecord};
+use chrono::{DateTime, Utc};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph};
+
+/// Terminal lines per feed row.
+const FEED_ROW_LINES: usize = 2;
+
+pub(super) fn draw(
+    frame: &mut Frame,
+    area: Rect,
+    app: &mut App,
+    theme: &Theme,
+    now: DateTime<Utc>,
+) {
+    let left_width = (area.width * 3 / 10).clamp(32, 48);
+    let [left, right] =
+        Layout::horizontal([Constraint::Length(left_width), Constraint::Min(0)]).areas(area);
+    let [envs, conns] = Layout::vertical([Constraint::Length(5), Constraint::Min(0)]).areas(left);
+    let [feed, composer] =
+        Layout::vertical([Constraint::Min(0), Constraint::Length(3)]).areas(right);
+    environments(frame, envs, app, theme);
+    connections(frame, conns, app, theme, now);
+    live_feed(frame, feed, app, theme);
+    composer_pane(frame, composer, app, theme);
+}
+
+fn pane_block<'a>(app: &App, pane: Pane, title: impl Into<Line<'a>>, theme: &Theme) -> Block<'a> {
+    let focused = app.focus == pane;
+    let border = if focused {
+        theme.border_focused
+    } else {
+        theme.border
+    };
+    Block::bordered().title(title).border_style(border)
+}
+
+fn title(number: u8, name: &str, app: &App, pane: Pane, theme: &Theme) -> Vec<Span<'static>> {
+    let style = if app.focus == pane {
+        theme.border_focused
+    } else {
+        theme.text
+    };
+    vec![
+        Span::styled(format!(" {number} "), theme.dim),
+        Span::styled(format!("{name} "), style),
+    ]
+}
+
+/// Selection only shows in the focused pane, so there is one selection on screen.
+fn row_style(app: &App, pane: Pane, selected: bool, theme: &Theme) -> Style {
+    if selected && app.focus == pane {
+        theme.selection
+    } else {
+        theme.text
+    }
+}
+
+fn environments(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let lines: Vec<Line> = Environment::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, &env)| {
+            let marker = if env == app.environment { "▸ " } else { "  " };
+            let view = app.environments.iter().find(|v| v.name == env);
+            let mut spans = vec![
+                Span::styled(marker, theme.accent),
+                Span::raw(format!("{:<10}", env.as_str())),
+            ];
+            match view {
+                Some(v) => {
+                    let failed = if v.failures_5m > 0 {
+                        theme.status_failed
+                    } else {
+                        theme.dim
+                    };
+                    spans.push(Span::raw(format!(" {}s {}d", v.sources, v.destinations)));
+                    spans.push(Span::styled(
+                        format!(" {}/m", rate(v.requests_per_minute)),
+                        theme.dim,
+                    ));
+                    spans.push(Span::styled(format!(" ✖{}", v.failures_5m), failed));
+                }
+                None => spans.push(Span::styled(" –", theme.dim)),
+            }
+            let selected = i == app.environment_cursor;
+            Line::from(spans).style(row_style(app, Pane::Environments, selected, theme))
+        })
+        .collect();
+    let block = pane_block(
+        app,
+        Pane::Environments,
+        title(1, "Environments", app, Pane::Environments, theme),
+        theme,
+    );
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+fn connections(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, now: DateTime<Utc>) {
+    let block = pane_block(
+        app,
+        Pane::Connections,
+        title(2, "Connections", app, Pane::Connections, theme),
+        theme,
+    );
+    let Some(view) = &app.connections else {
+        let loading = Line::styled("loading…", theme.dim);
+        frame.render_widget(Paragraph::new(loading).block(block), area);
+        return;
+    };
+    let heading = theme.accent.add_modifier(Modifier::BOLD);
+    let mut lines = vec![Line::styled("Sources", heading)];
+    if view.sources.is_empty() {
+        lines.push(Line::styled("  none", theme.dim));
+    }
+    lines.extend(view.sources.iter().map(|s| source_line(s, theme, now)));
+    lines.push(Line::styled("Destinations", heading));
+    if view.destinations.is_empty() {
+        lines.push(Line::styled("  none", theme.dim));
+    }
+    for (i, d) in view.destinations.iter().enumerate() {
+        let style = row_style(app, Pane::Connections, i == app.connection_cursor, theme);
+        lines.extend(
+            destination_lines(d, theme, now)
+                .into_iter()
+                .map(|l| l.style(style)),
+        );
+    }
+    // Keep the selected destination in view when there are more than fit.
+    let height = area.height.saturating_sub(2) as usize;
+    let selected_end = view.sources.len().max(1)
+        + 2
+        + (app.connection_cursor + 1).min(view.destinations.len()) * 3;
+    let scroll = selected_end.saturating_sub(height);
+    let scroll = u16::try_from(scroll).unwrap_or(u16::MAX);
+    frame.render_widget(Paragraph::new(lines).block(block).scroll((scroll, 0)), area);
+}
+
+fn source_line(s: &SourceView, theme: &Theme, now: DateTime<Utc>) -> Line<'static> {
+    let last = match s.health.last_request {
+        Some(at) => format!("{} ago", age(Some(at), now)),
+        None => "never".into(),
+    };
+    Line::from(vec![
+        Span::raw(format!("  {}", s.source.name)),
+        Span::styled(
+            format!("  {last}  {}/m", rate(s.health.requests_per_minute)),
+            theme.dim,
+        ),
+    ])
+}
+
+/// Three lines: name, mode and state; queue (and quarantine when any); the last
+/// attempt (status, age) and the success rate over 5 minutes.
+fn destination_lines(d: &DestinationView, theme: &Theme, now: DateTime<Utc>) -> Vec<Line<'static>> {
+    let mode = match d.destination.mode {
+        DeliveryMode::Push => "push",
+        DeliveryMode::Poll => "poll",
+    };
+    let mut first = vec![
+        Span::raw(format!("  {}", d.destination.name)),
+        Span::styled(format!("  {mode} "), theme.dim),
+    ];
+    if d.delivery_allowed {
+        first.push(Span::styled("✔", theme.status_ok));
+    } else {
+        first.push(Span::styled("✖ unverified", theme.status_failed));
+    }
+    if d.paused {
+        first.push(Span::styled(" paused", theme.status_pending));
+    }
+    let depth = if d.queue_depth_capped {
+        format!("{}+", thousands(d.queue_depth as u64))
+    } else {
+        thousands(d.queue_depth as u64)
+    };
+    let mut second = vec![Span::styled(
+        format!("    queue {depth} oldest {}", age(d.oldest_queued_at, now)),
+        theme.dim,
+    )];
+    if d.quarantined > 0 {
+        second.push(Span::styled(
+            format!(" quar {}", d.quarantined),
+            theme.status_failed,
+        ));
+    }
+    let mut third = vec![Span::styled("    last ", theme.dim)];
+    match &d.health.last_attempt {
+        Some(last) => {
+            let (symbol, style) = if last.succeeded {
+                ("✔", theme.status_ok)
+            } else {
+                ("✖", theme.status_failed)
+            };
+            let code = last
+                .http_status
+                .map(|c| format!(" {c}"))
+                .unwrap_or_default();
+            third.push(Span::styled(format!("{symbol}{code}"), style));
+            third.push(Span::styled(
+                format!(" {}", age(Some(last.at), now)),
+                theme.dim,
+            ));
+        }
+        None => third.push(Span::styled("–", theme.dim)),
+    }
+    let ok = match d.health.success_rate_5m {
+        Some(r) => format!(" · 5m {:.0}%", r * 100.0),
+        None => " · 5m –".into(),
+    };
+    third.push(Span::styled(ok, theme.dim));
+    vec![Line::from(first), Line::from(second), Line::from(third)]
+}
+
+fn live_feed(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
+    let inner_height = area.height.saturating_sub(2) as usize;
+    let (start, end) = app.feed.visible(inner_height / FEED_ROW_LINES);
+    let selected = app.feed.selected();
+
+    let mut header = title(3, "Live feed", app, Pane::Feed, theme);
+    let mode = if app.feed.is_following() {
+        Span::styled("following", theme.status_ok)
+    } else {
+        Span::styled(
+            format!(
+                "frozen · {} new since freeze",
+                thousands(app.feed.new_since_freeze())
+            ),
+            theme.status_pending,
+        )
+    };
+    header.push(Span::styled("· ", theme.dim));
+    header.push(mode);
+    let dropped_style = if app.feed.dropped() > 0 {
+        theme.status_failed
+    } else {
+        theme.dim
+    };
+    header.push(Span::styled(
+        format!(" · {} rows · ", thousands(app.feed.len() as u64)),
+        theme.dim,
+    ));
+    header.push(Span::styled(
+        format!("dropped {} ", thousands(app.feed.dropped())),
+        dropped_style,
+    ));
+    if !app.filter_text.is_empty() {
+        header.push(Span::styled(
+            format!("· filter {} ", app.filter_text),
+            theme.accent,
+        ));
+    }
+    let block = pane_block(app, Pane::Feed, Line::from(header), theme);
+
+    let mut lines = Vec::with_capacity((end - start) * FEED_ROW_LINES);
+    for (offset, log) in app.feed.rows(start, end).enumerate() {
+        let style = row_style(app, Pane::Feed, selected == Some(start + offset), theme);
+        lines.extend(
+            feed_row(app, log, theme)
+                .into_iter()
+                .map(|l| l.style(style)),
+        );
+    }
+    if lines.is_empty() {
+        let text = if app.filter_text.is_empty() {
+            format!("no logs in {} yet", app.environment)
+        } else {
+            "no logs match the filter".to_string()
+        };
+        lines.push(Line::styled(text, theme.dim));
+    }
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+/// Two lines: time, type, data model and event, route; then status, attempts,
+/// latency and (when it may be shown) the patient.
+fn feed_row(app: &App, log: &LogRecord, theme: &Theme) -> [Line<'static>; 2] {
+    let first = Line::from(vec![
+        Span::styled(
+            log.created_at.format("%H:%M:%S%.3f ").to_string(),
+            theme.dim,
+        ),
+        Span::styled(format!("{:<8}", log.log_type.as_str()), theme.accent),
+        Span::raw(format!("{} {}", log.data_model, log.event_type)),
+        Span::styled(
+            format!("  {} → {}", log.source_name, log.destination_name),
+            theme.text,
+        ),
+    ]);
+    let attempts = match log.attempts {
+        1 => "1 attempt".to_string(),
+        n => format!("{n} attempts"),
+    };
+    let mut second = vec![
+        Span::raw(" ".repeat(13)),
+        status_symbol(log.status, theme),
+        Span::styled(
+            format!("  {attempts}  {}", latency(log.latency_ms)),
+            theme.dim,
+        ),
+    ];
+    if log.quarantined {
+        second.push(Span::styled("  quarantined", theme.status_failed));
+    }
+    if log.test {
+        second.push(Span::styled("  test", theme.dim));
+    }
+    if let Some(mrn) = patient(app, log) {
+        second.push(Span::styled(format!("  mrn {mrn}"), theme.dim));
+    }
+    [first, Line::from(second)]
+}
+
+fn composer_pane(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let block = pane_block(
+        app,
+        Pane::Composer,
+        title(4, "Composer", app, Pane::Composer, theme),
+        theme,
+    );
+    let hint = Line::styled("Test queries: coming with the composer.", theme.dim);
+    frame.render_widget(Paragraph::new(hint).block(block), area);
+}
