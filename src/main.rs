@@ -6,6 +6,9 @@ use serde_json::json;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use switchboard::client::{Engine as _, Local, Remote};
+use switchboard::console::{self, run::ConsoleOptions, theme::Theme};
 use switchboard::engine::{Config, Engine, paths, verify};
 use switchboard::model::{Environment, Role};
 use switchboard::sandbox;
@@ -15,11 +18,38 @@ use switchboard::store::credentials::Credentials;
 #[command(
     name = "switchboard",
     version,
-    about = "Healthcare data-exchange engine and console"
+    about = "Healthcare data-exchange engine and console",
+    after_help = "With no command, the console opens on an embedded engine (Development sandbox included)."
 )]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    #[command(flatten)]
+    console: ConsoleArgs,
+}
+
+#[derive(Args, Clone)]
+struct ConsoleArgs {
+    /// Attach to a running `switchboard serve` at this URL instead of embedding an engine.
+    #[arg(long, env = "SWITCHBOARD_ENGINE")]
+    engine: Option<String>,
+    /// Admin token for --engine.
+    #[arg(long, env = "SWITCHBOARD_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// File holding the admin token for --engine.
+    #[arg(long)]
+    token_file: Option<PathBuf>,
+    /// Role of a console on an embedded engine.
+    #[arg(long, default_value = "admin")]
+    role: Role,
+    /// Where the embedded engine listens (an ephemeral port if this one is taken).
+    #[arg(long, env = "SWITCHBOARD_LISTEN", default_value = "127.0.0.1:8443")]
+    listen: SocketAddr,
+    /// Rows the live feed keeps in memory.
+    #[arg(long, default_value_t = switchboard::console::DEFAULT_FEED_CAPACITY)]
+    feed_capacity: usize,
+    #[command(flatten)]
+    at: Locations,
 }
 
 #[derive(Args, Clone)]
@@ -51,6 +81,12 @@ impl Locations {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Open the console (the same as no command), on an embedded engine or attached to
+    /// a running one with --engine.
+    Console {
+        #[command(flatten)]
+        args: ConsoleArgs,
+    },
     /// Run the engine: platform API and admin API over HTTP.
     Serve {
         /// Address to listen on.
@@ -166,8 +202,12 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<()> {
-    match cli.command {
+    let Some(command) = cli.command else {
+        return console(cli.console);
+    };
+    match command {
         Command::Serve { listen, at } => serve(listen, at),
+        Command::Console { args } => console(args),
         Command::Paths { at } => {
             let config = at.config.clone().unwrap_or_else(paths::default_config_file);
             println!(
@@ -180,7 +220,7 @@ fn run(cli: Cli) -> Result<()> {
                 }
             );
             println!("data    {}", at.data_dir().display());
-            println!("logs    {}", paths::default_log_dir().display());
+            println!("logs    {}", at.data_dir().join("logs").display());
             Ok(())
         }
         Command::Keys {
@@ -409,6 +449,38 @@ fn simulate(
     Ok(())
 }
 
+/// Binds the listener (the sandbox EHR is served on it too) and starts the engine.
+/// With `fallback`, a taken address gives way to an ephemeral port on the same host.
+async fn start_engine(
+    listen: SocketAddr,
+    at: &Locations,
+    fallback: bool,
+) -> Result<(Arc<Engine>, tokio::net::TcpListener, SocketAddr)> {
+    let mut config = at.load()?;
+    let listener = match tokio::net::TcpListener::bind(listen).await {
+        Ok(l) => l,
+        Err(e) if fallback && e.kind() == std::io::ErrorKind::AddrInUse => {
+            tokio::net::TcpListener::bind(SocketAddr::new(listen.ip(), 0)).await?
+        }
+        Err(e) => {
+            return Err(e).with_context(|| {
+                format!("cannot listen on {listen}; is another engine running there? use --listen")
+            });
+        }
+    };
+    let addr = listener.local_addr()?;
+    config.attach_sandbox(addr);
+    let engine = Engine::start(&at.data_dir(), config)?;
+    Ok((engine, listener, addr))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
 fn serve(listen: SocketAddr, at: Locations) -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -418,25 +490,11 @@ fn serve(listen: SocketAddr, at: Locations) -> Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let mut config = at.load()?;
-    let data_dir = at.data_dir();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .with_context(|| {
-                format!("cannot listen on {listen}; is another engine running there? use --listen")
-            })?;
-        let addr = listener.local_addr()?;
-        // The sandbox EHR is served on this same listener.
-        config.attach_sandbox(addr);
-        let engine = Engine::start(&data_dir, config)?;
+    runtime()?.block_on(async move {
+        let (engine, listener, addr) = start_engine(listen, &at, false).await?;
         // One line on stdout for scripts and tests; everything else goes to the log.
         println!("switchboard listening on http://{addr}");
-        tracing::info!(%addr, data_dir = %data_dir.display(), "engine started");
+        tracing::info!(%addr, data_dir = %at.data_dir().display(), "engine started");
         let closing = engine.clone();
         axum::serve(listener, switchboard::api::router(engine.clone()))
             .with_graceful_shutdown(async move {
@@ -448,6 +506,76 @@ fn serve(listen: SocketAddr, at: Locations) -> Result<()> {
         engine.shutdown().await;
         tracing::info!("engine stopped");
         Ok(())
+    })
+}
+
+/// The console owns the terminal: its log goes to a file under the data dir.
+fn log_to_file(data_dir: &std::path::Path) -> Result<PathBuf> {
+    let dir = data_dir.join("logs");
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let path = dir.join("console.log");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SWITCHBOARD_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::sync::Mutex::new(file))
+        .with_ansi(false)
+        .init();
+    Ok(path)
+}
+
+fn console(args: ConsoleArgs) -> Result<()> {
+    let options = |role| ConsoleOptions {
+        role,
+        theme: Theme::from_env(),
+        feed_capacity: args.feed_capacity,
+    };
+    if let Some(url) = &args.engine {
+        let token = match (&args.token, &args.token_file) {
+            (Some(t), _) => t.clone(),
+            (None, Some(file)) => std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read the token file {}", file.display()))?,
+            (None, None) => bail!(
+                "attaching to an engine needs --token or --token-file (from `switchboard tokens create`)"
+            ),
+        };
+        log_to_file(&args.at.data_dir())?;
+        return runtime()?.block_on(async move {
+            let client = Remote::new(url, &token)?;
+            // Ask once before taking the terminal: a wrong URL or token is said plainly.
+            let status = client.status().await?;
+            console::run::run(Arc::new(client), options(status.role)).await?;
+            Ok(())
+        });
+    }
+    let log = log_to_file(&args.at.data_dir())?;
+    runtime()?.block_on(async move {
+        let (engine, listener, addr) = start_engine(args.listen, &args.at, true).await?;
+        tracing::info!(%addr, log = %log.display(), "console with an embedded engine");
+        let app = switchboard::api::router(engine.clone());
+        let closing = engine.clone();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(closing.closing())
+                .await
+        });
+        let client = Local::new(
+            engine.clone(),
+            args.role,
+            "console (local)",
+            &format!("http://{addr}"),
+        );
+        let result = console::run::run(Arc::new(client), options(args.role)).await;
+        engine.close_streams();
+        let _ = server.await;
+        engine.shutdown().await;
+        result.map_err(Into::into)
     })
 }
 

@@ -13,6 +13,7 @@
 pub mod app;
 pub mod feed;
 pub mod prompt;
+pub mod run;
 pub mod theme;
 pub mod view;
 

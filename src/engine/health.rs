@@ -79,10 +79,11 @@ impl Engine {
                     name: env,
                     sources: sources.len(),
                     destinations: destinations.len(),
+                    // fold from 0.0: an empty f64 sum is -0.0, which prints as "-0".
                     requests_per_minute: sources
                         .iter()
                         .map(|s| self.stats.source(s.id).requests_per_minute)
-                        .sum(),
+                        .fold(0.0, |a, b| a + b),
                     failures_5m: destinations
                         .iter()
                         .map(|d| self.stats.destination(d.id).failures_5m)

@@ -26,8 +26,3 @@ pub fn default_config_file() -> PathBuf {
 pub fn default_data_dir() -> PathBuf {
     xdg("XDG_DATA_HOME", ".local/share")
 }
-
-/// `$XDG_STATE_HOME/switchboard/logs`
-pub fn default_log_dir() -> PathBuf {
-    xdg("XDG_STATE_HOME", ".local/state").join("logs")
-}

@@ -1,0 +1,278 @@
+//! The console's event loop: the terminal, the input thread, the effects carried out
+//! through the `Engine` trait, and the frame pacing.
+//!
+//! Workers (input, feed subscription, answers to requests, periodic refresh) only send
+//! small messages. The loop waits for one, drains everything else pending, applies it
+//! all with [`update`], then draws at most once per [`FRAME_INTERVAL`] and only when
+//! something visible changed. Frames are wrapped in synchronized output so a slow SSH
+//! link never shows half a frame. The terminal is restored on every exit path, panics
+//! included.
+
+use super::app::{App, Effect, Msg, update};
+use super::feed::FeedRing;
+use super::theme::Theme;
+use super::view;
+use crate::client::{ClientError, Engine};
+use crate::model::Role;
+use crossterm::ExecutableCommand;
+use crossterm::terminal::{
+    BeginSynchronizedUpdate, EndSynchronizedUpdate, EnterAlternateScreen, LeaveAlternateScreen,
+    disable_raw_mode, enable_raw_mode,
+};
+use std::io::{Stdout, Write};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+/// At most 60 frames a second.
+pub const FRAME_INTERVAL: Duration = Duration::from_millis(16);
+/// How often status, environments and connections are refreshed.
+pub const REFRESH_INTERVAL: Duration = Duration::from_secs(1);
+/// Messages waiting for the loop; workers wait (input) or drop (refresh) beyond it.
+pub const MESSAGE_QUEUE: usize = 8192;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConsoleError {
+    #[error("the terminal could not be used: {0}")]
+    Terminal(#[from] std::io::Error),
+    #[error(transparent)]
+    Engine(#[from] ClientError),
+}
+
+pub struct ConsoleOptions {
+    pub role: Role,
+    pub theme: Theme,
+    pub feed_capacity: usize,
+}
+
+/// Puts the terminal back however the console ends.
+struct TerminalGuard;
+
+impl TerminalGuard {
+    fn enter(out: &mut Stdout) -> std::io::Result<TerminalGuard> {
+        enable_raw_mode()?;
+        out.execute(EnterAlternateScreen)?;
+        out.execute(crossterm::cursor::Hide)?;
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            restore();
+            previous(info);
+        }));
+        Ok(TerminalGuard)
+    }
+}
+
+fn restore() {
+    let mut out = std::io::stdout();
+    let _ = out.execute(EndSynchronizedUpdate);
+    let _ = out.execute(crossterm::cursor::Show);
+    let _ = out.execute(LeaveAlternateScreen);
+    let _ = disable_raw_mode();
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore();
+    }
+}
+
+/// Reads terminal input on its own thread (crossterm's read blocks).
+fn spawn_input(tx: mpsc::Sender<Msg>) {
+    std::thread::spawn(move || {
+        loop {
+            let msg = match crossterm::event::read() {
+                Ok(crossterm::event::Event::Key(key)) => Msg::Key(key),
+                Ok(crossterm::event::Event::Resize(w, h)) => Msg::Resize(w, h),
+                Ok(_) => continue,
+                Err(e) => {
+                    tracing::error!(error = %e, "terminal input failed");
+                    return;
+                }
+            };
+            if tx.blocking_send(msg).is_err() {
+                return;
+            }
+        }
+    });
+}
+
+/// Carries out effects; remembers the feed subscription so a new one replaces it.
+struct Effects {
+    client: Arc<dyn Engine>,
+    tx: mpsc::Sender<Msg>,
+    subscription: Option<JoinHandle<()>>,
+}
+
+impl Effects {
+    fn spawn<F>(&self, work: F)
+    where
+        F: std::future::Future<Output = Option<Msg>> + Send + 'static,
+    {
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            if let Some(msg) = work.await {
+                let _ = tx.send(msg).await;
+            }
+        });
+    }
+
+    /// Returns false on Quit.
+    fn apply(&mut self, effect: Effect) -> bool {
+        let client = self.client.clone();
+        match effect {
+            Effect::Quit => return false,
+            Effect::Subscribe(filter) => {
+                if let Some(old) = self.subscription.take() {
+                    old.abort();
+                }
+                let tx = self.tx.clone();
+                self.subscription = Some(tokio::spawn(async move {
+                    match client.subscribe(filter).await {
+                        Ok(mut feed) => {
+                            while let Some(event) = feed.recv().await {
+                                if tx.send(Msg::Feed(event)).await.is_err() {
+                                    return;
+                                }
+                            }
+                        }
+                        Err(e) => {
+                            let _ = tx.send(Msg::Failed(e.to_string())).await;
+                        }
+                    }
+                }));
+            }
+            Effect::LoadPage(query) => self.spawn(async move {
+                Some(match client.logs(query).await {
+                    Ok(page) => Msg::Page(page),
+                    Err(e) => Msg::Failed(e.to_string()),
+                })
+            }),
+            Effect::LoadConnections(env) => self.spawn(async move {
+                Some(match client.connections(env).await {
+                    Ok(view) => Msg::Connections(view),
+                    Err(e) => Msg::Failed(e.to_string()),
+                })
+            }),
+            Effect::OpenLog(id) => self.spawn(async move {
+                Some(match client.log(id).await {
+                    Ok(detail) => Msg::Detail(detail.map(Box::new)),
+                    Err(e) => Msg::Failed(e.to_string()),
+                })
+            }),
+            Effect::Act(action) => self.spawn(async move {
+                client.act(action).await.err().map(|e| Msg::Failed(e.to_string()))
+            }),
+            Effect::SetTheme(name) => self.spawn(async move {
+                Some(Msg::Failed(format!(
+                    "theme \"{name}\": only the built-in dark theme (and mono with NO_COLOR) exist so far"
+                )))
+            }),
+        }
+        true
+    }
+}
+
+/// Refreshes status, environments and connections every [`REFRESH_INTERVAL`]; drops
+/// a refresh rather than queue behind a busy loop.
+fn spawn_refresh(
+    client: Arc<dyn Engine>,
+    tx: mpsc::Sender<Msg>,
+    env: tokio::sync::watch::Receiver<crate::model::Environment>,
+) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(REFRESH_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tick.tick().await;
+            if tx.is_closed() {
+                return;
+            }
+            if let Ok(status) = client.status().await {
+                let _ = tx.try_send(Msg::Status(status));
+            }
+            if let Ok(envs) = client.environments().await {
+                let _ = tx.try_send(Msg::Environments(envs));
+            }
+            let current = *env.borrow();
+            if let Ok(view) = client.connections(Some(current)).await {
+                let _ = tx.try_send(Msg::Connections(view));
+            }
+        }
+    });
+}
+
+fn draw(
+    terminal: &mut ratatui::DefaultTerminal,
+    app: &mut App,
+    theme: &Theme,
+) -> std::io::Result<()> {
+    let mut out = std::io::stdout();
+    out.execute(BeginSynchronizedUpdate)?;
+    let result = terminal
+        .draw(|frame| view::draw(frame, app, theme))
+        .map(|_| ());
+    out.execute(EndSynchronizedUpdate)?;
+    out.flush()?;
+    result
+}
+
+/// Runs the console until the user quits.
+pub async fn run(client: Arc<dyn Engine>, options: ConsoleOptions) -> Result<(), ConsoleError> {
+    let mut stdout = std::io::stdout();
+    let _guard = TerminalGuard::enter(&mut stdout)?;
+    let backend = ratatui::backend::CrosstermBackend::new(std::io::stdout());
+    let mut terminal = ratatui::Terminal::new(backend)?;
+    terminal.clear()?;
+
+    let (tx, mut rx) = mpsc::channel(MESSAGE_QUEUE);
+    spawn_input(tx.clone());
+    let (mut app, initial) = App::new(options.role, client.address());
+    app.feed = FeedRing::new(options.feed_capacity);
+    let size = terminal.size()?;
+    update(&mut app, Msg::Resize(size.width, size.height));
+    let (env_tx, env_rx) = tokio::sync::watch::channel(app.environment);
+    spawn_refresh(client.clone(), tx.clone(), env_rx);
+    let mut effects = Effects {
+        client,
+        tx,
+        subscription: None,
+    };
+    for effect in initial {
+        effects.apply(effect);
+    }
+
+    draw(&mut terminal, &mut app, &options.theme)?;
+    let mut last_frame = Instant::now();
+    loop {
+        // Wait for work, or for the next frame slot if a change is waiting to be drawn.
+        let msg = if app.is_dirty() {
+            tokio::select! {
+                msg = rx.recv() => msg,
+                _ = tokio::time::sleep_until(last_frame + FRAME_INTERVAL) => None,
+            }
+        } else {
+            rx.recv().await
+        };
+        let mut pending: Vec<Msg> = msg.into_iter().collect();
+        while let Ok(more) = rx.try_recv() {
+            pending.push(more);
+        }
+        for msg in pending {
+            for effect in update(&mut app, msg) {
+                if !effects.apply(effect) {
+                    return Ok(());
+                }
+            }
+        }
+        if *env_tx.borrow() != app.environment {
+            let _ = env_tx.send(app.environment);
+        }
+        if app.is_dirty() && last_frame.elapsed() >= FRAME_INTERVAL {
+            app.take_dirty();
+            draw(&mut terminal, &mut app, &options.theme)?;
+            last_frame = Instant::now();
+        }
+    }
+}
