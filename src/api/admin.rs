@@ -36,6 +36,13 @@ pub fn routes() -> Router<AppState> {
         .route("/logs/{id}/{action}", post(log_action))
 }
 
+/// A query string's parameters, or a 400 in the platform's shape that says which exist.
+fn query_params<T>(params: Result<Query<T>, QueryRejection>, allowed: &str) -> Result<T, ApiError> {
+    params
+        .map(|Query(p)| p)
+        .map_err(|e| ApiError::bad_request(format!("{}. {allowed}", e.body_text())))
+}
+
 fn operator(engine: &Engine, headers: &HeaderMap) -> Result<TokenRecord, ApiError> {
     let token = admin(engine, headers)?;
     if !token.role.may_operate() {
@@ -262,13 +269,11 @@ async fn list_logs(
 ) -> Response {
     let result = (|| {
         let token = admin(&engine, &headers)?;
-        let Query(params) = params.map_err(|e| {
-            ApiError::bad_request(format!(
-                "{}. Filters: env, source, destination, dataModel, eventType, type, status, \
-                 mrn, since, until, before, limit.",
-                e.body_text()
-            ))
-        })?;
+        let params = query_params(
+            params,
+            "Filters: env, source, destination, dataModel, eventType, type, status, mrn, \
+             since, until, before, limit.",
+        )?;
         let query = to_query(&engine, params)?;
         let page = engine.search_as(&query, token.role)?;
         Ok::<_, ApiError>(page)
@@ -303,9 +308,7 @@ struct EnvParam {
 fn env_param(
     params: Result<Query<EnvParam>, QueryRejection>,
 ) -> Result<Option<Environment>, ApiError> {
-    let Query(p) = params.map_err(|e| {
-        ApiError::bad_request(format!("{}. The only parameter is env.", e.body_text()))
-    })?;
+    let p = query_params(params, "The only parameter is env.")?;
     p.env
         .as_deref()
         .map(|e| {
@@ -368,9 +371,7 @@ async fn events(
 
     let setup = (|| {
         let token = admin(&engine, &headers)?;
-        let Query(p) = params.map_err(|e| {
-            ApiError::bad_request(format!("{}. The only parameter is filter.", e.body_text()))
-        })?;
+        let p = query_params(params, "The only parameter is filter.")?;
         let filter = Filter::parse(p.filter.as_deref().unwrap_or("")).map_err(|e| {
             ApiError::bad_request(format!(
                 "filter: {} (at bytes {}..{})",
@@ -383,9 +384,6 @@ async fn events(
         Ok(setup) => setup,
         Err(e) => return reply::<()>(Err(e)),
     };
-    // Without PHI permission a patient filter never matches Production traffic, so
-    // it cannot tell who is there.
-    let patient_blind = filter.names_patient() && !role.sees_phi();
     let receiver = engine.subscribe();
     let closing = Box::pin(engine.closing());
     let stream =
@@ -400,13 +398,11 @@ async fn events(
                     };
                     match next {
                         Ok(event) => {
-                            let mut log = event.log;
-                            if !filter.matches(&log)
-                                || (patient_blind && log.environment.may_hold_phi())
-                            {
+                            let Some(log) =
+                                crate::engine::access::visible_change(&filter, role, event.log)
+                            else {
                                 continue;
-                            }
-                            crate::engine::access::mask_log(&mut log, role);
+                            };
                             let event = Event::default()
                                 .event("log")
                                 .id(log.id.to_string())

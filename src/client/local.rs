@@ -2,7 +2,7 @@
 //! audit as the admin API.
 
 use super::{Action, BoxFuture, ClientError, Engine, FEED_CHANNEL_CAPACITY, FeedEvent, Status};
-use crate::engine::access::{VisibleDetail, mask_log};
+use crate::engine::access::{VisibleDetail, visible_change};
 use crate::engine::health::{ConnectionsView, EnvironmentView};
 use crate::model::filter::Filter;
 use crate::model::{Environment, Role};
@@ -110,21 +110,14 @@ impl Engine for Local {
             let mut events = self.engine.subscribe();
             let (tx, rx) = mpsc::channel(FEED_CHANNEL_CAPACITY);
             let role = self.role;
-            let patient_blind = filter.names_patient() && !role.sees_phi();
             tokio::spawn(async move {
                 let mut dropped = 0u64;
                 loop {
                     let event = match events.recv().await {
-                        Ok(event) => {
-                            let mut log = event.log;
-                            if !filter.matches(&log)
-                                || (patient_blind && log.environment.may_hold_phi())
-                            {
-                                continue;
-                            }
-                            mask_log(&mut log, role);
-                            FeedEvent::Log(Box::new(log))
-                        }
+                        Ok(event) => match visible_change(&filter, role, event.log) {
+                            Some(log) => FeedEvent::Log(Box::new(log)),
+                            None => continue,
+                        },
                         Err(RecvError::Lagged(n)) => FeedEvent::Dropped(n),
                         Err(RecvError::Closed) => return,
                     };

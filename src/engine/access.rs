@@ -17,6 +17,23 @@ pub fn mask_log(log: &mut LogRecord, role: Role) {
     }
 }
 
+/// A live log change as `role` may see it through `filter`, or `None` when it is not
+/// for them. Without the PHI permission a patient filter never matches Production
+/// traffic, so it cannot reveal who is there.
+pub fn visible_change(
+    filter: &crate::model::filter::Filter,
+    role: Role,
+    mut log: LogRecord,
+) -> Option<LogRecord> {
+    if !filter.matches(&log)
+        || (filter.names_patient() && !role.sees_phi() && log.environment.may_hold_phi())
+    {
+        return None;
+    }
+    mask_log(&mut log, role);
+    Some(log)
+}
+
 /// A log's detail as a role may see it.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]

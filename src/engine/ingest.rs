@@ -5,6 +5,7 @@
 use super::delivery;
 use super::{Destination, Engine, Source, store_failure};
 use crate::model::catalog::Exchange;
+use crate::model::log::new_log_id;
 use crate::model::meta::{Envelope, EnvelopeError, first_patient_identifier, parse_envelope};
 use crate::model::time::{format_utc, normalize_payload};
 use crate::model::{ApiError, LogRecord, LogStatus, LogType};
@@ -191,29 +192,32 @@ impl Engine {
         let request_id = Uuid::now_v7();
         let logs: Vec<LogRecord> = destinations
             .iter()
-            .map(|d| LogRecord {
-                id: Uuid::now_v7(),
-                request_id,
-                attempt_id: Uuid::now_v7(),
-                log_type,
-                status: LogStatus::Pending,
-                exchange: event.exchange,
-                environment: source.environment,
-                source_id: source.id,
-                source_name: source.name.clone(),
-                destination_id: d.id,
-                destination_name: d.name.clone(),
-                data_model: event.data_model.to_string(),
-                event_type: event.event_type.to_string(),
-                test,
-                created_at: now,
-                updated_at: now,
-                attempts: 0,
-                latency_ms: None,
-                patient_id: patient_id.clone(),
-                quarantined: false,
-                released_at_attempt: 0,
-                resend_of: None,
+            .map(|d| {
+                let (id, created_at) = new_log_id();
+                LogRecord {
+                    id,
+                    request_id,
+                    attempt_id: Uuid::now_v7(),
+                    log_type,
+                    status: LogStatus::Pending,
+                    exchange: event.exchange,
+                    environment: source.environment,
+                    source_id: source.id,
+                    source_name: source.name.clone(),
+                    destination_id: d.id,
+                    destination_name: d.name.clone(),
+                    data_model: event.data_model.to_string(),
+                    event_type: event.event_type.to_string(),
+                    test,
+                    created_at,
+                    updated_at: created_at,
+                    attempts: 0,
+                    latency_ms: None,
+                    patient_id: patient_id.clone(),
+                    quarantined: false,
+                    released_at_attempt: 0,
+                    resend_of: None,
+                }
             })
             .collect();
 

@@ -184,9 +184,9 @@ impl Engine {
             )));
         }
         let destination = self.known_destination(original.destination_id)?.clone();
-        let now = Utc::now();
+        let (id, now) = crate::model::log::new_log_id();
         let log = LogRecord {
-            id: Uuid::now_v7(),
+            id,
             attempt_id: Uuid::now_v7(),
             status: LogStatus::Pending,
             created_at: now,

@@ -112,6 +112,19 @@ pub mod utc_millis {
     }
 }
 
+/// A new log ID and the instant it names. History is searched by time through the ID
+/// (UUIDv7 leads with Unix milliseconds), so a log's `created_at` is taken from its ID,
+/// never from a separate clock reading that could fall in another millisecond.
+pub fn new_log_id() -> (Uuid, DateTime<Utc>) {
+    let id = Uuid::now_v7();
+    let at = id
+        .get_timestamp()
+        .map(|t| t.to_unix())
+        .and_then(|(secs, nanos)| DateTime::from_timestamp(secs as i64, nanos))
+        .unwrap_or_else(Utc::now);
+    (id, at)
+}
+
 /// One log: one request as it concerns one destination.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -187,4 +200,19 @@ pub struct Attempt {
     pub response_truncated: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_log_id_names_its_creation_millisecond() {
+        for _ in 0..1000 {
+            let (id, at) = new_log_id();
+            let (secs, nanos) = id.get_timestamp().expect("v7").to_unix();
+            assert_eq!(at.timestamp(), secs as i64);
+            assert_eq!(at.timestamp_subsec_millis(), nanos / 1_000_000);
+        }
+    }
 }
