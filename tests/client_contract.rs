@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::bin::{BIN, Served, spawn_serve};
 use common::{TestEngine, closed_url, destination_toml, payload, source_toml, subscription_toml};
 use std::time::Duration;
 use switchboard::client::{Action, ClientError, Engine, FeedEvent, Local, Remote};
@@ -195,40 +196,18 @@ async fn remote_honours_the_contract() {
     viewer_contract(&viewer, &te).await;
 }
 
-const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
-
-struct Serve(std::process::Child);
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve(data: &std::path::Path, listen: &str) -> (Serve, String) {
-    use std::io::BufRead;
-    let mut child = std::process::Command::new(BIN)
+/// `switchboard serve` on `data` with no configuration.
+fn serve(data: &std::path::Path, listen: &str) -> (Served, String) {
+    let mut command = std::process::Command::new(BIN);
+    command
         .args(["serve", "--listen", listen])
         .arg("--data-dir")
         .arg(data)
         // No config file there: the built-in Development setup.
         .env_remove("SWITCHBOARD_CONFIG")
         .env("XDG_CONFIG_HOME", data.join("no-config"))
-        .env("SWITCHBOARD_LOG", "warn")
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("read");
-    let base = line
-        .trim()
-        .strip_prefix("switchboard listening on ")
-        .unwrap_or_else(|| panic!("unexpected: {line:?}"))
-        .to_string();
-    (Serve(child), base)
+        .env("SWITCHBOARD_LOG", "warn");
+    spawn_serve(command)
 }
 
 async fn wait_for(
@@ -278,7 +257,7 @@ async fn remote_survives_an_engine_restart_and_sigterm_is_not_held_by_streams() 
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     // SIGTERM with a live event stream attached: the engine still stops promptly.
-    let pid = engine.0.id().to_string();
+    let pid = engine.pid();
     assert!(
         std::process::Command::new("kill")
             .args(["-TERM", &pid])

@@ -9,6 +9,7 @@
 mod common;
 
 use axum::http::StatusCode;
+use common::bin::{BIN, Served, spawn_serve};
 use common::*;
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -2137,18 +2138,6 @@ async fn an_operator_action_during_an_attempt_does_not_skip_the_peers_retry_afte
 
 // ---- pause and a crash -------------------------------------------------------------------------
 
-/// `switchboard serve` on an ephemeral port; killed when dropped.
-struct Served(std::process::Child);
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
-
 fn cli_json(dir: &std::path::Path, args: &[&str]) -> Value {
     let out = std::process::Command::new(BIN)
         .args(args)
@@ -2169,29 +2158,14 @@ fn cli_json(dir: &std::path::Path, args: &[&str]) -> Value {
 
 async fn serve(dir: PathBuf) -> (Served, String) {
     tokio::task::spawn_blocking(move || {
-        use std::io::BufRead;
-        let mut child = std::process::Command::new(BIN)
+        let mut command = std::process::Command::new(BIN);
+        command
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(dir.join("data"))
             .arg("--config")
             .arg(dir.join("config.toml"))
-            .env("SWITCHBOARD_LOG", "error")
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::inherit())
-            .spawn()
-            .expect("spawn serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let served = Served(child);
-        let mut line = String::new();
-        std::io::BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read");
-        let base = line
-            .trim()
-            .strip_prefix("switchboard listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-            .to_string();
-        (served, base)
+            .env("SWITCHBOARD_LOG", "error");
+        spawn_serve(command)
     })
     .await
     .expect("join")

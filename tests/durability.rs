@@ -3,11 +3,11 @@
 //! credential commands work while an engine holds the database.
 
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+mod common;
 
-const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
+use common::bin::{BIN, Served, spawn_serve};
+use std::path::Path;
+use std::process::Command;
 
 const CONFIG: &str = r#"
 [[sources]]
@@ -55,44 +55,16 @@ fn destination_id(dir: &Path, name: &str) -> Value {
         .clone()
 }
 
-/// A running engine process, killed when dropped so a failing test leaves none behind.
-struct Engine(Child);
-
-impl Engine {
-    fn sigkill(&mut self) {
-        self.0.kill().expect("SIGKILL");
-        self.0.wait().expect("reap");
-    }
-}
-
-impl Drop for Engine {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Starts `switchboard serve` on an ephemeral port and returns it with its base URL.
-fn serve(dir: &Path) -> (Engine, String) {
-    let mut child = Command::new(BIN)
+fn serve(dir: &Path) -> (Served, String) {
+    let mut command = Command::new(BIN);
+    command
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir.join("data"))
         .arg("--config")
         .arg(dir.join("config.toml"))
-        .env("SWITCHBOARD_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn serve");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("read");
-    let base = line
-        .trim()
-        .strip_prefix("switchboard listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-        .to_string();
-    (Engine(child), base)
+        .env("SWITCHBOARD_LOG", "warn");
+    spawn_serve(command)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -300,7 +272,7 @@ async fn sigterm_finishes_the_attempt_in_flight_then_exits() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    let pid = engine.0.id().to_string();
+    let pid = engine.pid();
     let term = Command::new("kill")
         .args(["-TERM", &pid])
         .status()

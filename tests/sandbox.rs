@@ -5,6 +5,7 @@
 mod common;
 
 use common::TestEngine;
+use common::bin::{Served, spawn_serve};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use switchboard::engine::config::CONSOLE_SOURCE_NAME;
@@ -132,11 +133,9 @@ async fn failure_mode_500_holds_a_notification_for_retry() {
 
 // ---- the real binary, with no configuration --------------------------------------
 
-const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
-
 /// A `switchboard` command whose XDG paths point into `home`: no config file exists.
 fn command(home: &std::path::Path) -> std::process::Command {
-    let mut c = std::process::Command::new(BIN);
+    let mut c = std::process::Command::new(common::bin::BIN);
     c.env_remove("SWITCHBOARD_CONFIG")
         .env_remove("SWITCHBOARD_DATA_DIR")
         .env("XDG_CONFIG_HOME", home.join("config"))
@@ -146,32 +145,11 @@ fn command(home: &std::path::Path) -> std::process::Command {
     c
 }
 
-struct Serve(std::process::Child, String);
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve(home: &std::path::Path) -> Serve {
-    use std::io::BufRead;
-    let mut child = command(home)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn serve");
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("read");
-    let base = line
-        .trim()
-        .strip_prefix("switchboard listening on ")
-        .unwrap_or_else(|| panic!("unexpected: {line:?}"))
-        .to_string();
-    Serve(child, base)
+/// `switchboard serve` with no configuration, on an ephemeral port.
+fn serve(home: &std::path::Path) -> (Served, String) {
+    let mut c = command(home);
+    c.args(["serve", "--listen", "127.0.0.1:0"]);
+    spawn_serve(c)
 }
 
 fn console_key(home: &std::path::Path) -> Value {
@@ -190,11 +168,11 @@ fn console_key(home: &std::path::Path) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_no_configuration_the_console_source_reaches_the_sandbox() {
     let home = tempfile::tempdir().expect("tempdir");
-    let engine = serve(home.path());
+    let (_engine, base) = serve(home.path());
     let key = console_key(home.path());
     let http = common::client();
     let grant: Value = http
-        .post(format!("{}/auth/authenticate", engine.1))
+        .post(format!("{}/auth/authenticate", base))
         .json(&json!({"apiKey": key["apiKey"], "secret": key["secret"]}))
         .send()
         .await
@@ -204,7 +182,7 @@ async fn with_no_configuration_the_console_source_reaches_the_sandbox() {
         .expect("grant");
     let token = grant["accessToken"].as_str().expect("token");
     let answer: Value = http
-        .post(format!("{}/query", engine.1))
+        .post(format!("{}/query", base))
         .bearer_auth(token)
         .json(&search_by_mrn("0000000001"))
         .send()
@@ -227,7 +205,7 @@ async fn with_no_configuration_the_console_source_reaches_the_sandbox() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn simulate_sends_at_the_requested_rate() {
     let home = tempfile::tempdir().expect("tempdir");
-    let engine = serve(home.path());
+    let (_engine, base) = serve(home.path());
     let rate = 20.0;
     let out = command(home.path())
         .args([
@@ -238,7 +216,7 @@ async fn simulate_sends_at_the_requested_rate() {
             "5s",
             "--json",
             "--engine",
-            &engine.1,
+            &base,
         ])
         .output()
         .expect("simulate");
@@ -269,7 +247,7 @@ async fn simulate_sends_at_the_requested_rate() {
     let logs: Value = common::client()
         .get(format!(
             "{}/admin/v1/logs?source=Sandbox%20Dev%20Tools&limit=500",
-            engine.1
+            base
         ))
         .bearer_auth(token["token"].as_str().expect("token"))
         .send()

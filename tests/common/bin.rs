@@ -1,0 +1,50 @@
+//! The real `switchboard` binary as a child process, for the tests that need a real
+//! process: crashes, signals, the CLI.
+
+use std::io::BufRead;
+use std::process::{Child, Command, Stdio};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
+
+/// A running `switchboard`, killed when dropped so a failing test leaves none behind.
+pub struct Served(pub Child);
+
+impl Served {
+    /// SIGKILL, and reap.
+    pub fn sigkill(&mut self) {
+        self.0.kill().expect("SIGKILL");
+        self.0.wait().expect("reap");
+    }
+
+    pub fn pid(&self) -> String {
+        self.0.id().to_string()
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts a `switchboard serve …` command and waits for the one line it prints on
+/// stdout; returns the process and its base URL.
+pub fn spawn_serve(mut command: Command) -> (Served, String) {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn switchboard serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let served = Served(child);
+    let mut line = String::new();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("read the first line");
+    let base = line
+        .trim()
+        .strip_prefix("switchboard listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+        .to_string();
+    (served, base)
+}
