@@ -9,7 +9,7 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::bin::{BIN, Served, spawn_serve};
+use common::bin::{BIN, Served, cli_json, spawn_serve};
 use common::*;
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -2137,24 +2137,6 @@ async fn an_operator_action_during_an_attempt_does_not_skip_the_peers_retry_afte
 }
 
 // ---- pause and a crash -------------------------------------------------------------------------
-
-fn cli_json(dir: &std::path::Path, args: &[&str]) -> Value {
-    let out = std::process::Command::new(BIN)
-        .args(args)
-        .arg("--json")
-        .arg("--data-dir")
-        .arg(dir.join("data"))
-        .arg("--config")
-        .arg(dir.join("config.toml"))
-        .output()
-        .expect("run switchboard");
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("JSON output")
-}
 
 async fn serve(dir: PathBuf) -> (Served, String) {
     tokio::task::spawn_blocking(move || {

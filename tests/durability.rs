@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 mod common;
 
-use common::bin::{BIN, Served, spawn_serve};
+use common::bin::{BIN, Served, cli_json, spawn_serve};
 use std::path::Path;
 use std::process::Command;
 
@@ -26,27 +26,9 @@ destination = "EHR"
 data_models = ["*"]
 "#;
 
-fn cli(dir: &Path, args: &[&str]) -> Value {
-    let out = Command::new(BIN)
-        .args(args)
-        .arg("--json")
-        .arg("--data-dir")
-        .arg(dir.join("data"))
-        .arg("--config")
-        .arg(dir.join("config.toml"))
-        .output()
-        .expect("run switchboard");
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("JSON output")
-}
-
 /// The ID of a configured destination, from `switchboard connections --json`.
 fn destination_id(dir: &Path, name: &str) -> Value {
-    cli(dir, &["connections"])["destinations"]
+    cli_json(dir, &["connections"])["destinations"]
         .as_array()
         .expect("destinations")
         .iter()
@@ -71,7 +53,7 @@ fn serve(dir: &Path) -> (Served, String) {
 async fn accepted_requests_survive_sigkill() {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("config.toml"), CONFIG).expect("config");
-    let admin = cli(
+    let admin = cli_json(
         dir.path(),
         &["tokens", "create", "--role", "admin", "--name", "test"],
     );
@@ -83,7 +65,7 @@ async fn accepted_requests_survive_sigkill() {
 
     let (mut engine, base) = serve(dir.path());
     // Keys can be made while the engine holds the database.
-    let key = cli(dir.path(), &["keys", "create", "--source", "Lab"]);
+    let key = cli_json(dir.path(), &["keys", "create", "--source", "Lab"]);
     let http = reqwest::Client::new();
     let grant: Value = http
         .post(format!("{base}/auth/authenticate"))
@@ -223,7 +205,7 @@ async fn sigterm_finishes_the_attempt_in_flight_then_exits() {
         CONFIG.replace("http://127.0.0.1:9/unused", &url),
     )
     .expect("config");
-    let admin = cli(
+    let admin = cli_json(
         dir.path(),
         &["tokens", "create", "--role", "admin", "--name", "t"],
     );
@@ -232,7 +214,7 @@ async fn sigterm_finishes_the_attempt_in_flight_then_exits() {
         .as_str()
         .expect("id")
         .to_string();
-    let key = cli(dir.path(), &["keys", "create", "--source", "Lab"]);
+    let key = cli_json(dir.path(), &["keys", "create", "--source", "Lab"]);
 
     let (mut engine, base) = serve(dir.path());
     let http = reqwest::Client::new();

@@ -48,3 +48,23 @@ pub fn spawn_serve(mut command: Command) -> (Served, String) {
         .to_string();
     (served, base)
 }
+
+/// Runs `switchboard ARGS --json` on the layout these tests use (`DIR/data`,
+/// `DIR/config.toml`) and returns its JSON output.
+pub fn cli_json(dir: &std::path::Path, args: &[&str]) -> serde_json::Value {
+    let out = Command::new(BIN)
+        .args(args)
+        .arg("--json")
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .arg("--config")
+        .arg(dir.join("config.toml"))
+        .output()
+        .expect("run switchboard");
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON output")
+}
