@@ -48,6 +48,10 @@ struct ConsoleArgs {
     /// Rows the live feed keeps in memory.
     #[arg(long, default_value_t = switchboard::console::DEFAULT_FEED_CAPACITY)]
     feed_capacity: usize,
+    /// Colour theme: dark, light, high-contrast, mono, a name from the config directory's
+    /// themes/ or a path to a .toml file. Without it, NO_COLOR chooses mono.
+    #[arg(long, env = "SWITCHBOARD_THEME")]
+    theme: Option<String>,
     #[command(flatten)]
     at: Locations,
 }
@@ -68,6 +72,17 @@ impl Locations {
         self.data_dir
             .clone()
             .unwrap_or_else(paths::default_data_dir)
+    }
+
+    /// Users' own console themes: `themes/` beside the configuration file.
+    fn themes_dir(&self) -> PathBuf {
+        let config = self
+            .config
+            .clone()
+            .unwrap_or_else(paths::default_config_file);
+        config
+            .parent()
+            .map_or_else(|| PathBuf::from("themes"), |dir| dir.join("themes"))
     }
 
     fn load(&self) -> Result<Config> {
@@ -531,9 +546,14 @@ fn log_to_file(data_dir: &std::path::Path) -> Result<PathBuf> {
 }
 
 fn console(args: ConsoleArgs) -> Result<()> {
+    let themes_dir = args.at.themes_dir();
+    let no_color = std::env::var_os("NO_COLOR");
+    // A wrong theme is said before the terminal is taken.
+    let theme = Theme::choose(args.theme.as_deref(), no_color.as_deref(), &themes_dir)?;
     let options = |role| ConsoleOptions {
         role,
-        theme: Theme::from_env(),
+        theme: theme.clone(),
+        themes_dir: themes_dir.clone(),
         feed_capacity: args.feed_capacity,
     };
     if let Some(url) = &args.engine {

@@ -64,6 +64,8 @@ pub enum Msg {
     Page(LogPage),
     Detail(Option<Box<VisibleDetail>>),
     Failed(String),
+    /// Something worked and the user should know, e.g. "theme light".
+    Info(String),
     Resize(u16, u16),
 }
 
@@ -507,6 +509,10 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
         Msg::Failed(message) => {
             app.loading_older = false;
             app.notice = Some(Notice::Error(message));
+            Vec::new()
+        }
+        Msg::Info(message) => {
+            app.notice = Some(Notice::Info(message));
             Vec::new()
         }
         Msg::Resize(w, h) => {

@@ -44,6 +44,8 @@ pub enum ConsoleError {
 pub struct ConsoleOptions {
     pub role: Role,
     pub theme: Theme,
+    /// Where `:theme NAME` looks for the user's own themes.
+    pub themes_dir: std::path::PathBuf,
     pub feed_capacity: usize,
 }
 
@@ -162,13 +164,14 @@ impl Effects {
                 })
             }),
             Effect::Act(action) => self.spawn(async move {
-                client.act(action).await.err().map(|e| Msg::Failed(e.to_string()))
+                client
+                    .act(action)
+                    .await
+                    .err()
+                    .map(|e| Msg::Failed(e.to_string()))
             }),
-            Effect::SetTheme(name) => self.spawn(async move {
-                Some(Msg::Failed(format!(
-                    "theme \"{name}\": only the built-in dark theme (and mono with NO_COLOR) exist so far"
-                )))
-            }),
+            // Needs the loop's theme; handled there.
+            Effect::SetTheme(_) => {}
         }
         true
     }
@@ -243,7 +246,8 @@ pub async fn run(client: Arc<dyn Engine>, options: ConsoleOptions) -> Result<(),
         effects.apply(effect);
     }
 
-    draw(&mut terminal, &mut app, &options.theme)?;
+    let mut theme = options.theme.clone();
+    draw(&mut terminal, &mut app, &theme)?;
     let mut last_frame = Instant::now();
     loop {
         // Wait for work, or for the next frame slot if a change is waiting to be drawn.
@@ -260,8 +264,18 @@ pub async fn run(client: Arc<dyn Engine>, options: ConsoleOptions) -> Result<(),
             pending.push(more);
         }
         for msg in pending {
-            for effect in update(&mut app, msg) {
-                if !effects.apply(effect) {
+            let mut queue = std::collections::VecDeque::from(update(&mut app, msg));
+            while let Some(effect) = queue.pop_front() {
+                if let Effect::SetTheme(name) = &effect {
+                    let answer = match Theme::load(name, &options.themes_dir) {
+                        Ok(chosen) => {
+                            theme = chosen;
+                            Msg::Info(format!("theme {}", theme.name))
+                        }
+                        Err(e) => Msg::Failed(e.to_string()),
+                    };
+                    queue.extend(update(&mut app, answer));
+                } else if !effects.apply(effect) {
                     return Ok(());
                 }
             }
@@ -271,7 +285,7 @@ pub async fn run(client: Arc<dyn Engine>, options: ConsoleOptions) -> Result<(),
         }
         if app.is_dirty() && last_frame.elapsed() >= FRAME_INTERVAL {
             app.take_dirty();
-            draw(&mut terminal, &mut app, &options.theme)?;
+            draw(&mut terminal, &mut app, &theme)?;
             last_frame = Instant::now();
         }
     }
