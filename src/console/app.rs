@@ -51,6 +51,11 @@ pub enum Effect {
     OpenLog(Uuid),
     Act(Action),
     SetTheme(String),
+    /// Put `text` on the user's clipboard (OSC 52); `what` names it in the notice.
+    Copy {
+        text: String,
+        what: String,
+    },
     Quit,
 }
 
@@ -160,6 +165,16 @@ impl App {
 
     pub fn is_dirty(&self) -> bool {
         self.dirty
+    }
+
+    /// Whether Production bodies and patient fields may be shown: the role must allow
+    /// it, and so must the engine's own answer about this session once it is known.
+    pub fn phi_allowed(&self) -> bool {
+        self.role.sees_phi()
+            && self
+                .status
+                .as_ref()
+                .is_none_or(|s| s.phi_visible && s.role.sees_phi())
     }
 
     /// The applied filter (without the environment scope).
@@ -380,11 +395,7 @@ impl App {
             KeyCode::Enter => {
                 let row = self.feed.selected_log()?.clone();
                 let log_id = row.id;
-                self.detail = Some(Detail {
-                    log_id,
-                    row,
-                    detail: None,
-                });
+                self.detail = Some(Detail::new(row));
                 return Some(vec![Effect::OpenLog(log_id)]);
             }
             _ => return None,
@@ -526,7 +537,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
 
 mod detail;
 
-pub use detail::{Confirm, Detail};
+pub use detail::{BodySide, Confirm, Detail};
 
 #[cfg(test)]
 mod tests;

@@ -11,7 +11,9 @@
 //! - [`app`]: panes, environment scope, filter line, detail view, confirmations.
 
 pub mod app;
+pub mod clipboard;
 pub mod feed;
+pub mod json_tree;
 pub mod prompt;
 pub mod run;
 pub mod theme;

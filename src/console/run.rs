@@ -170,6 +170,22 @@ impl Effects {
                     .err()
                     .map(|e| Msg::Failed(e.to_string()))
             }),
+            Effect::Copy { text, what } => {
+                let answer = match super::clipboard::osc52(&text) {
+                    Ok(sequence) => {
+                        let mut out = std::io::stdout();
+                        match out.write_all(sequence.as_bytes()).and_then(|_| out.flush()) {
+                            Ok(()) => Msg::Info(format!(
+                                "copied {what} ({} bytes) to the clipboard",
+                                text.len()
+                            )),
+                            Err(e) => Msg::Failed(format!("copy failed: {e}")),
+                        }
+                    }
+                    Err(e) => Msg::Failed(format!("not copied: {e}")),
+                };
+                let _ = self.tx.try_send(answer);
+            }
             // Needs the loop's theme; handled there.
             Effect::SetTheme(_) => {}
         }

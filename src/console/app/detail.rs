@@ -3,9 +3,11 @@
 
 use super::{App, Effect, Notice};
 use crate::client::Action;
+use crate::console::json_tree::{JsonTree, copy_text};
 use crate::engine::access::VisibleDetail;
 use crate::model::{Environment, LogRecord};
 use crossterm::event::{KeyCode, KeyEvent};
+use serde_json::Value;
 use uuid::Uuid;
 
 /// An action waiting for `y` (Production only).
@@ -16,6 +18,13 @@ pub struct Confirm {
     pub question: String,
 }
 
+/// The two bodies of a detail, side by side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodySide {
+    Request,
+    Response,
+}
+
 /// The detail view of one log.
 #[derive(Debug, Clone)]
 pub struct Detail {
@@ -23,20 +32,72 @@ pub struct Detail {
     /// The feed's row when the detail was opened, shown until the full detail arrives.
     pub row: LogRecord,
     pub detail: Option<VisibleDetail>,
+    /// The bodies as foldable trees; `None` when absent or hidden from this role.
+    pub request: Option<JsonTree>,
+    pub response: Option<JsonTree>,
+    /// Which body the cursor keys move in.
+    pub side: BodySide,
 }
 
 impl Detail {
+    pub fn new(row: LogRecord) -> Detail {
+        Detail {
+            log_id: row.id,
+            row,
+            detail: None,
+            request: None,
+            response: None,
+            side: BodySide::Request,
+        }
+    }
+
     /// The freshest record known for this log.
     pub fn record(&self) -> &LogRecord {
         self.detail.as_ref().map_or(&self.row, |d| &d.detail.log)
+    }
+
+    pub fn tree(&self, side: BodySide) -> Option<&JsonTree> {
+        match side {
+            BodySide::Request => self.request.as_ref(),
+            BodySide::Response => self.response.as_ref(),
+        }
+    }
+
+    fn focused_tree(&mut self) -> Option<&mut JsonTree> {
+        match self.side {
+            BodySide::Request => self.request.as_mut(),
+            BodySide::Response => self.response.as_mut(),
+        }
+    }
+
+    /// Keeps a tree's folds and cursor when a reload brings the same body.
+    fn set_body(slot: &mut Option<JsonTree>, body: Option<&Value>) {
+        match body {
+            Some(v) if slot.as_ref().is_some_and(|t| t.value() == v) => {}
+            Some(v) => *slot = Some(JsonTree::new(v.clone())),
+            None => *slot = None,
+        }
     }
 }
 
 impl App {
     pub(super) fn on_detail(&mut self, found: Option<Box<VisibleDetail>>) {
+        let phi_allowed = self.phi_allowed();
         let Some(open) = &mut self.detail else { return };
         match found {
-            Some(d) if d.detail.log.id == open.log_id => open.detail = Some(*d),
+            Some(d) if d.detail.log.id == open.log_id => {
+                // The engine masks for roles without PHI permission; the console does
+                // not trust that alone for Production.
+                let hidden = d.masked || (d.detail.log.environment.may_hold_phi() && !phi_allowed);
+                let (request, response) = if hidden {
+                    (None, None)
+                } else {
+                    (d.detail.request.as_ref(), d.detail.response.as_ref())
+                };
+                Detail::set_body(&mut open.request, request);
+                Detail::set_body(&mut open.response, response);
+                open.detail = Some(*d);
+            }
             Some(_) => {}
             None => {
                 self.notice = Some(Notice::Error(format!(
@@ -76,6 +137,9 @@ impl App {
             self.detail = None;
             return Some(Vec::new());
         }
+        if let Some(done) = self.body_key(key) {
+            return Some(done);
+        }
         let log = self.detail.as_ref()?.record().clone();
         let dest = log.destination_name.as_str();
         let (action, question) = match key.code {
@@ -110,6 +174,63 @@ impl App {
             _ => return None,
         };
         Some(self.act(action, log.environment, question))
+    }
+
+    /// Moving, folding and copying in the bodies; `None` for keys that are not theirs.
+    fn body_key(&mut self, key: KeyEvent) -> Option<Vec<Effect>> {
+        let phi_allowed = self.phi_allowed();
+        let open = self.detail.as_mut()?;
+        if key.code == KeyCode::Tab || key.code == KeyCode::BackTab {
+            open.side = match open.side {
+                BodySide::Request => BodySide::Response,
+                BodySide::Response => BodySide::Request,
+            };
+            return Some(Vec::new());
+        }
+        let page = (self.size.1 as isize / 2).max(1);
+        let copy = matches!(key.code, KeyCode::Char('y' | 'Y'));
+        let Some(tree) = open.focused_tree() else {
+            if copy {
+                let why = if open.detail.as_ref().is_some_and(|d| d.masked)
+                    || (open.record().environment.may_hold_phi() && !phi_allowed)
+                {
+                    "nothing to copy: the body is hidden (no PHI permission)"
+                } else {
+                    "nothing to copy: this side has no body"
+                };
+                return Some(self.error(why));
+            }
+            return None;
+        };
+        match key.code {
+            KeyCode::Char('j') | KeyCode::Down => tree.move_by(1),
+            KeyCode::Char('k') | KeyCode::Up => tree.move_by(-1),
+            KeyCode::PageDown => tree.move_by(page),
+            KeyCode::PageUp => tree.move_by(-page),
+            KeyCode::Char('g') | KeyCode::Home => tree.first(),
+            KeyCode::Char('G') | KeyCode::End => tree.last(),
+            KeyCode::Char(' ') | KeyCode::Enter => tree.toggle(),
+            KeyCode::Char('h') | KeyCode::Left => tree.fold(),
+            KeyCode::Char('l') | KeyCode::Right => tree.unfold(),
+            KeyCode::Char('z') => tree.fold_all(),
+            KeyCode::Char('Z') => tree.unfold_all(),
+            KeyCode::Char('a') => tree.show_all(),
+            KeyCode::Char('y') => {
+                let path = tree.cursor_path();
+                let text = tree.cursor_value().map(copy_text).unwrap_or_default();
+                let what = if path == "$" { "the body".into() } else { path };
+                return Some(vec![Effect::Copy { text, what }]);
+            }
+            KeyCode::Char('Y') => {
+                let path = tree.cursor_path();
+                return Some(vec![Effect::Copy {
+                    what: format!("the path {path}"),
+                    text: path,
+                }]);
+            }
+            _ => return None,
+        }
+        Some(Vec::new())
     }
 
     /// Acts at once, or in Production asks first.

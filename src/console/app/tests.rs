@@ -541,3 +541,78 @@ fn dirty_is_set_by_visible_changes_only() {
     row(&mut app, 1);
     assert!(app.take_dirty());
 }
+
+fn loaded(env: Environment, masked: bool) -> Msg {
+    Msg::Detail(Some(Box::new(VisibleDetail {
+        detail: LogDetail {
+            log: log(1, env),
+            attempts: Vec::new(),
+            request: (!masked).then(|| {
+                serde_json::json!({"Meta": {"DataModel": "PatientAdmin"},
+                    "Patient": {"Identifiers": [{"ID": "0000000001", "IDType": "MR"}]}})
+            }),
+            response: None,
+        },
+        masked,
+    })))
+}
+
+#[test]
+fn detail_bodies_move_fold_and_copy_the_value_or_its_path() {
+    let mut app = detail_open(Role::Admin, Environment::Development);
+    update(&mut app, loaded(Environment::Development, false));
+    // Down to Patient, fold it, copy it, copy its path.
+    send(&mut app, [ch('j'), ch('j'), ch('j'), ch('j')]);
+    let tree = app
+        .detail
+        .as_ref()
+        .and_then(|d| d.request.as_ref())
+        .unwrap();
+    assert_eq!(tree.cursor_path(), "Patient");
+    send(&mut app, [ch(' ')]);
+    let tree = app
+        .detail
+        .as_ref()
+        .and_then(|d| d.request.as_ref())
+        .unwrap();
+    assert_eq!(tree.rows().len(), 6, "{:?}", tree.rows());
+    let copied = send(&mut app, [ch('y')]);
+    let Some(Effect::Copy { text, what }) = copied.first() else {
+        panic!("{copied:?}")
+    };
+    assert_eq!(what, "Patient");
+    assert!(text.contains("\"IDType\": \"MR\""), "{text}");
+    assert_eq!(
+        send(&mut app, [ch('Y')]),
+        vec![Effect::Copy {
+            text: "Patient".into(),
+            what: "the path Patient".into()
+        }]
+    );
+    // The response side has no body: nothing to copy, and said so.
+    send(&mut app, [key(KeyCode::Tab)]);
+    assert_eq!(
+        app.detail.as_ref().map(|d| d.side),
+        Some(BodySide::Response)
+    );
+    assert!(send(&mut app, [ch('y')]).is_empty());
+    assert!(matches!(&app.notice, Some(Notice::Error(m)) if m.contains("no body")));
+}
+
+#[test]
+fn a_masked_body_cannot_be_copied() {
+    let mut app = detail_open(Role::Viewer, Environment::Production);
+    update(&mut app, loaded(Environment::Production, true));
+    assert!(app.detail.as_ref().is_some_and(|d| d.request.is_none()));
+    assert!(send(&mut app, [ch('y'), ch('Y')]).is_empty());
+    assert!(matches!(&app.notice, Some(Notice::Error(m)) if m.contains("no PHI permission")));
+}
+
+#[test]
+fn a_body_the_engine_forgot_to_mask_is_still_not_copied_in_production() {
+    let mut app = detail_open(Role::Operator, Environment::Production);
+    // A misbehaving engine sends the body unmasked to a role without PHI permission.
+    update(&mut app, loaded(Environment::Production, false));
+    assert!(app.detail.as_ref().is_some_and(|d| d.request.is_none()));
+    assert!(send(&mut app, [ch('y')]).is_empty());
+}

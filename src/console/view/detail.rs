@@ -4,7 +4,8 @@
 //! "hidden: no PHI permission" where bodies and patient fields would be.
 
 use super::{latency, patient, phi_allowed, status_symbol};
-use crate::console::app::App;
+use crate::console::app::{App, BodySide};
+use crate::console::json_tree::{JsonTree, Row, RowKind};
 use crate::console::theme::Theme;
 use crate::model::AttemptOutcome;
 use chrono::{DateTime, Utc};
@@ -149,72 +150,156 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 
     let [request, response] =
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(bottom);
-    let bodies = loaded.map(|d| (&d.detail.request, &d.detail.response));
-    body(
-        frame,
-        request,
-        "Request",
-        bodies.map(|b| b.0),
-        masked,
-        theme,
-    );
-    body(
-        frame,
-        response,
-        "Response",
-        bodies.map(|b| b.1),
-        masked,
-        theme,
-    );
+    for (side, area) in [(BodySide::Request, request), (BodySide::Response, response)] {
+        let present = loaded.map(|d| match side {
+            BodySide::Request => d.detail.request.is_some(),
+            BodySide::Response => d.detail.response.is_some(),
+        });
+        let state = match (masked, present, open.tree(side)) {
+            (true, _, _) => BodyState::Hidden,
+            (_, None, _) => BodyState::Loading,
+            (_, Some(false), _) | (_, Some(true), None) => BodyState::Absent,
+            (_, Some(true), Some(tree)) => BodyState::Tree(tree),
+        };
+        body(frame, area, side, state, open.side == side, theme);
+    }
 }
 
-/// `loaded` is `None` while the detail is on its way, `Some(None)` when there is no body.
+enum BodyState<'a> {
+    Hidden,
+    Loading,
+    Absent,
+    Tree(&'a JsonTree),
+}
+
 fn body(
     frame: &mut Frame,
     area: Rect,
-    name: &str,
-    loaded: Option<&Option<Value>>,
-    masked: bool,
+    side: BodySide,
+    state: BodyState,
+    focused: bool,
     theme: &Theme,
 ) {
-    let block = Block::bordered()
-        .title(Span::styled(format!(" {name} "), theme.text))
-        .border_style(theme.border);
-    let lines = match loaded {
-        _ if masked => vec![Line::styled(HIDDEN, theme.dim)],
-        None => vec![Line::styled("loading…", theme.dim)],
-        Some(None) => vec![Line::styled("none", theme.dim)],
-        Some(Some(value)) => json_lines(value, theme),
+    let name = match side {
+        BodySide::Request => "Request",
+        BodySide::Response => "Response",
     };
+    let mut title = vec![Span::styled(
+        format!(" {name} "),
+        if focused {
+            theme.border_focused
+        } else {
+            theme.text
+        },
+    )];
+    let lines = match state {
+        BodyState::Hidden => vec![Line::styled(HIDDEN, theme.dim)],
+        BodyState::Loading => vec![Line::styled("loading…", theme.dim)],
+        BodyState::Absent => vec![Line::styled("none", theme.dim)],
+        BodyState::Tree(tree) => {
+            let height = area.height.saturating_sub(2) as usize;
+            let shown = tree.shown();
+            if focused {
+                title.push(Span::styled(
+                    format!("· {} ", tree.cursor_path()),
+                    theme.dim,
+                ));
+            }
+            // The last line is kept for the "load all" notice when rows are held back.
+            let room = if tree.hidden() > 0 {
+                height.saturating_sub(1)
+            } else {
+                height
+            };
+            let start = tree
+                .cursor()
+                .saturating_sub(room / 2)
+                .min(shown.saturating_sub(room));
+            let end = (start + room).min(shown);
+            let mut lines: Vec<Line> = tree.rows()[start..end]
+                .iter()
+                .enumerate()
+                .map(|(i, row)| {
+                    let line = tree_line(row, theme);
+                    if focused && start + i == tree.cursor() {
+                        line.patch_style(theme.selection)
+                    } else {
+                        line
+                    }
+                })
+                .collect();
+            if tree.hidden() > 0 {
+                lines.push(Line::styled(
+                    format!("… {} more lines · a load all", tree.hidden()),
+                    theme.status_pending,
+                ));
+            }
+            lines
+        }
+    };
+    let block = Block::bordered()
+        .title(Line::from(title))
+        .border_style(if focused {
+            theme.border_focused
+        } else {
+            theme.border
+        });
     frame.render_widget(Paragraph::new(lines).block(block), area);
 }
 
-/// Pretty JSON, keys in the accent colour and strings dimmed; one line per line.
-fn json_lines(value: &Value, theme: &Theme) -> Vec<Line<'static>> {
-    let text = serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string());
-    text.lines()
-        .map(|line| {
-            let body = line.trim_start();
-            let indent = &line[..line.len() - body.len()];
-            match body.split_once("\": ") {
-                Some((key, rest)) if body.starts_with('"') => Line::from(vec![
-                    Span::raw(indent.to_string()),
-                    Span::styled(format!("{key}\""), theme.accent),
-                    Span::raw(": "),
-                    Span::styled(rest.to_string(), value_style(rest, theme)),
-                ]),
-                _ => Line::styled(line.to_string(), value_style(body, theme)),
-            }
-        })
-        .collect()
-}
-
-fn value_style(text: &str, theme: &Theme) -> ratatui::style::Style {
-    if text.starts_with('"') {
-        theme.status_ok
-    } else {
-        theme.text
+/// One row of a body: a fold marker in the gutter, then the row as pretty JSON.
+fn tree_line<'a>(row: &'a Row, theme: &Theme) -> Line<'a> {
+    let comma = if row.comma { "," } else { "" };
+    let gutter = match row.kind {
+        RowKind::Open { folded: true, .. } => "▸ ",
+        RowKind::Open { len, .. } if len > 0 => "▾ ",
+        _ => "  ",
+    };
+    let mut spans = vec![
+        Span::styled(gutter, theme.dim),
+        Span::raw("  ".repeat(row.depth)),
+    ];
+    if let Some(key) = &row.key {
+        spans.push(Span::styled(
+            serde_json::to_string(key).unwrap_or_default(),
+            theme.json_key,
+        ));
+        spans.push(Span::raw(": "));
     }
+    match row.kind {
+        RowKind::Open { array, len, folded } => {
+            let (open, close, unit) = if array {
+                ("[", "]", if len == 1 { "item" } else { "items" })
+            } else {
+                ("{", "}", if len == 1 { "key" } else { "keys" })
+            };
+            if folded {
+                spans.push(Span::raw(format!("{open}…{close}{comma}")));
+                spans.push(Span::styled(format!(" {len} {unit}"), theme.dim));
+            } else if len == 0 {
+                spans.push(Span::raw(format!("{open}{close}{comma}")));
+            } else {
+                spans.push(Span::raw(open));
+            }
+        }
+        RowKind::Close { array } => {
+            spans.push(Span::raw(format!(
+                "{}{comma}",
+                if array { "]" } else { "}" }
+            )));
+        }
+        RowKind::Leaf => {
+            let text = row.scalar.as_deref().unwrap_or("");
+            let style = match text.as_bytes().first() {
+                Some(b'"') => theme.json_string,
+                Some(b'-' | b'0'..=b'9') => theme.json_number,
+                _ => theme.json_literal,
+            };
+            spans.push(Span::styled(text, style));
+            spans.push(Span::raw(comma));
+        }
+    }
+    Line::from(spans)
 }
 
 /// A body pretty-printed when it is JSON, as it came otherwise.

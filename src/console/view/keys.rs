@@ -52,6 +52,14 @@ pub(super) const FEED_KEYS: Keys = &[
 ];
 
 pub(super) const DETAIL_KEYS: Keys = &[
+    ("tab", "switch between request and response body"),
+    ("j / k, ↓ / ↑", "move in the body (PgDn / PgUp, g / G)"),
+    ("space / enter", "fold / unfold the object or array"),
+    ("h / l, ← / →", "fold / unfold"),
+    ("z / Z", "fold all to an outline / unfold all"),
+    ("a", "load all of a long body"),
+    ("y", "copy the value under the cursor (OSC 52)"),
+    ("Y", "copy its JSON path"),
     ("r", "retry the destination now"),
     ("p", "pause / resume the destination"),
     ("Q", "quarantine the log"),
@@ -86,7 +94,7 @@ pub(super) fn hint(app: &App, theme: &Theme) -> Line<'static> {
     } else if app.detail.is_some() {
         (
             "detail",
-            "r retry · p pause/resume dest · Q quarantine · R resend · q back",
+            "tab side · space fold · y copy · Y path · r retry · p pause · Q quarantine · R resend · q back",
         )
     } else {
         match app.focus {

@@ -97,11 +97,7 @@ fn too_small(frame: &mut Frame, area: Rect, theme: &Theme) {
 /// Whether patient fields and Production bodies may be drawn at all for this console:
 /// the role must have the permission, and the engine must agree.
 fn phi_allowed(app: &App) -> bool {
-    app.role.sees_phi()
-        && app
-            .status
-            .as_ref()
-            .is_none_or(|s| s.phi_visible && s.role.sees_phi())
+    app.phi_allowed()
 }
 
 /// Whether `log`'s patient fields may be drawn.

@@ -327,6 +327,25 @@ fn detail_view_with_attempts_and_bodies() {
 }
 
 #[test]
+fn detail_response_folded_to_an_outline_with_the_cursor_on_patient() {
+    let mut app = console(Role::Admin, Environment::Development);
+    open_detail(&mut app, false);
+    for c in [
+        KeyCode::Tab,
+        KeyCode::Char('z'),
+        KeyCode::Char('j'),
+        KeyCode::Char('j'),
+    ] {
+        update(&mut app, key(c));
+    }
+    let terminal = render(&mut app, &Theme::dark(), 120, 40);
+    let text = screen(&terminal);
+    assert!(text.contains("▸   \"Patient\": {…} 1 key"), "{text}");
+    assert!(text.contains("Response · Patient"), "{text}");
+    assert_snapshot!(terminal.backend());
+}
+
+#[test]
 fn production_viewer_detail_is_masked() {
     let mut app = console(Role::Viewer, Environment::Production);
     open_detail(&mut app, true);
