@@ -291,7 +291,7 @@ impl JsonTree {
     pub fn fold_all(&mut self) {
         let mut folded = HashSet::new();
         collect_containers(&self.value, &mut Vec::new(), &mut folded);
-        folded.retain(|p| p.len() >= 1);
+        folded.retain(|p| !p.is_empty());
         self.folded = folded;
         self.cursor = 0;
         self.rebuild();
