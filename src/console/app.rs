@@ -7,7 +7,7 @@ use crate::client::{Action, FeedEvent, Status};
 use crate::engine::access::VisibleDetail;
 use crate::engine::health::{ConnectionsView, DestinationView, EnvironmentView};
 use crate::model::filter::{Filter, FilterError};
-use crate::model::{Environment, Role};
+use crate::model::{Environment, LogRecord, Role};
 use crate::store::{LogPage, LogQuery};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use uuid::Uuid;
@@ -47,6 +47,12 @@ impl Pane {
 pub enum Effect {
     Subscribe(Filter),
     LoadPage(LogQuery),
+    /// After a reconnection: the logs of `query` (newest first, following its pages up
+    /// to `max` logs), answered with [`Msg::CaughtUp`].
+    CatchUp {
+        query: LogQuery,
+        max: usize,
+    },
     LoadConnections(Option<Environment>),
     OpenLog(Uuid),
     Act(Action),
@@ -67,6 +73,8 @@ pub enum Msg {
     Environments(Vec<EnvironmentView>),
     Connections(ConnectionsView),
     Page(LogPage),
+    /// The answer to [`Effect::CatchUp`]: logs newest first.
+    CaughtUp(Result<Vec<LogRecord>, String>),
     Detail(Option<Box<VisibleDetail>>),
     Failed(String),
     /// Something worked and the user should know, e.g. "theme light".
@@ -124,6 +132,9 @@ pub struct App {
     /// Cursor for the next (older) history page; `None` when history is exhausted.
     pub older: Option<Uuid>,
     loading_older: bool,
+    /// While a reconnection's catch-up is loading: live logs held back so rows stay in
+    /// order (bounded by the feed's capacity).
+    held: Option<Vec<LogRecord>>,
     dirty: bool,
 }
 
@@ -152,6 +163,7 @@ impl App {
             size: (0, 0),
             older: None,
             loading_older: false,
+            held: None,
             dirty: true,
         };
         let effects = app.choose_environment(Environment::Development);
@@ -214,6 +226,7 @@ impl App {
         self.detail = None;
         self.older = None;
         self.loading_older = true;
+        self.held = None;
         vec![
             Effect::Subscribe(self.scoped_filter.clone()),
             Effect::LoadPage(self.page_query(None)),
@@ -248,16 +261,83 @@ impl App {
 
     // --- messages -------------------------------------------------------------------
 
-    fn on_feed(&mut self, event: FeedEvent) {
+    fn on_feed(&mut self, event: FeedEvent) -> Vec<Effect> {
         match event {
             FeedEvent::Log(log) => {
-                if self.scoped_filter.matches(&log) {
-                    self.feed.push(*log);
+                if !self.scoped_filter.matches(&log) {
+                    return Vec::new();
+                }
+                match &mut self.held {
+                    Some(held) => {
+                        if held.len() >= self.feed.capacity() {
+                            held.remove(0);
+                            self.feed.note_dropped(1);
+                        }
+                        held.push(*log);
+                    }
+                    None => self.feed.push(*log),
                 }
             }
             FeedEvent::Dropped(n) => self.feed.note_dropped(n),
             FeedEvent::Disconnected(reason) => self.disconnected = Some(reason),
-            FeedEvent::Reconnected => self.disconnected = None,
+            FeedEvent::Reconnected => {
+                self.disconnected = None;
+                return self.catch_up();
+            }
+        }
+        Vec::new()
+    }
+
+    /// What was missed while the engine was out of reach: every log since the newest
+    /// row, and since the oldest row still in flight (its later states were missed too).
+    fn catch_up(&mut self) -> Vec<Effect> {
+        let newest = self.feed.newest().map(|l| l.created_at);
+        let in_flight = self.feed.oldest_pending().map(|l| l.created_at);
+        let since = match (newest, in_flight) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.held = Some(Vec::new());
+        vec![Effect::CatchUp {
+            query: LogQuery {
+                since,
+                ..self.page_query(None)
+            },
+            max: self.feed.capacity(),
+        }]
+    }
+
+    fn on_caught_up(&mut self, found: Result<Vec<LogRecord>, String>) {
+        let held = self.held.take().unwrap_or_default();
+        match found {
+            Ok(logs) => {
+                let newest = self.feed.newest().map(|l| l.created_at);
+                let mut added = 0;
+                for log in logs.into_iter().rev() {
+                    if !self.scoped_filter.matches(&log) {
+                        continue;
+                    }
+                    let known = self.feed.position(log.id).is_some();
+                    // Logs older than the newest row that are not here were filtered
+                    // or evicted; the ring only grows at its newest end.
+                    if known || newest.is_none_or(|n| log.created_at >= n) {
+                        added += usize::from(!known);
+                        self.feed.push(log);
+                    }
+                }
+                self.notice = Some(Notice::Info(format!(
+                    "reconnected: {added} missed log{} loaded",
+                    if added == 1 { "" } else { "s" }
+                )));
+            }
+            Err(e) => {
+                self.notice = Some(Notice::Error(format!(
+                    "reconnected, but the missed logs could not be loaded: {e}"
+                )))
+            }
+        }
+        for log in held {
+            self.feed.push(log);
         }
     }
 
@@ -487,8 +567,9 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             Some(effects) => effects,
             None => return Vec::new(),
         },
-        Msg::Feed(event) => {
-            app.on_feed(event);
+        Msg::Feed(event) => app.on_feed(event),
+        Msg::CaughtUp(found) => {
+            app.on_caught_up(found);
             Vec::new()
         }
         Msg::Status(status) => {

@@ -4,7 +4,7 @@
 //! does not change when older rows are evicted at the front or history is prepended, so
 //! the selection and the frozen view stay on the same rows while the ring moves under them.
 
-use crate::model::LogRecord;
+use crate::model::{LogRecord, LogStatus};
 use std::collections::{HashMap, VecDeque};
 use uuid::Uuid;
 
@@ -107,6 +107,16 @@ impl FeedRing {
 
     pub fn is_following(&self) -> bool {
         self.frozen.is_none()
+    }
+
+    /// The newest row.
+    pub fn newest(&self) -> Option<&LogRecord> {
+        self.rows.back()
+    }
+
+    /// The oldest row whose delivery was still in progress when last seen.
+    pub fn oldest_pending(&self) -> Option<&LogRecord> {
+        self.rows.iter().find(|l| l.status == LogStatus::Pending)
     }
 
     /// Rows added since the view was frozen (0 while following).

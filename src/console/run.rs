@@ -151,6 +151,23 @@ impl Effects {
                     Err(e) => Msg::Failed(e.to_string()),
                 })
             }),
+            Effect::CatchUp { query, max } => self.spawn(async move {
+                let mut query = query;
+                let mut found = Vec::new();
+                let answer = loop {
+                    match client.logs(query.clone()).await {
+                        Ok(page) => {
+                            found.extend(page.logs);
+                            match page.next {
+                                Some(next) if found.len() < max => query.before = Some(next),
+                                _ => break Ok(found),
+                            }
+                        }
+                        Err(e) => break Err(e.to_string()),
+                    }
+                };
+                Some(Msg::CaughtUp(answer))
+            }),
             Effect::LoadConnections(env) => self.spawn(async move {
                 Some(match client.connections(env).await {
                     Ok(view) => Msg::Connections(view),

@@ -616,3 +616,85 @@ fn a_body_the_engine_forgot_to_mask_is_still_not_copied_in_production() {
     assert!(app.detail.as_ref().is_some_and(|d| d.request.is_none()));
     assert!(send(&mut app, [ch('y')]).is_empty());
 }
+
+/// Log `n` created `n` seconds after the helper's base time, in `status`.
+fn timed(n: u128, status: LogStatus) -> LogRecord {
+    let mut l = log(n, Environment::Development);
+    l.created_at += chrono::Duration::seconds(n as i64);
+    l.status = status;
+    l
+}
+
+#[test]
+fn a_reconnection_loads_what_was_missed_in_order_without_duplicates() {
+    let mut app = app(Role::Admin);
+    for (n, status) in [
+        (1, LogStatus::Succeeded),
+        (2, LogStatus::Pending),
+        (3, LogStatus::Succeeded),
+    ] {
+        update(
+            &mut app,
+            Msg::Feed(FeedEvent::Log(Box::new(timed(n, status)))),
+        );
+    }
+    update(&mut app, Msg::Feed(FeedEvent::Disconnected("reset".into())));
+    let effects = update(&mut app, Msg::Feed(FeedEvent::Reconnected));
+    // From the oldest row still in flight (2), not only from the newest (3).
+    let Some(Effect::CatchUp { query, max }) = effects.first() else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(query.since, Some(timed(2, LogStatus::Pending).created_at));
+    assert_eq!(query.environment, Some(Environment::Development));
+    assert_eq!(*max, app.feed.capacity());
+
+    // A live log arriving before the catch-up answers waits, so rows stay in order.
+    update(
+        &mut app,
+        Msg::Feed(FeedEvent::Log(Box::new(timed(9, LogStatus::Pending)))),
+    );
+    assert_eq!(app.feed.len(), 3);
+    // History, newest first: 5 and 4 were missed, 3 is known, 2 finished meanwhile,
+    // 9 also came live.
+    let history = vec![
+        timed(9, LogStatus::Pending),
+        timed(5, LogStatus::Succeeded),
+        timed(4, LogStatus::Failed),
+        timed(3, LogStatus::Succeeded),
+        timed(2, LogStatus::Succeeded),
+    ];
+    update(&mut app, Msg::CaughtUp(Ok(history)));
+    let ids: Vec<u128> = app
+        .feed
+        .rows(0, app.feed.len())
+        .map(|l| l.id.as_u128())
+        .collect();
+    assert_eq!(ids, [1, 2, 3, 4, 5, 9]);
+    let two = app.feed.get(1).map(|l| l.status);
+    assert_eq!(
+        two,
+        Some(LogStatus::Succeeded),
+        "the missed update is applied"
+    );
+    assert!(matches!(&app.notice, Some(Notice::Info(m)) if m.contains("3 missed logs")));
+    // Live rows flow straight into the feed again.
+    update(
+        &mut app,
+        Msg::Feed(FeedEvent::Log(Box::new(timed(10, LogStatus::Pending)))),
+    );
+    assert_eq!(app.feed.len(), 7);
+}
+
+#[test]
+fn a_failed_catch_up_still_releases_the_held_live_rows() {
+    let mut app = app(Role::Admin);
+    update(&mut app, Msg::Feed(FeedEvent::Reconnected));
+    update(
+        &mut app,
+        Msg::Feed(FeedEvent::Log(Box::new(timed(1, LogStatus::Pending)))),
+    );
+    assert_eq!(app.feed.len(), 0);
+    update(&mut app, Msg::CaughtUp(Err("refused".into())));
+    assert_eq!(app.feed.len(), 1);
+    assert!(matches!(&app.notice, Some(Notice::Error(m)) if m.contains("refused")));
+}
