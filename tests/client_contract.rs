@@ -6,6 +6,7 @@ mod common;
 use common::bin::{BIN, Served, spawn_serve};
 use common::{TestEngine, closed_url, destination_toml, payload, source_toml, subscription_toml};
 use std::time::Duration;
+use switchboard::client::send::{PlatformPath, Sender};
 use switchboard::client::{Action, ClientError, Engine, FeedEvent, Local, Remote};
 use switchboard::model::filter::Filter;
 use switchboard::model::{Environment, Role};
@@ -134,6 +135,44 @@ async fn admin_contract(client: &dyn Engine, te: &TestEngine) {
         matches!(refused, Err(ClientError::Refused { status: 409, .. })),
         "{refused:?}"
     );
+
+    // The composer's way out: the platform API as a source, with a token from the engine.
+    let sender = Sender::new(&te.base).expect("sender");
+    let body = payload("PatientAdmin", "Arrival", &[ehr], "MRN-C").to_string();
+    let answer = sender
+        .send(client, te.source_id("Lab"), PlatformPath::Endpoint, body)
+        .await
+        .expect("send");
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    assert_eq!(answer.logs.len(), 1);
+    let sent = client
+        .log(answer.logs[0])
+        .await
+        .expect("log")
+        .expect("exists");
+    assert_eq!(sent.detail.log.source_name, "Lab");
+    let query = serde_json::json!({
+        "Meta": {"DataModel": "PatientSearch", "EventType": "Query",
+                 "Destinations": [{"ID": "5b7c0a11-c0de-4e57-8a00-000000000e4e"}]},
+        "Patient": {"Identifiers": [{"ID": "0000000001", "IDType": "MR"}]}
+    });
+    let console = te.source_id("Switchboard Console");
+    let answer = sender
+        .send(client, console, PlatformPath::Query, query.to_string())
+        .await
+        .expect("query");
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    let body = answer.body.expect("JSON answer");
+    assert_eq!(
+        body["Patient"]["Demographics"]["FirstName"], "Abigail",
+        "{body}"
+    );
+    // A source that does not exist is said plainly.
+    let refused = client.source_token(Uuid::now_v7()).await;
+    assert!(
+        matches!(refused, Err(ClientError::Refused { status: 404, .. })),
+        "{refused:?}"
+    );
 }
 
 /// A viewer sees Production metadata only and may not act.
@@ -152,6 +191,11 @@ async fn viewer_contract(client: &dyn Engine, te: &TestEngine) {
         .await
         .expect("logs");
     assert!(page.logs.iter().all(|l| l.patient_id.is_none()));
+    let refused = client.source_token(te.source_id("Prod Lab")).await;
+    assert!(
+        matches!(refused, Err(ClientError::Refused { status: 403, .. })),
+        "a viewer may not send: {refused:?}"
+    );
     let refused = client
         .act(Action::Pause(te.destination_id("Prod EHR")))
         .await;

@@ -34,6 +34,7 @@ pub fn routes() -> Router<AppState> {
         .route("/destinations/{id}/{action}", post(destination_action))
         .route("/destinations/{id}/quarantine", get(list_quarantine))
         .route("/logs/{id}/{action}", post(log_action))
+        .route("/sources/{id}/token", post(source_token))
 }
 
 /// A query string's parameters, or a 400 in the platform's shape that says which exist.
@@ -98,6 +99,34 @@ async fn destination_action(
                 "Unknown destination action \"{other}\": use pause, resume, retry or verify."
             ))),
         }
+    }
+    .await;
+    reply(result)
+}
+
+/// `POST /admin/v1/sources/{id}/token`: a 15-minute access token for the platform API as
+/// that source, for the console's composer. Every role but viewer may send test traffic.
+async fn source_token(
+    State(engine): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let result = async {
+        let token = admin(&engine, &headers)?;
+        if token.role == crate::model::Role::Viewer {
+            return Err(ApiError::new(
+                403,
+                "permission",
+                "Admin",
+                "Role viewer may not send traffic; use a phi, operator or admin token.",
+            ));
+        }
+        let source = engine
+            .registry()
+            .source_named(&id)
+            .map(|s| s.id)
+            .ok_or_else(|| ApiError::not_found(format!("There is no source \"{id}\".")))?;
+        engine.composer_token(source, &actor(&token)).await
     }
     .await;
     reply(result)

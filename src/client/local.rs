@@ -3,6 +3,7 @@
 
 use super::{Action, BoxFuture, ClientError, Engine, FEED_CHANNEL_CAPACITY, FeedEvent, Status};
 use crate::engine::access::{VisibleDetail, visible_change};
+use crate::engine::auth::ComposerToken;
 use crate::engine::health::{ConnectionsView, EnvironmentView};
 use crate::model::filter::Filter;
 use crate::model::{Environment, Role};
@@ -51,6 +52,19 @@ impl Local {
 }
 
 impl Engine for Local {
+    fn source_token(&self, source: Uuid) -> BoxFuture<'_, Result<ComposerToken, ClientError>> {
+        Box::pin(async move {
+            if self.role == Role::Viewer {
+                return Err(ClientError::Refused {
+                    status: 403,
+                    text: "Role viewer may not send traffic; use a phi, operator or admin role."
+                        .into(),
+                });
+            }
+            Ok(self.engine.composer_token(source, &self.actor).await?)
+        })
+    }
+
     fn address(&self) -> String {
         self.address.clone()
     }

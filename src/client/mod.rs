@@ -6,11 +6,13 @@
 
 mod local;
 mod remote;
+pub mod send;
 
 pub use local::Local;
 pub use remote::Remote;
 
 use crate::engine::access::VisibleDetail;
+use crate::engine::auth::ComposerToken;
 use crate::engine::health::{ConnectionsView, EnvironmentView};
 use crate::model::filter::Filter;
 use crate::model::{Environment, LogRecord, Role};
@@ -122,4 +124,7 @@ pub trait Engine: Send + Sync {
         filter: Filter,
     ) -> BoxFuture<'_, Result<mpsc::Receiver<FeedEvent>, ClientError>>;
     fn act(&self, action: Action) -> BoxFuture<'_, Result<(), ClientError>>;
+    /// A short-lived access token for the platform API as `source`, so the composer sends
+    /// exactly as a client of the platform would. Refused to the viewer role.
+    fn source_token(&self, source: Uuid) -> BoxFuture<'_, Result<ComposerToken, ClientError>>;
 }

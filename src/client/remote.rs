@@ -4,6 +4,7 @@
 
 use super::{Action, BoxFuture, ClientError, Engine, FEED_CHANNEL_CAPACITY, FeedEvent, Status};
 use crate::engine::access::VisibleDetail;
+use crate::engine::auth::ComposerToken;
 use crate::engine::health::{ConnectionsView, EnvironmentView};
 use crate::model::Environment;
 use crate::model::filter::Filter;
@@ -287,6 +288,19 @@ impl Engine for Remote {
                 tx,
             ));
             Ok(rx)
+        })
+    }
+
+    fn source_token(&self, source: Uuid) -> BoxFuture<'_, Result<ComposerToken, ClientError>> {
+        Box::pin(async move {
+            let response = self
+                .http
+                .post(format!("{}/admin/v1/sources/{source}/token", self.base))
+                .bearer_auth(&self.token)
+                .send()
+                .await
+                .map_err(|e| self.unreachable(e))?;
+            self.answer(response).await
         })
     }
 

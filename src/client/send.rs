@@ -1,0 +1,143 @@
+//! The composer's way out: a request sent through the platform API (`/endpoint` or
+//! `/query`) as a chosen source, exactly as a client of the platform sends it, with a
+//! short-lived token the engine hands to the console ([`Engine::source_token`]).
+
+use super::{ClientError, Engine};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+/// How long before its expiry a cached token is replaced.
+const TOKEN_MARGIN: chrono::Duration = chrono::Duration::seconds(60);
+/// The most of an answer the composer keeps (the platform caps bodies at 10 MiB).
+pub const ANSWER_LIMIT: usize = 10 * 1024 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlatformPath {
+    Endpoint,
+    Query,
+}
+
+impl PlatformPath {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlatformPath::Endpoint => "/endpoint",
+            PlatformPath::Query => "/query",
+        }
+    }
+}
+
+/// What came back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub status: u16,
+    /// The body as JSON, or as text when it is not JSON.
+    pub body: Result<Value, String>,
+    /// From the first byte sent to the last byte received, token excluded.
+    pub elapsed: Duration,
+    /// `Meta.Logs[].ID`: the logs this request made, to follow in the feed.
+    pub logs: Vec<Uuid>,
+}
+
+/// Sends for the composer; keeps one token per source until shortly before it expires.
+pub struct Sender {
+    http: reqwest::Client,
+    platform: String,
+    tokens: Mutex<HashMap<Uuid, (String, DateTime<Utc>)>>,
+}
+
+impl Sender {
+    /// `platform` is the engine's base URL (`http://127.0.0.1:8443`).
+    pub fn new(platform: &str) -> Result<Sender, ClientError> {
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            // Longer than the engine's own query timeout, so its 504 is what the user sees.
+            .timeout(Duration::from_secs(180))
+            .build()
+            .map_err(|e| ClientError::Unreachable {
+                url: platform.to_string(),
+                reason: e.to_string(),
+            })?;
+        Ok(Sender {
+            http,
+            platform: platform.trim_end_matches('/').to_string(),
+            tokens: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn platform(&self) -> &str {
+        &self.platform
+    }
+
+    async fn token(&self, engine: &dyn Engine, source: Uuid) -> Result<String, ClientError> {
+        let cached = self
+            .tokens
+            .lock()
+            .ok()
+            .and_then(|t| t.get(&source).cloned())
+            .filter(|(_, expires)| *expires - TOKEN_MARGIN > Utc::now());
+        if let Some((token, _)) = cached {
+            return Ok(token);
+        }
+        let grant = engine.source_token(source).await?;
+        let expires = crate::model::time::parse_instant(&grant.expires)
+            .unwrap_or_else(|| Utc::now() + chrono::Duration::minutes(5));
+        if let Ok(mut t) = self.tokens.lock() {
+            t.insert(source, (grant.access_token.clone(), expires));
+        }
+        Ok(grant.access_token)
+    }
+
+    /// POSTs `body` (as typed: sent byte for byte) to `path` as `source`.
+    pub async fn send(
+        &self,
+        engine: &dyn Engine,
+        source: Uuid,
+        path: PlatformPath,
+        body: String,
+    ) -> Result<Answer, ClientError> {
+        let token = self.token(engine, source).await?;
+        let url = format!("{}{}", self.platform, path.as_str());
+        let clock = Instant::now();
+        let response = self
+            .http
+            .post(&url)
+            .bearer_auth(token)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| ClientError::Unreachable {
+                url: url.clone(),
+                reason: crate::engine::query::error_chain(&e),
+            })?;
+        let status = response.status().as_u16();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| ClientError::Decode(e.to_string()))?;
+        let elapsed = clock.elapsed();
+        let shown = &bytes[..bytes.len().min(ANSWER_LIMIT)];
+        let body = serde_json::from_slice::<Value>(shown)
+            .map_err(|_| String::from_utf8_lossy(shown).into_owned());
+        let logs = body
+            .as_ref()
+            .ok()
+            .and_then(|v| v["Meta"]["Logs"].as_array())
+            .map(|logs| {
+                logs.iter()
+                    .filter_map(|l| l["ID"].as_str().and_then(|id| Uuid::parse_str(id).ok()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Answer {
+            status,
+            body,
+            elapsed,
+            logs,
+        })
+    }
+}
