@@ -71,6 +71,8 @@ enum Cond {
     Type(LogType),
     Env(Environment),
     Patient(String),
+    /// Every log of one request (what the composer follows after sending).
+    Request(Uuid),
     Text(Text),
 }
 
@@ -136,6 +138,7 @@ enum Key {
     Type,
     Env,
     Patient,
+    Request,
 }
 
 const KEYS: &[(&str, Key)] = &[
@@ -152,6 +155,8 @@ const KEYS: &[(&str, Key)] = &[
     ("env", Key::Env),
     ("mrn", Key::Patient),
     ("patient", Key::Patient),
+    ("req", Key::Request),
+    ("request", Key::Request),
 ];
 
 impl Key {
@@ -171,6 +176,7 @@ impl Key {
             Key::Type => "type:send",
             Key::Env => "env:production",
             Key::Patient => "mrn:0000000001",
+            Key::Request => "req:01a2…(a request ID)",
         }
     }
 }
@@ -237,6 +243,7 @@ impl Cond {
             Cond::Type(log_type) => log.log_type == *log_type,
             Cond::Env(env) => log.environment == *env,
             Cond::Patient(id) => log.patient_id.as_deref() == Some(id.as_str()),
+            Cond::Request(id) => log.request_id == *id,
             Cond::Text(text) => text.matches(log),
         }
     }
@@ -263,6 +270,7 @@ impl fmt::Display for Filter {
                 Cond::Type(log_type) => write_keyword(f, "type", log_type.as_str()),
                 Cond::Env(env) => write_keyword(f, "env", env.as_str()),
                 Cond::Patient(id) => write_keyed(f, "mrn", id),
+                Cond::Request(id) => write!(f, "req:{id}"),
                 Cond::Text(text) => {
                     let t = text.text.as_str();
                     if t.starts_with('-') || t.contains(':') || needs_quotes(t) {
@@ -394,11 +402,11 @@ impl<'a> Parser<'a> {
             // Cover the whole term, value included, whatever state it is in.
             let _ = self.value(start);
             let message = if word.is_empty() {
-                "missing key before \":\": use status, dm, event, src, dst, type, env, mrn"
+                "missing key before \":\": use status, dm, event, src, dst, type, env, mrn, req"
                     .to_owned()
             } else {
                 format!(
-                    "unknown key \"{word}\": use status, dm, event, src, dst, type, env, mrn \
+                    "unknown key \"{word}\": use status, dm, event, src, dst, type, env, mrn, req \
                      (or quote the term to search for it as text)"
                 )
             };
@@ -448,6 +456,12 @@ impl<'a> Parser<'a> {
                 )
             })?),
             Key::Patient => Cond::Patient(value.into_owned()),
+            Key::Request => Cond::Request(Uuid::parse_str(&value).map_err(|_| {
+                self.error(
+                    start,
+                    format!("req \"{value}\" is not a request ID (a UUID)"),
+                )
+            })?),
         };
         Ok(cond)
     }

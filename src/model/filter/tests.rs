@@ -238,6 +238,19 @@ fn type_env_and_mrn() {
 }
 
 #[test]
+fn req_matches_every_log_of_one_request() {
+    let log = log();
+    let id = log.request_id;
+    assert!(hits(&format!("req:{id}"), &log));
+    assert!(hits(&format!("request:{}", id.simple()), &log));
+    assert!(!hits(&format!("req:{}", uuid::Uuid::nil()), &log));
+    let (term, message) = err_at("req:nope");
+    assert_eq!(term, "req:nope");
+    assert!(message.contains("not a request ID"), "{message}");
+    assert_eq!(parse(&format!("req:{id}")).to_string(), format!("req:{id}"));
+}
+
+#[test]
 fn quoting_holds_spaces_quotes_and_backslashes() {
     let mut log = log();
     log.source_name = "Sandbox Dev Tools".into();
@@ -481,6 +494,7 @@ fn any_cond() -> impl Strategy<Value = Cond> {
         .prop_map(Cond::Type),
         proptest::sample::select(Environment::ALL.to_vec()).prop_map(Cond::Env),
         any_text().prop_map(Cond::Patient),
+        any::<u128>().prop_map(|n| Cond::Request(uuid::Uuid::from_u128(n))),
         any_text().prop_map(|s| Cond::Text(Text::new(s))),
     ]
 }
