@@ -9,6 +9,7 @@ pub mod error;
 pub mod filter;
 pub mod log;
 pub mod meta;
+pub mod schema;
 pub mod time;
 pub mod wire;
 
