@@ -10,7 +10,9 @@ pub mod filter;
 pub mod log;
 pub mod meta;
 pub mod schema;
+pub mod template;
 pub mod time;
+pub mod variables;
 pub mod wire;
 
 pub use access::Role;
