@@ -3,13 +3,14 @@
 //! validated against its schema; query templates answered by the sandbox.
 
 use serde_json::Value;
-use switchboard::engine::config::{CONSOLE_SOURCE_ID, CONSOLE_SOURCE_NAME};
+use switchboard::engine::config::{CONSOLE_SOURCE_ID, CONSOLE_SOURCE_NAME, Config};
+use switchboard::model::Environment;
 use switchboard::model::catalog::{self, Exchange};
 use switchboard::model::schema::{validate, validate_as};
 use switchboard::model::template::{Options, Party, TemplateStyle, template_text};
 use switchboard::model::variables::substitute;
 use switchboard::sandbox::answers::respond;
-use switchboard::sandbox::panel::samples::{default_profile, default_samples};
+use switchboard::sandbox::panel::samples::default_samples;
 use switchboard::sandbox::panel::{DEFAULT_PATIENTS, DEFAULT_SEED, Panel};
 use switchboard::sandbox::{DESTINATION_ID, DESTINATION_NAME};
 
@@ -27,9 +28,14 @@ fn options(event: &'static catalog::EventInfo, style: TemplateStyle) -> Options<
     }
 }
 
+/// The Development profile of the no-config setup: what the composer substitutes with.
+fn development_profile() -> switchboard::model::variables::Variables {
+    Config::builtin().variables(Environment::Development)
+}
+
 #[test]
 fn every_template_validates_against_its_schema() {
-    let profile = default_profile();
+    let profile = development_profile();
     let mut failures = Vec::new();
     for event in catalog::all() {
         let label = format!("{} {}", event.data_model, event.event_type);
@@ -69,7 +75,7 @@ fn every_template_validates_against_its_schema() {
 #[test]
 fn the_sandbox_answers_every_query_template() {
     let panel = Panel::generate(DEFAULT_SEED, DEFAULT_PATIENTS);
-    let profile = default_profile();
+    let profile = development_profile();
     let mut failures = Vec::new();
     for event in catalog::all()
         .iter()

@@ -42,6 +42,9 @@ use std::time::Duration;
 use uuid::Uuid;
 
 mod parse;
+pub mod reach;
+
+pub use reach::{Blocked, Candidate, ComposeError};
 
 /// The built-in Development source the console composes from. Fixed so that scripts and
 /// saved requests can name it in every installation.
