@@ -9,7 +9,10 @@ pub mod error;
 pub mod filter;
 pub mod log;
 pub mod meta;
+pub mod schema;
+pub mod template;
 pub mod time;
+pub mod variables;
 pub mod wire;
 
 pub use access::Role;

@@ -31,6 +31,7 @@ mod history;
 mod names;
 mod records;
 pub mod rng;
+pub mod samples;
 pub mod slots;
 pub mod types;
 

@@ -21,19 +21,30 @@
 //! source = "Lab"
 //! destination = "Acme EHR"
 //! data_models = ["Results", "PatientAdmin"]   # or ["*"]
+//!
+//! # The composer's variables, per environment: `{{mrn}}` in a composed request.
+//! # Development has built-in values (the sandbox panel's first patient); these
+//! # override them. See `model::variables`.
+//! [environments.staging.variables]
+//! mrn = "E1234567"
+//! facility = "STG"
 //! ```
 
+use crate::model::variables::{self, Variables};
 use crate::model::{Environment, catalog};
 use crate::sandbox;
 use crate::store::identities;
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use uuid::Uuid;
 
 mod parse;
+pub mod reach;
+
+pub use reach::{Blocked, Candidate, ComposeError};
 
 /// The built-in Development source the console composes from. Fixed so that scripts and
 /// saved requests can name it in every installation.
@@ -252,6 +263,8 @@ pub struct Config {
     pub settings: Settings,
     /// The file it came from; `None` when running with no configuration.
     pub path: Option<PathBuf>,
+    /// The composer's `{{variable}}` values per environment (`[environments.<env>.variables]`).
+    pub profiles: BTreeMap<Environment, Variables>,
 }
 
 impl Config {
@@ -283,7 +296,13 @@ impl Config {
             registry: Registry::new(sources, destinations, subscriptions),
             settings: Settings::default(),
             path: None,
+            profiles: builtin_profiles(),
         }
+    }
+
+    /// The variables of `environment` (empty when it has no profile).
+    pub fn variables(&self, environment: Environment) -> Variables {
+        self.profiles.get(&environment).cloned().unwrap_or_default()
     }
 
     /// Reads `path` (if it exists, or if `required`), or falls back to [`Config::builtin`].
@@ -337,6 +356,15 @@ fn builtins() -> (Vec<Source>, Vec<Destination>, Vec<Subscription>) {
         })
         .collect();
     (sources, vec![ehr], subscriptions)
+}
+
+/// The built-in profiles: Development names the sandbox panel's first patient, so a
+/// template's `{{mrn}}` works with no configuration.
+fn builtin_profiles() -> BTreeMap<Environment, Variables> {
+    BTreeMap::from([(
+        Environment::Development,
+        sandbox::panel::samples::default_profile(),
+    )])
 }
 
 /// Names the built-in records use; configured ones must differ.

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::store::identities::{self, Kind};
+use std::collections::BTreeMap;
 use toml::Spanned;
 
 #[derive(Debug, Deserialize)]
@@ -15,6 +16,16 @@ struct RawConfig {
     destinations: Vec<RawDestination>,
     #[serde(default)]
     subscriptions: Vec<RawSubscription>,
+    /// `[environments.<environment>.variables]`: the composer's variable profiles.
+    #[serde(default)]
+    environments: BTreeMap<String, RawEnvironment>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEnvironment {
+    #[serde(default)]
+    variables: BTreeMap<String, Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -402,6 +413,14 @@ impl Config {
             });
         }
 
+        let profiles = profiles(&raw.environments, &mut check);
+        if !check.problems.is_empty() {
+            return Err(ConfigError::Invalid {
+                path: check.path.to_string(),
+                message: check.problems.join("\n  "),
+            });
+        }
+
         let defaults = Settings::default();
         let settings = Settings {
             max_body_bytes: raw.engine.max_body_bytes.unwrap_or(defaults.max_body_bytes),
@@ -420,8 +439,46 @@ impl Config {
             registry: Registry::new(all_sources, all_destinations, subscriptions),
             settings,
             path: Some(path.to_path_buf()),
+            profiles,
         })
     }
+}
+
+/// The variable profiles: the built-in Development one (see [`builtin_profiles`]) with
+/// the configured values over it, and the configured ones of the other environments.
+fn profiles(
+    raw: &BTreeMap<String, RawEnvironment>,
+    check: &mut Checker<'_>,
+) -> BTreeMap<Environment, Variables> {
+    let mut profiles = builtin_profiles();
+    for (name, environment) in raw {
+        let Ok(env) = name.parse::<Environment>() else {
+            // The key has no span of its own; its table header is where to look.
+            let at = check
+                .text
+                .find(&format!("environments.{name}"))
+                .unwrap_or_default();
+            check.at(
+                at..at,
+                format!("[environments.{name}]: unknown environment \"{name}\": use development, staging or production"),
+            );
+            continue;
+        };
+        let profile = profiles.entry(env).or_default();
+        for (variable, value) in &environment.variables {
+            if !variables::is_valid_name(variable) {
+                check.at(
+                    value.span(),
+                    format!(
+                        "variable name \"{variable}\" is not valid: start with a letter or _, then letters, digits, _, . or -"
+                    ),
+                );
+                continue;
+            }
+            profile.insert(variable.clone(), value.get_ref().clone());
+        }
+    }
+    profiles
 }
 
 #[cfg(test)]
@@ -506,5 +563,49 @@ data_models = ["Resultz"]
             "{err}"
         );
         assert!(err.contains("Did you mean \"Results\""), "{err}");
+    }
+
+    #[test]
+    fn variable_profiles_extend_the_builtin_development_one() {
+        let builtin = Config::builtin();
+        let dev = builtin.variables(Environment::Development);
+        assert_eq!(dev.get("mrn").map(String::as_str), Some("0000000001"));
+        assert!(dev.contains_key("facility") && dev.contains_key("provider_npi"));
+        assert!(builtin.variables(Environment::Staging).is_empty());
+
+        let config = parse(
+            r#"
+[environments.development.variables]
+facility = "SFCE"
+
+[environments.Staging.variables]
+mrn = "E1234567"
+"#,
+        )
+        .expect("valid");
+        let dev = config.variables(Environment::Development);
+        assert_eq!(dev["facility"], "SFCE");
+        assert_eq!(dev["mrn"], "0000000001");
+        let staging = config.variables(Environment::Staging);
+        assert_eq!(staging.len(), 1);
+        assert_eq!(staging["mrn"], "E1234567");
+        // A config without the table keeps the built-in profile.
+        let plain = parse("[engine]\nquery_timeout_seconds = 5\n").expect("valid");
+        assert_eq!(plain.profiles, builtin.profiles);
+    }
+
+    #[test]
+    fn bad_variable_profiles_name_the_line() {
+        let err = parse("[environments.qa.variables]\nmrn = \"1\"\n").unwrap_err();
+        assert!(
+            err.contains("line 1") && err.contains("unknown environment \"qa\""),
+            "{err}"
+        );
+        let err = parse("\n[environments.staging.variables]\n\"9 lives\" = \"1\"\n").unwrap_err();
+        assert!(err.contains("line 3") && err.contains("9 lives"), "{err}");
+        let err = parse("[environments.staging.variables]\nmrn = 1\n").unwrap_err();
+        assert!(err.contains("line 2"), "{err}");
+        let err = parse("[environments.staging]\nvars = {}\n").unwrap_err();
+        assert!(err.contains("vars"), "{err}");
     }
 }

@@ -1,0 +1,272 @@
+//! What the composer may offer: for an environment, a source and an event, every
+//! destination of that environment, each either reachable or with the reason it is
+//! not. The rules are those `engine::ingest` (`Engine::route`) and `engine::query`
+//! apply when the request arrives, checked ahead so the composer never offers a
+//! destination the engine would refuse:
+//! - the destination must be in the source's environment (traffic never crosses);
+//! - the source needs a subscription to the destination for the event's data model;
+//! - a query needs a destination that can answer it: one in `push` mode (a `poll`
+//!   destination fetches its queue and cannot reply synchronously);
+//! - a query's reply event (`…Response`) is never sent by anyone.
+//!
+//! ```
+//! use switchboard::engine::config::{CONSOLE_SOURCE_ID, Config};
+//! use switchboard::model::{Environment, catalog};
+//! let config = Config::builtin();
+//! let event = catalog::lookup("PatientSearch", "Query").unwrap();
+//! let offer = config
+//!     .registry
+//!     .candidates(Environment::Development, CONSOLE_SOURCE_ID, event)
+//!     .unwrap();
+//! assert!(offer.iter().any(|c| c.destination.name == "Sandbox EHR" && c.is_reachable()));
+//! ```
+
+use super::{DeliveryMode, Destination, Registry, Source};
+use crate::model::Environment;
+use crate::model::catalog::{EventInfo, Exchange};
+use uuid::Uuid;
+
+/// Why one destination cannot receive the request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Blocked {
+    #[error(
+        "no subscription: \"{source_name}\" may not send {data_model} to \"{destination}\"; add a \
+         [[subscriptions]] entry for this pair and data model"
+    )]
+    NoSubscription {
+        source_name: String,
+        destination: String,
+        data_model: String,
+    },
+    #[error(
+        "\"{destination}\" receives by polling and cannot answer a query; query a push destination"
+    )]
+    CannotAnswerQueries { destination: String },
+}
+
+/// Why nothing can be offered at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ComposeError {
+    #[error("source {0} is not configured; `switchboard connections` lists sources")]
+    UnknownSource(Uuid),
+    #[error("source \"{source_name}\" is in {actual}, not {wanted}; choose a source of {wanted}")]
+    OtherEnvironment {
+        source_name: String,
+        actual: Environment,
+        wanted: Environment,
+    },
+    #[error(
+        "{data_model} {event_type} is the reply to a query and is never sent; compose the query instead"
+    )]
+    ReplyEvent {
+        data_model: String,
+        event_type: String,
+    },
+}
+
+/// One destination of the environment, and whether the request may go to it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate<'a> {
+    pub destination: &'a Destination,
+    /// `None`: reachable.
+    pub blocked: Option<Blocked>,
+}
+
+impl Candidate<'_> {
+    pub fn is_reachable(&self) -> bool {
+        self.blocked.is_none()
+    }
+}
+
+impl Registry {
+    /// The sources of `environment`, in configuration order (the built-in ones first).
+    pub fn sources_in(&self, environment: Environment) -> impl Iterator<Item = &Source> {
+        self.sources
+            .iter()
+            .filter(move |s| s.environment == environment)
+    }
+
+    /// Every destination of `environment`, in configuration order, each reachable from
+    /// `source` with `event` or not (and why). Destinations of other environments are
+    /// left out: they are never an option, so listing them would only be noise.
+    pub fn candidates(
+        &self,
+        environment: Environment,
+        source: Uuid,
+        event: &EventInfo,
+    ) -> Result<Vec<Candidate<'_>>, ComposeError> {
+        let source = self
+            .source(source)
+            .ok_or(ComposeError::UnknownSource(source))?;
+        if source.environment != environment {
+            return Err(ComposeError::OtherEnvironment {
+                source_name: source.name.clone(),
+                actual: source.environment,
+                wanted: environment,
+            });
+        }
+        if event.exchange == Exchange::Response {
+            return Err(ComposeError::ReplyEvent {
+                data_model: event.data_model.to_string(),
+                event_type: event.event_type.to_string(),
+            });
+        }
+        Ok(self
+            .destinations
+            .iter()
+            .filter(|d| d.environment == environment)
+            .map(|destination| Candidate {
+                destination,
+                blocked: self.blocked(source, destination, event),
+            })
+            .collect())
+    }
+
+    fn blocked(
+        &self,
+        source: &Source,
+        destination: &Destination,
+        event: &EventInfo,
+    ) -> Option<Blocked> {
+        if !self.subscribed(source.id, destination.id, event.data_model) {
+            return Some(Blocked::NoSubscription {
+                source_name: source.name.clone(),
+                destination: destination.name.clone(),
+                data_model: event.data_model.to_string(),
+            });
+        }
+        if event.exchange == Exchange::Query && destination.mode == DeliveryMode::Poll {
+            return Some(Blocked::CannotAnswerQueries {
+                destination: destination.name.clone(),
+            });
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{CONSOLE_SOURCE_ID, Config};
+    use super::*;
+    use crate::model::catalog;
+    use std::path::Path;
+
+    fn config() -> Config {
+        let dir = tempfile::tempdir().expect("temp dir");
+        Config::parse(
+            r#"
+[[sources]]
+name = "Console Staging"
+environment = "staging"
+
+[[destinations]]
+name = "Acme EHR"
+environment = "staging"
+url = "http://127.0.0.1:9/"
+verification_token = "t"
+
+[[destinations]]
+name = "Billing"
+environment = "staging"
+mode = "poll"
+verification_token = "t"
+
+[[destinations]]
+name = "Prod EHR"
+environment = "production"
+url = "http://127.0.0.1:9/"
+verification_token = "t"
+
+[[subscriptions]]
+source = "Console Staging"
+destination = "Acme EHR"
+data_models = ["PatientAdmin", "PatientSearch"]
+
+[[subscriptions]]
+source = "Console Staging"
+destination = "Billing"
+data_models = ["*"]
+"#,
+            Path::new("config.toml"),
+            dir.path(),
+        )
+        .expect("valid config")
+    }
+
+    fn event(model: &str, name: &str) -> &'static EventInfo {
+        catalog::lookup(model, name).expect("known")
+    }
+
+    fn offer(config: &Config, model: &str, name: &str) -> Vec<(String, Option<Blocked>)> {
+        let source = config
+            .registry
+            .source_named("Console Staging")
+            .expect("source")
+            .id;
+        config
+            .registry
+            .candidates(Environment::Staging, source, event(model, name))
+            .expect("candidates")
+            .into_iter()
+            .map(|c| (c.destination.name.clone(), c.blocked))
+            .collect()
+    }
+
+    #[test]
+    fn subscriptions_decide_and_say_why() {
+        let config = config();
+        let arrival = offer(&config, "PatientAdmin", "Arrival");
+        assert_eq!(
+            arrival,
+            vec![
+                ("Acme EHR".to_string(), None),
+                ("Billing".to_string(), None)
+            ]
+        );
+        let results = offer(&config, "Results", "New");
+        assert_eq!(results[1], ("Billing".to_string(), None));
+        let why = results[0].1.as_ref().expect("blocked").to_string();
+        assert!(
+            why.contains("no subscription") && why.contains("Results") && why.contains("Acme EHR"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn queries_need_a_push_destination() {
+        let config = config();
+        let search = offer(&config, "PatientSearch", "Query");
+        assert_eq!(search[0], ("Acme EHR".to_string(), None));
+        assert!(matches!(
+            search[1].1,
+            Some(Blocked::CannotAnswerQueries { .. })
+        ));
+    }
+
+    #[test]
+    fn wrong_sources_and_reply_events_are_errors() {
+        let config = config();
+        let r = &config.registry;
+        let arrival = event("PatientAdmin", "Arrival");
+        assert!(matches!(
+            r.candidates(Environment::Staging, CONSOLE_SOURCE_ID, arrival),
+            Err(ComposeError::OtherEnvironment { .. })
+        ));
+        assert!(matches!(
+            r.candidates(Environment::Staging, Uuid::nil(), arrival),
+            Err(ComposeError::UnknownSource(_))
+        ));
+        let reply = event("PatientSearch", "Response");
+        let err = r
+            .candidates(Environment::Development, CONSOLE_SOURCE_ID, reply)
+            .unwrap_err();
+        assert!(err.to_string().contains("compose the query"), "{err}");
+        // The built-in Development setup offers the sandbox for everything.
+        let dev = r
+            .candidates(Environment::Development, CONSOLE_SOURCE_ID, arrival)
+            .expect("dev");
+        assert_eq!(dev.len(), 1);
+        assert!(dev[0].is_reachable());
+        assert_eq!(r.sources_in(Environment::Staging).count(), 1);
+    }
+}
