@@ -18,6 +18,7 @@
 //! A request, its logs, their index entries and queue entries are written in one
 //! atomic batch.
 
+pub mod composer_history;
 pub mod credentials;
 pub mod flush;
 pub mod history;
