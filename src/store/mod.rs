@@ -24,6 +24,7 @@ pub mod flush;
 pub mod history;
 pub mod identities;
 pub mod queue;
+pub mod saved_requests;
 
 pub use flush::GroupCommit;
 pub use history::{LogPage, LogQuery};
