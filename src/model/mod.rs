@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod catalog;
+pub mod curl;
 pub mod environment;
 pub mod error;
 pub mod filter;

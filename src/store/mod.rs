@@ -18,11 +18,13 @@
 //! A request, its logs, their index entries and queue entries are written in one
 //! atomic batch.
 
+pub mod composer_history;
 pub mod credentials;
 pub mod flush;
 pub mod history;
 pub mod identities;
 pub mod queue;
+pub mod saved_requests;
 
 pub use flush::GroupCommit;
 pub use history::{LogPage, LogQuery};

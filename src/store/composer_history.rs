@@ -1,0 +1,297 @@
+//! The composer's history of sent requests, in its own sled tree (`composer_history`)
+//! of the engine's database.
+//!
+//! - Key: the entry's UUIDv7 (16 bytes, big-endian), so key order is time order and
+//!   pages come newest first by iterating backwards.
+//! - Value: the [`HistoryEntry`] as JSON.
+//! - Bounded: after each append only the newest [`DEFAULT_LIMIT`] entries (or the limit
+//!   given to [`ComposerHistory::with_limit`]) are kept; older ones are removed in the
+//!   same call. Sends are human-paced, so trimming a ~1,000-key tree per append is cheap.
+//! - PHI: in Production a body is only kept when the sender's role has the PHI
+//!   permission ([`ComposerHistory::append`] takes that flag); otherwise the entry
+//!   keeps everything but the body. Development and Staging hold no PHI by rule, so
+//!   their bodies are always kept.
+//!
+//! ```no_run
+//! # fn demo(store: &switchboard::store::Store, sent: switchboard::store::composer_history::Sent)
+//! # -> Result<(), switchboard::store::StoreError> {
+//! use switchboard::store::composer_history::ComposerHistory;
+//! let history = ComposerHistory::open(store.db())?;
+//! let entry = history.append(sent, /* role sees PHI */ false)?;
+//! let page = history.list(None, 50)?; // newest first
+//! let more = history.list(page.next, 50)?; // the next, older page
+//! assert_eq!(history.get(entry.id)?.map(|e| e.id), Some(entry.id));
+//! # Ok(()) }
+//! ```
+
+use super::{Result, decode, encode};
+use crate::model::Environment;
+use crate::model::log::new_log_id;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Name of the sled tree.
+pub const TREE: &str = "composer_history";
+/// Entries kept by default: the newest 1,000.
+pub const DEFAULT_LIMIT: usize = 1_000;
+/// Largest page [`ComposerHistory::list`] returns.
+pub const MAX_PAGE: usize = 500;
+
+/// A request as the composer sent it, and how it went.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Sent {
+    pub environment: Environment,
+    pub source_id: Uuid,
+    pub source_name: String,
+    pub destination_id: Uuid,
+    pub destination_name: String,
+    pub data_model: String,
+    pub event_type: String,
+    /// The text as sent (after variable substitution).
+    pub body: Option<String>,
+    /// HTTP status of the engine's answer; `None` when there was none (refused before
+    /// sending, connection failed).
+    pub status: Option<u16>,
+    /// From send to answer.
+    pub elapsed_ms: u64,
+    /// `Meta.Logs[].ID` of the answer, to follow the request in the feed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub log_ids: Vec<Uuid>,
+    /// What went wrong, when something did (the engine's error text, a network error).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One entry of the history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryEntry {
+    pub id: Uuid,
+    #[serde(with = "crate::model::log::utc_millis")]
+    pub at: DateTime<Utc>,
+    #[serde(flatten)]
+    pub sent: Sent,
+}
+
+/// A page of entries, newest first, and the cursor to the next (older) page.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct HistoryPage {
+    pub entries: Vec<HistoryEntry>,
+    /// Pass as `before` for the next page; `None` when this is the last one.
+    pub next: Option<Uuid>,
+}
+
+#[derive(Clone)]
+pub struct ComposerHistory {
+    tree: sled::Tree,
+    limit: usize,
+}
+
+impl ComposerHistory {
+    /// The history in `db`, keeping [`DEFAULT_LIMIT`] entries.
+    pub fn open(db: &sled::Db) -> Result<ComposerHistory> {
+        ComposerHistory::with_limit(db, DEFAULT_LIMIT)
+    }
+
+    /// The history in `db`, keeping the newest `limit` entries (at least one).
+    pub fn with_limit(db: &sled::Db, limit: usize) -> Result<ComposerHistory> {
+        Ok(ComposerHistory {
+            tree: db.open_tree(TREE)?,
+            limit: limit.max(1),
+        })
+    }
+
+    /// Records a sent request. In Production the body is dropped unless `sees_phi`
+    /// (the sender's role has the PHI permission); see the module docs.
+    pub fn append(&self, mut sent: Sent, sees_phi: bool) -> Result<HistoryEntry> {
+        if sent.environment.may_hold_phi() && !sees_phi {
+            sent.body = None;
+        }
+        let (id, at) = new_log_id();
+        let entry = HistoryEntry { id, at, sent };
+        self.tree.insert(id.as_bytes(), encode(&entry))?;
+        self.trim()?;
+        Ok(entry)
+    }
+
+    /// Removes all but the newest `limit` entries.
+    fn trim(&self) -> Result<()> {
+        let stale: Vec<sled::IVec> = self
+            .tree
+            .iter()
+            .keys()
+            .rev()
+            .skip(self.limit)
+            .collect::<std::result::Result<_, _>>()?;
+        for key in stale {
+            self.tree.remove(key)?;
+        }
+        Ok(())
+    }
+
+    /// Up to `limit` entries (at most [`MAX_PAGE`]) older than `before` (all when
+    /// `None`), newest first.
+    pub fn list(&self, before: Option<Uuid>, limit: usize) -> Result<HistoryPage> {
+        let limit = limit.clamp(1, MAX_PAGE);
+        let range = match before {
+            Some(id) => self.tree.range(..id.as_bytes().to_vec()),
+            None => self.tree.range::<Vec<u8>, _>(..),
+        };
+        let mut entries = Vec::with_capacity(limit);
+        let mut more = false;
+        for item in range.rev() {
+            let (key, value) = item?;
+            if entries.len() == limit {
+                more = true;
+                break;
+            }
+            entries.push(decode::<HistoryEntry>(&key, &value)?);
+        }
+        let next = if more {
+            entries.last().map(|e| e.id)
+        } else {
+            None
+        };
+        Ok(HistoryPage { entries, next })
+    }
+
+    pub fn get(&self, id: Uuid) -> Result<Option<HistoryEntry>> {
+        let key = id.as_bytes();
+        self.tree.get(key)?.map(|v| decode(key, &v)).transpose()
+    }
+
+    /// Entries held (counts them: O(n), n ≤ the limit).
+    pub fn len(&self) -> usize {
+        self.tree.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tree.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    fn sent(environment: Environment, n: usize) -> Sent {
+        Sent {
+            environment,
+            source_id: Uuid::from_u128(1),
+            source_name: "Switchboard Console".into(),
+            destination_id: Uuid::from_u128(2),
+            destination_name: "Sandbox EHR".into(),
+            data_model: "PatientAdmin".into(),
+            event_type: "Arrival".into(),
+            body: Some(format!("{{\"n\": {n}}}")),
+            status: Some(200),
+            elapsed_ms: 12,
+            log_ids: vec![Uuid::from_u128(3)],
+            error: None,
+        }
+    }
+
+    #[test]
+    fn append_list_get_and_page_newest_first() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(dir.path()).expect("store");
+        let history = ComposerHistory::open(store.db()).expect("history");
+        assert!(history.is_empty());
+        let ids: Vec<Uuid> = (0..7)
+            .map(|n| {
+                history
+                    .append(sent(Environment::Development, n), false)
+                    .expect("append")
+                    .id
+            })
+            .collect();
+        let first = history.list(None, 3).expect("page");
+        let got: Vec<Uuid> = first.entries.iter().map(|e| e.id).collect();
+        assert_eq!(got, vec![ids[6], ids[5], ids[4]]);
+        let second = history.list(first.next, 3).expect("page");
+        assert_eq!(second.entries[0].id, ids[3]);
+        let last = history.list(second.next, 3).expect("page");
+        assert_eq!(last.entries.len(), 1);
+        assert_eq!(last.next, None);
+        let entry = history.get(ids[2]).expect("get").expect("present");
+        assert_eq!(entry.sent.body.as_deref(), Some("{\"n\": 2}"));
+        assert_eq!(entry.sent.log_ids, vec![Uuid::from_u128(3)]);
+        assert_eq!(history.get(Uuid::nil()).expect("get"), None);
+        // An exact page leaves no cursor behind.
+        assert_eq!(history.list(None, 7).expect("page").next, None);
+    }
+
+    #[test]
+    fn production_bodies_need_the_phi_permission() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(dir.path()).expect("store");
+        let history = ComposerHistory::open(store.db()).expect("history");
+        let hidden = history
+            .append(sent(Environment::Production, 1), false)
+            .expect("append");
+        let kept = history
+            .append(sent(Environment::Production, 2), true)
+            .expect("append");
+        let staging = history
+            .append(sent(Environment::Staging, 3), false)
+            .expect("append");
+        assert_eq!(
+            history
+                .get(hidden.id)
+                .expect("get")
+                .expect("entry")
+                .sent
+                .body,
+            None
+        );
+        assert!(
+            history
+                .get(kept.id)
+                .expect("get")
+                .expect("entry")
+                .sent
+                .body
+                .is_some()
+        );
+        assert!(
+            history
+                .get(staging.id)
+                .expect("get")
+                .expect("entry")
+                .sent
+                .body
+                .is_some()
+        );
+        assert_eq!(hidden.sent.status, Some(200));
+    }
+
+    #[test]
+    fn only_the_newest_are_kept_and_survive_reopening() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let ids: Vec<Uuid> = {
+            let store = Store::open(dir.path()).expect("store");
+            let history = ComposerHistory::with_limit(store.db(), 5).expect("history");
+            let ids = (0..12)
+                .map(|n| {
+                    history
+                        .append(sent(Environment::Development, n), false)
+                        .expect("append")
+                        .id
+                })
+                .collect();
+            assert_eq!(history.len(), 5);
+            store.db().flush().expect("flush");
+            ids
+        };
+        let store = Store::open(dir.path()).expect("reopen");
+        let history = ComposerHistory::with_limit(store.db(), 5).expect("history");
+        let page = history.list(None, 100).expect("page");
+        let got: Vec<Uuid> = page.entries.iter().map(|e| e.id).collect();
+        let want: Vec<Uuid> = ids.iter().rev().take(5).copied().collect();
+        assert_eq!(got, want);
+        assert_eq!(history.get(ids[0]).expect("get"), None);
+    }
+}
