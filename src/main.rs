@@ -52,6 +52,9 @@ struct ConsoleArgs {
     /// themes/ or a path to a .toml file. Without it, NO_COLOR chooses mono.
     #[arg(long, env = "SWITCHBOARD_THEME")]
     theme: Option<String>,
+    /// Never send from the composer (it still composes, validates and copies).
+    #[arg(long)]
+    read_only: bool,
     #[command(flatten)]
     at: Locations,
 }
@@ -555,6 +558,7 @@ fn console(args: ConsoleArgs) -> Result<()> {
         theme: theme.clone(),
         themes_dir: themes_dir.clone(),
         feed_capacity: args.feed_capacity,
+        read_only: args.read_only,
     };
     if let Some(url) = &args.engine {
         let token = match (&args.token, &args.token_file) {

@@ -1,6 +1,7 @@
 //! The console's state and its one `update` function. Pure: no terminal, no engine, no
 //! tasks. Everything it wants done comes back as [`Effect`] values for the event loop.
 
+use super::composer::Composer;
 use super::feed::FeedRing;
 use super::prompt::{Command, LineInput, LineOutcome};
 use crate::client::{Action, FeedEvent, Status};
@@ -57,6 +58,16 @@ pub enum Effect {
     OpenLog(Uuid),
     Act(Action),
     SetTheme(String),
+    /// The composer's request, through the platform API as `source`.
+    ComposeSend {
+        source: Uuid,
+        path: crate::client::send::PlatformPath,
+        body: String,
+    },
+    /// Read the first log of a sent request (answered with [`Msg::Followed`]).
+    FollowRequest(Uuid),
+    /// Hand the terminal to `$EDITOR` with this text (answered with [`Msg::Edited`]).
+    EditExternally(String),
     /// Put `text` on the user's clipboard (OSC 52); `what` names it in the notice.
     Copy {
         text: String,
@@ -77,6 +88,12 @@ pub enum Msg {
     CaughtUp(Result<Vec<LogRecord>, String>),
     Detail(Option<Box<VisibleDetail>>),
     Failed(String),
+    /// The answer to [`Effect::ComposeSend`].
+    Sent(Result<crate::client::send::Answer, String>),
+    /// The answer to [`Effect::FollowRequest`].
+    Followed(Option<Box<VisibleDetail>>),
+    /// The text back from `$EDITOR`.
+    Edited(Result<String, String>),
     /// Something worked and the user should know, e.g. "theme light".
     Info(String),
     Resize(u16, u16),
@@ -135,6 +152,11 @@ pub struct App {
     /// While a reconnection's catch-up is loading: live logs held back so rows stay in
     /// order (bounded by the feed's capacity).
     held: Option<Vec<LogRecord>>,
+    pub composer: Composer,
+    /// `--read-only`: nothing is sent from this console, whatever the role.
+    pub read_only: bool,
+    /// A fixed clock for tests (templates carry the time they were made).
+    pub clock: Option<chrono::DateTime<chrono::Utc>>,
     dirty: bool,
 }
 
@@ -164,10 +186,17 @@ impl App {
             older: None,
             loading_older: false,
             held: None,
+            composer: Composer::default(),
+            read_only: false,
+            clock: None,
             dirty: true,
         };
         let effects = app.choose_environment(Environment::Development);
         (app, effects)
+    }
+
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.unwrap_or_else(chrono::Utc::now)
     }
 
     /// Whether anything visible changed since the last call; clears the flag.
@@ -384,10 +413,16 @@ impl App {
         if self.detail.is_some() {
             return self.detail_key(key);
         }
+        if self.focus == Pane::Composer
+            && let Some(effects) = self.composer_key(key)
+        {
+            return Some(effects);
+        }
         let done = Some(Vec::new());
         match key.code {
             KeyCode::Char('q') | KeyCode::Esc => return Some(vec![Effect::Quit]),
             KeyCode::Char('?') => self.help = true,
+            KeyCode::Char('c') => return Some(self.open_composer(None)),
             KeyCode::Char('/') => {
                 let line = LineInput::new(self.filter_text.clone());
                 self.prompt = Some(Prompt::Filter { line, error: None });
@@ -542,6 +577,7 @@ impl App {
             Command::Theme(name) => vec![Effect::SetTheme(name)],
             Command::Pause(name) => self.pause(&name, true),
             Command::Resume(name) => self.pause(&name, false),
+            Command::Compose(event) => self.open_composer(event),
             Command::Quit => vec![Effect::Quit],
         }
     }
@@ -603,6 +639,12 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             app.notice = Some(Notice::Error(message));
             Vec::new()
         }
+        Msg::Sent(answer) => app.on_sent(answer),
+        Msg::Followed(detail) => app.on_followed(detail),
+        Msg::Edited(text) => {
+            app.on_edited(text);
+            Vec::new()
+        }
         Msg::Info(message) => {
             app.notice = Some(Notice::Info(message));
             Vec::new()
@@ -616,6 +658,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
     effects
 }
 
+mod compose;
 mod detail;
 
 pub use detail::{BodySide, Confirm, Detail};

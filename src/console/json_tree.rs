@@ -261,6 +261,15 @@ impl JsonTree {
         }
     }
 
+    /// Folds the container at `path`, if there is one (e.g. `Meta` of an answer, which
+    /// matters less than what follows it).
+    pub fn fold_path(&mut self, path: &[Seg]) {
+        if lookup(&self.value, path).is_some_and(|v| v.is_object() || v.is_array()) {
+            self.set_folded(path.to_vec(), true);
+            self.cursor = 0;
+        }
+    }
+
     /// Folds an open container (a leaf's parent), opens a folded one.
     pub fn toggle(&mut self) {
         let Some(path) = self.fold_target() else {

@@ -12,6 +12,8 @@
 
 pub mod app;
 pub mod clipboard;
+pub mod composer;
+pub mod external;
 pub mod feed;
 pub mod json_tree;
 pub mod prompt;

@@ -114,10 +114,13 @@ pub enum Command {
     /// A destination by name or id.
     Pause(String),
     Resume(String),
+    /// `compose` alone opens the event list; `compose PatientSearch Query` goes straight
+    /// to that event (checked against the catalog, with a "did you mean").
+    Compose(Option<&'static crate::model::catalog::EventInfo>),
     Quit,
 }
 
-const USAGE: &str = "commands: env NAME, filter EXPR, theme NAME, pause DEST, resume DEST, quit";
+const USAGE: &str = "commands: env NAME, filter EXPR, theme NAME, pause DEST, resume DEST, compose [MODEL EVENT], quit";
 
 impl Command {
     /// Parses a command line; the error says what was wrong and what to type instead.
@@ -143,6 +146,20 @@ impl Command {
             "theme" => needs("a theme name", "theme dark").map(Command::Theme),
             "pause" => needs("a destination", "pause \"Sandbox EHR\"").map(Command::Pause),
             "resume" => needs("a destination", "resume \"Sandbox EHR\"").map(Command::Resume),
+            "compose" | "c" if rest.is_empty() => Ok(Command::Compose(None)),
+            "compose" | "c" => {
+                let words: Vec<&str> = rest.split_whitespace().collect();
+                let [model, event] = words.as_slice() else {
+                    return Err(
+                        "compose takes a data model and an event: compose PatientSearch Query"
+                            .into(),
+                    );
+                };
+                let model = crate::model::catalog::data_model_loose(model).unwrap_or(model);
+                crate::model::catalog::lookup(model, event)
+                    .map(|e| Command::Compose(Some(e)))
+                    .map_err(|e| e.to_string())
+            }
             "quit" | "q" if rest.is_empty() => Ok(Command::Quit),
             "quit" | "q" => Err("quit takes nothing after it".into()),
             "" => Err(USAGE.into()),
@@ -253,6 +270,19 @@ mod tests {
         assert!(Command::parse("env").unwrap_err().contains("env needs"));
         assert!(Command::parse("pause").unwrap_err().contains("destination"));
         assert!(Command::parse("theme").is_err());
+        let event = crate::model::catalog::lookup("PatientSearch", "Query").ok();
+        assert_eq!(
+            Command::parse("compose PatientSearch Query"),
+            Ok(Command::Compose(event))
+        );
+        assert_eq!(
+            Command::parse("compose patientsearch Query"),
+            Ok(Command::Compose(event))
+        );
+        assert_eq!(Command::parse("compose"), Ok(Command::Compose(None)));
+        let err = Command::parse("compose PatientSearch Qurey").unwrap_err();
+        assert!(err.contains("Query"), "{err}");
+        assert!(Command::parse("compose PatientSearch").is_err());
         assert!(Command::parse("").is_err());
         assert!(Command::parse("quit now").is_err());
     }

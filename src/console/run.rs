@@ -9,9 +9,11 @@
 //! included.
 
 use super::app::{App, Effect, Msg, update};
+use super::external::{INPUT_POLL, InputGate, edit};
 use super::feed::FeedRing;
 use super::theme::Theme;
 use super::view;
+use crate::client::send::Sender;
 use crate::client::{ClientError, Engine};
 use crate::model::Role;
 use crossterm::ExecutableCommand;
@@ -47,6 +49,8 @@ pub struct ConsoleOptions {
     /// Where `:theme NAME` looks for the user's own themes.
     pub themes_dir: std::path::PathBuf,
     pub feed_capacity: usize,
+    /// Nothing is sent from this console.
+    pub read_only: bool,
 }
 
 /// Puts the terminal back however the console ends.
@@ -80,10 +84,30 @@ impl Drop for TerminalGuard {
     }
 }
 
-/// Reads terminal input on its own thread (crossterm's read blocks).
-fn spawn_input(tx: mpsc::Sender<Msg>) {
+/// Reads terminal input on its own thread (crossterm's read blocks). Polls, so it can
+/// park behind the gate while `$EDITOR` owns the terminal.
+fn spawn_input(tx: mpsc::Sender<Msg>, gate: Arc<InputGate>) {
     std::thread::spawn(move || {
         loop {
+            if gate.is_closed() {
+                gate.park();
+                std::thread::sleep(INPUT_POLL);
+                continue;
+            }
+            gate.unpark();
+            match crossterm::event::poll(INPUT_POLL) {
+                Ok(true) => {}
+                Ok(false) => {
+                    if tx.is_closed() {
+                        return;
+                    }
+                    continue;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "terminal input failed");
+                    return;
+                }
+            }
             let msg = match crossterm::event::read() {
                 Ok(crossterm::event::Event::Key(key)) => Msg::Key(key),
                 Ok(crossterm::event::Event::Resize(w, h)) => Msg::Resize(w, h),
@@ -105,6 +129,7 @@ struct Effects {
     client: Arc<dyn Engine>,
     tx: mpsc::Sender<Msg>,
     subscription: Option<JoinHandle<()>>,
+    sender: Arc<Sender>,
 }
 
 impl Effects {
@@ -187,6 +212,22 @@ impl Effects {
                     .err()
                     .map(|e| Msg::Failed(e.to_string()))
             }),
+            Effect::ComposeSend { source, path, body } => {
+                let sender = self.sender.clone();
+                self.spawn(async move {
+                    let answer = sender.send(client.as_ref(), source, path, body).await;
+                    Some(Msg::Sent(answer.map_err(|e| e.to_string())))
+                })
+            }
+            Effect::FollowRequest(log) => self.spawn(async move {
+                client
+                    .log(log)
+                    .await
+                    .ok()
+                    .map(|detail| Msg::Followed(detail.map(Box::new)))
+            }),
+            // Needs the terminal; handled by the loop.
+            Effect::EditExternally(_) => {}
             Effect::Copy { text, what } => {
                 let answer = match super::clipboard::osc52(&text) {
                     Ok(sequence) => {
@@ -263,17 +304,21 @@ pub async fn run(client: Arc<dyn Engine>, options: ConsoleOptions) -> Result<(),
     terminal.clear()?;
 
     let (tx, mut rx) = mpsc::channel(MESSAGE_QUEUE);
-    spawn_input(tx.clone());
+    let gate = Arc::new(InputGate::default());
+    spawn_input(tx.clone(), gate.clone());
     let (mut app, initial) = App::new(options.role, client.address());
     app.feed = FeedRing::new(options.feed_capacity);
+    app.read_only = options.read_only;
     let size = terminal.size()?;
     update(&mut app, Msg::Resize(size.width, size.height));
     let (env_tx, env_rx) = tokio::sync::watch::channel(app.environment);
     spawn_refresh(client.clone(), tx.clone(), env_rx);
+    let sender = Arc::new(Sender::new(&app.platform_url())?);
     let mut effects = Effects {
         client,
         tx,
         subscription: None,
+        sender,
     };
     for effect in initial {
         effects.apply(effect);
@@ -299,7 +344,12 @@ pub async fn run(client: Arc<dyn Engine>, options: ConsoleOptions) -> Result<(),
         for msg in pending {
             let mut queue = std::collections::VecDeque::from(update(&mut app, msg));
             while let Some(effect) = queue.pop_front() {
-                if let Effect::SetTheme(name) = &effect {
+                if let Effect::EditExternally(text) = &effect {
+                    let edited = tokio::task::block_in_place(|| edit(text, &gate));
+                    // The editor drew over everything: the next frame is drawn whole.
+                    terminal.clear()?;
+                    queue.extend(update(&mut app, Msg::Edited(edited)));
+                } else if let Effect::SetTheme(name) = &effect {
                     let answer = match Theme::load(name, &options.themes_dir) {
                         Ok(chosen) => {
                             theme = chosen;

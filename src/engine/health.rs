@@ -19,6 +19,9 @@ pub struct EnvironmentView {
     pub destinations: usize,
     pub requests_per_minute: f64,
     pub failures_5m: u64,
+    /// The composer's `{{variable}}` profile for this environment.
+    #[serde(default)]
+    pub variables: crate::model::variables::Variables,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -88,6 +91,7 @@ impl Engine {
                         .iter()
                         .map(|d| self.stats.destination(d.id).failures_5m)
                         .sum(),
+                    variables: self.profiles.get(&env).cloned().unwrap_or_default(),
                 }
             })
             .collect()

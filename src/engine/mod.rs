@@ -49,6 +49,9 @@ pub struct Engine {
     pub(crate) credentials: Credentials,
     pub(crate) registry: Registry,
     pub(crate) settings: Settings,
+    /// The composer's `{{variable}}` profiles, per environment.
+    pub(crate) profiles:
+        std::collections::BTreeMap<crate::model::Environment, crate::model::variables::Variables>,
     pub(crate) http: reqwest::Client,
     pub(crate) events: broadcast::Sender<LogEvent>,
     pub(crate) delivery: delivery::Delivery,
@@ -91,6 +94,7 @@ impl Engine {
                 credentials: Credentials::new(data_dir),
                 registry: config.registry,
                 settings: config.settings,
+                profiles: config.profiles,
                 http,
                 events,
                 delivery,

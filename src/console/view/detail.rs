@@ -197,44 +197,13 @@ fn body(
         BodyState::Loading => vec![Line::styled("loading…", theme.dim)],
         BodyState::Absent => vec![Line::styled("none", theme.dim)],
         BodyState::Tree(tree) => {
-            let height = area.height.saturating_sub(2) as usize;
-            let shown = tree.shown();
             if focused {
                 title.push(Span::styled(
                     format!("· {} ", tree.cursor_path()),
                     theme.dim,
                 ));
             }
-            // The last line is kept for the "load all" notice when rows are held back.
-            let room = if tree.hidden() > 0 {
-                height.saturating_sub(1)
-            } else {
-                height
-            };
-            let start = tree
-                .cursor()
-                .saturating_sub(room / 2)
-                .min(shown.saturating_sub(room));
-            let end = (start + room).min(shown);
-            let mut lines: Vec<Line> = tree.rows()[start..end]
-                .iter()
-                .enumerate()
-                .map(|(i, row)| {
-                    let line = tree_line(row, theme);
-                    if focused && start + i == tree.cursor() {
-                        line.patch_style(theme.selection)
-                    } else {
-                        line
-                    }
-                })
-                .collect();
-            if tree.hidden() > 0 {
-                lines.push(Line::styled(
-                    format!("… {} more lines · a load all", tree.hidden()),
-                    theme.status_pending,
-                ));
-            }
-            lines
+            tree_lines(tree, area.height.saturating_sub(2) as usize, focused, theme)
         }
     };
     let block = Block::bordered()
@@ -245,6 +214,46 @@ fn body(
             theme.border
         });
     frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+/// The rows of `tree` that fit in `height` lines, the cursor's row kept in view (and
+/// highlighted when `focused`), with a "load all" line when rows are held back.
+pub(super) fn tree_lines<'a>(
+    tree: &'a JsonTree,
+    height: usize,
+    focused: bool,
+    theme: &Theme,
+) -> Vec<Line<'a>> {
+    let shown = tree.shown();
+    let room = if tree.hidden() > 0 {
+        height.saturating_sub(1)
+    } else {
+        height
+    };
+    let start = tree
+        .cursor()
+        .saturating_sub(room / 2)
+        .min(shown.saturating_sub(room));
+    let end = (start + room).min(shown);
+    let mut lines: Vec<Line> = tree.rows()[start..end]
+        .iter()
+        .enumerate()
+        .map(|(i, row)| {
+            let line = tree_line(row, theme);
+            if focused && start + i == tree.cursor() {
+                line.patch_style(theme.selection)
+            } else {
+                line
+            }
+        })
+        .collect();
+    if tree.hidden() > 0 {
+        lines.push(Line::styled(
+            format!("… {} more lines · a load all", tree.hidden()),
+            theme.status_pending,
+        ));
+    }
+    lines
 }
 
 /// One row of a body: a fold marker in the gutter, then the row as pretty JSON.

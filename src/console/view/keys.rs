@@ -14,6 +14,7 @@ type Keys = &'static [(&'static str, &'static str)];
 
 pub(super) const GLOBAL_KEYS: Keys = &[
     ("?", "this help"),
+    ("c", "compose a request"),
     (
         "/",
         "filter the feed (status:failed dm: event: src: dst: type: env: mrn:)",
@@ -51,6 +52,23 @@ pub(super) const FEED_KEYS: Keys = &[
     ("enter", "open the log's detail"),
 ];
 
+pub(super) const COMPOSER_KEYS: Keys = &[
+    (
+        "c / n",
+        "compose a new request (pick event, source, destination)",
+    ),
+    ("i / enter", "edit the body here (esc when done)"),
+    ("e", "edit the body in $EDITOR"),
+    ("ctrl-s", "send (again to send despite schema warnings)"),
+    (
+        "a",
+        "move in the answer (j/k, space fold, y copy; a or esc back)",
+    ),
+    ("y", "copy the request as a curl command (OSC 52)"),
+    ("s / d", "choose another source / destination"),
+    (":compose M E", "compose event E of data model M directly"),
+];
+
 pub(super) const DETAIL_KEYS: Keys = &[
     ("tab", "switch between request and response body"),
     ("j / k, ↓ / ↑", "move in the body (PgDn / PgUp, g / G)"),
@@ -81,13 +99,29 @@ fn pane_keys(pane: Pane) -> Keys {
         Pane::Environments => ENVIRONMENT_KEYS,
         Pane::Connections => CONNECTION_KEYS,
         Pane::Feed => FEED_KEYS,
-        Pane::Composer => &[],
+        Pane::Composer => COMPOSER_KEYS,
     }
 }
 
 /// The hint bar: the most used keys of what has the keyboard (`?` lists them all).
 pub(super) fn hint(app: &App, theme: &Theme) -> Line<'static> {
-    let (name, keys) = if app.confirm.is_some() {
+    let composing = app.focus == Pane::Composer && app.detail.is_none() && !app.help;
+    let (name, keys) = if composing && app.composer.picker.is_some() {
+        (
+            "compose",
+            "type to narrow · ↑/↓ move · enter choose · esc cancel",
+        )
+    } else if composing && app.composer.guard.is_some() {
+        (
+            "confirm",
+            "type the destination's name · enter send · esc cancel",
+        )
+    } else if composing && app.composer.focus == crate::console::composer::ComposerFocus::Editing {
+        (
+            "editing",
+            "esc done · ctrl-s send · ctrl-z undo · ctrl-y redo",
+        )
+    } else if app.confirm.is_some() {
         ("confirm", "y yes · any other key cancels")
     } else if app.help {
         ("help", "? / q / esc close")
@@ -110,7 +144,10 @@ pub(super) fn hint(app: &App, theme: &Theme) -> Line<'static> {
                 "feed",
                 "f freeze · enter detail · j/k move · G live · / filter · ? help · tab next pane",
             ),
-            Pane::Composer => ("composer", "/ filter · : command · ? help · tab next pane"),
+            Pane::Composer => (
+                "composer",
+                "c new · i edit · e $EDITOR · ctrl-s send · a answer · y curl · ? help · tab next pane",
+            ),
         }
     };
     Line::from(vec![

@@ -12,6 +12,7 @@
 //! field or Production body reaches the screen for a role without the permission even
 //! if unmasked data slipped through.
 
+mod composer;
 mod detail;
 mod keys;
 mod panes;
@@ -68,6 +69,8 @@ pub fn draw_at(frame: &mut Frame, app: &mut App, theme: &Theme, now: DateTime<Ut
         detail::draw(frame, main, app, theme);
     } else {
         panes::draw(frame, main, app, theme, now);
+        composer::picker(frame, main, app, theme);
+        composer::guard(frame, main, app, theme);
     }
     bottom_line(frame, bottom, app, theme);
     if app.help {

@@ -28,8 +28,9 @@ pub(super) fn draw(
     let [left, right] =
         Layout::horizontal([Constraint::Length(left_width), Constraint::Min(0)]).areas(area);
     let [envs, conns] = Layout::vertical([Constraint::Length(5), Constraint::Min(0)]).areas(left);
+    let composer_height = super::composer::height(app, right.height);
     let [feed, composer] =
-        Layout::vertical([Constraint::Min(0), Constraint::Length(3)]).areas(right);
+        Layout::vertical([Constraint::Min(6), Constraint::Length(composer_height)]).areas(right);
     environments(frame, envs, app, theme);
     connections(frame, conns, app, theme, now);
     live_feed(frame, feed, app, theme);
@@ -323,12 +324,5 @@ fn feed_row(app: &App, log: &LogRecord, theme: &Theme) -> [Line<'static>; 2] {
 }
 
 fn composer_pane(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let block = pane_block(
-        app,
-        Pane::Composer,
-        title(4, "Composer", app, Pane::Composer, theme),
-        theme,
-    );
-    let hint = Line::styled("Test queries: coming with the composer.", theme.dim);
-    frame.render_widget(Paragraph::new(hint).block(block), area);
+    super::composer::draw(frame, area, app, theme);
 }

@@ -79,6 +79,7 @@ fn environments() -> Vec<EnvironmentView> {
                 destinations,
                 requests_per_minute: rpm,
                 failures_5m: failures,
+                variables: Default::default(),
             },
         )
         .collect()

@@ -21,7 +21,7 @@
 //! assert!(offer.iter().any(|c| c.destination.name == "Sandbox EHR" && c.is_reachable()));
 //! ```
 
-use super::{DeliveryMode, Destination, Registry, Source};
+use super::{DeliveryMode, Destination, Registry, Source, Subscription};
 use crate::model::Environment;
 use crate::model::catalog::{EventInfo, Exchange};
 use uuid::Uuid;
@@ -128,20 +128,34 @@ impl Registry {
         destination: &Destination,
         event: &EventInfo,
     ) -> Option<Blocked> {
-        if !self.subscribed(source.id, destination.id, event.data_model) {
-            return Some(Blocked::NoSubscription {
-                source_name: source.name.clone(),
-                destination: destination.name.clone(),
-                data_model: event.data_model.to_string(),
-            });
-        }
-        if event.exchange == Exchange::Query && destination.mode == DeliveryMode::Poll {
-            return Some(Blocked::CannotAnswerQueries {
-                destination: destination.name.clone(),
-            });
-        }
-        None
+        blocked(&self.subscriptions, source, destination, event)
     }
+}
+
+/// Why `destination` cannot take `event` from `source` under `subscriptions`, if it
+/// cannot. The console calls this on the connections it was given (it has no registry).
+pub fn blocked(
+    subscriptions: &[Subscription],
+    source: &Source,
+    destination: &Destination,
+    event: &EventInfo,
+) -> Option<Blocked> {
+    let subscribed = subscriptions.iter().any(|s| {
+        s.source_id == source.id && s.destination_id == destination.id && s.covers(event.data_model)
+    });
+    if !subscribed {
+        return Some(Blocked::NoSubscription {
+            source_name: source.name.clone(),
+            destination: destination.name.clone(),
+            data_model: event.data_model.to_string(),
+        });
+    }
+    if event.exchange == Exchange::Query && destination.mode == DeliveryMode::Poll {
+        return Some(Blocked::CannotAnswerQueries {
+            destination: destination.name.clone(),
+        });
+    }
+    None
 }
 
 #[cfg(test)]

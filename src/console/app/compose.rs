@@ -1,0 +1,442 @@
+//! The composer's keys and messages: picking what to compose, editing, the send checks
+//! (variables, JSON, schema warnings, the Production guard, read-only roles), and
+//! following what a sent request did.
+
+use super::{App, Effect, Notice, Pane};
+use crate::client::send::Answer;
+use crate::console::composer::pick::{PickStep, PickValue, Picker};
+use crate::console::composer::{AnswerView, ComposerFocus, Draft};
+use crate::console::json_tree::{JsonTree, Seg, copy_text};
+use crate::engine::access::VisibleDetail;
+use crate::model::catalog::EventInfo;
+use crate::model::template::{Options, Party, TemplateStyle, template_text};
+use crate::model::variables::Variables;
+use crate::model::{Environment, Role};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use std::time::Duration;
+
+impl App {
+    /// The `{{variable}}` profile of `env`, as the engine's config defines it.
+    pub fn variables(&self, env: Environment) -> Variables {
+        self.environments
+            .iter()
+            .find(|e| e.name == env)
+            .map(|e| e.variables.clone())
+            .unwrap_or_default()
+    }
+
+    /// `c` or `:compose [MODEL EVENT]`.
+    pub(super) fn open_composer(&mut self, event: Option<&'static EventInfo>) -> Vec<Effect> {
+        self.focus = Pane::Composer;
+        self.composer.picker = Some(Picker::new(event, None));
+        self.advance_picker();
+        Vec::new()
+    }
+
+    /// Takes the choices that are formalities (the console's own source, the only
+    /// reachable destination), and builds the template once everything is chosen.
+    fn advance_picker(&mut self) {
+        loop {
+            let Some(picker) = &mut self.composer.picker else {
+                return;
+            };
+            if picker.step == PickStep::Destination && self.connections.is_none() {
+                return;
+            }
+            let Some(value) = picker.obvious(self.connections.as_ref()) else {
+                return;
+            };
+            if picker.take(value.clone()) {
+                self.finish_picking(value);
+                return;
+            }
+        }
+    }
+
+    fn finish_picking(&mut self, destination: PickValue) {
+        let Some(picker) = self.composer.picker.take() else {
+            return;
+        };
+        let (Some(event), Some(source), PickValue::Party(destination)) =
+            (picker.event, picker.source, destination)
+        else {
+            return;
+        };
+        let env = self.environment;
+        let draft = Draft {
+            environment: env,
+            source,
+            destination,
+            event,
+        };
+        let samples = if env == Environment::Development {
+            crate::sandbox::panel::samples::default_samples().clone()
+        } else {
+            Default::default()
+        };
+        let options = Options {
+            event,
+            now: self.now(),
+            source: Some(Party::new(
+                draft.source.id.to_string(),
+                draft.source.name.clone(),
+            )),
+            destinations: vec![Party::new(
+                draft.destination.id.to_string(),
+                draft.destination.name.clone(),
+            )],
+            samples: &samples,
+            style: TemplateStyle::Variables,
+        };
+        match template_text(&options) {
+            Ok(text) => {
+                let vars = self.variables(env);
+                self.composer.load(draft, &text, &vars);
+                self.notice = Some(Notice::Info(
+                    "template ready: i edit · e $EDITOR · ctrl-s send".into(),
+                ));
+            }
+            Err(e) => self.notice = Some(Notice::Error(format!("no template: {e}"))),
+        }
+    }
+
+    /// Keys while the Composer has focus. `None` lets the global keys have them.
+    pub(super) fn composer_key(&mut self, key: KeyEvent) -> Option<Vec<Effect>> {
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        if self.composer.picker.is_some() {
+            return Some(self.picker_key(key));
+        }
+        if self.composer.guard.is_some() {
+            return Some(self.guard_key(key));
+        }
+        if ctrl && key.code == KeyCode::Char('s') {
+            return Some(self.send(false));
+        }
+        match self.composer.focus {
+            ComposerFocus::Editing => {
+                if key.code == KeyCode::Esc {
+                    self.composer.focus = ComposerFocus::Body;
+                } else if self.composer.editor.input(key) {
+                    let vars = self
+                        .composer
+                        .draft
+                        .as_ref()
+                        .map_or_else(Variables::new, |d| self.variables(d.environment));
+                    self.composer.edited(&vars);
+                }
+                Some(Vec::new())
+            }
+            ComposerFocus::Answer => self.answer_key(key),
+            ComposerFocus::Body => self.composer_body_key(key),
+        }
+    }
+
+    fn composer_body_key(&mut self, key: KeyEvent) -> Option<Vec<Effect>> {
+        let has_draft = self.composer.draft.is_some();
+        match key.code {
+            KeyCode::Char('c' | 'n') => return Some(self.open_composer(None)),
+            KeyCode::Char('i') | KeyCode::Enter if has_draft => {
+                self.composer.focus = ComposerFocus::Editing
+            }
+            KeyCode::Char('e') if has_draft => {
+                return Some(vec![Effect::EditExternally(self.composer.text())]);
+            }
+            KeyCode::Char('s') if has_draft => {
+                let event = self.composer.draft.as_ref().map(|d| d.event);
+                self.composer.picker = Some(Picker::new(event, None));
+            }
+            KeyCode::Char('d') if has_draft => {
+                let draft = self.composer.draft.as_ref()?;
+                self.composer.picker =
+                    Some(Picker::new(Some(draft.event), Some(draft.source.clone())));
+            }
+            KeyCode::Char('a') if self.composer.answer.is_some() => {
+                self.composer.focus = ComposerFocus::Answer
+            }
+            KeyCode::Char('y') if has_draft => return Some(self.copy_curl()),
+            _ => return None,
+        }
+        Some(Vec::new())
+    }
+
+    fn answer_key(&mut self, key: KeyEvent) -> Option<Vec<Effect>> {
+        let page = (self.size.1 as isize / 2).max(1);
+        if matches!(key.code, KeyCode::Esc | KeyCode::Char('a')) {
+            self.composer.focus = ComposerFocus::Body;
+            return Some(Vec::new());
+        }
+        let tree = self.composer.answer.as_mut()?.tree.as_mut()?;
+        match key.code {
+            KeyCode::Char('j') | KeyCode::Down => tree.move_by(1),
+            KeyCode::Char('k') | KeyCode::Up => tree.move_by(-1),
+            KeyCode::PageDown => tree.move_by(page),
+            KeyCode::PageUp => tree.move_by(-page),
+            KeyCode::Char('g') | KeyCode::Home => tree.first(),
+            KeyCode::Char('G') | KeyCode::End => tree.last(),
+            KeyCode::Char(' ') | KeyCode::Enter => tree.toggle(),
+            KeyCode::Char('h') | KeyCode::Left => tree.fold(),
+            KeyCode::Char('l') | KeyCode::Right => tree.unfold(),
+            KeyCode::Char('z') => tree.fold_all(),
+            KeyCode::Char('Z') => tree.unfold_all(),
+            KeyCode::Char('y') => {
+                let path = tree.cursor_path();
+                let text = tree.cursor_value().map(copy_text).unwrap_or_default();
+                let what = if path == "$" {
+                    "the answer".into()
+                } else {
+                    path
+                };
+                return Some(vec![Effect::Copy { text, what }]);
+            }
+            _ => return None,
+        }
+        Some(Vec::new())
+    }
+
+    fn picker_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        let view = self.connections.clone();
+        let Some(picker) = &mut self.composer.picker else {
+            return Vec::new();
+        };
+        let count = picker.options(view.as_ref()).len();
+        match key.code {
+            KeyCode::Esc => self.composer.picker = None,
+            KeyCode::Down => picker.cursor = (picker.cursor + 1).min(count.saturating_sub(1)),
+            KeyCode::Char('n') if ctrl => {
+                picker.cursor = (picker.cursor + 1).min(count.saturating_sub(1))
+            }
+            KeyCode::Up => picker.cursor = picker.cursor.saturating_sub(1),
+            KeyCode::Char('p') if ctrl => picker.cursor = picker.cursor.saturating_sub(1),
+            KeyCode::Backspace => {
+                picker.query.pop();
+                picker.cursor = 0;
+            }
+            KeyCode::Char(c) if !ctrl => {
+                picker.query.push(c);
+                picker.cursor = 0;
+            }
+            KeyCode::Enter => {
+                let options = picker.options(view.as_ref());
+                let Some(chosen) = options.get(picker.cursor) else {
+                    self.notice = Some(Notice::Error("nothing matches: backspace to widen".into()));
+                    return Vec::new();
+                };
+                if let Some(why) = &chosen.unavailable {
+                    self.notice = Some(Notice::Error(format!(
+                        "{} cannot be chosen: {why}",
+                        chosen.label
+                    )));
+                    return Vec::new();
+                }
+                let value = chosen.value.clone();
+                if picker.take(value.clone()) {
+                    self.finish_picking(value);
+                } else {
+                    self.advance_picker();
+                }
+            }
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    fn guard_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        let Some(typed) = &mut self.composer.guard else {
+            return Vec::new();
+        };
+        match key.code {
+            KeyCode::Esc => {
+                self.composer.guard = None;
+                self.notice = Some(Notice::Info("not sent".into()));
+            }
+            KeyCode::Backspace => {
+                typed.pop();
+            }
+            KeyCode::Char(c) => typed.push(c),
+            KeyCode::Enter => {
+                let expected = self
+                    .composer
+                    .draft
+                    .as_ref()
+                    .map(|d| d.destination.name.clone());
+                if expected.as_deref() == Some(typed.as_str()) {
+                    return self.send(true);
+                }
+                self.notice = Some(Notice::Error(
+                    "the name does not match: type the destination's name exactly, or esc".into(),
+                ));
+            }
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    /// `ctrl-s`: every check, then the effect. `confirmed` once the Production guard
+    /// has been answered.
+    fn send(&mut self, confirmed: bool) -> Vec<Effect> {
+        if self.read_only || self.role == Role::Viewer {
+            let why = if self.read_only {
+                "this console is read-only (--read-only): sending is disabled".to_string()
+            } else {
+                "the viewer role may not send: use a phi, operator or admin token".to_string()
+            };
+            return self.error(why);
+        }
+        let Some(draft) = self.composer.draft.clone() else {
+            return self.error("nothing to send: c composes a request");
+        };
+        if self.composer.sending {
+            return self.error("still waiting for the answer to the last request");
+        }
+        let vars = self.variables(draft.environment);
+        let body = match self.composer.filled(&vars) {
+            Ok(body) => body,
+            Err(undefined) => {
+                let list: Vec<String> = undefined.iter().map(ToString::to_string).collect();
+                return self.error(format!(
+                    "not sent: {}; define it under [environments.{}.variables] in the config",
+                    list.join(", "),
+                    draft.environment.as_str().to_ascii_lowercase()
+                ));
+            }
+        };
+        if let Some(e) = &self.composer.validation.syntax_error {
+            return self.error(format!(
+                "not sent: the JSON is invalid at line {} column {}: {}",
+                e.line, e.column, e.message
+            ));
+        }
+        let issues = &self.composer.validation.schema_issues;
+        if !issues.is_empty() && !self.composer.warned && !confirmed {
+            let first = &issues[0];
+            let message = format!(
+                "{} schema warning{} (line {} {}: {}): ctrl-s again to send anyway",
+                issues.len(),
+                if issues.len() == 1 { "" } else { "s" },
+                first.line,
+                first.path,
+                first.message
+            );
+            self.composer.warned = true;
+            return self.error(message);
+        }
+        if draft.environment == Environment::Production && !confirmed {
+            self.composer.guard = Some(String::new());
+            return Vec::new();
+        }
+        self.composer.guard = None;
+        self.composer.sending = true;
+        self.notice = Some(Notice::Info(format!(
+            "sending {} {} to {}…",
+            draft.event.data_model, draft.event.event_type, draft.destination.name
+        )));
+        vec![Effect::ComposeSend {
+            source: draft.source.id,
+            path: draft.path(),
+            body,
+        }]
+    }
+
+    /// `y` on the body: the request as a curl command (the token left as a variable).
+    fn copy_curl(&mut self) -> Vec<Effect> {
+        let Some(draft) = &self.composer.draft else {
+            return Vec::new();
+        };
+        let vars = self.variables(draft.environment);
+        let body = self
+            .composer
+            .filled(&vars)
+            .unwrap_or_else(|_| self.composer.text());
+        let text = crate::model::curl::to_curl(
+            &self.platform_url(),
+            crate::model::curl::TOKEN_VAR,
+            draft.path().as_str(),
+            &body,
+        );
+        vec![Effect::Copy {
+            text,
+            what: "the request as curl".into(),
+        }]
+    }
+
+    /// The platform API's base URL: the engine's address with a scheme.
+    pub fn platform_url(&self) -> String {
+        if self.address.starts_with("http://") || self.address.starts_with("https://") {
+            self.address.clone()
+        } else {
+            format!("http://{}", self.address)
+        }
+    }
+
+    pub(super) fn on_sent(&mut self, answer: Result<Answer, String>) -> Vec<Effect> {
+        self.composer.sending = false;
+        match answer {
+            Ok(a) => {
+                let (tree, text) = match a.body {
+                    Ok(value) => {
+                        let mut tree = JsonTree::new(value);
+                        // The answer's content matters more than its envelope.
+                        tree.fold_path(&[Seg::Key("Meta".into())]);
+                        (Some(tree), None)
+                    }
+                    Err(text) => (None, Some(text)),
+                };
+                self.notice = Some(Notice::Info(format!(
+                    "HTTP {} in {:.1} ms",
+                    a.status,
+                    a.elapsed.as_secs_f64() * 1000.0
+                )));
+                let follow = a.logs.first().copied();
+                self.composer.answer = Some(AnswerView {
+                    status: a.status,
+                    elapsed: a.elapsed,
+                    destination: None,
+                    tree,
+                    text,
+                    logs: a.logs,
+                    request_id: None,
+                });
+                follow.map(Effect::FollowRequest).into_iter().collect()
+            }
+            Err(e) => self.error(format!("not sent: {e}")),
+        }
+    }
+
+    /// The first log of a sent request: the feed now follows that request.
+    pub(super) fn on_followed(&mut self, detail: Option<Box<VisibleDetail>>) -> Vec<Effect> {
+        let Some(detail) = detail else {
+            return Vec::new();
+        };
+        let log = &detail.detail.log;
+        let Some(answer) = &mut self.composer.answer else {
+            return Vec::new();
+        };
+        if !answer.logs.contains(&log.id) {
+            return Vec::new();
+        }
+        answer.request_id = Some(log.request_id);
+        answer.destination = detail
+            .detail
+            .attempts
+            .last()
+            .map(|a| Duration::from_secs_f64(a.latency_ms.max(0.0) / 1000.0));
+        let filter = format!("req:{}", log.request_id);
+        self.apply_filter_text(&filter).unwrap_or_default()
+    }
+
+    pub(super) fn on_edited(&mut self, edited: Result<String, String>) {
+        match edited {
+            Ok(text) => {
+                let vars = self
+                    .composer
+                    .draft
+                    .as_ref()
+                    .map_or_else(Variables::new, |d| self.variables(d.environment));
+                self.composer.set_text(&text, &vars);
+                self.notice = Some(Notice::Info("body updated from the editor".into()));
+            }
+            Err(e) => self.notice = Some(Notice::Error(format!("$EDITOR: {e}"))),
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! The request composer's state: what is being composed (event, source, destination),
+//! the JSON editor (ratatui-textarea), live validation against the event's schema, the
+//! last answer, and the Production guard. Pure like the rest of the app state: sending,
+//! `$EDITOR` and history are effects carried out by the event loop.
+
+pub mod pick;
+
+use crate::client::send::PlatformPath;
+use crate::console::json_tree::JsonTree;
+use crate::model::Environment;
+use crate::model::catalog::{EventInfo, Exchange};
+use crate::model::schema::{Validation, validate_as};
+use crate::model::variables::{self, UndefinedVariable, Variables};
+use pick::Picker;
+use ratatui_textarea::TextArea;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// A source or destination, by id and name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Named {
+    pub id: Uuid,
+    pub name: String,
+}
+
+/// What is being composed: the route and the event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Draft {
+    pub environment: Environment,
+    pub source: Named,
+    pub destination: Named,
+    pub event: &'static EventInfo,
+}
+
+impl Draft {
+    pub fn path(&self) -> PlatformPath {
+        if self.event.exchange == Exchange::Query {
+            PlatformPath::Query
+        } else {
+            PlatformPath::Endpoint
+        }
+    }
+}
+
+/// The answer to the last send.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnswerView {
+    pub status: u16,
+    /// Send to last byte, as the console measured it.
+    pub elapsed: Duration,
+    /// The destination's part (its attempt's latency), once the log has been read.
+    pub destination: Option<Duration>,
+    /// The body as a tree, or as text when it was not JSON.
+    pub tree: Option<JsonTree>,
+    pub text: Option<String>,
+    pub logs: Vec<Uuid>,
+    /// The request whose logs the feed follows.
+    pub request_id: Option<Uuid>,
+}
+
+impl AnswerView {
+    /// The engine's part: total minus the destination's; over HTTP from another machine
+    /// it includes the network between console and engine.
+    pub fn engine(&self) -> Option<Duration> {
+        self.destination.map(|d| self.elapsed.saturating_sub(d))
+    }
+}
+
+/// Which part of the pane has the keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ComposerFocus {
+    /// Keys are commands (`i` edit, `ctrl-s` send, …).
+    #[default]
+    Body,
+    /// Every key goes to the editor until `esc`.
+    Editing,
+    /// Cursor keys move and fold in the answer.
+    Answer,
+}
+
+#[derive(Debug, Clone)]
+pub struct Composer {
+    pub draft: Option<Draft>,
+    pub editor: TextArea<'static>,
+    pub focus: ComposerFocus,
+    pub validation: Validation,
+    /// Variables the body uses that the environment's profile does not define.
+    pub undefined: Vec<UndefinedVariable>,
+    pub picker: Option<Picker>,
+    /// The Production guard: the destination's name as typed so far.
+    pub guard: Option<String>,
+    /// Set by a `ctrl-s` refused for schema warnings, so the next one sends anyway.
+    pub warned: bool,
+    pub answer: Option<AnswerView>,
+    pub sending: bool,
+}
+
+impl Default for Composer {
+    fn default() -> Self {
+        Composer {
+            draft: None,
+            editor: TextArea::default(),
+            focus: ComposerFocus::Body,
+            validation: Validation::default(),
+            undefined: Vec::new(),
+            picker: None,
+            guard: None,
+            warned: false,
+            answer: None,
+            sending: false,
+        }
+    }
+}
+
+impl Composer {
+    pub fn text(&self) -> String {
+        let mut text = self.editor.lines().join("\n");
+        text.push('\n');
+        text
+    }
+
+    /// Starts a new body for `draft`.
+    pub fn load(&mut self, draft: Draft, text: &str, vars: &Variables) {
+        self.draft = Some(draft);
+        self.set_text(text, vars);
+        self.answer = None;
+        self.focus = ComposerFocus::Body;
+    }
+
+    /// Replaces the body (a template, an `$EDITOR` round trip, a history entry).
+    pub fn set_text(&mut self, text: &str, vars: &Variables) {
+        let lines: Vec<String> = text
+            .trim_end_matches('\n')
+            .lines()
+            .map(String::from)
+            .collect();
+        self.editor = TextArea::new(lines);
+        self.edited(vars);
+    }
+
+    /// After any change to the body: validate again, forget an acknowledged warning.
+    pub fn edited(&mut self, vars: &Variables) {
+        self.warned = false;
+        self.guard = None;
+        let text = self.text();
+        let Some(draft) = &self.draft else { return };
+        // Validate what would be sent: variables filled in where they can be (values
+        // are escaped and never span lines, so line numbers still match the editor).
+        let (checked, undefined) = match variables::substitute(&text, vars) {
+            Ok(filled) => (filled, Vec::new()),
+            Err(undefined) => (text, undefined),
+        };
+        self.undefined = undefined;
+        self.validation = validate_as(draft.event, &checked);
+    }
+
+    /// The body with its variables filled in, or the variables missing.
+    pub fn filled(&self, vars: &Variables) -> Result<String, Vec<UndefinedVariable>> {
+        variables::substitute(&self.text(), vars)
+    }
+}

@@ -1,0 +1,223 @@
+//! Choosing what to compose: the event, the source and the destination, from lists that
+//! offer only what the routing allows. A destination the request could not reach stays
+//! in the list, dimmed, with the reason, so "why is Acme EHR not offered?" answers itself.
+
+use super::Named;
+use crate::engine::config::CONSOLE_SOURCE_ID;
+use crate::engine::config::reach::blocked;
+use crate::engine::health::ConnectionsView;
+use crate::model::catalog::{self, EventInfo, Exchange};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PickStep {
+    Event,
+    Source,
+    Destination,
+}
+
+/// A list being chosen from, with type-to-filter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Picker {
+    pub step: PickStep,
+    /// What the user typed to narrow the list (matched against label and detail).
+    pub query: String,
+    /// Among the options that match the query.
+    pub cursor: usize,
+    pub event: Option<&'static EventInfo>,
+    pub source: Option<Named>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum PickValue {
+    Event(&'static EventInfo),
+    Party(Named),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PickOption {
+    pub label: String,
+    pub detail: String,
+    /// Why this option cannot be chosen; `None` when it can.
+    pub unavailable: Option<String>,
+    pub value: PickValue,
+}
+
+/// Events a client can send: everything but the reply shapes of queries.
+pub fn sendable_events() -> impl Iterator<Item = &'static EventInfo> {
+    catalog::all()
+        .iter()
+        .filter(|e| e.exchange != Exchange::Response)
+}
+
+fn kind(event: &EventInfo) -> &'static str {
+    match event.exchange {
+        Exchange::Query => "query → /query",
+        Exchange::Writeback => "writeback → /endpoint",
+        _ => "notification → /endpoint",
+    }
+}
+
+impl Picker {
+    /// Starts at the first step not already decided.
+    pub fn new(event: Option<&'static EventInfo>, source: Option<Named>) -> Picker {
+        let step = match (&event, &source) {
+            (None, _) => PickStep::Event,
+            (Some(_), None) => PickStep::Source,
+            (Some(_), Some(_)) => PickStep::Destination,
+        };
+        Picker {
+            step,
+            query: String::new(),
+            cursor: 0,
+            event,
+            source,
+        }
+    }
+
+    pub fn title(&self) -> String {
+        match self.step {
+            PickStep::Event => "Compose: which event?".into(),
+            PickStep::Source => "Compose: send as which source?".into(),
+            PickStep::Destination => "Compose: to which destination?".into(),
+        }
+    }
+
+    /// Every option of this step (matching or not the query), from `view`, the current
+    /// environment's connections.
+    pub fn all_options(&self, view: Option<&ConnectionsView>) -> Vec<PickOption> {
+        match self.step {
+            PickStep::Event => sendable_events()
+                .map(|e| PickOption {
+                    label: format!("{} {}", e.data_model, e.event_type),
+                    detail: kind(e).into(),
+                    unavailable: None,
+                    value: PickValue::Event(e),
+                })
+                .collect(),
+            PickStep::Source => {
+                let mut sources: Vec<PickOption> = view
+                    .map(|v| v.sources.as_slice())
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|s| PickOption {
+                        label: s.source.name.clone(),
+                        detail: s.source.id.to_string(),
+                        unavailable: None,
+                        value: PickValue::Party(Named {
+                            id: s.source.id,
+                            name: s.source.name.clone(),
+                        }),
+                    })
+                    .collect();
+                // The console's own source first: it is what test traffic is sent as.
+                sources.sort_by_key(
+                    |o| !matches!(&o.value, PickValue::Party(p) if p.id == CONSOLE_SOURCE_ID),
+                );
+                sources
+            }
+            PickStep::Destination => {
+                let (Some(view), Some(event), Some(chosen)) = (view, self.event, &self.source)
+                else {
+                    return Vec::new();
+                };
+                let Some(source) = view.sources.iter().find(|s| s.source.id == chosen.id) else {
+                    return Vec::new();
+                };
+                let mut options: Vec<PickOption> = view
+                    .destinations
+                    .iter()
+                    .map(|d| {
+                        let mut detail = String::from(
+                            if d.destination.mode == crate::engine::config::DeliveryMode::Poll {
+                                "poll"
+                            } else {
+                                "push"
+                            },
+                        );
+                        if d.paused {
+                            detail.push_str(" · paused: delivery waits");
+                        }
+                        PickOption {
+                            label: d.destination.name.clone(),
+                            detail,
+                            unavailable: blocked(
+                                &view.subscriptions,
+                                &source.source,
+                                &d.destination,
+                                event,
+                            )
+                            .map(|b| b.to_string()),
+                            value: PickValue::Party(Named {
+                                id: d.destination.id,
+                                name: d.destination.name.clone(),
+                            }),
+                        }
+                    })
+                    .collect();
+                // Reachable destinations first.
+                options.sort_by_key(|o| o.unavailable.is_some());
+                options
+            }
+        }
+    }
+
+    /// The options the query lets through, in order.
+    pub fn options(&self, view: Option<&ConnectionsView>) -> Vec<PickOption> {
+        let words: Vec<String> = self
+            .query
+            .split_whitespace()
+            .map(str::to_lowercase)
+            .collect();
+        self.all_options(view)
+            .into_iter()
+            .filter(|o| {
+                let hay = format!("{} {}", o.label, o.detail).to_lowercase();
+                words.iter().all(|w| hay.contains(w.as_str()))
+            })
+            .collect()
+    }
+
+    /// The one option there is to take, when choosing would be a formality: a single
+    /// reachable destination, or the console's own source when composing by name.
+    pub fn obvious(&self, view: Option<&ConnectionsView>) -> Option<PickValue> {
+        let options = self.all_options(view);
+        match self.step {
+            PickStep::Event => None,
+            PickStep::Source => options.into_iter().find_map(|o| match o.value {
+                PickValue::Party(p) if p.id == CONSOLE_SOURCE_ID => Some(PickValue::Party(p)),
+                _ => None,
+            }),
+            PickStep::Destination => {
+                let mut open = options.into_iter().filter(|o| o.unavailable.is_none());
+                match (open.next(), open.next()) {
+                    (Some(only), None) => Some(only.value),
+                    _ => None,
+                }
+            }
+        }
+    }
+
+    /// Takes `value` for this step; returns true when every step is decided.
+    pub fn take(&mut self, value: PickValue) -> bool {
+        self.query.clear();
+        self.cursor = 0;
+        match (self.step, value) {
+            (PickStep::Event, PickValue::Event(e)) => {
+                self.event = Some(e);
+                self.step = if self.source.is_some() {
+                    PickStep::Destination
+                } else {
+                    PickStep::Source
+                };
+                false
+            }
+            (PickStep::Source, PickValue::Party(p)) => {
+                self.source = Some(p);
+                self.step = PickStep::Destination;
+                false
+            }
+            (PickStep::Destination, PickValue::Party(_)) => true,
+            _ => false,
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! Handing the terminal to `$EDITOR` and taking it back: the input thread is parked so
+//! it does not steal the editor's keystrokes, the alternate screen and raw mode are
+//! left, and on return everything is restored and the next frame is drawn whole.
+
+use crossterm::ExecutableCommand;
+use crossterm::terminal::{
+    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+/// How often the input thread looks at the gate while no key arrives.
+pub const INPUT_POLL: Duration = Duration::from_millis(25);
+
+/// Lets the event loop stop the input thread from reading the terminal.
+#[derive(Debug, Default)]
+pub struct InputGate {
+    closed: AtomicBool,
+    /// Set by the input thread while it is parked behind a closed gate.
+    parked: AtomicBool,
+}
+
+impl InputGate {
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    pub fn park(&self) {
+        self.parked.store(true, Ordering::Release);
+    }
+
+    pub fn unpark(&self) {
+        self.parked.store(false, Ordering::Release);
+    }
+
+    /// Closes the gate and waits (bounded) until the input thread is parked.
+    fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        for _ in 0..40 {
+            if self.parked.load(Ordering::Acquire) {
+                return;
+            }
+            std::thread::sleep(INPUT_POLL / 2);
+        }
+    }
+
+    fn open(&self) {
+        self.closed.store(false, Ordering::Release);
+    }
+}
+
+/// `$VISUAL`, else `$EDITOR`, else `vi`; split on spaces so `code -w` works.
+fn editor_command() -> Vec<String> {
+    let chosen = std::env::var("VISUAL")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .or_else(|| {
+            std::env::var("EDITOR")
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+        })
+        .unwrap_or_else(|| "vi".into());
+    chosen.split_whitespace().map(String::from).collect()
+}
+
+fn scratch_file() -> PathBuf {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    std::env::temp_dir().join(format!(
+        "switchboard-compose-{}-{}.json",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ))
+}
+
+/// Runs the editor on `text` and returns what it saved. Blocks; call it from
+/// `block_in_place` on the event loop.
+pub fn edit(text: &str, gate: &InputGate) -> Result<String, String> {
+    let path = scratch_file();
+    std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    gate.close();
+    let mut out = std::io::stdout();
+    let _ = out.execute(crossterm::cursor::Show);
+    let _ = out.execute(LeaveAlternateScreen);
+    let _ = disable_raw_mode();
+
+    let command = editor_command();
+    let status = std::process::Command::new(&command[0])
+        .args(&command[1..])
+        .arg(&path)
+        .status();
+
+    let _ = enable_raw_mode();
+    let _ = out.execute(EnterAlternateScreen);
+    let _ = out.execute(crossterm::cursor::Hide);
+    gate.open();
+    let result = match status {
+        Ok(s) if s.success() => std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {} back: {e}", path.display())),
+        Ok(s) => Err(format!(
+            "{} exited with {s}; the body is unchanged",
+            command[0]
+        )),
+        Err(e) => Err(format!(
+            "cannot run \"{}\" ({e}); set $EDITOR to your editor",
+            command[0]
+        )),
+    };
+    let _ = std::fs::remove_file(&path);
+    result
+}

@@ -1,0 +1,357 @@
+//! The Composer pane: the JSON editor beside the answer, the validation line under it,
+//! and its overlays (the picker, the Production guard).
+
+use super::centered;
+use super::detail::tree_lines;
+use crate::console::app::{App, Pane};
+use crate::console::composer::pick::PickOption;
+use crate::console::composer::{Composer, ComposerFocus};
+use crate::console::theme::Theme;
+use crate::model::Environment;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+
+/// Schema issues listed under the editor before "and N more".
+const ISSUES_SHOWN: usize = 4;
+
+/// How tall the pane wants to be: most of the column when it has the keys, a strip when
+/// it holds a draft in the background, three lines when empty.
+pub(super) fn height(app: &App, available: u16) -> u16 {
+    if app.focus == Pane::Composer {
+        (available * 2 / 3).max(12)
+    } else if app.composer.draft.is_some() {
+        8
+    } else {
+        3
+    }
+}
+
+fn ms(d: std::time::Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let focused = app.focus == Pane::Composer;
+    let c = &app.composer;
+    let mut title = vec![
+        Span::styled(" 4 ", theme.dim),
+        Span::styled(
+            "Composer ",
+            if focused {
+                theme.border_focused
+            } else {
+                theme.text
+            },
+        ),
+    ];
+    let production = c
+        .draft
+        .as_ref()
+        .is_some_and(|d| d.environment == Environment::Production);
+    if let Some(d) = &c.draft {
+        let route = format!(
+            " {} {} · {} → {} ",
+            d.event.data_model, d.event.event_type, d.source.name, d.destination.name
+        );
+        title.push(Span::styled(
+            route,
+            if production {
+                theme.band_production
+            } else {
+                theme.accent
+            },
+        ));
+        if production {
+            title.push(Span::styled(" PRODUCTION ", theme.band_production));
+        }
+    }
+    let border = if production {
+        theme.status_failed
+    } else if focused {
+        theme.border_focused
+    } else {
+        theme.border
+    };
+    let block = Block::bordered()
+        .title(Line::from(title))
+        .border_style(border);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+
+    let Some(draft) = &c.draft else {
+        let hint = if app.read_only || app.role == crate::model::Role::Viewer {
+            "c compose (read-only: requests can be written and validated, not sent)"
+        } else {
+            "c compose a request · :compose PatientSearch Query"
+        };
+        frame.render_widget(Paragraph::new(Line::styled(hint, theme.dim)), inner);
+        return;
+    };
+    let _ = draft;
+    if inner.height < 3 {
+        frame.render_widget(Paragraph::new(status_line(app, c, theme)), inner);
+        return;
+    }
+    let issues = issue_lines(c, theme);
+    let [main, issues_area, status] = Layout::vertical([
+        Constraint::Min(1),
+        Constraint::Length(issues.len() as u16),
+        Constraint::Length(1),
+    ])
+    .areas(inner);
+    let [editor_area, answer_area] = if c.answer.is_some() || c.sending {
+        Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(main)
+    } else {
+        [main, Rect::default()]
+    };
+    editor(frame, editor_area, c, focused, theme);
+    if answer_area.width > 0 {
+        answer(frame, answer_area, c, focused, theme);
+    }
+    frame.render_widget(Paragraph::new(issues), issues_area);
+    frame.render_widget(Paragraph::new(status_line(app, c, theme)), status);
+}
+
+fn editor(frame: &mut Frame, area: Rect, c: &Composer, focused: bool, theme: &Theme) {
+    let mut editor = c.editor.clone();
+    let editing = focused && c.focus == ComposerFocus::Editing;
+    editor.set_line_number_style(theme.dim);
+    editor.set_cursor_line_style(Style::new());
+    editor.set_cursor_style(if editing {
+        theme.selection.add_modifier(Modifier::REVERSED)
+    } else {
+        Style::new()
+    });
+    editor.set_style(theme.text);
+    let label = if editing {
+        " body · editing · esc done "
+    } else {
+        " body "
+    };
+    editor.set_block(
+        Block::bordered()
+            .title(Span::styled(
+                label,
+                if editing {
+                    theme.border_focused
+                } else {
+                    theme.dim
+                },
+            ))
+            .border_style(if editing {
+                theme.border_focused
+            } else {
+                theme.border
+            }),
+    );
+    frame.render_widget(&editor, area);
+}
+
+fn answer(frame: &mut Frame, area: Rect, c: &Composer, focused: bool, theme: &Theme) {
+    let active = focused && c.focus == ComposerFocus::Answer;
+    let mut title = vec![Span::styled(
+        " answer ",
+        if active {
+            theme.border_focused
+        } else {
+            theme.dim
+        },
+    )];
+    let mut lines: Vec<Line> = Vec::new();
+    match &c.answer {
+        None => lines.push(Line::styled("sending…", theme.dim)),
+        Some(a) => {
+            let ok = (200..300).contains(&a.status);
+            title.push(Span::styled(
+                format!("HTTP {} ", a.status),
+                if ok {
+                    theme.status_ok
+                } else {
+                    theme.status_failed
+                },
+            ));
+            let mut timing = format!("total {}", ms(a.elapsed));
+            if let (Some(engine), Some(dest)) = (a.engine(), a.destination) {
+                timing.push_str(&format!(
+                    " · engine {} · destination {}",
+                    ms(engine),
+                    ms(dest)
+                ));
+            }
+            lines.push(Line::styled(timing, theme.dim));
+            if let Some(id) = a.request_id {
+                lines.push(Line::styled(format!("feed follows req:{id}"), theme.dim));
+            }
+            let room = area.height.saturating_sub(2 + lines.len() as u16) as usize;
+            match (&a.tree, &a.text) {
+                (Some(tree), _) => lines.extend(tree_lines(tree, room, active, theme)),
+                (None, Some(text)) => {
+                    lines.extend(text.lines().take(room).map(|l| Line::raw(l.to_string())))
+                }
+                (None, None) => lines.push(Line::styled("no body", theme.dim)),
+            }
+        }
+    }
+    let block = Block::bordered()
+        .title(Line::from(title))
+        .border_style(if active {
+            theme.border_focused
+        } else {
+            theme.border
+        });
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+fn issue_lines<'a>(c: &'a Composer, theme: &Theme) -> Vec<Line<'a>> {
+    let mut lines = Vec::new();
+    if let Some(e) = &c.validation.syntax_error {
+        lines.push(Line::styled(
+            format!("✖ line {} col {}: {}", e.line, e.column, e.message),
+            theme.error,
+        ));
+        return lines;
+    }
+    for u in &c.undefined {
+        lines.push(Line::styled(format!("✖ {u}"), theme.error));
+    }
+    let issues = &c.validation.schema_issues;
+    for issue in issues.iter().take(ISSUES_SHOWN) {
+        lines.push(Line::from(vec![
+            Span::styled(format!("⚠ line {} ", issue.line), theme.status_pending),
+            Span::styled(format!("{}: ", issue.path), theme.accent),
+            Span::styled(issue.message.as_str(), theme.text),
+        ]));
+    }
+    if issues.len() > ISSUES_SHOWN {
+        lines.push(Line::styled(
+            format!("  … and {} more", issues.len() - ISSUES_SHOWN),
+            theme.dim,
+        ));
+    }
+    lines
+}
+
+fn status_line<'a>(app: &App, c: &Composer, theme: &Theme) -> Line<'a> {
+    let verdict = if c.validation.syntax_error.is_some() {
+        Span::styled("✖ invalid JSON", theme.status_failed)
+    } else if !c.undefined.is_empty() {
+        Span::styled("✖ undefined variable", theme.status_failed)
+    } else if c.validation.schema_issues.is_empty() {
+        Span::styled("✔ valid", theme.status_ok)
+    } else {
+        Span::styled(
+            format!("⚠ {} schema warnings", c.validation.schema_issues.len()),
+            theme.status_pending,
+        )
+    };
+    let keys = if app.read_only || app.role == crate::model::Role::Viewer {
+        " · read-only · i edit · e $EDITOR · y copy as curl"
+    } else if c.focus == ComposerFocus::Editing {
+        " · esc done · ctrl-s send"
+    } else {
+        " · ctrl-s send · i edit · e $EDITOR · a answer · y curl · s/d source/destination · c new"
+    };
+    Line::from(vec![verdict, Span::styled(keys, theme.dim)])
+}
+
+/// The picker over the main area.
+pub(super) fn picker(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let Some(p) = &app.composer.picker else {
+        return;
+    };
+    let options: Vec<PickOption> = p.options(app.connections.as_ref());
+    let width = area.width.saturating_sub(4).min(96);
+    let height = area.height.saturating_sub(2).min(22);
+    let popup = centered(area, width, height);
+    let room = height.saturating_sub(4) as usize;
+    let start = p.cursor.saturating_sub(room.saturating_sub(1));
+    let mut lines = vec![Line::from(vec![
+        Span::styled("› ", theme.accent),
+        Span::styled(p.query.clone(), theme.text.add_modifier(Modifier::BOLD)),
+        Span::styled("▏", theme.dim),
+    ])];
+    if options.is_empty() {
+        lines.push(Line::styled(
+            if p.step == crate::console::composer::pick::PickStep::Destination
+                && app.connections.is_none()
+            {
+                "loading connections…"
+            } else {
+                "nothing matches"
+            },
+            theme.dim,
+        ));
+    }
+    for (i, o) in options.iter().enumerate().skip(start).take(room) {
+        let selected = i == p.cursor;
+        let base = if o.unavailable.is_some() {
+            theme.dim
+        } else {
+            theme.text
+        };
+        let mut spans = vec![
+            Span::styled(if selected { "▸ " } else { "  " }, theme.accent),
+            Span::styled(format!("{:<34}", o.label), base),
+            Span::styled(format!(" {}", o.detail), theme.dim),
+        ];
+        if let Some(why) = &o.unavailable {
+            spans.push(Span::styled(format!("  ✖ {why}"), theme.dim));
+        }
+        let line = Line::from(spans);
+        lines.push(if selected {
+            line.patch_style(theme.selection)
+        } else {
+            line
+        });
+    }
+    let block = Block::bordered()
+        .title(Span::styled(
+            format!(" {} ", p.title()),
+            theme.border_focused,
+        ))
+        .title_bottom(Span::styled(
+            " type to narrow · ↑/↓ move · enter choose · esc cancel ",
+            theme.dim,
+        ))
+        .border_style(theme.border_focused);
+    frame.render_widget(Clear, popup);
+    frame.render_widget(Paragraph::new(lines).block(block), popup);
+}
+
+/// The Production guard over the main area.
+pub(super) fn guard(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let (Some(typed), Some(draft)) = (&app.composer.guard, &app.composer.draft) else {
+        return;
+    };
+    let lines = vec![
+        Line::styled(
+            format!(
+                "Send {} {} to {} in Production?",
+                draft.event.data_model, draft.event.event_type, draft.destination.name
+            ),
+            theme.text.add_modifier(Modifier::BOLD),
+        ),
+        Line::raw(""),
+        Line::styled("Type the destination's name to send:", theme.text),
+        Line::from(vec![
+            Span::styled("› ", theme.accent),
+            Span::styled(typed.clone(), theme.text.add_modifier(Modifier::BOLD)),
+            Span::styled("▏", theme.dim),
+        ]),
+    ];
+    let popup = centered(area, 72, 6);
+    let block = Block::bordered()
+        .title(Span::styled(" Production: confirm ", theme.band_production))
+        .title_bottom(Span::styled(" enter send · esc cancel ", theme.dim))
+        .border_style(theme.status_failed);
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false }),
+        popup,
+    );
+}
