@@ -17,9 +17,12 @@ pub(super) const GLOBAL_KEYS: Keys = &[
     ("c", "compose a request"),
     (
         "/",
-        "filter the feed (status:failed dm: event: src: dst: type: env: mrn:)",
+        "filter the feed (status:failed dm: event: src: dst: type: env: mrn: req:)",
     ),
-    (":", "command line: env, filter, theme, pause, resume, quit"),
+    (
+        ":",
+        "command line: env, filter, theme, pause, resume, compose, quit",
+    ),
     ("tab / shift-tab", "next / previous pane"),
     (
         "1–4",
