@@ -616,7 +616,14 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             Vec::new()
         }
         Msg::Environments(views) => {
+            if app.environments == views {
+                return Vec::new();
+            }
             app.environments = views;
+            if let Some(env) = app.composer.draft.as_ref().map(|d| d.environment) {
+                let vars = app.variables(env);
+                app.composer.recheck(&vars);
+            }
             Vec::new()
         }
         Msg::Connections(view) => {

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 /// Queue items counted per destination before the depth is reported as "at least".
 pub const QUEUE_COUNT_CAP: usize = 100_000;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EnvironmentView {
     pub name: Environment,

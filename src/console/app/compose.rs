@@ -440,3 +440,6 @@ impl App {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

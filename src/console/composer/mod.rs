@@ -142,6 +142,11 @@ impl Composer {
     pub fn edited(&mut self, vars: &Variables) {
         self.warned = false;
         self.guard = None;
+        self.recheck(vars);
+    }
+
+    /// Validates again, e.g. when the environment's variables changed under the body.
+    pub fn recheck(&mut self, vars: &Variables) {
         let text = self.text();
         let Some(draft) = &self.draft else { return };
         // Validate what would be sent: variables filled in where they can be (values

@@ -168,13 +168,28 @@ impl Picker {
             .split_whitespace()
             .map(str::to_lowercase)
             .collect();
-        self.all_options(view)
+        let mut found: Vec<PickOption> = self
+            .all_options(view)
             .into_iter()
             .filter(|o| {
                 let hay = format!("{} {}", o.label, o.detail).to_lowercase();
                 words.iter().all(|w| hay.contains(w.as_str()))
             })
-            .collect()
+            .collect();
+        if !words.is_empty() {
+            // What was typed as a prefix ranks first, then the shorter (more general)
+            // name: "patientsearch" offers PatientSearch Query before LocationQuery.
+            let typed = self.query.trim().to_lowercase();
+            found.sort_by_key(|o| {
+                let label = o.label.to_lowercase();
+                (
+                    !label.starts_with(&typed),
+                    o.unavailable.is_some(),
+                    label.len(),
+                )
+            });
+        }
+        found
     }
 
     /// The one option there is to take, when choosing would be a formality: a single

@@ -252,7 +252,7 @@ fn status_line<'a>(app: &App, c: &Composer, theme: &Theme) -> Line<'a> {
     } else if c.focus == ComposerFocus::Editing {
         " · esc done · ctrl-s send"
     } else {
-        " · ctrl-s send · i edit · e $EDITOR · a answer · y curl · s/d source/destination · c new"
+        " · ctrl-s send · i edit · e $EDITOR · a answer · y curl"
     };
     Line::from(vec![verdict, Span::styled(keys, theme.dim)])
 }

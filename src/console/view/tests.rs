@@ -524,3 +524,5 @@ fn production_band_is_red() {
     let x = line[..i].chars().count() as u16;
     assert_eq!(buffer[(x, 1)].bg, Color::Red);
 }
+
+mod composer;

@@ -1,0 +1,401 @@
+//! The composer driven through `update`: picking, templates, the send checks, the
+//! Production guard, and following the answer.
+
+use super::super::*;
+use crate::client::send::{Answer, PlatformPath};
+use crate::console::composer::ComposerFocus;
+use crate::engine::config::{CONSOLE_SOURCE_ID, Config, Destination, Source, Subscription};
+use crate::engine::health::{ConnectionsView, DestinationView, EnvironmentView, SourceView};
+use crate::engine::stats::DestinationHealth;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use std::time::Duration;
+
+const SANDBOX_EHR: Uuid = crate::sandbox::DESTINATION_ID;
+
+fn source(id: Uuid, name: &str, env: Environment) -> Source {
+    Source {
+        id,
+        name: name.into(),
+        environment: env,
+        timezone: chrono_tz::Tz::UTC,
+    }
+}
+
+fn destination_view(destination: Destination) -> DestinationView {
+    DestinationView {
+        destination,
+        paused: false,
+        delivery_allowed: true,
+        queue_depth: 0,
+        queue_depth_capped: false,
+        oldest_queued_at: None,
+        quarantined: 0,
+        health: DestinationHealth::default(),
+    }
+}
+
+/// The built-in Development connections, plus a poll destination no one subscribes to.
+fn development() -> ConnectionsView {
+    let config = Config::builtin();
+    let mut billing = config.registry.destinations[0].clone();
+    billing.id = Uuid::from_u128(0xb111);
+    billing.name = "Billing".into();
+    billing.mode = crate::engine::config::DeliveryMode::Poll;
+    billing.url = None;
+    let mut destinations: Vec<DestinationView> = config
+        .registry
+        .destinations
+        .iter()
+        .filter(|d| d.environment == Environment::Development)
+        .cloned()
+        .map(destination_view)
+        .collect();
+    destinations.push(destination_view(billing));
+    ConnectionsView {
+        sources: config
+            .registry
+            .sources
+            .iter()
+            .filter(|s| s.environment == Environment::Development)
+            .map(|s| SourceView {
+                source: s.clone(),
+                health: Default::default(),
+            })
+            .collect(),
+        destinations,
+        subscriptions: config.registry.subscriptions.clone(),
+    }
+}
+
+/// One Production source subscribed to one push destination.
+fn production() -> ConnectionsView {
+    let mut dest = Config::builtin().registry.destinations[0].clone();
+    dest.id = Uuid::from_u128(0xe4e);
+    dest.name = "Acme EHR".into();
+    dest.environment = Environment::Production;
+    let lab = source(Uuid::from_u128(0x1ab), "Prod Lab", Environment::Production);
+    ConnectionsView {
+        sources: vec![SourceView {
+            source: lab.clone(),
+            health: Default::default(),
+        }],
+        destinations: vec![destination_view(dest.clone())],
+        subscriptions: vec![Subscription {
+            source_id: lab.id,
+            destination_id: dest.id,
+            data_models: Vec::new(),
+        }],
+    }
+}
+
+fn environments() -> Vec<EnvironmentView> {
+    let config = Config::builtin();
+    Environment::ALL
+        .iter()
+        .map(|&name| EnvironmentView {
+            name,
+            sources: 0,
+            destinations: 0,
+            requests_per_minute: 0.0,
+            failures_5m: 0,
+            variables: config.variables(name),
+        })
+        .collect()
+}
+
+fn key(code: KeyCode) -> Msg {
+    Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+fn ctrl(c: char) -> Msg {
+    Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL))
+}
+
+fn typed(app: &mut App, text: &str) -> Vec<Effect> {
+    text.chars()
+        .flat_map(|c| update(app, key(KeyCode::Char(c))))
+        .collect()
+}
+
+fn command(app: &mut App, line: &str) -> Vec<Effect> {
+    let mut effects = update(app, key(KeyCode::Char(':')));
+    effects.extend(typed(app, line));
+    effects.extend(update(app, key(KeyCode::Enter)));
+    effects
+}
+
+/// A Development console (role `role`) with connections and profiles loaded.
+fn console(role: Role) -> App {
+    let (mut app, _) = App::new(role, "127.0.0.1:8443".into());
+    app.clock = chrono::DateTime::parse_from_rfc3339("2026-01-02T03:04:05Z")
+        .ok()
+        .map(|t| t.to_utc());
+    update(&mut app, Msg::Environments(environments()));
+    update(&mut app, Msg::Connections(development()));
+    app
+}
+
+fn composing(role: Role, line: &str) -> App {
+    let mut app = console(role);
+    command(&mut app, line);
+    app
+}
+
+fn sent(effects: &[Effect]) -> Option<(Uuid, PlatformPath, serde_json::Value)> {
+    effects.iter().find_map(|e| match e {
+        Effect::ComposeSend { source, path, body } => Some((
+            *source,
+            *path,
+            serde_json::from_str(body).expect("JSON body"),
+        )),
+        _ => None,
+    })
+}
+
+/// Replaces the body as if typed in `$EDITOR`.
+fn edit(app: &mut App, text: &str) {
+    update(app, Msg::Edited(Ok(text.to_string())));
+}
+
+#[test]
+fn compose_by_name_takes_the_console_source_and_the_only_reachable_destination() {
+    let app = composing(Role::Admin, "compose PatientSearch Query");
+    assert_eq!(app.focus, Pane::Composer);
+    assert!(app.composer.picker.is_none(), "nothing left to choose");
+    let draft = app.composer.draft.as_ref().expect("draft");
+    assert_eq!(draft.source.id, CONSOLE_SOURCE_ID);
+    assert_eq!(draft.destination.id, SANDBOX_EHR);
+    assert_eq!(draft.path(), PlatformPath::Query);
+    let text = app.composer.text();
+    assert!(text.contains("\"DataModel\": \"PatientSearch\""), "{text}");
+    assert!(text.contains("2026-01-02T03:04:05.000Z"), "{text}");
+    assert!(
+        app.composer.validation.is_clean(),
+        "{:?}",
+        app.composer.validation
+    );
+}
+
+#[test]
+fn the_picker_narrows_as_you_type_and_explains_unreachable_destinations() {
+    let mut app = console(Role::Admin);
+    update(&mut app, key(KeyCode::Char('c')));
+    assert_eq!(app.focus, Pane::Composer);
+    typed(&mut app, "notes new");
+    let picker = app.composer.picker.as_ref().expect("picker");
+    let options = picker.options(app.connections.as_ref());
+    assert_eq!(options[0].label, "Notes New", "{options:?}");
+    update(&mut app, key(KeyCode::Enter));
+    // The console's own source is taken, and Sandbox EHR, the one destination it can
+    // reach, too.
+    let draft = app.composer.draft.as_ref().expect("draft");
+    assert_eq!(
+        (draft.event.data_model, draft.event.event_type),
+        ("Notes", "New")
+    );
+    assert_eq!(draft.destination.id, SANDBOX_EHR);
+    assert_eq!(draft.path(), PlatformPath::Endpoint);
+    // `d` lists every destination: Billing with the reason it cannot be chosen.
+    update(&mut app, key(KeyCode::Char('d')));
+    let picker = app.composer.picker.as_ref().expect("destination step");
+    let options = picker.options(app.connections.as_ref());
+    let billing = options
+        .iter()
+        .find(|o| o.label == "Billing")
+        .expect("Billing");
+    let why = billing.unavailable.as_deref().expect("unreachable");
+    assert!(why.contains("no subscription"), "{why}");
+    // Choosing it is refused with the reason; the reachable one is taken.
+    update(&mut app, key(KeyCode::Down));
+    update(&mut app, key(KeyCode::Enter));
+    assert!(matches!(&app.notice, Some(Notice::Error(m)) if m.contains("no subscription")));
+    update(&mut app, key(KeyCode::Esc));
+    assert!(app.composer.picker.is_none());
+}
+
+#[test]
+fn ctrl_s_sends_with_variables_filled_and_the_feed_follows_the_request() {
+    let mut app = composing(Role::Admin, "compose PatientSearch Query");
+    assert!(
+        app.composer.text().contains("{{"),
+        "templates carry variables"
+    );
+    let effects = update(&mut app, ctrl('s'));
+    let (source, path, body) = sent(&effects).expect("sent");
+    assert_eq!((source, path), (CONSOLE_SOURCE_ID, PlatformPath::Query));
+    let text = body.to_string();
+    assert!(
+        !text.contains("{{"),
+        "variables are filled before sending: {text}"
+    );
+    assert_eq!(body["Patient"]["Identifiers"][0]["ID"], "0000000001");
+    assert!(app.composer.sending);
+    assert!(
+        update(&mut app, ctrl('s')).is_empty(),
+        "one request at a time"
+    );
+
+    let log = Uuid::from_u128(0x10);
+    let effects = update(
+        &mut app,
+        Msg::Sent(Ok(Answer {
+            status: 200,
+            body: Ok(
+                serde_json::json!({"Meta": {"Logs": [{"ID": log}]}, "Patient": {"Demographics": {"FirstName": "Abigail"}}}),
+            ),
+            elapsed: Duration::from_millis(12),
+            logs: vec![log],
+        })),
+    );
+    assert_eq!(effects, vec![Effect::FollowRequest(log)]);
+    let answer = app.composer.answer.as_ref().expect("answer");
+    let tree = answer.tree.as_ref().expect("tree");
+    assert!(
+        tree.rows()
+            .iter()
+            .all(|r| !crate::console::json_tree::path_text(&r.path).starts_with("Meta.")),
+        "Meta starts folded"
+    );
+    let mut record = crate::console::feed::tests::log(0x10, Environment::Development);
+    record.request_id = Uuid::from_u128(0x77);
+    let effects = update(
+        &mut app,
+        Msg::Followed(Some(Box::new(crate::engine::access::VisibleDetail {
+            detail: crate::engine::query::LogDetail {
+                log: record,
+                attempts: Vec::new(),
+                request: None,
+                response: None,
+            },
+            masked: false,
+        }))),
+    );
+    assert_eq!(app.filter_text, format!("req:{}", Uuid::from_u128(0x77)));
+    assert!(effects.iter().any(|e| matches!(e, Effect::Subscribe(_))));
+}
+
+#[test]
+fn invalid_json_is_never_sent_and_schema_warnings_need_a_second_ctrl_s() {
+    let mut app = composing(Role::Admin, "compose PatientSearch Query");
+    edit(&mut app, "{\n  \"Meta\": {\n");
+    assert!(update(&mut app, ctrl('s')).is_empty());
+    assert!(
+        matches!(&app.notice, Some(Notice::Error(m)) if m.contains("line 3")),
+        "{:?}",
+        app.notice
+    );
+
+    // Valid JSON that breaks the schema: DataModel must be a string.
+    let text = app.composer.text();
+    let _ = text;
+    edit(
+        &mut app,
+        "{\n  \"Meta\": {\n    \"DataModel\": \"PatientSearch\",\n    \"EventType\": \"Query\",\n    \"Destinations\": [{\"ID\": 42}]\n  }\n}\n",
+    );
+    let issues = &app.composer.validation.schema_issues;
+    assert!(!issues.is_empty());
+    assert!(issues.iter().any(|i| i.line == 5), "{issues:?}");
+    assert!(update(&mut app, ctrl('s')).is_empty());
+    assert!(matches!(&app.notice, Some(Notice::Error(m)) if m.contains("ctrl-s again")));
+    assert!(sent(&update(&mut app, ctrl('s'))).is_some(), "sent anyway");
+}
+
+#[test]
+fn an_undefined_variable_is_reported_with_its_line_before_sending() {
+    let mut app = composing(Role::Admin, "compose PatientSearch Query");
+    edit(
+        &mut app,
+        "{\n  \"Meta\": {\"DataModel\": \"PatientSearch\", \"EventType\": \"Query\"},\n  \"Patient\": {\"Identifiers\": [{\"ID\": \"{{ward}}\"}]}\n}\n",
+    );
+    assert_eq!(app.composer.undefined.len(), 1);
+    assert!(update(&mut app, ctrl('s')).is_empty());
+    let Some(Notice::Error(m)) = &app.notice else {
+        panic!("{:?}", app.notice)
+    };
+    assert!(m.contains("ward") && m.contains("line 3"), "{m}");
+    assert!(m.contains("[environments.development.variables]"), "{m}");
+}
+
+#[test]
+fn production_sends_only_after_the_destination_is_named() {
+    let mut app = console(Role::Admin);
+    command(&mut app, "env production");
+    update(&mut app, Msg::Connections(production()));
+    command(&mut app, "compose PatientAdmin Arrival");
+    // No console source in Production: the source is chosen, the destination follows.
+    assert!(app.composer.picker.is_some());
+    update(&mut app, key(KeyCode::Enter));
+    let draft = app.composer.draft.as_ref().expect("draft");
+    assert_eq!(draft.destination.name, "Acme EHR");
+    // Production has no variable profile here: the template's variables stop it first.
+    assert!(update(&mut app, ctrl('s')).is_empty());
+    assert!(
+        matches!(&app.notice, Some(Notice::Error(m)) if m.contains("{{mrn}}")),
+        "{:?}",
+        app.notice
+    );
+    let mut envs = environments();
+    envs[2].variables = envs[0].variables.clone();
+    update(&mut app, Msg::Environments(envs));
+    assert!(update(&mut app, ctrl('s')).is_empty());
+    assert_eq!(app.composer.guard.as_deref(), Some(""));
+    typed(&mut app, "Acme");
+    assert!(
+        update(&mut app, key(KeyCode::Enter)).is_empty(),
+        "a partial name does not send"
+    );
+    typed(&mut app, " EHR");
+    let effects = update(&mut app, key(KeyCode::Enter));
+    assert!(sent(&effects).is_some());
+    assert!(app.composer.guard.is_none());
+}
+
+#[test]
+fn viewers_and_read_only_consoles_compose_but_never_send() {
+    let mut app = composing(Role::Viewer, "compose PatientSearch Query");
+    assert!(app.composer.draft.is_some());
+    assert!(update(&mut app, ctrl('s')).is_empty());
+    assert!(matches!(&app.notice, Some(Notice::Error(m)) if m.contains("viewer")));
+
+    let mut app = composing(Role::Admin, "compose PatientSearch Query");
+    app.read_only = true;
+    assert!(update(&mut app, ctrl('s')).is_empty());
+    assert!(matches!(&app.notice, Some(Notice::Error(m)) if m.contains("read-only")));
+}
+
+#[test]
+fn editing_takes_every_key_until_esc() {
+    let mut app = composing(Role::Admin, "compose PatientSearch Query");
+    update(&mut app, key(KeyCode::Char('i')));
+    assert_eq!(app.composer.focus, ComposerFocus::Editing);
+    // q, ?, / and digits are text while editing, not commands.
+    let effects = typed(&mut app, "q?/1");
+    assert!(effects.is_empty());
+    assert!(!app.help && app.prompt.is_none() && app.focus == Pane::Composer);
+    assert!(
+        app.composer.text().starts_with("q?/1{"),
+        "{}",
+        app.composer.text()
+    );
+    assert!(app.composer.validation.syntax_error.is_some());
+    update(&mut app, key(KeyCode::Esc));
+    assert_eq!(app.composer.focus, ComposerFocus::Body);
+    assert_eq!(
+        update(&mut app, key(KeyCode::Char('q'))),
+        vec![Effect::Quit]
+    );
+}
+
+#[test]
+fn e_hands_the_body_to_the_editor_and_y_copies_it_as_curl() {
+    let mut app = composing(Role::Admin, "compose PatientSearch Query");
+    let effects = update(&mut app, key(KeyCode::Char('e')));
+    assert_eq!(effects, vec![Effect::EditExternally(app.composer.text())]);
+    let effects = update(&mut app, key(KeyCode::Char('y')));
+    let Some(Effect::Copy { text, .. }) = effects.first() else {
+        panic!("{effects:?}")
+    };
+    assert!(text.starts_with("curl"), "{text}");
+    assert!(text.contains("http://127.0.0.1:8443/query"), "{text}");
+    assert!(text.contains("${SWITCHBOARD_TOKEN}"), "{text}");
+}

@@ -1,0 +1,156 @@
+//! Snapshots of the Composer pane: empty, a template, validation errors, an answer, the
+//! picker and the Production guard.
+
+use super::*;
+use crate::client::send::Answer;
+use crate::console::composer::pick::Picker;
+use crate::console::composer::{Draft, Named};
+use crate::model::catalog;
+use crate::model::template::{Options, Party, TemplateStyle, template_text};
+
+fn draft(env: Environment, model: &str, event: &str) -> Draft {
+    Draft {
+        environment: env,
+        source: Named {
+            id: crate::engine::config::CONSOLE_SOURCE_ID,
+            name: "Switchboard Console".into(),
+        },
+        destination: Named {
+            id: crate::sandbox::DESTINATION_ID,
+            name: "Sandbox EHR".into(),
+        },
+        event: catalog::lookup(model, event).expect("known event"),
+    }
+}
+
+fn template(d: &Draft) -> String {
+    let samples = crate::sandbox::panel::samples::default_samples().clone();
+    template_text(&Options {
+        event: d.event,
+        now: now(),
+        source: Some(Party::new(d.source.id.to_string(), d.source.name.clone())),
+        destinations: vec![Party::new(
+            d.destination.id.to_string(),
+            d.destination.name.clone(),
+        )],
+        samples: &samples,
+        style: TemplateStyle::Variables,
+    })
+    .expect("template")
+}
+
+/// A Development console with the Composer focused and `text` loaded for `d`.
+fn composing(d: Draft, text: &str) -> App {
+    let mut app = console(Role::Admin, d.environment);
+    let vars = crate::engine::config::Config::builtin().variables(Environment::Development);
+    app.composer.load(d, text, &vars);
+    app.focus = crate::console::app::Pane::Composer;
+    app
+}
+
+#[test]
+fn composer_empty_and_focused() {
+    let mut app = console(Role::Admin, Environment::Development);
+    update(&mut app, key(KeyCode::Char('4')));
+    let terminal = render(&mut app, &Theme::dark(), 120, 32);
+    assert!(screen(&terminal).contains("c compose a request"));
+    assert_snapshot!(terminal.backend());
+}
+
+#[test]
+fn composer_with_a_generated_template() {
+    let d = draft(Environment::Development, "PatientSearch", "Query");
+    let text = template(&d);
+    let mut app = composing(d, &text);
+    let terminal = render(&mut app, &Theme::dark(), 120, 40);
+    let shown = screen(&terminal);
+    assert!(shown.contains("✔ valid"), "{shown}");
+    assert!(shown.contains("PatientSearch Query · Switchboard Console → Sandbox EHR"));
+    assert_snapshot!(terminal.backend());
+}
+
+#[test]
+fn composer_lists_validation_errors_with_path_and_line() {
+    let d = draft(Environment::Development, "PatientSearch", "Query");
+    let text = "{\n  \"Meta\": {\n    \"DataModel\": \"PatientSearch\",\n    \"EventType\": \"Query\",\n    \"Destinations\": [{\"ID\": 42}],\n    \"Test\": \"yes\"\n  }\n}\n";
+    let mut app = composing(d, text);
+    let terminal = render(&mut app, &Theme::dark(), 120, 40);
+    let shown = screen(&terminal);
+    assert!(shown.contains("schema warnings"), "{shown}");
+    assert!(
+        shown.contains("⚠ line 5 Meta.Destinations[0].ID"),
+        "{shown}"
+    );
+    assert_snapshot!(terminal.backend());
+}
+
+#[test]
+fn composer_shows_a_syntax_error_at_its_line() {
+    let d = draft(Environment::Development, "PatientSearch", "Query");
+    let mut app = composing(
+        d,
+        "{\n  \"Meta\": {\n    \"DataModel\": \"PatientSearch\",,\n",
+    );
+    let shown = screen(&render(&mut app, &Theme::dark(), 120, 40));
+    assert!(shown.contains("✖ invalid JSON"), "{shown}");
+    assert!(shown.contains("✖ line 3"), "{shown}");
+}
+
+#[test]
+fn composer_with_an_answer() {
+    let d = draft(Environment::Development, "PatientSearch", "Query");
+    let text = template(&d);
+    let mut app = composing(d, &text);
+    let log = Uuid::from_u128(0x10);
+    update(
+        &mut app,
+        Msg::Sent(Ok(Answer {
+            status: 200,
+            body: Ok(serde_json::json!({
+                "Meta": {"DataModel": "PatientSearch", "EventType": "Query", "Logs": [{"ID": log}]},
+                "Patient": {
+                    "Identifiers": [{"ID": PATIENT, "IDType": "MR"}],
+                    "Demographics": {"FirstName": "Abigail", "LastName": "Baker", "DOB": "1974-05-30"}
+                }
+            })),
+            elapsed: std::time::Duration::from_micros(12_400),
+            logs: vec![log],
+        })),
+    );
+    let terminal = render(&mut app, &Theme::dark(), 120, 40);
+    let shown = screen(&terminal);
+    assert!(shown.contains("HTTP 200"), "{shown}");
+    assert!(shown.contains("\"Abigail\""), "{shown}");
+    assert_snapshot!(terminal.backend());
+}
+
+#[test]
+fn composer_picker_narrowed_by_typing() {
+    let mut app = console(Role::Admin, Environment::Development);
+    update(&mut app, key(KeyCode::Char('c')));
+    keys(&mut app, "patientsearch");
+    assert!(
+        app.composer
+            .picker
+            .as_ref()
+            .is_some_and(|p: &Picker| p.query == "patientsearch")
+    );
+    let terminal = render(&mut app, &Theme::dark(), 120, 40);
+    assert!(screen(&terminal).contains("PatientSearch Query"));
+    assert_snapshot!(terminal.backend());
+}
+
+#[test]
+fn composer_production_guard() {
+    let d = draft(Environment::Production, "PatientSearch", "Query");
+    let mut app = composing(d, "{}\n");
+    app.composer.guard = Some("Sandbox".into());
+    let terminal = render(&mut app, &Theme::dark(), 120, 40);
+    let shown = screen(&terminal);
+    assert!(
+        shown.contains("Type the destination's name to send"),
+        "{shown}"
+    );
+    assert!(shown.contains("PRODUCTION"), "{shown}");
+    assert_snapshot!(terminal.backend());
+}
