@@ -9,94 +9,12 @@
 mod common;
 
 use common::bin::{BIN, cli_json, spawn_serve};
+use common::tmux::{keys, screen, start, wait_for, wait_for_checking};
 use common::{client, source_toml, subscription_toml};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-/// A tmux server of its own (`tmux -L NAME`), so tests running at once never share
-/// one, with one session of the same name.
-struct Session(String);
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        let _ = self.tmux_output(&["kill-server"]);
-    }
-}
-
-impl Session {
-    fn tmux_output(&self, args: &[&str]) -> std::io::Result<std::process::Output> {
-        Command::new("tmux")
-            .arg("-L")
-            .arg(&self.0)
-            .args(args)
-            .output()
-    }
-
-    fn tmux(&self, args: &[&str]) -> String {
-        let out = self
-            .tmux_output(args)
-            .expect("tmux runs (is it installed?)");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-}
-
-/// A detached 120×40 tmux session running `command`.
-fn start(name: &str, command: &str) -> Session {
-    let session = Session(name.to_string());
-    let out = session
-        .tmux_output(&[
-            "new-session",
-            "-d",
-            "-s",
-            name,
-            "-x",
-            "120",
-            "-y",
-            "40",
-            command,
-        ])
-        .expect("tmux runs (is it installed?)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    session
-}
-
-fn screen(session: &Session) -> String {
-    session.tmux(&["capture-pane", "-p", "-t", &session.0])
-}
-
-/// Waits (bounded) until the screen shows `text`; every screen seen on the way is
-/// handed to `each` (so a test can check that something never appears).
-fn wait_for_checking(session: &Session, text: &str, mut each: impl FnMut(&str)) -> String {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let now = screen(session);
-        each(&now);
-        if now.contains(text) {
-            return now;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "never saw {text:?}; screen:\n{now}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn wait_for(session: &Session, text: &str) -> String {
-    wait_for_checking(session, text, |_| {})
-}
-
-fn keys(session: &Session, keys: &[&str]) {
-    let mut args = vec!["send-keys", "-t", &session.0];
-    args.extend_from_slice(keys);
-    session.tmux(&args);
-}
 
 /// A loopback port free right now (the console is told to listen there, so the test
 /// can reach its embedded engine).

@@ -1,0 +1,95 @@
+//! A real terminal for the console's end-to-end tests: the binary runs in a detached
+//! tmux session (on a tmux server of its own), keys go in with `send-keys` and the
+//! screen comes back with `capture-pane`.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// A tmux server of its own (`tmux -L NAME`), so tests running at once never share
+/// one, with one session of the same name.
+pub struct Session(pub String);
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = self.tmux_output(&["kill-server"]);
+    }
+}
+
+impl Session {
+    pub fn tmux_output(&self, args: &[&str]) -> std::io::Result<std::process::Output> {
+        Command::new("tmux")
+            .arg("-L")
+            .arg(&self.0)
+            .args(args)
+            .output()
+    }
+
+    pub fn tmux(&self, args: &[&str]) -> String {
+        let out = self
+            .tmux_output(args)
+            .expect("tmux runs (is it installed?)");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+/// A detached 120×40 tmux session running `command`.
+pub fn start(name: &str, command: &str) -> Session {
+    start_sized(name, command, 120, 40)
+}
+
+/// A detached tmux session of `width`×`height` running `command`.
+pub fn start_sized(name: &str, command: &str, width: u16, height: u16) -> Session {
+    let (width, height) = (width.to_string(), height.to_string());
+    let session = Session(name.to_string());
+    let out = session
+        .tmux_output(&[
+            "new-session",
+            "-d",
+            "-s",
+            name,
+            "-x",
+            &width,
+            "-y",
+            &height,
+            command,
+        ])
+        .expect("tmux runs (is it installed?)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    session
+}
+
+pub fn screen(session: &Session) -> String {
+    session.tmux(&["capture-pane", "-p", "-t", &session.0])
+}
+
+/// Waits (bounded) until the screen shows `text`; every screen seen on the way is
+/// handed to `each` (so a test can check that something never appears).
+pub fn wait_for_checking(session: &Session, text: &str, mut each: impl FnMut(&str)) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let now = screen(session);
+        each(&now);
+        if now.contains(text) {
+            return now;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never saw {text:?}; screen:\n{now}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+pub fn wait_for(session: &Session, text: &str) -> String {
+    wait_for_checking(session, text, |_| {})
+}
+
+pub fn keys(session: &Session, keys: &[&str]) {
+    let mut args = vec!["send-keys", "-t", &session.0];
+    args.extend_from_slice(keys);
+    session.tmux(&args);
+}
