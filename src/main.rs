@@ -55,6 +55,10 @@ struct ConsoleArgs {
     /// Never send from the composer (it still composes, validates and copies).
     #[arg(long)]
     read_only: bool,
+    /// Where the composer saves requests (one JSON file each, for git); default
+    /// <data dir>/requests.
+    #[arg(long, env = "SWITCHBOARD_COLLECTION")]
+    collection: Option<PathBuf>,
     #[command(flatten)]
     at: Locations,
 }
@@ -550,6 +554,10 @@ fn log_to_file(data_dir: &std::path::Path) -> Result<PathBuf> {
 
 fn console(args: ConsoleArgs) -> Result<()> {
     let themes_dir = args.at.themes_dir();
+    let collection = args
+        .collection
+        .clone()
+        .unwrap_or_else(|| switchboard::store::saved_requests::default_dir(&args.at.data_dir()));
     let no_color = std::env::var_os("NO_COLOR");
     // A wrong theme is said before the terminal is taken.
     let theme = Theme::choose(args.theme.as_deref(), no_color.as_deref(), &themes_dir)?;
@@ -559,6 +567,7 @@ fn console(args: ConsoleArgs) -> Result<()> {
         themes_dir: themes_dir.clone(),
         feed_capacity: args.feed_capacity,
         read_only: args.read_only,
+        collection: collection.clone(),
     };
     if let Some(url) = &args.engine {
         let token = match (&args.token, &args.token_file) {

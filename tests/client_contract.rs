@@ -11,6 +11,7 @@ use switchboard::client::{Action, ClientError, Engine, FeedEvent, Local, Remote}
 use switchboard::model::filter::Filter;
 use switchboard::model::{Environment, Role};
 use switchboard::store::LogQuery;
+use switchboard::store::composer_history::Sent;
 use uuid::Uuid;
 
 fn config() -> String {
@@ -167,6 +168,42 @@ async fn admin_contract(client: &dyn Engine, te: &TestEngine) {
         body["Patient"]["Demographics"]["FirstName"], "Abigail",
         "{body}"
     );
+    // The composer's history: recorded, then listed newest first, bodies kept.
+    let sent = |env: Environment, body: &str| Sent {
+        environment: env,
+        source_id: console,
+        source_name: "Switchboard Console".into(),
+        destination_id: te.destination_id("Sandbox EHR"),
+        destination_name: "Sandbox EHR".into(),
+        data_model: "PatientSearch".into(),
+        event_type: "Query".into(),
+        body: Some(body.into()),
+        status: Some(200),
+        elapsed_ms: 3,
+        log_ids: answer.logs.clone(),
+        error: None,
+    };
+    client
+        .record_sent(sent(Environment::Development, "{\"dev\": 1}"))
+        .await
+        .expect("record");
+    client
+        .record_sent(sent(
+            Environment::Production,
+            "{\"MRN\": \"PHI-IN-HISTORY\"}",
+        ))
+        .await
+        .expect("record");
+    let history = client.sent_history(None, 10).await.expect("history");
+    assert_eq!(history.entries.len(), 2);
+    assert_eq!(
+        history.entries[0].sent.body.as_deref(),
+        Some("{\"MRN\": \"PHI-IN-HISTORY\"}"),
+        "newest first, and an admin keeps and sees Production bodies"
+    );
+    let page = client.sent_history(None, 1).await.expect("page");
+    let older = client.sent_history(page.next, 1).await.expect("older page");
+    assert_eq!(older.entries[0].sent.environment, Environment::Development);
     // A source that does not exist is said plainly.
     let refused = client.source_token(Uuid::now_v7()).await;
     assert!(
@@ -191,6 +228,22 @@ async fn viewer_contract(client: &dyn Engine, te: &TestEngine) {
         .await
         .expect("logs");
     assert!(page.logs.iter().all(|l| l.patient_id.is_none()));
+    // The composer history shows a viewer no Production body, and takes nothing from it.
+    let history = client.sent_history(None, 50).await.expect("history");
+    assert!(
+        history
+            .entries
+            .iter()
+            .filter(|e| e.sent.environment == Environment::Production)
+            .all(|e| e.sent.body.is_none()),
+        "{history:?}"
+    );
+    assert!(
+        history
+            .entries
+            .iter()
+            .all(|e| e.sent.body.as_deref() != Some("{\"MRN\": \"PHI-IN-HISTORY\"}"))
+    );
     let refused = client.source_token(te.source_id("Prod Lab")).await;
     assert!(
         matches!(refused, Err(ClientError::Refused { status: 403, .. })),

@@ -35,6 +35,10 @@ pub fn routes() -> Router<AppState> {
         .route("/destinations/{id}/quarantine", get(list_quarantine))
         .route("/logs/{id}/{action}", post(log_action))
         .route("/sources/{id}/token", post(source_token))
+        .route(
+            "/composer/history",
+            get(composer_history).post(record_composer_history),
+        )
 }
 
 /// A query string's parameters, or a 400 in the platform's shape that says which exist.
@@ -129,6 +133,48 @@ async fn source_token(
         engine.composer_token(source, &actor(&token)).await
     }
     .await;
+    reply(result)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct HistoryParams {
+    before: Option<Uuid>,
+    limit: Option<usize>,
+}
+
+/// `GET /admin/v1/composer/history?before=&limit=`: sent requests, newest first.
+async fn composer_history(
+    State(engine): State<AppState>,
+    headers: HeaderMap,
+    params: Result<Query<HistoryParams>, QueryRejection>,
+) -> Response {
+    let result = (|| {
+        let token = admin(&engine, &headers)?;
+        let Query(p) = params.map_err(|e| {
+            ApiError::bad_request(format!(
+                "{}: use before=<entry id> and limit=<1–500>.",
+                e.body_text()
+            ))
+        })?;
+        engine.sent_history(p.before, p.limit.unwrap_or(DEFAULT_PAGE), token.role)
+    })();
+    reply(result)
+}
+
+/// `POST /admin/v1/composer/history`: a console records what its composer sent.
+async fn record_composer_history(
+    State(engine): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let result = (|| {
+        let token = admin(&engine, &headers)?;
+        let sent = serde_json::from_slice(&body).map_err(|e| {
+            ApiError::bad_request(format!("The body must be a sent-request record ({e})."))
+        })?;
+        engine.record_sent(sent, token.role)
+    })();
     reply(result)
 }
 

@@ -7,6 +7,7 @@ use crate::engine::auth::ComposerToken;
 use crate::engine::health::{ConnectionsView, EnvironmentView};
 use crate::model::filter::Filter;
 use crate::model::{Environment, Role};
+use crate::store::composer_history::{HistoryEntry, HistoryPage, Sent};
 use crate::store::{LogPage, LogQuery};
 use std::sync::Arc;
 use tokio::sync::broadcast::error::RecvError;
@@ -52,6 +53,18 @@ impl Local {
 }
 
 impl Engine for Local {
+    fn record_sent(&self, sent: Sent) -> BoxFuture<'_, Result<HistoryEntry, ClientError>> {
+        Box::pin(async move { Ok(self.engine.record_sent(sent, self.role)?) })
+    }
+
+    fn sent_history(
+        &self,
+        before: Option<Uuid>,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<HistoryPage, ClientError>> {
+        Box::pin(async move { Ok(self.engine.sent_history(before, limit, self.role)?) })
+    }
+
     fn source_token(&self, source: Uuid) -> BoxFuture<'_, Result<ComposerToken, ClientError>> {
         Box::pin(async move {
             if self.role == Role::Viewer {

@@ -16,6 +16,7 @@ use crate::engine::auth::ComposerToken;
 use crate::engine::health::{ConnectionsView, EnvironmentView};
 use crate::model::filter::Filter;
 use crate::model::{Environment, LogRecord, Role};
+use crate::store::composer_history::{HistoryEntry, HistoryPage, Sent};
 use crate::store::{LogPage, LogQuery};
 use serde::{Deserialize, Serialize};
 use std::future::Future;
@@ -127,4 +128,12 @@ pub trait Engine: Send + Sync {
     /// A short-lived access token for the platform API as `source`, so the composer sends
     /// exactly as a client of the platform would. Refused to the viewer role.
     fn source_token(&self, source: Uuid) -> BoxFuture<'_, Result<ComposerToken, ClientError>>;
+    /// Records a request the composer sent (Production bodies only for PHI roles).
+    fn record_sent(&self, sent: Sent) -> BoxFuture<'_, Result<HistoryEntry, ClientError>>;
+    /// The composer's history, newest first, as this client's role may see it.
+    fn sent_history(
+        &self,
+        before: Option<Uuid>,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<HistoryPage, ClientError>>;
 }

@@ -9,6 +9,7 @@ use crate::engine::health::{ConnectionsView, EnvironmentView};
 use crate::model::Environment;
 use crate::model::filter::Filter;
 use crate::model::time::format_utc;
+use crate::store::composer_history::{HistoryEntry, HistoryPage, Sent};
 use crate::store::{LogPage, LogQuery};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -288,6 +289,34 @@ impl Engine for Remote {
                 tx,
             ));
             Ok(rx)
+        })
+    }
+
+    fn record_sent(&self, sent: Sent) -> BoxFuture<'_, Result<HistoryEntry, ClientError>> {
+        Box::pin(async move {
+            let response = self
+                .http
+                .post(format!("{}/admin/v1/composer/history", self.base))
+                .bearer_auth(&self.token)
+                .json(&sent)
+                .send()
+                .await
+                .map_err(|e| self.unreachable(e))?;
+            self.answer(response).await
+        })
+    }
+
+    fn sent_history(
+        &self,
+        before: Option<Uuid>,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<HistoryPage, ClientError>> {
+        Box::pin(async move {
+            let mut query = vec![("limit", limit.to_string())];
+            if let Some(b) = before {
+                query.push(("before", b.to_string()));
+            }
+            self.get("/composer/history", &query).await
         })
     }
 

@@ -66,6 +66,19 @@ pub enum Effect {
     },
     /// Read the first log of a sent request (answered with [`Msg::Followed`]).
     FollowRequest(Uuid),
+    /// Record a sent request in the engine's composer history.
+    RecordSent(crate::store::composer_history::Sent),
+    /// A page of the composer history (answered with [`Msg::History`]).
+    LoadHistory {
+        before: Option<Uuid>,
+    },
+    /// Write a saved request into the collection directory.
+    SaveRequest {
+        name: String,
+        request: crate::store::saved_requests::SavedRequest,
+    },
+    /// List the collection directory (answered with [`Msg::SavedList`]).
+    LoadSaved,
     /// Hand the terminal to `$EDITOR` with this text (answered with [`Msg::Edited`]).
     EditExternally(String),
     /// Put `text` on the user's clipboard (OSC 52); `what` names it in the notice.
@@ -92,6 +105,8 @@ pub enum Msg {
     Sent(Result<crate::client::send::Answer, String>),
     /// The answer to [`Effect::FollowRequest`].
     Followed(Option<Box<VisibleDetail>>),
+    History(Result<crate::store::composer_history::HistoryPage, String>),
+    SavedList(Result<Vec<crate::store::saved_requests::Listed>, String>),
     /// The text back from `$EDITOR`.
     Edited(Result<String, String>),
     /// Something worked and the user should know, e.g. "theme light".
@@ -648,6 +663,14 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
         }
         Msg::Sent(answer) => app.on_sent(answer),
         Msg::Followed(detail) => app.on_followed(detail),
+        Msg::History(page) => {
+            app.on_history(page);
+            Vec::new()
+        }
+        Msg::SavedList(found) => {
+            app.on_saved_list(found);
+            Vec::new()
+        }
         Msg::Edited(text) => {
             app.on_edited(text);
             Vec::new()
@@ -668,6 +691,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
 mod compose;
 mod detail;
 
+pub use compose::lists::HISTORY_PAGE;
 pub use detail::{BodySide, Confirm, Detail};
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ use super::view;
 use crate::client::send::Sender;
 use crate::client::{ClientError, Engine};
 use crate::model::Role;
+use crate::store::saved_requests;
 use crossterm::ExecutableCommand;
 use crossterm::terminal::{
     BeginSynchronizedUpdate, EndSynchronizedUpdate, EnterAlternateScreen, LeaveAlternateScreen,
@@ -51,6 +52,8 @@ pub struct ConsoleOptions {
     pub feed_capacity: usize,
     /// Nothing is sent from this console.
     pub read_only: bool,
+    /// The saved-requests directory.
+    pub collection: std::path::PathBuf,
 }
 
 /// Puts the terminal back however the console ends.
@@ -130,6 +133,8 @@ struct Effects {
     tx: mpsc::Sender<Msg>,
     subscription: Option<JoinHandle<()>>,
     sender: Arc<Sender>,
+    /// Where saved requests are written.
+    collection: std::path::PathBuf,
 }
 
 impl Effects {
@@ -226,6 +231,42 @@ impl Effects {
                     .ok()
                     .map(|detail| Msg::Followed(detail.map(Box::new)))
             }),
+            Effect::RecordSent(sent) => self.spawn(async move {
+                client
+                    .record_sent(sent)
+                    .await
+                    .err()
+                    .map(|e| Msg::Failed(format!("not kept in the history: {e}")))
+            }),
+            Effect::LoadHistory { before } => self.spawn(async move {
+                let page = client.sent_history(before, super::app::HISTORY_PAGE).await;
+                Some(Msg::History(page.map_err(|e| e.to_string())))
+            }),
+            Effect::SaveRequest { name, request } => {
+                let dir = self.collection.clone();
+                self.spawn(async move {
+                    let saved = tokio::task::spawn_blocking(move || {
+                        saved_requests::save(&dir, &name, &request, true)
+                    })
+                    .await;
+                    Some(match saved {
+                        Ok(Ok(path)) => Msg::Info(format!("saved to {}", path.display())),
+                        Ok(Err(e)) => Msg::Failed(format!("not saved: {e}")),
+                        Err(e) => Msg::Failed(format!("not saved: {e}")),
+                    })
+                })
+            }
+            Effect::LoadSaved => {
+                let dir = self.collection.clone();
+                self.spawn(async move {
+                    let listed =
+                        tokio::task::spawn_blocking(move || saved_requests::list(&dir)).await;
+                    Some(Msg::SavedList(match listed {
+                        Ok(found) => found.map_err(|e| e.to_string()),
+                        Err(e) => Err(e.to_string()),
+                    }))
+                })
+            }
             // Needs the terminal; handled by the loop.
             Effect::EditExternally(_) => {}
             Effect::Copy { text, what } => {
@@ -319,6 +360,7 @@ pub async fn run(client: Arc<dyn Engine>, options: ConsoleOptions) -> Result<(),
         tx,
         subscription: None,
         sender,
+        collection: options.collection.clone(),
     };
     for effect in initial {
         effects.apply(effect);

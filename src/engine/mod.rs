@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod auth;
+pub mod composer;
 pub mod config;
 pub mod delivery;
 pub mod health;

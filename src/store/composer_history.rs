@@ -76,10 +76,12 @@ pub struct HistoryEntry {
 }
 
 /// A page of entries, newest first, and the cursor to the next (older) page.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct HistoryPage {
     pub entries: Vec<HistoryEntry>,
     /// Pass as `before` for the next page; `None` when this is the last one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next: Option<Uuid>,
 }
 

@@ -109,6 +109,15 @@ impl App {
         if self.composer.guard.is_some() {
             return Some(self.guard_key(key));
         }
+        if self.composer.list.is_some() {
+            return Some(self.list_key(key));
+        }
+        if self.composer.naming.is_some() {
+            return Some(self.naming_key(key));
+        }
+        if ctrl && key.code == KeyCode::Char('w') {
+            return Some(self.start_saving());
+        }
         if ctrl && key.code == KeyCode::Char('s') {
             return Some(self.send(false));
         }
@@ -154,6 +163,8 @@ impl App {
                 self.composer.focus = ComposerFocus::Answer
             }
             KeyCode::Char('y') if has_draft => return Some(self.copy_curl()),
+            KeyCode::Char('h') => return Some(self.open_history()),
+            KeyCode::Char('o') => return Some(self.open_saved()),
             _ => return None,
         }
         Some(Vec::new())
@@ -327,6 +338,7 @@ impl App {
         }
         self.composer.guard = None;
         self.composer.sending = true;
+        self.composer.last_sent = Some(body.clone());
         self.notice = Some(Notice::Info(format!(
             "sending {} {} to {}…",
             draft.event.data_model, draft.event.event_type, draft.destination.name
@@ -371,6 +383,16 @@ impl App {
 
     pub(super) fn on_sent(&mut self, answer: Result<Answer, String>) -> Vec<Effect> {
         self.composer.sending = false;
+        let record = match &answer {
+            Ok(a) => self.sent_record(
+                Some(a.status),
+                a.elapsed.as_millis() as u64,
+                a.logs.clone(),
+                None,
+            ),
+            Err(e) => self.sent_record(None, 0, Vec::new(), Some(e.clone())),
+        };
+        let mut effects: Vec<Effect> = record.map(Effect::RecordSent).into_iter().collect();
         match answer {
             Ok(a) => {
                 let (tree, text) = match a.body {
@@ -397,9 +419,13 @@ impl App {
                     logs: a.logs,
                     request_id: None,
                 });
-                follow.map(Effect::FollowRequest).into_iter().collect()
+                effects.extend(follow.map(Effect::FollowRequest));
+                effects
             }
-            Err(e) => self.error(format!("not sent: {e}")),
+            Err(e) => {
+                self.notice = Some(Notice::Error(format!("not sent: {e}")));
+                effects
+            }
         }
     }
 
@@ -440,6 +466,8 @@ impl App {
         }
     }
 }
+
+pub(super) mod lists;
 
 #[cfg(test)]
 mod tests;

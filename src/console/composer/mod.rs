@@ -11,6 +11,8 @@ use crate::model::Environment;
 use crate::model::catalog::{EventInfo, Exchange};
 use crate::model::schema::{Validation, validate_as};
 use crate::model::variables::{self, UndefinedVariable, Variables};
+use crate::store::composer_history::HistoryEntry;
+use crate::store::saved_requests::Listed;
 use pick::Picker;
 use ratatui_textarea::TextArea;
 use std::time::Duration;
@@ -66,6 +68,36 @@ impl AnswerView {
     }
 }
 
+/// What a list overlay lists.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ListItem {
+    History(HistoryEntry),
+    Saved(Listed),
+}
+
+/// The history (`h`) or the saved requests (`o`), to re-open one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListView {
+    pub saved: bool,
+    pub items: Vec<ListItem>,
+    pub cursor: usize,
+    /// History only: the cursor to the next, older page.
+    pub next: Option<Uuid>,
+    pub loading: bool,
+}
+
+impl ListView {
+    pub fn loading(saved: bool) -> ListView {
+        ListView {
+            saved,
+            items: Vec::new(),
+            cursor: 0,
+            next: None,
+            loading: true,
+        }
+    }
+}
+
 /// Which part of the pane has the keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ComposerFocus {
@@ -93,6 +125,11 @@ pub struct Composer {
     pub warned: bool,
     pub answer: Option<AnswerView>,
     pub sending: bool,
+    /// The text as it went out (variables filled), for the history.
+    pub last_sent: Option<String>,
+    pub list: Option<ListView>,
+    /// `ctrl-w`: the name to save under, as typed so far.
+    pub naming: Option<String>,
 }
 
 impl Default for Composer {
@@ -108,6 +145,9 @@ impl Default for Composer {
             warned: false,
             answer: None,
             sending: false,
+            last_sent: None,
+            list: None,
+            naming: None,
         }
     }
 }

@@ -5,9 +5,11 @@ use super::centered;
 use super::detail::tree_lines;
 use crate::console::app::{App, Pane};
 use crate::console::composer::pick::PickOption;
-use crate::console::composer::{Composer, ComposerFocus};
+use crate::console::composer::{Composer, ComposerFocus, ListItem};
 use crate::console::theme::Theme;
 use crate::model::Environment;
+use crate::store::composer_history::HistoryEntry;
+use crate::store::saved_requests::Listed;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
@@ -248,11 +250,11 @@ fn status_line<'a>(app: &App, c: &Composer, theme: &Theme) -> Line<'a> {
         )
     };
     let keys = if app.read_only || app.role == crate::model::Role::Viewer {
-        " · read-only · i edit · e $EDITOR · y copy as curl"
+        " · read-only · i edit · e $EDITOR · y curl · h history · o saved"
     } else if c.focus == ComposerFocus::Editing {
         " · esc done · ctrl-s send"
     } else {
-        " · ctrl-s send · i edit · e $EDITOR · a answer · y curl"
+        " · ctrl-s send · i edit · e $EDITOR · a answer · h history · ctrl-w save"
     };
     Line::from(vec![verdict, Span::styled(keys, theme.dim)])
 }
@@ -354,4 +356,130 @@ pub(super) fn guard(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             .wrap(Wrap { trim: false }),
         popup,
     );
+}
+
+fn history_line<'a>(entry: &'a HistoryEntry, theme: &Theme) -> Line<'a> {
+    let s = &entry.sent;
+    let (status, style) = match (s.status, &s.error) {
+        (Some(code), _) if (200..300).contains(&code) => (format!("{code}"), theme.status_ok),
+        (Some(code), _) => (format!("{code}"), theme.status_failed),
+        (None, _) => ("✖".to_string(), theme.status_failed),
+    };
+    let mut spans = vec![
+        Span::styled(entry.at.format("%m-%d %H:%M:%S  ").to_string(), theme.dim),
+        Span::styled(format!("{status:<4}"), style),
+        Span::raw(format!(
+            "{:<12} {} {}",
+            s.environment.to_string(),
+            s.data_model,
+            s.event_type
+        )),
+        Span::styled(
+            format!("  {} → {}", s.source_name, s.destination_name),
+            theme.dim,
+        ),
+    ];
+    if s.body.is_none() {
+        spans.push(Span::styled("  body not kept", theme.dim));
+    }
+    Line::from(spans)
+}
+
+fn saved_line<'a>(listed: &'a Listed, theme: &Theme) -> Line<'a> {
+    match &listed.request {
+        Ok(r) => Line::from(vec![
+            Span::styled(format!("{:<28}", listed.name), theme.text),
+            Span::raw(format!(" {} {}", r.data_model, r.event)),
+            Span::styled(
+                format!("  {} · {} → {}", r.environment, r.source, r.destination),
+                theme.dim,
+            ),
+        ]),
+        Err(e) => Line::from(vec![
+            Span::styled(format!("{:<28}", listed.name), theme.dim),
+            Span::styled(format!(" ✖ {e}"), theme.error),
+        ]),
+    }
+}
+
+/// The history or the saved requests over the main area.
+pub(super) fn list(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let Some(list) = &app.composer.list else {
+        return;
+    };
+    let width = area.width.saturating_sub(4).min(110);
+    let height = area.height.saturating_sub(2).min(24);
+    let popup = centered(area, width, height);
+    let room = height.saturating_sub(2) as usize;
+    let start = list.cursor.saturating_sub(room.saturating_sub(1));
+    let mut lines: Vec<Line> = Vec::new();
+    if list.items.is_empty() {
+        lines.push(Line::styled(
+            match (list.loading, list.saved) {
+                (true, _) => "loading…",
+                (false, false) => "nothing sent yet",
+                (false, true) => "no saved requests yet: ctrl-w saves the one in the composer",
+            },
+            theme.dim,
+        ));
+    }
+    for (i, item) in list.items.iter().enumerate().skip(start).take(room) {
+        let line = match item {
+            ListItem::History(entry) => history_line(entry, theme),
+            ListItem::Saved(listed) => saved_line(listed, theme),
+        };
+        lines.push(if i == list.cursor {
+            line.patch_style(theme.selection)
+        } else {
+            line
+        });
+    }
+    let title = if list.saved {
+        format!(
+            " Saved requests · {} ",
+            app_collection_hint(list.items.len())
+        )
+    } else if list.next.is_some() {
+        " History · newest first · more below ".to_string()
+    } else {
+        " History · newest first ".to_string()
+    };
+    let block = Block::bordered()
+        .title(Span::styled(title, theme.border_focused))
+        .title_bottom(Span::styled(
+            " j/k move · enter open · esc close ",
+            theme.dim,
+        ))
+        .border_style(theme.border_focused);
+    frame.render_widget(Clear, popup);
+    frame.render_widget(Paragraph::new(lines).block(block), popup);
+}
+
+fn app_collection_hint(count: usize) -> String {
+    match count {
+        1 => "1 file".into(),
+        n => format!("{n} files"),
+    }
+}
+
+/// `ctrl-w`'s name prompt over the main area.
+pub(super) fn naming(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let Some(name) = &app.composer.naming else {
+        return;
+    };
+    let lines = vec![
+        Line::styled("Save the request as:", theme.text),
+        Line::from(vec![
+            Span::styled("› ", theme.accent),
+            Span::styled(name.clone(), theme.text.add_modifier(Modifier::BOLD)),
+            Span::styled("▏", theme.dim),
+        ]),
+    ];
+    let popup = centered(area, 64, 4);
+    let block = Block::bordered()
+        .title(Span::styled(" Save request ", theme.border_focused))
+        .title_bottom(Span::styled(" enter save · esc cancel ", theme.dim))
+        .border_style(theme.border_focused);
+    frame.render_widget(Clear, popup);
+    frame.render_widget(Paragraph::new(lines).block(block), popup);
 }

@@ -69,6 +69,12 @@ pub(super) const COMPOSER_KEYS: Keys = &[
     ),
     ("y", "copy the request as a curl command (OSC 52)"),
     ("s / d", "choose another source / destination"),
+    ("h", "history of sent requests: re-open, edit, send again"),
+    (
+        "ctrl-w",
+        "save the request to the collection (one JSON file, for git)",
+    ),
+    ("o", "open a saved request"),
     (":compose M E", "compose event E of data model M directly"),
 ];
 
@@ -114,6 +120,10 @@ pub(super) fn hint(app: &App, theme: &Theme) -> Line<'static> {
             "compose",
             "type to narrow · ↑/↓ move · enter choose · esc cancel",
         )
+    } else if composing && app.composer.list.is_some() {
+        ("list", "j/k move · enter open · esc close")
+    } else if composing && app.composer.naming.is_some() {
+        ("save", "type a name · enter save · esc cancel")
     } else if composing && app.composer.guard.is_some() {
         (
             "confirm",

@@ -71,6 +71,8 @@ pub fn draw_at(frame: &mut Frame, app: &mut App, theme: &Theme, now: DateTime<Ut
         panes::draw(frame, main, app, theme, now);
         composer::picker(frame, main, app, theme);
         composer::guard(frame, main, app, theme);
+        composer::list(frame, main, app, theme);
+        composer::naming(frame, main, app, theme);
     }
     bottom_line(frame, bottom, app, theme);
     if app.help {

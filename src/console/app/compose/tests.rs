@@ -247,7 +247,8 @@ fn ctrl_s_sends_with_variables_filled_and_the_feed_follows_the_request() {
             logs: vec![log],
         })),
     );
-    assert_eq!(effects, vec![Effect::FollowRequest(log)]);
+    assert!(effects.contains(&Effect::FollowRequest(log)), "{effects:?}");
+    assert!(effects.iter().any(|e| matches!(e, Effect::RecordSent(_))));
     let answer = app.composer.answer.as_ref().expect("answer");
     let tree = answer.tree.as_ref().expect("tree");
     assert!(
@@ -398,4 +399,116 @@ fn e_hands_the_body_to_the_editor_and_y_copies_it_as_curl() {
     assert!(text.starts_with("curl"), "{text}");
     assert!(text.contains("http://127.0.0.1:8443/query"), "{text}");
     assert!(text.contains("${SWITCHBOARD_TOKEN}"), "{text}");
+}
+
+fn answered(app: &mut App) -> Vec<Effect> {
+    let log = Uuid::from_u128(0x10);
+    update(
+        app,
+        Msg::Sent(Ok(Answer {
+            status: 200,
+            body: Ok(serde_json::json!({"Meta": {"Logs": [{"ID": log}]}})),
+            elapsed: Duration::from_millis(12),
+            logs: vec![log],
+        })),
+    )
+}
+
+#[test]
+fn what_was_sent_goes_to_the_history_and_comes_back_from_it() {
+    use crate::store::composer_history::{HistoryEntry, HistoryPage};
+    let mut app = composing(Role::Admin, "compose PatientSearch Query");
+    update(&mut app, ctrl('s'));
+    let effects = answered(&mut app);
+    let Some(Effect::RecordSent(sent)) = effects.first() else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(sent.status, Some(200));
+    let body = sent.body.clone().expect("body kept");
+    assert!(
+        body.contains("\"0000000001\""),
+        "the body as sent, variables filled"
+    );
+    let sent = sent.clone();
+
+    // Something else in the editor; then `h`, and the entry re-opened.
+    edit(&mut app, "{}\n");
+    assert_eq!(
+        update(&mut app, key(KeyCode::Char('h'))),
+        vec![Effect::LoadHistory { before: None }]
+    );
+    let entry = HistoryEntry {
+        id: Uuid::from_u128(0x4157),
+        at: app.now(),
+        sent: sent.clone(),
+    };
+    update(
+        &mut app,
+        Msg::History(Ok(HistoryPage {
+            entries: vec![entry.clone()],
+            next: None,
+        })),
+    );
+    update(&mut app, key(KeyCode::Enter));
+    assert!(app.composer.list.is_none());
+    assert_eq!(app.composer.text(), body);
+
+    // A Production entry kept without its body says why it cannot be re-opened.
+    let mut hidden = entry;
+    hidden.sent.environment = Environment::Production;
+    hidden.sent.body = None;
+    update(&mut app, key(KeyCode::Char('h')));
+    update(
+        &mut app,
+        Msg::History(Ok(HistoryPage {
+            entries: vec![hidden],
+            next: None,
+        })),
+    );
+    update(&mut app, key(KeyCode::Enter));
+    assert!(matches!(&app.notice, Some(Notice::Error(m)) if m.contains("not kept")));
+}
+
+#[test]
+fn ctrl_w_saves_under_a_name_and_o_opens_it_again() {
+    use crate::store::saved_requests::Listed;
+    let mut app = composing(Role::Admin, "compose PatientSearch Query");
+    let text = app.composer.text();
+    update(&mut app, ctrl('w'));
+    assert_eq!(app.composer.naming.as_deref(), Some("patientsearch-query"));
+    for _ in 0.."query".len() {
+        update(&mut app, key(KeyCode::Backspace));
+    }
+    typed(&mut app, "by-mrn");
+    let effects = update(&mut app, key(KeyCode::Enter));
+    let Some(Effect::SaveRequest { name, request }) = effects.first() else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(name, "patientsearch-by-mrn");
+    assert_eq!(request.destination, "Sandbox EHR");
+    assert_eq!(request.body_text(), text, "saved as typed, variables kept");
+    let listed = Listed {
+        name: name.clone(),
+        request: Ok(request.clone()),
+    };
+
+    edit(&mut app, "{}\n");
+    assert_eq!(
+        update(&mut app, key(KeyCode::Char('o'))),
+        vec![Effect::LoadSaved]
+    );
+    update(&mut app, Msg::SavedList(Ok(vec![listed])));
+    update(&mut app, key(KeyCode::Enter));
+    assert_eq!(app.composer.text(), text);
+    let draft = app.composer.draft.as_ref().expect("draft");
+    assert_eq!(draft.destination.id, SANDBOX_EHR);
+}
+
+#[test]
+fn a_body_that_is_not_json_is_not_saved() {
+    let mut app = composing(Role::Admin, "compose PatientSearch Query");
+    edit(&mut app, "{ nope\n");
+    update(&mut app, ctrl('w'));
+    assert!(update(&mut app, key(KeyCode::Enter)).is_empty());
+    assert!(matches!(&app.notice, Some(Notice::Error(m)) if m.starts_with("not saved")));
 }

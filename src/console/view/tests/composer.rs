@@ -154,3 +154,50 @@ fn composer_production_guard() {
     assert!(shown.contains("PRODUCTION"), "{shown}");
     assert_snapshot!(terminal.backend());
 }
+
+#[test]
+fn composer_history_list() {
+    use crate::store::composer_history::{HistoryEntry, HistoryPage, Sent};
+    let d = draft(Environment::Development, "PatientSearch", "Query");
+    let text = template(&d);
+    let mut app = composing(d, &text);
+    update(&mut app, key(KeyCode::Char('h')));
+    let entry = |n: u128, env: Environment, status: Option<u16>, body: bool| HistoryEntry {
+        id: Uuid::from_u128(n),
+        at: now() - Duration::minutes(n as i64),
+        sent: Sent {
+            environment: env,
+            source_id: crate::engine::config::CONSOLE_SOURCE_ID,
+            source_name: "Switchboard Console".into(),
+            destination_id: crate::sandbox::DESTINATION_ID,
+            destination_name: "Sandbox EHR".into(),
+            data_model: "PatientSearch".into(),
+            event_type: "Query".into(),
+            body: body.then(|| "{}".into()),
+            status,
+            elapsed_ms: 12,
+            log_ids: Vec::new(),
+            error: status.is_none().then(|| "connection refused".into()),
+        },
+    };
+    update(
+        &mut app,
+        Msg::History(Ok(HistoryPage {
+            entries: vec![
+                entry(1, Environment::Development, Some(200), true),
+                entry(2, Environment::Production, Some(200), false),
+                entry(3, Environment::Development, Some(400), true),
+                entry(4, Environment::Staging, None, true),
+            ],
+            next: Some(Uuid::from_u128(4)),
+        })),
+    );
+    let terminal = render(&mut app, &Theme::dark(), 120, 40);
+    let shown = screen(&terminal);
+    assert!(
+        shown.contains("History · newest first · more below"),
+        "{shown}"
+    );
+    assert!(shown.contains("body not kept"), "{shown}");
+    assert_snapshot!(terminal.backend());
+}

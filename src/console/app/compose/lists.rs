@@ -1,0 +1,274 @@
+//! The composer's memory: the history of sent requests (kept by the engine) and the
+//! saved requests (files in a collection directory, for git), each browsable and
+//! re-opened into the editor to edit and send again.
+
+use super::super::{App, Effect, Notice};
+use crate::console::composer::{Draft, ListItem, ListView, Named};
+use crate::model::catalog;
+use crate::store::composer_history::{HistoryEntry, HistoryPage, Sent};
+use crate::store::saved_requests::{Listed, SavedRequest, parse_body};
+use crossterm::event::{KeyCode, KeyEvent};
+
+/// History entries asked for per page.
+pub const HISTORY_PAGE: usize = 50;
+
+impl App {
+    /// `h`: the history, newest first.
+    pub(in crate::console::app) fn open_history(&mut self) -> Vec<Effect> {
+        self.composer.list = Some(ListView::loading(false));
+        vec![Effect::LoadHistory { before: None }]
+    }
+
+    /// `o`: the saved requests.
+    pub(in crate::console::app) fn open_saved(&mut self) -> Vec<Effect> {
+        self.composer.list = Some(ListView::loading(true));
+        vec![Effect::LoadSaved]
+    }
+
+    /// `ctrl-w`: asks for a name, suggesting one from the event.
+    pub(in crate::console::app) fn start_saving(&mut self) -> Vec<Effect> {
+        let Some(draft) = &self.composer.draft else {
+            return self.error("nothing to save: c composes a request");
+        };
+        let suggestion = format!("{} {}", draft.event.data_model, draft.event.event_type)
+            .to_lowercase()
+            .replace(' ', "-");
+        self.composer.naming = Some(suggestion);
+        Vec::new()
+    }
+
+    pub(in crate::console::app) fn naming_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        let Some(name) = &mut self.composer.naming else {
+            return Vec::new();
+        };
+        match key.code {
+            KeyCode::Esc => self.composer.naming = None,
+            KeyCode::Backspace => {
+                name.pop();
+            }
+            KeyCode::Char(c) => name.push(c),
+            KeyCode::Enter => {
+                let name = name.trim().to_string();
+                let Some(draft) = &self.composer.draft else {
+                    return Vec::new();
+                };
+                let body = match parse_body(&self.composer.text()) {
+                    Ok(body) => body,
+                    Err(e) => return self.error(format!("not saved: {e}")),
+                };
+                let request = SavedRequest {
+                    environment: draft.environment,
+                    source: draft.source.name.clone(),
+                    destination: draft.destination.name.clone(),
+                    data_model: draft.event.data_model.to_string(),
+                    event: draft.event.event_type.to_string(),
+                    body,
+                };
+                self.composer.naming = None;
+                return vec![Effect::SaveRequest { name, request }];
+            }
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    pub(in crate::console::app) fn list_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        let Some(list) = &mut self.composer.list else {
+            return Vec::new();
+        };
+        let last = list.items.len().saturating_sub(1);
+        match key.code {
+            KeyCode::Esc | KeyCode::Char('q') => self.composer.list = None,
+            KeyCode::Char('k') | KeyCode::Up => list.cursor = list.cursor.saturating_sub(1),
+            KeyCode::Char('j') | KeyCode::Down => {
+                if list.cursor == last && !list.saved && !list.loading {
+                    // Past the last entry: the next, older page.
+                    if let Some(before) = list.next {
+                        list.loading = true;
+                        return vec![Effect::LoadHistory {
+                            before: Some(before),
+                        }];
+                    }
+                }
+                list.cursor = (list.cursor + 1).min(last);
+            }
+            KeyCode::Char('g') | KeyCode::Home => list.cursor = 0,
+            KeyCode::Char('G') | KeyCode::End => list.cursor = last,
+            KeyCode::Enter => {
+                let Some(item) = list.items.get(list.cursor).cloned() else {
+                    return Vec::new();
+                };
+                self.composer.list = None;
+                match item {
+                    ListItem::History(entry) => self.reopen_history(entry),
+                    ListItem::Saved(listed) => self.reopen_saved(listed),
+                }
+            }
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    fn reopen_history(&mut self, entry: HistoryEntry) {
+        let sent = entry.sent;
+        let Ok(event) = catalog::lookup(&sent.data_model, &sent.event_type) else {
+            self.notice = Some(Notice::Error(format!(
+                "{} {} is no longer in the catalog",
+                sent.data_model, sent.event_type
+            )));
+            return;
+        };
+        let Some(body) = sent.body else {
+            self.notice = Some(Notice::Error(
+                "the body of this Production request was not kept (no PHI permission)".into(),
+            ));
+            return;
+        };
+        let draft = Draft {
+            environment: sent.environment,
+            source: Named {
+                id: sent.source_id,
+                name: sent.source_name,
+            },
+            destination: Named {
+                id: sent.destination_id,
+                name: sent.destination_name,
+            },
+            event,
+        };
+        let vars = self.variables(draft.environment);
+        self.composer.load(draft, &body, &vars);
+        self.notice = Some(Notice::Info(
+            "re-opened from history: edit, then ctrl-s to send again".into(),
+        ));
+    }
+
+    fn reopen_saved(&mut self, listed: Listed) {
+        let request = match listed.request {
+            Ok(r) => r,
+            Err(e) => {
+                self.notice = Some(Notice::Error(format!("{}: {e}", listed.name)));
+                return;
+            }
+        };
+        if request.environment != self.environment {
+            self.notice = Some(Notice::Error(format!(
+                "\"{}\" is for {}: switch with :env {} first",
+                listed.name,
+                request.environment,
+                request.environment.as_str().to_ascii_lowercase()
+            )));
+            return;
+        }
+        let Ok(event) = catalog::lookup(&request.data_model, &request.event) else {
+            self.notice = Some(Notice::Error(format!(
+                "\"{}\": {} {} is not in the catalog",
+                listed.name, request.data_model, request.event
+            )));
+            return;
+        };
+        let view = self.connections.as_ref();
+        let find = |name: &str, sources: bool| -> Option<Named> {
+            let view = view?;
+            if sources {
+                view.sources
+                    .iter()
+                    .map(|s| &s.source)
+                    .find(|s| s.name.eq_ignore_ascii_case(name) || s.id.to_string() == name)
+                    .map(|s| Named {
+                        id: s.id,
+                        name: s.name.clone(),
+                    })
+            } else {
+                view.destinations
+                    .iter()
+                    .map(|d| &d.destination)
+                    .find(|d| d.name.eq_ignore_ascii_case(name) || d.id.to_string() == name)
+                    .map(|d| Named {
+                        id: d.id,
+                        name: d.name.clone(),
+                    })
+            }
+        };
+        let (Some(source), Some(destination)) = (
+            find(&request.source, true),
+            find(&request.destination, false),
+        ) else {
+            self.notice = Some(Notice::Error(format!(
+                "\"{}\" names {} → {}, which {} does not have",
+                listed.name, request.source, request.destination, request.environment
+            )));
+            return;
+        };
+        let draft = Draft {
+            environment: request.environment,
+            source,
+            destination,
+            event,
+        };
+        let vars = self.variables(draft.environment);
+        self.composer.load(draft, &request.body_text(), &vars);
+        self.notice = Some(Notice::Info(format!("opened \"{}\"", listed.name)));
+    }
+
+    pub(in crate::console::app) fn on_history(&mut self, page: Result<HistoryPage, String>) {
+        let Some(list) = &mut self.composer.list else {
+            return;
+        };
+        list.loading = false;
+        match page {
+            Ok(page) => {
+                let first_page = list.items.is_empty();
+                list.items
+                    .extend(page.entries.into_iter().map(ListItem::History));
+                list.next = page.next;
+                if !first_page {
+                    list.cursor = (list.cursor + 1).min(list.items.len().saturating_sub(1));
+                }
+            }
+            Err(e) => {
+                self.composer.list = None;
+                self.notice = Some(Notice::Error(format!("history: {e}")));
+            }
+        }
+    }
+
+    pub(in crate::console::app) fn on_saved_list(&mut self, found: Result<Vec<Listed>, String>) {
+        let Some(list) = &mut self.composer.list else {
+            return;
+        };
+        list.loading = false;
+        match found {
+            Ok(items) => list.items = items.into_iter().map(ListItem::Saved).collect(),
+            Err(e) => {
+                self.composer.list = None;
+                self.notice = Some(Notice::Error(format!("saved requests: {e}")));
+            }
+        }
+    }
+
+    /// What the history keeps of the request just answered.
+    pub(in crate::console::app) fn sent_record(
+        &self,
+        status: Option<u16>,
+        elapsed_ms: u64,
+        log_ids: Vec<uuid::Uuid>,
+        error: Option<String>,
+    ) -> Option<Sent> {
+        let draft = self.composer.draft.as_ref()?;
+        Some(Sent {
+            environment: draft.environment,
+            source_id: draft.source.id,
+            source_name: draft.source.name.clone(),
+            destination_id: draft.destination.id,
+            destination_name: draft.destination.name.clone(),
+            data_model: draft.event.data_model.to_string(),
+            event_type: draft.event.event_type.to_string(),
+            body: self.composer.last_sent.clone(),
+            status,
+            elapsed_ms,
+            log_ids,
+            error,
+        })
+    }
+}

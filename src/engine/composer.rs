@@ -1,0 +1,48 @@
+//! The composer's history of sent requests, kept by the engine so every console of it
+//! (local or attached) sees the same list. The PHI rule holds twice: a Production body
+//! is only stored when the sender may see PHI, and only shown to readers who may.
+
+use super::{Engine, store_failure};
+use crate::model::{ApiError, Role};
+use crate::store::composer_history::{ComposerHistory, HistoryEntry, HistoryPage, Sent};
+use uuid::Uuid;
+
+impl Engine {
+    fn composer_history(&self) -> Result<ComposerHistory, ApiError> {
+        ComposerHistory::open(self.store.db()).map_err(store_failure)
+    }
+
+    /// Records what a console's composer sent. Viewers send nothing, so record nothing.
+    pub fn record_sent(&self, sent: Sent, role: Role) -> Result<HistoryEntry, ApiError> {
+        if role == Role::Viewer {
+            return Err(ApiError::new(
+                403,
+                "permission",
+                "Admin",
+                "Role viewer may not send, so it has no history to record.",
+            ));
+        }
+        self.composer_history()?
+            .append(sent, role.sees_phi())
+            .map_err(store_failure)
+    }
+
+    /// A page of the history, newest first, as `role` may see it.
+    pub fn sent_history(
+        &self,
+        before: Option<Uuid>,
+        limit: usize,
+        role: Role,
+    ) -> Result<HistoryPage, ApiError> {
+        let mut page = self
+            .composer_history()?
+            .list(before, limit)
+            .map_err(store_failure)?;
+        for entry in &mut page.entries {
+            if entry.sent.environment.may_hold_phi() && !role.sees_phi() {
+                entry.sent.body = None;
+            }
+        }
+        Ok(page)
+    }
+}
