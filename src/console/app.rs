@@ -517,6 +517,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
                 .connection_cursor
                 .min(view.destinations.len().saturating_sub(1));
             app.connections = Some(view);
+            app.connections_arrived();
             Vec::new()
         }
         Msg::Page(page) => {

@@ -25,12 +25,28 @@ impl App {
             .unwrap_or_default()
     }
 
-    /// `c` or `:compose [MODEL EVENT]`.
+    /// `c` (every step, from the environment) or `:compose [MODEL EVENT]` (in the
+    /// environment the console shows).
     pub(super) fn open_composer(&mut self, event: Option<&'static EventInfo>) -> Vec<Effect> {
         self.focus = Pane::Composer;
-        self.composer.picker = Some(Picker::new(event, None));
+        self.composer.picker = Some(match event {
+            None => Picker::full(self.environment),
+            Some(_) => Picker::new(event, None),
+        });
         self.advance_picker();
         Vec::new()
+    }
+
+    /// Connections arrived: a picker waiting for them can go on.
+    pub(super) fn connections_arrived(&mut self) {
+        if self
+            .composer
+            .picker
+            .as_ref()
+            .is_some_and(|p| matches!(p.step, PickStep::Source | PickStep::Destination))
+        {
+            self.advance_picker();
+        }
     }
 
     /// Takes the choices that are formalities (the console's own source, the only
@@ -40,7 +56,9 @@ impl App {
             let Some(picker) = &mut self.composer.picker else {
                 return;
             };
-            if picker.step == PickStep::Destination && self.connections.is_none() {
+            if matches!(picker.step, PickStep::Source | PickStep::Destination)
+                && self.connections.is_none()
+            {
                 return;
             }
             let Some(value) = picker.obvious(self.connections.as_ref()) else {
@@ -152,12 +170,15 @@ impl App {
             }
             KeyCode::Char('s') if has_draft => {
                 let event = self.composer.draft.as_ref().map(|d| d.event);
-                self.composer.picker = Some(Picker::new(event, None));
+                let mut picker = Picker::new(event, None);
+                picker.auto = false;
+                self.composer.picker = Some(picker);
             }
             KeyCode::Char('d') if has_draft => {
                 let draft = self.composer.draft.as_ref()?;
-                self.composer.picker =
-                    Some(Picker::new(Some(draft.event), Some(draft.source.clone())));
+                let mut picker = Picker::new(Some(draft.event), Some(draft.source.clone()));
+                picker.auto = false;
+                self.composer.picker = Some(picker);
             }
             KeyCode::Char('a') if self.composer.answer.is_some() => {
                 self.composer.focus = ComposerFocus::Answer
@@ -241,6 +262,15 @@ impl App {
                     return Vec::new();
                 }
                 let value = chosen.value.clone();
+                if let PickValue::Environment(env) = value {
+                    picker.take(value);
+                    // The console moves there; the next steps offer its connections.
+                    return if env == self.environment {
+                        Vec::new()
+                    } else {
+                        self.choose_environment(env)
+                    };
+                }
                 if picker.take(value.clone()) {
                     self.finish_picking(value);
                 } else {

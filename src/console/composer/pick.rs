@@ -6,10 +6,14 @@ use super::Named;
 use crate::engine::config::CONSOLE_SOURCE_ID;
 use crate::engine::config::reach::blocked;
 use crate::engine::health::ConnectionsView;
+use crate::model::Environment;
 use crate::model::catalog::{self, EventInfo, Exchange};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PickStep {
+    /// Where to send: the console moves there (its connections are what the next
+    /// steps offer).
+    Environment,
     Event,
     Source,
     Destination,
@@ -25,10 +29,14 @@ pub struct Picker {
     pub cursor: usize,
     pub event: Option<&'static EventInfo>,
     pub source: Option<Named>,
+    /// Whether formalities are taken without asking (composing from scratch), or every
+    /// option is shown (the user asked to choose again with `s` or `d`).
+    pub auto: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum PickValue {
+    Environment(Environment),
     Event(&'static EventInfo),
     Party(Named),
 }
@@ -58,7 +66,23 @@ fn kind(event: &EventInfo) -> &'static str {
 }
 
 impl Picker {
-    /// Starts at the first step not already decided.
+    /// From the start: environment, event, source, destination; the cursor on
+    /// `current`, the environment the console shows.
+    pub fn full(current: Environment) -> Picker {
+        Picker {
+            step: PickStep::Environment,
+            query: String::new(),
+            cursor: Environment::ALL
+                .iter()
+                .position(|&e| e == current)
+                .unwrap_or(0),
+            event: None,
+            source: None,
+            auto: true,
+        }
+    }
+
+    /// Starts at the first step not already decided (in the current environment).
     pub fn new(event: Option<&'static EventInfo>, source: Option<Named>) -> Picker {
         let step = match (&event, &source) {
             (None, _) => PickStep::Event,
@@ -71,11 +95,13 @@ impl Picker {
             cursor: 0,
             event,
             source,
+            auto: true,
         }
     }
 
     pub fn title(&self) -> String {
         match self.step {
+            PickStep::Environment => "Compose: in which environment?".into(),
             PickStep::Event => "Compose: which event?".into(),
             PickStep::Source => "Compose: send as which source?".into(),
             PickStep::Destination => "Compose: to which destination?".into(),
@@ -86,6 +112,20 @@ impl Picker {
     /// environment's connections.
     pub fn all_options(&self, view: Option<&ConnectionsView>) -> Vec<PickOption> {
         match self.step {
+            PickStep::Environment => Environment::ALL
+                .iter()
+                .map(|&env| PickOption {
+                    label: env.to_string(),
+                    detail: match env {
+                        Environment::Production => {
+                            "real patients: sending asks for the destination's name".into()
+                        }
+                        _ => "test traffic".into(),
+                    },
+                    unavailable: None,
+                    value: PickValue::Environment(env),
+                })
+                .collect(),
             PickStep::Event => sendable_events()
                 .map(|e| PickOption {
                     label: format!("{} {}", e.data_model, e.event_type),
@@ -193,11 +233,14 @@ impl Picker {
     }
 
     /// The one option there is to take, when choosing would be a formality: a single
-    /// reachable destination, or the console's own source when composing by name.
+    /// reachable destination, or the console's own source.
     pub fn obvious(&self, view: Option<&ConnectionsView>) -> Option<PickValue> {
+        if !self.auto {
+            return None;
+        }
         let options = self.all_options(view);
         match self.step {
-            PickStep::Event => None,
+            PickStep::Environment | PickStep::Event => None,
             PickStep::Source => options.into_iter().find_map(|o| match o.value {
                 PickValue::Party(p) if p.id == CONSOLE_SOURCE_ID => Some(PickValue::Party(p)),
                 _ => None,
@@ -217,6 +260,10 @@ impl Picker {
         self.query.clear();
         self.cursor = 0;
         match (self.step, value) {
+            (PickStep::Environment, PickValue::Environment(_)) => {
+                self.step = PickStep::Event;
+                false
+            }
             (PickStep::Event, PickValue::Event(e)) => {
                 self.event = Some(e);
                 self.step = if self.source.is_some() {

@@ -181,6 +181,13 @@ fn the_picker_narrows_as_you_type_and_explains_unreachable_destinations() {
     let mut app = console(Role::Admin);
     update(&mut app, key(KeyCode::Char('c')));
     assert_eq!(app.focus, Pane::Composer);
+    // The environment first, the console's own preselected.
+    let picker = app.composer.picker.as_ref().expect("picker");
+    assert_eq!(
+        picker.step,
+        crate::console::composer::pick::PickStep::Environment
+    );
+    update(&mut app, key(KeyCode::Enter));
     typed(&mut app, "notes new");
     let picker = app.composer.picker.as_ref().expect("picker");
     let options = picker.options(app.connections.as_ref());
@@ -209,8 +216,41 @@ fn the_picker_narrows_as_you_type_and_explains_unreachable_destinations() {
     update(&mut app, key(KeyCode::Down));
     update(&mut app, key(KeyCode::Enter));
     assert!(matches!(&app.notice, Some(Notice::Error(m)) if m.contains("no subscription")));
+    // A refresh of the connections does not choose for the user who asked to choose.
+    update(&mut app, Msg::Connections(development()));
+    assert!(app.composer.picker.is_some());
     update(&mut app, key(KeyCode::Esc));
     assert!(app.composer.picker.is_none());
+}
+
+#[test]
+fn choosing_another_environment_moves_the_console_and_offers_its_connections() {
+    let mut app = console(Role::Admin);
+    update(&mut app, key(KeyCode::Char('c')));
+    update(&mut app, key(KeyCode::Down));
+    update(&mut app, key(KeyCode::Down));
+    let effects = update(&mut app, key(KeyCode::Enter));
+    assert_eq!(app.environment, Environment::Production);
+    assert!(effects.contains(&Effect::LoadConnections(Some(Environment::Production))));
+    typed(&mut app, "patientadmin arrival");
+    update(&mut app, key(KeyCode::Enter));
+    // The source list waits for Production's connections…
+    let picker = app.composer.picker.as_ref().expect("picker");
+    assert_eq!(
+        picker.step,
+        crate::console::composer::pick::PickStep::Source
+    );
+    assert!(picker.options(app.connections.as_ref()).is_empty());
+    update(&mut app, Msg::Connections(production()));
+    let picker = app.composer.picker.as_ref().expect("picker");
+    assert_eq!(
+        picker.options(app.connections.as_ref())[0].label,
+        "Prod Lab"
+    );
+    update(&mut app, key(KeyCode::Enter));
+    let draft = app.composer.draft.as_ref().expect("draft");
+    assert_eq!(draft.environment, Environment::Production);
+    assert_eq!(draft.destination.name, "Acme EHR");
 }
 
 #[test]

@@ -128,6 +128,7 @@ fn composer_with_an_answer() {
 fn composer_picker_narrowed_by_typing() {
     let mut app = console(Role::Admin, Environment::Development);
     update(&mut app, key(KeyCode::Char('c')));
+    update(&mut app, key(KeyCode::Enter));
     keys(&mut app, "patientsearch");
     assert!(
         app.composer
