@@ -140,3 +140,26 @@ fn timing_of_live_validation() {
         text.lines().count()
     );
 }
+
+/// The vendored copy under `schemas/redox/` is the shared fixture, byte for byte, where
+/// the fixture is present (a fresh clone without `../shared` skips this).
+#[test]
+fn vendored_schemas_match_the_shared_fixtures() {
+    let shared =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/redox-schemas");
+    if !shared.is_dir() {
+        eprintln!("{} absent: skipped", shared.display());
+        return;
+    }
+    let mut compared = 0;
+    for path in switchboard::model::schema::paths() {
+        let fixture =
+            std::fs::read_to_string(shared.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert!(
+            switchboard::model::schema::schema_text(path) == Some(fixture.as_str()),
+            "{path} differs from the shared fixture"
+        );
+        compared += 1;
+    }
+    assert_eq!(compared, catalog::all().len());
+}
