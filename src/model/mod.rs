@@ -22,7 +22,8 @@
 //!    compile the schema.
 //! 4. Send to [`curl::path_for`] the event's exchange; record the outcome in
 //!    `store::composer_history::ComposerHistory`; save it with
-//!    `store::saved_requests::save`; copy it as a command with [`curl::to_curl`].
+//!    `store::saved_requests::save` (reopen with `list`/`load` and
+//!    `Registry::resolve_saved`); copy it as a command with [`curl::to_curl`].
 
 pub mod access;
 pub mod catalog;
