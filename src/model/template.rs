@@ -159,7 +159,10 @@ pub struct Options<'a> {
     pub event: &'static EventInfo,
     /// `Meta.EventDateTime`, and every `…DateTime` value.
     pub now: DateTime<Utc>,
+    /// `Meta.Source`; `None` leaves it out (the engine fills it from the credentials).
     pub source: Option<Party>,
+    /// `Meta.Destinations`, as chosen. Empty gives `[]`, which the engine refuses to
+    /// route: the composer fills this from the destination picked.
     pub destinations: Vec<Party>,
     pub samples: &'a Samples,
     pub style: TemplateStyle,
@@ -405,13 +408,12 @@ mod tests {
     use crate::model::schema::validate;
     use crate::model::variables::substitute;
 
-    fn options(
+    fn options<'a>(
         model: &str,
         event: &str,
-        samples: &Samples,
+        samples: &'a Samples,
         style: TemplateStyle,
-    ) -> Options<'static> {
-        let samples: &'static Samples = Box::leak(Box::new(samples.clone()));
+    ) -> Options<'a> {
         Options {
             event: catalog::lookup(model, event).expect("known event"),
             now: "2026-11-02T12:00:00Z".parse().expect("instant"),
@@ -424,10 +426,11 @@ mod tests {
 
     #[test]
     fn arrival_has_meta_and_the_patient_only() {
+        let samples = Samples::default();
         let o = options(
             "PatientAdmin",
             "Arrival",
-            &Samples::default(),
+            &samples,
             TemplateStyle::Variables,
         );
         let value = template(&o).expect("template");
