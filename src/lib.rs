@@ -5,9 +5,12 @@
 //! (`client -> engine -> store -> model`, `api -> engine`, `sandbox -> model`):
 //! - [`model`]: pure types and rules, no I/O: environments, the request envelope,
 //!   logs and attempts, the catalog of data models and events, timestamp
-//!   normalization, errors in the platform's shape, roles.
-//! - [`store`]: persistence in sled (history, queues, sessions, audit), plus the small
-//!   files for credentials and generated IDs, and the group-commit flusher.
+//!   normalization, errors in the platform's shape, roles; and the request composer's
+//!   core: the embedded platform schemas, validation with lines, generated templates,
+//!   `{{variables}}`, `curl` rendering.
+//! - [`store`]: persistence in sled (history, queues, sessions, audit, the composer's
+//!   history of sent requests), plus the small files for credentials, generated IDs
+//!   and saved requests, and the group-commit flusher.
 //! - [`engine`]: configuration, source authentication, ingest and routing, query
 //!   forwarding, push delivery (dispatchers, retries, quarantine), poll delivery,
 //!   endpoint verification, operator actions, the event bus. No HTTP types.

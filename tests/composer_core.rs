@@ -9,7 +9,7 @@ use switchboard::model::catalog::{self, Exchange};
 use switchboard::model::schema::{validate, validate_as};
 use switchboard::model::template::{Options, Party, TemplateStyle, template_text};
 use switchboard::model::variables::substitute;
-use switchboard::sandbox::answers::respond;
+use switchboard::sandbox::answers::{apply, respond};
 use switchboard::sandbox::panel::samples::default_samples;
 use switchboard::sandbox::panel::{DEFAULT_PATIENTS, DEFAULT_SEED, Panel};
 use switchboard::sandbox::{DESTINATION_ID, DESTINATION_NAME};
@@ -139,4 +139,46 @@ fn timing_of_live_validation() {
         text.len(),
         text.lines().count()
     );
+}
+
+/// The vendored copy under `schemas/redox/` is the shared fixture, byte for byte, where
+/// the fixture is present (a fresh clone without `../shared` skips this).
+#[test]
+fn vendored_schemas_match_the_shared_fixtures() {
+    let shared =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/redox-schemas");
+    if !shared.is_dir() {
+        eprintln!("{} absent: skipped", shared.display());
+        return;
+    }
+    let mut compared = 0;
+    for path in switchboard::model::schema::paths() {
+        let fixture =
+            std::fs::read_to_string(shared.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert!(
+            switchboard::model::schema::schema_text(path) == Some(fixture.as_str()),
+            "{path} differs from the shared fixture"
+        );
+        compared += 1;
+    }
+    assert_eq!(compared, catalog::all().len());
+}
+
+#[test]
+fn the_sandbox_applies_every_notification_and_writeback_template() {
+    let mut panel = Panel::generate(DEFAULT_SEED, 20);
+    let profile = development_profile();
+    let mut failures = Vec::new();
+    for event in catalog::all()
+        .iter()
+        .filter(|e| matches!(e.exchange, Exchange::Notification | Exchange::Writeback))
+    {
+        let text = template_text(&options(event, TemplateStyle::Variables)).expect("template");
+        let filled = substitute(&text, &profile).expect("defined");
+        let request: Value = serde_json::from_str(&filled).expect("JSON");
+        if let Err(e) = apply(&mut panel, &request) {
+            failures.push(format!("{} {}: {e}", event.data_model, event.event_type));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -1,9 +1,33 @@
 //! Pure types and rules, no I/O: environments, the request envelope (`Meta`), logs and
-//! attempts, the catalog of data models and events, timestamp normalization, and errors
-//! in the platform's shape.
+//! attempts, the catalog of data models and events, timestamp normalization, errors
+//! in the platform's shape, and the request composer's core.
+//!
+//! # The request composer's core
+//!
+//! What the console's composer pane is built on; everything here is a plain function a
+//! test can call. In the order of a session:
+//! 1. Offer what routing allows: `engine::config::Registry::sources_in(env)` and
+//!    [`Registry::candidates(env, source, event)`](crate::engine::config::Registry::candidates)
+//!    (each destination reachable, or [`Blocked`](crate::engine::config::Blocked) with
+//!    the reason), events from [`catalog::all`].
+//! 2. Start from a template: [`template::template_text`] with
+//!    [`TemplateStyle::Variables`](template::TemplateStyle) and the samples of the
+//!    sandbox panel (`sandbox::panel::samples::default_samples()`).
+//! 3. On every keystroke: [`compose::check(text, &vars)`](compose::check) with the
+//!    environment's profile (`engine::config::Config::variables(env)`): schema issues
+//!    with JSON path and line ([`schema::validate`]), undefined `{{variables}}` with their
+//!    line ([`variables::substitute`]); [`compose::Draft::ready_to_send`] gives the text
+//!    to send or why not (invalid JSON, undefined variables; schema issues are warnings).
+//!    Call [`schema::warm`] when the event is chosen, so the first keystroke does not
+//!    compile the schema.
+//! 4. Send to [`curl::path_for`] the event's exchange; record the outcome in
+//!    `store::composer_history::ComposerHistory`; save it with
+//!    `store::saved_requests::save` (reopen with `list`/`load` and
+//!    `Registry::resolve_saved`); copy it as a command with [`curl::to_curl`].
 
 pub mod access;
 pub mod catalog;
+pub mod compose;
 pub mod curl;
 pub mod environment;
 pub mod error;

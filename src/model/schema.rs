@@ -234,11 +234,23 @@ fn parse(text: &str) -> Result<Value, Validation> {
         syntax_error: Some(SyntaxError {
             message: syntax_message(&e),
             line: e.line().max(1),
-            column: e.column().max(1),
+            column: char_column(text, e.line(), e.column()),
         }),
         schema_issues: Vec::new(),
         event: None,
     })
+}
+
+/// serde_json counts columns in bytes; the editor (and [`Position`]) in characters.
+fn char_column(text: &str, line: usize, byte_column: usize) -> usize {
+    let Some(line_text) = text.split('\n').nth(line.saturating_sub(1)) else {
+        return byte_column.max(1);
+    };
+    let mut end = byte_column.min(line_text.len());
+    while !line_text.is_char_boundary(end) {
+        end -= 1;
+    }
+    line_text[..end].chars().count().max(1)
 }
 
 /// serde_json's message without its own " at line L column C" (we report those apart).
@@ -411,6 +423,13 @@ mod tests {
         assert_eq!(e.line, 4);
         assert!(!e.message.contains(" at line "), "{}", e.message);
         assert!(!v.can_send() && v.schema_issues.is_empty());
+        // Columns count characters: "é" is one.
+        let v = validate("{\"é\": x}");
+        let ascii = validate("{\"e\": x}");
+        assert_eq!(
+            v.syntax_error.map(|e| e.column),
+            ascii.syntax_error.map(|e| e.column)
+        );
         let v = validate_as(arrival(), "");
         assert!(!v.can_send());
         assert_eq!(v.event, Some(arrival()));

@@ -23,8 +23,8 @@
 //! - Every **required** property of the schema, recursively; optional ones are left out.
 //!   A required array gets one item (an empty one would validate, but says nothing).
 //! - One addition: the patient. Where the event's top level has a `Patient` (or
-//!   `Patients`) with `Identifiers`, one identifier is filled in even when the schema
-//!   does not require it, because nearly every test query is about one patient (a
+//!   `Patients`, or `Header.Patient`) with `Identifiers`, one identifier is filled in
+//!   even when the schema does not require it, because nearly every test query is about one patient (a
 //!   Notes Query without a patient asks for nothing the sandbox can answer).
 //! - Values by field name and place: identifiers of a patient are its MRN with `IDType`
 //!   `MR`, of a provider its NPI with `NPI`; `…DateTime` is `now`; codes, order, visit
@@ -159,7 +159,10 @@ pub struct Options<'a> {
     pub event: &'static EventInfo,
     /// `Meta.EventDateTime`, and every `…DateTime` value.
     pub now: DateTime<Utc>,
+    /// `Meta.Source`; `None` leaves it out (the engine fills it from the credentials).
     pub source: Option<Party>,
+    /// `Meta.Destinations`, as chosen. Empty gives `[]`, which the engine refuses to
+    /// route: the composer fills this from the destination picked.
     pub destinations: Vec<Party>,
     pub samples: &'a Samples,
     pub style: TemplateStyle,
@@ -267,7 +270,7 @@ impl Walker<'_, '_> {
         // Properties in schema order, so templates read like the platform's docs.
         for (name, child) in properties {
             path.push(name.clone());
-            if required.contains(&name.as_str()) || patient_focus(path) {
+            if required.contains(&name.as_str()) || patient_focus(path, child) {
                 let value = self.node(child, path);
                 out.insert(name.clone(), value);
             }
@@ -358,19 +361,30 @@ impl Walker<'_, '_> {
     }
 }
 
-/// The patient addition of the module docs: `Patient.Identifiers[].{ID,IDType}` and
-/// `Patients[].Identifiers[].{ID,IDType}` at the top level.
-fn patient_focus(path: &[String]) -> bool {
+/// The patient addition of the module docs: `Patient.Identifiers[].{ID,IDType}`,
+/// `Patients[].Identifiers[].{ID,IDType}` and (Clinical Summary pushes and replies)
+/// `Header.Patient.Identifiers[].{ID,IDType}` at the top level. A container is only
+/// added when the schema gives it identifiers, so no empty object appears.
+fn patient_focus(path: &[String], schema: &Value) -> bool {
     let p: Vec<&str> = path.iter().map(String::as_str).collect();
-    matches!(
-        p.as_slice(),
-        ["Patient"]
-            | ["Patient", "Identifiers"]
-            | ["Patient", "Identifiers", "[]", "ID" | "IDType"]
-            | ["Patients"]
-            | ["Patients", "[]", "Identifiers"]
-            | ["Patients", "[]", "Identifiers", "[]", "ID" | "IDType"]
-    )
+    let p = match p.as_slice() {
+        ["Header"] => {
+            return schema
+                .pointer("/properties/Patient/properties/Identifiers")
+                .is_some();
+        }
+        ["Header", rest @ ..] => rest,
+        all => all,
+    };
+    match p {
+        ["Patient"] => schema.pointer("/properties/Identifiers").is_some(),
+        ["Patients"] => schema.pointer("/items/properties/Identifiers").is_some(),
+        ["Patient", "Identifiers"]
+        | ["Patient", "Identifiers", "[]", "ID" | "IDType"]
+        | ["Patients", "[]", "Identifiers"]
+        | ["Patients", "[]", "Identifiers", "[]", "ID" | "IDType"] => true,
+        _ => false,
+    }
 }
 
 /// The first non-null type a node allows (`["string", "null"]` is a string).
@@ -394,13 +408,12 @@ mod tests {
     use crate::model::schema::validate;
     use crate::model::variables::substitute;
 
-    fn options(
+    fn options<'a>(
         model: &str,
         event: &str,
-        samples: &Samples,
+        samples: &'a Samples,
         style: TemplateStyle,
-    ) -> Options<'static> {
-        let samples: &'static Samples = Box::leak(Box::new(samples.clone()));
+    ) -> Options<'a> {
         Options {
             event: catalog::lookup(model, event).expect("known event"),
             now: "2026-11-02T12:00:00Z".parse().expect("instant"),
@@ -413,10 +426,11 @@ mod tests {
 
     #[test]
     fn arrival_has_meta_and_the_patient_only() {
+        let samples = Samples::default();
         let o = options(
             "PatientAdmin",
             "Arrival",
-            &Samples::default(),
+            &samples,
             TemplateStyle::Variables,
         );
         let value = template(&o).expect("template");

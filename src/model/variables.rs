@@ -245,4 +245,27 @@ mod tests {
             Ok("\"é ß ü\"")
         );
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+            /// Whatever a profile value holds, a variable inside a JSON string leaves
+            /// valid JSON holding exactly that value, on the same number of lines.
+            #[test]
+            fn any_value_in_a_string_stays_valid_json(value in "(\\PC|[\\n\\t\\x00])*", before in "[ -!#-\\[\\]-z|~]{0,5}") {
+                let text = format!("{{\n  \"a\": \"{before}{{{{v}}}}\",\n  \"b\": [\"{{{{ v }}}}\"]\n}}");
+                let vars = Variables::from([("v".to_string(), value.clone())]);
+                let out = substitute(&text, &vars).expect("defined");
+                let parsed: Value = serde_json::from_str(&out).expect("valid JSON");
+                let expected = format!("{before}{value}");
+                prop_assert_eq!(parsed["a"].as_str(), Some(expected.as_str()));
+                prop_assert_eq!(parsed["b"][0].as_str(), Some(value.as_str()));
+                prop_assert_eq!(out.lines().count(), text.lines().count());
+            }
+        }
+    }
 }

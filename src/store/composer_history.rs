@@ -18,8 +18,8 @@
 //! use switchboard::store::composer_history::ComposerHistory;
 //! let history = ComposerHistory::open(store.db())?;
 //! let entry = history.append(sent, /* role sees PHI */ false)?;
-//! let page = history.list(None, 50)?; // newest first
-//! let more = history.list(page.next, 50)?; // the next, older page
+//! let page = history.list(None, None, 50)?; // newest first, every environment
+//! let more = history.list(None, page.next, 50)?; // the next, older page
 //! assert_eq!(history.get(entry.id)?.map(|e| e.id), Some(entry.id));
 //! # Ok(()) }
 //! ```
@@ -134,8 +134,14 @@ impl ComposerHistory {
     }
 
     /// Up to `limit` entries (at most [`MAX_PAGE`]) older than `before` (all when
-    /// `None`), newest first.
-    pub fn list(&self, before: Option<Uuid>, limit: usize) -> Result<HistoryPage> {
+    /// `None`), of `environment` when one is given, newest first. The history is
+    /// bounded, so filtering by scanning it stays cheap.
+    pub fn list(
+        &self,
+        environment: Option<Environment>,
+        before: Option<Uuid>,
+        limit: usize,
+    ) -> Result<HistoryPage> {
         let limit = limit.clamp(1, MAX_PAGE);
         let range = match before {
             Some(id) => self.tree.range(..id.as_bytes().to_vec()),
@@ -145,11 +151,15 @@ impl ComposerHistory {
         let mut more = false;
         for item in range.rev() {
             let (key, value) = item?;
+            let entry = decode::<HistoryEntry>(&key, &value)?;
+            if environment.is_some_and(|e| e != entry.sent.environment) {
+                continue;
+            }
             if entries.len() == limit {
                 more = true;
                 break;
             }
-            entries.push(decode::<HistoryEntry>(&key, &value)?);
+            entries.push(entry);
         }
         let next = if more {
             entries.last().map(|e| e.id)
@@ -210,12 +220,12 @@ mod tests {
                     .id
             })
             .collect();
-        let first = history.list(None, 3).expect("page");
+        let first = history.list(None, None, 3).expect("page");
         let got: Vec<Uuid> = first.entries.iter().map(|e| e.id).collect();
         assert_eq!(got, vec![ids[6], ids[5], ids[4]]);
-        let second = history.list(first.next, 3).expect("page");
+        let second = history.list(None, first.next, 3).expect("page");
         assert_eq!(second.entries[0].id, ids[3]);
-        let last = history.list(second.next, 3).expect("page");
+        let last = history.list(None, second.next, 3).expect("page");
         assert_eq!(last.entries.len(), 1);
         assert_eq!(last.next, None);
         let entry = history.get(ids[2]).expect("get").expect("present");
@@ -223,7 +233,7 @@ mod tests {
         assert_eq!(entry.sent.log_ids, vec![Uuid::from_u128(3)]);
         assert_eq!(history.get(Uuid::nil()).expect("get"), None);
         // An exact page leaves no cursor behind.
-        assert_eq!(history.list(None, 7).expect("page").next, None);
+        assert_eq!(history.list(None, None, 7).expect("page").next, None);
     }
 
     #[test]
@@ -268,6 +278,16 @@ mod tests {
                 .is_some()
         );
         assert_eq!(hidden.sent.status, Some(200));
+        let production = history
+            .list(Some(Environment::Production), None, 1)
+            .expect("page");
+        assert_eq!(production.entries[0].id, kept.id);
+        let older = history
+            .list(Some(Environment::Production), production.next, 10)
+            .expect("page");
+        let ids: Vec<Uuid> = older.entries.iter().map(|e| e.id).collect();
+        assert_eq!(ids, vec![hidden.id]);
+        assert_eq!(older.next, None);
     }
 
     #[test]
@@ -290,7 +310,7 @@ mod tests {
         };
         let store = Store::open(dir.path()).expect("reopen");
         let history = ComposerHistory::with_limit(store.db(), 5).expect("history");
-        let page = history.list(None, 100).expect("page");
+        let page = history.list(None, None, 100).expect("page");
         let got: Vec<Uuid> = page.entries.iter().map(|e| e.id).collect();
         let want: Vec<Uuid> = ids.iter().rev().take(5).copied().collect();
         assert_eq!(got, want);

@@ -23,7 +23,9 @@
 //! `{{variables}}` inside strings are kept as written. Writes go to a temporary file
 //! first and are renamed into place, so a crash never leaves half a file.
 //!
-//! The directory is the caller's choice (a git checkout, or [`default_dir`]).
+//! The directory is the caller's choice (a git checkout, or [`default_dir`]). To reopen
+//! one, `engine::config::Registry::resolve_saved` finds its source, destination and
+//! event in the running configuration and says whether it can be sent as saved.
 
 use crate::model::Environment;
 use serde::{Deserialize, Serialize};

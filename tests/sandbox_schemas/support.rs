@@ -6,6 +6,8 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::OnceLock;
 use switchboard::model::catalog::{self, EventInfo, Exchange};
+// The fix for `clinicaldecisions/request.json`'s `"type": ["null", "null"]`.
+use switchboard::model::schema::dedupe_types;
 use switchboard::sandbox::answers::respond;
 use switchboard::sandbox::panel::{
     DEFAULT_PATIENTS, DEFAULT_SEED, DUPLICATE_DEMOGRAPHICS_MRNS, Panel, Patient,
@@ -44,28 +46,6 @@ impl Schemas {
             .iter_errors(instance)
             .map(|e| format!("at '{}': {e}", e.instance_path()))
             .collect()
-    }
-}
-
-/// The published `clinicaldecisions/request.json` says `"type": ["null", "null"]`, which
-/// the draft-4 meta-schema forbids (type arrays hold unique items), so the validator
-/// refuses to compile it. Removing repeated entries of `type` arrays does not change
-/// what any schema accepts.
-pub fn dedupe_types(schema: &mut Value) {
-    match schema {
-        Value::Object(map) => {
-            if let Some(Value::Array(types)) = map.get_mut("type") {
-                let mut seen = Vec::new();
-                types.retain(|t| {
-                    let new = !seen.contains(t);
-                    seen.push(t.clone());
-                    new
-                });
-            }
-            map.values_mut().for_each(dedupe_types);
-        }
-        Value::Array(items) => items.iter_mut().for_each(dedupe_types),
-        _ => {}
     }
 }
 

@@ -44,7 +44,7 @@ use uuid::Uuid;
 mod parse;
 pub mod reach;
 
-pub use reach::{Blocked, Candidate, ComposeError};
+pub use reach::{Blocked, Candidate, ComposeError, ResolveError, Resolved};
 
 /// The built-in Development source the console composes from. Fixed so that scripts and
 /// saved requests can name it in every installation.

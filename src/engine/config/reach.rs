@@ -23,7 +23,7 @@
 
 use super::{DeliveryMode, Destination, Registry, Source, Subscription};
 use crate::model::Environment;
-use crate::model::catalog::{EventInfo, Exchange};
+use crate::model::catalog::{self, EventInfo, Exchange};
 use uuid::Uuid;
 
 /// Why one destination cannot receive the request.
@@ -62,6 +62,30 @@ pub enum ComposeError {
         data_model: String,
         event_type: String,
     },
+}
+
+/// A saved request's names resolved against this configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolved<'a> {
+    pub source: &'a Source,
+    /// The saved destination, as offered now (reachable, or why not).
+    pub candidate: Candidate<'a>,
+    pub event: &'static EventInfo,
+}
+
+/// Why a saved request does not fit this configuration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResolveError {
+    #[error("the saved source \"{0}\" is not configured here; choose another source")]
+    UnknownSource(String),
+    #[error(
+        "the saved destination \"{0}\" is not a destination of {1} here; choose another destination"
+    )]
+    UnknownDestination(String, Environment),
+    #[error("{0}")]
+    UnknownEvent(String),
+    #[error(transparent)]
+    Compose(#[from] ComposeError),
 }
 
 /// One destination of the environment, and whether the request may go to it.
@@ -120,6 +144,34 @@ impl Registry {
                 blocked: self.blocked(source, destination, event),
             })
             .collect())
+    }
+
+    /// Resolves a saved request's environment, source and destination (by name or ID)
+    /// and event, and says whether it may be sent as saved.
+    pub fn resolve_saved(
+        &self,
+        saved: &crate::store::saved_requests::SavedRequest,
+    ) -> Result<Resolved<'_>, ResolveError> {
+        let source = self
+            .source_named(saved.source.trim())
+            .ok_or_else(|| ResolveError::UnknownSource(saved.source.clone()))?;
+        let event = catalog::lookup(&saved.data_model, &saved.event)
+            .map_err(|e| ResolveError::UnknownEvent(e.to_string()))?;
+        let wanted = self
+            .destination_named(saved.destination.trim())
+            .map(|d| d.id);
+        let candidate = self
+            .candidates(saved.environment, source.id, event)?
+            .into_iter()
+            .find(|c| Some(c.destination.id) == wanted)
+            .ok_or_else(|| {
+                ResolveError::UnknownDestination(saved.destination.clone(), saved.environment)
+            })?;
+        Ok(Resolved {
+            source,
+            candidate,
+            event,
+        })
     }
 
     fn blocked(
@@ -282,5 +334,56 @@ data_models = ["*"]
         assert_eq!(dev.len(), 1);
         assert!(dev[0].is_reachable());
         assert_eq!(r.sources_in(Environment::Staging).count(), 1);
+    }
+
+    #[test]
+    fn saved_requests_resolve_by_name() {
+        use crate::store::saved_requests::SavedRequest;
+        let config = config();
+        let saved = SavedRequest {
+            environment: Environment::Staging,
+            source: "console staging".into(),
+            destination: "Acme EHR".into(),
+            data_model: "PatientAdmin".into(),
+            event: "Arrival".into(),
+            body: serde_json::json!({}),
+        };
+        let resolved = config.registry.resolve_saved(&saved).expect("resolves");
+        assert_eq!(resolved.source.name, "Console Staging");
+        assert!(resolved.candidate.is_reachable());
+        assert_eq!(resolved.event.event_type, "Arrival");
+        let blocked = SavedRequest {
+            data_model: "Results".into(),
+            event: "New".into(),
+            ..saved.clone()
+        };
+        let resolved = config.registry.resolve_saved(&blocked).expect("resolves");
+        assert!(!resolved.candidate.is_reachable());
+        let elsewhere = SavedRequest {
+            destination: "Prod EHR".into(),
+            ..saved.clone()
+        };
+        assert!(matches!(
+            config.registry.resolve_saved(&elsewhere),
+            Err(ResolveError::UnknownDestination(..))
+        ));
+        let gone = SavedRequest {
+            source: "Lab".into(),
+            ..saved.clone()
+        };
+        assert!(matches!(
+            config.registry.resolve_saved(&gone),
+            Err(ResolveError::UnknownSource(_))
+        ));
+        let typo = SavedRequest {
+            event: "Arival".into(),
+            ..saved
+        };
+        let err = config
+            .registry
+            .resolve_saved(&typo)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("Did you mean \"Arrival\""), "{err}");
     }
 }

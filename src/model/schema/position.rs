@@ -351,4 +351,105 @@ mod tests {
         let deep = "[".repeat(10_000);
         assert!(PositionIndex::build(&deep).len() <= MAX_DEPTH + 1);
     }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+        use serde_json::{Map, Value};
+
+        /// Keys that stress pointers: escapes, non-ASCII, digits, empty, quotes.
+        fn key() -> impl Strategy<Value = String> {
+            prop_oneof![
+                Just("a/b".to_string()),
+                Just("t~x".to_string()),
+                Just("é ü".to_string()),
+                Just("0".to_string()),
+                Just(String::new()),
+                Just("q\"\\".to_string()),
+                "[A-Za-z]{1,6}",
+            ]
+        }
+
+        fn value() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<i32>().prop_map(Value::from),
+                "[ -~é\n]{0,8}".prop_map(Value::String),
+            ];
+            leaf.prop_recursive(5, 48, 6, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                    prop::collection::vec((key(), inner), 0..5)
+                        .prop_map(|pairs| Value::Object(pairs.into_iter().collect::<Map<_, _>>())),
+                ]
+            })
+        }
+
+        /// Every pointer of `value`.
+        fn pointers(value: &Value, at: String, out: &mut Vec<String>) {
+            match value {
+                Value::Object(map) => {
+                    for (k, v) in map {
+                        let mut p = at.clone();
+                        p.push('/');
+                        escape_segment(k, &mut p);
+                        pointers(v, p, out);
+                    }
+                }
+                Value::Array(items) => {
+                    for (i, v) in items.iter().enumerate() {
+                        pointers(v, format!("{at}/{i}"), out);
+                    }
+                }
+                _ => {}
+            }
+            out.push(at);
+        }
+
+        /// The byte offset of a (line, character column) position.
+        fn offset(text: &str, at: Position) -> usize {
+            let line_start: usize = text
+                .split_inclusive('\n')
+                .take(at.line - 1)
+                .map(str::len)
+                .sum();
+            let rest = &text[line_start..];
+            line_start
+                + rest
+                    .char_indices()
+                    .nth(at.column - 1)
+                    .map(|(i, _)| i)
+                    .unwrap_or(rest.len())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+            /// Parsing at the indexed position of every pointer, compact or pretty,
+            /// gives exactly the value at that pointer.
+            #[test]
+            fn every_pointer_starts_its_own_value(value in value(), pretty in any::<bool>()) {
+                let text = if pretty {
+                    serde_json::to_string_pretty(&value).unwrap()
+                } else {
+                    serde_json::to_string(&value).unwrap()
+                };
+                let index = PositionIndex::build(&text);
+                let mut all = Vec::new();
+                pointers(&value, String::new(), &mut all);
+                prop_assert_eq!(index.len(), all.len());
+                for pointer in all {
+                    let at = index.get(&pointer);
+                    prop_assert!(at.is_some(), "{} not indexed in {}", pointer, text);
+                    let start = offset(&text, at.unwrap());
+                    let found = serde_json::Deserializer::from_str(&text[start..])
+                        .into_iter::<Value>()
+                        .next();
+                    let found = found.and_then(Result::ok);
+                    prop_assert_eq!(found.as_ref(), value.pointer(&pointer), "{} in {}", pointer, text);
+                }
+            }
+        }
+    }
 }
