@@ -36,7 +36,7 @@ impl Engine {
     ) -> Result<HistoryPage, ApiError> {
         let mut page = self
             .composer_history()?
-            .list(before, limit)
+            .list(None, before, limit)
             .map_err(store_failure)?;
         for entry in &mut page.entries {
             if entry.sent.environment.may_hold_phi() && !role.sees_phi() {

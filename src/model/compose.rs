@@ -18,7 +18,8 @@
 //! either way the lines of the issues are the lines of the text as typed (see
 //! `model::variables` on why substitution keeps lines).
 
-use crate::model::schema::{SyntaxError, Validation, validate};
+use crate::model::catalog::EventInfo;
+use crate::model::schema::{SyntaxError, Validation, validate, validate_as};
 use crate::model::variables::{UndefinedVariable, Variables, substitute};
 
 /// What the composer shows under the editor.
@@ -55,8 +56,19 @@ impl Draft {
     }
 }
 
-/// Substitutes `vars` into `text` and validates the result.
+/// Substitutes `vars` into `text` and validates the result against the event its
+/// `Meta` names.
 pub fn check(text: &str, vars: &Variables) -> Draft {
+    check_by(text, vars, validate)
+}
+
+/// As [`check`], against `event`'s schema whatever the text's `Meta` says (the
+/// composer knows what it is composing).
+pub fn check_as(event: &'static EventInfo, text: &str, vars: &Variables) -> Draft {
+    check_by(text, vars, |t| validate_as(event, t))
+}
+
+fn check_by(text: &str, vars: &Variables, validate: impl Fn(&str) -> Validation) -> Draft {
     match substitute(text, vars) {
         Ok(filled) => Draft {
             validation: validate(&filled),

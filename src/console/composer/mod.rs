@@ -9,7 +9,8 @@ use crate::client::send::PlatformPath;
 use crate::console::json_tree::JsonTree;
 use crate::model::Environment;
 use crate::model::catalog::{EventInfo, Exchange};
-use crate::model::schema::{Validation, validate_as};
+use crate::model::compose;
+use crate::model::schema::Validation;
 use crate::model::variables::{self, UndefinedVariable, Variables};
 use crate::store::composer_history::HistoryEntry;
 use crate::store::saved_requests::Listed;
@@ -186,17 +187,13 @@ impl Composer {
     }
 
     /// Validates again, e.g. when the environment's variables changed under the body.
+    /// Variables are filled in where they can be (values are escaped and never span
+    /// lines, so line numbers still match the editor).
     pub fn recheck(&mut self, vars: &Variables) {
-        let text = self.text();
         let Some(draft) = &self.draft else { return };
-        // Validate what would be sent: variables filled in where they can be (values
-        // are escaped and never span lines, so line numbers still match the editor).
-        let (checked, undefined) = match variables::substitute(&text, vars) {
-            Ok(filled) => (filled, Vec::new()),
-            Err(undefined) => (text, undefined),
-        };
-        self.undefined = undefined;
-        self.validation = validate_as(draft.event, &checked);
+        let checked = compose::check_as(draft.event, &self.text(), vars);
+        self.undefined = checked.undefined;
+        self.validation = checked.validation;
     }
 
     /// The body with its variables filled in, or the variables missing.
