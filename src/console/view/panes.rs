@@ -14,6 +14,9 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
+/// Terminals narrower than this give the whole width to a focused Composer.
+const COMPOSER_ZOOM_BELOW: u16 = 160;
+
 /// Terminal lines per feed row.
 const FEED_ROW_LINES: usize = 2;
 
@@ -24,15 +27,25 @@ pub(super) fn draw(
     theme: &Theme,
     now: DateTime<Utc>,
 ) {
-    let left_width = (area.width * 3 / 10).clamp(32, 48);
+    // Composing on a narrow terminal, the editor needs the width more than the
+    // environment and connection lists do: they step aside until focus moves on.
+    let zoomed = app.focus == Pane::Composer && area.width < COMPOSER_ZOOM_BELOW;
+    let left_width = if zoomed {
+        0
+    } else {
+        (area.width * 3 / 10).clamp(32, 48)
+    };
     let [left, right] =
         Layout::horizontal([Constraint::Length(left_width), Constraint::Min(0)]).areas(area);
-    let [envs, conns] = Layout::vertical([Constraint::Length(5), Constraint::Min(0)]).areas(left);
     let composer_height = super::composer::height(app, right.height);
     let [feed, composer] =
         Layout::vertical([Constraint::Min(6), Constraint::Length(composer_height)]).areas(right);
-    environments(frame, envs, app, theme);
-    connections(frame, conns, app, theme, now);
+    if !zoomed {
+        let [envs, conns] =
+            Layout::vertical([Constraint::Length(5), Constraint::Min(0)]).areas(left);
+        environments(frame, envs, app, theme);
+        connections(frame, conns, app, theme, now);
+    }
     live_feed(frame, feed, app, theme);
     composer_pane(frame, composer, app, theme);
 }
