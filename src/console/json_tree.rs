@@ -345,6 +345,54 @@ fn collect_containers(value: &Value, path: &mut Vec<Seg>, out: &mut HashSet<Vec<
     }
 }
 
+/// What a key did to a tree (see [`JsonTree::key`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TreeKey {
+    /// Moved or folded: redraw.
+    Done,
+    /// `y` / `Y`: put `text` on the clipboard; `what` names it.
+    Copy { text: String, what: String },
+}
+
+impl JsonTree {
+    /// The keys every body view shares (the detail's bodies, the composer's answer):
+    /// `j/k/PgDn/PgUp/g/G` move, `space/enter/h/l` fold, `z/Z` fold all / unfold all,
+    /// `a` loads all of a long body, `y` copies the value under the cursor, `Y` its path.
+    /// `None` when the key is not one of them. `page` is the rows PgDn/PgUp move.
+    pub fn key(&mut self, code: crossterm::event::KeyCode, page: isize) -> Option<TreeKey> {
+        use crossterm::event::KeyCode;
+        match code {
+            KeyCode::Char('j') | KeyCode::Down => self.move_by(1),
+            KeyCode::Char('k') | KeyCode::Up => self.move_by(-1),
+            KeyCode::PageDown => self.move_by(page),
+            KeyCode::PageUp => self.move_by(-page),
+            KeyCode::Char('g') | KeyCode::Home => self.first(),
+            KeyCode::Char('G') | KeyCode::End => self.last(),
+            KeyCode::Char(' ') | KeyCode::Enter => self.toggle(),
+            KeyCode::Char('h') | KeyCode::Left => self.fold(),
+            KeyCode::Char('l') | KeyCode::Right => self.unfold(),
+            KeyCode::Char('z') => self.fold_all(),
+            KeyCode::Char('Z') => self.unfold_all(),
+            KeyCode::Char('a') => self.show_all(),
+            KeyCode::Char('y') => {
+                let path = self.cursor_path();
+                let text = self.cursor_value().map(copy_text).unwrap_or_default();
+                let what = if path == "$" { "the body".into() } else { path };
+                return Some(TreeKey::Copy { text, what });
+            }
+            KeyCode::Char('Y') => {
+                let path = self.cursor_path();
+                return Some(TreeKey::Copy {
+                    what: format!("the path {path}"),
+                    text: path,
+                });
+            }
+            _ => return None,
+        }
+        Some(TreeKey::Done)
+    }
+}
+
 /// The text `y` puts on the clipboard for a value: strings without their quotes (an MRN
 /// pastes as `0000000001`), everything else pretty-printed JSON.
 pub fn copy_text(value: &Value) -> String {

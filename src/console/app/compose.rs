@@ -6,7 +6,7 @@ use super::{App, Effect, Notice, Pane};
 use crate::client::send::Answer;
 use crate::console::composer::pick::{PickStep, PickValue, Picker};
 use crate::console::composer::{AnswerView, ComposerFocus, Draft};
-use crate::console::json_tree::{JsonTree, Seg, copy_text};
+use crate::console::json_tree::{JsonTree, Seg, TreeKey};
 use crate::engine::access::VisibleDetail;
 use crate::model::catalog::EventInfo;
 use crate::model::template::{Options, Party, TemplateStyle, template_text};
@@ -198,31 +198,17 @@ impl App {
             return Some(Vec::new());
         }
         let tree = self.composer.answer.as_mut()?.tree.as_mut()?;
-        match key.code {
-            KeyCode::Char('j') | KeyCode::Down => tree.move_by(1),
-            KeyCode::Char('k') | KeyCode::Up => tree.move_by(-1),
-            KeyCode::PageDown => tree.move_by(page),
-            KeyCode::PageUp => tree.move_by(-page),
-            KeyCode::Char('g') | KeyCode::Home => tree.first(),
-            KeyCode::Char('G') | KeyCode::End => tree.last(),
-            KeyCode::Char(' ') | KeyCode::Enter => tree.toggle(),
-            KeyCode::Char('h') | KeyCode::Left => tree.fold(),
-            KeyCode::Char('l') | KeyCode::Right => tree.unfold(),
-            KeyCode::Char('z') => tree.fold_all(),
-            KeyCode::Char('Z') => tree.unfold_all(),
-            KeyCode::Char('y') => {
-                let path = tree.cursor_path();
-                let text = tree.cursor_value().map(copy_text).unwrap_or_default();
-                let what = if path == "$" {
+        Some(match tree.key(key.code, page)? {
+            TreeKey::Done => Vec::new(),
+            TreeKey::Copy { text, what } => {
+                let what = if what == "the body" {
                     "the answer".into()
                 } else {
-                    path
+                    what
                 };
-                return Some(vec![Effect::Copy { text, what }]);
+                vec![Effect::Copy { text, what }]
             }
-            _ => return None,
-        }
-        Some(Vec::new())
+        })
     }
 
     fn picker_key(&mut self, key: KeyEvent) -> Vec<Effect> {

@@ -3,7 +3,7 @@
 
 use super::{App, Effect, Notice};
 use crate::client::Action;
-use crate::console::json_tree::{JsonTree, copy_text};
+use crate::console::json_tree::{JsonTree, TreeKey};
 use crate::engine::access::VisibleDetail;
 use crate::model::{Environment, LogRecord};
 use crossterm::event::{KeyCode, KeyEvent};
@@ -202,35 +202,10 @@ impl App {
             }
             return None;
         };
-        match key.code {
-            KeyCode::Char('j') | KeyCode::Down => tree.move_by(1),
-            KeyCode::Char('k') | KeyCode::Up => tree.move_by(-1),
-            KeyCode::PageDown => tree.move_by(page),
-            KeyCode::PageUp => tree.move_by(-page),
-            KeyCode::Char('g') | KeyCode::Home => tree.first(),
-            KeyCode::Char('G') | KeyCode::End => tree.last(),
-            KeyCode::Char(' ') | KeyCode::Enter => tree.toggle(),
-            KeyCode::Char('h') | KeyCode::Left => tree.fold(),
-            KeyCode::Char('l') | KeyCode::Right => tree.unfold(),
-            KeyCode::Char('z') => tree.fold_all(),
-            KeyCode::Char('Z') => tree.unfold_all(),
-            KeyCode::Char('a') => tree.show_all(),
-            KeyCode::Char('y') => {
-                let path = tree.cursor_path();
-                let text = tree.cursor_value().map(copy_text).unwrap_or_default();
-                let what = if path == "$" { "the body".into() } else { path };
-                return Some(vec![Effect::Copy { text, what }]);
-            }
-            KeyCode::Char('Y') => {
-                let path = tree.cursor_path();
-                return Some(vec![Effect::Copy {
-                    what: format!("the path {path}"),
-                    text: path,
-                }]);
-            }
-            _ => return None,
-        }
-        Some(Vec::new())
+        Some(match tree.key(key.code, page)? {
+            TreeKey::Done => Vec::new(),
+            TreeKey::Copy { text, what } => vec![Effect::Copy { text, what }],
+        })
     }
 
     /// Acts at once, or in Production asks first.

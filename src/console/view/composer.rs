@@ -259,6 +259,15 @@ fn status_line<'a>(app: &App, c: &Composer, theme: &Theme) -> Line<'a> {
     Line::from(vec![verdict, Span::styled(keys, theme.dim)])
 }
 
+/// What the user is typing in an overlay, with a cursor after it.
+fn typed_line<'a>(text: &str, theme: &Theme) -> Line<'a> {
+    Line::from(vec![
+        Span::styled("› ", theme.accent),
+        Span::styled(text.to_string(), theme.text.add_modifier(Modifier::BOLD)),
+        Span::styled("▏", theme.dim),
+    ])
+}
+
 /// The picker over the main area.
 pub(super) fn picker(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let Some(p) = &app.composer.picker else {
@@ -270,11 +279,7 @@ pub(super) fn picker(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let popup = centered(area, width, height);
     let room = height.saturating_sub(4) as usize;
     let start = p.cursor.saturating_sub(room.saturating_sub(1));
-    let mut lines = vec![Line::from(vec![
-        Span::styled("› ", theme.accent),
-        Span::styled(p.query.clone(), theme.text.add_modifier(Modifier::BOLD)),
-        Span::styled("▏", theme.dim),
-    ])];
+    let mut lines = vec![typed_line(&p.query, theme)];
     if options.is_empty() {
         lines.push(Line::styled(
             if p.step == crate::console::composer::pick::PickStep::Destination
@@ -338,11 +343,7 @@ pub(super) fn guard(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         ),
         Line::raw(""),
         Line::styled("Type the destination's name to send:", theme.text),
-        Line::from(vec![
-            Span::styled("› ", theme.accent),
-            Span::styled(typed.clone(), theme.text.add_modifier(Modifier::BOLD)),
-            Span::styled("▏", theme.dim),
-        ]),
+        typed_line(typed, theme),
     ];
     let popup = centered(area, 72, 6);
     let block = Block::bordered()
@@ -469,11 +470,7 @@ pub(super) fn naming(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     };
     let lines = vec![
         Line::styled("Save the request as:", theme.text),
-        Line::from(vec![
-            Span::styled("› ", theme.accent),
-            Span::styled(name.clone(), theme.text.add_modifier(Modifier::BOLD)),
-            Span::styled("▏", theme.dim),
-        ]),
+        typed_line(name, theme),
     ];
     let popup = centered(area, 64, 4);
     let block = Block::bordered()
