@@ -2,7 +2,7 @@
 //! protocol, with a terminal console.
 //!
 //! Modules, and the one way their dependencies point
-//! (`client -> engine -> store -> model`, `api -> engine`, `sandbox -> model`):
+//! (`console -> client -> engine -> store -> model`, `api -> engine`, `sandbox -> model`):
 //! - [`model`]: pure types and rules, no I/O: environments, the request envelope,
 //!   logs and attempts, the catalog of data models and events, timestamp
 //!   normalization, errors in the platform's shape, roles; and the request composer's
@@ -17,7 +17,11 @@
 //! - [`sandbox`]: the built-in Development connection: a mock EHR answering every
 //!   query from a synthetic patient panel, reached over loopback like any destination.
 //! - [`client`]: the `Engine` trait the console speaks to, served by an engine in the
-//!   same process (`Local`) or over the admin API (`Remote`).
+//!   same process (`Local`) or over the admin API (`Remote`); and the composer's sender,
+//!   which posts to the platform API as a source, as any client of the platform would.
+//! - [`console`]: the terminal console: its state and pure `update`, the panes, the
+//!   detail view, the composer, drawing with ratatui, themes, and the event loop that
+//!   owns the terminal.
 //! - [`api`]: axum routers for the platform API (`/auth`, `/endpoint`, `/query`,
 //!   `/poll`) and the admin API (`/admin/v1`).
 
