@@ -513,6 +513,10 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             Vec::new()
         }
         Msg::Connections(view) => {
+            // The refresh brings the same figures most seconds: nothing to redraw then.
+            if app.connections.as_ref() == Some(&view) {
+                return Vec::new();
+            }
             app.connection_cursor = app
                 .connection_cursor
                 .min(view.destinations.len().saturating_sub(1));

@@ -24,7 +24,7 @@ pub struct EnvironmentView {
     pub variables: crate::model::variables::Variables,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SourceView {
     #[serde(flatten)]
@@ -32,7 +32,7 @@ pub struct SourceView {
     pub health: SourceHealth,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DestinationView {
     #[serde(flatten)]
@@ -53,7 +53,7 @@ pub struct DestinationView {
     pub health: DestinationHealth,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectionsView {
     pub sources: Vec<SourceView>,

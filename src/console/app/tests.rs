@@ -435,6 +435,22 @@ fn dirty_is_set_by_visible_changes_only() {
     assert!(app.take_dirty());
     row(&mut app, 1);
     assert!(app.take_dirty());
+    // The once-a-second refresh redraws only when a figure changed.
+    update(
+        &mut app,
+        Msg::Connections(connections(Environment::Development, false)),
+    );
+    assert!(app.take_dirty());
+    update(
+        &mut app,
+        Msg::Connections(connections(Environment::Development, false)),
+    );
+    assert!(!app.is_dirty(), "the same connections again");
+    update(
+        &mut app,
+        Msg::Connections(connections(Environment::Development, true)),
+    );
+    assert!(app.take_dirty(), "a destination paused");
 }
 
 /// Log `n` created `n` seconds after the helper's base time, in `status`.
