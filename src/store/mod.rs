@@ -24,7 +24,7 @@ pub mod history;
 pub mod identities;
 pub mod queue;
 
-pub use flush::GroupCommit;
+pub use flush::{GroupCommit, Writes};
 pub use history::{LogPage, LogQuery};
 pub use queue::{QueueId, QueueItem};
 
@@ -151,19 +151,33 @@ impl Store {
 
     /// Writes an accepted request with its logs in one atomic batch; with `lanes`
     /// (one per log), also one delivery-queue entry per log. Call
-    /// [`GroupCommit::durable`] after it before acknowledging.
+    /// [`GroupCommit::durable`] after it before acknowledging (or hand
+    /// [`Store::accepted_writes`] to [`GroupCommit::write_durable`] instead).
     pub fn insert_accepted(
         &self,
         request: &StoredRequest,
         logs: &[LogRecord],
         lanes: Option<&[u64]>,
     ) -> Result<()> {
-        let mut batch = sled::Batch::default();
-        batch.insert(key(b'r', &[request.id.as_bytes()]), encode(request));
+        let writes = self.accepted_writes(request, logs, lanes)?;
+        self.exchange.apply_batch(writes.into_batch())?;
+        Ok(())
+    }
+
+    /// The writes of [`Store::insert_accepted`], to apply atomically to
+    /// [`Store::exchange_tree`].
+    pub fn accepted_writes(
+        &self,
+        request: &StoredRequest,
+        logs: &[LogRecord],
+        lanes: Option<&[u64]>,
+    ) -> Result<Writes> {
+        let mut writes = Writes::default();
+        writes.insert(key(b'r', &[request.id.as_bytes()]), encode(request));
         for (i, log) in logs.iter().enumerate() {
-            batch.insert(key(b'l', &[log.id.as_bytes()]), encode(log));
+            writes.insert(key(b'l', &[log.id.as_bytes()]), encode(log));
             for index in history::index_keys(log) {
-                batch.insert(index, &[]);
+                writes.insert(index, Vec::new());
             }
             if let Some(lanes) = lanes {
                 let queue = queue::QueueId {
@@ -172,11 +186,15 @@ impl Store {
                     lane: lanes.get(i).copied().unwrap_or(0),
                 };
                 let seq = self.db.generate_id()?;
-                batch.insert(queue.key(seq), queue::item_value(log.id, 0));
+                writes.insert(queue.key(seq), queue::item_value(log.id, 0));
             }
         }
-        self.exchange.apply_batch(batch)?;
-        Ok(())
+        Ok(writes)
+    }
+
+    /// The tree requests, logs, attempts and queues live in.
+    pub fn exchange_tree(&self) -> &sled::Tree {
+        &self.exchange
     }
 
     /// Adds the ops that replace `old` with `new` (record and index keys) to a batch.
