@@ -37,6 +37,12 @@ pub const DESTINATIONS: usize = 10;
 /// One log in this many has FAILED.
 const FAILED_ONE_IN: u64 = 50;
 
+/// Whether log `seq` FAILED: one in [`FAILED_ONE_IN`], all of them `Results` logs (so
+/// the filtered search, Results + FAILED, finds a page within the first 2,500 logs).
+fn failed(seq: u64) -> bool {
+    seq % FAILED_ONE_IN == 1
+}
+
 /// A log as the engine writes it for an accepted notification.
 pub(super) fn log_record(seq: u64, destination: usize, status: LogStatus) -> LogRecord {
     let (model, event) = MODELS[(seq % MODELS.len() as u64) as usize];
@@ -102,7 +108,7 @@ pub(super) fn fill(data_dir: &Path, n: u64, queued: bool, sample_every: u64) -> 
                 while seq < n {
                     let (destination, status) = if queued {
                         (0, LogStatus::Pending)
-                    } else if seq % FAILED_ONE_IN == 7 {
+                    } else if failed(seq) {
                         ((seq % DESTINATIONS as u64) as usize, LogStatus::Failed)
                     } else {
                         ((seq % DESTINATIONS as u64) as usize, LogStatus::Succeeded)
@@ -150,7 +156,7 @@ fn fill_baseline(db_dir: &Path, n: u64) -> Result<()> {
         .map_err(|e| BenchError::new("baseline sled", e))?;
     let mut batch = sled::Batch::default();
     for seq in 0..n {
-        let status = if seq % FAILED_ONE_IN == 7 {
+        let status = if failed(seq) {
             LogStatus::Failed
         } else {
             LogStatus::Succeeded
