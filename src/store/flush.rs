@@ -1,12 +1,12 @@
 //! Group commit: one task writes and one task flushes sled for every writer waiting.
 //!
 //! Writers either apply their batch themselves and then call [`GroupCommit::durable`],
-//! or hand their writes to [`GroupCommit::write_durable`]. The writer task takes every
-//! job queued so far and applies all the handed-over writes as ONE sled batch; the
-//! flusher takes every job written so far, runs one `flush()`, and releases them all
-//! (both on blocking threads, so writing the next group overlaps flushing the last). A
-//! waiter is only released by a flush that began after its writes were applied, so
-//! they are on disk.
+//! or hand their writes to [`GroupCommit::write_durable`] (or, when they need no flush,
+//! [`GroupCommit::write`]). The writer task takes every job queued so far and applies
+//! all the handed-over writes as ONE sled batch; the flusher takes every job written so
+//! far, runs one `flush()` on a blocking thread, and releases them all, so writing the
+//! next group overlaps flushing the last. A waiter is only released by a flush that
+//! began after its writes were applied, so they are on disk.
 //!
 //! Why one batch: sled 0.34 rolls its log buffer before and after every `apply_batch`
 //! (a write to the log file each time, under its batch lock), so one batch per request
@@ -46,7 +46,7 @@ impl Writes {
         batch
     }
 
-    fn append_to(self, batch: &mut sled::Batch) {
+    pub(crate) fn append_to(self, batch: &mut sled::Batch) {
         for (key, value) in self.ops {
             match value {
                 Some(v) => batch.insert(key, v),
@@ -58,6 +58,8 @@ impl Writes {
 
 struct Job {
     writes: Option<(sled::Tree, Writes)>,
+    /// Released after the flush; otherwise as soon as the writes are applied.
+    durable: bool,
     waiter: Waiter,
 }
 
@@ -114,26 +116,24 @@ impl GroupCommit {
                     }
                     continue;
                 }
-                let applied = tokio::task::spawn_blocking(move || {
-                    let result = apply(&mut jobs);
-                    (jobs, result)
-                })
-                .await;
-                match applied {
-                    Ok((jobs, Ok(()))) => {
+                // Applied on this task, as a handler applying its own batch would:
+                // sled's batch lock admits one batch at a time anyway.
+                match apply(&mut jobs) {
+                    Ok(()) => {
                         for job in jobs {
-                            let _ = flush_tx.send(job);
+                            if job.durable {
+                                let _ = flush_tx.send(job);
+                            } else {
+                                let _ = job.waiter.send(Ok(()));
+                            }
                         }
                     }
-                    Ok((jobs, Err(e))) => {
+                    Err(e) => {
                         tracing::error!(error = %e, "write to the database failed");
                         for job in jobs {
                             let _ = job.waiter.send(Err(e.clone()));
                         }
                     }
-                    // The jobs went with the panicked task: their waiters see the
-                    // flusher as stopped, and it goes on for the next ones.
-                    Err(e) => tracing::error!(error = %e, "group write failed"),
                 }
             }
         });
@@ -160,24 +160,63 @@ impl GroupCommit {
         GroupCommit { tx }
     }
 
-    async fn submit(&self, writes: Option<(sled::Tree, Writes)>) -> Result<(), String> {
+    /// Queues a job; the receiver answers once it is done.
+    async fn enqueue(
+        &self,
+        writes: Option<(sled::Tree, Writes)>,
+        durable: bool,
+    ) -> Result<oneshot::Receiver<Result<(), String>>, String> {
         let (waiter, rx) = oneshot::channel();
         self.tx
-            .send(Job { writes, waiter })
+            .send(Job {
+                writes,
+                durable,
+                waiter,
+            })
             .await
             .map_err(|_| "the flusher has stopped".to_string())?;
-        rx.await
+        Ok(rx)
+    }
+
+    async fn submit(
+        &self,
+        writes: Option<(sled::Tree, Writes)>,
+        durable: bool,
+    ) -> Result<(), String> {
+        self.enqueue(writes, durable)
+            .await?
+            .await
             .map_err(|_| "the flusher has stopped".to_string())?
     }
 
     /// Returns once everything written before this call is on disk.
     pub async fn durable(&self) -> Result<(), String> {
-        self.submit(None).await
+        self.submit(None, true).await
     }
 
     /// Applies `writes` to `tree` atomically (in one batch with the writes of other
     /// writers waiting) and returns once they are on disk.
     pub async fn write_durable(&self, tree: &sled::Tree, writes: Writes) -> Result<(), String> {
-        self.submit(Some((tree.clone(), writes))).await
+        self.submit(Some((tree.clone(), writes)), true).await
+    }
+
+    /// Queues `writes` to `tree` (applied atomically, in one batch with the writes of
+    /// other writers waiting, in the order queued) without waiting for a flush; await
+    /// the returned [`Applied`] to know they were applied.
+    pub async fn write(&self, tree: &sled::Tree, writes: Writes) -> Result<Applied, String> {
+        Ok(Applied(
+            self.enqueue(Some((tree.clone(), writes)), false).await?,
+        ))
+    }
+}
+
+/// Writes queued by [`GroupCommit::write`]; resolves once applied.
+pub struct Applied(oneshot::Receiver<Result<(), String>>);
+
+impl Applied {
+    pub async fn done(self) -> Result<(), String> {
+        self.0
+            .await
+            .map_err(|_| "the flusher has stopped".to_string())?
     }
 }
