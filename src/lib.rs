@@ -24,8 +24,11 @@
 //!   owns the terminal.
 //! - [`api`]: axum routers for the platform API (`/auth`, `/endpoint`, `/query`,
 //!   `/poll`) and the admin API (`/admin/v1`).
+//! - [`bench`]: `switchboard bench`, the performance harness: the engine in a child
+//!   process against stubs and baselines measured in the same run (see BENCHMARKS.md).
 
 pub mod api;
+pub mod bench;
 pub mod client;
 pub mod console;
 pub mod engine;

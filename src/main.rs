@@ -162,6 +162,9 @@ enum Command {
         #[command(flatten)]
         at: Locations,
     },
+    /// Measure the engine and the console against baselines run alongside (see
+    /// BENCHMARKS.md): `bench all --quick --json` is the CI smoke run.
+    Bench(switchboard::bench::BenchArgs),
     /// List sources, destinations and subscriptions.
     Connections {
         #[arg(long)]
@@ -229,6 +232,7 @@ fn run(cli: Cli) -> Result<()> {
     };
     match command {
         Command::Serve { listen, at } => serve(listen, at),
+        Command::Bench(args) => Ok(switchboard::bench::run(args)?),
         Command::Console { args } => console(args),
         Command::Paths { at } => {
             let config = at.config.clone().unwrap_or_else(paths::default_config_file);

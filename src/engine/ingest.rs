@@ -74,17 +74,23 @@ impl Engine {
             .zip(&destinations)
             .map(|(log, d)| delivery::lane(d, log))
             .collect();
-        self.store
-            .insert_accepted(&prepared.request, &prepared.logs, Some(&lanes))
+        let writes = self
+            .store
+            .accepted_writes(&prepared.request, &prepared.logs, Some(&lanes))
             .map_err(|e| Rejection {
                 error: store_failure(e),
                 meta: None,
             })?;
         // Persist before acknowledging: the 200 promises the request survives a crash.
-        self.commit.durable().await.map_err(|e| Rejection {
-            error: store_failure(e),
-            meta: None,
-        })?;
+        // The group commit applies these writes in one batch with those of the other
+        // requests waiting, then flushes.
+        self.commit
+            .write_durable(self.store.exchange_tree(), writes)
+            .await
+            .map_err(|e| Rejection {
+                error: store_failure(e),
+                meta: None,
+            })?;
         self.stats.request(source.id);
         for (log, lane) in prepared.logs.iter().zip(lanes) {
             self.publish(log);

@@ -116,36 +116,49 @@ impl Engine {
                 meta: None,
             });
         };
-        // Stored before forwarding so an in-flight query is visible; a query is not
-        // acknowledged before its answer, so no flush is awaited here.
-        self.store
-            .insert_accepted(&prepared.request, &prepared.logs, None)
-            .map_err(|e| Rejection {
-                error: store_failure(e),
-                meta: None,
-            })?;
+        // Stored while forwarding so an in-flight query is visible; a query is not
+        // acknowledged before its answer, so no flush is awaited. The write goes
+        // through the group commit (one batch with the other writers waiting) and is
+        // applied while the destination works.
+        let store_failed = |e: String| Rejection {
+            error: store_failure(e),
+            meta: None,
+        };
+        let writes = self
+            .store
+            .accepted_writes(&prepared.request, &prepared.logs, None)
+            .map_err(|e| store_failed(e.to_string()))?;
+        let stored = self
+            .commit
+            .write(self.store.exchange_tree(), writes)
+            .await
+            .map_err(store_failed)?;
         self.publish(&pending);
 
         let started_at = Utc::now();
         let clock = Instant::now();
-        let result = self
-            .http
-            .post(&url)
-            .header("verification-token", &destination.verification_token)
-            .timeout(self.settings.query_timeout)
-            .json(&prepared.request.payload)
-            .send()
-            .await;
-        let outcome = match result {
-            Ok(response) => {
-                let status = response.status();
-                match response.bytes().await {
-                    Ok(bytes) => Ok((status, bytes)),
-                    Err(e) => Err(e),
+        let forward = async {
+            let result = self
+                .http
+                .post(&url)
+                .header("verification-token", &destination.verification_token)
+                .timeout(self.settings.query_timeout)
+                .json(&prepared.request.payload)
+                .send()
+                .await;
+            match result {
+                Ok(response) => {
+                    let status = response.status();
+                    match response.bytes().await {
+                        Ok(bytes) => Ok((status, bytes)),
+                        Err(e) => Err(e),
+                    }
                 }
+                Err(e) => Err(e),
             }
-            Err(e) => Err(e),
         };
+        let (stored, outcome) = tokio::join!(stored.done(), forward);
+        stored.map_err(store_failed)?;
         // Microsecond resolution is plenty and keeps the figure readable.
         let latency_ms = (clock.elapsed().as_secs_f64() * 1e6).round() / 1000.0;
 
@@ -246,10 +259,14 @@ impl Engine {
         } else {
             LogStatus::Failed
         };
-        if let Err(e) =
+        let writes =
             self.store
-                .update_log(&pending, &done, Some(&attempt), stored_body.as_deref())
-        {
+                .update_writes(&pending, &done, Some(&attempt), stored_body.as_deref());
+        let recorded = match self.commit.write(self.store.exchange_tree(), writes).await {
+            Ok(applied) => applied.done().await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = recorded {
             tracing::error!(error = %e, log = %done.id, "could not record the query's outcome");
         }
         self.publish(&done);

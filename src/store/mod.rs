@@ -26,7 +26,7 @@ pub mod identities;
 pub mod queue;
 pub mod saved_requests;
 
-pub use flush::GroupCommit;
+pub use flush::{GroupCommit, Writes};
 pub use history::{LogPage, LogQuery};
 pub use queue::{QueueId, QueueItem};
 
@@ -153,19 +153,33 @@ impl Store {
 
     /// Writes an accepted request with its logs in one atomic batch; with `lanes`
     /// (one per log), also one delivery-queue entry per log. Call
-    /// [`GroupCommit::durable`] after it before acknowledging.
+    /// [`GroupCommit::durable`] after it before acknowledging (or hand
+    /// [`Store::accepted_writes`] to [`GroupCommit::write_durable`] instead).
     pub fn insert_accepted(
         &self,
         request: &StoredRequest,
         logs: &[LogRecord],
         lanes: Option<&[u64]>,
     ) -> Result<()> {
-        let mut batch = sled::Batch::default();
-        batch.insert(key(b'r', &[request.id.as_bytes()]), encode(request));
+        let writes = self.accepted_writes(request, logs, lanes)?;
+        self.exchange.apply_batch(writes.into_batch())?;
+        Ok(())
+    }
+
+    /// The writes of [`Store::insert_accepted`], to apply atomically to
+    /// [`Store::exchange_tree`].
+    pub fn accepted_writes(
+        &self,
+        request: &StoredRequest,
+        logs: &[LogRecord],
+        lanes: Option<&[u64]>,
+    ) -> Result<Writes> {
+        let mut writes = Writes::default();
+        writes.insert(key(b'r', &[request.id.as_bytes()]), encode(request));
         for (i, log) in logs.iter().enumerate() {
-            batch.insert(key(b'l', &[log.id.as_bytes()]), encode(log));
+            writes.insert(key(b'l', &[log.id.as_bytes()]), encode(log));
             for index in history::index_keys(log) {
-                batch.insert(index, &[]);
+                writes.insert(index, Vec::new());
             }
             if let Some(lanes) = lanes {
                 let queue = queue::QueueId {
@@ -174,35 +188,71 @@ impl Store {
                     lane: lanes.get(i).copied().unwrap_or(0),
                 };
                 let seq = self.db.generate_id()?;
-                batch.insert(queue.key(seq), queue::item_value(log.id, 0));
+                writes.insert(queue.key(seq), queue::item_value(log.id, 0));
             }
         }
-        self.exchange.apply_batch(batch)?;
-        Ok(())
+        Ok(writes)
+    }
+
+    /// The tree requests, logs, attempts and queues live in.
+    pub fn exchange_tree(&self) -> &sled::Tree {
+        &self.exchange
     }
 
     /// Adds the ops that replace `old` with `new` (record and index keys) to a batch.
     pub(crate) fn log_update_ops(batch: &mut sled::Batch, old: &LogRecord, new: &LogRecord) {
+        let mut writes = Writes::default();
+        Self::log_update_writes(&mut writes, old, new);
+        writes.append_to(batch);
+    }
+
+    /// Only the index keys that change are written: a delivery or a query's answer
+    /// changes the status, and rewriting the other seven would cost seven more sled
+    /// writes per update. `old` must be the record as stored (its keys are there).
+    fn log_update_writes(writes: &mut Writes, old: &LogRecord, new: &LogRecord) {
         let new_index = history::index_keys(new);
-        for stale in history::index_keys(old) {
-            if !new_index.contains(&stale) {
-                batch.remove(stale);
+        let old_index = history::index_keys(old);
+        for stale in &old_index {
+            if !new_index.contains(stale) {
+                writes.remove(stale.clone());
             }
         }
         for index in new_index {
-            batch.insert(index, &[]);
+            if !old_index.contains(&index) {
+                writes.insert(index, Vec::new());
+            }
         }
-        batch.insert(key(b'l', &[new.id.as_bytes()]), encode(new));
+        writes.insert(key(b'l', &[new.id.as_bytes()]), encode(new));
     }
 
-    pub(crate) fn attempt_op(batch: &mut sled::Batch, attempt: &Attempt) {
-        batch.insert(
+    fn attempt_writes(writes: &mut Writes, attempt: &Attempt) {
+        writes.insert(
             key(
                 b'a',
                 &[attempt.log_id.as_bytes(), &attempt.number.to_be_bytes()],
             ),
             encode(attempt),
         );
+    }
+
+    /// The writes of [`Store::update_log`], to apply atomically to
+    /// [`Store::exchange_tree`].
+    pub fn update_writes(
+        &self,
+        old: &LogRecord,
+        new: &LogRecord,
+        attempt: Option<&Attempt>,
+        response: Option<&[u8]>,
+    ) -> Writes {
+        let mut writes = Writes::default();
+        Self::log_update_writes(&mut writes, old, new);
+        if let Some(attempt) = attempt {
+            Self::attempt_writes(&mut writes, attempt);
+        }
+        if let Some(body) = response {
+            writes.insert(key(b'p', &[new.id.as_bytes()]), body.to_vec());
+        }
+        writes
     }
 
     /// Replaces a log (keeping its indexes right) and, if given, records an attempt and
@@ -214,15 +264,8 @@ impl Store {
         attempt: Option<&Attempt>,
         response: Option<&[u8]>,
     ) -> Result<()> {
-        let mut batch = sled::Batch::default();
-        Self::log_update_ops(&mut batch, old, new);
-        if let Some(attempt) = attempt {
-            Self::attempt_op(&mut batch, attempt);
-        }
-        if let Some(body) = response {
-            batch.insert(key(b'p', &[new.id.as_bytes()]), body);
-        }
-        self.exchange.apply_batch(batch)?;
+        let writes = self.update_writes(old, new, attempt, response);
+        self.exchange.apply_batch(writes.into_batch())?;
         Ok(())
     }
 

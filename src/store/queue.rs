@@ -211,21 +211,31 @@ impl Store {
         attempt: Option<&Attempt>,
         done: bool,
     ) -> Result<()> {
-        let mut batch = sled::Batch::default();
-        Self::log_update_ops(&mut batch, old, new);
-        if let Some(attempt) = attempt {
-            Self::attempt_op(&mut batch, attempt);
-        }
+        let writes = self.delivery_writes(item, old, new, attempt, done);
+        self.exchange.apply_batch(writes.into_batch())?;
+        Ok(())
+    }
+
+    /// The writes of [`Store::record_delivery`], to apply atomically to
+    /// [`Store::exchange_tree`].
+    pub fn delivery_writes(
+        &self,
+        item: &QueueItem,
+        old: &LogRecord,
+        new: &LogRecord,
+        attempt: Option<&Attempt>,
+        done: bool,
+    ) -> super::Writes {
+        let mut writes = self.update_writes(old, new, attempt, None);
         if done {
-            batch.remove(item.key());
+            writes.remove(item.key());
             // Settled while an operator had set it aside: it leaves quarantine too.
-            batch.remove(key(
+            writes.remove(key(
                 b'z',
                 &[item.queue.destination.as_bytes(), item.log_id.as_bytes()],
             ));
         }
-        self.exchange.apply_batch(batch)?;
-        Ok(())
+        writes
     }
 
     /// Leases a poll item until `until_ms`, unless it changed meanwhile.

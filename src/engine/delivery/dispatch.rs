@@ -232,10 +232,17 @@ async fn attempt_once(
         updated.status = current.status;
         updated.quarantined = current.quarantined;
     }
+    // Through the group commit: the dispatchers of many queues share one sled batch.
+    let writes =
+        engine
+            .store
+            .delivery_writes(item, &current, &updated, Some(&outcome.attempt), succeeded);
     engine
-        .store
-        .record_delivery(item, &current, &updated, Some(&outcome.attempt), succeeded)
-        .map_err(|e| e.to_string())?;
+        .commit
+        .write(engine.store.exchange_tree(), writes)
+        .await?
+        .done()
+        .await?;
     engine.publish(&updated);
     engine
         .stats

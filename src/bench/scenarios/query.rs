@@ -1,0 +1,185 @@
+//! `query`: `PatientSearch Query` through the engine to a fast loopback stub, against
+//! the same request straight to the stub (and through nginx `proxy_pass` when nginx is
+//! installed), at a fixed arrival rate (latency from the intended send time) and in a
+//! closed loop at concurrency 16.
+
+use super::secs;
+use crate::bench::load::{self, Outcome, closed_loop, fixed_rate};
+use crate::bench::report::Report;
+use crate::bench::serve::{self, EngineProcess, Nginx, TempDir};
+use crate::bench::{Result, Scenario, new_report};
+use std::time::Duration;
+
+async fn at_rate(
+    client: &reqwest::Client,
+    url: String,
+    token: Option<String>,
+    rate: f64,
+    d: Duration,
+) -> Outcome {
+    let body = serve::query(serve::destination_id(0));
+    let cl = client.clone();
+    fixed_rate(
+        load::request(move |_, _| {
+            let (cl, url, tok, body) = (cl.clone(), url.clone(), token.clone(), body.clone());
+            async move {
+                load::post(&cl, &url, tok.as_deref(), body)
+                    .await
+                    .map(|_| ())
+            }
+        }),
+        rate,
+        d,
+        4096,
+    )
+    .await
+}
+
+async fn closed(
+    client: &reqwest::Client,
+    url: String,
+    token: Option<String>,
+    warmup: Duration,
+    d: Duration,
+) -> Outcome {
+    let body = serve::query(serve::destination_id(0));
+    let cl = client.clone();
+    closed_loop(
+        load::request(move |_, _| {
+            let (cl, url, tok, body) = (cl.clone(), url.clone(), token.clone(), body.clone());
+            async move {
+                load::post(&cl, &url, tok.as_deref(), body)
+                    .await
+                    .map(|_| ())
+            }
+        }),
+        16,
+        warmup,
+        d,
+    )
+    .await
+}
+
+pub async fn run(quick: bool) -> Result<Report> {
+    let mut report = new_report(Scenario::Query, quick);
+    report.baseline_is = "the same query POSTed straight to the stub (no engine); nginx \
+        proxy_pass to the same stub when nginx is installed"
+        .into();
+    let rate = if quick { 200.0 } else { 1000.0 };
+    let duration = secs(quick, 1.0, 10.0);
+    let warmup = secs(quick, 0.3, 2.0);
+    report.size("rate_per_s", rate);
+    report.size("seconds_per_run", duration.as_secs_f64());
+    report.size("closed_loop_concurrency", 16);
+
+    let (stub, _) = serve::stub()?;
+    let dir = TempDir::new("query")?;
+    let engine = EngineProcess::start(dir.path(), &serve::config(1, Some(&stub.url(""))))?;
+    let client = load::client();
+    let token = serve::token(&client, &engine, &dir.path().join("data")).await?;
+    let nginx = match Nginx::find() {
+        Some(bin) => match Nginx::start(&bin, stub.addr) {
+            Ok(n) => Some(n),
+            Err(e) => {
+                report.note(format!("nginx did not run: {e}"));
+                None
+            }
+        },
+        None => {
+            report.note("nginx is not installed (apt-get install nginx): no nginx figures");
+            None
+        }
+    };
+    let direct_url = stub.url("/d/0");
+    let engine_url = engine.url("/query");
+    // Warm every connection pool and path first.
+    let _ = closed(
+        &client,
+        engine_url.clone(),
+        Some(token.clone()),
+        warmup,
+        warmup,
+    )
+    .await;
+    let _ = closed(&client, direct_url.clone(), None, warmup, warmup).await;
+
+    let mut direct = at_rate(&client, direct_url.clone(), None, rate, duration).await;
+    let mut through = at_rate(
+        &client,
+        engine_url.clone(),
+        Some(token.clone()),
+        rate,
+        duration,
+    )
+    .await;
+    for (name, o) in [("direct", &direct), ("engine", &through)] {
+        if let Some(e) = &o.first_error {
+            report.note(format!(
+                "{name} at fixed rate: {} errors, first: {e}",
+                o.errors
+            ));
+        }
+    }
+    let (d50, d99) = (direct.latencies.p50(), direct.latencies.p99());
+    let (e50, e99) = (through.latencies.p50(), through.latencies.p99());
+    report.pair("fixed_rate_p50", "µs", e50, d50);
+    report.pair("fixed_rate_p99", "µs", e99, d99);
+    report.figure("added_p50", "µs", e50 - d50);
+    report.figure("added_p99", "µs", e99 - d99);
+
+    let direct_c = closed(&client, direct_url.clone(), None, warmup, duration).await;
+    let mut engine_c = closed(
+        &client,
+        engine_url.clone(),
+        Some(token.clone()),
+        warmup,
+        duration,
+    )
+    .await;
+    report.pair(
+        "c16_throughput",
+        "/s",
+        engine_c.throughput(),
+        direct_c.throughput(),
+    );
+    report.figure("c16_p50", "µs", engine_c.latencies.p50());
+    report.figure("c16_p99", "µs", engine_c.latencies.p99());
+    report.figure("nginx_ran", "", if nginx.is_some() { 1.0 } else { 0.0 });
+
+    let added = e50 - d50;
+    report.floor(
+        &format!("added latency ≤ +150 µs p50 (is {added:+.0} µs)"),
+        added <= 150.0,
+    );
+    if let Some(nginx) = &nginx {
+        let nginx_url = format!("{}/d/0", nginx.base);
+        let _ = closed(&client, nginx_url.clone(), None, warmup, warmup).await;
+        let mut n = at_rate(&client, nginx_url.clone(), None, rate, duration).await;
+        let n_c = closed(&client, nginx_url.clone(), None, warmup, duration).await;
+        if let Some(e) = n.first_error.as_ref().or(n_c.first_error.as_ref()) {
+            report.note(format!("nginx: errors, first: {e}"));
+        }
+        let (n50, n99) = (n.latencies.p50(), n.latencies.p99());
+        report.pair("nginx_fixed_rate_p50", "µs", n50, d50);
+        report.pair("nginx_fixed_rate_p99", "µs", n99, d99);
+        report.figure("nginx_added_p50", "µs", n50 - d50);
+        report.pair(
+            "nginx_c16_throughput",
+            "/s",
+            n_c.throughput(),
+            direct_c.throughput(),
+        );
+        report.pair(
+            "c16_throughput_vs_nginx",
+            "/s",
+            engine_c.throughput(),
+            n_c.throughput(),
+        );
+        let r = engine_c.throughput() / n_c.throughput().max(1e-9);
+        report.floor(&format!("throughput ≥ 0.8× nginx (is {r:.2}×)"), r >= 0.8);
+    }
+    drop(nginx);
+    engine.stop();
+    drop(stub);
+    Ok(report)
+}
