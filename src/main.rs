@@ -14,6 +14,11 @@ use switchboard::model::{Environment, Role};
 use switchboard::sandbox;
 use switchboard::store::credentials::Credentials;
 
+/// sled and serde allocate small buffers per request; mimalloc measured +50% ingest
+/// throughput on this machine kind (BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "switchboard",
