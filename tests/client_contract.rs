@@ -244,6 +244,13 @@ async fn viewer_contract(client: &dyn Engine, te: &TestEngine) {
             .iter()
             .all(|e| e.sent.body.as_deref() != Some("{\"MRN\": \"PHI-IN-HISTORY\"}"))
     );
+    let mut sent = history.entries[0].sent.clone();
+    sent.environment = Environment::Production;
+    let refused = client.record_sent(sent).await;
+    assert!(
+        matches!(refused, Err(ClientError::Refused { status: 403, .. })),
+        "a viewer sends nothing, so records nothing: {refused:?}"
+    );
     let refused = client.source_token(te.source_id("Prod Lab")).await;
     assert!(
         matches!(refused, Err(ClientError::Refused { status: 403, .. })),
