@@ -177,6 +177,9 @@ impl Picker {
                         if d.paused {
                             detail.push_str(" · paused: delivery waits");
                         }
+                        if !d.delivery_allowed {
+                            detail.push_str(" · unverified: delivery waits for verification");
+                        }
                         PickOption {
                             label: d.destination.name.clone(),
                             detail,
