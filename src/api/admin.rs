@@ -109,7 +109,7 @@ async fn destination_action(
 }
 
 /// `POST /admin/v1/sources/{id}/token`: a 15-minute access token for the platform API as
-/// that source, for the console's composer. Every role but viewer may send test traffic.
+/// that source, for the console's composer (refused to viewers).
 async fn source_token(
     State(engine): State<AppState>,
     headers: HeaderMap,
@@ -117,20 +117,14 @@ async fn source_token(
 ) -> Response {
     let result = async {
         let token = admin(&engine, &headers)?;
-        if token.role == crate::model::Role::Viewer {
-            return Err(ApiError::new(
-                403,
-                "permission",
-                "Admin",
-                "Role viewer may not send traffic; use a phi, operator or admin token.",
-            ));
-        }
         let source = engine
             .registry()
             .source_named(&id)
             .map(|s| s.id)
             .ok_or_else(|| ApiError::not_found(format!("There is no source \"{id}\".")))?;
-        engine.composer_token(source, &actor(&token)).await
+        engine
+            .composer_token(source, &actor(&token), token.role)
+            .await
     }
     .await;
     reply(result)
@@ -151,12 +145,7 @@ async fn composer_history(
 ) -> Response {
     let result = (|| {
         let token = admin(&engine, &headers)?;
-        let Query(p) = params.map_err(|e| {
-            ApiError::bad_request(format!(
-                "{}: use before=<entry id> and limit=<1–500>.",
-                e.body_text()
-            ))
-        })?;
+        let p = query_params(params, "Use before=<entry id> and limit=<1–500>.")?;
         engine.sent_history(p.before, p.limit.unwrap_or(DEFAULT_PAGE), token.role)
     })();
     reply(result)

@@ -67,14 +67,10 @@ impl Engine for Local {
 
     fn source_token(&self, source: Uuid) -> BoxFuture<'_, Result<ComposerToken, ClientError>> {
         Box::pin(async move {
-            if self.role == Role::Viewer {
-                return Err(ClientError::Refused {
-                    status: 403,
-                    text: "Role viewer may not send traffic; use a phi, operator or admin role."
-                        .into(),
-                });
-            }
-            Ok(self.engine.composer_token(source, &self.actor).await?)
+            Ok(self
+                .engine
+                .composer_token(source, &self.actor, self.role)
+                .await?)
         })
     }
 

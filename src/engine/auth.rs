@@ -140,12 +140,22 @@ impl Engine {
     }
 
     /// An access token for `source_id`, for the console's composer to send test traffic
-    /// through the platform API as that source. Audited: who, and as which source.
+    /// through the platform API as that source. Every role but viewer may send. Audited:
+    /// who, and as which source.
     pub async fn composer_token(
         &self,
         source_id: uuid::Uuid,
         actor: &str,
+        role: crate::model::Role,
     ) -> Result<ComposerToken, ApiError> {
+        if role == crate::model::Role::Viewer {
+            return Err(ApiError::new(
+                403,
+                "permission",
+                "Admin",
+                "Role viewer may not send traffic; use a phi, operator or admin token.",
+            ));
+        }
         let source = self
             .registry
             .source(source_id)

@@ -10,6 +10,20 @@ use crate::bench::serve::{self, EngineProcess, Nginx, TempDir};
 use crate::bench::{Result, Scenario, new_report};
 use std::time::Duration;
 
+/// One PatientSearch query POSTed to `url` (the engine's `/query`, the stub, or nginx).
+fn query_request(client: &reqwest::Client, url: String, token: Option<String>) -> load::Request {
+    let body = serve::query(serve::destination_id(0));
+    let cl = client.clone();
+    load::request(move |_, _| {
+        let (cl, url, tok, body) = (cl.clone(), url.clone(), token.clone(), body.clone());
+        async move {
+            load::post(&cl, &url, tok.as_deref(), body)
+                .await
+                .map(|_| ())
+        }
+    })
+}
+
 async fn at_rate(
     client: &reqwest::Client,
     url: String,
@@ -17,22 +31,7 @@ async fn at_rate(
     rate: f64,
     d: Duration,
 ) -> Outcome {
-    let body = serve::query(serve::destination_id(0));
-    let cl = client.clone();
-    fixed_rate(
-        load::request(move |_, _| {
-            let (cl, url, tok, body) = (cl.clone(), url.clone(), token.clone(), body.clone());
-            async move {
-                load::post(&cl, &url, tok.as_deref(), body)
-                    .await
-                    .map(|_| ())
-            }
-        }),
-        rate,
-        d,
-        4096,
-    )
-    .await
+    fixed_rate(query_request(client, url, token), rate, d, 4096).await
 }
 
 async fn closed(
@@ -42,22 +41,7 @@ async fn closed(
     warmup: Duration,
     d: Duration,
 ) -> Outcome {
-    let body = serve::query(serve::destination_id(0));
-    let cl = client.clone();
-    closed_loop(
-        load::request(move |_, _| {
-            let (cl, url, tok, body) = (cl.clone(), url.clone(), token.clone(), body.clone());
-            async move {
-                load::post(&cl, &url, tok.as_deref(), body)
-                    .await
-                    .map(|_| ())
-            }
-        }),
-        16,
-        warmup,
-        d,
-    )
-    .await
+    closed_loop(query_request(client, url, token), 16, warmup, d).await
 }
 
 pub async fn run(quick: bool) -> Result<Report> {

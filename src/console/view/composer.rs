@@ -35,8 +35,12 @@ fn ms(d: std::time::Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }
 
-pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+pub(super) fn draw(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
     let focused = app.focus == Pane::Composer;
+    // Styled in place: cloning the editor (every line of the body) each frame would be
+    // work the draw loop does not need.
+    style_editor(&mut app.composer, focused, theme);
+    let app: &App = app;
     let c = &app.composer;
     let mut title = vec![
         Span::styled(" 4 ", theme.dim),
@@ -83,7 +87,7 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let inner = block.inner(area);
     frame.render_widget(block, area);
 
-    let Some(draft) = &c.draft else {
+    if c.draft.is_none() {
         let hint = if app.read_only || app.role == crate::model::Role::Viewer {
             "c compose (read-only: requests can be written and validated, not sent)"
         } else {
@@ -91,8 +95,7 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         };
         frame.render_widget(Paragraph::new(Line::styled(hint, theme.dim)), inner);
         return;
-    };
-    let _ = draft;
+    }
     if inner.height < 3 {
         frame.render_widget(Paragraph::new(status_line(app, c, theme)), inner);
         return;
@@ -109,7 +112,7 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     } else {
         [main, Rect::default()]
     };
-    editor(frame, editor_area, c, focused, theme);
+    frame.render_widget(&c.editor, editor_area);
     if answer_area.width > 0 {
         answer(frame, answer_area, c, focused, theme);
     }
@@ -117,9 +120,9 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     frame.render_widget(Paragraph::new(status_line(app, c, theme)), status);
 }
 
-fn editor(frame: &mut Frame, area: Rect, c: &Composer, focused: bool, theme: &Theme) {
-    let mut editor = c.editor.clone();
+fn style_editor(c: &mut Composer, focused: bool, theme: &Theme) {
     let editing = focused && c.focus == ComposerFocus::Editing;
+    let editor = &mut c.editor;
     editor.set_line_number_style(theme.dim);
     editor.set_cursor_line_style(Style::new());
     editor.set_cursor_style(if editing {
@@ -149,7 +152,6 @@ fn editor(frame: &mut Frame, area: Rect, c: &Composer, focused: bool, theme: &Th
                 theme.border
             }),
     );
-    frame.render_widget(&editor, area);
 }
 
 fn answer(frame: &mut Frame, area: Rect, c: &Composer, focused: bool, theme: &Theme) {

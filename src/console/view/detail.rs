@@ -3,7 +3,7 @@
 //! second line of defence, any Production detail this console may not reveal) show
 //! "hidden: no PHI permission" where bodies and patient fields would be.
 
-use super::{latency, patient, phi_allowed, status_symbol};
+use super::{latency, patient, status_symbol};
 use crate::console::app::{App, BodySide};
 use crate::console::json_tree::{JsonTree, Row, RowKind};
 use crate::console::theme::Theme;
@@ -29,7 +29,7 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let log = open.record();
     let loaded = open.detail.as_ref();
     let masked =
-        loaded.is_some_and(|d| d.masked) || (log.environment.may_hold_phi() && !phi_allowed(app));
+        loaded.is_some_and(|d| d.masked) || (log.environment.may_hold_phi() && !app.phi_allowed());
 
     let label = |name: &str| Span::styled(format!("{name:<10}"), theme.dim);
     let mut lines = vec![

@@ -99,15 +99,9 @@ fn too_small(frame: &mut Frame, area: Rect, theme: &Theme) {
 
 // --- shared helpers -----------------------------------------------------------------
 
-/// Whether patient fields and Production bodies may be drawn at all for this console:
-/// the role must have the permission, and the engine must agree.
-fn phi_allowed(app: &App) -> bool {
-    app.phi_allowed()
-}
-
 /// Whether `log`'s patient fields may be drawn.
 fn shows_patient(app: &App, env: Environment) -> bool {
-    !env.may_hold_phi() || phi_allowed(app)
+    !env.may_hold_phi() || app.phi_allowed()
 }
 
 /// The patient identifier of `log` if it may be drawn.
@@ -229,7 +223,7 @@ fn status_bar(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             theme.dim,
         ),
     ]);
-    let phi = if phi_allowed(app) {
+    let phi = if app.phi_allowed() {
         Span::styled("PHI visible", theme.status_pending)
     } else {
         Span::styled("PHI hidden", theme.status_ok)

@@ -47,7 +47,7 @@ pub(super) fn draw(
         connections(frame, conns, app, theme, now);
     }
     live_feed(frame, feed, app, theme);
-    composer_pane(frame, composer, app, theme);
+    super::composer::draw(frame, composer, app, theme);
 }
 
 fn pane_block<'a>(app: &App, pane: Pane, title: impl Into<Line<'a>>, theme: &Theme) -> Block<'a> {
@@ -334,8 +334,4 @@ fn feed_row(app: &App, log: &LogRecord, theme: &Theme) -> [Line<'static>; 2] {
         second.push(Span::styled(format!("  mrn {mrn}"), theme.dim));
     }
     [first, Line::from(second)]
-}
-
-fn composer_pane(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    super::composer::draw(frame, area, app, theme);
 }
