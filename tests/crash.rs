@@ -23,22 +23,23 @@
 //! Replay a run's kill timings with `CRASH_SEED=<seed printed by the failing run>`.
 //! See the summary with `cargo test --test crash -- --nocapture`.
 
+mod common;
+
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
+use common::bin::{BIN, Served, cli_json};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
-
-const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
 
 /// Sources, each with its own sender task: one queue per (source, destination).
 const SOURCES: [&str; 4] = ["Lab", "Radiology", "Pharmacy", "Clinic"];
@@ -112,44 +113,9 @@ fn kills() -> u32 {
 // ---------------------------------------------------------------------------------------
 // The engine as a child process.
 
-fn cli(dir: &Path, args: &[&str]) -> Value {
-    let out = Command::new(BIN)
-        .args(args)
-        .arg("--json")
-        .arg("--data-dir")
-        .arg(dir.join("data"))
-        .arg("--config")
-        .arg(dir.join("config.toml"))
-        .output()
-        .expect("run switchboard");
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("JSON output")
-}
-
-/// A running engine process, SIGKILLed when dropped so no exit path leaves one behind.
-struct Engine(Child);
-
-impl Engine {
-    fn sigkill(&mut self) {
-        self.0.kill().expect("SIGKILL");
-        self.0.wait().expect("reap");
-    }
-}
-
-impl Drop for Engine {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Starts `switchboard serve` on an ephemeral loopback port; its log goes to `log`.
 /// Blocks (briefly) until the engine prints its address.
-fn serve(dir: &Path, log: &Path) -> (Engine, String) {
+fn serve(dir: &Path, log: &Path) -> (Served, String) {
     let stderr = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -167,7 +133,7 @@ fn serve(dir: &Path, log: &Path) -> (Engine, String) {
         .spawn()
         .expect("spawn serve");
     let stdout = child.stdout.take().expect("stdout");
-    let engine = Engine(child);
+    let engine = Served(child);
     // Read the first line on a thread so a hung start-up is bounded in time. The thread
     // keeps the pipe open (the engine never blocks on a full stdout) until EOF.
     let (tx, rx) = std::sync::mpsc::channel();
@@ -698,7 +664,7 @@ async fn accepted_notifications_reach_every_destination_in_order_through_sigkill
     let (stub, _stub_server) = stub_server(arrivals.clone()).await;
     std::fs::write(dir.path().join("config.toml"), config(&stub)).expect("config");
 
-    let connections = cli(dir.path(), &["connections"]);
+    let connections = cli_json(dir.path(), &["connections"]);
     let destination_ids: Vec<String> = DESTINATIONS
         .iter()
         .map(|name| {
@@ -714,7 +680,7 @@ async fn accepted_notifications_reach_every_destination_in_order_through_sigkill
         .collect();
     let keys: Vec<Value> = SOURCES
         .iter()
-        .map(|s| cli(dir.path(), &["keys", "create", "--source", s]))
+        .map(|s| cli_json(dir.path(), &["keys", "create", "--source", s]))
         .collect();
 
     let target = Arc::new(Target {
