@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::bin::{BIN, cli_json, spawn_serve};
+use common::bin::{BIN, access_token, cli_json, spawn_serve};
 use common::tmux::{keys, screen, start, wait_for, wait_for_checking};
 use common::{client, source_toml, subscription_toml};
 use serde_json::{Value, json};
@@ -23,20 +23,6 @@ fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free port")
-}
-
-/// An access token for `key` (`keys create --json` output).
-async fn access_token(base: &str, key: &Value) -> String {
-    let grant: Value = client()
-        .post(format!("{base}/auth/authenticate"))
-        .json(&json!({"apiKey": key["apiKey"], "secret": key["secret"]}))
-        .send()
-        .await
-        .expect("authenticate")
-        .json()
-        .await
-        .expect("grant");
-    grant["accessToken"].as_str().expect("accessToken").into()
 }
 
 async fn post(base: &str, path: &str, token: &str, body: &Value) -> (u16, String) {

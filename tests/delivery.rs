@@ -9,7 +9,7 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::bin::{BIN, Served, cli_json, spawn_serve};
+use common::bin::{BIN, Served, access_token, cli_json, spawn_serve};
 use common::*;
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -2202,18 +2202,10 @@ async fn a_pause_acknowledged_before_a_crash_is_still_in_force_after_it() {
         .find(|d| d["name"] == "EHR")
         .map(|d| uuid_of(&d["id"]))
         .expect("EHR");
-    let grant: Value = http
-        .post(format!("{base}/auth/authenticate"))
-        .json(&json!({"apiKey": key["apiKey"], "secret": key["secret"]}))
-        .send()
-        .await
-        .expect("authenticate")
-        .json()
-        .await
-        .expect("grant");
+    let access = access_token(&base, &key).await;
     let response = http
         .post(format!("{base}/endpoint"))
-        .bearer_auth(grant["accessToken"].as_str().expect("accessToken"))
+        .bearer_auth(&access)
         .json(&message(&[ehr], "MRN-1", "m0"))
         .send()
         .await

@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 mod common;
 
-use common::bin::{BIN, Served, cli_json, spawn_serve};
+use common::bin::{BIN, Served, access_token, cli_json, spawn_serve};
 use std::path::Path;
 use std::process::Command;
 
@@ -67,19 +67,8 @@ async fn accepted_requests_survive_sigkill() {
     // Keys can be made while the engine holds the database.
     let key = cli_json(dir.path(), &["keys", "create", "--source", "Lab"]);
     let http = reqwest::Client::new();
-    let grant: Value = http
-        .post(format!("{base}/auth/authenticate"))
-        .json(&json!({"apiKey": key["apiKey"], "secret": key["secret"]}))
-        .send()
-        .await
-        .expect("authenticate")
-        .json()
-        .await
-        .expect("grant");
-    let token = grant["accessToken"]
-        .as_str()
-        .expect("accessToken")
-        .to_string();
+    let access = access_token(&base, &key).await;
+    let token = access;
 
     // Several senders at once, so acknowledgements share group-commit flushes.
     let mut sends = Vec::new();
@@ -218,18 +207,10 @@ async fn sigterm_finishes_the_attempt_in_flight_then_exits() {
 
     let (mut engine, base) = serve(dir.path());
     let http = reqwest::Client::new();
-    let grant: Value = http
-        .post(format!("{base}/auth/authenticate"))
-        .json(&json!({"apiKey": key["apiKey"], "secret": key["secret"]}))
-        .send()
-        .await
-        .expect("auth")
-        .json()
-        .await
-        .expect("grant");
+    let access = access_token(&base, &key).await;
     let sent: Value = http
         .post(format!("{base}/endpoint"))
-        .bearer_auth(grant["accessToken"].as_str().expect("token"))
+        .bearer_auth(&access)
         .json(
             &json!({"Meta": {"DataModel": "PatientAdmin", "EventType": "Arrival",
                                "Destinations": [{"ID": destination}]}}),

@@ -5,7 +5,7 @@
 mod common;
 
 use common::TestEngine;
-use common::bin::{Served, spawn_serve};
+use common::bin::{Served, access_token, spawn_serve};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use switchboard::engine::config::CONSOLE_SOURCE_NAME;
@@ -171,16 +171,8 @@ async fn with_no_configuration_the_console_source_reaches_the_sandbox() {
     let (_engine, base) = serve(home.path());
     let key = console_key(home.path());
     let http = common::client();
-    let grant: Value = http
-        .post(format!("{}/auth/authenticate", base))
-        .json(&json!({"apiKey": key["apiKey"], "secret": key["secret"]}))
-        .send()
-        .await
-        .expect("auth")
-        .json()
-        .await
-        .expect("grant");
-    let token = grant["accessToken"].as_str().expect("token");
+    let access = access_token(&base, &key).await;
+    let token = access.as_str();
     let answer: Value = http
         .post(format!("{}/query", base))
         .bearer_auth(token)

@@ -68,3 +68,21 @@ pub fn cli_json(dir: &std::path::Path, args: &[&str]) -> serde_json::Value {
     );
     serde_json::from_slice(&out.stdout).expect("JSON output")
 }
+
+/// An access token from `POST /auth/authenticate` at `base` for `key`, the JSON that
+/// `switchboard keys create --json` printed.
+pub async fn access_token(base: &str, key: &serde_json::Value) -> String {
+    let grant: serde_json::Value = super::client()
+        .post(format!("{base}/auth/authenticate"))
+        .json(&serde_json::json!({"apiKey": key["apiKey"], "secret": key["secret"]}))
+        .send()
+        .await
+        .expect("authenticate")
+        .json()
+        .await
+        .expect("grant");
+    grant["accessToken"]
+        .as_str()
+        .expect("accessToken")
+        .to_string()
+}
