@@ -213,11 +213,12 @@ impl App {
 
     fn picker_key(&mut self, key: KeyEvent) -> Vec<Effect> {
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-        let view = self.connections.clone();
+        // Disjoint fields: the picker changes, the connections are only read.
+        let view = self.connections.as_ref();
         let Some(picker) = &mut self.composer.picker else {
             return Vec::new();
         };
-        let count = picker.options(view.as_ref()).len();
+        let count = picker.options(view).len();
         match key.code {
             KeyCode::Esc => self.composer.picker = None,
             KeyCode::Down => picker.cursor = (picker.cursor + 1).min(count.saturating_sub(1)),
@@ -235,7 +236,7 @@ impl App {
                 picker.cursor = 0;
             }
             KeyCode::Enter => {
-                let options = picker.options(view.as_ref());
+                let options = picker.options(view);
                 let Some(chosen) = options.get(picker.cursor) else {
                     self.notice = Some(Notice::Error("nothing matches: backspace to widen".into()));
                     return Vec::new();
