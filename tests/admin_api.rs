@@ -37,8 +37,7 @@ fn config(ok_url: &str, failing_url: &str) -> String {
 
 /// The audit trail's payload reveals, newest first (setup pauses are audited too).
 fn reveals(te: &TestEngine) -> Vec<switchboard::store::AuditEntry> {
-    te.engine
-        .store()
+    te.store()
         .audit_trail(100)
         .expect("audit")
         .into_iter()
@@ -431,12 +430,7 @@ async fn since_and_until_bound_the_creation_time() {
 
     // Both bounds at one log's creation time include it; whatever else comes back was
     // created within a millisecond of it.
-    let pivot = te
-        .engine
-        .store()
-        .log(t.discharge)
-        .expect("store")
-        .expect("log");
+    let pivot = te.store().log(t.discharge).expect("store").expect("log");
     let at = fmt(pivot.created_at);
     let (ids, _) = page(te, &admin, &[("since", &at), ("until", &at)]).await;
     assert!(ids.contains(&t.discharge), "{ids:?}");

@@ -535,24 +535,22 @@ fn logs_of(sent: &[Sent], destination: Uuid) -> Vec<Uuid> {
 }
 
 fn log(te: &TestEngine, id: Uuid) -> LogRecord {
-    te.engine
-        .store()
+    te.store()
         .log(id)
         .expect("read log")
         .unwrap_or_else(|| panic!("no log {id}"))
 }
 
 fn attempts(te: &TestEngine, id: Uuid) -> Vec<Attempt> {
-    te.engine.store().attempts(id).expect("read attempts")
+    te.store().attempts(id).expect("read attempts")
 }
 
 fn queued(te: &TestEngine, destination: Uuid) -> Vec<Uuid> {
-    te.engine.store().queued(destination).expect("queued")
+    te.store().queued(destination).expect("queued")
 }
 
 fn quarantined(te: &TestEngine, destination: Uuid) -> Vec<Uuid> {
-    te.engine
-        .store()
+    te.store()
         .quarantined(destination)
         .expect("quarantined")
         .into_iter()
@@ -561,7 +559,7 @@ fn quarantined(te: &TestEngine, destination: Uuid) -> Vec<Uuid> {
 }
 
 fn audit(te: &TestEngine) -> Vec<AuditEntry> {
-    te.engine.store().audit_trail(100).expect("audit trail")
+    te.store().audit_trail(100).expect("audit trail")
 }
 
 fn describe(l: &LogRecord) -> String {

@@ -293,8 +293,7 @@ async fn an_expired_refresh_token_and_a_revoked_key_cannot_refresh() {
     let te = engine().await;
     let (api_key, _) = te.api_key("Lab");
     let stale = format!("stale-{}", Uuid::new_v4().simple());
-    te.engine
-        .store()
+    te.store()
         .put_session(
             &sha256(stale.as_bytes()),
             &Session {
@@ -399,7 +398,7 @@ async fn send_fills_meta_and_stores_a_pending_log_and_queue_entry() {
     uuid_of(&logs[0]["AttemptID"]);
 
     // In history, as the store has it...
-    let log = te.engine.store().log(log_id).expect("store").expect("log");
+    let log = te.store().log(log_id).expect("store").expect("log");
     assert_eq!(log.status, LogStatus::Pending);
     assert_eq!(log.log_type, LogType::Send);
     assert_eq!(log.source_id, lab);
@@ -420,10 +419,9 @@ async fn send_fills_meta_and_stores_a_pending_log_and_queue_entry() {
     assert_eq!(detail["request"]["Meta"], body["Meta"]);
     assert_eq!(detail["request"]["Patient"], request["Patient"]);
     // ...and queued for its destination.
-    assert_eq!(te.engine.store().queued(ehr).expect("queued"), vec![log_id]);
+    assert_eq!(te.store().queued(ehr).expect("queued"), vec![log_id]);
     assert!(
-        te.engine
-            .store()
+        te.store()
             .queued(te.destination_id("Billing"))
             .expect("queued")
             .is_empty()
@@ -455,14 +453,14 @@ async fn send_fans_out_to_every_destination() {
     assert_ne!(attempts[0], attempts[1]);
     let stored: Vec<_> = ids
         .iter()
-        .map(|id| te.engine.store().log(*id).expect("store").expect("log"))
+        .map(|id| te.store().log(*id).expect("store").expect("log"))
         .collect();
     assert_eq!(stored[0].destination_id, ehr);
     assert_eq!(stored[1].destination_id, billing);
     assert_eq!(stored[0].request_id, stored[1].request_id);
     assert!(stored.iter().all(|l| l.status == LogStatus::Pending));
-    assert_eq!(te.engine.store().queued(ehr).expect("q"), vec![ids[0]]);
-    assert_eq!(te.engine.store().queued(billing).expect("q"), vec![ids[1]]);
+    assert_eq!(te.store().queued(ehr).expect("q"), vec![ids[0]]);
+    assert_eq!(te.store().queued(billing).expect("q"), vec![ids[1]]);
     assert_eq!(te.all_logs().len(), 2);
 }
 
@@ -555,26 +553,14 @@ async fn interleaved(te: &TestEngine) -> Vec<Uuid> {
 async fn queues_are_first_in_first_out_per_source_and_destination() {
     let te = two_sources().await;
     let sent = interleaved(&te).await;
-    let queued = te
-        .engine
-        .store()
-        .queued(te.destination_id("EHR"))
-        .expect("queued");
+    let queued = te.store().queued(te.destination_id("EHR")).expect("queued");
     assert_eq!(queued.len(), 4);
     let lab = te.source_id("Lab");
     let of_source = |source: Uuid| -> Vec<Uuid> {
         queued
             .iter()
             .copied()
-            .filter(|id| {
-                te.engine
-                    .store()
-                    .log(*id)
-                    .expect("store")
-                    .expect("log")
-                    .source_id
-                    == source
-            })
+            .filter(|id| te.store().log(*id).expect("store").expect("log").source_id == source)
             .collect()
     };
     assert_eq!(of_source(lab), vec![sent[0], sent[2]]);
@@ -685,7 +671,7 @@ async fn query_round_trip() {
     assert_eq!(sent["Patient"]["Demographics"]["LastName"], "Bixby");
 
     // History.
-    let log = te.engine.store().log(log_id).expect("store").expect("log");
+    let log = te.store().log(log_id).expect("store").expect("log");
     assert_eq!(log.log_type, LogType::Request);
     assert_eq!(log.status, LogStatus::Succeeded);
     assert_eq!(log.attempts, 1);
@@ -702,7 +688,7 @@ async fn query_round_trip() {
     assert_eq!(detail["response"], answer);
     assert_eq!(detail["request"]["Meta"]["Source"]["Name"], "Lab");
     // A query is not queued for delivery.
-    assert!(te.engine.store().queued(ehr).expect("queued").is_empty());
+    assert!(te.store().queued(ehr).expect("queued").is_empty());
 }
 
 #[tokio::test]
@@ -717,11 +703,11 @@ async fn a_sync_event_sent_to_endpoint_is_answered_as_a_query() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["Patient"], answer["Patient"]);
     let log_id = uuid_of(&body["Meta"]["Logs"][0]["ID"]);
-    let log = te.engine.store().log(log_id).expect("store").expect("log");
+    let log = te.store().log(log_id).expect("store").expect("log");
     assert_eq!(log.log_type, LogType::Request);
     assert_eq!(log.status, LogStatus::Succeeded);
     assert_eq!(stub.requests().len(), 1);
-    assert!(te.engine.store().queued(ehr).expect("queued").is_empty());
+    assert!(te.store().queued(ehr).expect("queued").is_empty());
 }
 
 /// The single REQUEST log of a failed query, checked FAILED with one attempt.
@@ -895,7 +881,7 @@ async fn a_poll_destination_takes_notifications_but_not_queries() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(te.engine.store().queued(poller).expect("queued").len(), 1);
+    assert_eq!(te.store().queued(poller).expect("queued").len(), 1);
 }
 
 // ---- every refusal of /endpoint --------------------------------------------
@@ -1343,7 +1329,7 @@ async fn concurrent_sends_are_all_stored() {
     let mut stored: Vec<Uuid> = te.all_logs().iter().map(|l| l.id).collect();
     stored.sort();
     assert_eq!(stored, ids);
-    let mut queued = te.engine.store().queued(ehr).expect("queued");
+    let mut queued = te.store().queued(ehr).expect("queued");
     queued.sort();
     assert_eq!(queued, ids);
 }
@@ -1353,8 +1339,7 @@ async fn an_expired_token_is_401_saying_expired() {
     let te = engine().await;
     let (api_key, _) = te.api_key("Lab");
     let token = format!("expired-{}", Uuid::new_v4().simple());
-    te.engine
-        .store()
+    te.store()
         .put_session(
             &sha256(token.as_bytes()),
             &Session {
@@ -1474,7 +1459,6 @@ async fn a_staging_source_cannot_reach_a_development_destination() {
     .await;
 
     let page = te
-        .engine
         .store()
         .search(&LogQuery {
             limit: 50,

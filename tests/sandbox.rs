@@ -46,7 +46,7 @@ async fn wait_for_log(
 ) -> switchboard::model::LogRecord {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let log = te.engine.store().log(id).expect("store").expect("log");
+        let log = te.store().log(id).expect("store").expect("log");
         if done(&log) {
             return log;
         }
@@ -127,7 +127,7 @@ async fn failure_mode_500_holds_a_notification_for_retry() {
         .expect("log id");
     let log = wait_for_log(&te, id, |l| l.attempts >= 2).await;
     assert_eq!(log.status, LogStatus::Pending);
-    let attempts = te.engine.store().attempts(id).expect("attempts");
+    let attempts = te.store().attempts(id).expect("attempts");
     assert_eq!(attempts[0].http_status, Some(500));
 }
 

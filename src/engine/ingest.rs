@@ -82,23 +82,34 @@ impl Engine {
                 meta: None,
             })?;
         // Persist before acknowledging: the 200 promises the request survives a crash.
-        // The group commit applies these writes in one batch with those of the other
-        // requests waiting, then flushes.
-        self.commit
-            .write_durable(self.store.exchange_tree(), writes)
-            .await
-            .map_err(|e| Rejection {
+        // The whole write set is one journal record (one sled key), flushed with the
+        // other requests waiting; it is applied to history and the queues right after.
+        let journal = self.store.journal();
+        let record = journal.record(writes).await.map_err(|e| Rejection {
+            error: store_failure(e),
+            meta: None,
+        })?;
+        if let Err(e) = self.commit.durable().await {
+            journal.discard(record);
+            return Err(Rejection {
                 error: store_failure(e),
                 meta: None,
-            })?;
-        self.stats.request(source.id);
-        for (log, lane) in prepared.logs.iter().zip(lanes) {
-            self.publish(log);
-            self.delivery.wake(QueueId {
+            });
+        }
+        let queues: Vec<QueueId> = prepared
+            .logs
+            .iter()
+            .zip(lanes)
+            .map(|(log, lane)| QueueId {
                 destination: log.destination_id,
                 source: log.source_id,
                 lane,
-            });
+            })
+            .collect();
+        journal.apply(record, self.delivery.waker(queues));
+        self.stats.request(source.id);
+        for log in &prepared.logs {
+            self.publish(log);
         }
         Ok(json!({ "Meta": prepared.request.payload["Meta"] }))
     }

@@ -163,6 +163,13 @@ impl Engine {
         }
     }
 
+    /// Waits until every request acknowledged so far is in history and the queues (see
+    /// [`crate::store::journal`]): reads that a client may make right after its 200 call
+    /// this first. At once when nothing is pending; otherwise a few milliseconds.
+    pub(crate) fn settled(&self) {
+        self.store.journal().settle();
+    }
+
     pub(crate) fn publish(&self, log: &LogRecord) {
         // No subscriber is not an error.
         let _ = self.events.send(LogEvent { log: log.clone() });
@@ -172,6 +179,7 @@ impl Engine {
     /// everything to disk; call before exit.
     pub async fn shutdown(&self) {
         self.delivery.drain(delivery::DRAIN_TIMEOUT).await;
+        self.settled();
         if let Err(e) = self.commit.durable().await {
             tracing::error!(error = %e, "final flush failed");
         }

@@ -56,6 +56,7 @@ impl Engine {
         max: Option<usize>,
         lease_seconds: Option<u64>,
     ) -> Result<Vec<PollItem>, ApiError> {
+        self.settled();
         let d = self.poller(destination, token)?;
         let max = max.unwrap_or(DEFAULT_POLL_ITEMS).clamp(1, MAX_POLL_ITEMS);
         let lease = lease_seconds
@@ -108,6 +109,7 @@ impl Engine {
         token: &str,
         log_ids: &[String],
     ) -> Result<usize, ApiError> {
+        self.settled();
         let d = self.poller(destination, token)?.clone();
         let mut logs = Vec::with_capacity(log_ids.len());
         for raw in log_ids {

@@ -282,6 +282,7 @@ impl Engine {
 
     /// One log with its attempts, for the admin API.
     pub fn log_detail(&self, id: Uuid) -> Result<Option<LogDetail>, ApiError> {
+        self.settled();
         let Some(log) = self.store.log(id).map_err(store_failure)? else {
             return Ok(None);
         };

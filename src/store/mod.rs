@@ -15,14 +15,16 @@
 //! - `z` dest_id log_id        → the item's queue key (quarantine)
 //! - `x` field value… log_id   → () (secondary indexes for history search)
 //!
-//! A request, its logs, their index entries and queue entries are written in one
-//! atomic batch.
+//! A request, its logs, their index entries and queue entries are one write set: the
+//! engine journals it as one record before acknowledging and applies it right after
+//! ([`journal`]); [`Store::insert_accepted`] writes it as one atomic batch.
 
 pub mod composer_history;
 pub mod credentials;
 pub mod flush;
 pub mod history;
 pub mod identities;
+pub mod journal;
 pub mod queue;
 pub mod saved_requests;
 
@@ -97,6 +99,7 @@ pub struct Store {
     sessions: sled::Tree,
     audit: sled::Tree,
     destinations: sled::Tree,
+    journal: std::sync::Arc<journal::Journal>,
 }
 
 pub(crate) fn decode<T: serde::de::DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T> {
@@ -138,8 +141,14 @@ impl Store {
                 path: path.clone(),
                 source,
             })?;
+        let exchange = db.open_tree("exchange")?;
+        let journal_tree = db.open_tree("journal")?;
+        if journal::replay(&journal_tree, &exchange)? > 0 {
+            db.flush()?;
+        }
         Ok(Store {
-            exchange: db.open_tree("exchange")?,
+            journal: std::sync::Arc::new(journal::Journal::start(journal_tree, exchange.clone())?),
+            exchange,
             sessions: db.open_tree("sessions")?,
             audit: db.open_tree("audit")?,
             destinations: db.open_tree("destinations")?,
@@ -149,6 +158,11 @@ impl Store {
 
     pub fn db(&self) -> &sled::Db {
         &self.db
+    }
+
+    /// The accept journal in front of [`Store::exchange_tree`].
+    pub fn journal(&self) -> &journal::Journal {
+        &self.journal
     }
 
     /// Writes an accepted request with its logs in one atomic batch; with `lanes`

@@ -52,6 +52,13 @@ impl Drop for TestEngine {
 }
 
 impl TestEngine {
+    /// The engine's store once every acknowledged request is applied to it (the engine
+    /// journals a request before its 200 and writes history right after).
+    pub fn store(&self) -> &switchboard::store::Store {
+        self.engine.store().journal().settle();
+        self.engine.store()
+    }
+
     /// Writes `config_toml` into a fresh temp dir, loads it as the CLI does (required),
     /// starts the engine on a data dir beside it and serves its router.
     pub async fn start(config_toml: &str) -> TestEngine {
@@ -223,8 +230,7 @@ impl TestEngine {
 
     /// Every log in history, newest first (straight from the store).
     pub fn all_logs(&self) -> Vec<LogRecord> {
-        self.engine
-            .store()
+        self.store()
             .search(&LogQuery {
                 limit: 500,
                 ..Default::default()
@@ -239,7 +245,7 @@ impl TestEngine {
             .registry()
             .destinations
             .iter()
-            .flat_map(|d| self.engine.store().queued(d.id).expect("queued"))
+            .flat_map(|d| self.store().queued(d.id).expect("queued"))
             .collect()
     }
 

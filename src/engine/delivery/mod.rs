@@ -121,6 +121,33 @@ impl Delivery {
         tokio::spawn(dispatch::run(engine, queue, handle));
     }
 
+    /// What wakes the push queues among `queues` once their entries are written (run
+    /// from the journal's expander thread); `None` when none is a push queue.
+    pub(crate) fn waker(&self, queues: Vec<QueueId>) -> Option<crate::store::journal::AfterApply> {
+        let engine = self.engine.upgrade()?;
+        let push: Vec<QueueId> = queues
+            .into_iter()
+            .filter(|q| {
+                engine
+                    .registry
+                    .destination(q.destination)
+                    .is_some_and(|d| d.mode == DeliveryMode::Push)
+            })
+            .collect();
+        if push.is_empty() {
+            return None;
+        }
+        let (weak, runtime) = (self.engine.clone(), tokio::runtime::Handle::current());
+        Some(Box::new(move || {
+            let _entered = runtime.enter();
+            if let Some(engine) = weak.upgrade() {
+                for queue in push {
+                    engine.delivery.wake(queue);
+                }
+            }
+        }))
+    }
+
     /// Cuts every wait of a destination's dispatchers short.
     pub fn kick(&self, destination: Uuid) {
         for (queue, d) in self.lock_dispatchers().iter() {
