@@ -1,9 +1,10 @@
 //! History search: pages of logs, newest first, through secondary indexes.
 //!
-//! Every log has index keys `x <field> <value> <log_id>`. A search walks the most
-//! selective index its filter allows, backwards from the upper time bound (log IDs are
-//! UUIDv7, so the ID orders by creation time), checks the remaining filters on each
-//! log, and stops at a page or at a scan budget, returning a cursor to go on from.
+//! Every log has index keys `x <field> <value> <log_id>` (see [`index_entries`]). A
+//! search walks the most selective index its filter allows, backwards from the upper
+//! time bound (log IDs are UUIDv7, so the ID orders by creation time), checks the
+//! remaining filters on each log (or on the summary the environment index carries),
+//! and stops at a page or at a scan budget, returning a cursor to go on from.
 
 use super::{Result, Store, decode, key};
 use crate::model::{Environment, LogRecord, LogStatus, LogType};
@@ -20,11 +21,11 @@ pub const SCAN_BUDGET: usize = 20_000;
 const F_ENV: u8 = b'e';
 const F_SOURCE: u8 = b's';
 const F_DEST: u8 = b'd';
-const F_MODEL: u8 = b'm';
-const F_EVENT: u8 = b'v';
-const F_TYPE: u8 = b't';
 const F_STATUS: u8 = b'u';
 const F_PATIENT: u8 = b'i';
+
+/// The version of the index layout below; an older database is re-indexed at open.
+pub(crate) const INDEX_VERSION: &[u8] = b"2";
 
 fn text_value(s: &str) -> Vec<u8> {
     // Names never hold NUL; it ends the value so "Notes" cannot match "NotesX".
@@ -33,34 +34,99 @@ fn text_value(s: &str) -> Vec<u8> {
     v
 }
 
-fn event_value(model: &str, event: &str) -> Vec<u8> {
-    let mut v = text_value(model);
-    v.extend(text_value(event));
+/// Statuses worth their own index: rare, and what people look for at 3 a.m.
+fn sparse_status(status: LogStatus) -> bool {
+    matches!(status, LogStatus::Failed | LogStatus::Filtered)
+}
+
+/// A log's index entries, `(key, value)`. Every index key costs a sled write per
+/// accepted request, so there are few: the environment index carries a summary of the
+/// log as its value and answers every other filter without reading the log; source,
+/// destination and patient are selective enough for their own; failed and filtered
+/// logs (rare) have a status index.
+pub(crate) fn index_entries(log: &LogRecord) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let id = log.id.as_bytes();
+    let mut entries = vec![
+        (
+            key(b'x', &[&[F_ENV, log.environment.code()], id]),
+            summary(log),
+        ),
+        (
+            key(b'x', &[&[F_SOURCE], log.source_id.as_bytes(), id]),
+            Vec::new(),
+        ),
+        (
+            key(b'x', &[&[F_DEST], log.destination_id.as_bytes(), id]),
+            Vec::new(),
+        ),
+    ];
+    if sparse_status(log.status) {
+        entries.push((key(b'x', &[&[F_STATUS, log.status.code()], id]), Vec::new()));
+    }
+    if let Some(patient) = &log.patient_id {
+        entries.push((
+            key(b'x', &[&[F_PATIENT], &text_value(patient), id]),
+            Vec::new(),
+        ));
+    }
+    entries
+}
+
+// Summary layout: type, status (codes), source and destination IDs, then
+// `model NUL event NUL`, then `1 patient` or `0`.
+fn summary(log: &LogRecord) -> Vec<u8> {
+    let mut v = Vec::with_capacity(40 + log.data_model.len() + log.event_type.len());
+    v.push(log.log_type.code());
+    v.push(log.status.code());
+    v.extend_from_slice(log.source_id.as_bytes());
+    v.extend_from_slice(log.destination_id.as_bytes());
+    v.extend(text_value(&log.data_model));
+    v.extend(text_value(&log.event_type));
+    match &log.patient_id {
+        Some(p) => {
+            v.push(1);
+            v.extend_from_slice(p.as_bytes());
+        }
+        None => v.push(0),
+    }
     v
 }
 
-pub(crate) fn index_keys(log: &LogRecord) -> Vec<Vec<u8>> {
-    let id = log.id.as_bytes();
-    let mut keys = vec![
-        key(b'x', &[&[F_ENV, log.environment.code()], id]),
-        key(b'x', &[&[F_SOURCE], log.source_id.as_bytes(), id]),
-        key(b'x', &[&[F_DEST], log.destination_id.as_bytes(), id]),
-        key(b'x', &[&[F_MODEL], &text_value(&log.data_model), id]),
-        key(
-            b'x',
-            &[
-                &[F_EVENT],
-                &event_value(&log.data_model, &log.event_type),
-                id,
-            ],
-        ),
-        key(b'x', &[&[F_TYPE, log.log_type.code()], id]),
-        key(b'x', &[&[F_STATUS, log.status.code()], id]),
-    ];
-    if let Some(patient) = &log.patient_id {
-        keys.push(key(b'x', &[&[F_PATIENT], &text_value(patient), id]));
+/// A log's summary as stored in the environment index (borrowed, not decoded).
+struct Summary<'a> {
+    log_type: u8,
+    status: u8,
+    source: &'a [u8],
+    destination: &'a [u8],
+    data_model: &'a [u8],
+    event_type: &'a [u8],
+    patient: Option<&'a [u8]>,
+}
+
+impl<'a> Summary<'a> {
+    fn parse(v: &'a [u8]) -> Option<Summary<'a>> {
+        let (log_type, status) = (*v.first()?, *v.get(1)?);
+        let source = v.get(2..18)?;
+        let destination = v.get(18..34)?;
+        let rest = v.get(34..)?;
+        let model_end = rest.iter().position(|b| *b == 0)?;
+        let (data_model, rest) = (&rest[..model_end], &rest[model_end + 1..]);
+        let event_end = rest.iter().position(|b| *b == 0)?;
+        let (event_type, rest) = (&rest[..event_end], &rest[event_end + 1..]);
+        let patient = match rest.split_first()? {
+            (1, p) => Some(p),
+            _ => None,
+        };
+        Some(Summary {
+            log_type,
+            status,
+            source,
+            destination,
+            data_model,
+            event_type,
+            patient,
+        })
     }
-    keys
 }
 
 /// A history search. Every filter given must hold (AND).
@@ -102,31 +168,68 @@ impl LogQuery {
                 .is_none_or(|p| log.patient_id.as_deref() == Some(p))
     }
 
-    /// The prefix of the most selective index this query can use; `None` = all logs.
-    fn index_prefix(&self) -> Option<Vec<u8>> {
+    fn matches_summary(&self, s: &Summary) -> bool {
+        self.source.is_none_or(|id| s.source == id.as_bytes())
+            && self
+                .destination
+                .is_none_or(|id| s.destination == id.as_bytes())
+            && self
+                .data_model
+                .as_deref()
+                .is_none_or(|m| s.data_model == m.as_bytes())
+            && self
+                .event_type
+                .as_deref()
+                .is_none_or(|e| s.event_type == e.as_bytes())
+            && self.log_type.is_none_or(|t| s.log_type == t.code())
+            && self.status.is_none_or(|st| s.status == st.code())
+            && self
+                .patient_id
+                .as_deref()
+                .is_none_or(|p| s.patient == Some(p.as_bytes()))
+    }
+
+    /// The index a search walks: the most selective one its filters allow.
+    fn plan(&self) -> Plan {
         if let Some(p) = &self.patient_id {
-            return Some(key(b'x', &[&[F_PATIENT], &text_value(p)]));
+            return Plan::Index(key(b'x', &[&[F_PATIENT], &text_value(p)]));
         }
         if let Some(d) = self.destination {
-            return Some(key(b'x', &[&[F_DEST], d.as_bytes()]));
+            return Plan::Index(key(b'x', &[&[F_DEST], d.as_bytes()]));
         }
         if let Some(s) = self.source {
-            return Some(key(b'x', &[&[F_SOURCE], s.as_bytes()]));
+            return Plan::Index(key(b'x', &[&[F_SOURCE], s.as_bytes()]));
         }
-        if let (Some(m), Some(e)) = (&self.data_model, &self.event_type) {
-            return Some(key(b'x', &[&[F_EVENT], &event_value(m, e)]));
+        if let Some(status) = self.status.filter(|s| sparse_status(*s)) {
+            return Plan::Index(key(b'x', &[&[F_STATUS, status.code()]]));
         }
-        if let Some(m) = &self.data_model {
-            return Some(key(b'x', &[&[F_MODEL], &text_value(m)]));
-        }
-        if let Some(s) = self.status {
-            return Some(key(b'x', &[&[F_STATUS, s.code()]]));
-        }
-        if let Some(t) = self.log_type {
-            return Some(key(b'x', &[&[F_TYPE, t.code()]]));
-        }
-        self.environment.map(|e| key(b'x', &[&[F_ENV, e.code()]]))
+        let envs: Vec<Environment> = match self.environment {
+            Some(e) => vec![e],
+            None if self.filters_summary() => Environment::ALL.to_vec(),
+            None => return Plan::Logs,
+        };
+        Plan::Summaries(
+            envs.iter()
+                .map(|e| key(b'x', &[&[F_ENV, e.code()]]))
+                .collect(),
+        )
     }
+
+    fn filters_summary(&self) -> bool {
+        self.data_model.is_some()
+            || self.event_type.is_some()
+            || self.log_type.is_some()
+            || self.status.is_some()
+    }
+}
+
+enum Plan {
+    /// Entries `prefix log_id → ()`: read each log and check it.
+    Index(Vec<u8>),
+    /// Environment indexes (merged newest first): check the summary, read only matches.
+    Summaries(Vec<Vec<u8>>),
+    /// Every log, newest first.
+    Logs,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -149,15 +252,7 @@ fn v7_floor(t: DateTime<Utc>) -> [u8; 16] {
 impl Store {
     pub fn search(&self, query: &LogQuery) -> Result<LogPage> {
         let limit = query.limit.clamp(1, MAX_PAGE);
-        let (prefix, via_index) = match query.index_prefix() {
-            Some(p) => (p, true),
-            None => (vec![b'l'], false),
-        };
-        let lower = key(
-            0,
-            &[&prefix, &query.since.map(v7_floor).unwrap_or([0u8; 16])],
-        )[1..]
-            .to_vec();
+        let lower_id = query.since.map(v7_floor).unwrap_or([0u8; 16]);
         let mut upper_id = [0xffu8; 16];
         if let Some(until) = query.until {
             upper_id = v7_floor(until + chrono::Duration::milliseconds(1));
@@ -165,37 +260,59 @@ impl Store {
         if let Some(before) = query.before {
             upper_id = upper_id.min(*before.as_bytes());
         }
-        let upper = key(0, &[&prefix, &upper_id])[1..].to_vec();
+        let (prefixes, summaries, via_index) = match query.plan() {
+            Plan::Index(p) => (vec![p], false, true),
+            Plan::Summaries(ps) => (ps, true, false),
+            Plan::Logs => (vec![vec![b'l']], false, false),
+        };
+        let mut ranges: Vec<_> = prefixes
+            .iter()
+            .map(|p| {
+                let lower = [p.as_slice(), &lower_id].concat();
+                let upper = [p.as_slice(), &upper_id].concat();
+                self.exchange.range(lower..upper).rev().peekable()
+            })
+            .collect();
 
         let mut page = LogPage::default();
         let mut scanned = 0usize;
-        let mut range = self.exchange.range(lower..upper).rev();
-        while let Some(item) = range.next() {
-            let (k, v) = item?;
-            let Some(id_bytes) = k.get(k.len().saturating_sub(16)..) else {
-                continue;
-            };
-            let id = Uuid::from_slice(id_bytes).unwrap_or_default();
-            scanned += 1;
-            let log: LogRecord = if via_index {
-                match self.log(id)? {
-                    Some(log) => log,
-                    None => continue,
-                }
-            } else {
-                decode(&k, &v)?
-            };
-            if query.matches(&log) {
-                page.logs.push(log);
-                if page.logs.len() == limit {
-                    // A cursor only when something older is left to look at.
-                    if range.next().is_some() {
-                        page.next = Some(id);
-                    }
-                    break;
+        loop {
+            // The newest head among the ranges (one range unless merging environments).
+            let mut newest: Option<(usize, [u8; 16])> = None;
+            for (i, range) in ranges.iter_mut().enumerate() {
+                let Some(head) = range.peek() else { continue };
+                let id = match head {
+                    Ok((k, _)) => tail_id(k),
+                    Err(_) => [0xff; 16],
+                };
+                if newest.is_none_or(|(_, best)| id > best) {
+                    newest = Some((i, id));
                 }
             }
-            if scanned >= SCAN_BUDGET {
+            let Some((i, id_bytes)) = newest else { break };
+            let (k, v) = ranges[i].next().expect("peeked")?;
+            let id = Uuid::from_bytes(id_bytes);
+            if page.logs.len() == limit {
+                // A cursor only when something older is left to look at.
+                page.next = page.logs.last().map(|l| l.id);
+                break;
+            }
+            scanned += 1;
+            let log = if summaries {
+                match Summary::parse(&v) {
+                    Some(s) if query.matches_summary(&s) => self.log(id)?,
+                    Some(_) => None,
+                    None => self.log(id)?.filter(|l| query.matches(l)),
+                }
+            } else if via_index {
+                self.log(id)?
+            } else {
+                Some(decode(&k, &v)?)
+            };
+            if let Some(log) = log.filter(|l| query.matches(l)) {
+                page.logs.push(log);
+            }
+            if scanned >= SCAN_BUDGET && page.logs.len() < limit {
                 page.next = Some(id);
                 break;
             }
@@ -203,3 +320,53 @@ impl Store {
         Ok(page)
     }
 }
+
+/// Re-indexes history written with an older index layout (once, at open).
+pub(crate) fn upgrade_index(db: &sled::Db, exchange: &sled::Tree) -> Result<()> {
+    const VERSION_KEY: &[u8] = b"history-index";
+    let meta = db.open_tree("meta")?;
+    if meta.get(VERSION_KEY)?.as_deref() == Some(INDEX_VERSION) {
+        return Ok(());
+    }
+    // Plain writes, no batch: a run cut short leaves the version unset and is redone.
+    let started = std::time::Instant::now();
+    let mut removed = 0usize;
+    for entry in exchange.scan_prefix([b'x']) {
+        exchange.remove(entry?.0)?;
+        removed += 1;
+    }
+    let mut indexed = 0usize;
+    for entry in exchange.scan_prefix([b'l']) {
+        let (k, v) = entry?;
+        let log: LogRecord = decode(&k, &v)?;
+        for (index, value) in index_entries(&log) {
+            exchange.insert(index, value)?;
+        }
+        indexed += 1;
+    }
+    meta.insert(VERSION_KEY, INDEX_VERSION)?;
+    db.flush()?;
+    if indexed > 0 {
+        tracing::info!(
+            logs = indexed,
+            old_entries = removed,
+            seconds = started.elapsed().as_secs_f64(),
+            "history re-indexed for this version"
+        );
+    }
+    Ok(())
+}
+
+/// The log ID at the end of an index or log key.
+fn tail_id(k: &[u8]) -> [u8; 16] {
+    let mut id = [0u8; 16];
+    if let Some(tail) = k.get(k.len().saturating_sub(16)..)
+        && tail.len() == 16
+    {
+        id.copy_from_slice(tail);
+    }
+    id
+}
+
+#[cfg(test)]
+mod tests;

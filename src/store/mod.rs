@@ -146,6 +146,7 @@ impl Store {
         if journal::replay(&journal_tree, &exchange)? > 0 {
             db.flush()?;
         }
+        history::upgrade_index(&db, &exchange)?;
         Ok(Store {
             journal: std::sync::Arc::new(journal::Journal::start(journal_tree, exchange.clone())?),
             exchange,
@@ -192,8 +193,8 @@ impl Store {
         writes.insert(key(b'r', &[request.id.as_bytes()]), encode(request));
         for (i, log) in logs.iter().enumerate() {
             writes.insert(key(b'l', &[log.id.as_bytes()]), encode(log));
-            for index in history::index_keys(log) {
-                writes.insert(index, Vec::new());
+            for (index, value) in history::index_entries(log) {
+                writes.insert(index, value);
             }
             if let Some(lanes) = lanes {
                 let queue = queue::QueueId {
@@ -220,20 +221,21 @@ impl Store {
         writes.append_to(batch);
     }
 
-    /// Only the index keys that change are written: a delivery or a query's answer
-    /// changes the status, and rewriting the other seven would cost seven more sled
-    /// writes per update. `old` must be the record as stored (its keys are there).
+    /// Only the index entries that change are written: a delivery or a query's answer
+    /// changes the status (in the environment index's summary, and the sparse status
+    /// index), and rewriting the others would cost more sled writes per update. `old`
+    /// must be the record as stored (its entries are there).
     fn log_update_writes(writes: &mut Writes, old: &LogRecord, new: &LogRecord) {
-        let new_index = history::index_keys(new);
-        let old_index = history::index_keys(old);
-        for stale in &old_index {
-            if !new_index.contains(stale) {
+        let new_index = history::index_entries(new);
+        let old_index = history::index_entries(old);
+        for (stale, _) in &old_index {
+            if !new_index.iter().any(|(k, _)| k == stale) {
                 writes.remove(stale.clone());
             }
         }
-        for index in new_index {
-            if !old_index.contains(&index) {
-                writes.insert(index, Vec::new());
+        for entry in new_index {
+            if !old_index.contains(&entry) {
+                writes.insert(entry.0, entry.1);
             }
         }
         writes.insert(key(b'l', &[new.id.as_bytes()]), encode(new));

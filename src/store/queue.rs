@@ -192,8 +192,8 @@ impl Store {
     pub fn insert_resend(&self, log: &LogRecord, queue: &QueueId) -> Result<()> {
         let mut batch = sled::Batch::default();
         batch.insert(key(b'l', &[log.id.as_bytes()]), encode(log));
-        for index in super::history::index_keys(log) {
-            batch.insert(index, &[]);
+        for (index, value) in super::history::index_entries(log) {
+            batch.insert(index, value);
         }
         let seq = self.db.generate_id()?;
         batch.insert(queue.key(seq), item_value(log.id, 0));
