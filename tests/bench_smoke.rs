@@ -29,8 +29,20 @@ const EXPECTED: &[(&str, &[&str], &[&str])] = &[
     ),
     (
         "query",
-        &["fixed_rate_p50", "fixed_rate_p99", "c16_throughput"],
-        &["added_p50", "added_p99", "c16_p50", "c16_p99", "nginx_ran"],
+        &[
+            "fixed_rate_p50",
+            "fixed_rate_p99",
+            "c16_throughput",
+            "c16_throughput_vs_bare_proxy",
+        ],
+        &[
+            "added_p50",
+            "added_p99",
+            "c16_p50",
+            "c16_p99",
+            "nginx_ran",
+            "bare_proxy_c16_throughput",
+        ],
     ),
     (
         "delivery",
@@ -78,6 +90,7 @@ const NGINX: &[&str] = &[
     "nginx_fixed_rate_p99",
     "nginx_c16_throughput",
     "c16_throughput_vs_nginx",
+    "bare_proxy_c16_throughput_vs_nginx",
 ];
 
 fn number(report: &Value, section: &str, name: &str) -> f64 {

@@ -234,6 +234,40 @@ async fn baseline_ingest(State(state): State<BaselineState>, body: Bytes) -> (St
     (StatusCode::OK, format!("{{\"id\":\"{id}\"}}"))
 }
 
+/// A bare reverse proxy (axum in, reqwest out, 2 workers like the engine): what the
+/// engine's HTTP stack costs by itself on a query, with no auth, routing or storage.
+pub fn bare_proxy(upstream: String) -> Result<Loopback> {
+    Loopback::start(2, move || {
+        let state = Arc::new((super::load::client(), upstream));
+        Router::new()
+            .route("/query", post(proxy_query))
+            .with_state(state)
+    })
+}
+
+async fn proxy_query(
+    State(state): State<Arc<(reqwest::Client, String)>>,
+    body: Bytes,
+) -> (StatusCode, Bytes) {
+    let (client, upstream) = &*state;
+    let answer = client
+        .post(upstream.as_str())
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await;
+    match answer {
+        Ok(r) => {
+            let status = StatusCode::from_u16(r.status().as_u16()).unwrap_or(StatusCode::OK);
+            match r.bytes().await {
+                Ok(b) => (status, b),
+                Err(_) => (StatusCode::BAD_GATEWAY, Bytes::new()),
+            }
+        }
+        Err(_) => (StatusCode::BAD_GATEWAY, Bytes::new()),
+    }
+}
+
 /// The engine: this binary's `serve` in a child process, on its own temp config and
 /// data dir. Killed when dropped.
 pub struct EngineProcess {

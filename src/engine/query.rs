@@ -117,9 +117,8 @@ impl Engine {
             });
         };
         // Stored while forwarding so an in-flight query is visible; a query is not
-        // acknowledged before its answer, so no flush is awaited. The write goes
-        // through the group commit (one batch with the other writers waiting) and is
-        // applied while the destination works.
+        // acknowledged before its answer, so no flush is awaited. The journal's expander
+        // applies it while the destination works.
         let store_failed = |e: String| Rejection {
             error: store_failure(e),
             meta: None,
@@ -128,11 +127,11 @@ impl Engine {
             .store
             .accepted_writes(&prepared.request, &prepared.logs, None)
             .map_err(|e| store_failed(e.to_string()))?;
-        let stored = self
-            .commit
-            .write(self.store.exchange_tree(), writes)
+        self.store
+            .journal()
+            .write(writes, None)
             .await
-            .map_err(store_failed)?;
+            .map_err(|e| store_failed(e.to_string()))?;
         self.publish(&pending);
 
         let started_at = Utc::now();
@@ -157,8 +156,7 @@ impl Engine {
                 Err(e) => Err(e),
             }
         };
-        let (stored, outcome) = tokio::join!(stored.done(), forward);
-        stored.map_err(store_failed)?;
+        let outcome = forward.await;
         // Microsecond resolution is plenty and keeps the figure readable.
         let latency_ms = (clock.elapsed().as_secs_f64() * 1e6).round() / 1000.0;
 
@@ -262,11 +260,8 @@ impl Engine {
         let writes =
             self.store
                 .update_writes(&pending, &done, Some(&attempt), stored_body.as_deref());
-        let recorded = match self.commit.write(self.store.exchange_tree(), writes).await {
-            Ok(applied) => applied.done().await,
-            Err(e) => Err(e),
-        };
-        if let Err(e) = recorded {
+        // Applied after the pending log (the journal keeps order); readers settle first.
+        if let Err(e) = self.store.journal().write(writes, None).await {
             tracing::error!(error = %e, log = %done.id, "could not record the query's outcome");
         }
         self.publish(&done);

@@ -10,6 +10,10 @@
 //! record still there before anything reads the store: applying a write set twice
 //! writes the same keys and values, so a record half applied is simply applied again.
 //!
+//! Writes that need no flush (a query's log, a delivery's outcome) go through the same
+//! expander without a journal record ([`Journal::write`]), so every write to history is
+//! applied in one order and none takes sled's batch lock.
+//!
 //! Readers that must see everything acknowledged so far call [`Journal::settle`].
 //! The backlog of records not yet applied is bounded ([`MAX_BACKLOG`]): past it, new
 //! requests wait for the expander before they are journaled.
@@ -37,7 +41,10 @@ pub struct Record {
 }
 
 struct Pending {
-    record: Record,
+    writes: Writes,
+    /// The journal record to remove once applied (none for writes that need no flush).
+    key: Option<[u8; 8]>,
+    _permit: OwnedSemaphorePermit,
     after: Option<AfterApply>,
 }
 
@@ -99,13 +106,7 @@ impl Journal {
     /// Writes `writes` as one journal record (not yet flushed: wait for the group
     /// commit before acknowledging). Waits while the backlog is full.
     pub async fn record(&self, writes: Writes) -> Result<Record> {
-        let permit = self
-            .shared
-            .backlog
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| StoreError::Io("the journal has stopped".into()))?;
+        let permit = self.permit().await?;
         let key = self
             .shared
             .next
@@ -121,8 +122,54 @@ impl Journal {
 
     /// Hands a flushed record to the expander; `after` runs once it is applied.
     pub fn apply(&self, record: Record, after: Option<AfterApply>) {
+        self.push(Pending {
+            writes: record.writes,
+            key: Some(record.key),
+            _permit: record._permit,
+            after,
+        });
+    }
+
+    /// Queues writes that need no flush (a query's log, a delivery's outcome) behind
+    /// everything journaled so far, so they apply in order with it; `after` runs once
+    /// they are applied. Waits while the backlog is full.
+    pub async fn write(&self, writes: Writes, after: Option<AfterApply>) -> Result<()> {
+        let permit = self.permit().await?;
+        self.push(Pending {
+            writes,
+            key: None,
+            _permit: permit,
+            after,
+        });
+        Ok(())
+    }
+
+    /// [`Journal::write`], returning once the writes are applied.
+    pub async fn write_applied(&self, writes: Writes) -> Result<()> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.write(
+            writes,
+            Some(Box::new(move || {
+                let _ = tx.send(());
+            })),
+        )
+        .await?;
+        rx.await
+            .map_err(|_| StoreError::Io("the journal has stopped".into()))
+    }
+
+    async fn permit(&self) -> Result<OwnedSemaphorePermit> {
+        self.shared
+            .backlog
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::Io("the journal has stopped".into()))
+    }
+
+    fn push(&self, pending: Pending) {
         let mut state = self.shared.lock();
-        state.queue.push_back(Pending { record, after });
+        state.queue.push_back(pending);
         state.enqueued += 1;
         drop(state);
         self.shared.work.notify_one();
@@ -189,8 +236,9 @@ fn expand_loop(shared: &Shared) {
         };
         let mut after = Vec::with_capacity(batch.len());
         for pending in &batch {
-            if let Err(e) = apply_writes(&shared.target, &pending.record.writes)
-                .and_then(|()| shared.journal.remove(pending.record.key).map(|_| ()))
+            let removed = |key: [u8; 8]| shared.journal.remove(key).map(|_| ());
+            if let Err(e) = apply_writes(&shared.target, &pending.writes)
+                .and_then(|()| pending.key.map_or(Ok(()), removed))
             {
                 // The record stays in the journal: the next start applies it again.
                 tracing::error!(error = %e, "applying a journal record failed");
@@ -203,7 +251,7 @@ fn expand_loop(shared: &Shared) {
         shared.progress.notify_all();
         for pending in batch {
             after.extend(pending.after);
-            // Dropping the record releases its backlog permit.
+            // Dropping the entry releases its backlog permit.
         }
         for f in after {
             f();

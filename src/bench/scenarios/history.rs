@@ -319,7 +319,7 @@ pub async fn run(quick: bool) -> Result<Report> {
         engine_disk as f64 / n as f64,
         base_disk as f64 / n as f64,
     );
-    report.note("the engine stores per log: the request (1 KiB body), the log, 8 index entries");
+    report.note("the engine stores per log: the request (1 KiB body), the log, 3 to 5 index entries (environment with a summary, source, destination, patient; a failed or filtered log also a status entry)");
     drop(baseline);
     engine.stop();
     Ok(report)

@@ -46,7 +46,8 @@ async fn closed(
 
 pub async fn run(quick: bool) -> Result<Report> {
     let mut report = new_report(Scenario::Query, quick);
-    report.baseline_is = "the same query POSTed straight to the stub (no engine); nginx \
+    report.baseline_is = "the same query POSTed straight to the stub (no engine); a bare \
+        axum + reqwest proxy to the same stub (the engine's HTTP stack alone); nginx \
         proxy_pass to the same stub when nginx is installed"
         .into();
     let rate = if quick { 200.0 } else { 1000.0 };
@@ -126,6 +127,19 @@ pub async fn run(quick: bool) -> Result<Report> {
         engine_c.throughput(),
         direct_c.throughput(),
     );
+    // What the HTTP stack alone (axum in, reqwest out) does, to read the nginx ratio by.
+    let proxy = serve::bare_proxy(stub.url("/d/0"))?;
+    let proxy_url = proxy.url("/query");
+    let _ = closed(&client, proxy_url.clone(), None, warmup, warmup).await;
+    let proxy_c = closed(&client, proxy_url, None, warmup, duration).await;
+    drop(proxy);
+    report.pair(
+        "c16_throughput_vs_bare_proxy",
+        "/s",
+        engine_c.throughput(),
+        proxy_c.throughput(),
+    );
+    report.figure("bare_proxy_c16_throughput", "/s", proxy_c.throughput());
     report.figure("c16_p50", "µs", engine_c.latencies.p50());
     report.figure("c16_p99", "µs", engine_c.latencies.p99());
     report.figure("nginx_ran", "", if nginx.is_some() { 1.0 } else { 0.0 });
@@ -152,6 +166,12 @@ pub async fn run(quick: bool) -> Result<Report> {
             "/s",
             n_c.throughput(),
             direct_c.throughput(),
+        );
+        report.pair(
+            "bare_proxy_c16_throughput_vs_nginx",
+            "/s",
+            proxy_c.throughput(),
+            n_c.throughput(),
         );
         report.pair(
             "c16_throughput_vs_nginx",

@@ -232,17 +232,18 @@ async fn attempt_once(
         updated.status = current.status;
         updated.quarantined = current.quarantined;
     }
-    // Through the group commit: the dispatchers of many queues share one sled batch.
+    // Through the journal's expander, in order with the request's own writes; waited
+    // for, since the next attempt reads this log back.
     let writes =
         engine
             .store
             .delivery_writes(item, &current, &updated, Some(&outcome.attempt), succeeded);
     engine
-        .commit
-        .write(engine.store.exchange_tree(), writes)
-        .await?
-        .done()
-        .await?;
+        .store
+        .journal()
+        .write_applied(writes)
+        .await
+        .map_err(|e| e.to_string())?;
     engine.publish(&updated);
     engine
         .stats
