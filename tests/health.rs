@@ -110,6 +110,11 @@ async fn connections_environments_and_status_carry_live_figures() {
     assert_eq!(me["role"], "operator");
     assert_eq!(me["phiVisible"], false);
     assert!(me["uptimeSeconds"].is_u64());
+    assert!(
+        me["journalBacklog"].as_u64().expect("backlog") <= 4_096,
+        "{me}"
+    );
+    assert_eq!(me["journalCapacity"], 4_096);
 
     let (status, body) = te.get("/admin/v1/connections?env=mars", Some(&admin)).await;
     assert_eq!(status, 400, "{body}");

@@ -408,6 +408,10 @@ async fn status(State(engine): State<AppState>, headers: HeaderMap) -> Response 
             "acceptedPerSecond": accepted,
             "deliveredPerSecond": delivered,
             "activeDispatchers": engine.delivery().active_dispatchers(),
+            // Acknowledged requests not yet written to history and the queues, and the
+            // bound past which new requests wait (see store::journal).
+            "journalBacklog": engine.store().journal().backlog(),
+            "journalCapacity": crate::store::journal::MAX_BACKLOG,
             "role": token.role,
             "phiVisible": token.role.sees_phi(),
             "tokenName": token.name,
