@@ -167,9 +167,8 @@ impl Store {
     }
 
     /// Writes an accepted request with its logs in one atomic batch; with `lanes`
-    /// (one per log), also one delivery-queue entry per log. Call
-    /// [`GroupCommit::durable`] after it before acknowledging (or hand
-    /// [`Store::accepted_writes`] to [`GroupCommit::write_durable`] instead).
+    /// (one per log), also one delivery-queue entry per log. For bulk loads and tests:
+    /// the engine journals [`Store::accepted_writes`] instead ([`journal`]).
     pub fn insert_accepted(
         &self,
         request: &StoredRequest,
