@@ -331,6 +331,7 @@ async fn list_logs(
     headers: HeaderMap,
     params: Result<Query<LogParams>, QueryRejection>,
 ) -> Response {
+    engine.settled_async().await;
     let result = (|| {
         let token = admin(&engine, &headers)?;
         let params = query_params(
@@ -350,6 +351,7 @@ async fn get_log(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
+    engine.settled_async().await;
     let result = (|| {
         let token = admin(&engine, &headers)?;
         let id = Uuid::parse_str(&id)

@@ -170,6 +170,12 @@ impl Engine {
         self.store.journal().settle();
     }
 
+    /// [`Engine::settled`] without blocking the thread: async callers call this before
+    /// a read, which then finds nothing pending.
+    pub async fn settled_async(&self) {
+        self.store.journal().settle_async().await;
+    }
+
     pub(crate) fn publish(&self, log: &LogRecord) {
         // No subscriber is not an error.
         let _ = self.events.send(LogEvent { log: log.clone() });
@@ -179,7 +185,7 @@ impl Engine {
     /// everything to disk; call before exit.
     pub async fn shutdown(&self) {
         self.delivery.drain(delivery::DRAIN_TIMEOUT).await;
-        self.settled();
+        self.settled_async().await;
         if let Err(e) = self.commit.durable().await {
             tracing::error!(error = %e, "final flush failed");
         }

@@ -97,7 +97,7 @@ impl Engine {
     }
 
     pub async fn quarantine(&self, log_id: Uuid, actor: &str) -> Result<LogRecord, ApiError> {
-        self.settled();
+        self.settled_async().await;
         let log = self.known_log(log_id)?;
         let item = self
             .store
@@ -117,7 +117,7 @@ impl Engine {
 
     /// Puts a quarantined log back at the head of its queue.
     pub async fn release(&self, log_id: Uuid, actor: &str) -> Result<LogRecord, ApiError> {
-        self.settled();
+        self.settled_async().await;
         let log = self.known_log(log_id)?;
         let mut updated = log.clone();
         updated.quarantined = false;
@@ -138,7 +138,7 @@ impl Engine {
 
     /// Gives up on a log: FAILED, and out of its queue or quarantine.
     pub async fn mark_failed(&self, log_id: Uuid, actor: &str) -> Result<LogRecord, ApiError> {
-        self.settled();
+        self.settled_async().await;
         let log = self.known_log(log_id)?;
         if log.status != LogStatus::Pending {
             return Err(conflict(format!(
@@ -180,7 +180,7 @@ impl Engine {
     /// Queues the same request to the same destination again, as a new log that
     /// points to the original.
     pub async fn resend(&self, log_id: Uuid, actor: &str) -> Result<LogRecord, ApiError> {
-        self.settled();
+        self.settled_async().await;
         let original = self.known_log(log_id)?;
         if original.exchange.is_sync() {
             return Err(conflict(format!(

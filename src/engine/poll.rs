@@ -109,7 +109,7 @@ impl Engine {
         token: &str,
         log_ids: &[String],
     ) -> Result<usize, ApiError> {
-        self.settled();
+        self.settled_async().await;
         let d = self.poller(destination, token)?.clone();
         let mut logs = Vec::with_capacity(log_ids.len());
         for raw in log_ids {

@@ -63,6 +63,8 @@ struct Shared {
     state: Mutex<State>,
     work: Condvar,
     progress: Condvar,
+    /// The `applied` count, for readers that wait without blocking a thread.
+    applied: tokio::sync::watch::Sender<u64>,
     backlog: Arc<Semaphore>,
 }
 
@@ -89,6 +91,7 @@ impl Journal {
             state: Mutex::new(State::default()),
             work: Condvar::new(),
             progress: Condvar::new(),
+            applied: tokio::sync::watch::channel(0).0,
             backlog: Arc::new(Semaphore::new(MAX_BACKLOG)),
         });
         let for_thread = shared.clone();
@@ -197,6 +200,13 @@ impl Journal {
         }
     }
 
+    /// [`Journal::settle`] for async code: waits without blocking the thread.
+    pub async fn settle_async(&self) {
+        let target = self.shared.lock().enqueued;
+        let mut applied = self.shared.applied.subscribe();
+        let _ = applied.wait_for(|n| *n >= target).await;
+    }
+
     /// Records applied and records waiting, for health views.
     pub fn backlog(&self) -> usize {
         let state = self.shared.lock();
@@ -245,11 +255,13 @@ fn expand_loop(shared: &Shared) {
             // The records stay in the journal: the next start applies them again.
             tracing::error!(error = %e, "applying journal records failed");
         }
-        {
+        let applied = {
             let mut state = shared.lock();
             state.applied += batch.len() as u64;
-        }
+            state.applied
+        };
         shared.progress.notify_all();
+        shared.applied.send_replace(applied);
         for pending in batch {
             after.extend(pending.after);
             // Dropping the entry releases its backlog permit.
@@ -412,6 +424,8 @@ mod tests {
         assert_eq!(journal.len(), 1);
         let (tx, rx) = std::sync::mpsc::channel();
         j.apply(record, Some(Box::new(move || tx.send(()).unwrap())));
+        j.settle_async().await;
+        assert_eq!(target.get(b"r1").unwrap().unwrap(), b"request".as_slice());
         j.settle();
         assert_eq!(target.get(b"r1").unwrap().unwrap(), b"request".as_slice());
         assert!(target.get(b"gone").unwrap().is_none());
