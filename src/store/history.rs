@@ -330,6 +330,12 @@ pub(crate) fn upgrade_index(db: &sled::Db, exchange: &sled::Tree) -> Result<()> 
     }
     // Plain writes, no batch: a run cut short leaves the version unset and is redone.
     let started = std::time::Instant::now();
+    if exchange.scan_prefix([b'l']).next().is_some() {
+        tracing::warn!(
+            "history index from an older version: re-indexing every log before serving \
+             (about a minute per million logs)"
+        );
+    }
     let mut removed = 0usize;
     for entry in exchange.scan_prefix([b'x']) {
         exchange.remove(entry?.0)?;
