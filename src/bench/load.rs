@@ -198,23 +198,11 @@ pub async fn post(
     bearer: Option<&str>,
     body: axum::body::Bytes,
 ) -> Result<axum::body::Bytes, String> {
-    let mut req = client
+    let req = client
         .post(url)
         .header("content-type", "application/json")
         .body(body);
-    if let Some(token) = bearer {
-        req = req.bearer_auth(token);
-    }
-    let response = req.send().await.map_err(|e| e.to_string())?;
-    let status = response.status();
-    let bytes = response.bytes().await.map_err(|e| e.to_string())?;
-    if !status.is_success() {
-        return Err(format!(
-            "HTTP {status}: {}",
-            String::from_utf8_lossy(&bytes[..bytes.len().min(300)])
-        ));
-    }
-    Ok(bytes)
+    expect_success(req, bearer).await
 }
 
 /// A GET that expects a 2xx.
@@ -223,7 +211,14 @@ pub async fn get(
     url: &str,
     bearer: Option<&str>,
 ) -> Result<axum::body::Bytes, String> {
-    let mut req = client.get(url);
+    expect_success(client.get(url), bearer).await
+}
+
+/// Sends `req` (with `bearer` when given) and reads the answer; an error unless 2xx.
+async fn expect_success(
+    mut req: reqwest::RequestBuilder,
+    bearer: Option<&str>,
+) -> Result<axum::body::Bytes, String> {
     if let Some(token) = bearer {
         req = req.bearer_auth(token);
     }

@@ -343,16 +343,7 @@ impl EngineProcess {
 
     /// SIGTERM, then waits (SIGKILL after 15 s).
     pub fn stop(mut self) {
-        terminate(self.child.id());
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        stop_child(&mut self.child, Duration::from_secs(15));
     }
 }
 
@@ -363,6 +354,20 @@ impl Drop for EngineProcess {
             let _ = self.child.wait();
         }
     }
+}
+
+/// SIGTERM, then waits up to `grace` before SIGKILL.
+fn stop_child(child: &mut Child, grace: Duration) {
+    terminate(child.id());
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// SIGTERM to one process we started.
@@ -534,15 +539,6 @@ impl Nginx {
 impl Drop for Nginx {
     fn drop(&mut self) {
         // SIGTERM to the master stops its workers too; SIGKILL would orphan them.
-        terminate(self.child.id());
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        stop_child(&mut self.child, Duration::from_secs(5));
     }
 }

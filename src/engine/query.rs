@@ -119,19 +119,19 @@ impl Engine {
         // Stored while forwarding so an in-flight query is visible; a query is not
         // acknowledged before its answer, so no flush is awaited. The journal's expander
         // applies it while the destination works.
-        let store_failed = |e: String| Rejection {
+        let store_failed = |e: crate::store::StoreError| Rejection {
             error: store_failure(e),
             meta: None,
         };
         let writes = self
             .store
             .accepted_writes(&prepared.request, &prepared.logs, None)
-            .map_err(|e| store_failed(e.to_string()))?;
+            .map_err(store_failed)?;
         self.store
             .journal()
             .write(writes, None)
             .await
-            .map_err(|e| store_failed(e.to_string()))?;
+            .map_err(store_failed)?;
         self.publish(&pending);
 
         let started_at = Utc::now();

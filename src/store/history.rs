@@ -302,7 +302,8 @@ impl Store {
                 match Summary::parse(&v) {
                     Some(s) if query.matches_summary(&s) => self.log(id)?,
                     Some(_) => None,
-                    None => self.log(id)?.filter(|l| query.matches(l)),
+                    // An unreadable summary: read the log (checked below).
+                    None => self.log(id)?,
                 }
             } else if via_index {
                 self.log(id)?

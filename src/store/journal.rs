@@ -246,7 +246,8 @@ fn expand_loop(shared: &Shared) {
         };
         let mut after = Vec::with_capacity(batch.len());
         let removed = |key: &[u8; 8]| shared.journal.remove(key).map(|_| ());
-        if let Err(e) = apply_coalesced(&shared.target, &batch).and_then(|()| {
+        let sets: Vec<&Writes> = batch.iter().map(|p| &p.writes).collect();
+        if let Err(e) = apply_coalesced(&shared.target, &sets).and_then(|()| {
             batch
                 .iter()
                 .filter_map(|p| p.key.as_ref())
@@ -272,19 +273,19 @@ fn expand_loop(shared: &Shared) {
     }
 }
 
-/// Applies the write sets of `batch` in order, skipping every write that a later one in
-/// the same batch replaces (under load a query's pending log and its outcome are often
-/// drained together): the same end state with fewer sled writes. Journaled records are
-/// never cut this way: nothing else writes their keys before they are applied.
-fn apply_coalesced(tree: &sled::Tree, batch: &[Pending]) -> std::result::Result<(), sled::Error> {
+/// Applies `sets` in order, skipping every write that a later one replaces (under load
+/// a query's pending log and its outcome are often drained together): the same end
+/// state with fewer sled writes. Journaled records are never cut this way: nothing else
+/// writes their keys before they are applied.
+fn apply_coalesced(tree: &sled::Tree, sets: &[&Writes]) -> std::result::Result<(), sled::Error> {
     let mut last: HashMap<&[u8], (usize, usize)> = HashMap::new();
-    for (i, pending) in batch.iter().enumerate() {
-        for (j, (key, _)) in pending.writes.ops.iter().enumerate() {
+    for (i, writes) in sets.iter().enumerate() {
+        for (j, (key, _)) in writes.ops.iter().enumerate() {
             last.insert(key.as_slice(), (i, j));
         }
     }
-    for (i, pending) in batch.iter().enumerate() {
-        for (j, (key, value)) in pending.writes.ops.iter().enumerate() {
+    for (i, writes) in sets.iter().enumerate() {
+        for (j, (key, value)) in writes.ops.iter().enumerate() {
             if last.get(key.as_slice()) != Some(&(i, j)) {
                 continue;
             }
@@ -293,16 +294,6 @@ fn apply_coalesced(tree: &sled::Tree, batch: &[Pending]) -> std::result::Result<
                 None => tree.remove(key.as_slice())?,
             };
         }
-    }
-    Ok(())
-}
-
-fn apply_writes(tree: &sled::Tree, writes: &Writes) -> std::result::Result<(), sled::Error> {
-    for (key, value) in &writes.ops {
-        match value {
-            Some(v) => tree.insert(key.as_slice(), v.as_slice())?,
-            None => tree.remove(key.as_slice())?,
-        };
     }
     Ok(())
 }
@@ -317,7 +308,7 @@ pub fn replay(journal: &sled::Tree, target: &sled::Tree) -> Result<usize> {
             key: format!("journal {}", hex(&key)),
             reason: "truncated write set".into(),
         })?;
-        apply_writes(target, &writes)?;
+        apply_coalesced(target, &[&writes])?;
         journal.remove(&key)?;
         count += 1;
     }
@@ -468,25 +459,19 @@ mod tests {
     #[tokio::test]
     async fn a_batch_applies_only_the_last_write_of_each_key() {
         let (_db, _journal, target) = trees();
-        let permits = Arc::new(Semaphore::new(8));
-        let mut batch = Vec::new();
-        for ops in [
+        let sets: Vec<Writes> = [
             vec![
                 (b"a".to_vec(), Some(b"1".to_vec())),
                 (b"b".to_vec(), Some(b"1".to_vec())),
             ],
             vec![(b"a".to_vec(), None), (b"c".to_vec(), Some(b"2".to_vec()))],
             vec![(b"b".to_vec(), Some(b"3".to_vec()))],
-        ] {
-            batch.push(Pending {
-                writes: Writes { ops },
-                key: None,
-                _permit: permits.clone().acquire_owned().await.unwrap(),
-                after: None,
-            });
-        }
+        ]
+        .into_iter()
+        .map(|ops| Writes { ops })
+        .collect();
         target.insert(b"a", b"0".as_slice()).unwrap();
-        apply_coalesced(&target, &batch).unwrap();
+        apply_coalesced(&target, &sets.iter().collect::<Vec<_>>()).unwrap();
         assert!(target.get(b"a").unwrap().is_none());
         assert_eq!(target.get(b"b").unwrap().unwrap(), b"3".as_slice());
         assert_eq!(target.get(b"c").unwrap().unwrap(), b"2".as_slice());

@@ -161,7 +161,7 @@ impl Store {
         &self.db
     }
 
-    /// The accept journal in front of [`Store::exchange_tree`].
+    /// The accept journal in front of the exchange tree (requests, logs, queues).
     pub fn journal(&self) -> &journal::Journal {
         &self.journal
     }
@@ -180,8 +180,7 @@ impl Store {
         Ok(())
     }
 
-    /// The writes of [`Store::insert_accepted`], to apply atomically to
-    /// [`Store::exchange_tree`].
+    /// The writes of [`Store::insert_accepted`], for the journal (see [`journal`]).
     pub fn accepted_writes(
         &self,
         request: &StoredRequest,
@@ -206,11 +205,6 @@ impl Store {
             }
         }
         Ok(writes)
-    }
-
-    /// The tree requests, logs, attempts and queues live in.
-    pub fn exchange_tree(&self) -> &sled::Tree {
-        &self.exchange
     }
 
     /// Adds the ops that replace `old` with `new` (record and index keys) to a batch.
@@ -250,8 +244,7 @@ impl Store {
         );
     }
 
-    /// The writes of [`Store::update_log`], to apply atomically to
-    /// [`Store::exchange_tree`].
+    /// The writes of [`Store::update_log`], for the journal (see [`journal::Journal::write`]).
     pub fn update_writes(
         &self,
         old: &LogRecord,

@@ -216,8 +216,8 @@ impl Store {
         Ok(())
     }
 
-    /// The writes of [`Store::record_delivery`], to apply atomically to
-    /// [`Store::exchange_tree`].
+    /// The writes of [`Store::record_delivery`], for the journal (see
+    /// [`super::journal::Journal::write_applied`]).
     pub fn delivery_writes(
         &self,
         item: &QueueItem,

@@ -32,34 +32,19 @@ pub async fn run(quick: bool) -> Result<Report> {
     let baseline = serve::baseline(base_dir.path(), 2, None)?;
 
     let destination = [serve::destination_id(0)];
+    // Authenticated 1 KiB notifications to `url` in a closed loop of `c` clients.
+    let notifications = |url: String| {
+        let (cl, tok) = (client.clone(), token.clone());
+        load::request(move |i, _| {
+            let (cl, url, tok) = (cl.clone(), url.clone(), tok.clone());
+            let body = serve::notification(&destination, i);
+            async move { load::post(&cl, &url, Some(&tok), body).await.map(|_| ()) }
+        })
+    };
     for c in LEVELS {
         // Alternate engine and baseline at each level so drift hits both alike.
-        let url = engine.url("/endpoint");
-        let (cl, tok) = (client.clone(), token.clone());
-        let mut e = closed_loop(
-            load::request(move |i, _| {
-                let (cl, url, tok) = (cl.clone(), url.clone(), tok.clone());
-                let body = serve::notification(&destination, i);
-                async move { load::post(&cl, &url, Some(&tok), body).await.map(|_| ()) }
-            }),
-            c,
-            warmup,
-            duration,
-        )
-        .await;
-        let url = baseline.url("/ingest");
-        let (cl, tok) = (client.clone(), token.clone());
-        let mut b = closed_loop(
-            load::request(move |i, _| {
-                let (cl, url, tok) = (cl.clone(), url.clone(), tok.clone());
-                let body = serve::notification(&destination, i);
-                async move { load::post(&cl, &url, Some(&tok), body).await.map(|_| ()) }
-            }),
-            c,
-            warmup,
-            duration,
-        )
-        .await;
+        let mut e = closed_loop(notifications(engine.url("/endpoint")), c, warmup, duration).await;
+        let mut b = closed_loop(notifications(baseline.url("/ingest")), c, warmup, duration).await;
         if let Some(err) = e.first_error.as_ref().or(b.first_error.as_ref()) {
             report.note(format!(
                 "c={c}: errors ({} engine, {} baseline), first: {err}",
