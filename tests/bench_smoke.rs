@@ -34,10 +34,13 @@ const EXPECTED: &[(&str, &[&str], &[&str])] = &[
             "fixed_rate_p99",
             "c16_throughput",
             "c16_throughput_vs_bare_proxy",
+            "bare_proxy_fixed_rate_p50",
+            "bare_proxy_fixed_rate_p99",
         ],
         &[
             "added_p50",
             "added_p99",
+            "bare_proxy_added_p50",
             "c16_p50",
             "c16_p99",
             "nginx_ran",

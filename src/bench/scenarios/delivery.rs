@@ -1,5 +1,5 @@
 //! `delivery`: from the send of a notification to its arrival at a stub destination, at
-//! a fixed rate (latency from the intended send time to arrival), and sustained
+//! a fixed rate (latency from the release of the send to arrival), and sustained
 //! deliveries per second to 1, 10 and 100 destinations.
 //!
 //! Baselines: for latency, a minimal store-and-forward server (axum + sled insert +
@@ -37,14 +37,14 @@ async fn latency(
     let sent: Arc<Mutex<Vec<(Uuid, Instant)>>> = Arc::default();
     let (cl, record) = (client.clone(), sent.clone());
     let out = fixed_rate(
-        load::request(move |i, intended| {
+        load::request(move |i, released| {
             let (cl, url, tok, record) = (cl.clone(), url.clone(), token.clone(), record.clone());
             let body = serve::notification(&[serve::destination_id(0)], i);
             async move {
                 let answer = load::post(&cl, &url, tok.as_deref(), body).await?;
                 let id = id_of(&answer).ok_or("no log id in the answer")?;
                 if let Ok(mut r) = record.lock() {
-                    r.push((id, intended.into_std()));
+                    r.push((id, released.into_std()));
                 }
                 Ok(())
             }
@@ -70,9 +70,9 @@ async fn latency(
         .unwrap_or_default();
     let mut lat = Latencies::default();
     let mut missing = 0;
-    for (id, intended) in sent.lock().map(|s| s.clone()).unwrap_or_default() {
+    for (id, released) in sent.lock().map(|s| s.clone()).unwrap_or_default() {
         match arrivals.get(&id) {
-            Some(at) => lat.record(at.saturating_duration_since(intended)),
+            Some(at) => lat.record(at.saturating_duration_since(released)),
             None => missing += 1,
         }
     }

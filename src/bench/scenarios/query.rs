@@ -1,7 +1,7 @@
 //! `query`: `PatientSearch Query` through the engine to a fast loopback stub, against
 //! the same request straight to the stub (and through nginx `proxy_pass` when nginx is
-//! installed), at a fixed arrival rate (latency from the intended send time) and in a
-//! closed loop at concurrency 16.
+//! installed), at a fixed arrival rate (in rounds that take turns, so drift over the
+//! run hits each path alike) and in a closed loop at concurrency 16.
 
 use super::secs;
 use crate::bench::load::{self, Outcome, closed_loop, fixed_rate};
@@ -9,6 +9,9 @@ use crate::bench::report::Report;
 use crate::bench::serve::{self, EngineProcess, Nginx, TempDir};
 use crate::bench::{Result, Scenario, new_report};
 use std::time::Duration;
+
+/// Turns taken by the direct, engine and nginx fixed-rate runs in full mode.
+const FIXED_RATE_ROUNDS: u32 = 5;
 
 /// One PatientSearch query POSTed to `url` (the engine's `/query`, the stub, or nginx).
 fn query_request(client: &reqwest::Client, url: String, token: Option<String>) -> load::Request {
@@ -87,17 +90,36 @@ pub async fn run(quick: bool) -> Result<Report> {
     )
     .await;
     let _ = closed(&client, direct_url.clone(), None, warmup, warmup).await;
+    let nginx_url = nginx.as_ref().map(|n| format!("{}/d/0", n.base));
+    if let Some(url) = &nginx_url {
+        let _ = closed(&client, url.clone(), None, warmup, warmup).await;
+    }
+    // What the HTTP stack alone (axum in, reqwest out) does, to read the engine by.
+    let proxy = serve::bare_proxy(stub.url("/d/0"))?;
+    let proxy_url = proxy.url("/query");
+    let _ = closed(&client, proxy_url.clone(), None, warmup, warmup).await;
 
-    let mut direct = at_rate(&client, direct_url.clone(), None, rate, duration).await;
-    let mut through = at_rate(
-        &client,
-        engine_url.clone(),
-        Some(token.clone()),
-        rate,
-        duration,
-    )
-    .await;
-    for (name, o) in [("direct", &direct), ("engine", &through)] {
+    // The fixed-rate runs take turns in rounds: the machine's drift over the scenario
+    // (other tenants, page cache, CPU frequency) then lands on each path alike.
+    let rounds = if quick { 1 } else { FIXED_RATE_ROUNDS };
+    report.size("fixed_rate_rounds", rounds);
+    let slice = duration / rounds;
+    let [mut direct, mut through, mut via_proxy, mut via_nginx] =
+        std::array::from_fn(|_| Outcome::default());
+    for _ in 0..rounds {
+        direct.merge(at_rate(&client, direct_url.clone(), None, rate, slice).await);
+        let token = Some(token.clone());
+        through.merge(at_rate(&client, engine_url.clone(), token, rate, slice).await);
+        via_proxy.merge(at_rate(&client, proxy_url.clone(), None, rate, slice).await);
+        if let Some(url) = &nginx_url {
+            via_nginx.merge(at_rate(&client, url.clone(), None, rate, slice).await);
+        }
+    }
+    for (name, o) in [
+        ("direct", &direct),
+        ("engine", &through),
+        ("bare proxy", &via_proxy),
+    ] {
         if let Some(e) = &o.first_error {
             report.note(format!(
                 "{name} at fixed rate: {} errors, first: {e}",
@@ -111,6 +133,10 @@ pub async fn run(quick: bool) -> Result<Report> {
     report.pair("fixed_rate_p99", "µs", e99, d99);
     report.figure("added_p50", "µs", e50 - d50);
     report.figure("added_p99", "µs", e99 - d99);
+    let (p50, p99) = (via_proxy.latencies.p50(), via_proxy.latencies.p99());
+    report.pair("bare_proxy_fixed_rate_p50", "µs", p50, d50);
+    report.pair("bare_proxy_fixed_rate_p99", "µs", p99, d99);
+    report.figure("bare_proxy_added_p50", "µs", p50 - d50);
 
     let direct_c = closed(&client, direct_url.clone(), None, warmup, duration).await;
     let mut engine_c = closed(
@@ -127,10 +153,6 @@ pub async fn run(quick: bool) -> Result<Report> {
         engine_c.throughput(),
         direct_c.throughput(),
     );
-    // What the HTTP stack alone (axum in, reqwest out) does, to read the nginx ratio by.
-    let proxy = serve::bare_proxy(stub.url("/d/0"))?;
-    let proxy_url = proxy.url("/query");
-    let _ = closed(&client, proxy_url.clone(), None, warmup, warmup).await;
     let proxy_c = closed(&client, proxy_url, None, warmup, duration).await;
     drop(proxy);
     report.pair(
@@ -149,10 +171,8 @@ pub async fn run(quick: bool) -> Result<Report> {
         &format!("added latency ≤ +150 µs p50 (is {added:+.0} µs)"),
         added <= 150.0,
     );
-    if let Some(nginx) = &nginx {
-        let nginx_url = format!("{}/d/0", nginx.base);
-        let _ = closed(&client, nginx_url.clone(), None, warmup, warmup).await;
-        let mut n = at_rate(&client, nginx_url.clone(), None, rate, duration).await;
+    if let Some(nginx_url) = &nginx_url {
+        let mut n = via_nginx;
         let n_c = closed(&client, nginx_url.clone(), None, warmup, duration).await;
         if let Some(e) = n.first_error.as_ref().or(n_c.first_error.as_ref()) {
             report.note(format!("nginx: errors, first: {e}"));
