@@ -777,6 +777,39 @@ async fn query_slower_than_the_timeout_is_504_and_failed() {
 }
 
 #[tokio::test]
+async fn a_query_in_flight_is_in_history_as_pending_until_its_answer() {
+    let (stub, te) = query_setup(
+        StubReply::Delay(Duration::from_millis(1500), 200, patient_search_answer()),
+        "",
+    )
+    .await;
+    let token = te.token("Lab").await;
+    let ehr = te.destination_id("EHR");
+    let query = patient_search_query(ehr);
+    let ask = te.post_json("/query", Some(&token), &query);
+    let look = async {
+        let clock = Instant::now();
+        while stub.requests().is_empty() {
+            assert!(clock.elapsed() < Duration::from_secs(5), "never forwarded");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        // The destination is working on it: nothing has woken the journal since.
+        let logs = te.all_logs();
+        assert_eq!(logs.len(), 1, "{logs:?}");
+        assert_eq!(logs[0].status, LogStatus::Pending);
+        assert_eq!(logs[0].log_type, LogType::Request);
+        logs[0].id
+    };
+    let ((status, body), in_flight) = tokio::join!(ask, look);
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(uuid_of(&body["Meta"]["Logs"][0]["ID"]), in_flight);
+    // Read right after the answer: the outcome is there.
+    let detail = log_detail(&te, in_flight).await;
+    assert_eq!(detail["log"]["status"], "SUCCEEDED", "{detail}");
+    assert_eq!(detail["attempts"][0]["httpStatus"], 200, "{detail}");
+}
+
+#[tokio::test]
 async fn query_to_a_destination_that_is_down_is_502_and_failed() {
     let te = TestEngine::start(&config(&closed_url(), "")).await;
     let token = te.token("Lab").await;

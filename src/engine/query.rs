@@ -116,9 +116,11 @@ impl Engine {
                 meta: None,
             });
         };
-        // Stored while forwarding so an in-flight query is visible; a query is not
-        // acknowledged before its answer, so no flush is awaited. The journal's expander
-        // applies it while the destination works.
+        // Queued before forwarding, so a search while the destination works shows the
+        // query as PENDING (readers settle the journal first). No flush is awaited: a
+        // query is not acknowledged before its answer. The expander is woken once the
+        // answer is out, so the answer does not wait for the wake and the pending log
+        // and its outcome are applied together.
         let store_failed = |e: crate::store::StoreError| Rejection {
             error: store_failure(e),
             meta: None,
@@ -127,11 +129,9 @@ impl Engine {
             .store
             .accepted_writes(&prepared.request, &prepared.logs, None)
             .map_err(store_failed)?;
-        self.store
-            .journal()
-            .write(writes, None)
-            .await
-            .map_err(store_failed)?;
+        let journal = self.store.journal();
+        journal.write_quiet(writes).await.map_err(store_failed)?;
+        let _wake = journal.wake_on_drop();
         self.publish(&pending);
 
         let started_at = Utc::now();
@@ -261,7 +261,7 @@ impl Engine {
             self.store
                 .update_writes(&pending, &done, Some(&attempt), stored_body.as_deref());
         // Applied after the pending log (the journal keeps order); readers settle first.
-        if let Err(e) = self.store.journal().write(writes, None).await {
+        if let Err(e) = journal.write_quiet(writes).await {
             tracing::error!(error = %e, log = %done.id, "could not record the query's outcome");
         }
         self.publish(&done);
