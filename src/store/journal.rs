@@ -84,6 +84,16 @@ impl Shared {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// What a reader must see applied: everything queued so far. Wakes the expander
+    /// here and now rather than rely on a scheduled wake, which may be a task that the
+    /// settling thread itself would run only after it returns.
+    fn settle_target(&self, state: &State) -> u64 {
+        if state.applied < state.enqueued {
+            self.work.notify_one();
+        }
+        state.enqueued
+    }
+
     /// Whether a wake must be scheduled now that something is queued (marks it so).
     fn wake_needed(state: &mut State) -> bool {
         let needed = state.idle && !state.wake_scheduled && !state.queue.is_empty();
@@ -181,6 +191,18 @@ impl Journal {
     /// everything journaled so far, so they apply in order with it; `after` runs once
     /// they are applied. Waits while the backlog is full.
     pub async fn write(&self, writes: Writes, after: Option<AfterApply>) -> Result<()> {
+        self.queue(writes, after, true).await
+    }
+
+    /// [`Journal::write`] without waking the expander: the writes wait for the next
+    /// wake, which the caller brings with [`Journal::wake_on_drop`] once it has
+    /// answered. A query's pending log is queued so, and then applied in one batch with
+    /// its outcome (one write of the log instead of two) after the answer.
+    pub async fn write_quiet(&self, writes: Writes) -> Result<()> {
+        self.queue(writes, None, false).await
+    }
+
+    async fn queue(&self, writes: Writes, after: Option<AfterApply>, wake: bool) -> Result<()> {
         let permit = self.permit().await?;
         let pending = Pending {
             writes,
@@ -188,35 +210,19 @@ impl Journal {
             _permit: permit,
             after,
         };
-        self.push(pending, true);
-        Ok(())
-    }
-
-    /// [`Journal::write`] without waking the expander: the writes wait for the next
-    /// wake, which the caller brings with [`Journal::wake_soon`] (or [`WakeOnDrop`]) once
-    /// it has answered. A query's pending log is queued so, and then applied in one
-    /// batch with its outcome (one write of the log instead of two) after the answer.
-    pub async fn write_quiet(&self, writes: Writes) -> Result<()> {
-        let permit = self.permit().await?;
-        let pending = Pending {
-            writes,
-            key: None,
-            _permit: permit,
-            after: None,
-        };
-        self.push(pending, false);
+        self.push(pending, wake);
         Ok(())
     }
 
     /// Wakes the expander, if it sleeps with writes queued, once the calling task yields.
-    pub fn wake_soon(&self) {
+    fn wake_soon(&self) {
         if Shared::wake_needed(&mut self.shared.lock()) {
             self.shared.clone().wake_soon();
         }
     }
 
-    /// A guard that calls [`Journal::wake_soon`] when dropped, also when the task
-    /// holding it is cancelled (a client that hangs up mid-query).
+    /// A guard that wakes the expander (once the calling task yields) when dropped,
+    /// also when the task holding it is cancelled (a client that hangs up mid-query).
     pub fn wake_on_drop(&self) -> WakeOnDrop<'_> {
         WakeOnDrop(self)
     }
@@ -267,12 +273,7 @@ impl Journal {
     /// applied (at once when none is pending). Blocks the calling thread.
     pub fn settle(&self) {
         let mut state = self.shared.lock();
-        let target = state.enqueued;
-        // Wake it here and now: a scheduled wake may be a task this very thread would
-        // run, after this call returns.
-        if state.applied < target {
-            self.shared.work.notify_one();
-        }
+        let target = self.shared.settle_target(&state);
         while state.applied < target && !state.stopped {
             state = self
                 .shared
@@ -284,13 +285,7 @@ impl Journal {
 
     /// [`Journal::settle`] for async code: waits without blocking the thread.
     pub async fn settle_async(&self) {
-        let target = {
-            let state = self.shared.lock();
-            if state.applied < state.enqueued {
-                self.shared.work.notify_one();
-            }
-            state.enqueued
-        };
+        let target = self.shared.settle_target(&self.shared.lock());
         let mut applied = self.shared.applied.subscribe();
         let _ = applied.wait_for(|n| *n >= target).await;
     }

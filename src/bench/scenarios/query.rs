@@ -10,7 +10,7 @@ use crate::bench::serve::{self, EngineProcess, Nginx, TempDir};
 use crate::bench::{Result, Scenario, new_report};
 use std::time::Duration;
 
-/// Turns taken by the direct, engine and nginx fixed-rate runs in full mode.
+/// Turns taken by the direct, engine, bare-proxy and nginx fixed-rate runs in full mode.
 const FIXED_RATE_ROUNDS: u32 = 5;
 
 /// One PatientSearch query POSTed to `url` (the engine's `/query`, the stub, or nginx).
