@@ -122,6 +122,8 @@ async fn the_console_opens_filters_shows_help_opens_a_detail_and_gives_the_termi
     wait_for(&session, "SUCCEEDED");
 
     keys(&session, &["/", "status:failed", "Enter"]);
+    // FAILED may already be on screen before the filter applies: wait for its mark.
+    wait_for(&session, "filter status:failed");
     let filtered = wait_for(&session, "FAILED");
     assert!(
         !filtered.contains("SUCCEEDED"),
