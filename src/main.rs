@@ -525,6 +525,7 @@ fn serve(listen: SocketAddr, at: Locations) -> Result<()> {
         let (engine, listener, addr) = start_engine(listen, &at, false).await?;
         // One line on stdout for scripts and tests; everything else goes to the log.
         println!("switchboard listening on http://{addr}");
+        engine.announce(&format!("http://{addr}"));
         tracing::info!(%addr, data_dir = %at.data_dir().display(), "engine started");
         let closing = engine.clone();
         axum::serve(listener, switchboard::api::router(engine.clone()))
@@ -600,6 +601,7 @@ fn console(args: ConsoleArgs) -> Result<()> {
     runtime()?.block_on(async move {
         let (engine, listener, addr) = start_engine(args.listen, &args.at, true).await?;
         tracing::info!(%addr, log = %log.display(), "console with an embedded engine");
+        engine.announce(&format!("http://{addr}"));
         let app = switchboard::api::router(engine.clone());
         let closing = engine.clone();
         let server = tokio::spawn(async move {

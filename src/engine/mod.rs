@@ -13,6 +13,7 @@ pub mod operator;
 pub mod paths;
 pub mod poll;
 pub mod query;
+pub mod runfile;
 pub mod stats;
 pub mod verify;
 
@@ -62,6 +63,9 @@ pub struct Engine {
     closing: tokio::sync::watch::Sender<bool>,
     data_dir: PathBuf,
     started: Instant,
+    /// The admin secret of this process, for the command line on this machine (see
+    /// [`runfile`]).
+    local_secret: String,
 }
 
 impl Engine {
@@ -103,6 +107,7 @@ impl Engine {
                 closing: tokio::sync::watch::channel(false).0,
                 data_dir: data_dir.to_path_buf(),
                 started: Instant::now(),
+                local_secret: runfile::new_secret(),
             }
         });
         // Everything accepted before a stop or crash is delivered again, in order.
@@ -140,6 +145,20 @@ impl Engine {
 
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
+    }
+
+    /// Tells commands on this machine where this engine listens (see [`runfile`]);
+    /// call once the listener accepts. Failing to write it only costs them the
+    /// online path, so it is logged, not fatal.
+    pub fn announce(&self, url: &str) {
+        if let Err(e) = runfile::write(&self.data_dir, url, &self.local_secret) {
+            tracing::warn!(error = %e, "cannot write the run file; online backup and token listing from the command line will not find this engine");
+        }
+    }
+
+    /// True when `token` is this process's own admin secret.
+    pub fn is_local_secret(&self, token: &str) -> bool {
+        runfile::secret_matches(&self.local_secret, token)
     }
 
     pub fn uptime(&self) -> std::time::Duration {
@@ -189,6 +208,7 @@ impl Engine {
         if let Err(e) = self.commit.durable().await {
             tracing::error!(error = %e, "final flush failed");
         }
+        runfile::remove(&self.data_dir);
     }
 }
 
