@@ -105,3 +105,43 @@ impl Engine {
         Ok(Some(VisibleDetail { detail, masked }))
     }
 }
+
+impl Engine {
+    /// A query's answer given to the console's composer in Production is a reveal of a
+    /// patient's record: it is audited under the console user's name (the composer's
+    /// token says who), and withheld if the audit cannot be written. Answers to other
+    /// sources' own tokens are their own business, audited by nobody here.
+    pub fn audit_composer_answer(
+        &self,
+        token: &str,
+        source: &super::Source,
+        answer: &serde_json::Value,
+    ) -> Result<(), ApiError> {
+        if !source.environment.may_hold_phi() {
+            return Ok(());
+        }
+        let session = self
+            .store
+            .session(&crate::store::credentials::sha256(token.as_bytes()))
+            .map_err(store_failure)?;
+        let Some(actor) = session
+            .as_ref()
+            .and_then(|s| s.api_key.strip_prefix(super::auth::COMPOSER_SESSION_PREFIX))
+        else {
+            return Ok(());
+        };
+        let log_id = answer["Meta"]["Logs"][0]["ID"]
+            .as_str()
+            .and_then(|id| Uuid::parse_str(id).ok());
+        self.store
+            .append_audit(&crate::store::AuditEntry {
+                at: chrono::Utc::now(),
+                actor: actor.to_string(),
+                action: "reveal-answer".into(),
+                log_id,
+                detail: Some(format!("{} ({})", source.name, source.environment)),
+            })
+            // No audit, no reveal.
+            .map_err(store_failure)
+    }
+}

@@ -14,6 +14,8 @@ pub const REFRESH_TOKEN_LIFETIME: Duration = Duration::days(30);
 /// Tokens handed to the console's composer: long enough for a support call, short enough
 /// that one left in a terminal's scrollback is soon worthless.
 pub const COMPOSER_TOKEN_LIFETIME: Duration = Duration::minutes(15);
+/// A composer session's `api_key` is this prefix and the console user it was made for.
+pub const COMPOSER_SESSION_PREFIX: &str = "composer:";
 
 /// A composer's access token: no refresh token, no API key behind it.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
@@ -140,27 +142,32 @@ impl Engine {
     }
 
     /// An access token for `source_id`, for the console's composer to send test traffic
-    /// through the platform API as that source. Every role but viewer may send. Audited:
-    /// who, and as which source.
+    /// through the platform API as that source. Every role but viewer may send, and in
+    /// Production only roles with the PHI permission (the answers are patients).
+    /// Audited: who, and as which source.
     pub async fn composer_token(
         &self,
         source_id: uuid::Uuid,
         actor: &str,
         role: crate::model::Role,
     ) -> Result<ComposerToken, ApiError> {
-        if role == crate::model::Role::Viewer {
-            return Err(ApiError::new(
-                403,
-                "permission",
-                "Admin",
-                "Role viewer may not send traffic; use a phi, operator or admin token.",
-            ));
-        }
         let source = self
             .registry
             .source(source_id)
             .ok_or_else(|| ApiError::not_found(format!("There is no source {source_id}.")))?
             .clone();
+        if let Some(why) = role.send_refusal(source.environment) {
+            let mut text = why;
+            if let Some(first) = text.get_mut(0..1) {
+                first.make_ascii_uppercase();
+            }
+            return Err(ApiError::new(
+                403,
+                "permission",
+                "Admin",
+                format!("{text}."),
+            ));
+        }
         let access_token = random_hex(32).map_err(store_failure)?;
         let expires = Utc::now() + COMPOSER_TOKEN_LIFETIME;
         self.store
@@ -168,7 +175,7 @@ impl Engine {
                 &sha256(access_token.as_bytes()),
                 &Session {
                     source_id: source.id,
-                    api_key: format!("composer:{actor}"),
+                    api_key: format!("{COMPOSER_SESSION_PREFIX}{actor}"),
                     refresh: false,
                     expires,
                 },

@@ -32,6 +32,26 @@ impl Role {
     pub fn may_operate(self) -> bool {
         matches!(self, Role::Operator | Role::Admin)
     }
+    /// Whether this role may send traffic as a source in `environment` (the composer).
+    /// A query's answer is a patient's record, so in an environment that may hold PHI
+    /// only roles that may see PHI send.
+    pub fn may_send_in(self, environment: crate::model::Environment) -> bool {
+        self != Role::Viewer && (self.sees_phi() || !environment.may_hold_phi())
+    }
+    /// Why [`Role::may_send_in`] refuses, for error texts.
+    pub fn send_refusal(self, environment: crate::model::Environment) -> Option<String> {
+        if self == Role::Viewer {
+            Some("the viewer role may not send: use a phi, operator or admin token".into())
+        } else if !self.may_send_in(environment) {
+            Some(format!(
+                "role {} may not send in {environment}: answers there are patients' records; \
+                 use a phi or admin token (operator sends in Staging and Development)",
+                self.as_str()
+            ))
+        } else {
+            None
+        }
+    }
 }
 
 impl FromStr for Role {

@@ -68,6 +68,16 @@ pub fn parse_envelope(body: &[u8]) -> Result<Envelope, EnvelopeError> {
             None,
         ));
     }
+    if crate::model::depth::depth_within(body, crate::model::depth::MAX_JSON_DEPTH).is_none() {
+        return Err(fail(
+            ApiError::bad_request(format!(
+                "The request body nests objects and arrays more than {} levels deep; \
+                 nothing was accepted. Flatten the payload (platform payloads nest about 8 deep).",
+                crate::model::depth::MAX_JSON_DEPTH
+            )),
+            None,
+        ));
+    }
     let value: Value = serde_json::from_slice(body).map_err(|e| {
         fail(
             ApiError::bad_request(format!(
@@ -98,7 +108,18 @@ pub fn parse_envelope(body: &[u8]) -> Result<Envelope, EnvelopeError> {
             ));
         }
     };
-    match parse_meta(meta) {
+    let checked =
+        parse_meta(meta).and_then(
+            |meta| match crate::model::time::find_impossible_in(&payload) {
+                None => Ok(meta),
+                Some(bad) => Err(ApiError::bad_request(format!(
+                    "{} is \"{}\", which is not a possible date and time ({}). Send an ISO 8601 \
+                 date-time such as 2024-05-01T12:00:00Z, or a date such as 2024-05-01.",
+                    bad.path, bad.value, bad.reason
+                ))),
+            },
+        );
+    match checked {
         Ok(meta) => Ok(Envelope { payload, meta }),
         Err(error) => {
             let echo = payload

@@ -29,6 +29,7 @@ pub mod access;
 pub mod catalog;
 pub mod compose;
 pub mod curl;
+pub mod depth;
 pub mod environment;
 pub mod error;
 pub mod filter;

@@ -303,17 +303,18 @@ impl App {
     /// `ctrl-s`: every check, then the effect. `confirmed` once the Production guard
     /// has been answered.
     fn send(&mut self, confirmed: bool) -> Vec<Effect> {
-        if self.read_only || self.role == Role::Viewer {
-            let why = if self.read_only {
-                "this console is read-only (--read-only): sending is disabled".to_string()
-            } else {
-                "the viewer role may not send: use a phi, operator or admin token".to_string()
-            };
-            return self.error(why);
+        if self.read_only {
+            return self.error("this console is read-only (--read-only): sending is disabled");
+        }
+        if self.role == Role::Viewer {
+            return self.error("the viewer role may not send: use a phi, operator or admin token");
         }
         let Some(draft) = self.composer.draft.clone() else {
             return self.error("nothing to send: c composes a request");
         };
+        if let Some(why) = self.role.send_refusal(draft.environment) {
+            return self.error(why);
+        }
         if self.composer.sending {
             return self.error("still waiting for the answer to the last request");
         }

@@ -251,7 +251,11 @@ fn status_line<'a>(app: &App, c: &Composer, theme: &Theme) -> Line<'a> {
             theme.status_pending,
         )
     };
-    let keys = if app.read_only || app.role == crate::model::Role::Viewer {
+    let may_send = c
+        .draft
+        .as_ref()
+        .is_some_and(|d| app.role.may_send_in(d.environment));
+    let keys = if app.read_only || !may_send {
         " · read-only · i edit · e $EDITOR · y curl · h history · o saved"
     } else if c.focus == ComposerFocus::Editing {
         " · esc done · ctrl-s send"

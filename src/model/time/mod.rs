@@ -49,6 +49,11 @@
 //! UTC conversion falls outside years 0000-9999 is also left untouched, since
 //! it cannot be written in the four-digit-year output format.
 //!
+//! A request from a source is refused (400, naming the field) when a timestamp field
+//! holds a value shaped as a date-time whose parts are impossible (month 13, hour 25,
+//! offset `+99:00`, a five-digit year): see [`find_impossible`]. Only destinations'
+//! answers still pass such values through untouched.
+//!
 //! # Conversion to UTC
 //!
 //! * An explicit offset (`Z`, `+05:30`, `-0400`, `+05`) is honoured.
@@ -377,6 +382,9 @@ fn push_digits(out: &mut String, value: u32, width: usize) {
         out.push(char::from(c));
     }
 }
+
+mod check;
+pub use check::{ImpossibleTimestamp, find_impossible, find_impossible_in, impossibility};
 
 #[cfg(test)]
 mod tests;

@@ -392,6 +392,26 @@ fn production_sends_only_after_the_destination_is_named() {
 }
 
 #[test]
+fn an_operator_composes_in_production_but_never_sends_there() {
+    let mut app = console(Role::Operator);
+    command(&mut app, "env production");
+    update(&mut app, Msg::Connections(production()));
+    let mut envs = environments();
+    envs[2].variables = envs[0].variables.clone();
+    update(&mut app, Msg::Environments(envs));
+    command(&mut app, "compose PatientSearch Query");
+    update(&mut app, key(KeyCode::Enter));
+    assert!(app.composer.draft.is_some());
+    assert!(update(&mut app, ctrl('s')).is_empty());
+    assert!(
+        matches!(&app.notice, Some(Notice::Error(m)) if m.contains("phi or admin")),
+        "{:?}",
+        app.notice
+    );
+    assert!(app.composer.guard.is_none(), "refused before the guard");
+}
+
+#[test]
 fn viewers_and_read_only_consoles_compose_but_never_send() {
     let mut app = composing(Role::Viewer, "compose PatientSearch Query");
     assert!(app.composer.draft.is_some());
