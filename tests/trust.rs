@@ -304,3 +304,72 @@ async fn impossible_timestamps_are_refused_with_the_field_named() {
     let (status, answer) = te.post_json("/endpoint", Some(&token), &body).await;
     assert_eq!(status, 200, "{answer}");
 }
+
+// ---- 7. A viewer sees no Production composer error text or variable value ----------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_sees_neither_production_composer_errors_nor_production_variables() {
+    let stub = StubDestination::start(StubReply::Json(200, json!({}))).await;
+    let config = config(&stub.url)
+        + "[environments.production.variables]\nmrn = \"PROD-MRN-SECRET\"\n\n"
+        + "[environments.development.variables]\nmrn = \"DEV-MRN-1\"\n";
+    let te = TestEngine::start(&config).await;
+    let (admin, viewer) = (te.admin_token(Role::Admin), te.admin_token(Role::Viewer));
+
+    let entry = |environment: &str, error: &str| {
+        json!({
+            "environment": environment,
+            "sourceId": te.source_id("Prod Lab"),
+            "sourceName": "Prod Lab",
+            "destinationId": te.destination_id("Prod EHR"),
+            "destinationName": "Prod EHR",
+            "dataModel": "PatientSearch",
+            "eventType": "Query",
+            "body": "{}",
+            "status": 502,
+            "elapsedMs": 3,
+            "error": error,
+        })
+    };
+    for (environment, error) in [
+        ("Production", "Destination answered: no patient PHI-IN-ERROR"),
+        ("Development", "dev error text"),
+    ] {
+        let (status, body) = te
+            .post_json(
+                "/admin/v1/composer/history",
+                Some(&admin),
+                &entry(environment, error),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, page) = te.get("/admin/v1/composer/history", Some(&viewer)).await;
+    assert_eq!(status, 200, "{page}");
+    let text = page.to_string();
+    assert!(!text.contains("PHI-IN-ERROR"), "{text}");
+    assert!(text.contains("dev error text"), "{text}");
+    let (_, page) = te.get("/admin/v1/composer/history", Some(&admin)).await;
+    assert!(page.to_string().contains("PHI-IN-ERROR"));
+
+    // An operator's own Production entry keeps no error text at all.
+    let operator = te.admin_token(Role::Operator);
+    let (status, recorded) = te
+        .post_json(
+            "/admin/v1/composer/history",
+            Some(&operator),
+            &entry("Production", "operator saw PHI-FROM-OPERATOR"),
+        )
+        .await;
+    assert_eq!(status, 200, "{recorded}");
+    let (_, page) = te.get("/admin/v1/composer/history", Some(&admin)).await;
+    assert!(!page.to_string().contains("PHI-FROM-OPERATOR"));
+
+    let (status, envs) = te.get("/admin/v1/environments", Some(&viewer)).await;
+    assert_eq!(status, 200, "{envs}");
+    let text = envs.to_string();
+    assert!(!text.contains("PROD-MRN-SECRET"), "{text}");
+    assert!(text.contains("DEV-MRN-1"), "{text}");
+    let (_, envs) = te.get("/admin/v1/environments", Some(&admin)).await;
+    assert!(envs.to_string().contains("PROD-MRN-SECRET"));
+}

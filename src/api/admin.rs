@@ -408,7 +408,7 @@ async fn connections(
 
 /// The three environments with their counts and rates.
 async fn environments(State(engine): State<AppState>, headers: HeaderMap) -> Response {
-    reply(admin(&engine, &headers).map(|_| engine.environments()))
+    reply(admin(&engine, &headers).map(|token| engine.environments_as(token.role)))
 }
 
 /// The engine's own figures, and who is asking.

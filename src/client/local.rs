@@ -92,7 +92,7 @@ impl Engine for Local {
     }
 
     fn environments(&self) -> BoxFuture<'_, Result<Vec<EnvironmentView>, ClientError>> {
-        Box::pin(async move { Ok(self.engine.environments()) })
+        Box::pin(async move { Ok(self.engine.environments_as(self.role)) })
     }
 
     fn connections(

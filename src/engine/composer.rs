@@ -1,6 +1,7 @@
 //! The composer's history of sent requests, kept by the engine so every console of it
 //! (local or attached) sees the same list. The PHI rule holds twice: a Production body
-//! is only stored when the sender may see PHI, and only shown to readers who may.
+//! or error text (an answer's error may quote the patient) is only stored when the
+//! sender may see PHI, and only shown to readers who may.
 
 use super::{Engine, store_failure};
 use crate::model::{ApiError, Role};
@@ -40,7 +41,7 @@ impl Engine {
             .map_err(store_failure)?;
         for entry in &mut page.entries {
             if entry.sent.environment.may_hold_phi() && !role.sees_phi() {
-                entry.sent.body = None;
+                entry.sent.mask_phi();
             }
         }
         Ok(page)

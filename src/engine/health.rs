@@ -61,7 +61,26 @@ pub struct ConnectionsView {
     pub subscriptions: Vec<Subscription>,
 }
 
+/// What a Production variable's value reads as for a role without the PHI permission:
+/// a profile's `{{mrn}}` is a real patient's identifier there.
+pub const MASKED_VALUE: &str = "(hidden: needs the PHI permission)";
+
 impl Engine {
+    /// The three environments as `role` may see them: Production's variable values
+    /// only for roles with the PHI permission (their names stay, so templates still
+    /// show which are defined).
+    pub fn environments_as(&self, role: crate::model::Role) -> Vec<EnvironmentView> {
+        let mut views = self.environments();
+        for view in &mut views {
+            if view.name.may_hold_phi() && !role.sees_phi() {
+                for value in view.variables.values_mut() {
+                    *value = MASKED_VALUE.to_string();
+                }
+            }
+        }
+        views
+    }
+
     pub fn environments(&self) -> Vec<EnvironmentView> {
         Environment::ALL
             .iter()

@@ -64,6 +64,17 @@ pub struct Sent {
     pub error: Option<String>,
 }
 
+impl Sent {
+    /// Drops what may name a patient: the body, and the error text (an engine's or a
+    /// destination's error can quote the request). Metadata stays.
+    pub fn mask_phi(&mut self) {
+        self.body = None;
+        if self.error.is_some() {
+            self.error = Some("(hidden: needs the PHI permission)".into());
+        }
+    }
+}
+
 /// One entry of the history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -109,7 +120,7 @@ impl ComposerHistory {
     /// (the sender's role has the PHI permission); see the module docs.
     pub fn append(&self, mut sent: Sent, sees_phi: bool) -> Result<HistoryEntry> {
         if sent.environment.may_hold_phi() && !sees_phi {
-            sent.body = None;
+            sent.mask_phi();
         }
         let (id, at) = new_log_id();
         let entry = HistoryEntry { id, at, sent };
