@@ -332,7 +332,10 @@ async fn a_viewer_sees_neither_production_composer_errors_nor_production_variabl
         })
     };
     for (environment, error) in [
-        ("Production", "Destination answered: no patient PHI-IN-ERROR"),
+        (
+            "Production",
+            "Destination answered: no patient PHI-IN-ERROR",
+        ),
         ("Development", "dev error text"),
     ] {
         let (status, body) = te
@@ -372,4 +375,56 @@ async fn a_viewer_sees_neither_production_composer_errors_nor_production_variabl
     assert!(text.contains("DEV-MRN-1"), "{text}");
     let (_, envs) = te.get("/admin/v1/environments", Some(&admin)).await;
     assert!(envs.to_string().contains("PROD-MRN-SECRET"));
+}
+
+// ---- 8. Each error says what actually happened --------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_failure_and_a_wrong_method_say_what_happened() {
+    let stub = StubDestination::start(StubReply::Json(200, json!({}))).await;
+    let te = TestEngine::start(&config(&stub.url)).await;
+    let admin = te.admin_token(Role::Admin);
+
+    // A damaged log record: reading it fails, and the answer says so (not "not stored").
+    let id = Uuid::now_v7();
+    let mut key = vec![b'l'];
+    key.extend_from_slice(id.as_bytes());
+    te.store()
+        .db()
+        .open_tree("exchange")
+        .expect("tree")
+        .insert(key, &b"{not json"[..])
+        .expect("insert");
+    let (status, body) = te.get(&format!("/admin/v1/logs/{id}"), Some(&admin)).await;
+    assert_eq!(status, 500, "{body}");
+    let text = error_texts(&body).join(" ");
+    assert!(text.contains("could not read its store"), "{text}");
+    assert!(!text.contains("accepted"), "{text}");
+
+    // A route that takes GET names GET, not POST.
+    let response = te
+        .client
+        .put(te.url("/admin/v1/logs"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(response.status(), 405);
+    assert_eq!(
+        response
+            .headers()
+            .get("allow")
+            .and_then(|v| v.to_str().ok()),
+        Some("GET,HEAD")
+    );
+    let body: Value = response.json().await.expect("json body");
+    let text = error_texts(&body).join(" ");
+    assert!(
+        text.contains("PUT is not allowed on /admin/v1/logs; use GET"),
+        "{text}"
+    );
+    // A POST route still names POST.
+    let (status, body) = te.get("/endpoint", None).await;
+    assert_eq!(status, 405);
+    assert!(error_texts(&body).join(" ").contains("use POST"), "{body}");
 }

@@ -18,7 +18,7 @@ pub type AppState = Arc<Engine>;
 
 /// The whole HTTP surface of an engine.
 pub fn router(engine: Arc<Engine>) -> Router {
-    Router::new()
+    let routes = Router::new()
         .merge(platform::routes())
         .nest("/admin/v1", admin::routes())
         .nest_service(
@@ -26,11 +26,14 @@ pub fn router(engine: Arc<Engine>) -> Router {
             crate::sandbox::Sandbox::new().router(),
         )
         .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
         // Bodies are read by `read_body`, which applies the configured limit and
         // answers 413 in the platform's shape.
         .layer(axum::extract::DefaultBodyLimit::disable())
-        .with_state(engine)
+        .with_state(engine);
+    // Around the whole router: a route's `Allow` header is set outside its own layers.
+    Router::new()
+        .fallback_service(routes)
+        .layer(axum::middleware::from_fn(method_not_allowed))
 }
 
 async fn not_found(uri: axum::http::Uri) -> Response {
@@ -44,16 +47,33 @@ async fn not_found(uri: axum::http::Uri) -> Response {
     )
 }
 
-async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> Response {
-    error_response(
-        &ApiError::new(
-            405,
-            "request",
-            "Request",
-            format!("{} is not allowed on {}; use POST.", method, uri.path()),
-        ),
-        None,
-    )
+/// A 405 in the platform's shape that names the methods the route takes. axum writes
+/// its `Allow` header after any fallback handler runs, so the body is made here, around
+/// the router, from that header.
+async fn method_not_allowed(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let (method, path) = (request.method().clone(), request.uri().path().to_string());
+    let response = next.run(request).await;
+    if response.status() != StatusCode::METHOD_NOT_ALLOWED {
+        return response;
+    }
+    let allowed = response
+        .headers()
+        .get(header::ALLOW)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.replace(',', ", "))
+        .filter(|v| !v.is_empty());
+    let text = match &allowed {
+        Some(list) => format!("{method} is not allowed on {path}; use {list}."),
+        None => format!("{method} is not allowed on {path}."),
+    };
+    let mut answer = error_response(&ApiError::new(405, "request", "Request", text), None);
+    if let Some(allow) = response.headers().get(header::ALLOW) {
+        answer.headers_mut().insert(header::ALLOW, allow.clone());
+    }
+    answer
 }
 
 /// An error in the platform's shape, echoing the sender's Meta where known.

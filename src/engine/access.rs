@@ -5,7 +5,7 @@
 //! are never masked.
 
 use super::query::LogDetail;
-use super::{Engine, store_failure};
+use super::{Engine, read_failure, write_failure};
 use crate::model::{ApiError, Environment, LogRecord, Role};
 use crate::store::{LogPage, LogQuery};
 use uuid::Uuid;
@@ -62,7 +62,7 @@ impl Engine {
                  (role phi or admin); add env=development or env=staging to search there.",
             ));
         }
-        let mut page = self.store.search(query).map_err(store_failure)?;
+        let mut page = self.store.search(query).map_err(read_failure)?;
         for log in &mut page.logs {
             mask_log(log, role);
         }
@@ -100,7 +100,9 @@ impl Engine {
                     detail: None,
                 })
                 // No audit, no reveal.
-                .map_err(store_failure)?;
+                .map_err(write_failure(
+                    "the audit entry of this reveal, so nothing was shown",
+                ))?;
         }
         Ok(Some(VisibleDetail { detail, masked }))
     }
@@ -123,7 +125,7 @@ impl Engine {
         let session = self
             .store
             .session(&crate::store::credentials::sha256(token.as_bytes()))
-            .map_err(store_failure)?;
+            .map_err(read_failure)?;
         let Some(actor) = session
             .as_ref()
             .and_then(|s| s.api_key.strip_prefix(super::auth::COMPOSER_SESSION_PREFIX))
@@ -142,6 +144,8 @@ impl Engine {
                 detail: Some(format!("{} ({})", source.name, source.environment)),
             })
             // No audit, no reveal.
-            .map_err(store_failure)
+            .map_err(write_failure(
+                "the audit entry of this answer, so it was withheld",
+            ))
     }
 }

@@ -1,7 +1,7 @@
 //! Source authentication: API key + secret → 24 h access token and a refresh token.
 //! Tokens are random 256-bit values; only their SHA-256 is stored.
 
-use super::{Engine, Source, store_failure};
+use super::{Engine, Source, random_failure, read_failure, write_failure};
 use crate::model::ApiError;
 use crate::model::time::format_utc;
 use crate::store::Session;
@@ -49,7 +49,7 @@ impl Engine {
         refresh: Option<String>,
     ) -> Result<TokenGrant, ApiError> {
         let now = Utc::now();
-        let access_token = random_hex(32).map_err(store_failure)?;
+        let access_token = random_hex(32).map_err(random_failure)?;
         let expires = now + ACCESS_TOKEN_LIFETIME;
         self.store
             .put_session(
@@ -61,11 +61,11 @@ impl Engine {
                     expires,
                 },
             )
-            .map_err(store_failure)?;
+            .map_err(write_failure("the new token"))?;
         let refresh_token = match refresh {
             Some(existing) => existing,
             None => {
-                let token = random_hex(32).map_err(store_failure)?;
+                let token = random_hex(32).map_err(random_failure)?;
                 self.store
                     .put_session(
                         &sha256(token.as_bytes()),
@@ -76,12 +76,15 @@ impl Engine {
                             expires: now + REFRESH_TOKEN_LIFETIME,
                         },
                     )
-                    .map_err(store_failure)?;
+                    .map_err(write_failure("the new token"))?;
                 token
             }
         };
         // A token handed out must survive a restart, like any other acknowledgement.
-        self.commit.durable().await.map_err(store_failure)?;
+        self.commit
+            .durable()
+            .await
+            .map_err(write_failure("the new token"))?;
         Ok(TokenGrant {
             access_token,
             expires: format_utc(expires),
@@ -103,7 +106,7 @@ impl Engine {
         let record = self
             .credentials
             .check_key(api_key, secret)
-            .map_err(store_failure)?
+            .map_err(read_failure)?
             .ok_or_else(bad_credentials)?;
         let source = self.key_source(record.source_id)?.clone();
         self.issue(&source, &record.api_key, None).await
@@ -119,7 +122,7 @@ impl Engine {
         let session = self
             .store
             .session(&sha256(refresh_token.as_bytes()))
-            .map_err(store_failure)?
+            .map_err(read_failure)?
             .filter(|s| s.refresh && s.api_key == api_key.trim() && s.expires > Utc::now())
             .ok_or_else(|| {
                 ApiError::unauthorized(
@@ -131,7 +134,7 @@ impl Engine {
         if self
             .credentials
             .key(&session.api_key)
-            .map_err(store_failure)?
+            .map_err(read_failure)?
             .is_none()
         {
             return Err(bad_credentials());
@@ -168,7 +171,7 @@ impl Engine {
                 format!("{text}."),
             ));
         }
-        let access_token = random_hex(32).map_err(store_failure)?;
+        let access_token = random_hex(32).map_err(random_failure)?;
         let expires = Utc::now() + COMPOSER_TOKEN_LIFETIME;
         self.store
             .put_session(
@@ -180,14 +183,17 @@ impl Engine {
                     expires,
                 },
             )
-            .map_err(store_failure)?;
+            .map_err(write_failure("the new token"))?;
         self.audit(
             actor,
             "composer-token",
             None,
             Some(format!("{} ({})", source.name, source.environment)),
         );
-        self.commit.durable().await.map_err(store_failure)?;
+        self.commit
+            .durable()
+            .await
+            .map_err(write_failure("the new token"))?;
         Ok(ComposerToken {
             access_token,
             expires: format_utc(expires),
@@ -199,7 +205,7 @@ impl Engine {
         let session = self
             .store
             .session(&sha256(token.as_bytes()))
-            .map_err(store_failure)?
+            .map_err(read_failure)?
             .filter(|s| !s.refresh)
             .ok_or_else(|| {
                 ApiError::unauthorized(

@@ -3,14 +3,14 @@
 //! or error text (an answer's error may quote the patient) is only stored when the
 //! sender may see PHI, and only shown to readers who may.
 
-use super::{Engine, store_failure};
+use super::{Engine, read_failure, write_failure};
 use crate::model::{ApiError, Role};
 use crate::store::composer_history::{ComposerHistory, HistoryEntry, HistoryPage, Sent};
 use uuid::Uuid;
 
 impl Engine {
     fn composer_history(&self) -> Result<ComposerHistory, ApiError> {
-        ComposerHistory::open(self.store.db()).map_err(store_failure)
+        ComposerHistory::open(self.store.db()).map_err(read_failure)
     }
 
     /// Records what a console's composer sent. Viewers send nothing, so record nothing.
@@ -25,7 +25,7 @@ impl Engine {
         }
         self.composer_history()?
             .append(sent, role.sees_phi())
-            .map_err(store_failure)
+            .map_err(write_failure("the composer history entry"))
     }
 
     /// A page of the history, newest first, as `role` may see it.
@@ -38,7 +38,7 @@ impl Engine {
         let mut page = self
             .composer_history()?
             .list(None, before, limit)
-            .map_err(store_failure)?;
+            .map_err(read_failure)?;
         for entry in &mut page.entries {
             if entry.sent.environment.may_hold_phi() && !role.sees_phi() {
                 entry.sent.mask_phi();

@@ -3,7 +3,7 @@
 
 use super::config::Subscription;
 use super::stats::{DestinationHealth, SourceHealth};
-use super::{Destination, Engine, Source, store_failure};
+use super::{Destination, Engine, Source, read_failure};
 use crate::model::{ApiError, Environment};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -120,12 +120,12 @@ impl Engine {
         let (depth, oldest) = self
             .store
             .queue_summary(d.id, QUEUE_COUNT_CAP)
-            .map_err(store_failure)?;
+            .map_err(read_failure)?;
         let oldest_queued_at = match oldest {
             Some(item) => self
                 .store
                 .log(item.log_id)
-                .map_err(store_failure)?
+                .map_err(read_failure)?
                 .map(|l| l.created_at),
             None => None,
         };
@@ -136,7 +136,7 @@ impl Engine {
             queue_depth: depth,
             queue_depth_capped: depth >= QUEUE_COUNT_CAP,
             oldest_queued_at,
-            quarantined: self.store.quarantined(d.id).map_err(store_failure)?.len(),
+            quarantined: self.store.quarantined(d.id).map_err(read_failure)?.len(),
             health: self.stats.destination(d.id),
         })
     }

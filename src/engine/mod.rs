@@ -212,6 +212,35 @@ impl Engine {
     }
 }
 
+/// A read of the store failed: nothing was changed by the request.
+pub(crate) fn read_failure(e: impl std::fmt::Display) -> ApiError {
+    tracing::error!(error = %e, "store read failure");
+    ApiError::internal(format!(
+        "The engine could not read its store ({e}); nothing was changed. Retry shortly; if \
+         it persists, stop the engine and run `switchboard check` on its data directory."
+    ))
+}
+
+/// A write other than accepting a request failed; `what` names what was not recorded.
+pub(crate) fn write_failure<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> ApiError {
+    move |e| {
+        tracing::error!(error = %e, what, "store write failure");
+        ApiError::internal(format!(
+            "The engine could not record {what} ({e}). Retry shortly; if it persists, check \
+             the engine's disk and logs."
+        ))
+    }
+}
+
+/// The system's random source failed: no secret could be made.
+pub(crate) fn random_failure(e: impl std::fmt::Display) -> ApiError {
+    tracing::error!(error = %e, "random source failure");
+    ApiError::internal(format!(
+        "The system's random source failed ({e}); no token was issued. Retry shortly."
+    ))
+}
+
+/// Accepting a request failed: it was not acknowledged.
 pub(crate) fn store_failure(e: impl std::fmt::Display) -> ApiError {
     tracing::error!(error = %e, "store failure");
     ApiError::internal(

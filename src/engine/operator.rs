@@ -1,7 +1,7 @@
 //! Operator actions on delivery, each written to the audit trail: pause and resume a
 //! destination, retry now, quarantine and release, mark failed, resend.
 
-use super::{Engine, store_failure};
+use super::{Engine, read_failure, write_failure};
 use crate::model::{ApiError, LogRecord, LogStatus};
 use crate::store::queue::DestinationState;
 use crate::store::{AuditEntry, QueueId, QueueItem};
@@ -34,7 +34,10 @@ impl Engine {
 
     /// Operator changes are acknowledged only once on disk, like everything else.
     async fn settle(&self) -> Result<(), ApiError> {
-        self.commit.durable().await.map_err(store_failure)
+        self.commit
+            .durable()
+            .await
+            .map_err(write_failure("the operator action"))
     }
 
     fn known_destination(&self, id: Uuid) -> Result<&super::Destination, ApiError> {
@@ -46,7 +49,7 @@ impl Engine {
     fn known_log(&self, id: Uuid) -> Result<LogRecord, ApiError> {
         self.store
             .log(id)
-            .map_err(store_failure)?
+            .map_err(read_failure)?
             .ok_or_else(|| ApiError::not_found(format!("There is no log {id}.")))
     }
 
@@ -60,7 +63,7 @@ impl Engine {
         let d = self.known_destination(destination)?;
         self.store
             .set_destination_state(destination, &DestinationState { paused })
-            .map_err(store_failure)?;
+            .map_err(write_failure("the destination's new state"))?;
         self.delivery.set_paused(destination, paused);
         self.delivery.kick(destination);
         let action = if paused { "pause" } else { "resume" };
@@ -102,14 +105,14 @@ impl Engine {
         let item = self
             .store
             .find_queued(log.destination_id, log_id)
-            .map_err(store_failure)?
+            .map_err(read_failure)?
             .ok_or_else(|| {
                 conflict(format!(
                     "Log {log_id} is not queued, so it cannot be quarantined."
                 ))
             })?;
         self.quarantine_item(&item, &log, actor, "operator")
-            .map_err(store_failure)?;
+            .map_err(write_failure("the quarantine"))?;
         self.delivery.kick(log.destination_id);
         self.settle().await?;
         self.known_log(log_id)
@@ -126,7 +129,7 @@ impl Engine {
         let queue = self
             .store
             .release(log.destination_id, log_id, true, &log, &updated)
-            .map_err(store_failure)?
+            .map_err(write_failure("the release"))?
             .ok_or_else(|| conflict(format!("Log {log_id} is not in quarantine.")))?;
         self.publish(&updated);
         self.audit(actor, "release", Some(log_id), None);
@@ -153,21 +156,21 @@ impl Engine {
         let released = self
             .store
             .release(log.destination_id, log_id, false, &log, &updated)
-            .map_err(store_failure)?;
+            .map_err(write_failure("the change"))?;
         if released.is_none() {
             match self
                 .store
                 .find_queued(log.destination_id, log_id)
-                .map_err(store_failure)?
+                .map_err(read_failure)?
             {
                 Some(item) => self
                     .store
                     .abandon(&item, &log, &updated)
-                    .map_err(store_failure)?,
+                    .map_err(write_failure("the change"))?,
                 None => self
                     .store
                     .update_log(&log, &updated, None, None)
-                    .map_err(store_failure)?,
+                    .map_err(write_failure("the change"))?,
             }
         }
         self.publish(&updated);
@@ -210,7 +213,7 @@ impl Engine {
         };
         self.store
             .insert_resend(&log, &queue)
-            .map_err(store_failure)?;
+            .map_err(write_failure("the resent request"))?;
         self.publish(&log);
         self.audit(
             actor,

@@ -3,7 +3,7 @@
 //! item whose lease runs out is handed out again (at least once).
 
 use super::config::DeliveryMode;
-use super::{Destination, Engine, store_failure};
+use super::{Destination, Engine, read_failure, write_failure};
 use crate::model::{ApiError, Attempt, AttemptOutcome, LogStatus};
 use chrono::Utc;
 use serde::Serialize;
@@ -65,14 +65,14 @@ impl Engine {
         let now_ms = Utc::now().timestamp_millis().max(0) as u64;
         let until = now_ms + lease * 1000;
         let mut out = Vec::new();
-        for item in self.store.destination_items(d.id).map_err(store_failure)? {
+        for item in self.store.destination_items(d.id).map_err(read_failure)? {
             if out.len() == max {
                 break;
             }
             if item.lease_until_ms > now_ms {
                 continue;
             }
-            let Some(log) = self.store.log(item.log_id).map_err(store_failure)? else {
+            let Some(log) = self.store.log(item.log_id).map_err(read_failure)? else {
                 let _ = self.store.remove_queue_item(&item);
                 continue;
             };
@@ -80,11 +80,15 @@ impl Engine {
                 let _ = self.store.remove_queue_item(&item);
                 continue;
             }
-            let Some(request) = self.store.request(log.request_id).map_err(store_failure)? else {
+            let Some(request) = self.store.request(log.request_id).map_err(read_failure)? else {
                 continue;
             };
             // Another poller may have taken it meanwhile; then it is theirs.
-            if !self.store.lease(&item, until).map_err(store_failure)? {
+            if !self
+                .store
+                .lease(&item, until)
+                .map_err(write_failure("the lease"))?
+            {
                 continue;
             }
             let mut payload = request.payload;
@@ -117,7 +121,7 @@ impl Engine {
                 .ok()
                 .map(|id| self.store.log(id))
                 .transpose()
-                .map_err(store_failure)?
+                .map_err(read_failure)?
                 .flatten()
                 .ok_or_else(|| ApiError::not_found(format!("There is no log {raw}.")))?;
             if log.destination_id != d.id {
@@ -129,11 +133,7 @@ impl Engine {
         }
         let mut settled = 0;
         for log in logs {
-            let Some(item) = self
-                .store
-                .find_queued(d.id, log.id)
-                .map_err(store_failure)?
-            else {
+            let Some(item) = self.store.find_queued(d.id, log.id).map_err(read_failure)? else {
                 continue; // already acknowledged
             };
             let now = Utc::now();
@@ -160,13 +160,16 @@ impl Engine {
             updated.updated_at = now;
             self.store
                 .record_delivery(&item, &log, &updated, Some(&attempt), true)
-                .map_err(store_failure)?;
+                .map_err(write_failure("the acknowledgement"))?;
             self.publish(&updated);
             self.stats.attempt(d.id, true, None);
             settled += 1;
         }
         // The poller may delete its copy once acknowledged: make it stick.
-        self.commit.durable().await.map_err(store_failure)?;
+        self.commit
+            .durable()
+            .await
+            .map_err(write_failure("the acknowledgement"))?;
         Ok(settled)
     }
 }

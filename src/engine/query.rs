@@ -3,7 +3,7 @@
 
 use super::config::DeliveryMode;
 use super::ingest::{Rejection, response_event_error};
-use super::{Engine, Source, store_failure};
+use super::{Engine, Source, read_failure, store_failure};
 use crate::model::catalog::Exchange;
 use crate::model::meta::{Envelope, parse_envelope};
 use crate::model::time::normalize_payload;
@@ -278,19 +278,19 @@ impl Engine {
     /// One log with its attempts, for the admin API.
     pub fn log_detail(&self, id: Uuid) -> Result<Option<LogDetail>, ApiError> {
         self.settled();
-        let Some(log) = self.store.log(id).map_err(store_failure)? else {
+        let Some(log) = self.store.log(id).map_err(read_failure)? else {
             return Ok(None);
         };
-        let attempts = self.store.attempts(id).map_err(store_failure)?;
+        let attempts = self.store.attempts(id).map_err(read_failure)?;
         let request = self
             .store
             .request(log.request_id)
-            .map_err(store_failure)?
+            .map_err(read_failure)?
             .map(|r| r.payload);
         let response = self
             .store
             .response_body(id)
-            .map_err(store_failure)?
+            .map_err(read_failure)?
             .map(|bytes| {
                 serde_json::from_slice::<Value>(&bytes)
                     .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
