@@ -27,6 +27,7 @@ pub mod identities;
 pub mod journal;
 pub mod queue;
 pub mod saved_requests;
+pub mod space;
 
 pub use flush::{GroupCommit, Writes};
 pub use history::{LogPage, LogQuery};
