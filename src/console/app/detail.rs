@@ -10,10 +10,11 @@ use crossterm::event::{KeyCode, KeyEvent};
 use serde_json::Value;
 use uuid::Uuid;
 
-/// An action waiting for `y` (Production only).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An action waiting for `y` (Production actions; revocations everywhere).
+#[derive(Debug, Clone, PartialEq)]
 pub struct Confirm {
-    pub action: Action,
+    /// What `y` does.
+    pub effect: Effect,
     /// What the action does, for the question: "Retry Acme EHR now?".
     pub question: String,
 }
@@ -217,7 +218,10 @@ impl App {
             ));
         }
         if env == Environment::Production {
-            self.confirm = Some(Confirm { action, question });
+            self.confirm = Some(Confirm {
+                effect: Effect::Act(action),
+                question,
+            });
             return Vec::new();
         }
         vec![Effect::Act(action)]

@@ -85,7 +85,7 @@ fn production_actions_wait_for_y() {
     let mut app = detail_open(Role::Admin, Environment::Production);
     assert!(send(&mut app, [ch('r')]).is_empty());
     let confirm = app.confirm.clone().expect("a confirmation");
-    assert_eq!(confirm.action, Action::RetryNow(DEST));
+    assert_eq!(confirm.effect, Effect::Act(Action::RetryNow(DEST)));
     assert!(confirm.question.contains("Sandbox EHR"));
     assert_eq!(
         send(&mut app, [ch('y')]),
