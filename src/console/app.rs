@@ -480,21 +480,6 @@ impl App {
         }
     }
 
-    /// Revocation cannot be undone: always asked first, whatever the environment.
-    fn revoke(&mut self, question: String, what: Revoke) -> Vec<Effect> {
-        if self.role != Role::Admin {
-            return self.error(format!(
-                "the {} role may not revoke credentials: use an admin token",
-                self.role.as_str()
-            ));
-        }
-        self.confirm = Some(Confirm {
-            effect: Effect::Revoke(what),
-            question,
-        });
-        Vec::new()
-    }
-
     fn error(&mut self, message: impl Into<String>) -> Vec<Effect> {
         self.notice = Some(Notice::Error(message.into()));
         Vec::new()

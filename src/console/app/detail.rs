@@ -2,10 +2,10 @@
 //! and `:resume`), with the confirmation Production asks for.
 
 use super::{App, Effect, Notice};
-use crate::client::Action;
+use crate::client::{Action, Revoke};
 use crate::console::json_tree::{JsonTree, TreeKey};
 use crate::engine::access::VisibleDetail;
-use crate::model::{Environment, LogRecord};
+use crate::model::{Environment, LogRecord, Role};
 use crossterm::event::{KeyCode, KeyEvent};
 use serde_json::Value;
 use uuid::Uuid;
@@ -207,6 +207,21 @@ impl App {
             TreeKey::Done => Vec::new(),
             TreeKey::Copy { text, what } => vec![Effect::Copy { text, what }],
         })
+    }
+
+    /// Revocation cannot be undone: always asked first, whatever the environment.
+    pub(super) fn revoke(&mut self, question: String, what: Revoke) -> Vec<Effect> {
+        if self.role != Role::Admin {
+            return self.error(format!(
+                "the {} role may not revoke credentials: use an admin token",
+                self.role.as_str()
+            ));
+        }
+        self.confirm = Some(Confirm {
+            effect: Effect::Revoke(what),
+            question,
+        });
+        Vec::new()
     }
 
     /// Acts at once, or in Production asks first.
