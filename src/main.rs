@@ -234,9 +234,10 @@ enum TokensAction {
         role: Role,
         #[arg(long)]
         name: String,
-        /// Lifetime: days (90, 90d), or 12h, 30m, 45s.
-        #[arg(long, default_value = "90", value_parser = revocation::command::parse_lifetime)]
-        expires_in: chrono::Duration,
+        /// Lifetime: days (90, 90d), or 12h, 30m, 45s. Default: [engine] admin_token_days
+        /// of the configuration, else 90 days.
+        #[arg(long, value_parser = revocation::command::parse_lifetime)]
+        expires_in: Option<chrono::Duration>,
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -354,8 +355,12 @@ fn run(cli: Cli) -> Result<()> {
                     at,
                 },
         } => {
+            let lifetime = match expires_in {
+                Some(lifetime) => lifetime,
+                None => at.load()?.settings.admin_token_lifetime,
+            };
             let (record, token) =
-                Credentials::new(&at.data_dir()).create_token_for(role, &name, expires_in)?;
+                Credentials::new(&at.data_dir()).create_token_for(role, &name, lifetime)?;
             let expires = switchboard::model::time::format_utc(record.expires());
             if json {
                 println!(

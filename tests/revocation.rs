@@ -527,3 +527,55 @@ async fn simulate_revokes_its_key_at_exit() {
         "simulate's tokens died with it: {listing}"
     );
 }
+
+#[test]
+fn the_configuration_sets_the_default_lifetime_of_admin_tokens() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("config.toml"),
+        format!("[engine]\nadmin_token_days = 7\n\n{}", config()),
+    )
+    .expect("config");
+    let created = cli_ok(
+        dir.path(),
+        &["tokens", "create", "--role", "viewer", "--name", "week"],
+    );
+    let expires = chrono::DateTime::parse_from_rfc3339(created["expires"].as_str().expect("e"))
+        .expect("instant")
+        .with_timezone(&chrono::Utc);
+    let hours = (expires - chrono::Utc::now()).num_hours();
+    assert!((7 * 24 - 1..=7 * 24).contains(&hours), "{created}");
+    // --expires-in wins over the setting.
+    let created = cli_ok(
+        dir.path(),
+        &[
+            "tokens",
+            "create",
+            "--role",
+            "viewer",
+            "--name",
+            "day",
+            "--expires-in",
+            "1d",
+        ],
+    );
+    let expires = chrono::DateTime::parse_from_rfc3339(created["expires"].as_str().expect("e"))
+        .expect("instant")
+        .with_timezone(&chrono::Utc);
+    assert!(
+        (expires - chrono::Utc::now()).num_hours() <= 24,
+        "{created}"
+    );
+
+    std::fs::write(
+        dir.path().join("config.toml"),
+        "[engine]\nadmin_token_days = 0\n",
+    )
+    .expect("config");
+    let out = cli(
+        dir.path(),
+        &["tokens", "create", "--role", "viewer", "--name", "never"],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("admin_token_days"));
+}
