@@ -246,7 +246,18 @@ async fn a_key_revoked_while_no_engine_runs_stays_revoked_when_one_starts() {
     assert!(!accepted(&base, grant["accessToken"].as_str().expect("access")).await);
     let (status, answer) = refresh(&base, &key["apiKey"], &grant["refreshToken"]).await;
     assert_eq!(status, 401, "{answer}");
-    // Revoking it again is not an error; an unknown word is, and says what to type.
+    // Revoking it again is not an error (and says so); an unknown word is, and says
+    // what to type.
+    let again = cli_ok(dir.path(), &["keys", "revoke", api_key]);
+    assert!(
+        again["notes"][0]
+            .as_str()
+            .is_some_and(|n| n.contains("already revoked")),
+        "{again}"
+    );
+    let records = std::fs::read_to_string(dir.path().join("data/credentials/revoked.jsonl"))
+        .expect("records");
+    assert_eq!(records.lines().count(), 1, "{records}");
     let out = cli(dir.path(), &["keys", "revoke", "not-a-key"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("keys list"));

@@ -146,6 +146,24 @@ pub fn revoke_key(
         rec.environment = Some(key.environment);
         rec.created_at = Some(key.created_at);
     }
+    // Revoking twice is not an error, and adds no second record.
+    let known = log.load()?;
+    if found.is_none()
+        && let Some(earlier) = known.records.iter().find(|r| r.id == api_key)
+    {
+        return Ok(RevokeReport {
+            revoked: vec![RevokedItem {
+                kind: earlier.kind,
+                id: api_key,
+                name: earlier.name.clone(),
+                had_file: false,
+            }],
+            notes: vec![format!(
+                "it was already revoked at {}",
+                format_time(earlier.at)
+            )],
+        });
+    }
     // The record first: once it is on disk the tokens are ended, whatever follows.
     log.append(std::slice::from_ref(&rec))?;
     let had_file = credentials.revoke_key(&api_key)?;
