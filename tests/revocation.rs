@@ -380,6 +380,28 @@ async fn refresh_tokens_rotate_and_a_reused_one_ends_its_family() {
     assert_eq!(status, 200);
     let trail = te.store().audit_trail(10).expect("audit");
     assert!(trail.iter().any(|e| e.action == "refresh-token-reuse"));
+
+    // One refresh token presented by several clients at once: one use wins, the others
+    // are reuses, so nothing of that family may outlive the race.
+    let (_, raced) = te.post_json("/auth/authenticate", None, &login).await;
+    let attempts = (0..8).map(|_| {
+        let base = te.base.clone();
+        let (key, token) = (json!(api_key), raced["refreshToken"].clone());
+        tokio::spawn(async move { refresh(&base, &key, &token).await })
+    });
+    let mut granted = Vec::new();
+    for attempt in attempts {
+        let (status, answer) = attempt.await.expect("join");
+        if status == 200 {
+            granted.push(answer);
+        } else {
+            assert_eq!(status, 401, "{answer}");
+        }
+    }
+    assert!(granted.len() <= 1, "one use at most: {granted:?}");
+    for grant in granted.iter().chain([&raced]) {
+        assert!(!accepted(&te.base, grant["accessToken"].as_str().expect("a")).await);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -34,6 +34,14 @@ pub struct TokenGrant {
     pub refresh_token: String,
 }
 
+fn reused() -> ApiError {
+    ApiError::unauthorized(
+        "This refresh token was already used. Each refresh token works once \
+         (/auth/refreshToken answers a new one); a used one presented again ends every \
+         token of that authentication. Authenticate again with /auth/authenticate.",
+    )
+}
+
 fn bad_credentials() -> ApiError {
     ApiError::unauthorized(
         "The apiKey and secret do not match a key of this engine. Check both values \
@@ -144,14 +152,19 @@ impl Engine {
             Rotation::Unknown => Err(unknown()),
             Rotation::Rotated(s) => {
                 let family = s.family.unwrap_or_else(Uuid::new_v4);
-                self.issue(&source, &s.api_key, family).await
+                let grant = self.issue(&source, &s.api_key, family).await?;
+                // A reuse of this family's token may have ended it while these were
+                // being stored: then they end too.
+                if self.store.family_ended(family).map_err(store_failure)? {
+                    self.store.end_family(family).map_err(store_failure)?;
+                    self.commit.durable().await.map_err(store_failure)?;
+                    return Err(reused());
+                }
+                Ok(grant)
             }
             Rotation::Reused(s) => {
                 let ended = match s.family {
-                    Some(family) => self
-                        .store
-                        .remove_sessions(|x| x.family == Some(family))
-                        .map_err(store_failure)?,
+                    Some(family) => self.store.end_family(family).map_err(store_failure)?,
                     None => 0,
                 };
                 self.audit(
@@ -161,12 +174,7 @@ impl Engine {
                     Some(format!("{ended} tokens of the family ended")),
                 );
                 self.commit.durable().await.map_err(store_failure)?;
-                Err(ApiError::unauthorized(
-                    "This refresh token was already used. Each refresh token works once \
-                     (/auth/refreshToken answers a new one); a used one presented again \
-                     ends every token of that authentication. Authenticate again with \
-                     /auth/authenticate.",
-                ))
+                Err(reused())
             }
         }
     }

@@ -118,6 +118,9 @@ pub struct Store {
     db: sled::Db,
     exchange: sled::Tree,
     sessions: sled::Tree,
+    /// Refresh-token families ended by a reuse (family UUID → ()), so that a refresh
+    /// racing with the reuse cannot keep the tokens it was just given.
+    ended_families: sled::Tree,
     audit: sled::Tree,
     destinations: sled::Tree,
     journal: std::sync::Arc<journal::Journal>,
@@ -172,6 +175,7 @@ impl Store {
             journal: std::sync::Arc::new(journal::Journal::start(journal_tree, exchange.clone())?),
             exchange,
             sessions: db.open_tree("sessions")?,
+            ended_families: db.open_tree("ended_families")?,
             audit: db.open_tree("audit")?,
             destinations: db.open_tree("destinations")?,
             db,
@@ -378,6 +382,19 @@ impl Store {
         }
         session.family = Some(session.family.unwrap_or(new_family));
         Ok(Rotation::Rotated(session))
+    }
+
+    /// Ends a refresh-token family: marks it ended, then removes its sessions. Returns
+    /// how many sessions it removed.
+    pub fn end_family(&self, family: Uuid) -> Result<usize> {
+        // The mark first: a refresh that rotated just before checks it after storing
+        // its new tokens (see [`Store::family_ended`]), so one of the two removes them.
+        self.ended_families.insert(family.as_bytes(), &[])?;
+        self.remove_sessions(|s| s.family == Some(family))
+    }
+
+    pub fn family_ended(&self, family: Uuid) -> Result<bool> {
+        Ok(self.ended_families.contains_key(family.as_bytes())?)
     }
 
     /// Every session (token hash and record), for listings and revocation.
