@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use switchboard::client::{Engine as _, Local, Remote};
 use switchboard::console::{self, run::ConsoleOptions, theme::Theme};
-use switchboard::engine::{Config, Engine, paths, verify};
+use switchboard::engine::{Config, Engine, paths, revocation, verify};
 use switchboard::model::{Environment, Role};
 use switchboard::sandbox;
 use switchboard::store::credentials::Credentials;
@@ -191,6 +191,27 @@ enum KeysAction {
         #[command(flatten)]
         at: Locations,
     },
+    /// Revoke an API key (or with --source, every key of a source): no new logins, and
+    /// every access and refresh token made from it ends at once.
+    Revoke {
+        /// The API key (UUID).
+        #[arg(required_unless_present = "source", conflicts_with = "source")]
+        api_key: Option<String>,
+        /// Revoke every key of this source (name or ID).
+        #[arg(long)]
+        source: Option<String>,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        at: Locations,
+    },
+    /// List API keys: source, environment, created, revoked or live.
+    List {
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        at: Locations,
+    },
 }
 
 #[derive(Subcommand)]
@@ -213,11 +234,44 @@ enum TokensAction {
         role: Role,
         #[arg(long)]
         name: String,
+        /// Lifetime: days (90, 90d), or 12h, 30m, 45s. Default: [engine] admin_token_days
+        /// of the configuration, else 90 days.
+        #[arg(long, value_parser = revocation::command::parse_lifetime)]
+        expires_in: Option<chrono::Duration>,
         #[arg(long)]
         json: bool,
         #[command(flatten)]
         at: Locations,
     },
+    /// Revoke every admin token with this name, and the composer tokens minted with them.
+    Revoke {
+        name: String,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        at: Locations,
+    },
+    /// List live admin tokens and live sessions (never their secrets).
+    List {
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        at: Locations,
+    },
+}
+
+/// Prints `value` as JSON, or `text` for people.
+fn print_either<T: serde::Serialize>(
+    json: bool,
+    value: &T,
+    text: impl Fn(&T) -> String,
+) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(value)?);
+    } else {
+        print!("{}", text(value));
+    }
+    Ok(())
 }
 
 fn main() -> ExitCode {
@@ -296,15 +350,22 @@ fn run(cli: Cli) -> Result<()> {
                 TokensAction::Create {
                     role,
                     name,
+                    expires_in,
                     json,
                     at,
                 },
         } => {
-            let (record, token) = Credentials::new(&at.data_dir()).create_token(role, &name)?;
+            let lifetime = match expires_in {
+                Some(lifetime) => lifetime,
+                None => at.load()?.settings.admin_token_lifetime,
+            };
+            let (record, token) =
+                Credentials::new(&at.data_dir()).create_token_for(role, &name, lifetime)?;
+            let expires = switchboard::model::time::format_utc(record.expires());
             if json {
                 println!(
                     "{}",
-                    json!({"token": token, "role": record.role, "name": record.name})
+                    json!({"token": token, "role": record.role, "name": record.name, "id": record.id, "expires": expires})
                 );
             } else {
                 println!(
@@ -313,9 +374,44 @@ fn run(cli: Cli) -> Result<()> {
                     record.role.as_str()
                 );
                 println!("  {token}");
-                println!("The token is shown only now; store it safely.");
+                println!("It expires {expires}. The token is shown only now; store it safely.");
             }
             Ok(())
+        }
+        Command::Keys {
+            action:
+                KeysAction::Revoke {
+                    api_key,
+                    source,
+                    json,
+                    at,
+                },
+        } => {
+            let report = runtime()?.block_on(revocation::command::keys_revoke(
+                &at.data_dir(),
+                api_key.as_deref(),
+                source.as_deref(),
+            ))?;
+            print_either(json, &report, |r| r.text())
+        }
+        Command::Keys {
+            action: KeysAction::List { json, at },
+        } => {
+            let keys = revocation::command::keys_list(&at.data_dir())?;
+            print_either(json, &keys, |k| revocation::command::keys_text(k))
+        }
+        Command::Tokens {
+            action: TokensAction::Revoke { name, json, at },
+        } => {
+            let report =
+                runtime()?.block_on(revocation::command::tokens_revoke(&at.data_dir(), &name))?;
+            print_either(json, &report, |r| r.text())
+        }
+        Command::Tokens {
+            action: TokensAction::List { json, at },
+        } => {
+            let listing = runtime()?.block_on(revocation::command::tokens_list(&at.data_dir()))?;
+            print_either(json, &listing, revocation::command::tokens_text)
         }
         Command::Destinations {
             action: DestinationsAction::Verify { name, at },
@@ -436,7 +532,7 @@ fn simulate(
     }
     let config = at.load()?;
     let routes = config.registry.routes_from(sandbox::SOURCE_ID);
-    // A key for this run only, removed when it ends.
+    // A key for this run only, revoked when it ends.
     let credentials = Credentials::new(&at.data_dir());
     let (key, secret) = credentials.create_key(
         sandbox::SOURCE_ID,
@@ -462,7 +558,17 @@ fn simulate(
     let result = runtime.block_on(sandbox::simulate::run(options, async {
         let _ = tokio::signal::ctrl_c().await;
     }));
-    let _ = credentials.revoke_key(&key.api_key);
+    // Revoked, not just deleted: the run's tokens end with it.
+    if let Err(e) = runtime.block_on(revocation::command::keys_revoke(
+        &at.data_dir(),
+        Some(&key.api_key),
+        None,
+    )) {
+        eprintln!(
+            "warning: could not revoke this run's key {}: {e}",
+            key.api_key
+        );
+    }
     let report = result?;
     if json {
         println!("{}", serde_json::to_string(&report)?);

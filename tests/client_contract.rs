@@ -7,7 +7,7 @@ use common::bin::{BIN, Served, spawn_serve};
 use common::{TestEngine, closed_url, destination_toml, payload, source_toml, subscription_toml};
 use std::time::Duration;
 use switchboard::client::send::{PlatformPath, Sender};
-use switchboard::client::{Action, ClientError, Engine, FeedEvent, Local, Remote};
+use switchboard::client::{Action, ClientError, Engine, FeedEvent, Local, Remote, Revoke};
 use switchboard::model::filter::Filter;
 use switchboard::model::{Environment, Role};
 use switchboard::store::LogQuery;
@@ -210,6 +210,55 @@ async fn admin_contract(client: &dyn Engine, te: &TestEngine) {
         matches!(refused, Err(ClientError::Refused { status: 404, .. })),
         "{refused:?}"
     );
+    revoke_contract(client, te).await;
+}
+
+/// An admin revokes a key (its token ends at once) and admin tokens by name.
+async fn revoke_contract(client: &dyn Engine, te: &TestEngine) {
+    let (api_key, secret) = te.api_key("Lab");
+    let (status, grant) = te
+        .post_json(
+            "/auth/authenticate",
+            None,
+            &serde_json::json!({"apiKey": api_key, "secret": secret}),
+        )
+        .await;
+    assert_eq!(status, 200, "{grant}");
+    let access = grant["accessToken"].as_str().expect("accessToken");
+    let report = client
+        .revoke(Revoke::Key(api_key.clone()))
+        .await
+        .expect("revoke key");
+    assert_eq!(report.revoked.len(), 1, "{report:?}");
+    assert_eq!(report.revoked[0].id, api_key);
+    let (status, body) = te
+        .post_json(
+            "/endpoint",
+            Some(access),
+            &payload("PatientAdmin", "Arrival", &[te.destination_id("EHR")], "M"),
+        )
+        .await;
+    assert_eq!(status, 401, "a revoked key's token ends at once: {body}");
+
+    let name = format!("contract-{}", Uuid::new_v4().simple());
+    let token = te
+        .engine
+        .credentials()
+        .create_token(Role::Operator, &name)
+        .expect("token")
+        .1;
+    let report = client
+        .revoke(Revoke::Token(name.clone()))
+        .await
+        .expect("revoke token");
+    assert_eq!(report.revoked.len(), 1, "{report:?}");
+    let (status, body) = te.get("/admin/v1/status", Some(&token)).await;
+    assert_eq!(status, 401, "{body}");
+    let refused = client.revoke(Revoke::Token(name)).await;
+    assert!(
+        matches!(refused, Err(ClientError::Refused { status: 404, .. })),
+        "{refused:?}"
+    );
 }
 
 /// A viewer sees Production metadata only and may not act.
@@ -255,6 +304,11 @@ async fn viewer_contract(client: &dyn Engine, te: &TestEngine) {
     assert!(
         matches!(refused, Err(ClientError::Refused { status: 403, .. })),
         "a viewer may not send: {refused:?}"
+    );
+    let refused = client.revoke(Revoke::Token("test-admin".into())).await;
+    assert!(
+        matches!(refused, Err(ClientError::Refused { status: 403, .. })),
+        "only an admin revokes: {refused:?}"
     );
     let refused = client
         .act(Action::Pause(te.destination_id("Prod EHR")))

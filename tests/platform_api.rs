@@ -144,6 +144,8 @@ async fn authenticate_returns_a_24h_token_and_a_refresh_token() {
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 
+/// Refresh tokens rotate: the answer holds a new one, and the one used is refused
+/// afterwards (a client that lost the answer authenticates again).
 #[tokio::test]
 async fn refresh_token_gives_a_new_working_access_token() {
     let te = engine().await;
@@ -166,8 +168,22 @@ async fn refresh_token_gives_a_new_working_access_token() {
     assert_eq!(status, StatusCode::OK, "{renewed}");
     let access = renewed["accessToken"].as_str().expect("accessToken");
     assert_ne!(access, grant["accessToken"].as_str().unwrap_or_default());
-    assert!(renewed["refreshToken"].as_str().is_some(), "{renewed}");
+    let rotated = renewed["refreshToken"]
+        .as_str()
+        .expect("a new refreshToken");
+    assert_ne!(rotated, refresh, "the refresh token must rotate");
     assert!(is_utc_millis(renewed["expires"].as_str().expect("expires")));
+
+    // The new refresh token works once in its turn.
+    let (status, again) = te
+        .post_json(
+            "/auth/refreshToken",
+            None,
+            &json!({"apiKey": api_key, "refreshToken": rotated}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    let access = again["accessToken"].as_str().expect("accessToken");
 
     let ehr = te.destination_id("EHR");
     let (status, body) = te
@@ -301,6 +317,8 @@ async fn an_expired_refresh_token_and_a_revoked_key_cannot_refresh() {
                 api_key: api_key.clone(),
                 refresh: true,
                 expires: Utc::now() - ChronoDuration::seconds(1),
+                family: None,
+                rotated: false,
             },
         )
         .expect("session");
@@ -1380,6 +1398,8 @@ async fn an_expired_token_is_401_saying_expired() {
                 api_key,
                 refresh: false,
                 expires: Utc::now() - ChronoDuration::minutes(1),
+                family: None,
+                rotated: false,
             },
         )
         .expect("session");

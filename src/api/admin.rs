@@ -20,6 +20,9 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
+/// How often an open event stream checks that its token still stands.
+pub const STREAM_RECHECK: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Page size when the caller gives none.
 pub const DEFAULT_PAGE: usize = 50;
 
@@ -35,6 +38,7 @@ pub fn routes() -> Router<AppState> {
         .route("/destinations/{id}/quarantine", get(list_quarantine))
         .route("/logs/{id}/{action}", post(log_action))
         .route("/sources/{id}/token", post(source_token))
+        .merge(super::revoke::routes())
         .route(
             "/composer/history",
             get(composer_history).post(record_composer_history),
@@ -64,7 +68,7 @@ fn operator(engine: &Engine, headers: &HeaderMap) -> Result<TokenRecord, ApiErro
     Ok(token)
 }
 
-fn actor(token: &TokenRecord) -> String {
+pub(super) fn actor(token: &TokenRecord) -> String {
     format!("token:{} ({})", token.name, token.id)
 }
 
@@ -221,8 +225,12 @@ async fn log_action(
     reply(result)
 }
 
-fn admin(engine: &Engine, headers: &HeaderMap) -> Result<TokenRecord, ApiError> {
-    let token = bearer(headers)?;
+pub(super) fn admin(engine: &Engine, headers: &HeaderMap) -> Result<TokenRecord, ApiError> {
+    check_admin(engine, bearer(headers)?)
+}
+
+/// The admin token's record if it is genuine, live and not revoked.
+fn check_admin(engine: &Engine, token: &str) -> Result<TokenRecord, ApiError> {
     if engine.is_local_secret(token) {
         // The command line on this machine (see engine::runfile).
         return Ok(TokenRecord {
@@ -231,18 +239,45 @@ fn admin(engine: &Engine, headers: &HeaderMap) -> Result<TokenRecord, ApiError> 
             role: crate::model::Role::Admin,
             secret_sha256: String::new(),
             created_at: Utc::now(),
+            expires_at: None,
         });
     }
-    engine
+    let record = engine
         .credentials()
         .check_token(token)
         .map_err(|e| ApiError::internal(e.to_string()))?
         .ok_or_else(|| {
             ApiError::unauthorized(
-                "This is not an admin token of this engine. Create one with \
-                 `switchboard tokens create --role viewer --name NAME`.",
+                "This is not an admin token of this engine (or it was revoked). Create one \
+                 with `switchboard tokens create --role viewer --name NAME`.",
             )
-        })
+        })?;
+    // A token file restored by hand after `tokens revoke` stays refused.
+    if engine
+        .revocations()
+        .current()
+        .admin_token_revoked(&record.id)
+    {
+        return Err(ApiError::unauthorized(format!(
+            "The admin token \"{}\" was revoked. Create a new one with `switchboard tokens \
+             create --role {} --name NAME`.",
+            record.name,
+            record.role.as_str()
+        )));
+    }
+    let expires = record.expires();
+    if expires <= Utc::now() {
+        return Err(ApiError::unauthorized(format!(
+            "The admin token \"{}\" expired at {}. Create a new one with `switchboard tokens \
+             create --role {} --name {}` (--expires-in DAYS sets its lifetime; 90 days \
+             by default).",
+            record.name,
+            crate::model::time::format_utc(expires),
+            record.role.as_str(),
+            record.name
+        )));
+    }
+    Ok(record)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -460,50 +495,74 @@ async fn events(
         })?;
         Ok::<_, ApiError>((token.role, filter))
     })();
+    // The token is checked again every second: a stream ends soon after its token is
+    // revoked or expires, not when the client goes away.
+    let presented = bearer(&headers).unwrap_or_default().to_string();
     let (role, filter) = match setup {
         Ok(setup) => setup,
         Err(e) => return reply::<()>(Err(e)),
     };
     let receiver = engine.subscribe();
     let closing = Box::pin(engine.closing());
-    let stream =
-        futures_util::stream::unfold((receiver, closing), move |(mut receiver, mut closing)| {
-            let filter = filter.clone();
-            async move {
-                loop {
-                    let next = tokio::select! {
-                        next = receiver.recv() => next,
-                        // The engine is stopping: end the stream so the server can exit.
-                        _ = &mut closing => return None,
-                    };
-                    match next {
-                        Ok(event) => {
-                            let Some(log) =
-                                crate::engine::access::visible_change(&filter, role, event.log)
-                            else {
-                                continue;
-                            };
-                            let event = Event::default()
-                                .event("log")
-                                .id(log.id.to_string())
-                                .json_data(&log)
-                                .unwrap_or_else(|_| Event::default().comment("unencodable log"));
-                            return Some((
-                                Ok::<_, std::convert::Infallible>(event),
-                                (receiver, closing),
-                            ));
+    let mut recheck = tokio::time::interval(STREAM_RECHECK);
+    recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let state = (receiver, closing, recheck, false);
+    let stream = futures_util::stream::unfold(state, move |state| {
+        let filter = filter.clone();
+        let engine = engine.clone();
+        let presented = presented.clone();
+        async move {
+            let (mut receiver, mut closing, mut recheck, ended) = state;
+            if ended {
+                return None;
+            }
+            loop {
+                let next = tokio::select! {
+                    next = receiver.recv() => next,
+                    // The engine is stopping: end the stream so the server can exit.
+                    _ = &mut closing => return None,
+                    _ = recheck.tick() => {
+                        match check_admin(&engine, &presented) {
+                            Ok(_) => continue,
+                            Err(e) => {
+                                // Say why, then end.
+                                let text = e.entries.iter().map(|e| e.text.as_str()).collect::<Vec<_>>().join(" ");
+                                let event = Event::default()
+                                    .event("revoked")
+                                    .data(json!({ "reason": text }).to_string());
+                                return Some((Ok(event), (receiver, closing, recheck, true)));
+                            }
                         }
-                        Err(RecvError::Lagged(missed)) => {
-                            let event = Event::default()
-                                .event("lagged")
-                                .data(json!({ "missed": missed }).to_string());
-                            return Some((Ok(event), (receiver, closing)));
-                        }
-                        Err(RecvError::Closed) => return None,
                     }
+                };
+                match next {
+                    Ok(event) => {
+                        let Some(log) =
+                            crate::engine::access::visible_change(&filter, role, event.log)
+                        else {
+                            continue;
+                        };
+                        let event = Event::default()
+                            .event("log")
+                            .id(log.id.to_string())
+                            .json_data(&log)
+                            .unwrap_or_else(|_| Event::default().comment("unencodable log"));
+                        return Some((
+                            Ok::<_, std::convert::Infallible>(event),
+                            (receiver, closing, recheck, false),
+                        ));
+                    }
+                    Err(RecvError::Lagged(missed)) => {
+                        let event = Event::default()
+                            .event("lagged")
+                            .data(json!({ "missed": missed }).to_string());
+                        return Some((Ok(event), (receiver, closing, recheck, false)));
+                    }
+                    Err(RecvError::Closed) => return None,
                 }
             }
-        });
+        }
+    });
     Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(15)))
         .into_response()

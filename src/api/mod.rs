@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod platform;
+pub mod revoke;
 
 use crate::engine::Engine;
 use crate::model::ApiError;

@@ -1,7 +1,10 @@
 //! The engine in the same process: calls go straight to it, with the same PHI rules and
 //! audit as the admin API.
 
-use super::{Action, BoxFuture, ClientError, Engine, FEED_CHANNEL_CAPACITY, FeedEvent, Status};
+use super::{
+    Action, BoxFuture, ClientError, Engine, FEED_CHANNEL_CAPACITY, FeedEvent, Revoke, RevokeReport,
+    Status,
+};
 use crate::engine::access::{VisibleDetail, visible_change};
 use crate::engine::auth::ComposerToken;
 use crate::engine::health::{ConnectionsView, EnvironmentView};
@@ -53,6 +56,24 @@ impl Local {
 }
 
 impl Engine for Local {
+    fn revoke(&self, what: Revoke) -> BoxFuture<'_, Result<RevokeReport, ClientError>> {
+        Box::pin(async move {
+            if self.role != Role::Admin {
+                return Err(ClientError::Refused {
+                    status: 403,
+                    text: format!(
+                        "Role {} may not list or revoke credentials; use an admin token.",
+                        self.role.as_str()
+                    ),
+                });
+            }
+            Ok(match what {
+                Revoke::Key(key) => self.engine.revoke_key(&key, &self.actor).await?,
+                Revoke::Token(name) => self.engine.revoke_token(&name, &self.actor).await?,
+            })
+        })
+    }
+
     fn record_sent(&self, sent: Sent) -> BoxFuture<'_, Result<HistoryEntry, ClientError>> {
         Box::pin(async move { Ok(self.engine.record_sent(sent, self.role)?) })
     }

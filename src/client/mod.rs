@@ -14,6 +14,7 @@ pub use remote::Remote;
 use crate::engine::access::VisibleDetail;
 use crate::engine::auth::ComposerToken;
 use crate::engine::health::{ConnectionsView, EnvironmentView};
+pub use crate::engine::revocation::RevokeReport;
 use crate::model::filter::Filter;
 use crate::model::{Environment, LogRecord, Role};
 use crate::store::composer_history::{HistoryEntry, HistoryPage, Sent};
@@ -105,6 +106,15 @@ impl Action {
     }
 }
 
+/// A credential to revoke (admin role only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Revoke {
+    /// An API key (UUID): every access and refresh token made from it ends.
+    Key(String),
+    /// Every admin token with this name, and the composer tokens minted with them.
+    Token(String),
+}
+
 /// Everything the console asks of an engine.
 pub trait Engine: Send + Sync {
     /// Where the engine is, for the status bar.
@@ -136,4 +146,6 @@ pub trait Engine: Send + Sync {
         before: Option<Uuid>,
         limit: usize,
     ) -> BoxFuture<'_, Result<HistoryPage, ClientError>>;
+    /// Revokes a key or admin tokens at once (admin role only).
+    fn revoke(&self, what: Revoke) -> BoxFuture<'_, Result<RevokeReport, ClientError>>;
 }

@@ -2,7 +2,10 @@
 //! and server-sent events for the live feed, reconnecting with backoff when the
 //! connection drops.
 
-use super::{Action, BoxFuture, ClientError, Engine, FEED_CHANNEL_CAPACITY, FeedEvent, Status};
+use super::{
+    Action, BoxFuture, ClientError, Engine, FEED_CHANNEL_CAPACITY, FeedEvent, Revoke, RevokeReport,
+    Status,
+};
 use crate::engine::access::VisibleDetail;
 use crate::engine::auth::ComposerToken;
 use crate::engine::health::{ConnectionsView, EnvironmentView};
@@ -325,6 +328,24 @@ impl Engine for Remote {
             let response = self
                 .http
                 .post(format!("{}/admin/v1/sources/{source}/token", self.base))
+                .bearer_auth(&self.token)
+                .send()
+                .await
+                .map_err(|e| self.unreachable(e))?;
+            self.answer(response).await
+        })
+    }
+
+    fn revoke(&self, what: Revoke) -> BoxFuture<'_, Result<RevokeReport, ClientError>> {
+        Box::pin(async move {
+            use crate::engine::revocation::command::segment;
+            let path = match &what {
+                Revoke::Key(key) => format!("keys/{}/revoke", segment(key)),
+                Revoke::Token(name) => format!("tokens/{}/revoke", segment(name)),
+            };
+            let response = self
+                .http
+                .post(format!("{}/admin/v1/{path}", self.base))
                 .bearer_auth(&self.token)
                 .send()
                 .await

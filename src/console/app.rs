@@ -4,7 +4,7 @@
 use super::composer::Composer;
 use super::feed::FeedRing;
 use super::prompt::{Command, LineInput, LineOutcome};
-use crate::client::{Action, FeedEvent, Status};
+use crate::client::{Action, FeedEvent, Revoke, Status};
 use crate::engine::access::VisibleDetail;
 use crate::engine::health::{ConnectionsView, DestinationView, EnvironmentView};
 use crate::model::filter::{Filter, FilterError};
@@ -57,6 +57,8 @@ pub enum Effect {
     LoadConnections(Option<Environment>),
     OpenLog(Uuid),
     Act(Action),
+    /// Revoke a key or admin tokens (answered with [`Msg::Info`] or [`Msg::Failed`]).
+    Revoke(Revoke),
     SetTheme(String),
     /// The composer's request, through the platform API as `source`.
     ComposeSend {
@@ -317,7 +319,7 @@ impl App {
         if let Some(confirm) = self.confirm.take() {
             return Some(if key.code == KeyCode::Char('y') {
                 self.notice = None;
-                vec![Effect::Act(confirm.action)]
+                vec![confirm.effect]
             } else {
                 self.notice = Some(Notice::Info("cancelled".into()));
                 Vec::new()
@@ -464,6 +466,16 @@ impl App {
             Command::Pause(name) => self.pause(&name, true),
             Command::Resume(name) => self.pause(&name, false),
             Command::Compose(event) => self.open_composer(event),
+            Command::RevokeKey(key) => self.revoke(
+                format!("Revoke API key {key}? Every token made from it ends now."),
+                Revoke::Key(key),
+            ),
+            Command::RevokeToken(name) => self.revoke(
+                format!(
+                    "Revoke every admin token named \"{name}\" and the composer tokens minted with them?"
+                ),
+                Revoke::Token(name),
+            ),
             Command::Quit => vec![Effect::Quit],
         }
     }

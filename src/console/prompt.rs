@@ -117,10 +117,14 @@ pub enum Command {
     /// `compose` alone opens the event list; `compose PatientSearch Query` goes straight
     /// to that event (checked against the catalog, with a "did you mean").
     Compose(Option<&'static crate::model::catalog::EventInfo>),
+    /// An API key to revoke (admin role; asks first).
+    RevokeKey(String),
+    /// An admin token name to revoke (admin role; asks first).
+    RevokeToken(String),
     Quit,
 }
 
-const USAGE: &str = "commands: env NAME, filter EXPR, theme NAME, pause DEST, resume DEST, compose [MODEL EVENT], quit";
+const USAGE: &str = "commands: env NAME, filter EXPR, theme NAME, pause DEST, resume DEST, compose [MODEL EVENT], revoke-key KEY, revoke-token NAME, quit";
 
 impl Command {
     /// Parses a command line; the error says what was wrong and what to type instead.
@@ -160,6 +164,10 @@ impl Command {
                     .map(|e| Command::Compose(Some(e)))
                     .map_err(|e| e.to_string())
             }
+            "revoke-key" => needs("an API key", "revoke-key 0b8f…-…").map(Command::RevokeKey),
+            "revoke-token" => {
+                needs("an admin token's name", "revoke-token ops").map(Command::RevokeToken)
+            }
             "quit" | "q" if rest.is_empty() => Ok(Command::Quit),
             "quit" | "q" => Err("quit takes nothing after it".into()),
             "" => Err(USAGE.into()),
@@ -177,6 +185,7 @@ impl Command {
         match self {
             Command::Pause(d) => Command::Pause(strip(d)),
             Command::Resume(d) => Command::Resume(strip(d)),
+            Command::RevokeToken(n) => Command::RevokeToken(strip(n)),
             other => other,
         }
     }
@@ -256,6 +265,21 @@ mod tests {
         assert_eq!(
             Command::parse("resume Billing"),
             Ok(Command::Resume("Billing".into()))
+        );
+        assert_eq!(
+            Command::parse("revoke-key 6c1e2f0a-3d4b-4c5d-8e9f-0a1b2c3d4e5f"),
+            Ok(Command::RevokeKey(
+                "6c1e2f0a-3d4b-4c5d-8e9f-0a1b2c3d4e5f".into()
+            ))
+        );
+        assert_eq!(
+            Command::parse("revoke-token \"ops team\""),
+            Ok(Command::RevokeToken("ops team".into()))
+        );
+        assert!(
+            Command::parse("revoke-key")
+                .unwrap_err()
+                .contains("API key")
         );
         assert_eq!(Command::parse("quit"), Ok(Command::Quit));
         assert_eq!(Command::parse("q"), Ok(Command::Quit));

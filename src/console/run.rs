@@ -210,6 +210,12 @@ impl Effects {
                     Err(e) => Msg::Failed(e.to_string()),
                 })
             }),
+            Effect::Revoke(what) => self.spawn(async move {
+                Some(match client.revoke(what).await {
+                    Ok(report) => Msg::Info(report.text().trim_end().replace('\n', "; ")),
+                    Err(e) => Msg::Failed(e.to_string()),
+                })
+            }),
             Effect::Act(action) => self.spawn(async move {
                 client
                     .act(action)

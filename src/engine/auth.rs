@@ -1,13 +1,15 @@
 //! Source authentication: API key + secret → 24 h access token and a refresh token.
-//! Tokens are random 256-bit values; only their SHA-256 is stored.
+//! Tokens are random 256-bit values; only their SHA-256 is stored. Refresh tokens
+//! rotate: each works once.
 
 use super::{Engine, Source, random_failure, read_failure, write_failure};
 use crate::model::ApiError;
 use crate::model::time::format_utc;
-use crate::store::Session;
 use crate::store::credentials::{random_hex, sha256};
+use crate::store::{Rotation, Session};
 use chrono::{Duration, Utc};
 use serde::Serialize;
+use uuid::Uuid;
 
 pub const ACCESS_TOKEN_LIFETIME: Duration = Duration::hours(24);
 pub const REFRESH_TOKEN_LIFETIME: Duration = Duration::days(30);
@@ -34,6 +36,14 @@ pub struct TokenGrant {
     pub refresh_token: String,
 }
 
+fn reused() -> ApiError {
+    ApiError::unauthorized(
+        "This refresh token was already used. Each refresh token works once \
+         (/auth/refreshToken answers a new one); a used one presented again ends every \
+         token of that authentication. Authenticate again with /auth/authenticate.",
+    )
+}
+
 fn bad_credentials() -> ApiError {
     ApiError::unauthorized(
         "The apiKey and secret do not match a key of this engine. Check both values \
@@ -42,44 +52,36 @@ fn bad_credentials() -> ApiError {
 }
 
 impl Engine {
+    /// A new access token and a new refresh token, both of `family` (one per
+    /// authentication; refreshes stay in it).
     async fn issue(
         &self,
         source: &Source,
         api_key: &str,
-        refresh: Option<String>,
+        family: Uuid,
     ) -> Result<TokenGrant, ApiError> {
         let now = Utc::now();
         let access_token = random_hex(32).map_err(random_failure)?;
+        let refresh_token = random_hex(32).map_err(random_failure)?;
         let expires = now + ACCESS_TOKEN_LIFETIME;
-        self.store
-            .put_session(
-                &sha256(access_token.as_bytes()),
-                &Session {
-                    source_id: source.id,
-                    api_key: api_key.to_string(),
-                    refresh: false,
-                    expires,
-                },
-            )
-            .map_err(write_failure("the new token"))?;
-        let refresh_token = match refresh {
-            Some(existing) => existing,
-            None => {
-                let token = random_hex(32).map_err(random_failure)?;
-                self.store
-                    .put_session(
-                        &sha256(token.as_bytes()),
-                        &Session {
-                            source_id: source.id,
-                            api_key: api_key.to_string(),
-                            refresh: true,
-                            expires: now + REFRESH_TOKEN_LIFETIME,
-                        },
-                    )
-                    .map_err(write_failure("the new token"))?;
-                token
-            }
-        };
+        for (token, refresh, until) in [
+            (&access_token, false, expires),
+            (&refresh_token, true, now + REFRESH_TOKEN_LIFETIME),
+        ] {
+            self.store
+                .put_session(
+                    &sha256(token.as_bytes()),
+                    &Session {
+                        source_id: source.id,
+                        api_key: api_key.to_string(),
+                        refresh,
+                        expires: until,
+                        family: Some(family),
+                        rotated: false,
+                    },
+                )
+                .map_err(write_failure("the new token"))?;
+        }
         // A token handed out must survive a restart, like any other acknowledgement.
         self.commit
             .durable()
@@ -109,28 +111,35 @@ impl Engine {
             .map_err(read_failure)?
             .ok_or_else(bad_credentials)?;
         let source = self.key_source(record.source_id)?.clone();
-        self.issue(&source, &record.api_key, None).await
+        self.issue(&source, &record.api_key, Uuid::new_v4()).await
     }
 
-    /// `POST /auth/refreshToken`: a new access token; the refresh token stays valid
-    /// until it expires, so a client that lost the answer can simply retry.
+    /// `POST /auth/refreshToken`: a new access token and a new refresh token; the one
+    /// presented is used up. Presenting a used one again means it was copied (or the
+    /// client lost the answer): every token of that authentication ends, and the
+    /// client must authenticate again.
     pub async fn refresh(
         &self,
         api_key: &str,
         refresh_token: &str,
     ) -> Result<TokenGrant, ApiError> {
+        let unknown = || {
+            ApiError::unauthorized(
+                "The refresh token is unknown, expired, or belongs to another apiKey. \
+                 Authenticate again with /auth/authenticate.",
+            )
+        };
+        let hash = sha256(refresh_token.as_bytes());
         let session = self
             .store
-            .session(&sha256(refresh_token.as_bytes()))
+            .session(&hash)
             .map_err(read_failure)?
             .filter(|s| s.refresh && s.api_key == api_key.trim() && s.expires > Utc::now())
-            .ok_or_else(|| {
-                ApiError::unauthorized(
-                    "The refresh token is unknown, expired, or belongs to another apiKey. \
-                     Authenticate again with /auth/authenticate.",
-                )
-            })?;
-        // The key itself may have been revoked since.
+            .ok_or_else(unknown)?;
+        if let Some(refusal) = self.session_revocation(&session.api_key) {
+            return Err(refusal);
+        }
+        // The key itself may have been deleted since.
         if self
             .credentials
             .key(&session.api_key)
@@ -140,8 +149,50 @@ impl Engine {
             return Err(bad_credentials());
         }
         let source = self.key_source(session.source_id)?.clone();
-        self.issue(&source, &session.api_key, Some(refresh_token.to_string()))
-            .await
+        match self
+            .store
+            .rotate_refresh(&hash, Uuid::new_v4())
+            .map_err(write_failure("the refresh token's use"))?
+        {
+            Rotation::Unknown => Err(unknown()),
+            Rotation::Rotated(s) => {
+                let family = s.family.unwrap_or_else(Uuid::new_v4);
+                let grant = self.issue(&source, &s.api_key, family).await?;
+                // A reuse of this family's token may have ended it while these were
+                // being stored: then they end too.
+                if self.store.family_ended(family).map_err(read_failure)? {
+                    self.store
+                        .end_family(family)
+                        .map_err(write_failure("the end of the token family"))?;
+                    self.commit
+                        .durable()
+                        .await
+                        .map_err(write_failure("the new token"))?;
+                    return Err(reused());
+                }
+                Ok(grant)
+            }
+            Rotation::Reused(s) => {
+                let ended = match s.family {
+                    Some(family) => self
+                        .store
+                        .end_family(family)
+                        .map_err(write_failure("the end of the token family"))?,
+                    None => 0,
+                };
+                self.audit(
+                    &format!("apiKey {}", s.api_key),
+                    "refresh-token-reuse",
+                    None,
+                    Some(format!("{ended} tokens of the family ended")),
+                );
+                self.commit
+                    .durable()
+                    .await
+                    .map_err(write_failure("the new token"))?;
+                Err(reused())
+            }
+        }
     }
 
     /// An access token for `source_id`, for the console's composer to send test traffic
@@ -181,6 +232,8 @@ impl Engine {
                     api_key: format!("{COMPOSER_SESSION_PREFIX}{actor}"),
                     refresh: false,
                     expires,
+                    family: None,
+                    rotated: false,
                 },
             )
             .map_err(write_failure("the new token"))?;
@@ -218,6 +271,10 @@ impl Engine {
                 "The access token has expired. Get a new one with /auth/refreshToken or \
                  /auth/authenticate.",
             ));
+        }
+        // An in-memory set lookup: the records are reread in the background.
+        if let Some(refusal) = self.session_revocation(&session.api_key) {
+            return Err(refusal);
         }
         self.key_source(session.source_id)
     }

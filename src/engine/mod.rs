@@ -13,6 +13,7 @@ pub mod operator;
 pub mod paths;
 pub mod poll;
 pub mod query;
+pub mod revocation;
 pub mod runfile;
 pub mod stats;
 pub mod verify;
@@ -37,6 +38,9 @@ pub enum EngineError {
     Store(#[from] StoreError),
     #[error("cannot build the HTTP client: {0}")]
     Http(String),
+    /// Starting without them would honour revoked tokens.
+    #[error("cannot read the revocation records: {0}. Fix or restore the file, then start again")]
+    Revocations(crate::store::credentials::CredentialError),
 }
 
 /// A change to a log, published for live views.
@@ -49,6 +53,8 @@ pub struct Engine {
     pub(crate) store: Store,
     pub(crate) commit: GroupCommit,
     pub(crate) credentials: Credentials,
+    /// Revoked keys and admin tokens, kept current from the records on disk.
+    pub(crate) revocations: Arc<revocation::View>,
     pub(crate) registry: Registry,
     pub(crate) settings: Settings,
     /// The composer's `{{variable}}` profiles, per environment.
@@ -80,6 +86,8 @@ impl Engine {
             .build()
             .map_err(|e| EngineError::Http(e.to_string()))?;
         let (events, _) = broadcast::channel(EVENT_BUS_CAPACITY);
+        let revocations = revocation::View::open(data_dir).map_err(EngineError::Revocations)?;
+        revocation::View::watch(&revocations);
         let mut paused = std::collections::HashSet::new();
         for d in &config.registry.destinations {
             if store.destination_state(d.id)?.paused {
@@ -97,6 +105,7 @@ impl Engine {
                 store,
                 commit,
                 credentials: Credentials::new(data_dir),
+                revocations,
                 registry: config.registry,
                 settings: config.settings,
                 profiles: config.profiles,

@@ -43,6 +43,21 @@ pub struct TokenRecord {
     pub role: Role,
     pub secret_sha256: String,
     pub created_at: DateTime<Utc>,
+    /// Absent in records written before tokens expired: those get
+    /// [`DEFAULT_ADMIN_TOKEN_LIFETIME`] from their creation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// How long an admin token lives unless `tokens create --expires-in` says otherwise: a
+/// token copied into a script or a laptop stops working by itself within a quarter.
+pub const DEFAULT_ADMIN_TOKEN_LIFETIME: chrono::Duration = chrono::Duration::days(90);
+
+impl TokenRecord {
+    pub fn expires(&self) -> DateTime<Utc> {
+        self.expires_at
+            .unwrap_or(self.created_at + DEFAULT_ADMIN_TOKEN_LIFETIME)
+    }
 }
 
 pub fn sha256(bytes: &[u8]) -> [u8; 32] {
@@ -180,7 +195,8 @@ impl Credentials {
             .filter(|r| secret_matches(&r.secret_sha256, secret)))
     }
 
-    /// Deletes an API key; sessions made with it stop refreshing.
+    /// Deletes an API key's file: no new logins. Its tokens end only with a revocation
+    /// record (`engine::revocation`), which `keys revoke` writes too.
     pub fn revoke_key(&self, api_key: &str) -> Result<bool, CredentialError> {
         let Ok(id) = Uuid::parse_str(api_key.trim()) else {
             return Ok(false);
@@ -196,26 +212,100 @@ impl Credentials {
         }
     }
 
-    /// Creates an admin token `sbt_<id>_<secret>`, printed once, stored hashed.
+    /// Creates an admin token `sbt_<id>_<secret>` with the default lifetime.
     pub fn create_token(
         &self,
         role: Role,
         name: &str,
     ) -> Result<(TokenRecord, String), CredentialError> {
+        self.create_token_for(role, name, DEFAULT_ADMIN_TOKEN_LIFETIME)
+    }
+
+    /// Creates an admin token `sbt_<id>_<secret>` that expires after `lifetime`; the
+    /// token is printed once and stored hashed.
+    pub fn create_token_for(
+        &self,
+        role: Role,
+        name: &str,
+        lifetime: chrono::Duration,
+    ) -> Result<(TokenRecord, String), CredentialError> {
         let id = random_hex(8)?;
+        let now = Utc::now();
         let secret = random_hex(32)?;
         let record = TokenRecord {
             id: id.clone(),
             name: name.to_string(),
             role,
             secret_sha256: hex(&sha256(secret.as_bytes())),
-            created_at: Utc::now(),
+            created_at: now,
+            expires_at: Some(now + lifetime),
         };
         self.save(&self.token_path(&id), &record)?;
         Ok((record, format!("sbt_{id}_{secret}")))
     }
 
-    /// The token's record when the token is genuine.
+    /// Every record of one folder (`keys` or `tokens`), oldest first; an unreadable
+    /// file is an error that names it.
+    fn list<T: serde::de::DeserializeOwned>(
+        &self,
+        folder: &str,
+        created: impl Fn(&T) -> DateTime<Utc>,
+    ) -> Result<Vec<T>, CredentialError> {
+        let dir = self.dir.join(folder);
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => {
+                return Err(CredentialError::Read {
+                    path: dir,
+                    reason: e.to_string(),
+                });
+            }
+        };
+        let mut records = Vec::new();
+        for entry in entries.flatten() {
+            let path = entry.path();
+            // Temp files of an atomic write in progress start with a dot.
+            let visible = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| !n.starts_with('.') && n.ends_with(".json"));
+            if visible && let Some(record) = self.load::<T>(&path)? {
+                records.push(record);
+            }
+        }
+        records.sort_by_key(|r| created(r));
+        Ok(records)
+    }
+
+    /// Every API key on disk (revoked keys are deleted, so these are the live ones).
+    pub fn keys(&self) -> Result<Vec<ApiKeyRecord>, CredentialError> {
+        self.list("keys", |r: &ApiKeyRecord| r.created_at)
+    }
+
+    /// Every admin token on disk, expired ones included.
+    pub fn tokens(&self) -> Result<Vec<TokenRecord>, CredentialError> {
+        self.list("tokens", |r: &TokenRecord| r.created_at)
+    }
+
+    /// Deletes an admin token's file; false when it was already gone.
+    pub fn delete_token(&self, id: &str) -> Result<bool, CredentialError> {
+        if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(false);
+        }
+        let path = self.token_path(id);
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(CredentialError::Write {
+                path,
+                reason: e.to_string(),
+            }),
+        }
+    }
+
+    /// The token's record when the token is genuine (expired or not: the caller says
+    /// which, so that an expired token is told so).
     pub fn check_token(&self, token: &str) -> Result<Option<TokenRecord>, CredentialError> {
         let Some(rest) = token.trim().strip_prefix("sbt_") else {
             return Ok(None);

@@ -26,6 +26,7 @@ pub mod history;
 pub mod identities;
 pub mod journal;
 pub mod queue;
+pub mod revocations;
 pub mod saved_requests;
 pub mod space;
 
@@ -77,6 +78,26 @@ pub struct Session {
     pub api_key: String,
     pub refresh: bool,
     pub expires: DateTime<Utc>,
+    /// Every access and refresh token descended from one authentication shares this;
+    /// a refresh token used twice ends the whole family. `None` in sessions written
+    /// before refresh tokens rotated, and for composer tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family: Option<Uuid>,
+    /// A refresh token already exchanged for a new one: presenting it again is a
+    /// replay (or a client that lost the answer) and ends the family.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rotated: bool,
+}
+
+/// What [`Store::rotate_refresh`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rotation {
+    /// No such session.
+    Unknown,
+    /// This call rotated it: the session as it was, with its family set.
+    Rotated(Session),
+    /// It had been rotated before: a reuse.
+    Reused(Session),
 }
 
 /// One line of the audit trail: who did what to which log.
@@ -98,6 +119,9 @@ pub struct Store {
     db: sled::Db,
     exchange: sled::Tree,
     sessions: sled::Tree,
+    /// Refresh-token families ended by a reuse (family UUID → ()), so that a refresh
+    /// racing with the reuse cannot keep the tokens it was just given.
+    ended_families: sled::Tree,
     audit: sled::Tree,
     destinations: sled::Tree,
     journal: std::sync::Arc<journal::Journal>,
@@ -170,6 +194,7 @@ impl Store {
             journal: std::sync::Arc::new(journal::Journal::start(journal_tree, exchange.clone())?),
             exchange,
             sessions: db.open_tree("sessions")?,
+            ended_families: db.open_tree("ended_families")?,
             audit: db.open_tree("audit")?,
             destinations: db.open_tree("destinations")?,
             db,
@@ -339,6 +364,91 @@ impl Store {
     pub fn remove_session(&self, token_hash: &[u8; 32]) -> Result<()> {
         self.sessions.remove(token_hash)?;
         Ok(())
+    }
+
+    /// Marks a refresh token as used, atomically: of two concurrent calls with one
+    /// token only one rotates it, the other sees a reuse. A session without a family
+    /// (written before rotation existed) joins `new_family`.
+    pub fn rotate_refresh(&self, token_hash: &[u8; 32], new_family: Uuid) -> Result<Rotation> {
+        let mut corrupt = None;
+        let previous = self.sessions.fetch_and_update(token_hash, |old| {
+            let old = old?;
+            match serde_json::from_slice::<Session>(old) {
+                Ok(mut s) if s.refresh && !s.rotated => {
+                    s.rotated = true;
+                    s.family = Some(s.family.unwrap_or(new_family));
+                    Some(encode(&s))
+                }
+                Ok(_) => Some(old.to_vec()),
+                Err(e) => {
+                    corrupt = Some(e.to_string());
+                    Some(old.to_vec())
+                }
+            }
+        })?;
+        if let Some(reason) = corrupt {
+            return Err(StoreError::Corrupt {
+                key: "session".into(),
+                reason,
+            });
+        }
+        let Some(previous) = previous else {
+            return Ok(Rotation::Unknown);
+        };
+        let mut session: Session = decode(b"session", &previous)?;
+        if session.rotated || !session.refresh {
+            return Ok(Rotation::Reused(session));
+        }
+        session.family = Some(session.family.unwrap_or(new_family));
+        Ok(Rotation::Rotated(session))
+    }
+
+    /// Ends a refresh-token family: marks it ended, then removes its sessions. Returns
+    /// how many sessions it removed.
+    pub fn end_family(&self, family: Uuid) -> Result<usize> {
+        // The mark first: a refresh that rotated just before checks it after storing
+        // its new tokens (see [`Store::family_ended`]), so one of the two removes them.
+        self.ended_families.insert(family.as_bytes(), &[])?;
+        self.remove_sessions(|s| s.family == Some(family))
+    }
+
+    pub fn family_ended(&self, family: Uuid) -> Result<bool> {
+        Ok(self.ended_families.contains_key(family.as_bytes())?)
+    }
+
+    /// Every session (token hash and record), for listings and revocation.
+    pub fn sessions(&self) -> impl Iterator<Item = Result<([u8; 32], Session)>> + '_ {
+        self.sessions.iter().map(|item| {
+            let (k, v) = item?;
+            let session = decode(b"session", &v)?;
+            let mut hash = [0u8; 32];
+            if k.len() == 32 {
+                hash.copy_from_slice(&k);
+            }
+            Ok((hash, session))
+        })
+    }
+
+    /// Removes every session `revoke` picks, and every expired one while at it (they
+    /// would be refused anyway and only take room). Returns how many `revoke` picked.
+    pub fn remove_sessions(&self, revoke: impl Fn(&Session) -> bool) -> Result<usize> {
+        let now = Utc::now();
+        let mut picked = 0;
+        let mut batch = sled::Batch::default();
+        for item in self.sessions.iter() {
+            let (k, v) = item?;
+            let Ok(session) = decode::<Session>(&k, &v) else {
+                continue;
+            };
+            if revoke(&session) {
+                picked += 1;
+                batch.remove(k);
+            } else if session.expires <= now {
+                batch.remove(k);
+            }
+        }
+        self.sessions.apply_batch(batch)?;
+        Ok(picked)
     }
 
     pub fn append_audit(&self, entry: &AuditEntry) -> Result<()> {

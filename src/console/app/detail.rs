@@ -2,18 +2,19 @@
 //! and `:resume`), with the confirmation Production asks for.
 
 use super::{App, Effect, Notice};
-use crate::client::Action;
+use crate::client::{Action, Revoke};
 use crate::console::json_tree::{JsonTree, TreeKey};
 use crate::engine::access::VisibleDetail;
-use crate::model::{Environment, LogRecord};
+use crate::model::{Environment, LogRecord, Role};
 use crossterm::event::{KeyCode, KeyEvent};
 use serde_json::Value;
 use uuid::Uuid;
 
-/// An action waiting for `y` (Production only).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An action waiting for `y` (Production actions; revocations everywhere).
+#[derive(Debug, Clone, PartialEq)]
 pub struct Confirm {
-    pub action: Action,
+    /// What `y` does.
+    pub effect: Effect,
     /// What the action does, for the question: "Retry Acme EHR now?".
     pub question: String,
 }
@@ -208,6 +209,21 @@ impl App {
         })
     }
 
+    /// Revocation cannot be undone: always asked first, whatever the environment.
+    pub(super) fn revoke(&mut self, question: String, what: Revoke) -> Vec<Effect> {
+        if self.role != Role::Admin {
+            return self.error(format!(
+                "the {} role may not revoke credentials: use an admin token",
+                self.role.as_str()
+            ));
+        }
+        self.confirm = Some(Confirm {
+            effect: Effect::Revoke(what),
+            question,
+        });
+        Vec::new()
+    }
+
     /// Acts at once, or in Production asks first.
     fn act(&mut self, action: Action, env: Environment, question: String) -> Vec<Effect> {
         if !self.role.may_operate() {
@@ -217,7 +233,10 @@ impl App {
             ));
         }
         if env == Environment::Production {
-            self.confirm = Some(Confirm { action, question });
+            self.confirm = Some(Confirm {
+                effect: Effect::Act(action),
+                question,
+            });
             return Vec::new();
         }
         vec![Effect::Act(action)]

@@ -217,7 +217,13 @@ pub(super) fn help(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     frame.render_widget(Paragraph::new(lines).block(block), popup);
 }
 
-pub(super) fn confirmation(frame: &mut Frame, area: Rect, question: &str, theme: &Theme) {
+pub(super) fn confirmation(
+    frame: &mut Frame,
+    area: Rect,
+    title: &str,
+    question: &str,
+    theme: &Theme,
+) {
     let lines = vec![
         Line::styled(
             question.to_string(),
@@ -231,7 +237,7 @@ pub(super) fn confirmation(frame: &mut Frame, area: Rect, question: &str, theme:
     ];
     let popup = centered(area, 64, 5);
     let block = Block::bordered()
-        .title(Span::styled(" Production: confirm ", theme.band_production))
+        .title(Span::styled(title.to_string(), theme.band_production))
         .border_style(theme.status_failed);
     frame.render_widget(Clear, popup);
     frame.render_widget(

@@ -79,7 +79,12 @@ pub fn draw_at(frame: &mut Frame, app: &mut App, theme: &Theme, now: DateTime<Ut
         help(frame, main, app, theme);
     }
     if let Some(confirm) = &app.confirm {
-        confirmation(frame, main, &confirm.question, theme);
+        // Revocations ask in every environment; other actions only in Production.
+        let title = match confirm.effect {
+            super::app::Effect::Revoke(_) => " Revoke: confirm ",
+            _ => " Production: confirm ",
+        };
+        confirmation(frame, main, title, &confirm.question, theme);
     }
 }
 

@@ -426,6 +426,20 @@ fn production_action_asks_for_confirmation() {
 }
 
 #[test]
+fn a_revocation_asks_in_development_too_and_says_what_it_asks() {
+    let mut app = console(Role::Admin, Environment::Development);
+    update(&mut app, key(KeyCode::Char(':')));
+    for c in "revoke-token ops".chars() {
+        update(&mut app, key(KeyCode::Char(c)));
+    }
+    update(&mut app, key(KeyCode::Enter));
+    let text = screen(&render(&mut app, &Theme::dark(), 120, 32));
+    assert!(text.contains("Revoke: confirm"), "{text}");
+    assert!(!text.contains("Production: confirm"), "{text}");
+    assert!(text.contains("admin token named \"ops\""), "{text}");
+}
+
+#[test]
 fn connection_lost_shows_a_banner() {
     let mut app = console(Role::Admin, Environment::Development);
     update(

@@ -5,6 +5,7 @@
 //! [engine]
 //! max_body_bytes = 10485760
 //! query_timeout_seconds = 120
+//! admin_token_days = 90          # lifetime of new admin tokens
 //!
 //! [[sources]]
 //! name = "Lab"
@@ -159,6 +160,8 @@ pub struct Settings {
     pub max_body_bytes: usize,
     pub query_timeout: Duration,
     pub connect_timeout: Duration,
+    /// `admin_token_days`: the lifetime `tokens create` gives without `--expires-in`.
+    pub admin_token_lifetime: chrono::Duration,
 }
 
 impl Default for Settings {
@@ -167,6 +170,7 @@ impl Default for Settings {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             query_timeout: DEFAULT_QUERY_TIMEOUT,
             connect_timeout: Duration::from_secs(10),
+            admin_token_lifetime: crate::store::credentials::DEFAULT_ADMIN_TOKEN_LIFETIME,
         }
     }
 }

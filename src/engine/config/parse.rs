@@ -34,6 +34,7 @@ struct RawEngine {
     max_body_bytes: Option<usize>,
     query_timeout_seconds: Option<u64>,
     connect_timeout_seconds: Option<u64>,
+    admin_token_days: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -414,6 +415,13 @@ impl Config {
         }
 
         let profiles = profiles(&raw.environments, &mut check);
+        if let Some(days) = raw.engine.admin_token_days
+            && !(1..=3650).contains(&days)
+        {
+            check.problems.push(format!(
+                "[engine] admin_token_days = {days}: use a number of days from 1 to 3650"
+            ));
+        }
         if !check.problems.is_empty() {
             return Err(ConfigError::Invalid {
                 path: check.path.to_string(),
@@ -434,6 +442,11 @@ impl Config {
                 .connect_timeout_seconds
                 .map(Duration::from_secs)
                 .unwrap_or(defaults.connect_timeout),
+            admin_token_lifetime: raw
+                .engine
+                .admin_token_days
+                .map(|d| chrono::Duration::days(i64::from(d)))
+                .unwrap_or(defaults.admin_token_lifetime),
         };
         Ok(Config {
             registry: Registry::new(all_sources, all_destinations, subscriptions),

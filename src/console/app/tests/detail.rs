@@ -85,7 +85,7 @@ fn production_actions_wait_for_y() {
     let mut app = detail_open(Role::Admin, Environment::Production);
     assert!(send(&mut app, [ch('r')]).is_empty());
     let confirm = app.confirm.clone().expect("a confirmation");
-    assert_eq!(confirm.action, Action::RetryNow(DEST));
+    assert_eq!(confirm.effect, Effect::Act(Action::RetryNow(DEST)));
     assert!(confirm.question.contains("Sandbox EHR"));
     assert_eq!(
         send(&mut app, [ch('y')]),
@@ -181,4 +181,38 @@ fn a_body_the_engine_forgot_to_mask_is_still_not_copied_in_production() {
     update(&mut app, loaded(Environment::Production, false));
     assert!(app.detail.as_ref().is_some_and(|d| d.request.is_none()));
     assert!(send(&mut app, [ch('y')]).is_empty());
+}
+
+#[test]
+fn revocations_are_for_admins_and_always_wait_for_y() {
+    let run = |app: &mut App, line: &str| {
+        send(app, [ch(':')]);
+        send(app, line.chars().map(ch).collect::<Vec<_>>());
+        send(app, [key(KeyCode::Enter)])
+    };
+    // Development: no Production guard, yet a revocation still asks.
+    let mut app = App::new(Role::Admin, "127.0.0.1:8443".into()).0;
+    assert!(run(&mut app, "revoke-token \"ops team\"").is_empty());
+    let confirm = app.confirm.clone().expect("a confirmation");
+    assert_eq!(
+        confirm.effect,
+        Effect::Revoke(crate::client::Revoke::Token("ops team".into()))
+    );
+    assert!(confirm.question.contains("ops team"));
+    assert_eq!(
+        send(&mut app, [ch('y')]),
+        vec![Effect::Revoke(crate::client::Revoke::Token(
+            "ops team".into()
+        ))]
+    );
+    assert!(run(&mut app, "revoke-key 6c1e2f0a-3d4b-4c5d-8e9f-0a1b2c3d4e5f").is_empty());
+    assert!(send(&mut app, [ch('n')]).is_empty());
+    assert!(matches!(&app.notice, Some(Notice::Info(m)) if m == "cancelled"));
+
+    for role in [Role::Viewer, Role::Phi, Role::Operator] {
+        let mut app = App::new(role, "127.0.0.1:8443".into()).0;
+        assert!(run(&mut app, "revoke-token ops").is_empty());
+        assert!(app.confirm.is_none());
+        assert!(matches!(&app.notice, Some(Notice::Error(m)) if m.contains("admin")));
+    }
 }

@@ -1,0 +1,358 @@
+//! Revocation on the files alone: shared by the engine's admin API and the command line
+//! when no engine runs. Deleting a credential's file stops new logins; the record in
+//! `revoked.jsonl` ends the tokens already made from it.
+
+use super::{AdminTokenView, SessionGroup, TokensListing, format_time};
+use crate::model::Environment;
+use crate::store::credentials::{CredentialError, Credentials};
+use crate::store::revocations::{Revocation, RevocationLog, Revoked, RevokedKind};
+use crate::store::{Store, StoreError};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RevokeError {
+    /// Nothing by that name or ID; the text says where to look.
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Credentials(#[from] CredentialError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// One credential revoked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RevokedItem {
+    pub kind: RevokedKind,
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// False when its file was already gone (revoked again, or deleted by hand).
+    pub had_file: bool,
+}
+
+impl RevokedItem {
+    /// The audit trail's action.
+    pub fn action(&self) -> String {
+        match self.kind {
+            RevokedKind::ApiKey => "revoke-key",
+            RevokedKind::ClientId => "revoke-client",
+            RevokedKind::AdminToken => "revoke-token",
+        }
+        .to_string()
+    }
+
+    pub fn describe(&self) -> String {
+        match &self.name {
+            Some(name) => format!("{} ({name})", self.id),
+            None => self.id.clone(),
+        }
+    }
+}
+
+/// What a revocation did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RevokeReport {
+    pub revoked: Vec<RevokedItem>,
+    /// Said to the user as well, e.g. that the engine could not be reached.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+impl RevokeReport {
+    /// For people: one line per credential.
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        for item in &self.revoked {
+            let what = match item.kind {
+                RevokedKind::ApiKey => "API key",
+                RevokedKind::ClientId => "client",
+                RevokedKind::AdminToken => "admin token",
+            };
+            out += &format!("revoked {what} {}", item.describe());
+            if !item.had_file {
+                out += " (it had no file left; any token still made from it is ended)";
+            }
+            out.push('\n');
+        }
+        for note in &self.notes {
+            out += &format!("note: {note}\n");
+        }
+        out
+    }
+}
+
+/// An API key as `keys list` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyView {
+    pub api_key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<Environment>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+    pub revoked: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<String>,
+}
+
+fn record(kind: RevokedKind, id: &str, actor: &str) -> Revocation {
+    Revocation {
+        at: Utc::now(),
+        kind,
+        id: id.to_string(),
+        name: None,
+        source_id: None,
+        environment: None,
+        created_at: None,
+        actor: actor.to_string(),
+    }
+}
+
+/// Revokes one API key (its UUID). A UUID with no key file is recorded all the same: a
+/// key deleted by hand (or by an older `simulate`) may still have live tokens.
+/// OAuth client IDs (issue 15) will be recorded as [`RevokedKind::ClientId`].
+pub fn revoke_key(
+    credentials: &Credentials,
+    log: &RevocationLog,
+    target: &str,
+    actor: &str,
+) -> Result<RevokeReport, RevokeError> {
+    let target = target.trim();
+    let Ok(api_key) = Uuid::parse_str(target) else {
+        return Err(RevokeError::Invalid(format!(
+            "\"{target}\" is not an API key (a UUID such as the apiKey `switchboard keys \
+             create` printed). `switchboard keys list` shows the keys; to revoke every key \
+             of a source use `switchboard keys revoke --source NAME`."
+        )));
+    };
+    let api_key = api_key.to_string();
+    let found = credentials.key(&api_key)?;
+    let mut rec = record(RevokedKind::ApiKey, &api_key, actor);
+    if let Some(key) = &found {
+        rec.name = Some(key.source_name.clone());
+        rec.source_id = Some(key.source_id);
+        rec.environment = Some(key.environment);
+        rec.created_at = Some(key.created_at);
+    }
+    // Revoking twice is not an error, and adds no second record.
+    let known = log.load()?;
+    if found.is_none()
+        && let Some(earlier) = known.records.iter().find(|r| r.id == api_key)
+    {
+        return Ok(RevokeReport {
+            revoked: vec![RevokedItem {
+                kind: earlier.kind,
+                id: api_key,
+                name: earlier.name.clone(),
+                had_file: false,
+            }],
+            notes: vec![format!(
+                "it was already revoked at {}",
+                format_time(earlier.at)
+            )],
+        });
+    }
+    // The record first: once it is on disk the tokens are ended, whatever follows.
+    log.append(std::slice::from_ref(&rec))?;
+    let had_file = credentials.revoke_key(&api_key)?;
+    Ok(RevokeReport {
+        revoked: vec![RevokedItem {
+            kind: RevokedKind::ApiKey,
+            id: api_key,
+            name: rec.name,
+            had_file,
+        }],
+        notes: Vec::new(),
+    })
+}
+
+/// The live keys of a source, by its name (any case) or ID.
+pub fn keys_of_source(credentials: &Credentials, source: &str) -> Result<Vec<String>, RevokeError> {
+    let source = source.trim();
+    let keys: Vec<String> = credentials
+        .keys()?
+        .into_iter()
+        .filter(|k| k.source_name.eq_ignore_ascii_case(source) || k.source_id.to_string() == source)
+        .map(|k| k.api_key)
+        .collect();
+    if keys.is_empty() {
+        return Err(RevokeError::NotFound(format!(
+            "source \"{source}\" has no API keys to revoke; `switchboard keys list` shows \
+             the keys and their sources."
+        )));
+    }
+    Ok(keys)
+}
+
+/// Revokes every admin token named `name` (names need not be unique).
+pub fn revoke_token(
+    credentials: &Credentials,
+    log: &RevocationLog,
+    name: &str,
+    actor: &str,
+) -> Result<RevokeReport, RevokeError> {
+    let tokens: Vec<_> = credentials
+        .tokens()?
+        .into_iter()
+        .filter(|t| t.name == name)
+        .collect();
+    if tokens.is_empty() {
+        return Err(RevokeError::NotFound(format!(
+            "there is no admin token named \"{name}\"; `switchboard tokens list` shows them \
+             (names are matched exactly)."
+        )));
+    }
+    let records: Vec<Revocation> = tokens
+        .iter()
+        .map(|t| {
+            let mut r = record(RevokedKind::AdminToken, &t.id, actor);
+            r.name = Some(t.name.clone());
+            r.created_at = Some(t.created_at);
+            r
+        })
+        .collect();
+    log.append(&records)?;
+    let mut revoked = Vec::new();
+    for t in tokens {
+        let had_file = credentials.delete_token(&t.id)?;
+        revoked.push(RevokedItem {
+            kind: RevokedKind::AdminToken,
+            id: t.id,
+            name: Some(t.name),
+            had_file,
+        });
+    }
+    Ok(RevokeReport {
+        revoked,
+        notes: Vec::new(),
+    })
+}
+
+/// Keys on disk and keys revoked, oldest first.
+pub fn keys_listing(
+    credentials: &Credentials,
+    revoked: &Revoked,
+) -> Result<Vec<KeyView>, RevokeError> {
+    let mut keys: Vec<(Option<DateTime<Utc>>, KeyView)> = Vec::new();
+    for k in credentials.keys()? {
+        let gone = revoked.key_revoked(&k.api_key);
+        keys.push((
+            Some(k.created_at),
+            KeyView {
+                api_key: k.api_key,
+                source_id: Some(k.source_id),
+                source: Some(k.source_name),
+                environment: Some(k.environment),
+                created: Some(format_time(k.created_at)),
+                // A file restored by hand after its revocation: still refused.
+                revoked: gone,
+                revoked_at: None,
+            },
+        ));
+    }
+    for r in revoked
+        .records
+        .iter()
+        .filter(|r| matches!(r.kind, RevokedKind::ApiKey | RevokedKind::ClientId))
+    {
+        if let Some((_, view)) = keys.iter_mut().find(|(_, v)| v.api_key == r.id) {
+            view.revoked_at.get_or_insert_with(|| format_time(r.at));
+            continue;
+        }
+        keys.push((
+            r.created_at,
+            KeyView {
+                api_key: r.id.clone(),
+                source_id: r.source_id,
+                source: r.name.clone(),
+                environment: r.environment,
+                created: r.created_at.map(format_time),
+                revoked: true,
+                revoked_at: Some(format_time(r.at)),
+            },
+        ));
+    }
+    keys.sort_by_key(|(created, _)| *created);
+    Ok(keys.into_iter().map(|(_, v)| v).collect())
+}
+
+/// Live admin tokens and sessions (unexpired, not rotated, not revoked).
+pub fn listing(
+    credentials: &Credentials,
+    store: &Store,
+    revoked: &Revoked,
+    source_name: impl Fn(Uuid) -> Option<String>,
+) -> Result<TokensListing, RevokeError> {
+    let now = Utc::now();
+    let admin_tokens = credentials
+        .tokens()?
+        .into_iter()
+        .filter(|t| t.expires() > now && !revoked.admin_token_revoked(&t.id))
+        .map(|t| AdminTokenView {
+            created: format_time(t.created_at),
+            expires: format_time(t.expires()),
+            id: t.id,
+            name: t.name,
+            role: t.role,
+        })
+        .collect();
+    let key_sources: BTreeMap<String, String> = credentials
+        .keys()?
+        .into_iter()
+        .map(|k| (k.api_key, k.source_name))
+        .collect();
+    let mut groups: BTreeMap<(String, Uuid), SessionGroup> = BTreeMap::new();
+    for item in store.sessions() {
+        let (_, s) = item?;
+        if s.expires <= now || s.rotated || revoked.session_revoked(&s.api_key) {
+            continue;
+        }
+        let group = groups
+            .entry((s.api_key.clone(), s.source_id))
+            .or_insert_with(|| {
+                let composer = s.api_key.strip_prefix("composer:");
+                SessionGroup {
+                    kind: if composer.is_some() {
+                        "composer"
+                    } else {
+                        "source"
+                    }
+                    .into(),
+                    api_key: composer.is_none().then(|| s.api_key.clone()),
+                    actor: composer.map(str::to_string),
+                    source_id: s.source_id,
+                    source_name: source_name(s.source_id)
+                        .or_else(|| key_sources.get(&s.api_key).cloned()),
+                    access_tokens: 0,
+                    refresh_tokens: 0,
+                    expires: String::new(),
+                }
+            });
+        if s.refresh {
+            group.refresh_tokens += 1;
+        } else {
+            group.access_tokens += 1;
+        }
+        let expires = format_time(s.expires);
+        // The same fixed-width UTC form sorts as time.
+        if expires > group.expires {
+            group.expires = expires;
+        }
+    }
+    Ok(TokensListing {
+        admin_tokens,
+        sessions: groups.into_values().collect(),
+    })
+}
