@@ -459,6 +459,10 @@ async fn status(State(engine): State<AppState>, headers: HeaderMap) -> Response 
             // bound past which new requests wait (see store::journal).
             "journalBacklog": engine.store().journal().backlog(),
             "journalCapacity": crate::store::journal::MAX_BACKLOG,
+            // Below the reserve new work gets 507 (see engine::capacity).
+            "diskFreeBytes": engine.disk_space().0,
+            "diskReserveBytes": engine.disk_space().1,
+            "storeFailure": engine.store_failure_state(),
             "role": token.role,
             "phiVisible": token.role.sees_phi(),
             "tokenName": token.name,

@@ -60,6 +60,7 @@ impl Engine {
         api_key: &str,
         family: Uuid,
     ) -> Result<TokenGrant, ApiError> {
+        self.ensure_writable()?;
         let now = Utc::now();
         let access_token = random_hex(32).map_err(random_failure)?;
         let refresh_token = random_hex(32).map_err(random_failure)?;
@@ -205,6 +206,7 @@ impl Engine {
         actor: &str,
         role: crate::model::Role,
     ) -> Result<ComposerToken, ApiError> {
+        self.ensure_writable()?;
         let source = self
             .registry
             .source(source_id)

@@ -15,6 +15,7 @@ impl Engine {
 
     /// Records what a console's composer sent. Viewers send nothing, so record nothing.
     pub fn record_sent(&self, sent: Sent, role: Role) -> Result<HistoryEntry, ApiError> {
+        self.ensure_writable()?;
         if role == Role::Viewer {
             return Err(ApiError::new(
                 403,

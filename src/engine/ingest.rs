@@ -54,6 +54,8 @@ impl Engine {
     /// `POST /endpoint`. Sync events sent here are answered as queries, as the
     /// platform's older clients expect.
     pub async fn endpoint(&self, source: &Source, body: &[u8]) -> Result<Value, Rejection> {
+        self.ensure_writable()
+            .map_err(|error| Rejection { error, meta: None })?;
         let envelope = parse_envelope(body)?;
         match envelope.meta.event.exchange {
             Exchange::Query => self.forward_query(source, envelope).await,
@@ -91,8 +93,19 @@ impl Engine {
         })?;
         if let Err(e) = self.commit.durable().await {
             journal.discard(record);
+            tracing::error!(error = %e, "a request's flush failed");
             return Err(Rejection {
-                error: store_failure(e),
+                error: ApiError::new(
+                    503,
+                    "storage",
+                    "Storage",
+                    format!(
+                        "The disk did not confirm the request ({e}); it was not acknowledged. \
+                         Retry shortly (a retried request may arrive twice); if it persists, \
+                         check the engine's disk and logs."
+                    ),
+                )
+                .with_header("Retry-After", "5".into()),
                 meta: None,
             });
         }

@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod auth;
+pub mod capacity;
 pub mod composer;
 pub mod config;
 pub mod delivery;
@@ -69,6 +70,8 @@ pub struct Engine {
     closing: tokio::sync::watch::Sender<bool>,
     data_dir: PathBuf,
     started: Instant,
+    /// Free space under the data directory (see [`capacity`]).
+    pub(crate) space: crate::store::space::DiskSpace,
     /// The admin secret of this process, for the command line on this machine (see
     /// [`runfile`]).
     local_secret: String,
@@ -99,6 +102,8 @@ impl Engine {
             config.settings.connect_timeout,
         )
         .map_err(EngineError::Http)?;
+        let space =
+            crate::store::space::DiskSpace::new(data_dir, config.settings.min_free_disk_bytes);
         let engine = Arc::new_cyclic(|weak| {
             let delivery = delivery::Delivery::new(weak.clone(), clients, paused);
             Engine {
@@ -117,6 +122,7 @@ impl Engine {
                 data_dir: data_dir.to_path_buf(),
                 started: Instant::now(),
                 local_secret: runfile::new_secret(),
+                space,
             }
         });
         // Everything accepted before a stop or crash is delivered again, in order.

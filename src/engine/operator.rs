@@ -60,6 +60,7 @@ impl Engine {
         paused: bool,
         actor: &str,
     ) -> Result<(), ApiError> {
+        self.ensure_writable()?;
         let d = self.known_destination(destination)?;
         self.store
             .set_destination_state(destination, &DestinationState { paused })
@@ -73,6 +74,7 @@ impl Engine {
 
     /// Ends the current retry waits of a destination's queues.
     pub fn retry_now(&self, destination: Uuid, actor: &str) -> Result<(), ApiError> {
+        self.ensure_writable()?;
         self.settled();
         let d = self.known_destination(destination)?;
         self.delivery.kick(destination);
@@ -100,6 +102,7 @@ impl Engine {
     }
 
     pub async fn quarantine(&self, log_id: Uuid, actor: &str) -> Result<LogRecord, ApiError> {
+        self.ensure_writable()?;
         self.settled_async().await;
         let log = self.known_log(log_id)?;
         let item = self
@@ -120,6 +123,7 @@ impl Engine {
 
     /// Puts a quarantined log back at the head of its queue.
     pub async fn release(&self, log_id: Uuid, actor: &str) -> Result<LogRecord, ApiError> {
+        self.ensure_writable()?;
         self.settled_async().await;
         let log = self.known_log(log_id)?;
         let mut updated = log.clone();
@@ -141,6 +145,7 @@ impl Engine {
 
     /// Gives up on a log: FAILED, and out of its queue or quarantine.
     pub async fn mark_failed(&self, log_id: Uuid, actor: &str) -> Result<LogRecord, ApiError> {
+        self.ensure_writable()?;
         self.settled_async().await;
         let log = self.known_log(log_id)?;
         if log.status != LogStatus::Pending {
@@ -183,6 +188,7 @@ impl Engine {
     /// Queues the same request to the same destination again, as a new log that
     /// points to the original.
     pub async fn resend(&self, log_id: Uuid, actor: &str) -> Result<LogRecord, ApiError> {
+        self.ensure_writable()?;
         self.settled_async().await;
         let original = self.known_log(log_id)?;
         if original.exchange.is_sync() {

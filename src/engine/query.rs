@@ -46,6 +46,8 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
 impl Engine {
     /// `POST /query`.
     pub async fn query(&self, source: &Source, body: &[u8]) -> Result<Value, Rejection> {
+        self.ensure_writable()
+            .map_err(|error| Rejection { error, meta: None })?;
         let envelope = parse_envelope(body)?;
         match envelope.meta.event.exchange {
             Exchange::Query => self.forward_query(source, envelope).await,

@@ -17,6 +17,9 @@ use tokio::sync::{Semaphore, oneshot};
 
 /// How many writers may wait for the next flush before new ones wait to queue.
 pub const MAX_WAITERS: usize = 65_536;
+/// How long a writer waits for the disk before it is told the write is unconfirmed
+/// (a failing disk can hold sled's flush forever).
+pub const DURABLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 type Waiter = oneshot::Sender<Result<(), String>>;
 
@@ -58,6 +61,8 @@ impl Writes {
 struct Waiting {
     waiters: Vec<Waiter>,
     stopped: bool,
+    /// The first flush error: sled 0.34 takes no write after one until it is reopened.
+    failed: Option<String>,
 }
 
 struct Shared {
@@ -114,6 +119,7 @@ fn flush_loop(shared: &Shared, db: &sled::Db) {
         let result = db.flush().map(|_| ()).map_err(|e| e.to_string());
         if let Err(e) = &result {
             tracing::error!(error = %e, "flush to disk failed");
+            shared.lock().failed.get_or_insert_with(|| e.clone());
         }
         for waiter in waiters {
             let _ = waiter.send(result.clone());
@@ -155,20 +161,39 @@ impl GroupCommit {
         }
     }
 
-    /// Returns once everything written before this call is on disk.
+    /// Returns once everything written before this call is on disk; an error when the
+    /// disk failed before, or did not confirm within [`DURABLE_TIMEOUT`].
     pub async fn durable(&self) -> Result<(), String> {
         let stopped = || "the flusher has stopped".to_string();
-        let _slot = self.shared.slots.acquire().await.map_err(|_| stopped())?;
-        let (tx, rx) = oneshot::channel();
-        {
-            let mut waiting = self.shared.lock();
-            if waiting.stopped {
-                return Err(stopped());
+        let wait = async {
+            let _slot = self.shared.slots.acquire().await.map_err(|_| stopped())?;
+            let (tx, rx) = oneshot::channel();
+            {
+                let mut waiting = self.shared.lock();
+                if let Some(e) = &waiting.failed {
+                    return Err(format!("an earlier flush to disk failed ({e})"));
+                }
+                if waiting.stopped {
+                    return Err(stopped());
+                }
+                waiting.waiters.push(tx);
             }
-            waiting.waiters.push(tx);
-        }
-        self.shared.wake.notify_one();
-        rx.await.map_err(|_| stopped())?
+            self.shared.wake.notify_one();
+            rx.await.map_err(|_| stopped())?
+        };
+        tokio::time::timeout(DURABLE_TIMEOUT, wait)
+            .await
+            .unwrap_or_else(|_| {
+                Err(format!(
+                    "the disk did not confirm the write within {} s",
+                    DURABLE_TIMEOUT.as_secs()
+                ))
+            })
+    }
+
+    /// The first flush error, if one happened: the store takes no more writes.
+    pub fn failure(&self) -> Option<String> {
+        self.shared.lock().failed.clone()
     }
 }
 

@@ -65,6 +65,8 @@ struct State {
     idle: bool,
     /// A wake is on its way; more pushes need not schedule another.
     wake_scheduled: bool,
+    /// The first failure to apply: sled 0.34 takes no write after one until reopened.
+    failed: Option<String>,
 }
 
 struct Shared {
@@ -155,6 +157,11 @@ impl Journal {
             shared,
             thread: Mutex::new(Some(thread)),
         })
+    }
+
+    /// The first failure to apply records, if one happened.
+    pub fn failure(&self) -> Option<String> {
+        self.shared.lock().failed.clone()
     }
 
     /// Writes `writes` as one journal record (not yet flushed: wait for the group
@@ -351,6 +358,7 @@ fn expand_loop(shared: &Shared) {
         }) {
             // The records stay in the journal: the next start applies them again.
             tracing::error!(error = %e, "applying journal records failed");
+            shared.lock().failed.get_or_insert_with(|| e.to_string());
         }
         let applied = {
             let mut state = shared.lock();

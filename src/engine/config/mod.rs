@@ -6,6 +6,7 @@
 //! max_body_bytes = 10485760
 //! query_timeout_seconds = 120
 //! admin_token_days = 90          # lifetime of new admin tokens
+//! min_free_disk_mb = 64          # below this much free disk, new work gets 507
 //!
 //! [[sources]]
 //! name = "Lab"
@@ -162,6 +163,8 @@ pub struct Settings {
     pub connect_timeout: Duration,
     /// `admin_token_days`: the lifetime `tokens create` gives without `--expires-in`.
     pub admin_token_lifetime: chrono::Duration,
+    /// `min_free_disk_mb`: the free space kept below new work (see `store::space`).
+    pub min_free_disk_bytes: u64,
 }
 
 impl Default for Settings {
@@ -171,6 +174,7 @@ impl Default for Settings {
             query_timeout: DEFAULT_QUERY_TIMEOUT,
             connect_timeout: Duration::from_secs(10),
             admin_token_lifetime: crate::store::credentials::DEFAULT_ADMIN_TOKEN_LIFETIME,
+            min_free_disk_bytes: crate::store::space::DEFAULT_RESERVE_BYTES,
         }
     }
 }

@@ -35,6 +35,7 @@ struct RawEngine {
     query_timeout_seconds: Option<u64>,
     connect_timeout_seconds: Option<u64>,
     admin_token_days: Option<u32>,
+    min_free_disk_mb: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -447,6 +448,11 @@ impl Config {
                 .admin_token_days
                 .map(|d| chrono::Duration::days(i64::from(d)))
                 .unwrap_or(defaults.admin_token_lifetime),
+            min_free_disk_bytes: raw
+                .engine
+                .min_free_disk_mb
+                .map(|mb| mb.saturating_mul(1024 * 1024))
+                .unwrap_or(defaults.min_free_disk_bytes),
         };
         Ok(Config {
             registry: Registry::new(all_sources, all_destinations, subscriptions),
