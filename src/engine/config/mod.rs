@@ -5,6 +5,10 @@
 //! [engine]
 //! max_body_bytes = 10485760
 //! query_timeout_seconds = 120
+//! header_timeout_seconds = 30   # see `connections`
+//! body_timeout_seconds = 60
+//! idle_timeout_seconds = 60
+//! max_connections = 10000       # default: derived from the open-file limit
 //!
 //! [[sources]]
 //! name = "Lab"
@@ -41,8 +45,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use uuid::Uuid;
 
+pub mod connections;
 mod parse;
 pub mod reach;
+
+pub use connections::ConnectionSettings;
 
 pub use reach::{Blocked, Candidate, ComposeError, ResolveError, Resolved};
 
@@ -159,6 +166,8 @@ pub struct Settings {
     pub max_body_bytes: usize,
     pub query_timeout: Duration,
     pub connect_timeout: Duration,
+    /// Timeouts and the cap of the engine's own HTTP connections.
+    pub connections: ConnectionSettings,
 }
 
 impl Default for Settings {
@@ -167,6 +176,7 @@ impl Default for Settings {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             query_timeout: DEFAULT_QUERY_TIMEOUT,
             connect_timeout: Duration::from_secs(10),
+            connections: ConnectionSettings::default(),
         }
     }
 }

@@ -34,6 +34,10 @@ struct RawEngine {
     max_body_bytes: Option<usize>,
     query_timeout_seconds: Option<u64>,
     connect_timeout_seconds: Option<u64>,
+    header_timeout_seconds: Option<Spanned<u64>>,
+    body_timeout_seconds: Option<Spanned<u64>>,
+    idle_timeout_seconds: Option<Spanned<u64>>,
+    max_connections: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -414,6 +418,16 @@ impl Config {
         }
 
         let profiles = profiles(&raw.environments, &mut check);
+        let e = &raw.engine;
+        let connections = connections::check(
+            connections::RawConnections {
+                header_timeout_seconds: e.header_timeout_seconds.as_ref(),
+                body_timeout_seconds: e.body_timeout_seconds.as_ref(),
+                idle_timeout_seconds: e.idle_timeout_seconds.as_ref(),
+                max_connections: e.max_connections.as_ref(),
+            },
+            |span, message| check.at(span, message),
+        );
         if !check.problems.is_empty() {
             return Err(ConfigError::Invalid {
                 path: check.path.to_string(),
@@ -434,6 +448,7 @@ impl Config {
                 .connect_timeout_seconds
                 .map(Duration::from_secs)
                 .unwrap_or(defaults.connect_timeout),
+            connections,
         };
         Ok(Config {
             registry: Registry::new(all_sources, all_destinations, subscriptions),
