@@ -346,3 +346,92 @@ async fn a_bounded_slowloris_does_not_stop_the_engine_answering() {
         "{last}"
     );
 }
+
+#[tokio::test]
+async fn a_graceful_stop_lets_the_request_in_flight_finish_and_ends_event_streams() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    let mut config = switchboard::engine::Config::builtin();
+    config.attach_sandbox(listener.local_addr().expect("addr"));
+    let engine = switchboard::engine::Engine::start(dir.path(), config).expect("engine");
+    let token = engine
+        .credentials()
+        .create_token(Role::Admin, "stop")
+        .expect("token")
+        .1;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let closing = engine.clone();
+    let server = tokio::spawn(switchboard::api::server::serve(
+        listener,
+        engine.clone(),
+        async move {
+            let _ = stopped.await;
+            closing.close_streams();
+        },
+    ));
+
+    // A live event stream, an idle connection, and a request whose body is half sent.
+    let mut events = TcpStream::connect(&addr).await.expect("connect");
+    events
+        .write_all(
+            format!(
+                "GET /admin/v1/events HTTP/1.1\r\nHost: engine\r\nAuthorization: Bearer {token}\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await
+        .expect("write");
+    let mut idle = TcpStream::connect(&addr).await.expect("connect");
+    let mut in_flight = TcpStream::connect(&addr).await.expect("connect");
+    in_flight
+        .write_all(
+            b"POST /auth/authenticate HTTP/1.1\r\nHost: engine\r\n\
+              Content-Type: application/json\r\nContent-Length: 30\r\n\r\n{\"apiKey\": \"k\",",
+        )
+        .await
+        .expect("write");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.send(()).expect("stop");
+
+    assert!(
+        closed_within(&mut idle, Duration::from_secs(5))
+            .await
+            .is_some(),
+        "the idle connection stayed open during the stop"
+    );
+    assert!(
+        closed_within(&mut events, Duration::from_secs(5))
+            .await
+            .is_some(),
+        "the event stream did not end during the stop"
+    );
+    // New connections are no longer accepted.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let refused = match TcpStream::connect(&addr).await {
+        Err(_) => true,
+        Ok(mut s) => closed_within(&mut s, Duration::from_secs(2))
+            .await
+            .is_some(),
+    };
+    assert!(refused, "a new connection was served after the stop began");
+    assert!(
+        !server.is_finished(),
+        "the stop did not wait for the request in flight"
+    );
+    in_flight
+        .write_all(b" \"secret\": \"s\"}")
+        .await
+        .expect("finish the body");
+    let seen = read_response(&mut in_flight, Duration::from_secs(5))
+        .await
+        .expect("the request in flight was answered");
+    let (status, body) = parse_response(&seen);
+    assert!(status.contains("401"), "{status} {body}");
+    tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .expect("serve returned once every connection closed")
+        .expect("serve task");
+}
