@@ -435,3 +435,47 @@ async fn a_graceful_stop_lets_the_request_in_flight_finish_and_ends_event_stream
         .expect("serve returned once every connection closed")
         .expect("serve task");
 }
+
+#[tokio::test]
+async fn at_the_cap_with_every_connection_busy_a_newcomer_is_refused_not_let_past() {
+    let te = TestEngine::start("[engine]\nmax_connections = 2\n").await;
+    let admin = te.admin_token(Role::Admin);
+    let mut streams = Vec::new();
+    for _ in 0..2 {
+        let mut s = TcpStream::connect(host(&te.base)).await.expect("connect");
+        s.write_all(
+            format!(
+                "GET /admin/v1/events HTTP/1.1\r\nHost: engine\r\nAuthorization: Bearer {admin}\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await
+        .expect("write");
+        // The stream's head arrives: the request is in flight.
+        let mut buf = [0u8; 512];
+        let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
+            .await
+            .expect("event stream answered")
+            .expect("read");
+        assert!(String::from_utf8_lossy(&buf[..n]).contains("200"));
+        streams.push(s);
+    }
+    let mut newcomer = TcpStream::connect(host(&te.base)).await.expect("connect");
+    assert!(
+        closed_within(&mut newcomer, Duration::from_secs(3))
+            .await
+            .is_some(),
+        "a third connection was kept past a cap of 2 busy ones"
+    );
+    let figures = te.engine.listener();
+    assert!(figures.refused() >= 1);
+    assert_eq!(figures.open(), 2);
+    assert_eq!(figures.capacity(), 2);
+
+    // Once a stream ends, there is room again.
+    drop(streams.pop());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (status, me) = te.get("/admin/v1/status", Some(&admin)).await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["connectionCapacity"], 2, "{me}");
+}
