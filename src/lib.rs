@@ -23,7 +23,8 @@
 //!   detail view, the composer, drawing with ratatui, themes, and the event loop that
 //!   owns the terminal.
 //! - [`api`]: axum routers for the platform API (`/auth`, `/endpoint`, `/query`,
-//!   `/poll`) and the admin API (`/admin/v1`).
+//!   `/poll`) and the admin API (`/admin/v1`), and the server that accepts connections
+//!   for them (`api::server`: header, body and idle timeouts, a connection cap).
 //! - [`bench`]: `switchboard bench`, the performance harness: the engine in a child
 //!   process against stubs and baselines measured in the same run (see BENCHMARKS.md).
 

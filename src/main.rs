@@ -594,6 +594,7 @@ async fn start_engine(
     fallback: bool,
 ) -> Result<(Arc<Engine>, tokio::net::TcpListener, SocketAddr)> {
     let mut config = at.load()?;
+    switchboard::api::server::raise_fd_limit();
     let listener = match tokio::net::TcpListener::bind(listen).await {
         Ok(l) => l,
         Err(e) if fallback && e.kind() == std::io::ErrorKind::AddrInUse => {
@@ -634,13 +635,12 @@ fn serve(listen: SocketAddr, at: Locations) -> Result<()> {
         engine.announce(&format!("http://{addr}"));
         tracing::info!(%addr, data_dir = %at.data_dir().display(), "engine started");
         let closing = engine.clone();
-        axum::serve(listener, switchboard::api::router(engine.clone()))
-            .with_graceful_shutdown(async move {
-                shutdown_signal().await;
-                // Live event streams never end by themselves.
-                closing.close_streams();
-            })
-            .await?;
+        switchboard::api::server::serve(listener, engine.clone(), async move {
+            shutdown_signal().await;
+            // Live event streams never end by themselves.
+            closing.close_streams();
+        })
+        .await;
         engine.shutdown().await;
         tracing::info!("engine stopped");
         Ok(())
@@ -708,13 +708,11 @@ fn console(args: ConsoleArgs) -> Result<()> {
         let (engine, listener, addr) = start_engine(args.listen, &args.at, true).await?;
         tracing::info!(%addr, log = %log.display(), "console with an embedded engine");
         engine.announce(&format!("http://{addr}"));
-        let app = switchboard::api::router(engine.clone());
-        let closing = engine.clone();
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(closing.closing())
-                .await
-        });
+        let server = tokio::spawn(switchboard::api::server::serve(
+            listener,
+            engine.clone(),
+            engine.closing(),
+        ));
         let client = Local::new(
             engine.clone(),
             args.role,

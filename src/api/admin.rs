@@ -159,15 +159,19 @@ async fn composer_history(
 async fn record_composer_history(
     State(engine): State<AppState>,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    body: axum::body::Body,
 ) -> Response {
-    let result = (|| {
+    let result = async {
         let token = admin(&engine, &headers)?;
+        // Unbounded in size as before (a record holds a destination's answer, which has
+        // no bound of its own); read through read_body for the body timeout's 408.
+        let body = super::read_body(&headers, body, usize::MAX).await?;
         let sent = serde_json::from_slice(&body).map_err(|e| {
             ApiError::bad_request(format!("The body must be a sent-request record ({e})."))
         })?;
         engine.record_sent(sent, token.role)
-    })();
+    }
+    .await;
     reply(result)
 }
 
@@ -450,6 +454,9 @@ async fn environments(State(engine): State<AppState>, headers: HeaderMap) -> Res
 async fn status(State(engine): State<AppState>, headers: HeaderMap) -> Response {
     reply(admin(&engine, &headers).map(|token| {
         let (accepted, delivered) = engine.stats().throughput();
+        let listener = engine.listener();
+        let limits = engine.settings().connections;
+        use crate::api::server::limits as server;
         json!({
             "uptimeSeconds": engine.uptime().as_secs(),
             "acceptedPerSecond": accepted,
@@ -463,6 +470,18 @@ async fn status(State(engine): State<AppState>, headers: HeaderMap) -> Response 
             "diskFreeBytes": engine.disk_space().0,
             "diskReserveBytes": engine.disk_space().1,
             "storeFailure": engine.store_failure_state(),
+            // The HTTP server's bounds (see api::server): open connections and the cap,
+            // the timeouts, and the head limits answered with 414/431.
+            "connections": listener.open(),
+            "connectionCapacity": listener.capacity(),
+            "connectionsEvicted": listener.evicted(),
+            "connectionsRefused": listener.refused(),
+            "headerTimeoutSeconds": limits.header_timeout.as_secs(),
+            "bodyTimeoutSeconds": limits.body_timeout.as_secs(),
+            "idleTimeoutSeconds": limits.idle_timeout.as_secs(),
+            "maxRequestTargetBytes": server::MAX_REQUEST_TARGET_BYTES,
+            "maxHeaderBytes": server::MAX_HEADER_BYTES,
+            "maxHeaderCount": server::MAX_HEADER_COUNT,
             "role": token.role,
             "phiVisible": token.role.sees_phi(),
             "tokenName": token.name,

@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod platform;
 pub mod revoke;
+pub mod server;
 
 use crate::engine::Engine;
 use crate::model::ApiError;
@@ -97,7 +98,8 @@ pub fn reply<T: serde::Serialize>(result: Result<T, ApiError>) -> Response {
     }
 }
 
-/// Reads a request body up to `limit` bytes; 413 beyond it.
+/// Reads a request body up to `limit` bytes; 413 beyond it, 408 when it does not arrive
+/// within the body timeout.
 pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Vec<u8>, ApiError> {
     if let Some(len) = headers
         .get(header::CONTENT_LENGTH)
@@ -110,6 +112,18 @@ pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<
     match axum::body::to_bytes(body, limit).await {
         Ok(bytes) => Ok(bytes.to_vec()),
         Err(e) => {
+            if let Some(t) = timed_out(&e) {
+                return Err(ApiError::new(
+                    408,
+                    "timeout",
+                    "Request",
+                    format!(
+                        "The request body did not arrive within {} s of its headers (the \
+                         engine's body_timeout_seconds). Send the whole body without pausing.",
+                        t.0.as_secs()
+                    ),
+                ));
+            }
             let length_limit = std::error::Error::source(&e)
                 .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
             if length_limit || e.to_string().contains("length limit") {
@@ -121,6 +135,18 @@ pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<
             }
         }
     }
+}
+
+/// The body timeout, if it is what ended a body read (see [`server`]).
+fn timed_out<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a server::BodyTimedOut> {
+    let mut source = Some(error);
+    while let Some(e) = source {
+        if let Some(t) = e.downcast_ref::<server::BodyTimedOut>() {
+            return Some(t);
+        }
+        source = e.source();
+    }
+    None
 }
 
 /// The bearer token of a request, or a 401 saying how to send one.

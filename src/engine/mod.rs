@@ -10,6 +10,7 @@ pub mod config;
 pub mod delivery;
 pub mod health;
 pub mod ingest;
+pub mod listener;
 pub mod operator;
 pub mod paths;
 pub mod poll;
@@ -65,6 +66,8 @@ pub struct Engine {
     pub(crate) events: broadcast::Sender<LogEvent>,
     pub(crate) delivery: delivery::Delivery,
     pub(crate) stats: stats::Stats,
+    /// Connections of the HTTP server in front of this engine.
+    listener: listener::ListenerFigures,
     /// Flips to true when the engine begins to stop: long-lived streams end then, so a
     /// graceful shutdown does not wait on them forever.
     closing: tokio::sync::watch::Sender<bool>,
@@ -118,6 +121,7 @@ impl Engine {
                 events,
                 delivery,
                 stats: stats::Stats::default(),
+                listener: listener::ListenerFigures::default(),
                 closing: tokio::sync::watch::channel(false).0,
                 data_dir: data_dir.to_path_buf(),
                 started: Instant::now(),
@@ -136,6 +140,10 @@ impl Engine {
 
     pub fn stats(&self) -> &stats::Stats {
         &self.stats
+    }
+
+    pub fn listener(&self) -> &listener::ListenerFigures {
+        &self.listener
     }
 
     pub fn delivery(&self) -> &delivery::Delivery {

@@ -32,7 +32,7 @@ pub fn client() -> reqwest::Client {
         .expect("reqwest client")
 }
 
-/// An engine serving `switchboard::api::router` on `127.0.0.1:<ephemeral>`.
+/// An engine served by `switchboard::api::server::serve` on `127.0.0.1:<ephemeral>`.
 pub struct TestEngine {
     /// `http://127.0.0.1:PORT`
     pub base: String,
@@ -74,10 +74,11 @@ impl TestEngine {
         let addr = listener.local_addr().expect("local addr");
         config.attach_sandbox(addr);
         let engine = Engine::start(&data_dir, config).expect("engine start");
-        let app = switchboard::api::router(engine.clone());
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let server = tokio::spawn(switchboard::api::server::serve(
+            listener,
+            engine.clone(),
+            std::future::pending(),
+        ));
         TestEngine {
             base: format!("http://{addr}"),
             engine,
@@ -290,10 +291,11 @@ impl TestEngine {
                 Err(e) => panic!("engine restart failed: {e}"),
             }
         };
-        let app = switchboard::api::router(engine.clone());
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let server = tokio::spawn(switchboard::api::server::serve(
+            listener,
+            engine.clone(),
+            std::future::pending(),
+        ));
         TestEngine {
             base: format!("http://{addr}"),
             engine,

@@ -7,6 +7,10 @@
 //! query_timeout_seconds = 120
 //! admin_token_days = 90          # lifetime of new admin tokens
 //! min_free_disk_mb = 64          # below this much free disk, new work gets 507
+//! header_timeout_seconds = 30   # see `connections`
+//! body_timeout_seconds = 60
+//! idle_timeout_seconds = 60
+//! max_connections = 10000       # default: derived from the open-file limit
 //!
 //! [[sources]]
 //! name = "Lab"
@@ -43,8 +47,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use uuid::Uuid;
 
+pub mod connections;
 mod parse;
 pub mod reach;
+
+pub use connections::ConnectionSettings;
 
 pub use reach::{Blocked, Candidate, ComposeError, ResolveError, Resolved};
 
@@ -165,6 +172,8 @@ pub struct Settings {
     pub admin_token_lifetime: chrono::Duration,
     /// `min_free_disk_mb`: the free space kept below new work (see `store::space`).
     pub min_free_disk_bytes: u64,
+    /// Timeouts and the cap of the engine's own HTTP connections.
+    pub connections: ConnectionSettings,
 }
 
 impl Default for Settings {
@@ -175,6 +184,7 @@ impl Default for Settings {
             connect_timeout: Duration::from_secs(10),
             admin_token_lifetime: crate::store::credentials::DEFAULT_ADMIN_TOKEN_LIFETIME,
             min_free_disk_bytes: crate::store::space::DEFAULT_RESERVE_BYTES,
+            connections: ConnectionSettings::default(),
         }
     }
 }

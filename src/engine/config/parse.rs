@@ -36,6 +36,10 @@ struct RawEngine {
     connect_timeout_seconds: Option<u64>,
     admin_token_days: Option<u32>,
     min_free_disk_mb: Option<u64>,
+    header_timeout_seconds: Option<Spanned<u64>>,
+    body_timeout_seconds: Option<Spanned<u64>>,
+    idle_timeout_seconds: Option<Spanned<u64>>,
+    max_connections: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -423,6 +427,16 @@ impl Config {
                 "[engine] admin_token_days = {days}: use a number of days from 1 to 3650"
             ));
         }
+        let e = &raw.engine;
+        let connections = connections::check(
+            connections::RawConnections {
+                header_timeout_seconds: e.header_timeout_seconds.as_ref(),
+                body_timeout_seconds: e.body_timeout_seconds.as_ref(),
+                idle_timeout_seconds: e.idle_timeout_seconds.as_ref(),
+                max_connections: e.max_connections.as_ref(),
+            },
+            |span, message| check.at(span, message),
+        );
         if !check.problems.is_empty() {
             return Err(ConfigError::Invalid {
                 path: check.path.to_string(),
@@ -453,6 +467,7 @@ impl Config {
                 .min_free_disk_mb
                 .map(|mb| mb.saturating_mul(1024 * 1024))
                 .unwrap_or(defaults.min_free_disk_bytes),
+            connections,
         };
         Ok(Config {
             registry: Registry::new(all_sources, all_destinations, subscriptions),

@@ -1,0 +1,331 @@
+//! One connection's phase and its timers, and the registry of open connections that the
+//! accept loop consults to keep under the cap.
+//!
+//! Everything that changes a connection's phase happens inside that connection's own
+//! task: hyper reads the socket, calls the service and polls the handler and the
+//! response body all within [`drive`]'s poll. So `drive` sees every change right after
+//! polling the connection and re-arms its single timer then; other tasks only read the
+//! phase (the accept loop, to choose whom to evict) or send a command.
+
+use super::service::{ConnService, Tracked};
+use crate::engine::Engine;
+use crate::engine::config::ConnectionSettings;
+use futures_util::task::AtomicWaker;
+use hyper::server::conn::http1;
+use hyper_util::rt::TokioIo;
+use std::collections::BTreeMap;
+use std::future::{Future, poll_fn};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::Poll;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+/// Where a connection is in its request cycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(super) enum Phase {
+    /// No request in flight and no byte of the next one: the idle timeout runs.
+    Idle = 0,
+    /// Bytes of a request head have arrived: the header timeout runs.
+    Head = 1,
+    /// The request is with the engine and its body is still arriving: the body timeout runs.
+    Body = 2,
+    /// The body timeout passed: the body's next read fails, and the handler answers 408.
+    BodyTimedOut = 3,
+    /// The whole request has arrived; the engine works on it or streams the answer.
+    Busy = 4,
+}
+
+impl Phase {
+    fn from_u8(v: u8) -> Phase {
+        match v {
+            0 => Phase::Idle,
+            1 => Phase::Head,
+            2 => Phase::Body,
+            3 => Phase::BodyTimedOut,
+            _ => Phase::Busy,
+        }
+    }
+}
+
+const COMMAND_NONE: u8 = 0;
+/// Finish the request in flight, then close.
+const COMMAND_SHUTDOWN: u8 = 1;
+/// Close now: the slot is given to a newer connection.
+const COMMAND_EVICT: u8 = 2;
+
+/// One connection's shared state.
+pub(super) struct Conn {
+    id: u64,
+    phase: AtomicU8,
+    /// When the phase began, in milliseconds after `epoch`.
+    since_ms: AtomicU64,
+    command: AtomicU8,
+    waker: AtomicWaker,
+    epoch: Instant,
+}
+
+impl Conn {
+    fn new(id: u64, epoch: Instant) -> Conn {
+        let conn = Conn {
+            id,
+            phase: AtomicU8::new(Phase::Idle as u8),
+            since_ms: AtomicU64::new(0),
+            command: AtomicU8::new(COMMAND_NONE),
+            waker: AtomicWaker::new(),
+            epoch,
+        };
+        conn.enter(Phase::Idle);
+        conn
+    }
+
+    pub(super) fn id(&self) -> u64 {
+        self.id
+    }
+
+    pub(super) fn phase(&self) -> Phase {
+        Phase::from_u8(self.phase.load(Ordering::Acquire))
+    }
+
+    fn enter(&self, phase: Phase) {
+        let now = self.epoch.elapsed().as_millis();
+        self.since_ms
+            .store(u64::try_from(now).unwrap_or(u64::MAX), Ordering::Relaxed);
+        self.phase.store(phase as u8, Ordering::Release);
+    }
+
+    /// The socket gave bytes: on an idle connection, a request head has begun.
+    pub(super) fn bytes_arrived(&self) {
+        if self.phase() == Phase::Idle {
+            self.enter(Phase::Head);
+        }
+    }
+
+    /// hyper has parsed a request head and hands the request to the engine.
+    pub(super) fn request_started(&self, body_pending: bool) {
+        self.enter(if body_pending {
+            Phase::Body
+        } else {
+            Phase::Busy
+        });
+    }
+
+    /// The request body has arrived whole.
+    pub(super) fn body_finished(&self) {
+        if matches!(self.phase(), Phase::Body | Phase::BodyTimedOut) {
+            self.phase.store(Phase::Busy as u8, Ordering::Release);
+        }
+    }
+
+    /// The response has been written (or dropped): the connection waits for the next one.
+    pub(super) fn response_finished(&self) {
+        self.enter(Phase::Idle);
+    }
+
+    /// Still sending a request (or between requests), so it may be closed for a newcomer.
+    fn evictable(&self) -> bool {
+        self.phase() != Phase::Busy && self.command.load(Ordering::Acquire) != COMMAND_EVICT
+    }
+
+    fn tell(&self, command: u8) {
+        self.command.fetch_max(command, Ordering::AcqRel);
+        self.waker.wake();
+    }
+
+    /// When the current phase's timeout passes, if it has one.
+    fn deadline(&self, timeouts: &ConnectionSettings) -> Option<Instant> {
+        let timeout = match self.phase() {
+            Phase::Idle => timeouts.idle_timeout,
+            Phase::Head => timeouts.header_timeout,
+            Phase::Body => timeouts.body_timeout,
+            Phase::BodyTimedOut | Phase::Busy => return None,
+        };
+        let since = std::time::Duration::from_millis(self.since_ms.load(Ordering::Relaxed));
+        Some(self.epoch + since + timeout)
+    }
+}
+
+/// Why a connection ended.
+#[derive(Debug)]
+pub(super) enum End {
+    Closed(Result<(), hyper::Error>),
+    IdleTimeout,
+    HeaderTimeout,
+    Evicted,
+    Shutdown,
+}
+
+/// Drives one connection to its end, applying its timeouts and commands.
+pub(super) async fn drive(
+    connection: http1::Connection<TokioIo<Tracked>, ConnService>,
+    conn: &Conn,
+    timeouts: ConnectionSettings,
+) -> End {
+    let mut connection = std::pin::pin!(connection);
+    let mut armed = conn.deadline(&timeouts);
+    let mut sleep = std::pin::pin!(tokio::time::sleep_until(
+        armed.unwrap_or_else(|| Instant::now() + timeouts.idle_timeout)
+    ));
+    let mut shutting_down = false;
+    poll_fn(|cx| {
+        loop {
+            // Registered before the command is read, so no command is missed.
+            conn.waker.register(cx.waker());
+            match conn.command.load(Ordering::Acquire) {
+                COMMAND_EVICT => return Poll::Ready(End::Evicted),
+                COMMAND_SHUTDOWN if !shutting_down => {
+                    shutting_down = true;
+                    if matches!(conn.phase(), Phase::Idle | Phase::Head) {
+                        return Poll::Ready(End::Shutdown);
+                    }
+                    connection.as_mut().graceful_shutdown();
+                }
+                _ => {}
+            }
+            if let Poll::Ready(result) = connection.as_mut().poll(cx) {
+                return Poll::Ready(End::Closed(result));
+            }
+            let Some(deadline) = conn.deadline(&timeouts) else {
+                return Poll::Pending;
+            };
+            // A timer set for an earlier deadline is left to fire and then re-armed:
+            // most phase changes move the deadline later, and this spares a reset each.
+            if armed.is_none_or(|a| deadline < a) {
+                sleep.as_mut().reset(deadline);
+                armed = Some(deadline);
+            }
+            if sleep.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            armed = None;
+            if Instant::now() < deadline {
+                continue;
+            }
+            match conn.phase() {
+                Phase::Idle => return Poll::Ready(End::IdleTimeout),
+                Phase::Head => return Poll::Ready(End::HeaderTimeout),
+                Phase::Body => {
+                    // Poll the connection again: the handler's next body read fails.
+                    conn.phase
+                        .store(Phase::BodyTimedOut as u8, Ordering::Release);
+                }
+                Phase::BodyTimedOut | Phase::Busy => {}
+            }
+        }
+    })
+    .await
+}
+
+/// The open connections, oldest first, and the cap.
+pub(super) struct Registry {
+    conns: Mutex<BTreeMap<u64, Arc<Conn>>>,
+    next_id: AtomicU64,
+    capacity: usize,
+    engine: Arc<Engine>,
+    epoch: Instant,
+    emptied: Notify,
+    /// When a refusal was last logged (ms after `epoch`), to log at most one a second.
+    refusal_logged_ms: AtomicU64,
+}
+
+impl Registry {
+    pub(super) fn new(capacity: usize, engine: Arc<Engine>) -> Registry {
+        engine.listener().set_capacity(capacity);
+        engine.listener().set_open(0);
+        Registry {
+            conns: Mutex::new(BTreeMap::new()),
+            next_id: AtomicU64::new(0),
+            capacity,
+            engine,
+            epoch: Instant::now(),
+            emptied: Notify::new(),
+            refusal_logged_ms: AtomicU64::new(0),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Arc<Conn>>> {
+        // The map stays consistent whatever panicked while holding it.
+        self.conns.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A slot for a new connection. At the cap, the oldest connection that has not
+    /// finished sending a request is closed to make room; if every one is busy with a
+    /// request, the newcomer is refused (`None`) rather than going past the cap.
+    pub(super) fn admit(&self) -> Option<Arc<Conn>> {
+        let mut conns = self.lock();
+        if conns.len() >= self.capacity {
+            let victim = conns.iter().find(|(_, c)| c.evictable()).map(|(id, _)| *id);
+            match victim.and_then(|id| conns.remove(&id)) {
+                Some(victim) => {
+                    victim.tell(COMMAND_EVICT);
+                    self.engine.listener().count_evicted();
+                    tracing::debug!(
+                        connection = victim.id,
+                        phase = ?victim.phase(),
+                        "connection cap reached: closed the oldest connection not busy with a request"
+                    );
+                }
+                None => {
+                    drop(conns);
+                    self.engine.listener().count_refused();
+                    self.log_refusal();
+                    return None;
+                }
+            }
+        }
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let conn = Arc::new(Conn::new(id, self.epoch));
+        conns.insert(id, conn.clone());
+        self.engine.listener().set_open(conns.len());
+        Some(conn)
+    }
+
+    fn log_refusal(&self) {
+        let now = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let last = self.refusal_logged_ms.load(Ordering::Relaxed);
+        if (last == 0 || now.saturating_sub(last) >= 1000)
+            && self
+                .refusal_logged_ms
+                .compare_exchange(last, now.max(1), Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            tracing::warn!(
+                capacity = self.capacity,
+                refused = self.engine.listener().refused(),
+                "connection cap reached and every connection is busy with a request: \
+                 refusing new connections (raise max_connections or the open-file limit)"
+            );
+        }
+    }
+
+    pub(super) fn remove(&self, id: u64) {
+        let mut conns = self.lock();
+        if conns.remove(&id).is_some() {
+            self.engine.listener().set_open(conns.len());
+        }
+        if conns.is_empty() {
+            self.emptied.notify_waiters();
+        }
+    }
+
+    /// Asks every connection to finish its request in flight and close.
+    pub(super) fn shut_down_all(&self) {
+        for conn in self.lock().values() {
+            conn.tell(COMMAND_SHUTDOWN);
+        }
+    }
+
+    /// Resolves once no connection is open.
+    pub(super) async fn closed(&self) {
+        loop {
+            let notified = self.emptied.notified();
+            let mut notified = std::pin::pin!(notified);
+            notified.as_mut().enable();
+            if self.lock().is_empty() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
