@@ -34,6 +34,11 @@ use tokio::sync::broadcast;
 /// them (it is told how many it missed).
 pub const EVENT_BUS_CAPACITY: usize = 4096;
 
+/// How long outgoing connections to destinations stay pooled while idle: shorter than
+/// the usual server idle timeouts (ours is 60 s; the sandbox is reached through it), so a
+/// pooled connection is rarely one the far side has just closed.
+pub const OUTGOING_IDLE: std::time::Duration = std::time::Duration::from_secs(30);
+
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error(transparent)]
@@ -89,6 +94,7 @@ impl Engine {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(config.settings.connect_timeout)
+            .pool_idle_timeout(OUTGOING_IDLE)
             .build()
             .map_err(|e| EngineError::Http(e.to_string()))?;
         let (events, _) = broadcast::channel(EVENT_BUS_CAPACITY);

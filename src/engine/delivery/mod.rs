@@ -67,6 +67,7 @@ pub(crate) fn build_clients(
             .connect_timeout(connect_timeout)
             .timeout(d.delivery.timeout)
             .pool_max_idle_per_host(8)
+            .pool_idle_timeout(super::OUTGOING_IDLE)
             .build()
             .map_err(|e| e.to_string())?;
         clients.insert(d.id, client);
