@@ -148,12 +148,12 @@ enum Route {
 }
 
 async fn exchange(engine: AppState, headers: HeaderMap, body: Body, route: Route) -> Response {
-    let (token, source) = match bearer(&headers).and_then(|t| {
-        engine
-            .source_for_token(t)
-            .map(|s| (t.to_string(), s.clone()))
-    }) {
-        Ok(found) => found,
+    let token = match bearer(&headers) {
+        Ok(token) => token,
+        Err(e) => return error_response(&e, None),
+    };
+    let source = match engine.source_for_token(token) {
+        Ok(source) => source.clone(),
         Err(e) => return error_response(&e, None),
     };
     let bytes = match read_body(&headers, body, engine.settings().max_body_bytes).await {
@@ -169,7 +169,7 @@ async fn exchange(engine: AppState, headers: HeaderMap, body: Body, route: Route
             // An answer carrying more than the echoed Meta is a query's answer.
             let answered = matches!(route, Route::Query)
                 || body.as_object().is_some_and(|fields| fields.len() > 1);
-            if answered && let Err(e) = engine.audit_composer_answer(&token, &source, &body) {
+            if answered && let Err(e) = engine.audit_composer_answer(token, &source, &body) {
                 return error_response(&e, None);
             }
             axum::Json(body).into_response()

@@ -106,9 +106,7 @@ impl Engine {
         }
         Ok(Some(VisibleDetail { detail, masked }))
     }
-}
 
-impl Engine {
     /// A query's answer given to the console's composer in Production is a reveal of a
     /// patient's record: it is audited under the console user's name (the composer's
     /// token says who), and withheld if the audit cannot be written. Answers to other
