@@ -6,6 +6,7 @@
 
 use crate::model::catalog::{self, EventInfo};
 use crate::model::error::ApiError;
+use crate::model::time::{ImpossibleTimestamp, find_impossible_in};
 use serde_json::{Map, Value};
 
 /// A destination as named by the sender.
@@ -54,6 +55,14 @@ fn wrong_type(field: &str, want: &str, got: &Value) -> ApiError {
     ApiError::bad_request(format!(
         "{field} must be {want}, but it is {}.",
         type_name(got)
+    ))
+}
+
+fn impossible_timestamp(bad: &ImpossibleTimestamp) -> ApiError {
+    ApiError::bad_request(format!(
+        "{} is \"{}\", which is not a possible date and time ({}). Send an ISO 8601 date-time \
+         such as 2024-05-01T12:00:00Z, or a date such as 2024-05-01.",
+        bad.path, bad.value, bad.reason
     ))
 }
 
@@ -108,17 +117,10 @@ pub fn parse_envelope(body: &[u8]) -> Result<Envelope, EnvelopeError> {
             ));
         }
     };
-    let checked =
-        parse_meta(meta).and_then(
-            |meta| match crate::model::time::find_impossible_in(&payload) {
-                None => Ok(meta),
-                Some(bad) => Err(ApiError::bad_request(format!(
-                    "{} is \"{}\", which is not a possible date and time ({}). Send an ISO 8601 \
-                 date-time such as 2024-05-01T12:00:00Z, or a date such as 2024-05-01.",
-                    bad.path, bad.value, bad.reason
-                ))),
-            },
-        );
+    let checked = parse_meta(meta).and_then(|meta| match find_impossible_in(&payload) {
+        None => Ok(meta),
+        Some(bad) => Err(impossible_timestamp(&bad)),
+    });
     match checked {
         Ok(meta) => Ok(Envelope { payload, meta }),
         Err(error) => {
