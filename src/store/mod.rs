@@ -19,17 +19,22 @@
 //! engine journals it as one record before acknowledging and applies it right after
 //! ([`journal`]); [`Store::insert_accepted`] writes it as one atomic batch.
 
+pub mod backup;
+pub mod check;
 pub mod composer_history;
 pub mod credentials;
 pub mod flush;
 pub mod history;
 pub mod identities;
 pub mod journal;
+pub mod mark;
+pub mod open;
 pub mod queue;
 pub mod saved_requests;
 
 pub use flush::{GroupCommit, Writes};
 pub use history::{LogPage, LogQuery};
+pub use open::{MarkState, OpenMode};
 pub use queue::{QueueId, QueueItem};
 
 use crate::model::{Attempt, Environment, Exchange, LogRecord};
@@ -51,6 +56,35 @@ pub enum StoreError {
     Corrupt { key: String, reason: String },
     #[error("{0}")]
     Io(String),
+    #[error(
+        "the store at {path} looks damaged: {detail}. Run `switchboard check` (with the same \
+         --data-dir) to see what is readable, and restore from a backup (`switchboard restore DIR`)"
+    )]
+    Damaged { path: PathBuf, detail: String },
+    #[error(
+        "the configuration file of the store ({path}) is damaged: {detail}. It holds sled's \
+         format settings, not yours; restore the data directory from a backup (`switchboard \
+         restore DIR`), and run `switchboard check` to see whether the data is readable"
+    )]
+    ConfDamaged { path: PathBuf, detail: String },
+    #[error(
+        "the store at {path} is in use by another process (a running engine?). Stop it first; \
+         to back up a running engine use `switchboard backup DIR`"
+    )]
+    Locked { path: PathBuf },
+    #[error(
+        "the store holds {missing} fewer acknowledged messages than were acknowledged ({held} \
+         held, {acknowledged} acknowledged, per {data_dir}/acknowledged) — restore from backup \
+         (`switchboard restore DIR`), or start with --accept-loss"
+    )]
+    Loss {
+        data_dir: PathBuf,
+        missing: u64,
+        held: u64,
+        acknowledged: u64,
+    },
+    #[error(transparent)]
+    Mark(#[from] mark::MarkError),
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -100,7 +134,21 @@ pub struct Store {
     audit: sled::Tree,
     destinations: sled::Tree,
     journal: std::sync::Arc<journal::Journal>,
+    marker: std::sync::Arc<mark::Marker>,
+    /// Writers of the `exchange` tree hold it shared; an online backup holds it
+    /// exclusively while it copies the tree, so no write set is copied half-applied.
+    gate: Gate,
+    /// Added to sled's generated IDs for queue sequence numbers: a restored store's sled
+    /// counts from 0 again, and its new items must still queue behind the restored ones.
+    seq_floor: u64,
+    mark_state: MarkState,
 }
+
+/// See [`Store`]'s `gate`.
+pub type Gate = std::sync::Arc<std::sync::RwLock<()>>;
+
+/// The `meta` key of the queue sequence floor (u64, big-endian).
+pub(crate) const SEQ_FLOOR_KEY: &[u8] = b"queue-seq-floor";
 
 pub(crate) fn decode<T: serde::de::DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
@@ -125,36 +173,139 @@ pub(crate) fn key(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
 }
 
 impl Store {
-    /// Opens (or creates) the database under `data_dir/db`.
+    /// Opens (or creates) the database under `data_dir/db` for an engine: refuses a
+    /// damaged store or one that lost acknowledged requests (see [`open`]).
     pub fn open(data_dir: &Path) -> Result<Self> {
+        Self::open_with(data_dir, OpenMode::Serve)
+    }
+
+    /// [`Store::open`] in the given mode (see [`OpenMode`]).
+    pub fn open_with(data_dir: &Path, mode: OpenMode) -> Result<Self> {
         let path = data_dir.join("db");
-        std::fs::create_dir_all(&path).map_err(|e| {
-            StoreError::Io(format!("cannot create data dir {}: {e}", path.display()))
-        })?;
-        let db = sled::Config::new()
-            .path(&path)
-            .cache_capacity(256 * 1024 * 1024)
-            // The group-commit flusher decides when to flush; no background timer.
-            .flush_every_ms(None)
-            .open()
-            .map_err(|source| StoreError::Open {
+        let db = open::open_db(&path, open::CACHE_BYTES)?;
+        // Reading a damaged store can panic anywhere in sled: the whole open is guarded.
+        open::guarded(&path, || Self::open_db(data_dir, db, mode)).map_err(|e| match e {
+            StoreError::Sled(source) if open::is_damage(&source) => StoreError::Damaged {
                 path: path.clone(),
-                source,
-            })?;
+                detail: open::sled_detail(&source),
+            },
+            StoreError::Corrupt { key, reason } => StoreError::Damaged {
+                path: path.clone(),
+                detail: format!("record {key} is unreadable ({reason})"),
+            },
+            other => other,
+        })
+    }
+
+    fn open_db(data_dir: &Path, db: sled::Db, mode: OpenMode) -> Result<Self> {
         let exchange = db.open_tree("exchange")?;
         let journal_tree = db.open_tree("journal")?;
+        let meta = db.open_tree("meta")?;
         if journal::replay(&journal_tree, &exchange)? > 0 {
             db.flush()?;
         }
         history::upgrade_index(&db, &exchange)?;
-        Ok(Store {
-            journal: std::sync::Arc::new(journal::Journal::start(journal_tree, exchange.clone())?),
+        // The mark says how many requests the store holds; this says that the ones
+        // still to be delivered are readable (a damaged log file can lose pages that
+        // older writes live in, under a mark that survived).
+        let mut unreadable = Vec::new();
+        if mode != OpenMode::Maintenance {
+            unreadable = check::verify_pending(&exchange)?;
+            if let Some(first) = unreadable.first() {
+                let more = match unreadable.len() {
+                    1 => String::new(),
+                    n => format!(" (and {} more deliveries still owed)", n - 1),
+                };
+                if mode == OpenMode::Serve {
+                    return Err(StoreError::Damaged {
+                        path: data_dir.join("db"),
+                        detail: format!(
+                            "{first}{more}; to run on without them, start with --accept-loss"
+                        ),
+                    });
+                }
+                tracing::error!(
+                    problems = unreadable.len(),
+                    "STARTING WITH --accept-loss: {first}{more}"
+                );
+            }
+        }
+        let held = mark::stored(&meta)?;
+        let empty = exchange.is_empty() && journal_tree.is_empty();
+        let (mark_state, file) = open::reconcile(data_dir, held, empty, mode)?;
+        if held != Some(mark_state.count) && mode != OpenMode::Maintenance {
+            meta.insert(mark::STORE_KEY, &mark_state.count.to_be_bytes())?;
+            db.flush()?;
+        }
+        let seq_floor = meta
+            .get(SEQ_FLOOR_KEY)?
+            .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes))
+            .unwrap_or(0);
+        let marker = std::sync::Arc::new(mark::Marker::new(meta, mark_state.count, file));
+        let gate = Gate::default();
+        let journal = journal::Journal::start_with(
+            journal_tree,
+            exchange.clone(),
+            Some(marker.clone()),
+            gate.clone(),
+        )?;
+        let store = Store {
+            journal: std::sync::Arc::new(journal),
             exchange,
             sessions: db.open_tree("sessions")?,
             audit: db.open_tree("audit")?,
             destinations: db.open_tree("destinations")?,
             db,
-        })
+            marker,
+            gate,
+            seq_floor,
+            mark_state,
+        };
+        if mark_state.accepted_loss > 0 || !unreadable.is_empty() {
+            store.append_audit(&AuditEntry {
+                at: Utc::now(),
+                actor: "engine start (--accept-loss)".into(),
+                action: "accept-loss".into(),
+                log_id: None,
+                detail: Some(format!(
+                    "the store held {} fewer acknowledged messages than were acknowledged, \
+                     and {} deliveries still owed were unreadable or missing; the mark was \
+                     reset to {}",
+                    mark_state.accepted_loss,
+                    unreadable.len(),
+                    mark_state.count
+                )),
+            })?;
+            store.db.flush()?;
+        }
+        Ok(store)
+    }
+
+    /// What the open found when comparing the acknowledged mark.
+    pub fn mark_state(&self) -> MarkState {
+        self.mark_state
+    }
+
+    /// The acknowledged count and its copies (see [`mark`]).
+    pub fn marker(&self) -> &std::sync::Arc<mark::Marker> {
+        &self.marker
+    }
+
+    /// See [`Store`]'s `gate`.
+    pub(crate) fn gate(&self) -> &Gate {
+        &self.gate
+    }
+
+    /// Applies a batch to the exchange tree (under the backup gate).
+    fn apply_exchange(&self, batch: sled::Batch) -> Result<()> {
+        let _writing = self.gate.read().unwrap_or_else(|e| e.into_inner());
+        self.exchange.apply_batch(batch)?;
+        Ok(())
+    }
+
+    /// The next queue sequence number (see `seq_floor`).
+    pub(crate) fn next_seq(&self) -> Result<u64> {
+        Ok(self.db.generate_id()?.saturating_add(self.seq_floor))
     }
 
     pub fn db(&self) -> &sled::Db {
@@ -176,8 +327,7 @@ impl Store {
         lanes: Option<&[u64]>,
     ) -> Result<()> {
         let writes = self.accepted_writes(request, logs, lanes)?;
-        self.exchange.apply_batch(writes.into_batch())?;
-        Ok(())
+        self.apply_exchange(writes.into_batch())
     }
 
     /// The writes of [`Store::insert_accepted`], for the journal (see [`journal`]).
@@ -200,7 +350,7 @@ impl Store {
                     source: log.source_id,
                     lane: lanes.get(i).copied().unwrap_or(0),
                 };
-                let seq = self.db.generate_id()?;
+                let seq = self.next_seq()?;
                 writes.insert(queue.key(seq), queue::item_value(log.id, 0));
             }
         }
@@ -273,8 +423,7 @@ impl Store {
         response: Option<&[u8]>,
     ) -> Result<()> {
         let writes = self.update_writes(old, new, attempt, response);
-        self.exchange.apply_batch(writes.into_batch())?;
-        Ok(())
+        self.apply_exchange(writes.into_batch())
     }
 
     pub fn log(&self, id: Uuid) -> Result<Option<LogRecord>> {
