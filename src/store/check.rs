@@ -334,11 +334,21 @@ fn scan(db: &sled::Db, db_path: &Path, report: &mut CheckReport) -> Option<u64> 
 /// scan of history; `check` reads everything. Returns the problems found.
 pub(crate) fn verify_pending(exchange: &sled::Tree) -> Result<Vec<String>> {
     let mut problems = Vec::new();
+    // A read error is one more problem (sled may not get past it).
+    let read = |problems: &mut Vec<String>, e: sled::Error| {
+        problems.push(format!("the queue cannot be read to its end ({})", open::sled_detail(&e)));
+    };
     let owed = exchange
         .range(b"q".as_slice()..b"r".as_slice())
         .chain(exchange.scan_prefix(b"z"));
     for item in owed {
-        let (k, v) = item?;
+        let (k, v) = match item {
+            Ok(kv) => kv,
+            Err(e) => {
+                read(&mut problems, e);
+                break;
+            }
+        };
         let log_id = if k.first() == Some(&b'q') {
             super::queue::QueueItem::parse(&k, &v).map(|i| i.log_id).ok()
         } else {
@@ -349,9 +359,19 @@ pub(crate) fn verify_pending(exchange: &sled::Tree) -> Result<Vec<String>> {
             continue;
         };
         let log_key = key(b'l', &[log_id.as_bytes()]);
-        let Some(bytes) = exchange.get(&log_key)? else {
-            problems.push(format!("log {log_id}, still to be delivered, is missing"));
-            continue;
+        let bytes = match exchange.get(&log_key) {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => {
+                problems.push(format!("log {log_id}, still to be delivered, is missing"));
+                continue;
+            }
+            Err(e) => {
+                problems.push(format!(
+                    "log {log_id}, still to be delivered, is unreadable ({})",
+                    open::sled_detail(&e)
+                ));
+                continue;
+            }
         };
         let log: LogRecord = match decode(&log_key, &bytes) {
             Ok(log) => log,
@@ -360,11 +380,17 @@ pub(crate) fn verify_pending(exchange: &sled::Tree) -> Result<Vec<String>> {
                 continue;
             }
         };
-        if !exchange.contains_key(key(b'r', &[log.request_id.as_bytes()]))? {
-            problems.push(format!(
+        match exchange.get(key(b'r', &[log.request_id.as_bytes()])) {
+            Ok(Some(_)) => {}
+            Ok(None) => problems.push(format!(
                 "request {} of log {log_id}, still to be delivered, is missing",
                 log.request_id
-            ));
+            )),
+            Err(e) => problems.push(format!(
+                "request {} of log {log_id}, still to be delivered, is unreadable ({})",
+                log.request_id,
+                open::sled_detail(&e)
+            )),
         }
     }
     Ok(problems)

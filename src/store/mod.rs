@@ -58,9 +58,20 @@ pub enum StoreError {
     Io(String),
     #[error(
         "the store at {path} looks damaged: {detail}. Run `switchboard check` (with the same \
-         --data-dir) to see what is readable, and restore from a backup (`switchboard restore DIR`)"
+         --data-dir) to see what is readable, and restore from a backup (`switchboard restore \
+         DIR`); to start over without its data, move {path} aside and start with --accept-loss"
     )]
     Damaged { path: PathBuf, detail: String },
+    #[error(
+        "the store at {path} cannot give back {count} deliveries it still owes: {detail} — \
+         restore from backup (`switchboard restore DIR`), or start with --accept-loss to run \
+         on without them; `switchboard check` lists what is unreadable"
+    )]
+    Unreadable {
+        path: PathBuf,
+        count: usize,
+        detail: String,
+    },
     #[error(
         "the configuration file of the store ({path}) is damaged: {detail}. It holds sled's \
          format settings, not yours; restore the data directory from a backup (`switchboard \
@@ -217,11 +228,10 @@ impl Store {
                     n => format!(" (and {} more deliveries still owed)", n - 1),
                 };
                 if mode == OpenMode::Serve {
-                    return Err(StoreError::Damaged {
+                    return Err(StoreError::Unreadable {
                         path: data_dir.join("db"),
-                        detail: format!(
-                            "{first}{more}; to run on without them, start with --accept-loss"
-                        ),
+                        count: unreadable.len(),
+                        detail: format!("{first}{more}"),
                     });
                 }
                 tracing::error!(
