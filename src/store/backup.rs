@@ -336,3 +336,97 @@ pub fn restore(data_dir: &Path, backup_dir: &Path) -> Result<RestoreReport> {
         check,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Environment, Exchange, LogRecord, LogStatus, LogType};
+    use crate::store::StoredRequest;
+    use uuid::Uuid;
+
+    /// Queues one pending notification for destination 10 and returns its log ID.
+    fn queue_one(store: &Store) -> Uuid {
+        let (id, created_at) = crate::model::log::new_log_id();
+        let log = LogRecord {
+            id,
+            request_id: Uuid::now_v7(),
+            attempt_id: Uuid::now_v7(),
+            log_type: LogType::Send,
+            status: LogStatus::Pending,
+            exchange: Exchange::Notification,
+            environment: Environment::Development,
+            source_id: Uuid::from_u128(1),
+            source_name: "S".into(),
+            destination_id: Uuid::from_u128(10),
+            destination_name: "D".into(),
+            data_model: "PatientAdmin".into(),
+            event_type: "Arrival".into(),
+            test: false,
+            created_at,
+            updated_at: created_at,
+            attempts: 0,
+            latency_ms: None,
+            patient_id: None,
+            quarantined: false,
+            released_at_attempt: 0,
+            resend_of: None,
+        };
+        let request = StoredRequest {
+            id: log.request_id,
+            received_at: created_at,
+            environment: log.environment,
+            source_id: log.source_id,
+            exchange: log.exchange,
+            payload: serde_json::json!({}),
+        };
+        store
+            .insert_accepted(&request, std::slice::from_ref(&log), Some(&[0]))
+            .expect("insert");
+        id
+    }
+
+    /// sled's threads let go of a closed database's lock a moment after it is dropped.
+    fn open_retrying(data: &Path) -> Store {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            match Store::open(data) {
+                Ok(store) => return store,
+                Err(StoreError::Locked { .. }) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) => panic!("open: {e}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_restored_store_queues_new_items_behind_the_restored_ones() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (data, copy, restored) = (
+            dir.path().join("data"),
+            dir.path().join("backup"),
+            dir.path().join("restored"),
+        );
+        // sled moves its ID counter 2 million on at each open that used it: this store's
+        // IDs end up far past those of the restored one, a fresh database opened less.
+        for _ in 0..4 {
+            open_retrying(&data).next_seq().expect("id");
+        }
+        let old: Vec<Uuid> = {
+            let store = open_retrying(&data);
+            (0..3).map(|_| queue_one(&store)).collect()
+        };
+        let report = backup_offline(&data, &copy).expect("backup");
+        assert!(matches!(
+            backup_offline(&data, &copy),
+            Err(BackupError::NotEmpty { .. })
+        ));
+        assert_eq!(report.manifest.trees.get("exchange").copied(), Some(3 * 6));
+        restore(&restored, &copy).expect("restore");
+
+        let store = open_retrying(&restored);
+        let new = queue_one(&store);
+        let queued = store.queued(Uuid::from_u128(10)).expect("queued");
+        assert_eq!(queued, [old, vec![new]].concat());
+    }
+}
