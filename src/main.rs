@@ -673,7 +673,8 @@ fn console(args: ConsoleArgs) -> Result<()> {
     }
     let log = log_to_file(&args.at.data_dir())?;
     runtime()?.block_on(async move {
-        let (engine, listener, addr) = start_engine(args.listen, &args.at, true, args.accept_loss).await?;
+        let (engine, listener, addr) =
+            start_engine(args.listen, &args.at, true, args.accept_loss).await?;
         tracing::info!(%addr, log = %log.display(), "console with an embedded engine");
         engine.announce(&format!("http://{addr}"));
         let app = switchboard::api::router(engine.clone());

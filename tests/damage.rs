@@ -355,7 +355,10 @@ async fn a_truncated_store_refuses_to_start_and_check_says_why() {
                 };
                 stop(served, &base);
                 let (_, report) = site.check(&data);
-                assert!(report["counts"]["auditEntries"].as_u64() >= Some(1), "{report}");
+                assert!(
+                    report["counts"]["auditEntries"].as_u64() >= Some(1),
+                    "{report}"
+                );
             }
             Start::Serving(served, base) => {
                 // sled recovered a complete store: nothing acknowledged may be missing.
@@ -431,7 +434,10 @@ async fn an_online_backup_under_load_restores_everything_acknowledged_before_it(
     // Some history first, then the backup while the senders keep going.
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while acked.lock().expect("acked").len() < 400 {
-        assert!(std::time::Instant::now() < deadline, "too slow to acknowledge");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "too slow to acknowledge"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let before: HashSet<String> = acked.lock().expect("acked").iter().cloned().collect();
@@ -474,7 +480,10 @@ async fn an_online_backup_under_load_restores_everything_acknowledged_before_it(
     );
 
     // Neither check nor restore may run beside the engine; a backup never overwrites.
-    let out = site.run(&site.data(), &["restore", backup_dir.to_str().expect("utf-8")]);
+    let out = site.run(
+        &site.data(),
+        &["restore", backup_dir.to_str().expect("utf-8")],
+    );
     assert!(!out.status.success());
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("an engine is running"),
@@ -484,10 +493,45 @@ async fn an_online_backup_under_load_restores_everything_acknowledged_before_it(
     let out = site.run(&site.data(), &["check"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("switchboard backup DIR"));
-    let out = site.run(&site.data(), &["backup", backup_dir.to_str().expect("utf-8")]);
+    let out = site.run(
+        &site.data(),
+        &["backup", backup_dir.to_str().expect("utf-8")],
+    );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not empty"));
+
+    // Over the admin API: admin role only, an absolute path, errors in the platform's shape.
+    let viewer = cli_json(
+        site.dir.path(),
+        &["tokens", "create", "--role", "viewer", "--name", "v"],
+    )["token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let http = reqwest::Client::new();
+    for (token, dir, status) in [
+        (&viewer, site.path("by-viewer"), 403),
+        (&site.admin, PathBuf::from("relative"), 400),
+    ] {
+        let answer = http
+            .post(format!("{base}/admin/v1/backup"))
+            .bearer_auth(token)
+            .json(&json!({ "dir": dir }))
+            .send()
+            .await
+            .expect("backup request");
+        assert_eq!(answer.status(), status);
+        let body: Value = answer.json().await.expect("body");
+        assert!(body["Meta"]["Errors"][0]["Text"].is_string(), "{body}");
+    }
+    assert!(!site.path("by-viewer").exists());
     stop(served, &base);
+    // The engine audited the backup it took.
+    let (_, report) = site.check(&site.data());
+    assert!(
+        report["counts"]["auditEntries"].as_u64() >= Some(1),
+        "{report}"
+    );
 
     // Restore into a fresh data dir: verified, complete, nothing half-stored.
     let fresh = site.path("fresh");
@@ -522,7 +566,10 @@ async fn an_offline_backup_restores_over_the_old_store_and_keeps_it_aside() {
     let site = Site::new();
     let first = filled(&site, 200).await;
     let backup_dir = site.path("backup");
-    let out = site.run(&site.data(), &["backup", backup_dir.to_str().expect("utf-8"), "--json"]);
+    let out = site.run(
+        &site.data(),
+        &["backup", backup_dir.to_str().expect("utf-8"), "--json"],
+    );
     assert!(
         out.status.success(),
         "offline backup failed: {}",
@@ -534,7 +581,10 @@ async fn an_offline_backup_restores_over_the_old_store_and_keeps_it_aside() {
 
     // More traffic after the backup, then the backup goes back over this store.
     let later = filled(&site, 100).await;
-    let out = site.run(&site.data(), &["restore", backup_dir.to_str().expect("utf-8"), "--json"]);
+    let out = site.run(
+        &site.data(),
+        &["restore", backup_dir.to_str().expect("utf-8"), "--json"],
+    );
     assert!(
         out.status.success(),
         "restore failed: {}",

@@ -58,8 +58,7 @@ pub fn backup(data_dir: &Path, dir: &Path) -> Result<BackupReport, MaintenanceEr
             .build()
             .map_err(|e| MaintenanceError::Other(format!("cannot start the async runtime: {e}")))?;
         let body = serde_json::json!({ "dir": dir });
-        let answer =
-            runtime.block_on(run.admin(reqwest::Method::POST, "/backup", Some(&body)))?;
+        let answer = runtime.block_on(run.admin(reqwest::Method::POST, "/backup", Some(&body)))?;
         return serde_json::from_value(answer).map_err(|e| {
             MaintenanceError::Other(format!(
                 "the running engine answered the backup with something unexpected ({e}); \

@@ -25,7 +25,12 @@ use std::path::{Path, PathBuf};
 /// The manifest, written last.
 pub const MANIFEST: &str = "backup.json";
 /// What a backup holds besides the store, as named in a data directory.
-pub const FILES: &[&str] = &["credentials", "identities.json", "verifications", "requests"];
+pub const FILES: &[&str] = &[
+    "credentials",
+    "identities.json",
+    "verifications",
+    "requests",
+];
 const FORMAT: u32 = 1;
 const CACHE_BYTES: u64 = 64 * 1024 * 1024;
 /// Keys per batch when copying a tree.
@@ -232,19 +237,21 @@ impl Store {
             if text.starts_with("__sled__") || trees.contains_key(&text) {
                 continue;
             }
-            let count = copy_tree(&self.db.open_tree(&name)?, &target.open_tree(&name)?, |_| {})?;
+            let count = copy_tree(
+                &self.db.open_tree(&name)?,
+                &target.open_tree(&name)?,
+                |_| {},
+            )?;
             trees.insert(text, count);
         }
         let meta = target.open_tree("meta")?;
-        meta.insert(mark::STORE_KEY, &acknowledged.to_be_bytes())
-            ?;
+        meta.insert(mark::STORE_KEY, &acknowledged.to_be_bytes())?;
         let floor = meta
             .get(SEQ_FLOOR_KEY)?
             .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes))
             .unwrap_or(0)
             .max(max_seq.saturating_add(1));
-        meta.insert(SEQ_FLOOR_KEY, &floor.to_be_bytes())
-            ?;
+        meta.insert(SEQ_FLOOR_KEY, &floor.to_be_bytes())?;
         target.flush()?;
         drop((meta, target));
 

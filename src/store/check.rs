@@ -101,7 +101,11 @@ impl CheckReport {
         let c = &self.counts;
         let mut out = format!(
             "{} {}\n",
-            if self.healthy { "healthy:" } else { "PROBLEMS:" },
+            if self.healthy {
+                "healthy:"
+            } else {
+                "PROBLEMS:"
+            },
             self.data_dir.display()
         );
         out += &format!(
@@ -193,7 +197,9 @@ fn check_mark(report: &mut CheckReport, data_dir: &Path, held: Option<u64>) {
 }
 
 fn uuid_at(bytes: &[u8], at: usize) -> Option<Uuid> {
-    bytes.get(at..at + 16).and_then(|b| Uuid::from_slice(b).ok())
+    bytes
+        .get(at..at + 16)
+        .and_then(|b| Uuid::from_slice(b).ok())
 }
 
 fn show_key(tree: &str, k: &[u8]) -> String {
@@ -245,14 +251,21 @@ fn scan(db: &sled::Db, db_path: &Path, report: &mut CheckReport) -> Option<u64> 
         }
     };
     // Each part runs guarded: an error or a panic in sled ends that part only.
-    let part = |name: &str, report: &mut CheckReport, f: &mut dyn FnMut(&mut CheckReport) -> Result<()>| {
+    let part = |name: &str,
+                report: &mut CheckReport,
+                f: &mut dyn FnMut(&mut CheckReport) -> Result<()>| {
         if let Err(e) = open::guarded(db_path, || f(report)) {
-            report.problem(Some(name.to_string()), format!("cannot be read to its end: {e}"));
+            report.problem(
+                Some(name.to_string()),
+                format!("cannot be read to its end: {e}"),
+            );
         }
     };
     let mut overlay = HashMap::new();
     part("journal", report, &mut |report| {
-        let Some(j) = tree("journal")? else { return Ok(()) };
+        let Some(j) = tree("journal")? else {
+            return Ok(());
+        };
         for item in j.iter() {
             let (k, v) = item?;
             report.counts.journal_records += 1;
@@ -290,7 +303,11 @@ fn scan(db: &sled::Db, db_path: &Path, report: &mut CheckReport) -> Option<u64> 
         Ok(())
     });
     // Only a complete scan knows every queue entry.
-    let pending = if seen.complete { seen.pending.as_slice() } else { &[] };
+    let pending = if seen.complete {
+        seen.pending.as_slice()
+    } else {
+        &[]
+    };
     for id in pending {
         if !seen.queued.contains(id) {
             report.problem(
@@ -307,9 +324,12 @@ fn scan(db: &sled::Db, db_path: &Path, report: &mut CheckReport) -> Option<u64> 
         decode_all::<AuditEntry>(tree("audit")?, "audit", r, |c| &mut c.audit_entries)
     });
     part("destinations", report, &mut |r| {
-        decode_all::<super::queue::DestinationState>(tree("destinations")?, "destinations", r, |c| {
-            &mut c.destination_states
-        })
+        decode_all::<super::queue::DestinationState>(
+            tree("destinations")?,
+            "destinations",
+            r,
+            |c| &mut c.destination_states,
+        )
     });
     part(super::composer_history::TREE, report, &mut |r| {
         decode_all::<super::composer_history::HistoryEntry>(
@@ -336,7 +356,10 @@ pub(crate) fn verify_pending(exchange: &sled::Tree) -> Result<Vec<String>> {
     let mut problems = Vec::new();
     // A read error is one more problem (sled may not get past it).
     let read = |problems: &mut Vec<String>, e: sled::Error| {
-        problems.push(format!("the queue cannot be read to its end ({})", open::sled_detail(&e)));
+        problems.push(format!(
+            "the queue cannot be read to its end ({})",
+            open::sled_detail(&e)
+        ));
     };
     let owed = exchange
         .range(b"q".as_slice()..b"r".as_slice())
@@ -350,7 +373,9 @@ pub(crate) fn verify_pending(exchange: &sled::Tree) -> Result<Vec<String>> {
             }
         };
         let log_id = if k.first() == Some(&b'q') {
-            super::queue::QueueItem::parse(&k, &v).map(|i| i.log_id).ok()
+            super::queue::QueueItem::parse(&k, &v)
+                .map(|i| i.log_id)
+                .ok()
         } else {
             uuid_at(&k, 17)
         };
@@ -416,13 +441,18 @@ fn decode_all<T: serde::de::DeserializeOwned>(
 /// Checks one record of the exchange tree (or of a journal record).
 fn record(exchange: &View, k: &[u8], v: &[u8], report: &mut CheckReport, seen: &mut Seen) {
     let name = || show_key("exchange", k);
-    let needs = |report: &mut CheckReport, wanted: Vec<u8>, what: String| match exchange.has(&wanted) {
-        Ok(true) => {}
-        Ok(false) => report.problem(Some(name()), format!("{what}, which is missing")),
-        Err(e) => report.problem(Some(name()), format!("{what}, which cannot be read ({e})")),
-    };
+    let needs =
+        |report: &mut CheckReport, wanted: Vec<u8>, what: String| match exchange.has(&wanted) {
+            Ok(true) => {}
+            Ok(false) => report.problem(Some(name()), format!("{what}, which is missing")),
+            Err(e) => report.problem(Some(name()), format!("{what}, which cannot be read ({e})")),
+        };
     let missing_log = |report: &mut CheckReport, id: Option<Uuid>, what: &str| match id {
-        Some(id) => needs(report, key(b'l', &[id.as_bytes()]), format!("{what} of log {id}")),
+        Some(id) => needs(
+            report,
+            key(b'l', &[id.as_bytes()]),
+            format!("{what} of log {id}"),
+        ),
         None => report.problem(Some(name()), format!("{what} with an unreadable log ID")),
     };
     match k.first() {
@@ -481,7 +511,10 @@ fn record(exchange: &View, k: &[u8], v: &[u8], report: &mut CheckReport, seen: &
                 seen.queued.insert(id);
             }
             if super::queue::QueueId::from_key(v).is_none() {
-                report.problem(Some(name()), "quarantine entry with an unreadable queue key");
+                report.problem(
+                    Some(name()),
+                    "quarantine entry with an unreadable queue key",
+                );
             }
             missing_log(report, log, "a quarantine entry");
         }

@@ -40,7 +40,7 @@ pub use queue::{QueueId, QueueItem};
 use crate::model::{Attempt, Environment, Exchange, LogRecord};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use uuid::Uuid;
 
 #[derive(Debug, thiserror::Error)]
@@ -184,113 +184,6 @@ pub(crate) fn key(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
 }
 
 impl Store {
-    /// Opens (or creates) the database under `data_dir/db` for an engine: refuses a
-    /// damaged store or one that lost acknowledged requests (see [`open`]).
-    pub fn open(data_dir: &Path) -> Result<Self> {
-        Self::open_with(data_dir, OpenMode::Serve)
-    }
-
-    /// [`Store::open`] in the given mode (see [`OpenMode`]).
-    pub fn open_with(data_dir: &Path, mode: OpenMode) -> Result<Self> {
-        let path = data_dir.join("db");
-        let db = open::open_db(&path, open::CACHE_BYTES)?;
-        // Reading a damaged store can panic anywhere in sled: the whole open is guarded.
-        open::guarded(&path, || Self::open_db(data_dir, db, mode)).map_err(|e| match e {
-            StoreError::Sled(source) if open::is_damage(&source) => StoreError::Damaged {
-                path: path.clone(),
-                detail: open::sled_detail(&source),
-            },
-            StoreError::Corrupt { key, reason } => StoreError::Damaged {
-                path: path.clone(),
-                detail: format!("record {key} is unreadable ({reason})"),
-            },
-            other => other,
-        })
-    }
-
-    fn open_db(data_dir: &Path, db: sled::Db, mode: OpenMode) -> Result<Self> {
-        let exchange = db.open_tree("exchange")?;
-        let journal_tree = db.open_tree("journal")?;
-        let meta = db.open_tree("meta")?;
-        if journal::replay(&journal_tree, &exchange)? > 0 {
-            db.flush()?;
-        }
-        history::upgrade_index(&db, &exchange)?;
-        // The mark says how many requests the store holds; this says that the ones
-        // still to be delivered are readable (a damaged log file can lose pages that
-        // older writes live in, under a mark that survived).
-        let mut unreadable = Vec::new();
-        if mode != OpenMode::Maintenance {
-            unreadable = check::verify_pending(&exchange)?;
-            if let Some(first) = unreadable.first() {
-                let more = match unreadable.len() {
-                    1 => String::new(),
-                    n => format!(" (and {} more deliveries still owed)", n - 1),
-                };
-                if mode == OpenMode::Serve {
-                    return Err(StoreError::Unreadable {
-                        path: data_dir.join("db"),
-                        count: unreadable.len(),
-                        detail: format!("{first}{more}"),
-                    });
-                }
-                tracing::error!(
-                    problems = unreadable.len(),
-                    "STARTING WITH --accept-loss: {first}{more}"
-                );
-            }
-        }
-        let held = mark::stored(&meta)?;
-        let empty = exchange.is_empty() && journal_tree.is_empty();
-        let (mark_state, file) = open::reconcile(data_dir, held, empty, mode)?;
-        if held != Some(mark_state.count) && mode != OpenMode::Maintenance {
-            meta.insert(mark::STORE_KEY, &mark_state.count.to_be_bytes())?;
-            db.flush()?;
-        }
-        let seq_floor = meta
-            .get(SEQ_FLOOR_KEY)?
-            .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes))
-            .unwrap_or(0);
-        let marker = std::sync::Arc::new(mark::Marker::new(meta, mark_state.count, file));
-        let gate = Gate::default();
-        let journal = journal::Journal::start_with(
-            journal_tree,
-            exchange.clone(),
-            Some(marker.clone()),
-            gate.clone(),
-        )?;
-        let store = Store {
-            journal: std::sync::Arc::new(journal),
-            exchange,
-            sessions: db.open_tree("sessions")?,
-            audit: db.open_tree("audit")?,
-            destinations: db.open_tree("destinations")?,
-            db,
-            marker,
-            gate,
-            seq_floor,
-            mark_state,
-        };
-        if mark_state.accepted_loss > 0 || !unreadable.is_empty() {
-            store.append_audit(&AuditEntry {
-                at: Utc::now(),
-                actor: "engine start (--accept-loss)".into(),
-                action: "accept-loss".into(),
-                log_id: None,
-                detail: Some(format!(
-                    "the store held {} fewer acknowledged messages than were acknowledged, \
-                     and {} deliveries still owed were unreadable or missing; the mark was \
-                     reset to {}",
-                    mark_state.accepted_loss,
-                    unreadable.len(),
-                    mark_state.count
-                )),
-            })?;
-            store.db.flush()?;
-        }
-        Ok(store)
-    }
-
     /// What the open found when comparing the acknowledged mark.
     pub fn mark_state(&self) -> MarkState {
         self.mark_state
