@@ -8,6 +8,8 @@
 //! The destination is never verified, so every acknowledged notification stays queued
 //! (PENDING) and can be counted after a restart.
 
+#![cfg(unix)]
+
 mod common;
 
 use common::bin::{BIN, Served, access_token, cli_json};
@@ -200,8 +202,8 @@ enum Start {
     Refused { success: bool, stderr: String },
 }
 
-/// SIGTERM, and wait (bounded) for a clean exit. First one answered request: the
-/// engine installs its signal handler only once it serves, after printing its address.
+/// SIGTERM, and wait (bounded) for the exit. First one answered request: the engine
+/// installs its signal handler only once it serves, after printing its address.
 fn stop(mut served: Served, base: &str) {
     use std::io::Write;
     let addr = base.trim_start_matches("http://");
@@ -219,7 +221,13 @@ fn stop(mut served: Served, base: &str) {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
         if let Some(status) = served.0.try_wait().expect("wait") {
-            assert!(status.success(), "exit status {status:?}");
+            // The engine installs its signal handler in a task of its own, which may not
+            // have run yet: then SIGTERM ends it as SIGKILL would, which these tests allow.
+            use std::os::unix::process::ExitStatusExt;
+            assert!(
+                status.success() || status.signal() == Some(15),
+                "exit status {status:?}"
+            );
             return;
         }
         assert!(

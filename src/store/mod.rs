@@ -201,9 +201,27 @@ impl Store {
 
     /// Applies a batch to the exchange tree (under the backup gate).
     fn apply_exchange(&self, batch: sled::Batch) -> Result<()> {
-        let _writing = self.gate.read().unwrap_or_else(|e| e.into_inner());
+        let _writing = self.writing();
         self.exchange.apply_batch(batch)?;
         Ok(())
+    }
+
+    /// The gate, held shared for a write to the exchange tree. While a backup holds it,
+    /// a caller on a runtime worker (a poll, an operator action) waits with
+    /// `block_in_place`, so the worker's other tasks (accepts) move on meanwhile.
+    pub(crate) fn writing(&self) -> std::sync::RwLockReadGuard<'_, ()> {
+        if let Ok(guard) = self.gate.try_read() {
+            return guard;
+        }
+        let wait = || self.gate.read().unwrap_or_else(|e| e.into_inner());
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime)
+                if runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread =>
+            {
+                tokio::task::block_in_place(wait)
+            }
+            _ => wait(),
+        }
     }
 
     /// The next queue sequence number (see `seq_floor`).

@@ -240,7 +240,7 @@ impl Store {
     pub fn lease(&self, item: &QueueItem, until_ms: u64) -> Result<bool> {
         let old = item_value(item.log_id, item.lease_until_ms);
         let new = item_value(item.log_id, until_ms);
-        let _writing = self.gate().read().unwrap_or_else(|e| e.into_inner());
+        let _writing = self.writing();
         Ok(self
             .exchange
             .compare_and_swap(item.key(), Some(old), Some(new))?
@@ -309,7 +309,7 @@ impl Store {
 
     /// Drops a queue entry whose log is settled or gone.
     pub fn remove_queue_item(&self, item: &QueueItem) -> Result<()> {
-        let _writing = self.gate().read().unwrap_or_else(|e| e.into_inner());
+        let _writing = self.writing();
         self.exchange.remove(item.key())?;
         Ok(())
     }
