@@ -589,6 +589,25 @@ async fn an_offline_backup_restores_over_the_old_store_and_keeps_it_aside() {
 
     // More traffic after the backup, then the backup goes back over this store.
     let later = filled(&site, 100).await;
+
+    // A backup that does not verify, or a directory that is not one, changes nothing.
+    let bad = site.path("backup-bad");
+    copy_dir(&backup_dir, &bad);
+    std::fs::write(bad.join("db").join("conf"), [0xfeu8; 62]).expect("garble");
+    let out = site.run(&site.data(), &["restore", bad.to_str().expect("utf-8")]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not verify; nothing was changed"));
+    std::fs::remove_file(bad.join("backup.json")).expect("remove manifest");
+    let out = site.run(&site.data(), &["restore", bad.to_str().expect("utf-8")]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a complete backup"));
+    assert!(
+        !std::fs::read_dir(site.data()).expect("data").any(|e| e
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .contains("before-restore")),
+        "a refused restore moved something aside"
+    );
     let out = site.run(
         &site.data(),
         &["restore", backup_dir.to_str().expect("utf-8"), "--json"],

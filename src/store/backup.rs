@@ -50,6 +50,11 @@ pub enum BackupError {
          another directory). Choose the directory `switchboard backup` wrote"
     )]
     NotABackup { dir: PathBuf },
+    #[error(
+        "there is no store in {data_dir} to back up (no db/db there). Check --data-dir, or \
+         SWITCHBOARD_DATA_DIR"
+    )]
+    NoStore { data_dir: PathBuf },
     #[error("the backup in {dir} does not verify; nothing was changed:\n{summary}")]
     Unhealthy { dir: PathBuf, summary: String },
     #[error("cannot {action} {path}: {reason}")]
@@ -288,6 +293,11 @@ impl Store {
 /// A backup of a stopped store: opened for maintenance (a store that lost acknowledged
 /// requests can still be copied; the copy's mark is what it holds).
 pub fn backup_offline(data_dir: &Path, dir: &Path) -> Result<BackupReport> {
+    if !open::data_file(&data_dir.join("db")).exists() {
+        return Err(BackupError::NoStore {
+            data_dir: data_dir.to_path_buf(),
+        });
+    }
     let store = Store::open_with(data_dir, OpenMode::Maintenance)?;
     store.backup(data_dir, dir, false)
 }
