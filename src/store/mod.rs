@@ -15,6 +15,9 @@
 //! - `z` dest_id log_id        → the item's queue key (quarantine)
 //! - `x` field value… log_id   → () (secondary indexes for history search)
 //!
+//! The `meta` tree holds the history index version, the acknowledged count ([`mark`])
+//! and the queue sequence floor of a restored store ([`backup`]).
+//!
 //! A request, its logs, their index entries and queue entries are one write set: the
 //! engine journals it as one record before acknowledging and applies it right after
 //! ([`journal`]); [`Store::insert_accepted`] writes it as one atomic batch.
