@@ -350,25 +350,24 @@ fn scan(db: &sled::Db, db_path: &Path, report: &mut CheckReport) -> Option<u64> 
 }
 
 /// At start (see [`super::open`]): every delivery still owed (queued or quarantined)
-/// must be readable, with its log and its request. Costs a read per item owed, not a
-/// scan of history; `check` reads everything. Returns the problems found.
+/// must be readable, with its log and its request. Costs two reads per item owed, not a
+/// scan of history (`check` reads everything), spread over the machine's cores since a
+/// deep queue (an outage) is when a restart is most likely. Returns the problems found.
 pub(crate) fn verify_pending(exchange: &sled::Tree) -> Result<Vec<String>> {
     let mut problems = Vec::new();
-    // A read error is one more problem (sled may not get past it).
-    let read = |problems: &mut Vec<String>, e: sled::Error| {
-        problems.push(format!(
-            "the queue cannot be read to its end ({})",
-            open::sled_detail(&e)
-        ));
-    };
-    let owed = exchange
+    let mut owed = Vec::new();
+    for item in exchange
         .range(b"q".as_slice()..b"r".as_slice())
-        .chain(exchange.scan_prefix(b"z"));
-    for item in owed {
+        .chain(exchange.scan_prefix(b"z"))
+    {
         let (k, v) = match item {
             Ok(kv) => kv,
             Err(e) => {
-                read(&mut problems, e);
+                // sled may not get past it: one problem, and the rest unread.
+                problems.push(format!(
+                    "the queue cannot be read to its end ({})",
+                    open::sled_detail(&e)
+                ));
                 break;
             }
         };
@@ -379,46 +378,67 @@ pub(crate) fn verify_pending(exchange: &sled::Tree) -> Result<Vec<String>> {
         } else {
             uuid_at(&k, 17)
         };
-        let Some(log_id) = log_id else {
-            problems.push(format!("{} is unreadable", show_key("exchange", &k)));
-            continue;
-        };
-        let log_key = key(b'l', &[log_id.as_bytes()]);
-        let bytes = match exchange.get(&log_key) {
-            Ok(Some(bytes)) => bytes,
-            Ok(None) => {
-                problems.push(format!("log {log_id}, still to be delivered, is missing"));
-                continue;
-            }
-            Err(e) => {
-                problems.push(format!(
-                    "log {log_id}, still to be delivered, is unreadable ({})",
-                    open::sled_detail(&e)
-                ));
-                continue;
-            }
-        };
-        let log: LogRecord = match decode(&log_key, &bytes) {
-            Ok(log) => log,
-            Err(e) => {
-                problems.push(e.to_string());
-                continue;
-            }
-        };
-        match exchange.get(key(b'r', &[log.request_id.as_bytes()])) {
-            Ok(Some(_)) => {}
-            Ok(None) => problems.push(format!(
-                "request {} of log {log_id}, still to be delivered, is missing",
-                log.request_id
-            )),
-            Err(e) => problems.push(format!(
-                "request {} of log {log_id}, still to be delivered, is unreadable ({})",
-                log.request_id,
-                open::sled_detail(&e)
-            )),
+        match log_id {
+            Some(id) => owed.push(id),
+            None => problems.push(format!("{} is unreadable", show_key("exchange", &k))),
         }
     }
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 4);
+    let chunk = owed.len().div_ceil(threads).max(1);
+    let found: Vec<Vec<String>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = owed
+            .chunks(chunk)
+            .map(|ids| {
+                scope.spawn(move || {
+                    ids.iter()
+                        .filter_map(|id| owed_problem(exchange, *id))
+                        .collect()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    problems.extend(found.into_iter().flatten());
     Ok(problems)
+}
+
+/// What is wrong with an owed delivery's log and request, if anything.
+fn owed_problem(exchange: &sled::Tree, log_id: Uuid) -> Option<String> {
+    /// Only what is needed of the log: which request it delivers.
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Owner {
+        request_id: Uuid,
+    }
+    let unreadable = |what: String, e: &sled::Error| {
+        Some(format!(
+            "{what}, still to be delivered, is unreadable ({})",
+            open::sled_detail(e)
+        ))
+    };
+    let log = match exchange.get(key(b'l', &[log_id.as_bytes()])) {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => return Some(format!("log {log_id}, still to be delivered, is missing")),
+        Err(e) => return unreadable(format!("log {log_id}"), &e),
+    };
+    let Ok(owner) = serde_json::from_slice::<Owner>(&log) else {
+        return Some(format!(
+            "log {log_id}, still to be delivered, does not decode"
+        ));
+    };
+    let request = owner.request_id;
+    match exchange.contains_key(key(b'r', &[request.as_bytes()])) {
+        Ok(true) => None,
+        Ok(false) => Some(format!(
+            "request {request} of log {log_id}, still to be delivered, is missing"
+        )),
+        Err(e) => unreadable(format!("request {request} of log {log_id}"), &e),
+    }
 }
 
 fn decode_all<T: serde::de::DeserializeOwned>(
