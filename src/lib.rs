@@ -10,7 +10,8 @@
 //!   `{{variables}}`, `curl` rendering.
 //! - [`store`]: persistence in sled (history, queues, sessions, audit, the composer's
 //!   history of sent requests), plus the small files for credentials, generated IDs
-//!   and saved requests, and the group-commit flusher.
+//!   and saved requests, and the group-commit flusher; the acknowledged mark, damage
+//!   turned into clear errors, `check`, `backup` and `restore`.
 //! - [`engine`]: configuration, source authentication, ingest and routing, query
 //!   forwarding, push delivery (dispatchers, retries, quarantine), poll delivery,
 //!   endpoint verification, operator actions, the event bus. No HTTP types.

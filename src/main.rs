@@ -9,9 +9,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use switchboard::client::{Engine as _, Local, Remote};
 use switchboard::console::{self, run::ConsoleOptions, theme::Theme};
-use switchboard::engine::{Config, Engine, paths, revocation, verify};
+use switchboard::engine::{Config, Engine, maintenance, paths, revocation, verify};
 use switchboard::model::{Environment, Role};
 use switchboard::sandbox;
+use switchboard::store::OpenMode;
 use switchboard::store::credentials::Credentials;
 
 /// sled and serde allocate small buffers per request; mimalloc measured +50% ingest
@@ -64,6 +65,10 @@ struct ConsoleArgs {
     /// <data dir>/requests.
     #[arg(long, env = "SWITCHBOARD_COLLECTION")]
     collection: Option<PathBuf>,
+    /// Start the embedded engine even if its store lost acknowledged messages (see
+    /// `serve --accept-loss`).
+    #[arg(long)]
+    accept_loss: bool,
     #[command(flatten)]
     at: Locations,
 }
@@ -119,6 +124,36 @@ enum Command {
         /// Address to listen on.
         #[arg(long, env = "SWITCHBOARD_LISTEN", default_value = "127.0.0.1:8443")]
         listen: SocketAddr,
+        /// Start even if the store holds fewer acknowledged messages than were
+        /// acknowledged (a damaged store); logged, audited, and the count is reset.
+        #[arg(long)]
+        accept_loss: bool,
+        #[command(flatten)]
+        at: Locations,
+    },
+    /// Verify a data directory (or a backup) offline: every record readable, nothing
+    /// acknowledged missing. Exits non-zero on any problem.
+    Check {
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        at: Locations,
+    },
+    /// Copy the store and the files beside it into DIR (new or empty), consistently;
+    /// through the running engine when one holds the store.
+    Backup {
+        dir: PathBuf,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        at: Locations,
+    },
+    /// Put a backup in place (the engine must be stopped); what was there is moved
+    /// aside, never deleted.
+    Restore {
+        dir: PathBuf,
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         at: Locations,
     },
@@ -290,7 +325,27 @@ fn run(cli: Cli) -> Result<()> {
         return console(cli.console);
     };
     match command {
-        Command::Serve { listen, at } => serve(listen, at),
+        Command::Serve {
+            listen,
+            accept_loss,
+            at,
+        } => serve(listen, accept_loss, at),
+        Command::Check { json, at } => {
+            let report = maintenance::check(&at.data_dir())?;
+            print_report(json, &report, report.text())?;
+            if !report.healthy {
+                bail!("the data directory has problems (listed above)");
+            }
+            Ok(())
+        }
+        Command::Backup { dir, json, at } => {
+            let report = maintenance::backup(&at.data_dir(), &dir)?;
+            print_report(json, &report, report.text())
+        }
+        Command::Restore { dir, json, at } => {
+            let report = maintenance::restore(&at.data_dir(), &dir)?;
+            print_report(json, &report, report.text())
+        }
         Command::Bench(args) => Ok(switchboard::bench::run(args)?),
         Command::Console { args } => console(args),
         Command::Paths { at } => {
@@ -519,6 +574,19 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// A maintenance report: JSON for scripts, or its text.
+fn print_report<T: serde::Serialize>(json: bool, report: &T, text: String) -> Result<()> {
+    use std::io::Write;
+    let text = if json {
+        serde_json::to_string_pretty(report)?
+    } else {
+        text.trim_end().to_string()
+    };
+    // A closed pipe (`| head`) is not worth a panic.
+    let _ = writeln!(std::io::stdout().lock(), "{text}");
+    Ok(())
+}
+
 fn simulate(
     rate: f64,
     env: Environment,
@@ -592,6 +660,7 @@ async fn start_engine(
     listen: SocketAddr,
     at: &Locations,
     fallback: bool,
+    accept_loss: bool,
 ) -> Result<(Arc<Engine>, tokio::net::TcpListener, SocketAddr)> {
     let mut config = at.load()?;
     switchboard::api::server::raise_fd_limit();
@@ -608,7 +677,12 @@ async fn start_engine(
     };
     let addr = listener.local_addr()?;
     config.attach_sandbox(addr);
-    let engine = Engine::start(&at.data_dir(), config)?;
+    let mode = if accept_loss {
+        OpenMode::AcceptLoss
+    } else {
+        OpenMode::Serve
+    };
+    let engine = Engine::start_with(&at.data_dir(), config, mode)?;
     Ok((engine, listener, addr))
 }
 
@@ -619,7 +693,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-fn serve(listen: SocketAddr, at: Locations) -> Result<()> {
+fn serve(listen: SocketAddr, accept_loss: bool, at: Locations) -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("SWITCHBOARD_LOG")
@@ -629,7 +703,7 @@ fn serve(listen: SocketAddr, at: Locations) -> Result<()> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     runtime()?.block_on(async move {
-        let (engine, listener, addr) = start_engine(listen, &at, false).await?;
+        let (engine, listener, addr) = start_engine(listen, &at, false, accept_loss).await?;
         // One line on stdout for scripts and tests; everything else goes to the log.
         println!("switchboard listening on http://{addr}");
         engine.announce(&format!("http://{addr}"));
@@ -705,7 +779,8 @@ fn console(args: ConsoleArgs) -> Result<()> {
     }
     let log = log_to_file(&args.at.data_dir())?;
     runtime()?.block_on(async move {
-        let (engine, listener, addr) = start_engine(args.listen, &args.at, true).await?;
+        let (engine, listener, addr) =
+            start_engine(args.listen, &args.at, true, args.accept_loss).await?;
         tracing::info!(%addr, log = %log.display(), "console with an embedded engine");
         engine.announce(&format!("http://{addr}"));
         let server = tokio::spawn(switchboard::api::server::serve(

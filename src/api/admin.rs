@@ -39,6 +39,7 @@ pub fn routes() -> Router<AppState> {
         .route("/logs/{id}/{action}", post(log_action))
         .route("/sources/{id}/token", post(source_token))
         .merge(super::revoke::routes())
+        .route("/backup", post(backup))
         .route(
             "/composer/history",
             get(composer_history).post(record_composer_history),
@@ -129,6 +130,50 @@ async fn source_token(
         engine
             .composer_token(source, &actor(&token), token.role)
             .await
+    }
+    .await;
+    reply(result)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BackupBody {
+    dir: std::path::PathBuf,
+}
+
+/// `POST /admin/v1/backup {"dir": "/absolute/path"}`: a consistent copy of the store
+/// while the engine serves (admin role; audited). `dir` is on the engine's machine and
+/// must be new or empty.
+async fn backup(
+    State(engine): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let result = async {
+        let token = admin(&engine, &headers)?;
+        if token.role != crate::model::Role::Admin {
+            return Err(ApiError::new(
+                403,
+                "permission",
+                "Admin",
+                format!(
+                    "Role {} may not take backups; use an admin token.",
+                    token.role.as_str()
+                ),
+            ));
+        }
+        let body: BackupBody = serde_json::from_slice(&body).map_err(|e| {
+            ApiError::bad_request(format!(
+                "The body must be {{\"dir\": \"/absolute/path\"}} ({e})."
+            ))
+        })?;
+        if !body.dir.is_absolute() {
+            return Err(ApiError::bad_request(format!(
+                "dir \"{}\" must be an absolute path on the engine's machine.",
+                body.dir.display()
+            )));
+        }
+        engine.backup_to(body.dir, &actor(&token)).await
     }
     .await;
     reply(result)

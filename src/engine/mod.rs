@@ -11,6 +11,7 @@ pub mod delivery;
 pub mod health;
 pub mod ingest;
 pub mod listener;
+pub mod maintenance;
 pub mod operator;
 pub mod paths;
 pub mod poll;
@@ -89,8 +90,18 @@ impl Engine {
     /// Opens the store under `data_dir` and starts the group-commit flusher. Must be
     /// called inside a tokio runtime.
     pub fn start(data_dir: &Path, config: Config) -> Result<Arc<Engine>, EngineError> {
-        let store = Store::open(data_dir)?;
-        let commit = GroupCommit::start(store.db().clone());
+        Self::start_with(data_dir, config, crate::store::OpenMode::Serve)
+    }
+
+    /// [`Engine::start`]; `mode` says whether a store that lost acknowledged requests is
+    /// refused (`Serve`) or run on (`AcceptLoss`, for `--accept-loss`).
+    pub fn start_with(
+        data_dir: &Path,
+        config: Config,
+        mode: crate::store::OpenMode,
+    ) -> Result<Arc<Engine>, EngineError> {
+        let store = Store::open_with(data_dir, mode)?;
+        let commit = GroupCommit::for_store(&store);
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(config.settings.connect_timeout)

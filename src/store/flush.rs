@@ -104,7 +104,21 @@ pub struct GroupCommit {
     _flusher: Arc<Flusher>,
 }
 
-fn flush_loop(shared: &Shared, db: &sled::Db) {
+/// One flush; with a marker, the acknowledged count goes into the store before it and
+/// into the mark file after it (see [`super::mark`]), once for every waiter released.
+fn flush_once(db: &sled::Db, marker: Option<&super::mark::Marker>) -> Result<(), String> {
+    let count = marker
+        .map(|m| m.before_flush())
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    db.flush().map_err(|e| e.to_string())?;
+    if let (Some(marker), Some(count)) = (marker, count) {
+        marker.after_flush(count).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+fn flush_loop(shared: &Shared, db: &sled::Db, marker: Option<&super::mark::Marker>) {
     loop {
         let waiters = {
             let mut waiting = shared.lock();
@@ -116,7 +130,7 @@ fn flush_loop(shared: &Shared, db: &sled::Db) {
             }
             std::mem::take(&mut waiting.waiters)
         };
-        let result = db.flush().map(|_| ()).map_err(|e| e.to_string());
+        let result = flush_once(db, marker);
         if let Err(e) = &result {
             tracing::error!(error = %e, "flush to disk failed");
             shared.lock().failed.get_or_insert_with(|| e.clone());
@@ -130,6 +144,15 @@ fn flush_loop(shared: &Shared, db: &sled::Db) {
 impl GroupCommit {
     /// Starts the flusher thread for `db`.
     pub fn start(db: sled::Db) -> Self {
+        Self::start_marked(db, None)
+    }
+
+    /// Starts the flusher for a store: every flush also records its acknowledged count.
+    pub fn for_store(store: &super::Store) -> Self {
+        Self::start_marked(store.db().clone(), Some(store.marker().clone()))
+    }
+
+    fn start_marked(db: sled::Db, marker: Option<Arc<super::mark::Marker>>) -> Self {
         let shared = Arc::new(Shared {
             waiting: Mutex::new(Waiting::default()),
             wake: Condvar::new(),
@@ -138,7 +161,7 @@ impl GroupCommit {
         let for_thread = shared.clone();
         let thread = std::thread::Builder::new()
             .name("group-commit".into())
-            .spawn(move || flush_loop(&for_thread, &db));
+            .spawn(move || flush_loop(&for_thread, &db, marker.as_deref()));
         let (thread, thread_id) = match thread {
             Ok(t) => {
                 let id = t.thread().id();

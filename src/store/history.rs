@@ -365,7 +365,7 @@ pub(crate) fn upgrade_index(db: &sled::Db, exchange: &sled::Tree) -> Result<()> 
 }
 
 /// The log ID at the end of an index or log key.
-fn tail_id(k: &[u8]) -> [u8; 16] {
+pub(crate) fn tail_id(k: &[u8]) -> [u8; 16] {
     let mut id = [0u8; 16];
     if let Some(tail) = k.get(k.len().saturating_sub(16)..)
         && tail.len() == 16

@@ -72,6 +72,10 @@ struct State {
 struct Shared {
     journal: sled::Tree,
     target: sled::Tree,
+    /// Counts every journaled request (the acknowledged mark, see [`super::mark`]).
+    marker: Option<Arc<super::mark::Marker>>,
+    /// Held shared while a batch is applied (see [`super::Store`]'s gate).
+    gate: super::Gate,
     next: AtomicU64,
     state: Mutex<State>,
     work: Condvar,
@@ -137,9 +141,21 @@ pub struct Journal {
 impl Journal {
     /// Starts the expander for `journal` → `target`. Call [`replay`] first.
     pub fn start(journal: sled::Tree, target: sled::Tree) -> Result<Journal> {
+        Self::start_with(journal, target, None, super::Gate::default())
+    }
+
+    /// [`Journal::start`], counting records in `marker` and applying under `gate`.
+    pub fn start_with(
+        journal: sled::Tree,
+        target: sled::Tree,
+        marker: Option<Arc<super::mark::Marker>>,
+        gate: super::Gate,
+    ) -> Result<Journal> {
         let shared = Arc::new(Shared {
             journal,
             target,
+            marker,
+            gate,
             next: AtomicU64::new(0),
             state: Mutex::new(State::default()),
             work: Condvar::new(),
@@ -174,6 +190,10 @@ impl Journal {
             .fetch_add(1, Ordering::Relaxed)
             .to_be_bytes();
         self.shared.journal.insert(key, encode(&writes))?;
+        // Counted once written, so the flush that makes it durable carries the count.
+        if let Some(marker) = &self.shared.marker {
+            marker.note_recorded();
+        }
         Ok(Record {
             key,
             writes,
@@ -350,6 +370,7 @@ fn expand_loop(shared: &Shared) {
         let mut after = Vec::with_capacity(batch.len());
         let removed = |key: &[u8; 8]| shared.journal.remove(key).map(|_| ());
         let sets: Vec<&Writes> = batch.iter().map(|p| &p.writes).collect();
+        let writing = shared.gate.read().unwrap_or_else(|e| e.into_inner());
         if let Err(e) = apply_coalesced(&shared.target, &sets).and_then(|()| {
             batch
                 .iter()
@@ -360,6 +381,7 @@ fn expand_loop(shared: &Shared) {
             tracing::error!(error = %e, "applying journal records failed");
             shared.lock().failed.get_or_insert_with(|| e.to_string());
         }
+        drop(writing);
         let applied = {
             let mut state = shared.lock();
             state.applied += batch.len() as u64;
@@ -425,7 +447,7 @@ pub fn replay(journal: &sled::Tree, target: &sled::Tree) -> Result<usize> {
     Ok(count)
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -453,7 +475,7 @@ fn encode(writes: &Writes) -> Vec<u8> {
     out
 }
 
-fn decode(mut bytes: &[u8]) -> Option<Writes> {
+pub(crate) fn decode(mut bytes: &[u8]) -> Option<Writes> {
     fn take<'a>(bytes: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
         if bytes.len() < n {
             return None;

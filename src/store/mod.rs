@@ -15,16 +15,23 @@
 //! - `z` dest_id log_id        → the item's queue key (quarantine)
 //! - `x` field value… log_id   → () (secondary indexes for history search)
 //!
+//! The `meta` tree holds the history index version, the acknowledged count ([`mark`])
+//! and the queue sequence floor of a restored store ([`backup`]).
+//!
 //! A request, its logs, their index entries and queue entries are one write set: the
 //! engine journals it as one record before acknowledging and applies it right after
 //! ([`journal`]); [`Store::insert_accepted`] writes it as one atomic batch.
 
+pub mod backup;
+pub mod check;
 pub mod composer_history;
 pub mod credentials;
 pub mod flush;
 pub mod history;
 pub mod identities;
 pub mod journal;
+pub mod mark;
+pub mod open;
 pub mod queue;
 pub mod revocations;
 pub mod saved_requests;
@@ -32,12 +39,13 @@ pub mod space;
 
 pub use flush::{GroupCommit, Writes};
 pub use history::{LogPage, LogQuery};
+pub use open::{MarkState, OpenMode};
 pub use queue::{QueueId, QueueItem};
 
 use crate::model::{Attempt, Environment, Exchange, LogRecord};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use uuid::Uuid;
 
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +61,46 @@ pub enum StoreError {
     Corrupt { key: String, reason: String },
     #[error("{0}")]
     Io(String),
+    #[error(
+        "the store at {path} looks damaged: {detail}. Run `switchboard check` (with the same \
+         --data-dir) to see what is readable, and restore from a backup (`switchboard restore \
+         DIR`); to start over without its data, move {path} aside and start with --accept-loss"
+    )]
+    Damaged { path: PathBuf, detail: String },
+    #[error(
+        "the store at {path} cannot give back {count} deliveries it still owes: {detail} — \
+         restore from backup (`switchboard restore DIR`), or start with --accept-loss to run \
+         on without them; `switchboard check` lists what is unreadable"
+    )]
+    Unreadable {
+        path: PathBuf,
+        count: usize,
+        detail: String,
+    },
+    #[error(
+        "the configuration file of the store ({path}) is damaged: {detail}. It holds sled's \
+         format settings, not yours; restore the data directory from a backup (`switchboard \
+         restore DIR`), and run `switchboard check` to see whether the data is readable"
+    )]
+    ConfDamaged { path: PathBuf, detail: String },
+    #[error(
+        "the store at {path} is in use by another process (a running engine?). Stop it first; \
+         to back up a running engine use `switchboard backup DIR`"
+    )]
+    Locked { path: PathBuf },
+    #[error(
+        "the store holds {missing} fewer acknowledged messages than were acknowledged ({held} \
+         held, {acknowledged} acknowledged, per {data_dir}/acknowledged) — restore from backup \
+         (`switchboard restore DIR`), or start with --accept-loss"
+    )]
+    Loss {
+        data_dir: PathBuf,
+        missing: u64,
+        held: u64,
+        acknowledged: u64,
+    },
+    #[error(transparent)]
+    Mark(#[from] mark::MarkError),
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -125,7 +173,21 @@ pub struct Store {
     audit: sled::Tree,
     destinations: sled::Tree,
     journal: std::sync::Arc<journal::Journal>,
+    marker: std::sync::Arc<mark::Marker>,
+    /// Writers of the `exchange` tree hold it shared; an online backup holds it
+    /// exclusively while it copies the tree, so no write set is copied half-applied.
+    gate: Gate,
+    /// Added to sled's generated IDs for queue sequence numbers: a restored store's sled
+    /// counts from 0 again, and its new items must still queue behind the restored ones.
+    seq_floor: u64,
+    mark_state: MarkState,
 }
+
+/// See [`Store`]'s `gate`.
+pub type Gate = std::sync::Arc<std::sync::RwLock<()>>;
+
+/// The `meta` key of the queue sequence floor (u64, big-endian).
+pub(crate) const SEQ_FLOOR_KEY: &[u8] = b"queue-seq-floor";
 
 pub(crate) fn decode<T: serde::de::DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T> {
     serde_json::from_slice(bytes).or_else(|e| {
@@ -168,37 +230,49 @@ pub(crate) fn key(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
 }
 
 impl Store {
-    /// Opens (or creates) the database under `data_dir/db`.
-    pub fn open(data_dir: &Path) -> Result<Self> {
-        let path = data_dir.join("db");
-        std::fs::create_dir_all(&path).map_err(|e| {
-            StoreError::Io(format!("cannot create data dir {}: {e}", path.display()))
-        })?;
-        let db = sled::Config::new()
-            .path(&path)
-            .cache_capacity(256 * 1024 * 1024)
-            // The group-commit flusher decides when to flush; no background timer.
-            .flush_every_ms(None)
-            .open()
-            .map_err(|source| StoreError::Open {
-                path: path.clone(),
-                source,
-            })?;
-        let exchange = db.open_tree("exchange")?;
-        let journal_tree = db.open_tree("journal")?;
-        if journal::replay(&journal_tree, &exchange)? > 0 {
-            db.flush()?;
+    /// What the open found when comparing the acknowledged mark.
+    pub fn mark_state(&self) -> MarkState {
+        self.mark_state
+    }
+
+    /// The acknowledged count and its copies (see [`mark`]).
+    pub fn marker(&self) -> &std::sync::Arc<mark::Marker> {
+        &self.marker
+    }
+
+    /// See [`Store`]'s `gate`.
+    pub(crate) fn gate(&self) -> &Gate {
+        &self.gate
+    }
+
+    /// Applies a batch to the exchange tree (under the backup gate).
+    fn apply_exchange(&self, batch: sled::Batch) -> Result<()> {
+        let _writing = self.writing();
+        self.exchange.apply_batch(batch)?;
+        Ok(())
+    }
+
+    /// The gate, held shared for a write to the exchange tree. While a backup holds it,
+    /// a caller on a runtime worker (a poll, an operator action) waits with
+    /// `block_in_place`, so the worker's other tasks (accepts) move on meanwhile.
+    pub(crate) fn writing(&self) -> std::sync::RwLockReadGuard<'_, ()> {
+        if let Ok(guard) = self.gate.try_read() {
+            return guard;
         }
-        history::upgrade_index(&db, &exchange)?;
-        Ok(Store {
-            journal: std::sync::Arc::new(journal::Journal::start(journal_tree, exchange.clone())?),
-            exchange,
-            sessions: db.open_tree("sessions")?,
-            ended_families: db.open_tree("ended_families")?,
-            audit: db.open_tree("audit")?,
-            destinations: db.open_tree("destinations")?,
-            db,
-        })
+        let wait = || self.gate.read().unwrap_or_else(|e| e.into_inner());
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime)
+                if runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread =>
+            {
+                tokio::task::block_in_place(wait)
+            }
+            _ => wait(),
+        }
+    }
+
+    /// The next queue sequence number (see `seq_floor`).
+    pub(crate) fn next_seq(&self) -> Result<u64> {
+        Ok(self.db.generate_id()?.saturating_add(self.seq_floor))
     }
 
     pub fn db(&self) -> &sled::Db {
@@ -220,8 +294,7 @@ impl Store {
         lanes: Option<&[u64]>,
     ) -> Result<()> {
         let writes = self.accepted_writes(request, logs, lanes)?;
-        self.exchange.apply_batch(writes.into_batch())?;
-        Ok(())
+        self.apply_exchange(writes.into_batch())
     }
 
     /// The writes of [`Store::insert_accepted`], for the journal (see [`journal`]).
@@ -244,7 +317,7 @@ impl Store {
                     source: log.source_id,
                     lane: lanes.get(i).copied().unwrap_or(0),
                 };
-                let seq = self.db.generate_id()?;
+                let seq = self.next_seq()?;
                 writes.insert(queue.key(seq), queue::item_value(log.id, 0));
             }
         }
@@ -317,8 +390,7 @@ impl Store {
         response: Option<&[u8]>,
     ) -> Result<()> {
         let writes = self.update_writes(old, new, attempt, response);
-        self.exchange.apply_batch(writes.into_batch())?;
-        Ok(())
+        self.apply_exchange(writes.into_batch())
     }
 
     pub fn log(&self, id: Uuid) -> Result<Option<LogRecord>> {

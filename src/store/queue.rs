@@ -37,7 +37,7 @@ impl QueueId {
         k
     }
 
-    fn from_key(k: &[u8]) -> Option<(QueueId, u64)> {
+    pub(crate) fn from_key(k: &[u8]) -> Option<(QueueId, u64)> {
         if k.len() != QUEUE_PREFIX_LEN + 8 || k[0] != b'q' {
             return None;
         }
@@ -73,7 +73,7 @@ pub struct QueueItem {
 }
 
 impl QueueItem {
-    fn parse(k: &[u8], v: &[u8]) -> Result<QueueItem> {
+    pub(crate) fn parse(k: &[u8], v: &[u8]) -> Result<QueueItem> {
         let corrupt = || StoreError::Corrupt {
             key: "queue item".into(),
             reason: format!("{} byte key, {} byte value", k.len(), v.len()),
@@ -195,10 +195,9 @@ impl Store {
         for (index, value) in super::history::index_entries(log) {
             batch.insert(index, value);
         }
-        let seq = self.db.generate_id()?;
+        let seq = self.next_seq()?;
         batch.insert(queue.key(seq), item_value(log.id, 0));
-        self.exchange.apply_batch(batch)?;
-        Ok(())
+        self.apply_exchange(batch)
     }
 
     /// Records an attempt and the log's new state; with `done`, also removes the item
@@ -212,8 +211,7 @@ impl Store {
         done: bool,
     ) -> Result<()> {
         let writes = self.delivery_writes(item, old, new, attempt, done);
-        self.exchange.apply_batch(writes.into_batch())?;
-        Ok(())
+        self.apply_exchange(writes.into_batch())
     }
 
     /// The writes of [`Store::record_delivery`], for the journal (see
@@ -242,6 +240,7 @@ impl Store {
     pub fn lease(&self, item: &QueueItem, until_ms: u64) -> Result<bool> {
         let old = item_value(item.log_id, item.lease_until_ms);
         let new = item_value(item.log_id, until_ms);
+        let _writing = self.writing();
         Ok(self
             .exchange
             .compare_and_swap(item.key(), Some(old), Some(new))?
@@ -260,8 +259,7 @@ impl Store {
             ),
             item.key(),
         );
-        self.exchange.apply_batch(batch)?;
-        Ok(())
+        self.apply_exchange(batch)
     }
 
     /// Log IDs in a destination's quarantine, with the queue each came from.
@@ -305,12 +303,13 @@ impl Store {
             batch.insert(original.to_vec(), item_value(log_id, 0));
         }
         Self::log_update_ops(&mut batch, old, new);
-        self.exchange.apply_batch(batch)?;
+        self.apply_exchange(batch)?;
         Ok(queue)
     }
 
     /// Drops a queue entry whose log is settled or gone.
     pub fn remove_queue_item(&self, item: &QueueItem) -> Result<()> {
+        let _writing = self.writing();
         self.exchange.remove(item.key())?;
         Ok(())
     }

@@ -1,0 +1,436 @@
+//! Opening the store, and what happens when it is damaged.
+//!
+//! sled 0.34 answers some damage with an error and some with a panic (a truncated log
+//! file can panic deep in recovery). Every step of an open runs under
+//! [`guarded`], which catches a panic, keeps its backtrace off the terminal and turns it
+//! into [`StoreError::Damaged`], which says which store, that it looks damaged and what
+//! to do. The configuration file `db/conf` is checked before sled reads it, since sled
+//! blames a damaged one on "a sled version earlier than 0.29".
+//!
+//! Then the acknowledged mark ([`super::mark`]) is compared: a store that holds fewer
+//! acknowledged requests than were acknowledged refuses to open ([`StoreError::Loss`]),
+//! unless the caller accepts the loss.
+
+use super::{
+    AuditEntry, Gate, Result, SEQ_FLOOR_KEY, Store, StoreError, check, history, journal, mark,
+};
+use chrono::Utc;
+use std::any::Any;
+use std::cell::Cell;
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// sled's page cache for the engine's database.
+pub(crate) const CACHE_BYTES: u64 = 256 * 1024 * 1024;
+
+/// How a store is opened.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OpenMode {
+    /// For an engine: refuses a store that lost acknowledged requests.
+    #[default]
+    Serve,
+    /// For an engine started with `--accept-loss`: runs on, resetting the mark to what
+    /// the store holds (logged loudly and audited).
+    AcceptLoss,
+    /// For `backup` and other maintenance: neither refuses nor touches the mark file.
+    Maintenance,
+}
+
+/// The data file sled locks and writes its log to.
+pub(crate) fn data_file(db_path: &Path) -> PathBuf {
+    db_path.join("db")
+}
+
+thread_local! {
+    static QUIET: Cell<bool> = const { Cell::new(false) };
+}
+/// Opens in progress: while one runs, panics (sled's own threads' too) stay off the
+/// terminal; the caller reports them as damage.
+static OPENING: AtomicUsize = AtomicUsize::new(0);
+
+fn quiet_panics() {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if QUIET.with(Cell::get) || OPENING.load(Ordering::SeqCst) > 0 {
+                tracing::debug!(panic = %info, "panic while reading the store");
+                return;
+            }
+            previous(info);
+        }));
+    });
+}
+
+fn panic_text(payload: &(dyn Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
+}
+
+/// Runs `f` (which reads the store at `db_path`); a panic in it becomes
+/// [`StoreError::Damaged`], without a backtrace on the terminal.
+pub(crate) fn guarded<T>(db_path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    quiet_panics();
+    struct Quiet(bool);
+    impl Drop for Quiet {
+        fn drop(&mut self) {
+            QUIET.with(|q| q.set(self.0));
+            OPENING.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+    let _quiet = Quiet(QUIET.with(|q| q.replace(true)));
+    OPENING.fetch_add(1, Ordering::SeqCst);
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(result) => result,
+        Err(payload) => Err(StoreError::Damaged {
+            path: db_path.to_path_buf(),
+            detail: format!("reading it failed inside sled ({})", panic_text(&*payload)),
+        }),
+    }
+}
+
+/// Whether a sled error met while reading means the files are damaged (rather than,
+/// say, a permission problem).
+pub(crate) fn is_damage(e: &sled::Error) -> bool {
+    match e {
+        sled::Error::Corruption { .. } | sled::Error::ReportableBug(_) => true,
+        sled::Error::Io(io) => io.kind() == std::io::ErrorKind::UnexpectedEof,
+        _ => false,
+    }
+}
+
+/// A sled error in words (sled's own text for corruption ends in "backtrace ()").
+pub(crate) fn sled_detail(e: &sled::Error) -> String {
+    match e {
+        sled::Error::Corruption { at: Some(at), .. } => format!("corrupted data at {at:?}"),
+        sled::Error::Corruption { at: None, .. } => "corrupted data".into(),
+        sled::Error::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            "its data file ends before the data it records (truncated?)".into()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Fails with [`StoreError::Locked`] when another process (an engine) holds the store.
+pub(crate) fn ensure_unlocked(db_path: &Path) -> Result<()> {
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .open(data_file(db_path))
+    {
+        Ok(f) => f,
+        // No data file: nobody holds it.
+        Err(_) => return Ok(()),
+    };
+    match file.try_lock() {
+        Ok(()) => {
+            let _ = file.unlock();
+            Ok(())
+        }
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Locked {
+            path: db_path.to_path_buf(),
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(StoreError::Io(format!(
+            "cannot check whether {} is in use: {e}",
+            data_file(db_path).display()
+        ))),
+    }
+}
+
+/// Checks `db/conf` the way sled reads it (lines `key: value` and a 4-byte checksum),
+/// so that a damaged one is called what it is. A missing or near-empty one is fine:
+/// sled writes a new one.
+pub(crate) fn check_conf(db_path: &Path) -> Result<()> {
+    let path = db_path.join("conf");
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            return Err(StoreError::Io(format!(
+                "cannot read {}: {e}",
+                path.display()
+            )));
+        }
+    };
+    if bytes.len() <= 8 {
+        return Ok(());
+    }
+    let damaged = |detail: &str| StoreError::ConfDamaged {
+        path: path.clone(),
+        detail: detail.to_string(),
+    };
+    let text = std::str::from_utf8(&bytes[..bytes.len() - 4])
+        .map_err(|_| damaged("it is not the text sled writes there"))?;
+    for wanted in ["segment_size", "use_compression", "version"] {
+        let line = text
+            .lines()
+            .find_map(|l| l.strip_prefix(wanted).and_then(|r| r.strip_prefix(": ")));
+        let ok = match (wanted, line) {
+            (_, None) => false,
+            ("segment_size", Some(v)) => v.parse::<u64>().is_ok(),
+            ("use_compression", Some(v)) => v.parse::<bool>().is_ok(),
+            (_, Some(v)) => v.split('.').all(|n| n.parse::<u32>().is_ok()),
+        };
+        if !ok {
+            return Err(damaged(&format!(
+                "its \"{wanted}\" setting is missing or unreadable"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Opens sled at `db_path` (creating it if absent), with damage turned into clear errors.
+pub(crate) fn open_db(db_path: &Path, cache_bytes: u64) -> Result<sled::Db> {
+    std::fs::create_dir_all(db_path).map_err(|e| {
+        StoreError::Io(format!("cannot create data dir {}: {e}", db_path.display()))
+    })?;
+    ensure_unlocked(db_path)?;
+    check_conf(db_path)?;
+    let result = guarded(db_path, || {
+        sled::Config::new()
+            .path(db_path)
+            .cache_capacity(cache_bytes)
+            // The group-commit flusher decides when to flush; no background timer.
+            .flush_every_ms(None)
+            .open()
+            .map_err(|source| StoreError::Open {
+                path: db_path.to_path_buf(),
+                source,
+            })
+    });
+    result.map_err(|e| match e {
+        StoreError::Open {
+            source: sled::Error::Unsupported(text),
+            ..
+        } if text.contains("0.29") => StoreError::ConfDamaged {
+            path: db_path.join("conf"),
+            detail: "sled cannot read it".into(),
+        },
+        StoreError::Open { source, .. } if is_damage(&source) => StoreError::Damaged {
+            path: db_path.to_path_buf(),
+            detail: sled_detail(&source),
+        },
+        StoreError::Open {
+            source: sled::Error::Io(io),
+            ..
+        } if io.to_string().contains("could not acquire lock") => StoreError::Locked {
+            path: db_path.to_path_buf(),
+        },
+        other => other,
+    })
+}
+
+impl Store {
+    /// Opens (or creates) the database under `data_dir/db` for an engine: refuses a
+    /// damaged store or one that lost acknowledged requests (see [`open`]).
+    pub fn open(data_dir: &Path) -> Result<Self> {
+        Self::open_with(data_dir, OpenMode::Serve)
+    }
+
+    /// [`Store::open`] in the given mode (see [`OpenMode`]).
+    pub fn open_with(data_dir: &Path, mode: OpenMode) -> Result<Self> {
+        let path = data_dir.join("db");
+        let db = open_db(&path, CACHE_BYTES)?;
+        // Reading a damaged store can panic anywhere in sled: the whole open is guarded.
+        guarded(&path, || Self::open_db(data_dir, db, mode)).map_err(|e| match e {
+            StoreError::Sled(source) if is_damage(&source) => StoreError::Damaged {
+                path: path.clone(),
+                detail: sled_detail(&source),
+            },
+            StoreError::Corrupt { key, reason } => StoreError::Damaged {
+                path: path.clone(),
+                detail: format!("record {key} is unreadable ({reason})"),
+            },
+            other => other,
+        })
+    }
+
+    fn open_db(data_dir: &Path, db: sled::Db, mode: OpenMode) -> Result<Self> {
+        let exchange = db.open_tree("exchange")?;
+        let journal_tree = db.open_tree("journal")?;
+        let meta = db.open_tree("meta")?;
+        if journal::replay(&journal_tree, &exchange)? > 0 {
+            db.flush()?;
+        }
+        history::upgrade_index(&db, &exchange)?;
+        // The mark says how many requests the store holds; this says that the ones
+        // still to be delivered are readable (a damaged log file can lose pages that
+        // older writes live in, under a mark that survived).
+        let mut unreadable = Vec::new();
+        if mode != OpenMode::Maintenance {
+            unreadable = check::verify_pending(&exchange)?;
+            if let Some(first) = unreadable.first() {
+                let more = match unreadable.len() {
+                    1 => String::new(),
+                    n => format!(" (and {} more deliveries still owed)", n - 1),
+                };
+                if mode == OpenMode::Serve {
+                    return Err(StoreError::Unreadable {
+                        path: data_dir.join("db"),
+                        count: unreadable.len(),
+                        detail: format!("{first}{more}"),
+                    });
+                }
+                tracing::error!(
+                    problems = unreadable.len(),
+                    "STARTING WITH --accept-loss: {first}{more}"
+                );
+            }
+        }
+        let held = mark::stored(&meta)?;
+        let empty = exchange.is_empty() && journal_tree.is_empty();
+        let (mark_state, file) = reconcile(data_dir, held, empty, mode)?;
+        if held != Some(mark_state.count) && mode != OpenMode::Maintenance {
+            meta.insert(mark::STORE_KEY, &mark_state.count.to_be_bytes())?;
+            db.flush()?;
+        }
+        let seq_floor = meta
+            .get(SEQ_FLOOR_KEY)?
+            .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes))
+            .unwrap_or(0);
+        let marker = std::sync::Arc::new(mark::Marker::new(meta, mark_state.count, file));
+        let gate = Gate::default();
+        let journal = journal::Journal::start_with(
+            journal_tree,
+            exchange.clone(),
+            Some(marker.clone()),
+            gate.clone(),
+        )?;
+        let store = Store {
+            journal: std::sync::Arc::new(journal),
+            exchange,
+            sessions: db.open_tree("sessions")?,
+            ended_families: db.open_tree("ended_families")?,
+            audit: db.open_tree("audit")?,
+            destinations: db.open_tree("destinations")?,
+            db,
+            marker,
+            gate,
+            seq_floor,
+            mark_state,
+        };
+        if mark_state.accepted_loss > 0 || !unreadable.is_empty() {
+            store.append_audit(&AuditEntry {
+                at: Utc::now(),
+                actor: "engine start (--accept-loss)".into(),
+                action: "accept-loss".into(),
+                log_id: None,
+                detail: Some(format!(
+                    "the store held {} fewer acknowledged messages than were acknowledged, \
+                     and {} deliveries still owed were unreadable or missing; the mark was \
+                     reset to {}",
+                    mark_state.accepted_loss,
+                    unreadable.len(),
+                    mark_state.count
+                )),
+            })?;
+            store.db.flush()?;
+        }
+        Ok(store)
+    }
+}
+
+/// What the open found when comparing the mark; see [`reconcile`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MarkState {
+    /// The count the store opened with (and the file now records, unless maintenance).
+    pub count: u64,
+    /// Acknowledged requests the store did not hold, accepted with `--accept-loss`.
+    pub accepted_loss: u64,
+}
+
+/// Compares the store's count with the file's, and decides (see [`OpenMode`]).
+/// `held` is the store's count, `empty` whether it holds no history at all.
+pub(crate) fn reconcile(
+    data_dir: &Path,
+    held: Option<u64>,
+    empty: bool,
+    mode: OpenMode,
+) -> Result<(MarkState, Option<mark::MarkFile>)> {
+    let filed = match mark::read(data_dir) {
+        Ok(filed) => filed,
+        Err(e @ mark::MarkError::Damaged { .. }) if mode == OpenMode::Serve => {
+            return Err(StoreError::Mark(e));
+        }
+        Err(mark::MarkError::Damaged { path }) => {
+            tracing::warn!(file = %path.display(), "the record of acknowledged messages is damaged; going by the store");
+            None
+        }
+        Err(e) => return Err(StoreError::Mark(e)),
+    };
+    let count = held.unwrap_or(0);
+    let missing = filed.map_or(0, |f| f.saturating_sub(count));
+    if mode == OpenMode::Maintenance {
+        let state = MarkState {
+            count,
+            accepted_loss: 0,
+        };
+        return Ok((state, None));
+    }
+    if missing > 0 && mode == OpenMode::Serve {
+        return Err(StoreError::Loss {
+            data_dir: data_dir.to_path_buf(),
+            missing,
+            held: count,
+            acknowledged: filed.unwrap_or(0),
+        });
+    }
+    if missing > 0 {
+        tracing::error!(
+            missing,
+            held = count,
+            acknowledged = filed.unwrap_or(0),
+            "STARTING WITH --accept-loss: the store holds {missing} fewer acknowledged messages \
+             than were acknowledged; they are gone. The mark is reset to what the store holds \
+             (recorded in the audit trail)"
+        );
+    }
+    match (filed, held) {
+        (None, None) if empty => tracing::debug!("new store: acknowledged mark starts at 0"),
+        (None, None) => tracing::info!(
+            "store from before the acknowledged mark: adopting it as it is (the mark starts at 0)"
+        ),
+        (None, Some(h)) => tracing::warn!(
+            count = h,
+            file = %mark::path(data_dir).display(),
+            "the record of acknowledged messages was missing: adopting the store's count"
+        ),
+        _ => {}
+    }
+    let file = mark::MarkFile::create(data_dir, count).map_err(StoreError::Mark)?;
+    Ok((
+        MarkState {
+            count,
+            accepted_loss: missing,
+        },
+        Some(file),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_damaged_conf_is_called_so_and_a_panic_becomes_an_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir.path().join("db");
+        drop(open_db(&db, 1 << 20).expect("fresh"));
+        check_conf(&db).expect("sled's own conf passes");
+        std::fs::write(db.join("conf"), [0xffu8; 40]).expect("garble");
+        let e = open_db(&db, 1 << 20).expect_err("damaged conf");
+        assert!(
+            e.to_string().contains("configuration file of the store"),
+            "{e}"
+        );
+        assert!(!e.to_string().contains("0.29"), "{e}");
+
+        let e = guarded(&db, || -> Result<()> { panic!("boom") }).expect_err("panic");
+        assert!(e.to_string().contains("looks damaged"), "{e}");
+        assert!(e.to_string().contains("boom"), "{e}");
+    }
+}
