@@ -1,0 +1,24 @@
+//! The command line's wiring, kept out of `main.rs` (which only declares the
+//! subcommands and dispatches them).
+
+pub mod records;
+pub mod running;
+
+use anyhow::Result;
+
+/// Prints `value` as JSON for scripts, or `text` for people. A closed pipe (`| head`)
+/// is not worth a panic.
+pub fn print<T: serde::Serialize>(
+    json: bool,
+    value: &T,
+    text: impl FnOnce(&T) -> String,
+) -> Result<()> {
+    use std::io::Write;
+    let text = if json {
+        serde_json::to_string_pretty(value)?
+    } else {
+        text(value).trim_end().to_string()
+    };
+    let _ = writeln!(std::io::stdout().lock(), "{text}");
+    Ok(())
+}

@@ -1,0 +1,185 @@
+//! Commands that print or change records beside the engine: paths, API keys, admin
+//! tokens, destination verification and the configured connections.
+
+use crate::Locations;
+use anyhow::{Context, Result, bail};
+use serde_json::json;
+use switchboard::engine::{paths, verify};
+use switchboard::model::Role;
+use switchboard::sandbox;
+use switchboard::store::credentials::Credentials;
+
+pub fn paths(at: &Locations) -> Result<()> {
+    let config = at.config.clone().unwrap_or_else(paths::default_config_file);
+    println!(
+        "config  {}{}",
+        config.display(),
+        if config.exists() {
+            ""
+        } else {
+            "  (absent: built-in Development setup)"
+        }
+    );
+    println!("data    {}", at.data_dir().display());
+    println!("logs    {}", at.data_dir().join("logs").display());
+    Ok(())
+}
+
+pub fn keys_create(source: &str, json: bool, at: &Locations) -> Result<()> {
+    let config = at.load()?;
+    let Some(source) = config.registry.source_named(source) else {
+        let names: Vec<_> = config
+            .registry
+            .sources
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        bail!(
+            "no source named \"{source}\"; configured sources: {}",
+            names.join(", ")
+        );
+    };
+    let (record, secret) =
+        Credentials::new(&at.data_dir()).create_key(source.id, &source.name, source.environment)?;
+    if json {
+        println!(
+            "{}",
+            json!({"apiKey": record.api_key, "secret": secret, "sourceId": source.id, "environment": source.environment})
+        );
+    } else {
+        println!(
+            "API key for source \"{}\" ({})",
+            source.name, source.environment
+        );
+        println!("  apiKey  {}", record.api_key);
+        println!("  secret  {secret}");
+        println!("The secret is shown only now; store it safely.");
+    }
+    Ok(())
+}
+
+pub fn tokens_create(
+    role: Role,
+    name: &str,
+    expires_in: Option<chrono::Duration>,
+    json: bool,
+    at: &Locations,
+) -> Result<()> {
+    let lifetime = match expires_in {
+        Some(lifetime) => lifetime,
+        None => at.load()?.settings.admin_token_lifetime,
+    };
+    let (record, token) =
+        Credentials::new(&at.data_dir()).create_token_for(role, name, lifetime)?;
+    let expires = switchboard::model::time::format_utc(record.expires());
+    if json {
+        println!(
+            "{}",
+            json!({"token": token, "role": record.role, "name": record.name, "id": record.id, "expires": expires})
+        );
+    } else {
+        println!(
+            "Admin token \"{}\" with role {}",
+            record.name,
+            record.role.as_str()
+        );
+        println!("  {token}");
+        println!("It expires {expires}. The token is shown only now; store it safely.");
+    }
+    Ok(())
+}
+
+pub fn destinations_verify(name: &str, at: &Locations) -> Result<()> {
+    let config = at.load()?;
+    let Some(destination) = config.registry.destination_named(name).cloned() else {
+        let names: Vec<_> = config
+            .registry
+            .destinations
+            .iter()
+            .map(|d| d.name.as_str())
+            .collect();
+        bail!(
+            "no destination named \"{name}\"; configured destinations: {}",
+            names.join(", ")
+        );
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let data_dir = at.data_dir();
+    match runtime.block_on(verify::verify_endpoint(&data_dir, &destination)) {
+        Ok(v) => {
+            println!(
+                "verified \"{}\" at {} ({})",
+                destination.name,
+                v.url,
+                switchboard::model::time::format_utc(v.verified_at)
+            );
+            Ok(())
+        }
+        Err(e) => bail!("\"{}\" is not verified: {e}", destination.name),
+    }
+}
+
+pub fn connections(json: bool, at: &Locations) -> Result<()> {
+    let config = at.load()?;
+    let r = &config.registry;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "sources": r.sources,
+                "destinations": r.destinations,
+                "subscriptions": r.subscriptions,
+            }))?
+        );
+        return Ok(());
+    }
+    println!("Sources");
+    for s in &r.sources {
+        println!(
+            "  {}  {:<12} {}  (tz {})",
+            s.id, s.environment, s.name, s.timezone
+        );
+    }
+    println!("Destinations");
+    for d in &r.destinations {
+        println!(
+            "  {}  {:<12} {}  {:?} {}{}",
+            d.id,
+            d.environment,
+            d.name,
+            d.mode,
+            d.url
+                .as_deref()
+                .unwrap_or(if d.id == sandbox::DESTINATION_ID {
+                    "<the engine's own address>/sandbox/ehr"
+                } else {
+                    "-"
+                }),
+            if d.verified { "" } else { "  (unverified)" }
+        );
+    }
+    println!("Subscriptions");
+    for s in &r.subscriptions {
+        let name = |id| {
+            r.source(id)
+                .map(|s| s.name.clone())
+                .or_else(|| r.destination(id).map(|d| d.name.clone()))
+                .unwrap_or_default()
+        };
+        let models = if s.data_models.is_empty() {
+            "*".to_string()
+        } else {
+            s.data_models.join(", ")
+        };
+        println!(
+            "  {} → {}: {}",
+            name(s.source_id),
+            name(s.destination_id),
+            models
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,248 @@
+//! Running things: the engine (`serve`), the console on an embedded or a remote engine,
+//! and the sandbox's traffic generator, each with its runtime and logging.
+
+use crate::{ConsoleArgs, Locations};
+use anyhow::{Context, Result, bail};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use switchboard::client::{Engine as _, Local, Remote};
+use switchboard::console::{self, run::ConsoleOptions, theme::Theme};
+use switchboard::engine::{Engine, revocation};
+use switchboard::model::Environment;
+use switchboard::sandbox;
+use switchboard::store::OpenMode;
+use switchboard::store::credentials::Credentials;
+
+pub fn simulate(
+    rate: f64,
+    env: Environment,
+    duration: Option<std::time::Duration>,
+    engine: String,
+    json: bool,
+    at: Locations,
+) -> Result<()> {
+    if env != Environment::Development {
+        bail!("the sandbox lives in Development; there is no {env} sandbox to simulate");
+    }
+    let config = at.load()?;
+    let routes = config.registry.routes_from(sandbox::SOURCE_ID);
+    // A key for this run only, revoked when it ends.
+    let credentials = Credentials::new(&at.data_dir());
+    let (key, secret) = credentials.create_key(
+        sandbox::SOURCE_ID,
+        sandbox::SOURCE_NAME,
+        Environment::Development,
+    )?;
+    let options = sandbox::simulate::SimulateOptions {
+        engine: engine.trim_end_matches('/').to_string(),
+        api_key: key.api_key.clone(),
+        secret,
+        routes,
+        rate,
+        duration,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    eprintln!(
+        "simulating {rate:.1} notifications/s to {} (Ctrl-C stops)",
+        options.engine
+    );
+    let result = runtime.block_on(sandbox::simulate::run(options, async {
+        let _ = tokio::signal::ctrl_c().await;
+    }));
+    // Revoked, not just deleted: the run's tokens end with it.
+    if let Err(e) = runtime.block_on(revocation::command::keys_revoke(
+        &at.data_dir(),
+        Some(&key.api_key),
+        None,
+    )) {
+        eprintln!(
+            "warning: could not revoke this run's key {}: {e}",
+            key.api_key
+        );
+    }
+    let report = result?;
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!(
+            "sent {} · accepted {} · refused {} · skipped {} in {:.1} s: {:.1}/s",
+            report.sent,
+            report.accepted,
+            report.refused,
+            report.skipped,
+            report.seconds,
+            report.rate
+        );
+    }
+    Ok(())
+}
+
+/// Binds the listener (the sandbox EHR is served on it too) and starts the engine.
+/// With `fallback`, a taken address gives way to an ephemeral port on the same host.
+async fn start_engine(
+    listen: SocketAddr,
+    at: &Locations,
+    fallback: bool,
+    accept_loss: bool,
+) -> Result<(Arc<Engine>, tokio::net::TcpListener, SocketAddr)> {
+    let mut config = at.load()?;
+    switchboard::api::server::raise_fd_limit();
+    let listener = match tokio::net::TcpListener::bind(listen).await {
+        Ok(l) => l,
+        Err(e) if fallback && e.kind() == std::io::ErrorKind::AddrInUse => {
+            tokio::net::TcpListener::bind(SocketAddr::new(listen.ip(), 0)).await?
+        }
+        Err(e) => {
+            return Err(e).with_context(|| {
+                format!("cannot listen on {listen}; is another engine running there? use --listen")
+            });
+        }
+    };
+    let addr = listener.local_addr()?;
+    config.attach_sandbox(addr);
+    let mode = if accept_loss {
+        OpenMode::AcceptLoss
+    } else {
+        OpenMode::Serve
+    };
+    let engine = Engine::start_with(&at.data_dir(), config, mode)?;
+    Ok((engine, listener, addr))
+}
+
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+pub fn serve(listen: SocketAddr, accept_loss: bool, at: Locations) -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SWITCHBOARD_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    runtime()?.block_on(async move {
+        let (engine, listener, addr) = start_engine(listen, &at, false, accept_loss).await?;
+        // One line on stdout for scripts and tests; everything else goes to the log.
+        println!("switchboard listening on http://{addr}");
+        engine.announce(&format!("http://{addr}"));
+        tracing::info!(%addr, data_dir = %at.data_dir().display(), "engine started");
+        let closing = engine.clone();
+        switchboard::api::server::serve(listener, engine.clone(), async move {
+            shutdown_signal().await;
+            // Live event streams never end by themselves.
+            closing.close_streams();
+        })
+        .await;
+        engine.shutdown().await;
+        tracing::info!("engine stopped");
+        Ok(())
+    })
+}
+
+/// The console owns the terminal: its log goes to a file under the data dir.
+fn log_to_file(data_dir: &std::path::Path) -> Result<PathBuf> {
+    let dir = data_dir.join("logs");
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let path = dir.join("console.log");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SWITCHBOARD_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::sync::Mutex::new(file))
+        .with_ansi(false)
+        .init();
+    Ok(path)
+}
+
+pub fn console(args: ConsoleArgs) -> Result<()> {
+    let themes_dir = args.at.themes_dir();
+    let collection = args
+        .collection
+        .clone()
+        .unwrap_or_else(|| switchboard::store::saved_requests::default_dir(&args.at.data_dir()));
+    let no_color = std::env::var_os("NO_COLOR");
+    // A wrong theme is said before the terminal is taken.
+    let theme = Theme::choose(args.theme.as_deref(), no_color.as_deref(), &themes_dir)?;
+    let options = |role| ConsoleOptions {
+        role,
+        theme: theme.clone(),
+        themes_dir: themes_dir.clone(),
+        feed_capacity: args.feed_capacity,
+        read_only: args.read_only,
+        collection: collection.clone(),
+    };
+    if let Some(url) = &args.engine {
+        let token = match (&args.token, &args.token_file) {
+            (Some(t), _) => t.clone(),
+            (None, Some(file)) => std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read the token file {}", file.display()))?,
+            (None, None) => bail!(
+                "attaching to an engine needs --token or --token-file (from `switchboard tokens create`)"
+            ),
+        };
+        log_to_file(&args.at.data_dir())?;
+        return runtime()?.block_on(async move {
+            let client = Remote::new(url, &token)?;
+            // Ask once before taking the terminal: a wrong URL or token is said plainly.
+            let status = client.status().await?;
+            console::run::run(Arc::new(client), options(status.role)).await?;
+            Ok(())
+        });
+    }
+    let log = log_to_file(&args.at.data_dir())?;
+    runtime()?.block_on(async move {
+        let (engine, listener, addr) =
+            start_engine(args.listen, &args.at, true, args.accept_loss).await?;
+        tracing::info!(%addr, log = %log.display(), "console with an embedded engine");
+        engine.announce(&format!("http://{addr}"));
+        let server = tokio::spawn(switchboard::api::server::serve(
+            listener,
+            engine.clone(),
+            engine.closing(),
+        ));
+        let client = Local::new(
+            engine.clone(),
+            args.role,
+            "console (local)",
+            &format!("http://{addr}"),
+        );
+        let result = console::run::run(Arc::new(client), options(args.role)).await;
+        engine.close_streams();
+        let _ = server.await;
+        engine.shutdown().await;
+        result.map_err(Into::into)
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return ctrl_c.await.unwrap_or(()),
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
