@@ -270,3 +270,31 @@ async fn sigterm_finishes_the_attempt_in_flight_then_exits() {
     // Nothing was left to deliver again after the restart.
     assert_eq!(counts[0].load(Ordering::SeqCst), 1);
 }
+
+/// A SIGTERM the moment the engine says it listens stops it cleanly: the handler is in
+/// place before the line is printed.
+#[test]
+fn sigterm_right_after_the_listening_line_stops_the_engine_cleanly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("config.toml"), CONFIG).expect("config");
+    for _ in 0..5 {
+        let (mut engine, _base) = serve(dir.path());
+        let term = Command::new("kill")
+            .args(["-TERM", &engine.pid()])
+            .status()
+            .expect("kill -TERM");
+        assert!(term.success());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let status = loop {
+            if let Some(status) = engine.0.try_wait().expect("wait") {
+                break status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "engine did not stop after SIGTERM"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        assert!(status.success(), "exit status {status:?}");
+    }
+}

@@ -131,13 +131,14 @@ pub fn serve(listen: SocketAddr, accept_loss: bool, at: Locations) -> Result<()>
         .init();
     runtime()?.block_on(async move {
         let (engine, listener, addr) = start_engine(listen, &at, false, accept_loss).await?;
+        let stop = shutdown_signal();
         // One line on stdout for scripts and tests; everything else goes to the log.
         println!("switchboard listening on http://{addr}");
         engine.announce(&format!("http://{addr}"));
         tracing::info!(%addr, data_dir = %at.data_dir().display(), "engine started");
         let closing = engine.clone();
         switchboard::api::server::serve(listener, engine.clone(), async move {
-            shutdown_signal().await;
+            stop.await;
             // Live event streams never end by themselves.
             closing.close_streams();
         })
@@ -229,20 +230,34 @@ pub fn console(args: ConsoleArgs) -> Result<()> {
     })
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => return ctrl_c.await.unwrap_or(()),
-            };
+/// Resolves on Ctrl-C or SIGTERM. The handlers are installed when this is called, not
+/// when it is first polled: a SIGTERM that arrives right after the listening line must
+/// stop the engine gracefully, not kill it.
+#[cfg(unix)]
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{Signal, SignalKind, signal};
+    let term = signal(SignalKind::terminate()).ok();
+    let interrupt = signal(SignalKind::interrupt()).ok();
+    let received = |handler: Option<Signal>| async move {
+        match handler {
+            Some(mut handler) => {
+                handler.recv().await;
+            }
+            // Without a handler, the signal's default action applies.
+            None => std::future::pending().await,
+        }
+    };
+    async move {
         tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+            _ = received(term) => {}
+            _ = received(interrupt) => {}
         }
     }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
+}
+
+#[cfg(not(unix))]
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
