@@ -9,7 +9,7 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::bin::{BIN, Served, access_token, cli_json, spawn_serve};
+use common::bin::{Served, access_token, cli_json, serve_command, spawn_serve};
 use common::*;
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -2138,13 +2138,8 @@ async fn an_operator_action_during_an_attempt_does_not_skip_the_peers_retry_afte
 
 async fn serve(dir: PathBuf) -> (Served, String) {
     tokio::task::spawn_blocking(move || {
-        let mut command = std::process::Command::new(BIN);
-        command
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir.join("data"))
-            .arg("--config")
-            .arg(dir.join("config.toml"))
-            .env("SWITCHBOARD_LOG", "error");
+        let mut command = serve_command(&dir);
+        command.env("SWITCHBOARD_LOG", "error");
         spawn_serve(command)
     })
     .await

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::bin::{BIN, Served, access_token, cli_json, spawn_serve};
+use common::bin::{access_token, cli_json, serve_dir};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -71,17 +71,6 @@ data_models = ["*"]
     )
 }
 
-fn serve(dir: &Path) -> (Served, String) {
-    let mut command = Command::new(BIN);
-    command
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.join("data"))
-        .arg("--config")
-        .arg(dir.join("config.toml"))
-        .env("SWITCHBOARD_LOG", "warn");
-    spawn_serve(command)
-}
-
 /// A notification of about 20 KiB.
 fn notification(destination: &Value, n: usize) -> Value {
     json!({
@@ -130,7 +119,7 @@ async fn a_full_disk_answers_507_at_once_and_recovers_by_itself_when_space_is_fr
         .find(|d| d["name"] == "EHR")
         .expect("EHR")["id"]
         .clone();
-    let (_engine, base) = serve(dir.path());
+    let (_engine, base) = serve_dir(dir.path());
     let token = access_token(&base, &key).await;
     let client = common::client();
     let auth_body = json!({"apiKey": key["apiKey"], "secret": key["secret"]});

@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 mod common;
 
-use common::bin::{BIN, Served, access_token, cli_json, spawn_serve};
+use common::bin::{BIN, access_token, cli_json, serve_dir};
 use std::path::Path;
 use std::process::Command;
 
@@ -37,18 +37,6 @@ fn destination_id(dir: &Path, name: &str) -> Value {
         .clone()
 }
 
-/// Starts `switchboard serve` on an ephemeral port and returns it with its base URL.
-fn serve(dir: &Path) -> (Served, String) {
-    let mut command = Command::new(BIN);
-    command
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.join("data"))
-        .arg("--config")
-        .arg(dir.join("config.toml"))
-        .env("SWITCHBOARD_LOG", "warn");
-    spawn_serve(command)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn accepted_requests_survive_sigkill() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -63,7 +51,7 @@ async fn accepted_requests_survive_sigkill() {
         .expect("destination id")
         .to_string();
 
-    let (mut engine, base) = serve(dir.path());
+    let (mut engine, base) = serve_dir(dir.path());
     // Keys can be made while the engine holds the database.
     let key = cli_json(dir.path(), &["keys", "create", "--source", "Lab"]);
     let http = reqwest::Client::new();
@@ -102,7 +90,7 @@ async fn accepted_requests_survive_sigkill() {
     // Right after the last 200: no graceful shutdown, no final flush.
     engine.sigkill();
 
-    let (mut engine, base) = serve(dir.path());
+    let (mut engine, base) = serve_dir(dir.path());
     for id in &log_ids {
         let detail: Value = http
             .get(format!("{base}/admin/v1/logs/{id}"))
@@ -205,7 +193,7 @@ async fn sigterm_finishes_the_attempt_in_flight_then_exits() {
         .to_string();
     let key = cli_json(dir.path(), &["keys", "create", "--source", "Lab"]);
 
-    let (mut engine, base) = serve(dir.path());
+    let (mut engine, base) = serve_dir(dir.path());
     let http = reqwest::Client::new();
     let access = access_token(&base, &key).await;
     let sent: Value = http
@@ -255,7 +243,7 @@ async fn sigterm_finishes_the_attempt_in_flight_then_exits() {
     assert!(status.success(), "exit status {status:?}");
     // The attempt in flight was allowed to finish, and its outcome was stored.
     assert_eq!(counts[1].load(Ordering::SeqCst), 1);
-    let (_engine, base) = serve(dir.path());
+    let (_engine, base) = serve_dir(dir.path());
     let detail: Value = http
         .get(format!("{base}/admin/v1/logs/{log_id}"))
         .bearer_auth(&admin)
@@ -278,7 +266,7 @@ fn sigterm_right_after_the_listening_line_stops_the_engine_cleanly() {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("config.toml"), CONFIG).expect("config");
     for _ in 0..5 {
-        let (mut engine, _base) = serve(dir.path());
+        let (mut engine, _base) = serve_dir(dir.path());
         let term = Command::new("kill")
             .args(["-TERM", &engine.pid()])
             .status()

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::bin::{BIN, Served, spawn_serve};
+use common::bin::{BIN, serve_dir};
 use common::{TestEngine, closed_url, destination_toml, source_toml, subscription_toml};
 use serde_json::{Value, json};
 use std::path::Path;
@@ -54,16 +54,6 @@ fn cli_ok(dir: &Path, args: &[&str]) -> Value {
             String::from_utf8_lossy(&out.stdout)
         )
     })
-}
-
-fn serve(dir: &Path) -> (Served, String) {
-    let mut c = Command::new(BIN);
-    c.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.join("data"))
-        .arg("--config")
-        .arg(dir.join("config.toml"))
-        .env("SWITCHBOARD_LOG", "warn");
-    spawn_serve(c)
 }
 
 async fn authenticate(base: &str, key: &Value) -> Value {
@@ -142,7 +132,7 @@ fn error_text(answer: &Value) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_keys_revoke_while_serving_ends_access_and_refresh_tokens() {
     let dir = layout();
-    let (_engine, base) = serve(dir.path());
+    let (_engine, base) = serve_dir(dir.path());
     let key = cli_ok(dir.path(), &["keys", "create", "--source", "Lab"]);
     let other = cli_ok(dir.path(), &["keys", "create", "--source", "Lab"]);
     let grant = authenticate(&base, &key).await;
@@ -230,7 +220,7 @@ async fn a_key_revoked_while_no_engine_runs_stays_revoked_when_one_starts() {
     let dir = layout();
     let key = cli_ok(dir.path(), &["keys", "create", "--source", "Lab"]);
     let grant = {
-        let (mut engine, base) = serve(dir.path());
+        let (mut engine, base) = serve_dir(dir.path());
         let grant = authenticate(&base, &key).await;
         assert!(accepted(&base, grant["accessToken"].as_str().expect("access")).await);
         engine.sigkill();
@@ -242,7 +232,7 @@ async fn a_key_revoked_while_no_engine_runs_stays_revoked_when_one_starts() {
         report["notes"].is_null(),
         "offline, the store is updated: {report}"
     );
-    let (_engine, base) = serve(dir.path());
+    let (_engine, base) = serve_dir(dir.path());
     assert!(!accepted(&base, grant["accessToken"].as_str().expect("access")).await);
     let (status, answer) = refresh(&base, &key["apiKey"], &grant["refreshToken"]).await;
     assert_eq!(status, 401, "{answer}");
@@ -266,7 +256,7 @@ async fn a_key_revoked_while_no_engine_runs_stays_revoked_when_one_starts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_revoke_by_source_ends_every_key_of_it() {
     let dir = layout();
-    let (_engine, base) = serve(dir.path());
+    let (_engine, base) = serve_dir(dir.path());
     let a = cli_ok(dir.path(), &["keys", "create", "--source", "Lab"]);
     let b = cli_ok(dir.path(), &["keys", "create", "--source", "Lab"]);
     let ta = authenticate(&base, &a).await["accessToken"].clone();
@@ -285,7 +275,7 @@ async fn keys_revoke_by_source_ends_every_key_of_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_revoke_ends_the_admin_api_an_open_event_stream_and_composer_tokens() {
     let dir = layout();
-    let (_engine, base) = serve(dir.path());
+    let (_engine, base) = serve_dir(dir.path());
     let ops = cli_ok(
         dir.path(),
         &["tokens", "create", "--role", "admin", "--name", "ops"],
@@ -407,7 +397,7 @@ async fn refresh_tokens_rotate_and_a_reused_one_ends_its_family() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_tokens_expire_with_a_401_that_says_how_to_get_a_new_one() {
     let dir = layout();
-    let (_engine, base) = serve(dir.path());
+    let (_engine, base) = serve_dir(dir.path());
     let short = cli_ok(
         dir.path(),
         &[
@@ -471,7 +461,7 @@ async fn tokens_list_shows_live_sessions_and_no_secrets_online_and_offline() {
         dir.path(),
         &["tokens", "create", "--role", "viewer", "--name", "looker"],
     );
-    let (mut engine, base) = serve(dir.path());
+    let (mut engine, base) = serve_dir(dir.path());
     let grant = authenticate(&base, &key).await;
     let secrets = [
         grant["accessToken"].as_str().expect("a").to_string(),
@@ -531,7 +521,7 @@ async fn simulate_revokes_its_key_at_exit() {
     let dir = tempfile::tempdir().expect("tempdir");
     // No configuration: the built-in Development setup with the sandbox.
     std::fs::write(dir.path().join("config.toml"), "").expect("config");
-    let (_engine, base) = serve(dir.path());
+    let (_engine, base) = serve_dir(dir.path());
     let out = cli(
         dir.path(),
         &[

@@ -49,6 +49,24 @@ pub fn spawn_serve(mut command: Command) -> (Served, String) {
     (served, base)
 }
 
+/// `switchboard serve` on an ephemeral port on the layout these tests use (`DIR/data`,
+/// `DIR/config.toml`), logging warnings and errors only; not yet started.
+pub fn serve_command(dir: &std::path::Path) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.join("data"))
+        .arg("--config")
+        .arg(dir.join("config.toml"))
+        .env("SWITCHBOARD_LOG", "warn");
+    command
+}
+
+/// [`serve_command`], started: the process and its base URL.
+pub fn serve_dir(dir: &std::path::Path) -> (Served, String) {
+    spawn_serve(serve_command(dir))
+}
+
 /// Runs `switchboard ARGS --json` on the layout these tests use (`DIR/data`,
 /// `DIR/config.toml`) and returns its JSON output.
 pub fn cli_json(dir: &std::path::Path, args: &[&str]) -> serde_json::Value {
