@@ -99,6 +99,18 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Deletes a credential file; false when it was already gone.
+fn remove_if_present(path: PathBuf) -> Result<bool, CredentialError> {
+    match std::fs::remove_file(&path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(CredentialError::Write {
+            path,
+            reason: e.to_string(),
+        }),
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Credentials {
     dir: PathBuf,
@@ -201,15 +213,7 @@ impl Credentials {
         let Ok(id) = Uuid::parse_str(api_key.trim()) else {
             return Ok(false);
         };
-        let path = self.key_path(&id);
-        match std::fs::remove_file(&path) {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(CredentialError::Write {
-                path,
-                reason: e.to_string(),
-            }),
-        }
+        remove_if_present(self.key_path(&id))
     }
 
     /// Creates an admin token `sbt_<id>_<secret>` with the default lifetime.
@@ -293,15 +297,7 @@ impl Credentials {
         if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Ok(false);
         }
-        let path = self.token_path(id);
-        match std::fs::remove_file(&path) {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(CredentialError::Write {
-                path,
-                reason: e.to_string(),
-            }),
-        }
+        remove_if_present(self.token_path(id))
     }
 
     /// The token's record when the token is genuine (expired or not: the caller says
