@@ -5,16 +5,20 @@
 //! (`console -> client -> engine -> store -> model`, `api -> engine`, `sandbox -> model`):
 //! - [`model`]: pure types and rules, no I/O: environments, the request envelope,
 //!   logs and attempts, the catalog of data models and events, timestamp
-//!   normalization, errors in the platform's shape, roles; and the request composer's
+//!   normalization (and impossible timestamps), the nesting limit taken at the door,
+//!   errors in the platform's shape, roles and what each may see or send; and the request composer's
 //!   core: the embedded platform schemas, validation with lines, generated templates,
 //!   `{{variables}}`, `curl` rendering.
 //! - [`store`]: persistence in sled (history, queues, sessions, audit, the composer's
 //!   history of sent requests), plus the small files for credentials, generated IDs
 //!   and saved requests, and the group-commit flusher; the acknowledged mark, damage
-//!   turned into clear errors, `check`, `backup` and `restore`.
+//!   turned into clear errors, `check`, `backup` and `restore`; revocation records and
+//!   the free-disk reserve.
 //! - [`engine`]: configuration, source authentication, ingest and routing, query
 //!   forwarding, push delivery (dispatchers, retries, quarantine), poll delivery,
-//!   endpoint verification, operator actions, the event bus. No HTTP types.
+//!   endpoint verification, operator actions, revocation, whether the store can take new
+//!   work (`capacity`), the run file through which commands reach a running engine, the
+//!   event bus. No HTTP types.
 //! - [`sandbox`]: the built-in Development connection: a mock EHR answering every
 //!   query from a synthetic patient panel, reached over loopback like any destination.
 //! - [`client`]: the `Engine` trait the console speaks to, served by an engine in the
