@@ -123,9 +123,28 @@ fn flush_loop(shared: &Shared, db: &sled::Db, marker: Option<&super::mark::Marke
         let waiters = {
             let mut waiting = shared.lock();
             while waiting.waiters.is_empty() && !waiting.stopped {
-                waiting = shared.wake.wait(waiting).unwrap_or_else(|e| e.into_inner());
+                // An unsynced mark is synced once things are quiet for a moment; an
+                // idle engine with nothing to sync sleeps until it is woken.
+                if marker.is_some_and(|m| m.unsynced()) {
+                    let (guard, timeout) = shared
+                        .wake
+                        .wait_timeout(waiting, super::mark::SYNC_EVERY)
+                        .unwrap_or_else(|e| e.into_inner());
+                    waiting = guard;
+                    if timeout.timed_out()
+                        && waiting.waiters.is_empty()
+                        && let Some(Err(e)) = marker.map(|m| m.sync())
+                    {
+                        tracing::error!(error = %e, "syncing the acknowledged mark failed");
+                    }
+                } else {
+                    waiting = shared.wake.wait(waiting).unwrap_or_else(|e| e.into_inner());
+                }
             }
             if waiting.waiters.is_empty() {
+                if let Some(Err(e)) = marker.map(|m| m.sync()) {
+                    tracing::error!(error = %e, "syncing the acknowledged mark failed");
+                }
                 return;
             }
             std::mem::take(&mut waiting.waiters)

@@ -4,7 +4,8 @@
 //! - In the store: key `acknowledged` of the `meta` tree (u64, big-endian). It travels
 //!   with the data: a store that lost the end of its log lost the later marks too.
 //! - Outside the store: `<data dir>/acknowledged`, a tiny file of two checksummed slots
-//!   written alternately and fsynced, so a torn write leaves the previous value readable.
+//!   written alternately, so a torn write leaves the previous value readable; synced at
+//!   most every [`SYNC_EVERY`] and when the engine stops.
 //!
 //! What it counts: every request accepted through the journal (notifications and
 //! writebacks, answered 200 by `POST /endpoint`, FHIR writes and the composer alike).
@@ -147,6 +148,13 @@ impl MarkFile {
 
     /// Records `count` in the older slot and waits for the disk.
     pub fn write(&mut self, count: u64) -> Result<(), MarkError> {
+        self.write_unsynced(count)?;
+        self.sync()
+    }
+
+    /// Records `count` in the older slot, in the page cache only: a crash of the process
+    /// keeps it, a crash of the machine may lose it until [`MarkFile::sync`].
+    pub fn write_unsynced(&mut self, count: u64) -> Result<(), MarkError> {
         let generation = self.generation + 1;
         let offset = (generation % 2) * SLOT as u64;
         let slot = slot_bytes(generation, count);
@@ -157,9 +165,17 @@ impl MarkFile {
         };
         self.file.seek(SeekFrom::Start(offset)).map_err(io)?;
         self.file.write_all(&slot).map_err(io)?;
-        self.file.sync_data().map_err(io)?;
         self.generation = generation;
         Ok(())
+    }
+
+    /// Waits for the disk to hold what was written.
+    pub fn sync(&mut self) -> Result<(), MarkError> {
+        self.file.sync_data().map_err(|e| MarkError::Io {
+            action: "sync",
+            path: self.path.clone(),
+            reason: e.to_string(),
+        })
     }
 }
 
@@ -180,8 +196,34 @@ pub struct Marker {
     recorded: AtomicU64,
     /// The last count put in the store and in the file.
     stored: AtomicU64,
-    filed: Mutex<(u64, Option<MarkFile>)>,
+    filed: Mutex<Filed>,
     meta: sled::Tree,
+}
+
+/// How long the file may hold a count the disk has not confirmed. The file is written
+/// after every flush but synced at most this often (and when the engine stops): an
+/// `fsync` per flush cost a lone client a quarter of its rate, and the file only has to
+/// witness the store, whose own flush is what a 200 waits for. A machine crash can
+/// leave the file behind by this much, never ahead of the store.
+pub const SYNC_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+
+struct Filed {
+    count: u64,
+    file: Option<MarkFile>,
+    /// Written since the last sync.
+    dirty: bool,
+    synced_at: std::time::Instant,
+}
+
+impl Filed {
+    fn sync(&mut self) -> Result<(), MarkError> {
+        if let (true, Some(file)) = (self.dirty, &mut self.file) {
+            file.sync()?;
+        }
+        self.dirty = false;
+        self.synced_at = std::time::Instant::now();
+        Ok(())
+    }
 }
 
 impl Marker {
@@ -191,7 +233,12 @@ impl Marker {
         Marker {
             recorded: AtomicU64::new(count),
             stored: AtomicU64::new(count),
-            filed: Mutex::new((count, file)),
+            filed: Mutex::new(Filed {
+                count,
+                file,
+                dirty: false,
+                synced_at: std::time::Instant::now(),
+            }),
             meta,
         }
     }
@@ -217,18 +264,32 @@ impl Marker {
         Ok(count)
     }
 
-    /// After a flush that made `count` durable in the store: records it in the file.
+    /// After a flush that made `count` durable in the store: records it in the file
+    /// (synced when the last sync is [`SYNC_EVERY`] old).
     pub fn after_flush(&self, count: u64) -> Result<(), MarkError> {
         let mut filed = self.filed.lock().unwrap_or_else(|e| e.into_inner());
-        let (last, file) = &mut *filed;
-        if count <= *last {
-            return Ok(());
+        if count > filed.count {
+            if let Some(file) = &mut filed.file {
+                file.write_unsynced(count)?;
+                filed.dirty = true;
+            }
+            filed.count = count;
         }
-        if let Some(file) = file {
-            file.write(count)?;
+        if filed.dirty && filed.synced_at.elapsed() >= SYNC_EVERY {
+            filed.sync()?;
         }
-        *last = count;
         Ok(())
+    }
+
+    /// Whether the file holds a count not yet synced.
+    pub fn unsynced(&self) -> bool {
+        self.filed.lock().unwrap_or_else(|e| e.into_inner()).dirty
+    }
+
+    /// Syncs the file if it holds an unsynced count (the flusher calls this when idle
+    /// and when it stops).
+    pub fn sync(&self) -> Result<(), MarkError> {
+        self.filed.lock().unwrap_or_else(|e| e.into_inner()).sync()
     }
 }
 
