@@ -420,61 +420,61 @@ impl Config {
         }
 
         let profiles = profiles(&raw.environments, &mut check);
-        if let Some(days) = raw.engine.admin_token_days
-            && !(1..=3650).contains(&days)
-        {
-            check.problems.push(format!(
-                "[engine] admin_token_days = {days}: use a number of days from 1 to 3650"
-            ));
-        }
-        let e = &raw.engine;
-        let connections = connections::check(
-            connections::RawConnections {
-                header_timeout_seconds: e.header_timeout_seconds.as_ref(),
-                body_timeout_seconds: e.body_timeout_seconds.as_ref(),
-                idle_timeout_seconds: e.idle_timeout_seconds.as_ref(),
-                max_connections: e.max_connections.as_ref(),
-            },
-            |span, message| check.at(span, message),
-        );
+        let settings = engine_settings(&raw.engine, &mut check);
         if !check.problems.is_empty() {
             return Err(ConfigError::Invalid {
                 path: check.path.to_string(),
                 message: check.problems.join("\n  "),
             });
         }
-
-        let defaults = Settings::default();
-        let settings = Settings {
-            max_body_bytes: raw.engine.max_body_bytes.unwrap_or(defaults.max_body_bytes),
-            query_timeout: raw
-                .engine
-                .query_timeout_seconds
-                .map(Duration::from_secs)
-                .unwrap_or(defaults.query_timeout),
-            connect_timeout: raw
-                .engine
-                .connect_timeout_seconds
-                .map(Duration::from_secs)
-                .unwrap_or(defaults.connect_timeout),
-            admin_token_lifetime: raw
-                .engine
-                .admin_token_days
-                .map(|d| chrono::Duration::days(i64::from(d)))
-                .unwrap_or(defaults.admin_token_lifetime),
-            min_free_disk_bytes: raw
-                .engine
-                .min_free_disk_mb
-                .map(|mb| mb.saturating_mul(1024 * 1024))
-                .unwrap_or(defaults.min_free_disk_bytes),
-            connections,
-        };
         Ok(Config {
             registry: Registry::new(all_sources, all_destinations, subscriptions),
             settings,
             path: Some(path.to_path_buf()),
             profiles,
         })
+    }
+}
+
+/// The `[engine]` table: checked (problems go to `check`, with their lines), then with
+/// the defaults filled in.
+fn engine_settings(e: &RawEngine, check: &mut Checker) -> Settings {
+    if let Some(days) = e.admin_token_days
+        && !(1..=3650).contains(&days)
+    {
+        check.problems.push(format!(
+            "[engine] admin_token_days = {days}: use a number of days from 1 to 3650"
+        ));
+    }
+    let connections = connections::check(
+        connections::RawConnections {
+            header_timeout_seconds: e.header_timeout_seconds.as_ref(),
+            body_timeout_seconds: e.body_timeout_seconds.as_ref(),
+            idle_timeout_seconds: e.idle_timeout_seconds.as_ref(),
+            max_connections: e.max_connections.as_ref(),
+        },
+        |span, message| check.at(span, message),
+    );
+    let defaults = Settings::default();
+    Settings {
+        max_body_bytes: e.max_body_bytes.unwrap_or(defaults.max_body_bytes),
+        query_timeout: e
+            .query_timeout_seconds
+            .map(Duration::from_secs)
+            .unwrap_or(defaults.query_timeout),
+        connect_timeout: e
+            .connect_timeout_seconds
+            .map(Duration::from_secs)
+            .unwrap_or(defaults.connect_timeout),
+        admin_token_lifetime: e
+            .admin_token_days
+            .map(|d| chrono::Duration::days(i64::from(d)))
+            .unwrap_or(defaults.admin_token_lifetime),
+        min_free_disk_bytes: e
+            .min_free_disk_mb
+            .map(|mb| mb.saturating_mul(1024 * 1024))
+            .unwrap_or(defaults.min_free_disk_bytes),
+        connections,
     }
 }
 
