@@ -428,3 +428,21 @@ async fn a_read_failure_and_a_wrong_method_say_what_happened() {
     assert_eq!(status, 405);
     assert!(error_texts(&body).join(" ").contains("use POST"), "{body}");
 }
+
+/// A composer-history record is bounded like the request it holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_composer_history_record_past_its_bound_gets_413() {
+    let stub = StubDestination::start(StubReply::Json(200, json!({}))).await;
+    let te = TestEngine::start(&format!(
+        "[engine]\nmax_body_bytes = 1024\n\n{}",
+        config(&stub.url)
+    ))
+    .await;
+    let admin = te.admin_token(Role::Admin);
+    let huge = format!(r#"{{"body": "{}"}}"#, "x".repeat(200_000));
+    let (status, body) = te
+        .post_raw("/admin/v1/composer/history", Some(&admin), huge.as_bytes())
+        .await;
+    assert_eq!(status, 413, "{body}");
+    assert!(!error_texts(&body).is_empty());
+}

@@ -23,6 +23,9 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
+/// Room for a composer-history record's fields besides the request it holds.
+const COMPOSER_RECORD_SLACK: usize = 64 * 1024;
+
 /// Page size when the caller gives none.
 pub const DEFAULT_PAGE: usize = 50;
 
@@ -208,9 +211,14 @@ async fn record_composer_history(
 ) -> Response {
     let result = async {
         let token = admin(&engine, &headers)?;
-        // Unbounded in size as before (a record holds a destination's answer, which has
-        // no bound of its own); read through read_body for the body timeout's 408.
-        let body = super::read_body(&headers, body, usize::MAX).await?;
+        // A record holds the request as sent (at most max_body_bytes, about twice that
+        // once escaped into a JSON string) and a short error text.
+        let limit = engine
+            .settings()
+            .max_body_bytes
+            .saturating_mul(2)
+            .saturating_add(COMPOSER_RECORD_SLACK);
+        let body = super::read_body(&headers, body, limit).await?;
         let sent = serde_json::from_slice(&body).map_err(|e| {
             ApiError::bad_request(format!("The body must be a sent-request record ({e})."))
         })?;
