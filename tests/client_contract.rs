@@ -415,22 +415,7 @@ async fn remote_survives_an_engine_restart_and_sigterm_is_not_held_by_streams() 
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     // SIGTERM with a live event stream attached: the engine still stops promptly.
-    let pid = engine.pid();
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill")
-            .success()
-    );
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    while engine.0.try_wait().expect("wait").is_none() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "SIGTERM held by an open event stream"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    engine.terminate(Duration::from_secs(15)).await;
     wait_for(&mut feed, |e| matches!(e, FeedEvent::Disconnected(_))).await;
     let refused = client.status().await;
     assert!(

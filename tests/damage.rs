@@ -22,22 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-const CONFIG: &str = r#"
-[[sources]]
-name = "Lab"
-environment = "development"
-
-[[destinations]]
-name = "EHR"
-environment = "development"
-url = "http://127.0.0.1:9/unused"
-verification_token = "t0ken"
-
-[[subscriptions]]
-source = "Lab"
-destination = "EHR"
-data_models = ["*"]
-"#;
+const CONFIG: &str = common::bin::LAB_TO_EHR;
 
 /// Senders at once, so acknowledgements share group-commit flushes.
 const SENDERS: usize = 16;
@@ -202,25 +187,10 @@ enum Start {
     Refused { success: bool, stderr: String },
 }
 
-/// SIGTERM, and wait (bounded) for a clean exit.
-fn stop(mut served: Served, _base: &str) {
-    let term = Command::new("kill")
-        .args(["-TERM", &served.pid()])
-        .status()
-        .expect("kill -TERM");
-    assert!(term.success());
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(status) = served.0.try_wait().expect("wait") {
-            assert!(status.success(), "exit status {status:?}");
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "engine did not stop after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+/// SIGTERM, and a clean exit.
+async fn stop(mut served: Served) {
+    let status = served.terminate(Duration::from_secs(20)).await;
+    assert!(status.success(), "exit status {status:?}");
 }
 
 /// Sends notifications from [`SENDERS`] tasks until `total` were sent or `stop` is set;
@@ -272,7 +242,7 @@ async fn filled(site: &Site, n: usize) -> HashSet<String> {
     let (served, base) = site.serve(&site.data());
     let acked = Arc::new(Mutex::new(Vec::new()));
     send(site.sender(), &base, Some(n), acked.clone(), Arc::default()).await;
-    stop(served, &base);
+    stop(served).await;
     let acked: HashSet<String> = acked.lock().expect("acked").iter().cloned().collect();
     assert_eq!(acked.len(), n, "every notification is acknowledged");
     acked
@@ -338,15 +308,15 @@ async fn a_truncated_store_refuses_to_start_and_check_says_why() {
                     // sled cannot open it at all: start over beside it.
                     std::fs::rename(data.join("db"), data.join("db.damaged")).expect("aside");
                 }
-                let Start::Serving(served, base) = site.start(&data, &["--accept-loss"]) else {
+                let Start::Serving(served, _) = site.start(&data, &["--accept-loss"]) else {
                     panic!("{percent}%: --accept-loss did not start");
                 };
-                stop(served, &base);
+                stop(served).await;
                 // The loss is accepted once, and audited: the next plain start runs.
-                let Start::Serving(served, base) = site.start(&data, &[]) else {
+                let Start::Serving(served, _) = site.start(&data, &[]) else {
                     panic!("{percent}%: refused again after --accept-loss");
                 };
-                stop(served, &base);
+                stop(served).await;
                 let (_, report) = site.check(&data);
                 assert!(
                     report["counts"]["auditEntries"].as_u64() >= Some(1),
@@ -359,7 +329,7 @@ async fn a_truncated_store_refuses_to_start_and_check_says_why() {
                 let missing = acked.difference(&pending).count();
                 assert_eq!(missing, 0, "{percent}%: started without {missing} messages");
                 eprintln!("{percent}%: started, nothing missing");
-                stop(served, &base);
+                stop(served).await;
             }
         }
     }
@@ -391,10 +361,10 @@ async fn a_truncated_store_refuses_to_start_and_check_says_why() {
     let data = site.path("data-nomark");
     copy_dir(&site.data(), &data);
     std::fs::remove_file(data.join("acknowledged")).expect("remove mark");
-    let Start::Serving(served, base) = site.start(&data, &[]) else {
+    let Start::Serving(served, _) = site.start(&data, &[]) else {
         panic!("a store without a mark file did not start");
     };
-    stop(served, &base);
+    stop(served).await;
     assert!(site.check(&data).0, "adopted store checks healthy");
 
     let data = site.path("data-conf");
@@ -518,7 +488,7 @@ async fn an_online_backup_under_load_restores_everything_acknowledged_before_it(
         assert!(body["Meta"]["Errors"][0]["Text"].is_string(), "{body}");
     }
     assert!(!site.path("by-viewer").exists());
-    stop(served, &base);
+    stop(served).await;
     // The engine audited the backup it took.
     let (_, report) = site.check(&site.data());
     assert!(
@@ -551,7 +521,7 @@ async fn an_online_backup_under_load_restores_everything_acknowledged_before_it(
         in_backup,
         pending.len()
     );
-    stop(served, &base);
+    stop(served).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -616,5 +586,5 @@ async fn an_offline_backup_restores_over_the_old_store_and_keeps_it_aside() {
     let pending = site.pending(&base).await;
     assert_eq!(pending, first);
     assert!(pending.is_disjoint(&later));
-    stop(served, &base);
+    stop(served).await;
 }

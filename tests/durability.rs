@@ -9,22 +9,7 @@ use common::bin::{BIN, access_token, cli_json, serve_dir};
 use std::path::Path;
 use std::process::Command;
 
-const CONFIG: &str = r#"
-[[sources]]
-name = "Lab"
-environment = "development"
-
-[[destinations]]
-name = "EHR"
-environment = "development"
-url = "http://127.0.0.1:9/unused"
-verification_token = "t0ken"
-
-[[subscriptions]]
-source = "Lab"
-destination = "EHR"
-data_models = ["*"]
-"#;
+const CONFIG: &str = common::bin::LAB_TO_EHR;
 
 /// The ID of a configured destination, from `switchboard connections --json`.
 fn destination_id(dir: &Path, name: &str) -> Value {
@@ -223,23 +208,7 @@ async fn sigterm_finishes_the_attempt_in_flight_then_exits() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    let pid = engine.pid();
-    let term = Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill -TERM");
-    assert!(term.success());
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-    let status = loop {
-        if let Some(status) = engine.0.try_wait().expect("wait") {
-            break status;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "engine did not stop after SIGTERM"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    };
+    let status = engine.terminate(std::time::Duration::from_secs(15)).await;
     assert!(status.success(), "exit status {status:?}");
     // The attempt in flight was allowed to finish, and its outcome was stored.
     assert_eq!(counts[1].load(Ordering::SeqCst), 1);
@@ -261,28 +230,13 @@ async fn sigterm_finishes_the_attempt_in_flight_then_exits() {
 
 /// A SIGTERM the moment the engine says it listens stops it cleanly: the handler is in
 /// place before the line is printed.
-#[test]
-fn sigterm_right_after_the_listening_line_stops_the_engine_cleanly() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_right_after_the_listening_line_stops_the_engine_cleanly() {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("config.toml"), CONFIG).expect("config");
     for _ in 0..5 {
         let (mut engine, _base) = serve_dir(dir.path());
-        let term = Command::new("kill")
-            .args(["-TERM", &engine.pid()])
-            .status()
-            .expect("kill -TERM");
-        assert!(term.success());
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        let status = loop {
-            if let Some(status) = engine.0.try_wait().expect("wait") {
-                break status;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "engine did not stop after SIGTERM"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        };
+        let status = engine.terminate(std::time::Duration::from_secs(20)).await;
         assert!(status.success(), "exit status {status:?}");
     }
 }

@@ -116,19 +116,6 @@ async fn admin_get(base: &str, token: &str, path: &str) -> (u16, Value) {
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-fn error_text(answer: &Value) -> String {
-    answer["Meta"]["Errors"]
-        .as_array()
-        .map(|errors| {
-            errors
-                .iter()
-                .filter_map(|e| e["Text"].as_str())
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .unwrap_or_default()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_keys_revoke_while_serving_ends_access_and_refresh_tokens() {
     let dir = layout();
@@ -321,7 +308,12 @@ async fn tokens_revoke_ends_the_admin_api_an_open_event_stream_and_composer_toke
     let revoked_at = Instant::now();
     let (status, answer) = admin_get(&base, &ops, "/status").await;
     assert_eq!(status, 401, "{answer}");
-    assert!(error_text(&answer).contains("tokens create"), "{answer}");
+    assert!(
+        common::error_texts(&answer)
+            .join(" ")
+            .contains("tokens create"),
+        "{answer}"
+    );
     refused_within(&base, composer, Duration::from_secs(5)).await;
 
     // The stream says why and ends (well within a few seconds; it rechecks each second).
@@ -358,7 +350,12 @@ async fn refresh_tokens_rotate_and_a_reused_one_ends_its_family() {
     // The used one again: refused, and the whole family with it.
     let (status, answer) = refresh(&te.base, &json!(api_key), &first["refreshToken"]).await;
     assert_eq!(status, 401, "{answer}");
-    assert!(error_text(&answer).contains("already used"), "{answer}");
+    assert!(
+        common::error_texts(&answer)
+            .join(" ")
+            .contains("already used"),
+        "{answer}"
+    );
     for token in [&first["accessToken"], &second["accessToken"]] {
         assert!(!accepted(&te.base, token.as_str().expect("access")).await);
     }
@@ -422,7 +419,7 @@ async fn admin_tokens_expire_with_a_401_that_says_how_to_get_a_new_one() {
         assert!(start.elapsed() < Duration::from_secs(10), "still live");
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    let text = error_text(&answer);
+    let text = common::error_texts(&answer).join(" ");
     assert!(text.contains("expired"), "{answer}");
     assert!(text.contains("tokens create"), "{answer}");
 
@@ -446,7 +443,10 @@ async fn admin_tokens_expire_with_a_401_that_says_how_to_get_a_new_one() {
     std::fs::write(&path, serde_json::to_vec(&old).expect("json")).expect("write");
     let (status, answer) = admin_get(&base, &old_token, "/status").await;
     assert_eq!(status, 401, "{answer}");
-    assert!(error_text(&answer).contains("expired"), "{answer}");
+    assert!(
+        common::error_texts(&answer).join(" ").contains("expired"),
+        "{answer}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -19,7 +19,46 @@ impl Served {
     pub fn pid(&self) -> String {
         self.0.id().to_string()
     }
+
+    /// SIGTERM, then the exit status once it has exited (panics after `within`).
+    pub async fn terminate(&mut self, within: std::time::Duration) -> std::process::ExitStatus {
+        let term = Command::new("kill")
+            .args(["-TERM", &self.pid()])
+            .status()
+            .expect("kill -TERM");
+        assert!(term.success(), "kill -TERM failed");
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            if let Some(status) = self.0.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the engine did not stop within {within:?} of SIGTERM"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
 }
+
+/// A Development source "Lab" subscribed to a destination "EHR" on a closed port, for
+/// the tests that only need something to accept and queue.
+pub const LAB_TO_EHR: &str = r#"
+[[sources]]
+name = "Lab"
+environment = "development"
+
+[[destinations]]
+name = "EHR"
+environment = "development"
+url = "http://127.0.0.1:9/unused"
+verification_token = "t0ken"
+
+[[subscriptions]]
+source = "Lab"
+destination = "EHR"
+data_models = ["*"]
+"#;
 
 impl Drop for Served {
     fn drop(&mut self) {
