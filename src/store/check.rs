@@ -302,21 +302,7 @@ fn scan(db: &sled::Db, db_path: &Path, report: &mut CheckReport) -> Option<u64> 
         seen.complete = true;
         Ok(())
     });
-    // Only a complete scan knows every queue entry.
-    let pending = if seen.complete {
-        seen.pending.as_slice()
-    } else {
-        &[]
-    };
-    for id in pending {
-        if !seen.queued.contains(id) {
-            report.problem(
-                Some(show_key("exchange", &key(b'l', &[id.as_bytes()]))),
-                "a PENDING notification log that is in no queue and not quarantined: it \
-                 would never be delivered",
-            );
-        }
-    }
+    report_unqueued(&seen, report);
     part("sessions", report, &mut |r| {
         decode_all::<Session>(tree("sessions")?, "sessions", r, |c| &mut c.sessions)
     });
@@ -347,6 +333,21 @@ fn scan(db: &sled::Db, db_path: &Path, report: &mut CheckReport) -> Option<u64> 
         Ok(())
     });
     held
+}
+
+/// PENDING notification logs that no queue or quarantine holds: they would never be
+/// delivered. Only a complete scan of the exchange tree knows every queue entry.
+fn report_unqueued(seen: &Seen, report: &mut CheckReport) {
+    if !seen.complete {
+        return;
+    }
+    for id in seen.pending.iter().filter(|id| !seen.queued.contains(id)) {
+        report.problem(
+            Some(show_key("exchange", &key(b'l', &[id.as_bytes()]))),
+            "a PENDING notification log that is in no queue and not quarantined: it would \
+             never be delivered",
+        );
+    }
 }
 
 /// At start (see [`super::open`]): every delivery still owed (queued or quarantined)
