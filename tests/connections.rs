@@ -474,7 +474,14 @@ async fn at_the_cap_with_every_connection_busy_a_newcomer_is_refused_not_let_pas
 
     // Once a stream ends, there is room again.
     drop(streams.pop());
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while te.engine.listener().open() >= 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the ended stream's connection stayed open"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let (status, me) = te.get("/admin/v1/status", Some(&admin)).await;
     assert_eq!(status, 200, "{me}");
     assert_eq!(me["connectionCapacity"], 2, "{me}");
