@@ -5,13 +5,13 @@ use super::{
     Action, BoxFuture, ClientError, Engine, FEED_CHANNEL_CAPACITY, FeedEvent, Revoke, RevokeReport,
     Status,
 };
-use crate::engine::access::{VisibleDetail, visible_change};
-use crate::engine::auth::ComposerToken;
-use crate::engine::health::{ConnectionsView, EnvironmentView};
+use super::wire::{
+    ComposerToken, ConnectionsView, EnvironmentView, HistoryEntry, HistoryPage, LogPage,
+    LogQuery, Sent, VisibleDetail,
+};
+use crate::engine::access::visible_change;
 use crate::model::filter::Filter;
 use crate::model::{Environment, Role};
-use crate::store::composer_history::{HistoryEntry, HistoryPage, Sent};
-use crate::store::{LogPage, LogQuery};
 use std::sync::Arc;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;

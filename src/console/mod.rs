@@ -12,6 +12,7 @@
 
 pub mod app;
 pub mod clipboard;
+pub mod collection;
 pub mod composer;
 pub mod external;
 pub mod feed;

@@ -16,7 +16,7 @@ use super::view;
 use crate::client::send::Sender;
 use crate::client::{ClientError, Engine};
 use crate::model::Role;
-use crate::store::saved_requests;
+use crate::console::collection as saved_requests;
 use crossterm::ExecutableCommand;
 use crossterm::terminal::{
     BeginSynchronizedUpdate, EndSynchronizedUpdate, EnterAlternateScreen, LeaveAlternateScreen,

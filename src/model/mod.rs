@@ -35,10 +35,12 @@ pub mod error;
 pub mod filter;
 pub mod log;
 pub mod meta;
+pub mod reach;
 pub mod schema;
 pub mod template;
 pub mod time;
 pub mod variables;
+pub mod view;
 pub mod wire;
 
 pub use access::Role;

@@ -4,7 +4,7 @@
 use super::{App, Effect, Notice};
 use crate::client::{Action, Revoke};
 use crate::console::json_tree::{JsonTree, TreeKey};
-use crate::engine::access::VisibleDetail;
+use crate::client::wire::VisibleDetail;
 use crate::model::{Environment, LogRecord, Role};
 use crossterm::event::{KeyCode, KeyEvent};
 use serde_json::Value;

@@ -4,7 +4,7 @@
 use super::{App, Detail, Effect, Notice};
 use crate::client::FeedEvent;
 use crate::model::LogRecord;
-use crate::store::{LogPage, LogQuery};
+use crate::client::wire::{LogPage, LogQuery};
 use crossterm::event::{KeyCode, KeyEvent};
 
 impl App {

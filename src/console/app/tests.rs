@@ -3,7 +3,7 @@
 use super::*;
 use crate::console::feed::tests::log;
 use crate::engine::config::{DeliveryMode, DeliveryPolicy, Destination, VerificationMethod};
-use crate::engine::query::LogDetail;
+use crate::client::wire::LogDetail;
 use crate::engine::stats::DestinationHealth;
 use crate::model::LogStatus;
 use chrono_tz::Tz;

@@ -6,12 +6,12 @@ use super::*;
 use crate::client::{FeedEvent, Status};
 use crate::console::app::{Msg, update};
 use crate::console::feed::tests::log;
-use crate::engine::access::VisibleDetail;
+use crate::client::wire::VisibleDetail;
 use crate::engine::config::{
     DeliveryMode, DeliveryPolicy, Destination, Source, VerificationMethod,
 };
-use crate::engine::health::{ConnectionsView, DestinationView, EnvironmentView, SourceView};
-use crate::engine::query::LogDetail;
+use crate::client::wire::{ConnectionsView, DestinationView, EnvironmentView, SourceView};
+use crate::client::wire::LogDetail;
 use crate::engine::stats::{DestinationHealth, LastAttempt, SourceHealth};
 use crate::model::{Attempt, AttemptOutcome, LogType, Role};
 use chrono::{Duration, TimeZone};

@@ -5,7 +5,7 @@ use super::super::*;
 use crate::client::send::{Answer, PlatformPath};
 use crate::console::composer::ComposerFocus;
 use crate::engine::config::{CONSOLE_SOURCE_ID, Config, Destination, Source, Subscription};
-use crate::engine::health::{ConnectionsView, DestinationView, EnvironmentView, SourceView};
+use crate::client::wire::{ConnectionsView, DestinationView, EnvironmentView, SourceView};
 use crate::engine::stats::DestinationHealth;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::time::Duration;
@@ -40,7 +40,7 @@ fn development() -> ConnectionsView {
     let mut billing = config.registry.destinations[0].clone();
     billing.id = Uuid::from_u128(0xb111);
     billing.name = "Billing".into();
-    billing.mode = crate::engine::config::DeliveryMode::Poll;
+    billing.mode = DeliveryMode::Poll;
     billing.url = None;
     let mut destinations: Vec<DestinationView> = config
         .registry
@@ -301,8 +301,8 @@ fn ctrl_s_sends_with_variables_filled_and_the_feed_follows_the_request() {
     record.request_id = Uuid::from_u128(0x77);
     let effects = update(
         &mut app,
-        Msg::Followed(Some(Box::new(crate::engine::access::VisibleDetail {
-            detail: crate::engine::query::LogDetail {
+        Msg::Followed(Some(Box::new(crate::client::wire::VisibleDetail {
+            detail: crate::client::wire::LogDetail {
                 log: record,
                 attempts: Vec::new(),
                 request: None,
@@ -476,7 +476,7 @@ fn answered(app: &mut App) -> Vec<Effect> {
 
 #[test]
 fn what_was_sent_goes_to_the_history_and_comes_back_from_it() {
-    use crate::store::composer_history::{HistoryEntry, HistoryPage};
+    use crate::client::wire::{HistoryEntry, HistoryPage};
     let mut app = composing(Role::Admin, "compose PatientSearch Query");
     update(&mut app, ctrl('s'));
     let effects = answered(&mut app);
@@ -531,7 +531,7 @@ fn what_was_sent_goes_to_the_history_and_comes_back_from_it() {
 
 #[test]
 fn ctrl_w_saves_under_a_name_and_o_opens_it_again() {
-    use crate::store::saved_requests::Listed;
+    use crate::console::collection::Listed;
     let mut app = composing(Role::Admin, "compose PatientSearch Query");
     let text = app.composer.text();
     update(&mut app, ctrl('w'));

@@ -12,7 +12,7 @@ fn draft(env: Environment, model: &str, event: &str) -> Draft {
     Draft {
         environment: env,
         source: Named {
-            id: crate::engine::config::CONSOLE_SOURCE_ID,
+            id: crate::model::reach::CONSOLE_SOURCE_ID,
             name: "Switchboard Console".into(),
         },
         destination: Named {
@@ -158,7 +158,7 @@ fn composer_production_guard() {
 
 #[test]
 fn composer_history_list() {
-    use crate::store::composer_history::{HistoryEntry, HistoryPage, Sent};
+    use crate::client::wire::{HistoryEntry, HistoryPage, Sent};
     let d = draft(Environment::Development, "PatientSearch", "Query");
     let text = template(&d);
     let mut app = composing(d, &text);
@@ -168,7 +168,7 @@ fn composer_history_list() {
         at: now() - Duration::minutes(n as i64),
         sent: Sent {
             environment: env,
-            source_id: crate::engine::config::CONSOLE_SOURCE_ID,
+            source_id: crate::model::reach::CONSOLE_SOURCE_ID,
             source_name: "Switchboard Console".into(),
             destination_id: crate::sandbox::DESTINATION_ID,
             destination_name: "Sandbox EHR".into(),
