@@ -2,7 +2,7 @@
 //! environments, sparse status index, all logs) give what filtering every log gives.
 
 use super::*;
-use crate::model::Exchange;
+use crate::model::{Exchange, LogType};
 use crate::model::log::new_log_id;
 use crate::store::StoredRequest;
 
