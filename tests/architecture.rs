@@ -94,7 +94,11 @@ fn crossings(paths: &[&str], modules: &[&str], allowed: &[&str]) -> Vec<String> 
     let mut found = Vec::new();
     for path in paths {
         for file in rust_files(&src.join(path)) {
-            let shown = file.strip_prefix(&src).unwrap_or(&file).display().to_string();
+            let shown = file
+                .strip_prefix(&src)
+                .unwrap_or(&file)
+                .display()
+                .to_string();
             if allowed.contains(&shown.as_str()) {
                 continue;
             }
@@ -103,7 +107,10 @@ fn crossings(paths: &[&str], modules: &[&str], allowed: &[&str]) -> Vec<String> 
             for (at, module) in named(&text, modules) {
                 let line = text[..at].matches('\n').count();
                 let shown_line = text.lines().nth(line).unwrap_or_default().trim();
-                found.push(format!("src/{shown}:{}: {shown_line} (names {module})", line + 1));
+                found.push(format!(
+                    "src/{shown}:{}: {shown_line} (names {module})",
+                    line + 1
+                ));
             }
         }
     }
@@ -155,6 +162,12 @@ fn the_check_sees_direct_and_grouped_paths() {
     assert!(names("use crate::{client, store::LogPage};", m).is_some());
     assert!(names("use crate::engineering::X;", m).is_none());
     assert!(names("use crate::client::wire::LogPage;", m).is_none());
-    assert!(names("use crate::{\n    client::Engine,\n    engine::Local,\n};", m).is_some());
+    assert!(
+        names(
+            "use crate::{\n    client::Engine,\n    engine::Local,\n};",
+            m
+        )
+        .is_some()
+    );
     assert!(names("use crate::{model::{a, engine}, client};", m).is_none());
 }

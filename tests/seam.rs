@@ -49,7 +49,10 @@ async fn the_engines_samples_travel_in_the_development_view() {
     // The JSON field is what the console reads; an answer without it (an older
     // engine's) still parses.
     let (status, body) = te
-        .get("/admin/v1/environments", Some(&te.admin_token(Role::Viewer)))
+        .get(
+            "/admin/v1/environments",
+            Some(&te.admin_token(Role::Viewer)),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body[0]["name"], "Development");

@@ -1,13 +1,13 @@
 //! The engine in the same process: calls go straight to it, with the same PHI rules and
 //! audit as the admin API.
 
+use super::wire::{
+    ComposerToken, ConnectionsView, EnvironmentView, HistoryEntry, HistoryPage, LogPage, LogQuery,
+    Sent, VisibleDetail,
+};
 use super::{
     Action, BoxFuture, ClientError, Engine, FEED_CHANNEL_CAPACITY, FeedEvent, Revoke, RevokeReport,
     Status,
-};
-use super::wire::{
-    ComposerToken, ConnectionsView, EnvironmentView, HistoryEntry, HistoryPage, LogPage,
-    LogQuery, Sent, VisibleDetail,
 };
 use crate::engine::access::visible_change;
 use crate::model::filter::Filter;

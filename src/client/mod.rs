@@ -22,15 +22,15 @@ pub use crate::model::view as wire;
 
 use crate::model::filter::Filter;
 use crate::model::{Environment, LogRecord};
-pub use wire::{RevokeReport, Status};
-use wire::{
-    ComposerToken, ConnectionsView, EnvironmentView, HistoryEntry, HistoryPage, LogPage,
-    LogQuery, Sent, VisibleDetail,
-};
 use std::future::Future;
 use std::pin::Pin;
 use tokio::sync::mpsc;
 use uuid::Uuid;
+use wire::{
+    ComposerToken, ConnectionsView, EnvironmentView, HistoryEntry, HistoryPage, LogPage, LogQuery,
+    Sent, VisibleDetail,
+};
+pub use wire::{RevokeReport, Status};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 

@@ -2,13 +2,13 @@
 //! and server-sent events for the live feed, reconnecting with backoff when the
 //! connection drops.
 
+use super::wire::{
+    ComposerToken, ConnectionsView, EnvironmentView, HistoryEntry, HistoryPage, LogPage, LogQuery,
+    Sent, VisibleDetail,
+};
 use super::{
     Action, BoxFuture, ClientError, Engine, FEED_CHANNEL_CAPACITY, FeedEvent, Revoke, RevokeReport,
     Status,
-};
-use super::wire::{
-    ComposerToken, ConnectionsView, EnvironmentView, HistoryEntry, HistoryPage, LogPage,
-    LogQuery, Sent, VisibleDetail,
 };
 use crate::model::Environment;
 use crate::model::error::error_chain;

@@ -4,12 +4,12 @@
 use super::composer::Composer;
 use super::feed::FeedRing;
 use super::prompt::{Command, LineInput, LineOutcome};
-use crate::client::{Action, FeedEvent, Revoke, Status};
 use crate::client::wire::VisibleDetail;
 use crate::client::wire::{ConnectionsView, DestinationView, EnvironmentView};
+use crate::client::wire::{LogPage, LogQuery};
+use crate::client::{Action, FeedEvent, Revoke, Status};
 use crate::model::filter::{Filter, FilterError};
 use crate::model::{Environment, LogRecord, Role};
-use crate::client::wire::{LogPage, LogQuery};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use uuid::Uuid;
 

@@ -38,7 +38,12 @@ pub fn source(id: Uuid, name: &str, environment: Environment) -> SourceInfo {
 }
 
 /// A destination with the engine's default delivery settings.
-pub fn destination(id: Uuid, name: &str, environment: Environment, mode: DeliveryMode) -> DestinationInfo {
+pub fn destination(
+    id: Uuid,
+    name: &str,
+    environment: Environment,
+    mode: DeliveryMode,
+) -> DestinationInfo {
     DestinationInfo {
         id,
         name: name.into(),

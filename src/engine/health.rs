@@ -2,8 +2,8 @@
 //! figures (rates and outcomes from [`super::stats`], queue figures from the store).
 
 use super::{Destination, Engine, read_failure};
-use crate::model::{ApiError, Environment};
 pub use crate::model::view::{ConnectionsView, DestinationView, EnvironmentView, SourceView};
+use crate::model::{ApiError, Environment};
 
 /// Queue items counted per destination before the depth is reported as "at least".
 pub const QUEUE_COUNT_CAP: usize = 100_000;

@@ -77,7 +77,10 @@ mod tests {
         }
         for s in &config.registry.sources {
             let internal = serde_json::to_value(s).expect("internal");
-            assert_eq!(internal, serde_json::to_value(SourceInfo::from(s)).expect("wire"));
+            assert_eq!(
+                internal,
+                serde_json::to_value(SourceInfo::from(s)).expect("wire")
+            );
         }
     }
 }

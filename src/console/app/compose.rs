@@ -4,10 +4,10 @@
 
 use super::{App, Effect, Notice, Pane};
 use crate::client::send::Answer;
+use crate::client::wire::VisibleDetail;
 use crate::console::composer::pick::{PickStep, PickValue, Picker};
 use crate::console::composer::{AnswerView, ComposerFocus, Draft};
 use crate::console::json_tree::{JsonTree, Seg, TreeKey};
-use crate::client::wire::VisibleDetail;
 use crate::model::catalog::EventInfo;
 use crate::model::template::{Options, Party, Samples, TemplateStyle, template_text};
 use crate::model::variables::Variables;

@@ -1,8 +1,8 @@
 //! `update` driven directly: keys, the filter line, the feed, commands, confirmations.
 
 use super::*;
-use crate::console::feed::tests::log;
 use crate::client::wire::{DestinationHealth, LogDetail};
+use crate::console::feed::tests::log;
 use crate::console::fixtures;
 use crate::model::LogStatus;
 use crate::model::reach::DeliveryMode;

@@ -3,10 +3,10 @@
 //! in the list, dimmed, with the reason, so "why is Acme EHR not offered?" answers itself.
 
 use super::Named;
-use crate::model::reach::{CONSOLE_SOURCE_ID, DeliveryMode, Party, blocked};
 use crate::client::wire::ConnectionsView;
 use crate::model::Environment;
 use crate::model::catalog::{self, EventInfo, Exchange};
+use crate::model::reach::{CONSOLE_SOURCE_ID, DeliveryMode, Party, blocked};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PickStep {
@@ -166,13 +166,12 @@ impl Picker {
                     .destinations
                     .iter()
                     .map(|d| {
-                        let mut detail = String::from(
-                            if d.destination.mode == DeliveryMode::Poll {
+                        let mut detail =
+                            String::from(if d.destination.mode == DeliveryMode::Poll {
                                 "poll"
                             } else {
                                 "push"
-                            },
-                        );
+                            });
                         if d.paused {
                             detail.push_str(" · paused: delivery waits");
                         }

@@ -3,14 +3,14 @@
 
 use super::keys::{FEED_KEYS, GLOBAL_KEYS};
 use super::*;
-use crate::client::{FeedEvent, Status};
-use crate::console::app::{Msg, update};
-use crate::console::feed::tests::log;
 use crate::client::wire::VisibleDetail;
 use crate::client::wire::{
     ConnectionsView, DestinationHealth, DestinationInfo, DestinationView, EnvironmentView,
     LastAttempt, LogDetail, SourceHealth, SourceView,
 };
+use crate::client::{FeedEvent, Status};
+use crate::console::app::{Msg, update};
+use crate::console::feed::tests::log;
 use crate::console::fixtures;
 use crate::model::reach::DeliveryMode;
 use crate::model::{Attempt, AttemptOutcome, LogType, Role};

@@ -24,8 +24,8 @@
 use super::{Destination, Registry, Source, Subscription};
 use crate::model::Environment;
 use crate::model::catalog::{self, EventInfo, Exchange};
-use crate::model::reach::Party;
 pub use crate::model::reach::Blocked;
+use crate::model::reach::Party;
 use uuid::Uuid;
 
 /// Why nothing can be offered at all.

@@ -3,8 +3,8 @@
 
 use super::super::*;
 use crate::client::send::{Answer, PlatformPath};
-use crate::console::composer::ComposerFocus;
 use crate::client::wire::{ConnectionsView, EnvironmentView, SourceView};
+use crate::console::composer::ComposerFocus;
 use crate::console::fixtures::{
     self, SANDBOX_EHR, builtin_development, builtin_environments, idle, source,
 };
