@@ -1,5 +1,5 @@
 //! The console's event loop: the terminal, the input thread, the effects carried out
-//! through the `Engine` trait ([`effects`]), and the frame pacing.
+//! through the `Engine` trait (`run::effects`), and the frame pacing.
 //!
 //! Workers (input, feed subscription, answers to requests, periodic refresh) only send
 //! small messages. The loop waits for one, drains everything else pending, applies it
