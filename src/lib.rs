@@ -2,16 +2,20 @@
 //! protocol, with a terminal console.
 //!
 //! Modules, and the one way their dependencies point
-//! (`console -> client -> engine -> store -> model`, `api -> engine`, `sandbox -> model`):
+//! (`console -> {client, model}`, `client -> engine` for `Local` only,
+//! `engine -> store -> model`, `api -> engine`, `sandbox -> model`; checked on the
+//! source text by `tests/architecture.rs`):
 //! - [`model`]: pure types and rules, no I/O: environments, the request envelope,
 //!   logs and attempts, the catalog of data models and events, timestamp
 //!   normalization (and impossible timestamps), the nesting limit taken at the door,
 //!   errors in the platform's shape, roles and what each may see or send; and the request composer's
 //!   core: the embedded platform schemas, validation with lines, generated templates,
-//!   `{{variables}}`, `curl` rendering.
+//!   `{{variables}}`, `curl` rendering; the composer's reachability rule
+//!   (`model::reach`); and the wire types the console and the admin API exchange
+//!   (`model::view`, also named `client::wire`).
 //! - [`store`]: persistence in sled (history, queues, sessions, audit, the composer's
-//!   history of sent requests), plus the small files for credentials, generated IDs
-//!   and saved requests, and the group-commit flusher; the acknowledged mark, damage
+//!   history of sent requests), plus the small files for credentials and generated
+//!   IDs, and the group-commit flusher; the acknowledged mark, damage
 //!   turned into clear errors, `check`, `backup` and `restore`; revocation records and
 //!   the free-disk reserve.
 //! - [`engine`]: configuration, source authentication, ingest and routing, query
@@ -25,8 +29,9 @@
 //!   same process (`Local`) or over the admin API (`Remote`); and the composer's sender,
 //!   which posts to the platform API as a source, as any client of the platform would.
 //! - [`console`]: the terminal console: its state and pure `update`, the panes, the
-//!   detail view, the composer, drawing with ratatui, themes, and the event loop that
-//!   owns the terminal.
+//!   detail view, the composer and its saved requests (`console::collection`), drawing
+//!   with ratatui, themes, and the event loop that owns the terminal. It names nothing
+//!   of `engine`, `store` or `sandbox`: only `client` and `model`.
 //! - [`api`]: axum routers for the platform API (`/auth`, `/endpoint`, `/query`,
 //!   `/poll`) and the admin API (`/admin/v1`), and the server that accepts connections
 //!   for them (`api::server`: header, body and idle timeouts, a connection cap).

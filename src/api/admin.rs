@@ -510,10 +510,16 @@ async fn status(State(engine): State<AppState>, headers: HeaderMap) -> Response 
         let listener = engine.listener();
         let limits = engine.settings().connections;
         use crate::api::server::limits as server;
-        json!({
-            "uptimeSeconds": engine.uptime().as_secs(),
-            "acceptedPerSecond": accepted,
-            "deliveredPerSecond": delivered,
+        // What a console reads is the wire type (so `Remote` and this agree by
+        // construction); the operational figures beside it are for people and scripts.
+        let seen = crate::model::view::Status {
+            uptime_seconds: engine.uptime().as_secs(),
+            accepted_per_second: accepted,
+            delivered_per_second: delivered,
+            role: token.role,
+            phi_visible: token.role.sees_phi(),
+        };
+        let figures = json!({
             "activeDispatchers": engine.delivery().active_dispatchers(),
             // Acknowledged requests not yet written to history and the queues, and the
             // bound past which new requests wait (see store::journal).
@@ -535,9 +541,12 @@ async fn status(State(engine): State<AppState>, headers: HeaderMap) -> Response 
             "maxRequestTargetBytes": server::MAX_REQUEST_TARGET_BYTES,
             "maxHeaderBytes": server::MAX_HEADER_BYTES,
             "maxHeaderCount": server::MAX_HEADER_COUNT,
-            "role": token.role,
-            "phiVisible": token.role.sees_phi(),
             "tokenName": token.name,
-        })
+        });
+        let mut body = serde_json::to_value(seen).unwrap_or_else(|_| json!({}));
+        if let (Some(body), serde_json::Value::Object(figures)) = (body.as_object_mut(), figures) {
+            body.extend(figures);
+        }
+        body
     }))
 }

@@ -175,7 +175,7 @@ pub fn console(args: ConsoleArgs) -> Result<()> {
     let collection = args
         .collection
         .clone()
-        .unwrap_or_else(|| switchboard::store::saved_requests::default_dir(&args.at.data_dir()));
+        .unwrap_or_else(|| switchboard::console::collection::default_dir(&args.at.data_dir()));
     let no_color = std::env::var_os("NO_COLOR");
     // A wrong theme is said before the terminal is taken.
     let theme = Theme::choose(args.theme.as_deref(), no_color.as_deref(), &themes_dir)?;

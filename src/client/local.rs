@@ -1,17 +1,17 @@
 //! The engine in the same process: calls go straight to it, with the same PHI rules and
 //! audit as the admin API.
 
+use super::wire::{
+    ComposerToken, ConnectionsView, EnvironmentView, HistoryEntry, HistoryPage, LogPage, LogQuery,
+    Sent, VisibleDetail,
+};
 use super::{
     Action, BoxFuture, ClientError, Engine, FEED_CHANNEL_CAPACITY, FeedEvent, Revoke, RevokeReport,
     Status,
 };
-use crate::engine::access::{VisibleDetail, visible_change};
-use crate::engine::auth::ComposerToken;
-use crate::engine::health::{ConnectionsView, EnvironmentView};
+use crate::engine::access::visible_change;
 use crate::model::filter::Filter;
 use crate::model::{Environment, Role};
-use crate::store::composer_history::{HistoryEntry, HistoryPage, Sent};
-use crate::store::{LogPage, LogQuery};
 use std::sync::Arc;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;

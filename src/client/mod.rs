@@ -3,6 +3,11 @@
 //! [`Remote`] over the admin API (HTTP + server-sent events) of `switchboard serve`
 //! elsewhere. The console knows nothing else of the engine, and one contract test suite
 //! runs against both.
+//!
+//! The trait is written only in the wire types ([`wire`], which is `model::view`) and
+//! other `model` types: [`Local`] maps the engine's answers into them, [`Remote`]
+//! deserializes them from the admin API, which serializes the same types, so both ends
+//! agree by construction. Only `Local` names the engine.
 
 mod local;
 mod remote;
@@ -11,19 +16,21 @@ pub mod send;
 pub use local::Local;
 pub use remote::Remote;
 
-use crate::engine::access::VisibleDetail;
-use crate::engine::auth::ComposerToken;
-use crate::engine::health::{ConnectionsView, EnvironmentView};
-pub use crate::engine::revocation::RevokeReport;
+/// The types the console and the admin API exchange. They live in `model::view` so
+/// the engine and the store can build them without naming `client`.
+pub use crate::model::view as wire;
+
 use crate::model::filter::Filter;
-use crate::model::{Environment, LogRecord, Role};
-use crate::store::composer_history::{HistoryEntry, HistoryPage, Sent};
-use crate::store::{LogPage, LogQuery};
-use serde::{Deserialize, Serialize};
+use crate::model::{Environment, LogRecord};
 use std::future::Future;
 use std::pin::Pin;
 use tokio::sync::mpsc;
 use uuid::Uuid;
+use wire::{
+    ComposerToken, ConnectionsView, EnvironmentView, HistoryEntry, HistoryPage, LogPage, LogQuery,
+    Sent, VisibleDetail,
+};
+pub use wire::{RevokeReport, Status};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -53,17 +60,6 @@ impl From<crate::model::ApiError> for ClientError {
                 .join(" "),
         }
     }
-}
-
-/// The engine's own figures and who the client acts as.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Status {
-    pub uptime_seconds: u64,
-    pub accepted_per_second: f64,
-    pub delivered_per_second: f64,
-    pub role: Role,
-    pub phi_visible: bool,
 }
 
 /// One thing a live feed subscription delivers.

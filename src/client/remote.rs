@@ -2,18 +2,19 @@
 //! and server-sent events for the live feed, reconnecting with backoff when the
 //! connection drops.
 
+use super::wire::{
+    ComposerToken, ConnectionsView, EnvironmentView, HistoryEntry, HistoryPage, LogPage, LogQuery,
+    Sent, VisibleDetail,
+};
 use super::{
     Action, BoxFuture, ClientError, Engine, FEED_CHANNEL_CAPACITY, FeedEvent, Revoke, RevokeReport,
     Status,
 };
-use crate::engine::access::VisibleDetail;
-use crate::engine::auth::ComposerToken;
-use crate::engine::health::{ConnectionsView, EnvironmentView};
 use crate::model::Environment;
+use crate::model::error::error_chain;
 use crate::model::filter::Filter;
 use crate::model::time::format_utc;
-use crate::store::composer_history::{HistoryEntry, HistoryPage, Sent};
-use crate::store::{LogPage, LogQuery};
+use crate::model::wire::path_segment as segment;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::time::Duration;
@@ -56,7 +57,7 @@ impl Remote {
     fn unreachable(&self, e: reqwest::Error) -> ClientError {
         ClientError::Unreachable {
             url: self.base.clone(),
-            reason: crate::engine::query::error_chain(&e),
+            reason: error_chain(&e),
         }
     }
 
@@ -219,7 +220,7 @@ async fn follow(
                             }
                         }
                         Ok(None) => break "the engine closed the event stream".to_string(),
-                        Err(e) => break crate::engine::query::error_chain(&e),
+                        Err(e) => break error_chain(&e),
                     }
                 }
             }
@@ -228,7 +229,7 @@ async fn follow(
                 let body = response.bytes().await.unwrap_or_default();
                 refusal(status, &body).to_string()
             }
-            Err(e) => crate::engine::query::error_chain(&e),
+            Err(e) => error_chain(&e),
         };
         if tx.send(FeedEvent::Disconnected(reason)).await.is_err() {
             return;
@@ -338,7 +339,6 @@ impl Engine for Remote {
 
     fn revoke(&self, what: Revoke) -> BoxFuture<'_, Result<RevokeReport, ClientError>> {
         Box::pin(async move {
-            use crate::engine::revocation::command::segment;
             let path = match &what {
                 Revoke::Key(key) => format!("keys/{}/revoke", segment(key)),
                 Revoke::Token(name) => format!("tokens/{}/revoke", segment(name)),

@@ -112,7 +112,7 @@ impl Sender {
             .await
             .map_err(|e| ClientError::Unreachable {
                 url: url.clone(),
-                reason: crate::engine::query::error_chain(&e),
+                reason: crate::model::error::error_chain(&e),
             })?;
         let status = response.status().as_u16();
         let bytes = response

@@ -4,12 +4,12 @@
 use super::composer::Composer;
 use super::feed::FeedRing;
 use super::prompt::{Command, LineInput, LineOutcome};
+use crate::client::wire::VisibleDetail;
+use crate::client::wire::{ConnectionsView, DestinationView, EnvironmentView};
+use crate::client::wire::{LogPage, LogQuery};
 use crate::client::{Action, FeedEvent, Revoke, Status};
-use crate::engine::access::VisibleDetail;
-use crate::engine::health::{ConnectionsView, DestinationView, EnvironmentView};
 use crate::model::filter::{Filter, FilterError};
 use crate::model::{Environment, LogRecord, Role};
-use crate::store::{LogPage, LogQuery};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use uuid::Uuid;
 
@@ -69,7 +69,7 @@ pub enum Effect {
     /// Read the first log of a sent request (answered with [`Msg::Followed`]).
     FollowRequest(Uuid),
     /// Record a sent request in the engine's composer history.
-    RecordSent(crate::store::composer_history::Sent),
+    RecordSent(crate::client::wire::Sent),
     /// A page of the composer history (answered with [`Msg::History`]).
     LoadHistory {
         before: Option<Uuid>,
@@ -77,7 +77,7 @@ pub enum Effect {
     /// Write a saved request into the collection directory.
     SaveRequest {
         name: String,
-        request: crate::store::saved_requests::SavedRequest,
+        request: crate::console::collection::SavedRequest,
     },
     /// List the collection directory (answered with [`Msg::SavedList`]).
     LoadSaved,
@@ -107,8 +107,8 @@ pub enum Msg {
     Sent(Result<crate::client::send::Answer, String>),
     /// The answer to [`Effect::FollowRequest`].
     Followed(Option<Box<VisibleDetail>>),
-    History(Result<crate::store::composer_history::HistoryPage, String>),
-    SavedList(Result<Vec<crate::store::saved_requests::Listed>, String>),
+    History(Result<crate::client::wire::HistoryPage, String>),
+    SavedList(Result<Vec<crate::console::collection::Listed>, String>),
     /// The text back from `$EDITOR`.
     Edited(Result<String, String>),
     /// Something worked and the user should know, e.g. "theme light".

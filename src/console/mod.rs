@@ -12,9 +12,12 @@
 
 pub mod app;
 pub mod clipboard;
+pub mod collection;
 pub mod composer;
 pub mod external;
 pub mod feed;
+#[cfg(test)]
+pub(crate) mod fixtures;
 pub mod json_tree;
 pub mod prompt;
 pub mod run;

@@ -1,5 +1,5 @@
 //! The console's event loop: the terminal, the input thread, the effects carried out
-//! through the `Engine` trait, and the frame pacing.
+//! through the `Engine` trait (`run::effects`), and the frame pacing.
 //!
 //! Workers (input, feed subscription, answers to requests, periodic refresh) only send
 //! small messages. The loop waits for one, drains everything else pending, applies it
@@ -7,6 +7,8 @@
 //! something visible changed. Frames are wrapped in synchronized output so a slow SSH
 //! link never shows half a frame. The terminal is restored on every exit path, panics
 //! included.
+
+mod effects;
 
 use super::app::{App, Effect, Msg, update};
 use super::external::{INPUT_POLL, InputGate, edit};
@@ -16,17 +18,16 @@ use super::view;
 use crate::client::send::Sender;
 use crate::client::{ClientError, Engine};
 use crate::model::Role;
-use crate::store::saved_requests;
 use crossterm::ExecutableCommand;
 use crossterm::terminal::{
     BeginSynchronizedUpdate, EndSynchronizedUpdate, EnterAlternateScreen, LeaveAlternateScreen,
     disable_raw_mode, enable_raw_mode,
 };
+use effects::Effects;
 use std::io::{Stdout, Write};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 /// At most 60 frames a second.
@@ -125,177 +126,6 @@ fn spawn_input(tx: mpsc::Sender<Msg>, gate: Arc<InputGate>) {
             }
         }
     });
-}
-
-/// Carries out effects; remembers the feed subscription so a new one replaces it.
-struct Effects {
-    client: Arc<dyn Engine>,
-    tx: mpsc::Sender<Msg>,
-    subscription: Option<JoinHandle<()>>,
-    sender: Arc<Sender>,
-    /// Where saved requests are written.
-    collection: std::path::PathBuf,
-}
-
-impl Effects {
-    fn spawn<F>(&self, work: F)
-    where
-        F: std::future::Future<Output = Option<Msg>> + Send + 'static,
-    {
-        let tx = self.tx.clone();
-        tokio::spawn(async move {
-            if let Some(msg) = work.await {
-                let _ = tx.send(msg).await;
-            }
-        });
-    }
-
-    /// Returns false on Quit.
-    fn apply(&mut self, effect: Effect) -> bool {
-        let client = self.client.clone();
-        match effect {
-            Effect::Quit => return false,
-            Effect::Subscribe(filter) => {
-                if let Some(old) = self.subscription.take() {
-                    old.abort();
-                }
-                let tx = self.tx.clone();
-                self.subscription = Some(tokio::spawn(async move {
-                    match client.subscribe(filter).await {
-                        Ok(mut feed) => {
-                            while let Some(event) = feed.recv().await {
-                                if tx.send(Msg::Feed(event)).await.is_err() {
-                                    return;
-                                }
-                            }
-                        }
-                        Err(e) => {
-                            let _ = tx.send(Msg::Failed(e.to_string())).await;
-                        }
-                    }
-                }));
-            }
-            Effect::LoadPage(query) => self.spawn(async move {
-                Some(match client.logs(query).await {
-                    Ok(page) => Msg::Page(page),
-                    Err(e) => Msg::Failed(e.to_string()),
-                })
-            }),
-            Effect::CatchUp { query, max } => self.spawn(async move {
-                let mut query = query;
-                let mut found = Vec::new();
-                let answer = loop {
-                    match client.logs(query.clone()).await {
-                        Ok(page) => {
-                            found.extend(page.logs);
-                            match page.next {
-                                Some(next) if found.len() < max => query.before = Some(next),
-                                _ => break Ok(found),
-                            }
-                        }
-                        Err(e) => break Err(e.to_string()),
-                    }
-                };
-                Some(Msg::CaughtUp(answer))
-            }),
-            Effect::LoadConnections(env) => self.spawn(async move {
-                Some(match client.connections(env).await {
-                    Ok(view) => Msg::Connections(view),
-                    Err(e) => Msg::Failed(e.to_string()),
-                })
-            }),
-            Effect::OpenLog(id) => self.spawn(async move {
-                Some(match client.log(id).await {
-                    Ok(detail) => Msg::Detail(detail.map(Box::new)),
-                    Err(e) => Msg::Failed(e.to_string()),
-                })
-            }),
-            Effect::Revoke(what) => self.spawn(async move {
-                Some(match client.revoke(what).await {
-                    Ok(report) => Msg::Info(report.text().trim_end().replace('\n', "; ")),
-                    Err(e) => Msg::Failed(e.to_string()),
-                })
-            }),
-            Effect::Act(action) => self.spawn(async move {
-                client
-                    .act(action)
-                    .await
-                    .err()
-                    .map(|e| Msg::Failed(e.to_string()))
-            }),
-            Effect::ComposeSend { source, path, body } => {
-                let sender = self.sender.clone();
-                self.spawn(async move {
-                    let answer = sender.send(client.as_ref(), source, path, body).await;
-                    Some(Msg::Sent(answer.map_err(|e| e.to_string())))
-                })
-            }
-            Effect::FollowRequest(log) => self.spawn(async move {
-                client
-                    .log(log)
-                    .await
-                    .ok()
-                    .map(|detail| Msg::Followed(detail.map(Box::new)))
-            }),
-            Effect::RecordSent(sent) => self.spawn(async move {
-                client
-                    .record_sent(sent)
-                    .await
-                    .err()
-                    .map(|e| Msg::Failed(format!("not kept in the history: {e}")))
-            }),
-            Effect::LoadHistory { before } => self.spawn(async move {
-                let page = client.sent_history(before, super::app::HISTORY_PAGE).await;
-                Some(Msg::History(page.map_err(|e| e.to_string())))
-            }),
-            Effect::SaveRequest { name, request } => {
-                let dir = self.collection.clone();
-                self.spawn(async move {
-                    let saved = tokio::task::spawn_blocking(move || {
-                        saved_requests::save(&dir, &name, &request, true)
-                    })
-                    .await;
-                    Some(match saved {
-                        Ok(Ok(path)) => Msg::Info(format!("saved to {}", path.display())),
-                        Ok(Err(e)) => Msg::Failed(format!("not saved: {e}")),
-                        Err(e) => Msg::Failed(format!("not saved: {e}")),
-                    })
-                })
-            }
-            Effect::LoadSaved => {
-                let dir = self.collection.clone();
-                self.spawn(async move {
-                    let listed =
-                        tokio::task::spawn_blocking(move || saved_requests::list(&dir)).await;
-                    Some(Msg::SavedList(match listed {
-                        Ok(found) => found.map_err(|e| e.to_string()),
-                        Err(e) => Err(e.to_string()),
-                    }))
-                })
-            }
-            // Needs the terminal; handled by the loop.
-            Effect::EditExternally(_) => {}
-            Effect::Copy { text, what } => {
-                let answer = match super::clipboard::osc52(&text) {
-                    Ok(sequence) => {
-                        let mut out = std::io::stdout();
-                        match out.write_all(sequence.as_bytes()).and_then(|_| out.flush()) {
-                            Ok(()) => Msg::Info(format!(
-                                "copied {what} ({} bytes) to the clipboard",
-                                text.len()
-                            )),
-                            Err(e) => Msg::Failed(format!("copy failed: {e}")),
-                        }
-                    }
-                    Err(e) => Msg::Failed(format!("not copied: {e}")),
-                };
-                let _ = self.tx.try_send(answer);
-            }
-            // Needs the loop's theme; handled there.
-            Effect::SetTheme(_) => {}
-        }
-        true
-    }
 }
 
 /// Refreshes status, environments and connections every [`REFRESH_INTERVAL`]; drops

@@ -4,11 +4,12 @@
 //! patient; every reveal of a Production payload is audited. Development and Staging
 //! are never masked.
 
-use super::query::LogDetail;
 use super::{Engine, read_failure, write_failure};
 use crate::model::{ApiError, Environment, LogRecord, Role};
 use crate::store::{LogPage, LogQuery};
 use uuid::Uuid;
+
+pub use crate::model::view::VisibleDetail;
 
 /// Strips what a role may not see from a log's metadata.
 pub fn mask_log(log: &mut LogRecord, role: Role) {
@@ -32,16 +33,6 @@ pub fn visible_change(
     }
     mask_log(&mut log, role);
     Some(log)
-}
-
-/// A log's detail as a role may see it.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct VisibleDetail {
-    #[serde(flatten)]
-    pub detail: LogDetail,
-    /// Bodies and patient fields were withheld.
-    pub masked: bool,
 }
 
 impl Engine {

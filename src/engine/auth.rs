@@ -19,13 +19,7 @@ pub const COMPOSER_TOKEN_LIFETIME: Duration = Duration::minutes(15);
 /// A composer session's `api_key` is this prefix and the console user it was made for.
 pub const COMPOSER_SESSION_PREFIX: &str = "composer:";
 
-/// A composer's access token: no refresh token, no API key behind it.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ComposerToken {
-    pub access_token: String,
-    pub expires: String,
-}
+pub use crate::model::view::ComposerToken;
 
 /// The platform's answer to `/auth/authenticate` and `/auth/refreshToken`.
 #[derive(Debug, Clone, PartialEq, Serialize)]

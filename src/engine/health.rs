@@ -1,65 +1,12 @@
 //! What the console's environment and connection panes show: each record with its live
 //! figures (rates and outcomes from [`super::stats`], queue figures from the store).
 
-use super::config::Subscription;
-use super::stats::{DestinationHealth, SourceHealth};
-use super::{Destination, Engine, Source, read_failure};
+use super::{Destination, Engine, read_failure};
+pub use crate::model::view::{ConnectionsView, DestinationView, EnvironmentView, SourceView};
 use crate::model::{ApiError, Environment};
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
 /// Queue items counted per destination before the depth is reported as "at least".
 pub const QUEUE_COUNT_CAP: usize = 100_000;
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct EnvironmentView {
-    pub name: Environment,
-    pub sources: usize,
-    pub destinations: usize,
-    pub requests_per_minute: f64,
-    pub failures_5m: u64,
-    /// The composer's `{{variable}}` profile for this environment.
-    #[serde(default)]
-    pub variables: crate::model::variables::Variables,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SourceView {
-    #[serde(flatten)]
-    pub source: Source,
-    pub health: SourceHealth,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DestinationView {
-    #[serde(flatten)]
-    pub destination: Destination,
-    pub paused: bool,
-    /// Verified by config or by a recorded challenge.
-    pub delivery_allowed: bool,
-    pub queue_depth: usize,
-    /// The depth hit [`QUEUE_COUNT_CAP`]: there are at least that many.
-    pub queue_depth_capped: bool,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::model::wire::optional_utc_millis"
-    )]
-    pub oldest_queued_at: Option<DateTime<Utc>>,
-    pub quarantined: usize,
-    pub health: DestinationHealth,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ConnectionsView {
-    pub sources: Vec<SourceView>,
-    pub destinations: Vec<DestinationView>,
-    pub subscriptions: Vec<Subscription>,
-}
 
 /// What a Production variable's value reads as for a role without the PHI permission:
 /// a profile's `{{mrn}}` is a real patient's identifier there.
@@ -111,6 +58,10 @@ impl Engine {
                         .map(|d| self.stats.destination(d.id).failures_5m)
                         .sum(),
                     variables: self.profiles.get(&env).cloned().unwrap_or_default(),
+                    // Development's test patient is the sandbox's; the other
+                    // environments have no patient the engine could name.
+                    samples: (env == Environment::Development)
+                        .then(|| crate::sandbox::panel::samples::default_samples().clone()),
                 }
             })
             .collect()
@@ -130,7 +81,7 @@ impl Engine {
             None => None,
         };
         Ok(DestinationView {
-            destination: d.clone(),
+            destination: d.into(),
             paused: self.delivery.is_paused(d.id),
             delivery_allowed: self.delivery_allowed(d).is_ok(),
             queue_depth: depth,
@@ -151,7 +102,7 @@ impl Engine {
             .iter()
             .filter(|s| in_env(s.environment))
             .map(|s| SourceView {
-                source: s.clone(),
+                source: s.into(),
                 health: self.stats.source(s.id),
             })
             .collect();

@@ -20,6 +20,7 @@ pub mod revocation;
 pub mod runfile;
 pub mod stats;
 pub mod verify;
+mod views;
 
 pub use config::{Config, Destination, Registry, Settings, Source};
 

@@ -13,6 +13,8 @@ use serde_json::{Value, json};
 use std::time::Instant;
 use uuid::Uuid;
 
+pub use crate::model::view::LogDetail;
+
 /// How much of a destination's answer an attempt record keeps inline; the whole
 /// answer of a query is stored separately.
 pub const ATTEMPT_BODY_LIMIT: usize = 64 * 1024;
@@ -27,21 +29,7 @@ fn excerpt(body: &[u8], limit: usize) -> (String, bool) {
     (String::from_utf8_lossy(&body[..end]).into_owned(), cut)
 }
 
-/// An error with its causes: reqwest's own message alone ("error sending request")
-/// hides the useful part ("connection refused").
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
-}
+pub(crate) use crate::model::error::error_chain;
 
 impl Engine {
     /// `POST /query`.
@@ -304,16 +292,4 @@ impl Engine {
             response,
         }))
     }
-}
-
-/// A log with everything recorded about it.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LogDetail {
-    pub log: crate::model::LogRecord,
-    pub attempts: Vec<Attempt>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub response: Option<Value>,
 }

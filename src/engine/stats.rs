@@ -5,7 +5,8 @@
 //! memory is bounded whatever the traffic, and nothing here touches the disk.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+// The figures travel to the console as they are: the wire types are the records.
+pub use crate::model::view::{DestinationHealth, LastAttempt, SourceHealth};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Instant;
@@ -74,18 +75,6 @@ struct DestinationStats {
     failed: RateWindow,
 }
 
-/// The most recent attempt at a destination.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LastAttempt {
-    #[serde(with = "crate::model::log::utc_millis")]
-    pub at: DateTime<Utc>,
-    pub succeeded: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[serde(default)]
-    pub http_status: Option<u16>,
-}
-
 #[derive(Debug, Default)]
 struct Inner {
     sources: HashMap<Uuid, SourceStats>,
@@ -97,32 +86,6 @@ struct Inner {
 pub struct Stats {
     started: Instant,
     inner: Mutex<Inner>,
-}
-
-/// A source's figures.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SourceHealth {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::model::wire::optional_utc_millis"
-    )]
-    pub last_request: Option<DateTime<Utc>>,
-    pub requests_per_minute: f64,
-}
-
-/// A destination's attempt figures (queue figures come from the store).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DestinationHealth {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_attempt: Option<LastAttempt>,
-    pub attempts_5m: u64,
-    pub failures_5m: u64,
-    /// Successful attempts / all attempts over 5 minutes; absent with no attempts.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub success_rate_5m: Option<f64>,
 }
 
 impl Default for Stats {

@@ -8,11 +8,13 @@
 //! test can call. In the order of a session:
 //! 1. Offer what routing allows: `engine::config::Registry::sources_in(env)` and
 //!    [`Registry::candidates(env, source, event)`](crate::engine::config::Registry::candidates)
-//!    (each destination reachable, or [`Blocked`](crate::engine::config::Blocked) with
-//!    the reason), events from [`catalog::all`].
+//!    (each destination reachable, or [`Blocked`](reach::Blocked) with the reason, by
+//!    the rule of [`reach::blocked`], which a console applies to its connections view),
+//!    events from [`catalog::all`].
 //! 2. Start from a template: [`template::template_text`] with
 //!    [`TemplateStyle::Variables`](template::TemplateStyle) and the samples of the
-//!    sandbox panel (`sandbox::panel::samples::default_samples()`).
+//!    sandbox panel (`sandbox::panel::samples::default_samples()`; a console gets them
+//!    in the Development [`view::EnvironmentView`]).
 //! 3. On every keystroke: [`compose::check(text, &vars)`](compose::check) with the
 //!    environment's profile (`engine::config::Config::variables(env)`): schema issues
 //!    with JSON path and line ([`schema::validate`]), undefined `{{variables}}` with their
@@ -22,8 +24,8 @@
 //!    compile the schema.
 //! 4. Send to [`curl::path_for`] the event's exchange; record the outcome in
 //!    `store::composer_history::ComposerHistory`; save it with
-//!    `store::saved_requests::save` (reopen with `list`/`load` and
-//!    `Registry::resolve_saved`); copy it as a command with [`curl::to_curl`].
+//!    `console::collection::save` (reopen with `list`/`load`; an engine resolves its
+//!    names with `Registry::resolve_saved`); copy it as a command with [`curl::to_curl`].
 
 pub mod access;
 pub mod catalog;
@@ -35,10 +37,12 @@ pub mod error;
 pub mod filter;
 pub mod log;
 pub mod meta;
+pub mod reach;
 pub mod schema;
 pub mod template;
 pub mod time;
 pub mod variables;
+pub mod view;
 pub mod wire;
 
 pub use access::Role;

@@ -72,8 +72,11 @@ pub enum TemplateStyle {
 
 /// Sample values for one test patient and its surroundings. The sandbox fills them
 /// from its panel (`sandbox::panel::samples`); [`Samples::default`] holds obvious
-/// placeholders.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// placeholders. They travel to a console in the environment view
+/// (`model::view::EnvironmentView::samples`); a field an older engine did not send
+/// keeps its placeholder.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", default)]
 pub struct Samples {
     /// The patient's medical record number (`IDType` `MR`).
     pub mrn: String,

@@ -62,6 +62,19 @@ pub mod optional_utc_millis {
     }
 }
 
+/// A URL path segment, percent-encoded: a token name may hold any character.
+pub fn path_segment(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out += &format!("%{b:02X}");
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use serde::{Deserialize, Serialize};

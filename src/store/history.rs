@@ -7,10 +7,12 @@
 //! and stops at a page or at a scan budget, returning a cursor to go on from.
 
 use super::{Result, Store, decode, key};
-use crate::model::{Environment, LogRecord, LogStatus, LogType};
+use crate::model::{Environment, LogRecord, LogStatus};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+// The console's query and page are the store's own: searched by and filled in here.
+pub use crate::model::view::{LogPage, LogQuery};
 
 /// Largest page a caller may ask for.
 pub const MAX_PAGE: usize = 500;
@@ -129,24 +131,6 @@ impl<'a> Summary<'a> {
     }
 }
 
-/// A history search. Every filter given must hold (AND).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct LogQuery {
-    pub environment: Option<Environment>,
-    pub source: Option<Uuid>,
-    pub destination: Option<Uuid>,
-    pub data_model: Option<String>,
-    pub event_type: Option<String>,
-    pub log_type: Option<LogType>,
-    pub status: Option<LogStatus>,
-    pub patient_id: Option<String>,
-    pub since: Option<DateTime<Utc>>,
-    pub until: Option<DateTime<Utc>>,
-    /// Cursor: only logs older than this one.
-    pub before: Option<Uuid>,
-    pub limit: usize,
-}
-
 impl LogQuery {
     fn matches(&self, log: &LogRecord) -> bool {
         self.environment.is_none_or(|e| log.environment == e)
@@ -230,15 +214,6 @@ enum Plan {
     Summaries(Vec<Vec<u8>>),
     /// Every log, newest first.
     Logs,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LogPage {
-    pub logs: Vec<LogRecord>,
-    /// Pass as `before` to get the next (older) page; absent when history is exhausted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next: Option<Uuid>,
 }
 
 /// The smallest UUIDv7 at or after `t` (first 48 bits are Unix milliseconds).

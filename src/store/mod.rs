@@ -34,7 +34,6 @@ pub mod mark;
 pub mod open;
 pub mod queue;
 pub mod revocations;
-pub mod saved_requests;
 pub mod space;
 
 pub use flush::{GroupCommit, Writes};

@@ -17,17 +17,8 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 use uuid::Uuid;
 
-/// What a record revokes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum RevokedKind {
-    /// A source API key (its UUID): every access and refresh token made from it.
-    ApiKey,
-    /// An OAuth client ID (issue 15 adds clients): every token issued to it.
-    ClientId,
-    /// An admin token (its ID): the token and every composer token minted with it.
-    AdminToken,
-}
+// The kind is said to the console as well: one enum, kept with the wire types.
+pub use crate::model::view::RevokedKind;
 
 /// One revocation: who revoked what, and when. The descriptive fields keep `keys list`
 /// and `tokens list` able to say what a revoked credential was once its file is gone.

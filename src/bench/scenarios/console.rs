@@ -41,7 +41,7 @@ fn connections() -> ConnectionsView {
         sources: Vec::new(),
         destinations: (0..10)
             .map(|i| DestinationView {
-                destination: Destination {
+                destination: (&Destination {
                     id: serve::destination_id(i),
                     name: format!("D{i}"),
                     environment: crate::model::Environment::Development,
@@ -52,7 +52,8 @@ fn connections() -> ConnectionsView {
                     timezone: chrono_tz::Tz::UTC,
                     verified: true,
                     delivery: DeliveryPolicy::default(),
-                },
+                })
+                    .into(),
                 paused: false,
                 delivery_allowed: true,
                 queue_depth: i * 3,

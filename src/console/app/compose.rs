@@ -4,12 +4,12 @@
 
 use super::{App, Effect, Notice, Pane};
 use crate::client::send::Answer;
+use crate::client::wire::VisibleDetail;
 use crate::console::composer::pick::{PickStep, PickValue, Picker};
 use crate::console::composer::{AnswerView, ComposerFocus, Draft};
 use crate::console::json_tree::{JsonTree, Seg, TreeKey};
-use crate::engine::access::VisibleDetail;
 use crate::model::catalog::EventInfo;
-use crate::model::template::{Options, Party, TemplateStyle, template_text};
+use crate::model::template::{Options, Party, Samples, TemplateStyle, template_text};
 use crate::model::variables::Variables;
 use crate::model::{Environment, Role};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -22,6 +22,17 @@ impl App {
             .iter()
             .find(|e| e.name == env)
             .map(|e| e.variables.clone())
+            .unwrap_or_default()
+    }
+
+    /// The values templates for `env` are filled with, as the engine sends them in the
+    /// environment view (Development: its sandbox's test patient); placeholders when it
+    /// sends none (another environment, or an older engine).
+    pub fn samples(&self, env: Environment) -> Samples {
+        self.environments
+            .iter()
+            .find(|e| e.name == env)
+            .and_then(|e| e.samples.clone())
             .unwrap_or_default()
     }
 
@@ -87,11 +98,7 @@ impl App {
             destination,
             event,
         };
-        let samples = if env == Environment::Development {
-            crate::sandbox::panel::samples::default_samples().clone()
-        } else {
-            Default::default()
-        };
+        let samples = self.samples(env);
         let options = Options {
             event,
             now: self.now(),

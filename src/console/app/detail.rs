@@ -2,9 +2,9 @@
 //! and `:resume`), with the confirmation Production asks for.
 
 use super::{App, Effect, Notice};
+use crate::client::wire::VisibleDetail;
 use crate::client::{Action, Revoke};
 use crate::console::json_tree::{JsonTree, TreeKey};
-use crate::engine::access::VisibleDetail;
 use crate::model::{Environment, LogRecord, Role};
 use crossterm::event::{KeyCode, KeyEvent};
 use serde_json::Value;

@@ -3,8 +3,8 @@
 
 use super::{App, Detail, Effect, Notice};
 use crate::client::FeedEvent;
+use crate::client::wire::{LogPage, LogQuery};
 use crate::model::LogRecord;
-use crate::store::{LogPage, LogQuery};
 use crossterm::event::{KeyCode, KeyEvent};
 
 impl App {

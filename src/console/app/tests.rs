@@ -1,12 +1,11 @@
 //! `update` driven directly: keys, the filter line, the feed, commands, confirmations.
 
 use super::*;
+use crate::client::wire::{DestinationHealth, LogDetail};
 use crate::console::feed::tests::log;
-use crate::engine::config::{DeliveryMode, DeliveryPolicy, Destination, VerificationMethod};
-use crate::engine::query::LogDetail;
-use crate::engine::stats::DestinationHealth;
+use crate::console::fixtures;
 use crate::model::LogStatus;
-use chrono_tz::Tz;
+use crate::model::reach::DeliveryMode;
 
 const DEST: Uuid = Uuid::from_u128(88);
 
@@ -51,18 +50,7 @@ fn connections(env: Environment, paused: bool) -> ConnectionsView {
     ConnectionsView {
         sources: Vec::new(),
         destinations: vec![DestinationView {
-            destination: Destination {
-                id: DEST,
-                name: "Sandbox EHR".into(),
-                environment: env,
-                url: None,
-                verification_token: String::new(),
-                verification_method: VerificationMethod::Post,
-                mode: DeliveryMode::Push,
-                timezone: Tz::UTC,
-                verified: true,
-                delivery: DeliveryPolicy::default(),
-            },
+            destination: fixtures::destination(DEST, "Sandbox EHR", env, DeliveryMode::Push),
             paused,
             delivery_allowed: true,
             queue_depth: 0,

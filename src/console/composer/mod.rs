@@ -6,14 +6,14 @@
 pub mod pick;
 
 use crate::client::send::PlatformPath;
+use crate::client::wire::HistoryEntry;
+use crate::console::collection::Listed;
 use crate::console::json_tree::JsonTree;
 use crate::model::Environment;
 use crate::model::catalog::{EventInfo, Exchange};
 use crate::model::compose;
 use crate::model::schema::Validation;
 use crate::model::variables::{self, UndefinedVariable, Variables};
-use crate::store::composer_history::HistoryEntry;
-use crate::store::saved_requests::Listed;
 use pick::Picker;
 use ratatui_textarea::TextArea;
 use std::time::Duration;

@@ -3,11 +3,10 @@
 //! in the list, dimmed, with the reason, so "why is Acme EHR not offered?" answers itself.
 
 use super::Named;
-use crate::engine::config::CONSOLE_SOURCE_ID;
-use crate::engine::config::reach::blocked;
-use crate::engine::health::ConnectionsView;
+use crate::client::wire::ConnectionsView;
 use crate::model::Environment;
 use crate::model::catalog::{self, EventInfo, Exchange};
+use crate::model::reach::{CONSOLE_SOURCE_ID, DeliveryMode, Party, blocked};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PickStep {
@@ -167,13 +166,12 @@ impl Picker {
                     .destinations
                     .iter()
                     .map(|d| {
-                        let mut detail = String::from(
-                            if d.destination.mode == crate::engine::config::DeliveryMode::Poll {
+                        let mut detail =
+                            String::from(if d.destination.mode == DeliveryMode::Poll {
                                 "poll"
                             } else {
                                 "push"
-                            },
-                        );
+                            });
                         if d.paused {
                             detail.push_str(" · paused: delivery waits");
                         }
@@ -185,8 +183,9 @@ impl Picker {
                             detail,
                             unavailable: blocked(
                                 &view.subscriptions,
-                                &source.source,
-                                &d.destination,
+                                Party::new(source.source.id, &source.source.name),
+                                Party::new(d.destination.id, &d.destination.name),
+                                d.destination.mode,
                                 event,
                             )
                             .map(|b| b.to_string()),

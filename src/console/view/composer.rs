@@ -3,13 +3,13 @@
 
 use super::centered;
 use super::detail::tree_lines;
+use crate::client::wire::HistoryEntry;
 use crate::console::app::{App, Pane};
+use crate::console::collection::Listed;
 use crate::console::composer::pick::PickOption;
 use crate::console::composer::{Composer, ComposerFocus, ListItem};
 use crate::console::theme::Theme;
 use crate::model::Environment;
-use crate::store::composer_history::HistoryEntry;
-use crate::store::saved_requests::Listed;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};

@@ -4,10 +4,11 @@
 //! "hidden: no PHI permission" where bodies and patient fields would be.
 
 use super::{latency, patient, status_symbol};
+use crate::client::wire::VisibleDetail;
 use crate::console::app::{App, BodySide};
 use crate::console::json_tree::{JsonTree, Row, RowKind};
 use crate::console::theme::Theme;
-use crate::model::AttemptOutcome;
+use crate::model::{AttemptOutcome, LogRecord};
 use chrono::{DateTime, Utc};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -31,6 +32,47 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let masked =
         loaded.is_some_and(|d| d.masked) || (log.environment.may_hold_phi() && !app.phi_allowed());
 
+    let mut lines = metadata_lines(app, log, masked, theme);
+    lines.push(Line::raw(""));
+    lines.push(Line::styled(
+        "Attempts",
+        theme.accent.add_modifier(Modifier::BOLD),
+    ));
+    attempt_lines(&mut lines, loaded, masked, theme);
+
+    let top_height = (lines.len() as u16 + 2).min(area.height.saturating_mul(3) / 5);
+    let [top, bottom] =
+        Layout::vertical([Constraint::Length(top_height), Constraint::Min(0)]).areas(area);
+    let title = Line::from(vec![
+        Span::styled(" Log ", theme.border_focused),
+        Span::styled(format!("{} ", open.log_id), theme.text),
+        Span::styled(format!("· {} ", log.environment), theme.dim),
+    ]);
+    let block = Block::bordered()
+        .title(title)
+        .border_style(theme.border_focused);
+    frame.render_widget(Paragraph::new(lines).block(block), top);
+
+    let [request, response] =
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(bottom);
+    for (side, area) in [(BodySide::Request, request), (BodySide::Response, response)] {
+        let present = loaded.map(|d| match side {
+            BodySide::Request => d.detail.request.is_some(),
+            BodySide::Response => d.detail.response.is_some(),
+        });
+        let state = match (masked, present, open.tree(side)) {
+            (true, _, _) => BodyState::Hidden,
+            (_, None, _) => BodyState::Loading,
+            (_, Some(false), _) | (_, Some(true), None) => BodyState::Absent,
+            (_, Some(true), Some(tree)) => BodyState::Tree(tree),
+        };
+        body(frame, area, side, state, open.side == side, theme);
+    }
+}
+
+/// The log's own fields: what it is, where it went, when, and its flags; the patient
+/// only where this console may see it.
+fn metadata_lines<'a>(app: &App, log: &'a LogRecord, masked: bool, theme: &Theme) -> Vec<Line<'a>> {
     let label = |name: &str| Span::styled(format!("{name:<10}"), theme.dim);
     let mut lines = vec![
         Line::from(vec![
@@ -89,12 +131,16 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             Span::styled(flags.join(" · "), theme.status_pending),
         ]));
     }
+    lines
+}
 
-    lines.push(Line::raw(""));
-    lines.push(Line::styled(
-        "Attempts",
-        theme.accent.add_modifier(Modifier::BOLD),
-    ));
+/// The attempts timeline, each with the start of its response unless masked.
+fn attempt_lines(
+    lines: &mut Vec<Line<'_>>,
+    loaded: Option<&VisibleDetail>,
+    masked: bool,
+    theme: &Theme,
+) {
     match loaded {
         None => lines.push(Line::styled("  loading…", theme.dim)),
         Some(d) if d.detail.attempts.is_empty() => {
@@ -133,35 +179,6 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 }
             }
         }
-    }
-
-    let top_height = (lines.len() as u16 + 2).min(area.height.saturating_mul(3) / 5);
-    let [top, bottom] =
-        Layout::vertical([Constraint::Length(top_height), Constraint::Min(0)]).areas(area);
-    let title = Line::from(vec![
-        Span::styled(" Log ", theme.border_focused),
-        Span::styled(format!("{} ", open.log_id), theme.text),
-        Span::styled(format!("· {} ", log.environment), theme.dim),
-    ]);
-    let block = Block::bordered()
-        .title(title)
-        .border_style(theme.border_focused);
-    frame.render_widget(Paragraph::new(lines).block(block), top);
-
-    let [request, response] =
-        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(bottom);
-    for (side, area) in [(BodySide::Request, request), (BodySide::Response, response)] {
-        let present = loaded.map(|d| match side {
-            BodySide::Request => d.detail.request.is_some(),
-            BodySide::Response => d.detail.response.is_some(),
-        });
-        let state = match (masked, present, open.tree(side)) {
-            (true, _, _) => BodyState::Hidden,
-            (_, None, _) => BodyState::Loading,
-            (_, Some(false), _) | (_, Some(true), None) => BodyState::Absent,
-            (_, Some(true), Some(tree)) => BodyState::Tree(tree),
-        };
-        body(frame, area, side, state, open.side == side, theme);
     }
 }
 

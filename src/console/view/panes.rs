@@ -2,10 +2,10 @@
 //! Live feed and the Composer's place on the right.
 
 use super::{age, latency, patient, rate, status_symbol, thousands};
+use crate::client::wire::{DestinationView, SourceView};
 use crate::console::app::{App, Pane};
 use crate::console::theme::Theme;
-use crate::engine::config::DeliveryMode;
-use crate::engine::health::{DestinationView, SourceView};
+use crate::model::reach::DeliveryMode;
 use crate::model::{Environment, LogRecord};
 use chrono::{DateTime, Utc};
 use ratatui::Frame;

@@ -3,19 +3,18 @@
 
 use super::keys::{FEED_KEYS, GLOBAL_KEYS};
 use super::*;
+use crate::client::wire::VisibleDetail;
+use crate::client::wire::{
+    ConnectionsView, DestinationHealth, DestinationInfo, DestinationView, EnvironmentView,
+    LastAttempt, LogDetail, SourceHealth, SourceView,
+};
 use crate::client::{FeedEvent, Status};
 use crate::console::app::{Msg, update};
 use crate::console::feed::tests::log;
-use crate::engine::access::VisibleDetail;
-use crate::engine::config::{
-    DeliveryMode, DeliveryPolicy, Destination, Source, VerificationMethod,
-};
-use crate::engine::health::{ConnectionsView, DestinationView, EnvironmentView, SourceView};
-use crate::engine::query::LogDetail;
-use crate::engine::stats::{DestinationHealth, LastAttempt, SourceHealth};
+use crate::console::fixtures;
+use crate::model::reach::DeliveryMode;
 use crate::model::{Attempt, AttemptOutcome, LogType, Role};
 use chrono::{Duration, TimeZone};
-use chrono_tz::Tz;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use insta::assert_snapshot;
 use ratatui::Terminal;
@@ -80,24 +79,14 @@ fn environments() -> Vec<EnvironmentView> {
                 requests_per_minute: rpm,
                 failures_5m: failures,
                 variables: Default::default(),
+                samples: None,
             },
         )
         .collect()
 }
 
-fn destination(n: u128, name: &str, env: Environment, mode: DeliveryMode) -> Destination {
-    Destination {
-        id: Uuid::from_u128(n),
-        name: name.into(),
-        environment: env,
-        url: None,
-        verification_token: String::new(),
-        verification_method: VerificationMethod::Post,
-        mode,
-        timezone: Tz::UTC,
-        verified: true,
-        delivery: DeliveryPolicy::default(),
-    }
+fn destination(n: u128, name: &str, env: Environment, mode: DeliveryMode) -> DestinationInfo {
+    fixtures::destination(Uuid::from_u128(n), name, env, mode)
 }
 
 fn connections(env: Environment) -> ConnectionsView {
@@ -134,12 +123,7 @@ fn connections(env: Environment) -> ConnectionsView {
         };
     ConnectionsView {
         sources: vec![SourceView {
-            source: Source {
-                id: Uuid::from_u128(77),
-                name: "Console".into(),
-                environment: env,
-                timezone: Tz::UTC,
-            },
+            source: fixtures::source(Uuid::from_u128(77), "Console", env),
             health: SourceHealth {
                 last_request: Some(now() - Duration::seconds(3)),
                 requests_per_minute: 12.0,

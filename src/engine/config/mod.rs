@@ -53,12 +53,11 @@ pub mod reach;
 
 pub use connections::ConnectionSettings;
 
-pub use reach::{Blocked, Candidate, ComposeError, ResolveError, Resolved};
+pub use reach::{Blocked, Candidate, ComposeError, ResolveError, Resolved, SavedNames};
 
-/// The built-in Development source the console composes from. Fixed so that scripts and
-/// saved requests can name it in every installation.
-pub const CONSOLE_SOURCE_ID: Uuid = Uuid::from_u128(0x5b7c_0a11_c0de_4e57_8a00_0000_0000_0001);
-pub const CONSOLE_SOURCE_NAME: &str = "Switchboard Console";
+// The console's source and the composer's rule are pure model facts; the engine
+// names them from here as it always did.
+pub use crate::model::reach::{CONSOLE_SOURCE_ID, CONSOLE_SOURCE_NAME, DeliveryMode, Subscription};
 
 pub const DEFAULT_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 pub const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(120);
@@ -68,13 +67,6 @@ pub const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(120);
 pub enum VerificationMethod {
     Post,
     Get,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DeliveryMode {
-    Push,
-    Poll,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -146,21 +138,6 @@ pub enum QueueKey {
     Pair,
     /// A child queue per patient (first patient identifier) within each pair.
     Patient,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Subscription {
-    pub source_id: Uuid,
-    pub destination_id: Uuid,
-    /// Empty means every data model.
-    pub data_models: Vec<String>,
-}
-
-impl Subscription {
-    pub fn covers(&self, data_model: &str) -> bool {
-        self.data_models.is_empty() || self.data_models.iter().any(|m| m == data_model)
-    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

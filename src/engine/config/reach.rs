@@ -21,28 +21,12 @@
 //! assert!(offer.iter().any(|c| c.destination.name == "Sandbox EHR" && c.is_reachable()));
 //! ```
 
-use super::{DeliveryMode, Destination, Registry, Source, Subscription};
+use super::{Destination, Registry, Source, Subscription};
 use crate::model::Environment;
 use crate::model::catalog::{self, EventInfo, Exchange};
+pub use crate::model::reach::Blocked;
+use crate::model::reach::Party;
 use uuid::Uuid;
-
-/// Why one destination cannot receive the request.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Blocked {
-    #[error(
-        "no subscription: \"{source_name}\" may not send {data_model} to \"{destination}\"; add a \
-         [[subscriptions]] entry for this pair and data model"
-    )]
-    NoSubscription {
-        source_name: String,
-        destination: String,
-        data_model: String,
-    },
-    #[error(
-        "\"{destination}\" receives by polling and cannot answer a query; query a push destination"
-    )]
-    CannotAnswerQueries { destination: String },
-}
 
 /// Why nothing can be offered at all.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -86,6 +70,16 @@ pub enum ResolveError {
     UnknownEvent(String),
     #[error(transparent)]
     Compose(#[from] ComposeError),
+}
+
+/// What a saved request names, as written in its file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SavedNames<'a> {
+    pub environment: Environment,
+    pub source: &'a str,
+    pub destination: &'a str,
+    pub data_model: &'a str,
+    pub event: &'a str,
 }
 
 /// One destination of the environment, and whether the request may go to it.
@@ -147,15 +141,13 @@ impl Registry {
     }
 
     /// Resolves a saved request's environment, source and destination (by name or ID)
-    /// and event, and says whether it may be sent as saved.
-    pub fn resolve_saved(
-        &self,
-        saved: &crate::store::saved_requests::SavedRequest,
-    ) -> Result<Resolved<'_>, ResolveError> {
+    /// and event, and says whether it may be sent as saved. The saved file is the
+    /// console's (`console::collection`); only its names come here.
+    pub fn resolve_saved(&self, saved: &SavedNames<'_>) -> Result<Resolved<'_>, ResolveError> {
         let source = self
             .source_named(saved.source.trim())
-            .ok_or_else(|| ResolveError::UnknownSource(saved.source.clone()))?;
-        let event = catalog::lookup(&saved.data_model, &saved.event)
+            .ok_or_else(|| ResolveError::UnknownSource(saved.source.to_string()))?;
+        let event = catalog::lookup(saved.data_model, saved.event)
             .map_err(|e| ResolveError::UnknownEvent(e.to_string()))?;
         let wanted = self
             .destination_named(saved.destination.trim())
@@ -165,7 +157,7 @@ impl Registry {
             .into_iter()
             .find(|c| Some(c.destination.id) == wanted)
             .ok_or_else(|| {
-                ResolveError::UnknownDestination(saved.destination.clone(), saved.environment)
+                ResolveError::UnknownDestination(saved.destination.to_string(), saved.environment)
             })?;
         Ok(Resolved {
             source,
@@ -185,29 +177,20 @@ impl Registry {
 }
 
 /// Why `destination` cannot take `event` from `source` under `subscriptions`, if it
-/// cannot. The console calls this on the connections it was given (it has no registry).
+/// cannot: the rule of [`crate::model::reach::blocked`] on the registry's records.
 pub fn blocked(
     subscriptions: &[Subscription],
     source: &Source,
     destination: &Destination,
     event: &EventInfo,
 ) -> Option<Blocked> {
-    let subscribed = subscriptions.iter().any(|s| {
-        s.source_id == source.id && s.destination_id == destination.id && s.covers(event.data_model)
-    });
-    if !subscribed {
-        return Some(Blocked::NoSubscription {
-            source_name: source.name.clone(),
-            destination: destination.name.clone(),
-            data_model: event.data_model.to_string(),
-        });
-    }
-    if event.exchange == Exchange::Query && destination.mode == DeliveryMode::Poll {
-        return Some(Blocked::CannotAnswerQueries {
-            destination: destination.name.clone(),
-        });
-    }
-    None
+    crate::model::reach::blocked(
+        subscriptions,
+        Party::new(source.id, &source.name),
+        Party::new(destination.id, &destination.name),
+        destination.mode,
+        event,
+    )
 }
 
 #[cfg(test)]
@@ -338,45 +321,43 @@ data_models = ["*"]
 
     #[test]
     fn saved_requests_resolve_by_name() {
-        use crate::store::saved_requests::SavedRequest;
         let config = config();
-        let saved = SavedRequest {
+        let saved = SavedNames {
             environment: Environment::Staging,
-            source: "console staging".into(),
-            destination: "Acme EHR".into(),
-            data_model: "PatientAdmin".into(),
-            event: "Arrival".into(),
-            body: serde_json::json!({}),
+            source: "console staging",
+            destination: "Acme EHR",
+            data_model: "PatientAdmin",
+            event: "Arrival",
         };
         let resolved = config.registry.resolve_saved(&saved).expect("resolves");
         assert_eq!(resolved.source.name, "Console Staging");
         assert!(resolved.candidate.is_reachable());
         assert_eq!(resolved.event.event_type, "Arrival");
-        let blocked = SavedRequest {
-            data_model: "Results".into(),
-            event: "New".into(),
-            ..saved.clone()
+        let blocked = SavedNames {
+            data_model: "Results",
+            event: "New",
+            ..saved
         };
         let resolved = config.registry.resolve_saved(&blocked).expect("resolves");
         assert!(!resolved.candidate.is_reachable());
-        let elsewhere = SavedRequest {
-            destination: "Prod EHR".into(),
-            ..saved.clone()
+        let elsewhere = SavedNames {
+            destination: "Prod EHR",
+            ..saved
         };
         assert!(matches!(
             config.registry.resolve_saved(&elsewhere),
             Err(ResolveError::UnknownDestination(..))
         ));
-        let gone = SavedRequest {
-            source: "Lab".into(),
-            ..saved.clone()
+        let gone = SavedNames {
+            source: "Lab",
+            ..saved
         };
         assert!(matches!(
             config.registry.resolve_saved(&gone),
             Err(ResolveError::UnknownSource(_))
         ));
-        let typo = SavedRequest {
-            event: "Arival".into(),
+        let typo = SavedNames {
+            event: "Arival",
             ..saved
         };
         let err = config

@@ -33,18 +33,7 @@ fn decode<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T,
     serde_json::from_value(value).map_err(|e| CommandError::Decode(e.to_string()))
 }
 
-/// Path segments are percent-encoded: a token name may hold any character.
-pub(crate) fn segment(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out += &format!("%{b:02X}");
-        }
-    }
-    out
-}
+pub(crate) use crate::model::wire::path_segment as segment;
 
 /// Writes sessions' removal and the audit entries to the store, when no engine holds
 /// it. A failure here leaves the revocation in force (the record is on disk): it is

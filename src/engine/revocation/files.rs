@@ -9,6 +9,8 @@ use crate::store::revocations::{Revocation, RevocationLog, Revoked, RevokedKind}
 use crate::store::{Store, StoreError};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+pub use crate::model::view::{RevokeReport, RevokedItem};
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
@@ -23,70 +25,6 @@ pub enum RevokeError {
     Credentials(#[from] CredentialError),
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-/// One credential revoked.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RevokedItem {
-    pub kind: RevokedKind,
-    pub id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// False when its file was already gone (revoked again, or deleted by hand).
-    pub had_file: bool,
-}
-
-impl RevokedItem {
-    /// The audit trail's action.
-    pub fn action(&self) -> String {
-        match self.kind {
-            RevokedKind::ApiKey => "revoke-key",
-            RevokedKind::ClientId => "revoke-client",
-            RevokedKind::AdminToken => "revoke-token",
-        }
-        .to_string()
-    }
-
-    pub fn describe(&self) -> String {
-        match &self.name {
-            Some(name) => format!("{} ({name})", self.id),
-            None => self.id.clone(),
-        }
-    }
-}
-
-/// What a revocation did.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RevokeReport {
-    pub revoked: Vec<RevokedItem>,
-    /// Said to the user as well, e.g. that the engine could not be reached.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub notes: Vec<String>,
-}
-
-impl RevokeReport {
-    /// For people: one line per credential.
-    pub fn text(&self) -> String {
-        let mut out = String::new();
-        for item in &self.revoked {
-            let what = match item.kind {
-                RevokedKind::ApiKey => "API key",
-                RevokedKind::ClientId => "client",
-                RevokedKind::AdminToken => "admin token",
-            };
-            out += &format!("revoked {what} {}", item.describe());
-            if !item.had_file {
-                out += " (it had no file left; any token still made from it is ended)";
-            }
-            out.push('\n');
-        }
-        for note in &self.notes {
-            out += &format!("note: {note}\n");
-        }
-        out
-    }
 }
 
 /// An API key as `keys list` shows it.

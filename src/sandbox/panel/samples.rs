@@ -102,6 +102,27 @@ mod tests {
         assert!(FACILITIES.iter().any(|f| f.code == profile["facility"]));
     }
 
+    /// The console's tests stand in for an engine with these values (they may not name
+    /// the sandbox); when the panel changes, this says to refresh their copy.
+    #[test]
+    fn the_consoles_test_copy_is_current() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/src/console/testdata/development-samples.json"
+        );
+        let mut current = serde_json::to_string_pretty(default_samples()).expect("json");
+        current.push('\n');
+        let copy = std::fs::read_to_string(path).unwrap_or_default();
+        if std::env::var_os("SWITCHBOARD_BLESS").is_some() {
+            std::fs::write(path, &current).expect("write the copy");
+            return;
+        }
+        assert_eq!(
+            copy, current,
+            "{path} is stale: rerun with SWITCHBOARD_BLESS=1 to refresh it"
+        );
+    }
+
     #[test]
     fn ids_belong_to_the_patient() {
         let panel = Panel::generate(DEFAULT_SEED, 50);

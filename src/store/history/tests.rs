@@ -2,8 +2,8 @@
 //! environments, sparse status index, all logs) give what filtering every log gives.
 
 use super::*;
-use crate::model::Exchange;
 use crate::model::log::new_log_id;
+use crate::model::{Exchange, LogType};
 use crate::store::StoredRequest;
 
 const MODELS: [(&str, &str); 3] = [

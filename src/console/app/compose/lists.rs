@@ -3,10 +3,10 @@
 //! re-opened into the editor to edit and send again.
 
 use super::super::{App, Effect, Notice};
+use crate::client::wire::{HistoryEntry, HistoryPage, Sent};
+use crate::console::collection::{Listed, SavedRequest, parse_body};
 use crate::console::composer::{Draft, ListItem, ListView, Named};
 use crate::model::catalog;
-use crate::store::composer_history::{HistoryEntry, HistoryPage, Sent};
-use crate::store::saved_requests::{Listed, SavedRequest, parse_body};
 use crossterm::event::{KeyCode, KeyEvent};
 
 /// History entries asked for per page.

@@ -3,104 +3,52 @@
 
 use super::super::*;
 use crate::client::send::{Answer, PlatformPath};
+use crate::client::wire::{ConnectionsView, EnvironmentView, SourceView};
 use crate::console::composer::ComposerFocus;
-use crate::engine::config::{CONSOLE_SOURCE_ID, Config, Destination, Source, Subscription};
-use crate::engine::health::{ConnectionsView, DestinationView, EnvironmentView, SourceView};
-use crate::engine::stats::DestinationHealth;
+use crate::console::fixtures::{
+    self, SANDBOX_EHR, builtin_development, builtin_environments, idle, source,
+};
+use crate::model::reach::{CONSOLE_SOURCE_ID, DeliveryMode, Subscription};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::time::Duration;
 
-const SANDBOX_EHR: Uuid = crate::sandbox::DESTINATION_ID;
-
-fn source(id: Uuid, name: &str, env: Environment) -> Source {
-    Source {
-        id,
-        name: name.into(),
-        environment: env,
-        timezone: chrono_tz::Tz::UTC,
-    }
-}
-
-fn destination_view(destination: Destination) -> DestinationView {
-    DestinationView {
-        destination,
-        paused: false,
-        delivery_allowed: true,
-        queue_depth: 0,
-        queue_depth_capped: false,
-        oldest_queued_at: None,
-        quarantined: 0,
-        health: DestinationHealth::default(),
-    }
-}
-
 /// The built-in Development connections, plus a poll destination no one subscribes to.
 fn development() -> ConnectionsView {
-    let config = Config::builtin();
-    let mut billing = config.registry.destinations[0].clone();
-    billing.id = Uuid::from_u128(0xb111);
-    billing.name = "Billing".into();
-    billing.mode = crate::engine::config::DeliveryMode::Poll;
-    billing.url = None;
-    let mut destinations: Vec<DestinationView> = config
-        .registry
-        .destinations
-        .iter()
-        .filter(|d| d.environment == Environment::Development)
-        .cloned()
-        .map(destination_view)
-        .collect();
-    destinations.push(destination_view(billing));
-    ConnectionsView {
-        sources: config
-            .registry
-            .sources
-            .iter()
-            .filter(|s| s.environment == Environment::Development)
-            .map(|s| SourceView {
-                source: s.clone(),
-                health: Default::default(),
-            })
-            .collect(),
-        destinations,
-        subscriptions: config.registry.subscriptions.clone(),
-    }
+    let mut view = builtin_development();
+    view.destinations.push(idle(fixtures::destination(
+        Uuid::from_u128(0xb111),
+        "Billing",
+        Environment::Development,
+        DeliveryMode::Poll,
+    )));
+    view
 }
 
 /// One Production source subscribed to one push destination.
 fn production() -> ConnectionsView {
-    let mut dest = Config::builtin().registry.destinations[0].clone();
-    dest.id = Uuid::from_u128(0xe4e);
-    dest.name = "Acme EHR".into();
-    dest.environment = Environment::Production;
+    let dest = fixtures::destination(
+        Uuid::from_u128(0xe4e),
+        "Acme EHR",
+        Environment::Production,
+        DeliveryMode::Push,
+    );
     let lab = source(Uuid::from_u128(0x1ab), "Prod Lab", Environment::Production);
     ConnectionsView {
         sources: vec![SourceView {
             source: lab.clone(),
             health: Default::default(),
         }],
-        destinations: vec![destination_view(dest.clone())],
         subscriptions: vec![Subscription {
             source_id: lab.id,
             destination_id: dest.id,
             data_models: Vec::new(),
         }],
+        destinations: vec![idle(dest)],
     }
 }
 
 fn environments() -> Vec<EnvironmentView> {
-    let config = Config::builtin();
-    Environment::ALL
-        .iter()
-        .map(|&name| EnvironmentView {
-            name,
-            sources: 0,
-            destinations: 0,
-            requests_per_minute: 0.0,
-            failures_5m: 0,
-            variables: config.variables(name),
-        })
-        .collect()
+    builtin_environments()
 }
 
 fn key(code: KeyCode) -> Msg {
@@ -174,6 +122,35 @@ fn compose_by_name_takes_the_console_source_and_the_only_reachable_destination()
         "{:?}",
         app.composer.validation
     );
+}
+
+/// A remote console fills templates with the engine's sample values (they travel in
+/// the environment view), not with whatever its own build would make.
+#[test]
+fn templates_take_the_engines_samples_from_the_environment_view() {
+    use crate::model::template::Samples;
+    let note_id = |samples: Option<Samples>| {
+        let mut app = console(Role::Admin);
+        let mut envs = environments();
+        envs[0].samples = samples;
+        update(&mut app, Msg::Environments(envs));
+        command(&mut app, "compose Notes Replace");
+        let text = app.composer.text();
+        let body: serde_json::Value = serde_json::from_str(&text).expect("JSON template");
+        body["Note"]["OriginalDocumentID"]
+            .as_str()
+            .map(str::to_string)
+    };
+    let engines = Samples {
+        note_id: "note-from-the-engine".into(),
+        ..crate::console::fixtures::development_samples()
+    };
+    assert_eq!(
+        note_id(Some(engines)).as_deref(),
+        Some("note-from-the-engine")
+    );
+    // An older engine sends none: the placeholders, not this build's sandbox.
+    assert_eq!(note_id(None), Some(Samples::default().note_id));
 }
 
 #[test]
@@ -301,8 +278,8 @@ fn ctrl_s_sends_with_variables_filled_and_the_feed_follows_the_request() {
     record.request_id = Uuid::from_u128(0x77);
     let effects = update(
         &mut app,
-        Msg::Followed(Some(Box::new(crate::engine::access::VisibleDetail {
-            detail: crate::engine::query::LogDetail {
+        Msg::Followed(Some(Box::new(crate::client::wire::VisibleDetail {
+            detail: crate::client::wire::LogDetail {
                 log: record,
                 attempts: Vec::new(),
                 request: None,
@@ -476,7 +453,7 @@ fn answered(app: &mut App) -> Vec<Effect> {
 
 #[test]
 fn what_was_sent_goes_to_the_history_and_comes_back_from_it() {
-    use crate::store::composer_history::{HistoryEntry, HistoryPage};
+    use crate::client::wire::{HistoryEntry, HistoryPage};
     let mut app = composing(Role::Admin, "compose PatientSearch Query");
     update(&mut app, ctrl('s'));
     let effects = answered(&mut app);
@@ -531,7 +508,7 @@ fn what_was_sent_goes_to_the_history_and_comes_back_from_it() {
 
 #[test]
 fn ctrl_w_saves_under_a_name_and_o_opens_it_again() {
-    use crate::store::saved_requests::Listed;
+    use crate::console::collection::Listed;
     let mut app = composing(Role::Admin, "compose PatientSearch Query");
     let text = app.composer.text();
     update(&mut app, ctrl('w'));

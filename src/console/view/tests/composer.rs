@@ -12,11 +12,11 @@ fn draft(env: Environment, model: &str, event: &str) -> Draft {
     Draft {
         environment: env,
         source: Named {
-            id: crate::engine::config::CONSOLE_SOURCE_ID,
+            id: crate::model::reach::CONSOLE_SOURCE_ID,
             name: "Switchboard Console".into(),
         },
         destination: Named {
-            id: crate::sandbox::DESTINATION_ID,
+            id: crate::console::fixtures::SANDBOX_EHR,
             name: "Sandbox EHR".into(),
         },
         event: catalog::lookup(model, event).expect("known event"),
@@ -24,7 +24,7 @@ fn draft(env: Environment, model: &str, event: &str) -> Draft {
 }
 
 fn template(d: &Draft) -> String {
-    let samples = crate::sandbox::panel::samples::default_samples().clone();
+    let samples = crate::console::fixtures::development_samples();
     template_text(&Options {
         event: d.event,
         now: now(),
@@ -42,7 +42,7 @@ fn template(d: &Draft) -> String {
 /// A Development console with the Composer focused and `text` loaded for `d`.
 fn composing(d: Draft, text: &str) -> App {
     let mut app = console(Role::Admin, d.environment);
-    let vars = crate::engine::config::Config::builtin().variables(Environment::Development);
+    let vars = crate::console::fixtures::development_samples().variables();
     app.composer.load(d, text, &vars);
     app.focus = crate::console::app::Pane::Composer;
     app
@@ -158,7 +158,7 @@ fn composer_production_guard() {
 
 #[test]
 fn composer_history_list() {
-    use crate::store::composer_history::{HistoryEntry, HistoryPage, Sent};
+    use crate::client::wire::{HistoryEntry, HistoryPage, Sent};
     let d = draft(Environment::Development, "PatientSearch", "Query");
     let text = template(&d);
     let mut app = composing(d, &text);
@@ -168,9 +168,9 @@ fn composer_history_list() {
         at: now() - Duration::minutes(n as i64),
         sent: Sent {
             environment: env,
-            source_id: crate::engine::config::CONSOLE_SOURCE_ID,
+            source_id: crate::model::reach::CONSOLE_SOURCE_ID,
             source_name: "Switchboard Console".into(),
-            destination_id: crate::sandbox::DESTINATION_ID,
+            destination_id: crate::console::fixtures::SANDBOX_EHR,
             destination_name: "Sandbox EHR".into(),
             data_model: "PatientSearch".into(),
             event_type: "Query".into(),

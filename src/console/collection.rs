@@ -1,4 +1,6 @@
-//! Saved requests: a directory of small JSON files meant to be reviewed in git.
+//! Saved requests, the console's own collection: a directory of small JSON files meant
+//! to be reviewed in git. The console reads and writes them; the engine never does (same
+//! format and place as when they were kept under `store`, so existing files still open).
 //!
 //! One request per file, `<name>.json`, pretty-printed with two-space indentation, keys
 //! in a fixed order and a trailing newline, so a change to one field is a one-line diff:
@@ -23,9 +25,9 @@
 //! `{{variables}}` inside strings are kept as written. Writes go to a temporary file
 //! first and are renamed into place, so a crash never leaves half a file.
 //!
-//! The directory is the caller's choice (a git checkout, or [`default_dir`]). To reopen
-//! one, `engine::config::Registry::resolve_saved` finds its source, destination and
-//! event in the running configuration and says whether it can be sent as saved.
+//! The directory is the caller's choice (a git checkout, or [`default_dir`]). A reopened
+//! request's names are matched against the connections the engine shows; an engine
+//! resolves the same names with its registry's `resolve_saved`.
 
 use crate::model::Environment;
 use serde::{Deserialize, Serialize};

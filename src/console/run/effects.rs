@@ -1,0 +1,219 @@
+//! Effects carried out for the loop: each becomes a task that asks the engine (through
+//! the `Engine` trait), the composer's sender or the saved-request files, and answers
+//! with one [`Msg`]. Grouped by what they reach: the engine's history and delivery, the
+//! composer's ways out, and the terminal (the clipboard).
+
+use crate::client::Engine;
+use crate::client::send::Sender;
+use crate::console::app::{Effect, HISTORY_PAGE, Msg};
+use crate::console::collection;
+use crate::model::filter::Filter;
+use std::io::Write;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// Carries out effects; remembers the feed subscription so a new one replaces it.
+pub(super) struct Effects {
+    pub client: Arc<dyn Engine>,
+    pub tx: mpsc::Sender<Msg>,
+    pub subscription: Option<JoinHandle<()>>,
+    pub sender: Arc<Sender>,
+    /// Where saved requests are written.
+    pub collection: std::path::PathBuf,
+}
+
+impl Effects {
+    fn spawn<F>(&self, work: F)
+    where
+        F: std::future::Future<Output = Option<Msg>> + Send + 'static,
+    {
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            if let Some(msg) = work.await {
+                let _ = tx.send(msg).await;
+            }
+        });
+    }
+
+    /// Returns false on Quit. Every effect is named here, so a new one is routed on
+    /// purpose (the compiler asks).
+    pub fn apply(&mut self, effect: Effect) -> bool {
+        match effect {
+            Effect::Quit => return false,
+            Effect::Subscribe(filter) => self.subscribe(filter),
+            Effect::Copy { text, what } => self.copy(&text, &what),
+            // Need the terminal or the loop's theme; handled by the loop.
+            Effect::EditExternally(_) | Effect::SetTheme(_) => {}
+            composer @ (Effect::ComposeSend { .. }
+            | Effect::FollowRequest(_)
+            | Effect::RecordSent(_)
+            | Effect::LoadHistory { .. }
+            | Effect::SaveRequest { .. }
+            | Effect::LoadSaved) => self.composer(composer),
+            engine @ (Effect::LoadPage(_)
+            | Effect::CatchUp { .. }
+            | Effect::LoadConnections(_)
+            | Effect::OpenLog(_)
+            | Effect::Revoke(_)
+            | Effect::Act(_)) => self.engine(engine),
+        }
+        true
+    }
+
+    /// Follows the live feed, replacing the subscription before it.
+    fn subscribe(&mut self, filter: Filter) {
+        if let Some(old) = self.subscription.take() {
+            old.abort();
+        }
+        let (client, tx) = (self.client.clone(), self.tx.clone());
+        self.subscription = Some(tokio::spawn(async move {
+            match client.subscribe(filter).await {
+                Ok(mut feed) => {
+                    while let Some(event) = feed.recv().await {
+                        if tx.send(Msg::Feed(event)).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.send(Msg::Failed(e.to_string())).await;
+                }
+            }
+        }));
+    }
+
+    /// History, connections and one log read from the engine; operator actions on it.
+    fn engine(&self, effect: Effect) {
+        let client = self.client.clone();
+        match effect {
+            Effect::LoadPage(query) => self.spawn(async move {
+                Some(match client.logs(query).await {
+                    Ok(page) => Msg::Page(page),
+                    Err(e) => Msg::Failed(e.to_string()),
+                })
+            }),
+            Effect::CatchUp { query, max } => self.spawn(async move {
+                let mut query = query;
+                let mut found = Vec::new();
+                let answer = loop {
+                    match client.logs(query.clone()).await {
+                        Ok(page) => {
+                            found.extend(page.logs);
+                            match page.next {
+                                Some(next) if found.len() < max => query.before = Some(next),
+                                _ => break Ok(found),
+                            }
+                        }
+                        Err(e) => break Err(e.to_string()),
+                    }
+                };
+                Some(Msg::CaughtUp(answer))
+            }),
+            Effect::LoadConnections(env) => self.spawn(async move {
+                Some(match client.connections(env).await {
+                    Ok(view) => Msg::Connections(view),
+                    Err(e) => Msg::Failed(e.to_string()),
+                })
+            }),
+            Effect::OpenLog(id) => self.spawn(async move {
+                Some(match client.log(id).await {
+                    Ok(detail) => Msg::Detail(detail.map(Box::new)),
+                    Err(e) => Msg::Failed(e.to_string()),
+                })
+            }),
+            Effect::Revoke(what) => self.spawn(async move {
+                Some(match client.revoke(what).await {
+                    Ok(report) => Msg::Info(report.text().trim_end().replace('\n', "; ")),
+                    Err(e) => Msg::Failed(e.to_string()),
+                })
+            }),
+            Effect::Act(action) => self.spawn(async move {
+                client
+                    .act(action)
+                    .await
+                    .err()
+                    .map(|e| Msg::Failed(e.to_string()))
+            }),
+            // Sorted out by `apply`.
+            _ => {}
+        }
+    }
+
+    /// The composer's ways out: sending, following what was sent, its history kept by
+    /// the engine, and the saved requests kept in the console's own files.
+    fn composer(&self, effect: Effect) {
+        let client = self.client.clone();
+        match effect {
+            Effect::ComposeSend { source, path, body } => {
+                let sender = self.sender.clone();
+                self.spawn(async move {
+                    let answer = sender.send(client.as_ref(), source, path, body).await;
+                    Some(Msg::Sent(answer.map_err(|e| e.to_string())))
+                })
+            }
+            Effect::FollowRequest(log) => self.spawn(async move {
+                client
+                    .log(log)
+                    .await
+                    .ok()
+                    .map(|detail| Msg::Followed(detail.map(Box::new)))
+            }),
+            Effect::RecordSent(sent) => self.spawn(async move {
+                client
+                    .record_sent(sent)
+                    .await
+                    .err()
+                    .map(|e| Msg::Failed(format!("not kept in the history: {e}")))
+            }),
+            Effect::LoadHistory { before } => self.spawn(async move {
+                let page = client.sent_history(before, HISTORY_PAGE).await;
+                Some(Msg::History(page.map_err(|e| e.to_string())))
+            }),
+            Effect::SaveRequest { name, request } => {
+                let dir = self.collection.clone();
+                self.spawn(async move {
+                    let saved = tokio::task::spawn_blocking(move || {
+                        collection::save(&dir, &name, &request, true)
+                    })
+                    .await;
+                    Some(match saved {
+                        Ok(Ok(path)) => Msg::Info(format!("saved to {}", path.display())),
+                        Ok(Err(e)) => Msg::Failed(format!("not saved: {e}")),
+                        Err(e) => Msg::Failed(format!("not saved: {e}")),
+                    })
+                })
+            }
+            Effect::LoadSaved => {
+                let dir = self.collection.clone();
+                self.spawn(async move {
+                    let listed = tokio::task::spawn_blocking(move || collection::list(&dir)).await;
+                    Some(Msg::SavedList(match listed {
+                        Ok(found) => found.map_err(|e| e.to_string()),
+                        Err(e) => Err(e.to_string()),
+                    }))
+                })
+            }
+            // Sorted out by `apply`.
+            _ => {}
+        }
+    }
+
+    /// Copies `text` with OSC 52, which works over SSH: the terminal owns the clipboard.
+    fn copy(&self, text: &str, what: &str) {
+        let answer = match crate::console::clipboard::osc52(text) {
+            Ok(sequence) => {
+                let mut out = std::io::stdout();
+                match out.write_all(sequence.as_bytes()).and_then(|_| out.flush()) {
+                    Ok(()) => Msg::Info(format!(
+                        "copied {what} ({} bytes) to the clipboard",
+                        text.len()
+                    )),
+                    Err(e) => Msg::Failed(format!("copy failed: {e}")),
+                }
+            }
+            Err(e) => Msg::Failed(format!("not copied: {e}")),
+        };
+        let _ = self.tx.try_send(answer);
+    }
+}

@@ -1,0 +1,166 @@
+//! The environments and connections panes: each environment with its counts and the
+//! composer's values, and each source and destination with its live figures. A
+//! destination here is what may be shown of one: never its verification token.
+
+use super::super::reach::{DeliveryMode, Subscription};
+use crate::model::Environment;
+use crate::model::template::Samples;
+use crate::model::variables::Variables;
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvironmentView {
+    pub name: Environment,
+    pub sources: usize,
+    pub destinations: usize,
+    pub requests_per_minute: f64,
+    pub failures_5m: u64,
+    /// The composer's `{{variable}}` profile for this environment.
+    #[serde(default)]
+    pub variables: Variables,
+    /// The values the composer's templates are filled with (Development: the sandbox's
+    /// first patient), so a console elsewhere uses the engine's, not its own build's.
+    /// Absent from an older engine's answer, and where there is no test patient to name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub samples: Option<Samples>,
+}
+
+/// A source as the console sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceInfo {
+    pub id: Uuid,
+    pub name: String,
+    pub environment: Environment,
+    pub timezone: Tz,
+}
+
+/// A destination as the console sees it: its settings, never its verification token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DestinationInfo {
+    pub id: Uuid,
+    pub name: String,
+    pub environment: Environment,
+    pub url: Option<String>,
+    pub verification_method: VerificationMethodView,
+    pub mode: DeliveryMode,
+    pub timezone: Tz,
+    pub verified: bool,
+    pub delivery: DeliveryView,
+}
+
+/// How the engine verifies a destination's endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VerificationMethodView {
+    Post,
+    Get,
+}
+
+/// How one destination is delivered to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryView {
+    /// Wait before retry n (1-based) is `retry_schedule[n-1]`; the last repeats.
+    #[serde(
+        rename = "retryScheduleSeconds",
+        with = "crate::model::wire::seconds_list"
+    )]
+    pub retry_schedule: Vec<Duration>,
+    /// Quarantine the head item after this many failed attempts; `None` = never.
+    pub quarantine_after: Option<u32>,
+    pub queue_key: QueueKeyView,
+    /// Bound on one delivery attempt, connect to last byte.
+    #[serde(rename = "timeoutSeconds", with = "crate::model::wire::seconds")]
+    pub timeout: Duration,
+}
+
+/// What a destination's queues are keyed by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QueueKeyView {
+    /// One queue per (source, destination).
+    Pair,
+    /// A child queue per patient within each pair.
+    Patient,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SourceView {
+    #[serde(flatten)]
+    pub source: SourceInfo,
+    pub health: SourceHealth,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DestinationView {
+    #[serde(flatten)]
+    pub destination: DestinationInfo,
+    pub paused: bool,
+    /// Verified by config or by a recorded challenge.
+    pub delivery_allowed: bool,
+    pub queue_depth: usize,
+    /// The depth hit the engine's count cap: there are at least that many.
+    pub queue_depth_capped: bool,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::model::wire::optional_utc_millis"
+    )]
+    pub oldest_queued_at: Option<DateTime<Utc>>,
+    pub quarantined: usize,
+    pub health: DestinationHealth,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionsView {
+    pub sources: Vec<SourceView>,
+    pub destinations: Vec<DestinationView>,
+    pub subscriptions: Vec<Subscription>,
+}
+
+/// The most recent attempt at a destination.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LastAttempt {
+    #[serde(with = "crate::model::log::utc_millis")]
+    pub at: DateTime<Utc>,
+    pub succeeded: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
+    pub http_status: Option<u16>,
+}
+
+/// A source's figures.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SourceHealth {
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::model::wire::optional_utc_millis"
+    )]
+    pub last_request: Option<DateTime<Utc>>,
+    pub requests_per_minute: f64,
+}
+
+/// A destination's attempt figures (queue figures come from the store).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DestinationHealth {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_attempt: Option<LastAttempt>,
+    pub attempts_5m: u64,
+    pub failures_5m: u64,
+    /// Successful attempts / all attempts over 5 minutes; absent with no attempts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub success_rate_5m: Option<f64>,
+}

@@ -1,0 +1,29 @@
+//! The wire types: what the console and the admin API exchange, as plain serde types
+//! with the admin API's JSON shape (a public contract). The engine and the store build
+//! them from their internals (`engine::views` maps what differs, such as a destination
+//! without its verification token); `client::Engine` is written only in them and in
+//! the rest of `model`, so a console names nothing of `engine`, `store` or `sandbox`.
+//!
+//! They live in `model`, not in `client`, so that every layer may build them without a
+//! dependency pointing back up (`engine -> store -> model`); `client::wire` is this
+//! module under the name the console uses.
+//!
+//! By subject: [`status`] (the engine's figures), [`connections`] (environments,
+//! sources, destinations and their health), [`logs`] (history queries, pages and one
+//! log's detail), [`composer`] (the composer's history and tokens), [`revocation`].
+
+pub mod composer;
+pub mod connections;
+pub mod logs;
+pub mod revocation;
+pub mod status;
+
+pub use composer::{ComposerToken, HistoryEntry, HistoryPage, Sent};
+pub use connections::{
+    ConnectionsView, DeliveryView, DestinationHealth, DestinationInfo, DestinationView,
+    EnvironmentView, LastAttempt, QueueKeyView, SourceHealth, SourceInfo, SourceView,
+    VerificationMethodView,
+};
+pub use logs::{LogDetail, LogPage, LogQuery, VisibleDetail};
+pub use revocation::{RevokeReport, RevokedItem, RevokedKind};
+pub use status::Status;

@@ -1,0 +1,173 @@
+//! The dependency rules of `src/lib.rs`, checked on the source text: the console speaks
+//! to an engine only through `client` and `model` (console -> {client, model}), and the
+//! wire types and the reach rule it is written in name nothing of the layers below.
+//! A failure names each file and line that crosses, and what to use instead.
+
+use std::path::{Path, PathBuf};
+
+/// Paths a module may not name, written as code names them.
+const BELOW_THE_SEAM: [&str; 3] = ["engine", "store", "sandbox"];
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src")
+}
+
+/// Every `.rs` file under `dir` (or `dir` itself when it is a file), sorted.
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    if dir.is_file() {
+        return vec![dir.to_path_buf()];
+    }
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        let entries = std::fs::read_dir(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display()));
+        for entry in entries {
+            let path = entry.expect("directory entry").path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The modules of this crate that `text` names: `crate::engine`, `switchboard::store`,
+/// or in a group (on one line or several), `crate::{client, engine::X}`; each with the
+/// byte offset where the path starts.
+fn named(text: &str, modules: &[&str]) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    for prefix in ["crate::", "switchboard::"] {
+        for (at, _) in text.match_indices(prefix) {
+            let after = &text[at + prefix.len()..];
+            let heads: Vec<&str> = match after.strip_prefix('{') {
+                Some(group) => top_level_items(group),
+                None => vec![after],
+            };
+            for head in heads {
+                for module in modules {
+                    let whole_word = head.starts_with(module)
+                        && !head[module.len()..]
+                            .starts_with(|c: char| c == '_' || c.is_alphanumeric());
+                    if whole_word {
+                        out.push((at, format!("{prefix}{module}")));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The items of a `{...}` group (text after the `{`), each trimmed, up to its `}`.
+fn top_level_items(group: &str) -> Vec<&str> {
+    let mut items = Vec::new();
+    let (mut depth, mut start) = (0usize, 0usize);
+    for (i, c) in group.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => {
+                items.push(group[start..i].trim());
+                break;
+            }
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                items.push(group[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    items
+}
+
+fn names(line: &str, modules: &[&str]) -> Option<String> {
+    named(line, modules).into_iter().next().map(|(_, m)| m)
+}
+
+/// Every `file:line: text (names X)` under `paths` (relative to `src/`) that names one
+/// of `modules`, skipping the files in `allowed`.
+fn crossings(paths: &[&str], modules: &[&str], allowed: &[&str]) -> Vec<String> {
+    let src = root();
+    let mut found = Vec::new();
+    for path in paths {
+        for file in rust_files(&src.join(path)) {
+            let shown = file
+                .strip_prefix(&src)
+                .unwrap_or(&file)
+                .display()
+                .to_string();
+            if allowed.contains(&shown.as_str()) {
+                continue;
+            }
+            let text = std::fs::read_to_string(&file)
+                .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+            for (at, module) in named(&text, modules) {
+                let line = text[..at].matches('\n').count();
+                let shown_line = text.lines().nth(line).unwrap_or_default().trim();
+                found.push(format!(
+                    "src/{shown}:{}: {shown_line} (names {module})",
+                    line + 1
+                ));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn console_names_nothing_of_engine_store_or_sandbox() {
+    let found = crossings(&["console"], &BELOW_THE_SEAM, &[]);
+    assert!(
+        found.is_empty(),
+        "the console speaks to an engine only through `client` (the `Engine` trait and \
+         `client::wire`) and `model`; these lines cross the seam:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn wire_types_and_the_reach_rule_name_nothing_below_them() {
+    let found = crossings(
+        &["model/view", "model/reach.rs"],
+        &["engine", "store", "sandbox", "client", "console", "api"],
+        &[],
+    );
+    assert!(
+        found.is_empty(),
+        "`model::view` (`client::wire`) and `model::reach` are plain types and rules every \
+         layer builds on; these lines name a layer above them:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn only_the_local_client_names_the_engine() {
+    let found = crossings(&["client"], &BELOW_THE_SEAM, &["client/local.rs"]);
+    assert!(
+        found.is_empty(),
+        "`client` reaches an engine through the admin API (`Remote`) or in the same \
+         process (`Local`, in client/local.rs); these lines name it elsewhere:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn the_check_sees_direct_and_grouped_paths() {
+    let m = &BELOW_THE_SEAM;
+    assert!(names("use crate::engine::health::View;", m).is_some());
+    assert!(names("    let s = switchboard::sandbox::DESTINATION_ID;", m).is_some());
+    assert!(names("use crate::{client, store::LogPage};", m).is_some());
+    assert!(names("use crate::engineering::X;", m).is_none());
+    assert!(names("use crate::client::wire::LogPage;", m).is_none());
+    assert!(
+        names(
+            "use crate::{\n    client::Engine,\n    engine::Local,\n};",
+            m
+        )
+        .is_some()
+    );
+    assert!(names("use crate::{model::{a, engine}, client};", m).is_none());
+}
