@@ -7,6 +7,7 @@
 mod local;
 mod remote;
 pub mod send;
+pub mod sse;
 
 pub use local::Local;
 pub use remote::Remote;
