@@ -189,13 +189,18 @@ impl Engine for Remote {
     ) -> BoxFuture<'_, Result<mpsc::Receiver<FeedEvent>, ClientError>> {
         Box::pin(async move {
             let (tx, rx) = mpsc::channel(FEED_CHANNEL_CAPACITY);
+            let (ready, connected) = tokio::sync::oneshot::channel();
             tokio::spawn(super::sse::follow(
                 self.stream_http.clone(),
                 format!("{}/admin/v1/events", self.base),
                 self.token.clone(),
                 filter.to_string(),
                 tx,
+                ready,
             ));
+            // Subscribed means subscribed, as with `Local`: the first attempt's outcome
+            // (bounded: a peer may accept and never answer) before returning.
+            let _ = tokio::time::timeout(super::sse::FIRST_ANSWER_WAIT, connected).await;
             Ok(rx)
         })
     }

@@ -12,12 +12,14 @@ use serde_json::Value;
 use sse_stream::{Sse, SseStream};
 use std::pin::Pin;
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 /// First wait before reconnecting; it doubles after every failed attempt.
 pub const FIRST_RECONNECT_WAIT: Duration = Duration::from_millis(250);
 /// Longest wait between reconnection attempts of the live feed.
 pub const MAX_RECONNECT_WAIT: Duration = Duration::from_secs(30);
+/// How long subscribing waits for the first connection's outcome.
+pub const FIRST_ANSWER_WAIT: Duration = Duration::from_secs(10);
 
 /// One server-sent event: its type (`message` when the frame names none) and its data
 /// (several `data:` lines joined with `\n`).
@@ -132,13 +134,16 @@ impl Reconnect {
 }
 
 /// Follows the event stream until the receiver is dropped, reconnecting with backoff.
+/// `ready` is told when the first attempt has an outcome.
 pub(super) async fn follow(
     http: reqwest::Client,
     url: String,
     token: String,
     filter: String,
     tx: mpsc::Sender<FeedEvent>,
+    ready: oneshot::Sender<()>,
 ) {
+    let mut ready = Some(ready);
     let mut reconnect = Reconnect::default();
     let mut connected_before = false;
     loop {
@@ -148,6 +153,11 @@ pub(super) async fn follow(
             .query(&[("filter", &filter)])
             .send()
             .await;
+        // Connected, the engine has registered this subscriber before its answer:
+        // nothing it publishes from now on is missed. A failure is told on the channel.
+        if let Some(ready) = ready.take() {
+            let _ = ready.send(());
+        }
         let reason = match response {
             Ok(response) if response.status().is_success() => {
                 if connected_before && tx.send(FeedEvent::Reconnected).await.is_err() {
