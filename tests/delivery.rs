@@ -2197,10 +2197,13 @@ async fn serve(dir: PathBuf) -> (Served, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pause_acknowledged_before_a_crash_is_still_in_force_after_it() {
     let stub = Stub::ok().await;
+    let other = Stub::ok().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let config = source_toml("Lab", "development", None)
         + &push_destination("EHR", "development", &stub.url, FAST)
-        + &subscription_toml("Lab", "EHR", &["*"]);
+        + &push_destination("Other", "development", &other.url, FAST)
+        + &subscription_toml("Lab", "EHR", &["*"])
+        + &subscription_toml("Lab", "Other", &["*"]);
     std::fs::write(dir.path().join("config.toml"), config).expect("config");
     let operator = cli_json(
         dir.path(),
@@ -2245,15 +2248,30 @@ async fn a_pause_acknowledged_before_a_crash_is_still_in_force_after_it() {
         "the pause acknowledged (200) before the crash was not written durably: {ehr_view}"
     );
     let ehr = uuid_of(&ehr_view["id"]);
+    let oth = connections["destinations"]
+        .as_array()
+        .expect("destinations")
+        .iter()
+        .find(|d| d["name"] == "Other")
+        .map(|d| uuid_of(&d["id"]))
+        .expect("Other");
     let access = access_token(&base, &key).await;
     let response = http
         .post(format!("{base}/endpoint"))
         .bearer_auth(&access)
-        .json(&message(&[ehr], "MRN-1", "m0"))
+        .json(&message(&[ehr, oth], "MRN-1", "m0"))
         .send()
         .await
         .expect("send");
     assert_eq!(response.status(), StatusCode::OK);
+    eventually("the unpaused destination to get its copy", || {
+        has_deliveries(&other, 1)
+    })
+    .await;
+    assert!(
+        stub.deliveries().is_empty(),
+        "delivered to a destination paused (200) before the crash"
+    );
     // Held until resumed: whatever arrives, arrives after the resume.
     let resumed = Instant::now();
     let response = http
