@@ -3,13 +3,13 @@
 
 mod cli;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
-use cli::{records, running};
+use cli::{maintenance, records, revoke, running};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use switchboard::engine::{Config, maintenance, paths, revocation};
+use switchboard::engine::{Config, paths, revocation};
 use switchboard::model::{Environment, Role};
 use switchboard::sandbox;
 
@@ -313,74 +313,14 @@ fn run(cli: Cli) -> Result<()> {
             accept_loss,
             at,
         } => running::serve(listen, accept_loss, at),
-        Command::Check { json, at } => {
-            let report = maintenance::check(&at.data_dir())?;
-            cli::print(json, &report, |r| r.text())?;
-            if !report.healthy {
-                bail!("the data directory has problems (listed above)");
-            }
-            Ok(())
-        }
-        Command::Backup { dir, json, at } => {
-            let report = maintenance::backup(&at.data_dir(), &dir)?;
-            cli::print(json, &report, |r| r.text())
-        }
-        Command::Restore { dir, json, at } => {
-            let report = maintenance::restore(&at.data_dir(), &dir)?;
-            cli::print(json, &report, |r| r.text())
-        }
+        Command::Check { json, at } => maintenance::check(json, &at),
+        Command::Backup { dir, json, at } => maintenance::backup(&dir, json, &at),
+        Command::Restore { dir, json, at } => maintenance::restore(&dir, json, &at),
         Command::Bench(args) => Ok(switchboard::bench::run(args)?),
         Command::Console { args } => running::console(args),
         Command::Paths { at } => records::paths(&at),
-        Command::Keys {
-            action: KeysAction::Create { source, json, at },
-        } => records::keys_create(&source, json, &at),
-        Command::Tokens {
-            action:
-                TokensAction::Create {
-                    role,
-                    name,
-                    expires_in,
-                    json,
-                    at,
-                },
-        } => records::tokens_create(role, &name, expires_in, json, &at),
-        Command::Keys {
-            action:
-                KeysAction::Revoke {
-                    api_key,
-                    source,
-                    json,
-                    at,
-                },
-        } => {
-            let report = running::runtime()?.block_on(revocation::command::keys_revoke(
-                &at.data_dir(),
-                api_key.as_deref(),
-                source.as_deref(),
-            ))?;
-            cli::print(json, &report, |r| r.text())
-        }
-        Command::Keys {
-            action: KeysAction::List { json, at },
-        } => {
-            let keys = revocation::command::keys_list(&at.data_dir())?;
-            cli::print(json, &keys, |k| revocation::command::keys_text(k))
-        }
-        Command::Tokens {
-            action: TokensAction::Revoke { name, json, at },
-        } => {
-            let report = running::runtime()?
-                .block_on(revocation::command::tokens_revoke(&at.data_dir(), &name))?;
-            cli::print(json, &report, |r| r.text())
-        }
-        Command::Tokens {
-            action: TokensAction::List { json, at },
-        } => {
-            let listing =
-                running::runtime()?.block_on(revocation::command::tokens_list(&at.data_dir()))?;
-            cli::print(json, &listing, revocation::command::tokens_text)
-        }
+        Command::Keys { action } => keys(action),
+        Command::Tokens { action } => tokens(action),
         Command::Destinations {
             action: DestinationsAction::Verify { name, at },
         } => records::destinations_verify(&name, &at),
@@ -393,5 +333,32 @@ fn run(cli: Cli) -> Result<()> {
             at,
         } => running::simulate(rate, env, duration, engine, json, at),
         Command::Connections { json, at } => records::connections(json, &at),
+    }
+}
+
+fn keys(action: KeysAction) -> Result<()> {
+    match action {
+        KeysAction::Create { source, json, at } => records::keys_create(&source, json, &at),
+        KeysAction::Revoke {
+            api_key,
+            source,
+            json,
+            at,
+        } => revoke::keys_revoke(api_key.as_deref(), source.as_deref(), json, &at),
+        KeysAction::List { json, at } => revoke::keys_list(json, &at),
+    }
+}
+
+fn tokens(action: TokensAction) -> Result<()> {
+    match action {
+        TokensAction::Create {
+            role,
+            name,
+            expires_in,
+            json,
+            at,
+        } => records::tokens_create(role, &name, expires_in, json, &at),
+        TokensAction::Revoke { name, json, at } => revoke::tokens_revoke(&name, json, &at),
+        TokensAction::List { json, at } => revoke::tokens_list(json, &at),
     }
 }

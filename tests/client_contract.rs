@@ -94,7 +94,6 @@ async fn admin_contract(client: &dyn Engine, te: &TestEngine) {
         .subscribe(Filter::parse("src:Lab dm:PatientAdmin").expect("filter"))
         .await
         .expect("subscribe");
-    tokio::time::sleep(Duration::from_millis(200)).await;
     let prod_id = send(te, "Prod Lab", "Prod EHR", "MRN-P").await;
     let id = send(te, "Lab", "EHR", "MRN-D").await;
     let seen = next_log(&mut feed).await;
@@ -412,7 +411,6 @@ async fn remote_survives_an_engine_restart_and_sigterm_is_not_held_by_streams() 
         .subscribe(Filter::default())
         .await
         .expect("subscribe");
-    tokio::time::sleep(Duration::from_millis(300)).await;
 
     // SIGTERM with a live event stream attached: the engine still stops promptly.
     engine.terminate(Duration::from_secs(15)).await;

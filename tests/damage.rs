@@ -432,7 +432,15 @@ async fn an_online_backup_under_load_restores_everything_acknowledged_before_it(
     assert_eq!(report["manifest"]["online"], true, "{report}");
     let in_backup = report["manifest"]["acknowledged"].as_u64().expect("count") as usize;
     assert!(in_backup >= before.len(), "{report}");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The senders go on after the backup: wait (bounded) for one more acknowledgement.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while acked.lock().expect("acked").len() <= during {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no acknowledgement after the backup"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     stop_sending.store(true, Ordering::SeqCst);
     sender.await.expect("sender");
     let after = acked.lock().expect("acked").len();

@@ -28,9 +28,6 @@ use uuid::Uuid;
 /// suite must hold on a loaded two-core machine).
 const DEADLINE: Duration = Duration::from_secs(15);
 
-/// "Give it a moment": how long a test watches for something that must not happen.
-const QUIET: Duration = Duration::from_millis(400);
-
 /// Short retries; attempts bounded generously so a loaded machine does not time out a
 /// healthy answer.
 const FAST: &str = "retry_schedule_seconds = [0.05, 0.1]\ntimeout_seconds = 5\n";
@@ -601,6 +598,20 @@ fn all_status(te: &TestEngine, ids: &[Uuid], want: LogStatus) -> Result<(), Stri
     }
 }
 
+/// Checks that every delivery `stub` received came at or after `released`: what was
+/// held (paused, unverified) stayed held until the test let it go. Checked once it has
+/// all arrived, instead of watching a while for something that must not happen (which
+/// passes by accident on a slow machine).
+fn assert_delivered_after(stub: &Stub, released: Instant, what: &str) {
+    let early: Vec<String> = stub
+        .deliveries()
+        .iter()
+        .filter(|a| a.at < released)
+        .map(|a| a.marker().to_string())
+        .collect();
+    assert!(early.is_empty(), "{what}: delivered while held: {early:?}");
+}
+
 fn has_deliveries(stub: &Stub, n: usize) -> Result<(), String> {
     let got = stub.log_ids().len();
     if got >= n {
@@ -699,7 +710,14 @@ async fn twenty_notifications_arrive_in_order_once_with_the_right_headers() {
         }
     }
     assert_eq!(succeeded, logs.iter().copied().collect::<HashSet<_>>());
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Its queue empty, the dispatcher retires: nothing more can be delivered after that.
+    eventually("the dispatcher to retire", || {
+        match te.engine.delivery().active_dispatchers() {
+            0 => Ok(()),
+            n => Err(format!("{n} dispatchers")),
+        }
+    })
+    .await;
 
     assert_fifo(&stub, &logs, true, "EHR");
     assert_delivery_headers(&stub, "EHR");
@@ -1105,7 +1123,6 @@ async fn pause_holds_delivery_across_a_restart_and_resume_delivers_in_order() {
         has_deliveries(&other, 4)
     })
     .await;
-    tokio::time::sleep(QUIET).await;
     assert!(stub.arrivals().is_empty(), "delivered while paused");
     let held = logs_of(&sent, ehr);
     for id in &held {
@@ -1124,10 +1141,10 @@ async fn pause_holds_delivery_across_a_restart_and_resume_delivers_in_order() {
         has_deliveries(&other, 7)
     })
     .await;
-    tokio::time::sleep(QUIET).await;
     assert!(stub.arrivals().is_empty(), "delivered while paused");
 
     // Resume by ID (the action takes a name or an ID).
+    let resumed = Instant::now();
     let (status, body) = act(&te, &operator, &format!("/destinations/{ehr}/resume")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body, json!({"paused": false}));
@@ -1136,6 +1153,7 @@ async fn pause_holds_delivery_across_a_restart_and_resume_delivers_in_order() {
         all_status(&te, &all, LogStatus::Succeeded)
     })
     .await;
+    assert_delivered_after(&stub, resumed, "EHR (paused)");
     assert_fifo(&stub, &all, true, "EHR");
     assert_fifo(&other, &logs_of(&sent, oth), true, "Other");
     let markers: Vec<String> = stub
@@ -1278,7 +1296,15 @@ async fn quarantine_sets_poison_aside_and_operators_release_fail_and_quarantine(
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["status"], "FAILED");
     refused.lock().expect("lock").clear();
-    tokio::time::sleep(QUIET).await;
+    // One more message through the same queue: once it is delivered, a FAILED log
+    // still queued ahead of it would have been delivered first.
+    let after = send(&te, &token, &[ehr], "MRN-1", "after-fail")
+        .await
+        .log(ehr);
+    eventually("the message after the failed one", || {
+        all_status(&te, &[after], LogStatus::Succeeded)
+    })
+    .await;
     let l = log(&te, p2);
     assert_eq!((l.status, l.quarantined), (LogStatus::Failed, false));
     assert_eq!(
@@ -1758,8 +1784,8 @@ async fn poll_destinations_lease_ack_and_are_never_pushed_to() {
     assert!(queued(&te, pd).is_empty());
     assert!(poll(&te, pd, 10, 60).await.is_empty());
 
-    // Never pushed to, even with a URL.
-    tokio::time::sleep(QUIET).await;
+    // Never pushed to, even with a URL: every item has sat in its queue past the 1 s
+    // lease awaited above, and no dispatcher runs for a poll destination.
     assert!(
         stub.arrivals().is_empty(),
         "a poll destination was pushed to"
@@ -1820,7 +1846,6 @@ async fn verification_holds_staging_until_the_endpoint_echoes_the_challenge() {
         all_status(&te, &trusted_logs, LogStatus::Succeeded)
     })
     .await;
-    tokio::time::sleep(QUIET).await;
     for name in ["StagePost", "StageGet", "StageWrong"] {
         let held = logs_of(&sent, d(name));
         for id in &held {
@@ -1833,6 +1858,7 @@ async fn verification_holds_staging_until_the_endpoint_echoes_the_challenge() {
     assert!(wrong.arrivals().is_empty());
 
     // POST challenge.
+    let verified = Instant::now();
     let (status, body) = act(&te, &operator, "/destinations/StagePost/verify").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["verified"], true);
@@ -1854,8 +1880,10 @@ async fn verification_holds_staging_until_the_endpoint_echoes_the_challenge() {
     .await;
     assert_fifo(&post, &post_logs, true, "StagePost");
     assert_delivery_headers(&post, "StagePost");
+    assert_delivered_after(&post, verified, "StagePost (unverified)");
 
     // GET challenge.
+    let verified = Instant::now();
     let (status, body) = act(&te, &operator, "/destinations/StageGet/verify").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let challenge = &get.arrivals()[0];
@@ -1872,6 +1900,7 @@ async fn verification_holds_staging_until_the_endpoint_echoes_the_challenge() {
     })
     .await;
     assert_fifo(&get, &get_logs, true, "StageGet");
+    assert_delivered_after(&get, verified, "StageGet (unverified)");
 
     // A wrong echo: 422, not verified, still held.
     let (status, body) = act(&te, &operator, "/destinations/StageWrong/verify").await;
@@ -1879,7 +1908,6 @@ async fn verification_holds_staging_until_the_endpoint_echoes_the_challenge() {
     assert!(!verification_file(&te, d("StageWrong")).exists());
     let (status, _) = act(&te, &operator, "/destinations/StageWrong/retry").await;
     assert_eq!(status, StatusCode::OK);
-    tokio::time::sleep(QUIET).await;
     assert_eq!(wrong.arrivals().len(), 1, "only the challenge");
     for id in logs_of(&sent, d("StageWrong")) {
         assert_eq!(log(&te, id).attempts, 0);
@@ -1893,6 +1921,20 @@ async fn verification_holds_staging_until_the_endpoint_echoes_the_challenge() {
             .as_deref()
             .is_some_and(|d| d.starts_with("StageWrong: ") && d.contains("challenge"))
     }));
+
+    // Once it echoes right, its queue goes, and none of it went before (the retry
+    // above included).
+    wrong.set_cycle(vec![Behave::Ok]);
+    let verified = Instant::now();
+    let (status, body) = act(&te, &operator, "/destinations/StageWrong/verify").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let wrong_logs = logs_of(&sent, d("StageWrong"));
+    eventually("the queue behind the corrected echo", || {
+        all_status(&te, &wrong_logs, LogStatus::Succeeded)
+    })
+    .await;
+    assert_fifo(&wrong, &wrong_logs, true, "StageWrong");
+    assert_delivered_after(&wrong, verified, "StageWrong (unverified)");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1928,8 +1970,8 @@ async fn the_cli_verifies_a_destination_while_the_engine_runs() {
     assert!(stderr.contains("not verified"), "{stderr}");
     assert!(!verification_file(&te, te.destination_id("StageBad")).exists());
 
-    tokio::time::sleep(QUIET).await;
     assert!(good.arrivals().is_empty(), "delivered before verification");
+    let verified = Instant::now();
     let out = run("StageCli").await.expect("join");
     assert!(
         out.status.success(),
@@ -1956,6 +1998,7 @@ async fn the_cli_verifies_a_destination_while_the_engine_runs() {
     })
     .await;
     assert_fifo(&good, &logs, true, "StageCli");
+    assert_delivered_after(&good, verified, "StageCli (unverified)");
 }
 
 // ---- 9. operator permissions and retry-now ----------------------------------------------------------
@@ -2082,7 +2125,6 @@ async fn retry_now_cuts_a_long_wait_short() {
     })
     .await;
     stub.recover();
-    tokio::time::sleep(QUIET).await;
     assert_eq!(stub.arrivals().len(), 1, "retried before the 30 s wait");
     let operator = te.admin_token(Role::Operator);
     let asked = Instant::now();
@@ -2096,6 +2138,9 @@ async fn retry_now_cuts_a_long_wait_short() {
     assert!(asked.elapsed() < Duration::from_secs(10));
     assert_fifo(&stub, &logs, false, "EHR");
     assert_eq!(log(&te, logs[0]).attempts, 2);
+    // The second try was the operator's, not the schedule's.
+    let arrivals = stub.arrivals();
+    assert!(arrivals[1].at >= asked, "retried before retry-now");
 }
 
 /// An operator action on one log kicks every dispatcher of its destination. A kick that
@@ -2152,10 +2197,13 @@ async fn serve(dir: PathBuf) -> (Served, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pause_acknowledged_before_a_crash_is_still_in_force_after_it() {
     let stub = Stub::ok().await;
+    let other = Stub::ok().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let config = source_toml("Lab", "development", None)
         + &push_destination("EHR", "development", &stub.url, FAST)
-        + &subscription_toml("Lab", "EHR", &["*"]);
+        + &push_destination("Other", "development", &other.url, FAST)
+        + &subscription_toml("Lab", "EHR", &["*"])
+        + &subscription_toml("Lab", "Other", &["*"]);
     std::fs::write(dir.path().join("config.toml"), config).expect("config");
     let operator = cli_json(
         dir.path(),
@@ -2188,26 +2236,51 @@ async fn a_pause_acknowledged_before_a_crash_is_still_in_force_after_it() {
         .json()
         .await
         .expect("JSON");
-    let ehr = connections["destinations"]
+    let ehr_view = connections["destinations"]
         .as_array()
         .expect("destinations")
         .iter()
         .find(|d| d["name"] == "EHR")
-        .map(|d| uuid_of(&d["id"]))
         .expect("EHR");
+    assert_eq!(
+        ehr_view["paused"],
+        json!(true),
+        "the pause acknowledged (200) before the crash was not written durably: {ehr_view}"
+    );
+    let ehr = uuid_of(&ehr_view["id"]);
+    let oth = connections["destinations"]
+        .as_array()
+        .expect("destinations")
+        .iter()
+        .find(|d| d["name"] == "Other")
+        .map(|d| uuid_of(&d["id"]))
+        .expect("Other");
     let access = access_token(&base, &key).await;
     let response = http
         .post(format!("{base}/endpoint"))
         .bearer_auth(&access)
-        .json(&message(&[ehr], "MRN-1", "m0"))
+        .json(&message(&[ehr, oth], "MRN-1", "m0"))
         .send()
         .await
         .expect("send");
     assert_eq!(response.status(), StatusCode::OK);
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    eventually("the unpaused destination to get its copy", || {
+        has_deliveries(&other, 1)
+    })
+    .await;
     assert!(
         stub.deliveries().is_empty(),
-        "delivered to a destination paused (200) before the crash: the pause was not \
-         written durably"
+        "delivered to a destination paused (200) before the crash"
     );
+    // Held until resumed: whatever arrives, arrives after the resume.
+    let resumed = Instant::now();
+    let response = http
+        .post(format!("{base}/admin/v1/destinations/EHR/resume"))
+        .bearer_auth(&operator)
+        .send()
+        .await
+        .expect("resume");
+    assert_eq!(response.status(), StatusCode::OK);
+    eventually("the delivery after resume", || has_deliveries(&stub, 1)).await;
+    assert_delivered_after(&stub, resumed, "EHR (paused before the crash)");
 }

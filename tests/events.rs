@@ -4,8 +4,10 @@
 mod common;
 
 use common::{TestEngine, closed_url, destination_toml, payload, source_toml, subscription_toml};
+use futures_util::StreamExt;
 use serde_json::Value;
 use std::time::Duration;
+use switchboard::client::sse::{Frames, response_frames};
 use switchboard::model::Role;
 
 fn config() -> String {
@@ -21,30 +23,42 @@ fn config() -> String {
     c
 }
 
-/// Reads `event: log` frames until `want` have arrived or `wait` passes.
-async fn read_logs(response: &mut reqwest::Response, want: usize, wait: Duration) -> Vec<Value> {
-    let mut buffer = String::new();
+/// Reads `event: log` frames, with the console's own reader, until `want` have
+/// arrived or `wait` passes.
+async fn read_logs(frames: &mut Frames, want: usize, wait: Duration) -> Vec<Value> {
     let mut logs = Vec::new();
     let deadline = tokio::time::Instant::now() + wait;
     while logs.len() < want {
-        let chunk = match tokio::time::timeout_at(deadline, response.chunk()).await {
-            Ok(Ok(Some(chunk))) => chunk,
+        let frame = match tokio::time::timeout_at(deadline, frames.next()).await {
+            Ok(Some(Ok(frame))) => frame,
             _ => break,
         };
-        buffer.push_str(&String::from_utf8_lossy(&chunk));
-        while let Some(end) = buffer.find("\n\n") {
-            let frame: String = buffer.drain(..end + 2).collect();
-            if frame.lines().any(|l| l == "event: log")
-                && let Some(data) = frame.lines().find_map(|l| l.strip_prefix("data: "))
-            {
-                logs.push(serde_json::from_str(data).expect("log JSON"));
-            }
+        if frame.event == "log" {
+            logs.push(serde_json::from_str(&frame.data).expect("log JSON"));
         }
     }
     logs
 }
 
-async fn subscribe(te: &TestEngine, token: &str, filter: &str) -> reqwest::Response {
+/// Reads `event: log` frames until one matches `last`; all of them, that one included.
+/// Events arrive in the order the engine published them, so whatever was published
+/// before `last` has been seen when it comes.
+async fn read_until(frames: &mut Frames, last: impl Fn(&Value) -> bool) -> Vec<Value> {
+    let mut logs = Vec::new();
+    loop {
+        let more = read_logs(frames, 1, Duration::from_secs(15)).await;
+        let Some(log) = more.into_iter().next() else {
+            panic!("the awaited event did not come; before it: {logs:?}");
+        };
+        let done = last(&log);
+        logs.push(log);
+        if done {
+            return logs;
+        }
+    }
+}
+
+async fn subscribe(te: &TestEngine, token: &str, filter: &str) -> Frames {
     let response = te
         .client
         .get(te.url("/admin/v1/events"))
@@ -58,7 +72,7 @@ async fn subscribe(te: &TestEngine, token: &str, filter: &str) -> reqwest::Respo
         response.headers()["content-type"].to_str().expect("type"),
         "text/event-stream"
     );
-    response
+    response_frames(response)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -66,6 +80,8 @@ async fn the_stream_carries_only_matching_logs() {
     let te = TestEngine::start(&config()).await;
     let admin = te.admin_token(Role::Admin);
     let mut stream = subscribe(&te, &admin, "dm:PatientAdmin event:Arrival").await;
+    // The same events unfiltered: to know when the first log's attempt has been told.
+    let mut everything = subscribe(&te, &admin, "").await;
     let token = te.token("Lab").await;
     let ehr = te.destination_id("EHR");
     for (model, event) in [
@@ -82,15 +98,27 @@ async fn the_stream_carries_only_matching_logs() {
             .await;
         assert_eq!(status, 200, "{body}");
     }
-    let logs = read_logs(&mut stream, 1, Duration::from_secs(5)).await;
-    assert!(!logs.is_empty(), "no event arrived");
+    // Nobody listens at EHR: the head of its queue (Results) fails its attempt.
+    read_until(&mut everything, |l| {
+        l["dataModel"] == "Results" && l["attempts"].as_u64() >= Some(1)
+    })
+    .await;
+    // A last Arrival, published after every change above: once the filtered stream has
+    // it, it has had its chance to carry any of them.
+    let (status, body) = te
+        .post_json(
+            "/endpoint",
+            Some(&token),
+            &payload("PatientAdmin", "Arrival", &[ehr], "M-LAST"),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let logs = read_until(&mut stream, |l| l["patientId"] == "M-LAST").await;
+    assert!(logs.len() >= 2, "the first Arrival did not come: {logs:?}");
     for log in &logs {
         assert_eq!(log["dataModel"], "PatientAdmin", "{log}");
         assert_eq!(log["eventType"], "Arrival", "{log}");
     }
-    // Give the other changes (attempts) time to arrive; none may break the filter.
-    let more = read_logs(&mut stream, 10, Duration::from_millis(500)).await;
-    assert!(more.iter().all(|l| l["eventType"] == "Arrival"), "{more:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -120,9 +148,24 @@ async fn production_patients_stay_hidden_from_a_viewer() {
             "patient field leaked: {log}"
         );
     }
-    // A patient filter cannot be used to find out who is in Production traffic.
-    let found = read_logs(&mut by_patient, 1, Duration::from_millis(700)).await;
-    assert!(found.is_empty(), "{found:?}");
+    // A patient filter cannot be used to find out who is in Production traffic: the
+    // same patient in Development, sent after, is the first thing the filter finds.
+    let dev = te.token("Lab").await;
+    let ehr = te.destination_id("EHR");
+    let (status, body) = te
+        .post_json(
+            "/endpoint",
+            Some(&dev),
+            &payload("PatientAdmin", "Arrival", &[ehr], "MRN-SECRET"),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let found = read_until(&mut by_patient, |l| l["environment"] == "Development").await;
+    assert_eq!(
+        found.len(),
+        1,
+        "Production traffic found by patient: {found:?}"
+    );
     // With the permission, the same filter finds it, patient field included.
     let found = read_logs(&mut by_patient_with_phi, 1, Duration::from_secs(5)).await;
     assert_eq!(

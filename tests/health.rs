@@ -57,14 +57,27 @@ async fn connections_environments_and_status_carry_live_figures() {
         assert!(Instant::now() < deadline, "deliveries did not happen");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    // Rates count whole seconds: let the current one complete.
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-
+    // Rates count whole seconds, and an attempt is recorded after its answer: wait
+    // (bounded) until the figures have taken all of it in.
     let admin = te.admin_token(Role::Operator);
-    let (status, view) = te
-        .get("/admin/v1/connections?env=development", Some(&admin))
-        .await;
-    assert_eq!(status, 200, "{view}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let view = loop {
+        let (status, view) = te
+            .get("/admin/v1/connections?env=development", Some(&admin))
+            .await;
+        assert_eq!(status, 200, "{view}");
+        let settled = find(&view["sources"], "Lab")["health"]["requestsPerMinute"] == 3.0
+            && find(&view["destinations"], "Up")["health"]["successRate5m"] == 1.0
+            && find(&view["destinations"], "Down")["health"]["lastAttempt"]["httpStatus"] == 500;
+        if settled {
+            break view;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the figures did not settle: {view}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     let up_view = find(&view["destinations"], "Up");
     assert_eq!(up_view["queueDepth"], 0, "{up_view}");
     assert_eq!(

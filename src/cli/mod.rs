@@ -1,7 +1,9 @@
 //! The command line's wiring, kept out of `main.rs` (which only declares the
 //! subcommands and dispatches them).
 
+pub mod maintenance;
 pub mod records;
+pub mod revoke;
 pub mod running;
 
 use anyhow::Result;

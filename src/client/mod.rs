@@ -12,6 +12,7 @@
 mod local;
 mod remote;
 pub mod send;
+pub mod sse;
 
 pub use local::Local;
 pub use remote::Remote;

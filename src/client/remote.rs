@@ -1,6 +1,5 @@
 //! An engine elsewhere, through the admin API of `switchboard serve`: JSON over HTTP,
-//! and server-sent events for the live feed, reconnecting with backoff when the
-//! connection drops.
+//! and server-sent events for the live feed (read and reconnected in [`super::sse`]).
 
 use super::wire::{
     ComposerToken, ConnectionsView, EnvironmentView, HistoryEntry, HistoryPage, LogPage, LogQuery,
@@ -21,8 +20,6 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-/// Longest wait between reconnection attempts of the live feed.
-pub const MAX_RECONNECT_WAIT: Duration = Duration::from_secs(30);
 /// Bound on one admin request (the live feed has none: it stays open).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -91,7 +88,7 @@ impl Remote {
 }
 
 /// The text of an error answer in the platform's shape (or whatever the body says).
-fn refusal(status: u16, body: &[u8]) -> ClientError {
+pub(super) fn refusal(status: u16, body: &[u8]) -> ClientError {
     let text = serde_json::from_slice::<Value>(body)
         .ok()
         .and_then(|v| {
@@ -147,98 +144,6 @@ fn log_params(q: &LogQuery) -> Vec<(&'static str, String)> {
     p
 }
 
-/// Splits complete server-sent-event frames off the front of `buffer`.
-fn frames(buffer: &mut String) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    while let Some(end) = buffer.find("\n\n") {
-        let frame: String = buffer.drain(..end + 2).collect();
-        let mut event = String::from("message");
-        let mut data = String::new();
-        for line in frame.lines() {
-            if let Some(v) = line.strip_prefix("event:") {
-                event = v.trim().to_string();
-            } else if let Some(v) = line.strip_prefix("data:") {
-                if !data.is_empty() {
-                    data.push('\n');
-                }
-                data.push_str(v.strip_prefix(' ').unwrap_or(v));
-            }
-        }
-        if !data.is_empty() {
-            out.push((event, data));
-        }
-    }
-    out
-}
-
-/// Follows the event stream until the receiver is dropped, reconnecting with backoff.
-async fn follow(
-    http: reqwest::Client,
-    url: String,
-    token: String,
-    filter: String,
-    tx: mpsc::Sender<FeedEvent>,
-) {
-    let mut wait = Duration::from_millis(250);
-    let mut connected_before = false;
-    loop {
-        let response = http
-            .get(&url)
-            .bearer_auth(&token)
-            .query(&[("filter", &filter)])
-            .send()
-            .await;
-        let reason = match response {
-            Ok(mut response) if response.status().is_success() => {
-                if connected_before && tx.send(FeedEvent::Reconnected).await.is_err() {
-                    return;
-                }
-                connected_before = true;
-                wait = Duration::from_millis(250);
-                let mut buffer = String::new();
-                loop {
-                    match response.chunk().await {
-                        Ok(Some(chunk)) => {
-                            buffer.push_str(&String::from_utf8_lossy(&chunk));
-                            for (event, data) in frames(&mut buffer) {
-                                let item = match event.as_str() {
-                                    "log" => match serde_json::from_str(&data) {
-                                        Ok(log) => FeedEvent::Log(Box::new(log)),
-                                        Err(_) => continue,
-                                    },
-                                    "lagged" => FeedEvent::Dropped(
-                                        serde_json::from_str::<Value>(&data)
-                                            .ok()
-                                            .and_then(|v| v["missed"].as_u64())
-                                            .unwrap_or(0),
-                                    ),
-                                    _ => continue,
-                                };
-                                if tx.send(item).await.is_err() {
-                                    return;
-                                }
-                            }
-                        }
-                        Ok(None) => break "the engine closed the event stream".to_string(),
-                        Err(e) => break error_chain(&e),
-                    }
-                }
-            }
-            Ok(response) => {
-                let status = response.status().as_u16();
-                let body = response.bytes().await.unwrap_or_default();
-                refusal(status, &body).to_string()
-            }
-            Err(e) => error_chain(&e),
-        };
-        if tx.send(FeedEvent::Disconnected(reason)).await.is_err() {
-            return;
-        }
-        tokio::time::sleep(wait).await;
-        wait = (wait * 2).min(MAX_RECONNECT_WAIT);
-    }
-}
-
 impl Engine for Remote {
     fn address(&self) -> String {
         self.base.clone()
@@ -285,13 +190,18 @@ impl Engine for Remote {
     ) -> BoxFuture<'_, Result<mpsc::Receiver<FeedEvent>, ClientError>> {
         Box::pin(async move {
             let (tx, rx) = mpsc::channel(FEED_CHANNEL_CAPACITY);
-            tokio::spawn(follow(
+            let (ready, connected) = tokio::sync::oneshot::channel();
+            tokio::spawn(super::sse::follow(
                 self.stream_http.clone(),
                 format!("{}/admin/v1/events", self.base),
                 self.token.clone(),
                 filter.to_string(),
                 tx,
+                ready,
             ));
+            // Subscribed means subscribed, as with `Local`: the first attempt's outcome
+            // (bounded: a peer may accept and never answer) before returning.
+            let _ = tokio::time::timeout(super::sse::FIRST_ANSWER_WAIT, connected).await;
             Ok(rx)
         })
     }
@@ -366,25 +276,5 @@ impl Engine for Remote {
                 .map_err(|e| self.unreachable(e))?;
             self.answer::<Value>(response).await.map(|_| ())
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn frames_are_split_and_partial_ones_kept() {
-        let mut buffer = String::from(
-            "event: log\ndata: {\"a\":1}\n\n: keep-alive\n\nevent: lagged\ndata: {\"missed\"",
-        );
-        let got = frames(&mut buffer);
-        assert_eq!(got, vec![("log".to_string(), "{\"a\":1}".to_string())]);
-        buffer.push_str(":3}\n\n");
-        assert_eq!(
-            frames(&mut buffer),
-            vec![("lagged".to_string(), "{\"missed\":3}".to_string())]
-        );
-        assert!(buffer.is_empty());
     }
 }

@@ -1,8 +1,9 @@
 //! Copying through the terminal: OSC 52 puts text on the clipboard of the machine the
 //! user sits at, even when the console runs on a server at the far end of SSH (and
-//! inside tmux with `set -g set-clipboard on`).
+//! inside tmux with `set -g set-clipboard on`). The sequence is crossterm's.
 
-use crate::model::wire::base64;
+use crossterm::Command;
+use crossterm::clipboard::CopyToClipboard;
 
 /// The most the console copies in one go: some terminals drop longer OSC 52 sequences
 /// without a word, which is worse than saying so.
@@ -21,7 +22,10 @@ pub fn osc52(text: &str) -> Result<String, TooLarge> {
     if text.len() > COPY_LIMIT {
         return Err(TooLarge { size: text.len() });
     }
-    Ok(format!("\x1b]52;c;{}\x07", base64(text.as_bytes())))
+    let mut sequence = String::new();
+    // Writing into a String cannot fail; an empty sequence would copy nothing.
+    let _ = CopyToClipboard::to_clipboard_from(text).write_ansi(&mut sequence);
+    Ok(sequence)
 }
 
 #[cfg(test)]
@@ -30,7 +34,7 @@ mod tests {
 
     #[test]
     fn osc52_wraps_the_text_and_refuses_what_terminals_would_drop() {
-        assert_eq!(osc52("hi").unwrap(), "\x1b]52;c;aGk=\x07");
+        assert_eq!(osc52("hi").unwrap(), "\x1b]52;c;aGk=\x1b\\");
         let big = "x".repeat(COPY_LIMIT + 1);
         assert_eq!(
             osc52(&big),

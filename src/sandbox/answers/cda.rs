@@ -15,46 +15,48 @@ pub(super) fn title(v: &Visit, d: &Document) -> String {
     }
 }
 
-/// A small but well-formed CDA document for one visit.
-pub(super) fn cda(panel: &Panel, p: &Patient, d: &Document) -> String {
-    let v = &p.visits[d.visit];
-    let dm = &p.demographics;
-    let x = |s: Option<&str>| xml_escape(s.unwrap_or(""));
-    let stamp = |t: DateTime<Utc>| t.format("%Y%m%d%H%M%S+0000").to_string();
-    let author = panel.provider(d.author);
-    let list = |items: Vec<String>| {
-        if items.is_empty() {
-            "<paragraph>None recorded.</paragraph>".to_string()
-        } else {
-            format!(
-                "<list>{}</list>",
-                items
-                    .iter()
-                    .map(|i| format!("<item>{}</item>", xml_escape(i)))
-                    .collect::<String>()
-            )
-        }
-    };
-    let problems = list(
+/// A bulleted list of `items`, or a line saying there are none.
+fn item_list(items: Vec<String>) -> String {
+    if items.is_empty() {
+        "<paragraph>None recorded.</paragraph>".to_string()
+    } else {
+        format!(
+            "<list>{}</list>",
+            items
+                .iter()
+                .map(|i| format!("<item>{}</item>", xml_escape(i)))
+                .collect::<String>()
+        )
+    }
+}
+
+fn section(title: &str, body: &str) -> String {
+    format!("<component><section><title>{title}</title><text>{body}</text></section></component>")
+}
+
+/// The narrative sections of the visit: reason, problems, medications (those started
+/// by the visit), allergies, and the results taken during it.
+fn sections(p: &Patient, v: &Visit, d: &Document) -> String {
+    let problems = item_list(
         p.problems
             .iter()
             .map(|x| format!("{} ({})", x.def().name, x.def().icd10))
             .collect(),
     );
-    let meds = list(
+    let meds = item_list(
         p.medications
             .iter()
             .filter(|m| m.start <= v.start.date_naive())
             .map(|m| m.def().name.to_string())
             .collect(),
     );
-    let allergies = list(
+    let allergies = item_list(
         p.allergies
             .iter()
             .map(|a| format!("{}: {}", a.def().substance.name, a.reaction.name))
             .collect(),
     );
-    let results = list(
+    let results = item_list(
         p.labs
             .iter()
             .filter(|l| l.visit == d.visit)
@@ -66,11 +68,26 @@ pub(super) fn cda(panel: &Panel, p: &Patient, d: &Document) -> String {
             })
             .collect(),
     );
-    let section = |title: &str, body: &str| {
-        format!(
-            "<component><section><title>{title}</title><text>{body}</text></section></component>"
-        )
-    };
+    [
+        section(
+            "Reason for Visit",
+            &format!("<paragraph>{}</paragraph>", xml_escape(&v.reason)),
+        ),
+        section("Problems", &problems),
+        section("Medications", &meds),
+        section("Allergies", &allergies),
+        section("Results", &results),
+    ]
+    .concat()
+}
+
+/// A small but well-formed CDA document for one visit.
+pub(super) fn cda(panel: &Panel, p: &Patient, d: &Document) -> String {
+    let v = &p.visits[d.visit];
+    let dm = &p.demographics;
+    let x = |s: Option<&str>| xml_escape(s.unwrap_or(""));
+    let stamp = |t: DateTime<Utc>| t.format("%Y%m%d%H%M%S+0000").to_string();
+    let author = panel.provider(d.author);
     format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
 <ClinicalDocument xmlns=\"urn:hl7-org:v3\">\
@@ -93,7 +110,7 @@ pub(super) fn cda(panel: &Panel, p: &Patient, d: &Document) -> String {
 <custodian><assignedCustodian><representedCustodianOrganization><name>Sandbox Health System</name></representedCustodianOrganization></assignedCustodian></custodian>\
 <componentOf><encompassingEncounter><id extension=\"{visit}\" root=\"2.16.840.1.113883.3.9999.2\"/>\
 <effectiveTime><low value=\"{start}\"/><high value=\"{end}\"/></effectiveTime></encompassingEncounter></componentOf>\
-<component><structuredBody>{reason}{problems}{meds}{allergies}{results}</structuredBody></component>\
+<component><structuredBody>{sections}</structuredBody></component>\
 </ClinicalDocument>\n",
         id = d.id,
         code = d.kind.0,
@@ -119,13 +136,6 @@ pub(super) fn cda(panel: &Panel, p: &Patient, d: &Document) -> String {
         visit = v.number,
         start = stamp(v.start),
         end = v.end.map(stamp).unwrap_or_default(),
-        reason = section(
-            "Reason for Visit",
-            &format!("<paragraph>{}</paragraph>", xml_escape(&v.reason))
-        ),
-        problems = section("Problems", &problems),
-        meds = section("Medications", &meds),
-        allergies = section("Allergies", &allergies),
-        results = section("Results", &results),
+        sections = sections(p, v, d),
     )
 }

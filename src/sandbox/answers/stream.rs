@@ -125,6 +125,86 @@ fn hospital_location(kind: &str, department: &str, room: String, bed: &str) -> V
     })
 }
 
+/// Where the patient is, and since when: the emergency department or the ward on
+/// arrival, intensive care on transfer, the ward until discharge.
+fn placement(
+    ctx: &Ctx,
+    rng: &mut Rng,
+    step: Move,
+    emergency: bool,
+    ward: &Value,
+) -> (DateTime<Utc>, Value) {
+    match step {
+        Move::Arrival if emergency => (
+            ctx.now - Duration::minutes(rng.range(1, 30)),
+            hospital_location(
+                "Emergency",
+                "Emergency",
+                format!("ED-{:02}", rng.range(1, 24)),
+                "",
+            ),
+        ),
+        Move::Arrival => (ctx.now - Duration::minutes(rng.range(5, 90)), ward.clone()),
+        Move::Transfer => (
+            ctx.now - Duration::hours(rng.range(2, 48)),
+            hospital_location(
+                "Inpatient",
+                "Intensive Care",
+                format!("ICU-{}", rng.range(201, 216)),
+                "A",
+            ),
+        ),
+        Move::Discharge => (ctx.now - Duration::hours(rng.range(26, 120)), ward.clone()),
+    }
+}
+
+fn admission_allergies(p: &Patient) -> Value {
+    p.allergies
+        .iter()
+        .map(|a| {
+            let def = a.def();
+            json!({
+                "Code": def.substance.code,
+                "Codeset": def.substance.system.name(),
+                "Name": def.substance.name,
+                "Type": {"Code": def.kind.code().code, "Codeset": "SNOMED CT", "Name": def.kind.code().name},
+                "OnsetDateTime": null,
+                "Reaction": [{"Code": a.reaction.code, "Codeset": "SNOMED CT", "Name": a.reaction.name}],
+                "Severity": {"Code": a.severity.code, "Codeset": "SNOMED CT", "Name": a.severity.name},
+                "Status": "Active",
+            })
+        })
+        .collect()
+}
+
+fn admission_diagnoses(p: &Patient) -> Value {
+    p.active_problems()
+        .take(3)
+        .map(|x| {
+            json!({"Code": x.def().icd10, "Codeset": "ICD-10", "Name": x.def().name, "Type": null, "DocumentedDateTime": null})
+        })
+        .collect()
+}
+
+/// What a discharge adds to the visit: when, the disposition, and where to.
+fn discharge(ctx: &Ctx, rng: &mut Rng, visit: &mut Value) {
+    set(
+        visit,
+        "DischargeDateTime",
+        ts(ctx.now - Duration::minutes(rng.range(1, 20))),
+    );
+    set(
+        visit,
+        "DischargeStatus",
+        json!({"Code": "01", "Codeset": "HL7 0112", "Description": "Discharged to home or self care"}),
+    );
+    set(
+        visit,
+        "DischargeLocation",
+        json!({"Type": "Home", "Facility": null, "Department": null, "Room": null}),
+    );
+}
+
 /// Arrival, Transfer or Discharge of the stream's visit.
 fn admission(ctx: &Ctx, rng: &mut Rng, step: Move) -> Vec<(&'static str, Value)> {
     let p = ctx.patient;
@@ -148,56 +228,11 @@ fn admission(ctx: &Ctx, rng: &mut Rng, step: Move) -> Vec<(&'static str, Value)>
         format!("4W-{}", rng.range(401, 432)),
         "A",
     );
-    let (start, location) = match step {
-        Move::Arrival if emergency => (
-            ctx.now - Duration::minutes(rng.range(1, 30)),
-            hospital_location(
-                "Emergency",
-                "Emergency",
-                format!("ED-{:02}", rng.range(1, 24)),
-                "",
-            ),
-        ),
-        Move::Arrival => (ctx.now - Duration::minutes(rng.range(5, 90)), ward.clone()),
-        Move::Transfer => (
-            ctx.now - Duration::hours(rng.range(2, 48)),
-            hospital_location(
-                "Inpatient",
-                "Intensive Care",
-                format!("ICU-{}", rng.range(201, 216)),
-                "A",
-            ),
-        ),
-        Move::Discharge => (ctx.now - Duration::hours(rng.range(26, 120)), ward.clone()),
-    };
-    let allergies: Vec<Value> = p
-        .allergies
-        .iter()
-        .map(|a| {
-            let def = a.def();
-            json!({
-                "Code": def.substance.code,
-                "Codeset": def.substance.system.name(),
-                "Name": def.substance.name,
-                "Type": {"Code": def.kind.code().code, "Codeset": "SNOMED CT", "Name": def.kind.code().name},
-                "OnsetDateTime": null,
-                "Reaction": [{"Code": a.reaction.code, "Codeset": "SNOMED CT", "Name": a.reaction.name}],
-                "Severity": {"Code": a.severity.code, "Codeset": "SNOMED CT", "Name": a.severity.name},
-                "Status": "Active",
-            })
-        })
-        .collect();
-    let diagnoses: Vec<Value> = p
-        .active_problems()
-        .take(3)
-        .map(|x| {
-            json!({"Code": x.def().icd10, "Codeset": "ICD-10", "Name": x.def().name, "Type": null, "DocumentedDateTime": null})
-        })
-        .collect();
+    let (start, location) = placement(ctx, rng, step, emergency, &ward);
     let mut patient = patient_block(p);
     set(&mut patient, "Contacts", contacts(p));
-    set(&mut patient, "Diagnoses", Value::Array(diagnoses));
-    set(&mut patient, "Allergies", Value::Array(allergies));
+    set(&mut patient, "Diagnoses", admission_diagnoses(p));
+    set(&mut patient, "Allergies", admission_allergies(p));
     set(&mut patient, "PCP", pcp(ctx.panel, p));
     let mut visit = json!({
         "VisitNumber": ctx.visit_number,
@@ -221,23 +256,7 @@ fn admission(ctx: &Ctx, rng: &mut Rng, step: Move) -> Vec<(&'static str, Value)>
     match step {
         Move::Arrival => {}
         Move::Transfer => set(&mut visit, "PreviousLocation", ward),
-        Move::Discharge => {
-            set(
-                &mut visit,
-                "DischargeDateTime",
-                ts(ctx.now - Duration::minutes(rng.range(1, 20))),
-            );
-            set(
-                &mut visit,
-                "DischargeStatus",
-                json!({"Code": "01", "Codeset": "HL7 0112", "Description": "Discharged to home or self care"}),
-            );
-            set(
-                &mut visit,
-                "DischargeLocation",
-                json!({"Type": "Home", "Facility": null, "Department": null, "Room": null}),
-            );
-        }
+        Move::Discharge => discharge(ctx, rng, &mut visit),
     }
     vec![("Patient", patient), ("Visit", visit)]
 }
