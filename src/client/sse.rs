@@ -5,7 +5,7 @@
 
 use super::FeedEvent;
 use super::remote::refusal;
-use crate::engine::query::error_chain;
+use crate::model::error::error_chain;
 use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
 use futures_util::{Stream, StreamExt};
 use serde_json::Value;
