@@ -7,8 +7,8 @@
 //! What the console's composer pane is built on; everything here is a plain function a
 //! test can call. In the order of a session:
 //! 1. Offer what routing allows: the engine's `Registry::sources_in(env)` and
-//!    `Registry::candidates(env, source, event)` (each destination reachable, or [`Blocked`](reach::Blocked) with the reason, by
-//!    the rule of [`reach::blocked`], which a console applies to its connections view),
+//!    `Registry::candidates(env, source, event)` (each destination reachable, or
+//!    [`Blocked`](reach::Blocked) with the reason, by the rule of [`reach::blocked`], which a console applies to its connections view),
 //!    events from [`catalog::all`].
 //! 2. Start from a template: [`template::template_text`] with
 //!    [`TemplateStyle::Variables`](template::TemplateStyle) and the samples of the
