@@ -8,8 +8,8 @@
 //! test can call. In the order of a session:
 //! 1. Offer what routing allows: the engine's `Registry::sources_in(env)` and
 //!    `Registry::candidates(env, source, event)` (each destination reachable, or
-//!    [`Blocked`](reach::Blocked) with the reason, by the rule of [`reach::blocked`], which a console applies to its connections view),
-//!    events from [`catalog::all`].
+//!    [`Blocked`](reach::Blocked) with the reason, by the rule of [`reach::blocked`],
+//!    which a console applies to its connections view), events from [`catalog::all`].
 //! 2. Start from a template: [`template::template_text`] with
 //!    [`TemplateStyle::Variables`](template::TemplateStyle) and the samples of the
 //!    sandbox panel (`sandbox::panel::samples::default_samples()`; a console gets them
