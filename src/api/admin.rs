@@ -516,9 +516,13 @@ async fn status(State(engine): State<AppState>, headers: HeaderMap) -> Response 
             "deliveredPerSecond": delivered,
             "activeDispatchers": engine.delivery().active_dispatchers(),
             // Acknowledged requests not yet written to history and the queues, and the
-            // bound past which new requests wait (see store::journal).
+            // bound past which new requests get 503 (see store::journal).
             "journalBacklog": engine.store().journal().backlog(),
-            "journalCapacity": crate::store::journal::MAX_BACKLOG,
+            "journalCapacity": engine.store().journal().capacity(),
+            // Requests refused since start: backlog full (503), a queue at its
+            // max_queue_items (429).
+            "overloaded": engine.stats().refusals().0,
+            "queueFull": engine.stats().refusals().1,
             // Below the reserve new work gets 507 (see engine::capacity).
             "diskFreeBytes": engine.disk_space().0,
             "diskReserveBytes": engine.disk_space().1,

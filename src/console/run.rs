@@ -28,6 +28,8 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// At most 60 frames a second.
 pub const FRAME_INTERVAL: Duration = Duration::from_millis(16);
@@ -35,6 +37,8 @@ pub const FRAME_INTERVAL: Duration = Duration::from_millis(16);
 pub const REFRESH_INTERVAL: Duration = Duration::from_secs(1);
 /// Messages waiting for the loop; workers wait (input) or drop (refresh) beyond it.
 pub const MESSAGE_QUEUE: usize = 8192;
+/// How long quitting waits for effects in flight (a send, a save) to finish.
+pub const EFFECTS_DRAIN: Duration = Duration::from_secs(2);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConsoleError {
@@ -135,6 +139,16 @@ struct Effects {
     sender: Arc<Sender>,
     /// Where saved requests are written.
     collection: std::path::PathBuf,
+    /// Every task the console starts; they end on `stop`, and quitting waits for them.
+    tasks: TaskTracker,
+    stop: CancellationToken,
+}
+
+impl Drop for Effects {
+    /// Every exit path, errors included, ends the console's tasks.
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
 }
 
 impl Effects {
@@ -142,12 +156,31 @@ impl Effects {
     where
         F: std::future::Future<Output = Option<Msg>> + Send + 'static,
     {
-        let tx = self.tx.clone();
-        tokio::spawn(async move {
-            if let Some(msg) = work.await {
+        let (tx, stop) = (self.tx.clone(), self.stop.clone());
+        self.tasks.spawn(async move {
+            let msg = tokio::select! {
+                msg = work => msg,
+                () = stop.cancelled() => None,
+            };
+            if let Some(msg) = msg {
                 let _ = tx.send(msg).await;
             }
         });
+    }
+
+    /// Quitting: ends the tasks and waits (bounded) for them.
+    async fn finish(&self) {
+        self.stop.cancel();
+        self.tasks.close();
+        if tokio::time::timeout(EFFECTS_DRAIN, self.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                running = self.tasks.len(),
+                "console tasks did not end in time"
+            );
+        }
     }
 
     /// Returns false on Quit.
@@ -159,11 +192,14 @@ impl Effects {
                 if let Some(old) = self.subscription.take() {
                     old.abort();
                 }
-                let tx = self.tx.clone();
-                self.subscription = Some(tokio::spawn(async move {
+                let (tx, stop) = (self.tx.clone(), self.stop.clone());
+                self.subscription = Some(self.tasks.spawn(async move {
                     match client.subscribe(filter).await {
                         Ok(mut feed) => {
-                            while let Some(event) = feed.recv().await {
+                            while let Some(event) = tokio::select! {
+                                event = feed.recv() => event,
+                                () = stop.cancelled() => None,
+                            } {
                                 if tx.send(Msg::Feed(event)).await.is_err() {
                                     return;
                                 }
@@ -300,16 +336,20 @@ impl Effects {
 
 /// Refreshes status, environments and connections every [`REFRESH_INTERVAL`]; drops
 /// a refresh rather than queue behind a busy loop.
-fn spawn_refresh(
-    client: Arc<dyn Engine>,
-    tx: mpsc::Sender<Msg>,
-    env: tokio::sync::watch::Receiver<crate::model::Environment>,
-) {
-    tokio::spawn(async move {
+fn spawn_refresh(effects: &Effects, env: tokio::sync::watch::Receiver<crate::model::Environment>) {
+    let (client, tx, stop) = (
+        effects.client.clone(),
+        effects.tx.clone(),
+        effects.stop.clone(),
+    );
+    effects.tasks.spawn(async move {
         let mut tick = tokio::time::interval(REFRESH_INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
-            tick.tick().await;
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = stop.cancelled() => return,
+            }
             if tx.is_closed() {
                 return;
             }
@@ -359,7 +399,6 @@ pub async fn run(client: Arc<dyn Engine>, options: ConsoleOptions) -> Result<(),
     let size = terminal.size()?;
     update(&mut app, Msg::Resize(size.width, size.height));
     let (env_tx, env_rx) = tokio::sync::watch::channel(app.environment);
-    spawn_refresh(client.clone(), tx.clone(), env_rx);
     let sender = Arc::new(Sender::new(&app.platform_url())?);
     let mut effects = Effects {
         client,
@@ -367,7 +406,10 @@ pub async fn run(client: Arc<dyn Engine>, options: ConsoleOptions) -> Result<(),
         subscription: None,
         sender,
         collection: options.collection.clone(),
+        tasks: TaskTracker::new(),
+        stop: CancellationToken::new(),
     };
+    spawn_refresh(&effects, env_rx);
     for effect in initial {
         effects.apply(effect);
     }
@@ -407,6 +449,7 @@ pub async fn run(client: Arc<dyn Engine>, options: ConsoleOptions) -> Result<(),
                     };
                     queue.extend(update(&mut app, answer));
                 } else if !effects.apply(effect) {
+                    effects.finish().await;
                     return Ok(());
                 }
             }
