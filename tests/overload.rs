@@ -273,6 +273,10 @@ async fn a_full_journal_backlog_answers_503_with_retry_after() {
         let waited = asked.elapsed();
         assert_error(code, &body, StatusCode::SERVICE_UNAVAILABLE, "overloaded");
         assert_eq!(retry_after.as_deref(), Some("1"));
+        // A query's log goes through the same backlog: refused the same way.
+        let query = payload("PatientSearch", "Query", &[ehr], "m3");
+        let (code, body) = te.post_json("/query", Some(&token), &query).await;
+        assert_error(code, &body, StatusCode::SERVICE_UNAVAILABLE, "overloaded");
         waited
     };
     // A bounded wait (1 s), not an unbounded one.
@@ -293,7 +297,7 @@ async fn a_full_journal_backlog_answers_503_with_retry_after() {
     assert_eq!(stub.times("m3"), 0);
     assert_eq!(te.all_logs().len(), 4, "the refused request left a log");
     let figures = status(&te).await;
-    assert_eq!(figures["overloaded"], 1, "{figures}");
+    assert_eq!(figures["overloaded"], 2, "{figures}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

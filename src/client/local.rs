@@ -102,12 +102,15 @@ impl Engine for Local {
     fn status(&self) -> BoxFuture<'_, Result<Status, ClientError>> {
         Box::pin(async move {
             let (accepted, delivered) = self.engine.stats().throughput();
+            let (overloaded, queue_full) = self.engine.stats().refusals();
             Ok(Status {
                 uptime_seconds: self.engine.uptime().as_secs(),
                 accepted_per_second: accepted,
                 delivered_per_second: delivered,
                 role: self.role,
                 phi_visible: self.role.sees_phi(),
+                overloaded,
+                queue_full,
             })
         })
     }

@@ -140,7 +140,7 @@ impl Engine {
     }
 
     /// The journal's backlog stayed full: 503, counted, with when to come back.
-    fn overloaded(&self, e: crate::store::StoreError) -> ApiError {
+    pub(crate) fn overloaded(&self, e: crate::store::StoreError) -> ApiError {
         self.stats.note_overloaded();
         tracing::warn!(error = %e, "refused: journal backlog full");
         ApiError::unavailable(format!(

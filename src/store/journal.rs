@@ -273,6 +273,27 @@ impl Journal {
         self.queue(writes, None, false).await
     }
 
+    /// [`Journal::write_quiet`], waiting at most `patience` for room in the backlog:
+    /// [`StoreError::Backlog`] when there is none by then (nothing was queued).
+    pub async fn write_quiet_within(
+        &self,
+        writes: Writes,
+        patience: std::time::Duration,
+    ) -> Result<()> {
+        let capacity = self.capacity();
+        let permit = tokio::time::timeout(patience, self.permit())
+            .await
+            .map_err(|_| StoreError::Backlog { capacity })??;
+        let pending = Pending {
+            writes,
+            key: None,
+            _permit: permit,
+            after: None,
+        };
+        self.push(pending, false);
+        Ok(())
+    }
+
     async fn queue(&self, writes: Writes, after: Option<AfterApply>, wake: bool) -> Result<()> {
         let permit = self.permit().await?;
         let pending = Pending {

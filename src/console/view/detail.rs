@@ -84,9 +84,15 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         flags.push(format!("resend of {of}"));
     }
     if !flags.is_empty() {
+        // Quarantined: set aside until an operator acts, shown as a failure is.
+        let style = if log.quarantined {
+            theme.status_failed
+        } else {
+            theme.status_pending
+        };
         lines.push(Line::from(vec![
             label("flags"),
-            Span::styled(flags.join(" · "), theme.status_pending),
+            Span::styled(flags.join(" · "), style),
         ]));
     }
 

@@ -399,7 +399,7 @@ fn delivery_policy(d: &RawDestination, check: &mut Checker) -> DeliveryPolicy {
     if let Some(n) = check.within(
         d.max_queue_items.as_ref(),
         "max_queue_items",
-        1..=u64::from(u32::MAX),
+        1..=1_000_000_000,
     ) {
         delivery.max_queue_items = n as usize;
     }
