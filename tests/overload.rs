@@ -261,9 +261,18 @@ async fn a_full_journal_backlog_answers_503_with_retry_after() {
     .await;
     assert_eq!(status(&te).await["journalCapacity"], 2);
 
+    // Nothing is applied meanwhile, as during an online backup's copy. The guard is
+    // held on a thread of its own, as a backup holds it.
+    let (held_tx, held_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let engine = te.engine.clone();
+    let holder = std::thread::spawn(move || {
+        let _held = engine.store().hold_writes();
+        let _ = held_tx.send(());
+        let _ = release_rx.recv();
+    });
+    held_rx.recv().expect("writes held");
     let refused_at = {
-        // Nothing is applied meanwhile, as during an online backup's copy.
-        let _held = te.engine.store().hold_writes();
         for mrn in ["m1", "m2"] {
             let (code, _, body) = send(&te, &token, &[ehr], mrn).await;
             assert_eq!(code, StatusCode::OK, "{mrn} within the backlog: {body}");
@@ -279,6 +288,8 @@ async fn a_full_journal_backlog_answers_503_with_retry_after() {
         assert_error(code, &body, StatusCode::SERVICE_UNAVAILABLE, "overloaded");
         waited
     };
+    drop(release_tx);
+    holder.join().expect("holder thread");
     // A bounded wait (1 s), not an unbounded one.
     assert!(
         refused_at >= Duration::from_millis(900) && refused_at < Duration::from_secs(10),
