@@ -414,4 +414,12 @@ async fn patient_lanes_share_the_destinations_concurrency_cap() {
     assert_eq!(shown["delivery"]["maxConcurrentDeliveries"], 2, "{shown}");
     assert_eq!(shown["delivery"]["maxQueueItems"], 1_000_000, "{shown}");
     assert_eq!(shown["delivery"]["quarantineAfter"], 3, "{shown}");
+    // And by the command line, from the config.
+    let listed = common::bin::cli_json(te.dir.path(), &["connections"]);
+    let listed = listed["destinations"]
+        .as_array()
+        .and_then(|all| all.iter().find(|d| d["name"] == "EHR"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(listed["delivery"], shown["delivery"], "{listed}");
 }
