@@ -284,13 +284,20 @@ impl Engine for Remote {
     ) -> BoxFuture<'_, Result<mpsc::Receiver<FeedEvent>, ClientError>> {
         Box::pin(async move {
             let (tx, rx) = mpsc::channel(FEED_CHANNEL_CAPACITY);
-            tokio::spawn(follow(
+            let follower = follow(
                 self.stream_http.clone(),
                 format!("{}/admin/v1/events", self.base),
                 self.token.clone(),
                 filter.to_string(),
-                tx,
-            ));
+                tx.clone(),
+            );
+            // Ends with its receiver (a new filter replaces it), not at the next event.
+            tokio::spawn(async move {
+                tokio::select! {
+                    () = follower => {}
+                    () = tx.closed() => {}
+                }
+            });
             Ok(rx)
         })
     }
