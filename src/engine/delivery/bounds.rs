@@ -162,9 +162,15 @@ impl crate::engine::Engine {
             // The count is of the queues on disk: what was acknowledged must be there.
             self.settled_async().await;
             for d in stale {
-                bounds
-                    .recount(d, &self.store)
-                    .map_err(crate::engine::read_failure)?;
+                // A deep queue takes a while to count: let the worker's other tasks move.
+                let count = || bounds.recount(d, &self.store);
+                let counted = match tokio::runtime::Handle::try_current() {
+                    Ok(rt) if rt.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                        tokio::task::block_in_place(count)
+                    }
+                    _ => count(),
+                };
+                counted.map_err(crate::engine::read_failure)?;
             }
         }
         let ids: Vec<Uuid> = destinations.iter().map(|d| d.id).collect();
