@@ -148,6 +148,11 @@ impl QueueState<'_> {
             return Next::Wait(Some(BLOCKED_RECHECK));
         }
         self.blocked_reported = false;
+        // One of the destination's attempt slots, whichever lane this is; taken before
+        // the head is read, so what is sent is the head as it is once a slot is free.
+        let Some(_slot) = engine.delivery.slot(destination.id, self.stop).await else {
+            return Next::Again;
+        };
         let (item, log) = match self.head() {
             Ok(Some(head)) => head,
             Ok(None) => {
@@ -161,10 +166,6 @@ impl QueueState<'_> {
                 return Next::Again;
             }
             Err(next) => return next,
-        };
-        // One of the destination's attempt slots, whichever lane this is.
-        let Some(_slot) = engine.delivery.slot(destination.id, self.stop).await else {
-            return Next::Again;
         };
         match attempt_once(engine, destination, self.client, &item, &log).await {
             Ok(None) => {
