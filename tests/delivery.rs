@@ -1181,7 +1181,7 @@ async fn pause_holds_delivery_across_a_restart_and_resume_delivers_in_order() {
 
 // ---- 4. quarantine ----------------------------------------------------------------------------
 
-/// A rule refusing (500) the messages whose marker is in `refused`.
+/// A rule refusing (400, a permanent failure) the messages whose marker is in `refused`.
 fn refuse_markers(refused: &Arc<Mutex<HashSet<String>>>) -> Rule {
     let refused = refused.clone();
     Arc::new(move |body: &Value| {
@@ -1189,7 +1189,7 @@ fn refuse_markers(refused: &Arc<Mutex<HashSet<String>>>) -> Rule {
             .lock()
             .expect("lock")
             .contains(marker_of(body))
-            .then_some(Behave::Status(500))
+            .then_some(Behave::Status(400))
     })
 }
 
@@ -1212,7 +1212,13 @@ async fn quarantine_sets_poison_aside_and_operators_release_fail_and_quarantine(
             &stub.url,
             &format!("{FAST}quarantine_after = 2\n"),
         )
-        + &push_destination("Manual", "development", &manual.url, FAST)
+        // 0: never quarantined by the engine; an operator acts.
+        + &push_destination(
+            "Manual",
+            "development",
+            &manual.url,
+            &format!("{FAST}quarantine_after = 0\n"),
+        )
         + &subscription_toml("Lab", "EHR", &["*"])
         + &subscription_toml("Lab", "Manual", &["*"]);
     let te = TestEngine::start(&config).await;
@@ -1251,7 +1257,7 @@ async fn quarantine_sets_poison_aside_and_operators_release_fail_and_quarantine(
         assert!(
             attempts(&te, p)
                 .iter()
-                .all(|a| a.http_status == Some(500) && a.outcome == AttemptOutcome::Failed)
+                .all(|a| a.http_status == Some(400) && a.outcome == AttemptOutcome::Failed)
         );
     }
     assert!(queued(&te, ehr).is_empty());
@@ -1369,7 +1375,7 @@ async fn quarantine_sets_poison_aside_and_operators_release_fail_and_quarantine(
 /// quarantine.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_log_failed_while_in_flight_is_not_quarantined_afterwards() {
-    let stub = Stub::start(vec![late(800, Behave::Status(500))]).await;
+    let stub = Stub::start(vec![late(800, Behave::Status(400))]).await;
     let config = source_toml("Lab", "development", None)
         + &push_destination(
             "EHR",

@@ -518,13 +518,15 @@ async fn status(State(engine): State<AppState>, headers: HeaderMap) -> Response 
             delivered_per_second: delivered,
             role: token.role,
             phi_visible: token.role.sees_phi(),
+            overloaded: engine.stats().refusals().0,
+            queue_full: engine.stats().refusals().1,
         };
         let figures = json!({
             "activeDispatchers": engine.delivery().active_dispatchers(),
             // Acknowledged requests not yet written to history and the queues, and the
-            // bound past which new requests wait (see store::journal).
+            // bound past which new requests get 503 (see store::journal).
             "journalBacklog": engine.store().journal().backlog(),
-            "journalCapacity": crate::store::journal::MAX_BACKLOG,
+            "journalCapacity": engine.store().journal().capacity(),
             // Below the reserve new work gets 507 (see engine::capacity).
             "diskFreeBytes": engine.disk_space().0,
             "diskReserveBytes": engine.disk_space().1,

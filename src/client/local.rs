@@ -102,12 +102,15 @@ impl Engine for Local {
     fn status(&self) -> BoxFuture<'_, Result<Status, ClientError>> {
         Box::pin(async move {
             let (accepted, delivered) = self.engine.stats().throughput();
+            let (overloaded, queue_full) = self.engine.stats().refusals();
             Ok(Status {
                 uptime_seconds: self.engine.uptime().as_secs(),
                 accepted_per_second: accepted,
                 delivered_per_second: delivered,
                 role: self.role,
                 phi_visible: self.role.sees_phi(),
+                overloaded,
+                queue_full,
             })
         })
     }
@@ -154,10 +157,18 @@ impl Engine for Local {
             let mut events = self.engine.subscribe();
             let (tx, rx) = mpsc::channel(FEED_CHANNEL_CAPACITY);
             let role = self.role;
-            tokio::spawn(async move {
+            let stop = self.engine.stopping();
+            // Tracked: the engine's shutdown ends it and waits for it.
+            self.engine.tasks().spawn(async move {
                 let mut dropped = 0u64;
                 loop {
-                    let event = match events.recv().await {
+                    let received = tokio::select! {
+                        received = events.recv() => received,
+                        () = stop.cancelled() => return,
+                        // The console let go (a new filter replaces this feed).
+                        () = tx.closed() => return,
+                    };
+                    let event = match received {
                         Ok(event) => match visible_change(&filter, role, event.log) {
                             Some(log) => FeedEvent::Log(Box::new(log)),
                             None => continue,

@@ -191,14 +191,21 @@ impl Engine for Remote {
         Box::pin(async move {
             let (tx, rx) = mpsc::channel(FEED_CHANNEL_CAPACITY);
             let (ready, connected) = tokio::sync::oneshot::channel();
-            tokio::spawn(super::sse::follow(
+            let follower = super::sse::follow(
                 self.stream_http.clone(),
                 format!("{}/admin/v1/events", self.base),
                 self.token.clone(),
                 filter.to_string(),
-                tx,
+                tx.clone(),
                 ready,
-            ));
+            );
+            // Ends with its receiver (a new filter replaces it), not at the next event.
+            tokio::spawn(async move {
+                tokio::select! {
+                    () = follower => {}
+                    () = tx.closed() => {}
+                }
+            });
             // Subscribed means subscribed, as with `Local`: the first attempt's outcome
             // (bounded: a peer may accept and never answer) before returning.
             let _ = tokio::time::timeout(super::sse::FIRST_ANSWER_WAIT, connected).await;

@@ -60,6 +60,8 @@ pub fn destination(
             quarantine_after: None,
             queue_key: QueueKeyView::Pair,
             timeout: Duration::from_secs(30),
+            max_concurrent_deliveries: Some(8),
+            max_queue_items: Some(1_000_000),
         },
     }
 }

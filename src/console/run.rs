@@ -29,6 +29,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// At most 60 frames a second.
 pub const FRAME_INTERVAL: Duration = Duration::from_millis(16);
@@ -36,6 +38,7 @@ pub const FRAME_INTERVAL: Duration = Duration::from_millis(16);
 pub const REFRESH_INTERVAL: Duration = Duration::from_secs(1);
 /// Messages waiting for the loop; workers wait (input) or drop (refresh) beyond it.
 pub const MESSAGE_QUEUE: usize = 8192;
+pub use effects::EFFECTS_DRAIN;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConsoleError {
@@ -130,16 +133,20 @@ fn spawn_input(tx: mpsc::Sender<Msg>, gate: Arc<InputGate>) {
 
 /// Refreshes status, environments and connections every [`REFRESH_INTERVAL`]; drops
 /// a refresh rather than queue behind a busy loop.
-fn spawn_refresh(
-    client: Arc<dyn Engine>,
-    tx: mpsc::Sender<Msg>,
-    env: tokio::sync::watch::Receiver<crate::model::Environment>,
-) {
-    tokio::spawn(async move {
+fn spawn_refresh(effects: &Effects, env: tokio::sync::watch::Receiver<crate::model::Environment>) {
+    let (client, tx, stop) = (
+        effects.client.clone(),
+        effects.tx.clone(),
+        effects.stop.clone(),
+    );
+    effects.tasks.spawn(async move {
         let mut tick = tokio::time::interval(REFRESH_INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
-            tick.tick().await;
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = stop.cancelled() => return,
+            }
             if tx.is_closed() {
                 return;
             }
@@ -189,7 +196,6 @@ pub async fn run(client: Arc<dyn Engine>, options: ConsoleOptions) -> Result<(),
     let size = terminal.size()?;
     update(&mut app, Msg::Resize(size.width, size.height));
     let (env_tx, env_rx) = tokio::sync::watch::channel(app.environment);
-    spawn_refresh(client.clone(), tx.clone(), env_rx);
     let sender = Arc::new(Sender::new(&app.platform_url())?);
     let mut effects = Effects {
         client,
@@ -197,7 +203,10 @@ pub async fn run(client: Arc<dyn Engine>, options: ConsoleOptions) -> Result<(),
         subscription: None,
         sender,
         collection: options.collection.clone(),
+        tasks: TaskTracker::new(),
+        stop: CancellationToken::new(),
     };
+    spawn_refresh(&effects, env_rx);
     for effect in initial {
         effects.apply(effect);
     }
@@ -237,6 +246,7 @@ pub async fn run(client: Arc<dyn Engine>, options: ConsoleOptions) -> Result<(),
                     };
                     queue.extend(update(&mut app, answer));
                 } else if !effects.apply(effect) {
+                    effects.finish().await;
                     return Ok(());
                 }
             }

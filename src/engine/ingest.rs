@@ -69,6 +69,11 @@ impl Engine {
         let destinations = self
             .route(source, &envelope)
             .map_err(|e| Rejection::new(e, &envelope))?;
+        // Before any write: a refused message leaves nothing half stored.
+        let room = self
+            .admit(&destinations)
+            .await
+            .map_err(|e| Rejection::new(e, &envelope))?;
         let prepared = self.prepare(source, envelope, &destinations, LogType::Send);
         let lanes: Vec<u64> = prepared
             .logs
@@ -87,10 +92,16 @@ impl Engine {
         // The whole write set is one journal record (one sled key), flushed with the
         // other requests waiting; it is applied to history and the queues right after.
         let journal = self.store.journal();
-        let record = journal.record(writes).await.map_err(|e| Rejection {
-            error: store_failure(e),
-            meta: None,
-        })?;
+        let record = journal
+            .record_within(writes, crate::store::journal::BACKLOG_PATIENCE)
+            .await
+            .map_err(|e| Rejection {
+                error: match e {
+                    crate::store::StoreError::Backlog { .. } => self.overloaded(e),
+                    e => store_failure(e),
+                },
+                meta: None,
+            })?;
         if let Err(e) = self.commit.durable().await {
             journal.discard(record);
             tracing::error!(error = %e, "a request's flush failed");
@@ -120,11 +131,23 @@ impl Engine {
             })
             .collect();
         journal.apply(record, self.delivery.waker(queues));
+        room.keep();
         self.stats.request(source.id);
         for log in &prepared.logs {
             self.publish(log);
         }
         Ok(json!({ "Meta": prepared.request.payload["Meta"] }))
+    }
+
+    /// The journal's backlog stayed full: 503, counted, with when to come back.
+    pub(crate) fn overloaded(&self, e: crate::store::StoreError) -> ApiError {
+        self.stats.note_overloaded();
+        tracing::warn!(error = %e, "refused: journal backlog full");
+        ApiError::unavailable(format!(
+            "The engine is overloaded ({e}); the request was not accepted. Retry after the \
+             Retry-After delay."
+        ))
+        .with_header("Retry-After", "1".into())
     }
 
     /// Resolves `Meta.Destinations` to configured destinations the source may reach.

@@ -9,6 +9,7 @@ pub mod composer;
 pub mod config;
 pub mod delivery;
 pub mod health;
+pub mod http;
 pub mod ingest;
 pub mod listener;
 pub mod maintenance;
@@ -31,6 +32,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// How many log events the bus holds for a slow subscriber before it starts missing
 /// them (it is told how many it missed).
@@ -75,9 +78,15 @@ pub struct Engine {
     pub(crate) stats: stats::Stats,
     /// Connections of the HTTP server in front of this engine.
     listener: listener::ListenerFigures,
-    /// Flips to true when the engine begins to stop: long-lived streams end then, so a
-    /// graceful shutdown does not wait on them forever.
-    closing: tokio::sync::watch::Sender<bool>,
+    /// Every task the engine spawns (dispatchers, live-event followers, the revocation
+    /// watcher, the server's connections): shutdown waits on it, and tests wait on it
+    /// (see [`Engine::closed`]) before reopening the store.
+    tasks: TaskTracker,
+    /// Cancelled when the engine stops: every tracked task ends on it.
+    stop: CancellationToken,
+    /// A child of `stop`, cancelled earlier by [`Engine::close_streams`]: long-lived
+    /// streams end then, so a graceful shutdown does not wait on them forever.
+    streams: CancellationToken,
     data_dir: PathBuf,
     started: Instant,
     /// Free space under the data directory (see [`capacity`]).
@@ -103,6 +112,9 @@ impl Engine {
     ) -> Result<Arc<Engine>, EngineError> {
         let store = Store::open_with(data_dir, mode)?;
         let commit = GroupCommit::for_store(&store);
+        store
+            .journal()
+            .set_capacity(config.settings.journal_backlog);
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(config.settings.connect_timeout)
@@ -111,7 +123,8 @@ impl Engine {
             .map_err(|e| EngineError::Http(e.to_string()))?;
         let (events, _) = broadcast::channel(EVENT_BUS_CAPACITY);
         let revocations = revocation::View::open(data_dir).map_err(EngineError::Revocations)?;
-        revocation::View::watch(&revocations);
+        let (tasks, stop) = (TaskTracker::new(), CancellationToken::new());
+        revocation::View::watch(&revocations, &tasks, stop.clone());
         let mut paused = std::collections::HashSet::new();
         for d in &config.registry.destinations {
             if store.destination_state(d.id)?.paused {
@@ -126,7 +139,12 @@ impl Engine {
         let space =
             crate::store::space::DiskSpace::new(data_dir, config.settings.min_free_disk_bytes);
         let engine = Arc::new_cyclic(|weak| {
-            let delivery = delivery::Delivery::new(weak.clone(), clients, paused);
+            let delivery = delivery::Delivery::new(
+                weak.clone(),
+                &config.registry.destinations,
+                clients,
+                paused,
+            );
             Engine {
                 store,
                 commit,
@@ -140,7 +158,9 @@ impl Engine {
                 delivery,
                 stats: stats::Stats::default(),
                 listener: listener::ListenerFigures::default(),
-                closing: tokio::sync::watch::channel(false).0,
+                streams: stop.child_token(),
+                tasks,
+                stop,
                 data_dir: data_dir.to_path_buf(),
                 started: Instant::now(),
                 local_secret: runfile::new_secret(),
@@ -212,15 +232,31 @@ impl Engine {
 
     /// Ends live streams (server-sent events): call when a stop begins.
     pub fn close_streams(&self) {
-        let _ = self.closing.send(true);
+        self.streams.cancel();
     }
 
-    /// Resolves when [`Engine::close_streams`] has been called.
+    /// Resolves when [`Engine::close_streams`] (or [`Engine::shutdown`]) has been called.
     pub fn closing(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
-        let mut closing = self.closing.subscribe();
-        async move {
-            let _ = closing.wait_for(|closed| *closed).await;
-        }
+        self.streams.clone().cancelled_owned()
+    }
+
+    /// The token every engine task stops on; cancelled by [`Engine::shutdown`].
+    pub fn stopping(&self) -> CancellationToken {
+        self.stop.clone()
+    }
+
+    /// The tracker of the engine's tasks: a task spawned on it is waited for at
+    /// shutdown, and should end when [`Engine::stopping`] is cancelled.
+    pub fn tasks(&self) -> &TaskTracker {
+        &self.tasks
+    }
+
+    /// Resolves once the engine has stopped and every task it spawned has ended (and
+    /// let go of the engine): after [`Engine::shutdown`], what a caller waits on before
+    /// opening the same data directory again.
+    pub fn closed(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let tasks = self.tasks.clone();
+        async move { tasks.wait().await }
     }
 
     /// Waits until every request acknowledged so far is in history and the queues (see
@@ -241,10 +277,20 @@ impl Engine {
         let _ = self.events.send(LogEvent { log: log.clone() });
     }
 
-    /// Stops delivery (attempts in flight get a bounded time to finish), then flushes
-    /// everything to disk; call before exit.
+    /// Stops every engine task (attempts in flight get a bounded time to finish), then
+    /// flushes everything to disk; call before exit.
     pub async fn shutdown(&self) {
-        self.delivery.drain(delivery::DRAIN_TIMEOUT).await;
+        self.stop.cancel();
+        self.tasks.close();
+        if tokio::time::timeout(delivery::DRAIN_TIMEOUT, self.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                running = self.tasks.len(),
+                "engine tasks did not end in time; unfinished attempts will be retried at start-up"
+            );
+        }
         self.settled_async().await;
         if let Err(e) = self.commit.durable().await {
             tracing::error!(error = %e, "final flush failed");

@@ -120,7 +120,17 @@ impl Engine {
             .accepted_writes(&prepared.request, &prepared.logs, None)
             .map_err(store_failed)?;
         let journal = self.store.journal();
-        journal.write_quiet(writes).await.map_err(store_failed)?;
+        // A full backlog refuses the query (503) rather than holding it without limit.
+        journal
+            .write_quiet_within(writes, crate::store::journal::BACKLOG_PATIENCE)
+            .await
+            .map_err(|e| match e {
+                e @ crate::store::StoreError::Backlog { .. } => Rejection {
+                    error: self.overloaded(e),
+                    meta: None,
+                },
+                e => store_failed(e),
+            })?;
         let _wake = journal.wake_on_drop();
         self.publish(&pending);
 

@@ -86,6 +86,10 @@ struct Inner {
 pub struct Stats {
     started: Instant,
     inner: Mutex<Inner>,
+    /// Requests refused with 503 because the journal's backlog stayed full.
+    overloaded: std::sync::atomic::AtomicU64,
+    /// Requests refused with 429 because a destination's queue was at its bound.
+    queue_full: std::sync::atomic::AtomicU64,
 }
 
 impl Default for Stats {
@@ -93,11 +97,29 @@ impl Default for Stats {
         Stats {
             started: Instant::now(),
             inner: Mutex::new(Inner::default()),
+            overloaded: Default::default(),
+            queue_full: Default::default(),
         }
     }
 }
 
 impl Stats {
+    pub(crate) fn note_overloaded(&self) {
+        self.overloaded
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub(crate) fn note_queue_full(&self) {
+        self.queue_full
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Requests refused since start: (backlog full → 503, a queue at its bound → 429).
+    pub fn refusals(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.overloaded.load(Relaxed), self.queue_full.load(Relaxed))
+    }
+
     fn now(&self) -> u64 {
         self.started.elapsed().as_secs()
     }

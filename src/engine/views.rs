@@ -55,6 +55,8 @@ impl From<&DeliveryPolicy> for DeliveryView {
                 QueueKey::Patient => QueueKeyView::Patient,
             },
             timeout: p.timeout,
+            max_concurrent_deliveries: Some(p.max_concurrent_deliveries),
+            max_queue_items: Some(p.max_queue_items),
         }
     }
 }

@@ -22,8 +22,10 @@
 //! ([`Journal::write_quiet`]) and applied with its outcome, after the answer.
 //!
 //! Readers that must see everything acknowledged so far call [`Journal::settle`].
-//! The backlog of records not yet applied is bounded ([`MAX_BACKLOG`]): past it, new
-//! requests wait for the expander before they are journaled.
+//! The backlog of records not yet applied is bounded ([`MAX_BACKLOG`], or `[engine]
+//! journal_backlog`): past it, a new request waits at most [`BACKLOG_PATIENCE`] for the
+//! expander ([`Journal::record_within`]) and is then refused (503 with `Retry-After`),
+//! rather than waiting without limit; internal writes (delivery outcomes) wait.
 
 use super::{Result, StoreError, Writes};
 use std::collections::{HashMap, VecDeque};
@@ -32,8 +34,12 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{JoinHandle, ThreadId};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// Acknowledged requests whose write sets may wait to be applied at once.
+/// Acknowledged requests whose write sets may wait to be applied at once (the default
+/// of `[engine] journal_backlog`).
 pub const MAX_BACKLOG: usize = 4_096;
+/// How long a new request waits for room in a full backlog before it is refused: long
+/// enough to ride out a burst, short of a sender's own timeout.
+pub const BACKLOG_PATIENCE: std::time::Duration = std::time::Duration::from_secs(1);
 /// Write sets the expander applies before it reports progress.
 const EXPAND_BATCH: usize = 256;
 
@@ -83,6 +89,8 @@ struct Shared {
     /// The `applied` count, for readers that wait without blocking a thread.
     applied: tokio::sync::watch::Sender<u64>,
     backlog: Arc<Semaphore>,
+    /// The backlog's bound (see [`Journal::set_capacity`]).
+    capacity: std::sync::atomic::AtomicUsize,
 }
 
 impl Shared {
@@ -162,6 +170,7 @@ impl Journal {
             progress: Condvar::new(),
             applied: tokio::sync::watch::channel(0).0,
             backlog: Arc::new(Semaphore::new(MAX_BACKLOG)),
+            capacity: std::sync::atomic::AtomicUsize::new(MAX_BACKLOG),
         });
         let for_thread = shared.clone();
         let thread = std::thread::Builder::new()
@@ -184,6 +193,10 @@ impl Journal {
     /// commit before acknowledging). Waits while the backlog is full.
     pub async fn record(&self, writes: Writes) -> Result<Record> {
         let permit = self.permit().await?;
+        self.record_with(writes, permit)
+    }
+
+    fn record_with(&self, writes: Writes, permit: OwnedSemaphorePermit) -> Result<Record> {
         let key = self
             .shared
             .next
@@ -199,6 +212,37 @@ impl Journal {
             writes,
             _permit: permit,
         })
+    }
+
+    /// [`Journal::record`], waiting at most `patience` for room in the backlog:
+    /// [`StoreError::Backlog`] when there is none by then (nothing was written).
+    pub async fn record_within(
+        &self,
+        writes: Writes,
+        patience: std::time::Duration,
+    ) -> Result<Record> {
+        let capacity = self.capacity();
+        let permit = tokio::time::timeout(patience, self.permit())
+            .await
+            .map_err(|_| StoreError::Backlog { capacity })??;
+        self.record_with(writes, permit)
+    }
+
+    /// Sets the backlog's bound; call before the first write (the engine does, from
+    /// `[engine] journal_backlog`).
+    pub fn set_capacity(&self, capacity: usize) {
+        let capacity = capacity.max(1);
+        let old = self.shared.capacity.swap(capacity, Ordering::SeqCst);
+        if capacity > old {
+            self.shared.backlog.add_permits(capacity - old);
+        } else {
+            self.shared.backlog.forget_permits(old - capacity);
+        }
+    }
+
+    /// The backlog's bound.
+    pub fn capacity(&self) -> usize {
+        self.shared.capacity.load(Ordering::SeqCst)
     }
 
     /// Hands a flushed record to the expander; `after` runs once it is applied.
@@ -227,6 +271,27 @@ impl Journal {
     /// its outcome (one write of the log instead of two) after the answer.
     pub async fn write_quiet(&self, writes: Writes) -> Result<()> {
         self.queue(writes, None, false).await
+    }
+
+    /// [`Journal::write_quiet`], waiting at most `patience` for room in the backlog:
+    /// [`StoreError::Backlog`] when there is none by then (nothing was queued).
+    pub async fn write_quiet_within(
+        &self,
+        writes: Writes,
+        patience: std::time::Duration,
+    ) -> Result<()> {
+        let capacity = self.capacity();
+        let permit = tokio::time::timeout(patience, self.permit())
+            .await
+            .map_err(|_| StoreError::Backlog { capacity })??;
+        let pending = Pending {
+            writes,
+            key: None,
+            _permit: permit,
+            after: None,
+        };
+        self.push(pending, false);
+        Ok(())
     }
 
     async fn queue(&self, writes: Writes, after: Option<AfterApply>, wake: bool) -> Result<()> {

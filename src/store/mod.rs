@@ -60,6 +60,9 @@ pub enum StoreError {
     Corrupt { key: String, reason: String },
     #[error("{0}")]
     Io(String),
+    /// The journal's backlog stayed full (see [`journal::Journal::record_within`]).
+    #[error("its backlog of {capacity} accepted requests not yet written to history stayed full")]
+    Backlog { capacity: usize },
     #[error(
         "the store at {path} looks damaged: {detail}. Run `switchboard check` (with the same \
          --data-dir) to see what is readable, and restore from a backup (`switchboard restore \
@@ -242,6 +245,15 @@ impl Store {
     /// See [`Store`]'s `gate`.
     pub(crate) fn gate(&self) -> &Gate {
         &self.gate
+    }
+
+    /// Holds every write to the exchange tree until the guard is dropped, as an online
+    /// backup does while it copies: requests are still journaled and acknowledged, but
+    /// none is applied, so the journal's backlog fills (and, once full, new requests
+    /// get 503). For tools and tests of that condition; do not hold it across a call
+    /// that settles the journal, which would wait for the guard.
+    pub fn hold_writes(&self) -> std::sync::RwLockWriteGuard<'_, ()> {
+        self.gate.write().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Applies a batch to the exchange tree (under the backup gate).

@@ -255,24 +255,23 @@ impl TestEngine {
     /// dir and config file, served on a new port. Tokens and credentials carry over;
     /// `base` changes.
     pub async fn restart(mut self) -> TestEngine {
+        // The engine's stop ends the server's accept loop and its connections, the
+        // dispatchers and the live streams: every task that holds the engine.
         self.engine.shutdown().await;
-        self.server.abort();
-        let weak = Arc::downgrade(&self.engine);
+        let closed = self.engine.closed();
+        let server = &mut self.server;
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        tokio::time::timeout(Duration::from_secs(20), async {
+            let _ = server.await;
+            closed.await;
+        })
+        .await
+        .expect("the old engine's tasks did not end within 20 s of its shutdown");
         // Keep the directory alive across the restart; a throwaway one takes its place.
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
         let config_path = self.config_path.clone();
         let data_dir = self.data_dir.clone();
         drop(self);
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        // Server connections and dispatchers let go of the engine asynchronously.
-        while weak.strong_count() > 0 {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the old engine is still referenced {} times after shutdown",
-                weak.strong_count()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
         // The group-commit flusher drops its database handle just after; until then the
         // store is still locked.
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

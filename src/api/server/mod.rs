@@ -49,6 +49,9 @@ pub async fn serve(
         idle_timeout_s = settings.idle_timeout.as_secs(),
         "connection limits"
     );
+    // Connections are the engine's tasks: its shutdown waits for them, and its stop
+    // ends this loop as `shutdown` does.
+    let (tasks, stop) = (engine.tasks().clone(), engine.stopping());
     let registry = Arc::new(conn::Registry::new(capacity, engine.clone()));
     let router = TowerToHyperService::new(super::router(engine));
     let mut builder = http1::Builder::new();
@@ -63,6 +66,7 @@ pub async fn serve(
     loop {
         let stream = tokio::select! {
             () = &mut shutdown => break,
+            () = stop.cancelled() => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => stream,
                 Err(e) => {
@@ -87,7 +91,7 @@ pub async fn serve(
             service::ConnService::new(router.clone(), conn.clone(), settings.body_timeout);
         let connection = builder.serve_connection(io, service);
         let registry = registry.clone();
-        tokio::spawn(async move {
+        tasks.spawn(async move {
             let end = conn::drive(connection, &conn, settings).await;
             registry.remove(conn.id());
             match end {

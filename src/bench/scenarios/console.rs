@@ -94,6 +94,8 @@ fn draw_under_load(duration: Duration) -> Result<(Latencies, f64, usize)> {
             delivered_per_second: EVENTS_PER_S / 2.0,
             role: Role::Admin,
             phi_visible: true,
+            overloaded: 0,
+            queue_full: 0,
         })
     };
     update(&mut app, status(0));

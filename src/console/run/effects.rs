@@ -12,6 +12,11 @@ use std::io::Write;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// How long quitting waits for effects in flight (a send, a save) to finish.
+pub const EFFECTS_DRAIN: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Carries out effects; remembers the feed subscription so a new one replaces it.
 pub(super) struct Effects {
@@ -21,6 +26,16 @@ pub(super) struct Effects {
     pub sender: Arc<Sender>,
     /// Where saved requests are written.
     pub collection: std::path::PathBuf,
+    /// Every task the console starts; they end on `stop`, and quitting waits for them.
+    pub tasks: TaskTracker,
+    pub stop: CancellationToken,
+}
+
+impl Drop for Effects {
+    /// Every exit path, errors included, ends the console's tasks.
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
 }
 
 impl Effects {
@@ -28,12 +43,31 @@ impl Effects {
     where
         F: std::future::Future<Output = Option<Msg>> + Send + 'static,
     {
-        let tx = self.tx.clone();
-        tokio::spawn(async move {
-            if let Some(msg) = work.await {
+        let (tx, stop) = (self.tx.clone(), self.stop.clone());
+        self.tasks.spawn(async move {
+            let msg = tokio::select! {
+                msg = work => msg,
+                () = stop.cancelled() => None,
+            };
+            if let Some(msg) = msg {
                 let _ = tx.send(msg).await;
             }
         });
+    }
+
+    /// Quitting: ends the tasks and waits (bounded) for them.
+    pub async fn finish(&self) {
+        self.stop.cancel();
+        self.tasks.close();
+        if tokio::time::timeout(EFFECTS_DRAIN, self.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                running = self.tasks.len(),
+                "console tasks did not end in time"
+            );
+        }
     }
 
     /// Returns false on Quit. Every effect is named here, so a new one is routed on
@@ -66,11 +100,14 @@ impl Effects {
         if let Some(old) = self.subscription.take() {
             old.abort();
         }
-        let (client, tx) = (self.client.clone(), self.tx.clone());
-        self.subscription = Some(tokio::spawn(async move {
+        let (client, tx, stop) = (self.client.clone(), self.tx.clone(), self.stop.clone());
+        self.subscription = Some(self.tasks.spawn(async move {
             match client.subscribe(filter).await {
                 Ok(mut feed) => {
-                    while let Some(event) = feed.recv().await {
+                    while let Some(event) = tokio::select! {
+                        event = feed.recv() => event,
+                        () = stop.cancelled() => None,
+                    } {
                         if tx.send(Msg::Feed(event)).await.is_err() {
                             return;
                         }

@@ -126,9 +126,15 @@ fn metadata_lines<'a>(app: &App, log: &'a LogRecord, masked: bool, theme: &Theme
         flags.push(format!("resend of {of}"));
     }
     if !flags.is_empty() {
+        // Quarantined: set aside until an operator acts, shown as a failure is.
+        let style = if log.quarantined {
+            theme.status_failed
+        } else {
+            theme.status_pending
+        };
         lines.push(Line::from(vec![
             label("flags"),
-            Span::styled(flags.join(" · "), theme.status_pending),
+            Span::styled(flags.join(" · "), style),
         ]));
     }
     lines

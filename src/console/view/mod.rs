@@ -220,7 +220,7 @@ fn status_bar(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     } else {
         ""
     };
-    let left = Line::from(vec![
+    let mut left = Line::from(vec![
         Span::styled(brand, theme.accent.add_modifier(Modifier::BOLD)),
         Span::styled(format!(" {}", app.address), theme.text),
         Span::styled(
@@ -228,6 +228,20 @@ fn status_bar(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             theme.dim,
         ),
     ]);
+    // Requests the engine refused for overload, only once there are any.
+    if let Some(s) = app
+        .status
+        .as_ref()
+        .filter(|s| s.overloaded + s.queue_full > 0)
+    {
+        left.push_span(Span::styled(
+            format!(
+                "  refused: busy {} · queue full {}",
+                s.overloaded, s.queue_full
+            ),
+            theme.status_failed,
+        ));
+    }
     let phi = if app.phi_allowed() {
         Span::styled("PHI visible", theme.status_pending)
     } else {

@@ -57,6 +57,8 @@ fn console(role: Role, env: Environment) -> App {
             delivered_per_second: 41.4,
             role,
             phi_visible: role.sees_phi(),
+            overloaded: 0,
+            queue_full: 0,
         }),
     );
     update(&mut app, Msg::Environments(environments()));
@@ -421,6 +423,28 @@ fn a_revocation_asks_in_development_too_and_says_what_it_asks() {
     assert!(text.contains("Revoke: confirm"), "{text}");
     assert!(!text.contains("Production: confirm"), "{text}");
     assert!(text.contains("admin token named \"ops\""), "{text}");
+}
+
+#[test]
+fn refused_requests_show_in_the_status_line() {
+    let mut app = console(Role::Admin, Environment::Development);
+    let status = |overloaded, queue_full| Status {
+        uptime_seconds: 60,
+        accepted_per_second: 1.0,
+        delivered_per_second: 1.0,
+        role: Role::Admin,
+        phi_visible: true,
+        overloaded,
+        queue_full,
+    };
+    let first_line = |app: &mut App| {
+        let text = screen(&render(app, &Theme::dark(), 160, 32));
+        text.lines().next().unwrap_or_default().to_string()
+    };
+    assert!(!first_line(&mut app).contains("refused"));
+    update(&mut app, Msg::Status(status(2, 5)));
+    let line = first_line(&mut app);
+    assert!(line.contains("refused: busy 2 · queue full 5"), "{line}");
 }
 
 #[test]

@@ -11,6 +11,7 @@
 //! body_timeout_seconds = 60
 //! idle_timeout_seconds = 60
 //! max_connections = 10000       # default: derived from the open-file limit
+//! journal_backlog = 4096        # accepted requests not yet applied; past it, 503
 //!
 //! [[sources]]
 //! name = "Lab"
@@ -22,6 +23,9 @@
 //! environment = "staging"
 //! url = "https://ehr.example/redox"
 //! verification_token = "…"
+//! quarantine_after = 3              # permanent (4xx) failures set aside after 3 attempts; 0 = never
+//! max_concurrent_deliveries = 8     # attempts in flight across its queues
+//! max_queue_items = 1000000         # past it, new messages for it get 429
 //!
 //! [[subscriptions]]
 //! source = "Lab"
@@ -103,13 +107,36 @@ pub struct DeliveryPolicy {
         with = "crate::model::wire::seconds_list"
     )]
     pub retry_schedule: Vec<Duration>,
-    /// Quarantine the head item after this many failed attempts; `None` = never
-    /// (the platform's behaviour: the queue waits for an operator).
+    /// Quarantine the head item once it has failed this many attempts and its last
+    /// answer was permanent (a 4xx other than 408, 425 and 429; see
+    /// `engine::http::classify`); `None` = never (`quarantine_after = 0`: the
+    /// platform's behaviour, the queue waits for an operator). Transient failures are
+    /// retried on the schedule forever.
     pub quarantine_after: Option<u32>,
     pub queue_key: QueueKey,
     /// Bound on one delivery attempt, connect to last byte.
     #[serde(rename = "timeoutSeconds", with = "crate::model::wire::seconds")]
     pub timeout: Duration,
+    /// Attempts in flight at once across all of the destination's queues (its
+    /// per-patient lanes each have a dispatcher).
+    #[serde(default = "default_max_concurrent_deliveries")]
+    pub max_concurrent_deliveries: usize,
+    /// Items the destination may have queued; a new message for it past this is
+    /// refused with 429 (see `engine::delivery::bounds`).
+    #[serde(default = "default_max_queue_items")]
+    pub max_queue_items: usize,
+}
+
+pub const DEFAULT_QUARANTINE_AFTER: u32 = 3;
+pub const DEFAULT_MAX_CONCURRENT_DELIVERIES: usize = 8;
+pub const DEFAULT_MAX_QUEUE_ITEMS: usize = 1_000_000;
+
+fn default_max_concurrent_deliveries() -> usize {
+    DEFAULT_MAX_CONCURRENT_DELIVERIES
+}
+
+fn default_max_queue_items() -> usize {
+    DEFAULT_MAX_QUEUE_ITEMS
 }
 
 /// The platform's schedule: immediately, +10 s, +10 s, 20, 30, 50, 80, 120 s, then every 120 s.
@@ -123,9 +150,11 @@ impl Default for DeliveryPolicy {
                 .iter()
                 .map(|s| Duration::from_secs(*s))
                 .collect(),
-            quarantine_after: None,
+            quarantine_after: Some(DEFAULT_QUARANTINE_AFTER),
             queue_key: QueueKey::Pair,
             timeout: DEFAULT_DELIVERY_TIMEOUT,
+            max_concurrent_deliveries: DEFAULT_MAX_CONCURRENT_DELIVERIES,
+            max_queue_items: DEFAULT_MAX_QUEUE_ITEMS,
         }
     }
 }
@@ -151,6 +180,9 @@ pub struct Settings {
     pub min_free_disk_bytes: u64,
     /// Timeouts and the cap of the engine's own HTTP connections.
     pub connections: ConnectionSettings,
+    /// `journal_backlog`: acknowledged requests that may wait to be written to history
+    /// and the queues; past it new requests get 503 (see `store::journal`).
+    pub journal_backlog: usize,
 }
 
 impl Default for Settings {
@@ -162,6 +194,7 @@ impl Default for Settings {
             admin_token_lifetime: crate::store::credentials::DEFAULT_ADMIN_TOKEN_LIFETIME,
             min_free_disk_bytes: crate::store::space::DEFAULT_RESERVE_BYTES,
             connections: ConnectionSettings::default(),
+            journal_backlog: crate::store::journal::MAX_BACKLOG,
         }
     }
 }

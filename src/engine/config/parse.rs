@@ -40,6 +40,7 @@ struct RawEngine {
     body_timeout_seconds: Option<Spanned<u64>>,
     idle_timeout_seconds: Option<Spanned<u64>>,
     max_connections: Option<Spanned<u64>>,
+    journal_backlog: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -68,6 +69,8 @@ struct RawDestination {
     quarantine_after: Option<u32>,
     queue_key: Option<QueueKey>,
     timeout_seconds: Option<Spanned<f64>>,
+    max_concurrent_deliveries: Option<Spanned<u64>>,
+    max_queue_items: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -129,6 +132,30 @@ impl Checker<'_> {
         })
     }
 
+    /// A whole-number setting within `range`; `None` when absent or out of range (the
+    /// problem is recorded with its line).
+    fn within(
+        &mut self,
+        value: Option<&Spanned<u64>>,
+        name: &str,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> Option<u64> {
+        let value = value?;
+        let n = *value.get_ref();
+        if range.contains(&n) {
+            return Some(n);
+        }
+        self.at(
+            value.span(),
+            format!(
+                "{name} = {n} is out of range: use {} to {}",
+                range.start(),
+                range.end()
+            ),
+        );
+        None
+    }
+
     fn id(&mut self, value: Option<&Spanned<String>>) -> Option<Uuid> {
         let value = value?;
         match Uuid::parse_str(value.get_ref()) {
@@ -170,263 +197,39 @@ impl Config {
         };
 
         // Names must be unique per kind; IDs are resolved after the checks.
-        let mut wanted = Vec::new();
-        for s in &raw.sources {
-            wanted.push((Kind::Source, s.name.get_ref().as_str()));
-        }
-        for d in &raw.destinations {
-            wanted.push((Kind::Destination, d.name.get_ref().as_str()));
-        }
-        let mut seen: HashMap<(bool, String), usize> = HashMap::new();
-        for (i, s) in raw.sources.iter().enumerate() {
-            if seen
-                .insert((true, s.name.get_ref().to_lowercase()), i)
-                .is_some()
-            {
-                check.at(
-                    s.name.span(),
-                    format!(
-                        "a second source named \"{}\"; names must be unique",
-                        s.name.get_ref()
-                    ),
-                );
-            }
-            check.not_builtin(&s.name);
-        }
-        for (i, d) in raw.destinations.iter().enumerate() {
-            if seen
-                .insert((false, d.name.get_ref().to_lowercase()), i)
-                .is_some()
-            {
-                check.at(
-                    d.name.span(),
-                    format!(
-                        "a second destination named \"{}\"; names must be unique",
-                        d.name.get_ref()
-                    ),
-                );
-            }
-            check.not_builtin(&d.name);
-        }
-
-        let mut sources = Vec::new();
-        for s in &raw.sources {
-            let id = check.id(s.id.as_ref());
-            sources.push((
-                id,
-                Source {
-                    id: Uuid::nil(),
-                    name: s.name.get_ref().trim().to_string(),
-                    environment: check.environment(&s.environment),
-                    timezone: check.timezone(s.timezone.as_ref()),
-                },
-            ));
-        }
-        let mut destinations = Vec::new();
-        for d in &raw.destinations {
-            let id = check.id(d.id.as_ref());
-            let mode = d.mode.unwrap_or(DeliveryMode::Push);
-            let url = d.url.as_ref().map(|u| u.get_ref().trim().to_string());
-            match (&url, mode) {
-                (None, DeliveryMode::Push) => check.at(
-                    d.name.span(),
-                    format!(
-                        "destination \"{}\" has no url; push destinations need one (or set mode = \"poll\")",
-                        d.name.get_ref()
-                    ),
-                ),
-                (Some(u), _) => {
-                    let ok = reqwest::Url::parse(u)
-                        .map(|p| matches!(p.scheme(), "http" | "https") && p.host().is_some())
-                        .unwrap_or(false);
-                    if !ok {
-                        let span = d.url.as_ref().map(|u| u.span()).unwrap_or(d.name.span());
-                        check.at(span, format!("url \"{u}\" is not an http(s) URL"));
-                    }
-                }
-                _ => {}
-            }
-            let token = d.verification_token.clone().unwrap_or_default();
-            if token.trim().is_empty() {
-                check.at(
-                    d.name.span(),
-                    format!(
-                        "destination \"{}\" needs a verification_token (it is sent with every delivery so the receiver can tell the request is ours)",
-                        d.name.get_ref()
-                    ),
-                );
-            }
-            let mut delivery = DeliveryPolicy::default();
-            if let Some(schedule) = &d.retry_schedule_seconds {
-                if schedule.get_ref().is_empty()
-                    || schedule
-                        .get_ref()
-                        .iter()
-                        .any(|s| !s.is_finite() || *s < 0.0)
-                {
-                    check.at(
-                        schedule.span(),
-                        "retry_schedule_seconds must list one or more waits of 0 seconds or more"
-                            .to_string(),
-                    );
-                } else {
-                    delivery.retry_schedule = schedule
-                        .get_ref()
-                        .iter()
-                        .map(|s| Duration::from_secs_f64(*s))
-                        .collect();
-                }
-            }
-            if let Some(timeout) = &d.timeout_seconds {
-                if !timeout.get_ref().is_finite() || *timeout.get_ref() <= 0.0 {
-                    check.at(
-                        timeout.span(),
-                        "timeout_seconds must be more than 0".to_string(),
-                    );
-                } else {
-                    delivery.timeout = Duration::from_secs_f64(*timeout.get_ref());
-                }
-            }
-            delivery.quarantine_after = d.quarantine_after.filter(|n| *n > 0);
-            delivery.queue_key = d.queue_key.unwrap_or(QueueKey::Pair);
-            destinations.push((
-                id,
-                Destination {
-                    id: Uuid::nil(),
-                    name: d.name.get_ref().trim().to_string(),
-                    environment: check.environment(&d.environment),
-                    url,
-                    verification_token: token,
-                    verification_method: d.verification_method.unwrap_or(VerificationMethod::Post),
-                    mode,
-                    timezone: check.timezone(d.timezone.as_ref()),
-                    verified: d.verified,
-                    delivery,
-                },
-            ));
-        }
-        if !check.problems.is_empty() {
-            return Err(ConfigError::Invalid {
-                path: check.path.to_string(),
-                message: check.problems.join("\n  "),
-            });
-        }
-
-        let generated = identities::resolve(data_dir, &wanted)?;
-        let mut generated = generated.into_iter();
-        let sources: Vec<Source> = sources
-            .into_iter()
-            .map(|(id, mut s)| {
-                let fallback = generated.next().unwrap_or_else(Uuid::new_v4);
-                s.id = id.unwrap_or(fallback);
-                s
-            })
+        let wanted = unique_names(&raw, &mut check);
+        let sources: Vec<_> = raw.sources.iter().map(|s| source(s, &mut check)).collect();
+        let destinations: Vec<_> = raw
+            .destinations
+            .iter()
+            .map(|d| destination(d, &mut check))
             .collect();
-        let destinations: Vec<Destination> = destinations
-            .into_iter()
-            .map(|(id, mut d)| {
-                let fallback = generated.next().unwrap_or_else(Uuid::new_v4);
-                d.id = id.unwrap_or(fallback);
-                d
-            })
-            .collect();
+        check.finish()?;
 
+        let mut generated = identities::resolve(data_dir, &wanted)?.into_iter();
+        let mut with_id = |id: Option<Uuid>| {
+            let fallback = generated.next().unwrap_or_else(Uuid::new_v4);
+            id.unwrap_or(fallback)
+        };
         let (mut all_sources, mut all_destinations, mut subscriptions) = builtins();
-        all_sources.extend(sources);
-        all_destinations.extend(destinations);
+        all_sources.extend(sources.into_iter().map(|(id, mut s)| {
+            s.id = with_id(id);
+            s
+        }));
+        all_destinations.extend(destinations.into_iter().map(|(id, mut d)| {
+            d.id = with_id(id);
+            d
+        }));
         let lookup = Registry::new(all_sources.clone(), all_destinations.clone(), Vec::new());
-
-        let mut ids = HashMap::new();
-        for s in &all_sources {
-            if let Some(prev) = ids.insert(s.id, s.name.clone()) {
-                check.problems.push(format!(
-                    "sources \"{prev}\" and \"{}\" share the id {}",
-                    s.name, s.id
-                ));
-            }
-        }
-        for d in &all_destinations {
-            if let Some(prev) = ids.insert(d.id, d.name.clone()) {
-                check.problems.push(format!(
-                    "\"{prev}\" and destination \"{}\" share the id {}",
-                    d.name, d.id
-                ));
-            }
-        }
-
+        shared_ids(&lookup, &mut check);
         for sub in &raw.subscriptions {
-            let source = lookup.source_named(sub.source.get_ref());
-            let destination = lookup.destination_named(sub.destination.get_ref());
-            if source.is_none() {
-                check.at(
-                    sub.source.span(),
-                    format!(
-                        "subscription names source \"{}\", which is not configured",
-                        sub.source.get_ref()
-                    ),
-                );
-            }
-            if destination.is_none() {
-                check.at(
-                    sub.destination.span(),
-                    format!(
-                        "subscription names destination \"{}\", which is not configured",
-                        sub.destination.get_ref()
-                    ),
-                );
-            }
-            let mut models = Vec::new();
-            for m in sub.data_models.get_ref() {
-                if m == "*" {
-                    models.clear();
-                    break;
-                }
-                match catalog::data_model(m) {
-                    Ok(name) => models.push(name.to_string()),
-                    Err(e) => check.at(
-                        sub.data_models.span(),
-                        e.to_string().replace("Meta.DataModel ", "data model "),
-                    ),
-                }
-            }
-            if sub.data_models.get_ref().is_empty() {
-                check.at(
-                    sub.data_models.span(),
-                    "data_models is empty: list data models, or [\"*\"] for all".to_string(),
-                );
-            }
-            if let (Some(s), Some(d)) = (source, destination) {
-                if s.environment != d.environment {
-                    check.at(
-                        sub.source.span(),
-                        format!(
-                            "source \"{}\" is in {} but destination \"{}\" is in {}: traffic only flows within one environment",
-                            s.name, s.environment, d.name, d.environment
-                        ),
-                    );
-                }
-                subscriptions.push(Subscription {
-                    source_id: s.id,
-                    destination_id: d.id,
-                    data_models: models,
-                });
-            }
+            subscriptions.extend(subscription(sub, &lookup, &mut check));
         }
-        if !check.problems.is_empty() {
-            return Err(ConfigError::Invalid {
-                path: check.path.to_string(),
-                message: check.problems.join("\n  "),
-            });
-        }
+        check.finish()?;
 
         let profiles = profiles(&raw.environments, &mut check);
         let settings = engine_settings(&raw.engine, &mut check);
-        if !check.problems.is_empty() {
-            return Err(ConfigError::Invalid {
-                path: check.path.to_string(),
-                message: check.problems.join("\n  "),
-            });
-        }
+        check.finish()?;
         Ok(Config {
             registry: Registry::new(all_sources, all_destinations, subscriptions),
             settings,
@@ -434,6 +237,258 @@ impl Config {
             profiles,
         })
     }
+}
+
+impl Checker<'_> {
+    /// Every problem found so far, as one error (none: carry on).
+    fn finish(&mut self) -> Result<(), ConfigError> {
+        if self.problems.is_empty() {
+            return Ok(());
+        }
+        Err(ConfigError::Invalid {
+            path: self.path.to_string(),
+            message: self.problems.join("\n  "),
+        })
+    }
+}
+
+/// Checks that names are unique per kind and not built in; the names whose IDs may
+/// have to be generated, in file order.
+fn unique_names<'r>(raw: &'r RawConfig, check: &mut Checker) -> Vec<(Kind, &'r str)> {
+    let mut wanted = Vec::new();
+    let mut seen: HashMap<(bool, String), usize> = HashMap::new();
+    let named = raw
+        .sources
+        .iter()
+        .map(|s| (true, &s.name))
+        .chain(raw.destinations.iter().map(|d| (false, &d.name)));
+    for (i, (is_source, name)) in named.enumerate() {
+        let kind = if is_source {
+            Kind::Source
+        } else {
+            Kind::Destination
+        };
+        wanted.push((kind, name.get_ref().as_str()));
+        if seen
+            .insert((is_source, name.get_ref().to_lowercase()), i)
+            .is_some()
+        {
+            let what = if is_source { "source" } else { "destination" };
+            check.at(
+                name.span(),
+                format!(
+                    "a second {what} named \"{}\"; names must be unique",
+                    name.get_ref()
+                ),
+            );
+        }
+        check.not_builtin(name);
+    }
+    wanted
+}
+
+/// A `[[sources]]` entry, with its ID if the file gives one.
+fn source(s: &RawSource, check: &mut Checker) -> (Option<Uuid>, Source) {
+    let id = check.id(s.id.as_ref());
+    let source = Source {
+        id: Uuid::nil(),
+        name: s.name.get_ref().trim().to_string(),
+        environment: check.environment(&s.environment),
+        timezone: check.timezone(s.timezone.as_ref()),
+    };
+    (id, source)
+}
+
+/// A `[[destinations]]` entry, with its ID if the file gives one.
+fn destination(d: &RawDestination, check: &mut Checker) -> (Option<Uuid>, Destination) {
+    let id = check.id(d.id.as_ref());
+    let mode = d.mode.unwrap_or(DeliveryMode::Push);
+    let url = d.url.as_ref().map(|u| u.get_ref().trim().to_string());
+    match (&url, mode) {
+        (None, DeliveryMode::Push) => check.at(
+            d.name.span(),
+            format!(
+                "destination \"{}\" has no url; push destinations need one (or set mode = \"poll\")",
+                d.name.get_ref()
+            ),
+        ),
+        (Some(u), _) => {
+            let ok = reqwest::Url::parse(u)
+                .map(|p| matches!(p.scheme(), "http" | "https") && p.host().is_some())
+                .unwrap_or(false);
+            if !ok {
+                let span = d.url.as_ref().map(|u| u.span()).unwrap_or(d.name.span());
+                check.at(span, format!("url \"{u}\" is not an http(s) URL"));
+            }
+        }
+        _ => {}
+    }
+    let token = d.verification_token.clone().unwrap_or_default();
+    if token.trim().is_empty() {
+        check.at(
+            d.name.span(),
+            format!(
+                "destination \"{}\" needs a verification_token (it is sent with every delivery so the receiver can tell the request is ours)",
+                d.name.get_ref()
+            ),
+        );
+    }
+    let destination = Destination {
+        id: Uuid::nil(),
+        name: d.name.get_ref().trim().to_string(),
+        environment: check.environment(&d.environment),
+        url,
+        verification_token: token,
+        verification_method: d.verification_method.unwrap_or(VerificationMethod::Post),
+        mode,
+        timezone: check.timezone(d.timezone.as_ref()),
+        verified: d.verified,
+        delivery: delivery_policy(d, check),
+    };
+    (id, destination)
+}
+
+/// The largest `max_concurrent_deliveries`: each is an open connection to the peer.
+const MAX_CONCURRENT_DELIVERIES: u64 = 1024;
+
+/// How a destination is delivered to: the defaults, with what the entry sets.
+fn delivery_policy(d: &RawDestination, check: &mut Checker) -> DeliveryPolicy {
+    let mut delivery = DeliveryPolicy::default();
+    if let Some(schedule) = &d.retry_schedule_seconds {
+        if schedule.get_ref().is_empty()
+            || schedule
+                .get_ref()
+                .iter()
+                .any(|s| !s.is_finite() || *s < 0.0)
+        {
+            check.at(
+                schedule.span(),
+                "retry_schedule_seconds must list one or more waits of 0 seconds or more"
+                    .to_string(),
+            );
+        } else {
+            delivery.retry_schedule = schedule
+                .get_ref()
+                .iter()
+                .map(|s| Duration::from_secs_f64(*s))
+                .collect();
+        }
+    }
+    if let Some(timeout) = &d.timeout_seconds {
+        if !timeout.get_ref().is_finite() || *timeout.get_ref() <= 0.0 {
+            check.at(
+                timeout.span(),
+                "timeout_seconds must be more than 0".to_string(),
+            );
+        } else {
+            delivery.timeout = Duration::from_secs_f64(*timeout.get_ref());
+        }
+    }
+    if let Some(n) = d.quarantine_after {
+        // 0: never, the platform's behaviour (an operator acts).
+        delivery.quarantine_after = (n > 0).then_some(n);
+    }
+    delivery.queue_key = d.queue_key.unwrap_or(QueueKey::Pair);
+    if let Some(n) = check.within(
+        d.max_concurrent_deliveries.as_ref(),
+        "max_concurrent_deliveries",
+        1..=MAX_CONCURRENT_DELIVERIES,
+    ) {
+        delivery.max_concurrent_deliveries = n as usize;
+    }
+    if let Some(n) = check.within(
+        d.max_queue_items.as_ref(),
+        "max_queue_items",
+        1..=1_000_000_000,
+    ) {
+        delivery.max_queue_items = n as usize;
+    }
+    delivery
+}
+
+/// Problems with IDs shared between records (configured or built in).
+fn shared_ids(lookup: &Registry, check: &mut Checker) {
+    let mut ids = HashMap::new();
+    for s in &lookup.sources {
+        if let Some(prev) = ids.insert(s.id, s.name.clone()) {
+            check.problems.push(format!(
+                "sources \"{prev}\" and \"{}\" share the id {}",
+                s.name, s.id
+            ));
+        }
+    }
+    for d in &lookup.destinations {
+        if let Some(prev) = ids.insert(d.id, d.name.clone()) {
+            check.problems.push(format!(
+                "\"{prev}\" and destination \"{}\" share the id {}",
+                d.name, d.id
+            ));
+        }
+    }
+}
+
+/// A `[[subscriptions]]` entry, resolved against the configured records; `None` when
+/// its source or destination is unknown (the problem is in `check`).
+fn subscription(
+    sub: &RawSubscription,
+    lookup: &Registry,
+    check: &mut Checker,
+) -> Option<Subscription> {
+    let source = lookup.source_named(sub.source.get_ref());
+    let destination = lookup.destination_named(sub.destination.get_ref());
+    if source.is_none() {
+        check.at(
+            sub.source.span(),
+            format!(
+                "subscription names source \"{}\", which is not configured",
+                sub.source.get_ref()
+            ),
+        );
+    }
+    if destination.is_none() {
+        check.at(
+            sub.destination.span(),
+            format!(
+                "subscription names destination \"{}\", which is not configured",
+                sub.destination.get_ref()
+            ),
+        );
+    }
+    let mut models = Vec::new();
+    for m in sub.data_models.get_ref() {
+        if m == "*" {
+            models.clear();
+            break;
+        }
+        match catalog::data_model(m) {
+            Ok(name) => models.push(name.to_string()),
+            Err(e) => check.at(
+                sub.data_models.span(),
+                e.to_string().replace("Meta.DataModel ", "data model "),
+            ),
+        }
+    }
+    if sub.data_models.get_ref().is_empty() {
+        check.at(
+            sub.data_models.span(),
+            "data_models is empty: list data models, or [\"*\"] for all".to_string(),
+        );
+    }
+    let (s, d) = (source?, destination?);
+    if s.environment != d.environment {
+        check.at(
+            sub.source.span(),
+            format!(
+                "source \"{}\" is in {} but destination \"{}\" is in {}: traffic only flows within one environment",
+                s.name, s.environment, d.name, d.environment
+            ),
+        );
+    }
+    Some(Subscription {
+        source_id: s.id,
+        destination_id: d.id,
+        data_models: models,
+    })
 }
 
 /// The `[engine]` table: checked (problems go to `check`, with their lines), then with
@@ -475,6 +530,10 @@ fn engine_settings(e: &RawEngine, check: &mut Checker) -> Settings {
             .map(|mb| mb.saturating_mul(1024 * 1024))
             .unwrap_or(defaults.min_free_disk_bytes),
         connections,
+        journal_backlog: check
+            .within(e.journal_backlog.as_ref(), "journal_backlog", 1..=1_000_000)
+            .map(|n| n as usize)
+            .unwrap_or(defaults.journal_backlog),
     }
 }
 

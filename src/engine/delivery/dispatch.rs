@@ -3,6 +3,8 @@
 use super::retry::{jitter, random_unit, scheduled_wait};
 use super::{Dispatcher, attempt};
 use crate::engine::Engine;
+use crate::engine::config::Destination;
+use crate::engine::http::classify::{Class, classify};
 use crate::model::{AttemptOutcome, LogRecord, LogStatus};
 use crate::store::{QueueId, QueueItem};
 use chrono::Utc;
@@ -11,6 +13,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::futures::Notified;
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 /// How often a queue blocked on an unverified destination looks again.
@@ -23,10 +26,10 @@ const STORE_ERROR_WAIT: Duration = Duration::from_secs(1);
 /// (e.g. during an attempt) do not cut the wait short.
 async fn wait(
     kicked: Pin<&mut Notified<'_>>,
-    stop: &mut tokio::sync::watch::Receiver<bool>,
+    stop: &CancellationToken,
     duration: Option<Duration>,
 ) {
-    if *stop.borrow() {
+    if stop.is_cancelled() {
         return;
     }
     let timer = async {
@@ -38,7 +41,7 @@ async fn wait(
     tokio::select! {
         _ = timer => {}
         _ = kicked => {}
-        _ = stop.changed() => {}
+        () = stop.cancelled() => {}
     }
 }
 
@@ -55,143 +58,209 @@ fn payload_for(mut payload: Value, log: &LogRecord, attempt_id: Uuid) -> Vec<u8>
 }
 
 pub(super) async fn run(engine: Arc<Engine>, queue: QueueId, dispatcher: Arc<Dispatcher>) {
-    let delivery = &engine.delivery;
-    let mut stop = delivery.stopping();
-    let result = deliver_queue(&engine, &queue, &dispatcher, &mut stop).await;
+    let stop = engine.stopping();
+    let result = deliver_queue(&engine, &queue, &dispatcher, &stop).await;
     if let Err(e) = result {
         tracing::error!(error = %e, destination = %queue.destination, "dispatcher stopped");
-        delivery.retire(&queue, || true);
+        engine.delivery.retire(&queue, || true);
     }
-    delivery.finished();
 }
 
+/// What a dispatcher does after one step.
+enum Next {
+    /// Look at the queue again at once.
+    Again,
+    /// Wait (for a kick, or this long) then look again.
+    Wait(Option<Duration>),
+    /// Wait this long after a failed attempt; only kicks from now on cut it short.
+    Backoff(Duration),
+    /// The queue is empty, or the engine stops: the dispatcher retires.
+    Done,
+}
+
+/// One queue's dispatcher: steps until its queue is empty or the engine stops.
 async fn deliver_queue(
     engine: &Arc<Engine>,
     queue: &QueueId,
     dispatcher: &Dispatcher,
-    stop: &mut tokio::sync::watch::Receiver<bool>,
+    stop: &CancellationToken,
 ) -> Result<(), String> {
-    let delivery = &engine.delivery;
     let Some(destination) = engine.registry.destination(queue.destination).cloned() else {
         return Err("destination is no longer configured".into());
     };
-    let Some(client) = delivery.client(destination.id).cloned() else {
+    let Some(client) = engine.delivery.client(destination.id).cloned() else {
         return Err("destination is not a push destination".into());
     };
-    let mut blocked_reported = false;
+    let mut queue_state = QueueState {
+        engine,
+        queue,
+        destination: &destination,
+        client: &client,
+        stop,
+        blocked_reported: false,
+    };
     loop {
         let kicked = dispatcher.kick.notified();
         tokio::pin!(kicked);
         kicked.as_mut().enable();
-        if *stop.borrow() {
-            delivery.retire(queue, || true);
+        if stop.is_cancelled() {
+            engine.delivery.retire(queue, || true);
             return Ok(());
         }
-        if delivery.is_paused(destination.id) {
+        match queue_state.step().await {
+            Next::Again => {}
+            Next::Done => return Ok(()),
+            Next::Wait(duration) => wait(kicked.as_mut(), stop, duration).await,
+            Next::Backoff(duration) => {
+                // Enabled only now: a kick during the attempt must not skip the peer's wait.
+                let fresh = dispatcher.kick.notified();
+                tokio::pin!(fresh);
+                fresh.as_mut().enable();
+                wait(fresh.as_mut(), stop, Some(duration)).await;
+            }
+        }
+    }
+}
+
+/// A dispatcher's view of its queue.
+struct QueueState<'a> {
+    engine: &'a Arc<Engine>,
+    queue: &'a QueueId,
+    destination: &'a Destination,
+    client: &'a reqwest::Client,
+    stop: &'a CancellationToken,
+    blocked_reported: bool,
+}
+
+impl QueueState<'_> {
+    /// Delivers the head once, if the destination may be delivered to now.
+    async fn step(&mut self) -> Next {
+        let (engine, destination) = (self.engine, self.destination);
+        if engine.delivery.is_paused(destination.id) {
             // Resume kicks; stopping is checked at the top.
-            wait(kicked.as_mut(), stop, None).await;
-            continue;
+            return Next::Wait(None);
         }
-        if let Err(reason) = engine.delivery_allowed(&destination) {
-            if !blocked_reported {
+        if let Err(reason) = engine.delivery_allowed(destination) {
+            if !self.blocked_reported {
                 tracing::error!(destination = %destination.name, "{reason}");
-                blocked_reported = true;
+                self.blocked_reported = true;
             }
-            wait(kicked.as_mut(), stop, Some(BLOCKED_RECHECK)).await;
-            continue;
+            return Next::Wait(Some(BLOCKED_RECHECK));
         }
-        blocked_reported = false;
-
-        let head = match engine.store.queue_head(queue) {
-            Ok(head) => head,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot read queue");
-                wait(kicked.as_mut(), stop, Some(STORE_ERROR_WAIT)).await;
-                continue;
+        self.blocked_reported = false;
+        // One of the destination's attempt slots, whichever lane this is; taken before
+        // the head is read, so what is sent is the head as it is once a slot is free.
+        let Some(_slot) = engine.delivery.slot(destination.id, self.stop).await else {
+            return Next::Again;
+        };
+        let (item, log) = match self.head() {
+            Ok(Some(head)) => head,
+            Ok(None) => {
+                let (store, queue) = (&engine.store, self.queue);
+                if engine
+                    .delivery
+                    .retire(queue, || matches!(store.queue_head(queue), Ok(None)))
+                {
+                    return Next::Done;
+                }
+                return Next::Again;
             }
+            Err(next) => return next,
         };
-        let Some(item) = head else {
-            let store = &engine.store;
-            if delivery.retire(queue, || matches!(store.queue_head(queue), Ok(None))) {
-                return Ok(());
+        match attempt_once(engine, destination, self.client, &item, &log).await {
+            Ok(None) => {
+                engine.delivery.bounds.left(destination.id);
+                Next::Again
             }
-            continue;
-        };
-        let log = match engine.store.log(item.log_id) {
-            Ok(log) => log,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot read a queued log");
-                wait(kicked.as_mut(), stop, Some(STORE_ERROR_WAIT)).await;
-                continue;
-            }
-        };
-        let Some(log) = log else {
-            tracing::warn!(log = %item.log_id, "queued log has no record; dropping the entry");
-            let _ = engine.store.remove_queue_item(&item);
-            continue;
-        };
-        if log.status != LogStatus::Pending {
-            // An operator settled it (marked FAILED) while it was queued.
-            let _ = engine.store.remove_queue_item(&item);
-            continue;
-        }
-
-        let Failed {
-            failures,
-            retry_after,
-        } = match attempt_once(engine, &destination, &client, &item, &log).await {
-            Ok(Some(failed)) => failed,
-            Ok(None) => continue,
+            Ok(Some(failed)) => self.after_failure(&item, &log, failed),
             Err(e) => {
                 // A store problem, not the peer's: keep the item and look again shortly.
                 tracing::error!(error = %e, log = %log.id, "delivery bookkeeping failed");
-                wait(kicked.as_mut(), stop, Some(STORE_ERROR_WAIT)).await;
-                continue;
+                Next::Wait(Some(STORE_ERROR_WAIT))
             }
-        };
-        if destination
-            .delivery
-            .quarantine_after
-            .is_some_and(|n| failures >= n)
-        {
+        }
+    }
+
+    /// The head item and its log, once entries whose log is gone or settled are
+    /// dropped; `Ok(None)` when the queue is empty.
+    fn head(&self) -> Result<Option<(QueueItem, LogRecord)>, Next> {
+        let store = &self.engine.store;
+        loop {
+            let item = match store.queue_head(self.queue) {
+                Ok(Some(item)) => item,
+                Ok(None) => return Ok(None),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read queue");
+                    return Err(Next::Wait(Some(STORE_ERROR_WAIT)));
+                }
+            };
+            match store.log(item.log_id) {
+                Ok(Some(log)) if log.status == LogStatus::Pending => return Ok(Some((item, log))),
+                // An operator settled it (marked FAILED) while it was queued.
+                Ok(Some(_)) => {}
+                Ok(None) => {
+                    tracing::warn!(log = %item.log_id, "queued log has no record; dropping the entry");
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read a queued log");
+                    return Err(Next::Wait(Some(STORE_ERROR_WAIT)));
+                }
+            }
+            let _ = store.remove_queue_item(&item);
+            self.engine.delivery.bounds.left(self.destination.id);
+        }
+    }
+
+    /// After a failed attempt: quarantine a message refused for good often enough,
+    /// otherwise wait before the next attempt.
+    fn after_failure(&self, item: &QueueItem, log: &LogRecord, failed: Failed) -> Next {
+        let (engine, destination) = (self.engine, self.destination);
+        let poison = failed.class == Class::Permanent
+            && destination
+                .delivery
+                .quarantine_after
+                .is_some_and(|n| failed.failures >= n);
+        if poison {
             if let Ok(Some(current)) = engine.store.log(log.id)
                 && current.status == LogStatus::Pending
                 && !current.quarantined
-                && let Err(e) =
-                    engine.quarantine_item(&item, &current, "engine", "quarantine_after reached")
             {
-                tracing::error!(error = %e, log = %log.id, "cannot quarantine");
-                wait(kicked.as_mut(), stop, Some(STORE_ERROR_WAIT)).await;
+                let reason = "a permanent failure after quarantine_after attempts";
+                if let Err(e) = engine.quarantine_item(item, &current, "engine", reason) {
+                    tracing::error!(error = %e, log = %log.id, "cannot quarantine");
+                    return Next::Wait(Some(STORE_ERROR_WAIT));
+                }
+                engine.delivery.bounds.left(destination.id);
             }
-            continue;
+            return Next::Again;
         }
         // The peer's own Retry-After wins; the schedule gets jitter.
-        let wait_for = retry_after.unwrap_or_else(|| {
+        let wait_for = failed.retry_after.unwrap_or_else(|| {
             jitter(
-                scheduled_wait(&destination.delivery.retry_schedule, failures),
+                scheduled_wait(&destination.delivery.retry_schedule, failed.failures),
                 random_unit(),
             )
         });
-        if !wait_for.is_zero() {
-            // Enabled only now: a kick during the attempt must not skip the peer's wait.
-            let fresh = dispatcher.kick.notified();
-            tokio::pin!(fresh);
-            fresh.as_mut().enable();
-            wait(fresh.as_mut(), stop, Some(wait_for)).await;
+        if wait_for.is_zero() {
+            Next::Again
+        } else {
+            Next::Backoff(wait_for)
         }
     }
 }
 
 struct Failed {
-    /// Failed attempts of this log so far.
+    /// Failed attempts of this log so far (since it was last released).
     failures: u32,
+    /// Whether the last one may pass by itself.
+    class: Class,
     retry_after: Option<Duration>,
 }
 
 /// Delivers the head once; `None` when it was acknowledged.
 async fn attempt_once(
     engine: &Arc<Engine>,
-    destination: &crate::engine::config::Destination,
+    destination: &Destination,
     client: &reqwest::Client,
     item: &QueueItem,
     log: &LogRecord,
@@ -257,6 +326,7 @@ async fn attempt_once(
     );
     Ok(Some(Failed {
         failures: number - log.released_at_attempt.min(number),
+        class: classify(outcome.attempt.http_status),
         retry_after: outcome.retry_after,
     }))
 }

@@ -6,8 +6,14 @@
 //! retires; accepting a request wakes (or starts) the dispatcher of each queue it
 //! touched. Pause state survives restarts; at start-up every non-empty queue gets a
 //! dispatcher, so nothing accepted before a crash is left behind.
+//!
+//! Dispatchers are tasks on the engine's tracker and end on its stop token. However
+//! many queues a destination has (per-patient lanes), at most its
+//! `max_concurrent_deliveries` attempts are in flight at once ([`Delivery::slot`]).
+//! Its queued items are bounded by `max_queue_items` ([`bounds`]).
 
 mod attempt;
+pub mod bounds;
 mod dispatch;
 pub mod retry;
 
@@ -17,10 +23,9 @@ use crate::model::LogRecord;
 use crate::store::QueueId;
 use crate::store::credentials::sha256;
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
 
 /// How long a graceful stop waits for attempts in flight.
@@ -48,10 +53,11 @@ pub struct Delivery {
     engine: Weak<Engine>,
     dispatchers: Mutex<HashMap<QueueId, Arc<Dispatcher>>>,
     paused: Mutex<HashSet<Uuid>>,
-    stop: watch::Sender<bool>,
-    running: AtomicUsize,
-    idle: Notify,
     clients: HashMap<Uuid, reqwest::Client>,
+    /// Per push destination, its `max_concurrent_deliveries` attempt slots.
+    slots: HashMap<Uuid, Arc<Semaphore>>,
+    /// Per destination, its queued items against `max_queue_items`.
+    pub(crate) bounds: bounds::QueueBounds,
 }
 
 /// An HTTP client per push destination: its own connection pool, so one slow peer
@@ -78,17 +84,25 @@ pub(crate) fn build_clients(
 impl Delivery {
     pub(crate) fn new(
         engine: Weak<Engine>,
+        destinations: &[Destination],
         clients: HashMap<Uuid, reqwest::Client>,
         paused: HashSet<Uuid>,
     ) -> Delivery {
+        let slots = destinations
+            .iter()
+            .filter(|d| d.mode == DeliveryMode::Push)
+            .map(|d| {
+                let n = d.delivery.max_concurrent_deliveries.max(1);
+                (d.id, Arc::new(Semaphore::new(n)))
+            })
+            .collect();
         Delivery {
             engine,
             dispatchers: Mutex::new(HashMap::new()),
             paused: Mutex::new(paused),
-            stop: watch::channel(false).0,
-            running: AtomicUsize::new(0),
-            idle: Notify::new(),
             clients,
+            slots,
+            bounds: bounds::QueueBounds::new(destinations),
         }
     }
 
@@ -98,12 +112,12 @@ impl Delivery {
 
     /// Makes sure a dispatcher runs for `queue` (after something was queued on it).
     pub fn wake(&self, queue: QueueId) {
-        if *self.stop.borrow() {
-            return;
-        }
         let Some(engine) = self.engine.upgrade() else {
             return;
         };
+        if engine.stop.is_cancelled() {
+            return;
+        }
         let mut dispatchers = self.lock_dispatchers();
         if dispatchers.contains_key(&queue) {
             return;
@@ -118,8 +132,22 @@ impl Delivery {
             kick: Notify::new(),
         });
         dispatchers.insert(queue, handle.clone());
-        self.running.fetch_add(1, Ordering::SeqCst);
-        tokio::spawn(dispatch::run(engine, queue, handle));
+        let tasks = engine.tasks.clone();
+        tasks.spawn(dispatch::run(engine, queue, handle));
+    }
+
+    /// Waits for one of the destination's attempt slots; `None` when it has none (not a
+    /// push destination) or the engine stops first.
+    async fn slot(
+        &self,
+        destination: Uuid,
+        stop: &tokio_util::sync::CancellationToken,
+    ) -> Option<OwnedSemaphorePermit> {
+        let slots = self.slots.get(&destination)?.clone();
+        tokio::select! {
+            permit = slots.acquire_owned() => permit.ok(),
+            () = stop.cancelled() => None,
+        }
     }
 
     /// What wakes the push queues among `queues` once their entries are written (run
@@ -172,12 +200,6 @@ impl Delivery {
         }
     }
 
-    fn finished(&self) {
-        if self.running.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.idle.notify_waiters();
-        }
-    }
-
     pub fn is_paused(&self, destination: Uuid) -> bool {
         self.paused
             .lock()
@@ -194,35 +216,12 @@ impl Delivery {
         }
     }
 
+    /// Queues with a running dispatcher.
     pub fn active_dispatchers(&self) -> usize {
-        self.running.load(Ordering::SeqCst)
+        self.lock_dispatchers().len()
     }
 
     pub(crate) fn client(&self, destination: Uuid) -> Option<&reqwest::Client> {
         self.clients.get(&destination)
-    }
-
-    fn stopping(&self) -> watch::Receiver<bool> {
-        self.stop.subscribe()
-    }
-
-    /// Stops dispatching: no new attempts; waits (bounded) for attempts in flight.
-    pub async fn drain(&self, timeout: Duration) {
-        let _ = self.stop.send(true);
-        let wait = async {
-            loop {
-                let idle = self.idle.notified();
-                if self.running.load(Ordering::SeqCst) == 0 {
-                    return;
-                }
-                idle.await;
-            }
-        };
-        if tokio::time::timeout(timeout, wait).await.is_err() {
-            tracing::warn!(
-                running = self.running.load(Ordering::SeqCst),
-                "delivery did not drain in time; unfinished attempts will be retried at start-up"
-            );
-        }
     }
 }

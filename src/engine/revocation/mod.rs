@@ -96,14 +96,21 @@ impl View {
         }
     }
 
-    /// Watches the file until the view is dropped (with its engine).
-    pub fn watch(view: &Arc<View>) {
+    /// Watches the file until the engine stops (or the view is dropped with it).
+    pub fn watch(
+        view: &Arc<View>,
+        tasks: &tokio_util::task::TaskTracker,
+        stop: tokio_util::sync::CancellationToken,
+    ) {
         let weak: Weak<View> = Arc::downgrade(view);
-        tokio::spawn(async move {
+        tasks.spawn(async move {
             let mut tick = tokio::time::interval(WATCH_INTERVAL);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
-                tick.tick().await;
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    () = stop.cancelled() => return,
+                }
                 let Some(view) = weak.upgrade() else { return };
                 // A stat and, rarely, a small read: off the async workers all the same.
                 let _ = tokio::task::spawn_blocking(move || view.refresh()).await;

@@ -72,12 +72,20 @@ pub struct DeliveryView {
         with = "crate::model::wire::seconds_list"
     )]
     pub retry_schedule: Vec<Duration>,
-    /// Quarantine the head item after this many failed attempts; `None` = never.
+    /// Quarantine the head item after this many failed attempts with a permanent
+    /// last answer; `None` = never.
     pub quarantine_after: Option<u32>,
     pub queue_key: QueueKeyView,
     /// Bound on one delivery attempt, connect to last byte.
     #[serde(rename = "timeoutSeconds", with = "crate::model::wire::seconds")]
     pub timeout: Duration,
+    /// Attempts in flight at once across the destination's queues (absent from an
+    /// older engine).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrent_deliveries: Option<usize>,
+    /// Items it may have queued before new messages for it get 429.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_queue_items: Option<usize>,
 }
 
 /// What a destination's queues are keyed by.

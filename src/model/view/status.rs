@@ -13,4 +13,10 @@ pub struct Status {
     pub delivered_per_second: f64,
     pub role: Role,
     pub phi_visible: bool,
+    /// Requests refused since start because the journal's backlog was full (503).
+    #[serde(default)]
+    pub overloaded: u64,
+    /// Requests refused since start because a destination's queue was at its bound (429).
+    #[serde(default)]
+    pub queue_full: u64,
 }

@@ -125,3 +125,41 @@ fn bad_variable_profiles_name_the_line() {
     let err = parse("[environments.staging]\nvars = {}\n").unwrap_err();
     assert!(err.contains("vars"), "{err}");
 }
+
+const ONE_DESTINATION: &str = "[[destinations]]\nname = \"EHR\"\nenvironment = \"development\"\n\
+url = \"http://127.0.0.1:9/redox\"\nverification_token = \"t\"\n";
+
+#[test]
+fn delivery_bounds_default_and_are_checked_with_their_lines() {
+    let config = parse(ONE_DESTINATION).expect("valid");
+    let ehr = config.registry.destination_named("EHR").expect("ehr");
+    assert_eq!(ehr.delivery.quarantine_after, Some(3));
+    assert_eq!(ehr.delivery.max_concurrent_deliveries, 8);
+    assert_eq!(ehr.delivery.max_queue_items, 1_000_000);
+    assert_eq!(config.settings.journal_backlog, 4096);
+
+    let set = format!(
+        "[engine]\njournal_backlog = 16\n\n{ONE_DESTINATION}quarantine_after = 0\n\
+         max_concurrent_deliveries = 2\nmax_queue_items = 50\n"
+    );
+    let config = parse(&set).expect("valid");
+    let ehr = config.registry.destination_named("EHR").expect("ehr");
+    assert_eq!(ehr.delivery.quarantine_after, None, "0 means never");
+    assert_eq!(ehr.delivery.max_concurrent_deliveries, 2);
+    assert_eq!(ehr.delivery.max_queue_items, 50);
+    assert_eq!(config.settings.journal_backlog, 16);
+
+    let bad = format!("{ONE_DESTINATION}max_concurrent_deliveries = 0\nmax_queue_items = 0\n");
+    let err = parse(&bad).unwrap_err();
+    for wanted in [
+        "line 6: max_concurrent_deliveries = 0 is out of range: use 1 to 1024",
+        "line 7: max_queue_items = 0 is out of range: use 1 to 1000000000",
+    ] {
+        assert!(err.contains(wanted), "{wanted:?} not in {err}");
+    }
+    let err = parse("[engine]\njournal_backlog = 0\n").unwrap_err();
+    assert!(
+        err.contains("line 2: journal_backlog = 0 is out of range: use 1 to 1000000"),
+        "{err}"
+    );
+}

@@ -1,0 +1,3 @@
+//! What every path that talks to a destination shares.
+
+pub mod classify;
