@@ -56,7 +56,7 @@ impl Remote {
     fn unreachable(&self, e: reqwest::Error) -> ClientError {
         ClientError::Unreachable {
             url: self.base.clone(),
-            reason: crate::engine::query::error_chain(&e),
+            reason: crate::engine::http::error_chain(&e),
         }
     }
 
@@ -219,7 +219,7 @@ async fn follow(
                             }
                         }
                         Ok(None) => break "the engine closed the event stream".to_string(),
-                        Err(e) => break crate::engine::query::error_chain(&e),
+                        Err(e) => break crate::engine::http::error_chain(&e),
                     }
                 }
             }
@@ -228,7 +228,7 @@ async fn follow(
                 let body = response.bytes().await.unwrap_or_default();
                 refusal(status, &body).to_string()
             }
-            Err(e) => crate::engine::query::error_chain(&e),
+            Err(e) => crate::engine::http::error_chain(&e),
         };
         if tx.send(FeedEvent::Disconnected(reason)).await.is_err() {
             return;
