@@ -845,37 +845,10 @@ async fn query_to_a_destination_that_is_down_is_502_and_failed() {
     );
 }
 
-/// A destination on loopback that answers every connection 200 with a chunked body that
-/// never ends (no Content-Length): only a bounded read gets past it.
-async fn endless_destination() -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut request = [0u8; 8192];
-                let _ = socket.read(&mut request).await;
-                let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
-                            transfer-encoding: chunked\r\n\r\n";
-                if socket.write_all(head.as_bytes()).await.is_err() {
-                    return;
-                }
-                let chunk = format!("400\r\n{}\r\n", " ".repeat(0x400));
-                // Until the engine hangs up.
-                while socket.write_all(chunk.as_bytes()).await.is_ok() {}
-            });
-        }
-    });
-    format!("http://{addr}/redox")
-}
-
 #[tokio::test]
 async fn a_query_answer_over_max_body_bytes_is_not_read_and_is_502() {
     // Before the bound the engine read this answer until the query timeout (504).
-    let url = endless_destination().await;
+    let url = format!("{}/redox", endless_answer().await);
     let te = TestEngine::start(&config(
         &url,
         "[engine]\nmax_body_bytes = 65536\nquery_timeout_seconds = 30\n",
