@@ -18,8 +18,9 @@
 //!   IDs, and the group-commit flusher; the acknowledged mark, damage
 //!   turned into clear errors, `check`, `backup` and `restore`; revocation records and
 //!   the free-disk reserve.
-//! - [`engine`]: configuration, source authentication, ingest and routing, query
-//!   forwarding, push delivery (dispatchers, retries, quarantine), poll delivery,
+//! - [`engine`]: configuration, source authentication, routing (one rule for every way
+//!   in), ingest, query forwarding, bounded HTTP reads toward destinations, push
+//!   delivery (dispatchers, retries, quarantine), poll delivery,
 //!   endpoint verification, operator actions, revocation, whether the store can take new
 //!   work (`capacity`), the run file through which commands reach a running engine, the
 //!   event bus. No HTTP types.

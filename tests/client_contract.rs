@@ -353,6 +353,25 @@ async fn remote_honours_the_contract() {
     viewer_contract(&viewer, &te).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_composers_sender_reads_at_most_its_answer_limit() {
+    // The platform it posts to answers without end; the token still comes from the
+    // engine. Before the bound the sender read until its own 180 s timeout.
+    let te = TestEngine::start(&config()).await;
+    let local = Local::new(te.engine.clone(), Role::Admin, "test", &te.base);
+    let sender = Sender::new(&common::endless_answer().await).expect("sender");
+    let ehr = te.destination_id("EHR");
+    let body = payload("PatientAdmin", "Arrival", &[ehr], "MRN-E").to_string();
+    let send = sender.send(&local, te.source_id("Lab"), PlatformPath::Endpoint, body);
+    let answer = tokio::time::timeout(Duration::from_secs(60), send)
+        .await
+        .expect("the sender stops reading at its limit")
+        .expect("an answer");
+    assert_eq!(answer.status, 200);
+    let text = answer.body.expect_err("a cut answer is shown as text");
+    assert_eq!(text.len(), switchboard::client::send::ANSWER_LIMIT);
+}
+
 /// `switchboard serve` on `data` with no configuration.
 fn serve(data: &std::path::Path, listen: &str) -> (Served, String) {
     let mut command = std::process::Command::new(BIN);

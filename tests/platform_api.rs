@@ -846,6 +846,73 @@ async fn query_to_a_destination_that_is_down_is_502_and_failed() {
 }
 
 #[tokio::test]
+async fn a_query_answer_over_max_body_bytes_is_not_read_and_is_502() {
+    // Before the bound the engine read this answer until the query timeout (504).
+    let url = format!("{}/redox", endless_answer().await);
+    let te = TestEngine::start(&config(
+        &url,
+        "[engine]\nmax_body_bytes = 65536\nquery_timeout_seconds = 30\n",
+    ))
+    .await;
+    let token = te.token("Lab").await;
+    let ehr = te.destination_id("EHR");
+    let clock = Instant::now();
+    let (status, body) = te
+        .post_json("/query", Some(&token), &patient_search_query(ehr))
+        .await;
+    let texts = assert_error(
+        status,
+        &body,
+        StatusCode::BAD_GATEWAY,
+        "larger than 65536 bytes",
+    );
+    assert!(
+        texts.iter().any(|t| t.contains("max_body_bytes")),
+        "{texts:?}"
+    );
+    // Generous: the bound is hit in milliseconds; the timeout is 30 s.
+    assert!(
+        clock.elapsed() < Duration::from_secs(20),
+        "took {:?}",
+        clock.elapsed()
+    );
+    let log = failed_query_log(&te);
+    let detail = log_detail(&te, log.id).await;
+    assert_eq!(detail["attempts"][0]["httpStatus"], 200, "{detail}");
+    let error = detail["attempts"][0]["error"].as_str().expect("error");
+    assert!(error.contains("larger than 65536 bytes"), "{error}");
+}
+
+#[tokio::test]
+async fn a_chunked_body_over_the_limit_is_413() {
+    // No Content-Length: the limit is found while reading, by the error's type.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let te = TestEngine::start(&config(&closed_url(), "[engine]\nmax_body_bytes = 1024\n")).await;
+    let token = te.token("Lab").await;
+    let addr = te.base.trim_start_matches("http://").to_string();
+    let mut socket = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    let head = format!(
+        "POST /endpoint HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer {token}\r\n\
+         content-type: application/json\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n"
+    );
+    socket.write_all(head.as_bytes()).await.expect("head");
+    let chunk = format!("400\r\n{}\r\n", " ".repeat(0x400));
+    for _ in 0..4 {
+        if socket.write_all(chunk.as_bytes()).await.is_err() {
+            break;
+        }
+    }
+    let _ = socket.write_all(b"0\r\n\r\n").await;
+    let mut answer = Vec::new();
+    let _ = socket.read_to_end(&mut answer).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("limit of 1024 bytes"), "{answer}");
+}
+
+#[tokio::test]
 async fn queries_that_cannot_be_forwarded_are_400() {
     let (stub, te) = query_setup(StubReply::Json(200, patient_search_answer()), "").await;
     let token = te.token("Lab").await;

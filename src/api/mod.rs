@@ -124,9 +124,7 @@ pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<
                     ),
                 ));
             }
-            let length_limit = std::error::Error::source(&e)
-                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-            if length_limit || e.to_string().contains("length limit") {
+            if caused_by::<http_body_util::LengthLimitError>(&e).is_some() {
                 Err(ApiError::too_large(limit))
             } else {
                 Err(ApiError::bad_request(format!(
@@ -139,10 +137,18 @@ pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<
 
 /// The body timeout, if it is what ended a body read (see [`server`]).
 fn timed_out<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a server::BodyTimedOut> {
+    caused_by::<server::BodyTimedOut>(error)
+}
+
+/// The first error of type `E` in `error`'s chain: answers are chosen by what went
+/// wrong, never by the wording of a message.
+fn caused_by<'a, E: std::error::Error + 'static>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a E> {
     let mut source = Some(error);
     while let Some(e) = source {
-        if let Some(t) = e.downcast_ref::<server::BodyTimedOut>() {
-            return Some(t);
+        if let Some(found) = e.downcast_ref::<E>() {
+            return Some(found);
         }
         source = e.source();
     }

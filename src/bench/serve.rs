@@ -218,7 +218,7 @@ async fn baseline_ingest(State(state): State<BaselineState>, body: Bytes) -> (St
         return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
     }
     if let Err(e) = commit.durable().await {
-        return (StatusCode::INTERNAL_SERVER_ERROR, e);
+        return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
     }
     if let Some(url) = forward {
         let (client, url, body) = (client.clone(), url.clone(), body.clone());

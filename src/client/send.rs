@@ -3,6 +3,7 @@
 //! short-lived token the engine hands to the console ([`Engine::source_token`]).
 
 use super::{ClientError, Engine};
+use crate::engine::http::{error_chain, read_prefix};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -12,7 +13,8 @@ use uuid::Uuid;
 
 /// How long before its expiry a cached token is replaced.
 const TOKEN_MARGIN: chrono::Duration = chrono::Duration::seconds(60);
-/// The most of an answer the composer keeps (the platform caps bodies at 10 MiB).
+/// The most of an answer the composer reads and keeps (the platform caps bodies at
+/// 10 MiB); the rest is left unread.
 pub const ANSWER_LIMIT: usize = 10 * 1024 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,12 +117,14 @@ impl Sender {
                 reason: crate::model::error::error_chain(&e),
             })?;
         let status = response.status().as_u16();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| ClientError::Decode(e.to_string()))?;
+        // At most ANSWER_LIMIT is read (and shown); a larger answer is cut there, so an
+        // engine or proxy answering without end cannot fill the console's memory.
+        let read = read_prefix(response, ANSWER_LIMIT).await;
+        if let Some(e) = read.error {
+            return Err(ClientError::Decode(error_chain(&e)));
+        }
         let elapsed = clock.elapsed();
-        let shown = &bytes[..bytes.len().min(ANSWER_LIMIT)];
+        let shown = read.bytes.as_slice();
         let body = serde_json::from_slice::<Value>(shown)
             .map_err(|_| String::from_utf8_lossy(shown).into_owned());
         let logs = body

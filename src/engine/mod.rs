@@ -8,6 +8,7 @@ pub mod capacity;
 pub mod composer;
 pub mod config;
 pub mod delivery;
+pub mod doors;
 pub mod health;
 pub mod http;
 pub mod ingest;
@@ -18,6 +19,7 @@ pub mod paths;
 pub mod poll;
 pub mod query;
 pub mod revocation;
+pub mod routing;
 pub mod runfile;
 pub mod stats;
 pub mod verify;
@@ -49,7 +51,7 @@ pub enum EngineError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("cannot build the HTTP client: {0}")]
-    Http(String),
+    Http(#[source] reqwest::Error),
     /// Starting without them would honour revoked tokens.
     #[error("cannot read the revocation records: {0}. Fix or restore the file, then start again")]
     Revocations(crate::store::credentials::CredentialError),
@@ -120,7 +122,7 @@ impl Engine {
             .connect_timeout(config.settings.connect_timeout)
             .pool_idle_timeout(OUTGOING_IDLE)
             .build()
-            .map_err(|e| EngineError::Http(e.to_string()))?;
+            .map_err(EngineError::Http)?;
         let (events, _) = broadcast::channel(EVENT_BUS_CAPACITY);
         let revocations = revocation::View::open(data_dir).map_err(EngineError::Revocations)?;
         let (tasks, stop) = (TaskTracker::new(), CancellationToken::new());

@@ -89,13 +89,11 @@ impl Engine {
         log: &LogRecord,
         actor: &str,
         reason: &str,
-    ) -> Result<(), String> {
+    ) -> Result<(), crate::store::StoreError> {
         let mut updated = log.clone();
         updated.quarantined = true;
         updated.updated_at = Utc::now();
-        self.store
-            .quarantine(item, log, &updated)
-            .map_err(|e| e.to_string())?;
+        self.store.quarantine(item, log, &updated)?;
         self.publish(&updated);
         self.audit(actor, "quarantine", Some(log.id), Some(reason.to_string()));
         Ok(())

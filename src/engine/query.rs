@@ -1,270 +1,85 @@
 //! Synchronous queries: forward to exactly one destination, wait for its answer within
 //! the query timeout, record the REQUEST log with both bodies, and return the answer.
+//! The steps, each its own function: the destination (the routing rule), the PENDING
+//! log, the exchange over HTTP, the judgement of the answer, and its record.
 
 use super::config::DeliveryMode;
-use super::ingest::{Rejection, response_event_error};
-use super::{Engine, Source, read_failure, store_failure};
-use crate::model::catalog::Exchange;
-use crate::model::meta::{Envelope, parse_envelope};
+use super::http::{ATTEMPT_BODY_LIMIT, BodyError, error_chain, excerpt, read_bounded};
+use super::routing::{self, Prepared, Rejection};
+use super::{Destination, Engine, Source, read_failure, store_failure};
+use crate::model::meta::Envelope;
 use crate::model::time::normalize_payload;
-use crate::model::{ApiError, Attempt, AttemptOutcome, LogStatus, LogType};
-use chrono::Utc;
+use crate::model::{ApiError, Attempt, AttemptOutcome, LogRecord, LogStatus, LogType};
+use crate::store::journal::Journal;
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 pub use crate::model::view::LogDetail;
 
-/// How much of a destination's answer an attempt record keeps inline; the whole
-/// answer of a query is stored separately.
-pub const ATTEMPT_BODY_LIMIT: usize = 64 * 1024;
-
-fn excerpt(body: &[u8], limit: usize) -> (String, bool) {
-    let cut = body.len() > limit;
-    let mut end = body.len().min(limit);
-    // Cut on a character boundary.
-    while end > 0 && std::str::from_utf8(&body[..end]).is_err() {
-        end -= 1;
-    }
-    (String::from_utf8_lossy(&body[..end]).into_owned(), cut)
+/// How one exchange with the destination went, before it is judged.
+struct Exchanged {
+    started_at: DateTime<Utc>,
+    latency_ms: f64,
+    reply: Result<(reqwest::StatusCode, Vec<u8>), NoReply>,
 }
 
-pub(crate) use crate::model::error::error_chain;
+/// Why there is no answer to judge.
+enum NoReply {
+    /// No answer, or it broke off (a timeout among them).
+    Transport(reqwest::Error),
+    /// An answer larger than the engine reads; `status` is the one it came with.
+    TooLarge {
+        status: reqwest::StatusCode,
+        limit: usize,
+    },
+}
+
+/// The answer for the sender, and what the attempt record keeps of it.
+struct Judged {
+    answer: Result<Value, ApiError>,
+    attempt: Attempt,
+    /// The whole answer, stored beside the log.
+    stored_body: Option<Vec<u8>>,
+}
 
 impl Engine {
-    /// `POST /query`.
-    pub async fn query(&self, source: &Source, body: &[u8]) -> Result<Value, Rejection> {
-        self.ensure_writable()
-            .map_err(|error| Rejection { error, meta: None })?;
-        let envelope = parse_envelope(body)?;
-        match envelope.meta.event.exchange {
-            Exchange::Query => self.forward_query(source, envelope).await,
-            Exchange::Response => Err(Rejection::new(response_event_error(&envelope), &envelope)),
-            Exchange::Notification | Exchange::Writeback => {
-                let event = envelope.meta.event;
-                Err(Rejection::new(
-                    ApiError::bad_request(format!(
-                        "{} {} is an asynchronous {}; SEND it to /endpoint. /query takes \
-                         synchronous events only.",
-                        event.data_model,
-                        event.event_type,
-                        event.exchange.as_str()
-                    )),
-                    &envelope,
-                ))
-            }
-        }
-    }
-
+    /// Forwards a query to its one destination and answers with the destination's reply.
     pub(crate) async fn forward_query(
         &self,
         source: &Source,
         envelope: Envelope,
     ) -> Result<Value, Rejection> {
-        if envelope.meta.destinations.len() != 1 {
-            return Err(Rejection::new(
-                ApiError::bad_request(format!(
-                    "A query goes to exactly one destination, but Meta.Destinations names {}. \
-                     Send one query per destination.",
-                    envelope.meta.destinations.len()
-                )),
-                &envelope,
-            ));
-        }
-        let destinations = self
-            .route(source, &envelope)
-            .map_err(|e| Rejection::new(e, &envelope))?;
-        let Some(destination) = destinations.into_iter().next() else {
-            return Err(Rejection::new(
-                ApiError::internal("routing lost the destination"),
-                &envelope,
-            ));
-        };
-        let url = match (&destination.url, destination.mode) {
-            (Some(url), DeliveryMode::Push) => url.clone(),
-            _ => {
-                return Err(Rejection::new(
-                    ApiError::bad_request(format!(
-                        "Destination \"{}\" receives by polling and cannot answer queries. \
-                         Query a push destination.",
-                        destination.name
-                    )),
-                    &envelope,
-                ));
-            }
-        };
-
-        let prepared = self.prepare(
+        let (destination, url) = self.query_destination(source, &envelope)?;
+        let prepared = routing::prepare(
             source,
             envelope,
             std::slice::from_ref(&destination),
             LogType::Request,
         );
         let Some(pending) = prepared.logs.first().cloned() else {
-            return Err(Rejection {
-                error: ApiError::internal("query lost its log"),
-                meta: None,
-            });
+            return Err(Rejection::bare(ApiError::internal("query lost its log")));
         };
-        // Queued before forwarding, so a search while the destination works shows the
-        // query as PENDING (readers settle the journal first). No flush is awaited: a
-        // query is not acknowledged before its answer. The expander is woken once the
-        // answer is out, so the answer does not wait for the wake and the pending log
-        // and its outcome are applied together.
-        let store_failed = |e: crate::store::StoreError| Rejection {
-            error: store_failure(e),
-            meta: None,
-        };
-        let writes = self
-            .store
-            .accepted_writes(&prepared.request, &prepared.logs, None)
-            .map_err(store_failed)?;
         let journal = self.store.journal();
-        // A full backlog refuses the query (503) rather than holding it without limit.
-        journal
-            .write_quiet_within(writes, crate::store::journal::BACKLOG_PATIENCE)
-            .await
-            .map_err(|e| match e {
-                e @ crate::store::StoreError::Backlog { .. } => Rejection {
-                    error: self.overloaded(e),
-                    meta: None,
-                },
-                e => store_failed(e),
-            })?;
+        self.record_pending(journal, &prepared).await?;
+        // The expander is woken once the answer is out, so the answer does not wait for
+        // the wake and the pending log and its outcome are applied together.
         let _wake = journal.wake_on_drop();
         self.publish(&pending);
 
-        let started_at = Utc::now();
-        let clock = Instant::now();
-        let forward = async {
-            let result = self
-                .http
-                .post(&url)
-                .header("verification-token", &destination.verification_token)
-                .timeout(self.settings.query_timeout)
-                .json(&prepared.request.payload)
-                .send()
-                .await;
-            match result {
-                Ok(response) => {
-                    let status = response.status();
-                    match response.bytes().await {
-                        Ok(bytes) => Ok((status, bytes)),
-                        Err(e) => Err(e),
-                    }
-                }
-                Err(e) => Err(e),
-            }
-        };
-        let outcome = forward.await;
-        // Microsecond resolution is plenty and keeps the figure readable.
-        let latency_ms = (clock.elapsed().as_secs_f64() * 1e6).round() / 1000.0;
-
-        let mut attempt = Attempt {
-            id: pending.attempt_id,
-            log_id: pending.id,
-            number: 1,
-            started_at,
-            outcome: AttemptOutcome::Failed,
-            http_status: None,
-            latency_ms,
-            response_body: None,
-            response_truncated: false,
-            error: None,
-        };
-        let name = &destination.name;
-        let mut stored_body: Option<Vec<u8>> = None;
-        let answer: Result<Value, ApiError> = match outcome {
-            Err(e) if e.is_timeout() => {
-                let secs = self.settings.query_timeout.as_secs_f64();
-                attempt.error = Some(format!("no answer within {secs} s"));
-                Err(ApiError::timeout(format!(
-                    "Destination \"{name}\" did not answer within {secs} s. The query was logged \
-                     as FAILED; try again, or check the destination."
-                )))
-            }
-            Err(e) => {
-                let reason = error_chain(&e);
-                attempt.error = Some(reason.clone());
-                Err(ApiError::new(
-                    502,
-                    "destination",
-                    "Query",
-                    format!(
-                        "Could not reach destination \"{name}\": {reason}. Check that it is up and its URL is right."
-                    ),
-                ))
-            }
-            Ok((status, bytes)) => {
-                attempt.http_status = Some(status.as_u16());
-                let (text, cut) = excerpt(&bytes, ATTEMPT_BODY_LIMIT);
-                attempt.response_body = Some(text.clone());
-                attempt.response_truncated = cut;
-                stored_body = Some(bytes.to_vec());
-                if !status.is_success() {
-                    attempt.error = Some(format!("HTTP {}", status.as_u16()));
-                    let (short, _) = excerpt(&bytes, 300);
-                    Err(ApiError::new(
-                        502,
-                        "destination",
-                        "Query",
-                        format!(
-                            "Destination \"{name}\" answered HTTP {}: {short}",
-                            status.as_u16()
-                        ),
-                    ))
-                } else {
-                    match serde_json::from_slice::<Value>(&bytes) {
-                        Ok(Value::Object(mut reply)) => {
-                            attempt.outcome = AttemptOutcome::Succeeded;
-                            let mut value = Value::Object(std::mem::take(&mut reply));
-                            normalize_payload(&mut value, destination.timezone);
-                            if let Some(meta) = value.get_mut("Meta").and_then(Value::as_object_mut)
-                            {
-                                meta.insert(
-                                    "Logs".into(),
-                                    json!([{"ID": pending.id, "AttemptID": pending.attempt_id}]),
-                                );
-                            }
-                            Ok(value)
-                        }
-                        Ok(_) | Err(_) => {
-                            attempt.error = Some("answer is not a JSON object".into());
-                            let (short, _) = excerpt(&bytes, 300);
-                            Err(ApiError::new(
-                                502,
-                                "destination",
-                                "Query",
-                                format!(
-                                    "Destination \"{name}\" answered with a body that is not a JSON object: {short}"
-                                ),
-                            ))
-                        }
-                    }
-                }
-            }
-        };
-
+        let exchanged = self
+            .exchange(&destination, &url, &prepared.request.payload)
+            .await;
+        let judged = judge(
+            exchanged,
+            &destination,
+            &pending,
+            self.settings.query_timeout,
+        );
         self.stats.request(source.id);
-        self.stats
-            .attempt(destination.id, answer.is_ok(), attempt.http_status);
-        let mut done = pending.clone();
-        done.attempts = 1;
-        done.latency_ms = Some(latency_ms);
-        done.updated_at = Utc::now();
-        done.status = if answer.is_ok() {
-            LogStatus::Succeeded
-        } else {
-            LogStatus::Failed
-        };
-        let writes =
-            self.store
-                .update_writes(&pending, &done, Some(&attempt), stored_body.as_deref());
-        // Applied after the pending log (the journal keeps order); readers settle first.
-        if let Err(e) = journal.write_quiet(writes).await {
-            tracing::error!(error = %e, log = %done.id, "could not record the query's outcome");
-        }
-        self.publish(&done);
+        self.record_outcome(journal, &destination, &pending, &judged)
+            .await;
         let meta = prepared
             .request
             .payload
@@ -272,7 +87,130 @@ impl Engine {
             .and_then(Value::as_object)
             .cloned()
             .map(Box::new);
-        answer.map_err(|error| Rejection { error, meta })
+        judged.answer.map_err(|error| Rejection { error, meta })
+    }
+
+    /// The one destination a query goes to, and its URL: the routing rule, plus the
+    /// query's own (exactly one destination).
+    fn query_destination(
+        &self,
+        source: &Source,
+        envelope: &Envelope,
+    ) -> Result<(Destination, String), Rejection> {
+        if let Some(e) = routing::one_destination_error(envelope) {
+            return Err(Rejection::new(e, envelope));
+        }
+        let destinations = routing::route(&self.registry, source, envelope)
+            .map_err(|e| Rejection::new(e, envelope))?;
+        let Some(destination) = destinations.into_iter().next() else {
+            return Err(Rejection::new(
+                ApiError::internal("routing lost the destination"),
+                envelope,
+            ));
+        };
+        // The routing rule refused poll destinations already; a push destination
+        // always has a URL (the configuration requires one).
+        match (&destination.url, destination.mode) {
+            (Some(url), DeliveryMode::Push) => {
+                let url = url.clone();
+                Ok((destination, url))
+            }
+            _ => Err(Rejection::new(
+                ApiError::internal(format!(
+                    "destination \"{}\" has no URL to forward the query to",
+                    destination.name
+                )),
+                envelope,
+            )),
+        }
+    }
+
+    /// Queues the PENDING log before forwarding, so a search while the destination
+    /// works shows the query as PENDING (readers settle the journal first). No flush is
+    /// awaited: a query is not acknowledged before its answer.
+    async fn record_pending(
+        &self,
+        journal: &Journal,
+        prepared: &Prepared,
+    ) -> Result<(), Rejection> {
+        let store_failed = |e: crate::store::StoreError| Rejection::bare(store_failure(e));
+        let writes = self
+            .store
+            .accepted_writes(&prepared.request, &prepared.logs, None)
+            .map_err(store_failed)?;
+        // A full backlog refuses the query (503) rather than holding it without limit.
+        journal
+            .write_quiet_within(writes, crate::store::journal::BACKLOG_PATIENCE)
+            .await
+            .map_err(|e| match e {
+                e @ crate::store::StoreError::Backlog { .. } => Rejection::bare(self.overloaded(e)),
+                e => store_failed(e),
+            })
+    }
+
+    /// POSTs the query and reads the answer, at most `max_body_bytes` of it.
+    async fn exchange(&self, destination: &Destination, url: &str, payload: &Value) -> Exchanged {
+        let started_at = Utc::now();
+        let clock = Instant::now();
+        let limit = self.settings.max_body_bytes;
+        let sent = self
+            .http
+            .post(url)
+            .header("verification-token", &destination.verification_token)
+            .timeout(self.settings.query_timeout)
+            .json(payload)
+            .send()
+            .await;
+        let reply = match sent {
+            Err(e) => Err(NoReply::Transport(e)),
+            Ok(response) => {
+                let status = response.status();
+                match read_bounded(response, limit).await {
+                    Ok(bytes) => Ok((status, bytes)),
+                    Err(BodyError::TooLarge { limit }) => Err(NoReply::TooLarge { status, limit }),
+                    Err(BodyError::Transport(e)) => Err(NoReply::Transport(e)),
+                }
+            }
+        };
+        Exchanged {
+            started_at,
+            // Microsecond resolution is plenty and keeps the figure readable.
+            latency_ms: (clock.elapsed().as_secs_f64() * 1e6).round() / 1000.0,
+            reply,
+        }
+    }
+
+    /// Records the query's outcome after its PENDING log and publishes it.
+    async fn record_outcome(
+        &self,
+        journal: &Journal,
+        destination: &Destination,
+        pending: &LogRecord,
+        judged: &Judged,
+    ) {
+        let succeeded = judged.answer.is_ok();
+        self.stats
+            .attempt(destination.id, succeeded, judged.attempt.http_status);
+        let mut done = pending.clone();
+        done.attempts = 1;
+        done.latency_ms = Some(judged.attempt.latency_ms);
+        done.updated_at = Utc::now();
+        done.status = if succeeded {
+            LogStatus::Succeeded
+        } else {
+            LogStatus::Failed
+        };
+        let writes = self.store.update_writes(
+            pending,
+            &done,
+            Some(&judged.attempt),
+            judged.stored_body.as_deref(),
+        );
+        // Applied after the pending log (the journal keeps order); readers settle first.
+        if let Err(e) = journal.write_quiet(writes).await {
+            tracing::error!(error = %e, log = %done.id, "could not record the query's outcome");
+        }
+        self.publish(&done);
     }
 
     /// One log with its attempts, for the admin API.
@@ -302,4 +240,122 @@ impl Engine {
             response,
         }))
     }
+}
+
+/// The sender's answer and the attempt record, from how the exchange went.
+fn judge(
+    exchanged: Exchanged,
+    destination: &Destination,
+    pending: &LogRecord,
+    timeout: Duration,
+) -> Judged {
+    let mut attempt = Attempt {
+        id: pending.attempt_id,
+        log_id: pending.id,
+        number: 1,
+        started_at: exchanged.started_at,
+        outcome: AttemptOutcome::Failed,
+        http_status: None,
+        latency_ms: exchanged.latency_ms,
+        response_body: None,
+        response_truncated: false,
+        error: None,
+    };
+    let name = &destination.name;
+    let (status, bytes) = match exchanged.reply {
+        Ok(answered) => answered,
+        Err(NoReply::Transport(e)) if e.is_timeout() => {
+            let secs = timeout.as_secs_f64();
+            attempt.error = Some(format!("no answer within {secs} s"));
+            let answer = Err(ApiError::timeout(format!(
+                "Destination \"{name}\" did not answer within {secs} s. The query was logged \
+                 as FAILED; try again, or check the destination."
+            )));
+            return Judged {
+                answer,
+                attempt,
+                stored_body: None,
+            };
+        }
+        Err(NoReply::Transport(e)) => {
+            let reason = error_chain(&e);
+            attempt.error = Some(reason.clone());
+            let answer = Err(destination_error(format!(
+                "Could not reach destination \"{name}\": {reason}. Check that it is up and its URL is right."
+            )));
+            return Judged {
+                answer,
+                attempt,
+                stored_body: None,
+            };
+        }
+        Err(NoReply::TooLarge { status, limit }) => {
+            attempt.http_status = Some(status.as_u16());
+            attempt.error = Some(format!("answer larger than {limit} bytes; not read"));
+            let answer = Err(destination_error(format!(
+                "Destination \"{name}\" answered with a body larger than {limit} bytes, the most \
+                 this engine reads (max_body_bytes). Ask for less, or raise max_body_bytes."
+            )));
+            return Judged {
+                answer,
+                attempt,
+                stored_body: None,
+            };
+        }
+    };
+    attempt.http_status = Some(status.as_u16());
+    let (text, cut) = excerpt(&bytes, ATTEMPT_BODY_LIMIT);
+    attempt.response_body = Some(text);
+    attempt.response_truncated = cut;
+    let answer = answer_of(status, &bytes, destination, pending, &mut attempt);
+    Judged {
+        answer,
+        attempt,
+        stored_body: Some(bytes),
+    }
+}
+
+/// A destination's answer that arrived whole: a JSON object with a 2xx is the answer
+/// (timestamps normalized, `Meta.Logs` filled); anything else is a 502.
+fn answer_of(
+    status: reqwest::StatusCode,
+    bytes: &[u8],
+    destination: &Destination,
+    pending: &LogRecord,
+    attempt: &mut Attempt,
+) -> Result<Value, ApiError> {
+    let name = &destination.name;
+    if !status.is_success() {
+        attempt.error = Some(format!("HTTP {}", status.as_u16()));
+        let (short, _) = excerpt(bytes, 300);
+        return Err(destination_error(format!(
+            "Destination \"{name}\" answered HTTP {}: {short}",
+            status.as_u16()
+        )));
+    }
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(mut value @ Value::Object(_)) => {
+            attempt.outcome = AttemptOutcome::Succeeded;
+            normalize_payload(&mut value, destination.timezone);
+            if let Some(meta) = value.get_mut("Meta").and_then(Value::as_object_mut) {
+                meta.insert(
+                    "Logs".into(),
+                    json!([{"ID": pending.id, "AttemptID": pending.attempt_id}]),
+                );
+            }
+            Ok(value)
+        }
+        Ok(_) | Err(_) => {
+            attempt.error = Some("answer is not a JSON object".into());
+            let (short, _) = excerpt(bytes, 300);
+            Err(destination_error(format!(
+                "Destination \"{name}\" answered with a body that is not a JSON object: {short}"
+            )))
+        }
+    }
+}
+
+/// A 502: the destination failed the query.
+fn destination_error(text: String) -> ApiError {
+    ApiError::new(502, "destination", "Query", text)
 }

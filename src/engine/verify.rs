@@ -14,6 +14,38 @@ use std::time::Duration;
 use uuid::Uuid;
 
 pub const VERIFY_TIMEOUT: Duration = Duration::from_secs(10);
+/// The most of a challenge answer read: an echo of a UUID needs far less.
+pub const VERIFY_BODY_LIMIT: usize = 64 * 1024;
+
+/// Why a destination could not be verified; each says what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("destination \"{0}\" has no URL to verify")]
+    NoUrl(String),
+    #[error("cannot build the HTTP client: {0}")]
+    Client(#[source] reqwest::Error),
+    #[error("could not reach {url}: {reason}")]
+    Unreachable { url: String, reason: String },
+    #[error(
+        "{url} answered HTTP {status} to the challenge; it must answer 200 with the challenge in its body"
+    )]
+    Status { url: String, status: u16 },
+    #[error("{url} answered 200 but its body does not contain the challenge {challenge}")]
+    NoChallenge { url: String, challenge: String },
+    #[error("cannot record the verification: {0}")]
+    Record(#[source] std::io::Error),
+}
+
+/// Push delivery is held for an unverified destination outside Development.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(
+    "delivery to \"{name}\" ({environment}) is held: the destination is not verified. Run \
+     `switchboard destinations verify \"{name}\"`, or set verified = true in its config."
+)]
+pub struct Unverified {
+    pub name: String,
+    pub environment: Environment,
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -42,16 +74,16 @@ pub fn recorded(data_dir: &Path, destination: &Destination) -> Option<Verificati
 pub async fn verify_endpoint(
     data_dir: &Path,
     destination: &Destination,
-) -> Result<Verification, String> {
+) -> Result<Verification, VerifyError> {
     let url = destination
         .url
         .as_deref()
-        .ok_or_else(|| format!("destination \"{}\" has no URL to verify", destination.name))?;
+        .ok_or_else(|| VerifyError::NoUrl(destination.name.clone()))?;
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(VERIFY_TIMEOUT)
         .build()
-        .map_err(|e| e.to_string())?;
+        .map_err(VerifyError::Client)?;
     let challenge = Uuid::new_v4().to_string();
     let request = match destination.verification_method {
         VerificationMethod::Post => client.post(url).json(&serde_json::json!({
@@ -66,22 +98,24 @@ pub async fn verify_endpoint(
             ),
         ]),
     };
-    let response = request
-        .send()
-        .await
-        .map_err(|e| format!("could not reach {url}: {}", super::query::error_chain(&e)))?;
+    let response = request.send().await.map_err(|e| VerifyError::Unreachable {
+        url: url.to_string(),
+        reason: super::http::error_chain(&e),
+    })?;
     let status = response.status();
-    let body = response.text().await.unwrap_or_default();
+    let read = super::http::read_prefix(response, VERIFY_BODY_LIMIT).await;
+    let body = String::from_utf8_lossy(&read.bytes);
     if status != reqwest::StatusCode::OK {
-        return Err(format!(
-            "{url} answered HTTP {} to the challenge; it must answer 200 with the challenge in its body",
-            status.as_u16()
-        ));
+        return Err(VerifyError::Status {
+            url: url.to_string(),
+            status: status.as_u16(),
+        });
     }
     if !body.contains(&challenge) {
-        return Err(format!(
-            "{url} answered 200 but its body does not contain the challenge {challenge}"
-        ));
+        return Err(VerifyError::NoChallenge {
+            url: url.to_string(),
+            challenge,
+        });
     }
     let verification = Verification {
         destination_id: destination.id,
@@ -89,7 +123,7 @@ pub async fn verify_endpoint(
         verified_at: Utc::now(),
     };
     let bytes = serde_json::to_vec_pretty(&verification).unwrap_or_default();
-    write_atomic(&record_path(data_dir, destination.id), &bytes).map_err(|e| e.to_string())?;
+    write_atomic(&record_path(data_dir, destination.id), &bytes).map_err(VerifyError::Record)?;
     Ok(verification)
 }
 
@@ -99,15 +133,14 @@ impl Engine {
     }
 
     /// Push delivery to an unverified destination is allowed in Development only.
-    pub fn delivery_allowed(&self, destination: &Destination) -> Result<(), String> {
+    pub fn delivery_allowed(&self, destination: &Destination) -> Result<(), Unverified> {
         if destination.environment == Environment::Development || self.is_verified(destination) {
             return Ok(());
         }
-        Err(format!(
-            "delivery to \"{}\" ({}) is held: the destination is not verified. Run \
-             `switchboard destinations verify \"{}\"`, or set verified = true in its config.",
-            destination.name, destination.environment, destination.name
-        ))
+        Err(Unverified {
+            name: destination.name.clone(),
+            environment: destination.environment,
+        })
     }
 
     /// Verifies a destination through the admin API and wakes its queues.
@@ -131,12 +164,12 @@ impl Engine {
                 destination.name,
                 match &result {
                     Ok(_) => "verified".to_string(),
-                    Err(e) => e.clone(),
+                    Err(e) => e.to_string(),
                 }
             )),
         );
-        let verification =
-            result.map_err(|e| ApiError::new(422, "verification", "Verification", e))?;
+        let verification = result
+            .map_err(|e| ApiError::new(422, "verification", "Verification", e.to_string()))?;
         self.delivery.kick(id);
         Ok(verification)
     }

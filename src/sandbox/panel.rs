@@ -24,6 +24,7 @@
 //! Writebacks change the panel in memory (see `answers::apply`); nothing is persisted.
 
 pub mod codes;
+mod context;
 pub mod directory;
 pub mod files;
 mod generate;
@@ -123,7 +124,7 @@ impl Panel {
             .single()
             .unwrap_or_default();
         let providers = directory::providers(seed);
-        let ctx = generate::Context {
+        let ctx = context::Context {
             seed,
             providers: &providers,
             epoch,
@@ -149,7 +150,7 @@ impl Panel {
     /// A patient made up from (seed, index) with the same generator, without a panel
     /// (used by the notification stream when the panel is empty).
     pub fn make_patient(&self, index: usize) -> Patient {
-        let ctx = generate::Context {
+        let ctx = context::Context {
             seed: self.seed,
             providers: &self.providers,
             epoch: self.epoch,

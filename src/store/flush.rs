@@ -21,7 +21,22 @@ pub const MAX_WAITERS: usize = 65_536;
 /// (a failing disk can hold sled's flush forever).
 pub const DURABLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
-type Waiter = oneshot::Sender<Result<(), String>>;
+type Waiter = oneshot::Sender<Result<(), FlushError>>;
+
+/// Why a write is not confirmed on disk. Cloned to every writer a flush released.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FlushError {
+    /// This flush failed; the text is the disk's (or the mark file's) own error.
+    #[error("{0}")]
+    Disk(String),
+    /// A flush failed before: the store takes no more writes.
+    #[error("an earlier flush to disk failed ({0})")]
+    EarlierFailure(String),
+    #[error("the disk did not confirm the write within {} s", .0.as_secs())]
+    Unconfirmed(std::time::Duration),
+    #[error("the flusher has stopped")]
+    Stopped,
+}
 
 /// Writes for one tree, in order: `(key, Some(value))` inserts, `(key, None)` removes.
 /// Applied atomically as a `sled::Batch` ([`Writes::into_batch`]) or in order by the
@@ -106,14 +121,15 @@ pub struct GroupCommit {
 
 /// One flush; with a marker, the acknowledged count goes into the store before it and
 /// into the mark file after it (see [`super::mark`]), once for every waiter released.
-fn flush_once(db: &sled::Db, marker: Option<&super::mark::Marker>) -> Result<(), String> {
+fn flush_once(db: &sled::Db, marker: Option<&super::mark::Marker>) -> Result<(), FlushError> {
+    let disk = |e: &dyn std::fmt::Display| FlushError::Disk(e.to_string());
     let count = marker
         .map(|m| m.before_flush())
         .transpose()
-        .map_err(|e| e.to_string())?;
-    db.flush().map_err(|e| e.to_string())?;
+        .map_err(|e| disk(&e))?;
+    db.flush().map_err(|e| disk(&e))?;
     if let (Some(marker), Some(count)) = (marker, count) {
-        marker.after_flush(count).map_err(|e| e.to_string())?;
+        marker.after_flush(count).map_err(|e| disk(&e))?;
     }
     Ok(())
 }
@@ -152,7 +168,7 @@ fn flush_loop(shared: &Shared, db: &sled::Db, marker: Option<&super::mark::Marke
         let result = flush_once(db, marker);
         if let Err(e) = &result {
             tracing::error!(error = %e, "flush to disk failed");
-            shared.lock().failed.get_or_insert_with(|| e.clone());
+            shared.lock().failed.get_or_insert_with(|| e.to_string());
         }
         for waiter in waiters {
             let _ = waiter.send(result.clone());
@@ -205,15 +221,15 @@ impl GroupCommit {
 
     /// Returns once everything written before this call is on disk; an error when the
     /// disk failed before, or did not confirm within [`DURABLE_TIMEOUT`].
-    pub async fn durable(&self) -> Result<(), String> {
-        let stopped = || "the flusher has stopped".to_string();
+    pub async fn durable(&self) -> Result<(), FlushError> {
+        let stopped = || FlushError::Stopped;
         let wait = async {
             let _slot = self.shared.slots.acquire().await.map_err(|_| stopped())?;
             let (tx, rx) = oneshot::channel();
             {
                 let mut waiting = self.shared.lock();
                 if let Some(e) = &waiting.failed {
-                    return Err(format!("an earlier flush to disk failed ({e})"));
+                    return Err(FlushError::EarlierFailure(e.clone()));
                 }
                 if waiting.stopped {
                     return Err(stopped());
@@ -225,12 +241,7 @@ impl GroupCommit {
         };
         tokio::time::timeout(DURABLE_TIMEOUT, wait)
             .await
-            .unwrap_or_else(|_| {
-                Err(format!(
-                    "the disk did not confirm the write within {} s",
-                    DURABLE_TIMEOUT.as_secs()
-                ))
-            })
+            .unwrap_or(Err(FlushError::Unconfirmed(DURABLE_TIMEOUT)))
     }
 
     /// The first flush error, if one happened: the store takes no more writes.

@@ -1,8 +1,8 @@
 //! What the composer may offer: for an environment, a source and an event, every
 //! destination of that environment, each either reachable or with the reason it is
-//! not. The rules are those `engine::ingest` (`Engine::route`) and `engine::query`
-//! apply when the request arrives, checked ahead so the composer never offers a
-//! destination the engine would refuse:
+//! not. The rules are those `engine::routing::route` applies when the request arrives
+//! (it calls [`blocked`]), checked ahead so the composer never offers a destination the
+//! engine would refuse:
 //! - the destination must be in the source's environment (traffic never crosses);
 //! - the source needs a subscription to the destination for the event's data model;
 //! - a query needs a destination that can answer it: one in `push` mode (a `poll`

@@ -2,7 +2,7 @@
 
 use super::retry::parse_retry_after;
 use crate::engine::config::Destination;
-use crate::engine::query::{ATTEMPT_BODY_LIMIT, error_chain};
+use crate::engine::http::{ATTEMPT_BODY_LIMIT, error_chain, read_prefix};
 use crate::model::{Attempt, AttemptOutcome};
 use chrono::Utc;
 use std::time::{Duration, Instant};
@@ -12,28 +12,6 @@ pub(super) struct Outcome {
     pub attempt: Attempt,
     /// The peer asked for this wait (429/503 with `Retry-After`).
     pub retry_after: Option<Duration>,
-}
-
-/// Reads at most `limit` bytes of a body; the rest is dropped with the connection.
-async fn read_bounded(
-    mut response: reqwest::Response,
-    limit: usize,
-) -> (Vec<u8>, bool, Option<String>) {
-    let mut body = Vec::new();
-    loop {
-        match response.chunk().await {
-            Ok(Some(chunk)) => {
-                let room = limit - body.len();
-                if chunk.len() > room {
-                    body.extend_from_slice(&chunk[..room]);
-                    return (body, true, None);
-                }
-                body.extend_from_slice(&chunk);
-            }
-            Ok(None) => return (body, false, None),
-            Err(e) => return (body, false, Some(error_chain(&e))),
-        }
-    }
 }
 
 pub(super) async fn deliver(
@@ -89,12 +67,12 @@ pub(super) async fn deliver(
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| parse_retry_after(v, Utc::now()));
             }
-            let (body, cut, read_error) = read_bounded(response, ATTEMPT_BODY_LIMIT).await;
-            attempt.response_body = Some(String::from_utf8_lossy(&body).into_owned());
-            attempt.response_truncated = cut;
-            match read_error {
+            let read = read_prefix(response, ATTEMPT_BODY_LIMIT).await;
+            attempt.response_body = Some(String::from_utf8_lossy(&read.bytes).into_owned());
+            attempt.response_truncated = read.cut;
+            match read.error {
                 // A 2xx whose body broke off still acknowledged: the status line is the answer.
-                Some(e) if !status.is_success() => attempt.error = Some(e),
+                Some(e) if !status.is_success() => attempt.error = Some(error_chain(&e)),
                 _ => {}
             }
             if status.is_success() {

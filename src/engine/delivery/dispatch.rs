@@ -84,12 +84,12 @@ async fn deliver_queue(
     queue: &QueueId,
     dispatcher: &Dispatcher,
     stop: &CancellationToken,
-) -> Result<(), String> {
+) -> Result<(), Stopped> {
     let Some(destination) = engine.registry.destination(queue.destination).cloned() else {
-        return Err("destination is no longer configured".into());
+        return Err(Stopped::Unconfigured);
     };
     let Some(client) = engine.delivery.client(destination.id).cloned() else {
-        return Err("destination is not a push destination".into());
+        return Err(Stopped::NotPush);
     };
     let mut queue_state = QueueState {
         engine,
@@ -249,6 +249,24 @@ impl QueueState<'_> {
     }
 }
 
+/// Why a dispatcher stops for good.
+#[derive(Debug, thiserror::Error)]
+enum Stopped {
+    #[error("destination is no longer configured")]
+    Unconfigured,
+    #[error("destination is not a push destination")]
+    NotPush,
+}
+
+/// Why an attempt could not be recorded: the store's problem, not the peer's.
+#[derive(Debug, thiserror::Error)]
+enum Bookkeeping {
+    #[error("log {0} has no stored request")]
+    NoRequest(Uuid),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
 struct Failed {
     /// Failed attempts of this log so far (since it was last released).
     failures: u32,
@@ -264,12 +282,11 @@ async fn attempt_once(
     client: &reqwest::Client,
     item: &QueueItem,
     log: &LogRecord,
-) -> Result<Option<Failed>, String> {
+) -> Result<Option<Failed>, Bookkeeping> {
     let request = engine
         .store
-        .request(log.request_id)
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("log {} has no stored request", log.id))?;
+        .request(log.request_id)?
+        .ok_or(Bookkeeping::NoRequest(log.id))?;
     let number = log.attempts + 1;
     let attempt_id = if number == 1 {
         log.attempt_id
@@ -290,11 +307,7 @@ async fn attempt_once(
     // The attempt is recorded even if an operator changed the log meanwhile.
     // An operator may have acted during the attempt. A 2xx settles it whatever they
     // did (the destination has the message); a failure keeps their decision.
-    let current = engine
-        .store
-        .log(log.id)
-        .map_err(|e| e.to_string())?
-        .unwrap_or_else(|| log.clone());
+    let current = engine.store.log(log.id)?.unwrap_or_else(|| log.clone());
     if succeeded {
         updated.quarantined = false;
     } else {
@@ -307,12 +320,7 @@ async fn attempt_once(
         engine
             .store
             .delivery_writes(item, &current, &updated, Some(&outcome.attempt), succeeded);
-    engine
-        .store
-        .journal()
-        .write_applied(writes)
-        .await
-        .map_err(|e| e.to_string())?;
+    engine.store.journal().write_applied(writes).await?;
     engine.publish(&updated);
     engine
         .stats

@@ -18,10 +18,8 @@ mod dispatch;
 pub mod retry;
 
 use super::Engine;
-use super::config::{DeliveryMode, Destination, QueueKey};
-use crate::model::LogRecord;
+use super::config::{DeliveryMode, Destination};
 use crate::store::QueueId;
-use crate::store::credentials::sha256;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
@@ -31,17 +29,8 @@ use uuid::Uuid;
 /// How long a graceful stop waits for attempts in flight.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The queue lane of a log at a destination: 0, or the patient's child queue.
-pub fn lane(destination: &Destination, log: &LogRecord) -> u64 {
-    match (destination.delivery.queue_key, &log.patient_id) {
-        (QueueKey::Patient, Some(patient)) => {
-            let h = sha256(patient.as_bytes());
-            // Never 0, so a patient lane is told apart from the pair's own queue.
-            u64::from_be_bytes([h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]]).max(1)
-        }
-        _ => 0,
-    }
-}
+// Lanes are decided where requests are routed; re-exported for the operator's moves.
+pub use super::routing::lane;
 
 /// A running dispatcher's handle.
 struct Dispatcher {
@@ -65,7 +54,7 @@ pub struct Delivery {
 pub(crate) fn build_clients(
     destinations: &[Destination],
     connect_timeout: Duration,
-) -> Result<HashMap<Uuid, reqwest::Client>, String> {
+) -> Result<HashMap<Uuid, reqwest::Client>, reqwest::Error> {
     let mut clients = HashMap::new();
     for d in destinations.iter().filter(|d| d.mode == DeliveryMode::Push) {
         let client = reqwest::Client::builder()
@@ -74,8 +63,7 @@ pub(crate) fn build_clients(
             .timeout(d.delivery.timeout)
             .pool_max_idle_per_host(8)
             .pool_idle_timeout(super::OUTGOING_IDLE)
-            .build()
-            .map_err(|e| e.to_string())?;
+            .build()?;
         clients.insert(d.id, client);
     }
     Ok(clients)

@@ -250,31 +250,45 @@ pub fn tokens_text(listing: &TokensListing) -> String {
     out
 }
 
+/// Why an `--expires-in` value is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LifetimeError {
+    #[error("\"{0}\" is not a lifetime: use days (90 or 90d), or 12h, 30m, 45s")]
+    NotALifetime(String),
+    #[error("unknown unit \"{unit}\" in \"{text}\": use d, h, m or s (days when none)")]
+    UnknownUnit { unit: String, text: String },
+    #[error("\"{0}\" is too long: at most 3650 days")]
+    TooLong(String),
+}
+
 /// `--expires-in`: days by default (`90`, `90d`); `h`, `m` and `s` for shorter lives
 /// (tests, a contractor's afternoon).
-pub fn parse_lifetime(text: &str) -> Result<chrono::Duration, String> {
+pub fn parse_lifetime(text: &str) -> Result<chrono::Duration, LifetimeError> {
     let text = text.trim();
     let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
         Some(i) => (&text[..i], &text[i..]),
         None => (text, "d"),
     };
-    let n: i64 = number.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
-        format!("\"{text}\" is not a lifetime: use days (90 or 90d), or 12h, 30m, 45s")
-    })?;
+    let n: i64 = number
+        .parse()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| LifetimeError::NotALifetime(text.to_string()))?;
     let lifetime = match unit {
         "d" => chrono::Duration::try_days(n),
         "h" => chrono::Duration::try_hours(n),
         "m" => chrono::Duration::try_minutes(n),
         "s" => chrono::Duration::try_seconds(n),
         other => {
-            return Err(format!(
-                "unknown unit \"{other}\" in \"{text}\": use d, h, m or s (days when none)"
-            ));
+            return Err(LifetimeError::UnknownUnit {
+                unit: other.to_string(),
+                text: text.to_string(),
+            });
         }
     };
     lifetime
         .filter(|d| *d <= chrono::Duration::days(3650))
-        .ok_or_else(|| format!("\"{text}\" is too long: at most 3650 days"))
+        .ok_or_else(|| LifetimeError::TooLong(text.to_string()))
 }
 
 #[cfg(test)]
@@ -289,7 +303,12 @@ mod tests {
         assert_eq!(parse_lifetime("12h"), Ok(chrono::Duration::hours(12)));
         assert!(parse_lifetime("0").is_err());
         assert!(parse_lifetime("-1").is_err());
-        assert!(parse_lifetime("5w").unwrap_err().contains("unit"));
+        assert!(
+            parse_lifetime("5w")
+                .unwrap_err()
+                .to_string()
+                .contains("unit")
+        );
         assert!(parse_lifetime("99999").is_err());
         assert_eq!(segment("ops team/1"), "ops%20team%2F1");
     }

@@ -5,7 +5,6 @@
 
 use super::names::{FAMOUS, FEMALE_FIRST, LAST, MALE_FIRST};
 use super::rng::Rng;
-use super::types::Provider;
 use chrono::NaiveDate;
 
 pub const STATE: &str = "WI";
@@ -272,6 +271,48 @@ pub fn person_name(rng: &mut Rng, female: bool) -> (&'static str, &'static str) 
 }
 
 const STREAM_PROVIDERS: u64 = 2;
+
+/// A provider of the directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provider {
+    pub npi: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub credentials: &'static str,
+    pub sex: &'static str,
+    /// Index into [`SPECIALTIES`].
+    pub specialty: usize,
+    pub phone: String,
+    pub email: String,
+    pub active: bool,
+    pub languages: Vec<&'static str>,
+    /// State license number.
+    pub license: String,
+    /// In practice since.
+    pub since: NaiveDate,
+}
+
+impl Provider {
+    pub fn specialty(&self) -> &'static Specialty {
+        &SPECIALTIES[self.specialty]
+    }
+
+    pub fn facility(&self) -> &'static Facility {
+        &FACILITIES[self.specialty().facility]
+    }
+
+    pub fn department(&self) -> &'static str {
+        self.specialty().department
+    }
+
+    /// "Dr. Pat Granite, MD" style display.
+    pub fn display_name(&self) -> String {
+        format!(
+            "{} {}, {}",
+            self.first_name, self.last_name, self.credentials
+        )
+    }
+}
 
 /// The 50 providers, by specialty in table order.
 pub fn providers(seed: u64) -> Vec<Provider> {

@@ -6,8 +6,8 @@ use super::codes::{
     REASONS_OBSERVATION, REASONS_OUTPATIENT, REFERRALS, SEVERITY_MILD, SEVERITY_MODERATE,
     SEVERITY_SEVERE,
 };
+use super::context::{Context, Person, at, date_between, record_id, years_before};
 use super::directory::HOSPITAL;
-use super::generate::{Context, Person, at, date_between, record_id, years_before};
 use super::rng::Rng;
 use super::types::{Allergy, Medication, Patient, PatientClass, Problem, Visit};
 use chrono::{DateTime, Days, Duration, NaiveDate, Utc};

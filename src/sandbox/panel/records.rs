@@ -6,9 +6,9 @@ use super::codes::{
     DOC_DISCHARGE, DOC_SUMMARY, LAB_BIAS, LAB_PANELS, LabTest, MEDIA_KINDS, PROBLEMS, PROCEDURES,
     REFERRALS, TestKind, VACCINES,
 };
+use super::context::{Context, Person, age_on, at, date_between, record_id, years_before};
 use super::directory::HOSPITAL;
 use super::files::base64;
-use super::generate::{Context, Person, age_on, at, date_between, record_id, years_before};
 use super::rng::Rng;
 use super::types::{
     Document, Flag, Immunization, LabOrder, MediaItem, Note, Observation, Patient, PatientClass,

@@ -6,7 +6,9 @@
 use super::codes::{
     ALLERGIES, Code, LAB_PANELS, LabTest, MEDICATIONS, PROBLEMS, PROCEDURES, VACCINES,
 };
-use super::directory::{FACILITIES, Facility, SPECIALTIES, Specialty};
+// The directory owns its providers; re-exported so the panel's types are in one place.
+pub use super::directory::Provider;
+use super::directory::{FACILITIES, Facility};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -394,47 +396,5 @@ impl Patient {
 
     pub fn has_problem(&self, key: &str) -> bool {
         self.problems.iter().any(|p| p.def().key == key)
-    }
-}
-
-/// A provider of the directory.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Provider {
-    pub npi: String,
-    pub first_name: String,
-    pub last_name: String,
-    pub credentials: &'static str,
-    pub sex: &'static str,
-    /// Index into [`SPECIALTIES`].
-    pub specialty: usize,
-    pub phone: String,
-    pub email: String,
-    pub active: bool,
-    pub languages: Vec<&'static str>,
-    /// State license number.
-    pub license: String,
-    /// In practice since.
-    pub since: NaiveDate,
-}
-
-impl Provider {
-    pub fn specialty(&self) -> &'static Specialty {
-        &SPECIALTIES[self.specialty]
-    }
-
-    pub fn facility(&self) -> &'static Facility {
-        &FACILITIES[self.specialty().facility]
-    }
-
-    pub fn department(&self) -> &'static str {
-        self.specialty().department
-    }
-
-    /// "Dr. Pat Granite, MD" style display.
-    pub fn display_name(&self) -> String {
-        format!(
-            "{} {}, {}",
-            self.first_name, self.last_name, self.credentials
-        )
     }
 }
