@@ -49,6 +49,25 @@ pub enum ClientError {
     Decode(String),
 }
 
+impl ClientError {
+    /// An engine's refusal: the texts of its answer in the platform's shape (or the
+    /// first 300 characters of whatever it said).
+    pub(crate) fn refusal(status: u16, body: &[u8]) -> ClientError {
+        let text = serde_json::from_slice::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| {
+                let texts: Vec<String> = v["Meta"]["Errors"]
+                    .as_array()?
+                    .iter()
+                    .filter_map(|e| e["Text"].as_str().map(str::to_string))
+                    .collect();
+                (!texts.is_empty()).then(|| texts.join(" "))
+            })
+            .unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(300).collect());
+        ClientError::Refused { status, text }
+    }
+}
+
 impl From<crate::model::ApiError> for ClientError {
     fn from(e: crate::model::ApiError) -> Self {
         ClientError::Refused {

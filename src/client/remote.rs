@@ -65,7 +65,7 @@ impl Remote {
         let status = response.status();
         let bytes = response.bytes().await.map_err(|e| self.unreachable(e))?;
         if !status.is_success() {
-            return Err(refusal(status.as_u16(), &bytes));
+            return Err(ClientError::refusal(status.as_u16(), &bytes));
         }
         serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode(e.to_string()))
     }
@@ -85,22 +85,6 @@ impl Remote {
             .map_err(|e| self.unreachable(e))?;
         self.answer(response).await
     }
-}
-
-/// The text of an error answer in the platform's shape (or whatever the body says).
-pub(super) fn refusal(status: u16, body: &[u8]) -> ClientError {
-    let text = serde_json::from_slice::<Value>(body)
-        .ok()
-        .and_then(|v| {
-            let texts: Vec<String> = v["Meta"]["Errors"]
-                .as_array()?
-                .iter()
-                .filter_map(|e| e["Text"].as_str().map(str::to_string))
-                .collect();
-            (!texts.is_empty()).then(|| texts.join(" "))
-        })
-        .unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(300).collect());
-    ClientError::Refused { status, text }
 }
 
 fn log_params(q: &LogQuery) -> Vec<(&'static str, String)> {

@@ -4,7 +4,6 @@
 //! with exponential backoff from `backon` when the stream drops.
 
 use super::FeedEvent;
-use super::remote::refusal;
 use crate::model::error::error_chain;
 use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
 use futures_util::{Stream, StreamExt};
@@ -173,7 +172,7 @@ pub(super) async fn follow(
             Ok(response) => {
                 let status = response.status().as_u16();
                 let body = response.bytes().await.unwrap_or_default();
-                refusal(status, &body).to_string()
+                super::ClientError::refusal(status, &body).to_string()
             }
             Err(e) => error_chain(&e),
         };

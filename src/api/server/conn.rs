@@ -7,144 +7,19 @@
 //! polling the connection and re-arms its single timer then; other tasks only read the
 //! phase (the accept loop, to choose whom to evict) or send a command.
 
+use super::phase::{COMMAND_EVICT, COMMAND_SHUTDOWN, Conn, Phase};
 use super::service::{ConnService, Tracked};
 use crate::engine::Engine;
 use crate::engine::config::ConnectionSettings;
-use futures_util::task::AtomicWaker;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use std::collections::BTreeMap;
 use std::future::{Future, poll_fn};
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use tokio::sync::Notify;
 use tokio::time::Instant;
-
-/// Where a connection is in its request cycle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub(super) enum Phase {
-    /// No request in flight and no byte of the next one: the idle timeout runs.
-    Idle = 0,
-    /// Bytes of a request head have arrived: the header timeout runs.
-    Head = 1,
-    /// The request is with the engine and its body is still arriving: the body timeout runs.
-    Body = 2,
-    /// The body timeout passed: the body's next read fails, and the handler answers 408.
-    BodyTimedOut = 3,
-    /// The whole request has arrived; the engine works on it or streams the answer.
-    Busy = 4,
-}
-
-impl Phase {
-    fn from_u8(v: u8) -> Phase {
-        match v {
-            0 => Phase::Idle,
-            1 => Phase::Head,
-            2 => Phase::Body,
-            3 => Phase::BodyTimedOut,
-            _ => Phase::Busy,
-        }
-    }
-}
-
-const COMMAND_NONE: u8 = 0;
-/// Finish the request in flight, then close.
-const COMMAND_SHUTDOWN: u8 = 1;
-/// Close now: the slot is given to a newer connection.
-const COMMAND_EVICT: u8 = 2;
-
-/// One connection's shared state.
-pub(super) struct Conn {
-    id: u64,
-    phase: AtomicU8,
-    /// When the phase began, in milliseconds after `epoch`.
-    since_ms: AtomicU64,
-    command: AtomicU8,
-    waker: AtomicWaker,
-    epoch: Instant,
-}
-
-impl Conn {
-    fn new(id: u64, epoch: Instant) -> Conn {
-        let conn = Conn {
-            id,
-            phase: AtomicU8::new(Phase::Idle as u8),
-            since_ms: AtomicU64::new(0),
-            command: AtomicU8::new(COMMAND_NONE),
-            waker: AtomicWaker::new(),
-            epoch,
-        };
-        conn.enter(Phase::Idle);
-        conn
-    }
-
-    pub(super) fn id(&self) -> u64 {
-        self.id
-    }
-
-    pub(super) fn phase(&self) -> Phase {
-        Phase::from_u8(self.phase.load(Ordering::Acquire))
-    }
-
-    fn enter(&self, phase: Phase) {
-        let now = self.epoch.elapsed().as_millis();
-        self.since_ms
-            .store(u64::try_from(now).unwrap_or(u64::MAX), Ordering::Relaxed);
-        self.phase.store(phase as u8, Ordering::Release);
-    }
-
-    /// The socket gave bytes: on an idle connection, a request head has begun.
-    pub(super) fn bytes_arrived(&self) {
-        if self.phase() == Phase::Idle {
-            self.enter(Phase::Head);
-        }
-    }
-
-    /// hyper has parsed a request head and hands the request to the engine.
-    pub(super) fn request_started(&self, body_pending: bool) {
-        self.enter(if body_pending {
-            Phase::Body
-        } else {
-            Phase::Busy
-        });
-    }
-
-    /// The request body has arrived whole.
-    pub(super) fn body_finished(&self) {
-        if matches!(self.phase(), Phase::Body | Phase::BodyTimedOut) {
-            self.phase.store(Phase::Busy as u8, Ordering::Release);
-        }
-    }
-
-    /// The response has been written (or dropped): the connection waits for the next one.
-    pub(super) fn response_finished(&self) {
-        self.enter(Phase::Idle);
-    }
-
-    /// Still sending a request (or between requests), so it may be closed for a newcomer.
-    fn evictable(&self) -> bool {
-        self.phase() != Phase::Busy && self.command.load(Ordering::Acquire) != COMMAND_EVICT
-    }
-
-    fn tell(&self, command: u8) {
-        self.command.fetch_max(command, Ordering::AcqRel);
-        self.waker.wake();
-    }
-
-    /// When the current phase's timeout passes, if it has one.
-    fn deadline(&self, timeouts: &ConnectionSettings) -> Option<Instant> {
-        let timeout = match self.phase() {
-            Phase::Idle => timeouts.idle_timeout,
-            Phase::Head => timeouts.header_timeout,
-            Phase::Body => timeouts.body_timeout,
-            Phase::BodyTimedOut | Phase::Busy => return None,
-        };
-        let since = std::time::Duration::from_millis(self.since_ms.load(Ordering::Relaxed));
-        Some(self.epoch + since + timeout)
-    }
-}
 
 /// Why a connection ended.
 #[derive(Debug)]

@@ -17,6 +17,7 @@
 
 mod conn;
 pub mod limits;
+mod phase;
 mod service;
 
 pub use service::BodyTimedOut;

@@ -3,8 +3,8 @@
 //! request and response bodies (body timeout, end of the response). None allocates
 //! beyond what `axum::serve` did: they wrap values in place.
 
-use super::conn::{Conn, Phase};
 use super::limits;
+use super::phase::{Conn, Phase};
 use crate::api::error_response;
 use axum::Router;
 use axum::body::Bytes;
