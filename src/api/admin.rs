@@ -3,6 +3,7 @@
 //! for `phi` and `admin`, and every such reveal is audited).
 
 mod events;
+mod revoke;
 
 pub use events::STREAM_RECHECK;
 
@@ -41,7 +42,7 @@ pub fn routes() -> Router<AppState> {
         .route("/destinations/{id}/quarantine", get(list_quarantine))
         .route("/logs/{id}/{action}", post(log_action))
         .route("/sources/{id}/token", post(source_token))
-        .merge(super::revoke::routes())
+        .merge(revoke::routes())
         .route("/backup", post(backup))
         .route(
             "/composer/history",

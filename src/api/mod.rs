@@ -4,7 +4,6 @@
 
 pub mod admin;
 pub mod platform;
-pub mod revoke;
 pub mod server;
 
 use crate::engine::Engine;

@@ -1,8 +1,8 @@
 //! Admin API for revocation (admin role only): `GET /tokens` (live admin tokens and
 //! sessions, never secrets), `POST /keys/{apiKey}/revoke`, `POST /tokens/{name}/revoke`.
 
-use super::admin::{actor, admin};
-use super::{AppState, reply};
+use super::{actor, admin};
+use crate::api::{AppState, reply};
 use crate::engine::Engine;
 use crate::model::{ApiError, Role};
 use crate::store::credentials::TokenRecord;
