@@ -222,19 +222,8 @@ impl Engine {
         }
     }
 
-    /// Waits until every request acknowledged so far is in history and the queues (see
-    /// [`crate::store::journal`]): reads that a client may make right after its 200 call
-    /// this first. At once when nothing is pending; otherwise a few milliseconds.
-    pub(crate) fn settled(&self) {
-        self.store.journal().settle();
-    }
-
-    /// [`Engine::settled`] without blocking the thread: async callers call this before
-    /// a read, which then finds nothing pending.
-    pub async fn settled_async(&self) {
-        self.store.journal().settle_async().await;
-    }
-
+    /// Tells live views about a log's change. Call once the change is applied (history
+    /// has it), so a viewer that reads the log on the event finds it as announced.
     pub(crate) fn publish(&self, log: &LogRecord) {
         // No subscriber is not an error.
         let _ = self.events.send(LogEvent { log: log.clone() });
@@ -244,7 +233,8 @@ impl Engine {
     /// everything to disk; call before exit.
     pub async fn shutdown(&self) {
         self.delivery.drain(delivery::DRAIN_TIMEOUT).await;
-        self.settled_async().await;
+        // Everything queued is applied before the last flush.
+        self.store.journal().applied().await;
         if let Err(e) = self.commit.durable().await {
             tracing::error!(error = %e, "final flush failed");
         }

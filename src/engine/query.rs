@@ -119,7 +119,7 @@ impl Engine {
             });
         };
         // Queued before forwarding, so a search while the destination works shows the
-        // query as PENDING (readers settle the journal first). No flush is awaited: a
+        // query as PENDING (the store's reads wait for the journal). No flush is awaited: a
         // query is not acknowledged before its answer. The expander is woken once the
         // answer is out, so the answer does not wait for the wake and the pending log
         // and its outcome are applied together.
@@ -259,10 +259,13 @@ impl Engine {
         } else {
             LogStatus::Failed
         };
-        let writes =
-            self.store
-                .update_writes(&pending, &done, Some(&attempt), stored_body.as_deref());
-        // Applied after the pending log (the journal keeps order); readers settle first.
+        let writes = crate::store::Store::update_writes(
+            &pending,
+            &done,
+            Some(&attempt),
+            stored_body.as_deref(),
+        );
+        // Applied after the pending log (the journal keeps order); reads wait for it.
         if let Err(e) = journal.write_quiet(writes).await {
             tracing::error!(error = %e, log = %done.id, "could not record the query's outcome");
         }
@@ -279,7 +282,6 @@ impl Engine {
 
     /// One log with its attempts, for the admin API.
     pub fn log_detail(&self, id: Uuid) -> Result<Option<LogDetail>, ApiError> {
-        self.settled();
         let Some(log) = self.store.log(id).map_err(read_failure)? else {
             return Ok(None);
         };

@@ -4,7 +4,7 @@ use super::retry::{jitter, random_unit, scheduled_wait};
 use super::{Dispatcher, attempt};
 use crate::engine::Engine;
 use crate::model::{AttemptOutcome, LogRecord, LogStatus};
-use crate::store::{QueueId, QueueItem};
+use crate::store::{QueueId, QueueItem, Store, Writes};
 use chrono::Utc;
 use serde_json::{Value, json};
 use std::pin::Pin;
@@ -102,7 +102,11 @@ async fn deliver_queue(
         }
         blocked_reported = false;
 
-        let head = match engine.store.queue_head(queue) {
+        // Reads of what is applied, without waiting for the journal (see
+        // `store::applied`): this dispatcher was started once its queue's entries were
+        // applied, and each of its writes below is an ordered update it waits for.
+        let applied = engine.store.as_applied();
+        let head = match applied.queue_head(queue) {
             Ok(head) => head,
             Err(e) => {
                 tracing::error!(error = %e, "cannot read queue");
@@ -111,13 +115,12 @@ async fn deliver_queue(
             }
         };
         let Some(item) = head else {
-            let store = &engine.store;
-            if delivery.retire(queue, || matches!(store.queue_head(queue), Ok(None))) {
+            if delivery.retire(queue, || matches!(applied.queue_head(queue), Ok(None))) {
                 return Ok(());
             }
             continue;
         };
-        let log = match engine.store.log(item.log_id) {
+        let log = match applied.log(item.log_id) {
             Ok(log) => log,
             Err(e) => {
                 tracing::error!(error = %e, "cannot read a queued log");
@@ -127,12 +130,12 @@ async fn deliver_queue(
         };
         let Some(log) = log else {
             tracing::warn!(log = %item.log_id, "queued log has no record; dropping the entry");
-            let _ = engine.store.remove_queue_item(&item);
+            engine.unqueue_settled(item).await;
             continue;
         };
         if log.status != LogStatus::Pending {
             // An operator settled it (marked FAILED) while it was queued.
-            let _ = engine.store.remove_queue_item(&item);
+            engine.unqueue_settled(item).await;
             continue;
         }
 
@@ -154,11 +157,11 @@ async fn deliver_queue(
             .quarantine_after
             .is_some_and(|n| failures >= n)
         {
-            if let Ok(Some(current)) = engine.store.log(log.id)
-                && current.status == LogStatus::Pending
-                && !current.quarantined
-                && let Err(e) =
-                    engine.quarantine_item(&item, &current, "engine", "quarantine_after reached")
+            // Only if, at its turn, it is still PENDING and queued (an operator may have
+            // marked it FAILED meanwhile).
+            if let Err(e) = engine
+                .quarantine_log(log.id, "engine", "quarantine_after reached")
+                .await
             {
                 tracing::error!(error = %e, log = %log.id, "cannot quarantine");
                 wait(kicked.as_mut(), stop, Some(STORE_ERROR_WAIT)).await;
@@ -198,6 +201,7 @@ async fn attempt_once(
 ) -> Result<Option<Failed>, String> {
     let request = engine
         .store
+        .as_applied()
         .request(log.request_id)
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("log {} has no stored request", log.id))?;
@@ -209,54 +213,51 @@ async fn attempt_once(
     };
     let body = payload_for(request.payload, log, attempt_id);
     let outcome = attempt::deliver(client, destination, log.id, attempt_id, number, body).await;
-
-    let mut updated = log.clone();
-    updated.attempts = number;
-    updated.latency_ms = Some(outcome.attempt.latency_ms);
-    updated.updated_at = Utc::now();
     let succeeded = outcome.attempt.outcome == AttemptOutcome::Succeeded;
-    if succeeded {
-        updated.status = LogStatus::Succeeded;
-    }
-    // The attempt is recorded even if an operator changed the log meanwhile.
-    // An operator may have acted during the attempt. A 2xx settles it whatever they
-    // did (the destination has the message); a failure keeps their decision.
-    let current = engine
-        .store
-        .log(log.id)
-        .map_err(|e| e.to_string())?
-        .unwrap_or_else(|| log.clone());
-    if succeeded {
-        updated.quarantined = false;
-    } else {
-        updated.status = current.status;
-        updated.quarantined = current.quarantined;
-    }
-    // Through the journal's expander, in order with the request's own writes; waited
-    // for, since the next attempt reads this log back.
-    let writes =
-        engine
-            .store
-            .delivery_writes(item, &current, &updated, Some(&outcome.attempt), succeeded);
-    engine
+
+    // An operator may have acted during the attempt, so the outcome is computed in
+    // the journal's order from the log as it is then: a 2xx settles it whatever they
+    // did (the destination has the message); a failure keeps their decision. The
+    // attempt is recorded either way. Waited for, since the next attempt reads it.
+    let (item, fallback, latency_ms) = (item.clone(), log.clone(), outcome.attempt.latency_ms);
+    let (http_status, error) = (outcome.attempt.http_status, outcome.attempt.error.clone());
+    let attempt = outcome.attempt;
+    let updated = engine
         .store
         .journal()
-        .write_applied(writes)
+        .ordered(move |now| {
+            let current = match now.log(fallback.id) {
+                Ok(Some(current)) => current,
+                Ok(None) => fallback,
+                Err(e) => return (Writes::default(), Err(e.to_string())),
+            };
+            let mut updated = current.clone();
+            updated.attempts = number;
+            updated.latency_ms = Some(latency_ms);
+            updated.updated_at = Utc::now();
+            if succeeded {
+                updated.status = LogStatus::Succeeded;
+                updated.quarantined = false;
+            }
+            let writes =
+                Store::delivery_writes(&item, &current, &updated, Some(&attempt), succeeded);
+            (writes, Ok(updated))
+        })
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string())??;
     engine.publish(&updated);
     engine
         .stats
-        .attempt(destination.id, succeeded, outcome.attempt.http_status);
+        .attempt(destination.id, succeeded, http_status);
     if succeeded {
         return Ok(None);
     }
     tracing::debug!(
         destination = %destination.name, log = %log.id, attempt = number,
-        error = outcome.attempt.error.as_deref().unwrap_or(""), "delivery attempt failed"
+        error = error.as_deref().unwrap_or(""), "delivery attempt failed"
     );
     Ok(Some(Failed {
-        failures: number - log.released_at_attempt.min(number),
+        failures: number - updated.released_at_attempt.min(number),
         retry_after: outcome.retry_after,
     }))
 }

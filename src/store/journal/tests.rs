@@ -1,4 +1,4 @@
-//! The journal: order, settling, waking, replay after a crash.
+//! The journal: order, the applied wait, ordered updates, waking, replay after a crash.
 
 use super::*;
 
@@ -67,10 +67,10 @@ async fn quiet_writes_wait_for_a_wake_and_the_next_wake_takes_them() {
     assert!(target.get(b"quiet").unwrap().is_some());
     assert!(target.get(b"loud").unwrap().is_some());
 
-    // A reader settling does not wait for anyone else's wake.
+    // A reader waiting for "applied" does not wait for anyone else's wake.
     wait_until_idle(&j);
     j.write_quiet(one(b"read")).await.unwrap();
-    j.settle_async().await;
+    j.applied().await;
     assert!(target.get(b"read").unwrap().is_some());
 }
 
@@ -105,7 +105,7 @@ fn write_sets_round_trip_and_truncation_is_refused() {
 }
 
 #[tokio::test]
-async fn applied_records_leave_the_journal_and_settle_waits_for_them() {
+async fn applied_records_leave_the_journal_and_the_applied_wait_waits_for_them() {
     let (_db, journal, target) = trees();
     target.insert(b"gone", b"x".to_vec()).unwrap();
     let j = Journal::start(journal.clone(), target.clone()).unwrap();
@@ -113,9 +113,9 @@ async fn applied_records_leave_the_journal_and_settle_waits_for_them() {
     assert_eq!(journal.len(), 1);
     let (tx, rx) = std::sync::mpsc::channel();
     j.apply(record, Some(Box::new(move || tx.send(()).unwrap())));
-    j.settle_async().await;
+    j.applied().await;
     assert_eq!(target.get(b"r1").unwrap().unwrap(), b"request".as_slice());
-    j.settle();
+    j.wait_applied();
     assert_eq!(target.get(b"r1").unwrap().unwrap(), b"request".as_slice());
     assert!(target.get(b"gone").unwrap().is_none());
     assert!(journal.is_empty());
@@ -146,7 +146,7 @@ async fn writes_queued_together_end_as_if_applied_one_by_one() {
         }
         j.write(writes, None).await.unwrap();
     }
-    j.settle();
+    j.wait_applied();
     let stored: std::collections::BTreeMap<Vec<u8>, Vec<u8>> = target
         .iter()
         .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap())
