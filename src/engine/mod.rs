@@ -79,6 +79,8 @@ pub struct Engine {
     closing: tokio::sync::watch::Sender<bool>,
     data_dir: PathBuf,
     started: Instant,
+    /// Destinations found verified on disk (see [`verify`]).
+    pub(crate) verified: verify::Verified,
     /// Free space under the data directory (see [`capacity`]).
     pub(crate) space: crate::store::space::DiskSpace,
     /// The admin secret of this process, for the command line on this machine (see
@@ -143,6 +145,7 @@ impl Engine {
                 data_dir: data_dir.to_path_buf(),
                 started: Instant::now(),
                 local_secret: runfile::new_secret(),
+                verified: verify::Verified::default(),
                 space,
             }
         });
