@@ -34,8 +34,8 @@ impl Mix {
     }
 }
 
-/// A destination that answers 200 or 500 (about half each) after a short, varied
-/// wait while `flaky` is set, and 200 once it is cleared; it remembers every log it
+/// A destination that answers 500 three times in four (200 otherwise) after a short,
+/// varied wait while `flaky` is set, and 200 once it is cleared; it remembers every log it
 /// acknowledged.
 struct Flaky {
     url: String,
@@ -60,7 +60,7 @@ async fn flaky_destination() -> Flaky {
         async move {
             let roll = Mix(counter.fetch_add(0x9e37_79b9, Ordering::Relaxed) | 1).next();
             tokio::time::sleep(Duration::from_micros(roll % 3_000)).await;
-            let ok = !flaky.load(Ordering::SeqCst) || roll % 2 == 0;
+            let ok = !flaky.load(Ordering::SeqCst) || roll % 4 == 0;
             let log = headers
                 .get("switchboard-log-id")
                 .and_then(|v| v.to_str().ok())
@@ -105,33 +105,37 @@ async fn send(te: &TestEngine, token: &str, destination: Uuid, mrn: &str) -> Uui
     uuid_of(&body["Meta"]["Logs"][0]["ID"])
 }
 
-/// Quarantine, release, mark-failed and resend at random among `logs`, from one
-/// operator, until `stop`. Refusals (409: not queued, not quarantined, already
-/// settled) are part of the race; anything else fails the test. Returns the logs its
-/// resends made.
+/// Quarantine, release, mark-failed and resend at random among `logs` (resends join
+/// them), from one operator, until `stop`. Refusals (409: not queued, not
+/// quarantined, already settled) are part of the race; anything else fails the test.
 async fn operate(
     engine: Arc<Engine>,
-    logs: Arc<Vec<Uuid>>,
+    logs: Arc<Mutex<Vec<Uuid>>>,
     seed: u64,
     stop: Arc<AtomicBool>,
-) -> Vec<Uuid> {
+) {
     let mut mix = Mix(seed);
-    let mut made = Vec::new();
     while !stop.load(Ordering::SeqCst) {
-        let log = logs[(mix.next() % logs.len() as u64) as usize];
+        let log = {
+            let logs = logs.lock().expect("lock");
+            logs[(mix.next() % logs.len() as u64) as usize]
+        };
         let who = "race-operator";
-        let result = match mix.next() % 20 {
-            0..=7 => engine.quarantine(log, who).await,
-            8..=15 => engine.release(log, who).await,
-            16..=18 => engine.mark_failed(log, who).await,
-            _ => engine.resend(log, who).await.inspect(|l| made.push(l.id)),
+        // Mostly quarantine and release, which keep logs in play; a few settle them.
+        let result = match mix.next() % 40 {
+            0..=17 => engine.quarantine(log, who).await,
+            18..=35 => engine.release(log, who).await,
+            36 => engine.mark_failed(log, who).await,
+            _ => engine
+                .resend(log, who)
+                .await
+                .inspect(|l| logs.lock().expect("lock").push(l.id)),
         };
         if let Err(e) = result {
             assert_eq!(e.status, 409, "operator action on {log}: {e}");
         }
         tokio::time::sleep(Duration::from_micros(mix.next() % 500)).await;
     }
-    made
 }
 
 fn describe(l: &LogRecord) -> String {
@@ -149,6 +153,9 @@ fn describe(l: &LogRecord) -> String {
 /// the destination acknowledged is SUCCEEDED, a settled log is neither queued nor in
 /// quarantine, a log in quarantine says so (and one that says so is there), every
 /// attempt made is counted on its log, and the status indexes agree with the logs.
+/// (Before operator actions were ordered updates, this failed in 2 of 2 runs of 10 s
+/// and 1 of 3 runs of 5 s: a log left out of its queue without its quarantine, and an
+/// acknowledged log overwritten as FAILED.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operator_actions_racing_deliveries_lose_no_update() {
     let stub = flaky_destination().await;
@@ -164,10 +171,10 @@ async fn operator_actions_racing_deliveries_lose_no_update() {
     for i in 0..48 {
         logs.push(send(&te, &token, ehr, &format!("MRN-{}", i % 8)).await);
     }
-    let logs = Arc::new(logs);
+    let logs = Arc::new(Mutex::new(logs));
 
     let stop = Arc::new(AtomicBool::new(false));
-    let operators: Vec<_> = (0..4u64)
+    let operators: Vec<_> = (0..8u64)
         .map(|i| {
             tokio::spawn(operate(
                 te.engine.clone(),
@@ -177,11 +184,10 @@ async fn operator_actions_racing_deliveries_lose_no_update() {
             ))
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    tokio::time::sleep(Duration::from_millis(8_000)).await;
     stop.store(true, Ordering::SeqCst);
-    let mut resent = Vec::new();
     for operator in operators {
-        resent.extend(operator.await.expect("operator task"));
+        operator.await.expect("operator task");
     }
 
     // From here the destination takes everything; wait until nothing is queued.
@@ -205,8 +211,9 @@ async fn operator_actions_racing_deliveries_lose_no_update() {
         .collect();
     let acknowledged = stub.acknowledged.lock().expect("lock").clone();
     let all: Vec<LogRecord> = logs
+        .lock()
+        .expect("lock")
         .iter()
-        .chain(&resent)
         .map(|id| store.log(*id).expect("read").expect("log exists"))
         .collect();
     let mut problems = Vec::new();
@@ -343,8 +350,9 @@ async fn every_announced_log_is_in_history_when_its_event_arrives() {
         .expect("reader task");
     assert!(
         missing.is_empty(),
-        "{} of {seen} events announced a log history did not have: {missing:?}",
-        missing.len()
+        "{} of {seen} events announced a log history did not have, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(5)]
     );
 }
 
