@@ -75,4 +75,10 @@ impl<'a> Applied<'a> {
         let zkey = key(b'z', &[destination.as_bytes(), log_id.as_bytes()]);
         Ok(self.tree.get(zkey)?.map(|v| v.to_vec()))
     }
+
+    /// One raw value, for tests of the journal.
+    #[cfg(test)]
+    pub(crate) fn raw(&self, k: &[u8]) -> Option<Vec<u8>> {
+        self.tree.get(k).ok().flatten().map(|v| v.to_vec())
+    }
 }

@@ -195,3 +195,51 @@ async fn replay_applies_what_a_crash_left_and_discard_forgets() {
     // Applying again is harmless.
     assert_eq!(replay(&journal, &target).unwrap(), 0);
 }
+
+#[tokio::test]
+async fn an_ordered_update_reads_what_was_queued_before_it_and_is_applied_when_it_returns() {
+    let (_db, journal, target) = trees();
+    let j = Journal::start(journal, target.clone()).unwrap();
+    wait_until_idle(&j);
+    // Queued without a wake: the update must still see it.
+    j.write_quiet(one(b"before")).await.unwrap();
+    let seen = j
+        .ordered(|now| {
+            let seen = now.raw(b"before");
+            (one(b"after"), seen)
+        })
+        .await
+        .unwrap();
+    assert_eq!(seen, Some(b"v".to_vec()));
+    assert!(target.get(b"after").unwrap().is_some());
+    assert_eq!(j.backlog(), 0);
+}
+
+#[tokio::test]
+async fn a_panicking_update_fails_alone_and_the_expander_goes_on() {
+    let (_db, journal, target) = trees();
+    let j = Journal::start(journal, target.clone()).unwrap();
+    let failed = j
+        .ordered(|_| -> (Writes, ()) { panic!("a bug in an update") })
+        .await;
+    assert!(failed.is_err());
+    j.write(one(b"next"), None).await.unwrap();
+    j.applied().await;
+    assert!(target.get(b"next").unwrap().is_some());
+}
+
+#[test]
+fn a_read_with_nothing_pending_does_not_wait_and_one_with_writes_pending_does() {
+    let (_db, journal, target) = trees();
+    let j = Journal::start(journal, target.clone()).unwrap();
+    wait_until_idle(&j);
+    j.wait_applied();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    // Queued without a wake, so only the reader's own wait gets it applied.
+    runtime.block_on(j.write_quiet(one(b"quiet"))).unwrap();
+    assert_eq!(j.backlog(), 1);
+    j.wait_applied();
+    assert!(target.get(b"quiet").unwrap().is_some());
+}
