@@ -60,7 +60,7 @@ async fn flaky_destination() -> Flaky {
         async move {
             let roll = Mix(counter.fetch_add(0x9e37_79b9, Ordering::Relaxed) | 1).next();
             tokio::time::sleep(Duration::from_micros(roll % 3_000)).await;
-            let ok = !flaky.load(Ordering::SeqCst) || roll % 4 == 0;
+            let ok = !flaky.load(Ordering::SeqCst) || roll.is_multiple_of(4);
             let log = headers
                 .get("switchboard-log-id")
                 .and_then(|v| v.to_str().ok())
@@ -313,7 +313,12 @@ async fn every_announced_log_is_in_history_when_its_event_arrives() {
                     statuses.insert(id, stored.status);
                 }
             }
-            if statuses.values().filter(|s| **s == LogStatus::Succeeded).count() == 200 {
+            if statuses
+                .values()
+                .filter(|s| **s == LogStatus::Succeeded)
+                .count()
+                == 200
+            {
                 break;
             }
         }

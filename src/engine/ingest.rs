@@ -120,7 +120,10 @@ impl Engine {
             })
             .collect();
         // The logs are announced once applied (see `Delivery::after_accept`).
-        journal.apply(record, Some(self.delivery.after_accept(queues, prepared.logs)));
+        journal.apply(
+            record,
+            Some(self.delivery.after_accept(queues, prepared.logs)),
+        );
         self.stats.request(source.id);
         Ok(json!({ "Meta": prepared.request.payload["Meta"] }))
     }

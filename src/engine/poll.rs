@@ -164,7 +164,8 @@ impl Engine {
                     updated.status = LogStatus::Succeeded;
                     updated.attempts = number;
                     updated.updated_at = at;
-                    let change = Store::delivery_writes(&item, &log, &updated, Some(&attempt), true);
+                    let change =
+                        Store::delivery_writes(&item, &log, &updated, Some(&attempt), true);
                     writes.ops.extend(change.ops);
                     settled.push(updated);
                 }

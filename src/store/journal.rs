@@ -40,8 +40,8 @@
 
 mod codec;
 
-pub(crate) use codec::{decode, hex};
 use codec::encode;
+pub(crate) use codec::{decode, hex};
 
 use super::applied::Applied;
 use super::{Result, StoreError, Writes};
@@ -486,9 +486,8 @@ fn expand_loop(shared: &Shared) {
                     let applied = Applied::new(&shared.target);
                     // A panic in an update must not take the expander (and every
                     // writer waiting on it) down: the update fails alone.
-                    let computed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(
-                        || update(&applied),
-                    ));
+                    let computed =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| update(&applied)));
                     match computed {
                         Ok((writes, tell)) => {
                             let outcome = apply_coalesced(&shared.target, &[&writes]).err();

@@ -46,8 +46,8 @@ pub mod revocations;
 pub mod saved_requests;
 pub mod space;
 
-pub use flush::{GroupCommit, Writes};
 pub use applied::Applied;
+pub use flush::{GroupCommit, Writes};
 pub use history::{LogPage, LogQuery};
 pub use open::{MarkState, OpenMode};
 pub use queue::{QueueId, QueueItem};

@@ -246,9 +246,7 @@ async fn attempt_once(
         .await
         .map_err(|e| e.to_string())??;
     engine.publish(&updated);
-    engine
-        .stats
-        .attempt(destination.id, succeeded, http_status);
+    engine.stats.attempt(destination.id, succeeded, http_status);
     if succeeded {
         return Ok(None);
     }
