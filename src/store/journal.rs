@@ -129,8 +129,8 @@ impl Shared {
 
     /// What a reader must see applied: everything queued so far. Wakes the expander
     /// here and now rather than rely on a scheduled wake, which may be a task that the
-    /// settling thread itself would run only after it returns.
-    fn settle_target(&self, state: &State) -> u64 {
+    /// waiting thread itself would run only after it returns.
+    fn applied_target(&self, state: &State) -> u64 {
         if state.applied < state.enqueued {
             self.work.notify_one();
         }
@@ -375,7 +375,7 @@ impl Journal {
         }
         let wait = || {
             let mut state = self.shared.lock();
-            let target = self.shared.settle_target(&state);
+            let target = self.shared.applied_target(&state);
             while state.applied < target && !state.stopped {
                 state = self
                     .shared
@@ -400,7 +400,7 @@ impl Journal {
         if self.caught_up() {
             return;
         }
-        let target = self.shared.settle_target(&self.shared.lock());
+        let target = self.shared.applied_target(&self.shared.lock());
         let mut applied = self.shared.applied.subscribe();
         let _ = applied.wait_for(|n| *n >= target).await;
     }
