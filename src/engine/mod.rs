@@ -225,8 +225,10 @@ impl Engine {
         }
     }
 
-    /// Tells live views about a log's change. Call once the change is applied (history
-    /// has it), so a viewer that reads the log on the event finds it as announced.
+    /// Tells live views about a log's change. Called once history has it (accepted
+    /// requests, deliveries, poll acks, operator actions) or, for a query's log, once it
+    /// is queued (it is applied after the answer, see [`query`]): a read waits for what
+    /// was queued before it, so a viewer that reads the log on its event finds it.
     pub(crate) fn publish(&self, log: &LogRecord) {
         // No subscriber is not an error.
         let _ = self.events.send(LogEvent { log: log.clone() });
