@@ -229,12 +229,26 @@ async fn record_composer_history(
     reply(result)
 }
 
+/// Runs a handler's store reads on tokio's blocking pool: they touch the disk and may
+/// wait for the journal, which must not hold an async worker (and the connections on
+/// it) meanwhile.
+async fn blocking<T: Send + 'static>(
+    read: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(read).await.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "an admin read failed");
+        Err(ApiError::internal(
+            "The engine failed while reading its store; nothing was changed. Retry shortly.",
+        ))
+    })
+}
+
 async fn list_quarantine(
     State(engine): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let result = (|| {
+    let result = blocking(move || {
         let token = admin(&engine, &headers)?;
         let id = destination_id(&engine, &id)?;
         let mut logs = Vec::new();
@@ -253,7 +267,8 @@ async fn list_quarantine(
             }
         }
         Ok::<_, ApiError>(json!({ "logs": logs }))
-    })();
+    })
+    .await;
     reply(result)
 }
 
@@ -434,8 +449,7 @@ async fn list_logs(
     headers: HeaderMap,
     params: Result<Query<LogParams>, QueryRejection>,
 ) -> Response {
-    engine.settled_async().await;
-    let result = (|| {
+    let result = blocking(move || {
         let token = admin(&engine, &headers)?;
         let params = query_params(
             params,
@@ -445,7 +459,8 @@ async fn list_logs(
         let query = to_query(&engine, params)?;
         let page = engine.search_as(&query, token.role)?;
         Ok::<_, ApiError>(page)
-    })();
+    })
+    .await;
     reply(result)
 }
 
@@ -454,8 +469,7 @@ async fn get_log(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    engine.settled_async().await;
-    let result = (|| {
+    let result = blocking(move || {
         let token = admin(&engine, &headers)?;
         let id = Uuid::parse_str(&id)
             .map_err(|_| ApiError::bad_request(format!("\"{id}\" is not a log ID (a UUID).")))?;
@@ -464,7 +478,8 @@ async fn get_log(
             .ok_or_else(|| ApiError::not_found(format!("There is no log {id}.")))?;
         let body = detail;
         Ok::<_, ApiError>(body)
-    })();
+    })
+    .await;
     reply(result)
 }
 
@@ -493,10 +508,13 @@ async fn connections(
     headers: HeaderMap,
     params: Result<Query<EnvParam>, QueryRejection>,
 ) -> Response {
-    reply((|| {
-        admin(&engine, &headers)?;
-        engine.connections(env_param(params)?)
-    })())
+    reply(
+        blocking(move || {
+            admin(&engine, &headers)?;
+            engine.connections(env_param(params)?)
+        })
+        .await,
+    )
 }
 
 /// The three environments with their counts and rates.

@@ -73,9 +73,9 @@ async fn poll(State(engine): State<AppState>, headers: HeaderMap, body: Body) ->
             &bytes,
             "{\"destination\": ID, \"max\": N, \"leaseSeconds\": S}",
         )?;
-        engine.settled_async().await;
         engine
             .poll(&req.destination, token, req.max, req.lease_seconds)
+            .await
             .map(|items| serde_json::json!({ "items": items }))
     }
     .await;

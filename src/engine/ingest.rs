@@ -78,12 +78,13 @@ impl Engine {
                 lane,
             })
             .collect();
-        journal.apply(record, self.delivery.waker(queues));
+        // The logs are announced once applied (see `Delivery::after_accept`).
+        journal.apply(
+            record,
+            Some(self.delivery.after_accept(queues, prepared.logs)),
+        );
         room.keep();
         self.stats.request(source.id);
-        for log in &prepared.logs {
-            self.publish(log);
-        }
         Ok(json!({ "Meta": prepared.request.payload["Meta"] }))
     }
 

@@ -91,6 +91,8 @@ pub struct Engine {
     streams: CancellationToken,
     data_dir: PathBuf,
     started: Instant,
+    /// Destinations found verified on disk (see [`verify`]).
+    pub(crate) verified: verify::Verified,
     /// Free space under the data directory (see [`capacity`]).
     pub(crate) space: crate::store::space::DiskSpace,
     /// The admin secret of this process, for the command line on this machine (see
@@ -166,6 +168,7 @@ impl Engine {
                 data_dir: data_dir.to_path_buf(),
                 started: Instant::now(),
                 local_secret: runfile::new_secret(),
+                verified: verify::Verified::default(),
                 space,
             }
         });
@@ -261,19 +264,10 @@ impl Engine {
         async move { tasks.wait().await }
     }
 
-    /// Waits until every request acknowledged so far is in history and the queues (see
-    /// [`crate::store::journal`]): reads that a client may make right after its 200 call
-    /// this first. At once when nothing is pending; otherwise a few milliseconds.
-    pub(crate) fn settled(&self) {
-        self.store.journal().settle();
-    }
-
-    /// [`Engine::settled`] without blocking the thread: async callers call this before
-    /// a read, which then finds nothing pending.
-    pub async fn settled_async(&self) {
-        self.store.journal().settle_async().await;
-    }
-
+    /// Tells live views about a log's change. Called once history has it (accepted
+    /// requests, deliveries, poll acks, operator actions) or, for a query's log, once it
+    /// is queued (it is applied after the answer, see [`query`]): a read waits for what
+    /// was queued before it, so a viewer that reads the log on its event finds it.
     pub(crate) fn publish(&self, log: &LogRecord) {
         // No subscriber is not an error.
         let _ = self.events.send(LogEvent { log: log.clone() });
@@ -293,7 +287,8 @@ impl Engine {
                 "engine tasks did not end in time; unfinished attempts will be retried at start-up"
             );
         }
-        self.settled_async().await;
+        // Everything queued is applied before the last flush.
+        self.store.journal().applied().await;
         if let Err(e) = self.commit.durable().await {
             tracing::error!(error = %e, "final flush failed");
         }

@@ -4,7 +4,7 @@
 use super::{Engine, read_failure, write_failure};
 use crate::model::{ApiError, LogRecord, LogStatus};
 use crate::store::queue::DestinationState;
-use crate::store::{AuditEntry, QueueId, QueueItem};
+use crate::store::{Applied, AuditEntry, QueueId, QueueItem, Store, Writes};
 use chrono::Utc;
 use uuid::Uuid;
 
@@ -32,8 +32,9 @@ impl Engine {
         }
     }
 
-    /// Operator changes are acknowledged only once on disk, like everything else.
-    async fn settle(&self) -> Result<(), ApiError> {
+    /// Operator changes are acknowledged only once on disk, like everything else (the
+    /// **durable** wait).
+    async fn durable(&self) -> Result<(), ApiError> {
         self.commit
             .durable()
             .await
@@ -53,6 +54,25 @@ impl Engine {
             .ok_or_else(|| ApiError::not_found(format!("There is no log {id}.")))
     }
 
+    /// Runs an operator's change in the journal's order (the **ordered** wait): `change`
+    /// reads the log and its queue as they are at its turn, after every delivery
+    /// outcome queued before it, and its writes apply before anything queued after, so
+    /// neither an operator nor a dispatcher loses the other's update.
+    async fn change<T: Send + 'static>(
+        &self,
+        what: &'static str,
+        change: impl FnOnce(&Applied<'_>) -> Result<(Writes, T), ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        self.store
+            .journal()
+            .ordered(move |applied| match change(applied) {
+                Ok((writes, value)) => (writes, Ok(value)),
+                Err(e) => (Writes::default(), Err(e)),
+            })
+            .await
+            .map_err(write_failure(what))?
+    }
+
     /// Pauses or resumes push delivery to a destination; kept across restarts.
     pub async fn set_paused(
         &self,
@@ -69,117 +89,168 @@ impl Engine {
         self.delivery.kick(destination);
         let action = if paused { "pause" } else { "resume" };
         self.audit(actor, action, None, Some(d.name.clone()));
-        self.settle().await
+        self.durable().await
     }
 
     /// Ends the current retry waits of a destination's queues.
     pub fn retry_now(&self, destination: Uuid, actor: &str) -> Result<(), ApiError> {
         self.ensure_writable()?;
-        self.settled();
         let d = self.known_destination(destination)?;
         self.delivery.kick(destination);
         self.audit(actor, "retry-now", None, Some(d.name.clone()));
         Ok(())
     }
 
-    /// Moves a queued item to quarantine; its queue goes on without it.
-    pub(crate) fn quarantine_item(
+    /// Moves a queued log to quarantine, in the journal's order: only if, at its turn,
+    /// it is still PENDING, not quarantined, and queued. `Ok(None)` when it was not
+    /// (the reason, for the operator); the updated log when it was.
+    pub(crate) async fn quarantine_log(
         &self,
-        item: &QueueItem,
-        log: &LogRecord,
+        log_id: Uuid,
         actor: &str,
         reason: &str,
-    ) -> Result<(), crate::store::StoreError> {
-        let mut updated = log.clone();
-        updated.quarantined = true;
-        updated.updated_at = Utc::now();
-        self.store.quarantine(item, log, &updated)?;
-        self.publish(&updated);
-        self.audit(actor, "quarantine", Some(log.id), Some(reason.to_string()));
-        Ok(())
+    ) -> Result<Result<LogRecord, String>, ApiError> {
+        let moved = self
+            .change("the quarantine", move |now| {
+                let Some(log) = now.log(log_id).map_err(read_failure)? else {
+                    return Ok((Writes::default(), Err(format!("There is no log {log_id}."))));
+                };
+                let queued = now
+                    .find_queued(log.destination_id, log_id)
+                    .map_err(read_failure)?;
+                let item = match queued {
+                    Some(item) if log.status == LogStatus::Pending && !log.quarantined => item,
+                    _ => {
+                        return Ok((
+                            Writes::default(),
+                            Err(format!(
+                                "Log {log_id} is not queued, so it cannot be quarantined."
+                            )),
+                        ));
+                    }
+                };
+                let mut updated = log.clone();
+                updated.quarantined = true;
+                updated.updated_at = Utc::now();
+                let writes = Store::quarantine_writes(&item, &log, &updated);
+                Ok((writes, Ok(updated)))
+            })
+            .await?;
+        if let Ok(updated) = &moved {
+            self.publish(updated);
+            self.audit(actor, "quarantine", Some(log_id), Some(reason.to_string()));
+            self.delivery.kick(updated.destination_id);
+        }
+        Ok(moved)
+    }
+
+    /// Drops a queue entry whose log is gone or no longer PENDING (checked again at
+    /// its turn in the journal's order). A failure is only logged: the entry is looked
+    /// at again on the next pass.
+    pub(crate) async fn unqueue_settled(&self, item: QueueItem) {
+        let dropped = self
+            .store
+            .journal()
+            .ordered(move |now| {
+                let settled = match now.log(item.log_id) {
+                    Ok(log) => log.is_none_or(|l| l.status != LogStatus::Pending),
+                    Err(_) => false,
+                };
+                let writes = if settled {
+                    Store::unqueue_writes(&item)
+                } else {
+                    Writes::default()
+                };
+                (writes, ())
+            })
+            .await;
+        if let Err(e) = dropped {
+            tracing::error!(error = %e, "cannot drop a settled queue entry");
+        }
     }
 
     pub async fn quarantine(&self, log_id: Uuid, actor: &str) -> Result<LogRecord, ApiError> {
         self.ensure_writable()?;
-        self.settled_async().await;
-        let log = self.known_log(log_id)?;
-        let item = self
-            .store
-            .find_queued(log.destination_id, log_id)
-            .map_err(read_failure)?
-            .ok_or_else(|| {
-                conflict(format!(
-                    "Log {log_id} is not queued, so it cannot be quarantined."
-                ))
-            })?;
-        self.quarantine_item(&item, &log, actor, "operator")
-            .map_err(write_failure("the quarantine"))?;
-        self.delivery.kick(log.destination_id);
-        self.settle().await?;
-        self.known_log(log_id)
+        // A 404 for a log that never existed, before anything is queued.
+        self.known_log(log_id)?;
+        let updated = self
+            .quarantine_log(log_id, actor, "operator")
+            .await?
+            .map_err(conflict)?;
+        self.durable().await?;
+        Ok(updated)
     }
 
     /// Puts a quarantined log back at the head of its queue.
     pub async fn release(&self, log_id: Uuid, actor: &str) -> Result<LogRecord, ApiError> {
         self.ensure_writable()?;
-        self.settled_async().await;
-        let log = self.known_log(log_id)?;
-        let mut updated = log.clone();
-        updated.quarantined = false;
-        updated.released_at_attempt = log.attempts;
-        updated.updated_at = Utc::now();
-        let queue = self
-            .store
-            .release(log.destination_id, log_id, true, &log, &updated)
-            .map_err(write_failure("the release"))?
-            .ok_or_else(|| conflict(format!("Log {log_id} is not in quarantine.")))?;
+        self.known_log(log_id)?;
+        let (updated, queue) = self
+            .change("the release", move |now| {
+                let log = now
+                    .log(log_id)
+                    .map_err(read_failure)?
+                    .ok_or_else(|| ApiError::not_found(format!("There is no log {log_id}.")))?;
+                let original = now
+                    .quarantined_from(log.destination_id, log_id)
+                    .map_err(read_failure)?
+                    .ok_or_else(|| conflict(format!("Log {log_id} is not in quarantine.")))?;
+                let mut updated = log.clone();
+                updated.quarantined = false;
+                updated.released_at_attempt = log.attempts;
+                updated.updated_at = Utc::now();
+                let (writes, queue) = Store::release_writes(&original, true, &log, &updated);
+                Ok((writes, (updated, queue)))
+            })
+            .await?;
         self.publish(&updated);
         self.audit(actor, "release", Some(log_id), None);
-        self.delivery.wake(queue);
-        self.delivery.kick(log.destination_id);
-        self.settle().await?;
+        if let Some(queue) = queue {
+            self.delivery.wake(queue);
+        }
+        self.delivery.kick(updated.destination_id);
+        self.durable().await?;
         Ok(updated)
     }
 
     /// Gives up on a log: FAILED, and out of its queue or quarantine.
     pub async fn mark_failed(&self, log_id: Uuid, actor: &str) -> Result<LogRecord, ApiError> {
         self.ensure_writable()?;
-        self.settled_async().await;
-        let log = self.known_log(log_id)?;
-        if log.status != LogStatus::Pending {
-            return Err(conflict(format!(
-                "Log {log_id} is already {}; only PENDING logs can be marked FAILED.",
-                log.status.as_str()
-            )));
-        }
-        let mut updated = log.clone();
-        updated.status = LogStatus::Failed;
-        updated.quarantined = false;
-        updated.updated_at = Utc::now();
-        let released = self
-            .store
-            .release(log.destination_id, log_id, false, &log, &updated)
-            .map_err(write_failure("the change"))?;
-        if released.is_none() {
-            match self
-                .store
-                .find_queued(log.destination_id, log_id)
-                .map_err(read_failure)?
-            {
-                Some(item) => self
-                    .store
-                    .abandon(&item, &log, &updated)
-                    .map_err(write_failure("the change"))?,
-                None => self
-                    .store
-                    .update_log(&log, &updated, None, None)
-                    .map_err(write_failure("the change"))?,
-            }
-        }
+        self.known_log(log_id)?;
+        let updated = self
+            .change("the change", move |now| {
+                let log = now
+                    .log(log_id)
+                    .map_err(read_failure)?
+                    .ok_or_else(|| ApiError::not_found(format!("There is no log {log_id}.")))?;
+                if log.status != LogStatus::Pending {
+                    return Err(conflict(format!(
+                        "Log {log_id} is already {}; only PENDING logs can be marked FAILED.",
+                        log.status.as_str()
+                    )));
+                }
+                let mut updated = log.clone();
+                updated.status = LogStatus::Failed;
+                updated.quarantined = false;
+                updated.updated_at = Utc::now();
+                let destination = log.destination_id;
+                let writes = match now
+                    .quarantined_from(destination, log_id)
+                    .map_err(read_failure)?
+                {
+                    Some(original) => Store::release_writes(&original, false, &log, &updated).0,
+                    None => match now.find_queued(destination, log_id).map_err(read_failure)? {
+                        Some(item) => Store::delivery_writes(&item, &log, &updated, None, true),
+                        None => Store::update_writes(&log, &updated, None, None),
+                    },
+                };
+                Ok((writes, updated))
+            })
+            .await?;
         self.publish(&updated);
         self.audit(actor, "mark-failed", Some(log_id), None);
-        self.delivery.kick(log.destination_id);
-        self.settle().await?;
+        self.delivery.kick(updated.destination_id);
+        self.durable().await?;
         Ok(updated)
     }
 
@@ -187,7 +258,6 @@ impl Engine {
     /// points to the original.
     pub async fn resend(&self, log_id: Uuid, actor: &str) -> Result<LogRecord, ApiError> {
         self.ensure_writable()?;
-        self.settled_async().await;
         let original = self.known_log(log_id)?;
         if original.exchange.is_sync() {
             return Err(conflict(format!(
@@ -215,9 +285,14 @@ impl Engine {
             source: log.source_id,
             lane: super::delivery::lane(&destination, &log),
         };
-        self.store
-            .insert_resend(&log, &queue)
+        // A new log and a new queue entry: nothing stored is read to write them, but
+        // they still go in the journal's order, behind everything queued before.
+        let writes = self
+            .store
+            .resend_writes(&log, &queue)
             .map_err(write_failure("the resent request"))?;
+        self.change("the resent request", move |_| Ok((writes, ())))
+            .await?;
         self.publish(&log);
         self.audit(
             actor,
@@ -226,7 +301,7 @@ impl Engine {
             Some(format!("new log {}", log.id)),
         );
         self.delivery.wake(queue);
-        self.settle().await?;
+        self.durable().await?;
         Ok(log)
     }
 }

@@ -5,6 +5,7 @@
 use super::config::DeliveryMode;
 use super::{Destination, Engine, read_failure, write_failure};
 use crate::model::{ApiError, Attempt, AttemptOutcome, LogStatus};
+use crate::store::{Store, Writes};
 use chrono::Utc;
 use serde::Serialize;
 use serde_json::Value;
@@ -49,14 +50,13 @@ impl Engine {
     }
 
     /// Leases up to `max` of the destination's oldest unleased items.
-    pub fn poll(
+    pub async fn poll(
         &self,
         destination: &str,
         token: &str,
         max: Option<usize>,
         lease_seconds: Option<u64>,
     ) -> Result<Vec<PollItem>, ApiError> {
-        self.settled();
         let d = self.poller(destination, token)?;
         let max = max.unwrap_or(DEFAULT_POLL_ITEMS).clamp(1, MAX_POLL_ITEMS);
         let lease = lease_seconds
@@ -72,14 +72,11 @@ impl Engine {
             if item.lease_until_ms > now_ms {
                 continue;
             }
-            let Some(log) = self.store.log(item.log_id).map_err(read_failure)? else {
-                let _ = self.store.remove_queue_item(&item);
+            let log = self.store.log(item.log_id).map_err(read_failure)?;
+            let Some(log) = log.filter(|l| l.status == LogStatus::Pending) else {
+                self.unqueue_settled(item).await;
                 continue;
             };
-            if log.status != LogStatus::Pending {
-                let _ = self.store.remove_queue_item(&item);
-                continue;
-            }
             let Some(request) = self.store.request(log.request_id).map_err(read_failure)? else {
                 continue;
             };
@@ -113,9 +110,8 @@ impl Engine {
         token: &str,
         log_ids: &[String],
     ) -> Result<usize, ApiError> {
-        self.settled_async().await;
         let d = self.poller(destination, token)?.clone();
-        let mut logs = Vec::with_capacity(log_ids.len());
+        let mut ids = Vec::with_capacity(log_ids.len());
         for raw in log_ids {
             let log = Uuid::parse_str(raw.trim())
                 .ok()
@@ -129,47 +125,63 @@ impl Engine {
                     "Log {raw} belongs to another destination; acknowledge only your own logs."
                 )));
             }
-            logs.push(log);
+            if !ids.contains(&log.id) {
+                ids.push(log.id);
+            }
         }
-        let mut settled = 0;
-        for log in logs {
-            let Some(item) = self.store.find_queued(d.id, log.id).map_err(read_failure)? else {
-                continue; // already acknowledged
-            };
-            let now = Utc::now();
-            let number = log.attempts + 1;
-            let attempt = Attempt {
-                id: if number == 1 {
-                    log.attempt_id
-                } else {
-                    Uuid::now_v7()
-                },
-                log_id: log.id,
-                number,
-                started_at: now,
-                outcome: AttemptOutcome::Succeeded,
-                http_status: None,
-                latency_ms: 0.0,
-                response_body: None,
-                response_truncated: false,
-                error: None,
-            };
-            let mut updated = log.clone();
-            updated.status = LogStatus::Succeeded;
-            updated.attempts = number;
-            updated.updated_at = now;
-            self.store
-                .record_delivery(&item, &log, &updated, Some(&attempt), true)
-                .map_err(write_failure("the acknowledgement"))?;
-            self.publish(&updated);
+        // Settled in the journal's order, each from its log and queue entry as they
+        // are then: one that left the queue meanwhile is not settled twice.
+        let settled = self
+            .store
+            .journal()
+            .ordered(move |now| {
+                let mut writes = Writes::default();
+                let mut settled = Vec::new();
+                for id in ids {
+                    let Ok(Some(log)) = now.log(id) else { continue };
+                    let Ok(Some(item)) = now.find_queued(d.id, id) else {
+                        continue; // already acknowledged
+                    };
+                    let at = Utc::now();
+                    let number = log.attempts + 1;
+                    let attempt = Attempt {
+                        id: if number == 1 {
+                            log.attempt_id
+                        } else {
+                            Uuid::now_v7()
+                        },
+                        log_id: log.id,
+                        number,
+                        started_at: at,
+                        outcome: AttemptOutcome::Succeeded,
+                        http_status: None,
+                        latency_ms: 0.0,
+                        response_body: None,
+                        response_truncated: false,
+                        error: None,
+                    };
+                    let mut updated = log.clone();
+                    updated.status = LogStatus::Succeeded;
+                    updated.attempts = number;
+                    updated.updated_at = at;
+                    let change =
+                        Store::delivery_writes(&item, &log, &updated, Some(&attempt), true);
+                    writes.ops.extend(change.ops);
+                    settled.push(updated);
+                }
+                (writes, settled)
+            })
+            .await
+            .map_err(write_failure("the acknowledgement"))?;
+        for updated in &settled {
+            self.publish(updated);
             self.stats.attempt(d.id, true, None);
-            settled += 1;
         }
         // The poller may delete its copy once acknowledged: make it stick.
         self.commit
             .durable()
             .await
             .map_err(write_failure("the acknowledgement"))?;
-        Ok(settled)
+        Ok(settled.len())
     }
 }

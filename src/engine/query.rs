@@ -126,7 +126,7 @@ impl Engine {
     }
 
     /// Queues the PENDING log before forwarding, so a search while the destination
-    /// works shows the query as PENDING (readers settle the journal first). No flush is
+    /// works shows the query as PENDING (the store's reads wait for the journal). No flush is
     /// awaited: a query is not acknowledged before its answer.
     async fn record_pending(
         &self,
@@ -200,13 +200,13 @@ impl Engine {
         } else {
             LogStatus::Failed
         };
-        let writes = self.store.update_writes(
+        let writes = crate::store::Store::update_writes(
             pending,
             &done,
             Some(&judged.attempt),
             judged.stored_body.as_deref(),
         );
-        // Applied after the pending log (the journal keeps order); readers settle first.
+        // Applied after the pending log (the journal keeps order); reads wait for it.
         if let Err(e) = journal.write_quiet(writes).await {
             tracing::error!(error = %e, log = %done.id, "could not record the query's outcome");
         }
@@ -215,7 +215,6 @@ impl Engine {
 
     /// One log with its attempts, for the admin API.
     pub fn log_detail(&self, id: Uuid) -> Result<Option<LogDetail>, ApiError> {
-        self.settled();
         let Some(log) = self.store.log(id).map_err(read_failure)? else {
             return Ok(None);
         };

@@ -2,6 +2,12 @@
 //! it must prove it controls its URL by echoing a challenge. The result is kept as a
 //! small file per destination (`data_dir/verifications/<id>.json`) so the CLI can
 //! verify while an engine runs, and the engine sees it at the next attempt.
+//!
+//! The dispatcher asks before every delivery, so a destination found verified is
+//! remembered ([`Verified`]) instead of its file being read and parsed each time. Only
+//! "verified" is remembered: "not verified" is read again at each look, so a record
+//! the CLI writes from another process counts at once; a record removed by hand stops
+//! counting within [`VERIFIED_RECHECK`].
 
 use super::Engine;
 use super::config::{Destination, VerificationMethod};
@@ -9,8 +15,10 @@ use crate::model::{ApiError, Environment};
 use crate::store::credentials::write_atomic;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 pub const VERIFY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -45,6 +53,35 @@ pub enum VerifyError {
 pub struct Unverified {
     pub name: String,
     pub environment: Environment,
+}
+
+/// How long a destination found verified on disk counts as verified before its record
+/// is read again.
+pub const VERIFIED_RECHECK: Duration = Duration::from_secs(10);
+
+/// Destinations found verified on disk, and when (see the module documentation).
+#[derive(Default)]
+pub(crate) struct Verified(Mutex<HashMap<Uuid, Instant>>);
+
+impl Verified {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Instant>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn fresh(&self, destination: Uuid) -> bool {
+        self.lock()
+            .get(&destination)
+            .is_some_and(|at| at.elapsed() < VERIFIED_RECHECK)
+    }
+
+    fn note(&self, destination: Uuid, verified: bool) {
+        let mut seen = self.lock();
+        if verified {
+            seen.insert(destination, Instant::now());
+        } else {
+            seen.remove(&destination);
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -128,8 +165,15 @@ pub async fn verify_endpoint(
 }
 
 impl Engine {
+    /// Whether a destination is verified: by its config, or by a record on disk for
+    /// its current URL (remembered, see [`Verified`]).
     pub fn is_verified(&self, destination: &Destination) -> bool {
-        destination.verified || recorded(self.data_dir(), destination).is_some()
+        if destination.verified || self.verified.fresh(destination.id) {
+            return true;
+        }
+        let found = recorded(self.data_dir(), destination).is_some();
+        self.verified.note(destination.id, found);
+        found
     }
 
     /// Push delivery to an unverified destination is allowed in Development only.
@@ -170,6 +214,7 @@ impl Engine {
         );
         let verification = result
             .map_err(|e| ApiError::new(422, "verification", "Verification", e.to_string()))?;
+        self.verified.note(id, true);
         self.delivery.kick(id);
         Ok(verification)
     }

@@ -16,7 +16,7 @@
 
 use super::check::{self, CheckReport};
 use super::credentials::write_atomic;
-use super::{OpenMode, Result as StoreResult, SEQ_FLOOR_KEY, Store, StoreError, mark, open};
+use super::{OpenMode, Result as StoreResult, SEQ_FLOOR_KEY, Store, StoreError, mark};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -216,7 +216,7 @@ impl Store {
     pub fn backup(&self, data_dir: &Path, dir: &Path, online: bool) -> Result<BackupReport> {
         let started = std::time::Instant::now();
         prepare_dir(dir)?;
-        let target = open::open_db(&dir.join("db"), CACHE_BYTES)?;
+        let target = super::db::open_db(&dir.join("db"), CACHE_BYTES)?;
         let mut trees = BTreeMap::new();
         let mut max_seq = 0u64;
         let acknowledged = {
@@ -293,7 +293,7 @@ impl Store {
 /// A backup of a stopped store: opened for maintenance (a store that lost acknowledged
 /// requests can still be copied; the copy's mark is what it holds).
 pub fn backup_offline(data_dir: &Path, dir: &Path) -> Result<BackupReport> {
-    if !open::data_file(&data_dir.join("db")).exists() {
+    if !super::db::data_file(&data_dir.join("db")).exists() {
         return Err(BackupError::NoStore {
             data_dir: data_dir.to_path_buf(),
         });
@@ -318,7 +318,7 @@ pub fn manifest(dir: &Path) -> Result<Manifest> {
 /// never deleted), copies the backup in. The backup itself is left as it was.
 pub fn restore(data_dir: &Path, backup_dir: &Path) -> Result<RestoreReport> {
     let manifest = manifest(backup_dir)?;
-    open::ensure_unlocked(&data_dir.join("db"))?;
+    super::db::ensure_unlocked(&data_dir.join("db"))?;
     let check = check::check(backup_dir)?;
     if !check.healthy {
         return Err(BackupError::Unhealthy {

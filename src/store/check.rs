@@ -9,7 +9,8 @@
 //! Journal records not yet applied count as applied, as a start would replay them.
 //! Nothing is written: the journal is read, not replayed.
 
-use super::{AuditEntry, LogRecord, Session, StoredRequest, journal, mark, open};
+use super::db;
+use super::{AuditEntry, LogRecord, Session, StoredRequest, journal, mark};
 use super::{Result, StoreError, decode, key};
 use crate::model::{Attempt, Exchange, LogStatus, LogType};
 use serde::{Deserialize, Serialize};
@@ -147,18 +148,18 @@ impl CheckReport {
 pub fn check(data_dir: &Path) -> Result<CheckReport> {
     let db_path = data_dir.join("db");
     let mut report = CheckReport::new(data_dir);
-    if !open::data_file(&db_path).exists() {
+    if !db::data_file(&db_path).exists() {
         report.problem(
             None,
             format!(
                 "there is no store here ({} is missing)",
-                open::data_file(&db_path).display()
+                db::data_file(&db_path).display()
             ),
         );
         check_mark(&mut report, data_dir, None);
         return Ok(report);
     }
-    let db = match open::open_db(&db_path, CACHE_BYTES) {
+    let db = match db::open_db(&db_path, CACHE_BYTES) {
         Ok(db) => db,
         Err(e @ StoreError::Locked { .. }) => return Err(e),
         Err(e) => {
@@ -254,7 +255,7 @@ fn scan(db: &sled::Db, db_path: &Path, report: &mut CheckReport) -> Option<u64> 
     let part = |name: &str,
                 report: &mut CheckReport,
                 f: &mut dyn FnMut(&mut CheckReport) -> Result<()>| {
-        if let Err(e) = open::guarded(db_path, || f(report)) {
+        if let Err(e) = db::guarded(db_path, || f(report)) {
             report.problem(
                 Some(name.to_string()),
                 format!("cannot be read to its end: {e}"),
@@ -367,7 +368,7 @@ pub(crate) fn verify_pending(exchange: &sled::Tree) -> Result<Vec<String>> {
                 // sled may not get past it: one problem, and the rest unread.
                 problems.push(format!(
                     "the queue cannot be read to its end ({})",
-                    open::sled_detail(&e)
+                    db::sled_detail(&e)
                 ));
                 break;
             }
@@ -419,7 +420,7 @@ fn owed_problem(exchange: &sled::Tree, log_id: Uuid) -> Option<String> {
     let unreadable = |what: String, e: &sled::Error| {
         Some(format!(
             "{what}, still to be delivered, is unreadable ({})",
-            open::sled_detail(e)
+            db::sled_detail(e)
         ))
     };
     let log = match exchange.get(key(b'l', &[log_id.as_bytes()])) {

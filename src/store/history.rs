@@ -226,6 +226,8 @@ fn v7_floor(t: DateTime<Utc>) -> [u8; 16] {
 
 impl Store {
     pub fn search(&self, query: &LogQuery) -> Result<LogPage> {
+        // One wait for the whole page; the reads below see what it waited for.
+        let applied = self.caught_up();
         let limit = query.limit.clamp(1, MAX_PAGE);
         let lower_id = query.since.map(v7_floor).unwrap_or([0u8; 16]);
         let mut upper_id = [0xffu8; 16];
@@ -275,13 +277,13 @@ impl Store {
             scanned += 1;
             let log = if summaries {
                 match Summary::parse(&v) {
-                    Some(s) if query.matches_summary(&s) => self.log(id)?,
+                    Some(s) if query.matches_summary(&s) => applied.log(id)?,
                     Some(_) => None,
                     // An unreadable summary: read the log (checked below).
-                    None => self.log(id)?,
+                    None => applied.log(id)?,
                 }
             } else if via_index {
-                self.log(id)?
+                applied.log(id)?
             } else {
                 Some(decode(&k, &v)?)
             };

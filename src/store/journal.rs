@@ -10,9 +10,13 @@
 //! record still there before anything reads the store: applying a write set twice
 //! writes the same keys and values, so a record half applied is simply applied again.
 //!
-//! Writes that need no flush (a query's log, a delivery's outcome) go through the same
-//! expander without a journal record ([`Journal::write`]), so every write to history is
-//! applied in one order and none takes sled's batch lock.
+//! Writes that need no flush (a query's log) go through the same expander without a
+//! journal record ([`Journal::write`]), so every write to history is applied in one
+//! order and none takes sled's batch lock. A write that depends on what is stored (a
+//! delivery's outcome, an operator's action: read the log and the queue, then change
+//! them) is an [`Journal::ordered`] update: the expander computes its writes against
+//! the tree at its turn and applies them at once, so no other write can come between
+//! the read and the write and none is lost.
 //!
 //! Waking the sleeping expander costs the waking thread about 15 µs on these VMs (a
 //! futex wake and an inter-processor interrupt; measured on the query path), so a request
@@ -21,13 +25,29 @@
 //! ([`Shared::wake_soon`]). A query's pending log is queued without any wake
 //! ([`Journal::write_quiet`]) and applied with its outcome, after the answer.
 //!
-//! Readers that must see everything acknowledged so far call [`Journal::settle`].
+//! Three waits, three names:
+//! - **applied** ([`Journal::wait_applied`], [`Journal::applied`]): the expander has
+//!   applied everything queued before the call. The store's read API waits for it
+//!   itself (read-your-writes), so no reader has to remember; when nothing is pending
+//!   it costs one atomic load.
+//! - **durable** ([`super::GroupCommit::durable`]): the group-commit flush has put
+//!   everything written so far on disk. An acknowledgement waits for it.
+//! - **ordered** ([`Journal::ordered`]): an update has taken its turn in the
+//!   expander's order, been computed against what was applied before it, and applied.
+//!
 //! The backlog of records not yet applied is bounded ([`MAX_BACKLOG`], or `[engine]
 //! journal_backlog`): past it, a new request waits at most [`BACKLOG_PATIENCE`] for the
 //! expander ([`Journal::record_within`]) and is then refused (503 with `Retry-After`),
 //! rather than waiting without limit; internal writes (delivery outcomes) wait.
 
+mod codec;
+
+use codec::encode;
+pub(crate) use codec::{decode, hex};
+
+use super::applied::Applied;
 use super::{Result, StoreError, Writes};
+use std::cell::Cell;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -46,6 +66,16 @@ const EXPAND_BATCH: usize = 256;
 /// Called once a record's write set is applied (e.g. to wake delivery).
 pub type AfterApply = Box<dyn FnOnce() + Send>;
 
+/// An [`Journal::ordered`] update: computes its writes from the tree as applied so far,
+/// and returns what to do once they are applied (told whether applying failed).
+type Update =
+    Box<dyn FnOnce(&Applied<'_>) -> (Writes, Box<dyn FnOnce(Option<String>) + Send>) + Send>;
+
+thread_local! {
+    /// Set on expander threads: a read there must not wait for the expander itself.
+    static EXPANDER: Cell<bool> = const { Cell::new(false) };
+}
+
 /// A journaled write set, on the way to being applied.
 pub struct Record {
     key: [u8; 8],
@@ -53,8 +83,13 @@ pub struct Record {
     _permit: OwnedSemaphorePermit,
 }
 
+enum Work {
+    Writes(Writes),
+    Update(Update),
+}
+
 struct Pending {
-    writes: Writes,
+    work: Work,
     /// The journal record to remove once applied (none for writes that need no flush).
     key: Option<[u8; 8]>,
     _permit: OwnedSemaphorePermit,
@@ -88,6 +123,8 @@ struct Shared {
     progress: Condvar,
     /// The `applied` count, for readers that wait without blocking a thread.
     applied: tokio::sync::watch::Sender<u64>,
+    /// Queued and not yet applied: what a reader checks first (one atomic load).
+    unapplied: AtomicU64,
     backlog: Arc<Semaphore>,
     /// The backlog's bound (see [`Journal::set_capacity`]).
     capacity: std::sync::atomic::AtomicUsize,
@@ -100,8 +137,8 @@ impl Shared {
 
     /// What a reader must see applied: everything queued so far. Wakes the expander
     /// here and now rather than rely on a scheduled wake, which may be a task that the
-    /// settling thread itself would run only after it returns.
-    fn settle_target(&self, state: &State) -> u64 {
+    /// waiting thread itself would run only after it returns.
+    fn applied_target(&self, state: &State) -> u64 {
         if state.applied < state.enqueued {
             self.work.notify_one();
         }
@@ -169,6 +206,7 @@ impl Journal {
             work: Condvar::new(),
             progress: Condvar::new(),
             applied: tokio::sync::watch::channel(0).0,
+            unapplied: AtomicU64::new(0),
             backlog: Arc::new(Semaphore::new(MAX_BACKLOG)),
             capacity: std::sync::atomic::AtomicUsize::new(MAX_BACKLOG),
         });
@@ -249,7 +287,7 @@ impl Journal {
     pub fn apply(&self, record: Record, after: Option<AfterApply>) {
         self.push(
             Pending {
-                writes: record.writes,
+                work: Work::Writes(record.writes),
                 key: Some(record.key),
                 _permit: record._permit,
                 after,
@@ -258,9 +296,9 @@ impl Journal {
         );
     }
 
-    /// Queues writes that need no flush (a query's log, a delivery's outcome) behind
-    /// everything journaled so far, so they apply in order with it; `after` runs once
-    /// they are applied. Waits while the backlog is full.
+    /// Queues writes that need no flush (a query's log) behind everything journaled so
+    /// far, so they apply in order with it; `after` runs once they are applied. Waits
+    /// while the backlog is full.
     pub async fn write(&self, writes: Writes, after: Option<AfterApply>) -> Result<()> {
         self.queue(writes, after, true).await
     }
@@ -285,7 +323,7 @@ impl Journal {
             .await
             .map_err(|_| StoreError::Backlog { capacity })??;
         let pending = Pending {
-            writes,
+            work: Work::Writes(writes),
             key: None,
             _permit: permit,
             after: None,
@@ -297,7 +335,7 @@ impl Journal {
     async fn queue(&self, writes: Writes, after: Option<AfterApply>, wake: bool) -> Result<()> {
         let permit = self.permit().await?;
         let pending = Pending {
-            writes,
+            work: Work::Writes(writes),
             key: None,
             _permit: permit,
             after,
@@ -319,18 +357,39 @@ impl Journal {
         WakeOnDrop(self)
     }
 
-    /// [`Journal::write`], returning once the writes are applied.
-    pub async fn write_applied(&self, writes: Writes) -> Result<()> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        self.write(
-            writes,
-            Some(Box::new(move || {
-                let _ = tx.send(());
-            })),
-        )
-        .await?;
+    /// Runs `update` in its turn in the expander's order: it reads the tree as applied
+    /// so far (everything queued before it, nothing after) and returns its writes and a
+    /// value; the writes are applied before anything queued after it, and the value
+    /// comes back once they are (the **ordered** wait). For read-modify-writes that
+    /// must not lose a concurrent update (a delivery's outcome, operator actions).
+    /// `update` runs on the expander thread: it must be quick and must not block.
+    pub async fn ordered<T: Send + 'static>(
+        &self,
+        update: impl FnOnce(&Applied<'_>) -> (Writes, T) + Send + 'static,
+    ) -> Result<T> {
+        let (tx, rx) = tokio::sync::oneshot::channel::<Result<T>>();
+        let update: Update = Box::new(move |applied| {
+            let (writes, value) = update(applied);
+            let done = Box::new(move |failed: Option<String>| {
+                let _ = tx.send(match failed {
+                    None => Ok(value),
+                    Some(e) => Err(StoreError::Io(e)),
+                });
+            });
+            (writes, done)
+        });
+        let permit = self.permit().await?;
+        self.push(
+            Pending {
+                work: Work::Update(update),
+                key: None,
+                _permit: permit,
+                after: None,
+            },
+            true,
+        );
         rx.await
-            .map_err(|_| StoreError::Io("the journal has stopped".into()))
+            .map_err(|_| StoreError::Io("the journal has stopped".into()))?
     }
 
     async fn permit(&self) -> Result<OwnedSemaphorePermit> {
@@ -346,6 +405,8 @@ impl Journal {
         let mut state = self.shared.lock();
         state.queue.push_back(pending);
         state.enqueued += 1;
+        // Under the lock, so it never reads 0 while `enqueued` is ahead of `applied`.
+        self.shared.unapplied.fetch_add(1, Ordering::SeqCst);
         let wake = wake && Shared::wake_needed(&mut state);
         drop(state);
         if wake {
@@ -361,23 +422,50 @@ impl Journal {
         }
     }
 
-    /// Returns once every record handed to [`Journal::apply`] before this call is
-    /// applied (at once when none is pending). Blocks the calling thread.
-    pub fn settle(&self) {
-        let mut state = self.shared.lock();
-        let target = self.shared.settle_target(&state);
-        while state.applied < target && !state.stopped {
-            state = self
-                .shared
-                .progress
-                .wait(state)
-                .unwrap_or_else(|e| e.into_inner());
+    /// Whether everything queued so far is applied (one atomic load).
+    fn caught_up(&self) -> bool {
+        self.shared.unapplied.load(Ordering::SeqCst) == 0
+            // The expander's own reads (inside an update) see the tree as it is: it
+            // would otherwise wait for itself.
+            || EXPANDER.with(Cell::get)
+    }
+
+    /// The **applied** wait, blocking: returns once everything queued before this call
+    /// (journaled requests, writes, updates) is applied; at once, for the cost of one
+    /// atomic load, when nothing is pending. On a multi-threaded runtime's worker it
+    /// waits in `block_in_place`, so the worker's other tasks move on meanwhile.
+    pub fn wait_applied(&self) {
+        if self.caught_up() {
+            return;
+        }
+        let wait = || {
+            let mut state = self.shared.lock();
+            let target = self.shared.applied_target(&state);
+            while state.applied < target && !state.stopped {
+                state = self
+                    .shared
+                    .progress
+                    .wait(state)
+                    .unwrap_or_else(|e| e.into_inner());
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime)
+                if runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread =>
+            {
+                tokio::task::block_in_place(wait)
+            }
+            _ => wait(),
         }
     }
 
-    /// [`Journal::settle`] for async code: waits without blocking the thread.
-    pub async fn settle_async(&self) {
-        let target = self.shared.settle_target(&self.shared.lock());
+    /// The **applied** wait without blocking the thread (for a stop, which flushes
+    /// what is applied).
+    pub async fn applied(&self) {
+        if self.caught_up() {
+            return;
+        }
+        let target = self.shared.applied_target(&self.shared.lock());
         let mut applied = self.shared.applied.subscribe();
         let _ = applied.wait_for(|n| *n >= target).await;
     }
@@ -413,9 +501,13 @@ impl Drop for Journal {
     }
 }
 
+/// What an update's caller is told once its writes are applied (or failed).
+type Done = Box<dyn FnOnce(Option<String>) + Send>;
+
 fn expand_loop(shared: &Shared) {
+    EXPANDER.with(|e| e.set(true));
     loop {
-        let batch: Vec<Pending> = {
+        let mut batch: Vec<Pending> = {
             let mut state = shared.lock();
             // Quiet writes may sit queued while it sleeps: the next wake takes them too.
             while state.queue.is_empty() && !state.stopped {
@@ -425,41 +517,88 @@ fn expand_loop(shared: &Shared) {
             state.idle = false;
             state.wake_scheduled = false;
             if state.queue.is_empty() {
-                // Stopped and nothing left: wake anyone settling.
+                // Stopped and nothing left: wake anyone waiting for it.
                 shared.progress.notify_all();
                 return;
             }
             let n = state.queue.len().min(EXPAND_BATCH);
             state.queue.drain(..n).collect()
         };
-        let mut after = Vec::with_capacity(batch.len());
-        let removed = |key: &[u8; 8]| shared.journal.remove(key).map(|_| ());
-        let sets: Vec<&Writes> = batch.iter().map(|p| &p.writes).collect();
-        let writing = shared.gate.read().unwrap_or_else(|e| e.into_inner());
-        if let Err(e) = apply_coalesced(&shared.target, &sets).and_then(|()| {
-            batch
-                .iter()
-                .filter_map(|p| p.key.as_ref())
-                .try_for_each(removed)
-        }) {
-            // The records stay in the journal: the next start applies them again.
+        let all_applied = Cell::new(true);
+        let failed = |e: &dyn std::fmt::Display| {
+            all_applied.set(false);
             tracing::error!(error = %e, "applying journal records failed");
             shared.lock().failed.get_or_insert_with(|| e.to_string());
+        };
+        let writing = shared.gate.read().unwrap_or_else(|e| e.into_inner());
+        // Plain write sets are applied a run at a time (coalesced); an update ends a
+        // run, so that it reads everything queued before it.
+        let mut run: Vec<Writes> = Vec::new();
+        let mut done: Vec<(Done, Option<String>)> = Vec::new();
+        let apply_run = |run: &mut Vec<Writes>| {
+            let sets: Vec<&Writes> = run.iter().collect();
+            if let Err(e) = apply_coalesced(&shared.target, &sets) {
+                // Journaled records stay in the journal: the next start applies them.
+                failed(&e);
+            }
+            run.clear();
+        };
+        for pending in &mut batch {
+            match std::mem::replace(&mut pending.work, Work::Writes(Writes::default())) {
+                Work::Writes(writes) => run.push(writes),
+                Work::Update(update) => {
+                    apply_run(&mut run);
+                    let applied = Applied::new(&shared.target);
+                    // A panic in an update must not take the expander (and every
+                    // writer waiting on it) down: the update fails alone.
+                    let computed =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| update(&applied)));
+                    match computed {
+                        Ok((writes, tell)) => {
+                            let outcome = apply_coalesced(&shared.target, &[&writes]).err();
+                            if let Some(e) = &outcome {
+                                failed(e);
+                            }
+                            done.push((tell, outcome.map(|e| e.to_string())));
+                        }
+                        Err(_) => tracing::error!("a journal update panicked; it was dropped"),
+                    }
+                }
+            }
+        }
+        apply_run(&mut run);
+        // A record leaves the journal only once applied; after a failure they all
+        // stay, and the next start applies them again.
+        if all_applied.get() {
+            for key in batch.iter().filter_map(|p| p.key.as_ref()) {
+                if let Err(e) = shared.journal.remove(key) {
+                    failed(&e);
+                    break;
+                }
+            }
         }
         drop(writing);
         let applied = {
             let mut state = shared.lock();
             state.applied += batch.len() as u64;
+            shared
+                .unapplied
+                .fetch_sub(batch.len() as u64, Ordering::SeqCst);
             state.applied
         };
         shared.progress.notify_all();
         shared.applied.send_replace(applied);
+        // Callbacks last: whoever they wake reads a store that has caught up with them.
+        let mut after = Vec::with_capacity(batch.len());
         for pending in batch {
             after.extend(pending.after);
             // Dropping the entry releases its backlog permit.
         }
         for f in after {
             f();
+        }
+        for (tell, outcome) in done {
+            tell(outcome);
         }
     }
 }
@@ -510,63 +649,6 @@ pub fn replay(journal: &sled::Tree, target: &sled::Tree) -> Result<usize> {
         );
     }
     Ok(count)
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-// A write set as bytes: per op `u32 key length, key, u8 1 + u32 value length + value`
-// for an insert or `u8 0` for a remove (lengths big-endian).
-fn encode(writes: &Writes) -> Vec<u8> {
-    let size: usize = writes
-        .ops
-        .iter()
-        .map(|(k, v)| 9 + k.len() + v.as_ref().map_or(0, Vec::len))
-        .sum();
-    let mut out = Vec::with_capacity(size);
-    for (key, value) in &writes.ops {
-        out.extend_from_slice(&(key.len() as u32).to_be_bytes());
-        out.extend_from_slice(key);
-        match value {
-            Some(v) => {
-                out.push(1);
-                out.extend_from_slice(&(v.len() as u32).to_be_bytes());
-                out.extend_from_slice(v);
-            }
-            None => out.push(0),
-        }
-    }
-    out
-}
-
-pub(crate) fn decode(mut bytes: &[u8]) -> Option<Writes> {
-    fn take<'a>(bytes: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
-        if bytes.len() < n {
-            return None;
-        }
-        let (head, rest) = bytes.split_at(n);
-        *bytes = rest;
-        Some(head)
-    }
-    fn length(bytes: &mut &[u8]) -> Option<usize> {
-        let b = take(bytes, 4)?;
-        Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
-    }
-    let mut writes = Writes::default();
-    while !bytes.is_empty() {
-        let key_len = length(&mut bytes)?;
-        let key = take(&mut bytes, key_len)?.to_vec();
-        match take(&mut bytes, 1)?[0] {
-            1 => {
-                let value_len = length(&mut bytes)?;
-                writes.insert(key, take(&mut bytes, value_len)?.to_vec());
-            }
-            0 => writes.remove(key),
-            _ => return None,
-        }
-    }
-    Some(writes)
 }
 
 #[cfg(test)]

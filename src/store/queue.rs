@@ -4,7 +4,7 @@
 //! sled's persistent ID generator, so a restart resumes each queue exactly where it was.
 //! An item's value is its log ID and, for poll destinations, the end of its lease.
 
-use super::{Result, Store, StoreError, decode, encode, key};
+use super::{Result, Store, StoreError, Writes, decode, encode, key};
 use crate::model::{Attempt, LogRecord};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -20,7 +20,7 @@ pub struct QueueId {
 const QUEUE_PREFIX_LEN: usize = 1 + 16 + 16 + 8;
 
 impl QueueId {
-    fn prefix(&self) -> Vec<u8> {
+    pub(crate) fn prefix(&self) -> Vec<u8> {
         key(
             b'q',
             &[
@@ -112,18 +112,13 @@ pub struct DestinationState {
 impl Store {
     /// The oldest item of one queue.
     pub fn queue_head(&self, queue: &QueueId) -> Result<Option<QueueItem>> {
-        match self.exchange.scan_prefix(queue.prefix()).next() {
-            Some(item) => {
-                let (k, v) = item?;
-                Ok(Some(QueueItem::parse(&k, &v)?))
-            }
-            None => Ok(None),
-        }
+        self.caught_up().queue_head(queue)
     }
 
     /// Every queue that has at least one item, without reading every item: after the
     /// first item of a queue the scan jumps past that queue's key range.
     pub fn nonempty_queues(&self) -> Result<Vec<QueueId>> {
+        self.caught_up();
         let mut out = Vec::new();
         let mut from = vec![b'q'];
         loop {
@@ -143,16 +138,7 @@ impl Store {
 
     /// All items queued for a destination, oldest first across its sources and lanes.
     pub fn destination_items(&self, destination: Uuid) -> Result<Vec<QueueItem>> {
-        let mut items = self
-            .exchange
-            .scan_prefix(key(b'q', &[destination.as_bytes()]))
-            .map(|item| {
-                let (k, v) = item?;
-                QueueItem::parse(&k, &v)
-            })
-            .collect::<Result<Vec<_>>>()?;
-        items.sort_by_key(|i| i.seq);
-        Ok(items)
+        self.caught_up().destination_items(destination)
     }
 
     /// How many items a destination has queued (counting stops at `cap`), and its
@@ -162,6 +148,7 @@ impl Store {
         destination: Uuid,
         cap: usize,
     ) -> Result<(usize, Option<QueueItem>)> {
+        self.caught_up();
         let mut depth = 0;
         let mut oldest: Option<QueueItem> = None;
         for item in self
@@ -188,43 +175,30 @@ impl Store {
             .collect())
     }
 
-    /// Stores a new log for an existing request and queues it at the tail (resend).
-    pub fn insert_resend(&self, log: &LogRecord, queue: &QueueId) -> Result<()> {
-        let mut batch = sled::Batch::default();
-        batch.insert(key(b'l', &[log.id.as_bytes()]), encode(log));
+    /// The writes that store a new log for an existing request and queue it at the
+    /// tail (resend).
+    pub fn resend_writes(&self, log: &LogRecord, queue: &QueueId) -> Result<Writes> {
+        let mut writes = Writes::default();
+        writes.insert(key(b'l', &[log.id.as_bytes()]), encode(log));
         for (index, value) in super::history::index_entries(log) {
-            batch.insert(index, value);
+            writes.insert(index, value);
         }
         let seq = self.next_seq()?;
-        batch.insert(queue.key(seq), item_value(log.id, 0));
-        self.apply_exchange(batch)
+        writes.insert(queue.key(seq), item_value(log.id, 0));
+        Ok(writes)
     }
 
-    /// Records an attempt and the log's new state; with `done`, also removes the item
-    /// from its queue. One atomic batch.
-    pub fn record_delivery(
-        &self,
-        item: &QueueItem,
-        old: &LogRecord,
-        new: &LogRecord,
-        attempt: Option<&Attempt>,
-        done: bool,
-    ) -> Result<()> {
-        let writes = self.delivery_writes(item, old, new, attempt, done);
-        self.apply_exchange(writes.into_batch())
-    }
-
-    /// The writes of [`Store::record_delivery`], for the journal (see
-    /// [`super::journal::Journal::write_applied`]).
+    /// The writes that record an attempt and the log's new state; with `done`, also
+    /// remove the item from its queue (and from quarantine). `old` must be the log as
+    /// stored, so compute them inside a [`super::journal::Journal::ordered`] update.
     pub fn delivery_writes(
-        &self,
         item: &QueueItem,
         old: &LogRecord,
         new: &LogRecord,
         attempt: Option<&Attempt>,
         done: bool,
-    ) -> super::Writes {
-        let mut writes = self.update_writes(old, new, attempt, None);
+    ) -> Writes {
+        let mut writes = Self::update_writes(old, new, attempt, None);
         if done {
             writes.remove(item.key());
             // Settled while an operator had set it aside: it leaves quarantine too.
@@ -236,7 +210,8 @@ impl Store {
         writes
     }
 
-    /// Leases a poll item until `until_ms`, unless it changed meanwhile.
+    /// Leases a poll item until `until_ms`, unless it changed meanwhile. A single
+    /// compare-and-swap: no update of the journal's can be lost to it, nor it to one.
     pub fn lease(&self, item: &QueueItem, until_ms: u64) -> Result<bool> {
         let old = item_value(item.log_id, item.lease_until_ms);
         let new = item_value(item.log_id, until_ms);
@@ -247,23 +222,24 @@ impl Store {
             .is_ok())
     }
 
-    /// Moves a queued item to its destination's quarantine, so the queue goes on.
-    pub fn quarantine(&self, item: &QueueItem, old: &LogRecord, new: &LogRecord) -> Result<()> {
-        let mut batch = sled::Batch::default();
-        Self::log_update_ops(&mut batch, old, new);
-        batch.remove(item.key());
-        batch.insert(
+    /// The writes that move a queued item to its destination's quarantine, so the
+    /// queue goes on.
+    pub fn quarantine_writes(item: &QueueItem, old: &LogRecord, new: &LogRecord) -> Writes {
+        let mut writes = Self::update_writes(old, new, None, None);
+        writes.remove(item.key());
+        writes.insert(
             key(
                 b'z',
                 &[item.queue.destination.as_bytes(), item.log_id.as_bytes()],
             ),
             item.key(),
         );
-        self.apply_exchange(batch)
+        writes
     }
 
     /// Log IDs in a destination's quarantine, with the queue each came from.
     pub fn quarantined(&self, destination: Uuid) -> Result<Vec<(Uuid, QueueId)>> {
+        self.caught_up();
         self.exchange
             .scan_prefix(key(b'z', &[destination.as_bytes()]))
             .map(|item| {
@@ -281,50 +257,38 @@ impl Store {
             .collect()
     }
 
-    /// Takes a log out of quarantine. With `requeue`, it goes back to its original
-    /// place, which is the head of its queue (everything behind it came later).
-    /// Returns the queue, or `None` when the log was not quarantined.
-    pub fn release(
-        &self,
-        destination: Uuid,
-        log_id: Uuid,
+    /// The writes that take a log out of quarantine (`original` is the queue key it
+    /// came from, see [`super::applied::Applied::quarantined_from`]). With `requeue`, it
+    /// goes back to its original place, which is the head of its queue (everything
+    /// behind it came later). Also returns the queue.
+    pub fn release_writes(
+        original: &[u8],
         requeue: bool,
         old: &LogRecord,
         new: &LogRecord,
-    ) -> Result<Option<QueueId>> {
-        let zkey = key(b'z', &[destination.as_bytes(), log_id.as_bytes()]);
-        let Some(original) = self.exchange.get(&zkey)? else {
-            return Ok(None);
-        };
-        let queue = QueueId::from_key(&original).map(|(q, _)| q);
-        let mut batch = sled::Batch::default();
-        batch.remove(zkey);
+    ) -> (Writes, Option<QueueId>) {
+        let mut writes = Writes::default();
+        writes.remove(key(
+            b'z',
+            &[old.destination_id.as_bytes(), old.id.as_bytes()],
+        ));
         if requeue {
-            batch.insert(original.to_vec(), item_value(log_id, 0));
+            writes.insert(original.to_vec(), item_value(old.id, 0));
         }
-        Self::log_update_ops(&mut batch, old, new);
-        self.apply_exchange(batch)?;
-        Ok(queue)
+        Self::log_update_writes(&mut writes, old, new);
+        (writes, QueueId::from_key(original).map(|(q, _)| q))
     }
 
-    /// Drops a queue entry whose log is settled or gone.
-    pub fn remove_queue_item(&self, item: &QueueItem) -> Result<()> {
-        let _writing = self.writing();
-        self.exchange.remove(item.key())?;
-        Ok(())
+    /// The write that drops a queue entry whose log is settled or gone.
+    pub fn unqueue_writes(item: &QueueItem) -> Writes {
+        let mut writes = Writes::default();
+        writes.remove(item.key());
+        writes
     }
 
     /// Finds the queue entry of a log at a destination.
     pub fn find_queued(&self, destination: Uuid, log_id: Uuid) -> Result<Option<QueueItem>> {
-        Ok(self
-            .destination_items(destination)?
-            .into_iter()
-            .find(|i| i.log_id == log_id))
-    }
-
-    /// Removes a queued item without delivering it (an operator marked it FAILED).
-    pub fn abandon(&self, item: &QueueItem, old: &LogRecord, new: &LogRecord) -> Result<()> {
-        self.record_delivery(item, old, new, None, true)
+        self.caught_up().find_queued(destination, log_id)
     }
 
     pub fn destination_state(&self, destination: Uuid) -> Result<DestinationState> {

@@ -52,10 +52,9 @@ impl Drop for TestEngine {
 }
 
 impl TestEngine {
-    /// The engine's store once every acknowledged request is applied to it (the engine
-    /// journals a request before its 200 and writes history right after).
+    /// The engine's store (its reads see every acknowledged request: they wait for the
+    /// journal themselves).
     pub fn store(&self) -> &switchboard::store::Store {
-        self.engine.store().journal().settle();
         self.engine.store()
     }
 

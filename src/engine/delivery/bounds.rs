@@ -160,7 +160,7 @@ impl crate::engine::Engine {
             .collect();
         if !stale.is_empty() {
             // The count is of the queues on disk: what was acknowledged must be there.
-            self.settled_async().await;
+            self.store.journal().applied().await;
             for d in stale {
                 // A deep queue takes a while to count: let the worker's other tasks move.
                 let count = || bounds.recount(d, &self.store);

@@ -6,7 +6,7 @@ use crate::engine::Engine;
 use crate::engine::config::Destination;
 use crate::engine::http::classify::{Class, classify};
 use crate::model::{AttemptOutcome, LogRecord, LogStatus};
-use crate::store::{QueueId, QueueItem};
+use crate::store::{QueueId, QueueItem, Store, Writes};
 use chrono::Utc;
 use serde_json::{Value, json};
 use std::pin::Pin;
@@ -153,13 +153,13 @@ impl QueueState<'_> {
         let Some(_slot) = engine.delivery.slot(destination.id, self.stop).await else {
             return Next::Again;
         };
-        let (item, log) = match self.head() {
+        let (item, log) = match self.head().await {
             Ok(Some(head)) => head,
             Ok(None) => {
-                let (store, queue) = (&engine.store, self.queue);
+                let (applied, queue) = (engine.store.as_applied(), self.queue);
                 if engine
                     .delivery
-                    .retire(queue, || matches!(store.queue_head(queue), Ok(None)))
+                    .retire(queue, || matches!(applied.queue_head(queue), Ok(None)))
                 {
                     return Next::Done;
                 }
@@ -172,7 +172,7 @@ impl QueueState<'_> {
                 engine.delivery.bounds.left(destination.id);
                 Next::Again
             }
-            Ok(Some(failed)) => self.after_failure(&item, &log, failed),
+            Ok(Some(failed)) => self.after_failure(&log, failed).await,
             Err(e) => {
                 // A store problem, not the peer's: keep the item and look again shortly.
                 tracing::error!(error = %e, log = %log.id, "delivery bookkeeping failed");
@@ -182,11 +182,14 @@ impl QueueState<'_> {
     }
 
     /// The head item and its log, once entries whose log is gone or settled are
-    /// dropped; `Ok(None)` when the queue is empty.
-    fn head(&self) -> Result<Option<(QueueItem, LogRecord)>, Next> {
-        let store = &self.engine.store;
+    /// dropped; `Ok(None)` when the queue is empty. Reads what is applied without
+    /// waiting for the journal (see `store::applied`): this dispatcher was started once
+    /// its queue's entries were applied, and each of its writes is an ordered update it
+    /// waits for.
+    async fn head(&self) -> Result<Option<(QueueItem, LogRecord)>, Next> {
         loop {
-            let item = match store.queue_head(self.queue) {
+            let applied = self.engine.store.as_applied();
+            let item = match applied.queue_head(self.queue) {
                 Ok(Some(item)) => item,
                 Ok(None) => return Ok(None),
                 Err(e) => {
@@ -194,7 +197,7 @@ impl QueueState<'_> {
                     return Err(Next::Wait(Some(STORE_ERROR_WAIT)));
                 }
             };
-            match store.log(item.log_id) {
+            match applied.log(item.log_id) {
                 Ok(Some(log)) if log.status == LogStatus::Pending => return Ok(Some((item, log))),
                 // An operator settled it (marked FAILED) while it was queued.
                 Ok(Some(_)) => {}
@@ -206,14 +209,15 @@ impl QueueState<'_> {
                     return Err(Next::Wait(Some(STORE_ERROR_WAIT)));
                 }
             }
-            let _ = store.remove_queue_item(&item);
+            // Dropped only if, at its turn in the journal's order, it is still settled.
+            self.engine.unqueue_settled(item).await;
             self.engine.delivery.bounds.left(self.destination.id);
         }
     }
 
     /// After a failed attempt: quarantine a message refused for good often enough,
     /// otherwise wait before the next attempt.
-    fn after_failure(&self, item: &QueueItem, log: &LogRecord, failed: Failed) -> Next {
+    async fn after_failure(&self, log: &LogRecord, failed: Failed) -> Next {
         let (engine, destination) = (self.engine, self.destination);
         let poison = failed.class == Class::Permanent
             && destination
@@ -221,16 +225,16 @@ impl QueueState<'_> {
                 .quarantine_after
                 .is_some_and(|n| failed.failures >= n);
         if poison {
-            if let Ok(Some(current)) = engine.store.log(log.id)
-                && current.status == LogStatus::Pending
-                && !current.quarantined
-            {
-                let reason = "a permanent failure after quarantine_after attempts";
-                if let Err(e) = engine.quarantine_item(item, &current, "engine", reason) {
+            // Only if, at its turn, it is still PENDING and queued (an operator may have
+            // marked it FAILED meanwhile).
+            let reason = "a permanent failure after quarantine_after attempts";
+            match engine.quarantine_log(log.id, "engine", reason).await {
+                Ok(Ok(_)) => engine.delivery.bounds.left(destination.id),
+                Ok(Err(_)) => {}
+                Err(e) => {
                     tracing::error!(error = %e, log = %log.id, "cannot quarantine");
                     return Next::Wait(Some(STORE_ERROR_WAIT));
                 }
-                engine.delivery.bounds.left(destination.id);
             }
             return Next::Again;
         }
@@ -285,6 +289,7 @@ async fn attempt_once(
 ) -> Result<Option<Failed>, Bookkeeping> {
     let request = engine
         .store
+        .as_applied()
         .request(log.request_id)?
         .ok_or(Bookkeeping::NoRequest(log.id))?;
     let number = log.attempts + 1;
@@ -295,46 +300,49 @@ async fn attempt_once(
     };
     let body = payload_for(request.payload, log, attempt_id);
     let outcome = attempt::deliver(client, destination, log.id, attempt_id, number, body).await;
-
-    let mut updated = log.clone();
-    updated.attempts = number;
-    updated.latency_ms = Some(outcome.attempt.latency_ms);
-    updated.updated_at = Utc::now();
     let succeeded = outcome.attempt.outcome == AttemptOutcome::Succeeded;
-    if succeeded {
-        updated.status = LogStatus::Succeeded;
-    }
-    // The attempt is recorded even if an operator changed the log meanwhile.
-    // An operator may have acted during the attempt. A 2xx settles it whatever they
-    // did (the destination has the message); a failure keeps their decision.
-    let current = engine.store.log(log.id)?.unwrap_or_else(|| log.clone());
-    if succeeded {
-        updated.quarantined = false;
-    } else {
-        updated.status = current.status;
-        updated.quarantined = current.quarantined;
-    }
-    // Through the journal's expander, in order with the request's own writes; waited
-    // for, since the next attempt reads this log back.
-    let writes =
-        engine
-            .store
-            .delivery_writes(item, &current, &updated, Some(&outcome.attempt), succeeded);
-    engine.store.journal().write_applied(writes).await?;
+
+    // An operator may have acted during the attempt, so the outcome is computed in
+    // the journal's order from the log as it is then: a 2xx settles it whatever they
+    // did (the destination has the message); a failure keeps their decision. The
+    // attempt is recorded either way. Waited for, since the next attempt reads it.
+    let (item, fallback, latency_ms) = (item.clone(), log.clone(), outcome.attempt.latency_ms);
+    let (http_status, error) = (outcome.attempt.http_status, outcome.attempt.error.clone());
+    let attempt = outcome.attempt;
+    let updated = engine
+        .store
+        .journal()
+        .ordered(move |now| {
+            let current = match now.log(fallback.id) {
+                Ok(Some(current)) => current,
+                Ok(None) => fallback,
+                Err(e) => return (Writes::default(), Err(e)),
+            };
+            let mut updated = current.clone();
+            updated.attempts = number;
+            updated.latency_ms = Some(latency_ms);
+            updated.updated_at = Utc::now();
+            if succeeded {
+                updated.status = LogStatus::Succeeded;
+                updated.quarantined = false;
+            }
+            let writes =
+                Store::delivery_writes(&item, &current, &updated, Some(&attempt), succeeded);
+            (writes, Ok(updated))
+        })
+        .await??;
     engine.publish(&updated);
-    engine
-        .stats
-        .attempt(destination.id, succeeded, outcome.attempt.http_status);
+    engine.stats.attempt(destination.id, succeeded, http_status);
     if succeeded {
         return Ok(None);
     }
     tracing::debug!(
         destination = %destination.name, log = %log.id, attempt = number,
-        error = outcome.attempt.error.as_deref().unwrap_or(""), "delivery attempt failed"
+        error = error.as_deref().unwrap_or(""), "delivery attempt failed"
     );
     Ok(Some(Failed {
-        failures: number - log.released_at_attempt.min(number),
-        class: classify(outcome.attempt.http_status),
+        failures: number - updated.released_at_attempt.min(number),
+        class: classify(http_status),
         retry_after: outcome.retry_after,
     }))
 }

@@ -19,6 +19,7 @@ pub mod retry;
 
 use super::Engine;
 use super::config::{DeliveryMode, Destination};
+use crate::model::LogRecord;
 use crate::store::QueueId;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, Weak};
@@ -138,31 +139,45 @@ impl Delivery {
         }
     }
 
-    /// What wakes the push queues among `queues` once their entries are written (run
-    /// from the journal's expander thread); `None` when none is a push queue.
-    pub(crate) fn waker(&self, queues: Vec<QueueId>) -> Option<crate::store::journal::AfterApply> {
-        let engine = self.engine.upgrade()?;
-        let push: Vec<QueueId> = queues
-            .into_iter()
-            .filter(|q| {
-                engine
-                    .registry
-                    .destination(q.destination)
-                    .is_some_and(|d| d.mode == DeliveryMode::Push)
-            })
-            .collect();
-        if push.is_empty() {
-            return None;
-        }
-        let (weak, runtime) = (self.engine.clone(), tokio::runtime::Handle::current());
-        Some(Box::new(move || {
-            let _entered = runtime.enter();
-            if let Some(engine) = weak.upgrade() {
+    /// What runs once an accepted request's write set is applied (on the journal's
+    /// expander thread): its logs are announced on the event bus, now that history has
+    /// them, and then the push queues among `queues` are woken (so a log's PENDING event
+    /// comes before its delivery's).
+    pub(crate) fn after_accept(
+        &self,
+        queues: Vec<QueueId>,
+        logs: Vec<LogRecord>,
+    ) -> crate::store::journal::AfterApply {
+        let push: Vec<QueueId> = match self.engine.upgrade() {
+            Some(engine) => queues
+                .into_iter()
+                .filter(|q| {
+                    engine
+                        .registry
+                        .destination(q.destination)
+                        .is_some_and(|d| d.mode == DeliveryMode::Push)
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        let runtime = (!push.is_empty())
+            .then(tokio::runtime::Handle::try_current)
+            .and_then(Result::ok);
+        let weak = self.engine.clone();
+        Box::new(move || {
+            let Some(engine) = weak.upgrade() else {
+                return;
+            };
+            for log in &logs {
+                engine.publish(log);
+            }
+            if let Some(runtime) = runtime {
+                let _entered = runtime.enter();
                 for queue in push {
                     engine.delivery.wake(queue);
                 }
             }
-        }))
+        })
     }
 
     /// Cuts every wait of a destination's dispatchers short.

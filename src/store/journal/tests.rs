@@ -1,4 +1,4 @@
-//! The journal: order, settling, waking, replay after a crash.
+//! The journal: order, the applied wait, ordered updates, waking, replay after a crash.
 
 use super::*;
 
@@ -67,10 +67,10 @@ async fn quiet_writes_wait_for_a_wake_and_the_next_wake_takes_them() {
     assert!(target.get(b"quiet").unwrap().is_some());
     assert!(target.get(b"loud").unwrap().is_some());
 
-    // A reader settling does not wait for anyone else's wake.
+    // A reader waiting for "applied" does not wait for anyone else's wake.
     wait_until_idle(&j);
     j.write_quiet(one(b"read")).await.unwrap();
-    j.settle_async().await;
+    j.applied().await;
     assert!(target.get(b"read").unwrap().is_some());
 }
 
@@ -105,7 +105,7 @@ fn write_sets_round_trip_and_truncation_is_refused() {
 }
 
 #[tokio::test]
-async fn applied_records_leave_the_journal_and_settle_waits_for_them() {
+async fn applied_records_leave_the_journal_and_the_applied_wait_waits_for_them() {
     let (_db, journal, target) = trees();
     target.insert(b"gone", b"x".to_vec()).unwrap();
     let j = Journal::start(journal.clone(), target.clone()).unwrap();
@@ -113,9 +113,9 @@ async fn applied_records_leave_the_journal_and_settle_waits_for_them() {
     assert_eq!(journal.len(), 1);
     let (tx, rx) = std::sync::mpsc::channel();
     j.apply(record, Some(Box::new(move || tx.send(()).unwrap())));
-    j.settle_async().await;
+    j.applied().await;
     assert_eq!(target.get(b"r1").unwrap().unwrap(), b"request".as_slice());
-    j.settle();
+    j.wait_applied();
     assert_eq!(target.get(b"r1").unwrap().unwrap(), b"request".as_slice());
     assert!(target.get(b"gone").unwrap().is_none());
     assert!(journal.is_empty());
@@ -146,7 +146,7 @@ async fn writes_queued_together_end_as_if_applied_one_by_one() {
         }
         j.write(writes, None).await.unwrap();
     }
-    j.settle();
+    j.wait_applied();
     let stored: std::collections::BTreeMap<Vec<u8>, Vec<u8>> = target
         .iter()
         .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap())
@@ -194,4 +194,52 @@ async fn replay_applies_what_a_crash_left_and_discard_forgets() {
     assert!(target.get(b"r1").unwrap().is_some());
     // Applying again is harmless.
     assert_eq!(replay(&journal, &target).unwrap(), 0);
+}
+
+#[tokio::test]
+async fn an_ordered_update_reads_what_was_queued_before_it_and_is_applied_when_it_returns() {
+    let (_db, journal, target) = trees();
+    let j = Journal::start(journal, target.clone()).unwrap();
+    wait_until_idle(&j);
+    // Queued without a wake: the update must still see it.
+    j.write_quiet(one(b"before")).await.unwrap();
+    let seen = j
+        .ordered(|now| {
+            let seen = now.raw(b"before");
+            (one(b"after"), seen)
+        })
+        .await
+        .unwrap();
+    assert_eq!(seen, Some(b"v".to_vec()));
+    assert!(target.get(b"after").unwrap().is_some());
+    assert_eq!(j.backlog(), 0);
+}
+
+#[tokio::test]
+async fn a_panicking_update_fails_alone_and_the_expander_goes_on() {
+    let (_db, journal, target) = trees();
+    let j = Journal::start(journal, target.clone()).unwrap();
+    let failed = j
+        .ordered(|_| -> (Writes, ()) { panic!("a bug in an update") })
+        .await;
+    assert!(failed.is_err());
+    j.write(one(b"next"), None).await.unwrap();
+    j.applied().await;
+    assert!(target.get(b"next").unwrap().is_some());
+}
+
+#[test]
+fn a_read_with_nothing_pending_does_not_wait_and_one_with_writes_pending_does() {
+    let (_db, journal, target) = trees();
+    let j = Journal::start(journal, target.clone()).unwrap();
+    wait_until_idle(&j);
+    j.wait_applied();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    // Queued without a wake, so only the reader's own wait gets it applied.
+    runtime.block_on(j.write_quiet(one(b"quiet"))).unwrap();
+    assert_eq!(j.backlog(), 1);
+    j.wait_applied();
+    assert!(target.get(b"quiet").unwrap().is_some());
 }

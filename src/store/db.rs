@@ -1,0 +1,204 @@
+//! The sled database on disk: where its data file is, opening it, and damage turned
+//! into clear errors.
+//!
+//! sled 0.34 answers some damage with an error and some with a panic (a truncated log
+//! file can panic deep in recovery). Every read of a store that may be damaged runs
+//! under [`guarded`], which catches a panic, keeps its backtrace off the terminal and
+//! turns it into [`StoreError::Damaged`], which says which store, that it looks damaged
+//! and what to do. The configuration file `db/conf` is checked before sled reads it,
+//! since sled blames a damaged one on "a sled version earlier than 0.29". Used by
+//! opening ([`super::open`]), `check` and `backup`.
+
+use super::{Result, StoreError};
+use std::any::Any;
+use std::cell::Cell;
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The data file sled locks and writes its log to.
+pub(crate) fn data_file(db_path: &Path) -> PathBuf {
+    db_path.join("db")
+}
+
+thread_local! {
+    static QUIET: Cell<bool> = const { Cell::new(false) };
+}
+/// Opens in progress: while one runs, panics (sled's own threads' too) stay off the
+/// terminal; the caller reports them as damage.
+static OPENING: AtomicUsize = AtomicUsize::new(0);
+
+fn quiet_panics() {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if QUIET.with(Cell::get) || OPENING.load(Ordering::SeqCst) > 0 {
+                tracing::debug!(panic = %info, "panic while reading the store");
+                return;
+            }
+            previous(info);
+        }));
+    });
+}
+
+fn panic_text(payload: &(dyn Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
+}
+
+/// Runs `f` (which reads the store at `db_path`); a panic in it becomes
+/// [`StoreError::Damaged`], without a backtrace on the terminal.
+pub(crate) fn guarded<T>(db_path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    quiet_panics();
+    struct Quiet(bool);
+    impl Drop for Quiet {
+        fn drop(&mut self) {
+            QUIET.with(|q| q.set(self.0));
+            OPENING.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+    let _quiet = Quiet(QUIET.with(|q| q.replace(true)));
+    OPENING.fetch_add(1, Ordering::SeqCst);
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(result) => result,
+        Err(payload) => Err(StoreError::Damaged {
+            path: db_path.to_path_buf(),
+            detail: format!("reading it failed inside sled ({})", panic_text(&*payload)),
+        }),
+    }
+}
+
+/// Whether a sled error met while reading means the files are damaged (rather than,
+/// say, a permission problem).
+pub(crate) fn is_damage(e: &sled::Error) -> bool {
+    match e {
+        sled::Error::Corruption { .. } | sled::Error::ReportableBug(_) => true,
+        sled::Error::Io(io) => io.kind() == std::io::ErrorKind::UnexpectedEof,
+        _ => false,
+    }
+}
+
+/// A sled error in words (sled's own text for corruption ends in "backtrace ()").
+pub(crate) fn sled_detail(e: &sled::Error) -> String {
+    match e {
+        sled::Error::Corruption { at: Some(at), .. } => format!("corrupted data at {at:?}"),
+        sled::Error::Corruption { at: None, .. } => "corrupted data".into(),
+        sled::Error::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            "its data file ends before the data it records (truncated?)".into()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Fails with [`StoreError::Locked`] when another process (an engine) holds the store.
+pub(crate) fn ensure_unlocked(db_path: &Path) -> Result<()> {
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .open(data_file(db_path))
+    {
+        Ok(f) => f,
+        // No data file: nobody holds it.
+        Err(_) => return Ok(()),
+    };
+    match file.try_lock() {
+        Ok(()) => {
+            let _ = file.unlock();
+            Ok(())
+        }
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Locked {
+            path: db_path.to_path_buf(),
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(StoreError::Io(format!(
+            "cannot check whether {} is in use: {e}",
+            data_file(db_path).display()
+        ))),
+    }
+}
+
+/// Checks `db/conf` the way sled reads it (lines `key: value` and a 4-byte checksum),
+/// so that a damaged one is called what it is. A missing or near-empty one is fine:
+/// sled writes a new one.
+pub(crate) fn check_conf(db_path: &Path) -> Result<()> {
+    let path = db_path.join("conf");
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            return Err(StoreError::Io(format!(
+                "cannot read {}: {e}",
+                path.display()
+            )));
+        }
+    };
+    if bytes.len() <= 8 {
+        return Ok(());
+    }
+    let damaged = |detail: &str| StoreError::ConfDamaged {
+        path: path.clone(),
+        detail: detail.to_string(),
+    };
+    let text = std::str::from_utf8(&bytes[..bytes.len() - 4])
+        .map_err(|_| damaged("it is not the text sled writes there"))?;
+    for wanted in ["segment_size", "use_compression", "version"] {
+        let line = text
+            .lines()
+            .find_map(|l| l.strip_prefix(wanted).and_then(|r| r.strip_prefix(": ")));
+        let ok = match (wanted, line) {
+            (_, None) => false,
+            ("segment_size", Some(v)) => v.parse::<u64>().is_ok(),
+            ("use_compression", Some(v)) => v.parse::<bool>().is_ok(),
+            (_, Some(v)) => v.split('.').all(|n| n.parse::<u32>().is_ok()),
+        };
+        if !ok {
+            return Err(damaged(&format!(
+                "its \"{wanted}\" setting is missing or unreadable"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Opens sled at `db_path` (creating it if absent), with damage turned into clear errors.
+pub(crate) fn open_db(db_path: &Path, cache_bytes: u64) -> Result<sled::Db> {
+    std::fs::create_dir_all(db_path).map_err(|e| {
+        StoreError::Io(format!("cannot create data dir {}: {e}", db_path.display()))
+    })?;
+    ensure_unlocked(db_path)?;
+    check_conf(db_path)?;
+    let result = guarded(db_path, || {
+        sled::Config::new()
+            .path(db_path)
+            .cache_capacity(cache_bytes)
+            // The group-commit flusher decides when to flush; no background timer.
+            .flush_every_ms(None)
+            .open()
+            .map_err(|source| StoreError::Open {
+                path: db_path.to_path_buf(),
+                source,
+            })
+    });
+    result.map_err(|e| match e {
+        StoreError::Open {
+            source: sled::Error::Unsupported(text),
+            ..
+        } if text.contains("0.29") => StoreError::ConfDamaged {
+            path: db_path.join("conf"),
+            detail: "sled cannot read it".into(),
+        },
+        StoreError::Open { source, .. } if is_damage(&source) => StoreError::Damaged {
+            path: db_path.to_path_buf(),
+            detail: sled_detail(&source),
+        },
+        StoreError::Open {
+            source: sled::Error::Io(io),
+            ..
+        } if io.to_string().contains("could not acquire lock") => StoreError::Locked {
+            path: db_path.to_path_buf(),
+        },
+        other => other,
+    })
+}
