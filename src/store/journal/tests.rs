@@ -1,5 +1,6 @@
 //! The journal: order, the applied wait, ordered updates, waking, replay after a crash.
 
+use super::expander::apply_coalesced;
 use super::*;
 
 fn trees() -> (sled::Db, sled::Tree, sled::Tree) {
