@@ -28,8 +28,19 @@ pub struct Frame {
     pub data: String,
 }
 
-/// Frames as they arrive; an error (its text) ends the stream.
-pub type Frames = Pin<Box<dyn Stream<Item = Result<Frame, String>> + Send>>;
+/// Why an event stream stopped yielding frames.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StreamError {
+    /// The connection failed (reset, closed, timed out), in the transport's own words.
+    #[error("{0}")]
+    Transport(String),
+    /// The bytes are not an event stream.
+    #[error("the engine's event stream is unreadable: {0}")]
+    Unreadable(String),
+}
+
+/// Frames as they arrive; an error ends the stream.
+pub type Frames = Pin<Box<dyn Stream<Item = Result<Frame, StreamError>> + Send>>;
 
 /// The frames of an event-stream response. Frames without data (keep-alive comments,
 /// a bare `id:`) are skipped, as a browser's `EventSource` skips them.
@@ -39,7 +50,7 @@ pub fn response_frames(response: reqwest::Response) -> Frames {
     )
 }
 
-fn frame(item: Result<Sse, sse_stream::Error>) -> Option<Result<Frame, String>> {
+fn frame(item: Result<Sse, sse_stream::Error>) -> Option<Result<Frame, StreamError>> {
     match item {
         Ok(sse) => {
             let data = sse.data.filter(|d| !d.is_empty())?;
@@ -49,8 +60,8 @@ fn frame(item: Result<Sse, sse_stream::Error>) -> Option<Result<Frame, String>> 
             }))
         }
         // The transport's own words (reset, closed, timed out), as before.
-        Err(sse_stream::Error::Body(e)) => Some(Err(error_chain(&*e))),
-        Err(e) => Some(Err(format!("the engine's event stream is unreadable: {e}"))),
+        Err(sse_stream::Error::Body(e)) => Some(Err(StreamError::Transport(error_chain(&*e)))),
+        Err(e) => Some(Err(StreamError::Unreadable(e.to_string()))),
     }
 }
 
@@ -89,7 +100,7 @@ async fn relay(mut frames: Frames, tx: &mpsc::Sender<FeedEvent>) -> Ended {
                     return Ended::Receiver;
                 }
             }
-            Err(reason) => return Ended::Stream(reason),
+            Err(reason) => return Ended::Stream(reason.to_string()),
         }
     }
     Ended::Stream("the engine closed the event stream".into())
@@ -188,7 +199,7 @@ mod tests {
     use super::*;
 
     /// The frames the real decoder makes of `chunks`, read one by one as from a socket.
-    async fn decode(chunks: &[&'static [u8]]) -> Vec<Result<Frame, String>> {
+    async fn decode(chunks: &[&'static [u8]]) -> Vec<Result<Frame, StreamError>> {
         let chunks: Vec<Result<&'static [u8], std::io::Error>> =
             chunks.iter().map(|c| Ok(*c)).collect();
         SseStream::from_bytes_stream(futures_util::stream::iter(chunks))
@@ -197,7 +208,7 @@ mod tests {
             .await
     }
 
-    fn ok(event: &str, data: &str) -> Result<Frame, String> {
+    fn ok(event: &str, data: &str) -> Result<Frame, StreamError> {
         Ok(Frame {
             event: event.into(),
             data: data.into(),

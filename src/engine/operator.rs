@@ -8,6 +8,15 @@ use crate::store::{Applied, AuditEntry, QueueId, QueueItem, Store, Writes};
 use chrono::Utc;
 use uuid::Uuid;
 
+/// Why a log was not moved to quarantine (at its turn in the journal's order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum NotQuarantined {
+    #[error("There is no log {0}.")]
+    NoLog(Uuid),
+    #[error("Log {0} is not queued, so it cannot be quarantined.")]
+    NotQueued(Uuid),
+}
+
 fn conflict(text: String) -> ApiError {
     ApiError::new(409, "state", "Delivery", text)
 }
@@ -102,18 +111,18 @@ impl Engine {
     }
 
     /// Moves a queued log to quarantine, in the journal's order: only if, at its turn,
-    /// it is still PENDING, not quarantined, and queued. `Ok(None)` when it was not
-    /// (the reason, for the operator); the updated log when it was.
+    /// it is still PENDING, not quarantined, and queued. The inner error says why it was
+    /// not (for the operator); the updated log when it was.
     pub(crate) async fn quarantine_log(
         &self,
         log_id: Uuid,
         actor: &str,
         reason: &str,
-    ) -> Result<Result<LogRecord, String>, ApiError> {
+    ) -> Result<Result<LogRecord, NotQuarantined>, ApiError> {
         let moved = self
             .change("the quarantine", move |now| {
                 let Some(log) = now.log(log_id).map_err(read_failure)? else {
-                    return Ok((Writes::default(), Err(format!("There is no log {log_id}."))));
+                    return Ok((Writes::default(), Err(NotQuarantined::NoLog(log_id))));
                 };
                 let queued = now
                     .find_queued(log.destination_id, log_id)
@@ -121,12 +130,7 @@ impl Engine {
                 let item = match queued {
                     Some(item) if log.status == LogStatus::Pending && !log.quarantined => item,
                     _ => {
-                        return Ok((
-                            Writes::default(),
-                            Err(format!(
-                                "Log {log_id} is not queued, so it cannot be quarantined."
-                            )),
-                        ));
+                        return Ok((Writes::default(), Err(NotQuarantined::NotQueued(log_id))));
                     }
                 };
                 let mut updated = log.clone();
@@ -176,7 +180,7 @@ impl Engine {
         let updated = self
             .quarantine_log(log_id, actor, "operator")
             .await?
-            .map_err(conflict)?;
+            .map_err(|e| conflict(e.to_string()))?;
         self.durable().await?;
         Ok(updated)
     }
