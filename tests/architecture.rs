@@ -199,7 +199,7 @@ const LAYERS: [(&str, &[&str]); 7] = [
     ("store", &["model"]),
     ("sandbox", &["model"]),
     ("engine", &["store", "model", "sandbox"]),
-    ("api", &["engine", "store", "model", "sandbox", "client"]),
+    ("api", &["engine", "store", "model", "sandbox"]),
     ("client", &["engine", "model"]),
     ("console", &["client", "model"]),
 ];

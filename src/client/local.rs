@@ -123,7 +123,14 @@ impl Engine for Local {
         &self,
         env: Option<Environment>,
     ) -> BoxFuture<'_, Result<ConnectionsView, ClientError>> {
-        Box::pin(async move { Ok(self.engine.connections(env)?) })
+        Box::pin(async move {
+            let engine = self.engine.clone();
+            // Queue depths are store reads, which may wait for the journal.
+            tokio::task::spawn_blocking(move || engine.connections(env))
+                .await
+                .map_err(|e| ClientError::Decode(e.to_string()))?
+                .map_err(ClientError::from)
+        })
     }
 
     fn logs(&self, query: LogQuery) -> BoxFuture<'_, Result<LogPage, ClientError>> {

@@ -175,6 +175,8 @@ impl Engine {
         // Everything accepted before a stop or crash is delivered again, in order.
         let queues = engine.store.nonempty_queues()?;
         tracing::info!(queues = queues.len(), "resuming delivery");
+        let owed = queues.iter().map(|q| q.destination).collect();
+        engine.delivery.bounds.start_empty_except(&owed);
         for queue in queues {
             engine.delivery.wake(queue);
         }

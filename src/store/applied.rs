@@ -3,13 +3,16 @@
 //!
 //! The store's own read API ([`super::Store::log`] and friends) waits for the
 //! expander first (read-your-writes, see [`super::journal`]) and then reads through
-//! this. Two readers use it directly, because they must not or need not wait:
+//! this. Three readers use it directly, because they must not or need not wait:
 //! - a [`super::journal::Journal::ordered`] update, which runs on the expander thread
 //!   and sees exactly what was queued before it;
 //! - a push dispatcher, which is started by the expander once its queue's entries are
 //!   applied, and whose own writes are ordered updates it has waited for; its outcome
 //!   is computed again inside the expander, so a stale read costs at most an attempt
-//!   an operator had just set aside, never a lost update.
+//!   an operator had just set aside, never a lost update;
+//! - the first count of a destination's queue bound after a start (see
+//!   `engine::delivery::bounds`): nothing of that destination is unapplied but what
+//!   this process admitted since, which the count then includes or is raised by.
 
 use super::queue::{QueueId, QueueItem};
 use super::{Result, StoredRequest, decode, key};
@@ -46,6 +49,20 @@ impl<'a> Applied<'a> {
             }
             None => Ok(None),
         }
+    }
+
+    /// How many items are queued for a destination, counting at most `cap`.
+    pub fn queue_depth(&self, destination: Uuid, cap: usize) -> Result<usize> {
+        let mut depth = 0;
+        for item in self
+            .tree
+            .scan_prefix(key(b'q', &[destination.as_bytes()]))
+            .take(cap)
+        {
+            item?;
+            depth += 1;
+        }
+        Ok(depth)
     }
 
     /// All items queued for a destination, oldest first across its sources and lanes.

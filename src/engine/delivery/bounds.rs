@@ -5,7 +5,8 @@
 //! Counting a destination's items means scanning its keys: too slow per request for a
 //! deep queue. So each destination keeps an estimate, raised by every message admitted
 //! and lowered by every item its dispatchers settle (delivered or quarantined), and
-//! recounted from the store when it is unknown (the first message after a start) or
+//! recounted from the store when it is unknown (the first message after a start, for
+//! a destination that had items then; the others start from zero) or
 //! would pass the bound (at most once per [`RECOUNT_EVERY`] while it stays there).
 //! Items that leave a queue another way (poll acknowledgements, operator actions) keep
 //! the estimate high until that recount, which is the safe side; items an operator puts
@@ -77,13 +78,24 @@ impl QueueBounds {
         QueueBounds { estimates }
     }
 
+    /// At start, once the store is open: every destination without a queued item
+    /// starts from an exact zero, so only those with items are counted (on their first
+    /// message).
+    pub fn start_empty_except(&self, nonempty: &std::collections::HashSet<Uuid>) {
+        for (destination, estimate) in &self.estimates {
+            if !nonempty.contains(destination) {
+                estimate.lock().unwrap_or_else(|e| e.into_inner()).queued = Some(0);
+            }
+        }
+    }
+
     fn with<T>(&self, destination: Uuid, f: impl FnOnce(&mut Estimate) -> T) -> Option<T> {
         let entry = self.estimates.get(&destination)?;
         Some(f(&mut entry.lock().unwrap_or_else(|e| e.into_inner())))
     }
 
     /// Whether admitting one more item for `destination` needs a count from the store
-    /// first (the caller settles the journal, then calls [`QueueBounds::recount`]).
+    /// first ([`QueueBounds::recount`]).
     pub fn needs_recount(&self, destination: Uuid) -> bool {
         self.with(destination, |e| match e.queued {
             None => true,
@@ -94,12 +106,21 @@ impl QueueBounds {
         .unwrap_or(false)
     }
 
-    /// Counts the destination's items in the store (up to its bound).
+    /// Counts the destination's items in the store (up to its bound). The first count
+    /// after a start reads what is applied without waiting for the journal: every item
+    /// acknowledged before the start was applied when the store opened, so only
+    /// messages admitted since (by this estimate, at most a few racing first messages)
+    /// can be missing. A count at the bound waits, so that it is exact.
     pub fn recount(&self, destination: Uuid, store: &Store) -> Result<(), StoreError> {
-        let Some(bound) = self.with(destination, |e| e.bound) else {
+        let Some((bound, known)) = self.with(destination, |e| (e.bound, e.queued.is_some())) else {
             return Ok(());
         };
-        let (depth, _) = store.queue_summary(destination, bound.saturating_add(1))?;
+        let cap = bound.saturating_add(1);
+        let depth = if known {
+            store.queue_summary(destination, cap)?.0
+        } else {
+            store.as_applied().queue_depth(destination, cap)?
+        };
         self.with(destination, |e| {
             e.queued = Some(depth);
             e.recounted = Some(Instant::now());
@@ -159,8 +180,6 @@ impl crate::engine::Engine {
             .filter(|d| bounds.needs_recount(*d))
             .collect();
         if !stale.is_empty() {
-            // The count is of the queues on disk: what was acknowledged must be there.
-            self.store.journal().applied().await;
             for d in stale {
                 // A deep queue takes a while to count: let the worker's other tasks move.
                 let count = || bounds.recount(d, &self.store);
@@ -248,5 +267,27 @@ mod tests {
         assert!(b.reserve(&[d, d]).is_err());
         // The first of the two was given back.
         b.reserve(&[d]).expect("room").keep();
+    }
+
+    #[test]
+    fn at_start_only_destinations_with_items_are_counted() {
+        let (empty, owed) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let unknown = |bound| {
+            Mutex::new(Estimate {
+                bound,
+                queued: None,
+                recounted: None,
+            })
+        };
+        let b = QueueBounds {
+            estimates: HashMap::from([(empty, unknown(5)), (owed, unknown(5))]),
+        };
+        assert!(b.needs_recount(empty) && b.needs_recount(owed));
+        b.start_empty_except(&std::collections::HashSet::from([owed]));
+        assert!(!b.needs_recount(empty), "no items at start: an exact zero");
+        assert!(
+            b.needs_recount(owed),
+            "items at start: counted on its first message"
+        );
     }
 }
