@@ -1,10 +1,10 @@
 //! Switchboard: a self-hosted exchange engine that speaks the Redox platform's wire
 //! protocol, with a terminal console.
 //!
-//! Modules, and the one way their dependencies point
-//! (`console -> {client, model}`, `client -> engine` for `Local` only,
-//! `engine -> store -> model`, `api -> engine`, `sandbox -> model`; checked on the
-//! source text by `tests/architecture.rs`):
+//! Modules, and the one way their dependencies point (`console -> {client, model}`,
+//! `client -> engine` for `Local` only, `engine -> store -> model`, `api -> engine`,
+//! `sandbox -> model`; checked on the source text by `tests/architecture.rs`;
+//! ARCHITECTURE.md draws them and follows one notification from socket to screen):
 //! - [`model`]: pure types and rules, no I/O: environments, the request envelope,
 //!   logs and attempts, the catalog of data models and events, timestamp
 //!   normalization (and impossible timestamps), the nesting limit taken at the door,
@@ -19,11 +19,14 @@
 //!   turned into clear errors, `check`, `backup` and `restore`; revocation records and
 //!   the free-disk reserve.
 //! - [`engine`]: configuration, source authentication, routing (one rule for every way
-//!   in), ingest, query forwarding, bounded HTTP reads toward destinations, push
-//!   delivery (dispatchers, retries, quarantine), poll delivery,
+//!   in), ingest, query forwarding, bounded HTTP reads toward destinations and the
+//!   transient/permanent classification of answers (`engine::http`, shared with the
+//!   client), push delivery (dispatchers, retries, quarantine of poison messages, a cap
+//!   on attempts in flight and a bound on each queue), poll delivery,
 //!   endpoint verification, operator actions, revocation, whether the store can take new
 //!   work (`capacity`), the run file through which commands reach a running engine, the
-//!   event bus. No HTTP types.
+//!   event bus; every task it spawns is tracked and stops on one token. No HTTP server
+//!   types.
 //! - [`sandbox`]: the built-in Development connection: a mock EHR answering every
 //!   query from a synthetic patient panel, reached over loopback like any destination.
 //! - [`client`]: the `Engine` trait the console speaks to, served by an engine in the
