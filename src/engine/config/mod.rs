@@ -401,3 +401,51 @@ const BUILTIN_NAMES: [&str; 3] = [
     sandbox::SOURCE_NAME,
     sandbox::DESTINATION_NAME,
 ];
+
+/// Configurations that unit tests across the engine share.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::Config;
+
+    /// Staging: `source` subscribed to "Acme EHR" (push, PatientAdmin and PatientSearch)
+    /// and "Billing" (poll, every data model); "Prod EHR" in Production, unsubscribed.
+    pub fn staging(source: &str) -> Config {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let text = format!(
+            r#"
+[[sources]]
+name = "{source}"
+environment = "staging"
+
+[[destinations]]
+name = "Acme EHR"
+environment = "staging"
+url = "http://127.0.0.1:9/"
+verification_token = "t"
+
+[[destinations]]
+name = "Billing"
+environment = "staging"
+mode = "poll"
+verification_token = "t"
+
+[[destinations]]
+name = "Prod EHR"
+environment = "production"
+url = "http://127.0.0.1:9/"
+verification_token = "t"
+
+[[subscriptions]]
+source = "{source}"
+destination = "Acme EHR"
+data_models = ["PatientAdmin", "PatientSearch"]
+
+[[subscriptions]]
+source = "{source}"
+destination = "Billing"
+data_models = ["*"]
+"#
+        );
+        Config::parse(&text, std::path::Path::new("config.toml"), dir.path()).expect("valid config")
+    }
+}

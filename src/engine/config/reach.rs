@@ -198,48 +198,9 @@ mod tests {
     use super::super::{CONSOLE_SOURCE_ID, Config};
     use super::*;
     use crate::model::catalog;
-    use std::path::Path;
 
     fn config() -> Config {
-        let dir = tempfile::tempdir().expect("temp dir");
-        Config::parse(
-            r#"
-[[sources]]
-name = "Console Staging"
-environment = "staging"
-
-[[destinations]]
-name = "Acme EHR"
-environment = "staging"
-url = "http://127.0.0.1:9/"
-verification_token = "t"
-
-[[destinations]]
-name = "Billing"
-environment = "staging"
-mode = "poll"
-verification_token = "t"
-
-[[destinations]]
-name = "Prod EHR"
-environment = "production"
-url = "http://127.0.0.1:9/"
-verification_token = "t"
-
-[[subscriptions]]
-source = "Console Staging"
-destination = "Acme EHR"
-data_models = ["PatientAdmin", "PatientSearch"]
-
-[[subscriptions]]
-source = "Console Staging"
-destination = "Billing"
-data_models = ["*"]
-"#,
-            Path::new("config.toml"),
-            dir.path(),
-        )
-        .expect("valid config")
+        crate::engine::config::fixtures::staging("Console Staging")
     }
 
     fn event(model: &str, name: &str) -> &'static EventInfo {

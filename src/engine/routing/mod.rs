@@ -196,48 +196,9 @@ mod tests {
     use crate::engine::Config;
     use crate::model::meta::parse_envelope;
     use crate::model::{Environment, catalog};
-    use std::path::Path;
 
     fn config() -> Config {
-        let dir = tempfile::tempdir().expect("temp dir");
-        Config::parse(
-            r#"
-[[sources]]
-name = "Lab"
-environment = "staging"
-
-[[destinations]]
-name = "Acme EHR"
-environment = "staging"
-url = "http://127.0.0.1:9/"
-verification_token = "t"
-
-[[destinations]]
-name = "Billing"
-environment = "staging"
-mode = "poll"
-verification_token = "t"
-
-[[destinations]]
-name = "Prod EHR"
-environment = "production"
-url = "http://127.0.0.1:9/"
-verification_token = "t"
-
-[[subscriptions]]
-source = "Lab"
-destination = "Acme EHR"
-data_models = ["PatientAdmin", "PatientSearch"]
-
-[[subscriptions]]
-source = "Lab"
-destination = "Billing"
-data_models = ["*"]
-"#,
-            Path::new("config.toml"),
-            dir.path(),
-        )
-        .expect("valid config")
+        crate::engine::config::fixtures::staging("Lab")
     }
 
     fn envelope(event: &EventInfo, destination: Uuid) -> Envelope {
