@@ -571,17 +571,8 @@ fn describe(l: &LogRecord) -> String {
 
 /// Polls `check` every 20 ms until it passes; fails the test with its last complaint
 /// after [`DEADLINE`].
-async fn eventually(what: &str, mut check: impl FnMut() -> Result<(), String>) {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        match check() {
-            Ok(()) => return,
-            Err(state) if Instant::now() >= deadline => {
-                panic!("timed out after {DEADLINE:?} waiting for {what}: {state}")
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
-        }
-    }
+async fn eventually(what: &str, check: impl FnMut() -> Result<(), String>) {
+    common::eventually_within(what, DEADLINE, check).await
 }
 
 fn all_status(te: &TestEngine, ids: &[Uuid], want: LogStatus) -> Result<(), String> {

@@ -153,17 +153,8 @@ fn log(te: &TestEngine, id: Uuid) -> LogRecord {
     te.store().log(id).expect("read log").expect("log exists")
 }
 
-async fn eventually(what: &str, mut check: impl FnMut() -> Result<(), String>) {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        match check() {
-            Ok(()) => return,
-            Err(state) if Instant::now() >= deadline => {
-                panic!("timed out after {DEADLINE:?} waiting for {what}: {state}")
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
-        }
-    }
+async fn eventually(what: &str, check: impl FnMut() -> Result<(), String>) {
+    common::eventually_within(what, DEADLINE, check).await
 }
 
 fn all_succeeded(te: &TestEngine, ids: &[Uuid]) -> Result<(), String> {

@@ -78,15 +78,9 @@ async fn flaky_destination() -> Flaky {
             }
         }
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind stub");
-    let addr = listener.local_addr().expect("addr");
-    let server = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let (url, server) = common::serve_stub(app).await;
     Flaky {
-        url: format!("http://{addr}/redox"),
+        url,
         flaky,
         acknowledged,
         server,

@@ -313,6 +313,37 @@ fn to_value(bytes: &[u8]) -> Value {
 
 /// Checks the platform's error shape `{"Meta": {..., "Errors": [{ID, Text, Type, Module}]}}`
 /// and returns the texts.
+/// Serves `app` on a fresh loopback port; its `/redox` URL and the server task.
+pub async fn serve_stub(app: Router) -> (String, JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind stub");
+    let addr = listener.local_addr().expect("addr");
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("http://{addr}/redox"), server)
+}
+
+/// Polls `check` every 20 ms until it passes; fails the test with its last complaint
+/// after `deadline`.
+pub async fn eventually_within(
+    what: &str,
+    deadline: Duration,
+    mut check: impl FnMut() -> Result<(), String>,
+) {
+    let until = tokio::time::Instant::now() + deadline;
+    loop {
+        match check() {
+            Ok(()) => return,
+            Err(state) if tokio::time::Instant::now() >= until => {
+                panic!("timed out after {deadline:?} waiting for {what}: {state}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+}
+
 pub fn error_texts(body: &Value) -> Vec<String> {
     let errors = body
         .get("Meta")
@@ -508,18 +539,8 @@ impl StubDestination {
             reply,
             seen: seen.clone(),
         });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind stub");
-        let addr = listener.local_addr().expect("addr");
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        StubDestination {
-            url: format!("http://{addr}/redox"),
-            seen,
-            server,
-        }
+        let (url, server) = serve_stub(app).await;
+        StubDestination { url, seen, server }
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
