@@ -357,6 +357,69 @@ async fn an_expired_refresh_token_and_a_revoked_key_cannot_refresh() {
     error_texts(&answer);
 }
 
+/// Several of the platform's clients post forms (`apiKey=…&secret=…`): Ruby's HTTParty
+/// with a Hash body, Node's `request` with `form:`. They authenticate and refresh exactly
+/// as with JSON, and so does a form sent without its content type.
+#[tokio::test]
+async fn form_encoded_authenticate_and_refresh_work_like_json() {
+    let te = engine().await;
+    let (api_key, secret) = te.api_key("Lab");
+    let http = common::client();
+    let form = |path: &str, fields: &[(&str, &str)]| http.post(te.url(path)).form(fields).send();
+    let grant: Value = {
+        let response = form(
+            "/auth/authenticate",
+            &[("apiKey", &api_key), ("secret", &secret)],
+        )
+        .await
+        .expect("authenticate");
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.expect("json")
+    };
+    let refresh = grant["refreshToken"].as_str().expect("refreshToken");
+    let renewed: Value = {
+        let response = form(
+            "/auth/refreshToken",
+            &[("apiKey", &api_key), ("refreshToken", refresh)],
+        )
+        .await
+        .expect("refresh");
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.expect("json")
+    };
+    let access = renewed["accessToken"].as_str().expect("accessToken");
+    let ehr = te.destination_id("EHR");
+    let (status, body) = te
+        .post_json(
+            "/endpoint",
+            Some(access),
+            &payload("PatientAdmin", "Arrival", &[ehr], "M1"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // A form without its content type (a bare client) is read as a form too.
+    let body = format!("apiKey={api_key}&secret={secret}");
+    let (status, grant) = te
+        .post_raw("/auth/authenticate", None, body.as_bytes())
+        .await;
+    assert_eq!(status, StatusCode::OK, "{grant}");
+    assert!(grant["accessToken"].is_string(), "{grant}");
+
+    // A form missing a field says which, in the platform's shape.
+    let response = form("/auth/authenticate", &[("apiKey", &api_key)])
+        .await
+        .expect("authenticate");
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let answer: Value = response.json().await.expect("json");
+    assert_error(
+        StatusCode::BAD_REQUEST,
+        &answer,
+        StatusCode::BAD_REQUEST,
+        "secret",
+    );
+}
+
 #[tokio::test]
 async fn malformed_auth_bodies_are_400() {
     let te = engine().await;

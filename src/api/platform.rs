@@ -110,21 +110,55 @@ struct RefreshBody {
     refresh_token: String,
 }
 
-fn parse_auth<T: serde::de::DeserializeOwned>(bytes: &[u8], shape: &str) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| {
+/// An authentication body as clients send it: JSON, or a form
+/// (`application/x-www-form-urlencoded`: Ruby's HTTParty with a Hash body, Node's
+/// `request` with `form:`), with the same field names. A body without the form's content
+/// type is read as JSON, and, if it is not JSON but reads as a form, as a form.
+fn parse_auth<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    bytes: &[u8],
+    shape: &str,
+) -> Result<T, ApiError> {
+    let refused = |e: &dyn std::fmt::Display| {
         ApiError::new(
             400,
             "request",
             "Authentication",
-            format!("The body must be JSON {shape} ({e})."),
+            format!(
+                "The body must be JSON {shape}, or a form (application/x-www-form-urlencoded) \
+                 with the same fields ({e})."
+            ),
         )
+    };
+    let form_declared = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media| {
+            media
+                .trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
+    if form_declared {
+        return serde_urlencoded::from_bytes(bytes).map_err(|e| refused(&e));
+    }
+    serde_json::from_slice(bytes).or_else(|json| {
+        let looks_like_form = !bytes.trim_ascii_start().starts_with(b"{")
+            && !bytes.trim_ascii_start().starts_with(b"[")
+            && bytes.contains(&b'=');
+        if looks_like_form {
+            serde_urlencoded::from_bytes(bytes).map_err(|e| refused(&e))
+        } else {
+            Err(refused(&json))
+        }
     })
 }
 
 async fn authenticate(State(engine): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     let result = async {
         let bytes = read_body(&headers, body, AUTH_BODY_LIMIT).await?;
-        let req: AuthenticateBody = parse_auth(&bytes, "{\"apiKey\": \"…\", \"secret\": \"…\"}")?;
+        let req: AuthenticateBody =
+            parse_auth(&headers, &bytes, "{\"apiKey\": \"…\", \"secret\": \"…\"}")?;
         engine.authenticate(&req.api_key, &req.secret).await
     }
     .await;
@@ -134,7 +168,11 @@ async fn authenticate(State(engine): State<AppState>, headers: HeaderMap, body: 
 async fn refresh(State(engine): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     let result = async {
         let bytes = read_body(&headers, body, AUTH_BODY_LIMIT).await?;
-        let req: RefreshBody = parse_auth(&bytes, "{\"apiKey\": \"…\", \"refreshToken\": \"…\"}")?;
+        let req: RefreshBody = parse_auth(
+            &headers,
+            &bytes,
+            "{\"apiKey\": \"…\", \"refreshToken\": \"…\"}",
+        )?;
         engine.refresh(&req.api_key, &req.refresh_token).await
     }
     .await;
