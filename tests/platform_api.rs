@@ -820,6 +820,52 @@ async fn query_answered_with_http_500_is_502_and_failed() {
     assert_eq!(detail["attempts"][0]["responseBody"], "database on fire");
 }
 
+/// A destination that refuses a query (4xx) is heard with its own status, not as a 502
+/// (which some clients read as "try later", or as success): its own `Meta.Errors` when
+/// it sent them, otherwise one error naming it, its status and the start of its body.
+#[tokio::test]
+async fn a_destination_refusing_a_query_is_passed_on_with_its_status() {
+    let own_errors = json!({"Meta": {"Errors": [
+        {"ID": 7, "Text": "Patient identifier is required", "Type": "request", "Module": "Query"},
+        {"ID": 8, "Text": "Unknown facility"}
+    ]}});
+    let (stub, te) = query_setup(StubReply::Json(400, own_errors), "").await;
+    let token = te.token("Lab").await;
+    let ehr = te.destination_id("EHR");
+    let (status, body) = te
+        .post_json("/query", Some(&token), &patient_search_query(ehr))
+        .await;
+    let texts = assert_error(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        "Patient identifier is required",
+    );
+    assert_eq!(
+        texts,
+        vec!["Patient identifier is required", "Unknown facility"],
+        "{body}"
+    );
+    assert_eq!(stub.requests().len(), 1);
+    let log = failed_query_log(&te);
+    let detail = log_detail(&te, log.id).await;
+    assert_eq!(detail["attempts"][0]["httpStatus"], 400);
+
+    let (_stub, te) = query_setup(StubReply::Text(404, "no such patient".into()), "").await;
+    let token = te.token("Lab").await;
+    let ehr = te.destination_id("EHR");
+    let (status, body) = te
+        .post_json("/query", Some(&token), &patient_search_query(ehr))
+        .await;
+    let texts = assert_error(status, &body, StatusCode::NOT_FOUND, "HTTP 404");
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains("EHR") && t.contains("no such patient")),
+        "{texts:?}"
+    );
+}
+
 #[tokio::test]
 async fn query_answered_with_something_not_json_is_502_and_failed() {
     let (_stub, te) = query_setup(StubReply::Text(200, "<html>hi</html>".into()), "").await;

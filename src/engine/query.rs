@@ -7,6 +7,7 @@ use super::config::DeliveryMode;
 use super::http::{ATTEMPT_BODY_LIMIT, BodyError, error_chain, excerpt, read_bounded};
 use super::routing::{self, Prepared, Rejection};
 use super::{Destination, Engine, Source, read_failure, store_failure};
+use crate::model::error::ErrorEntry;
 use crate::model::meta::Envelope;
 use crate::model::time::normalize_payload;
 use crate::model::{ApiError, Attempt, AttemptOutcome, LogRecord, LogStatus, LogType};
@@ -315,7 +316,8 @@ fn judge(
 }
 
 /// A destination's answer that arrived whole: a JSON object with a 2xx is the answer
-/// (timestamps normalized, `Meta.Logs` filled); anything else is a 502.
+/// (timestamps normalized, `Meta.Logs` filled); a 4xx is passed on with its status;
+/// anything else is a 502.
 fn answer_of(
     status: reqwest::StatusCode,
     bytes: &[u8],
@@ -324,6 +326,10 @@ fn answer_of(
     attempt: &mut Attempt,
 ) -> Result<Value, ApiError> {
     let name = &destination.name;
+    if status.is_client_error() {
+        attempt.error = Some(format!("HTTP {}", status.as_u16()));
+        return Err(destination_refusal(status.as_u16(), bytes, name));
+    }
     if !status.is_success() {
         attempt.error = Some(format!("HTTP {}", status.as_u16()));
         let (short, _) = excerpt(bytes, 300);
@@ -351,6 +357,53 @@ fn answer_of(
                 "Destination \"{name}\" answered with a body that is not a JSON object: {short}"
             )))
         }
+    }
+}
+
+/// A destination's 4xx reaches the source with the same status (a client that reads any
+/// 502 as "try later" must see that the query itself was refused): the destination's
+/// own `Meta.Errors` when its body has them, else one error naming it, its status and
+/// the start of its body.
+fn destination_refusal(status: u16, bytes: &[u8], name: &str) -> ApiError {
+    let own = serde_json::from_slice::<Value>(bytes)
+        .ok()
+        .and_then(|body| {
+            body.pointer("/Meta/Errors")
+                .and_then(Value::as_array)
+                .cloned()
+        })
+        .unwrap_or_default();
+    let field = |e: &Value, key: &str, default: &str| {
+        e.get(key)
+            .and_then(Value::as_str)
+            .unwrap_or(default)
+            .to_string()
+    };
+    let entries: Vec<ErrorEntry> = own
+        .iter()
+        .filter_map(|e| {
+            let text = e.get("Text")?.as_str()?;
+            Some(ErrorEntry {
+                id: 0,
+                text: text.to_string(),
+                kind: field(e, "Type", "destination"),
+                module: field(e, "Module", "Query"),
+            })
+        })
+        .collect();
+    if entries.is_empty() {
+        let (short, _) = excerpt(bytes, 300);
+        return ApiError::new(
+            status,
+            "destination",
+            "Query",
+            format!("Destination \"{name}\" refused the query with HTTP {status}: {short}"),
+        );
+    }
+    ApiError {
+        status,
+        entries,
+        headers: Vec::new(),
     }
 }
 
