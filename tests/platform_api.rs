@@ -772,6 +772,30 @@ async fn query_round_trip() {
     assert!(te.store().queued(ehr).expect("queued").is_empty());
 }
 
+/// A third-party answer without `Meta.Source` or `Meta.Destinations` reaches the source
+/// with them filled from the query, as the platform's recorded answers carry them; an
+/// answer that has its own keeps them (see `query_round_trip`).
+#[tokio::test]
+async fn a_query_answer_without_its_parties_gets_the_querys() {
+    let mut answer = patient_search_answer();
+    let meta = answer["Meta"].as_object_mut().expect("Meta");
+    meta.remove("Source");
+    meta.insert("Destinations".into(), json!([]));
+    let (_stub, te) = query_setup(StubReply::Json(200, answer), "").await;
+    let token = te.token("Lab").await;
+    let (ehr, lab) = (te.destination_id("EHR"), te.source_id("Lab"));
+    let (status, body) = te
+        .post_json("/query", Some(&token), &patient_search_query(ehr))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["Meta"]["Source"], json!({"ID": lab, "Name": "Lab"}));
+    assert_eq!(
+        body["Meta"]["Destinations"],
+        json!([{"ID": ehr, "Name": "EHR"}])
+    );
+    assert_eq!(body["Patient"]["Demographics"]["LastName"], "Bixby");
+}
+
 #[tokio::test]
 async fn a_sync_event_sent_to_endpoint_is_answered_as_a_query() {
     let answer = patient_search_answer();

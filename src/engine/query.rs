@@ -347,6 +347,7 @@ fn answer_of(
                     "Logs".into(),
                     json!([{"ID": pending.id, "AttemptID": pending.attempt_id}]),
                 );
+                fill_parties(meta, pending);
             }
             Ok(value)
         }
@@ -357,6 +358,29 @@ fn answer_of(
                 "Destination \"{name}\" answered with a body that is not a JSON object: {short}"
             )))
         }
+    }
+}
+
+/// An answer's `Meta.Source` and `Meta.Destinations`, when the destination left them
+/// out, are the query's (as the platform's recorded answers carry them: the source that
+/// asked, the destination that answered), so a client that reads them finds them.
+fn fill_parties(meta: &mut serde_json::Map<String, Value>, pending: &LogRecord) {
+    let absent = |v: Option<&Value>| match v {
+        None | Some(Value::Null) => true,
+        Some(Value::Array(items)) => items.is_empty(),
+        Some(_) => false,
+    };
+    if absent(meta.get("Source")) {
+        meta.insert(
+            "Source".into(),
+            json!({"ID": pending.source_id, "Name": pending.source_name}),
+        );
+    }
+    if absent(meta.get("Destinations")) {
+        meta.insert(
+            "Destinations".into(),
+            json!([{"ID": pending.destination_id, "Name": pending.destination_name}]),
+        );
     }
 }
 
