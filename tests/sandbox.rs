@@ -274,6 +274,29 @@ fn demographics(first: &str, last: &str, dob: &str) -> Value {
     json!({"Patient": {"Demographics": {"FirstName": first, "LastName": last, "DOB": dob}}})
 }
 
+/// A PatientSearch with neither identifiers nor demographics is refused, as the
+/// platform's sandbox refuses it: 400 with the sandbox's own `Meta.Errors`, passed on by
+/// the engine with its status (not a 502, and not 200 with an empty patient).
+#[tokio::test]
+async fn a_patient_search_without_criteria_is_400_with_meta_errors() {
+    let te = TestEngine::start("").await;
+    let token = te.token(CONSOLE_SOURCE_NAME).await;
+    for patient in [json!({}), json!({"Identifiers": [], "Demographics": {}})] {
+        let (status, body) = te
+            .post_json(
+                "/query",
+                Some(&token),
+                &to_sandbox("PatientSearch", "Query", json!({ "Patient": patient })),
+            )
+            .await;
+        assert_eq!(status, 400, "{body}");
+        let text = body["Meta"]["Errors"][0]["Text"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(text.contains("needs Patient.Identifiers"), "{body}");
+    }
+}
+
 #[tokio::test]
 async fn patient_search_by_identifier_and_by_demographics() {
     let te = TestEngine::start("").await;

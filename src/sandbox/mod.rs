@@ -101,35 +101,45 @@ impl Sandbox {
     }
 
     /// Answers one request as the EHR would: the query's answer, or an acknowledgement
-    /// after applying a notification or writeback.
-    pub fn handle(&self, request: &Value) -> Value {
+    /// after applying a notification or writeback. A query that lacks what its event
+    /// needs (a PatientSearch with neither identifiers nor demographics) is a 400 with
+    /// `Meta.Errors`, as the platform's sandbox answers it; other problems are reported
+    /// in `Meta.Errors` of a 200, the way an EHR does.
+    pub fn handle(&self, request: &Value) -> (StatusCode, Value) {
         let event = request
             .get("Meta")
             .and_then(|m| Some((m.get("DataModel")?.as_str()?, m.get("EventType")?.as_str()?)))
             .and_then(|(m, e)| crate::model::catalog::lookup(m, e).ok());
         let Some(event) = event else {
-            return meta_errors(
-                request,
-                "The sandbox cannot read Meta.DataModel / Meta.EventType.",
+            return (
+                StatusCode::OK,
+                meta_errors(
+                    request,
+                    "The sandbox cannot read Meta.DataModel / Meta.EventType.",
+                ),
             );
         };
         if event.exchange.is_sync() {
             let panel = self.panel().read().unwrap_or_else(|e| e.into_inner());
             match answers::respond(&panel, request) {
-                Ok(answer) => answer,
-                Err(e) => meta_errors(request, &e.to_string()),
+                Ok(answer) => (StatusCode::OK, answer),
+                Err(e @ answers::AnswerError::BadRequest(_)) => (
+                    StatusCode::BAD_REQUEST,
+                    meta_errors(request, &e.to_string()),
+                ),
+                Err(e) => (StatusCode::OK, meta_errors(request, &e.to_string())),
             }
         } else {
             let mut panel = self.panel().write().unwrap_or_else(|e| e.into_inner());
             match answers::apply(&mut panel, request) {
-                Ok(()) => json!({}),
-                Err(e) => meta_errors(request, &e.to_string()),
+                Ok(()) => (StatusCode::OK, json!({})),
+                Err(e) => (StatusCode::OK, meta_errors(request, &e.to_string())),
             }
         }
     }
 }
 
-/// A 200 answer carrying `Meta.Errors`, the way an EHR reports a problem with a request.
+/// An answer carrying `Meta.Errors`, the way an EHR reports a problem with a request.
 fn meta_errors(request: &Value, text: &str) -> Value {
     let mut meta = request
         .get("Meta")
@@ -198,7 +208,7 @@ async fn receive(
     // Panel work is CPU-bound and short; keep it off the async workers anyway.
     let answer = tokio::task::spawn_blocking(move || sandbox.handle(&request)).await;
     match answer {
-        Ok(answer) => axum::Json(answer).into_response(),
+        Ok((status, answer)) => (status, axum::Json(answer)).into_response(),
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
 }
