@@ -1986,6 +1986,57 @@ async fn the_cli_verifies_a_destination_while_the_engine_runs() {
             .is_verified(te.engine.registry().destination(cli).expect("cli"))
     );
 
+    // Connections say so, in the admin API and on the command line.
+    let admin = te.admin_token(Role::Admin);
+    let (status, view) = te.get("/admin/v1/connections", Some(&admin)).await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    let verified_in = |destinations: &Value, name: &str| {
+        destinations
+            .as_array()
+            .and_then(|all| all.iter().find(|d| d["name"] == name))
+            .map(|d| d["verified"].clone())
+    };
+    assert_eq!(
+        verified_in(&view["destinations"], "StageCli"),
+        Some(json!(true)),
+        "{view}"
+    );
+    assert_eq!(
+        verified_in(&view["destinations"], "StageBad"),
+        Some(json!(false)),
+        "{view}"
+    );
+    let listed = {
+        let (data_dir, config_path) = (te.data_dir.clone(), te.config_path.clone());
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+                .args(["connections", "--json", "--data-dir"])
+                .arg(&data_dir)
+                .arg("--config")
+                .arg(&config_path)
+                .output()
+                .expect("run switchboard")
+        })
+        .await
+        .expect("join")
+    };
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    let listed: Value = serde_json::from_slice(&listed.stdout).expect("connections --json");
+    assert_eq!(
+        verified_in(&listed["destinations"], "StageCli"),
+        Some(json!(true)),
+        "{listed}"
+    );
+    assert_eq!(
+        verified_in(&listed["destinations"], "StageBad"),
+        Some(json!(false)),
+        "{listed}"
+    );
+
     // The engine picks the record up at its next look; "retry" makes that now.
     let operator = te.admin_token(Role::Operator);
     let (status, _) = act(&te, &operator, "/destinations/StageCli/retry").await;

@@ -125,12 +125,23 @@ pub fn destinations_verify(name: &str, at: &Locations) -> Result<()> {
 pub fn connections(json: bool, at: &Locations) -> Result<()> {
     let config = at.load()?;
     let r = &config.registry;
+    // Verified by `destinations verify` (or the admin API) counts, as it does for delivery.
+    let data_dir = at.data_dir();
+    let destinations: Vec<_> = r
+        .destinations
+        .iter()
+        .cloned()
+        .map(|mut d| {
+            d.verified = d.verified || verify::recorded(&data_dir, &d).is_some();
+            d
+        })
+        .collect();
     if json {
         println!(
             "{}",
             serde_json::to_string_pretty(&json!({
                 "sources": r.sources,
-                "destinations": r.destinations,
+                "destinations": destinations,
                 "subscriptions": r.subscriptions,
             }))?
         );
@@ -144,7 +155,7 @@ pub fn connections(json: bool, at: &Locations) -> Result<()> {
         );
     }
     println!("Destinations");
-    for d in &r.destinations {
+    for d in &destinations {
         println!(
             "  {}  {:<12} {}  {:?} {}{}",
             d.id,

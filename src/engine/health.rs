@@ -80,8 +80,11 @@ impl Engine {
                 .map(|l| l.created_at),
             None => None,
         };
+        let mut destination: crate::model::view::DestinationInfo = d.into();
+        // Verified by `destinations verify` or the admin API counts, as for delivery.
+        destination.verified = self.is_verified(d);
         Ok(DestinationView {
-            destination: d.into(),
+            destination,
             paused: self.delivery.is_paused(d.id),
             delivery_allowed: self.delivery_allowed(d).is_ok(),
             queue_depth: depth,
