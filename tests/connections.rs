@@ -288,6 +288,30 @@ async fn slowloris(addr: String, count: usize, until: Instant) -> usize {
     opened
 }
 
+/// `GET /admin/v1/status` on a fresh connection each time, as a new client would open.
+async fn try_status(base: &str, token: &str) -> Result<Value, reqwest::Error> {
+    let probe = reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(0)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client");
+    probe
+        .get(format!("{base}/admin/v1/status"))
+        .bearer_auth(token)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await
+}
+
+async fn fresh_status(base: &str, token: &str) -> Value {
+    try_status(base, token)
+        .await
+        .expect("the engine did not answer under a slowloris of 300 connections")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bounded_slowloris_does_not_stop_the_engine_answering() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -307,27 +331,32 @@ async fn a_bounded_slowloris_does_not_stop_the_engine_answering() {
     let (_served, base) = serve_with_ulimit(dir.path(), "-n 256");
     let until = Instant::now() + Duration::from_secs(8);
     let attack = tokio::spawn(slowloris(host(&base).to_string(), 300, until));
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Probe only once the attack holds the cap: the engine has evicted a connection to
+    // make room for a newer one (else the probes could pass before the flood arrived).
+    let saturated_by = Instant::now() + Duration::from_secs(5);
+    // While the first burst of 300 arrives, a probe may itself be the oldest connection
+    // with nothing read yet and be evicted: only the probes after it must be answered.
+    loop {
+        let status = try_status(&base, &token).await;
+        let evicted = status
+            .as_ref()
+            .ok()
+            .and_then(|s| s["connectionsEvicted"].as_u64());
+        if evicted.unwrap_or(0) > 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < saturated_by,
+            "the attack never reached the cap of 32: {status:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     let mut answered = Vec::new();
     let mut last = Value::Null;
     for _ in 0..4 {
-        // A fresh connection each time, as a new client would open.
-        let probe = reqwest::Client::builder()
-            .no_proxy()
-            .pool_max_idle_per_host(0)
-            .timeout(Duration::from_secs(10))
-            .build()
-            .expect("client");
         let started = Instant::now();
-        let response = probe
-            .get(format!("{base}/admin/v1/status"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .expect("the engine did not answer under a slowloris of 300 connections");
-        assert_eq!(response.status(), 200);
-        last = response.json().await.expect("status json");
+        last = fresh_status(&base, &token).await;
         answered.push(started.elapsed());
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
