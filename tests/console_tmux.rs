@@ -186,11 +186,7 @@ async fn a_viewer_attached_over_http_never_sees_a_production_body_or_patient() {
         .arg(dir.path().join("config.toml"));
     let (_engine, base) = spawn_serve(command);
     let key = cli_json(dir.path(), &["keys", "create", "--source", "Prod Lab"]);
-    let billing = cli_json(dir.path(), &["connections"])["destinations"]
-        .as_array()
-        .and_then(|all| all.iter().find(|d| d["name"] == "Prod Billing"))
-        .map(|d| d["id"].clone())
-        .expect("Prod Billing's id");
+    let billing = common::bin::destination_id(dir.path(), "Prod Billing");
     let viewer = cli_json(
         dir.path(),
         &[

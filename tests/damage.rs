@@ -47,12 +47,7 @@ impl Site {
             .expect("token")
             .to_string();
         let key = cli_json(dir.path(), &["keys", "create", "--source", "Lab"]);
-        let destination = cli_json(dir.path(), &["connections"])["destinations"]
-            .as_array()
-            .expect("destinations")
-            .iter()
-            .find(|d| d["name"] == "EHR")
-            .expect("EHR")["id"]
+        let destination = common::bin::destination_id(dir.path(), "EHR")
             .as_str()
             .expect("id")
             .to_string();

@@ -112,13 +112,7 @@ async fn a_full_disk_answers_507_at_once_and_recovers_by_itself_when_space_is_fr
     std::fs::write(&ballast, vec![0u8; BALLAST_MB * 1024 * 1024]).expect("ballast");
 
     let key = cli_json(dir.path(), &["keys", "create", "--source", "Lab"]);
-    let destination = cli_json(dir.path(), &["connections"])["destinations"]
-        .as_array()
-        .expect("destinations")
-        .iter()
-        .find(|d| d["name"] == "EHR")
-        .expect("EHR")["id"]
-        .clone();
+    let destination = common::bin::destination_id(dir.path(), "EHR");
     let (_engine, base) = serve_dir(dir.path());
     let token = access_token(&base, &key).await;
     let client = common::client();

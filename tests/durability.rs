@@ -6,21 +6,9 @@ use serde_json::{Value, json};
 mod common;
 
 use common::bin::{BIN, access_token, cli_json, serve_dir};
-use std::path::Path;
 use std::process::Command;
 
 const CONFIG: &str = common::bin::LAB_TO_EHR;
-
-/// The ID of a configured destination, from `switchboard connections --json`.
-fn destination_id(dir: &Path, name: &str) -> Value {
-    cli_json(dir, &["connections"])["destinations"]
-        .as_array()
-        .expect("destinations")
-        .iter()
-        .find(|d| d["name"] == name)
-        .unwrap_or_else(|| panic!("no destination {name}"))["id"]
-        .clone()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn accepted_requests_survive_sigkill() {
@@ -31,7 +19,7 @@ async fn accepted_requests_survive_sigkill() {
         &["tokens", "create", "--role", "admin", "--name", "test"],
     );
     let admin = admin["token"].as_str().expect("token").to_string();
-    let destination = destination_id(dir.path(), "EHR")
+    let destination = common::bin::destination_id(dir.path(), "EHR")
         .as_str()
         .expect("destination id")
         .to_string();
@@ -172,7 +160,7 @@ async fn sigterm_finishes_the_attempt_in_flight_then_exits() {
         &["tokens", "create", "--role", "admin", "--name", "t"],
     );
     let admin = admin["token"].as_str().expect("token").to_string();
-    let destination = destination_id(dir.path(), "EHR")
+    let destination = common::bin::destination_id(dir.path(), "EHR")
         .as_str()
         .expect("id")
         .to_string();

@@ -109,6 +109,20 @@ async fn log_detail(te: &TestEngine, id: Uuid) -> Value {
 
 // ---- authentication --------------------------------------------------------
 
+/// A notification sent with `access` is accepted (the token works); its answer.
+async fn sends_with(te: &TestEngine, access: &str) -> Value {
+    let ehr = te.destination_id("EHR");
+    let (status, body) = te
+        .post_json(
+            "/endpoint",
+            Some(access),
+            &payload("PatientAdmin", "Arrival", &[ehr], "M1"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
 #[tokio::test]
 async fn authenticate_returns_a_24h_token_and_a_refresh_token() {
     let te = engine().await;
@@ -132,16 +146,8 @@ async fn authenticate_returns_a_24h_token_and_a_refresh_token() {
         "expires {expires} is not ~24 h ahead"
     );
 
-    // The token works.
-    let ehr = te.destination_id("EHR");
-    let (status, body) = te
-        .post_json(
-            "/endpoint",
-            Some(access),
-            &payload("PatientAdmin", "Arrival", &[ehr], "M1"),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let body = sends_with(&te, access).await;
+    assert_eq!(body["Meta"]["Source"]["Name"], "Lab");
 }
 
 /// Refresh tokens rotate: the answer holds a new one, and the one used is refused
@@ -185,15 +191,7 @@ async fn refresh_token_gives_a_new_working_access_token() {
     assert_eq!(status, StatusCode::OK, "{again}");
     let access = again["accessToken"].as_str().expect("accessToken");
 
-    let ehr = te.destination_id("EHR");
-    let (status, body) = te
-        .post_json(
-            "/endpoint",
-            Some(access),
-            &payload("PatientAdmin", "Arrival", &[ehr], "M1"),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let body = sends_with(&te, access).await;
     assert_eq!(body["Meta"]["Source"]["Name"], "Lab");
 }
 
@@ -388,15 +386,7 @@ async fn form_encoded_authenticate_and_refresh_work_like_json() {
         response.json().await.expect("json")
     };
     let access = renewed["accessToken"].as_str().expect("accessToken");
-    let ehr = te.destination_id("EHR");
-    let (status, body) = te
-        .post_json(
-            "/endpoint",
-            Some(access),
-            &payload("PatientAdmin", "Arrival", &[ehr], "M1"),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    sends_with(&te, access).await;
 
     // A form without its content type (a bare client) is read as a form too.
     let body = format!("apiKey={api_key}&secret={secret}");

@@ -126,6 +126,17 @@ pub fn cli_json(dir: &std::path::Path, args: &[&str]) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).expect("JSON output")
 }
 
+/// The ID of a configured destination, from `switchboard connections --json`.
+pub fn destination_id(dir: &std::path::Path, name: &str) -> serde_json::Value {
+    cli_json(dir, &["connections"])["destinations"]
+        .as_array()
+        .expect("destinations")
+        .iter()
+        .find(|d| d["name"] == name)
+        .unwrap_or_else(|| panic!("no destination {name}"))["id"]
+        .clone()
+}
+
 /// An access token from `POST /auth/authenticate` at `base` for `key`, the JSON that
 /// `switchboard keys create --json` printed.
 pub async fn access_token(base: &str, key: &serde_json::Value) -> String {

@@ -1,7 +1,7 @@
 //! `update` driven directly: keys, the filter line, the feed, commands, confirmations.
 
 use super::*;
-use crate::client::wire::{DestinationHealth, LogDetail};
+use crate::client::wire::LogDetail;
 use crate::console::feed::tests::log;
 use crate::console::fixtures;
 use crate::model::LogStatus;
@@ -50,14 +50,13 @@ fn connections(env: Environment, paused: bool) -> ConnectionsView {
     ConnectionsView {
         sources: Vec::new(),
         destinations: vec![DestinationView {
-            destination: fixtures::destination(DEST, "Sandbox EHR", env, DeliveryMode::Push),
             paused,
-            delivery_allowed: true,
-            queue_depth: 0,
-            queue_depth_capped: false,
-            oldest_queued_at: None,
-            quarantined: 0,
-            health: DestinationHealth::default(),
+            ..fixtures::idle(fixtures::destination(
+                DEST,
+                "Sandbox EHR",
+                env,
+                DeliveryMode::Push,
+            ))
         }],
         subscriptions: Vec::new(),
     }
