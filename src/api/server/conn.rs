@@ -92,6 +92,15 @@ pub(super) async fn drive(
     .await
 }
 
+/// The connection to close for a newcomer: the first evictable one in
+/// [`Conn::eviction_rank`] order.
+fn choose_victim<'a>(conns: impl Iterator<Item = &'a Conn>) -> Option<u64> {
+    conns
+        .filter(|c| c.evictable())
+        .min_by_key(|c| c.eviction_rank())
+        .map(Conn::id)
+}
+
 /// The open connections, oldest first, and the cap.
 pub(super) struct Registry {
     conns: Mutex<BTreeMap<u64, Arc<Conn>>>,
@@ -124,13 +133,14 @@ impl Registry {
         self.conns.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A slot for a new connection. At the cap, the oldest connection that has not
-    /// finished sending a request is closed to make room; if every one is busy with a
-    /// request, the newcomer is refused (`None`) rather than going past the cap.
+    /// A slot for a new connection. At the cap, a connection that has not finished
+    /// sending a request is closed to make room (chosen by [`choose_victim`]); if every
+    /// one is busy with a request, the newcomer is refused (`None`) rather than going
+    /// past the cap.
     pub(super) fn admit(&self) -> Option<Arc<Conn>> {
         let mut conns = self.lock();
         if conns.len() >= self.capacity {
-            let victim = conns.iter().find(|(_, c)| c.evictable()).map(|(id, _)| *id);
+            let victim = choose_victim(conns.values().map(|c| &**c));
             match victim.and_then(|id| conns.remove(&id)) {
                 Some(victim) => {
                     victim.tell(COMMAND_EVICT);
@@ -138,7 +148,7 @@ impl Registry {
                     tracing::debug!(
                         connection = victim.id,
                         phase = ?victim.phase(),
-                        "connection cap reached: closed the oldest connection not busy with a request"
+                        "connection cap reached: closed the connection idle or sending for the longest"
                     );
                 }
                 None => {
@@ -154,6 +164,12 @@ impl Registry {
         conns.insert(id, conn.clone());
         self.engine.listener().set_open(conns.len());
         Some(conn)
+    }
+
+    /// Whether the cap is reached: the accept loop then lets the connections it just
+    /// admitted read their requests before it admits more (see [`Conn::read_tried`]).
+    pub(super) fn full(&self) -> bool {
+        self.lock().len() >= self.capacity
     }
 
     fn log_refusal(&self) {
@@ -202,5 +218,41 @@ impl Registry {
             }
             notified.await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conn(id: u64, epoch: Instant) -> Conn {
+        Conn::new(id, epoch)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_connection_not_yet_read_is_evicted_last_and_a_prompt_request_later_still() {
+        let epoch = Instant::now();
+        let probe = conn(0, epoch);
+        let dribbler = conn(1, epoch);
+        dribbler.read_attempted();
+        dribbler.bytes_arrived();
+        tokio::time::advance(std::time::Duration::from_secs(2)).await;
+        let idle = conn(2, epoch);
+        idle.read_attempted();
+        let unread = conn(3, epoch);
+        // The probe is the oldest, but nothing has read it yet.
+        let all = [&probe, &dribbler, &idle, &unread];
+        assert_eq!(choose_victim(all.into_iter()), Some(1));
+        // Read and sending its head now: the newest phase of all, so the last to go.
+        tokio::time::advance(std::time::Duration::from_millis(10)).await;
+        probe.read_attempted();
+        probe.bytes_arrived();
+        let without_dribbler = [&probe, &idle, &unread];
+        assert_eq!(choose_victim(without_dribbler.into_iter()), Some(2));
+        assert_eq!(choose_victim([&probe, &unread].into_iter()), Some(0));
+        // Busy with a request: never.
+        probe.request_started(false);
+        assert_eq!(choose_victim([&probe, &unread].into_iter()), Some(3));
+        assert_eq!(choose_victim([&probe].into_iter()), None);
     }
 }

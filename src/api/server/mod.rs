@@ -7,9 +7,10 @@
 //!   and an idle timeout (no request in flight and no byte of a new one), from the
 //!   `[engine]` settings;
 //! - a cap on open connections, derived from the open-file limit (raised to its hard
-//!   limit at start); at the cap the oldest connection that has not finished sending a
-//!   request is closed for the newcomer, and if every one is busy the newcomer is
-//!   refused rather than going past the cap;
+//!   limit at start); at the cap a connection that has not finished sending a request
+//!   is closed for the newcomer (the one idle or dribbling its head the longest, sparing
+//!   those not yet read), and if every one is busy the newcomer is refused rather than
+//!   going past the cap;
 //! - limits on the request target and headers answered with 414/431 in the platform's
 //!   shape (see [`limits`]).
 //!
@@ -91,16 +92,21 @@ pub async fn serve(
         let service =
             service::ConnService::new(router.clone(), conn.clone(), settings.body_timeout);
         let connection = builder.serve_connection(io, service);
-        let registry = registry.clone();
+        let admitted = registry.clone();
         tasks.spawn(async move {
             let end = conn::drive(connection, &conn, settings).await;
-            registry.remove(conn.id());
+            admitted.remove(conn.id());
             match end {
                 conn::End::Closed(Err(e)) => tracing::debug!(error = %e, "connection error"),
                 conn::End::Closed(Ok(())) | conn::End::Shutdown => {}
                 other => tracing::debug!(end = ?other, "connection closed by the engine"),
             }
         });
+        if registry.full() {
+            // At the cap, each admission closes someone: let the connection just
+            // admitted read its request before the next one is weighed against it.
+            tokio::task::yield_now().await;
+        }
     }
     drop(listener);
     registry.shut_down_all();

@@ -4,7 +4,7 @@
 
 use crate::engine::config::ConnectionSettings;
 use futures_util::task::AtomicWaker;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use tokio::time::Instant;
 
 /// Where a connection is in its request cycle.
@@ -50,6 +50,11 @@ pub(super) struct Conn {
     pub(super) command: AtomicU8,
     pub(super) waker: AtomicWaker,
     pub(super) epoch: Instant,
+    /// Its task has tried to read the socket at least once. Until then it has had no
+    /// chance to send anything, so it is closed for a newcomer only as a last resort:
+    /// in a burst of connections the accept loop can admit many before any of their
+    /// tasks runs, and evicting those unread would drop honest clients with the rest.
+    pub(super) read_tried: AtomicBool,
 }
 
 impl Conn {
@@ -61,6 +66,7 @@ impl Conn {
             command: AtomicU8::new(COMMAND_NONE),
             waker: AtomicWaker::new(),
             epoch,
+            read_tried: AtomicBool::new(false),
         };
         conn.enter(Phase::Idle);
         conn
@@ -79,6 +85,13 @@ impl Conn {
         self.since_ms
             .store(u64::try_from(now).unwrap_or(u64::MAX), Ordering::Relaxed);
         self.phase.store(phase as u8, Ordering::Release);
+    }
+
+    /// The connection's task polled the socket.
+    pub(super) fn read_attempted(&self) {
+        if !self.read_tried.load(Ordering::Relaxed) {
+            self.read_tried.store(true, Ordering::Relaxed);
+        }
     }
 
     /// The socket gave bytes: on an idle connection, a request head has begun.
@@ -112,6 +125,19 @@ impl Conn {
     /// Still sending a request (or between requests), so it may be closed for a newcomer.
     pub(super) fn evictable(&self) -> bool {
         self.phase() != Phase::Busy && self.command.load(Ordering::Acquire) != COMMAND_EVICT
+    }
+
+    /// The order in which evictable connections are closed for newcomers, first first:
+    /// those whose task has read the socket before those it has not, then the longest
+    /// in their phase (idle since long ago, or dribbling one head for long), then the
+    /// oldest. A client that sends its request promptly leaves the idle phase at once
+    /// and is the last one evicted.
+    pub(super) fn eviction_rank(&self) -> (bool, u64, u64) {
+        (
+            !self.read_tried.load(Ordering::Relaxed),
+            self.since_ms.load(Ordering::Relaxed),
+            self.id,
+        )
     }
 
     pub(super) fn tell(&self, command: u8) {
