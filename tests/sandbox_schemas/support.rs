@@ -1,6 +1,9 @@
 //! Shared by the sandbox conformance tests: schema loading and validation, request
 //! builders, and the matched / unmatched / multiple-match cases of every query event.
 
+// Shared by two test crates (`sandbox_schemas`, `sandbox_strict`), each using a part.
+#![allow(dead_code)]
+
 use jsonschema::Validator;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -25,27 +28,91 @@ pub fn panel() -> &'static Panel {
 }
 
 /// Compiled validators by schema file.
-pub struct Schemas(HashMap<&'static str, Validator>);
+pub struct Schemas {
+    compiled: HashMap<&'static str, Validator>,
+    strict: bool,
+}
 
 impl Schemas {
+    /// The schemas as published: fields they do not list are allowed.
     pub fn new() -> Schemas {
-        Schemas(HashMap::new())
+        Schemas {
+            compiled: HashMap::new(),
+            strict: false,
+        }
+    }
+
+    /// The schemas with [`forbid_additional_properties`] applied to this test's copy:
+    /// a field the schema does not list is an error, as in a generated model library.
+    pub fn strict() -> Schemas {
+        Schemas {
+            compiled: HashMap::new(),
+            strict: true,
+        }
     }
 
     /// Validation errors of `instance` against `schema` (relative path), as text.
     pub fn check(&mut self, schema: &'static str, instance: &Value) -> Vec<String> {
-        let validator = self.0.entry(schema).or_insert_with(|| {
+        let strict = self.strict;
+        let validator = self.compiled.entry(schema).or_insert_with(|| {
             let path = format!("{SCHEMAS}{schema}");
             let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
             let mut value: Value =
                 serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
             dedupe_types(&mut value);
+            if strict {
+                forbid_additional_properties(&mut value);
+            }
             jsonschema::draft4::new(&value).unwrap_or_else(|e| panic!("{path}: {e}"))
         });
         validator
             .iter_errors(instance)
             .map(|e| format!("at '{}': {e}", e.instance_path()))
             .collect()
+    }
+}
+
+/// Forbids fields a schema does not list, the way an independent model library generated
+/// from the schemas does: every object schema that lists `properties` and says nothing
+/// of `additionalProperties` (or `patternProperties`) gets `"additionalProperties":
+/// false`. An object schema without `properties` (free-form, like an extension bag) and
+/// one that already decides about extra fields are left as they are. The walk follows
+/// the schema keywords (`properties`, `items`, `additionalItems`, `allOf`/`anyOf`/
+/// `oneOf`, `not`, `definitions`, `patternProperties`, `dependencies`), never the names
+/// of fields, so a field called `properties` or `items` is not mistaken for a keyword.
+pub fn forbid_additional_properties(schema: &mut Value) {
+    let Value::Object(map) = schema else {
+        return;
+    };
+    let lists_fields = map.get("properties").is_some_and(Value::is_object);
+    if lists_fields
+        && !map.contains_key("additionalProperties")
+        && !map.contains_key("patternProperties")
+    {
+        map.insert("additionalProperties".into(), Value::Bool(false));
+    }
+    for keyword in [
+        "properties",
+        "patternProperties",
+        "definitions",
+        "dependencies",
+    ] {
+        if let Some(Value::Object(named)) = map.get_mut(keyword) {
+            // `dependencies` may also map to a list of names: not a schema, skipped.
+            named.values_mut().for_each(forbid_additional_properties);
+        }
+    }
+    for keyword in ["items", "additionalItems", "additionalProperties", "not"] {
+        match map.get_mut(keyword) {
+            Some(Value::Array(list)) => list.iter_mut().for_each(forbid_additional_properties),
+            Some(one) => forbid_additional_properties(one),
+            None => {}
+        }
+    }
+    for keyword in ["allOf", "anyOf", "oneOf"] {
+        if let Some(Value::Array(list)) = map.get_mut(keyword) {
+            list.iter_mut().for_each(forbid_additional_properties);
+        }
     }
 }
 

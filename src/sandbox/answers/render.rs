@@ -148,6 +148,13 @@ pub fn with_first(value: &mut Value, key: &str, field: Value) {
     }
 }
 
+/// Removes `key` from an object, for a shared shape one schema does not list in full.
+pub fn unset(value: &mut Value, key: &str) {
+    if let Value::Object(map) = value {
+        map.remove(key);
+    }
+}
+
 /// Sets `key` on an object (the end of it when new).
 pub fn set(value: &mut Value, key: &str, field: Value) {
     if let Value::Object(map) = value {
@@ -177,6 +184,17 @@ pub fn cs_code(code: &Code) -> Value {
         "CodeSystemName": code.system.name(),
         "Name": code.name,
         "AltCodes": [],
+    })
+}
+
+/// A code for the Clinical Summary fields whose schema lists no `AltCodes` (an allergy's
+/// or problem's status, a severity): a strict client rejects the empty list there.
+pub fn cs_plain_code(code: &Code) -> Value {
+    json!({
+        "Code": code.code,
+        "CodeSystem": code.system.oid(),
+        "CodeSystemName": code.system.name(),
+        "Name": code.name,
     })
 }
 

@@ -2,7 +2,9 @@
 //! encounters, immunizations, medications, problems, results, vital signs, social
 //! history, plan of care and procedures, plus what PatientPush added.
 
-use super::render::{cs_code, cs_null_code, facility_address, provider, set, ts};
+use super::render::{
+    cs_code, cs_null_code, cs_plain_code, facility_address, provider, set, ts, unset,
+};
 use crate::sandbox::panel::Panel;
 use crate::sandbox::panel::codes::{
     CATEGORY_PROBLEM, Code, PROBLEMS, STATUS_ACTIVE, STATUS_RESOLVED, System, TestKind,
@@ -38,17 +40,17 @@ pub(super) fn allergies(patient: &Patient) -> Vec<Value> {
                     "CodeSystemName": a.reaction.system.name(),
                     "Name": a.reaction.name,
                     "AltCodes": [],
-                    "Severity": cs_code(&a.severity),
+                    "Severity": cs_plain_code(&a.severity),
                     "Text": null,
                 }],
-                "Severity": cs_code(&a.severity),
+                "Severity": cs_plain_code(&a.severity),
                 "Criticality": {
                     "Code": if severe { "CRITH" } else { "CRITL" },
                     "CodeSystem": "2.16.840.1.113883.5.1063",
                     "CodeSystemName": "ObservationValue",
                     "Name": if severe { "High criticality" } else { "Low criticality" },
                 },
-                "Status": cs_code(&STATUS_ACTIVE),
+                "Status": cs_plain_code(&STATUS_ACTIVE),
                 "StartDate": a.since.format("%Y-%m-%d").to_string(),
                 "EndDate": null,
                 "Comment": null,
@@ -64,7 +66,9 @@ pub(super) fn encounter(panel: &Panel, v: &Visit) -> Value {
         PatientClass::Inpatient => code("99223", System::Cpt, "Initial hospital inpatient care"),
         PatientClass::Observation => code("99220", System::Cpt, "Initial observation care"),
     };
+    // An encounter's provider has a Role, not the Type of a header's provider.
     let mut attending = cs_provider(panel, v.attending);
+    unset(&mut attending, "Type");
     set(
         &mut attending,
         "Role",
@@ -74,6 +78,9 @@ pub(super) fn encounter(panel: &Panel, v: &Visit) -> Value {
         }),
     );
     let f = v.facility();
+    // An encounter location's address has no County in the schema: it is dropped.
+    let mut address = facility_address(f);
+    unset(&mut address, "County");
     json!({
         "Identifiers": [{"ID": v.number, "IDType": "Sandbox Visit Number"}],
         "Type": cs_code(&kind),
@@ -81,7 +88,7 @@ pub(super) fn encounter(panel: &Panel, v: &Visit) -> Value {
         "EndDateTime": v.end.map(ts),
         "Providers": [attending],
         "Locations": [{
-            "Address": facility_address(f),
+            "Address": address,
             "Type": {"Code": null, "CodeSystem": null, "CodeSystemName": null, "Name": f.kind, "AltCodes": []},
             "Name": f.name,
         }],
@@ -190,7 +197,7 @@ pub(super) fn problems(patient: &Patient) -> Vec<Value> {
             out.extend(map);
             out.insert("Category".into(), cs_code(&CATEGORY_PROBLEM));
             out.insert("HealthStatus".into(), cs_null_code());
-            out.insert("Status".into(), cs_code(&status));
+            out.insert("Status".into(), cs_plain_code(&status));
             out.insert("Comment".into(), Value::Null);
             value = Value::Object(out);
             value
