@@ -27,6 +27,7 @@
 //! its schemas do not list) and `Meta.Logs`, which the engine adds on the way back. The
 //! sandbox acknowledges notifications and writebacks with an empty `{}`.
 
+mod common;
 #[path = "sandbox_schemas/support.rs"]
 mod support;
 
@@ -34,6 +35,7 @@ use serde_json::{Value, json};
 use support::{
     Schemas, cases, event, forbid_additional_properties, json_files, panel, response_of, with_meta,
 };
+use switchboard::engine::config::CONSOLE_SOURCE_NAME;
 use switchboard::model::catalog::{self, EventInfo, Exchange};
 use switchboard::model::template::{Options, Party, TemplateStyle, template};
 use switchboard::sandbox::answers::{apply, respond, sample_notification};
@@ -160,6 +162,52 @@ fn every_query_answer_has_only_schema_fields() {
     eprintln!("validated {validated} answers, extra fields forbidden");
     report(failures);
     assert!(validated > 500, "only {validated} answers validated");
+}
+
+#[tokio::test]
+async fn answers_over_http_have_only_schema_fields() {
+    // The same answers as a client gets them: through the engine's /query on loopback.
+    // `Meta.Logs` is removed first: the engine adds it, as the platform does, and the
+    // platform's schemas do not list it (that is the platform's envelope, not the EHR's).
+    let te = common::TestEngine::start("").await;
+    let token = te.token(CONSOLE_SOURCE_NAME).await;
+    let mut schemas = Schemas::strict();
+    let mut failures = Vec::new();
+    let mut answered = 0;
+    for query in catalog::all()
+        .iter()
+        .filter(|e| e.exchange == Exchange::Query)
+    {
+        let list = cases(panel(), query.data_model, query.event_type);
+        let Some((_, mut request)) = list.into_iter().find(|(c, _)| c.starts_with("matched"))
+        else {
+            failures.push(format!(
+                "{} {}: no matched case",
+                query.data_model, query.event_type
+            ));
+            continue;
+        };
+        request["Meta"] = json!({
+            "DataModel": query.data_model,
+            "EventType": query.event_type,
+            "Destinations": [{"ID": switchboard::sandbox::DESTINATION_ID}],
+        });
+        let label = format!("{} {} over HTTP", query.data_model, query.event_type);
+        let (status, mut answer) = te.post_json("/query", Some(&token), &request).await;
+        if status != 200 {
+            failures.push(format!("{label}: HTTP {status}: {answer:.300}"));
+            continue;
+        }
+        answered += 1;
+        if let Some(meta) = answer["Meta"].as_object_mut() {
+            meta.remove("Logs");
+        }
+        for e in schemas.check(response_of(query).schema, &answer) {
+            failures.push(format!("{label}: {e}"));
+        }
+    }
+    report(failures);
+    assert_eq!(answered, 19, "the catalog's query events");
 }
 
 /// Composer templates in the Values style: what a user sends from the console.
