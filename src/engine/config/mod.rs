@@ -100,8 +100,13 @@ pub struct Destination {
     pub timezone: Tz,
     pub verified: bool,
     pub delivery: DeliveryPolicy,
-    /// How the engine authenticates to it (`[destinations.auth]`); never serialized.
-    #[serde(skip)]
+    /// How the engine authenticates to it (`[destinations.auth]`); serialized as its
+    /// kind only, never the secret.
+    #[serde(
+        serialize_with = "outbound::serialize_kind",
+        skip_deserializing,
+        default
+    )]
     pub outbound_auth: Option<OutboundAuth>,
 }
 

@@ -59,6 +59,14 @@ impl OutboundAuth {
     }
 }
 
+/// `connections --json` shows a destination's auth as its kind (see [`OutboundAuth::kind`]).
+pub(super) fn serialize_kind<S: serde::Serializer>(
+    auth: &Option<OutboundAuth>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serde::Serialize::serialize(&auth.as_ref().map(OutboundAuth::kind), serializer)
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClientCredentials {
     pub token_url: String,
