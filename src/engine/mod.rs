@@ -1,5 +1,6 @@
 //! The exchange engine: authentication of sources, ingest and routing of notifications
 //! and writebacks, synchronous query forwarding, history reads, and the event bus.
+//! `outbound_auth` puts a destination's own `Authorization` on what is sent to it.
 //! No HTTP types in here: the `api` module adapts requests to these calls.
 
 pub mod access;
