@@ -299,6 +299,21 @@ mod tests {
     }
 
     #[test]
+    fn an_inline_table_works_too() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let text = "[[destinations]]\nname = \"Acme\"\nenvironment = \"staging\"\n\
+                    url = \"http://127.0.0.1:9/\"\nverification_token = \"t\"\n\
+                    auth = { bearer = \"inline\" }\n";
+        let config =
+            Config::parse(text, &dir.path().join("config.toml"), dir.path()).expect("valid");
+        assert_eq!(
+            auth_of(&config).map(|a| a.kind()),
+            Some("bearer"),
+            "{config:?}"
+        );
+    }
+
+    #[test]
     fn client_credentials_with_defaults() {
         let dir = tempfile::tempdir().expect("tempdir");
         let config = parse(
@@ -319,7 +334,10 @@ mod tests {
         let err = parse("bearer_file = \"missing.token\"\n", dir.path()).expect_err("refused");
         assert!(err.contains("line 8: cannot read bearer_file"), "{err}");
         let err = parse("\n", dir.path()).expect_err("refused");
-        assert!(err.contains("auth is empty: set bearer_file"), "{err}");
+        assert!(
+            err.contains("line 7: auth is empty: set bearer_file"),
+            "{err}"
+        );
         let err = parse("bearer = \"a\"\nbearer_env = \"B\"\n", dir.path()).expect_err("refused");
         assert!(err.contains("more than one bearer"), "{err}");
         let err = parse("token_url = \"ftp://x/\"\nclient_id = \"me\"\n", dir.path())
