@@ -116,10 +116,15 @@ async fn start_peer(peer: Peer) -> String {
 /// Development source "Lab" to destination "EHR" (per-patient queues, fast retries)
 /// at `base`, with `auth` as its `[destinations.auth]`.
 fn config(base: &str, auth: &str) -> String {
+    config_retrying(base, auth, "[0.05, 0.2]")
+}
+
+/// [`config`] with this `retry_schedule_seconds`.
+fn config_retrying(base: &str, auth: &str, retry: &str) -> String {
     format!(
         "{}[[destinations]]\nname = \"EHR\"\nenvironment = \"development\"\n\
          url = \"{base}/redox\"\nverification_token = \"tok-EHR\"\nqueue_key = \"patient\"\n\
-         retry_schedule_seconds = [0.05, 0.2]\ntimeout_seconds = 10\n\n\
+         retry_schedule_seconds = {retry}\ntimeout_seconds = 10\n\n\
          [destinations.auth]\n{auth}\n{}",
         source_toml("Lab", "development", None),
         subscription_toml("Lab", "EHR", &["*"]),
@@ -381,6 +386,46 @@ async fn a_failing_token_endpoint_is_a_retried_failure_that_names_the_fetch() {
     // Once the endpoint is back, the queued message goes out.
     peer.with(|s| s.token_status = None);
     delivered(&te, &[log]).await;
+}
+
+#[tokio::test]
+async fn deliveries_waiting_on_a_failing_fetch_share_its_failure() {
+    let peer = Peer::default();
+    peer.with(|s| {
+        s.token_status = Some(500);
+        // Long enough that the deliveries of several patients' queues wait on it.
+        s.token_delay = Duration::from_millis(300);
+    });
+    let base = start_peer(peer.clone()).await;
+    // No retry within the test's wait: only first attempts are counted.
+    let te = TestEngine::start(&config_retrying(&base, &oauth(&base, ""), "[30]")).await;
+    let token = te.token("Lab").await;
+    let mut logs = Vec::new();
+    for i in 0..6 {
+        logs.push(notify(&te, &token, &format!("MRN-{i}")).await);
+    }
+    eventually_within("a failed attempt on each", DEADLINE, || {
+        let tried = logs
+            .iter()
+            .filter(|l| !attempts(&te, **l).is_empty())
+            .count();
+        if tried == logs.len() {
+            Ok(())
+        } else {
+            Err(format!("{tried} tried"))
+        }
+    })
+    .await;
+    let calls = peer.token_calls();
+    assert!(
+        calls < logs.len(),
+        "{calls} token requests for {} deliveries: those waiting on a failing fetch must share it",
+        logs.len()
+    );
+    for l in &logs {
+        let error = attempts(&te, *l)[0].error.clone().unwrap_or_default();
+        assert!(error.contains("token fetch from"), "{error}");
+    }
 }
 
 /// The real binary, logging at debug: neither the client secret nor a token appears

@@ -3,7 +3,8 @@
 //! (see `config::outbound`). A static bearer value is sent as it is; an OAuth 2.0
 //! client-credentials token is fetched from the destination's token URL, cached until
 //! shortly before it expires, fetched by one caller at a time per destination (the
-//! others wait for that fetch rather than each asking), and dropped and fetched again
+//! others wait for that fetch and share its answer, a failure included, rather than each
+//! asking), and dropped and fetched again
 //! once when the destination answers 401.
 //!
 //! Endpoint verification sends no `Authorization`: the platform's challenge is
@@ -36,7 +37,7 @@ const TOKEN_BODY_LIMIT: usize = 64 * 1024;
 const REFUSAL_EXCERPT: usize = 200;
 
 /// Why no authorization could be had; the attempt's error text, so it says where and why.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum TokenError {
     #[error("token fetch from {url} failed: {reason}")]
     Fetch { url: String, reason: String },
@@ -67,11 +68,20 @@ struct Cached {
     fresh_until: Instant,
 }
 
+/// One destination's token, and how its last fetch failed (if it did).
+#[derive(Default)]
+struct Slot {
+    cached: Option<Cached>,
+    /// When the last fetch failed and why: those who waited for that fetch get its
+    /// answer instead of each asking a failing endpoint again.
+    failure: Option<(Instant, TokenError)>,
+}
+
 /// The token caches of the destinations that use client credentials.
 pub struct Tokens {
     http: reqwest::Client,
     // A tokio mutex held across the fetch: the one-at-a-time rule.
-    slots: HashMap<Uuid, Arc<Mutex<Option<Cached>>>>,
+    slots: HashMap<Uuid, Arc<Mutex<Slot>>>,
 }
 
 impl Tokens {
@@ -80,7 +90,7 @@ impl Tokens {
         let slots = destinations
             .iter()
             .filter(|d| matches!(d.outbound_auth, Some(OutboundAuth::ClientCredentials(_))))
-            .map(|d| (d.id, Arc::new(Mutex::new(None))))
+            .map(|d| (d.id, Arc::new(Mutex::new(Slot::default()))))
             .collect();
         Tokens { http, slots }
     }
@@ -129,20 +139,38 @@ impl Tokens {
                         reason: "the engine has no token cache for this destination".into(),
                     });
                 };
-                let mut cached = slot.lock().await;
-                if let Some(c) = cached.as_ref().filter(|c| Instant::now() < c.fresh_until) {
+                let asked = Instant::now();
+                let mut slot = slot.lock().await;
+                let fresh = slot.cached.as_ref().filter(|c| asked < c.fresh_until);
+                if let Some(c) = fresh {
                     return Ok(Some(Credential {
                         value: bearer(&c.token)?,
                         token: Some(c.token.clone()),
                     }));
                 }
-                let fetched = fetch(&self.http, client).await?;
-                let credential = Credential {
-                    value: bearer(&fetched.token)?,
-                    token: Some(fetched.token.clone()),
-                };
-                *cached = Some(fetched);
-                Ok(Some(credential))
+                // A fetch that failed while this caller waited is the one it waited on.
+                if let Some((at, e)) = &slot.failure
+                    && *at >= asked
+                {
+                    return Err(e.clone());
+                }
+                match fetch(&self.http, client).await {
+                    Ok(fetched) => {
+                        let credential = Credential {
+                            value: bearer(&fetched.token)?,
+                            token: Some(fetched.token.clone()),
+                        };
+                        *slot = Slot {
+                            cached: Some(fetched),
+                            failure: None,
+                        };
+                        Ok(Some(credential))
+                    }
+                    Err(e) => {
+                        slot.failure = Some((Instant::now(), e.clone()));
+                        Err(e)
+                    }
+                }
             }
         }
     }
@@ -152,9 +180,9 @@ impl Tokens {
         let (Some(slot), Some(token)) = (self.slots.get(&destination.id), &used.token) else {
             return;
         };
-        let mut cached = slot.lock().await;
-        if cached.as_ref().is_some_and(|c| c.token == *token) {
-            *cached = None;
+        let mut slot = slot.lock().await;
+        if slot.cached.as_ref().is_some_and(|c| c.token == *token) {
+            slot.cached = None;
         }
     }
 }
