@@ -23,7 +23,8 @@
 //!   transient/permanent classification of answers (`engine::http`, shared with the
 //!   client), push delivery (dispatchers, retries, quarantine of poison messages, a cap
 //!   on attempts in flight and a bound on each queue), poll delivery,
-//!   endpoint verification, operator actions, revocation, whether the store can take new
+//!   endpoint verification, outgoing authentication to destinations (a static bearer
+//!   or OAuth client-credentials tokens, `engine::outbound_auth`), operator actions, revocation, whether the store can take new
 //!   work (`capacity`), the run file through which commands reach a running engine, the
 //!   event bus; every task it spawns is tracked and stops on one token. No HTTP server
 //!   types.

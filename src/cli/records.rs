@@ -157,7 +157,7 @@ pub fn connections(json: bool, at: &Locations) -> Result<()> {
     println!("Destinations");
     for d in &destinations {
         println!(
-            "  {}  {:<12} {}  {:?} {}{}",
+            "  {}  {:<12} {}  {:?} {}{}{}",
             d.id,
             d.environment,
             d.name,
@@ -169,7 +169,11 @@ pub fn connections(json: bool, at: &Locations) -> Result<()> {
                 } else {
                     "-"
                 }),
-            if d.verified { "" } else { "  (unverified)" }
+            if d.verified { "" } else { "  (unverified)" },
+            d.outbound_auth
+                .as_ref()
+                .map(|a| format!("  (auth: {})", a.kind()))
+                .unwrap_or_default()
         );
     }
     println!("Subscriptions");

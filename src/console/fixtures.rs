@@ -63,6 +63,7 @@ pub fn destination(
             max_concurrent_deliveries: Some(8),
             max_queue_items: Some(1_000_000),
         },
+        outbound_auth: None,
     }
 }
 

@@ -1,5 +1,6 @@
 //! The exchange engine: authentication of sources, ingest and routing of notifications
 //! and writebacks, synchronous query forwarding, history reads, and the event bus.
+//! `outbound_auth` puts a destination's own `Authorization` on what is sent to it.
 //! No HTTP types in here: the `api` module adapts requests to these calls.
 
 pub mod access;
@@ -15,6 +16,7 @@ pub mod ingest;
 pub mod listener;
 pub mod maintenance;
 pub mod operator;
+pub mod outbound_auth;
 pub mod paths;
 pub mod poll;
 pub mod query;
@@ -77,6 +79,8 @@ pub struct Engine {
     pub(crate) http: reqwest::Client,
     pub(crate) events: broadcast::Sender<LogEvent>,
     pub(crate) delivery: delivery::Delivery,
+    /// Outgoing authentication to destinations, with the OAuth token caches.
+    pub(crate) outbound: outbound_auth::Tokens,
     pub(crate) stats: stats::Stats,
     /// Connections of the HTTP server in front of this engine.
     listener: listener::ListenerFigures,
@@ -142,6 +146,7 @@ impl Engine {
         .map_err(EngineError::Http)?;
         let space =
             crate::store::space::DiskSpace::new(data_dir, config.settings.min_free_disk_bytes);
+        let outbound = outbound_auth::Tokens::new(&config.registry.destinations, http.clone());
         let engine = Arc::new_cyclic(|weak| {
             let delivery = delivery::Delivery::new(
                 weak.clone(),
@@ -160,6 +165,7 @@ impl Engine {
                 http,
                 events,
                 delivery,
+                outbound,
                 stats: stats::Stats::default(),
                 listener: listener::ListenerFigures::default(),
                 streams: stop.child_token(),

@@ -5,6 +5,7 @@
 
 use super::config::DeliveryMode;
 use super::http::{ATTEMPT_BODY_LIMIT, BodyError, error_chain, excerpt, read_bounded};
+use super::outbound_auth::{SendError, TokenError};
 use super::routing::{self, Prepared, Rejection};
 use super::{Destination, Engine, Source, read_failure, store_failure};
 use crate::model::error::ErrorEntry;
@@ -30,6 +31,8 @@ struct Exchanged {
 enum NoReply {
     /// No answer, or it broke off (a timeout among them).
     Transport(reqwest::Error),
+    /// Not sent: the destination's token could not be had.
+    Token(TokenError),
     /// An answer larger than the engine reads; `status` is the one it came with.
     TooLarge {
         status: reqwest::StatusCode,
@@ -155,15 +158,18 @@ impl Engine {
         let clock = Instant::now();
         let limit = self.settings.max_body_bytes;
         let sent = self
-            .http
-            .post(url)
-            .header("verification-token", &destination.verification_token)
-            .timeout(self.settings.query_timeout)
-            .json(payload)
-            .send()
+            .outbound
+            .send(destination, |_| {
+                self.http
+                    .post(url)
+                    .header("verification-token", &destination.verification_token)
+                    .timeout(self.settings.query_timeout)
+                    .json(payload)
+            })
             .await;
         let reply = match sent {
-            Err(e) => Err(NoReply::Transport(e)),
+            Err(SendError::Token(e)) => Err(NoReply::Token(e)),
+            Err(SendError::Transport(e)) => Err(NoReply::Transport(e)),
             Ok(response) => {
                 let status = response.status();
                 match read_bounded(response, limit).await {
@@ -282,6 +288,19 @@ fn judge(
             attempt.error = Some(reason.clone());
             let answer = Err(destination_error(format!(
                 "Could not reach destination \"{name}\": {reason}. Check that it is up and its URL is right."
+            )));
+            return Judged {
+                answer,
+                attempt,
+                stored_body: None,
+            };
+        }
+        Err(NoReply::Token(e)) => {
+            let reason = e.to_string();
+            attempt.error = Some(reason.clone());
+            let answer = Err(destination_error(format!(
+                "Could not authenticate to destination \"{name}\": {reason}. Check its auth \
+                 settings and that its token endpoint is up."
             )));
             return Judged {
                 answer,

@@ -21,7 +21,8 @@ impl From<&Source> for SourceInfo {
 
 impl From<&Destination> for DestinationInfo {
     fn from(d: &Destination) -> Self {
-        // Every field but `verification_token`: a secret the console never needs.
+        // Every field but `verification_token` and the auth secrets, which the console
+        // never needs: of the auth, only its kind.
         DestinationInfo {
             id: d.id,
             name: d.name.clone(),
@@ -32,6 +33,7 @@ impl From<&Destination> for DestinationInfo {
             timezone: d.timezone,
             verified: d.verified,
             delivery: (&d.delivery).into(),
+            outbound_auth: d.outbound_auth.as_ref().map(|a| a.kind().to_string()),
         }
     }
 }

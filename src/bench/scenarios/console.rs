@@ -52,6 +52,7 @@ fn connections() -> ConnectionsView {
                     timezone: chrono_tz::Tz::UTC,
                     verified: true,
                     delivery: DeliveryPolicy::default(),
+                    outbound_auth: None,
                 })
                     .into(),
                 paused: false,

@@ -27,6 +27,9 @@
 //! max_concurrent_deliveries = 8     # attempts in flight across its queues
 //! max_queue_items = 1000000         # past it, new messages for it get 429
 //!
+//! [destinations.auth]               # optional: see `outbound`
+//! bearer_file = "acme.token"
+//!
 //! [[subscriptions]]
 //! source = "Lab"
 //! destination = "Acme EHR"
@@ -52,10 +55,12 @@ use std::time::Duration;
 use uuid::Uuid;
 
 pub mod connections;
+pub mod outbound;
 mod parse;
 pub mod reach;
 
 pub use connections::ConnectionSettings;
+pub use outbound::OutboundAuth;
 
 pub use reach::{Blocked, Candidate, ComposeError, ResolveError, Resolved, SavedNames};
 
@@ -95,6 +100,14 @@ pub struct Destination {
     pub timezone: Tz,
     pub verified: bool,
     pub delivery: DeliveryPolicy,
+    /// How the engine authenticates to it (`[destinations.auth]`); serialized as its
+    /// kind only, never the secret.
+    #[serde(
+        serialize_with = "outbound::serialize_kind",
+        skip_deserializing,
+        default
+    )]
+    pub outbound_auth: Option<OutboundAuth>,
 }
 
 /// How one destination is delivered to.
@@ -374,6 +387,7 @@ fn builtins() -> (Vec<Source>, Vec<Destination>, Vec<Subscription>) {
         timezone: Tz::UTC,
         verified: true,
         delivery: DeliveryPolicy::default(),
+        outbound_auth: None,
     };
     let subscriptions = sources
         .iter()

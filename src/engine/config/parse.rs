@@ -71,6 +71,8 @@ struct RawDestination {
     timeout_seconds: Option<Spanned<f64>>,
     max_concurrent_deliveries: Option<Spanned<u64>>,
     max_queue_items: Option<Spanned<u64>>,
+    /// How the engine authenticates what it sends there (see `outbound`).
+    auth: Option<Spanned<outbound::RawAuth>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -87,6 +89,8 @@ fn line_of(text: &str, offset: usize) -> usize {
 
 struct Checker<'a> {
     path: &'a str,
+    /// The config file's directory: relative secret files are read from there.
+    dir: &'a Path,
     text: &'a str,
     problems: Vec<String>,
 }
@@ -192,6 +196,7 @@ impl Config {
         })?;
         let mut check = Checker {
             path: &path_str,
+            dir: path.parent().unwrap_or(Path::new(".")),
             text,
             problems: Vec::new(),
         };
@@ -344,6 +349,10 @@ fn destination(d: &RawDestination, check: &mut Checker) -> (Option<Uuid>, Destin
         timezone: check.timezone(d.timezone.as_ref()),
         verified: d.verified,
         delivery: delivery_policy(d, check),
+        outbound_auth: d.auth.as_ref().and_then(|auth| {
+            let dir = check.dir;
+            outbound::check(auth, dir, |span, message| check.at(span, message))
+        }),
     };
     (id, destination)
 }

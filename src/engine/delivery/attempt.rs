@@ -3,6 +3,7 @@
 use super::retry::parse_retry_after;
 use crate::engine::config::Destination;
 use crate::engine::http::{ATTEMPT_BODY_LIMIT, error_chain, read_prefix};
+use crate::engine::outbound_auth::{SendError, Tokens};
 use crate::model::{Attempt, AttemptOutcome};
 use chrono::Utc;
 use std::time::{Duration, Instant};
@@ -16,6 +17,7 @@ pub(super) struct Outcome {
 
 pub(super) async fn deliver(
     client: &reqwest::Client,
+    auth: &Tokens,
     destination: &Destination,
     log_id: Uuid,
     attempt_id: Uuid,
@@ -38,16 +40,27 @@ pub(super) async fn deliver(
     };
     let mut retry_after = None;
     let url = destination.url.as_deref().unwrap_or_default();
-    let sent = client
-        .post(url)
-        .header("verification-token", &destination.verification_token)
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .header("Switchboard-Log-Id", log_id.to_string())
-        .body(payload)
-        .send()
+    // The body is copied only when a 401 may have it sent a second time.
+    let mut payload = Some(payload);
+    let sent = auth
+        .send(destination, |last| {
+            let body = if last {
+                payload.take()
+            } else {
+                payload.clone()
+            };
+            client
+                .post(url)
+                .header("verification-token", &destination.verification_token)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .header("Switchboard-Log-Id", log_id.to_string())
+                .body(body.unwrap_or_default())
+        })
         .await;
     match sent {
-        Err(e) => {
+        // No token, no request: a transient failure (no status), retried on the schedule.
+        Err(SendError::Token(e)) => attempt.error = Some(e.to_string()),
+        Err(SendError::Transport(e)) => {
             attempt.error = Some(if e.is_timeout() {
                 format!(
                     "no answer within {:.1} s",

@@ -299,7 +299,16 @@ async fn attempt_once(
         Uuid::now_v7()
     };
     let body = payload_for(request.payload, log, attempt_id);
-    let outcome = attempt::deliver(client, destination, log.id, attempt_id, number, body).await;
+    let outcome = attempt::deliver(
+        client,
+        &engine.outbound,
+        destination,
+        log.id,
+        attempt_id,
+        number,
+        body,
+    )
+    .await;
     let succeeded = outcome.attempt.outcome == AttemptOutcome::Succeeded;
 
     // An operator may have acted during the attempt, so the outcome is computed in

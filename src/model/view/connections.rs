@@ -52,6 +52,10 @@ pub struct DestinationInfo {
     pub timezone: Tz,
     pub verified: bool,
     pub delivery: DeliveryView,
+    /// How the engine authenticates to it: `"bearer"`, `"oauth-client-credentials"`,
+    /// or none. The kind only, never a secret (absent from an older engine).
+    #[serde(default)]
+    pub outbound_auth: Option<String>,
 }
 
 /// How the engine verifies a destination's endpoint.
