@@ -79,6 +79,14 @@ pub struct Source {
     pub name: String,
     pub environment: Environment,
     pub timezone: Tz,
+    /// Whether its requests get the platform's deprecated numeric `Meta.Message.ID`
+    /// and `Meta.Transmission.ID` (`legacy_ids`, on unless set to false).
+    #[serde(default = "legacy_ids_default")]
+    pub legacy_ids: bool,
+}
+
+fn legacy_ids_default() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -357,6 +365,7 @@ fn builtins() -> (Vec<Source>, Vec<Destination>, Vec<Subscription>) {
         name: name.to_string(),
         environment: Environment::Development,
         timezone: Tz::UTC,
+        legacy_ids: true,
     };
     let sources = vec![
         source(CONSOLE_SOURCE_ID, CONSOLE_SOURCE_NAME),
