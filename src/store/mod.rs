@@ -315,7 +315,8 @@ impl Store {
     /// sequence numbers draw from too (so numbers have gaps), plus the floor a restore
     /// sets. For the platform's numeric legacy IDs (`engine::routing::legacy`).
     pub fn durable_number(&self) -> Result<u64> {
-        self.next_seq()
+        // Never 0, which a client may read as "absent".
+        Ok(self.next_seq()?.saturating_add(1))
     }
 
     pub fn db(&self) -> &sled::Db {
