@@ -251,6 +251,49 @@ async fn a_query_and_its_answer_carry_the_engines_numbers() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_polled_item_carries_its_own_numbers() {
+    let mut config = source_toml("Lab", "development", None);
+    for name in ["P1", "P2"] {
+        config += &format!(
+            "[[destinations]]\nname = \"{name}\"\nenvironment = \"development\"\nmode = \"poll\"\nverification_token = \"{}\"\n\n",
+            verification_token(name)
+        );
+        config += &subscription_toml("Lab", name, &["*"]);
+    }
+    let te = TestEngine::start(&config).await;
+    let token = te.token("Lab").await;
+    let (p1, p2) = (te.destination_id("P1"), te.destination_id("P2"));
+    let accepted = sent(
+        &te,
+        &token,
+        &payload("PatientAdmin", "Arrival", &[p1, p2], "M1"),
+    )
+    .await;
+    // The second destination's: its Transmission.ID is not the one the 200 shows.
+    let polled: Value = te
+        .client
+        .post(te.url("/poll"))
+        .header("verification-token", verification_token("P2"))
+        .json(&json!({"destination": p2, "max": 10, "leaseSeconds": 60}))
+        .send()
+        .await
+        .expect("poll")
+        .json()
+        .await
+        .expect("JSON");
+    let item = &polled["items"][0]["payload"];
+    let log = uuid_of(&item["Meta"]["Logs"][0]["ID"]);
+    assert_ne!(log, first_log(&accepted), "{item}");
+    let (message, transmission) = ids(item);
+    assert_eq!(message, ids(&accepted).0);
+    assert_ne!(transmission, ids(&accepted).1);
+    assert_eq!(
+        stored_ids(&te, log).await,
+        json!({"message": message, "transmission": transmission})
+    );
+}
+
 /// A destination that fails its first request (HTTP 500) and takes every later one,
 /// recording every body.
 #[derive(Clone, Default)]

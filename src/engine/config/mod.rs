@@ -80,8 +80,9 @@ pub struct Source {
     pub environment: Environment,
     pub timezone: Tz,
     /// Whether its requests get the platform's deprecated numeric `Meta.Message.ID`
-    /// and `Meta.Transmission.ID` (`legacy_ids`, on unless set to false).
-    #[serde(default = "legacy_ids_default")]
+    /// and `Meta.Transmission.ID` (`legacy_ids`, on unless set to false). Not part of
+    /// the connections view (`SourceInfo`), which serializes as this record does.
+    #[serde(skip_serializing, default = "legacy_ids_default")]
     pub legacy_ids: bool,
 }
 
