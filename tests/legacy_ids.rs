@@ -424,3 +424,33 @@ fn a_legacy_ids_that_is_not_a_switch_is_refused_with_its_line() {
     assert!(text.contains("line 4"), "{text}");
     assert!(text.contains("legacy_ids = false"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restored_backup_goes_on_above_every_number_handed_out() {
+    let (a, b) = two_stubs().await;
+    let mut te = TestEngine::start(&config(&a.url, &b.url)).await;
+    let token = te.token("Lab").await;
+    let body = payload("PatientAdmin", "Arrival", &[te.destination_id("A")], "M1");
+    // Restarts move the store's counter well above where a new store's starts.
+    for _ in 0..2 {
+        sent(&te, &token, &body).await;
+        te = te.restart().await;
+    }
+    let last = ids(&sent(&te, &token, &body).await);
+    // Delivered: no queue entry in the backup holds its numbers up.
+    received(&a, 3).await;
+    eventually_within("empty queues", DEADLINE, || match te.all_queued().len() {
+        0 => Ok(()),
+        n => Err(format!("{n} queued")),
+    })
+    .await;
+    let site = tempfile::tempdir().expect("tempdir");
+    let (backup, restored) = (site.path().join("backup"), site.path().join("restored"));
+    te.store()
+        .backup(&te.data_dir, &backup, true)
+        .expect("backup");
+    switchboard::store::backup::restore(&restored, &backup).expect("restore");
+    let store = switchboard::store::Store::open(&restored).expect("open the restored store");
+    let next = store.durable_number().expect("a number");
+    assert!(next > last.1, "{next} after {last:?}");
+}
