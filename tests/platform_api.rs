@@ -447,13 +447,16 @@ async fn send_fills_meta_and_stores_a_pending_log_and_queue_entry() {
     assert_eq!(meta["Source"]["ID"], json!(lab));
     assert_eq!(meta["Source"]["Name"], "Lab");
     assert_eq!(meta["Destinations"], json!([{"ID": ehr, "Name": "EHR"}]));
+    // The sender's deprecated numbers are replaced by the engine's (tests/legacy_ids.rs).
     assert!(
-        !meta.contains_key("Message"),
-        "deprecated Message emitted: {body}"
+        meta["Message"]["ID"].as_u64().is_some_and(|id| id != 5565),
+        "Message.ID not the engine's number: {body}"
     );
     assert!(
-        !meta.contains_key("Transmission"),
-        "deprecated Transmission emitted: {body}"
+        meta["Transmission"]["ID"]
+            .as_u64()
+            .is_some_and(|id| id != 12414),
+        "Transmission.ID not the engine's number: {body}"
     );
     assert!(!meta.contains_key("Errors"), "{body}");
     let event_time = meta["EventDateTime"].as_str().expect("EventDateTime");
@@ -717,9 +720,14 @@ async fn query_round_trip() {
     let attempt_id = uuid_of(&logs[0]["AttemptID"]);
     let mut expected = answer.clone();
     expected["Meta"]["Logs"] = json!(logs);
+    // And the engine's numeric Message/Transmission IDs (tests/legacy_ids.rs).
+    for field in ["Message", "Transmission"] {
+        assert!(body["Meta"][field]["ID"].is_u64(), "{body}");
+        expected["Meta"][field] = body["Meta"][field].clone();
+    }
     assert_eq!(
         body, expected,
-        "the answer is the stub's body plus Meta.Logs"
+        "the answer is the stub's body plus Meta.Logs and the legacy IDs"
     );
 
     // What the destination saw.

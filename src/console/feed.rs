@@ -340,6 +340,7 @@ pub(crate) mod tests {
             quarantined: false,
             released_at_attempt: 0,
             resend_of: None,
+            legacy_ids: None,
         }
     }
 

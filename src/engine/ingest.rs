@@ -22,7 +22,9 @@ impl Engine {
             .admit(&destinations)
             .await
             .map_err(|e| Rejection::new(e, &envelope))?;
-        let prepared = routing::prepare(source, envelope, &destinations, LogType::Send);
+        let mut prepared = routing::prepare(source, envelope, &destinations, LogType::Send);
+        routing::legacy::assign(&self.store, &mut prepared, source.legacy_ids)
+            .map_err(|e| Rejection::bare(store_failure(e)))?;
         let lanes: Vec<u64> = prepared
             .logs
             .iter()

@@ -94,6 +94,7 @@ impl Engine {
                     "Logs".into(),
                     serde_json::json!([{"ID": log.id, "AttemptID": log.attempt_id}]),
                 );
+                super::routing::legacy::stamp(meta, Some(&log));
             }
             out.push(PollItem {
                 log_id: log.id,

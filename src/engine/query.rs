@@ -56,12 +56,15 @@ impl Engine {
         envelope: Envelope,
     ) -> Result<Value, Rejection> {
         let (destination, url) = self.query_destination(source, &envelope)?;
-        let prepared = routing::prepare(
+        let mut prepared = routing::prepare(
             source,
             envelope,
             std::slice::from_ref(&destination),
             LogType::Request,
         );
+        // The platform's query answers carry them too (its recorded QueryResponses do).
+        routing::legacy::assign(&self.store, &mut prepared, source.legacy_ids)
+            .map_err(|e| Rejection::bare(store_failure(e)))?;
         let Some(pending) = prepared.logs.first().cloned() else {
             return Err(Rejection::bare(ApiError::internal("query lost its log")));
         };
@@ -367,6 +370,8 @@ fn answer_of(
                     json!([{"ID": pending.id, "AttemptID": pending.attempt_id}]),
                 );
                 fill_parties(meta, pending);
+                // Ours, not the destination's: they name this query on this engine.
+                routing::legacy::stamp(meta, Some(pending));
             }
             Ok(value)
         }

@@ -166,6 +166,21 @@ pub struct LogRecord {
     /// For a resend: the log it repeats.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resend_of: Option<Uuid>,
+    /// The platform's deprecated numeric `Meta.Message.ID` and `Meta.Transmission.ID`
+    /// this log was given; `None` when its source turned them off (`legacy_ids = false`)
+    /// or it was stored before they were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legacy_ids: Option<LegacyIds>,
+}
+
+/// A log's numbers in the platform's deprecated numeric IDs: `message` is its request's
+/// (`Meta.Message.ID`, shared by every log of one request), `transmission` its own
+/// delivery's (`Meta.Transmission.ID`, one per log). Both below 2^53, so a JavaScript
+/// client reads them exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LegacyIds {
+    pub message: u64,
+    pub transmission: u64,
 }
 
 fn is_zero(n: &u32) -> bool {

@@ -48,4 +48,4 @@ pub use access::Role;
 pub use catalog::{EventInfo, Exchange};
 pub use environment::Environment;
 pub use error::ApiError;
-pub use log::{Attempt, AttemptOutcome, LogRecord, LogStatus, LogType};
+pub use log::{Attempt, AttemptOutcome, LegacyIds, LogRecord, LogStatus, LogType};

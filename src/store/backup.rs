@@ -255,7 +255,10 @@ impl Store {
             .get(SEQ_FLOOR_KEY)?
             .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes))
             .unwrap_or(0)
-            .max(max_seq.saturating_add(1));
+            .max(max_seq.saturating_add(1))
+            // Above every number handed out so far (the legacy IDs too, which leave no
+            // key behind), so that a restored store never hands one out again.
+            .max(self.durable_number()?);
         meta.insert(SEQ_FLOOR_KEY, &floor.to_be_bytes())?;
         target.flush()?;
         drop((meta, target));
@@ -387,6 +390,7 @@ mod tests {
             quarantined: false,
             released_at_attempt: 0,
             resend_of: None,
+            legacy_ids: None,
         };
         let request = StoredRequest {
             id: log.request_id,

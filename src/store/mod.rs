@@ -310,6 +310,15 @@ impl Store {
         Ok(self.db.generate_id()?.saturating_add(self.seq_floor))
     }
 
+    /// A number never handed out before by this store, larger than every earlier one,
+    /// also across restarts and crashes: sled's durable ID generator, which the queue
+    /// sequence numbers draw from too (so numbers have gaps), plus the floor a restore
+    /// sets. For the platform's numeric legacy IDs (`engine::routing::legacy`).
+    pub fn durable_number(&self) -> Result<u64> {
+        // Never 0, which a client may read as "absent".
+        Ok(self.next_seq()?.saturating_add(1))
+    }
+
     pub fn db(&self) -> &sled::Db {
         &self.db
     }

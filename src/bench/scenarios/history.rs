@@ -70,6 +70,7 @@ pub(super) fn log_record(seq: u64, destination: usize, status: LogStatus) -> Log
         quarantined: false,
         released_at_attempt: 0,
         resend_of: None,
+        legacy_ids: None,
     }
 }
 

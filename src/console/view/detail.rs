@@ -104,6 +104,16 @@ fn metadata_lines<'a>(app: &App, log: &'a LogRecord, masked: bool, theme: &Theme
             Span::raw(log.request_id.to_string()),
         ]),
     ];
+    // The platform's deprecated numbers, for an operator asked about one by an older client.
+    if let Some(ids) = log.legacy_ids {
+        lines.push(Line::from(vec![
+            label("legacy ID"),
+            Span::raw(format!(
+                "message {} · transmission {}",
+                ids.message, ids.transmission
+            )),
+        ]));
+    }
     match patient(app, log) {
         Some(mrn) => lines.push(Line::from(vec![
             label("patient"),

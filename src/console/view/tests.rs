@@ -314,6 +314,33 @@ fn detail_view_with_attempts_and_bodies() {
 }
 
 #[test]
+fn detail_shows_a_logs_legacy_numbers() {
+    let mut app = console(Role::Admin, Environment::Development);
+    update(&mut app, key(KeyCode::Enter));
+    let mut log = app.detail.as_ref().expect("detail").row.clone();
+    log.legacy_ids = Some(crate::model::LegacyIds {
+        message: 41,
+        transmission: 42,
+    });
+    let detail = LogDetail {
+        log,
+        attempts: Vec::new(),
+        request: None,
+        response: None,
+    };
+    update(
+        &mut app,
+        Msg::Detail(Some(Box::new(VisibleDetail {
+            detail,
+            masked: false,
+        }))),
+    );
+    let terminal = render(&mut app, &Theme::dark(), 120, 40);
+    let text = screen(&terminal);
+    assert!(text.contains("message 41 · transmission 42"), "{text}");
+}
+
+#[test]
 fn detail_response_folded_to_an_outline_with_the_cursor_on_patient() {
     let mut app = console(Role::Admin, Environment::Development);
     open_detail(&mut app, false);

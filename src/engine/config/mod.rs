@@ -84,6 +84,15 @@ pub struct Source {
     pub name: String,
     pub environment: Environment,
     pub timezone: Tz,
+    /// Whether its requests get the platform's deprecated numeric `Meta.Message.ID`
+    /// and `Meta.Transmission.ID` (`legacy_ids`, on unless set to false). Not part of
+    /// the connections view (`SourceInfo`), which serializes as this record does.
+    #[serde(skip_serializing, default = "legacy_ids_default")]
+    pub legacy_ids: bool,
+}
+
+fn legacy_ids_default() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -370,6 +379,7 @@ fn builtins() -> (Vec<Source>, Vec<Destination>, Vec<Subscription>) {
         name: name.to_string(),
         environment: Environment::Development,
         timezone: Tz::UTC,
+        legacy_ids: true,
     };
     let sources = vec![
         source(CONSOLE_SOURCE_ID, CONSOLE_SOURCE_NAME),

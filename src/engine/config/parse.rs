@@ -50,6 +50,8 @@ struct RawSource {
     id: Option<Spanned<String>>,
     environment: Spanned<String>,
     timezone: Option<Spanned<String>>,
+    /// Any TOML value, so that a wrong one gets our message with its line.
+    legacy_ids: Option<Spanned<toml::Value>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -134,6 +136,22 @@ impl Checker<'_> {
             );
             Tz::UTC
         })
+    }
+
+    /// A true/false setting, `default` when absent.
+    fn switch(&mut self, value: Option<&Spanned<toml::Value>>, name: &str, default: bool) -> bool {
+        let Some(value) = value else { return default };
+        if let toml::Value::Boolean(on) = value.get_ref() {
+            return *on;
+        }
+        self.at(
+            value.span(),
+            format!(
+                "{name} = {} is not a switch: write {name} = true or {name} = false (without quotes)",
+                value.get_ref()
+            ),
+        );
+        default
     }
 
     /// A whole-number setting within `range`; `None` when absent or out of range (the
@@ -300,6 +318,7 @@ fn source(s: &RawSource, check: &mut Checker) -> (Option<Uuid>, Source) {
         name: s.name.get_ref().trim().to_string(),
         environment: check.environment(&s.environment),
         timezone: check.timezone(s.timezone.as_ref()),
+        legacy_ids: check.switch(s.legacy_ids.as_ref(), "legacy_ids", true),
     };
     (id, source)
 }

@@ -46,13 +46,14 @@ async fn wait(
 }
 
 /// The payload as this destination receives it: `Meta.Logs` names its own log and
-/// this attempt.
+/// this attempt, `Meta.Transmission.ID` its own delivery (the same on every attempt).
 fn payload_for(mut payload: Value, log: &LogRecord, attempt_id: Uuid) -> Vec<u8> {
     if let Some(meta) = payload.get_mut("Meta").and_then(Value::as_object_mut) {
         meta.insert(
             "Logs".into(),
             json!([{"ID": log.id, "AttemptID": attempt_id}]),
         );
+        crate::engine::routing::legacy::stamp(meta, Some(log));
     }
     serde_json::to_vec(&payload).unwrap_or_default()
 }

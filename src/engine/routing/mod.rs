@@ -6,12 +6,15 @@
 //!   composer's offer uses too, so the rule is written once);
 //! - [`prepare`]: the payload normalized, the engine's Meta fields filled, one log per
 //!   destination;
+//! - [`legacy`]: the platform's deprecated numeric `Meta.Message.ID` and
+//!   `Meta.Transmission.ID`, given to a prepared request and put on what it sends;
 //! - [`lane`]: the queue a log waits in at its destination;
 //! - [`Rejection`]: a refused request, echoing the sender's Meta.
 //!
 //! Ingest and query forwarding both build on this module and on nothing of each other.
 
 mod lane;
+pub(crate) mod legacy;
 mod prepare;
 
 pub use lane::lane;

@@ -60,12 +60,14 @@ pub(crate) fn prepare(
                 quarantined: false,
                 released_at_attempt: 0,
                 resend_of: None,
+                legacy_ids: None,
             }
         })
         .collect();
 
     if let Some(meta) = payload.get_mut("Meta").and_then(Value::as_object_mut) {
-        // Deprecated on the platform: accepted, never emitted.
+        // Deprecated on the platform: a sender's are accepted and dropped; the engine's
+        // own numbers take their place (`legacy::assign`).
         meta.remove("Message");
         meta.remove("Transmission");
         if meta.get("EventDateTime").is_none_or(Value::is_null) {

@@ -33,6 +33,7 @@ fn log() -> LogRecord {
         quarantined: false,
         released_at_attempt: 0,
         resend_of: None,
+        legacy_ids: None,
     }
 }
 

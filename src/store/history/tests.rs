@@ -48,6 +48,7 @@ fn log(i: usize) -> LogRecord {
         quarantined: false,
         released_at_attempt: 0,
         resend_of: None,
+        legacy_ids: None,
     }
 }
 
