@@ -14,6 +14,8 @@
 //!   keeps per-patient child queues)
 //! - `z` dest_id log_id        → the item's queue key (quarantine)
 //! - `x` field value… log_id   → () (secondary indexes for history search)
+//! - `u` env_code upload_id    → an uploaded file's index entry ([`uploads`]; the
+//!   bytes are files under the data directory)
 //!
 //! The `meta` tree holds the history index version, the acknowledged count ([`mark`])
 //! and the queue sequence floor of a restored store ([`backup`]).
@@ -45,6 +47,7 @@ pub mod open;
 pub mod queue;
 pub mod revocations;
 pub mod space;
+pub mod uploads;
 
 pub use applied::Applied;
 pub use flush::{GroupCommit, Writes};
