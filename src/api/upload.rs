@@ -87,14 +87,19 @@ async fn receive(
             format!("POST /upload takes multipart/form-data, not `{content_type}`. {HOW}"),
         )
     })?;
-    let constraints = multer::Constraints::new()
-        .size_limit(multer::SizeLimit::new().whole_stream(whole));
+    let constraints =
+        multer::Constraints::new().size_limit(multer::SizeLimit::new().whole_stream(whole));
     let mut parts =
         multer::Multipart::with_constraints(body.into_data_stream(), boundary, constraints);
     let mut file = None;
     while let Some(mut field) = parts.next_field().await.map_err(|e| refused(e, limit))? {
         if file.is_some() || field.name() != Some("file") {
-            while field.chunk().await.map_err(|e| refused(e, limit))?.is_some() {}
+            while field
+                .chunk()
+                .await
+                .map_err(|e| refused(e, limit))?
+                .is_some()
+            {}
             continue;
         }
         let info = FileInfo {

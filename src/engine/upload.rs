@@ -26,8 +26,7 @@ use uuid::Uuid;
 pub const UPLOAD_DATA_MODEL: &str = "Upload";
 pub const UPLOAD_EVENT_TYPE: &str = "Upload";
 /// What an upload's log names as its destination: the engine's own file store.
-pub const UPLOAD_DESTINATION_ID: Uuid =
-    Uuid::from_u128(0x5b7c_0a11_c0de_4e57_8a00_0000_0000_f11e);
+pub const UPLOAD_DESTINATION_ID: Uuid = Uuid::from_u128(0x5b7c_0a11_c0de_4e57_8a00_0000_0000_f11e);
 pub const UPLOAD_DESTINATION_NAME: &str = "Switchboard uploads";
 /// The content type of a file sent without one.
 pub const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";

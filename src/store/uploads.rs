@@ -264,9 +264,6 @@ impl Store {
     pub fn upload(&self, environment: Environment, id: Uuid) -> Result<Option<UploadRecord>> {
         self.caught_up();
         let k = index_key(environment, id);
-        self.exchange
-            .get(&k)?
-            .map(|v| decode(&k, &v))
-            .transpose()
+        self.exchange.get(&k)?.map(|v| decode(&k, &v)).transpose()
     }
 }
