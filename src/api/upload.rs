@@ -63,18 +63,22 @@ fn public_base(engine: &Engine, headers: &HeaderMap) -> String {
 
 /// Reads the multipart body, spooling the first `file` field to disk and draining
 /// the rest. Any refusal drops the spool, which removes what was written.
+///
+/// A file over the limit is refused only once the body has been read (up to
+/// [`refusal_allowance`]): a client still sending when the server answers and closes
+/// would see a broken connection instead of the 413.
 async fn receive(
     engine: &Engine,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<(Spool, FileInfo), ApiError> {
     let limit = engine.max_upload_bytes();
-    let whole = limit as u64 + FRAMING_SLACK;
+    let allowance = refusal_allowance(limit);
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > whole) {
+    if declared.is_some_and(|len| len > allowance) {
         return Err(too_large(limit));
     }
     let content_type = headers
@@ -88,12 +92,12 @@ async fn receive(
         )
     })?;
     let constraints =
-        multer::Constraints::new().size_limit(multer::SizeLimit::new().whole_stream(whole));
+        multer::Constraints::new().size_limit(multer::SizeLimit::new().whole_stream(allowance));
     let mut parts =
         multer::Multipart::with_constraints(body.into_data_stream(), boundary, constraints);
-    let mut file = None;
+    let (mut file, mut over) = (None, false);
     while let Some(mut field) = parts.next_field().await.map_err(|e| refused(e, limit))? {
-        if file.is_some() || field.name() != Some("file") {
+        if over || file.is_some() || field.name() != Some("file") {
             while field
                 .chunk()
                 .await
@@ -108,17 +112,30 @@ async fn receive(
         };
         let mut spool = engine.upload_spool().await?;
         while let Some(chunk) = field.chunk().await.map_err(|e| refused(e, limit))? {
-            if spool.size() + chunk.len() as u64 > limit as u64 {
-                return Err(too_large(limit));
+            over = over || spool.size() + chunk.len() as u64 > limit as u64;
+            if !over {
+                spool.write(&chunk).await.map_err(|e| {
+                    ApiError::internal(format!("The file could not be stored ({e})."))
+                })?;
             }
-            spool
-                .write(&chunk)
-                .await
-                .map_err(|e| ApiError::internal(format!("The file could not be stored ({e}).")))?;
         }
-        file = Some((spool, info));
+        if !over {
+            file = Some((spool, info));
+        }
+    }
+    if over {
+        return Err(too_large(limit));
     }
     file.ok_or_else(|| upload_error(400, format!("The body has no field `file`. {HOW}")))
+}
+
+/// The most of a body read before a refusal: the file's limit, room for the framing
+/// and small fields, and as much again to read a file that is too large to its end.
+/// A larger body is refused at once (its sender may see the connection close).
+fn refusal_allowance(limit: usize) -> u64 {
+    (limit as u64)
+        .saturating_mul(2)
+        .saturating_add(FRAMING_SLACK)
 }
 
 /// A multipart body that could not be read: what went wrong and what to do.
