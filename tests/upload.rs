@@ -475,8 +475,8 @@ fn a_public_url_that_is_not_a_base_url_is_refused_with_its_line() {
         .expect_err("a bad public_url is refused")
         .to_string();
     assert!(
-        error.contains("line 2") && error.contains("public_url"),
-        "{error}"
+        error.contains("line 2") && error.contains("public_url") && error.contains("https://"),
+        "the refusal names the line and says what to use: {error}"
     );
 }
 
