@@ -526,3 +526,25 @@ async fn an_upload_log_cannot_be_resent_and_says_why() {
         .await;
     assert_error(status, &body, StatusCode::CONFLICT, "upload the file again");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_is_refused_with_507_while_the_disk_is_below_its_reserve() {
+    let te = TestEngine::start(&config("", &closed_url())).await;
+    let lab = te.token("Lab").await;
+    // Then a reserve no disk here has: the disk is "below" it from the start.
+    std::fs::write(
+        &te.config_path,
+        config("min_free_disk_mb = 1000000000", &closed_url()),
+    )
+    .expect("rewrite config");
+    let te = te.restart().await;
+    let (status, body) = post_upload(
+        &te,
+        Some(&lab),
+        &form_type(),
+        multipart("file", Some("a.bin"), None, &sample(100_000, 4)),
+    )
+    .await;
+    assert_error(status, &body, StatusCode::INSUFFICIENT_STORAGE, "reserve");
+    assert!(uploads_of(&te).is_empty(), "nothing stored");
+}

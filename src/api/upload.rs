@@ -37,6 +37,8 @@ async fn upload(State(engine): State<AppState>, headers: HeaderMap, body: Body) 
     let result = async {
         let token = bearer(&headers)?;
         let source = engine.source_for_token(token)?.clone();
+        // Before the body is read: a full disk refuses at once.
+        engine.ensure_writable()?;
         let (spool, info) = receive(&engine, &headers, body).await?;
         let base = public_base(&engine, &headers);
         engine.finish_upload(&source, spool, info, &base).await

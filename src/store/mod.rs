@@ -1,7 +1,8 @@
 //! Persistence. sled holds history (requests, logs, attempts, query responses), the
 //! delivery queues, sessions and the audit trail. Credentials and generated IDs live in
 //! small plain files beside the database, so that `keys create` and friends work while
-//! an engine holds the sled lock (sled allows one process per database).
+//! an engine holds the sled lock (sled allows one process per database). Uploaded files
+//! are files too, under `uploads/` ([`uploads`]), indexed in the `exchange` tree.
 //!
 //! Layout of the `exchange` tree (all IDs are UUIDv7, big-endian, so ranges come out
 //! in time order):
