@@ -1,10 +1,11 @@
-//! HTTP: the platform API (`/auth/*`, `/endpoint`, `/query`) and the admin API
-//! (`/admin/v1/*`). Handlers only adapt HTTP to engine calls; every error leaves in the
+//! HTTP: the platform API (`/auth/*`, `/endpoint`, `/query`, and `/upload` in
+//! `upload`) and the admin API (`/admin/v1/*`). Handlers only adapt HTTP to engine calls; every error leaves in the
 //! platform's shape.
 
 pub mod admin;
 pub mod platform;
 pub mod server;
+pub mod upload;
 
 use crate::engine::Engine;
 use crate::model::ApiError;
@@ -21,6 +22,7 @@ pub type AppState = Arc<Engine>;
 pub fn router(engine: Arc<Engine>) -> Router {
     let routes = Router::new()
         .merge(platform::routes())
+        .merge(upload::routes())
         .nest("/admin/v1", admin::routes())
         .nest_service(
             crate::sandbox::PATH,

@@ -1,5 +1,6 @@
 //! The exchange engine: authentication of sources, ingest and routing of notifications
-//! and writebacks, synchronous query forwarding, history reads, and the event bus.
+//! and writebacks, synchronous query forwarding, history reads, and the event bus; and
+//! file upload (`upload`: the platform's `POST /upload`, stored and logged).
 //! `outbound_auth` puts a destination's own `Authorization` on what is sent to it.
 //! No HTTP types in here: the `api` module adapts requests to these calls.
 
@@ -24,6 +25,7 @@ pub mod revocation;
 pub mod routing;
 pub mod runfile;
 pub mod stats;
+pub mod upload;
 pub mod verify;
 mod views;
 
@@ -119,6 +121,8 @@ impl Engine {
         mode: crate::store::OpenMode,
     ) -> Result<Arc<Engine>, EngineError> {
         let store = Store::open_with(data_dir, mode)?;
+        // Uploads cut short by a crash left only temporary files.
+        crate::store::uploads::clean_temp(data_dir);
         let commit = GroupCommit::for_store(&store);
         store
             .journal()

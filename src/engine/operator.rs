@@ -269,6 +269,12 @@ impl Engine {
                  Send the query again instead."
             )));
         }
+        if original.destination_id == super::upload::UPLOAD_DESTINATION_ID {
+            return Err(conflict(format!(
+                "Log {log_id} records an upload, which is stored, not delivered: there is \
+                 nothing to resend. Upload the file again instead."
+            )));
+        }
         let destination = self.known_destination(original.destination_id)?.clone();
         let (id, now) = crate::model::log::new_log_id();
         let log = LogRecord {

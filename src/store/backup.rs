@@ -3,8 +3,8 @@
 //! A backup has the layout of a data directory (so `check` verifies it as one): `db/`
 //! (a fresh sled database holding a copy of every tree), `acknowledged` (the mark),
 //! the small files beside the store (credentials, generated IDs, verifications, saved
-//! requests), and `backup.json`, written last: a directory without it is a backup cut
-//! short, and restore refuses it.
+//! requests), the uploaded files (`uploads/`), and `backup.json`, written last: a
+//! directory without it is a backup cut short, and restore refuses it.
 //!
 //! Consistency: the `exchange` tree and the journal are copied while the store's gate is
 //! held exclusively ([`super::Store`]), so no write set is copied half-applied; requests
@@ -30,6 +30,7 @@ pub const FILES: &[&str] = &[
     "identities.json",
     "verifications",
     "requests",
+    super::uploads::DIR,
 ];
 const FORMAT: u32 = 1;
 const CACHE_BYTES: u64 = 64 * 1024 * 1024;

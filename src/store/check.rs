@@ -545,6 +545,10 @@ fn record(exchange: &View, k: &[u8], v: &[u8], report: &mut CheckReport, seen: &
             let id = Uuid::from_bytes(super::history::tail_id(k));
             missing_log(report, Some(id), "an index entry");
         }
+        Some(b'u') => match super::uploads::log_of(k, v) {
+            Ok(id) => missing_log(report, Some(id), "an upload's index entry"),
+            Err(e) => report.problem(Some(name()), e.to_string()),
+        },
         _ => report.problem(Some(name()), "a key of no known kind"),
     }
 }

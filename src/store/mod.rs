@@ -1,7 +1,8 @@
 //! Persistence. sled holds history (requests, logs, attempts, query responses), the
 //! delivery queues, sessions and the audit trail. Credentials and generated IDs live in
 //! small plain files beside the database, so that `keys create` and friends work while
-//! an engine holds the sled lock (sled allows one process per database).
+//! an engine holds the sled lock (sled allows one process per database). Uploaded files
+//! are files too, under `uploads/` ([`uploads`]), indexed in the `exchange` tree.
 //!
 //! Layout of the `exchange` tree (all IDs are UUIDv7, big-endian, so ranges come out
 //! in time order):
@@ -14,6 +15,8 @@
 //!   keeps per-patient child queues)
 //! - `z` dest_id log_id        → the item's queue key (quarantine)
 //! - `x` field value… log_id   → () (secondary indexes for history search)
+//! - `u` env_code upload_id    → an uploaded file's index entry ([`uploads`]; the
+//!   bytes are files under the data directory)
 //!
 //! The `meta` tree holds the history index version, the acknowledged count ([`mark`])
 //! and the queue sequence floor of a restored store ([`backup`]).
@@ -45,6 +48,7 @@ pub mod open;
 pub mod queue;
 pub mod revocations;
 pub mod space;
+pub mod uploads;
 
 pub use applied::Applied;
 pub use flush::{GroupCommit, Writes};

@@ -12,6 +12,8 @@
 //! idle_timeout_seconds = 60
 //! max_connections = 10000       # default: derived from the open-file limit
 //! journal_backlog = 4096        # accepted requests not yet applied; past it, 503
+//! public_url = "https://switchboard.example"  # default: http://<listen address>
+//! max_upload_bytes = 41943040   # the largest file POST /upload takes (40 MiB)
 //!
 //! [[sources]]
 //! name = "Lab"
@@ -70,6 +72,8 @@ pub use crate::model::reach::{CONSOLE_SOURCE_ID, CONSOLE_SOURCE_NAME, DeliveryMo
 
 pub const DEFAULT_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 pub const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(120);
+/// The platform's bound on an uploaded file.
+pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 40 * 1024 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -205,6 +209,11 @@ pub struct Settings {
     /// `journal_backlog`: acknowledged requests that may wait to be written to history
     /// and the queues; past it new requests get 503 (see `store::journal`).
     pub journal_backlog: usize,
+    /// `public_url`: the engine's base URL as clients reach it, without a trailing
+    /// slash; `None` until [`Config::attach_sandbox`] fills in `http://<listen address>`.
+    pub public_url: Option<String>,
+    /// `max_upload_bytes`: the largest file `POST /upload` takes.
+    pub max_upload_bytes: usize,
 }
 
 impl Default for Settings {
@@ -217,6 +226,8 @@ impl Default for Settings {
             min_free_disk_bytes: crate::store::space::DEFAULT_RESERVE_BYTES,
             connections: ConnectionSettings::default(),
             journal_backlog: crate::store::journal::MAX_BACKLOG,
+            public_url: None,
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
         }
     }
 }
@@ -329,6 +340,10 @@ impl Config {
             });
         }
         let url = format!("http://{addr}{}", sandbox::PATH);
+        // The default public URL is where the engine listens.
+        self.settings
+            .public_url
+            .get_or_insert_with(|| format!("http://{addr}"));
         if let Some(d) = self
             .registry
             .destinations

@@ -41,6 +41,8 @@ struct RawEngine {
     idle_timeout_seconds: Option<Spanned<u64>>,
     max_connections: Option<Spanned<u64>>,
     journal_backlog: Option<Spanned<u64>>,
+    public_url: Option<Spanned<String>>,
+    max_upload_bytes: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -562,7 +564,37 @@ fn engine_settings(e: &RawEngine, check: &mut Checker) -> Settings {
             .within(e.journal_backlog.as_ref(), "journal_backlog", 1..=1_000_000)
             .map(|n| n as usize)
             .unwrap_or(defaults.journal_backlog),
+        public_url: e.public_url.as_ref().and_then(|url| public_url(url, check)),
+        max_upload_bytes: check
+            .within(
+                e.max_upload_bytes.as_ref(),
+                "max_upload_bytes",
+                1..=(1 << 40),
+            )
+            .map(|n| n as usize)
+            .unwrap_or(defaults.max_upload_bytes),
     }
+}
+
+/// `public_url`: an http(s) URL with a host and no query, kept without a trailing slash
+/// (paths are appended to it).
+fn public_url(value: &Spanned<String>, check: &mut Checker) -> Option<String> {
+    let url = value.get_ref().trim().trim_end_matches('/');
+    let scheme_ok = ["http://", "https://"]
+        .iter()
+        .any(|s| url.len() > s.len() && url[..s.len()].eq_ignore_ascii_case(s));
+    if scheme_ok && !url.contains(['?', '#', ' ']) {
+        return Some(url.to_string());
+    }
+    check.at(
+        value.span(),
+        format!(
+            "public_url = \"{}\" is not a base URL: use http:// or https:// with the host \
+             clients reach the engine at, e.g. \"https://switchboard.example\"",
+            value.get_ref()
+        ),
+    );
+    None
 }
 
 /// The variable profiles: the built-in Development one (see [`builtin_profiles`]) with
