@@ -1,8 +1,9 @@
 //! HTTP: the platform API (`/auth/*`, `/endpoint`, `/query`) and the admin API
 //! (`/admin/v1/*`). Handlers only adapt HTTP to engine calls; every error leaves in the
-//! platform's shape.
+//! platform's shape, except [`oauth`]'s (the JWT flow's token endpoint), in RFC 6749's.
 
 pub mod admin;
+pub mod oauth;
 pub mod platform;
 pub mod server;
 
@@ -21,6 +22,7 @@ pub type AppState = Arc<Engine>;
 pub fn router(engine: Arc<Engine>) -> Router {
     let routes = Router::new()
         .merge(platform::routes())
+        .merge(oauth::routes())
         .nest("/admin/v1", admin::routes())
         .nest_service(
             crate::sandbox::PATH,

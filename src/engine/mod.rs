@@ -1,6 +1,7 @@
 //! The exchange engine: authentication of sources, ingest and routing of notifications
 //! and writebacks, synchronous query forwarding, history reads, and the event bus.
 //! No HTTP types in here: the `api` module adapts requests to these calls.
+//! [`oauth`] is the OAuth client-credentials flow with signed JWT assertions.
 
 pub mod access;
 pub mod auth;
@@ -14,6 +15,7 @@ pub mod http;
 pub mod ingest;
 pub mod listener;
 pub mod maintenance;
+pub mod oauth;
 pub mod operator;
 pub mod paths;
 pub mod poll;
@@ -69,6 +71,8 @@ pub struct Engine {
     pub(crate) credentials: Credentials,
     /// Revoked keys and admin tokens, kept current from the records on disk.
     pub(crate) revocations: Arc<revocation::View>,
+    /// The JWT flow's replay records and fetched JWKS documents.
+    pub(crate) oauth: oauth::OAuth,
     pub(crate) registry: Registry,
     pub(crate) settings: Settings,
     /// The composer's `{{variable}}` profiles, per environment.
@@ -142,6 +146,7 @@ impl Engine {
         .map_err(EngineError::Http)?;
         let space =
             crate::store::space::DiskSpace::new(data_dir, config.settings.min_free_disk_bytes);
+        let oauth = oauth::OAuth::open(&store)?;
         let engine = Arc::new_cyclic(|weak| {
             let delivery = delivery::Delivery::new(
                 weak.clone(),
@@ -154,6 +159,7 @@ impl Engine {
                 commit,
                 credentials: Credentials::new(data_dir),
                 revocations,
+                oauth,
                 registry: config.registry,
                 settings: config.settings,
                 profiles: config.profiles,

@@ -15,6 +15,8 @@
 //! - `z` dest_id log_id        → the item's queue key (quarantine)
 //! - `x` field value… log_id   → () (secondary indexes for history search)
 //!
+//! The `oauth_jti` tree holds the JWT flow's spent `jti`s until they expire ([`replay`]).
+//!
 //! The `meta` tree holds the history index version, the acknowledged count ([`mark`])
 //! and the queue sequence floor of a restored store ([`backup`]).
 //!
@@ -43,6 +45,7 @@ pub mod journal;
 pub mod mark;
 pub mod open;
 pub mod queue;
+pub mod replay;
 pub mod revocations;
 pub mod space;
 

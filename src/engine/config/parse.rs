@@ -41,6 +41,7 @@ struct RawEngine {
     idle_timeout_seconds: Option<Spanned<u64>>,
     max_connections: Option<Spanned<u64>>,
     journal_backlog: Option<Spanned<u64>>,
+    public_url: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -530,11 +531,35 @@ fn engine_settings(e: &RawEngine, check: &mut Checker) -> Settings {
             .map(|mb| mb.saturating_mul(1024 * 1024))
             .unwrap_or(defaults.min_free_disk_bytes),
         connections,
+        public_url: public_url(e.public_url.as_ref(), check),
         journal_backlog: check
             .within(e.journal_backlog.as_ref(), "journal_backlog", 1..=1_000_000)
             .map(|n| n as usize)
             .unwrap_or(defaults.journal_backlog),
     }
+}
+
+/// `public_url`: the engine's base URL as clients reach it (the JWT flow's `aud`), an
+/// http(s) URL without a path; kept without a trailing slash.
+fn public_url(raw: Option<&Spanned<String>>, check: &mut Checker) -> Option<String> {
+    let raw = raw?;
+    let url = raw.get_ref().trim().trim_end_matches('/');
+    let plain = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .is_some_and(|rest| !rest.is_empty() && !rest.contains(['/', '?', '#', ' ']));
+    if !plain {
+        check.at(
+            raw.span(),
+            format!(
+                "[engine] public_url = \"{}\": use the base URL clients reach the engine at, \
+                 such as \"https://switchboard.example.org\" (http or https, no path)",
+                raw.get_ref()
+            ),
+        );
+        return None;
+    }
+    Some(url.to_string())
 }
 
 /// The variable profiles: the built-in Development one (see [`builtin_profiles`]) with
