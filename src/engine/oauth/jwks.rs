@@ -297,12 +297,12 @@ impl Cache {
                 })?;
                 find(&keys, kid, alg).ok_or_else(|| unknown_kid(kid, alg))
             }
-            ClientAuth::JwksUrl { url } => self.from_url(url, kid, alg).await,
+            ClientAuth::JwksUrl { url } => self.url_key(url, kid, alg).await,
             ClientAuth::Hs384 { .. } => Err(unknown_kid(kid, alg)),
         }
     }
 
-    async fn from_url(&self, url: &str, kid: &str, alg: Algorithm) -> Result<Jwk, OAuthError> {
+    async fn url_key(&self, url: &str, kid: &str, alg: Algorithm) -> Result<Jwk, OAuthError> {
         // One fetch at a time: copies of one request wait for it rather than repeat it.
         let mut entries = self.entries.lock().await;
         if let Some(entry) = entries.get(url) {
