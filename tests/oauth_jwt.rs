@@ -15,7 +15,7 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use switchboard::engine::oauth::register::{self, ClientKeys};
+use switchboard::engine::oauth::register::{self, ClientKeys, Registered};
 use switchboard::store::credentials::clients::NewClient;
 use uuid::Uuid;
 
@@ -174,7 +174,13 @@ async fn send(base: &str, token: &str, ehr: Uuid) -> StatusCode {
 
 /// An engine with Lab → EHR and a client of Lab registered with `keys`.
 async fn engine_with_client(keys: ClientKeys) -> (TestEngine, String) {
-    let engine = TestEngine::start(LAB_TO_EHR).await;
+    let (engine, registered) = configured_with_client(LAB_TO_EHR, keys).await;
+    (engine, registered.client_id)
+}
+
+/// An engine on `config` and a client of its source Lab registered with `keys`.
+async fn configured_with_client(config: &str, keys: ClientKeys) -> (TestEngine, Registered) {
+    let engine = TestEngine::start(config).await;
     let lab = engine
         .engine
         .registry()
@@ -182,7 +188,7 @@ async fn engine_with_client(keys: ClientKeys) -> (TestEngine, String) {
         .expect("Lab")
         .clone();
     let registered = register::register(engine.engine.credentials(), &lab, keys).expect("client");
-    (engine, registered.client_id)
+    (engine, registered)
 }
 
 #[tokio::test]
@@ -362,6 +368,47 @@ async fn bad_assertions_are_refused_in_the_rfc_6749_shape() {
     let stranger = Uuid::new_v4().to_string();
     let (status, body) = post(rs(&claims(&stranger, &aud), Some("rsa-1"))).await;
     assert_refused(status, &body, "invalid_client", "not a registered client");
+}
+
+#[tokio::test]
+async fn the_aud_is_the_token_url_under_the_configured_public_url() {
+    let config =
+        format!("[engine]\npublic_url = \"https://switchboard.example.org/\"\n{LAB_TO_EHR}");
+    let (engine, client) = configured_with_client(&config, ClientKeys::Hs384).await;
+    let key = EncodingKey::from_secret(client.secret.as_deref().expect("secret").as_bytes());
+    let id = &client.client_id;
+    let public = claims(id, "https://switchboard.example.org/v2/auth/token");
+    let (status, body) = token_at(
+        &engine.base,
+        "/v2/auth/token",
+        &sign(Algorithm::HS384, None, &key, &public),
+    )
+    .await;
+    access_token(status, &body);
+    // The listen address is not the public URL once one is configured.
+    let local = claims(id, &engine.url("/v2/auth/token"));
+    let (status, body) = token_at(
+        &engine.base,
+        "/v2/auth/token",
+        &sign(Algorithm::HS384, None, &key, &local),
+    )
+    .await;
+    assert_refused(
+        status,
+        &body,
+        "invalid_client",
+        "https://switchboard.example.org/v2/auth/token",
+    );
+    // A legacy API key is not a client.
+    let (api_key, _) = engine.api_key("Lab");
+    let legacy = sign(
+        Algorithm::HS384,
+        None,
+        &key,
+        &claims(&api_key, "https://switchboard.example.org/v2/auth/token"),
+    );
+    let (status, body) = token_at(&engine.base, "/v2/auth/token", &legacy).await;
+    assert_refused(status, &body, "invalid_client", "legacy API key");
 }
 
 #[tokio::test]

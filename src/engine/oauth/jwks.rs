@@ -17,6 +17,7 @@ use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, PublicKeyUse};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How long a fetched document is used without fetching it again.
@@ -277,9 +278,12 @@ impl Entry {
 }
 
 /// Fetched JWKS documents, by URL.
+/// One URL's entry, behind its own lock.
+type Slot = Arc<tokio::sync::Mutex<Option<Entry>>>;
+
 #[derive(Default)]
 pub struct Cache {
-    entries: tokio::sync::Mutex<HashMap<String, Entry>>,
+    slots: Mutex<HashMap<String, Slot>>,
 }
 
 impl Cache {
@@ -302,10 +306,20 @@ impl Cache {
         }
     }
 
+    fn slot(&self, url: &str) -> Slot {
+        let mut slots = match self.slots.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        slots.entry(url.to_string()).or_default().clone()
+    }
+
     async fn url_key(&self, url: &str, kid: &str, alg: Algorithm) -> Result<Jwk, OAuthError> {
-        // One fetch at a time: copies of one request wait for it rather than repeat it.
-        let mut entries = self.entries.lock().await;
-        if let Some(entry) = entries.get(url) {
+        let slot = self.slot(url);
+        // One fetch per URL at a time: copies of one request wait for it rather than
+        // repeat it, and a slow key server holds up only its own clients.
+        let mut guard = slot.lock().await;
+        if let Some(entry) = guard.as_ref() {
             if entry.fresh()
                 && let Some(key) = find(&entry.keys, kid, alg)
             {
@@ -316,7 +330,7 @@ impl Cache {
             }
         }
         let fetched = fetch(url).await;
-        let entry = entries.entry(url.to_string()).or_insert_with(|| Entry {
+        let entry = guard.get_or_insert_with(|| Entry {
             keys: Vec::new(),
             fetched: None,
             tried: Instant::now(),

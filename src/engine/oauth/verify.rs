@@ -114,11 +114,11 @@ impl Engine {
         }
         let record = record.ok_or_else(unknown)?;
         if record.client.is_none() {
+            // Said without the key's source: the caller has proven nothing yet.
             return Err(OAuthError::invalid_client(format!(
                 "\"{iss}\" is a legacy API key, not an OAuth client: authenticate it with \
                  /auth/authenticate, or register a client with `switchboard keys create \
-                 --source {} --jwks FILE`.",
-                record.source_name
+                 --source NAME --jwks FILE`."
             )));
         }
         Ok(record)
