@@ -33,8 +33,9 @@ pub enum JwksError {
     #[error("\"{0}\" is not an http or https URL")]
     Url(String),
     #[error(
-        "{host} is at {addr}, a {why} address, which is never fetched from: serve the JWKS \
-         from an ordinary address"
+        "{} a {why} address, which is never fetched from: serve the JWKS from an ordinary \
+         address",
+        place(.host, .addr)
     )]
     Refused {
         host: String,
@@ -51,6 +52,15 @@ pub enum JwksError {
     TooLarge,
     #[error("{0}")]
     Document(String),
+}
+
+/// `ADDR is` for an address given as such, `HOST is at ADDR,` for a name.
+fn place(host: &str, addr: &IpAddr) -> String {
+    if host.trim_start_matches('[').trim_end_matches(']') == addr.to_string() {
+        format!("{addr} is")
+    } else {
+        format!("{host} is at {addr},")
+    }
 }
 
 /// Why `ip` is never fetched from, or `None` when it may be.

@@ -43,12 +43,9 @@ pub struct Registered {
 pub enum RegisterError {
     #[error("cannot read the JWKS file {path}: {reason}")]
     Read { path: PathBuf, reason: String },
-    #[error("the JWKS {what} cannot be registered: {source}")]
-    Jwks {
-        what: String,
-        #[source]
-        source: JwksError,
-    },
+    // The problem is in the message, not a source: printed chains would say it twice.
+    #[error("the JWKS {what} cannot be registered: {problem}")]
+    Jwks { what: String, problem: JwksError },
     #[error(transparent)]
     Credentials(#[from] CredentialError),
 }
@@ -69,10 +66,10 @@ pub fn register(
             let doc: serde_json::Value =
                 serde_json::from_slice(&text).map_err(|e| RegisterError::Jwks {
                     what: what.clone(),
-                    source: JwksError::Document(format!("it is not JSON ({e})")),
+                    problem: JwksError::Document(format!("it is not JSON ({e})")),
                 })?;
             let usable =
-                jwks::usable_keys(&doc).map_err(|source| RegisterError::Jwks { what, source })?;
+                jwks::usable_keys(&doc).map_err(|problem| RegisterError::Jwks { what, problem })?;
             let kids = usable
                 .iter()
                 .filter_map(|k| k.common.key_id.clone())
@@ -82,9 +79,9 @@ pub fn register(
         ClientKeys::JwksUrl(url) => {
             // Checked now for what can be told without connecting; the engine checks
             // the resolved addresses at each fetch.
-            let checked = jwks::check_url(&url).map_err(|source| RegisterError::Jwks {
+            let checked = jwks::check_url(&url).map_err(|problem| RegisterError::Jwks {
                 what: format!("URL {url}"),
-                source,
+                problem,
             })?;
             let url = checked.to_string();
             (NewClient::JwksUrl(url.clone()), Vec::new(), Some(url))
