@@ -399,6 +399,12 @@ async fn the_aud_is_the_token_url_under_the_configured_public_url() {
         "invalid_client",
         "https://switchboard.example.org/v2/auth/token",
     );
+    // A public URL that is not one is refused with its line.
+    let bad = format!("[engine]\npublic_url = \"switchboard.example.org\"\n{LAB_TO_EHR}");
+    let refused =
+        switchboard::engine::Config::parse(&bad, Path::new("config.toml"), engine.dir.path())
+            .expect_err("a public_url without a scheme");
+    assert!(refused.to_string().contains("public_url"), "{refused}");
     // A legacy API key is not a client.
     let (api_key, _) = engine.api_key("Lab");
     let legacy = sign(

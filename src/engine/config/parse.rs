@@ -540,20 +540,23 @@ fn engine_settings(e: &RawEngine, check: &mut Checker) -> Settings {
 }
 
 /// `public_url`: the engine's base URL as clients reach it (the JWT flow's `aud`), an
-/// http(s) URL without a path; kept without a trailing slash.
+/// http(s) URL, perhaps with a path (a proxy's prefix), without a query; kept without a
+/// trailing slash.
 fn public_url(raw: Option<&Spanned<String>>, check: &mut Checker) -> Option<String> {
     let raw = raw?;
     let url = raw.get_ref().trim().trim_end_matches('/');
     let plain = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"))
-        .is_some_and(|rest| !rest.is_empty() && !rest.contains(['/', '?', '#', ' ']));
+        .is_some_and(|rest| {
+            !rest.is_empty() && !rest.starts_with('/') && !rest.contains(['?', '#', ' '])
+        });
     if !plain {
         check.at(
             raw.span(),
             format!(
                 "[engine] public_url = \"{}\": use the base URL clients reach the engine at, \
-                 such as \"https://switchboard.example.org\" (http or https, no path)",
+                 such as \"https://switchboard.example.org\" (http or https, no query)",
                 raw.get_ref()
             ),
         );
