@@ -214,20 +214,23 @@ enum Command {
 
 #[derive(Subcommand)]
 enum KeysAction {
-    /// Create an API key and secret for a source; the secret is shown once.
+    /// Create an API key and secret for a source; the secret is shown once. With
+    /// --jwks, --jwks-url or --hs384, register an OAuth client (the JWT flow) instead.
     Create {
         /// Source name or ID.
         #[arg(long)]
         source: String,
+        #[command(flatten)]
+        client: cli::clients::ClientArgs,
         #[arg(long)]
         json: bool,
         #[command(flatten)]
         at: Locations,
     },
-    /// Revoke an API key (or with --source, every key of a source): no new logins, and
-    /// every access and refresh token made from it ends at once.
+    /// Revoke an API key or OAuth client (or with --source, every key of a source): no
+    /// new logins, and every access and refresh token made from it ends at once.
     Revoke {
-        /// The API key (UUID).
+        /// The API key or client ID (UUID).
         #[arg(required_unless_present = "source", conflicts_with = "source")]
         api_key: Option<String>,
         /// Revoke every key of this source (name or ID).
@@ -238,7 +241,8 @@ enum KeysAction {
         #[command(flatten)]
         at: Locations,
     },
-    /// List API keys: source, environment, created, revoked or live.
+    /// List API keys and OAuth clients: kind, source, environment, created, revoked or
+    /// live.
     List {
         #[arg(long)]
         json: bool,
@@ -338,7 +342,15 @@ fn run(cli: Cli) -> Result<()> {
 
 fn keys(action: KeysAction) -> Result<()> {
     match action {
-        KeysAction::Create { source, json, at } => records::keys_create(&source, json, &at),
+        KeysAction::Create {
+            source,
+            client,
+            json,
+            at,
+        } => match client.keys() {
+            Some(keys) => cli::clients::create(&source, keys, json, &at),
+            None => records::keys_create(&source, json, &at),
+        },
         KeysAction::Revoke {
             api_key,
             source,

@@ -1,8 +1,10 @@
 //! HTTP: the platform API (`/auth/*`, `/endpoint`, `/query`, and `/upload` in
-//! `upload`) and the admin API (`/admin/v1/*`). Handlers only adapt HTTP to engine calls; every error leaves in the
-//! platform's shape.
+//! [`upload`]) and the admin API (`/admin/v1/*`). Handlers only adapt HTTP to engine
+//! calls; every error leaves in the platform's shape, except [`oauth`]'s (the JWT
+//! flow's token endpoint), in RFC 6749's.
 
 pub mod admin;
+pub mod oauth;
 pub mod platform;
 pub mod server;
 pub mod upload;
@@ -23,6 +25,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
     let routes = Router::new()
         .merge(platform::routes())
         .merge(upload::routes())
+        .merge(oauth::routes())
         .nest("/admin/v1", admin::routes())
         .nest_service(
             crate::sandbox::PATH,

@@ -1,6 +1,7 @@
 //! The command line's wiring, kept out of `main.rs` (which only declares the
 //! subcommands and dispatches them).
 
+pub mod clients;
 pub mod maintenance;
 pub mod records;
 pub mod revoke;

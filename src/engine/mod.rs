@@ -3,6 +3,7 @@
 //! file upload (`upload`: the platform's `POST /upload`, stored and logged).
 //! `outbound_auth` puts a destination's own `Authorization` on what is sent to it.
 //! No HTTP types in here: the `api` module adapts requests to these calls.
+//! [`oauth`] is the OAuth client-credentials flow with signed JWT assertions.
 
 pub mod access;
 pub mod auth;
@@ -16,6 +17,7 @@ pub mod http;
 pub mod ingest;
 pub mod listener;
 pub mod maintenance;
+pub mod oauth;
 pub mod operator;
 pub mod outbound_auth;
 pub mod paths;
@@ -73,6 +75,8 @@ pub struct Engine {
     pub(crate) credentials: Credentials,
     /// Revoked keys and admin tokens, kept current from the records on disk.
     pub(crate) revocations: Arc<revocation::View>,
+    /// The JWT flow's replay records and fetched JWKS documents.
+    pub(crate) oauth: oauth::OAuth,
     pub(crate) registry: Registry,
     pub(crate) settings: Settings,
     /// The composer's `{{variable}}` profiles, per environment.
@@ -151,6 +155,7 @@ impl Engine {
         let space =
             crate::store::space::DiskSpace::new(data_dir, config.settings.min_free_disk_bytes);
         let outbound = outbound_auth::Tokens::new(&config.registry.destinations, http.clone());
+        let oauth = oauth::OAuth::open(&store)?;
         let engine = Arc::new_cyclic(|weak| {
             let delivery = delivery::Delivery::new(
                 weak.clone(),
@@ -163,6 +168,7 @@ impl Engine {
                 commit,
                 credentials: Credentials::new(data_dir),
                 revocations,
+                oauth,
                 registry: config.registry,
                 settings: config.settings,
                 profiles: config.profiles,

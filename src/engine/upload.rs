@@ -236,6 +236,8 @@ fn upload_log(
         quarantined: false,
         released_at_attempt: 0,
         resend_of: None,
+        // An upload is no message of the platform's: nothing for older clients to read.
+        legacy_ids: None,
     };
     let payload = json!({
         "Meta": {

@@ -4,6 +4,12 @@
 //!
 //! Files rather than sled so that `switchboard keys create` works while an engine holds
 //! the database lock; the engine reads a key's file when a source authenticates.
+//! OAuth clients (the JWT flow) are key records too, with their verification keys
+//! ([`clients`]): one ID space, one revocation.
+
+pub mod clients;
+
+pub use clients::ClientAuth;
 
 use crate::model::{Environment, Role};
 use chrono::{DateTime, Utc};
@@ -31,8 +37,20 @@ pub struct ApiKeyRecord {
     pub source_id: Uuid,
     pub source_name: String,
     pub environment: Environment,
+    /// Empty for an OAuth client: it has no legacy secret.
+    #[serde(default)]
     pub secret_sha256: String,
     pub created_at: DateTime<Utc>,
+    /// Set for an OAuth client (the JWT flow); absent for a legacy API key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<ClientAuth>,
+}
+
+impl ApiKeyRecord {
+    /// `legacy`, or the OAuth client's kind (`jwks`, `jwks-url`, `hs384`).
+    pub fn kind(&self) -> &'static str {
+        self.client.as_ref().map_or("legacy", ClientAuth::kind)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -183,6 +201,7 @@ impl Credentials {
             environment,
             secret_sha256: hex(&sha256(secret.as_bytes())),
             created_at: Utc::now(),
+            client: None,
         };
         self.save(&self.key_path(&api_key), &record)?;
         Ok((record, secret))
@@ -196,7 +215,7 @@ impl Credentials {
         self.load(&self.key_path(&id))
     }
 
-    /// The key record when `secret` is right.
+    /// The key record when `secret` is right. An OAuth client never logs in this way.
     pub fn check_key(
         &self,
         api_key: &str,
@@ -204,7 +223,7 @@ impl Credentials {
     ) -> Result<Option<ApiKeyRecord>, CredentialError> {
         Ok(self
             .key(api_key)?
-            .filter(|r| secret_matches(&r.secret_sha256, secret)))
+            .filter(|r| r.client.is_none() && secret_matches(&r.secret_sha256, secret)))
     }
 
     /// Deletes an API key's file: no new logins. Its tokens end only with a revocation

@@ -18,6 +18,8 @@
 //! - `u` env_code upload_id    → an uploaded file's index entry ([`uploads`]; the
 //!   bytes are files under the data directory)
 //!
+//! The `oauth_jti` tree holds the JWT flow's spent `jti`s until they expire ([`replay`]).
+//!
 //! The `meta` tree holds the history index version, the acknowledged count ([`mark`])
 //! and the queue sequence floor of a restored store ([`backup`]).
 //!
@@ -46,6 +48,7 @@ pub mod journal;
 pub mod mark;
 pub mod open;
 pub mod queue;
+pub mod replay;
 pub mod revocations;
 pub mod space;
 pub mod uploads;

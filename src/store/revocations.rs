@@ -39,6 +39,9 @@ pub struct Revocation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<DateTime<Utc>>,
     pub actor: String,
+    /// An OAuth client's kind (`jwks`, `jwks-url`, `hs384`), for `keys list`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_kind: Option<String>,
 }
 
 /// Everything revoked so far, for checks on the request path (set lookups only).
@@ -201,6 +204,7 @@ mod tests {
             environment: None,
             created_at: None,
             actor: "test".into(),
+            client_kind: None,
         }
     }
 

@@ -12,7 +12,7 @@
 //! idle_timeout_seconds = 60
 //! max_connections = 10000       # default: derived from the open-file limit
 //! journal_backlog = 4096        # accepted requests not yet applied; past it, 503
-//! public_url = "https://switchboard.example"  # default: http://<listen address>
+//! public_url = "https://switchboard.example.org"   # as clients reach it; default http://<listen>
 //! max_upload_bytes = 41943040   # the largest file POST /upload takes (40 MiB)
 //!
 //! [[sources]]
@@ -209,8 +209,9 @@ pub struct Settings {
     /// `journal_backlog`: acknowledged requests that may wait to be written to history
     /// and the queues; past it new requests get 503 (see `store::journal`).
     pub journal_backlog: usize,
-    /// `public_url`: the engine's base URL as clients reach it, without a trailing
-    /// slash; `None` until [`Config::attach_sandbox`] fills in `http://<listen address>`.
+    /// `public_url`: the base URL clients reach the engine at, without a trailing
+    /// slash; the JWT flow's `aud` is the token URL under it. Default (set when the
+    /// engine listens, see [`Config::attach_sandbox`]): `http://<listen address>`.
     pub public_url: Option<String>,
     /// `max_upload_bytes`: the largest file `POST /upload` takes.
     pub max_upload_bytes: usize,
@@ -329,8 +330,9 @@ pub struct Config {
 }
 
 impl Config {
-    /// Points the sandbox EHR at the engine's own listener. An unspecified listen
-    /// address (0.0.0.0) is reached through loopback.
+    /// Points the sandbox EHR at the engine's own listener, and makes that listener the
+    /// public URL unless `public_url` is configured. An unspecified listen address
+    /// (0.0.0.0) is reached through loopback.
     pub fn attach_sandbox(&mut self, listen: std::net::SocketAddr) {
         let mut addr = listen;
         if addr.ip().is_unspecified() {
@@ -339,11 +341,10 @@ impl Config {
                 std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
             });
         }
-        let url = format!("http://{addr}{}", sandbox::PATH);
-        // The default public URL is where the engine listens.
         self.settings
             .public_url
             .get_or_insert_with(|| format!("http://{addr}"));
+        let url = format!("http://{addr}{}", sandbox::PATH);
         if let Some(d) = self
             .registry
             .destinations

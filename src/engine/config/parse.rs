@@ -560,11 +560,11 @@ fn engine_settings(e: &RawEngine, check: &mut Checker) -> Settings {
             .map(|mb| mb.saturating_mul(1024 * 1024))
             .unwrap_or(defaults.min_free_disk_bytes),
         connections,
+        public_url: public_url(e.public_url.as_ref(), check),
         journal_backlog: check
             .within(e.journal_backlog.as_ref(), "journal_backlog", 1..=1_000_000)
             .map(|n| n as usize)
             .unwrap_or(defaults.journal_backlog),
-        public_url: e.public_url.as_ref().and_then(|url| public_url(url, check)),
         max_upload_bytes: check
             .within(
                 e.max_upload_bytes.as_ref(),
@@ -576,25 +576,30 @@ fn engine_settings(e: &RawEngine, check: &mut Checker) -> Settings {
     }
 }
 
-/// `public_url`: an http(s) URL with a host and no query, kept without a trailing slash
-/// (paths are appended to it).
-fn public_url(value: &Spanned<String>, check: &mut Checker) -> Option<String> {
-    let url = value.get_ref().trim().trim_end_matches('/');
-    let scheme_ok = ["http://", "https://"]
-        .iter()
-        .any(|s| url.len() > s.len() && url[..s.len()].eq_ignore_ascii_case(s));
-    if scheme_ok && !url.contains(['?', '#', ' ']) {
-        return Some(url.to_string());
+/// `public_url`: the engine's base URL as clients reach it (the JWT flow's `aud`), an
+/// http(s) URL, perhaps with a path (a proxy's prefix), without a query; kept without a
+/// trailing slash.
+fn public_url(raw: Option<&Spanned<String>>, check: &mut Checker) -> Option<String> {
+    let raw = raw?;
+    let url = raw.get_ref().trim().trim_end_matches('/');
+    let plain = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .is_some_and(|rest| {
+            !rest.is_empty() && !rest.starts_with('/') && !rest.contains(['?', '#', ' '])
+        });
+    if !plain {
+        check.at(
+            raw.span(),
+            format!(
+                "[engine] public_url = \"{}\": use the base URL clients reach the engine at, \
+                 such as \"https://switchboard.example.org\" (http or https, no query)",
+                raw.get_ref()
+            ),
+        );
+        return None;
     }
-    check.at(
-        value.span(),
-        format!(
-            "public_url = \"{}\" is not a base URL: use http:// or https:// with the host \
-             clients reach the engine at, e.g. \"https://switchboard.example\"",
-            value.get_ref()
-        ),
-    );
-    None
+    Some(url.to_string())
 }
 
 /// The variable profiles: the built-in Development one (see [`builtin_profiles`]) with

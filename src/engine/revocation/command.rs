@@ -197,8 +197,9 @@ pub fn keys_text(keys: &[KeyView]) -> String {
     let mut out = String::new();
     for k in keys {
         out += &format!(
-            "{}  {:<12} {:<24} created {}  {}\n",
+            "{}  {:<8} {:<12} {:<24} created {}  {}\n",
             k.api_key,
+            k.kind,
             k.environment.map(|e| e.to_string()).unwrap_or_default(),
             k.source.as_deref().unwrap_or("?"),
             k.created.as_deref().unwrap_or("?"),

@@ -31,7 +31,11 @@ pub enum RevokeError {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct KeyView {
+    /// The API key, or the OAuth client's ID.
     pub api_key: String,
+    /// `legacy` (API key and secret), or an OAuth client's: `jwks`, `jwks-url`, `hs384`
+    /// (`client` for a revoked one recorded before kinds were).
+    pub kind: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_id: Option<Uuid>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -55,12 +59,13 @@ fn record(kind: RevokedKind, id: &str, actor: &str) -> Revocation {
         environment: None,
         created_at: None,
         actor: actor.to_string(),
+        client_kind: None,
     }
 }
 
 /// Revokes one API key (its UUID). A UUID with no key file is recorded all the same: a
 /// key deleted by hand (or by an older `simulate`) may still have live tokens.
-/// OAuth client IDs (issue 15) will be recorded as [`RevokedKind::ClientId`].
+/// An OAuth client's ID is recorded as [`RevokedKind::ClientId`].
 pub fn revoke_key(
     credentials: &Credentials,
     log: &RevocationLog,
@@ -83,6 +88,10 @@ pub fn revoke_key(
         rec.source_id = Some(key.source_id);
         rec.environment = Some(key.environment);
         rec.created_at = Some(key.created_at);
+        if key.client.is_some() {
+            rec.kind = RevokedKind::ClientId;
+            rec.client_kind = Some(key.kind().to_string());
+        }
     }
     // Revoking twice is not an error, and adds no second record.
     let known = log.load()?;
@@ -107,7 +116,7 @@ pub fn revoke_key(
     let had_file = credentials.revoke_key(&api_key)?;
     Ok(RevokeReport {
         revoked: vec![RevokedItem {
-            kind: RevokedKind::ApiKey,
+            kind: rec.kind,
             id: api_key,
             name: rec.name,
             had_file,
@@ -189,6 +198,7 @@ pub fn keys_listing(
         keys.push((
             Some(k.created_at),
             KeyView {
+                kind: k.kind().to_string(),
                 api_key: k.api_key,
                 source_id: Some(k.source_id),
                 source: Some(k.source_name),
@@ -212,6 +222,12 @@ pub fn keys_listing(
         keys.push((
             r.created_at,
             KeyView {
+                kind: match r.kind {
+                    RevokedKind::ClientId => {
+                        r.client_kind.clone().unwrap_or_else(|| "client".into())
+                    }
+                    _ => "legacy".into(),
+                },
                 api_key: r.id.clone(),
                 source_id: r.source_id,
                 source: r.name.clone(),

@@ -1,0 +1,53 @@
+//! `keys create --jwks FILE | --jwks-url URL | --hs384`: an OAuth client for the JWT
+//! flow (see `engine::oauth::register`).
+
+use crate::Locations;
+use anyhow::{Result, bail};
+use clap::Args;
+use std::path::PathBuf;
+use switchboard::engine::oauth::register::{self, ClientKeys};
+use switchboard::store::credentials::Credentials;
+
+#[derive(Args, Clone, Default)]
+pub struct ClientArgs {
+    /// Register an OAuth client verified with the public keys (RS384/ES384) of this
+    /// JWKS file.
+    #[arg(long, conflicts_with_all = ["jwks_url", "hs384"])]
+    jwks: Option<PathBuf>,
+    /// Register an OAuth client verified with the JWKS served at this http(s) URL.
+    #[arg(long, conflicts_with = "hs384")]
+    jwks_url: Option<String>,
+    /// Register an OAuth client that signs HS384 with a secret made now (shown once).
+    #[arg(long)]
+    hs384: bool,
+}
+
+impl ClientArgs {
+    /// `None` for a legacy API key.
+    pub fn keys(self) -> Option<ClientKeys> {
+        match (self.jwks, self.jwks_url, self.hs384) {
+            (Some(file), _, _) => Some(ClientKeys::JwksFile(file)),
+            (_, Some(url), _) => Some(ClientKeys::JwksUrl(url)),
+            (_, _, true) => Some(ClientKeys::Hs384),
+            _ => None,
+        }
+    }
+}
+
+pub fn create(source: &str, keys: ClientKeys, json: bool, at: &Locations) -> Result<()> {
+    let config = at.load()?;
+    let Some(found) = config.registry.source_named(source) else {
+        let names: Vec<_> = config
+            .registry
+            .sources
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        bail!(
+            "no source named \"{source}\"; configured sources: {}",
+            names.join(", ")
+        );
+    };
+    let registered = register::register(&Credentials::new(&at.data_dir()), found, keys)?;
+    super::print(json, &registered, register::Registered::text)
+}
