@@ -37,8 +37,8 @@
 //!   detail view, the composer and its saved requests (`console::collection`), drawing
 //!   with ratatui, themes, and the event loop that owns the terminal. It names nothing
 //!   of `engine`, `store` or `sandbox`: only `client` and `model`.
-//! - [`api`]: axum routers for the platform API (`/auth`, `/endpoint`, `/query`,
-//!   `/poll`) and the admin API (`/admin/v1`), and the server that accepts connections
+//! - [`api`]: axum routers for the platform API (`/auth`, the JWT flow's
+//!   `/v2/auth/token`, `/endpoint`, `/query`, `/upload`, `/poll`) and the admin API (`/admin/v1`), and the server that accepts connections
 //!   for them (`api::server`: header, body and idle timeouts, a connection cap).
 //! - [`bench`]: `switchboard bench`, the performance harness: the engine in a child
 //!   process against stubs and baselines measured in the same run (see BENCHMARKS.md).

@@ -46,7 +46,8 @@ async fn not_found(uri: axum::http::Uri) -> Response {
     error_response(
         &ApiError::not_found(format!(
             "There is no route {}. The platform API is POST /auth/authenticate, \
-             /auth/refreshToken, /endpoint and /query.",
+             /auth/refreshToken, /v2/auth/token (or /oauth/token), /endpoint, /query, \
+             /upload and /poll, and GET /upload/{{id}}.",
             uri.path()
         )),
         None,
