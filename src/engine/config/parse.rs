@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::store::identities::{self, Kind};
+use engine::{RawEngine, engine_settings};
 use std::collections::BTreeMap;
 use toml::Spanned;
 
@@ -26,23 +27,6 @@ struct RawConfig {
 struct RawEnvironment {
     #[serde(default)]
     variables: BTreeMap<String, Spanned<String>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawEngine {
-    max_body_bytes: Option<usize>,
-    query_timeout_seconds: Option<u64>,
-    connect_timeout_seconds: Option<u64>,
-    admin_token_days: Option<u32>,
-    min_free_disk_mb: Option<u64>,
-    header_timeout_seconds: Option<Spanned<u64>>,
-    body_timeout_seconds: Option<Spanned<u64>>,
-    idle_timeout_seconds: Option<Spanned<u64>>,
-    max_connections: Option<Spanned<u64>>,
-    journal_backlog: Option<Spanned<u64>>,
-    public_url: Option<Spanned<String>>,
-    max_upload_bytes: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -521,87 +505,6 @@ fn subscription(
     })
 }
 
-/// The `[engine]` table: checked (problems go to `check`, with their lines), then with
-/// the defaults filled in.
-fn engine_settings(e: &RawEngine, check: &mut Checker) -> Settings {
-    if let Some(days) = e.admin_token_days
-        && !(1..=3650).contains(&days)
-    {
-        check.problems.push(format!(
-            "[engine] admin_token_days = {days}: use a number of days from 1 to 3650"
-        ));
-    }
-    let connections = connections::check(
-        connections::RawConnections {
-            header_timeout_seconds: e.header_timeout_seconds.as_ref(),
-            body_timeout_seconds: e.body_timeout_seconds.as_ref(),
-            idle_timeout_seconds: e.idle_timeout_seconds.as_ref(),
-            max_connections: e.max_connections.as_ref(),
-        },
-        |span, message| check.at(span, message),
-    );
-    let defaults = Settings::default();
-    Settings {
-        max_body_bytes: e.max_body_bytes.unwrap_or(defaults.max_body_bytes),
-        query_timeout: e
-            .query_timeout_seconds
-            .map(Duration::from_secs)
-            .unwrap_or(defaults.query_timeout),
-        connect_timeout: e
-            .connect_timeout_seconds
-            .map(Duration::from_secs)
-            .unwrap_or(defaults.connect_timeout),
-        admin_token_lifetime: e
-            .admin_token_days
-            .map(|d| chrono::Duration::days(i64::from(d)))
-            .unwrap_or(defaults.admin_token_lifetime),
-        min_free_disk_bytes: e
-            .min_free_disk_mb
-            .map(|mb| mb.saturating_mul(1024 * 1024))
-            .unwrap_or(defaults.min_free_disk_bytes),
-        connections,
-        public_url: public_url(e.public_url.as_ref(), check),
-        journal_backlog: check
-            .within(e.journal_backlog.as_ref(), "journal_backlog", 1..=1_000_000)
-            .map(|n| n as usize)
-            .unwrap_or(defaults.journal_backlog),
-        max_upload_bytes: check
-            .within(
-                e.max_upload_bytes.as_ref(),
-                "max_upload_bytes",
-                1..=(1 << 40),
-            )
-            .map(|n| n as usize)
-            .unwrap_or(defaults.max_upload_bytes),
-    }
-}
-
-/// `public_url`: the engine's base URL as clients reach it (the JWT flow's `aud`), an
-/// http(s) URL, perhaps with a path (a proxy's prefix), without a query; kept without a
-/// trailing slash.
-fn public_url(raw: Option<&Spanned<String>>, check: &mut Checker) -> Option<String> {
-    let raw = raw?;
-    let url = raw.get_ref().trim().trim_end_matches('/');
-    let plain = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-        .is_some_and(|rest| {
-            !rest.is_empty() && !rest.starts_with('/') && !rest.contains(['?', '#', ' '])
-        });
-    if !plain {
-        check.at(
-            raw.span(),
-            format!(
-                "[engine] public_url = \"{}\": use the base URL clients reach the engine at, \
-                 such as \"https://switchboard.example.org\" (http or https, no query)",
-                raw.get_ref()
-            ),
-        );
-        return None;
-    }
-    Some(url.to_string())
-}
-
 /// The variable profiles: the built-in Development one (see [`builtin_profiles`]) with
 /// the configured values over it, and the configured ones of the other environments.
 fn profiles(
@@ -639,5 +542,6 @@ fn profiles(
     profiles
 }
 
+mod engine;
 #[cfg(test)]
 mod tests;
