@@ -2,7 +2,7 @@
 //! flow (see `engine::oauth::register`).
 
 use crate::Locations;
-use anyhow::{Result, bail};
+use anyhow::Result;
 use clap::Args;
 use std::path::PathBuf;
 use switchboard::engine::oauth::register::{self, ClientKeys};
@@ -36,18 +36,7 @@ impl ClientArgs {
 
 pub fn create(source: &str, keys: ClientKeys, json: bool, at: &Locations) -> Result<()> {
     let config = at.load()?;
-    let Some(found) = config.registry.source_named(source) else {
-        let names: Vec<_> = config
-            .registry
-            .sources
-            .iter()
-            .map(|s| s.name.as_str())
-            .collect();
-        bail!(
-            "no source named \"{source}\"; configured sources: {}",
-            names.join(", ")
-        );
-    };
+    let found = super::records::configured_source(&config, source)?;
     let registered = register::register(&Credentials::new(&at.data_dir()), found, keys)?;
     super::print(json, &registered, register::Registered::text)
 }

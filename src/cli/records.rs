@@ -25,20 +25,28 @@ pub fn paths(at: &Locations) -> Result<()> {
     Ok(())
 }
 
-pub fn keys_create(source: &str, json: bool, at: &Locations) -> Result<()> {
-    let config = at.load()?;
-    let Some(source) = config.registry.source_named(source) else {
+/// The configured source of that name, or an error that lists the configured ones.
+pub fn configured_source<'c>(
+    config: &'c switchboard::engine::Config,
+    name: &str,
+) -> Result<&'c switchboard::engine::Source> {
+    config.registry.source_named(name).with_context(|| {
         let names: Vec<_> = config
             .registry
             .sources
             .iter()
             .map(|s| s.name.as_str())
             .collect();
-        bail!(
-            "no source named \"{source}\"; configured sources: {}",
+        format!(
+            "no source named \"{name}\"; configured sources: {}",
             names.join(", ")
-        );
-    };
+        )
+    })
+}
+
+pub fn keys_create(source: &str, json: bool, at: &Locations) -> Result<()> {
+    let config = at.load()?;
+    let source = configured_source(&config, source)?;
     let (record, secret) =
         Credentials::new(&at.data_dir()).create_key(source.id, &source.name, source.environment)?;
     if json {
