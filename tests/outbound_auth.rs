@@ -80,19 +80,21 @@ async fn destination(State(peer): State<Peer>, headers: HeaderMap, body: Bytes) 
 }
 
 async fn token(State(peer): State<Peer>, headers: HeaderMap, body: String) -> Response {
-    let delay = peer.with(|s| {
+    // The answer is decided as the call is counted: a test that sees the call and then
+    // changes `token_status` must not change what this call gets.
+    let (delay, status) = peer.with(|s| {
         s.token_calls.push((authorization(&headers), body.clone()));
-        s.token_delay
+        (s.token_delay, s.token_status)
     });
     tokio::time::sleep(delay).await;
+    if let Some(code) = status {
+        let status = StatusCode::from_u16(code).expect("status");
+        let text = format!(
+            "{{\"error\":\"server_error\",\"error_description\":\"down; you sent {body}\"}}"
+        );
+        return (status, text).into_response();
+    }
     peer.with(|s| {
-        if let Some(code) = s.token_status {
-            let status = StatusCode::from_u16(code).expect("status");
-            let text = format!(
-                "{{\"error\":\"server_error\",\"error_description\":\"down; you sent {body}\"}}"
-            );
-            return (status, text).into_response();
-        }
         let token = format!("access-{}", s.token_calls.len());
         s.accepted.insert(token.clone());
         let mut answer = json!({"access_token": token, "token_type": "Bearer"});
