@@ -7,7 +7,7 @@
 //! rewritten by [`links`]), and FHIR messages accepted durably and delivered through
 //! the push queues ([`message`]).
 
-mod forward;
+pub mod forward;
 pub mod links;
 pub mod message;
 pub mod params;
@@ -42,6 +42,11 @@ pub const PROCESS_MESSAGE: &str = "$process-message";
 /// A data model of the FHIR API: `FHIR.<Resource>` or `FHIR.Message.<Model>`.
 pub fn is_fhir_data_model(data_model: &str) -> bool {
     data_model.starts_with("FHIR.")
+}
+
+/// A FHIR message's data model (`FHIR.Message.<Model>`): delivered to `$process-message`.
+pub fn is_message_data_model(data_model: &str) -> bool {
+    data_model.starts_with("FHIR.Message.")
 }
 
 impl Engine {
