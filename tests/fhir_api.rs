@@ -11,95 +11,10 @@ mod fhir_stub;
 
 use axum::http::StatusCode;
 use common::TestEngine;
-use fhir_stub::FhirStub;
+use fhir_stub::{FhirStub, assert_outcome, call, config};
 use serde_json::Value;
 use switchboard::engine::Config;
 use switchboard::model::Role;
-
-pub fn config(stub: &str, extra: &str) -> String {
-    format!(
-        r#"
-[engine]
-query_timeout_seconds = 2
-
-[[sources]]
-name = "Lab"
-environment = "development"
-
-[[sources]]
-name = "Clinic"
-environment = "development"
-
-[[sources]]
-name = "Prod App"
-environment = "production"
-
-[[destinations]]
-name = "Acme FHIR"
-environment = "development"
-fhir_slug = "acme"
-fhir_url = "{stub}"
-verification_token = "vt-acme"
-verified = true
-
-[[destinations]]
-name = "Prod FHIR"
-environment = "production"
-fhir_slug = "acme-prod"
-fhir_url = "{stub}"
-verification_token = "vt-prod"
-verified = true
-
-[[subscriptions]]
-source = "Lab"
-destination = "Acme FHIR"
-data_models = ["FHIR.*"]
-
-[[subscriptions]]
-source = "Clinic"
-destination = "Acme FHIR"
-data_models = ["FHIR.Practitioner"]
-
-[[subscriptions]]
-source = "Prod App"
-destination = "Prod FHIR"
-data_models = ["FHIR.*"]
-{extra}"#
-    )
-}
-
-/// One request to the engine; the status, content type and JSON body.
-pub async fn call(
-    engine: &TestEngine,
-    request: reqwest::RequestBuilder,
-) -> (StatusCode, String, Value) {
-    let _ = engine;
-    let response = request.send().await.expect("request");
-    let status = response.status();
-    let kind = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
-    let bytes = response.bytes().await.expect("body");
-    let body = serde_json::from_slice(&bytes)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
-    (status, kind, body)
-}
-
-/// Asserts an OperationOutcome error with `status` whose text mentions `needle`.
-pub fn assert_outcome(got: &(StatusCode, String, Value), status: u16, needle: &str) {
-    let (s, kind, body) = got;
-    assert_eq!(s.as_u16(), status, "{body}");
-    assert!(kind.starts_with("application/fhir+json"), "{kind}: {body}");
-    assert_eq!(body["resourceType"], "OperationOutcome", "{body}");
-    assert!(body.get("Meta").is_none(), "{body}");
-    let issue = &body["issue"][0];
-    assert!(issue["severity"].is_string() && issue["code"].is_string(), "{body}");
-    let text = issue["details"]["text"].as_str().unwrap_or("").to_lowercase();
-    assert!(text.contains(&needle.to_lowercase()), "{needle:?} not in {body}");
-}
 
 fn get(engine: &TestEngine, path: &str, token: &str) -> reqwest::RequestBuilder {
     engine.client.get(engine.url(path)).bearer_auth(token)

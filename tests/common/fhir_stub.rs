@@ -1,7 +1,7 @@
 //! A small FHIR server for the FHIR API tests: canned Patient answers (read, search by
 //! GET and POST `_search`, paging with `_count=1` and `_offset`), a 404
 //! OperationOutcome, a 500, a slow answer, and `$process-message`, recording every
-//! request it gets.
+//! request it gets; and the config and assertions the FHIR tests share.
 
 use axum::Router;
 use axum::body::Bytes;
@@ -146,3 +146,88 @@ async fn process(uri: Uri) -> Response {
     }
     fhir(StatusCode::NOT_FOUND, json!({"resourceType": "OperationOutcome", "issue": []}))
 }
+
+pub fn config(stub: &str, extra: &str) -> String {
+    format!(
+        r#"
+[engine]
+query_timeout_seconds = 2
+
+[[sources]]
+name = "Lab"
+environment = "development"
+
+[[sources]]
+name = "Clinic"
+environment = "development"
+
+[[sources]]
+name = "Prod App"
+environment = "production"
+
+[[destinations]]
+name = "Acme FHIR"
+environment = "development"
+fhir_slug = "acme"
+fhir_url = "{stub}"
+verification_token = "vt-acme"
+verified = true
+
+[[destinations]]
+name = "Prod FHIR"
+environment = "production"
+fhir_slug = "acme-prod"
+fhir_url = "{stub}"
+verification_token = "vt-prod"
+verified = true
+
+[[subscriptions]]
+source = "Lab"
+destination = "Acme FHIR"
+data_models = ["FHIR.*"]
+
+[[subscriptions]]
+source = "Clinic"
+destination = "Acme FHIR"
+data_models = ["FHIR.Practitioner"]
+
+[[subscriptions]]
+source = "Prod App"
+destination = "Prod FHIR"
+data_models = ["FHIR.*"]
+{extra}"#
+    )
+}
+
+/// One request to the engine; the status, content type and JSON body.
+pub async fn call(
+    _engine: &super::common::TestEngine,
+    request: reqwest::RequestBuilder,
+) -> (StatusCode, String, Value) {
+    let response = request.send().await.expect("request");
+    let status = response.status();
+    let kind = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let bytes = response.bytes().await.expect("body");
+    let body = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    (status, kind, body)
+}
+
+/// Asserts an OperationOutcome error with `status` whose text mentions `needle`.
+pub fn assert_outcome(got: &(StatusCode, String, Value), status: u16, needle: &str) {
+    let (s, kind, body) = got;
+    assert_eq!(s.as_u16(), status, "{body}");
+    assert!(kind.starts_with("application/fhir+json"), "{kind}: {body}");
+    assert_eq!(body["resourceType"], "OperationOutcome", "{body}");
+    assert!(body.get("Meta").is_none(), "{body}");
+    let issue = &body["issue"][0];
+    assert!(issue["severity"].is_string() && issue["code"].is_string(), "{body}");
+    let text = issue["details"]["text"].as_str().unwrap_or("").to_lowercase();
+    assert!(text.contains(&needle.to_lowercase()), "{needle:?} not in {body}");
+}
+
