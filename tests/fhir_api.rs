@@ -37,9 +37,13 @@ async fn metadata_read_and_searches_go_through_with_links_rewritten() {
         .iter()
         .filter_map(|r| r["type"].as_str())
         .collect();
-    assert!(types.contains(&"Patient") && types.contains(&"Observation"), "{types:?}");
+    assert!(
+        types.contains(&"Patient") && types.contains(&"Observation"),
+        "{types:?}"
+    );
 
-    let (status, _, patient) = call(&engine, get(&engine, &format!("{base}/Patient/p1"), &token)).await;
+    let (status, _, patient) =
+        call(&engine, get(&engine, &format!("{base}/Patient/p1"), &token)).await;
     assert_eq!(status, StatusCode::OK, "{patient}");
     assert_eq!(patient["id"], "p1");
 
@@ -49,7 +53,10 @@ async fn metadata_read_and_searches_go_through_with_links_rewritten() {
     let (status, _, page) = call(&engine, get(&engine, &url, &token)).await;
     assert_eq!(status, StatusCode::OK, "{page}");
     assert_eq!(page["type"], "searchset");
-    assert_eq!(page["entry"][0]["fullUrl"], format!("{engine_base}/Patient/p1"));
+    assert_eq!(
+        page["entry"][0]["fullUrl"],
+        format!("{engine_base}/Patient/p1")
+    );
     let next = page["link"]
         .as_array()
         .expect("links")
@@ -61,14 +68,21 @@ async fn metadata_read_and_searches_go_through_with_links_rewritten() {
     assert!(next.starts_with(&engine_base), "{next}");
     let (status, _, second) = call(&engine, engine.client.get(&next).bearer_auth(&token)).await;
     assert_eq!(status, StatusCode::OK, "{second}");
-    assert_eq!(second["entry"][0]["fullUrl"], format!("{engine_base}/Patient/p2"));
+    assert_eq!(
+        second["entry"][0]["fullUrl"],
+        format!("{engine_base}/Patient/p2")
+    );
 
     // POST _search: the form forwarded as a form, never in the URL.
     let form = engine
         .client
         .post(engine.url(&format!("{base}/Patient/_search")))
         .bearer_auth(&token)
-        .form(&[("family", "Baker"), ("given", "Ann"), ("birthdate", "1980-01-02")]);
+        .form(&[
+            ("family", "Baker"),
+            ("given", "Ann"),
+            ("birthdate", "1980-01-02"),
+        ]);
     let (status, _, found) = call(&engine, form).await;
     assert_eq!(status, StatusCode::OK, "{found}");
     assert_eq!(found["total"], 2);
@@ -80,28 +94,42 @@ async fn metadata_read_and_searches_go_through_with_links_rewritten() {
     assert!(String::from_utf8_lossy(&posted.body).contains("family=Baker"));
     assert!(!posted.uri.contains("Baker"));
     assert!(
-        seen.iter()
-            .all(|s| s.headers.get("verification-token").is_some_and(|v| v == "vt-acme")),
+        seen.iter().all(|s| s
+            .headers
+            .get("verification-token")
+            .is_some_and(|v| v == "vt-acme")),
         "every forwarded request carries the verification token"
     );
 
     // Logged as FHIR.Patient read/search REQUESTs, found by the admin API and the filter.
     let logs = engine.all_logs();
-    let fhir: Vec<_> = logs.iter().filter(|l| l.data_model == "FHIR.Patient").collect();
+    let fhir: Vec<_> = logs
+        .iter()
+        .filter(|l| l.data_model == "FHIR.Patient")
+        .collect();
     assert_eq!(fhir.len(), 4, "{logs:#?}");
     assert!(fhir.iter().any(|l| l.event_type == "read"));
-    assert!(fhir.iter().all(|l| l.log_type == switchboard::model::LogType::Request
-        && l.status == switchboard::model::LogStatus::Succeeded));
+    assert!(
+        fhir.iter()
+            .all(|l| l.log_type == switchboard::model::LogType::Request
+                && l.status == switchboard::model::LogStatus::Succeeded)
+    );
     let filter = switchboard::model::filter::Filter::parse("dm:FHIR.Patient").expect("filter");
     assert_eq!(logs.iter().filter(|l| filter.matches(l)).count(), 4);
     let admin = engine.admin_token(Role::Viewer);
     let (status, listed) = engine
-        .get_query("/admin/v1/logs", &admin, &[("dataModel", "FHIR.Patient"), ("eventType", "search")])
+        .get_query(
+            "/admin/v1/logs",
+            &admin,
+            &[("dataModel", "FHIR.Patient"), ("eventType", "search")],
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{listed}");
     assert_eq!(listed["logs"].as_array().map(Vec::len), Some(3), "{listed}");
     let id = listed["logs"][0]["id"].as_str().expect("id");
-    let (_, detail) = engine.get(&format!("/admin/v1/logs/{id}"), Some(&admin)).await;
+    let (_, detail) = engine
+        .get(&format!("/admin/v1/logs/{id}"), Some(&admin))
+        .await;
     assert_eq!(detail["response"]["resourceType"], "Bundle", "{detail}");
 }
 
@@ -117,24 +145,57 @@ async fn every_error_is_an_operation_outcome_with_its_status() {
     let refused = call(&engine, no_token).await;
     assert_outcome(&refused, 401, "authorization");
     assert_eq!(refused.2["issue"][0]["code"], "login");
-    assert!(refused.2["issue"][0]["diagnostics"].is_string(), "{}", refused.2);
-    assert_outcome(&call(&engine, get(&engine, &at("Patient/p1"), "nope")).await, 401, "token");
+    assert!(
+        refused.2["issue"][0]["diagnostics"].is_string(),
+        "{}",
+        refused.2
+    );
+    assert_outcome(
+        &call(&engine, get(&engine, &at("Patient/p1"), "nope")).await,
+        401,
+        "token",
+    );
     let unknown_slug = get(&engine, "/fhir/R4/nobody/Development/Patient/p1", &token);
     assert_outcome(&call(&engine, unknown_slug).await, 404, "slug");
-    assert_outcome(&call(&engine, get(&engine, &at("Spaceship/1"), &token)).await, 404, "not a resource");
-    assert_outcome(&call(&engine, get(&engine, "/fhir/nothing", &token)).await, 404, "no fhir route");
-    let delete = engine.client.delete(engine.url(&at("Patient/p1"))).bearer_auth(&token);
+    assert_outcome(
+        &call(&engine, get(&engine, &at("Spaceship/1"), &token)).await,
+        404,
+        "not a resource",
+    );
+    assert_outcome(
+        &call(&engine, get(&engine, "/fhir/nothing", &token)).await,
+        404,
+        "no fhir route",
+    );
+    let delete = engine
+        .client
+        .delete(engine.url(&at("Patient/p1")))
+        .bearer_auth(&token);
     assert_outcome(&call(&engine, delete).await, 405, "not allowed");
     let unknown = at("Patient?identifier=1&nickname=Annie");
-    assert_outcome(&call(&engine, get(&engine, &unknown, &token)).await, 400, "nickname");
+    assert_outcome(
+        &call(&engine, get(&engine, &unknown, &token)).await,
+        400,
+        "nickname",
+    );
     let modifier = at("Patient?family:exact=Baker&identifier=1");
     let refused = call(&engine, get(&engine, &modifier, &token)).await;
     assert_outcome(&refused, 400, "modifier");
-    assert!(!refused.2.to_string().contains("Baker"), "values are not echoed");
+    assert!(
+        !refused.2.to_string().contains("Baker"),
+        "values are not echoed"
+    );
     let xml = at("Patient/p1?_format=xml");
-    assert_outcome(&call(&engine, get(&engine, &xml, &token)).await, 406, "_format");
+    assert_outcome(
+        &call(&engine, get(&engine, &xml, &token)).await,
+        406,
+        "_format",
+    );
     let json_format = at("Patient/p1?_format=application/fhir%2Bjson");
-    assert_eq!(call(&engine, get(&engine, &json_format, &token)).await.0, StatusCode::OK);
+    assert_eq!(
+        call(&engine, get(&engine, &json_format, &token)).await.0,
+        StatusCode::OK
+    );
     let not_form = engine
         .client
         .post(engine.url(&at("Patient/_search")))
@@ -147,8 +208,16 @@ async fn every_error_is_an_operation_outcome_with_its_status() {
     // time and no connection are the engine's 502 and 504.
     let missing = call(&engine, get(&engine, &at("Patient/missing"), &token)).await;
     assert_outcome(&missing, 404, "no such patient");
-    assert_outcome(&call(&engine, get(&engine, &at("Patient/boom"), &token)).await, 502, "HTTP 500");
-    assert_outcome(&call(&engine, get(&engine, &at("Patient/slow"), &token)).await, 504, "did not answer");
+    assert_outcome(
+        &call(&engine, get(&engine, &at("Patient/boom"), &token)).await,
+        502,
+        "HTTP 500",
+    );
+    assert_outcome(
+        &call(&engine, get(&engine, &at("Patient/slow"), &token)).await,
+        504,
+        "did not answer",
+    );
 
     // Too large a body: 413 as an OperationOutcome.
     let huge = vec![b'a'; 11 * 1024 * 1024];
@@ -183,7 +252,11 @@ async fn environments_subscriptions_and_the_source_header_are_enforced() {
     // Clinic may search practitioners, not patients.
     let no_sub = get(&engine, "/fhir/R4/acme/Development/Patient/p1", &clinic);
     assert_outcome(&call(&engine, no_sub).await, 403, "FHIR.Patient");
-    let allowed = get(&engine, "/fhir/R4/acme/Development/Practitioner?name=Smith", &clinic);
+    let allowed = get(
+        &engine,
+        "/fhir/R4/acme/Development/Practitioner?name=Smith",
+        &clinic,
+    );
     assert_ne!(call(&engine, allowed).await.0, StatusCode::FORBIDDEN);
     // Redox-Source-Id names the token's source, or the request is refused.
     let named = get(&engine, "/fhir/R4/acme/Development/Patient/p1", &lab)
@@ -197,7 +270,11 @@ async fn environments_subscriptions_and_the_source_header_are_enforced() {
     assert_outcome(&call(&engine, down).await, 502, "could not reach");
     // The built-in sandbox is reachable by its slug (its FHIR side answers or not).
     let console = engine.token("Sandbox Dev Tools").await;
-    let sandbox = get(&engine, "/fhir/R4/sandbox-ehr/Development/metadata", &console);
+    let sandbox = get(
+        &engine,
+        "/fhir/R4/sandbox-ehr/Development/metadata",
+        &console,
+    );
     assert_eq!(call(&engine, sandbox).await.0, StatusCode::OK);
 }
 
@@ -207,7 +284,12 @@ async fn a_jwt_flow_token_is_accepted_like_a_legacy_one() {
     use switchboard::engine::oauth::register::{self, ClientKeys};
     let stub = FhirStub::start().await;
     let engine = TestEngine::start(&config(&stub.base, "")).await;
-    let lab = engine.engine.registry().source_named("Lab").expect("Lab").clone();
+    let lab = engine
+        .engine
+        .registry()
+        .source_named("Lab")
+        .expect("Lab")
+        .clone();
     let registered =
         register::register(engine.engine.credentials(), &lab, ClientKeys::Hs384).expect("client");
     let secret = registered.secret.clone().expect("secret");
@@ -226,7 +308,10 @@ async fn a_jwt_flow_token_is_accepted_like_a_legacy_one() {
         .post(engine.url("/v2/auth/token"))
         .form(&[
             ("grant_type", "client_credentials"),
-            ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
             ("client_assertion", assertion.as_str()),
         ])
         .send()
@@ -255,8 +340,14 @@ async fn fhir_settings_are_checked_with_lines_and_shown_as_fhir_slug() {
             "[[destinations]]\nname = \"{name}\"\nenvironment = \"development\"\nurl = \"http://127.0.0.1:9/\"\nverification_token = \"t\"\n{extra}\n"
         )
     };
-    let bad = parse(&dest("A", "fhir_slug = \"Acme EHR\"\nfhir_url = \"http://x/fhir\""));
-    assert!(bad.contains("line 6") && bad.contains("fhir_slug \"Acme EHR\" is not valid"), "{bad}");
+    let bad = parse(&dest(
+        "A",
+        "fhir_slug = \"Acme EHR\"\nfhir_url = \"http://x/fhir\"",
+    ));
+    assert!(
+        bad.contains("line 6") && bad.contains("fhir_slug \"Acme EHR\" is not valid"),
+        "{bad}"
+    );
     let missing = parse(&dest("A", "fhir_slug = \"acme\""));
     assert!(missing.contains("no fhir_url"), "{missing}");
     let twice = parse(&format!(
@@ -264,8 +355,14 @@ async fn fhir_settings_are_checked_with_lines_and_shown_as_fhir_slug() {
         dest("A", "fhir_slug = \"acme\"\nfhir_url = \"http://x/fhir\""),
         dest("B", "fhir_slug = \"acme\"\nfhir_url = \"http://y/fhir\"")
     ));
-    assert!(twice.contains("line 13") && twice.contains("already the slug of \"A\""), "{twice}");
-    let builtin = parse(&dest("A", "fhir_slug = \"sandbox-ehr\"\nfhir_url = \"http://x/fhir\""));
+    assert!(
+        twice.contains("line 13") && twice.contains("already the slug of \"A\""),
+        "{twice}"
+    );
+    let builtin = parse(&dest(
+        "A",
+        "fhir_slug = \"sandbox-ehr\"\nfhir_url = \"http://x/fhir\"",
+    ));
     assert!(builtin.contains("already the slug"), "{builtin}");
 
     let stub = FhirStub::start().await;

@@ -52,19 +52,23 @@ async fn a_message_is_accepted_logged_and_delivered_to_process_message() {
     assert_eq!(answer["issue"][0]["severity"], "information");
     let log_id = answer["id"].as_str().expect("the log ID").to_string();
 
-    eventually_within("delivery to $process-message", Duration::from_secs(10), || {
-        let seen = stub.seen();
-        let delivered = seen
-            .iter()
-            .find(|s| s.uri.ends_with("/fhir/$process-message"))
-            .ok_or("not delivered yet")?;
-        let header = |n: &str| delivered.headers.get(n).and_then(|v| v.to_str().ok());
-        assert_eq!(header("verification-token"), Some("vt-acme"));
-        assert_eq!(header("content-type"), Some("application/fhir+json"));
-        let body: Value = serde_json::from_slice(&delivered.body).expect("json");
-        assert_eq!(body, sent, "the Bundle as the source sent it");
-        Ok(())
-    })
+    eventually_within(
+        "delivery to $process-message",
+        Duration::from_secs(10),
+        || {
+            let seen = stub.seen();
+            let delivered = seen
+                .iter()
+                .find(|s| s.uri.ends_with("/fhir/$process-message"))
+                .ok_or("not delivered yet")?;
+            let header = |n: &str| delivered.headers.get(n).and_then(|v| v.to_str().ok());
+            assert_eq!(header("verification-token"), Some("vt-acme"));
+            assert_eq!(header("content-type"), Some("application/fhir+json"));
+            let body: Value = serde_json::from_slice(&delivered.body).expect("json");
+            assert_eq!(body, sent, "the Bundle as the source sent it");
+            Ok(())
+        },
+    )
     .await;
     eventually_within("the log succeeded", Duration::from_secs(10), || {
         let log = engine
@@ -87,14 +91,30 @@ async fn bad_messages_are_refused_before_anything_is_stored() {
     let stub = FhirStub::start().await;
     let engine = TestEngine::start(&config(&stub.base, "")).await;
     let lab = engine.token("Lab").await;
-    let naive = call(&engine, post_message(&engine, &lab, &bundle("2026-07-01T10:00:00"))).await;
-    assert_outcome(&naive, 400, "entry[1].resource.effectiveDateTime has a time but no offset");
+    let naive = call(
+        &engine,
+        post_message(&engine, &lab, &bundle("2026-07-01T10:00:00")),
+    )
+    .await;
+    assert_outcome(
+        &naive,
+        400,
+        "entry[1].resource.effectiveDateTime has a time but no offset",
+    );
     let mut no_header = bundle("2026-07-01");
     no_header["entry"][0]["resource"]["resourceType"] = json!("Patient");
-    assert_outcome(&call(&engine, post_message(&engine, &lab, &no_header)).await, 422, "MessageHeader");
+    assert_outcome(
+        &call(&engine, post_message(&engine, &lab, &no_header)).await,
+        422,
+        "MessageHeader",
+    );
     let mut not_message = bundle("2026-07-01");
     not_message["type"] = json!("collection");
-    assert_outcome(&call(&engine, post_message(&engine, &lab, &not_message)).await, 422, "message");
+    assert_outcome(
+        &call(&engine, post_message(&engine, &lab, &not_message)).await,
+        422,
+        "message",
+    );
     let not_json = post_message(&engine, &lab, &json!(null)).body("{");
     assert_outcome(&call(&engine, not_json).await, 400, "not JSON");
     let xml = engine
@@ -106,7 +126,11 @@ async fn bad_messages_are_refused_before_anything_is_stored() {
     assert_outcome(&call(&engine, xml).await, 415, "application/fhir+json");
     // Clinic may only search practitioners.
     let clinic = engine.token("Clinic").await;
-    let refused = call(&engine, post_message(&engine, &clinic, &bundle("2026-07-01"))).await;
+    let refused = call(
+        &engine,
+        post_message(&engine, &clinic, &bundle("2026-07-01")),
+    )
+    .await;
     assert_outcome(&refused, 403, "FHIR.Message.Observation");
     assert!(engine.all_logs().is_empty(), "nothing refused is logged");
     assert!(engine.all_queued().is_empty());
@@ -127,7 +151,11 @@ async fn production_fhir_traffic_shows_no_patient_to_a_viewer() {
         .client
         .post(engine.url(&format!("{base}/Patient/_search")))
         .bearer_auth(&token)
-        .form(&[("family", "Baker"), ("given", "Ann"), ("birthdate", "1980-01-02")]);
+        .form(&[
+            ("family", "Baker"),
+            ("given", "Ann"),
+            ("birthdate", "1980-01-02"),
+        ]);
     assert_eq!(call(&engine, by_name).await.0, StatusCode::OK);
 
     let viewer = engine.admin_token(Role::Viewer);
@@ -139,18 +167,35 @@ async fn production_fhir_traffic_shows_no_patient_to_a_viewer() {
     let logs = listed["logs"].as_array().expect("logs").clone();
     assert_eq!(logs.len(), 2, "{listed}");
     let text = listed.to_string();
-    assert!(!text.contains("0000000001") && !text.contains("Baker"), "{text}");
+    assert!(
+        !text.contains("0000000001") && !text.contains("Baker"),
+        "{text}"
+    );
     for log in &logs {
         let id = log["id"].as_str().expect("id");
-        let (_, masked) = engine.get(&format!("/admin/v1/logs/{id}"), Some(&viewer)).await;
+        let (_, masked) = engine
+            .get(&format!("/admin/v1/logs/{id}"), Some(&viewer))
+            .await;
         let shown = masked.to_string();
-        assert!(!shown.contains("Baker") && !shown.contains("0000000001"), "{shown}");
-        let (_, open) = engine.get(&format!("/admin/v1/logs/{id}"), Some(&phi)).await;
-        assert!(open.to_string().contains("Baker"), "the PHI role sees the answer: {open}");
+        assert!(
+            !shown.contains("Baker") && !shown.contains("0000000001"),
+            "{shown}"
+        );
+        let (_, open) = engine
+            .get(&format!("/admin/v1/logs/{id}"), Some(&phi))
+            .await;
+        assert!(
+            open.to_string().contains("Baker"),
+            "the PHI role sees the answer: {open}"
+        );
     }
     // A patient search of Production is refused to a viewer, as for any data model.
     let (status, _) = engine
-        .get_query("/admin/v1/logs", &viewer, &[("mrn", "0000000001"), ("env", "production")])
+        .get_query(
+            "/admin/v1/logs",
+            &viewer,
+            &[("mrn", "0000000001"), ("env", "production")],
+        )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (_, found) = engine

@@ -129,16 +129,9 @@ fn strip_format(params: Vec<(String, String)>) -> Result<Vec<(String, String)>, 
 }
 
 /// The caller and destination of a request (401, 404, 403 otherwise).
-fn party(
-    engine: &AppState,
-    headers: &HeaderMap,
-    slug: &str,
-    env: &str,
-) -> Result<Party, ApiError> {
+fn party(engine: &AppState, headers: &HeaderMap, slug: &str, env: &str) -> Result<Party, ApiError> {
     let token = bearer(headers)?;
-    let source_header = headers
-        .get("redox-source-id")
-        .and_then(|v| v.to_str().ok());
+    let source_header = headers.get("redox-source-id").and_then(|v| v.to_str().ok());
     engine.fhir_party(token, source_header, slug, env)
 }
 
@@ -228,9 +221,10 @@ async fn operation(
                 return Err(unsupported_media("application/x-www-form-urlencoded"));
             }
             let bytes = read_body(&headers, body, limit).await?;
-            let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes).map_err(|e| {
-                ApiError::bad_request(format!("The form body is not readable ({e})."))
-            })?;
+            let form: Vec<(String, String)> =
+                serde_urlencoded::from_bytes(&bytes).map_err(|e| {
+                    ApiError::bad_request(format!("The form body is not readable ({e})."))
+                })?;
             params.extend(strip_format(form)?);
             let interaction = Interaction::Search {
                 resource,

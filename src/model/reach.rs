@@ -55,9 +55,10 @@ impl Subscription {
     /// every FHIR data model (`FHIR.Patient`, `FHIR.Message.Observation`, …).
     pub fn covers(&self, data_model: &str) -> bool {
         self.data_models.is_empty()
-            || self.data_models.iter().any(|m| {
-                m == data_model || (m == "FHIR.*" && data_model.starts_with("FHIR."))
-            })
+            || self
+                .data_models
+                .iter()
+                .any(|m| m == data_model || (m == "FHIR.*" && data_model.starts_with("FHIR.")))
     }
 }
 

@@ -119,7 +119,8 @@ fn searchset(stub: &Stub, query: &str) -> Value {
     let offset = params.iter().any(|(k, v)| k == "_offset" && v == "1");
     let paged = params.iter().any(|(k, v)| k == "_count" && v == "1");
     let id = if offset { "p2" } else { "p1" };
-    let mut links = vec![json!({"relation": "self", "url": format!("{}/Patient?{query}", stub.base)})];
+    let mut links =
+        vec![json!({"relation": "self", "url": format!("{}/Patient?{query}", stub.base)})];
     if paged && !offset {
         links.push(json!({"relation": "next",
                           "url": format!("{}/Patient?{query}&_offset=1", stub.base)}));
@@ -130,7 +131,10 @@ fn searchset(stub: &Stub, query: &str) -> Value {
 }
 
 async fn search(State(stub): State<Stub>, RawQuery(query): RawQuery) -> Response {
-    fhir(StatusCode::OK, searchset(&stub, query.as_deref().unwrap_or("")))
+    fhir(
+        StatusCode::OK,
+        searchset(&stub, query.as_deref().unwrap_or("")),
+    )
 }
 
 async fn search_form(State(stub): State<Stub>, body: Bytes) -> Response {
@@ -142,9 +146,15 @@ async fn search_form(State(stub): State<Stub>, body: Bytes) -> Response {
 
 async fn process(uri: Uri) -> Response {
     if uri.path().ends_with("$process-message") {
-        return fhir(StatusCode::OK, json!({"resourceType": "Bundle", "type": "message"}));
+        return fhir(
+            StatusCode::OK,
+            json!({"resourceType": "Bundle", "type": "message"}),
+        );
     }
-    fhir(StatusCode::NOT_FOUND, json!({"resourceType": "OperationOutcome", "issue": []}))
+    fhir(
+        StatusCode::NOT_FOUND,
+        json!({"resourceType": "OperationOutcome", "issue": []}),
+    )
 }
 
 pub fn config(stub: &str, extra: &str) -> String {
@@ -226,8 +236,16 @@ pub fn assert_outcome(got: &(StatusCode, String, Value), status: u16, needle: &s
     assert_eq!(body["resourceType"], "OperationOutcome", "{body}");
     assert!(body.get("Meta").is_none(), "{body}");
     let issue = &body["issue"][0];
-    assert!(issue["severity"].is_string() && issue["code"].is_string(), "{body}");
-    let text = issue["details"]["text"].as_str().unwrap_or("").to_lowercase();
-    assert!(text.contains(&needle.to_lowercase()), "{needle:?} not in {body}");
+    assert!(
+        issue["severity"].is_string() && issue["code"].is_string(),
+        "{body}"
+    );
+    let text = issue["details"]["text"]
+        .as_str()
+        .unwrap_or("")
+        .to_lowercase();
+    assert!(
+        text.contains(&needle.to_lowercase()),
+        "{needle:?} not in {body}"
+    );
 }
-

@@ -210,7 +210,7 @@ impl Config {
 
         // Names must be unique per kind; IDs are resolved after the checks.
         let wanted = unique_names(&raw, &mut check);
-    fhir::unique_slugs(&raw, &mut check);
+        fhir::unique_slugs(&raw, &mut check);
         let sources: Vec<_> = raw.sources.iter().map(|s| source(s, &mut check)).collect();
         let destinations: Vec<_> = raw
             .destinations

@@ -164,8 +164,66 @@ impl Engine {
         let started_at = Utc::now();
         let clock = Instant::now();
         let destination = &party.destination;
-        let sent = self
-            .outbound
+        let sent = self.fhir_send(destination, server, interaction).await;
+        let mut attempt = Attempt {
+            id: log.attempt_id,
+            log_id: log.id,
+            number: 1,
+            started_at,
+            outcome: AttemptOutcome::Failed,
+            http_status: None,
+            latency_ms: 0.0,
+            response_body: None,
+            response_truncated: false,
+            error: None,
+        };
+        let read = match sent {
+            Err(SendError::Token(e)) => Err(failed(format!("could not get a token: {e}"))),
+            Err(SendError::Transport(e)) if e.is_timeout() => Err(ApiError::timeout(format!(
+                "The FHIR server of \"{}\" did not answer within {} s. The request was logged as \
+                 FAILED; try again, or check the server.",
+                destination.name,
+                self.settings.query_timeout.as_secs_f64()
+            ))),
+            // Without the URL: a GET search's carries the parameters, maybe PHI.
+            Err(SendError::Transport(e)) => Err(failed(format!(
+                "could not reach the FHIR server of \"{}\": {}. Check that it is up and its \
+                 fhir_url is right.",
+                destination.name,
+                error_chain(&e.without_url())
+            ))),
+            Ok(response) => {
+                let status = response.status().as_u16();
+                attempt.http_status = Some(status);
+                match read_bounded(response, self.settings.max_body_bytes).await {
+                    Ok(bytes) => Ok((status, bytes)),
+                    Err(BodyError::TooLarge { limit }) => Err(failed(format!(
+                        "the FHIR server's answer is larger than {limit} bytes (max_body_bytes)"
+                    ))),
+                    Err(BodyError::Transport(e)) => Err(failed(format!(
+                        "the FHIR server's answer broke off: {}",
+                        error_chain(&e.without_url())
+                    ))),
+                }
+            }
+        };
+        attempt.latency_ms = (clock.elapsed().as_secs_f64() * 1e6).round() / 1000.0;
+        let answer = read.and_then(|(status, bytes)| {
+            judge(status, &bytes, server, &party.base, &destination.name)
+        });
+        let judged = judged(attempt, &answer);
+        (judged, answer)
+    }
+
+    /// Sends the interaction to the server with the destination's authorization and
+    /// verification token, within the query timeout.
+    async fn fhir_send(
+        &self,
+        destination: &crate::engine::Destination,
+        server: &str,
+        interaction: &Interaction,
+    ) -> Result<reqwest::Response, SendError> {
+        self.outbound
             .send(destination, |_| {
                 let builder = match interaction {
                     Interaction::Read { resource, id } => {
@@ -191,82 +249,46 @@ impl Engine {
                     .header(reqwest::header::ACCEPT, "application/fhir+json")
                     .timeout(self.settings.query_timeout)
             })
-            .await;
-        let mut attempt = Attempt {
-            id: log.attempt_id,
-            log_id: log.id,
-            number: 1,
-            started_at,
-            outcome: AttemptOutcome::Failed,
-            http_status: None,
-            latency_ms: 0.0,
-            response_body: None,
-            response_truncated: false,
-            error: None,
-        };
-        let read = match sent {
-            Err(SendError::Token(e)) => Err(failed(format!("could not get a token: {e}"))),
-            Err(SendError::Transport(e)) if e.is_timeout() => Err(ApiError::timeout(format!(
-                "The FHIR server of \"{}\" did not answer within {} s. The request was logged as \
-                 FAILED; try again, or check the server.",
-                destination.name,
-                self.settings.query_timeout.as_secs_f64()
-            ))),
-            Err(SendError::Transport(e)) => Err(failed(format!(
-                "could not reach the FHIR server of \"{}\": {}. Check that it is up and its \
-                 fhir_url is right.",
-                destination.name,
-                error_chain(&e)
-            ))),
-            Ok(response) => {
-                let status = response.status().as_u16();
-                attempt.http_status = Some(status);
-                match read_bounded(response, self.settings.max_body_bytes).await {
-                    Ok(bytes) => Ok((status, bytes)),
-                    Err(BodyError::TooLarge { limit }) => Err(failed(format!(
-                        "the FHIR server's answer is larger than {limit} bytes (max_body_bytes)"
-                    ))),
-                    Err(BodyError::Transport(e)) => Err(failed(format!(
-                        "the FHIR server's answer broke off: {}",
-                        error_chain(&e)
-                    ))),
-                }
-            }
-        };
-        attempt.latency_ms = (clock.elapsed().as_secs_f64() * 1e6).round() / 1000.0;
-        let answer = read.and_then(|(status, bytes)| {
-            judge(status, &bytes, server, &party.base, &destination.name)
-        });
-        let stored_body = answer
-            .as_ref()
-            .ok()
-            .and_then(|a| serde_json::to_vec(&a.body).ok());
-        match &answer {
-            Ok(a) if (200..300).contains(&a.status) => attempt.outcome = AttemptOutcome::Succeeded,
-            Ok(a) => attempt.error = Some(format!("HTTP {}", a.status)),
-            // The status and the engine's own words; never the server's body (PHI).
-            Err(e) => {
-                attempt.error = Some(match attempt.http_status {
-                    Some(s) => format!("HTTP {s}: answer refused ({})", e.status),
-                    None => e.entries.first().map(|x| x.text.clone()).unwrap_or_default(),
-                })
-            }
+            .await
+    }
+}
+
+/// What the log records of an exchange: the attempt completed from the answer, and
+/// the answer stored as the log's response. Failures record the status and the
+/// engine's own words, never the server's body (PHI).
+fn judged(mut attempt: Attempt, answer: &Result<FhirAnswer, ApiError>) -> Judged {
+    let stored_body = answer
+        .as_ref()
+        .ok()
+        .and_then(|a| serde_json::to_vec(&a.body).ok());
+    match answer {
+        Ok(a) if (200..300).contains(&a.status) => attempt.outcome = AttemptOutcome::Succeeded,
+        Ok(a) => attempt.error = Some(format!("HTTP {}", a.status)),
+        // The status and the engine's own words; never the server's body (PHI).
+        Err(e) => {
+            attempt.error = Some(match attempt.http_status {
+                Some(s) => format!("HTTP {s}: answer refused ({})", e.status),
+                None => e
+                    .entries
+                    .first()
+                    .map(|x| x.text.clone())
+                    .unwrap_or_default(),
+            })
         }
-        if let Some(bytes) = &stored_body {
-            let (text, cut) = excerpt(bytes, ATTEMPT_BODY_LIMIT);
-            attempt.response_body = Some(text);
-            attempt.response_truncated = cut;
-        }
-        let judged = Judged {
-            answer: match &answer {
-                Ok(a) if (200..300).contains(&a.status) => Ok(Value::Null),
-                Ok(a) => Err(ApiError::new(a.status, "destination", "FHIR", "refused")),
-                Err(e) => Err(e.clone()),
-            },
-            attempt,
-            stored_body,
-        };
-        (judged, answer)
+    }
+    if let Some(bytes) = &stored_body {
+        let (text, cut) = excerpt(bytes, ATTEMPT_BODY_LIMIT);
+        attempt.response_body = Some(text);
+        attempt.response_truncated = cut;
+    }
+    Judged {
+        answer: match answer {
+            Ok(a) if (200..300).contains(&a.status) => Ok(Value::Null),
+            Ok(a) => Err(ApiError::new(a.status, "destination", "FHIR", "refused")),
+            Err(e) => Err(e.clone()),
+        },
+        attempt,
+        stored_body,
     }
 }
 

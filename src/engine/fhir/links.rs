@@ -53,7 +53,11 @@ mod tests {
             ],
             "entry": [{"fullUrl": "http://s/fhir/Patient/p1"}, {"fullUrl": "http://s/fhirx/P"}]
         });
-        rewrite(&mut bundle, "http://s/fhir/", "https://e/fhir/R4/a/Development");
+        rewrite(
+            &mut bundle,
+            "http://s/fhir/",
+            "https://e/fhir/R4/a/Development",
+        );
         assert_eq!(
             bundle["link"][1]["url"],
             "https://e/fhir/R4/a/Development/Patient?identifier=1&_offset=1"

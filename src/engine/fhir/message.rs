@@ -31,7 +31,9 @@ pub struct MessageEvent {
 pub fn message_event(bundle: &Value, resource: &str) -> Result<MessageEvent, ApiError> {
     let refuse = |text: &str| ApiError::new(422, "request", "FHIR", text.to_string());
     if bundle.get("resourceType").and_then(Value::as_str) != Some("Bundle") {
-        return Err(refuse("The body must be a Bundle (resourceType \"Bundle\")."));
+        return Err(refuse(
+            "The body must be a Bundle (resourceType \"Bundle\").",
+        ));
     }
     if bundle.get("type").and_then(Value::as_str) != Some("message") {
         return Err(refuse("The Bundle's type must be \"message\"."));
@@ -154,7 +156,8 @@ pub fn naive_timestamp(value: &Value, path: &mut String) -> Option<String> {
 /// `2026-07-01T10:00:00` (time, no `Z` or `±hh:mm`).
 fn is_naive_date_time(s: &str) -> bool {
     let b = s.as_bytes();
-    let digits = |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+    let digits =
+        |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
     let shaped = b.len() >= 16
         && digits(0..4)
         && b[4] == b'-'
@@ -251,7 +254,10 @@ mod tests {
         let e = event_of("Observation-New", "Observation");
         assert_eq!(e.data_model, "FHIR.Message.Observation");
         assert_eq!(e.event_type, "observation-created");
-        assert_eq!(event_of("PatientAdmin-Arrival", "Patient").event_type, "patient-arrived");
+        assert_eq!(
+            event_of("PatientAdmin-Arrival", "Patient").event_type,
+            "patient-arrived"
+        );
         let e = event_of("diagnosticreport-create", "DiagnosticReport");
         assert_eq!(e.data_model, "FHIR.Message.DiagnosticReport");
         assert_eq!(e.event_type, "diagnosticreport-create");
@@ -259,7 +265,11 @@ mod tests {
 
     #[test]
     fn naive_date_times_are_found_and_zoned_ones_are_not() {
-        for naive in ["2026-07-01T10:00:00", "2026-07-01T10:00", "2026-07-01T10:00:00.123"] {
+        for naive in [
+            "2026-07-01T10:00:00",
+            "2026-07-01T10:00",
+            "2026-07-01T10:00:00.123",
+        ] {
             assert!(is_naive_date_time(naive), "{naive}");
         }
         for fine in [

@@ -99,7 +99,13 @@ const fn spec(
 
 /// The server's paging parameters, passed on untouched (they come from its `next`
 /// links, which the engine rewrites to its own base and must then forward).
-pub const PAGING: &[&str] = &["_page", "_offset", "_getpages", "_getpagesoffset", "_cursor"];
+pub const PAGING: &[&str] = &[
+    "_page",
+    "_offset",
+    "_getpages",
+    "_getpagesoffset",
+    "_cursor",
+];
 
 /// The most entries one page may ask for.
 pub const MAX_COUNT: u32 = 1000;
@@ -170,7 +176,9 @@ fn param_problem(spec: &ResourceSpec, name: &str, value: &str) -> Option<String>
         return None;
     }
     if name == "_count" {
-        let ok = value.parse::<u32>().is_ok_and(|n| (1..=MAX_COUNT).contains(&n));
+        let ok = value
+            .parse::<u32>()
+            .is_ok_and(|n| (1..=MAX_COUNT).contains(&n));
         return (!ok).then(|| format!("_count must be a whole number from 1 to {MAX_COUNT}."));
     }
     let Some((_, kind)) = spec.params.iter().find(|(n, _)| *n == name) else {
@@ -189,7 +197,9 @@ fn param_problem(spec: &ResourceSpec, name: &str, value: &str) -> Option<String>
              optionally after a prefix: {}.",
             DATE_PREFIXES.join(" ")
         )),
-        Kind::Token if name == "gender" && !["male", "female", "other", "unknown"].contains(&value) => {
+        Kind::Token
+            if name == "gender" && !["male", "female", "other", "unknown"].contains(&value) =>
+        {
             Some("gender must be male, female, other or unknown.".to_string())
         }
         _ => None,
@@ -274,7 +284,11 @@ mod tests {
     fn patient_searches_are_checked_against_the_table() {
         let patient = resource("Patient").expect("Patient");
         assert!(validate_search(patient, &p(&[("identifier", "0000000001")])).is_ok());
-        let full = p(&[("family", "Baker"), ("given", "Ann"), ("birthdate", "ge1980-01-01")]);
+        let full = p(&[
+            ("family", "Baker"),
+            ("given", "Ann"),
+            ("birthdate", "ge1980-01-01"),
+        ]);
         assert!(validate_search(patient, &full).is_ok());
         for bad in [
             p(&[("identifier", "1"), ("nickname", "x")]),

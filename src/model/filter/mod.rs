@@ -445,14 +445,12 @@ impl<'a> Parser<'a> {
                     ),
                 )
             })?),
-            Key::DataModel => {
-                Cond::DataModel(match fhir_data_model(&value) {
-                    Some(fhir) => fhir,
-                    None => data_model(&value)
-                        .map_err(|m| self.error(start, m))?
-                        .to_string(),
-                })
-            }
+            Key::DataModel => Cond::DataModel(match fhir_data_model(&value) {
+                Some(fhir) => fhir,
+                None => data_model(&value)
+                    .map_err(|m| self.error(start, m))?
+                    .to_string(),
+            }),
             Key::Event => Cond::Event(value.into_owned()),
             Key::Source => Cond::Source(Party::new(value.into_owned())),
             Key::Destination => Cond::Destination(Party::new(value.into_owned())),

@@ -65,7 +65,10 @@ pub(super) fn fhir_fields(
 /// Slugs name one destination each, the built-in sandbox's included.
 pub(super) fn unique_slugs(raw: &RawConfig, check: &mut Checker) {
     let mut seen: HashMap<String, String> = HashMap::new();
-    seen.insert(SANDBOX_FHIR_SLUG.to_string(), "Sandbox EHR (built in)".into());
+    seen.insert(
+        SANDBOX_FHIR_SLUG.to_string(),
+        "Sandbox EHR (built in)".into(),
+    );
     for d in &raw.destinations {
         let Some(slug) = &d.fhir_slug else { continue };
         let key = slug.get_ref().trim().to_string();
