@@ -380,4 +380,17 @@ async fn fhir_settings_are_checked_with_lines_and_shown_as_fhir_slug() {
     };
     assert_eq!(slug_of("Acme FHIR"), Some(Value::from("acme")));
     assert_eq!(slug_of("Sandbox EHR"), Some(Value::from("sandbox-ehr")));
+
+    // `connections --json` of the real binary shows it too.
+    std::fs::write(dir.path().join("config.toml"), config(&stub.base, "")).expect("config");
+    let listed = common::bin::cli_json(dir.path(), &["connections"]);
+    let acme = listed["destinations"]
+        .as_array()
+        .expect("destinations")
+        .iter()
+        .find(|d| d["name"] == "Acme FHIR")
+        .cloned()
+        .expect("Acme FHIR");
+    assert_eq!(acme["fhirSlug"], "acme", "{acme}");
+    assert_eq!(acme["fhirUrl"], stub.base.as_str(), "{acme}");
 }
