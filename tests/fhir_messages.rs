@@ -203,3 +203,42 @@ async fn production_fhir_traffic_shows_no_patient_to_a_viewer() {
         .await;
     assert_eq!(found["logs"].as_array().map(Vec::len), Some(1), "{found}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_events_stream_carries_fhir_logs_masked_for_a_viewer() {
+    let stub = FhirStub::start().await;
+    let engine = TestEngine::start(&config(&stub.base, "")).await;
+    let viewer = engine.admin_token(Role::Viewer);
+    let mut stream = engine
+        .client
+        .get(engine.url("/admin/v1/events"))
+        .query(&[("filter", "dm:FHIR.Patient")])
+        .bearer_auth(&viewer)
+        .send()
+        .await
+        .expect("subscribe");
+    assert_eq!(stream.status(), StatusCode::OK);
+    let token = engine.token("Prod App").await;
+    let search = engine
+        .client
+        .get(engine.url("/fhir/R4/acme-prod/Production/Patient?identifier=0000000001"))
+        .bearer_auth(&token);
+    assert_eq!(call(&engine, search).await.0, StatusCode::OK);
+    // Frames until the search's SUCCEEDED change has come.
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !text.contains("SUCCEEDED") {
+        let chunk = tokio::time::timeout_at(deadline, stream.chunk())
+            .await
+            .expect("the search's log change within 10 s")
+            .expect("stream")
+            .expect("open stream");
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(text.contains("\"dataModel\":\"FHIR.Patient\""), "{text}");
+    assert!(text.contains("\"eventType\":\"search\""), "{text}");
+    assert!(
+        !text.contains("0000000001"),
+        "no patient value for a viewer: {text}"
+    );
+}
