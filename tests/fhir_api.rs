@@ -46,6 +46,14 @@ async fn metadata_read_and_searches_go_through_with_links_rewritten() {
         call(&engine, get(&engine, &format!("{base}/Patient/p1"), &token)).await;
     assert_eq!(status, StatusCode::OK, "{patient}");
     assert_eq!(patient["id"], "p1");
+    let logged = get(&engine, &format!("{base}/Patient/p1"), &token)
+        .send()
+        .await
+        .expect("read");
+    let log_id = logged.headers()["switchboard-log-id"]
+        .to_str()
+        .expect("header")
+        .to_string();
 
     // GET search, one per page: links under the engine's base, the next one followed.
     let engine_base = format!("{}{base}", engine.base);
@@ -107,15 +115,18 @@ async fn metadata_read_and_searches_go_through_with_links_rewritten() {
         .iter()
         .filter(|l| l.data_model == "FHIR.Patient")
         .collect();
-    assert_eq!(fhir.len(), 4, "{logs:#?}");
-    assert!(fhir.iter().any(|l| l.event_type == "read"));
+    assert_eq!(fhir.len(), 5, "{logs:#?}");
+    assert!(
+        fhir.iter()
+            .any(|l| l.event_type == "read" && l.id.to_string() == log_id)
+    );
     assert!(
         fhir.iter()
             .all(|l| l.log_type == switchboard::model::LogType::Request
                 && l.status == switchboard::model::LogStatus::Succeeded)
     );
     let filter = switchboard::model::filter::Filter::parse("dm:FHIR.Patient").expect("filter");
-    assert_eq!(logs.iter().filter(|l| filter.matches(l)).count(), 4);
+    assert_eq!(logs.iter().filter(|l| filter.matches(l)).count(), 5);
     let admin = engine.admin_token(Role::Viewer);
     let (status, listed) = engine
         .get_query(

@@ -35,14 +35,33 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-/// A FHIR answer with its status.
+/// A FHIR answer with its status, and the log that records it in `Switchboard-Log-Id`
+/// **(ours)**.
 fn answer(a: FhirAnswer) -> Response {
     let status = StatusCode::from_u16(a.status).unwrap_or(StatusCode::BAD_GATEWAY);
     let mut response = (status, axum::Json(a.body)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON));
+    if let Some(id) = a.log_id
+        && let Ok(v) = HeaderValue::from_str(&id.to_string())
+    {
+        headers.insert("switchboard-log-id", v);
+    }
     response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON));
-    response
+}
+
+/// A read's or search's answer given to the console's composer in Production is
+/// audited as a reveal, as `/query`'s are (no audit, no answer).
+fn audited(
+    engine: &AppState,
+    headers: &HeaderMap,
+    party: &Party,
+    answer: FhirAnswer,
+) -> Result<FhirAnswer, ApiError> {
+    let token = bearer(headers)?;
+    let logs = json!({"Meta": {"Logs": [{"ID": answer.log_id}]}});
+    engine.audit_composer_answer(token, &party.source, &logs)?;
+    Ok(answer)
 }
 
 /// The FHIR issue type of an error's status.
@@ -80,6 +99,7 @@ pub fn outcome(error: &ApiError) -> Response {
     let mut response = answer(FhirAnswer {
         status: error.status,
         body: json!({"resourceType": "OperationOutcome", "issue": issues}),
+        log_id: None,
     });
     for (name, value) in &error.headers {
         if let Ok(v) = HeaderValue::from_str(value) {
@@ -181,7 +201,8 @@ async fn search_get(
             params,
             posted: false,
         };
-        engine.fhir_forward(&party, interaction).await
+        let found = engine.fhir_forward(&party, interaction).await?;
+        audited(&engine, &headers, &party, found)
     };
     reply(result.await)
 }
@@ -196,9 +217,10 @@ async fn read(
         query_params(query.as_deref())?;
         let party = party(&engine, &headers, &slug, &env)?;
         let resource = known_resource(&resource)?;
-        engine
+        let read = engine
             .fhir_forward(&party, Interaction::Read { resource, id })
-            .await
+            .await?;
+        audited(&engine, &headers, &party, read)
     };
     reply(result.await)
 }
@@ -231,7 +253,8 @@ async fn operation(
                 params,
                 posted: true,
             };
-            return engine.fhir_forward(&party, interaction).await;
+            let found = engine.fhir_forward(&party, interaction).await?;
+            return audited(&engine, &headers, &party, found);
         }
         let Some(operation) = op.strip_prefix('$').filter(|o| !o.is_empty()) else {
             return Err(ApiError::new(

@@ -149,7 +149,10 @@ impl Engine {
         self.stats.request(party.source.id);
         self.record_outcome(journal, &party.destination, &log, &judged)
             .await;
-        answer
+        answer.map(|a| FhirAnswer {
+            log_id: Some(log.id),
+            ..a
+        })
     }
 
     /// One exchange with the server and its judgement: what the log records, and the
@@ -311,12 +314,20 @@ fn judge(
     match (status, body) {
         (200..=299, Some(mut body)) => {
             links::rewrite(&mut body, server, engine_base);
-            Ok(FhirAnswer { status, body })
+            Ok(FhirAnswer {
+                status,
+                body,
+                log_id: None,
+            })
         }
         (400..=499, Some(body))
             if body.get("resourceType").and_then(Value::as_str) == Some("OperationOutcome") =>
         {
-            Ok(FhirAnswer { status, body })
+            Ok(FhirAnswer {
+                status,
+                body,
+                log_id: None,
+            })
         }
         (400..=499, _) => Err(ApiError::new(
             status,

@@ -231,6 +231,7 @@ impl Engine {
         tracing::debug!(operation, log = %id, "FHIR message accepted");
         Ok(FhirAnswer {
             status: 200,
+            log_id: Some(id),
             body: json!({
                 "resourceType": "OperationOutcome",
                 "id": id,

@@ -25,6 +25,8 @@ use uuid::Uuid;
 pub struct FhirAnswer {
     pub status: u16,
     pub body: Value,
+    /// The log that records it, when one does.
+    pub log_id: Option<Uuid>,
 }
 
 /// Who is asking, and of which destination: resolved by [`Engine::fhir_party`].
@@ -150,6 +152,7 @@ impl Engine {
         FhirAnswer {
             status: 200,
             body: params::capability_statement(&party.base),
+            log_id: None,
         }
     }
 }
