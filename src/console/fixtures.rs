@@ -65,6 +65,7 @@ pub fn destination(
         },
         outbound_auth: None,
         fhir_slug: None,
+        fhir_url: None,
     }
 }
 

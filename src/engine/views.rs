@@ -35,6 +35,7 @@ impl From<&Destination> for DestinationInfo {
             delivery: (&d.delivery).into(),
             outbound_auth: d.outbound_auth.as_ref().map(|a| a.kind().to_string()),
             fhir_slug: d.fhir_slug.clone(),
+            fhir_url: d.fhir_url.clone(),
         }
     }
 }

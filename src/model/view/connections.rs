@@ -60,6 +60,9 @@ pub struct DestinationInfo {
     /// older engine).
     #[serde(default)]
     pub fhir_slug: Option<String>,
+    /// The base URL of its FHIR server (absent from an older engine).
+    #[serde(default)]
+    pub fhir_url: Option<String>,
 }
 
 /// How the engine verifies a destination's endpoint.
