@@ -1,9 +1,11 @@
 //! HTTP: the platform API (`/auth/*`, `/endpoint`, `/query`, and `/upload` in
 //! [`upload`]) and the admin API (`/admin/v1/*`). Handlers only adapt HTTP to engine
 //! calls; every error leaves in the platform's shape, except [`oauth`]'s (the JWT
-//! flow's token endpoint), in RFC 6749's.
+//! flow's token endpoint), in RFC 6749's, and [`fhir`]'s (the FHIR R4 API under
+//! `/fhir/R4/`), as OperationOutcomes.
 
 pub mod admin;
+pub mod fhir;
 pub mod oauth;
 pub mod platform;
 pub mod server;
@@ -26,6 +28,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .merge(platform::routes())
         .merge(upload::routes())
         .merge(oauth::routes())
+        .merge(fhir::routes())
         .nest("/admin/v1", admin::routes())
         .nest_service(
             crate::sandbox::PATH,
@@ -43,6 +46,14 @@ pub fn router(engine: Arc<Engine>) -> Router {
 }
 
 async fn not_found(uri: axum::http::Uri) -> Response {
+    if uri.path().starts_with(fhir::PREFIX) {
+        return fhir::outcome(&ApiError::not_found(format!(
+            "There is no FHIR route {}. The FHIR API is /fhir/R4/{{slug}}/{{environment}}/ \
+             followed by metadata, {{Resource}}/{{id}}, {{Resource}}?…, {{Resource}}/_search \
+             or {{Resource}}/$<operation>.",
+            uri.path()
+        )));
+    }
     error_response(
         &ApiError::not_found(format!(
             "There is no route {}. The platform API is POST /auth/authenticate, \
@@ -76,7 +87,12 @@ async fn method_not_allowed(
         Some(list) => format!("{method} is not allowed on {path}; use {list}."),
         None => format!("{method} is not allowed on {path}."),
     };
-    let mut answer = error_response(&ApiError::new(405, "request", "Request", text), None);
+    let error = ApiError::new(405, "request", "Request", text);
+    let mut answer = if path.starts_with(fhir::PREFIX) {
+        fhir::outcome(&error)
+    } else {
+        error_response(&error, None)
+    };
     if let Some(allow) = response.headers().get(header::ALLOW) {
         answer.headers_mut().insert(header::ALLOW, allow.clone());
     }

@@ -165,7 +165,7 @@ pub fn connections(json: bool, at: &Locations) -> Result<()> {
     println!("Destinations");
     for d in &destinations {
         println!(
-            "  {}  {:<12} {}  {:?} {}{}{}",
+            "  {}  {:<12} {}  {:?} {}{}{}{}",
             d.id,
             d.environment,
             d.name,
@@ -181,6 +181,10 @@ pub fn connections(json: bool, at: &Locations) -> Result<()> {
             d.outbound_auth
                 .as_ref()
                 .map(|a| format!("  (auth: {})", a.kind()))
+                .unwrap_or_default(),
+            d.fhir_slug
+                .as_ref()
+                .map(|slug| format!("  (FHIR: /fhir/R4/{slug}/)"))
                 .unwrap_or_default()
         );
     }

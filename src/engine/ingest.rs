@@ -25,10 +25,27 @@ impl Engine {
         let mut prepared = routing::prepare(source, envelope, &destinations, LogType::Send);
         routing::legacy::assign(&self.store, &mut prepared, source.legacy_ids)
             .map_err(|e| Rejection::bare(store_failure(e)))?;
+        let meta = prepared.request.payload["Meta"].clone();
+        self.persist_accepted(prepared, &destinations).await?;
+        room.keep();
+        self.stats.request(source.id);
+        Ok(json!({ "Meta": meta }))
+    }
+
+    /// Stores an accepted request with one log and queue entry per destination, waits
+    /// for the flush, then hands the logs to delivery: the durable half of [`accept`],
+    /// shared with FHIR messages (`engine::fhir`). Capacity is reserved by the caller.
+    ///
+    /// [`accept`]: Engine::accept
+    pub(crate) async fn persist_accepted(
+        &self,
+        prepared: routing::Prepared,
+        destinations: &[super::Destination],
+    ) -> Result<(), Rejection> {
         let lanes: Vec<u64> = prepared
             .logs
             .iter()
-            .zip(&destinations)
+            .zip(destinations)
             .map(|(log, d)| routing::lane(d, log))
             .collect();
         let writes = self
@@ -85,9 +102,7 @@ impl Engine {
             record,
             Some(self.delivery.after_accept(queues, prepared.logs)),
         );
-        room.keep();
-        self.stats.request(source.id);
-        Ok(json!({ "Meta": prepared.request.payload["Meta"] }))
+        Ok(())
     }
 
     /// The journal's backlog stayed full: 503, counted, with when to come back.

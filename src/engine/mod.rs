@@ -4,6 +4,7 @@
 //! `outbound_auth` puts a destination's own `Authorization` on what is sent to it.
 //! No HTTP types in here: the `api` module adapts requests to these calls.
 //! [`oauth`] is the OAuth client-credentials flow with signed JWT assertions.
+//! [`fhir`] holds the FHIR R4 API's rules: parties, supported searches, forwarding, messages.
 
 pub mod access;
 pub mod auth;
@@ -12,6 +13,7 @@ pub mod composer;
 pub mod config;
 pub mod delivery;
 pub mod doors;
+pub mod fhir;
 pub mod health;
 pub mod http;
 pub mod ingest;

@@ -41,11 +41,11 @@ enum NoReply {
 }
 
 /// The answer for the sender, and what the attempt record keeps of it.
-struct Judged {
-    answer: Result<Value, ApiError>,
-    attempt: Attempt,
+pub(crate) struct Judged {
+    pub(crate) answer: Result<Value, ApiError>,
+    pub(crate) attempt: Attempt,
     /// The whole answer, stored beside the log.
-    stored_body: Option<Vec<u8>>,
+    pub(crate) stored_body: Option<Vec<u8>>,
 }
 
 impl Engine {
@@ -135,7 +135,7 @@ impl Engine {
     /// Queues the PENDING log before forwarding, so a search while the destination
     /// works shows the query as PENDING (the store's reads wait for the journal). No flush is
     /// awaited: a query is not acknowledged before its answer.
-    async fn record_pending(
+    pub(crate) async fn record_pending(
         &self,
         journal: &Journal,
         prepared: &Prepared,
@@ -191,7 +191,7 @@ impl Engine {
     }
 
     /// Records the query's outcome after its PENDING log and publishes it.
-    async fn record_outcome(
+    pub(crate) async fn record_outcome(
         &self,
         journal: &Journal,
         destination: &Destination,

@@ -34,6 +34,8 @@ impl From<&Destination> for DestinationInfo {
             verified: d.verified,
             delivery: (&d.delivery).into(),
             outbound_auth: d.outbound_auth.as_ref().map(|a| a.kind().to_string()),
+            fhir_slug: d.fhir_slug.clone(),
+            fhir_url: d.fhir_url.clone(),
         }
     }
 }

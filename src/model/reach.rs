@@ -51,8 +51,14 @@ pub struct Subscription {
 }
 
 impl Subscription {
+    /// Whether it lets `data_model` flow: every data model when empty; `FHIR.*` covers
+    /// every FHIR data model (`FHIR.Patient`, `FHIR.Message.Observation`, …).
     pub fn covers(&self, data_model: &str) -> bool {
-        self.data_models.is_empty() || self.data_models.iter().any(|m| m == data_model)
+        self.data_models.is_empty()
+            || self
+                .data_models
+                .iter()
+                .any(|m| m == data_model || (m == "FHIR.*" && data_model.starts_with("FHIR.")))
     }
 }
 

@@ -198,7 +198,11 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
             self.conn.request_started(false);
             return ResponseFuture {
                 state: State::Early {
-                    response: Some(error_response(&error, None)),
+                    response: Some(if req.uri().path().starts_with(crate::api::fhir::PREFIX) {
+                        crate::api::fhir::outcome(&error)
+                    } else {
+                        error_response(&error, None)
+                    }),
                 },
                 conn: self.conn.clone(),
             };

@@ -53,6 +53,8 @@ fn connections() -> ConnectionsView {
                     verified: true,
                     delivery: DeliveryPolicy::default(),
                     outbound_auth: None,
+                    fhir_slug: None,
+                    fhir_url: None,
                 })
                     .into(),
                 paused: false,

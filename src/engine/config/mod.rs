@@ -70,6 +70,9 @@ pub use reach::{Blocked, Candidate, ComposeError, ResolveError, Resolved, SavedN
 // names them from here as it always did.
 pub use crate::model::reach::{CONSOLE_SOURCE_ID, CONSOLE_SOURCE_NAME, DeliveryMode, Subscription};
 
+/// The built-in Sandbox EHR's name under `/fhir/R4/`.
+pub const SANDBOX_FHIR_SLUG: &str = "sandbox-ehr";
+
 pub const DEFAULT_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 pub const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(120);
 /// The platform's bound on an uploaded file.
@@ -121,6 +124,13 @@ pub struct Destination {
         default
     )]
     pub outbound_auth: Option<OutboundAuth>,
+    /// Its name under `/fhir/R4/{slug}/…` (`fhir_slug`), when sources reach it by FHIR.
+    #[serde(default)]
+    pub fhir_slug: Option<String>,
+    /// The base URL of its FHIR server (`fhir_url`): reads and searches are forwarded
+    /// under it, FHIR messages delivered to `{fhir_url}/$process-message`.
+    #[serde(default)]
+    pub fhir_url: Option<String>,
 }
 
 /// How one destination is delivered to.
@@ -351,6 +361,7 @@ impl Config {
             .iter_mut()
             .find(|d| d.id == sandbox::DESTINATION_ID)
         {
+            d.fhir_url = Some(format!("{url}/fhir"));
             d.url = Some(url);
         }
     }
@@ -414,6 +425,9 @@ fn builtins() -> (Vec<Source>, Vec<Destination>, Vec<Subscription>) {
         verified: true,
         delivery: DeliveryPolicy::default(),
         outbound_auth: None,
+        fhir_slug: Some(SANDBOX_FHIR_SLUG.to_string()),
+        // Known once the engine listens, like `url`.
+        fhir_url: None,
     };
     let subscriptions = sources
         .iter()

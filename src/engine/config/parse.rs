@@ -61,6 +61,9 @@ struct RawDestination {
     max_queue_items: Option<Spanned<u64>>,
     /// How the engine authenticates what it sends there (see `outbound`).
     auth: Option<Spanned<outbound::RawAuth>>,
+    /// Its name under `/fhir/R4/` and its FHIR server's base (see `fhir`).
+    fhir_slug: Option<Spanned<String>>,
+    fhir_url: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -207,6 +210,7 @@ impl Config {
 
         // Names must be unique per kind; IDs are resolved after the checks.
         let wanted = unique_names(&raw, &mut check);
+        fhir::unique_slugs(&raw, &mut check);
         let sources: Vec<_> = raw.sources.iter().map(|s| source(s, &mut check)).collect();
         let destinations: Vec<_> = raw
             .destinations
@@ -313,7 +317,10 @@ fn source(s: &RawSource, check: &mut Checker) -> (Option<Uuid>, Source) {
 fn destination(d: &RawDestination, check: &mut Checker) -> (Option<Uuid>, Destination) {
     let id = check.id(d.id.as_ref());
     let mode = d.mode.unwrap_or(DeliveryMode::Push);
+    let (fhir_slug, fhir_url) = fhir::fhir_fields(d, check);
     let url = d.url.as_ref().map(|u| u.get_ref().trim().to_string());
+    // A FHIR server without a data-model URL: its base is where it is reached.
+    let url = url.or_else(|| fhir_url.clone());
     match (&url, mode) {
         (None, DeliveryMode::Push) => check.at(
             d.name.span(),
@@ -358,6 +365,8 @@ fn destination(d: &RawDestination, check: &mut Checker) -> (Option<Uuid>, Destin
             let dir = check.dir;
             outbound::check(auth, dir, |span, message| check.at(span, message))
         }),
+        fhir_slug,
+        fhir_url,
     };
     (id, destination)
 }
@@ -474,6 +483,13 @@ fn subscription(
             models.clear();
             break;
         }
+        if let Some(fhir) = fhir::data_model(m) {
+            match fhir {
+                Ok(name) => models.push(name),
+                Err(e) => check.at(sub.data_models.span(), e),
+            }
+            continue;
+        }
         match catalog::data_model(m) {
             Ok(name) => models.push(name.to_string()),
             Err(e) => check.at(
@@ -543,5 +559,6 @@ fn profiles(
 }
 
 mod engine;
+mod fhir;
 #[cfg(test)]
 mod tests;

@@ -15,10 +15,28 @@ pub(super) struct Outcome {
     pub retry_after: Option<Duration>,
 }
 
+/// Where one item goes and as what: the destination's `url` as JSON, or for a FHIR
+/// message (`FHIR.Message.*`) its FHIR server's `$process-message` as FHIR JSON.
+pub(super) fn target(destination: &Destination, data_model: &str) -> (String, &'static str) {
+    match &destination.fhir_url {
+        Some(base) if crate::engine::fhir::is_message_data_model(data_model) => (
+            format!("{base}/{}", crate::engine::fhir::PROCESS_MESSAGE),
+            "application/fhir+json",
+        ),
+        _ => (
+            destination.url.clone().unwrap_or_default(),
+            "application/json",
+        ),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn deliver(
     client: &reqwest::Client,
     auth: &Tokens,
     destination: &Destination,
+    target: &str,
+    content_type: &'static str,
     log_id: Uuid,
     attempt_id: Uuid,
     number: u32,
@@ -39,7 +57,7 @@ pub(super) async fn deliver(
         error: None,
     };
     let mut retry_after = None;
-    let url = destination.url.as_deref().unwrap_or_default();
+    let url = target;
     // The body is copied only when a 401 may have it sent a second time.
     let mut payload = Some(payload);
     let sent = auth
@@ -52,7 +70,7 @@ pub(super) async fn deliver(
             client
                 .post(url)
                 .header("verification-token", &destination.verification_token)
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .header(reqwest::header::CONTENT_TYPE, content_type)
                 .header("Switchboard-Log-Id", log_id.to_string())
                 .body(body.unwrap_or_default())
         })

@@ -300,10 +300,13 @@ async fn attempt_once(
         Uuid::now_v7()
     };
     let body = payload_for(request.payload, log, attempt_id);
+    let (url, content_type) = attempt::target(destination, &log.data_model);
     let outcome = attempt::deliver(
         client,
         &engine.outbound,
         destination,
+        &url,
+        content_type,
         log.id,
         attempt_id,
         number,

@@ -64,7 +64,8 @@ struct Term {
 enum Cond {
     Status(LogStatus),
     Quarantined,
-    DataModel(&'static str),
+    /// A catalog data model, or a FHIR one (`FHIR.Patient`; `FHIR.*` for all of them).
+    DataModel(String),
     Event(String),
     Source(Party),
     Destination(Party),
@@ -181,6 +182,13 @@ impl Key {
     }
 }
 
+/// A FHIR data model as the logs name it (`fhir.patient` → `FHIR.patient`, matched
+/// without case), or `None` when `value` is not FHIR's.
+fn fhir_data_model(value: &str) -> Option<String> {
+    value.get(..5).filter(|p| p.eq_ignore_ascii_case("FHIR."))?;
+    Some(format!("FHIR.{}", &value[5..]))
+}
+
 impl Filter {
     /// Parses a filter; on failure, the first error in the input.
     pub fn parse(input: &str) -> Result<Filter, FilterError> {
@@ -236,7 +244,10 @@ impl Cond {
         match self {
             Cond::Status(status) => log.status == *status,
             Cond::Quarantined => log.quarantined,
-            Cond::DataModel(model) => log.data_model.eq_ignore_ascii_case(model),
+            Cond::DataModel(model) => match model.strip_suffix('*') {
+                Some(prefix) if model.starts_with("FHIR.") => log.data_model.starts_with(prefix),
+                _ => log.data_model.eq_ignore_ascii_case(model),
+            },
             Cond::Event(event) => eq_ci(&log.event_type, event),
             Cond::Source(party) => party.matches(&log.source_name, log.source_id),
             Cond::Destination(party) => party.matches(&log.destination_name, log.destination_id),
@@ -434,9 +445,12 @@ impl<'a> Parser<'a> {
                     ),
                 )
             })?),
-            Key::DataModel => {
-                Cond::DataModel(data_model(&value).map_err(|m| self.error(start, m))?)
-            }
+            Key::DataModel => Cond::DataModel(match fhir_data_model(&value) {
+                Some(fhir) => fhir,
+                None => data_model(&value)
+                    .map_err(|m| self.error(start, m))?
+                    .to_string(),
+            }),
             Key::Event => Cond::Event(value.into_owned()),
             Key::Source => Cond::Source(Party::new(value.into_owned())),
             Key::Destination => Cond::Destination(Party::new(value.into_owned())),

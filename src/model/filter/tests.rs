@@ -482,7 +482,7 @@ fn any_cond() -> impl Strategy<Value = Cond> {
         ])
         .prop_map(Cond::Status),
         Just(Cond::Quarantined),
-        proptest::sample::select(models).prop_map(Cond::DataModel),
+        proptest::sample::select(models).prop_map(|m: &str| Cond::DataModel(m.to_string())),
         any_text().prop_map(Cond::Event),
         any_text().prop_map(|s| Cond::Source(Party::new(s))),
         any_text().prop_map(|s| Cond::Destination(Party::new(s))),

@@ -56,6 +56,13 @@ pub struct DestinationInfo {
     /// or none. The kind only, never a secret (absent from an older engine).
     #[serde(default)]
     pub outbound_auth: Option<String>,
+    /// Its name under `/fhir/R4/{slug}/…`, when it is reached by FHIR (absent from an
+    /// older engine).
+    #[serde(default)]
+    pub fhir_slug: Option<String>,
+    /// The base URL of its FHIR server (absent from an older engine).
+    #[serde(default)]
+    pub fhir_url: Option<String>,
 }
 
 /// How the engine verifies a destination's endpoint.
