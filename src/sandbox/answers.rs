@@ -46,6 +46,7 @@ mod writeback;
 pub use schedule::MAX_ITEMS;
 pub use search::MAX_MATCHES;
 pub use stream::sample_notification;
+pub use sections::{VitalSign, vital_signs};
 pub use writeback::{MAX_NOTES, MAX_WRITTEN};
 
 use super::panel::Panel;
