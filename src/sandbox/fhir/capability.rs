@@ -7,6 +7,8 @@ use super::params;
 use super::records::TYPES;
 use serde_json::{Value, json};
 
+/// FHIR R4 as the R4 JSON Schema's `FHIRVersion` value set spells it.
+pub const FHIR_VERSION: &str = "4.0.0";
 /// When this statement last changed (FHIR requires a date).
 const DATE: &str = "2026-12-02";
 
@@ -43,7 +45,8 @@ pub fn statement(base: &str) -> Value {
         "kind": "instance",
         "software": {"name": "Switchboard Sandbox EHR", "version": env!("CARGO_PKG_VERSION")},
         "implementation": {"description": "Switchboard Sandbox EHR", "url": base},
-        "fhirVersion": "4.0.1",
+        // R4: the schema's value set (4.0.0's) has no 4.0.1, the technical correction.
+        "fhirVersion": FHIR_VERSION,
         "format": ["application/fhir+json", "json"],
         "rest": [{
             "mode": "server",
