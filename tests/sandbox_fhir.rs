@@ -540,3 +540,194 @@ async fn bad_searches_and_reads_are_operation_outcomes() {
     let (status, body) = fhir.search_post("Patient", &[("nickname", "x")]).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 }
+
+fn message(event: &str, resources: Vec<(&str, Value)>) -> Value {
+    let mut entry = vec![json!({
+        "fullUrl": "urn:uuid:5f0c3a43-1b7e-4d55-9a0e-5d2f0d6b0c01",
+        "resource": {
+            "resourceType": "MessageHeader",
+            "id": "header-1",
+            "eventCoding": {"system": "urn:redox:event-type", "code": event},
+            "source": {"endpoint": "urn:switchboard:test"},
+        },
+    })];
+    entry.extend(
+        resources
+            .into_iter()
+            .map(|(url, r)| json!({"fullUrl": url, "resource": r})),
+    );
+    json!({"resourceType": "Bundle", "id": "bundle-1", "type": "message",
+        "timestamp": "2026-11-20T10:00:00Z", "entry": entry})
+}
+
+fn glucose(subject: Value, when: &str) -> Value {
+    json!({
+        "resourceType": "Observation",
+        "status": "final",
+        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}]}],
+        "code": {"coding": [{"system": "http://loinc.org", "code": "2345-7", "display": "Glucose"}]},
+        "subject": subject,
+        "effectiveDateTime": when,
+        "valueQuantity": {"value": 101, "unit": "mg/dL", "system": "http://unitsofmeasure.org", "code": "mg/dL"},
+    })
+}
+
+#[tokio::test]
+async fn messages_are_applied_and_visible_in_the_next_search() {
+    let fhir = Fhir::start().await;
+    let token = Some(VERIFICATION_TOKEN);
+    let glucose_search = [("patient", "0000000001"), ("code", "http://loinc.org|2345-7"), ("date", "2026-11-20")];
+    assert_eq!(fhir.search("Observation", &glucose_search).await["total"], 0);
+    let bundle = message(
+        "Observation-New",
+        vec![("urn:uuid:0b1", glucose(json!({"reference": "Patient/0000000001"}), "2026-11-20T10:00:00Z"))],
+    );
+    let (status, reply) = fhir.message(&bundle, token).await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    assert_eq!(reply["type"], "message");
+    let header = &reply["entry"][0]["resource"];
+    assert_eq!(header["response"]["code"], "ok");
+    assert_eq!(header["response"]["identifier"], "header-1");
+    assert_eq!(header["eventCoding"]["code"], "Observation-New");
+    let written = header["focus"][0]["reference"].as_str().expect("focus").to_string();
+    let found = fhir.search("Observation", &glucose_search).await;
+    assert_eq!(found["total"], 1, "{found}");
+    let id = ids(&found).remove(0);
+    assert_eq!(written, format!("Observation/{id}"));
+    let (status, read) = fhir.get(&written).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(read["subject"]["reference"], "Patient/0000000001");
+    assert_eq!(read["valueQuantity"]["value"], 101);
+
+    // The platform's operation URL takes the same message; a DocumentReference too.
+    let note = json!({
+        "resourceType": "DocumentReference",
+        "status": "current",
+        "type": {"text": "Outside Records"},
+        "subject": {"reference": "Patient/0000000001"},
+        "date": "2026-11-21T08:00:00Z",
+        "content": [{"attachment": {"contentType": "text/plain", "data": "SGVsbG8="}}],
+    });
+    let before = fhir.search("DocumentReference", &[("patient", "0000000001")]).await["total"].clone();
+    let response = fhir
+        .client
+        .post(format!("{}/DocumentReference/$write", fhir.base))
+        .header("verification-token", VERIFICATION_TOKEN)
+        .body(message("Media-New", vec![("urn:uuid:0d1", note)]).to_string())
+        .send()
+        .await
+        .expect("POST");
+    let (status, _) = fhir.answer(response).await;
+    assert_eq!(status, StatusCode::OK);
+    let after = fhir.search("DocumentReference", &[("patient", "0000000001"), ("date", "2026-11-21")]).await;
+    assert_eq!(after["total"], 1, "{after}");
+    let total = fhir.search("DocumentReference", &[("patient", "0000000001")]).await["total"].clone();
+    assert_eq!(total.as_u64(), before.as_u64().map(|b| b + 1));
+}
+
+#[tokio::test]
+async fn a_new_patient_by_message_is_in_both_apis() {
+    let fhir = Fhir::start().await;
+    let patient = json!({
+        "resourceType": "Patient",
+        "identifier": [{"system": MRN_SYSTEM, "value": "7700000001"}],
+        "name": [{"family": "Quartz", "given": ["Wren"]}],
+        "gender": "female",
+        "birthDate": "1990-04-05",
+    });
+    let problem = json!({
+        "resourceType": "Condition",
+        "code": {"coding": [{"system": "http://snomed.info/sct", "code": "38341003", "display": "Hypertension"}]},
+        "subject": {"reference": "urn:uuid:7f1d2c3b-0000-4000-8000-000000000001"},
+    });
+    let bundle = message(
+        "Patient-Admin",
+        vec![("urn:uuid:7f1d2c3b-0000-4000-8000-000000000001", patient), ("urn:uuid:c1", problem)],
+    );
+    let (status, reply) = fhir.message(&bundle, Some(VERIFICATION_TOKEN)).await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    let found = fhir.search("Patient", &[("identifier", "7700000001")]).await;
+    assert_eq!(ids(&found), ["7700000001"]);
+    let conditions = fhir.search("Condition", &[("patient", "Patient/7700000001")]).await;
+    assert_eq!(conditions["total"], 1);
+    // The data-model API sees the same person.
+    let query = json!({
+        "Meta": {"DataModel": "PatientSearch", "EventType": "Query"},
+        "Patient": {"Identifiers": [{"ID": "7700000001", "IDType": "MR"}]},
+    });
+    let root = fhir.base.trim_end_matches("/fhir");
+    let answer: Value = fhir
+        .client
+        .post(root)
+        .header("verification-token", VERIFICATION_TOKEN)
+        .json(&query)
+        .send()
+        .await
+        .expect("POST")
+        .json()
+        .await
+        .expect("JSON");
+    let d = &answer["Patient"]["Demographics"];
+    assert_eq!(d["LastName"], "Quartz", "{answer}");
+    assert_eq!(d["FirstName"], "Wren");
+    assert_eq!(d["DOB"], "1990-04-05");
+    assert_eq!(d["Sex"], "Female");
+}
+
+#[tokio::test]
+async fn bad_messages_are_refused_and_change_nothing() {
+    let fhir = Fhir::start().await;
+    let good = message(
+        "Observation-New",
+        vec![("urn:uuid:0b1", glucose(json!({"reference": "Patient/0000000001"}), "2026-11-20T10:00:00Z"))],
+    );
+    let (status, body) = fhir.message(&good, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    let (status, body) = fhir.message(&good, Some("wrong")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    let mut collection = good.clone();
+    collection["type"] = json!("collection");
+    let mut headless = good.clone();
+    headless["entry"].as_array_mut().expect("entries").remove(0);
+    let naive = message(
+        "Observation-New",
+        vec![("urn:uuid:0b1", glucose(json!({"reference": "Patient/0000000001"}), "2026-11-20T10:00:00"))],
+    );
+    let nobody = message(
+        "Observation-New",
+        vec![
+            ("urn:uuid:0b1", glucose(json!({"reference": "Patient/0000000001"}), "2026-11-20T10:00:00Z")),
+            ("urn:uuid:0b2", glucose(json!({"reference": "Patient/9999999999"}), "2026-11-20T10:00:00Z")),
+        ],
+    );
+    for (bundle, want) in [
+        (json!({"resourceType": "Patient"}), StatusCode::BAD_REQUEST),
+        (collection, StatusCode::BAD_REQUEST),
+        (headless, StatusCode::BAD_REQUEST),
+        (naive, StatusCode::BAD_REQUEST),
+        (nobody, StatusCode::UNPROCESSABLE_ENTITY),
+    ] {
+        let (status, body) = fhir.message(&bundle, Some(VERIFICATION_TOKEN)).await;
+        assert_eq!(status, want, "{body}");
+        assert_eq!(body["resourceType"], "OperationOutcome");
+    }
+    let after = fhir
+        .search("Observation", &[("patient", "0000000001"), ("code", "http://loinc.org|2345-7"), ("date", "2026-11-20")])
+        .await;
+    assert_eq!(after["total"], 0, "a refused bundle wrote nothing: {after}");
+}
+
+#[tokio::test]
+async fn ids_are_the_same_in_another_sandbox() {
+    let (one, two) = (Fhir::start().await, Fhir::start().await);
+    for kind in TYPES.iter().filter(|k| !matches!(**k, "Patient" | "Practitioner" | "Location")) {
+        let form = [("patient", "0000000016"), ("_count", "500")];
+        let a = ids(&one.search(kind, &form).await);
+        let b = ids(&two.search(kind, &form).await);
+        assert_eq!(a, b, "{kind}");
+        if let Some(id) = a.first() {
+            let (status, _) = two.get(&format!("{kind}/{id}")).await;
+            assert_eq!(status, StatusCode::OK);
+        }
+    }
+}
