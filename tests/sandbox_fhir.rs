@@ -156,7 +156,10 @@ impl Fhir {
         assert!(bundle["total"].is_u64(), "{bundle}");
         let link = bundle["link"][0]["url"].as_str().expect("self link");
         assert_eq!(bundle["link"][0]["relation"], "self");
-        assert!(link.starts_with(&format!("{}/{kind}?", self.base)), "{link}");
+        assert!(
+            link.starts_with(&format!("{}/{kind}?", self.base)),
+            "{link}"
+        );
         for entry in bundle["entry"].as_array().into_iter().flatten() {
             let id = entry["resource"]["id"].as_str().expect("id");
             assert_eq!(entry["resource"]["resourceType"], kind);
@@ -216,9 +219,15 @@ fn the_schema_forbids_unknown_elements_and_bad_codes() {
     let extra = json!({"resourceType": "Patient", "id": "x1", "favouriteColour": "blue"});
     assert!(!schema().is_valid(&extra), "unknown element accepted");
     let nested = json!({"resourceType": "Patient", "name": [{"family": "A", "nickname": "B"}]});
-    assert!(!schema().is_valid(&nested), "unknown datatype element accepted");
+    assert!(
+        !schema().is_valid(&nested),
+        "unknown datatype element accepted"
+    );
     let code = json!({"resourceType": "Patient", "gender": "Male"});
-    assert!(!schema().is_valid(&code), "a code outside the value set accepted");
+    assert!(
+        !schema().is_valid(&code),
+        "a code outside the value set accepted"
+    );
     let naive = json!({"resourceType": "Observation", "status": "final", "code": {"text": "x"},
         "effectiveDateTime": "2026-11-02T10:00:00"});
     assert!(!schema().is_valid(&naive), "a naive dateTime accepted");
@@ -249,7 +258,10 @@ fn spread() -> Vec<String> {
     ];
     picks.sort_unstable();
     picks.dedup();
-    picks.into_iter().map(|i| format!("{:010}", i + 1)).collect()
+    picks
+        .into_iter()
+        .map(|i| format!("{:010}", i + 1))
+        .collect()
 }
 
 #[tokio::test]
@@ -261,15 +273,25 @@ async fn every_type_is_searched_and_read_and_every_reference_resolves() {
         let (status, patient) = fhir.get(&format!("Patient/{mrn}")).await;
         assert_eq!(status, StatusCode::OK, "{patient}");
         references(&patient, &mut refs);
-        for kind in TYPES.iter().filter(|k| !matches!(**k, "Patient" | "Practitioner" | "Location")) {
+        for kind in TYPES
+            .iter()
+            .filter(|k| !matches!(**k, "Patient" | "Practitioner" | "Location"))
+        {
             let by_get = fhir
-                .search(kind, &[("patient", &format!("Patient/{mrn}")), ("_count", "500")])
+                .search(
+                    kind,
+                    &[("patient", &format!("Patient/{mrn}")), ("_count", "500")],
+                )
                 .await;
             let (status, by_post) = fhir
                 .search_post(kind, &[("patient", mrn.as_str()), ("_count", "500")])
                 .await;
             assert_eq!(status, StatusCode::OK);
-            assert_eq!(ids(&by_get), ids(&by_post), "{kind} by GET and by POST _search");
+            assert_eq!(
+                ids(&by_get),
+                ids(&by_post),
+                "{kind} by GET and by POST _search"
+            );
             assert_eq!(by_get["total"].as_u64(), Some(ids(&by_get).len() as u64));
             for resource in resources(&by_get) {
                 *seen.entry(kind).or_default() += 1;
@@ -281,8 +303,14 @@ async fn every_type_is_searched_and_read_and_every_reference_resolves() {
             }
         }
     }
-    for kind in TYPES.iter().filter(|k| !matches!(**k, "Patient" | "Practitioner" | "Location")) {
-        assert!(seen.get(kind).copied().unwrap_or(0) > 0, "no {kind} in the spread: {seen:?}");
+    for kind in TYPES
+        .iter()
+        .filter(|k| !matches!(**k, "Patient" | "Practitioner" | "Location"))
+    {
+        assert!(
+            seen.get(kind).copied().unwrap_or(0) > 0,
+            "no {kind} in the spread: {seen:?}"
+        );
     }
     let kinds: BTreeSet<&str> = refs.iter().filter_map(|r| r.split('/').next()).collect();
     for kind in ["Patient", "Practitioner", "Location", "Encounter"] {
@@ -290,7 +318,11 @@ async fn every_type_is_searched_and_read_and_every_reference_resolves() {
     }
     for reference in &refs {
         let (status, body) = fhir.get(reference).await;
-        assert_eq!(status, StatusCode::OK, "{reference} does not resolve: {body}");
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "{reference} does not resolve: {body}"
+        );
     }
 }
 
@@ -323,14 +355,17 @@ async fn the_fhir_patient_is_the_data_model_patient() {
     }
 }
 
-
 #[tokio::test]
 async fn metadata_lists_exactly_what_is_served() {
     let fhir = Fhir::start().await;
     let (status, cap) = fhir.get("metadata").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(cap["resourceType"], "CapabilityStatement");
-    assert!(cap["fhirVersion"].as_str().is_some_and(|v| v.starts_with("4.0.")));
+    assert!(
+        cap["fhirVersion"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("4.0."))
+    );
     let listed: Vec<&str> = cap["rest"][0]["resource"]
         .as_array()
         .expect("resources")
@@ -392,24 +427,42 @@ async fn searches_match_one_none_or_several() {
     }
     // The declared duplicates: same name and birth date, three patients.
     let b = fhir
-        .search("Patient", &[("family", &last), ("given", &first), ("birthdate", &dob)])
+        .search(
+            "Patient",
+            &[("family", &last), ("given", &first), ("birthdate", &dob)],
+        )
         .await;
     assert_eq!(ids(&b), ["0000000100", "0000000900", "0000000950"]);
     let b = fhir
-        .search("Patient", &[("family:exact", &last), ("birthdate", &format!("eq{dob}"))])
+        .search(
+            "Patient",
+            &[("family:exact", &last), ("birthdate", &format!("eq{dob}"))],
+        )
         .await;
     assert!(one(&b).unwrap_or(0) >= 3, "{b}");
     let common = fhir.search("Patient", &[("family", &last)]).await;
-    assert!(one(&common).unwrap_or(0) > 3, "a common family name matches several");
+    assert!(
+        one(&common).unwrap_or(0) > 3,
+        "a common family name matches several"
+    );
     let ne = fhir
-        .search("Patient", &[("family", &last), ("birthdate", &format!("ne{dob}"))])
+        .search(
+            "Patient",
+            &[("family", &last), ("birthdate", &format!("ne{dob}"))],
+        )
         .await;
     assert_eq!(one(&ne).unwrap_or(0) + 3, one(&common).unwrap_or(0));
     let before = fhir
-        .search("Patient", &[("family", &last), ("birthdate", &format!("lt{dob}"))])
+        .search(
+            "Patient",
+            &[("family", &last), ("birthdate", &format!("lt{dob}"))],
+        )
         .await;
     let after = fhir
-        .search("Patient", &[("family", &last), ("birthdate", &format!("gt{dob}"))])
+        .search(
+            "Patient",
+            &[("family", &last), ("birthdate", &format!("gt{dob}"))],
+        )
         .await;
     assert_eq!(
         one(&before).unwrap_or(0) + one(&after).unwrap_or(0) + 3,
@@ -432,43 +485,96 @@ async fn searches_match_one_none_or_several() {
         assert_eq!(one(&b), Some(0), "{form:?}");
         assert!(b.get("entry").is_none());
     }
-    for kind in TYPES.iter().filter(|k| !matches!(**k, "Patient" | "Practitioner" | "Location")) {
-        let b = fhir.search(kind, &[("patient", "Patient/9999999999")]).await;
+    for kind in TYPES
+        .iter()
+        .filter(|k| !matches!(**k, "Patient" | "Practitioner" | "Location"))
+    {
+        let b = fhir
+            .search(kind, &[("patient", "Patient/9999999999")])
+            .await;
         assert_eq!(one(&b), Some(0), "{kind}");
     }
     // Observation by category, code and date.
-    let all = fhir.search("Observation", &[("patient", "0000000001"), ("_count", "500")]).await;
+    let all = fhir
+        .search(
+            "Observation",
+            &[("patient", "0000000001"), ("_count", "500")],
+        )
+        .await;
     let labs = fhir
-        .search("Observation", &[("patient", "0000000001"), ("category", "laboratory"), ("_count", "500")])
+        .search(
+            "Observation",
+            &[
+                ("patient", "0000000001"),
+                ("category", "laboratory"),
+                ("_count", "500"),
+            ],
+        )
         .await;
     let vitals = fhir
         .search(
             "Observation",
-            &[("patient", "0000000001"), ("category", "http://terminology.hl7.org/CodeSystem/observation-category|vital-signs"), ("_count", "500")],
+            &[
+                ("patient", "0000000001"),
+                (
+                    "category",
+                    "http://terminology.hl7.org/CodeSystem/observation-category|vital-signs",
+                ),
+                ("_count", "500"),
+            ],
         )
         .await;
     assert!(one(&labs).unwrap_or(0) > 0 && one(&vitals).unwrap_or(0) > 0);
-    assert_eq!(one(&labs).unwrap_or(0) + one(&vitals).unwrap_or(0), one(&all).unwrap_or(0));
+    assert_eq!(
+        one(&labs).unwrap_or(0) + one(&vitals).unwrap_or(0),
+        one(&all).unwrap_or(0)
+    );
     let height = fhir
-        .search("Observation", &[("patient", "0000000001"), ("code", "http://loinc.org|8302-2")])
+        .search(
+            "Observation",
+            &[
+                ("patient", "0000000001"),
+                ("code", "http://loinc.org|8302-2"),
+            ],
+        )
         .await;
-    assert_eq!(one(&height), Some(panel().patients()[0].visits.len() as u64));
+    assert_eq!(
+        one(&height),
+        Some(panel().patients()[0].visits.len() as u64)
+    );
     let first_visit = panel().patients()[0].visits[0].start;
     let day = first_visit.format("%Y-%m-%d").to_string();
     let on_day = fhir
-        .search("Observation", &[("patient", "0000000001"), ("category", "vital-signs"), ("date", &day)])
+        .search(
+            "Observation",
+            &[
+                ("patient", "0000000001"),
+                ("category", "vital-signs"),
+                ("date", &day),
+            ],
+        )
         .await;
     assert!(one(&on_day).unwrap_or(0) >= 6, "{on_day}");
     for r in resources(&on_day) {
-        assert!(r["effectiveDateTime"].as_str().is_some_and(|t| t.starts_with(&day)));
+        assert!(
+            r["effectiveDateTime"]
+                .as_str()
+                .is_some_and(|t| t.starts_with(&day))
+        );
     }
     // The directory.
     let doc = &panel().providers()[0];
-    let b = fhir.search("Practitioner", &[("identifier", &doc.npi)]).await;
-    assert_eq!(ids(&b), [doc.npi.clone()]);
-    let b = fhir.search("Practitioner", &[("name", &doc.last_name)]).await;
+    let b = fhir
+        .search("Practitioner", &[("identifier", &doc.npi)])
+        .await;
+    assert_eq!(ids(&b).as_slice(), std::slice::from_ref(&doc.npi));
+    let b = fhir
+        .search("Practitioner", &[("name", &doc.last_name)])
+        .await;
     assert!(ids(&b).contains(&doc.npi));
-    let b = fhir.search("Location", &[("name", "Sandbox General")]).await;
+    let b = fhir
+        .search("Location", &[("name", "Sandbox General")])
+        .await;
     assert_eq!(ids(&b), ["SGH"]);
     let b = fhir.search("Location", &[]).await;
     assert_eq!(one(&b), Some(4));
@@ -477,10 +583,17 @@ async fn searches_match_one_none_or_several() {
 #[tokio::test]
 async fn paging_follows_next_links_to_every_match() {
     let fhir = Fhir::start().await;
-    let all = fhir.search("Observation", &[("patient", "0000000001"), ("_count", "500")]).await;
+    let all = fhir
+        .search(
+            "Observation",
+            &[("patient", "0000000001"), ("_count", "500")],
+        )
+        .await;
     let every = ids(&all);
     assert!(every.len() > 12, "enough to page: {}", every.len());
-    let mut page = fhir.search("Observation", &[("patient", "0000000001"), ("_count", "5")]).await;
+    let mut page = fhir
+        .search("Observation", &[("patient", "0000000001"), ("_count", "5")])
+        .await;
     let mut paged = Vec::new();
     let mut pages = 0;
     loop {
@@ -504,7 +617,14 @@ async fn paging_follows_next_links_to_every_match() {
     assert_eq!(pages, every.len().div_ceil(5));
     // The spelling other servers' next links use.
     let b = fhir
-        .search("Observation", &[("patient", "0000000001"), ("_count", "5"), ("_getpagesoffset", "5")])
+        .search(
+            "Observation",
+            &[
+                ("patient", "0000000001"),
+                ("_count", "5"),
+                ("_getpagesoffset", "5"),
+            ],
+        )
         .await;
     assert_eq!(ids(&b), every[5..10]);
 }
@@ -517,13 +637,22 @@ async fn bad_searches_and_reads_are_operation_outcomes() {
         ("Patient?family:fuzzy=Baker", StatusCode::BAD_REQUEST),
         ("Patient?gender:text=female", StatusCode::BAD_REQUEST),
         ("Patient?birthdate=sa2000-01-01", StatusCode::BAD_REQUEST),
-        ("Patient?birthdate=2000-01-01T10:00:00", StatusCode::BAD_REQUEST),
+        (
+            "Patient?birthdate=2000-01-01T10:00:00",
+            StatusCode::BAD_REQUEST,
+        ),
         ("Patient?birthdate=yesterday", StatusCode::BAD_REQUEST),
         ("Patient?_count=many", StatusCode::BAD_REQUEST),
         ("Patient", StatusCode::BAD_REQUEST),
         ("Observation?code=8302-2", StatusCode::BAD_REQUEST),
-        ("Observation?patient=0000000001&_summary=count", StatusCode::BAD_REQUEST),
-        ("Patient?_id=0000000001&_format=xml", StatusCode::NOT_ACCEPTABLE),
+        (
+            "Observation?patient=0000000001&_summary=count",
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "Patient?_id=0000000001&_format=xml",
+            StatusCode::NOT_ACCEPTABLE,
+        ),
         ("Patient/9999999999", StatusCode::NOT_FOUND),
         ("Observation/0000000001-lab-99-0", StatusCode::NOT_FOUND),
         ("Observation/0000000001-enc-0", StatusCode::NOT_FOUND),
@@ -535,7 +664,10 @@ async fn bad_searches_and_reads_are_operation_outcomes() {
         assert_eq!(got, status, "{path}: {body}");
         assert_eq!(body["resourceType"], "OperationOutcome", "{path}");
         let text = body["issue"][0]["details"]["text"].as_str().unwrap_or("");
-        assert!(text.len() > 20, "{path}: the outcome says what to do: {text}");
+        assert!(
+            text.len() > 20,
+            "{path}: the outcome says what to do: {text}"
+        );
     }
     let (status, body) = fhir.search_post("Patient", &[("nickname", "x")]).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
@@ -576,11 +708,24 @@ fn glucose(subject: Value, when: &str) -> Value {
 async fn messages_are_applied_and_visible_in_the_next_search() {
     let fhir = Fhir::start().await;
     let token = Some(VERIFICATION_TOKEN);
-    let glucose_search = [("patient", "0000000001"), ("code", "http://loinc.org|2345-7"), ("date", "2026-11-20")];
-    assert_eq!(fhir.search("Observation", &glucose_search).await["total"], 0);
+    let glucose_search = [
+        ("patient", "0000000001"),
+        ("code", "http://loinc.org|2345-7"),
+        ("date", "2026-11-20"),
+    ];
+    assert_eq!(
+        fhir.search("Observation", &glucose_search).await["total"],
+        0
+    );
     let bundle = message(
         "Observation-New",
-        vec![("urn:uuid:0b1", glucose(json!({"reference": "Patient/0000000001"}), "2026-11-20T10:00:00Z"))],
+        vec![(
+            "urn:uuid:0b1",
+            glucose(
+                json!({"reference": "Patient/0000000001"}),
+                "2026-11-20T10:00:00Z",
+            ),
+        )],
     );
     let (status, reply) = fhir.message(&bundle, token).await;
     assert_eq!(status, StatusCode::OK, "{reply}");
@@ -589,7 +734,10 @@ async fn messages_are_applied_and_visible_in_the_next_search() {
     assert_eq!(header["response"]["code"], "ok");
     assert_eq!(header["response"]["identifier"], "header-1");
     assert_eq!(header["eventCoding"]["code"], "Observation-New");
-    let written = header["focus"][0]["reference"].as_str().expect("focus").to_string();
+    let written = header["focus"][0]["reference"]
+        .as_str()
+        .expect("focus")
+        .to_string();
     let found = fhir.search("Observation", &glucose_search).await;
     assert_eq!(found["total"], 1, "{found}");
     let id = ids(&found).remove(0);
@@ -608,7 +756,10 @@ async fn messages_are_applied_and_visible_in_the_next_search() {
         "date": "2026-11-21T08:00:00Z",
         "content": [{"attachment": {"contentType": "text/plain", "data": "SGVsbG8="}}],
     });
-    let before = fhir.search("DocumentReference", &[("patient", "0000000001")]).await["total"].clone();
+    let before = fhir
+        .search("DocumentReference", &[("patient", "0000000001")])
+        .await["total"]
+        .clone();
     let response = fhir
         .client
         .post(format!("{}/DocumentReference/$write", fhir.base))
@@ -619,9 +770,17 @@ async fn messages_are_applied_and_visible_in_the_next_search() {
         .expect("POST");
     let (status, _) = fhir.answer(response).await;
     assert_eq!(status, StatusCode::OK);
-    let after = fhir.search("DocumentReference", &[("patient", "0000000001"), ("date", "2026-11-21")]).await;
+    let after = fhir
+        .search(
+            "DocumentReference",
+            &[("patient", "0000000001"), ("date", "2026-11-21")],
+        )
+        .await;
     assert_eq!(after["total"], 1, "{after}");
-    let total = fhir.search("DocumentReference", &[("patient", "0000000001")]).await["total"].clone();
+    let total = fhir
+        .search("DocumentReference", &[("patient", "0000000001")])
+        .await["total"]
+        .clone();
     assert_eq!(total.as_u64(), before.as_u64().map(|b| b + 1));
 }
 
@@ -642,13 +801,20 @@ async fn a_new_patient_by_message_is_in_both_apis() {
     });
     let bundle = message(
         "Patient-Admin",
-        vec![("urn:uuid:7f1d2c3b-0000-4000-8000-000000000001", patient), ("urn:uuid:c1", problem)],
+        vec![
+            ("urn:uuid:7f1d2c3b-0000-4000-8000-000000000001", patient),
+            ("urn:uuid:c1", problem),
+        ],
     );
     let (status, reply) = fhir.message(&bundle, Some(VERIFICATION_TOKEN)).await;
     assert_eq!(status, StatusCode::OK, "{reply}");
-    let found = fhir.search("Patient", &[("identifier", "7700000001")]).await;
+    let found = fhir
+        .search("Patient", &[("identifier", "7700000001")])
+        .await;
     assert_eq!(ids(&found), ["7700000001"]);
-    let conditions = fhir.search("Condition", &[("patient", "Patient/7700000001")]).await;
+    let conditions = fhir
+        .search("Condition", &[("patient", "Patient/7700000001")])
+        .await;
     assert_eq!(conditions["total"], 1);
     // The data-model API sees the same person.
     let query = json!({
@@ -679,7 +845,13 @@ async fn bad_messages_are_refused_and_change_nothing() {
     let fhir = Fhir::start().await;
     let good = message(
         "Observation-New",
-        vec![("urn:uuid:0b1", glucose(json!({"reference": "Patient/0000000001"}), "2026-11-20T10:00:00Z"))],
+        vec![(
+            "urn:uuid:0b1",
+            glucose(
+                json!({"reference": "Patient/0000000001"}),
+                "2026-11-20T10:00:00Z",
+            ),
+        )],
     );
     let (status, body) = fhir.message(&good, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
@@ -691,13 +863,31 @@ async fn bad_messages_are_refused_and_change_nothing() {
     headless["entry"].as_array_mut().expect("entries").remove(0);
     let naive = message(
         "Observation-New",
-        vec![("urn:uuid:0b1", glucose(json!({"reference": "Patient/0000000001"}), "2026-11-20T10:00:00"))],
+        vec![(
+            "urn:uuid:0b1",
+            glucose(
+                json!({"reference": "Patient/0000000001"}),
+                "2026-11-20T10:00:00",
+            ),
+        )],
     );
     let nobody = message(
         "Observation-New",
         vec![
-            ("urn:uuid:0b1", glucose(json!({"reference": "Patient/0000000001"}), "2026-11-20T10:00:00Z")),
-            ("urn:uuid:0b2", glucose(json!({"reference": "Patient/9999999999"}), "2026-11-20T10:00:00Z")),
+            (
+                "urn:uuid:0b1",
+                glucose(
+                    json!({"reference": "Patient/0000000001"}),
+                    "2026-11-20T10:00:00Z",
+                ),
+            ),
+            (
+                "urn:uuid:0b2",
+                glucose(
+                    json!({"reference": "Patient/9999999999"}),
+                    "2026-11-20T10:00:00Z",
+                ),
+            ),
         ],
     );
     for (bundle, want) in [
@@ -712,7 +902,14 @@ async fn bad_messages_are_refused_and_change_nothing() {
         assert_eq!(body["resourceType"], "OperationOutcome");
     }
     let after = fhir
-        .search("Observation", &[("patient", "0000000001"), ("code", "http://loinc.org|2345-7"), ("date", "2026-11-20")])
+        .search(
+            "Observation",
+            &[
+                ("patient", "0000000001"),
+                ("code", "http://loinc.org|2345-7"),
+                ("date", "2026-11-20"),
+            ],
+        )
         .await;
     assert_eq!(after["total"], 0, "a refused bundle wrote nothing: {after}");
 }
@@ -720,7 +917,10 @@ async fn bad_messages_are_refused_and_change_nothing() {
 #[tokio::test]
 async fn ids_are_the_same_in_another_sandbox() {
     let (one, two) = (Fhir::start().await, Fhir::start().await);
-    for kind in TYPES.iter().filter(|k| !matches!(**k, "Patient" | "Practitioner" | "Location")) {
+    for kind in TYPES
+        .iter()
+        .filter(|k| !matches!(**k, "Patient" | "Practitioner" | "Location"))
+    {
         let form = [("patient", "0000000016"), ("_count", "500")];
         let a = ids(&one.search(kind, &form).await);
         let b = ids(&two.search(kind, &form).await);
@@ -730,4 +930,27 @@ async fn ids_are_the_same_in_another_sandbox() {
             assert_eq!(status, StatusCode::OK);
         }
     }
+}
+
+#[tokio::test]
+async fn the_engine_serves_it_under_the_sandbox_path() {
+    let engine = common::TestEngine::start("").await;
+    let fhir = Fhir {
+        base: engine.url(&format!("{PATH}/fhir")),
+        client: common::client(),
+        _server: tokio::spawn(async {}),
+    };
+    let (status, cap) = fhir.get("metadata").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(cap["implementation"]["url"], fhir.base.as_str());
+    let (status, patient) = fhir.get("Patient/0000000001").await;
+    assert_eq!(status, StatusCode::OK, "{patient}");
+    let found = fhir
+        .search_post("Patient", &[("identifier", "0000000001")])
+        .await
+        .1;
+    assert_eq!(
+        found["entry"][0]["fullUrl"],
+        format!("{}/Patient/0000000001", fhir.base)
+    );
 }

@@ -311,10 +311,30 @@ pub fn vital_signs(panel: &Panel, patient: &Patient, v: &Visit) -> Vec<VitalSign
     vec![
         sign("8302-2", "Body height", format!("{height:.0}"), "cm"),
         sign("29463-7", "Body weight", format!("{weight:.1}"), "kg"),
-        sign("8480-6", "Systolic blood pressure", format!("{systolic:.0}"), "mm[Hg]"),
-        sign("8462-4", "Diastolic blood pressure", format!("{:.0}", systolic * 0.64), "mm[Hg]"),
-        sign("8867-4", "Heart rate", format!("{:.0}", pick(24, 58.0, 96.0)), "/min"),
-        sign("8310-5", "Body temperature", format!("{:.1}", pick(32, 36.4, 37.3)), "Cel"),
+        sign(
+            "8480-6",
+            "Systolic blood pressure",
+            format!("{systolic:.0}"),
+            "mm[Hg]",
+        ),
+        sign(
+            "8462-4",
+            "Diastolic blood pressure",
+            format!("{:.0}", systolic * 0.64),
+            "mm[Hg]",
+        ),
+        sign(
+            "8867-4",
+            "Heart rate",
+            format!("{:.0}", pick(24, 58.0, 96.0)),
+            "/min",
+        ),
+        sign(
+            "8310-5",
+            "Body temperature",
+            format!("{:.1}", pick(32, 36.4, 37.3)),
+            "Cel",
+        ),
     ]
 }
 

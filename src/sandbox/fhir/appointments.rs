@@ -20,7 +20,12 @@ pub const DEFAULT_DAYS: i64 = 28;
 const MAX_APPOINTMENTS: usize = 500;
 
 fn status(text: &str) -> &'static str {
-    match text.trim().to_ascii_lowercase().replace([' ', '-', '_'], "").as_str() {
+    match text
+        .trim()
+        .to_ascii_lowercase()
+        .replace([' ', '-', '_'], "")
+        .as_str()
+    {
         "cancelled" | "canceled" => "cancelled",
         "arrived" => "arrived",
         "completed" | "fulfilled" => "fulfilled",
@@ -111,9 +116,13 @@ pub fn of_patient(
     let providers: Vec<usize> = (0..panel.providers().len())
         .filter(|i| panel.schedulable(*i))
         .collect();
-    let keys = panel.slots(from, to, &providers, MAX_APPOINTMENTS, |key| {
-        matches!(panel.slot_state(key), SlotState::Panel { patient } if patient == index)
-    });
+    let keys = panel.slots(
+        from,
+        to,
+        &providers,
+        MAX_APPOINTMENTS,
+        |key| matches!(panel.slot_state(key), SlotState::Panel { patient } if patient == index),
+    );
     let mut out: Vec<(DateTime<Utc>, Value)> = keys
         .into_iter()
         .filter_map(|k| Some((k.start(), generated(panel, index, k)?)))

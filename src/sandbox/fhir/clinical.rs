@@ -4,8 +4,8 @@
 //! AllergyIntolerance, MedicationStatement, Immunization and DocumentReference (notes).
 
 use super::ids::{
-    CVX, DOCUMENT_SYSTEM, ICD10, LOINC, NCI, ORDER_SYSTEM, RXNORM, SNOMED, VISIT_SYSTEM,
-    id_part, patient_reference, record_id,
+    CVX, DOCUMENT_SYSTEM, ICD10, LOINC, NCI, ORDER_SYSTEM, RXNORM, SNOMED, VISIT_SYSTEM, id_part,
+    patient_reference, record_id,
 };
 use super::people::{location_ref, practitioner_ref};
 use super::shape::{
@@ -142,7 +142,11 @@ pub fn vital_observation(
 pub fn condition(p: &Patient, index: usize, n: usize) -> Option<Value> {
     let problem = p.problems.get(n)?;
     let def = problem.def();
-    let status = if problem.end.is_none() { "active" } else { "resolved" };
+    let status = if problem.end.is_none() {
+        "active"
+    } else {
+        "resolved"
+    };
     Some(compact(json!({
         "resourceType": "Condition",
         "id": record_id(p, index, "cond", &[n]),
@@ -213,7 +217,11 @@ pub fn medication(panel: &Panel, p: &Patient, index: usize, n: usize) -> Option<
         def.dose.0,
         def.dose.1,
         def.frequency.0,
-        if def.frequency.1 == "h" { "hours" } else { "days" },
+        if def.frequency.1 == "h" {
+            "hours"
+        } else {
+            "days"
+        },
         if def.prn { " as needed" } else { "" },
     );
     Some(compact(json!({
@@ -293,7 +301,11 @@ fn note_data(note: &Note) -> Option<String> {
 }
 
 pub fn note_id(p: &Patient, index: usize, note: &Note) -> String {
-    format!("{}-note-{}", super::ids::patient_id(p, index), id_part(&note.id))
+    format!(
+        "{}-note-{}",
+        super::ids::patient_id(p, index),
+        id_part(&note.id)
+    )
 }
 
 pub fn document(panel: &Panel, p: &Patient, index: usize, note: &Note) -> Value {

@@ -107,16 +107,13 @@ pub fn parse_record<'a>(panel: &Panel, id: &'a str) -> Option<RecordId<'a>> {
 /// a hash of it (so any written-back ID still gives a valid, stable id).
 pub fn id_part(raw: &str) -> String {
     let clean: String = raw.chars().filter(char::is_ascii_alphanumeric).collect();
-    if (1..=40).contains(&clean.len())
-        && raw.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    if (1..=40).contains(&clean.len()) && raw.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
     {
         return clean;
     }
-    let h = raw
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |a, b| {
-            (a ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-        });
+    let h = raw.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |a, b| {
+        (a ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
     format!("h{h:016x}")
 }
 

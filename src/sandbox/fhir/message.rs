@@ -216,7 +216,10 @@ fn known(panel: &Panel, p: &Value) -> Option<usize> {
         .and_then(|id| patient_index(panel, id))
         .or_else(|| {
             let ids = identifiers(p);
-            panel.find_any(ids.iter().map(|i| (i.id.as_str(), Some(i.id_type.as_str()))))
+            panel.find_any(
+                ids.iter()
+                    .map(|i| (i.id.as_str(), Some(i.id_type.as_str()))),
+            )
         })
 }
 
@@ -286,7 +289,12 @@ fn demographics(d: &mut Demographics, p: &Value) {
         }
         d.sex = Some(sex);
     }
-    for t in p.get("telecom").and_then(Value::as_array).into_iter().flatten() {
+    for t in p
+        .get("telecom")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let value = s(t.get("value"));
         match (s(t.get("system")).as_deref(), s(t.get("use")).as_deref()) {
             (Some("email"), _) => d.email = value.or(d.email.take()),

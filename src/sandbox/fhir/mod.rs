@@ -33,8 +33,8 @@ mod search;
 mod shape;
 
 use super::Sandbox;
-use axum::Router;
 use axum::Extension;
+use axum::Router;
 use axum::extract::{NestedPath, Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -91,7 +91,12 @@ pub fn outcome(code: &str, text: &str) -> Value {
 }
 
 fn fhir(status: StatusCode, body: Value) -> Response {
-    (status, [(header::CONTENT_TYPE, CONTENT_TYPE)], body.to_string()).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, CONTENT_TYPE)],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 impl IntoResponse for FhirError {
@@ -154,7 +159,11 @@ async fn with_panel<T: Send + 'static>(
 ) -> Result<T, FhirError> {
     tokio::task::spawn_blocking(move || work(&sandbox))
         .await
-        .unwrap_or_else(|_| Err(FhirError::Unprocessable("The sandbox failed on this request.".into())))
+        .unwrap_or_else(|_| {
+            Err(FhirError::Unprocessable(
+                "The sandbox failed on this request.".into(),
+            ))
+        })
 }
 
 async fn metadata(headers: HeaderMap, nested: Option<Extension<NestedPath>>) -> Response {
@@ -292,8 +301,10 @@ async fn process_message(
     let bundle: Value = match serde_json::from_slice(body) {
         Ok(v) => v,
         Err(e) => {
-            return FhirError::Invalid(format!("The body is not JSON ({e}); send a message Bundle."))
-                .into_response();
+            return FhirError::Invalid(format!(
+                "The body is not JSON ({e}); send a message Bundle."
+            ))
+            .into_response();
         }
     };
     let answer = with_panel(sandbox, move |s| {

@@ -69,7 +69,12 @@ const PATIENT_PARAMS: &[Param] = &[
     p("birthdate", Kind::Date, "Birth date, with a prefix eq ne gt lt ge le."),
     p("gender", Kind::Token, "male | female | other | unknown."),
 ];
-const ENCOUNTER_PARAMS: &[Param] = &[ID, PATIENT, SUBJECT, p("date", Kind::Date, "The visit's period.")];
+const ENCOUNTER_PARAMS: &[Param] = &[
+    ID,
+    PATIENT,
+    SUBJECT,
+    p("date", Kind::Date, "The visit's period."),
+];
 #[rustfmt::skip]
 const OBSERVATION_PARAMS: &[Param] = &[
     ID, PATIENT, SUBJECT,
@@ -82,7 +87,11 @@ const ALLERGY_PARAMS: &[Param] = &[ID, PATIENT, p("date", Kind::Date, "When reco
 const MEDICATION_PARAMS: &[Param] = &[ID, PATIENT, SUBJECT];
 const IMMUNIZATION_PARAMS: &[Param] = &[ID, PATIENT, p("date", Kind::Date, "When given.")];
 const DOCUMENT_PARAMS: &[Param] = &[ID, PATIENT, SUBJECT, p("date", Kind::Date, "When written.")];
-const APPOINTMENT_PARAMS: &[Param] = &[ID, PATIENT, p("date", Kind::Date, "The appointment's time.")];
+const APPOINTMENT_PARAMS: &[Param] = &[
+    ID,
+    PATIENT,
+    p("date", Kind::Date, "The appointment's time."),
+];
 const DIRECTORY_PARAMS: &[Param] = &[ID, IDENTIFIER, NAME];
 
 /// The search parameters of a resource type the sandbox serves.
@@ -290,7 +299,10 @@ pub fn range_of(text: &str, naive_utc: bool) -> Option<Range> {
         }
         7 => {
             let first = NaiveDate::parse_from_str(&format!("{t}-01"), "%Y-%m-%d").ok()?;
-            Some((start(first)?, start(first.checked_add_months(Months::new(1))?)?))
+            Some((
+                start(first)?,
+                start(first.checked_add_months(Months::new(1))?)?,
+            ))
         }
         10 => {
             let d = NaiveDate::parse_from_str(t, "%Y-%m-%d").ok()?;
@@ -384,8 +396,16 @@ mod tests {
         let day = range_of("1980-01-01", false).unwrap();
         assert!(date_matches(p, r, day));
         assert!(!date_matches(p, r, range_of("1979-12-31", false).unwrap()));
-        assert!(date_matches(Prefix::Eq, range_of("1980", false).unwrap(), day));
-        assert!(date_matches(Prefix::Ne, range_of("1981", false).unwrap(), day));
+        assert!(date_matches(
+            Prefix::Eq,
+            range_of("1980", false).unwrap(),
+            day
+        ));
+        assert!(date_matches(
+            Prefix::Ne,
+            range_of("1981", false).unwrap(),
+            day
+        ));
         assert!(date_criterion("2026-11-02T10:00:00").is_err());
         assert!(date_criterion("2026-11-02T10:00:00Z").is_ok());
         assert!(date_criterion("sa2026").is_err());

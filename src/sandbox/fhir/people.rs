@@ -2,9 +2,7 @@
 //! data-model answers describe (a Patient's name, birth date and gender are the
 //! PatientSearch answer's FirstName/MiddleName/LastName, DOB and Sex).
 
-use super::ids::{
-    EHRID_SYSTEM, FACILITY_SYSTEM, MRN_SYSTEM, NPI_SYSTEM, V2_0203, patient_id,
-};
+use super::ids::{EHRID_SYSTEM, FACILITY_SYSTEM, MRN_SYSTEM, NPI_SYSTEM, V2_0203, patient_id};
 use super::shape::{compact, concept, reference};
 use crate::sandbox::panel::directory::{COUNTRY, STATE};
 use crate::sandbox::panel::types::{Identifier, Patient, Provider};
@@ -30,7 +28,9 @@ fn identifier(i: &Identifier) -> Value {
             "system": MRN_SYSTEM,
             "value": i.id,
         }),
-        "EHRID" => json!({"use": "secondary", "type": {"text": "EHRID"}, "system": EHRID_SYSTEM, "value": i.id}),
+        "EHRID" => {
+            json!({"use": "secondary", "type": {"text": "EHRID"}, "system": EHRID_SYSTEM, "value": i.id})
+        }
         _ => json!({"type": {"text": i.id_type}, "value": i.id}),
     }
 }

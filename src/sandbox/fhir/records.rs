@@ -3,8 +3,8 @@
 
 use super::appointments;
 use super::clinical::{
-    allergy, condition, document, encounter, immunization, lab_observation, medication,
-    note_id, vital_observation,
+    allergy, condition, document, encounter, immunization, lab_observation, medication, note_id,
+    vital_observation,
 };
 use super::ids::{facility_index, parse_record, patient_index};
 use super::people::{location, patient, practitioner};

@@ -7,8 +7,8 @@ use super::FhirError;
 use super::appointments;
 use super::ids::{parse_record, patient_index};
 use super::params::{
-    Criterion, Kind, Range, Search, collect, date_criterion, date_matches, range_of, strings,
-    string_matches, token_matches,
+    Criterion, Kind, Range, Search, collect, date_criterion, date_matches, range_of,
+    string_matches, strings, token_matches,
 };
 use super::people::{location, patient, practitioner};
 use super::records::{is_clinical, of_patient};
@@ -171,10 +171,9 @@ fn date_of(r: &Value) -> Option<Range> {
     let text = |k: &str| r.get(k).and_then(Value::as_str);
     let span = |start: Option<&str>, end: Option<&str>| {
         let lo = range_of(start?, true)?;
-        let hi = end.and_then(|e| range_of(e, true)).map_or(
-            chrono::DateTime::<Utc>::MAX_UTC,
-            |h| h.1,
-        );
+        let hi = end
+            .and_then(|e| range_of(e, true))
+            .map_or(chrono::DateTime::<Utc>::MAX_UTC, |h| h.1);
         Some((lo.0, hi))
     };
     let period = |k: &str| {

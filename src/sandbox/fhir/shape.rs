@@ -83,7 +83,9 @@ mod tests {
 
     #[test]
     fn compact_drops_what_fhir_forbids() {
-        let v = compact(json!({"a": null, "b": "", "c": [null, ""], "d": {"e": []}, "f": " x ", "g": 0}));
+        let v = compact(
+            json!({"a": null, "b": "", "c": [null, ""], "d": {"e": []}, "f": " x ", "g": 0}),
+        );
         assert_eq!(v, json!({"f": "x", "g": 0}));
     }
 
