@@ -66,6 +66,8 @@ pub enum FhirError {
     Unauthorized(String),
     #[error("{0}")]
     MethodNotAllowed(String),
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl FhirError {
@@ -78,6 +80,7 @@ impl FhirError {
             FhirError::NotAcceptable(_) => (StatusCode::NOT_ACCEPTABLE, "not-supported"),
             FhirError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "security"),
             FhirError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "not-supported"),
+            FhirError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "exception"),
         }
     }
 }
@@ -160,8 +163,8 @@ async fn with_panel<T: Send + 'static>(
     tokio::task::spawn_blocking(move || work(&sandbox))
         .await
         .unwrap_or_else(|_| {
-            Err(FhirError::Unprocessable(
-                "The sandbox failed on this request.".into(),
+            Err(FhirError::Internal(
+                "The sandbox failed on this request; try again.".into(),
             ))
         })
 }
