@@ -954,3 +954,62 @@ async fn the_engine_serves_it_under_the_sandbox_path() {
         format!("{}/Patient/0000000001", fhir.base)
     );
 }
+
+#[tokio::test]
+async fn a_data_model_result_is_in_the_next_fhir_observation_search() {
+    let fhir = Fhir::start().await;
+    let search = [("patient", "0000000002"), ("date", "2026-11-22")];
+    assert_eq!(fhir.search("Observation", &search).await["total"], 0);
+    let results_new = json!({
+        "Meta": {"DataModel": "Results", "EventType": "New"},
+        "Patient": {"Identifiers": [{"ID": "0000000002", "IDType": "MR"}]},
+        "Orders": [{
+            "ID": "ORD-77",
+            "CollectionDateTime": "2026-11-22T09:00:00.000Z",
+            "ResultsStatus": "Final",
+            "Results": [
+                {"Code": "2345-7", "Codeset": "LOINC", "Description": "Glucose", "Value": "140",
+                 "ValueType": "Numeric", "Units": "mg/dL", "AbnormalFlag": "High", "Status": "Final",
+                 "CompletionDateTime": "2026-11-22T12:00:00.000Z",
+                 "ReferenceRange": {"Low": 70, "High": 99, "Text": null}},
+                {"Code": "X1", "Codeset": "Local", "Description": "Specimen comment", "Value": "Fasting",
+                 "ValueType": "String", "CompletionDateTime": "2026-11-22T10:00:00"},
+            ],
+        }],
+    });
+    let root = fhir.base.trim_end_matches("/fhir");
+    let status = fhir
+        .client
+        .post(root)
+        .header("verification-token", VERIFICATION_TOKEN)
+        .json(&results_new)
+        .send()
+        .await
+        .expect("POST")
+        .status();
+    assert_eq!(status, StatusCode::OK);
+    let found = fhir.search("Observation", &search).await;
+    assert_eq!(found["total"], 2, "{found}");
+    let list = resources(&found);
+    let glucose = list
+        .iter()
+        .find(|r| r["code"]["coding"][0]["code"] == "2345-7")
+        .expect("the glucose result");
+    assert_eq!(glucose["valueQuantity"]["value"], 140);
+    assert_eq!(glucose["interpretation"][0]["coding"][0]["code"], "H");
+    assert_eq!(glucose["category"][0]["coding"][0]["code"], "laboratory");
+    let comment = list
+        .iter()
+        .find(|r| r["valueString"] == "Fasting")
+        .expect("the comment");
+    assert!(
+        comment.get("issued").is_none(),
+        "a naive time is left out: {comment}"
+    );
+    for r in &list {
+        let id = r["id"].as_str().expect("id");
+        let (status, read) = fhir.get(&format!("Observation/{id}")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(&read, r);
+    }
+}

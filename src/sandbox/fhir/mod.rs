@@ -2,24 +2,28 @@
 //! `{sandbox::PATH}/fhir` on the engine's listener): the **same** synthetic panel as the
 //! data-model API, as FHIR resources.
 //!
-//! - `GET metadata`: the CapabilityStatement ([`capability`]);
+//! - `GET metadata`: the CapabilityStatement (`capability`);
 //! - `GET {type}/{id}`: a read (404 OperationOutcome when unknown);
 //! - `GET {type}?…` and `POST {type}/_search` (form body; query-string parameters are
-//!   added to it): a `searchset` Bundle ([`search`], [`params`]);
+//!   added to it): a `searchset` Bundle (`search`, [`params`]);
 //! - `POST $process-message` (and `POST {type}/${operation}`, for the platform's
-//!   operation URLs): a FHIR message applied to the panel ([`message`]); it needs the
+//!   operation URLs): a FHIR message applied to the panel (`message`); it needs the
 //!   sandbox's `verification-token` header, as its data-model endpoint does. Reads and
 //!   searches do not (the engine forwards them without it).
 //!
 //! Answers are `application/fhir+json`; errors are `OperationOutcome`. Links and
 //! `fullUrl`s are absolute under the base the request reached: `http://{Host}` (or the
 //! `X-Forwarded-Proto` scheme) and the path up to `/fhir`. Resources are built as
-//! `serde_json::Value` by small typed helpers ([`shape`]) and checked against the FHIR
+//! `serde_json::Value` by small typed helpers (`shape`) and checked against the FHIR
 //! R4 JSON Schema by `tests/sandbox_fhir.rs` (the generated-types crates cost minutes of
 //! compile time; see the README).
 //!
 //! Ids ([`ids`]): a Patient is its MRN, a Practitioner its NPI, a Location its facility
 //! code; a patient's records are `{patient id}-{kind}-{n}`, stable across restarts.
+//!
+//! The resources: `people` (Patient, Practitioner, Location), `clinical` (the chart),
+//! `appointments`, `results` (what data-model Results New writebacks wrote, as
+//! Observations); [`records`] says which exist and reads one by id.
 
 mod appointments;
 mod capability;
@@ -29,6 +33,7 @@ mod message;
 pub mod params;
 mod people;
 pub mod records;
+mod results;
 mod search;
 mod shape;
 

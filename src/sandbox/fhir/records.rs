@@ -51,6 +51,7 @@ fn generated(panel: &Panel, p: &Patient, index: usize, kind: &str) -> Vec<Value>
             for v in n(p.visits.len()) {
                 out.extend(n(6).filter_map(|s| vital_observation(panel, p, index, v, s)));
             }
+            out.extend(super::results::of_patient(p, index));
             out
         }
         "Condition" => n(p.problems.len())
@@ -83,7 +84,7 @@ pub fn written<'a>(p: &'a Patient, kind: &'a str) -> impl Iterator<Item = &'a Va
 }
 
 /// Every resource of `kind` of patient `index` (for Appointment, the generated ones in
-/// `window`, by default the one [`appointments::of_patient`] takes).
+/// `window`, by default the one `appointments::of_patient` takes).
 pub fn of_patient(
     panel: &Panel,
     index: usize,
@@ -132,6 +133,11 @@ fn read_record(panel: &Panel, kind: &str, id: &str) -> Option<Value> {
             .then(|| p.notes.iter().find(|n| note_id(p, index, n) == id))
             .flatten()
             .map(|n| document(panel, p, index, n));
+    }
+    if rid.kind == "res" {
+        return (kind == "Observation")
+            .then(|| super::results::read(p, index, rid.rest))
+            .flatten();
     }
     if rid.kind == "appt" {
         return (kind == "Appointment")
