@@ -63,8 +63,37 @@ fn patients(panel: &Panel, search: &Search) -> Result<Vec<Value>, FhirError> {
         Some(set) => set.into_iter().collect(),
         None => (0..panel.patients().len()).collect(),
     };
+    // Names are checked on the panel first: building every Patient costs more than the
+    // search itself (the JSON filter that follows still decides).
+    let names: Vec<(&Criterion, bool)> = search
+        .criteria
+        .iter()
+        .filter(|c| matches!(c.param.name, "family" | "given"))
+        .map(|c| (c, c.param.name == "family"))
+        .collect();
+    let named_ok = |i: &usize| {
+        let Some(d) = panel.patient(*i).map(|p| &p.demographics) else {
+            return false;
+        };
+        names.iter().all(|(c, family)| {
+            let have: Vec<&str> = if *family {
+                d.last_name.iter().map(|s| s.trim()).collect()
+            } else {
+                d.first_name
+                    .iter()
+                    .chain(&d.middle_name)
+                    .map(|s| s.trim())
+                    .collect()
+            };
+            c.values.iter().any(|v| {
+                have.iter()
+                    .any(|h| string_matches(v, c.modifier.as_deref(), h))
+            })
+        })
+    };
     Ok(scope
         .into_iter()
+        .filter(named_ok)
         .filter_map(|i| Some(patient(panel, panel.patient(i)?, i)))
         .collect())
 }
