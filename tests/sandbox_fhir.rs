@@ -1013,3 +1013,82 @@ async fn a_data_model_result_is_in_the_next_fhir_observation_search() {
         assert_eq!(&read, r);
     }
 }
+
+#[tokio::test]
+async fn data_model_notes_and_appointments_are_fhir_too() {
+    let fhir = Fhir::start().await;
+    let root = fhir.base.trim_end_matches("/fhir").to_string();
+    let post = |body: Value| {
+        let (client, root) = (fhir.client.clone(), root.clone());
+        async move {
+            client
+                .post(root)
+                .header("verification-token", VERIFICATION_TOKEN)
+                .json(&body)
+                .send()
+                .await
+                .expect("POST")
+                .status()
+        }
+    };
+    let who = json!({"Identifiers": [{"ID": "0000000003", "IDType": "MR"}]});
+    let note = json!({
+        "Meta": {"DataModel": "Notes", "EventType": "New"},
+        "Patient": who,
+        "Note": {"DocumentID": "note 42/b", "ContentType": "Plain Text", "FileContents": "Seen today.",
+                 "DocumentType": "Telephone Encounter", "DocumentationDateTime": "2026-11-23T08:00:00.000Z"},
+    });
+    assert_eq!(post(note).await, StatusCode::OK);
+    let docs = fhir
+        .search(
+            "DocumentReference",
+            &[("patient", "0000000003"), ("date", "2026-11-23")],
+        )
+        .await;
+    assert_eq!(docs["total"], 1, "{docs}");
+    let doc = &resources(&docs)[0];
+    assert_eq!(doc["type"]["text"], "Telephone Encounter");
+    assert_eq!(doc["content"][0]["attachment"]["data"], "U2VlbiB0b2RheS4=");
+    let npi = panel()
+        .providers()
+        .iter()
+        .enumerate()
+        .find(|(i, _)| panel().schedulable(*i))
+        .map(|(_, p)| p.npi.clone())
+        .expect("a schedulable provider");
+    let booking = json!({
+        "Meta": {"DataModel": "Scheduling", "EventType": "New"},
+        "Patient": who,
+        "Visit": {"VisitNumber": "APPT-9", "VisitDateTime": "2026-11-10T10:00:00.000Z", "Duration": 30,
+                  "Reason": "Follow-up visit", "AttendingProvider": {"ID": npi}},
+    });
+    assert_eq!(post(booking).await, StatusCode::OK);
+    let found = fhir
+        .search(
+            "Appointment",
+            &[("patient", "0000000003"), ("date", "2026-11-10")],
+        )
+        .await;
+    let ours: Vec<Value> = resources(&found)
+        .into_iter()
+        .filter(|a| a["identifier"][0]["value"] == "APPT-9")
+        .collect();
+    assert_eq!(ours.len(), 1, "{found}");
+    assert_eq!(ours[0]["start"], "2026-11-10T10:00:00.000Z");
+    let actors: Vec<&str> = ours[0]["participant"]
+        .as_array()
+        .expect("participants")
+        .iter()
+        .filter_map(|p| p["actor"]["reference"].as_str())
+        .collect();
+    assert!(actors.contains(&"Patient/0000000003"));
+    assert!(
+        actors.contains(&format!("Practitioner/{npi}").as_str()),
+        "{actors:?}"
+    );
+    let id = ours[0]["id"].as_str().expect("id");
+    assert_eq!(
+        fhir.get(&format!("Appointment/{id}")).await.0,
+        StatusCode::OK
+    );
+}
