@@ -63,39 +63,48 @@ fn patients(panel: &Panel, search: &Search) -> Result<Vec<Value>, FhirError> {
         Some(set) => set.into_iter().collect(),
         None => (0..panel.patients().len()).collect(),
     };
-    // Names are checked on the panel first: building every Patient costs more than the
-    // search itself (the JSON filter that follows still decides).
-    let names: Vec<(&Criterion, bool)> = search
-        .criteria
-        .iter()
-        .filter(|c| matches!(c.param.name, "family" | "given"))
-        .map(|c| (c, c.param.name == "family"))
-        .collect();
-    let named_ok = |i: &usize| {
-        let Some(d) = panel.patient(*i).map(|p| &p.demographics) else {
-            return false;
-        };
-        names.iter().all(|(c, family)| {
-            let have: Vec<&str> = if *family {
-                d.last_name.iter().map(|s| s.trim()).collect()
-            } else {
-                d.first_name
-                    .iter()
-                    .chain(&d.middle_name)
-                    .map(|s| s.trim())
-                    .collect()
-            };
-            c.values.iter().any(|v| {
-                have.iter()
-                    .any(|h| string_matches(v, c.modifier.as_deref(), h))
-            })
-        })
-    };
     Ok(scope
         .into_iter()
-        .filter(named_ok)
+        .filter(|i| panel.patient(*i).is_some_and(|p| cheap_match(search, p)))
         .filter_map(|i| Some(patient(panel, panel.patient(i)?, i)))
         .collect())
+}
+
+/// The criteria that read only demographics, checked on the panel before a Patient is
+/// built (building every Patient costs more than the search itself); the JSON filter
+/// that follows still decides.
+fn cheap_match(search: &Search, p: &crate::sandbox::panel::types::Patient) -> bool {
+    fn trimmed(v: &Option<String>) -> Option<&str> {
+        v.as_deref().map(str::trim)
+    }
+    let d = &p.demographics;
+    search.criteria.iter().all(|c| {
+        let m = c.modifier.as_deref();
+        let any = |have: &[Option<&str>]| {
+            c.values
+                .iter()
+                .any(|v| have.iter().flatten().any(|h| string_matches(v, m, h)))
+        };
+        match c.param.name {
+            "family" => any(&[trimmed(&d.last_name)]),
+            "given" => any(&[trimmed(&d.first_name), trimmed(&d.middle_name)]),
+            "gender" => {
+                let g = super::people::gender(d.sex.as_deref());
+                c.values.iter().any(|v| token_matches(v, None, Some(g)))
+            }
+            "birthdate" => d
+                .dob
+                .as_deref()
+                .and_then(|b| range_of(b, true))
+                .is_some_and(|have| {
+                    c.values.iter().any(|v| {
+                        date_criterion(v)
+                            .is_ok_and(|(prefix, want)| date_matches(prefix, want, have))
+                    })
+                }),
+            _ => true,
+        }
+    })
 }
 
 /// The patients a reference criterion names (`Patient/{id}`, `{id}`, or a URL ending in
