@@ -460,6 +460,8 @@ async fn bad_searches_and_reads_are_operation_outcomes() {
         ("Encounter/0000000001-enc-00", StatusCode::NOT_FOUND),
         ("Medication/1", StatusCode::NOT_FOUND),
         ("Medication?code=1", StatusCode::NOT_FOUND),
+        ("Patient/0000000001/_history", StatusCode::NOT_FOUND),
+        ("Patient/0000000001/Observation/x", StatusCode::NOT_FOUND),
     ] {
         let (got, body) = fhir.get(path).await;
         assert_eq!(got, status, "{path}: {body}");

@@ -43,7 +43,7 @@ use axum::Router;
 use axum::extract::{NestedPath, Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{any, get};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -120,6 +120,17 @@ pub(super) fn routes() -> Router<Arc<Sandbox>> {
         .route("/fhir/metadata", get(metadata))
         .route("/fhir/{kind}", get(search_get).post(post_type))
         .route("/fhir/{kind}/{id}", get(read).post(post_instance))
+        .route("/fhir/{kind}/{id}/{*rest}", any(unknown_path))
+}
+
+/// Deeper paths (`_history`, compartments) are not served: a 404 OperationOutcome rather
+/// than an empty one.
+async fn unknown_path(Path((kind, id, rest)): Path<(String, String, String)>) -> Response {
+    FhirError::NotFound(format!(
+        "{kind}/{id}/{rest} is not served: the sandbox answers metadata, {{type}}/{{id}}, \
+         {{type}}?params, {{type}}/_search and $process-message."
+    ))
+    .into_response()
 }
 
 /// The base the request reached: scheme, Host and the path the sandbox is mounted at,
