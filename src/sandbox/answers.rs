@@ -45,6 +45,7 @@ mod writeback;
 
 pub use schedule::MAX_ITEMS;
 pub use search::MAX_MATCHES;
+pub use sections::{VitalSign, vital_signs};
 pub use stream::sample_notification;
 pub use writeback::{MAX_NOTES, MAX_WRITTEN};
 

@@ -9,12 +9,16 @@
 //! panel (a Notes New is returned by a later Notes Query; a Scheduling New books the
 //! slot). Panel changes live in memory and are gone at restart.
 //!
+//! The same panel is also served as FHIR R4 under `{PATH}/fhir` ([`fhir`]): reads,
+//! searches and FHIR messages.
+//!
 //! Failure on demand, for testing how receivers and operators cope: put
 //! `"Extensions": {"sandbox-failure": {"url": "https://switchboard.local/extensions/sandbox-failure", "string": MODE}}`
 //! in a request's `Meta`, where MODE is `500` (answer HTTP 500), `timeout` (never
 //! answer; the engine's timeout fires) or `errors` (answer 200 with `Meta.Errors`).
 
 pub mod answers;
+pub mod fhir;
 pub mod panel;
 pub mod simulate;
 
@@ -96,6 +100,7 @@ impl Sandbox {
     pub fn router(self: Arc<Self>) -> Router {
         Router::new()
             .route("/", post(receive).get(verify_get))
+            .merge(fhir::routes())
             .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
             .with_state(self)
     }

@@ -252,13 +252,22 @@ pub(super) fn results(patient: &Patient, visit: Option<usize>) -> Vec<Value> {
         .collect()
 }
 
-/// Vital signs of a visit: deterministic from the visit, plausible for age and sex.
-pub(super) fn vitals(panel: &Panel, patient: &Patient, v: &Visit) -> Value {
+/// One vital sign of a visit: LOINC code and name, the value as written, UCUM units.
+pub struct VitalSign {
+    pub code: &'static str,
+    pub name: &'static str,
+    pub value: String,
+    pub units: &'static str,
+}
+
+/// Vital signs of a visit: deterministic from the visit, plausible for age and sex. The
+/// FHIR server reads the same values (`sandbox::fhir`), so both APIs agree.
+pub fn vital_signs(panel: &Panel, patient: &Patient, v: &Visit) -> Vec<VitalSign> {
     let h = hash(&[
         panel.seed(),
         v.number
             .bytes()
-            .fold(0, |a, b| a * 10 + u64::from(b - b'0')),
+            .fold(0, |a, b| a * 10 + u64::from(b.wrapping_sub(b'0'))),
     ]);
     let pick =
         |shift: u32, lo: f64, hi: f64| lo + (hi - lo) * (((h >> shift) & 0xff) as f64 / 255.0);
@@ -293,24 +302,55 @@ pub(super) fn vitals(panel: &Panel, patient: &Patient, v: &Visit) -> Value {
     } else {
         pick(16, 104.0, 128.0)
     };
-    let observation = |code: &str, name: &str, value: String, units: &str| {
-        json!({
-            "Code": code, "CodeSystem": System::Loinc.oid(), "CodeSystemName": "LOINC", "Name": name,
-            "AltCodes": [], "Status": "completed", "Interpretation": "Normal",
-            "DateTime": ts(v.start), "Value": value, "Units": units,
-        })
+    let sign = |code, name, value: String, units| VitalSign {
+        code,
+        name,
+        value,
+        units,
     };
-    json!({
-        "DateTime": ts(v.start),
-        "Observations": [
-            observation("8302-2", "Body height", format!("{height:.0}"), "cm"),
-            observation("29463-7", "Body weight", format!("{weight:.1}"), "kg"),
-            observation("8480-6", "Systolic blood pressure", format!("{systolic:.0}"), "mm[Hg]"),
-            observation("8462-4", "Diastolic blood pressure", format!("{:.0}", systolic * 0.64), "mm[Hg]"),
-            observation("8867-4", "Heart rate", format!("{:.0}", pick(24, 58.0, 96.0)), "/min"),
-            observation("8310-5", "Body temperature", format!("{:.1}", pick(32, 36.4, 37.3)), "Cel"),
-        ],
-    })
+    vec![
+        sign("8302-2", "Body height", format!("{height:.0}"), "cm"),
+        sign("29463-7", "Body weight", format!("{weight:.1}"), "kg"),
+        sign(
+            "8480-6",
+            "Systolic blood pressure",
+            format!("{systolic:.0}"),
+            "mm[Hg]",
+        ),
+        sign(
+            "8462-4",
+            "Diastolic blood pressure",
+            format!("{:.0}", systolic * 0.64),
+            "mm[Hg]",
+        ),
+        sign(
+            "8867-4",
+            "Heart rate",
+            format!("{:.0}", pick(24, 58.0, 96.0)),
+            "/min",
+        ),
+        sign(
+            "8310-5",
+            "Body temperature",
+            format!("{:.1}", pick(32, 36.4, 37.3)),
+            "Cel",
+        ),
+    ]
+}
+
+/// Vital signs of a visit in the Clinical Summary shape.
+pub(super) fn vitals(panel: &Panel, patient: &Patient, v: &Visit) -> Value {
+    let observations: Vec<Value> = vital_signs(panel, patient, v)
+        .into_iter()
+        .map(|s| {
+            json!({
+                "Code": s.code, "CodeSystem": System::Loinc.oid(), "CodeSystemName": "LOINC", "Name": s.name,
+                "AltCodes": [], "Status": "completed", "Interpretation": "Normal",
+                "DateTime": ts(v.start), "Value": s.value, "Units": s.units,
+            })
+        })
+        .collect();
+    json!({ "DateTime": ts(v.start), "Observations": observations })
 }
 
 pub(super) fn tobacco(patient: &Patient) -> Value {

@@ -329,6 +329,8 @@ pub struct Written {
     pub media: Vec<Value>,
     /// Clinical Summary PatientPush sections by name (`Allergies`, `Medications`, ...).
     pub sections: BTreeMap<String, Vec<Value>>,
+    /// FHIR resources FHIR messages wrote (`sandbox::fhir`), with the sandbox's ids.
+    pub fhir: Vec<Value>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
