@@ -64,6 +64,7 @@ pub fn destination(
             max_queue_items: Some(1_000_000),
         },
         outbound_auth: None,
+        fhir_slug: None,
     }
 }
 

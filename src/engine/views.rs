@@ -34,6 +34,7 @@ impl From<&Destination> for DestinationInfo {
             verified: d.verified,
             delivery: (&d.delivery).into(),
             outbound_auth: d.outbound_auth.as_ref().map(|a| a.kind().to_string()),
+            fhir_slug: None,
         }
     }
 }

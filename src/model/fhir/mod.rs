@@ -19,6 +19,8 @@ pub mod summary;
 
 pub use message::{MESSAGES, MessageKind};
 
+use crate::model::schema::{SchemaIssue, SyntaxError, Validation};
+
 /// Every FHIR data model starts so.
 pub const PREFIX: &str = "FHIR.";
 /// FHIR messages' data models start so.
@@ -172,6 +174,36 @@ impl FhirKind {
             }
             _ => Err(usage()),
         }
+    }
+}
+
+/// The composer's checks of a FHIR request's text: the search form's (see
+/// [`search::check`]), or a message's JSON syntax (an error) and shape (warnings).
+pub fn check(kind: FhirKind, text: &str) -> Validation {
+    match kind {
+        FhirKind::Search(resource) => search::check(resource, text),
+        FhirKind::Message(_) => match serde_json::from_str::<serde_json::Value>(text) {
+            Err(e) => Validation {
+                syntax_error: Some(SyntaxError {
+                    message: e.to_string(),
+                    line: e.line(),
+                    column: e.column(),
+                }),
+                ..Validation::default()
+            },
+            Ok(value) => Validation {
+                schema_issues: message::shape_issues(&value)
+                    .into_iter()
+                    .map(|message| SchemaIssue {
+                        json_path: String::new(),
+                        path: "(root)".into(),
+                        line: 1,
+                        message,
+                    })
+                    .collect(),
+                ..Validation::default()
+            },
+        },
     }
 }
 
