@@ -546,3 +546,5 @@ fn a_body_that_is_not_json_is_not_saved() {
     assert!(update(&mut app, key(KeyCode::Enter)).is_empty());
     assert!(matches!(&app.notice, Some(Notice::Error(m)) if m.starts_with("not saved")));
 }
+
+mod fhir;
