@@ -65,15 +65,17 @@ fn starts_with_ci(s: &str, prefix: &str) -> bool {
         .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
 }
 
-/// How a log reads in the feed: `FHIR Patient search`, `FHIR message
-/// observation-created` (the event names the resource); `None` for data-model logs.
+/// How a log reads in the feed: `FHIR Patient search`; a message by its event alone,
+/// `FHIR observation-created` (the event names the resource and the log type, SEND,
+/// says it is a message; short enough for the feed at 80 columns); `None` for
+/// data-model logs.
 pub fn label(data_model: &str, event_type: &str) -> Option<String> {
     if !is_fhir(data_model) {
         return None;
     }
     let rest = &data_model[PREFIX.len()..];
     if rest.len() > "Message.".len() && starts_with_ci(rest, "Message.") {
-        return Some(format!("FHIR message {event_type}"));
+        return Some(format!("FHIR {event_type}"));
     }
     Some(format!("FHIR {rest} {event_type}"))
 }
@@ -297,7 +299,7 @@ mod tests {
         );
         assert_eq!(
             label("FHIR.Message.Observation", "observation-created").as_deref(),
-            Some("FHIR message observation-created")
+            Some("FHIR observation-created")
         );
         assert_eq!(label("PatientSearch", "Query"), None);
         assert_eq!(label("FHIR.", "read"), None);

@@ -147,8 +147,9 @@ pub fn form_text(resource: &str, samples: &Samples) -> String {
         "Location" => vec![("name", samples.facility_name.as_str())],
         _ => vec![("patient", samples.fhir_patient_id.as_str())],
     };
+    // Short first line: the editor is narrow at 80 columns.
     let mut text = format!(
-        "# {resource} search: one name=value per line ({}, _count)\n",
+        "# one name=value per line\n# {resource}: {}, _count\n",
         parameters(resource).join(", ")
     );
     for (name, value) in lines {

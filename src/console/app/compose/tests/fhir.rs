@@ -229,7 +229,7 @@ fn the_answer_has_a_summary_line() {
     assert_eq!(
         recorded.body.as_deref(),
         Some(
-            "# Patient search: one name=value per line (_id, identifier, family, given, birthdate, gender, _count)\nidentifier=0000000001\n"
+            "# one name=value per line\n# Patient: _id, identifier, family, given, birthdate, gender, _count\nidentifier=0000000001\n"
         )
     );
 }
