@@ -16,6 +16,9 @@ use switchboard::model::fhir::summary::summary;
 use switchboard::model::fhir::{FhirKind, MESSAGES, request};
 use switchboard::model::{Environment, Role};
 
+/// The log the stub names for an accepted message.
+const ACCEPTED_LOG: &str = "01900000-aaaa-7bbb-8ccc-000000004242";
+
 /// What the stub saw of one request.
 #[derive(Debug, Clone)]
 struct Seen {
@@ -25,8 +28,9 @@ struct Seen {
     body: String,
 }
 
-/// A FHIR API stub: a searchset for `_search`, a 400 OperationOutcome for anything
-/// else, every request recorded.
+/// A FHIR API stub: a searchset for `_search`, an accepting OperationOutcome for a
+/// message with a MessageHeader, a 400 OperationOutcome for anything else; every
+/// request recorded.
 async fn fhir_stub() -> (String, Arc<Mutex<Vec<Seen>>>) {
     let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
     let log = seen.clone();
@@ -35,6 +39,7 @@ async fn fhir_stub() -> (String, Arc<Mutex<Vec<Seen>>>) {
             let log = log.clone();
             async move {
                 let search = uri.path().ends_with("/_search");
+                let message = String::from_utf8_lossy(&body).contains("MessageHeader");
                 log.lock().expect("lock").push(Seen {
                     method,
                     uri: uri.to_string(),
@@ -52,6 +57,14 @@ async fn fhir_stub() -> (String, Arc<Mutex<Vec<Seen>>>) {
                                        "resource": {"resourceType": "Patient", "id": "p1",
                                                     "name": [{"family": "Baker", "given": ["Abigail"]}]}}]
                         }),
+                    )
+                } else if message {
+                    // As the engine accepts a message: the outcome's id is the log's.
+                    (
+                        StatusCode::OK,
+                        serde_json::json!({"resourceType": "OperationOutcome", "id": ACCEPTED_LOG,
+                            "issue": [{"severity": "information", "code": "informational",
+                                       "details": {"text": "Accepted"}}]}),
                     )
                 } else {
                     (
@@ -166,5 +179,26 @@ async fn a_fhir_message_is_posted_as_fhir_json_and_an_outcome_read() {
             .get("content-type")
             .and_then(|v| v.to_str().ok()),
         Some("application/fhir+json")
+    );
+    assert!(answer.logs.is_empty(), "a refused message made no log");
+
+    // Accepted: the outcome names the log, which the feed then follows.
+    let accepted = request::build(
+        FhirKind::Message(&MESSAGES[0]),
+        "Sandbox EHR",
+        Some("sandbox-ehr"),
+        Environment::Development,
+        console,
+        "{\"resourceType\": \"Bundle\", \"type\": \"message\", \"entry\": [{\"resource\": {\"resourceType\": \"MessageHeader\"}}]}",
+    )
+    .expect("builds");
+    let answer = sender
+        .send_fhir(&local, console, accepted)
+        .await
+        .expect("answered");
+    assert_eq!(answer.status, 200);
+    assert_eq!(
+        answer.logs,
+        vec![uuid::Uuid::parse_str(ACCEPTED_LOG).expect("uuid")]
     );
 }

@@ -41,7 +41,8 @@ pub struct Answer {
     pub body: Result<Value, String>,
     /// From the first byte sent to the last byte received, token excluded.
     pub elapsed: Duration,
-    /// `Meta.Logs[].ID`: the logs this request made, to follow in the feed.
+    /// `Meta.Logs[].ID` (or an accepted FHIR message's log): the logs this request
+    /// made, to follow in the feed.
     pub logs: Vec<Uuid>,
 }
 
@@ -172,6 +173,12 @@ impl Sender {
                 logs.iter()
                     .filter_map(|l| l["ID"].as_str().and_then(|id| Uuid::parse_str(id).ok()))
                     .collect()
+            })
+            .or_else(|| {
+                body.as_ref()
+                    .ok()
+                    .and_then(crate::model::fhir::accepted_log)
+                    .map(|id| vec![id])
             })
             .unwrap_or_default();
         Ok(Answer {

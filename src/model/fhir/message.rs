@@ -13,6 +13,9 @@ use uuid::Uuid;
 /// The event-code system of `MessageHeader.eventCoding`.
 pub const EVENT_SYSTEM: &str = "urn:redox:event-type";
 
+/// HL7 v2 table 0203 (identifier types): `MR` marks the MRN.
+const V2_0203: &str = "http://terminology.hl7.org/CodeSystem/v2-0203";
+
 /// A FHIR message the composer can start from.
 #[derive(Debug, PartialEq, Eq)]
 pub struct MessageKind {
@@ -91,7 +94,7 @@ pub fn template(kind: &MessageKind, source: Uuid, now: DateTime<Utc>, samples: &
                 "resource": {
                     "resourceType": "Patient",
                     "id": samples.fhir_patient_id,
-                    "identifier": [{"value": samples.mrn}],
+                    "identifier": [{"type": {"coding": [{"system": V2_0203, "code": "MR"}]}, "value": samples.mrn}],
                     "name": [{"family": samples.last_name, "given": [samples.first_name]}],
                     "birthDate": samples.dob
                 }

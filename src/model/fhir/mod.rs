@@ -1,7 +1,7 @@
 //! FHIR R4 as the console and the composer see it, pure: the resources the composer
 //! offers, how FHIR traffic is named in logs (`FHIR.Patient` `search`,
-//! `FHIR.Message.Observation` `observation-created`) and in the filter language
-//! (`dm:FHIR.Patient`, `dm:FHIR.*`), and what the composer sends.
+//! `FHIR.Message.Observation` `observation-created`; the filter language takes them as
+//! `dm:FHIR.Patient`, `dm:FHIR.*`), and what the composer sends.
 //!
 //! - [`search`]: the search form (`name=value` lines) with its checks and its form body.
 //! - [`message`]: FHIR message templates (a `Bundle` of type `message`).
@@ -78,6 +78,17 @@ pub fn label(data_model: &str, event_type: &str) -> Option<String> {
         return Some(format!("FHIR {event_type}"));
     }
     Some(format!("FHIR {rest} {event_type}"))
+}
+
+/// The log of an accepted FHIR message: the engine answers one with an
+/// `OperationOutcome` of severity `information` whose `id` is the log's ID.
+pub fn accepted_log(answer: &serde_json::Value) -> Option<uuid::Uuid> {
+    if answer["resourceType"] != "OperationOutcome"
+        || answer["issue"][0]["severity"] != "information"
+    {
+        return None;
+    }
+    uuid::Uuid::parse_str(answer["id"].as_str()?).ok()
 }
 
 /// What the composer composes in FHIR: a search of one resource, or one message.
@@ -209,82 +220,14 @@ pub fn check(kind: FhirKind, text: &str) -> Validation {
     }
 }
 
-/// A data model as the filter language names FHIR traffic: `FHIR.Patient` (exactly),
-/// `FHIR.*` or `FHIR` (every FHIR log), `FHIR.Message.*` (every message). Canonical
-/// spelling: resources as FHIR spells them, whatever the case typed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ModelPattern {
-    /// Canonical, with the `*` when it is a prefix.
-    text: String,
-}
-
-impl ModelPattern {
-    /// `None` when `value` does not name FHIR (a data-model name, for the catalog);
-    /// else the pattern or what is wrong with it.
-    pub fn parse(value: &str) -> Option<Result<ModelPattern, String>> {
-        let lower = value.to_ascii_lowercase();
-        if lower == "fhir" || lower == "fhir*" {
-            return Some(Ok(ModelPattern {
-                text: format!("{PREFIX}*"),
-            }));
-        }
-        if !lower.starts_with("fhir.") {
-            return None;
-        }
-        let segments: Vec<&str> = value[PREFIX.len()..].split('.').collect();
-        let last = segments.len() - 1;
-        let mut text = String::from("FHIR");
-        for (i, segment) in segments.iter().enumerate() {
-            let ok = (i == last && *segment == "*")
-                || (!segment.is_empty() && segment.chars().all(|c| c.is_ascii_alphanumeric()));
-            if !ok {
-                return Some(Err(format!(
-                    "\"{value}\" is not a FHIR data model: write e.g. FHIR.Patient, \
-                     FHIR.Message.Observation or FHIR.* (letters and digits between the dots, \
-                     * only at the end)"
-                )));
-            }
-            text.push('.');
-            text.push_str(canonical_segment(segment));
-        }
-        Some(Ok(ModelPattern { text }))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.text
-    }
-
-    /// Whether a log's data model is one this pattern names (case ignored).
-    pub fn matches(&self, data_model: &str) -> bool {
-        match self.text.strip_suffix('*') {
-            Some(prefix) => data_model.len() > prefix.len() && starts_with_ci(data_model, prefix),
-            None => data_model.eq_ignore_ascii_case(&self.text),
-        }
-    }
-}
-
-fn canonical_segment(segment: &str) -> &str {
-    if segment.eq_ignore_ascii_case("message") {
-        return "Message";
-    }
-    resource_loose(segment)
-        .or_else(|| {
-            MESSAGES
-                .iter()
-                .map(|m| &m.data_model[MESSAGE_PREFIX.len()..])
-                .find(|model| model.eq_ignore_ascii_case(segment))
-        })
-        .unwrap_or(segment)
-}
-
 /// Whether a subscription's data models (empty: every data model) cover FHIR
-/// `data_model`: named exactly, or by a pattern such as `FHIR.*`.
+/// `data_model`: named exactly, or all of FHIR by `FHIR.*` (the engine's rule,
+/// `reach::Subscription::covers` on the FHIR API's branch).
 pub fn subscription_covers(data_models: &[String], data_model: &str) -> bool {
     data_models.is_empty()
-        || data_models.iter().any(|m| {
-            m == data_model
-                || ModelPattern::parse(m).is_some_and(|p| p.is_ok_and(|p| p.matches(data_model)))
-        })
+        || data_models
+            .iter()
+            .any(|m| m == data_model || (m == "FHIR.*" && data_model.starts_with(PREFIX)))
 }
 
 #[cfg(test)]
@@ -306,25 +249,6 @@ mod tests {
     }
 
     #[test]
-    fn patterns_name_fhir_models_in_any_case() {
-        let p = |s: &str| ModelPattern::parse(s).expect("fhir").expect("valid");
-        assert_eq!(p("fhir.patient").as_str(), "FHIR.Patient");
-        assert!(p("fhir.patient").matches("FHIR.Patient"));
-        assert!(!p("FHIR.Patient").matches("FHIR.PatientX"));
-        assert_eq!(p("FHIR").as_str(), "FHIR.*");
-        assert!(p("FHIR.*").matches("FHIR.Message.Observation"));
-        assert!(!p("FHIR.*").matches("PatientSearch"));
-        assert_eq!(p("fhir.message.*").as_str(), "FHIR.Message.*");
-        assert!(p("fhir.message.*").matches("FHIR.Message.Media"));
-        assert!(!p("fhir.message.*").matches("FHIR.Patient"));
-        assert!(ModelPattern::parse("PatientAdmin").is_none());
-        for bad in ["FHIR.", "FHIR.*.Patient", "FHIR.Pat-ient", "FHIR..x"] {
-            let err = ModelPattern::parse(bad).expect("fhir").expect_err(bad);
-            assert!(err.contains("FHIR.Patient"), "{err}");
-        }
-    }
-
-    #[test]
     fn subscriptions_cover_fhir_by_name_or_pattern() {
         let subs = |m: &[&str]| m.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert!(subscription_covers(&[], "FHIR.Patient"));
@@ -341,6 +265,21 @@ mod tests {
             &subs(&["PatientSearch"]),
             "FHIR.Patient"
         ));
+    }
+
+    #[test]
+    fn an_accepted_message_names_its_log() {
+        let id = uuid::Uuid::from_u128(42);
+        let accepted = serde_json::json!({"resourceType": "OperationOutcome", "id": id,
+            "issue": [{"severity": "information", "code": "informational"}]});
+        assert_eq!(accepted_log(&accepted), Some(id));
+        let mut refused = accepted.clone();
+        refused["issue"][0]["severity"] = "error".into();
+        assert_eq!(accepted_log(&refused), None);
+        assert_eq!(
+            accepted_log(&serde_json::json!({"resourceType": "Bundle", "id": id})),
+            None
+        );
     }
 
     #[test]

@@ -17,8 +17,7 @@
 //!
 //! Keys are case-insensitive: `status` (PENDING, SUCCEEDED, FAILED, FILTERED in any case,
 //! or `quarantined`), `dm`/`datamodel` (a catalog data model, case and spacing ignored:
-//! `dm:clinicalsummary` is "Clinical Summary"; FHIR logs as `dm:FHIR.Patient`, every FHIR
-//! log as `dm:FHIR.*`, every FHIR message as `dm:FHIR.Message.*`), `event` (exact, any case), `src`/`source`
+//! `dm:clinicalsummary` is "Clinical Summary"), `event` (exact, any case), `src`/`source`
 //! and `dst`/`dest`/`destination` (the connection's name in any case, or its UUID), `type`
 //! (SEND, RECEIVE, REQUEST, RESPOND), `env` (development, staging, production, dev, prod),
 //! `mrn`/`patient` (exact patient identifier). An unknown key is an error, never text.
@@ -66,8 +65,6 @@ enum Cond {
     Status(LogStatus),
     Quarantined,
     DataModel(&'static str),
-    /// `dm:FHIR.Patient`, `dm:FHIR.*`: FHIR logs by data model or prefix.
-    Fhir(crate::model::fhir::ModelPattern),
     Event(String),
     Source(Party),
     Destination(Party),
@@ -240,7 +237,6 @@ impl Cond {
             Cond::Status(status) => log.status == *status,
             Cond::Quarantined => log.quarantined,
             Cond::DataModel(model) => log.data_model.eq_ignore_ascii_case(model),
-            Cond::Fhir(pattern) => pattern.matches(&log.data_model),
             Cond::Event(event) => eq_ci(&log.event_type, event),
             Cond::Source(party) => party.matches(&log.source_name, log.source_id),
             Cond::Destination(party) => party.matches(&log.destination_name, log.destination_id),
@@ -268,7 +264,6 @@ impl fmt::Display for Filter {
                 Cond::Status(status) => write_keyword(f, "status", status.as_str()),
                 Cond::Quarantined => f.write_str("status:quarantined"),
                 Cond::DataModel(model) => write_keyed(f, "dm", model),
-                Cond::Fhir(pattern) => write_keyed(f, "dm", pattern.as_str()),
                 Cond::Event(event) => write_keyed(f, "event", event),
                 Cond::Source(party) => write_keyed(f, "src", &party.name),
                 Cond::Destination(party) => write_keyed(f, "dst", &party.name),
@@ -439,10 +434,9 @@ impl<'a> Parser<'a> {
                     ),
                 )
             })?),
-            Key::DataModel => match crate::model::fhir::ModelPattern::parse(&value) {
-                Some(fhir) => Cond::Fhir(fhir.map_err(|m| self.error(start, m))?),
-                None => Cond::DataModel(data_model(&value).map_err(|m| self.error(start, m))?),
-            },
+            Key::DataModel => {
+                Cond::DataModel(data_model(&value).map_err(|m| self.error(start, m))?)
+            }
             Key::Event => Cond::Event(value.into_owned()),
             Key::Source => Cond::Source(Party::new(value.into_owned())),
             Key::Destination => Cond::Destination(Party::new(value.into_owned())),

@@ -550,35 +550,3 @@ fn the_environment_asked_for_is_exposed() {
         None
     );
 }
-
-#[test]
-fn fhir_data_models_by_name_or_wildcard() {
-    let mut search = log();
-    search.data_model = "FHIR.Patient".into();
-    search.event_type = "search".into();
-    let mut message = log();
-    message.data_model = "FHIR.Message.Observation".into();
-    message.event_type = "observation-created".into();
-    assert!(hits("dm:FHIR.Patient", &search));
-    assert!(hits("dm:fhir.patient event:search", &search));
-    assert!(!hits("dm:FHIR.Patient", &message));
-    assert!(!hits("dm:FHIR.Patient", &log()));
-    for all in ["dm:FHIR.*", "dm:fhir", "datamodel:\"FHIR.*\""] {
-        assert!(hits(all, &search) && hits(all, &message), "{all}");
-        assert!(!hits(all, &log()), "{all}");
-    }
-    assert!(hits("dm:FHIR.Message.*", &message));
-    assert!(!hits("dm:FHIR.Message.*", &search));
-    assert!(hits("-dm:FHIR.*", &log()));
-    // Canonical spelling, and back.
-    assert_eq!(
-        parse("dm:fhir.allergyintolerance").to_string(),
-        "dm:FHIR.AllergyIntolerance"
-    );
-    assert_eq!(parse("dm:fhir").to_string(), "dm:FHIR.*");
-    assert_eq!(
-        parse(&parse("dm:fhir.message.*").to_string()),
-        parse("dm:FHIR.Message.*")
-    );
-    assert!(err("dm:FHIR.").message.contains("FHIR.Patient"));
-}

@@ -56,8 +56,8 @@ pub struct DestinationInfo {
     /// or none. The kind only, never a secret (absent from an older engine).
     #[serde(default)]
     pub outbound_auth: Option<String>,
-    /// Its name in the FHIR API's path (`/fhir/R4/{slug}/…`), when it is reached
-    /// through FHIR (absent from an older engine).
+    /// Its name under `/fhir/R4/{slug}/…`, when it is reached by FHIR (absent from an
+    /// older engine).
     #[serde(default)]
     pub fhir_slug: Option<String>,
 }
