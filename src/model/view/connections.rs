@@ -58,7 +58,7 @@ pub struct DestinationInfo {
     pub outbound_auth: Option<String>,
     /// Its name under `/fhir/R4/{slug}/…`, when it is reached by FHIR (absent from an
     /// older engine).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fhir_slug: Option<String>,
 }
 
