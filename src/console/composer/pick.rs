@@ -196,60 +196,62 @@ impl Picker {
                 );
                 sources
             }
-            PickStep::Destination => {
-                let (Some(view), Some(event), Some(chosen)) = (view, self.event, &self.source)
-                else {
-                    return Vec::new();
-                };
-                let Some(source) = view.sources.iter().find(|s| s.source.id == chosen.id) else {
-                    return Vec::new();
-                };
-                let mut options: Vec<PickOption> = view
-                    .destinations
-                    .iter()
-                    .map(|d| {
-                        let mut detail =
-                            String::from(if d.destination.mode == DeliveryMode::Poll {
-                                "poll"
-                            } else {
-                                "push"
-                            });
-                        if d.paused {
-                            detail.push_str(" · paused: delivery waits");
-                        }
-                        if !d.delivery_allowed {
-                            detail.push_str(" · unverified: delivery waits for verification");
-                        }
-                        let unavailable = match event {
-                            Composed::Event(event) => blocked(
-                                &view.subscriptions,
-                                Party::new(source.source.id, &source.source.name),
-                                Party::new(d.destination.id, &d.destination.name),
-                                d.destination.mode,
-                                event,
-                            )
-                            .map(|b| b.to_string()),
-                            Composed::Fhir(kind) => fhir_blocked(view, chosen, d, kind),
-                        };
-                        if let (Composed::Fhir(_), Some(slug)) = (event, &d.destination.fhir_slug) {
-                            detail.push_str(&format!(" · fhir {slug}"));
-                        }
-                        PickOption {
-                            label: d.destination.name.clone(),
-                            detail,
-                            unavailable,
-                            value: PickValue::Party(Named {
-                                id: d.destination.id,
-                                name: d.destination.name.clone(),
-                            }),
-                        }
-                    })
-                    .collect();
-                // Reachable destinations first.
-                options.sort_by_key(|o| o.unavailable.is_some());
-                options
-            }
+            PickStep::Destination => self.destination_options(view),
         }
+    }
+
+    /// The destination step: every destination of `view`, each with why it cannot take
+    /// the request when it cannot, reachable ones first.
+    fn destination_options(&self, view: Option<&ConnectionsView>) -> Vec<PickOption> {
+        let (Some(view), Some(event), Some(chosen)) = (view, self.event, &self.source) else {
+            return Vec::new();
+        };
+        let Some(source) = view.sources.iter().find(|s| s.source.id == chosen.id) else {
+            return Vec::new();
+        };
+        let mut options: Vec<PickOption> = view
+            .destinations
+            .iter()
+            .map(|d| {
+                let mut detail = String::from(if d.destination.mode == DeliveryMode::Poll {
+                    "poll"
+                } else {
+                    "push"
+                });
+                if d.paused {
+                    detail.push_str(" · paused: delivery waits");
+                }
+                if !d.delivery_allowed {
+                    detail.push_str(" · unverified: delivery waits for verification");
+                }
+                let unavailable = match event {
+                    Composed::Event(event) => blocked(
+                        &view.subscriptions,
+                        Party::new(source.source.id, &source.source.name),
+                        Party::new(d.destination.id, &d.destination.name),
+                        d.destination.mode,
+                        event,
+                    )
+                    .map(|b| b.to_string()),
+                    Composed::Fhir(kind) => fhir_blocked(view, chosen, d, kind),
+                };
+                if let (Composed::Fhir(_), Some(slug)) = (event, &d.destination.fhir_slug) {
+                    detail.push_str(&format!(" · fhir {slug}"));
+                }
+                PickOption {
+                    label: d.destination.name.clone(),
+                    detail,
+                    unavailable,
+                    value: PickValue::Party(Named {
+                        id: d.destination.id,
+                        name: d.destination.name.clone(),
+                    }),
+                }
+            })
+            .collect();
+        // Reachable destinations first.
+        options.sort_by_key(|o| o.unavailable.is_some());
+        options
     }
 
     /// The options the query lets through, in order.

@@ -109,11 +109,9 @@ pub fn check(resource: &str, text: &str) -> Validation {
         }
     }
     let has = |n: &str| params.iter().any(|p| p.name.split(':').next() == Some(n));
-    if resource == "Patient"
-        && !has("_id")
-        && !has("identifier")
-        && !(has("given") && has("family") && has("birthdate"))
-    {
+    let names_one =
+        has("_id") || has("identifier") || (has("given") && has("family") && has("birthdate"));
+    if resource == "Patient" && !names_one {
         issues.push(SchemaIssue {
             json_path: String::new(),
             path: "(form)".into(),
