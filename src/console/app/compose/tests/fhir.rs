@@ -4,7 +4,9 @@
 
 use super::*;
 use crate::client::wire::DestinationInfo;
+use crate::console::composer::Composed;
 use crate::model::fhir::request::FhirRequest;
+use crate::model::fhir::{FhirKind, MESSAGES};
 
 fn fhir_sent(effects: &[Effect]) -> Option<(Uuid, FhirRequest)> {
     effects.iter().find_map(|e| match e {
@@ -232,4 +234,78 @@ fn the_answer_has_a_summary_line() {
             "# one name=value per line\n# Patient: _id, identifier, family, given, birthdate, gender, _count\nidentifier=0000000001\n"
         )
     );
+}
+
+#[test]
+fn a_fhir_search_is_saved_as_its_lines_and_opens_again() {
+    use crate::console::collection::Listed;
+    let mut app = composing(Role::Admin, "compose FHIR Patient search");
+    edit(
+        &mut app,
+        "# by name\ngiven=Abigail\nfamily=Baker\nbirthdate=1974-05-30\n",
+    );
+    let text = app.composer.text();
+    update(&mut app, ctrl('w'));
+    assert_eq!(app.composer.naming.as_deref(), Some("fhir-patient-search"));
+    let effects = update(&mut app, key(KeyCode::Enter));
+    let Some(Effect::SaveRequest { name, request }) = effects.first() else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(
+        (request.data_model.as_str(), request.event.as_str()),
+        ("FHIR.Patient", "search")
+    );
+    assert_eq!(
+        request.body,
+        serde_json::json!([
+            "# by name",
+            "given=Abigail",
+            "family=Baker",
+            "birthdate=1974-05-30"
+        ])
+    );
+    let listed = Listed {
+        name: name.clone(),
+        request: Ok(request.clone()),
+    };
+    edit(&mut app, "_id=x\n");
+    update(&mut app, key(KeyCode::Char('o')));
+    update(&mut app, Msg::SavedList(Ok(vec![listed])));
+    update(&mut app, key(KeyCode::Enter));
+    assert_eq!(app.composer.text(), text);
+    let draft = app.composer.draft.as_ref().expect("draft");
+    assert_eq!(draft.what, Composed::Fhir(FhirKind::Search("Patient")));
+    assert!(app.composer.validation.is_clean());
+}
+
+#[test]
+fn a_fhir_message_reopens_from_the_history() {
+    use crate::client::wire::{HistoryEntry, HistoryPage};
+    let mut app = composing(Role::Admin, "compose FHIR Observation-New");
+    update(&mut app, ctrl('s'));
+    let sent = app
+        .sent_record(Some(200), 5, Vec::new(), None)
+        .expect("record");
+    assert_eq!(
+        (sent.data_model.as_str(), sent.event_type.as_str()),
+        ("FHIR.Message.Observation", "Observation-New")
+    );
+    let body = sent.body.clone().expect("kept");
+    edit(&mut app, "{}\n");
+    update(&mut app, key(KeyCode::Char('h')));
+    update(
+        &mut app,
+        Msg::History(Ok(HistoryPage {
+            entries: vec![HistoryEntry {
+                id: Uuid::from_u128(1),
+                at: chrono::Utc::now(),
+                sent,
+            }],
+            next: None,
+        })),
+    );
+    update(&mut app, key(KeyCode::Enter));
+    let draft = app.composer.draft.as_ref().expect("draft");
+    assert_eq!(draft.what, Composed::Fhir(FhirKind::Message(&MESSAGES[0])));
+    assert_eq!(app.composer.text(), body);
 }
