@@ -1,9 +1,10 @@
-//! The composer's way out: a request sent through the platform API (`/endpoint` or
-//! `/query`) as a chosen source, exactly as a client of the platform sends it, with a
+//! The composer's way out: a request sent through the platform API (`/endpoint`,
+//! `/query`, or the FHIR API under `/fhir/R4/`) as a chosen source, exactly as a client of the platform sends it, with a
 //! short-lived token the engine hands to the console ([`Engine::source_token`]).
 
 use super::{ClientError, Engine};
 use crate::engine::http::{error_chain, read_prefix};
+use crate::model::fhir::request::FhirRequest;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -40,7 +41,8 @@ pub struct Answer {
     pub body: Result<Value, String>,
     /// From the first byte sent to the last byte received, token excluded.
     pub elapsed: Duration,
-    /// `Meta.Logs[].ID`: the logs this request made, to follow in the feed.
+    /// `Meta.Logs[].ID` (or an accepted FHIR message's log): the logs this request
+    /// made, to follow in the feed.
     pub logs: Vec<Uuid>,
 }
 
@@ -101,14 +103,50 @@ impl Sender {
         path: PlatformPath,
         body: String,
     ) -> Result<Answer, ClientError> {
+        self.post(engine, source, path.as_str(), "application/json", &[], body)
+            .await
+    }
+
+    /// POSTs a composed FHIR request (a search's form, a message's Bundle) to the
+    /// engine's FHIR API as `source`.
+    pub async fn send_fhir(
+        &self,
+        engine: &dyn Engine,
+        source: Uuid,
+        request: FhirRequest,
+    ) -> Result<Answer, ClientError> {
+        self.post(
+            engine,
+            source,
+            &request.path,
+            request.content_type,
+            &request.headers,
+            request.body,
+        )
+        .await
+    }
+
+    async fn post(
+        &self,
+        engine: &dyn Engine,
+        source: Uuid,
+        path: &str,
+        content_type: &str,
+        headers: &[(&'static str, String)],
+        body: String,
+    ) -> Result<Answer, ClientError> {
         let token = self.token(engine, source).await?;
-        let url = format!("{}{}", self.platform, path.as_str());
+        let url = format!("{}{}", self.platform, path);
         let clock = Instant::now();
-        let response = self
+        let mut request = self
             .http
             .post(&url)
             .bearer_auth(token)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(reqwest::header::CONTENT_TYPE, content_type);
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        let response = request
             .body(body)
             .send()
             .await
@@ -135,6 +173,12 @@ impl Sender {
                 logs.iter()
                     .filter_map(|l| l["ID"].as_str().and_then(|id| Uuid::parse_str(id).ok()))
                     .collect()
+            })
+            .or_else(|| {
+                body.as_ref()
+                    .ok()
+                    .and_then(crate::model::fhir::accepted_log)
+                    .map(|id| vec![id])
             })
             .unwrap_or_default();
         Ok(Answer {

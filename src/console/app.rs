@@ -66,6 +66,12 @@ pub enum Effect {
         path: crate::client::send::PlatformPath,
         body: String,
     },
+    /// The composer's FHIR request, through the FHIR API as `source` (answered with
+    /// [`Msg::Sent`]).
+    ComposeFhir {
+        source: Uuid,
+        request: crate::model::fhir::request::FhirRequest,
+    },
     /// Read the first log of a sent request (answered with [`Msg::Followed`]).
     FollowRequest(Uuid),
     /// Record a sent request in the engine's composer history.
@@ -465,7 +471,10 @@ impl App {
             Command::Theme(name) => vec![Effect::SetTheme(name)],
             Command::Pause(name) => self.pause(&name, true),
             Command::Resume(name) => self.pause(&name, false),
-            Command::Compose(event) => self.open_composer(event),
+            Command::Compose(event) => {
+                self.open_composer(event.map(super::composer::Composed::Event))
+            }
+            Command::ComposeFhir(kind) => self.open_fhir_composer(kind),
             Command::RevokeKey(key) => self.revoke(
                 format!("Revoke API key {key}? Every token made from it ends now."),
                 Revoke::Key(key),

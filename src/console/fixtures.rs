@@ -107,12 +107,11 @@ pub fn builtin_development() -> ConnectionsView {
                 health: Default::default(),
             })
             .collect(),
-        destinations: vec![idle(destination(
-            SANDBOX_EHR,
-            SANDBOX_EHR_NAME,
-            dev,
-            DeliveryMode::Push,
-        ))],
+        destinations: vec![idle(DestinationInfo {
+            // The built-in sandbox's name in the FHIR API.
+            fhir_slug: Some("sandbox-ehr".into()),
+            ..destination(SANDBOX_EHR, SANDBOX_EHR_NAME, dev, DeliveryMode::Push)
+        })],
     }
 }
 

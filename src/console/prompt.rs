@@ -117,6 +117,10 @@ pub enum Command {
     /// `compose` alone opens the event list; `compose PatientSearch Query` goes straight
     /// to that event (checked against the catalog, with a "did you mean").
     Compose(Option<&'static crate::model::catalog::EventInfo>),
+    /// `compose FHIR` alone opens the request list narrowed to FHIR; `compose FHIR
+    /// Patient search` (or `FHIR.Patient search`, `FHIR Patient`) and `compose FHIR
+    /// Observation-New` go straight to that request.
+    ComposeFhir(Option<crate::model::fhir::FhirKind>),
     /// An API key to revoke (admin role; asks first).
     RevokeKey(String),
     /// An admin token name to revoke (admin role; asks first).
@@ -124,7 +128,29 @@ pub enum Command {
     Quit,
 }
 
-const USAGE: &str = "commands: env NAME, filter EXPR, theme NAME, pause DEST, resume DEST, compose [MODEL EVENT], revoke-key KEY, revoke-token NAME, quit";
+const USAGE: &str = "commands: env NAME, filter EXPR, theme NAME, pause DEST, resume DEST, compose [MODEL EVENT], compose FHIR [RESOURCE search|MESSAGE], revoke-key KEY, revoke-token NAME, quit";
+
+/// `compose FHIR …` (or `compose FHIR.Patient search`); `None` when the words name no
+/// FHIR request, for the catalog to parse.
+fn compose_fhir(words: &[&str]) -> Option<Result<Command, String>> {
+    let first = words.first()?;
+    let rest: Vec<&str> = if first.eq_ignore_ascii_case("fhir") {
+        words[1..].to_vec()
+    } else if first.len() > 5
+        && first.is_char_boundary(5)
+        && first[..5].eq_ignore_ascii_case("fhir.")
+    {
+        std::iter::once(&first[5..])
+            .chain(words[1..].iter().copied())
+            .collect()
+    } else {
+        return None;
+    };
+    if rest.is_empty() {
+        return Some(Ok(Command::ComposeFhir(None)));
+    }
+    Some(crate::model::fhir::FhirKind::parse_words(&rest).map(|k| Command::ComposeFhir(Some(k))))
+}
 
 impl Command {
     /// Parses a command line; the error says what was wrong and what to type instead.
@@ -153,6 +179,9 @@ impl Command {
             "compose" | "c" if rest.is_empty() => Ok(Command::Compose(None)),
             "compose" | "c" => {
                 let words: Vec<&str> = rest.split_whitespace().collect();
+                if let Some(fhir) = compose_fhir(&words) {
+                    return fhir;
+                }
                 let [model, event] = words.as_slice() else {
                     return Err(
                         "compose takes a data model and an event: compose PatientSearch Query"
@@ -309,5 +338,31 @@ mod tests {
         assert!(Command::parse("compose PatientSearch").is_err());
         assert!(Command::parse("").is_err());
         assert!(Command::parse("quit now").is_err());
+    }
+
+    #[test]
+    fn compose_fhir_names_a_search_or_a_message() {
+        use crate::model::fhir::{FhirKind, MESSAGES};
+        let search = Ok(Command::ComposeFhir(Some(FhirKind::Search("Patient"))));
+        assert_eq!(Command::parse("compose FHIR Patient search"), search);
+        assert_eq!(Command::parse("compose fhir patient"), search);
+        assert_eq!(Command::parse("c FHIR.Patient search"), search);
+        assert_eq!(
+            Command::parse("compose FHIR Observation-New"),
+            Ok(Command::ComposeFhir(Some(FhirKind::Message(&MESSAGES[0]))))
+        );
+        assert_eq!(
+            Command::parse("compose FHIR"),
+            Ok(Command::ComposeFhir(None))
+        );
+        let err = Command::parse("compose FHIR Patent search").unwrap_err();
+        assert!(err.contains("did you mean Patient"), "{err}");
+        let err = Command::parse("compose FHIR Patient delete").unwrap_err();
+        assert!(err.contains("compose FHIR Patient search"), "{err}");
+        // Data-model events still parse as before.
+        assert!(matches!(
+            Command::parse("compose PatientSearch Query"),
+            Ok(Command::Compose(Some(_)))
+        ));
     }
 }

@@ -68,6 +68,12 @@ pub fn check_as(event: &'static EventInfo, text: &str, vars: &Variables) -> Draf
     check_by(text, vars, |t| validate_as(event, t))
 }
 
+/// As [`check_as`], for a FHIR request: a search form's lines, or a message's JSON and
+/// its shape (see `model::fhir::check`).
+pub fn check_fhir(kind: crate::model::fhir::FhirKind, text: &str, vars: &Variables) -> Draft {
+    check_by(text, vars, |t| crate::model::fhir::check(kind, t))
+}
+
 fn check_by(text: &str, vars: &Variables, validate: impl Fn(&str) -> Validation) -> Draft {
     match substitute(text, vars) {
         Ok(filled) => Draft {

@@ -23,6 +23,19 @@ pub fn path_for(exchange: Exchange) -> &'static str {
 /// variable name; anything else falls back to [`TOKEN_VAR`], so no caller can put a
 /// token itself into the command).
 pub fn to_curl(base_url: &str, token_var: &str, path: &str, body: &str) -> String {
+    to_curl_with(base_url, token_var, path, "application/json", &[], body)
+}
+
+/// As [`to_curl`], with the body's `content_type` and `headers` besides (a FHIR search
+/// is a form, a FHIR message `application/fhir+json`, both name their source).
+pub fn to_curl_with(
+    base_url: &str,
+    token_var: &str,
+    path: &str,
+    content_type: &str,
+    headers: &[(&str, String)],
+    body: &str,
+) -> String {
     let var = if is_shell_name(token_var) {
         token_var
     } else {
@@ -33,9 +46,17 @@ pub fn to_curl(base_url: &str, token_var: &str, path: &str, body: &str) -> Strin
         base_url.trim_end_matches('/'),
         path.trim_start_matches('/')
     );
+    let mut extra = String::new();
+    for (name, value) in headers {
+        extra.push_str(&format!(
+            "  -H {} \\\n",
+            shell_quote(&format!("{name}: {value}"))
+        ));
+    }
     format!(
-        "curl -sS -X POST {} \\\n  -H \"Authorization: Bearer ${{{var}}}\" \\\n  -H 'Content-Type: application/json' \\\n  --data-binary {}\n",
+        "curl -sS -X POST {} \\\n  -H \"Authorization: Bearer ${{{var}}}\" \\\n  -H {} \\\n{extra}  --data-binary {}\n",
         shell_quote(&url),
+        shell_quote(&format!("Content-Type: {content_type}")),
         shell_quote(body)
     )
 }
@@ -91,6 +112,84 @@ mod tests {
             "{cmd}"
         );
         assert!(cmd.contains("'http://h/query'"));
+    }
+
+    /// A FHIR search is a form and a message FHIR JSON, each naming its source; a shell
+    /// reads the words back as they were built.
+    #[test]
+    fn fhir_requests_render_with_their_content_type_and_source() {
+        use crate::model::Environment;
+        use crate::model::fhir::{FhirKind, MESSAGES, request};
+        let source = uuid::Uuid::from_u128(9);
+        let search = request::build(
+            FhirKind::Search("Patient"),
+            "Sandbox EHR",
+            Some("sandbox-ehr"),
+            Environment::Development,
+            source,
+            "identifier=0000000001\nfamily=O'Brien\n",
+        )
+        .expect("builds");
+        let cmd = to_curl_with(
+            "http://h:1/",
+            TOKEN_VAR,
+            &search.path,
+            search.content_type,
+            &search.headers,
+            &search.body,
+        );
+        let script = format!(
+            "curl() {{ for a in \"$@\"; do printf '%s\\n---\\n' \"$a\"; done; }}\nSWITCHBOARD_TOKEN=t\n{cmd}"
+        );
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&script)
+            .output()
+            .expect("sh runs");
+        let args = String::from_utf8_lossy(&out.stdout).into_owned();
+        let args: Vec<&str> = args.split("\n---\n").collect();
+        let source_header = format!("Redox-Source-Id: {source}");
+        assert_eq!(
+            args,
+            vec![
+                "-sS",
+                "-X",
+                "POST",
+                "http://h:1/fhir/R4/sandbox-ehr/Development/Patient/_search",
+                "-H",
+                "Authorization: Bearer t",
+                "-H",
+                "Content-Type: application/x-www-form-urlencoded",
+                "-H",
+                source_header.as_str(),
+                "--data-binary",
+                "identifier=0000000001&family=O%27Brien",
+                ""
+            ]
+        );
+        let message = request::build(
+            FhirKind::Message(&MESSAGES[0]),
+            "Sandbox EHR",
+            Some("sandbox-ehr"),
+            Environment::Development,
+            source,
+            "{}",
+        )
+        .expect("builds");
+        let cmd = to_curl_with(
+            "http://h",
+            TOKEN_VAR,
+            &message.path,
+            message.content_type,
+            &message.headers,
+            &message.body,
+        );
+        assert!(
+            cmd.contains(
+                "'http://h/fhir/R4/sandbox-ehr/Development/Observation/$observation-create'"
+            ) && cmd.contains("-H 'Content-Type: application/fhir+json'"),
+            "{cmd}"
+        );
     }
 
     /// The real test of quoting: a shell reads the words back exactly.

@@ -25,6 +25,9 @@
 //!    `store::composer_history::ComposerHistory`; save it with
 //!    `console::collection::save` (reopen with `list`/`load`; an engine resolves its
 //!    names with `Registry::resolve_saved`); copy it as a command with [`curl::to_curl`].
+//!
+//! [`fhir`]: FHIR R4 for the console and the composer: how FHIR logs are named and
+//! filtered, the search form, message templates, the requests and answers' summaries.
 
 pub mod access;
 pub mod catalog;
@@ -33,6 +36,7 @@ pub mod curl;
 pub mod depth;
 pub mod environment;
 pub mod error;
+pub mod fhir;
 pub mod filter;
 pub mod log;
 pub mod meta;

@@ -108,6 +108,9 @@ pub struct Samples {
     pub result_code: String,
     /// The organization directory (Organization events).
     pub directory: String,
+    /// The patient's FHIR `Patient.id` (the composer's FHIR searches by `patient=`).
+    /// The placeholder is the placeholder MRN; the sandbox names its own.
+    pub fhir_patient_id: String,
 }
 
 impl Default for Samples {
@@ -132,6 +135,7 @@ impl Default for Samples {
             vaccine_code: "0".into(),
             result_code: "0".into(),
             directory: "Directory".into(),
+            fhir_patient_id: "0000000001".into(),
         }
     }
 }

@@ -93,3 +93,28 @@ pub fn keys(session: &Session, keys: &[&str]) {
     args.extend_from_slice(keys);
     session.tmux(&args);
 }
+
+/// The composer's FHIR requests end to end (for the tmux composer test, once the
+/// engine's FHIR API and the sandbox's FHIR server are both in): in a console started
+/// as `composer_tmux.rs` starts one, `:compose FHIR {request}` (`Patient search`,
+/// `Observation-New`…), the pre-filled form or message as it is, `ctrl-s`, and the
+/// screen once `expect` shows. For example:
+///
+/// ```text
+/// let screen = compose_fhir_and_send(&session, "Patient search", "1 patient: Baker, Abigail");
+/// assert!(screen.contains("HTTP 200"));
+/// let screen = compose_fhir_and_send(&session, "Observation-New", "feed follows req:");
+/// assert!(screen.contains("information: Accepted"));
+/// // The message shows up in the next Observation search.
+/// let screen = compose_fhir_and_send(&session, "Observation search", "observations");
+/// ```
+pub fn compose_fhir_and_send(session: &Session, request: &str, expect: &str) -> String {
+    keys(session, &[":", &format!("compose FHIR {request}"), "Enter"]);
+    wait_for(
+        session,
+        &format!("FHIR {request} · Switchboard Console → Sandbox EHR"),
+    );
+    wait_for(session, "✔ valid");
+    keys(session, &["C-s"]);
+    wait_for(session, expect)
+}

@@ -6,9 +6,9 @@ use super::{App, Effect, Notice, Pane};
 use crate::client::send::Answer;
 use crate::client::wire::VisibleDetail;
 use crate::console::composer::pick::{PickStep, PickValue, Picker};
-use crate::console::composer::{AnswerView, ComposerFocus, Draft};
+use crate::console::composer::{AnswerView, Composed, ComposerFocus, Draft};
 use crate::console::json_tree::{JsonTree, Seg, TreeKey};
-use crate::model::catalog::EventInfo;
+use crate::model::fhir::{self, FhirKind};
 use crate::model::template::{Options, Party, Samples, TemplateStyle, template_text};
 use crate::model::variables::Variables;
 use crate::model::{Environment, Role};
@@ -38,7 +38,7 @@ impl App {
 
     /// `c` (every step, from the environment) or `:compose [MODEL EVENT]` (in the
     /// environment the console shows).
-    pub(super) fn open_composer(&mut self, event: Option<&'static EventInfo>) -> Vec<Effect> {
+    pub(super) fn open_composer(&mut self, event: Option<Composed>) -> Vec<Effect> {
         self.focus = Pane::Composer;
         self.composer.picker = Some(match event {
             None => Picker::full(self.environment),
@@ -46,6 +46,46 @@ impl App {
         });
         self.advance_picker();
         Vec::new()
+    }
+
+    /// `:compose FHIR [Resource [search] | Code]`: that FHIR request, or the list of
+    /// requests narrowed to FHIR's.
+    pub(super) fn open_fhir_composer(&mut self, kind: Option<FhirKind>) -> Vec<Effect> {
+        if let Some(kind) = kind {
+            return self.open_composer(Some(Composed::Fhir(kind)));
+        }
+        self.focus = Pane::Composer;
+        let mut picker = Picker::new(None, None);
+        picker.query = "FHIR ".into();
+        self.composer.picker = Some(picker);
+        Vec::new()
+    }
+
+    /// The FHIR slug of a destination of the current connections view.
+    pub(super) fn fhir_slug(&self, destination: uuid::Uuid) -> Option<String> {
+        self.connections
+            .as_ref()?
+            .destinations
+            .iter()
+            .find(|d| d.destination.id == destination)
+            .and_then(|d| d.destination.fhir_slug.clone())
+    }
+
+    /// The HTTP request a FHIR draft is, from its text with variables filled.
+    fn fhir_request(
+        &self,
+        draft: &Draft,
+        kind: FhirKind,
+        text: &str,
+    ) -> Result<fhir::request::FhirRequest, fhir::request::RequestError> {
+        fhir::request::build(
+            kind,
+            &draft.destination.name,
+            self.fhir_slug(draft.destination.id).as_deref(),
+            draft.environment,
+            draft.source.id,
+            text,
+        )
     }
 
     /// Connections arrived: a picker waiting for them can go on.
@@ -96,9 +136,26 @@ impl App {
             environment: env,
             source,
             destination,
-            event,
+            what: event,
         };
         let samples = self.samples(env);
+        let event = match event {
+            Composed::Event(event) => event,
+            Composed::Fhir(kind) => {
+                let text = match kind {
+                    FhirKind::Search(resource) => fhir::search::form_text(resource, &samples),
+                    FhirKind::Message(m) => {
+                        fhir::message::template_text(m, draft.source.id, self.now(), &samples)
+                    }
+                };
+                let vars = self.variables(env);
+                self.composer.load(draft, &text, &vars);
+                self.notice = Some(Notice::Info(
+                    "FHIR request ready: i edit · e $EDITOR · ctrl-s send · y curl".into(),
+                ));
+                return;
+            }
+        };
         let options = Options {
             event,
             now: self.now(),
@@ -176,14 +233,14 @@ impl App {
                 return Some(vec![Effect::EditExternally(self.composer.text())]);
             }
             KeyCode::Char('s') if has_draft => {
-                let event = self.composer.draft.as_ref().map(|d| d.event);
+                let event = self.composer.draft.as_ref().map(|d| d.what);
                 let mut picker = Picker::new(event, None);
                 picker.auto = false;
                 self.composer.picker = Some(picker);
             }
             KeyCode::Char('d') if has_draft => {
                 let draft = self.composer.draft.as_ref()?;
-                let mut picker = Picker::new(Some(draft.event), Some(draft.source.clone()));
+                let mut picker = Picker::new(Some(draft.what), Some(draft.source.clone()));
                 picker.auto = false;
                 self.composer.picker = Some(picker);
             }
@@ -357,27 +414,39 @@ impl App {
             self.composer.warned = true;
             return self.error(message);
         }
+        // Built before the guard, so a destination without a FHIR slug says so at once.
+        let effect = match draft.what {
+            Composed::Event(_) => Effect::ComposeSend {
+                source: draft.source.id,
+                path: draft.path(),
+                body: body.clone(),
+            },
+            Composed::Fhir(kind) => match self.fhir_request(&draft, kind, &body) {
+                Ok(request) => Effect::ComposeFhir {
+                    source: draft.source.id,
+                    request,
+                },
+                Err(e) => return self.error(format!("not sent: {e}")),
+            },
+        };
         if draft.environment == Environment::Production && !confirmed {
             self.composer.guard = Some(String::new());
             return Vec::new();
         }
         self.composer.guard = None;
         self.composer.sending = true;
-        self.composer.last_sent = Some(body.clone());
+        self.composer.last_sent = Some(body);
         self.notice = Some(Notice::Info(format!(
-            "sending {} {} to {}…",
-            draft.event.data_model, draft.event.event_type, draft.destination.name
+            "sending {} to {}…",
+            draft.what.label(),
+            draft.destination.name
         )));
-        vec![Effect::ComposeSend {
-            source: draft.source.id,
-            path: draft.path(),
-            body,
-        }]
+        vec![effect]
     }
 
     /// `y` on the body: the request as a curl command (the token left as a variable).
     fn copy_curl(&mut self) -> Vec<Effect> {
-        let Some(draft) = &self.composer.draft else {
+        let Some(draft) = self.composer.draft.clone() else {
             return Vec::new();
         };
         let vars = self.variables(draft.environment);
@@ -385,12 +454,25 @@ impl App {
             .composer
             .filled(&vars)
             .unwrap_or_else(|_| self.composer.text());
-        let text = crate::model::curl::to_curl(
-            &self.platform_url(),
-            crate::model::curl::TOKEN_VAR,
-            draft.path().as_str(),
-            &body,
-        );
+        let text = match draft.what {
+            Composed::Event(_) => crate::model::curl::to_curl(
+                &self.platform_url(),
+                crate::model::curl::TOKEN_VAR,
+                draft.path().as_str(),
+                &body,
+            ),
+            Composed::Fhir(kind) => match self.fhir_request(&draft, kind, &body) {
+                Ok(r) => crate::model::curl::to_curl_with(
+                    &self.platform_url(),
+                    crate::model::curl::TOKEN_VAR,
+                    &r.path,
+                    r.content_type,
+                    &r.headers,
+                    &r.body,
+                ),
+                Err(e) => return self.error(format!("no curl: {e}")),
+            },
+        };
         vec![Effect::Copy {
             text,
             what: "the request as curl".into(),
@@ -420,14 +502,15 @@ impl App {
         let mut effects: Vec<Effect> = record.map(Effect::RecordSent).into_iter().collect();
         match answer {
             Ok(a) => {
-                let (tree, text) = match a.body {
+                let (tree, text, summary) = match a.body {
                     Ok(value) => {
+                        let summary = fhir::summary::summary(&value);
                         let mut tree = JsonTree::new(value);
                         // The answer's content matters more than its envelope.
                         tree.fold_path(&[Seg::Key("Meta".into())]);
-                        (Some(tree), None)
+                        (Some(tree), None, summary)
                     }
-                    Err(text) => (None, Some(text)),
+                    Err(text) => (None, Some(text), None),
                 };
                 self.notice = Some(Notice::Info(format!(
                     "HTTP {} in {:.1} ms",
@@ -439,6 +522,7 @@ impl App {
                     status: a.status,
                     elapsed: a.elapsed,
                     destination: None,
+                    summary,
                     tree,
                     text,
                     logs: a.logs,

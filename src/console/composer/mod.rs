@@ -12,6 +12,7 @@ use crate::console::json_tree::JsonTree;
 use crate::model::Environment;
 use crate::model::catalog::{EventInfo, Exchange};
 use crate::model::compose;
+use crate::model::fhir::FhirKind;
 use crate::model::schema::Validation;
 use crate::model::variables::{self, UndefinedVariable, Variables};
 use pick::Picker;
@@ -26,21 +27,58 @@ pub struct Named {
     pub name: String,
 }
 
-/// What is being composed: the route and the event.
+/// What kind of request: a data-model event (to `/endpoint` or `/query`) or a FHIR
+/// search or message (to the FHIR API).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Composed {
+    Event(&'static EventInfo),
+    Fhir(FhirKind),
+}
+
+impl Composed {
+    /// `PatientSearch Query`, `FHIR Patient search`, `FHIR Observation-New`.
+    pub fn label(self) -> String {
+        match self {
+            Composed::Event(e) => format!("{} {}", e.data_model, e.event_type),
+            Composed::Fhir(kind) => kind.label(),
+        }
+    }
+
+    /// The data model and event the composer's history and saved requests record.
+    pub fn record(self) -> (String, String) {
+        match self {
+            Composed::Event(e) => (e.data_model.to_string(), e.event_type.to_string()),
+            Composed::Fhir(kind) => (kind.data_model(), kind.event().to_string()),
+        }
+    }
+
+    /// Back from [`Composed::record`]'s names.
+    pub fn lookup(data_model: &str, event: &str) -> Option<Composed> {
+        FhirKind::from_record(data_model, event)
+            .map(Composed::Fhir)
+            .or_else(|| {
+                crate::model::catalog::lookup(data_model, event)
+                    .ok()
+                    .map(Composed::Event)
+            })
+    }
+}
+
+/// What is being composed: the route and the request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Draft {
     pub environment: Environment,
     pub source: Named,
     pub destination: Named,
-    pub event: &'static EventInfo,
+    pub what: Composed,
 }
 
 impl Draft {
+    /// Where a data-model request goes (a FHIR one goes to the FHIR API instead).
     pub fn path(&self) -> PlatformPath {
-        if self.event.exchange == Exchange::Query {
-            PlatformPath::Query
-        } else {
-            PlatformPath::Endpoint
+        match self.what {
+            Composed::Event(e) if e.exchange == Exchange::Query => PlatformPath::Query,
+            _ => PlatformPath::Endpoint,
         }
     }
 }
@@ -53,6 +91,8 @@ pub struct AnswerView {
     pub elapsed: Duration,
     /// The destination's part (its attempt's latency), once the log has been read.
     pub destination: Option<Duration>,
+    /// One line on what a FHIR answer holds ("2 patients: Baker, Abigail; …").
+    pub summary: Option<String>,
     /// The body as a tree, or as text when it was not JSON.
     pub tree: Option<JsonTree>,
     pub text: Option<String>,
@@ -191,7 +231,10 @@ impl Composer {
     /// lines, so line numbers still match the editor).
     pub fn recheck(&mut self, vars: &Variables) {
         let Some(draft) = &self.draft else { return };
-        let checked = compose::check_as(draft.event, &self.text(), vars);
+        let checked = match draft.what {
+            Composed::Event(event) => compose::check_as(event, &self.text(), vars),
+            Composed::Fhir(kind) => compose::check_fhir(kind, &self.text(), vars),
+        };
         self.undefined = checked.undefined;
         self.validation = checked.validation;
     }

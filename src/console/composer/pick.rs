@@ -2,10 +2,11 @@
 //! offer only what the routing allows. A destination the request could not reach stays
 //! in the list, dimmed, with the reason, so "why is Acme EHR not offered?" answers itself.
 
-use super::Named;
+use super::{Composed, Named};
 use crate::client::wire::ConnectionsView;
 use crate::model::Environment;
 use crate::model::catalog::{self, EventInfo, Exchange};
+use crate::model::fhir::{self, FhirKind};
 use crate::model::reach::{CONSOLE_SOURCE_ID, DeliveryMode, Party, blocked};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,7 +27,7 @@ pub struct Picker {
     pub query: String,
     /// Among the options that match the query.
     pub cursor: usize,
-    pub event: Option<&'static EventInfo>,
+    pub event: Option<Composed>,
     pub source: Option<Named>,
     /// Whether formalities are taken without asking (composing from scratch), or every
     /// option is shown (the user asked to choose again with `s` or `d`).
@@ -36,7 +37,7 @@ pub struct Picker {
 #[derive(Debug, Clone, PartialEq)]
 pub enum PickValue {
     Environment(Environment),
-    Event(&'static EventInfo),
+    Event(Composed),
     Party(Named),
 }
 
@@ -64,6 +65,41 @@ fn kind(event: &EventInfo) -> &'static str {
     }
 }
 
+fn fhir_kind(kind: FhirKind) -> String {
+    match kind {
+        FhirKind::Search(resource) => format!("FHIR search → /fhir/R4/…/{resource}/_search"),
+        FhirKind::Message(m) => format!("FHIR message → /fhir/R4/…/{}/{}", m.resource, m.operation),
+    }
+}
+
+/// Why `destination` cannot take a FHIR request from `source`: it has no FHIR slug, or
+/// no subscription of the pair covers the request's data model.
+fn fhir_blocked(
+    view: &ConnectionsView,
+    source: &Named,
+    destination: &crate::client::wire::DestinationView,
+    kind: FhirKind,
+) -> Option<String> {
+    let d = &destination.destination;
+    if d.fhir_slug.is_none() {
+        return Some("no FHIR slug: give it fhir_slug and fhir_url in the config".into());
+    }
+    let data_model = kind.data_model();
+    let covered = view.subscriptions.iter().any(|s| {
+        s.source_id == source.id
+            && s.destination_id == d.id
+            && fhir::subscription_covers(&s.data_models, &data_model)
+    });
+    (!covered).then(|| {
+        crate::model::reach::Blocked::NoSubscription {
+            source_name: source.name.clone(),
+            destination: d.name.clone(),
+            data_model,
+        }
+        .to_string()
+    })
+}
+
 impl Picker {
     /// From the start: environment, event, source, destination; the cursor on
     /// `current`, the environment the console shows.
@@ -82,7 +118,7 @@ impl Picker {
     }
 
     /// Starts at the first step not already decided (in the current environment).
-    pub fn new(event: Option<&'static EventInfo>, source: Option<Named>) -> Picker {
+    pub fn new(event: Option<Composed>, source: Option<Named>) -> Picker {
         let step = match (&event, &source) {
             (None, _) => PickStep::Event,
             (Some(_), None) => PickStep::Source,
@@ -130,8 +166,14 @@ impl Picker {
                     label: format!("{} {}", e.data_model, e.event_type),
                     detail: kind(e).into(),
                     unavailable: None,
-                    value: PickValue::Event(e),
+                    value: PickValue::Event(Composed::Event(e)),
                 })
+                .chain(FhirKind::all().map(|k| PickOption {
+                    label: k.label(),
+                    detail: fhir_kind(k),
+                    unavailable: None,
+                    value: PickValue::Event(Composed::Fhir(k)),
+                }))
                 .collect(),
             PickStep::Source => {
                 let mut sources: Vec<PickOption> = view
@@ -154,53 +196,62 @@ impl Picker {
                 );
                 sources
             }
-            PickStep::Destination => {
-                let (Some(view), Some(event), Some(chosen)) = (view, self.event, &self.source)
-                else {
-                    return Vec::new();
-                };
-                let Some(source) = view.sources.iter().find(|s| s.source.id == chosen.id) else {
-                    return Vec::new();
-                };
-                let mut options: Vec<PickOption> = view
-                    .destinations
-                    .iter()
-                    .map(|d| {
-                        let mut detail =
-                            String::from(if d.destination.mode == DeliveryMode::Poll {
-                                "poll"
-                            } else {
-                                "push"
-                            });
-                        if d.paused {
-                            detail.push_str(" · paused: delivery waits");
-                        }
-                        if !d.delivery_allowed {
-                            detail.push_str(" · unverified: delivery waits for verification");
-                        }
-                        PickOption {
-                            label: d.destination.name.clone(),
-                            detail,
-                            unavailable: blocked(
-                                &view.subscriptions,
-                                Party::new(source.source.id, &source.source.name),
-                                Party::new(d.destination.id, &d.destination.name),
-                                d.destination.mode,
-                                event,
-                            )
-                            .map(|b| b.to_string()),
-                            value: PickValue::Party(Named {
-                                id: d.destination.id,
-                                name: d.destination.name.clone(),
-                            }),
-                        }
-                    })
-                    .collect();
-                // Reachable destinations first.
-                options.sort_by_key(|o| o.unavailable.is_some());
-                options
-            }
+            PickStep::Destination => self.destination_options(view),
         }
+    }
+
+    /// The destination step: every destination of `view`, each with why it cannot take
+    /// the request when it cannot, reachable ones first.
+    fn destination_options(&self, view: Option<&ConnectionsView>) -> Vec<PickOption> {
+        let (Some(view), Some(event), Some(chosen)) = (view, self.event, &self.source) else {
+            return Vec::new();
+        };
+        let Some(source) = view.sources.iter().find(|s| s.source.id == chosen.id) else {
+            return Vec::new();
+        };
+        let mut options: Vec<PickOption> = view
+            .destinations
+            .iter()
+            .map(|d| {
+                let mut detail = String::from(if d.destination.mode == DeliveryMode::Poll {
+                    "poll"
+                } else {
+                    "push"
+                });
+                if d.paused {
+                    detail.push_str(" · paused: delivery waits");
+                }
+                if !d.delivery_allowed {
+                    detail.push_str(" · unverified: delivery waits for verification");
+                }
+                let unavailable = match event {
+                    Composed::Event(event) => blocked(
+                        &view.subscriptions,
+                        Party::new(source.source.id, &source.source.name),
+                        Party::new(d.destination.id, &d.destination.name),
+                        d.destination.mode,
+                        event,
+                    )
+                    .map(|b| b.to_string()),
+                    Composed::Fhir(kind) => fhir_blocked(view, chosen, d, kind),
+                };
+                if let (Composed::Fhir(_), Some(slug)) = (event, &d.destination.fhir_slug) {
+                    detail.push_str(&format!(" · fhir {slug}"));
+                }
+                PickOption {
+                    label: d.destination.name.clone(),
+                    detail,
+                    unavailable,
+                    value: PickValue::Party(Named {
+                        id: d.destination.id,
+                        name: d.destination.name.clone(),
+                    }),
+                }
+            })
+            .collect();
+        // Reachable destinations first.
+        options.sort_by_key(|o| o.unavailable.is_some());
+        options
     }
 
     /// The options the query lets through, in order.

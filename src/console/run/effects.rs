@@ -80,6 +80,7 @@ impl Effects {
             // Need the terminal or the loop's theme; handled by the loop.
             Effect::EditExternally(_) | Effect::SetTheme(_) => {}
             composer @ (Effect::ComposeSend { .. }
+            | Effect::ComposeFhir { .. }
             | Effect::FollowRequest(_)
             | Effect::RecordSent(_)
             | Effect::LoadHistory { .. }
@@ -186,6 +187,13 @@ impl Effects {
                 let sender = self.sender.clone();
                 self.spawn(async move {
                     let answer = sender.send(client.as_ref(), source, path, body).await;
+                    Some(Msg::Sent(answer.map_err(|e| e.to_string())))
+                })
+            }
+            Effect::ComposeFhir { source, request } => {
+                let sender = self.sender.clone();
+                self.spawn(async move {
+                    let answer = sender.send_fhir(client.as_ref(), source, request).await;
                     Some(Msg::Sent(answer.map_err(|e| e.to_string())))
                 })
             }

@@ -7,9 +7,10 @@ use crate::client::wire::HistoryEntry;
 use crate::console::app::{App, Pane};
 use crate::console::collection::Listed;
 use crate::console::composer::pick::PickOption;
-use crate::console::composer::{Composer, ComposerFocus, ListItem};
+use crate::console::composer::{Composed, Composer, ComposerFocus, ListItem};
 use crate::console::theme::Theme;
 use crate::model::Environment;
+use crate::model::fhir::FhirKind;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
@@ -59,8 +60,10 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) 
         .is_some_and(|d| d.environment == Environment::Production);
     if let Some(d) = &c.draft {
         let route = format!(
-            " {} {} · {} → {} ",
-            d.event.data_model, d.event.event_type, d.source.name, d.destination.name
+            " {} · {} → {} ",
+            d.what.label(),
+            d.source.name,
+            d.destination.name
         );
         title.push(Span::styled(
             route,
@@ -131,10 +134,15 @@ fn style_editor(c: &mut Composer, focused: bool, theme: &Theme) {
         Style::new()
     });
     editor.set_style(theme.text);
-    let label = if editing {
-        " body · editing · esc done "
-    } else {
-        " body "
+    let search = matches!(
+        c.draft.as_ref().map(|d| d.what),
+        Some(Composed::Fhir(FhirKind::Search(_)))
+    );
+    let label = match (editing, search) {
+        (true, false) => " body · editing · esc done ",
+        (false, false) => " body ",
+        (true, true) => " search form · name=value per line · editing · esc done ",
+        (false, true) => " search form · sent as a form body ",
     };
     editor.set_block(
         Block::bordered()
@@ -186,6 +194,16 @@ fn answer(frame: &mut Frame, area: Rect, c: &Composer, focused: bool, theme: &Th
                 ));
             }
             lines.push(Line::styled(timing, theme.dim));
+            if let Some(summary) = &a.summary {
+                lines.push(Line::styled(
+                    summary.clone(),
+                    if ok {
+                        theme.accent
+                    } else {
+                        theme.status_failed
+                    },
+                ));
+            }
             if let Some(id) = a.request_id {
                 lines.push(Line::styled(format!("feed follows req:{id}"), theme.dim));
             }
@@ -342,8 +360,9 @@ pub(super) fn guard(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let lines = vec![
         Line::styled(
             format!(
-                "Send {} {} to {} in Production?",
-                draft.event.data_model, draft.event.event_type, draft.destination.name
+                "Send {} to {} in Production?",
+                draft.what.label(),
+                draft.destination.name
             ),
             theme.text.add_modifier(Modifier::BOLD),
         ),

@@ -76,6 +76,14 @@ pub(super) const COMPOSER_KEYS: Keys = &[
     ),
     ("o", "open a saved request"),
     (":compose M E", "compose event E of data model M directly"),
+    (
+        ":compose FHIR R",
+        "FHIR search of resource R: name=value lines, sent as a form body",
+    ),
+    (
+        ":compose FHIR C",
+        "FHIR message C (Observation-New, Media-New): a Bundle, fhir+json",
+    ),
 ];
 
 pub(super) const DETAIL_KEYS: Keys = &[

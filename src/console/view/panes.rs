@@ -306,7 +306,10 @@ fn feed_row(app: &App, log: &LogRecord, theme: &Theme) -> [Line<'static>; 2] {
             theme.dim,
         ),
         Span::styled(format!("{:<8}", log.log_type.as_str()), theme.accent),
-        Span::raw(format!("{} {}", log.data_model, log.event_type)),
+        Span::raw(
+            crate::model::fhir::label(&log.data_model, &log.event_type)
+                .unwrap_or_else(|| format!("{} {}", log.data_model, log.event_type)),
+        ),
         Span::styled(
             format!("  {} → {}", log.source_name, log.destination_name),
             theme.text,

@@ -575,3 +575,4 @@ fn production_band_is_red() {
 }
 
 mod composer;
+mod fhir;

@@ -5,8 +5,8 @@
 use super::super::{App, Effect, Notice};
 use crate::client::wire::{HistoryEntry, HistoryPage, Sent};
 use crate::console::collection::{Listed, SavedRequest, parse_body};
-use crate::console::composer::{Draft, ListItem, ListView, Named};
-use crate::model::catalog;
+use crate::console::composer::{Composed, Draft, ListItem, ListView, Named};
+use crate::model::fhir::FhirKind;
 use crossterm::event::{KeyCode, KeyEvent};
 
 /// History entries asked for per page.
@@ -30,9 +30,7 @@ impl App {
         let Some(draft) = &self.composer.draft else {
             return self.error("nothing to save: c composes a request");
         };
-        let suggestion = format!("{} {}", draft.event.data_model, draft.event.event_type)
-            .to_lowercase()
-            .replace(' ', "-");
+        let suggestion = draft.what.label().to_lowercase().replace(' ', "-");
         self.composer.naming = Some(suggestion);
         Vec::new()
     }
@@ -52,16 +50,24 @@ impl App {
                 let Some(draft) = &self.composer.draft else {
                     return Vec::new();
                 };
-                let body = match parse_body(&self.composer.text()) {
-                    Ok(body) => body,
-                    Err(e) => return self.error(format!("not saved: {e}")),
+                let text = self.composer.text();
+                let body = match draft.what {
+                    // A search form is kept as its lines, so it diffs by line too.
+                    Composed::Fhir(FhirKind::Search(_)) => {
+                        serde_json::Value::from(text.lines().map(String::from).collect::<Vec<_>>())
+                    }
+                    _ => match parse_body(&text) {
+                        Ok(body) => body,
+                        Err(e) => return self.error(format!("not saved: {e}")),
+                    },
                 };
+                let (data_model, event) = draft.what.record();
                 let request = SavedRequest {
                     environment: draft.environment,
                     source: draft.source.name.clone(),
                     destination: draft.destination.name.clone(),
-                    data_model: draft.event.data_model.to_string(),
-                    event: draft.event.event_type.to_string(),
+                    data_model,
+                    event,
                     body,
                 };
                 self.composer.naming = None;
@@ -111,7 +117,7 @@ impl App {
 
     fn reopen_history(&mut self, entry: HistoryEntry) {
         let sent = entry.sent;
-        let Ok(event) = catalog::lookup(&sent.data_model, &sent.event_type) else {
+        let Some(what) = Composed::lookup(&sent.data_model, &sent.event_type) else {
             self.notice = Some(Notice::Error(format!(
                 "{} {} is no longer in the catalog",
                 sent.data_model, sent.event_type
@@ -134,7 +140,7 @@ impl App {
                 id: sent.destination_id,
                 name: sent.destination_name,
             },
-            event,
+            what,
         };
         let vars = self.variables(draft.environment);
         self.composer.load(draft, &body, &vars);
@@ -160,7 +166,7 @@ impl App {
             )));
             return;
         }
-        let Ok(event) = catalog::lookup(&request.data_model, &request.event) else {
+        let Some(what) = Composed::lookup(&request.data_model, &request.event) else {
             self.notice = Some(Notice::Error(format!(
                 "\"{}\": {} {} is not in the catalog",
                 listed.name, request.data_model, request.event
@@ -204,10 +210,17 @@ impl App {
             environment: request.environment,
             source,
             destination,
-            event,
+            what,
         };
         let vars = self.variables(draft.environment);
-        self.composer.load(draft, &request.body_text(), &vars);
+        let text = match (what, request.body.as_array()) {
+            (Composed::Fhir(FhirKind::Search(_)), Some(lines)) => {
+                let lines: Vec<&str> = lines.iter().filter_map(|l| l.as_str()).collect();
+                format!("{}\n", lines.join("\n"))
+            }
+            _ => request.body_text(),
+        };
+        self.composer.load(draft, &text, &vars);
         self.notice = Some(Notice::Info(format!("opened \"{}\"", listed.name)));
     }
 
@@ -256,14 +269,15 @@ impl App {
         error: Option<String>,
     ) -> Option<Sent> {
         let draft = self.composer.draft.as_ref()?;
+        let (data_model, event_type) = draft.what.record();
         Some(Sent {
             environment: draft.environment,
             source_id: draft.source.id,
             source_name: draft.source.name.clone(),
             destination_id: draft.destination.id,
             destination_name: draft.destination.name.clone(),
-            data_model: draft.event.data_model.to_string(),
-            event_type: draft.event.event_type.to_string(),
+            data_model,
+            event_type,
             body: self.composer.last_sent.clone(),
             status,
             elapsed_ms,

@@ -173,10 +173,7 @@ fn the_picker_narrows_as_you_type_and_explains_unreachable_destinations() {
     // The console's own source is taken, and Sandbox EHR, the one destination it can
     // reach, too.
     let draft = app.composer.draft.as_ref().expect("draft");
-    assert_eq!(
-        (draft.event.data_model, draft.event.event_type),
-        ("Notes", "New")
-    );
+    assert_eq!(draft.what.label(), "Notes New");
     assert_eq!(draft.destination.id, SANDBOX_EHR);
     assert_eq!(draft.path(), PlatformPath::Endpoint);
     // `d` lists every destination: Billing with the reason it cannot be chosen.
@@ -549,3 +546,5 @@ fn a_body_that_is_not_json_is_not_saved() {
     assert!(update(&mut app, key(KeyCode::Enter)).is_empty());
     assert!(matches!(&app.notice, Some(Notice::Error(m)) if m.starts_with("not saved")));
 }
+
+mod fhir;

@@ -4,7 +4,7 @@
 use super::*;
 use crate::client::send::Answer;
 use crate::console::composer::pick::Picker;
-use crate::console::composer::{Draft, Named};
+use crate::console::composer::{Composed, Draft, Named};
 use crate::model::catalog;
 use crate::model::template::{Options, Party, TemplateStyle, template_text};
 
@@ -19,14 +19,17 @@ fn draft(env: Environment, model: &str, event: &str) -> Draft {
             id: crate::console::fixtures::SANDBOX_EHR,
             name: "Sandbox EHR".into(),
         },
-        event: catalog::lookup(model, event).expect("known event"),
+        what: Composed::Event(catalog::lookup(model, event).expect("known event")),
     }
 }
 
 fn template(d: &Draft) -> String {
     let samples = crate::console::fixtures::development_samples();
     template_text(&Options {
-        event: d.event,
+        event: match d.what {
+            Composed::Event(e) => e,
+            Composed::Fhir(_) => panic!("a data-model draft"),
+        },
         now: now(),
         source: Some(Party::new(d.source.id.to_string(), d.source.name.clone())),
         destinations: vec![Party::new(
