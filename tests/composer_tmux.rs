@@ -118,3 +118,83 @@ fn support_staff_find_a_patient_miss_an_unknown_one_and_read_back_a_note() {
     keys(&session, &["q"]);
     wait_for(&session, "CONSOLE-EXITED-0");
 }
+
+/// Waits until the feed's row under `FHIR observation-created` says SUCCEEDED.
+fn wait_until_delivered(session: &Session) {
+    let delivered = |screen: &str| {
+        let mut lines = screen.lines();
+        lines.any(|l| l.contains("FHIR observation-created"))
+            && lines.next().is_some_and(|l| l.contains("SUCCEEDED"))
+    };
+    for _ in 0..300 {
+        if delivered(&common::tmux::screen(session)) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!(
+        "the message was never delivered:\n{}",
+        common::tmux::screen(session)
+    );
+}
+
+/// The total an Observation searchset's summary line gives ("57 observations", or "50 of
+/// 58 observations" when the page is smaller than the total).
+fn observation_total(screen: &str) -> u64 {
+    let line = screen
+        .lines()
+        .find(|l| l.contains(" observations"))
+        .unwrap_or_else(|| panic!("no observation summary on the screen:\n{screen}"));
+    let words: Vec<&str> = line
+        .split(" observations")
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    words
+        .last()
+        .and_then(|w| w.parse().ok())
+        .unwrap_or_else(|| panic!("no count in {line:?}"))
+}
+
+#[test]
+fn a_fhir_search_and_a_fhir_message_run_end_to_end_through_the_sandbox() {
+    use common::tmux::compose_fhir_and_send;
+    let home = tempfile::tempdir().expect("tempdir");
+    let name = format!("sbfhir-{}", std::process::id());
+    let command = format!(
+        "env -u SWITCHBOARD_CONFIG -u SWITCHBOARD_DATA_DIR -u NO_COLOR XDG_CONFIG_HOME={h}/c \
+         XDG_DATA_HOME={h}/d {bin} --listen 127.0.0.1:0; echo CONSOLE-EXITED-$?; sleep 30",
+        h = home.path().display(),
+        bin = env!("CARGO_BIN_EXE_switchboard"),
+    );
+    let session = start_sized(&name, &command, 200, 60);
+    wait_for(&session, "Live feed");
+
+    // A search, as a form through /fhir/R4/sandbox-ehr/Development/Patient/_search.
+    let screen = compose_fhir_and_send(&session, "Patient search", "1 patient: Baker, Abigail");
+    assert!(screen.contains("HTTP 200"), "{screen}");
+    // The feed, beside the composer, shows the search's log.
+    wait_for(&session, "REQUEST FHIR Patient search");
+
+    // A message changes what the next search finds.
+    let before = observation_total(&compose_fhir_and_send(
+        &session,
+        "Observation search",
+        " observations",
+    ));
+    let screen = compose_fhir_and_send(&session, "Observation-New", "feed follows req:");
+    assert!(screen.contains("HTTP 200"), "{screen}");
+    // Delivered asynchronously to the sandbox's $process-message: the feed's row for it
+    // says so once the delivery succeeded.
+    wait_for(&session, "FHIR observation-created");
+    wait_until_delivered(&session);
+    let after = observation_total(&compose_fhir_and_send(
+        &session,
+        "Observation search",
+        " observations",
+    ));
+    assert_eq!(after, before + 1, "the message's Observation is found next");
+    keys(&session, &["q"]);
+    wait_for(&session, "CONSOLE-EXITED-0");
+}
