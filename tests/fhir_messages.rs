@@ -242,3 +242,45 @@ async fn the_events_stream_carries_fhir_logs_masked_for_a_viewer() {
         "no patient value for a viewer: {text}"
     );
 }
+
+#[tokio::test]
+async fn a_full_queue_refuses_a_message_with_429_as_an_operation_outcome() {
+    let stub = FhirStub::start().await;
+    // A server nobody answers at (the discard port is closed on loopback), one item deep.
+    let down = r#"
+[[destinations]]
+name = "Down FHIR"
+environment = "development"
+fhir_slug = "down"
+fhir_url = "http://127.0.0.1:9"
+verification_token = "vt-down"
+verified = true
+max_queue_items = 1
+
+[[subscriptions]]
+source = "Lab"
+destination = "Down FHIR"
+data_models = ["FHIR.*"]
+"#;
+    let engine = TestEngine::start(&config(&stub.base, down)).await;
+    let token = engine.token("Lab").await;
+    let post = || {
+        engine
+            .client
+            .post(engine.url("/fhir/R4/down/Development/Observation/$observation-create"))
+            .bearer_auth(&token)
+            .header("content-type", "application/fhir+json")
+            .body(bundle("2026-07-01").to_string())
+    };
+    let (status, _, answer) = call(&engine, post()).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let response = post().send().await.expect("request");
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        response.headers().contains_key("retry-after"),
+        "429 without Retry-After"
+    );
+    let refused = call(&engine, post()).await;
+    assert_outcome(&refused, 429, "max_queue_items");
+    assert_eq!(engine.all_logs().len(), 1, "a refused message left a log");
+}
