@@ -13,20 +13,9 @@ use crate::sandbox::panel::types::Patient;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-/// The resource types the sandbox serves, in the order the CapabilityStatement lists them.
-pub const TYPES: &[&str] = &[
-    "Patient",
-    "Encounter",
-    "Observation",
-    "Condition",
-    "AllergyIntolerance",
-    "MedicationStatement",
-    "Immunization",
-    "DocumentReference",
-    "Appointment",
-    "Practitioner",
-    "Location",
-];
+/// The resource types the sandbox serves, in the order the CapabilityStatement lists them:
+/// those the engine's FHIR API searches.
+pub const TYPES: &[&str] = &crate::model::fhir::RESOURCES;
 
 /// Types whose resources belong to one patient (searched by `patient`).
 pub fn is_clinical(kind: &str) -> bool {
