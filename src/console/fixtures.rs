@@ -34,6 +34,7 @@ pub fn source(id: Uuid, name: &str, environment: Environment) -> SourceInfo {
         name: name.into(),
         environment,
         timezone: Tz::UTC,
+        organization: Uuid::nil(),
     }
 }
 
@@ -66,6 +67,7 @@ pub fn destination(
         outbound_auth: None,
         fhir_slug: None,
         fhir_url: None,
+        organization: Uuid::nil(),
     }
 }
 
@@ -112,6 +114,7 @@ pub fn builtin_development() -> ConnectionsView {
             fhir_slug: Some("sandbox-ehr".into()),
             ..destination(SANDBOX_EHR, SANDBOX_EHR_NAME, dev, DeliveryMode::Push)
         })],
+        organizations: Vec::new(),
     }
 }
 

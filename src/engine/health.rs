@@ -131,6 +131,7 @@ impl Engine {
             sources,
             destinations,
             subscriptions,
+            organizations: self.registry.organizations.iter().map(Into::into).collect(),
         })
     }
 }

@@ -3,10 +3,25 @@
 //! delivery settings as the view's own types, so the console's types never change
 //! because the engine's internals did.
 
-use super::config::{DeliveryPolicy, Destination, QueueKey, Source, VerificationMethod};
-use crate::model::view::{
-    DeliveryView, DestinationInfo, QueueKeyView, SourceInfo, VerificationMethodView,
+use super::config::{
+    DeliveryPolicy, Destination, Organization, QueueKey, Source, VerificationMethod,
 };
+use crate::model::view::{
+    DeliveryView, DestinationInfo, OrganizationView, QueueKeyView, SourceInfo,
+    VerificationMethodView,
+};
+
+impl From<&Organization> for OrganizationView {
+    fn from(o: &Organization) -> Self {
+        OrganizationView {
+            id: o.id,
+            name: o.name.clone(),
+            time_zone: o.time_zone,
+            npi: o.npi.clone(),
+            own: o.own,
+        }
+    }
+}
 
 impl From<&Source> for SourceInfo {
     fn from(s: &Source) -> Self {
@@ -15,6 +30,7 @@ impl From<&Source> for SourceInfo {
             name: s.name.clone(),
             environment: s.environment,
             timezone: s.timezone,
+            organization: s.organization,
         }
     }
 }
@@ -36,6 +52,7 @@ impl From<&Destination> for DestinationInfo {
             outbound_auth: d.outbound_auth.as_ref().map(|a| a.kind().to_string()),
             fhir_slug: d.fhir_slug.clone(),
             fhir_url: d.fhir_url.clone(),
+            organization: d.organization,
         }
     }
 }

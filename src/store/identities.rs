@@ -1,4 +1,4 @@
-//! IDs generated for configured sources and destinations that have none in the config
+//! IDs generated for configured organizations, sources and destinations that have none in the config
 //! file, kept in `data_dir/identities.json` so they never change between runs. A lock
 //! file serializes the read-modify-write between an engine and CLI commands.
 
@@ -14,12 +14,16 @@ pub struct Identities {
     pub sources: BTreeMap<String, Uuid>,
     #[serde(default)]
     pub destinations: BTreeMap<String, Uuid>,
+    /// Absent from files written before organizations existed.
+    #[serde(default)]
+    pub organizations: BTreeMap<String, Uuid>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Source,
     Destination,
+    Organization,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +61,7 @@ pub fn resolve(data_dir: &Path, wanted: &[(Kind, &str)]) -> Result<Vec<Uuid>, Id
             let map = match kind {
                 Kind::Source => &mut ids.sources,
                 Kind::Destination => &mut ids.destinations,
+                Kind::Organization => &mut ids.organizations,
             };
             *map.entry(name.to_string()).or_insert_with(|| {
                 changed = true;

@@ -55,6 +55,8 @@ fn connections() -> ConnectionsView {
                     outbound_auth: None,
                     fhir_slug: None,
                     fhir_url: None,
+                    organization: crate::engine::config::OWN_ORGANIZATION_ID,
+                    render_time_zone: None,
                 })
                     .into(),
                 paused: false,
@@ -67,6 +69,7 @@ fn connections() -> ConnectionsView {
             })
             .collect(),
         subscriptions: Vec::new(),
+        organizations: Vec::new(),
     }
 }
 

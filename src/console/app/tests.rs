@@ -59,6 +59,7 @@ fn connections(env: Environment, paused: bool) -> ConnectionsView {
             ))
         }],
         subscriptions: Vec::new(),
+        organizations: Vec::new(),
     }
 }
 

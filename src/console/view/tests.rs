@@ -161,6 +161,7 @@ fn connections(env: Environment) -> ConnectionsView {
             ),
         ],
         subscriptions: Vec::new(),
+        organizations: Vec::new(),
     }
 }
 

@@ -57,11 +57,15 @@ use std::time::Duration;
 use uuid::Uuid;
 
 pub mod connections;
+pub mod organizations;
 pub mod outbound;
 mod parse;
 pub mod reach;
 
 pub use connections::ConnectionSettings;
+pub use organizations::{
+    OWN_ORGANIZATION_ID, Organization, SANDBOX_ORGANIZATION_ID, builtin_organizations,
+};
 pub use outbound::OutboundAuth;
 
 pub use reach::{Blocked, Candidate, ComposeError, ResolveError, Resolved, SavedNames};
@@ -91,6 +95,9 @@ pub struct Source {
     pub name: String,
     pub environment: Environment,
     pub timezone: Tz,
+    /// The organization it belongs to (yours unless `organization = "…"`).
+    #[serde(default)]
+    pub organization: Uuid,
     /// Whether its requests get the platform's deprecated numeric `Meta.Message.ID`
     /// and `Meta.Transmission.ID` (`legacy_ids`, on unless set to false). Not part of
     /// the connections view (`SourceInfo`), which serializes as this record does.
@@ -131,6 +138,13 @@ pub struct Destination {
     /// under it, FHIR messages delivered to `{fhir_url}/$process-message`.
     #[serde(default)]
     pub fhir_url: Option<String>,
+    /// The organization it belongs to (yours unless `organization = "…"`).
+    #[serde(default)]
+    pub organization: Uuid,
+    /// `render_time_zone`: timestamps in what is delivered to it are written with
+    /// this zone's offset instead of UTC. Not part of the connections view.
+    #[serde(skip)]
+    pub render_time_zone: Option<Tz>,
 }
 
 /// How one destination is delivered to.
@@ -249,6 +263,8 @@ pub struct Registry {
     pub sources: Vec<Source>,
     pub destinations: Vec<Destination>,
     pub subscriptions: Vec<Subscription>,
+    /// Yours (exactly one has `own`), the sandbox's, and the configured ones.
+    pub organizations: Vec<Organization>,
     source_index: HashMap<Uuid, usize>,
     destination_index: HashMap<Uuid, usize>,
 }
@@ -269,9 +285,29 @@ impl Registry {
             sources,
             destinations,
             subscriptions,
+            organizations: builtin_organizations(),
             source_index,
             destination_index,
         }
+    }
+
+    /// The same records with these organizations.
+    pub fn with_organizations(mut self, organizations: Vec<Organization>) -> Self {
+        self.organizations = organizations;
+        self
+    }
+
+    /// Your organization: the one declared with `own = true`, else the built-in
+    /// "Switchboard".
+    pub fn own_organization(&self) -> &Organization {
+        self.organizations
+            .iter()
+            .find(|o| o.own)
+            .unwrap_or(&organizations::BUILTIN_OWN)
+    }
+
+    pub fn organization(&self, id: Uuid) -> Option<&Organization> {
+        self.organizations.iter().find(|o| o.id == id)
     }
 
     pub fn source(&self, id: Uuid) -> Option<&Source> {
@@ -401,16 +437,18 @@ impl Config {
 /// console's own source, and the sandbox connection (a mock EHR and a mock sender),
 /// subscribed for every data model.
 fn builtins() -> (Vec<Source>, Vec<Destination>, Vec<Subscription>) {
-    let source = |id, name: &str| Source {
+    let source = |id, name: &str, organization| Source {
         id,
         name: name.to_string(),
         environment: Environment::Development,
         timezone: Tz::UTC,
+        organization,
         legacy_ids: true,
     };
+    // The console speaks for you; the sandbox is another organization's system.
     let sources = vec![
-        source(CONSOLE_SOURCE_ID, CONSOLE_SOURCE_NAME),
-        source(sandbox::SOURCE_ID, sandbox::SOURCE_NAME),
+        source(CONSOLE_SOURCE_ID, CONSOLE_SOURCE_NAME, OWN_ORGANIZATION_ID),
+        source(sandbox::SOURCE_ID, sandbox::SOURCE_NAME, SANDBOX_ORGANIZATION_ID),
     ];
     let ehr = Destination {
         id: sandbox::DESTINATION_ID,
@@ -428,6 +466,8 @@ fn builtins() -> (Vec<Source>, Vec<Destination>, Vec<Subscription>) {
         fhir_slug: Some(SANDBOX_FHIR_SLUG.to_string()),
         // Known once the engine listens, like `url`.
         fhir_url: None,
+        organization: SANDBOX_ORGANIZATION_ID,
+        render_time_zone: None,
     };
     let subscriptions = sources
         .iter()

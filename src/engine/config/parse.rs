@@ -17,6 +17,8 @@ struct RawConfig {
     destinations: Vec<RawDestination>,
     #[serde(default)]
     subscriptions: Vec<RawSubscription>,
+    #[serde(default)]
+    organizations: Vec<organizations::RawOrganization>,
     /// `[environments.<environment>.variables]`: the composer's variable profiles.
     #[serde(default)]
     environments: BTreeMap<String, RawEnvironment>,
@@ -38,6 +40,8 @@ struct RawSource {
     timezone: Option<Spanned<String>>,
     /// Any TOML value, so that a wrong one gets our message with its line.
     legacy_ids: Option<Spanned<toml::Value>>,
+    /// Its organization's name (default: yours).
+    organization: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -64,6 +68,10 @@ struct RawDestination {
     /// Its name under `/fhir/R4/` and its FHIR server's base (see `fhir`).
     fhir_slug: Option<Spanned<String>>,
     fhir_url: Option<Spanned<String>>,
+    /// Its organization's name (default: yours), and the zone deliveries to it are
+    /// written in (see `organizations`).
+    organization: Option<Spanned<String>>,
+    render_time_zone: Option<Spanned<toml::Value>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -211,13 +219,18 @@ impl Config {
         // Names must be unique per kind; IDs are resolved after the checks.
         let wanted = unique_names(&raw, &mut check);
         fhir::unique_slugs(&raw, &mut check);
-        let sources: Vec<_> = raw.sources.iter().map(|s| source(s, &mut check)).collect();
-        let destinations: Vec<_> = raw
+        let declared = organizations::declared(&raw.organizations, &mut check);
+        let mut sources: Vec<_> = raw.sources.iter().map(|s| source(s, &mut check)).collect();
+        let mut destinations: Vec<_> = raw
             .destinations
             .iter()
             .map(|d| destination(d, &mut check))
             .collect();
+        let links =
+            organizations::link(&raw, &declared, &mut sources, &mut destinations, &mut check);
         check.finish()?;
+        let organizations = organizations::resolve(declared, data_dir)?;
+        links.apply(&organizations, &mut sources, &mut destinations);
 
         let mut generated = identities::resolve(data_dir, &wanted)?.into_iter();
         let mut with_id = |id: Option<Uuid>| {
@@ -225,6 +238,13 @@ impl Config {
             id.unwrap_or(fallback)
         };
         let (mut all_sources, mut all_destinations, mut subscriptions) = builtins();
+        // The console speaks for your organization, whichever that is.
+        let own = organizations.first().map_or(OWN_ORGANIZATION_ID, |o| o.id);
+        for s in all_sources.iter_mut() {
+            if s.organization == OWN_ORGANIZATION_ID {
+                s.organization = own;
+            }
+        }
         all_sources.extend(sources.into_iter().map(|(id, mut s)| {
             s.id = with_id(id);
             s
@@ -244,7 +264,8 @@ impl Config {
         let settings = engine_settings(&raw.engine, &mut check);
         check.finish()?;
         Ok(Config {
-            registry: Registry::new(all_sources, all_destinations, subscriptions),
+            registry: Registry::new(all_sources, all_destinations, subscriptions)
+                .with_organizations(organizations),
             settings,
             path: Some(path.to_path_buf()),
             profiles,
@@ -309,6 +330,8 @@ fn source(s: &RawSource, check: &mut Checker) -> (Option<Uuid>, Source) {
         environment: check.environment(&s.environment),
         timezone: check.timezone(s.timezone.as_ref()),
         legacy_ids: check.switch(s.legacy_ids.as_ref(), "legacy_ids", true),
+        // Set once organizations are resolved (`organizations::Links::apply`).
+        organization: Uuid::nil(),
     };
     (id, source)
 }
@@ -367,6 +390,9 @@ fn destination(d: &RawDestination, check: &mut Checker) -> (Option<Uuid>, Destin
         }),
         fhir_slug,
         fhir_url,
+        // Set by `organizations::link` and `Links::apply`.
+        organization: Uuid::nil(),
+        render_time_zone: None,
     };
     (id, destination)
 }
@@ -560,5 +586,6 @@ fn profiles(
 
 mod engine;
 mod fhir;
+mod organizations;
 #[cfg(test)]
 mod tests;

@@ -37,6 +37,23 @@ pub struct SourceInfo {
     pub name: String,
     pub environment: Environment,
     pub timezone: Tz,
+    /// The organization it belongs to (nil from an older engine).
+    #[serde(default)]
+    pub organization: Uuid,
+}
+
+/// An organization record: yours (`own`) or a connection's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrganizationView {
+    pub id: Uuid,
+    pub name: String,
+    #[serde(default)]
+    pub time_zone: Option<Tz>,
+    #[serde(default)]
+    pub npi: Option<String>,
+    #[serde(default)]
+    pub own: bool,
 }
 
 /// A destination as the console sees it: its settings, never its verification token.
@@ -63,6 +80,9 @@ pub struct DestinationInfo {
     /// The base URL of its FHIR server (absent from an older engine).
     #[serde(default)]
     pub fhir_url: Option<String>,
+    /// The organization it belongs to (nil from an older engine).
+    #[serde(default)]
+    pub organization: Uuid,
 }
 
 /// How the engine verifies a destination's endpoint.
@@ -144,6 +164,9 @@ pub struct ConnectionsView {
     pub sources: Vec<SourceView>,
     pub destinations: Vec<DestinationView>,
     pub subscriptions: Vec<Subscription>,
+    /// Yours first, then the others (absent from an older engine).
+    #[serde(default)]
+    pub organizations: Vec<OrganizationView>,
 }
 
 /// The most recent attempt at a destination.

@@ -21,7 +21,8 @@ pub mod status;
 pub use composer::{ComposerToken, HistoryEntry, HistoryPage, Sent};
 pub use connections::{
     ConnectionsView, DeliveryView, DestinationHealth, DestinationInfo, DestinationView,
-    EnvironmentView, LastAttempt, QueueKeyView, SourceHealth, SourceInfo, SourceView,
+    EnvironmentView, LastAttempt, OrganizationView, QueueKeyView, SourceHealth, SourceInfo,
+    SourceView,
     VerificationMethodView,
 };
 pub use logs::{LogDetail, LogPage, LogQuery, VisibleDetail};

@@ -44,6 +44,7 @@ fn production() -> ConnectionsView {
             data_models: Vec::new(),
         }],
         destinations: vec![idle(dest)],
+        organizations: Vec::new(),
     }
 }
 
