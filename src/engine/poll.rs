@@ -89,6 +89,10 @@ impl Engine {
                 continue;
             }
             let mut payload = request.payload;
+            // As pushed deliveries: UTC unless it asked for its own zone.
+            if let Some(zone) = d.render_time_zone {
+                crate::model::time::render_payload(&mut payload, zone);
+            }
             if let Some(meta) = payload.get_mut("Meta").and_then(Value::as_object_mut) {
                 meta.insert(
                     "Logs".into(),

@@ -65,6 +65,11 @@ impl Engine {
         // The platform's query answers carry them too (its recorded QueryResponses do).
         routing::legacy::assign(&self.store, &mut prepared, source.legacy_ids)
             .map_err(|e| Rejection::bare(store_failure(e)))?;
+        let organization = match source.organization {
+            id if id.is_nil() => self.registry.own_organization().id,
+            id => id,
+        };
+        stamp_sender_organization(&mut prepared.request.payload, organization);
         let Some(pending) = prepared.logs.first().cloned() else {
             return Err(Rejection::bare(ApiError::internal("query lost its log")));
         };
@@ -75,9 +80,14 @@ impl Engine {
         let _wake = journal.wake_on_drop();
         self.publish(&pending);
 
-        let exchanged = self
-            .exchange(&destination, &url, &prepared.request.payload)
-            .await;
+        // Stored in UTC; a destination with `render_time_zone` is sent its own offsets.
+        let rendered = destination.render_time_zone.map(|zone| {
+            let mut payload = prepared.request.payload.clone();
+            crate::model::time::render_payload(&mut payload, zone);
+            payload
+        });
+        let outgoing = rendered.as_ref().unwrap_or(&prepared.request.payload);
+        let exchanged = self.exchange(&destination, &url, outgoing).await;
         let judged = judge(
             exchanged,
             &destination,
@@ -97,6 +107,31 @@ impl Engine {
         judged.answer.map_err(|error| Rejection { error, meta })
     }
 
+}
+
+/// The platform's extension naming the organization a query comes from.
+pub const SENDER_ORGANIZATION_EXTENSION: &str = "sender-organization-id";
+const SENDER_ORGANIZATION_URL: &str =
+    "https://api.redoxengine.com/extensions/sender-organization-id";
+
+/// Adds `Meta.Extensions["sender-organization-id"]` with `organization`, unless the
+/// source set one itself (then it is theirs to say).
+fn stamp_sender_organization(payload: &mut Value, organization: Uuid) {
+    let Some(meta) = payload.get_mut("Meta").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let extensions = meta
+        .entry("Extensions")
+        .or_insert_with(|| Value::Object(Default::default()));
+    // `Meta.Extensions` is checked to be an object at the door; anything else is left.
+    if let Some(extensions) = extensions.as_object_mut() {
+        extensions
+            .entry(SENDER_ORGANIZATION_EXTENSION)
+            .or_insert_with(|| json!({"url": SENDER_ORGANIZATION_URL, "string": organization}));
+    }
+}
+
+impl Engine {
     /// The one destination a query goes to, and its URL: the routing rule, plus the
     /// query's own (exactly one destination).
     fn query_destination(

@@ -47,7 +47,16 @@ async fn wait(
 
 /// The payload as this destination receives it: `Meta.Logs` names its own log and
 /// this attempt, `Meta.Transmission.ID` its own delivery (the same on every attempt).
-fn payload_for(mut payload: Value, log: &LogRecord, attempt_id: Uuid) -> Vec<u8> {
+fn payload_for(
+    mut payload: Value,
+    log: &LogRecord,
+    attempt_id: Uuid,
+    render: Option<chrono_tz::Tz>,
+) -> Vec<u8> {
+    // Stored in UTC; a destination with `render_time_zone` gets its own offsets.
+    if let Some(zone) = render {
+        crate::model::time::render_payload(&mut payload, zone);
+    }
     if let Some(meta) = payload.get_mut("Meta").and_then(Value::as_object_mut) {
         meta.insert(
             "Logs".into(),
@@ -299,7 +308,12 @@ async fn attempt_once(
     } else {
         Uuid::now_v7()
     };
-    let body = payload_for(request.payload, log, attempt_id);
+    let body = payload_for(
+        request.payload,
+        log,
+        attempt_id,
+        destination.render_time_zone,
+    );
     let (url, content_type) = attempt::target(destination, &log.data_model);
     let outcome = attempt::deliver(
         client,

@@ -166,6 +166,13 @@ pub fn normalize_timestamp(value: &str, zone: Tz) -> Option<String> {
 /// A value that is already in normalized form is parsed but not counted, so a
 /// second pass over a normalized payload returns 0.
 pub fn normalize_payload(payload: &mut Value, zone: Tz) -> usize {
+    rewrite_timestamps(payload, |text| normalize_timestamp(text, zone))
+}
+
+/// The walk under [`normalize_payload`] and [`render_payload`]: every string under a
+/// timestamp key is offered to `rewrite`; a `Some` different from the value replaces
+/// it. Returns how many values changed.
+fn rewrite_timestamps(payload: &mut Value, rewrite: impl Fn(&str) -> Option<String>) -> usize {
     let mut changed = 0;
     // Explicit stack (rather than recursion) so arbitrarily deep values built
     // in code cannot overflow the thread stack. The flag says whether the value
@@ -174,7 +181,7 @@ pub fn normalize_payload(payload: &mut Value, zone: Tz) -> usize {
     while let Some((value, in_timestamp_field)) = stack.pop() {
         match value {
             Value::String(text) if in_timestamp_field => {
-                if let Some(normalized) = normalize_timestamp(text, zone)
+                if let Some(normalized) = rewrite(text)
                     && normalized != *text
                 {
                     *text = normalized;
@@ -384,6 +391,8 @@ fn push_digits(out: &mut String, value: u32, width: usize) {
 }
 
 mod check;
+mod render;
+pub use render::{format_in_zone, render_payload, render_timestamp};
 pub use check::{ImpossibleTimestamp, find_impossible, find_impossible_in, impossibility};
 
 #[cfg(test)]
