@@ -151,9 +151,25 @@ pub fn connections(json: bool, at: &Locations) -> Result<()> {
                 "sources": r.sources,
                 "destinations": destinations,
                 "subscriptions": r.subscriptions,
+                // The admin API's shape (`model::view::OrganizationView`).
+                "organizations": r
+                    .organizations
+                    .iter()
+                    .map(switchboard::model::view::OrganizationView::from)
+                    .collect::<Vec<_>>(),
             }))?
         );
         return Ok(());
+    }
+    println!("Organizations");
+    for o in &r.organizations {
+        println!(
+            "  {}  {}{}  (tz {})",
+            o.id,
+            o.name,
+            if o.own { "  (yours)" } else { "" },
+            o.time_zone.map_or("UTC".to_string(), |z| z.to_string())
+        );
     }
     println!("Sources");
     for s in &r.sources {
