@@ -116,9 +116,16 @@ async fn organizations_own_records_and_ids_are_kept_across_restarts() {
     let registry = te.engine.registry();
     let own = registry.own_organization().clone();
     assert_eq!(own.name, "Acme Health");
-    assert_ne!(own.id.to_string(), OWN_BUILTIN, "a declared own one replaces it");
+    assert_ne!(
+        own.id.to_string(),
+        OWN_BUILTIN,
+        "a declared own one replaces it"
+    );
     assert!(
-        !registry.organizations.iter().any(|o| o.name == "Switchboard"),
+        !registry
+            .organizations
+            .iter()
+            .any(|o| o.name == "Switchboard"),
         "the built-in one is gone once yours is declared"
     );
     let metro = registry
@@ -128,13 +135,22 @@ async fn organizations_own_records_and_ids_are_kept_across_restarts() {
         .expect("Metro Clinic")
         .clone();
     assert_eq!(metro.id.to_string(), fixed);
-    assert_eq!(registry.source_named("Lab").expect("Lab").organization, own.id);
     assert_eq!(
-        registry.source_named("Metro Sender").expect("sender").organization,
+        registry.source_named("Lab").expect("Lab").organization,
+        own.id
+    );
+    assert_eq!(
+        registry
+            .source_named("Metro Sender")
+            .expect("sender")
+            .organization,
         metro.id
     );
     assert_eq!(
-        registry.destination_named("Metro EHR").expect("EHR").organization,
+        registry
+            .destination_named("Metro EHR")
+            .expect("EHR")
+            .organization,
         metro.id
     );
     // The console speaks for you; the sandbox is its own organization.
@@ -154,8 +170,12 @@ async fn organizations_own_records_and_ids_are_kept_across_restarts() {
 #[test]
 fn without_a_declared_own_organization_yours_is_the_builtin_one() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = Config::parse(common::bin::LAB_TO_EHR, &dir.path().join("config.toml"), dir.path())
-        .expect("valid");
+    let config = Config::parse(
+        common::bin::LAB_TO_EHR,
+        &dir.path().join("config.toml"),
+        dir.path(),
+    )
+    .expect("valid");
     let own = config.registry.own_organization();
     assert_eq!(own.id.to_string(), OWN_BUILTIN);
     assert_eq!(own.name, "Switchboard");
@@ -185,7 +205,11 @@ async fn a_source_reads_naive_times_in_its_organizations_zone() {
     // "Lab" sets no timezone: Acme Health's (Chicago, -05:00 in July) applies; the
     // destination sets no render_time_zone: it gets UTC.
     assert_eq!(
-        te.engine.registry().source_named("Lab").expect("Lab").timezone,
+        te.engine
+            .registry()
+            .source_named("Lab")
+            .expect("Lab")
+            .timezone,
         chrono_tz::America::Chicago
     );
     let token = te.token("Lab").await;
@@ -300,7 +324,8 @@ async fn queries_carry_the_senders_organization_id() {
 
     // One the source set itself is left as it is.
     let mut mine = search(ehr);
-    mine["Meta"]["Extensions"] = json!({"sender-organization-id": {"url": "x", "string": "theirs"}});
+    mine["Meta"]["Extensions"] =
+        json!({"sender-organization-id": {"url": "x", "string": "theirs"}});
     let (status, body) = te.post_json("/query", Some(&token), &mine).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let got = received(&stub, 2).await;
@@ -337,7 +362,10 @@ fn check_view(view: &Value) {
     };
     assert_eq!(record("destinations", "Metro EHR")["organization"], metro);
     assert_eq!(record("sources", "Lab")["organization"], acme["id"]);
-    assert_eq!(record("destinations", "Sandbox EHR")["organization"], SANDBOX_ORG);
+    assert_eq!(
+        record("destinations", "Sandbox EHR")["organization"],
+        SANDBOX_ORG
+    );
 }
 
 #[tokio::test]
@@ -350,10 +378,7 @@ async fn connections_views_show_organizations() {
 
     // The CLI reads the same file.
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(
-        dir.path().join("config.toml"),
-        config(&closed_url(), ""),
-    )
-    .expect("write config");
+    std::fs::write(dir.path().join("config.toml"), config(&closed_url(), ""))
+        .expect("write config");
     check_view(&common::bin::cli_json(dir.path(), &["connections"]));
 }

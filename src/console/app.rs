@@ -1,5 +1,7 @@
 //! The console's state and its one `update` function. Pure: no terminal, no engine, no
 //! tasks. Everything it wants done comes back as [`Effect`] values for the event loop.
+//! By pane: `compose`, `connections` (grouped by organization, `y` copies an endpoint
+//! ID), `detail`, `feed`.
 
 use super::composer::Composer;
 use super::feed::FeedRing;
@@ -413,6 +415,7 @@ impl App {
                     }
                     KeyCode::Char('g') | KeyCode::Home => self.connection_cursor = 0,
                     KeyCode::Char('G') | KeyCode::End => self.connection_cursor = last,
+                    KeyCode::Char('y') => return self.copy_endpoint_id(),
                     _ => return None,
                 }
                 done
@@ -533,7 +536,8 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             }
             Vec::new()
         }
-        Msg::Connections(view) => {
+        Msg::Connections(mut view) => {
+            group_by_organization(&mut view);
             // The refresh brings the same figures most seconds: nothing to redraw then.
             if app.connections.as_ref() == Some(&view) {
                 return Vec::new();
@@ -586,8 +590,11 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
 }
 
 mod compose;
+mod connections;
 mod detail;
 mod feed;
+
+use connections::group_by_organization;
 
 pub use compose::lists::HISTORY_PAGE;
 pub use detail::{BodySide, Confirm, Detail};

@@ -106,7 +106,6 @@ impl Engine {
             .map(Box::new);
         judged.answer.map_err(|error| Rejection { error, meta })
     }
-
 }
 
 /// The platform's extension naming the organization a query comes from.

@@ -41,6 +41,7 @@ pub(super) const ENVIRONMENT_KEYS: Keys = &[
 pub(super) const CONNECTION_KEYS: Keys = &[
     ("j / k, ↓ / ↑", "next / previous destination"),
     ("g / G", "first / last"),
+    ("y", "copy the destination's endpoint ID"),
 ];
 
 pub(super) const FEED_KEYS: Keys = &[
@@ -159,7 +160,7 @@ pub(super) fn hint(app: &App, theme: &Theme) -> Line<'static> {
             ),
             Pane::Connections => (
                 "connections",
-                "j/k move · / filter · ? help · tab next pane",
+                "j/k move · y copy ID · / filter · ? help · tab next pane",
             ),
             Pane::Feed => (
                 "feed",

@@ -2,7 +2,7 @@
 //! Live feed and the Composer's place on the right.
 
 use super::{age, latency, patient, rate, status_symbol, thousands};
-use crate::client::wire::{DestinationView, SourceView};
+use crate::client::wire::{ConnectionsView, DestinationView, SourceView};
 use crate::console::app::{App, Pane};
 use crate::console::theme::Theme;
 use crate::model::reach::DeliveryMode;
@@ -139,26 +139,65 @@ fn connections(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, now: Dat
         lines.push(Line::styled("  none", theme.dim));
     }
     lines.extend(view.sources.iter().map(|s| source_line(s, theme, now)));
-    lines.push(Line::styled("Destinations", heading));
+    // With organizations (an engine that has them), destinations are grouped under
+    // theirs, as the platform's Connections page lists them; `update` keeps them in
+    // that order, so the cursor walks the groups top to bottom.
+    let grouped = !view.organizations.is_empty();
+    if !grouped {
+        lines.push(Line::styled("Destinations", heading));
+    }
     if view.destinations.is_empty() {
         lines.push(Line::styled("  none", theme.dim));
     }
+    let mut group = None;
+    let mut selected_end = lines.len();
     for (i, d) in view.destinations.iter().enumerate() {
-        let style = row_style(app, Pane::Connections, i == app.connection_cursor, theme);
+        if grouped && group != Some(d.destination.organization) {
+            group = Some(d.destination.organization);
+            lines.push(organization_heading(view, d, heading, theme));
+        }
+        let selected = i == app.connection_cursor;
+        let style = row_style(app, Pane::Connections, selected, theme);
         lines.extend(
             destination_lines(d, theme, now)
                 .into_iter()
                 .map(|l| l.style(style)),
         );
+        if grouped && selected {
+            // The endpoint ID the platform's clients address it by; `y` copies it whole.
+            let id = d.destination.id.to_string();
+            lines.push(
+                Line::styled(format!("    id {}… y copy", &id[..13]), theme.dim).style(style),
+            );
+        }
+        if i <= app.connection_cursor {
+            selected_end = lines.len();
+        }
     }
     // Keep the selected destination in view when there are more than fit.
     let height = area.height.saturating_sub(2) as usize;
-    let selected_end = view.sources.len().max(1)
-        + 2
-        + (app.connection_cursor + 1).min(view.destinations.len()) * 3;
     let scroll = selected_end.saturating_sub(height);
     let scroll = u16::try_from(scroll).unwrap_or(u16::MAX);
     frame.render_widget(Paragraph::new(lines).block(block).scroll((scroll, 0)), area);
+}
+
+/// An organization's heading in the Connections pane: its name, and whether it is yours.
+fn organization_heading(
+    view: &ConnectionsView,
+    d: &DestinationView,
+    heading: Style,
+    theme: &Theme,
+) -> Line<'static> {
+    let org = view
+        .organizations
+        .iter()
+        .find(|o| o.id == d.destination.organization);
+    let name = org.map_or("Other", |o| o.name.as_str());
+    let mut spans = vec![Span::styled(name.to_string(), heading)];
+    if org.is_some_and(|o| o.own) {
+        spans.push(Span::styled(" (yours)", theme.dim));
+    }
+    Line::from(spans)
 }
 
 fn source_line(s: &SourceView, theme: &Theme, now: DateTime<Utc>) -> Line<'static> {

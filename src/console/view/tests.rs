@@ -577,3 +577,4 @@ fn production_band_is_red() {
 
 mod composer;
 mod fhir;
+mod organizations;

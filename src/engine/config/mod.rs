@@ -37,6 +37,13 @@
 //! destination = "Acme EHR"
 //! data_models = ["Results", "PatientAdmin"]   # or ["*"]
 //!
+//! # Organizations (`organizations`): each record's `organization = "…"`, the time
+//! # zone it inherits, and a destination's `render_time_zone`.
+//! [[organizations]]
+//! name = "Acme Health"
+//! time_zone = "America/Chicago"
+//! own = true
+//!
 //! # The composer's variables, per environment: `{{mrn}}` in a composed request.
 //! # Development has built-in values (the sandbox panel's first patient); these
 //! # override them. See `model::variables`.
@@ -448,7 +455,11 @@ fn builtins() -> (Vec<Source>, Vec<Destination>, Vec<Subscription>) {
     // The console speaks for you; the sandbox is another organization's system.
     let sources = vec![
         source(CONSOLE_SOURCE_ID, CONSOLE_SOURCE_NAME, OWN_ORGANIZATION_ID),
-        source(sandbox::SOURCE_ID, sandbox::SOURCE_NAME, SANDBOX_ORGANIZATION_ID),
+        source(
+            sandbox::SOURCE_ID,
+            sandbox::SOURCE_NAME,
+            SANDBOX_ORGANIZATION_ID,
+        ),
     ];
     let ehr = Destination {
         id: sandbox::DESTINATION_ID,

@@ -1,4 +1,5 @@
-//! Timestamp normalization for exchanged payloads.
+//! Timestamp normalization for exchanged payloads, and (`render`) writing them in a
+//! destination's zone for one that asks (`render_time_zone`).
 //!
 //! This module is the single place that decides what a timestamp looks like
 //! when it leaves the engine. The rules are:
@@ -392,8 +393,8 @@ fn push_digits(out: &mut String, value: u32, width: usize) {
 
 mod check;
 mod render;
-pub use render::{format_in_zone, render_payload, render_timestamp};
 pub use check::{ImpossibleTimestamp, find_impossible, find_impossible_in, impossibility};
+pub use render::{format_in_zone, render_payload, render_timestamp};
 
 #[cfg(test)]
 mod tests;

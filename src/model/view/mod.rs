@@ -22,8 +22,7 @@ pub use composer::{ComposerToken, HistoryEntry, HistoryPage, Sent};
 pub use connections::{
     ConnectionsView, DeliveryView, DestinationHealth, DestinationInfo, DestinationView,
     EnvironmentView, LastAttempt, OrganizationView, QueueKeyView, SourceHealth, SourceInfo,
-    SourceView,
-    VerificationMethodView,
+    SourceView, VerificationMethodView,
 };
 pub use logs::{LogDetail, LogPage, LogQuery, VisibleDetail};
 pub use revocation::{RevokeReport, RevokedItem, RevokedKind};

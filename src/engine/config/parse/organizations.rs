@@ -129,7 +129,9 @@ pub(super) fn link(
         if r.timezone.is_none() {
             s.timezone = zone_of(link).unwrap_or(Tz::UTC);
         }
-        links.sources.push(link.map(|i| declared[i].org.name.clone()));
+        links
+            .sources
+            .push(link.map(|i| declared[i].org.name.clone()));
     }
     for (r, (_, d)) in raw.destinations.iter().zip(destinations.iter_mut()) {
         let link = find(r.organization.as_ref(), check);
@@ -137,18 +139,16 @@ pub(super) fn link(
             d.timezone = zone_of(link).unwrap_or(Tz::UTC);
         }
         d.render_time_zone = render_zone(r.render_time_zone.as_ref(), d.timezone, check);
-        links.destinations.push(link.map(|i| declared[i].org.name.clone()));
+        links
+            .destinations
+            .push(link.map(|i| declared[i].org.name.clone()));
     }
     links
 }
 
 /// `render_time_zone`: an IANA name, or `true` / `"organization"` for the
 /// destination's own zone (its `timezone`, else its organization's, else UTC).
-fn render_zone(
-    value: Option<&Spanned<toml::Value>>,
-    own: Tz,
-    check: &mut Checker,
-) -> Option<Tz> {
+fn render_zone(value: Option<&Spanned<toml::Value>>, own: Tz, check: &mut Checker) -> Option<Tz> {
     let value = value?;
     match value.get_ref() {
         toml::Value::Boolean(on) => on.then_some(own),
@@ -194,7 +194,12 @@ pub(super) fn resolve(
     };
     let mut declared: Vec<Organization> = declared
         .into_iter()
-        .zip(generated.into_iter().map(Some).chain(std::iter::repeat(None)))
+        .zip(
+            generated
+                .into_iter()
+                .map(Some)
+                .chain(std::iter::repeat(None)),
+        )
         .map(|(d, generated)| Organization {
             id: d.id.or(generated).unwrap_or_else(Uuid::new_v4),
             ..d.org
