@@ -1,7 +1,6 @@
 //! The console's state and its one `update` function. Pure: no terminal, no engine, no
 //! tasks. Everything it wants done comes back as [`Effect`] values for the event loop.
-//! By pane: `compose`, `connections` (grouped by organization, `y` copies an endpoint
-//! ID), `detail`, `feed`.
+//! By pane: `compose`, `connections` (grouped by organization), `detail`, `feed`.
 
 use super::composer::Composer;
 use super::feed::FeedRing;
@@ -537,7 +536,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             Vec::new()
         }
         Msg::Connections(mut view) => {
-            group_by_organization(&mut view);
+            connections::group_by_organization(&mut view);
             // The refresh brings the same figures most seconds: nothing to redraw then.
             if app.connections.as_ref() == Some(&view) {
                 return Vec::new();
@@ -593,8 +592,6 @@ mod compose;
 mod connections;
 mod detail;
 mod feed;
-
-use connections::group_by_organization;
 
 pub use compose::lists::HISTORY_PAGE;
 pub use detail::{BodySide, Confirm, Detail};
