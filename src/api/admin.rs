@@ -57,7 +57,7 @@ fn query_params<T>(params: Result<Query<T>, QueryRejection>, allowed: &str) -> R
         .map_err(|e| ApiError::bad_request(format!("{}. {allowed}", e.body_text())))
 }
 
-fn operator(engine: &Engine, headers: &HeaderMap) -> Result<TokenRecord, ApiError> {
+pub(super) fn operator(engine: &Engine, headers: &HeaderMap) -> Result<TokenRecord, ApiError> {
     let token = admin(engine, headers)?;
     if !token.role.may_operate() {
         return Err(ApiError::new(
@@ -232,7 +232,7 @@ async fn record_composer_history(
 /// Runs a handler's store reads on tokio's blocking pool: they touch the disk and may
 /// wait for the journal, which must not hold an async worker (and the connections on
 /// it) meanwhile.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     read: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(read).await.unwrap_or_else(|e| {

@@ -2,12 +2,14 @@
 //! [`upload`]) and the admin API (`/admin/v1/*`). Handlers only adapt HTTP to engine
 //! calls; every error leaves in the platform's shape, except [`oauth`]'s (the JWT
 //! flow's token endpoint), in RFC 6749's, and [`fhir`]'s (the FHIR R4 API under
-//! `/fhir/R4/`), as OperationOutcomes.
+//! `/fhir/R4/`), as OperationOutcomes; [`platform_api`] is the management API
+//! (`/platform/v0|v1/organizations/{org}/…`) in its own `{meta, payload}` shape.
 
 pub mod admin;
 pub mod fhir;
 pub mod oauth;
 pub mod platform;
+pub mod platform_api;
 pub mod server;
 pub mod upload;
 
@@ -29,6 +31,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .merge(upload::routes())
         .merge(oauth::routes())
         .merge(fhir::routes())
+        .merge(platform_api::routes())
         .nest("/admin/v1", admin::routes())
         .nest_service(
             crate::sandbox::PATH,
