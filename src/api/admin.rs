@@ -313,13 +313,19 @@ fn check_admin(engine: &Engine, token: &str) -> Result<TokenRecord, ApiError> {
             secret_sha256: String::new(),
             created_at: Utc::now(),
             expires_at: None,
+            client: None,
         });
     }
-    let record = engine
+    let admin_token = engine
         .credentials()
         .check_token(token)
-        .map_err(|e| ApiError::internal(e.to_string()))?
-        .ok_or_else(|| {
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    // Otherwise a user key's access token (the JWT flow), which carries its key's role.
+    let record = match admin_token {
+        Some(record) => Some(record),
+        None => engine.user_for_token(token)?,
+    };
+    let record = record.ok_or_else(|| {
             ApiError::unauthorized(
                 "This is not an admin token of this engine (or it was revoked). Create one \
                  with `switchboard tokens create --role viewer --name NAME`.",
