@@ -326,11 +326,11 @@ fn check_admin(engine: &Engine, token: &str) -> Result<TokenRecord, ApiError> {
         None => engine.user_for_token(token)?,
     };
     let record = record.ok_or_else(|| {
-            ApiError::unauthorized(
-                "This is not an admin token of this engine (or it was revoked). Create one \
+        ApiError::unauthorized(
+            "This is not an admin token of this engine (or it was revoked). Create one \
                  with `switchboard tokens create --role viewer --name NAME`.",
-            )
-        })?;
+        )
+    })?;
     // A token file restored by hand after `tokens revoke` stays refused.
     if engine
         .revocations()

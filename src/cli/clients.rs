@@ -56,7 +56,12 @@ pub fn create_user(
         Some(lifetime) => lifetime,
         None => at.load()?.settings.admin_token_lifetime,
     };
-    let registered =
-        users::register_user(&Credentials::new(&at.data_dir()), role, name, lifetime, keys)?;
+    let registered = users::register_user(
+        &Credentials::new(&at.data_dir()),
+        role,
+        name,
+        lifetime,
+        keys,
+    )?;
     super::print(json, &registered, users::RegisteredUser::text)
 }
