@@ -6,11 +6,10 @@
 mod common;
 
 use axum::http::StatusCode;
-use base64::Engine as _;
 use common::bin::{self, LAB_TO_EHR};
 use common::jwt::{KeyPair, b64, claims, jwks_file, openssl, rsa_key, sign};
 use common::{TestEngine, client, payload, serve_stub};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::process::Command;
