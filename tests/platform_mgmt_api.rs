@@ -315,6 +315,8 @@ async fn each_log_filter_narrows_the_search() {
     .await;
     let b = send(&e, "Prod Lab", "Prod EHR", "Results", "New", "MRN-B").await;
     settled(&e).await;
+    // Apart from both sides by more than the millisecond timestamps resolve.
+    tokio::time::sleep(Duration::from_millis(20)).await;
     let middle = chrono::Utc::now();
     tokio::time::sleep(Duration::from_millis(20)).await;
     let c = send(
@@ -444,6 +446,13 @@ async fn a_viewer_user_key_logs_in_with_rs384_and_sees_no_phi_in_production() {
     let admin = e.admin_token(Role::Admin);
     let (_, listed) = e.get("/admin/v1/tokens", Some(&admin)).await;
     assert!(listed.to_string().contains("\"ana\""), "{listed}");
+    let sessions = listed["sessions"].as_array().expect("sessions");
+    assert!(
+        sessions
+            .iter()
+            .any(|s| s["kind"] == "user" && s["actor"] == client_id),
+        "the user key's live token is listed as a user session: {listed}"
+    );
     let (status, body) = e
         .post_json("/admin/v1/tokens/ana/revoke", Some(&admin), &json!({}))
         .await;
