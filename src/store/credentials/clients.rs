@@ -116,6 +116,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_user_key_is_a_token_record_no_admin_token_can_match() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let creds = Credentials::new(dir.path());
+        let (record, secret) = creds
+            .create_user_client(
+                Role::Viewer,
+                "ana",
+                chrono::Duration::days(1),
+                NewClient::Hs384,
+            )
+            .expect("create");
+        assert!(secret.is_some());
+        assert_eq!(record.client.as_ref().map(ClientAuth::kind), Some("hs384"));
+        let read = creds.token(&record.id).expect("read").expect("found");
+        assert_eq!(read, record);
+        assert!(creds.tokens().expect("list").contains(&record));
+        // Its empty hash must not let an `sbt_` token with its ID in, whatever the secret.
+        for guess in ["", "x", "00"] {
+            let token = format!("sbt_{}_{guess}", record.id);
+            assert!(creds.check_token(&token).expect("check").is_none());
+        }
+        assert!(creds.token("../keys/x").expect("read").is_none());
+    }
+
+    #[test]
     fn a_client_is_a_key_record_that_cannot_log_in_with_a_secret() {
         let dir = tempfile::tempdir().expect("tempdir");
         let creds = Credentials::new(dir.path());
