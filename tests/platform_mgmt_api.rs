@@ -243,6 +243,13 @@ async fn each_route_answers_in_the_envelope_under_v0_and_v1() {
             .get(&path(v, &format!("logs/{}", Uuid::new_v4())), Some(&admin))
             .await;
         assert_error(status, &body, 404, "no log");
+        // An unknown route and a wrong method answer in this API's shape too.
+        let (status, body) = e.get(&path(v, "widgets"), Some(&admin)).await;
+        assert_error(status, &body, 404, "no Platform API route");
+        let (status, body) = e
+            .post_json(&path(v, "environments"), Some(&admin), &json!({}))
+            .await;
+        assert_error(status, &body, 405, "use GET");
     }
 }
 

@@ -49,6 +49,14 @@ pub fn router(engine: Arc<Engine>) -> Router {
 }
 
 async fn not_found(uri: axum::http::Uri) -> Response {
+    if uri.path().starts_with(platform_api::PREFIX) {
+        return platform_api::error(&ApiError::not_found(format!(
+            "There is no Platform API route {}. Its routes are /platform/v1/organizations/\
+             {{org}}/ followed by environments, subscriptions, logs, logs/{{id}} or \
+             logs/{{id}}/retry (v0 as well).",
+            uri.path()
+        )));
+    }
     if uri.path().starts_with(fhir::PREFIX) {
         return fhir::outcome(&ApiError::not_found(format!(
             "There is no FHIR route {}. The FHIR API is /fhir/R4/{{slug}}/{{environment}}/ \
@@ -93,6 +101,8 @@ async fn method_not_allowed(
     let error = ApiError::new(405, "request", "Request", text);
     let mut answer = if path.starts_with(fhir::PREFIX) {
         fhir::outcome(&error)
+    } else if path.starts_with(platform_api::PREFIX) {
+        platform_api::error(&error)
     } else {
         error_response(&error, None)
     };

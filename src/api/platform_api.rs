@@ -21,6 +21,9 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+/// Where this API's routes start (its 404s and 405s answer in its shape too).
+pub const PREFIX: &str = "/platform/";
+
 /// The version every answer carries in `meta`.
 pub const VERSION: &str = "1.0.0";
 
@@ -78,7 +81,7 @@ pub(super) fn answer(result: Result<Value, ApiError>) -> Response {
 }
 
 /// An error in this API's shape (see the module's doc), keeping any headers it carries.
-pub(super) fn error(e: &ApiError) -> Response {
+pub fn error(e: &ApiError) -> Response {
     let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let errors: Vec<Value> = e
         .entries
