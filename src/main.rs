@@ -265,12 +265,15 @@ enum DestinationsAction {
 
 #[derive(Subcommand)]
 enum TokensAction {
-    /// Create an admin API token; it is shown once.
+    /// Create an admin API token; it is shown once. With --jwks, --jwks-url or --hs384,
+    /// register a user key (the JWT flow) for the Platform and admin APIs instead.
     Create {
         #[arg(long)]
         role: Role,
         #[arg(long)]
         name: String,
+        #[command(flatten)]
+        client: cli::clients::ClientArgs,
         /// Lifetime: days (90, 90d), or 12h, 30m, 45s. Default: [engine] admin_token_days
         /// of the configuration, else 90 days.
         #[arg(long, value_parser = revocation::command::parse_lifetime)]
@@ -366,10 +369,14 @@ fn tokens(action: TokensAction) -> Result<()> {
         TokensAction::Create {
             role,
             name,
+            client,
             expires_in,
             json,
             at,
-        } => records::tokens_create(role, &name, expires_in, json, &at),
+        } => match client.keys() {
+            Some(keys) => cli::clients::create_user(role, &name, expires_in, keys, json, &at),
+            None => records::tokens_create(role, &name, expires_in, json, &at),
+        },
         TokensAction::Revoke { name, json, at } => revoke::tokens_revoke(&name, json, &at),
         TokensAction::List { json, at } => revoke::tokens_list(json, &at),
     }

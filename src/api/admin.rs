@@ -57,7 +57,7 @@ fn query_params<T>(params: Result<Query<T>, QueryRejection>, allowed: &str) -> R
         .map_err(|e| ApiError::bad_request(format!("{}. {allowed}", e.body_text())))
 }
 
-fn operator(engine: &Engine, headers: &HeaderMap) -> Result<TokenRecord, ApiError> {
+pub(super) fn operator(engine: &Engine, headers: &HeaderMap) -> Result<TokenRecord, ApiError> {
     let token = admin(engine, headers)?;
     if !token.role.may_operate() {
         return Err(ApiError::new(
@@ -232,7 +232,7 @@ async fn record_composer_history(
 /// Runs a handler's store reads on tokio's blocking pool: they touch the disk and may
 /// wait for the journal, which must not hold an async worker (and the connections on
 /// it) meanwhile.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     read: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(read).await.unwrap_or_else(|e| {
@@ -313,18 +313,24 @@ fn check_admin(engine: &Engine, token: &str) -> Result<TokenRecord, ApiError> {
             secret_sha256: String::new(),
             created_at: Utc::now(),
             expires_at: None,
+            client: None,
         });
     }
-    let record = engine
+    let admin_token = engine
         .credentials()
         .check_token(token)
-        .map_err(|e| ApiError::internal(e.to_string()))?
-        .ok_or_else(|| {
-            ApiError::unauthorized(
-                "This is not an admin token of this engine (or it was revoked). Create one \
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    // Otherwise a user key's access token (the JWT flow), which carries its key's role.
+    let record = match admin_token {
+        Some(record) => Some(record),
+        None => engine.user_for_token(token)?,
+    };
+    let record = record.ok_or_else(|| {
+        ApiError::unauthorized(
+            "This is not an admin token of this engine (or it was revoked). Create one \
                  with `switchboard tokens create --role viewer --name NAME`.",
-            )
-        })?;
+        )
+    })?;
     // A token file restored by hand after `tokens revoke` stays refused.
     if engine
         .revocations()

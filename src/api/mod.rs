@@ -2,12 +2,14 @@
 //! [`upload`]) and the admin API (`/admin/v1/*`). Handlers only adapt HTTP to engine
 //! calls; every error leaves in the platform's shape, except [`oauth`]'s (the JWT
 //! flow's token endpoint), in RFC 6749's, and [`fhir`]'s (the FHIR R4 API under
-//! `/fhir/R4/`), as OperationOutcomes.
+//! `/fhir/R4/`), as OperationOutcomes; [`platform_api`] is the management API
+//! (`/platform/v0|v1/organizations/{org}/…`) in its own `{meta, payload}` shape.
 
 pub mod admin;
 pub mod fhir;
 pub mod oauth;
 pub mod platform;
+pub mod platform_api;
 pub mod server;
 pub mod upload;
 
@@ -29,6 +31,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .merge(upload::routes())
         .merge(oauth::routes())
         .merge(fhir::routes())
+        .merge(platform_api::routes())
         .nest("/admin/v1", admin::routes())
         .nest_service(
             crate::sandbox::PATH,
@@ -46,6 +49,14 @@ pub fn router(engine: Arc<Engine>) -> Router {
 }
 
 async fn not_found(uri: axum::http::Uri) -> Response {
+    if uri.path().starts_with(platform_api::PREFIX) {
+        return platform_api::error(&ApiError::not_found(format!(
+            "There is no Platform API route {}. Its routes are /platform/v1/organizations/\
+             {{org}}/ followed by environments, subscriptions, logs, logs/{{id}} or \
+             logs/{{id}}/retry (v0 as well).",
+            uri.path()
+        )));
+    }
     if uri.path().starts_with(fhir::PREFIX) {
         return fhir::outcome(&ApiError::not_found(format!(
             "There is no FHIR route {}. The FHIR API is /fhir/R4/{{slug}}/{{environment}}/ \
@@ -90,6 +101,8 @@ async fn method_not_allowed(
     let error = ApiError::new(405, "request", "Request", text);
     let mut answer = if path.starts_with(fhir::PREFIX) {
         fhir::outcome(&error)
+    } else if path.starts_with(platform_api::PREFIX) {
+        platform_api::error(&error)
     } else {
         error_response(&error, None)
     };

@@ -1,11 +1,14 @@
 //! `keys create --jwks FILE | --jwks-url URL | --hs384`: an OAuth client for the JWT
-//! flow (see `engine::oauth::register`).
+//! flow (see `engine::oauth::register`); `tokens create` with the same flags: a user
+//! key (see `engine::oauth::users`).
 
 use crate::Locations;
 use anyhow::Result;
 use clap::Args;
 use std::path::PathBuf;
 use switchboard::engine::oauth::register::{self, ClientKeys};
+use switchboard::engine::oauth::users;
+use switchboard::model::Role;
 use switchboard::store::credentials::Credentials;
 
 #[derive(Args, Clone, Default)]
@@ -39,4 +42,26 @@ pub fn create(source: &str, keys: ClientKeys, json: bool, at: &Locations) -> Res
     let found = super::records::configured_source(&config, source)?;
     let registered = register::register(&Credentials::new(&at.data_dir()), found, keys)?;
     super::print(json, &registered, register::Registered::text)
+}
+
+pub fn create_user(
+    role: Role,
+    name: &str,
+    expires_in: Option<chrono::Duration>,
+    keys: ClientKeys,
+    json: bool,
+    at: &Locations,
+) -> Result<()> {
+    let lifetime = match expires_in {
+        Some(lifetime) => lifetime,
+        None => at.load()?.settings.admin_token_lifetime,
+    };
+    let registered = users::register_user(
+        &Credentials::new(&at.data_dir()),
+        role,
+        name,
+        lifetime,
+        keys,
+    )?;
+    super::print(json, &registered, users::RegisteredUser::text)
 }

@@ -268,6 +268,16 @@ impl Engine {
                  /auth/authenticate.",
             ));
         }
+        if session
+            .api_key
+            .starts_with(super::oauth::users::USER_SESSION_PREFIX)
+        {
+            return Err(ApiError::unauthorized(
+                "This is a user key's token: it works on the Platform API (/platform/v1/…) and \
+                 the admin API, not here. Authenticate as a source (its API key, or an OAuth \
+                 client made with `switchboard keys create --source NAME`).",
+            ));
+        }
         // An in-memory set lookup: the records are reread in the background.
         if let Some(refusal) = self.session_revocation(&session.api_key) {
             return Err(refusal);

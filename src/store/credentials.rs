@@ -65,6 +65,10 @@ pub struct TokenRecord {
     /// [`DEFAULT_ADMIN_TOKEN_LIFETIME`] from their creation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<DateTime<Utc>>,
+    /// Set for a user key (the Platform API's JWT login): the record's `id` is its client
+    /// ID and it has no `sbt_` secret. Absent for an admin token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<ClientAuth>,
 }
 
 /// How long an admin token lives unless `tokens create --expires-in` says otherwise: a
@@ -262,6 +266,7 @@ impl Credentials {
             secret_sha256: hex(&sha256(secret.as_bytes())),
             created_at: now,
             expires_at: Some(now + lifetime),
+            client: None,
         };
         self.save(&self.token_path(&id), &record)?;
         Ok((record, format!("sbt_{id}_{secret}")))
@@ -309,6 +314,14 @@ impl Credentials {
     /// Every admin token on disk, expired ones included.
     pub fn tokens(&self) -> Result<Vec<TokenRecord>, CredentialError> {
         self.list("tokens", |r: &TokenRecord| r.created_at)
+    }
+
+    /// One admin token's or user key's record by its ID.
+    pub fn token(&self, id: &str) -> Result<Option<TokenRecord>, CredentialError> {
+        if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(None);
+        }
+        self.load(&self.token_path(id))
     }
 
     /// Deletes an admin token's file; false when it was already gone.

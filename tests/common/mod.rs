@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod bin;
+pub mod jwt;
 pub mod tmux;
 
 use axum::Router;

@@ -7,6 +7,8 @@
 //!   code of ours) and claims.
 //! - [`jwks`]: clients' public keys, from the JWKS given at registration or fetched from
 //!   a URL (cached, refetched boundedly, never from link-local or metadata addresses).
+//! - [`users`]: user keys, whose tokens carry an admin role for the Platform and admin
+//!   APIs instead of a source.
 //! - The replay records of `jti` are in the store ([`crate::store::replay`]).
 //!
 //! Every problem with the assertion answers `invalid_client` (401), as RFC 7523 §3.2
@@ -14,6 +16,7 @@
 
 pub mod jwks;
 pub mod register;
+pub mod users;
 mod verify;
 
 use super::{Engine, random_failure, write_failure};
@@ -165,16 +168,16 @@ impl Engine {
         let verified = self
             .verify_assertion(assertion, request.client_id.as_deref())
             .await?;
-        let source = self
-            .registry
-            .source(verified.client.source_id)
-            .ok_or_else(|| {
-                OAuthError::invalid_client(
-                    "This client belongs to a source that is no longer configured. Register a \
-                     client for a configured source (`switchboard keys create --source NAME`).",
-                )
-            })?
-            .clone();
+        let (source_id, session_key) = match &verified.user {
+            Some(user) => (
+                uuid::Uuid::nil(),
+                format!("{}{}", users::USER_SESSION_PREFIX, user.id),
+            ),
+            None => (
+                self.client_source(&verified)?,
+                verified.client.api_key.clone(),
+            ),
+        };
         self.ensure_writable()?;
         let now = Utc::now();
         if let Some(jti) = &verified.jti {
@@ -197,8 +200,8 @@ impl Engine {
             .put_session(
                 &sha256(access_token.as_bytes()),
                 &Session {
-                    source_id: source.id,
-                    api_key: verified.client.api_key.clone(),
+                    source_id,
+                    api_key: session_key,
                     refresh: false,
                     expires: now + ACCESS_TOKEN_LIFETIME,
                     family: None,
@@ -217,6 +220,19 @@ impl Engine {
             expires_in: ACCESS_TOKEN_LIFETIME.num_seconds(),
             scope: SCOPE.into(),
         })
+    }
+
+    /// The configured source a source's client acts for.
+    fn client_source(&self, verified: &verify::Verified) -> Result<uuid::Uuid, OAuthError> {
+        self.registry
+            .source(verified.client.source_id)
+            .map(|s| s.id)
+            .ok_or_else(|| {
+                OAuthError::invalid_client(
+                    "This client belongs to a source that is no longer configured. Register a \
+                     client for a configured source (`switchboard keys create --source NAME`).",
+                )
+            })
     }
 
     /// The token URLs an assertion's `aud` may name.

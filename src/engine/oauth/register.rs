@@ -50,13 +50,13 @@ pub enum RegisterError {
     Credentials(#[from] CredentialError),
 }
 
-/// Checks `keys` and registers a client for `source`.
-pub fn register(
-    credentials: &Credentials,
-    source: &Source,
-    keys: ClientKeys,
-) -> Result<Registered, RegisterError> {
-    let (new, kids, jwks_url) = match keys {
+/// A checked client's keys: what to store, the JWKS file's `kid`s, the JWKS URL.
+pub(crate) type Checked = (NewClient, Vec<String>, Option<String>);
+
+/// Checks `keys` (a JWKS file's usable keys, a JWKS URL's form) before anything is
+/// written.
+pub(crate) fn check(keys: ClientKeys) -> Result<Checked, RegisterError> {
+    Ok(match keys {
         ClientKeys::JwksFile(path) => {
             let text = std::fs::read(&path).map_err(|e| RegisterError::Read {
                 path: path.clone(),
@@ -87,7 +87,16 @@ pub fn register(
             (NewClient::JwksUrl(url.clone()), Vec::new(), Some(url))
         }
         ClientKeys::Hs384 => (NewClient::Hs384, Vec::new(), None),
-    };
+    })
+}
+
+/// Checks `keys` and registers a client for `source`.
+pub fn register(
+    credentials: &Credentials,
+    source: &Source,
+    keys: ClientKeys,
+) -> Result<Registered, RegisterError> {
+    let (new, kids, jwks_url) = check(keys)?;
     let (record, secret) =
         credentials.create_client(source.id, &source.name, source.environment, new)?;
     Ok(Registered {

@@ -3,7 +3,7 @@
 
 use super::{CLOCK_SKEW, MAX_ASSERTION_LIFETIME, OAuthError};
 use crate::engine::Engine;
-use crate::store::credentials::{ApiKeyRecord, ClientAuth};
+use crate::store::credentials::{ApiKeyRecord, ClientAuth, TokenRecord};
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, errors::ErrorKind};
@@ -12,6 +12,8 @@ use serde_json::{Map, Value};
 /// What a verified assertion settles.
 pub(crate) struct Verified {
     pub client: ApiKeyRecord,
+    /// For a user key: its record (the role the token will carry).
+    pub user: Option<TokenRecord>,
     pub jti: Option<String>,
     pub expires: DateTime<Utc>,
 }
@@ -79,7 +81,7 @@ impl Engine {
         &self,
         assertion: &str,
         client_id: Option<&str>,
-    ) -> Result<ApiKeyRecord, OAuthError> {
+    ) -> Result<(ApiKeyRecord, Option<TokenRecord>), OAuthError> {
         let claims = peek(assertion, 1).ok_or_else(not_a_jwt)?;
         let iss = claim_str(&claims, "iss").map(str::trim).unwrap_or("");
         if iss.is_empty() {
@@ -103,6 +105,9 @@ impl Engine {
                  its clientId."
             ))
         };
+        if let Some(found) = self.user_client(iss)? {
+            return Ok(found);
+        }
         let record = self.credentials.key(iss).map_err(|e| {
             tracing::error!(error = %e, "cannot read a client's record");
             OAuthError::server(500)
@@ -121,7 +126,48 @@ impl Engine {
                  --source NAME --jwks FILE`."
             )));
         }
-        Ok(record)
+        Ok((record, None))
+    }
+
+    /// A user key named by `iss` (a token record with a client), as a client record
+    /// with no source; refused when revoked or expired.
+    fn user_client(
+        &self,
+        iss: &str,
+    ) -> Result<Option<(ApiKeyRecord, Option<TokenRecord>)>, OAuthError> {
+        let record = self.credentials.token(iss).map_err(|e| {
+            tracing::error!(error = %e, "cannot read a user key's record");
+            OAuthError::server(500)
+        })?;
+        let Some(user) = record.filter(|r| r.client.is_some()) else {
+            return Ok(None);
+        };
+        if self.revocations.current().admin_token_revoked(&user.id) {
+            return Err(OAuthError::invalid_client(
+                "This user key was revoked. Register a new one (`switchboard tokens create \
+                 --role ROLE --name NAME --jwks FILE`).",
+            ));
+        }
+        if user.expires() <= Utc::now() {
+            return Err(OAuthError::invalid_client(format!(
+                "This user key expired at {}. Register a new one (`switchboard tokens create \
+                 --role {} --name {} --jwks FILE`).",
+                crate::model::time::format_utc(user.expires()),
+                user.role.as_str(),
+                user.name
+            )));
+        }
+        let client = ApiKeyRecord {
+            api_key: user.id.clone(),
+            source_id: uuid::Uuid::nil(),
+            source_name: user.name.clone(),
+            // Unused for a user key: it sends nothing as a source.
+            environment: crate::model::Environment::Development,
+            secret_sha256: String::new(),
+            created_at: user.created_at,
+            client: user.client.clone(),
+        };
+        Ok(Some((client, Some(user))))
     }
 
     /// The key to verify with: the client's HS384 secret, or its public key named by
@@ -171,7 +217,7 @@ impl Engine {
         client_id: Option<&str>,
     ) -> Result<Verified, OAuthError> {
         let (alg, kid) = algorithm_of(assertion)?;
-        let client = self.client_of(assertion, client_id)?;
+        let (client, user) = self.client_of(assertion, client_id)?;
         let key = self.key_for(&client, alg, kid.as_deref()).await?;
         let mut validation = Validation::new(alg);
         validation.leeway = CLOCK_SKEW.num_seconds().unsigned_abs();
@@ -187,6 +233,7 @@ impl Engine {
         Ok(Verified {
             jti: claim_str(&claims, "jti").map(str::to_string),
             client,
+            user,
             expires,
         })
     }

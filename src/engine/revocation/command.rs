@@ -238,7 +238,7 @@ pub fn tokens_text(listing: &TokensListing) -> String {
             .api_key
             .as_deref()
             .map(|k| format!("key {k}"))
-            .or_else(|| s.actor.as_deref().map(|a| format!("composer {a}")))
+            .or_else(|| s.actor.as_deref().map(|a| format!("{} {a}", s.kind)))
             .unwrap_or_default();
         out += &format!(
             "  {who}  source {}  access {} refresh {}  until {}\n",

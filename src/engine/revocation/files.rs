@@ -277,15 +277,19 @@ pub fn listing(
             .entry((s.api_key.clone(), s.source_id))
             .or_insert_with(|| {
                 let composer = s.api_key.strip_prefix("composer:");
+                // A user key's sessions (the Platform API's JWT login) name the key.
+                let user = s
+                    .api_key
+                    .strip_prefix(crate::engine::oauth::users::USER_SESSION_PREFIX);
+                let kind = match (composer, user) {
+                    (Some(_), _) => "composer",
+                    (_, Some(_)) => "user",
+                    _ => "source",
+                };
                 SessionGroup {
-                    kind: if composer.is_some() {
-                        "composer"
-                    } else {
-                        "source"
-                    }
-                    .into(),
-                    api_key: composer.is_none().then(|| s.api_key.clone()),
-                    actor: composer.map(str::to_string),
+                    kind: kind.into(),
+                    api_key: (composer.is_none() && user.is_none()).then(|| s.api_key.clone()),
+                    actor: composer.or(user).map(str::to_string),
                     source_id: s.source_id,
                     source_name: source_name(s.source_id)
                         .or_else(|| key_sources.get(&s.api_key).cloned()),

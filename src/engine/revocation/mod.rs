@@ -141,11 +141,12 @@ pub struct AdminTokenView {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionGroup {
-    /// `source` (from an API key) or `composer` (minted for a console's composer).
+    /// `source` (from an API key), `composer` (minted for a console's composer) or
+    /// `user` (a user key's, for the Platform and admin APIs; its source ID is nil).
     pub kind: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key: Option<String>,
-    /// For composer tokens: who minted them.
+    /// For composer tokens: who minted them; for user tokens: the user key's ID.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor: Option<String>,
     pub source_id: uuid::Uuid,

@@ -2,8 +2,8 @@
 //! how its assertions are verified. The client ID is the record's `api_key` (a UUID),
 //! so `keys list` and `keys revoke` cover clients as they cover keys.
 
-use super::{ApiKeyRecord, CredentialError, Credentials, random_hex};
-use crate::model::Environment;
+use super::{ApiKeyRecord, CredentialError, Credentials, TokenRecord, random_hex};
+use crate::model::{Environment, Role};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -40,7 +40,52 @@ pub enum NewClient {
     Hs384,
 }
 
+/// The stored form of a new client and, for HS384, its secret to show once.
+fn client_auth(new: NewClient) -> Result<(ClientAuth, Option<String>), CredentialError> {
+    Ok(match new {
+        NewClient::Jwks(jwks) => (ClientAuth::Jwks { jwks }, None),
+        NewClient::JwksUrl(url) => (ClientAuth::JwksUrl { url }, None),
+        NewClient::Hs384 => {
+            // 384 bits, as long as the HMAC's output: RFC 7518 asks at least that.
+            let secret = random_hex(48)?;
+            (
+                ClientAuth::Hs384 {
+                    secret: secret.clone(),
+                },
+                Some(secret),
+            )
+        }
+    })
+}
+
 impl Credentials {
+    /// Registers a user key: an OAuth client whose subject is an admin role, not a
+    /// source. It is a token record (so `tokens list` and `tokens revoke` cover it)
+    /// whose `id` is the client ID and which has no `sbt_` secret.
+    pub fn create_user_client(
+        &self,
+        role: Role,
+        name: &str,
+        lifetime: chrono::Duration,
+        new: NewClient,
+    ) -> Result<(TokenRecord, Option<String>), CredentialError> {
+        let id = random_hex(8)?;
+        let (auth, secret) = client_auth(new)?;
+        let now = Utc::now();
+        let record = TokenRecord {
+            id: id.clone(),
+            name: name.to_string(),
+            role,
+            // Never equal to a SHA-256's hex: no `sbt_` token can match it.
+            secret_sha256: String::new(),
+            created_at: now,
+            expires_at: Some(now + lifetime),
+            client: Some(auth),
+        };
+        self.save(&self.token_path(&id), &record)?;
+        Ok((record, secret))
+    }
+
     /// Registers an OAuth client for a source. Returns the record (its `api_key` is the
     /// client ID) and, for HS384, the secret to show once.
     pub fn create_client(
@@ -51,20 +96,7 @@ impl Credentials {
         new: NewClient,
     ) -> Result<(ApiKeyRecord, Option<String>), CredentialError> {
         let client_id = Uuid::new_v4();
-        let (auth, secret) = match new {
-            NewClient::Jwks(jwks) => (ClientAuth::Jwks { jwks }, None),
-            NewClient::JwksUrl(url) => (ClientAuth::JwksUrl { url }, None),
-            NewClient::Hs384 => {
-                // 384 bits, as long as the HMAC's output: RFC 7518 asks at least that.
-                let secret = random_hex(48)?;
-                (
-                    ClientAuth::Hs384 {
-                        secret: secret.clone(),
-                    },
-                    Some(secret),
-                )
-            }
-        };
+        let (auth, secret) = client_auth(new)?;
         let record = ApiKeyRecord {
             api_key: client_id.to_string(),
             source_id,
@@ -82,6 +114,31 @@ impl Credentials {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_user_key_is_a_token_record_no_admin_token_can_match() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let creds = Credentials::new(dir.path());
+        let (record, secret) = creds
+            .create_user_client(
+                Role::Viewer,
+                "ana",
+                chrono::Duration::days(1),
+                NewClient::Hs384,
+            )
+            .expect("create");
+        assert!(secret.is_some());
+        assert_eq!(record.client.as_ref().map(ClientAuth::kind), Some("hs384"));
+        let read = creds.token(&record.id).expect("read").expect("found");
+        assert_eq!(read, record);
+        assert!(creds.tokens().expect("list").contains(&record));
+        // Its empty hash must not let an `sbt_` token with its ID in, whatever the secret.
+        for guess in ["", "x", "00"] {
+            let token = format!("sbt_{}_{guess}", record.id);
+            assert!(creds.check_token(&token).expect("check").is_none());
+        }
+        assert!(creds.token("../keys/x").expect("read").is_none());
+    }
 
     #[test]
     fn a_client_is_a_key_record_that_cannot_log_in_with_a_secret() {
