@@ -44,11 +44,10 @@ pub const ENVIRONMENT_IDS: [(Environment, Uuid); 3] = [
     ),
 ];
 
-/// The organization this engine answers for.
-// Stand-in until organization records land: the built-in "Switchboard" organization's
-// fixed ID. At merge this becomes `engine.registry().own_organization().id`.
-fn own_organization(_engine: &Engine) -> Uuid {
-    Uuid::from_u128(0x5b7c0a11_c0de_4e57_8a00_0000000000a0)
+/// The organization this engine answers for: yours (`own = true`, else the built-in
+/// "Switchboard").
+fn own_organization(engine: &Engine) -> Uuid {
+    engine.registry().own_organization().id
 }
 
 /// Whether `{org}` in a URL names this engine's own organization.
