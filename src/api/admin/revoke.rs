@@ -6,14 +6,14 @@
 use super::{actor, admin};
 use crate::api::{AppState, reply};
 use crate::engine::Engine;
+use crate::model::view::NewKey;
 use crate::model::{ApiError, Role};
 use crate::store::credentials::TokenRecord;
-use crate::model::view::NewKey;
-use axum::{Json, Router};
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::{get, post};
+use axum::{Json, Router};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
