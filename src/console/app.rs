@@ -60,6 +60,13 @@ pub enum Effect {
     /// Revoke a key or admin tokens (answered with [`Msg::Info`] or [`Msg::Failed`]).
     Revoke(Revoke),
     SetTheme(String),
+    /// The source keys (answered with [`Msg::Keys`]).
+    LoadKeys,
+    /// A new key for `source` (answered with [`Msg::KeyCreated`]).
+    CreateKey {
+        source: Uuid,
+        kind: CreateKind,
+    },
     /// The composer's request, through the platform API as `source`.
     ComposeSend {
         source: Uuid,
@@ -117,6 +124,8 @@ pub enum Msg {
     SavedList(Result<Vec<crate::console::collection::Listed>, String>),
     /// The text back from `$EDITOR`.
     Edited(Result<String, String>),
+    Keys(Result<Vec<crate::client::wire::KeyView>, String>),
+    KeyCreated(Result<crate::client::wire::CreatedKey, String>),
     /// Something worked and the user should know, e.g. "theme light".
     Info(String),
     Resize(u16, u16),
@@ -162,6 +171,8 @@ pub struct App {
     pub prompt: Option<Prompt>,
     pub help: bool,
     pub detail: Option<Detail>,
+    /// The Developer view (keys, endpoints), when open.
+    pub developer: Option<Developer>,
     pub confirm: Option<Confirm>,
     pub status: Option<Status>,
     pub notice: Option<Notice>,
@@ -201,6 +212,7 @@ impl App {
             prompt: None,
             help: false,
             detail: None,
+            developer: None,
             confirm: None,
             status: None,
             notice: None,
@@ -346,6 +358,11 @@ impl App {
         if self.detail.is_some() {
             return self.detail_key(key);
         }
+        if self.developer.is_some()
+            && let Some(effects) = self.developer_key(key)
+        {
+            return Some(effects);
+        }
         if self.focus == Pane::Composer
             && let Some(effects) = self.composer_key(key)
         {
@@ -356,6 +373,8 @@ impl App {
             KeyCode::Char('q') | KeyCode::Esc => return Some(vec![Effect::Quit]),
             KeyCode::Char('?') => self.help = true,
             KeyCode::Char('c') => return Some(self.open_composer(None)),
+            KeyCode::Char('K') => return Some(self.open_developer(DevTab::Keys)),
+            KeyCode::Char('E') => return Some(self.open_developer(DevTab::Endpoints)),
             KeyCode::Char('/') => {
                 let line = LineInput::new(self.filter_text.clone());
                 self.prompt = Some(Prompt::Filter { line, error: None });
@@ -485,6 +504,9 @@ impl App {
                 ),
                 Revoke::Token(name),
             ),
+            Command::Keys => self.open_developer(DevTab::Keys),
+            Command::Endpoints => self.open_developer(DevTab::Endpoints),
+            Command::Jwks(path) => self.register_jwks(path),
             Command::Quit => vec![Effect::Quit],
         }
     }
@@ -572,6 +594,11 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             app.on_edited(text);
             Vec::new()
         }
+        Msg::Keys(keys) => {
+            app.on_keys(keys);
+            Vec::new()
+        }
+        Msg::KeyCreated(created) => app.on_key_created(created),
         Msg::Info(message) => {
             app.notice = Some(Notice::Info(message));
             Vec::new()
@@ -587,10 +614,12 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
 
 mod compose;
 mod detail;
+mod developer;
 mod feed;
 
 pub use compose::lists::HISTORY_PAGE;
 pub use detail::{BodySide, Confirm, Detail};
+pub use developer::{CreateKind, DevTab, Developer, KeyRow};
 
 #[cfg(test)]
 mod tests;
