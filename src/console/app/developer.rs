@@ -125,7 +125,8 @@ impl App {
                     ));
                     Some(vec![Effect::LoadKeys])
                 }
-                _ => None,
+                // The modal has the keyboard: nothing reaches the panes behind it.
+                _ => Some(Vec::new()),
             };
         }
         let last = self.developer_rows().saturating_sub(1);

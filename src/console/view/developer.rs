@@ -55,7 +55,7 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, dev: &Developer, th
     frame.render_widget(block, area);
     let height = usize::from(inner.height);
     let (lines, cursor) = match dev.tab {
-        DevTab::Keys => (key_lines(app, dev, theme), dev.cursor),
+        DevTab::Keys => (key_lines(app, dev, inner.width >= 110, theme), dev.cursor),
         DevTab::Endpoints => (endpoint_lines(app, theme), dev.cursor),
     };
     // Keep the cursor's row in sight; the header stays on top.
@@ -76,11 +76,26 @@ fn row_style(on: bool, theme: &Theme) -> Style {
     }
 }
 
-fn key_lines(app: &App, dev: &Developer, theme: &Theme) -> Vec<Line<'static>> {
+/// `2026-12-01T10:00:00.000Z` as `2026-12-01 10:00` (to the minute, as noted).
+fn minute(time: Option<&str>, none: &str) -> String {
+    match time {
+        Some(t) => t.chars().take(16).collect::<String>().replace('T', " "),
+        None => none.into(),
+    }
+}
+
+/// The rows of the Keys tab; narrow terminals show each key's start (its full value is
+/// what `x` revokes, and the secret's window shows it whole).
+fn key_lines(app: &App, dev: &Developer, wide: bool, theme: &Theme) -> Vec<Line<'static>> {
+    let id_width = if wide { 36 } else { 13 };
     let mut lines = vec![Line::styled(
         format!(
-            "  {:<38} {:<9} {:<25} {:<25}",
-            "SOURCE / KEY", "KIND", "CREATED", "LAST USED"
+            "  {:<w$} {:<8} {:<16} {:<16}",
+            "SOURCE / KEY",
+            "KIND",
+            "CREATED",
+            "LAST USED",
+            w = id_width + 2
         ),
         theme.dim.add_modifier(Modifier::BOLD),
     )];
@@ -98,12 +113,16 @@ fn key_lines(app: &App, dev: &Developer, theme: &Theme) -> Vec<Line<'static>> {
                 row_style(on, theme).add_modifier(Modifier::BOLD),
             ),
             Some(k) => {
+                let id: String = if k.api_key.chars().count() > id_width {
+                    k.api_key.chars().take(id_width - 1).chain(['…']).collect()
+                } else {
+                    k.api_key.clone()
+                };
                 let text = format!(
-                    "{mark}  {:<36} {:<9} {:<25} {:<25}",
-                    k.api_key,
+                    "{mark}  {id:<id_width$} {:<8} {:<16} {:<16}",
                     k.kind,
-                    k.created.as_deref().unwrap_or("?"),
-                    k.last_used.as_deref().unwrap_or("never"),
+                    minute(k.created.as_deref(), "?"),
+                    minute(k.last_used.as_deref(), "never"),
                 );
                 if k.revoked {
                     Line::from(vec![

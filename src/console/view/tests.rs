@@ -575,4 +575,5 @@ fn production_band_is_red() {
 }
 
 mod composer;
+mod developer;
 mod fhir;
