@@ -292,7 +292,10 @@ async fn keys_contract(client: &dyn Engine, te: &TestEngine) {
     );
     // The EHR's URL is closed: verification is tried and refused with the reason.
     let refused = client.act(Action::Verify(te.destination_id("EHR"))).await;
-    assert!(matches!(refused, Err(ClientError::Refused { .. })), "{refused:?}");
+    assert!(
+        matches!(refused, Err(ClientError::Refused { .. })),
+        "{refused:?}"
+    );
 }
 
 /// A viewer sees Production metadata only and may not act.
