@@ -25,7 +25,7 @@ pub(super) const GLOBAL_KEYS: Keys = &[
     ),
     (
         ":",
-        "command line: env, filter, theme, pause, resume, compose, keys, endpoints, jwks, quit",
+        "command line: env, filter, theme, pause, resume, compose, quit",
     ),
     ("tab / shift-tab", "next / previous pane"),
     (
