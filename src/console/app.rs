@@ -3,7 +3,7 @@
 
 use super::composer::Composer;
 use super::feed::FeedRing;
-use super::prompt::{Command, LineInput, LineOutcome};
+use super::prompt::{LineInput, LineOutcome};
 use crate::client::wire::VisibleDetail;
 use crate::client::wire::{ConnectionsView, DestinationView, EnvironmentView};
 use crate::client::wire::{LogPage, LogQuery};
@@ -476,41 +476,6 @@ impl App {
         Some(Vec::new())
     }
 
-    fn run(&mut self, line: &str) -> Vec<Effect> {
-        let command = match Command::parse(line) {
-            Ok(c) => c,
-            Err(e) => return self.error(e),
-        };
-        self.notice = None;
-        match command {
-            Command::Env(env) => self.choose_environment(env),
-            Command::Filter(text) => self
-                .apply_filter_text(&text)
-                .unwrap_or_else(|e| self.error(format!("filter not applied: {e}"))),
-            Command::Theme(name) => vec![Effect::SetTheme(name)],
-            Command::Pause(name) => self.pause(&name, true),
-            Command::Resume(name) => self.pause(&name, false),
-            Command::Compose(event) => {
-                self.open_composer(event.map(super::composer::Composed::Event))
-            }
-            Command::ComposeFhir(kind) => self.open_fhir_composer(kind),
-            Command::RevokeKey(key) => self.revoke(
-                format!("Revoke API key {key}? Every token made from it ends now."),
-                Revoke::Key(key),
-            ),
-            Command::RevokeToken(name) => self.revoke(
-                format!(
-                    "Revoke every admin token named \"{name}\" and the composer tokens minted with them?"
-                ),
-                Revoke::Token(name),
-            ),
-            Command::Keys => self.open_developer(DevTab::Keys),
-            Command::Endpoints => self.open_developer(DevTab::Endpoints),
-            Command::Jwks(path) => self.register_jwks(path),
-            Command::Quit => vec![Effect::Quit],
-        }
-    }
-
     fn error(&mut self, message: impl Into<String>) -> Vec<Effect> {
         self.notice = Some(Notice::Error(message.into()));
         Vec::new()
@@ -612,6 +577,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
     effects
 }
 
+mod commands;
 mod compose;
 mod detail;
 mod developer;
