@@ -24,7 +24,7 @@
 //!   client), push delivery (dispatchers, retries, quarantine of poison messages, a cap
 //!   on attempts in flight and a bound on each queue), poll delivery,
 //!   endpoint verification, outgoing authentication to destinations (a static bearer
-//!   or OAuth client-credentials tokens, `engine::outbound_auth`), operator actions, revocation, whether the store can take new
+//!   or OAuth client-credentials tokens, `engine::outbound_auth`), operator actions, revocation, source keys listed and created (`engine::keys`), whether the store can take new
 //!   work (`capacity`), the run file through which commands reach a running engine, the
 //!   event bus; every task it spawns is tracked and stops on one token. No HTTP server
 //!   types.

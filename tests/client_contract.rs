@@ -9,6 +9,7 @@ use std::time::Duration;
 use switchboard::client::send::{PlatformPath, Sender};
 use switchboard::client::{Action, ClientError, Engine, FeedEvent, Local, Remote, Revoke};
 use switchboard::model::filter::Filter;
+use switchboard::model::view::{NewKey, NewKeyKind};
 use switchboard::model::{Environment, Role};
 use switchboard::store::LogQuery;
 use switchboard::store::composer_history::Sent;
@@ -210,6 +211,7 @@ async fn admin_contract(client: &dyn Engine, te: &TestEngine) {
         "{refused:?}"
     );
     revoke_contract(client, te).await;
+    keys_contract(client, te).await;
 }
 
 /// An admin revokes a key (its token ends at once) and admin tokens by name.
@@ -256,6 +258,42 @@ async fn revoke_contract(client: &dyn Engine, te: &TestEngine) {
     let refused = client.revoke(Revoke::Token(name)).await;
     assert!(
         matches!(refused, Err(ClientError::Refused { status: 404, .. })),
+        "{refused:?}"
+    );
+}
+
+/// Keys: created with the secret once, listed without it, verification runs.
+async fn keys_contract(client: &dyn Engine, te: &TestEngine) {
+    let created = client
+        .create_key(NewKey {
+            source: "Lab".into(),
+            kind: NewKeyKind::Hs384,
+        })
+        .await
+        .expect("create a key");
+    assert_eq!(created.kind, "hs384");
+    let secret = created.secret.clone().expect("the secret, once");
+    let keys = client.keys().await.expect("keys");
+    assert!(
+        keys.iter()
+            .any(|k| k.api_key == created.api_key && k.kind == "hs384" && !k.revoked),
+        "{keys:?}"
+    );
+    assert!(!format!("{keys:?}").contains(&secret));
+    let refused = client
+        .create_key(NewKey {
+            source: "Nobody".into(),
+            kind: NewKeyKind::Legacy,
+        })
+        .await;
+    assert!(
+        matches!(refused, Err(ClientError::Refused { status: 404, .. })),
+        "{refused:?}"
+    );
+    // The EHR's URL is closed: verification is tried and refused with the reason.
+    let refused = client.act(Action::Verify(te.destination_id("EHR"))).await;
+    assert!(
+        matches!(refused, Err(ClientError::Refused { .. })),
         "{refused:?}"
     );
 }
@@ -323,6 +361,11 @@ async fn viewer_contract(client: &dyn Engine, te: &TestEngine) {
             ..Default::default()
         })
         .await;
+    assert!(
+        matches!(refused, Err(ClientError::Refused { status: 403, .. })),
+        "{refused:?}"
+    );
+    let refused = client.keys().await;
     assert!(
         matches!(refused, Err(ClientError::Refused { status: 403, .. })),
         "{refused:?}"

@@ -47,19 +47,24 @@ pub fn configured_source<'c>(
 pub fn keys_create(source: &str, json: bool, at: &Locations) -> Result<()> {
     let config = at.load()?;
     let source = configured_source(&config, source)?;
-    let (record, secret) =
-        Credentials::new(&at.data_dir()).create_key(source.id, &source.name, source.environment)?;
+    // The same function as `POST /admin/v1/keys`.
+    let created = switchboard::engine::keys::create(
+        &Credentials::new(&at.data_dir()),
+        source,
+        switchboard::model::view::NewKeyKind::Legacy,
+    )?;
+    let secret = created.secret.unwrap_or_default();
     if json {
         println!(
             "{}",
-            json!({"apiKey": record.api_key, "secret": secret, "sourceId": source.id, "environment": source.environment})
+            json!({"apiKey": created.api_key, "secret": secret, "sourceId": source.id, "environment": source.environment})
         );
     } else {
         println!(
             "API key for source \"{}\" ({})",
             source.name, source.environment
         );
-        println!("  apiKey  {}", record.api_key);
+        println!("  apiKey  {}", created.api_key);
         println!("  secret  {secret}");
         println!("The secret is shown only now; store it safely.");
     }

@@ -2,8 +2,8 @@
 //! audit as the admin API.
 
 use super::wire::{
-    ComposerToken, ConnectionsView, EnvironmentView, HistoryEntry, HistoryPage, LogPage, LogQuery,
-    Sent, VisibleDetail,
+    ComposerToken, ConnectionsView, CreatedKey, EnvironmentView, HistoryEntry, HistoryPage,
+    KeyView, LogPage, LogQuery, NewKey, Sent, VisibleDetail,
 };
 use super::{
     Action, BoxFuture, ClientError, Engine, FEED_CHANNEL_CAPACITY, FeedEvent, Revoke, RevokeReport,
@@ -53,24 +53,44 @@ impl Local {
             })
         }
     }
+
+    /// Credentials (keys, tokens) are the admin role's, as in the admin API.
+    fn admin(&self) -> Result<(), ClientError> {
+        if self.role == Role::Admin {
+            return Ok(());
+        }
+        Err(ClientError::Refused {
+            status: 403,
+            text: format!(
+                "Role {} may not list, create or revoke credentials; use an admin token.",
+                self.role.as_str()
+            ),
+        })
+    }
 }
 
 impl Engine for Local {
     fn revoke(&self, what: Revoke) -> BoxFuture<'_, Result<RevokeReport, ClientError>> {
         Box::pin(async move {
-            if self.role != Role::Admin {
-                return Err(ClientError::Refused {
-                    status: 403,
-                    text: format!(
-                        "Role {} may not list or revoke credentials; use an admin token.",
-                        self.role.as_str()
-                    ),
-                });
-            }
+            self.admin()?;
             Ok(match what {
                 Revoke::Key(key) => self.engine.revoke_key(&key, &self.actor).await?,
                 Revoke::Token(name) => self.engine.revoke_token(&name, &self.actor).await?,
             })
+        })
+    }
+
+    fn keys(&self) -> BoxFuture<'_, Result<Vec<KeyView>, ClientError>> {
+        Box::pin(async move {
+            self.admin()?;
+            Ok(self.engine.keys_list()?)
+        })
+    }
+
+    fn create_key(&self, new: NewKey) -> BoxFuture<'_, Result<CreatedKey, ClientError>> {
+        Box::pin(async move {
+            self.admin()?;
+            Ok(self.engine.create_key(new, &self.actor).await?)
         })
     }
 
@@ -219,6 +239,9 @@ impl Engine for Local {
                 }
                 Action::Resend(l) => {
                     e.resend(l, who).await?;
+                }
+                Action::Verify(d) => {
+                    e.verify_destination(d, who).await?;
                 }
             }
             Ok(())

@@ -28,8 +28,8 @@ use std::pin::Pin;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 use wire::{
-    ComposerToken, ConnectionsView, EnvironmentView, HistoryEntry, HistoryPage, LogPage, LogQuery,
-    Sent, VisibleDetail,
+    ComposerToken, ConnectionsView, CreatedKey, EnvironmentView, HistoryEntry, HistoryPage,
+    KeyView, LogPage, LogQuery, NewKey, Sent, VisibleDetail,
 };
 pub use wire::{RevokeReport, Status};
 
@@ -105,6 +105,8 @@ pub enum Action {
     Release(Uuid),
     Fail(Uuid),
     Resend(Uuid),
+    /// Run the endpoint verification handshake against a destination now.
+    Verify(Uuid),
 }
 
 impl Action {
@@ -118,6 +120,7 @@ impl Action {
             Action::Release(l) => ("logs", l, "release"),
             Action::Fail(l) => ("logs", l, "fail"),
             Action::Resend(l) => ("logs", l, "resend"),
+            Action::Verify(d) => ("destinations", d, "verify"),
         }
     }
 }
@@ -164,4 +167,9 @@ pub trait Engine: Send + Sync {
     ) -> BoxFuture<'_, Result<HistoryPage, ClientError>>;
     /// Revokes a key or admin tokens at once (admin role only).
     fn revoke(&self, what: Revoke) -> BoxFuture<'_, Result<RevokeReport, ClientError>>;
+    /// Source API keys and OAuth clients, never their secrets (admin role only).
+    fn keys(&self) -> BoxFuture<'_, Result<Vec<KeyView>, ClientError>>;
+    /// A new key or OAuth client for a source; the secret is in this answer only
+    /// (admin role only).
+    fn create_key(&self, new: NewKey) -> BoxFuture<'_, Result<CreatedKey, ClientError>>;
 }

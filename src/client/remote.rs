@@ -2,8 +2,8 @@
 //! and server-sent events for the live feed (read and reconnected in [`super::sse`]).
 
 use super::wire::{
-    ComposerToken, ConnectionsView, EnvironmentView, HistoryEntry, HistoryPage, LogPage, LogQuery,
-    Sent, VisibleDetail,
+    ComposerToken, ConnectionsView, CreatedKey, EnvironmentView, HistoryEntry, HistoryPage,
+    KeyView, LogPage, LogQuery, NewKey, Sent, VisibleDetail,
 };
 use super::{
     Action, BoxFuture, ClientError, Engine, FEED_CHANNEL_CAPACITY, FeedEvent, Revoke, RevokeReport,
@@ -248,6 +248,24 @@ impl Engine for Remote {
                 .http
                 .post(format!("{}/admin/v1/{path}", self.base))
                 .bearer_auth(&self.token)
+                .send()
+                .await
+                .map_err(|e| self.unreachable(e))?;
+            self.answer(response).await
+        })
+    }
+
+    fn keys(&self) -> BoxFuture<'_, Result<Vec<KeyView>, ClientError>> {
+        Box::pin(async move { self.get("/keys", &[]).await })
+    }
+
+    fn create_key(&self, new: NewKey) -> BoxFuture<'_, Result<CreatedKey, ClientError>> {
+        Box::pin(async move {
+            let response = self
+                .http
+                .post(format!("{}/admin/v1/keys", self.base))
+                .bearer_auth(&self.token)
+                .json(&new)
                 .send()
                 .await
                 .map_err(|e| self.unreachable(e))?;

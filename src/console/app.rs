@@ -4,7 +4,7 @@
 
 use super::composer::Composer;
 use super::feed::FeedRing;
-use super::prompt::{Command, LineInput, LineOutcome};
+use super::prompt::{LineInput, LineOutcome};
 use crate::client::wire::VisibleDetail;
 use crate::client::wire::{ConnectionsView, DestinationView, EnvironmentView};
 use crate::client::wire::{LogPage, LogQuery};
@@ -61,6 +61,13 @@ pub enum Effect {
     /// Revoke a key or admin tokens (answered with [`Msg::Info`] or [`Msg::Failed`]).
     Revoke(Revoke),
     SetTheme(String),
+    /// The source keys (answered with [`Msg::Keys`]).
+    LoadKeys,
+    /// A new key for `source` (answered with [`Msg::KeyCreated`]).
+    CreateKey {
+        source: Uuid,
+        kind: CreateKind,
+    },
     /// The composer's request, through the platform API as `source`.
     ComposeSend {
         source: Uuid,
@@ -118,6 +125,8 @@ pub enum Msg {
     SavedList(Result<Vec<crate::console::collection::Listed>, String>),
     /// The text back from `$EDITOR`.
     Edited(Result<String, String>),
+    Keys(Result<Vec<crate::client::wire::KeyView>, String>),
+    KeyCreated(Result<crate::client::wire::CreatedKey, String>),
     /// Something worked and the user should know, e.g. "theme light".
     Info(String),
     Resize(u16, u16),
@@ -163,6 +172,8 @@ pub struct App {
     pub prompt: Option<Prompt>,
     pub help: bool,
     pub detail: Option<Detail>,
+    /// The Developer view (keys, endpoints), when open.
+    pub developer: Option<Developer>,
     pub confirm: Option<Confirm>,
     pub status: Option<Status>,
     pub notice: Option<Notice>,
@@ -202,6 +213,7 @@ impl App {
             prompt: None,
             help: false,
             detail: None,
+            developer: None,
             confirm: None,
             status: None,
             notice: None,
@@ -347,6 +359,11 @@ impl App {
         if self.detail.is_some() {
             return self.detail_key(key);
         }
+        if self.developer.is_some()
+            && let Some(effects) = self.developer_key(key)
+        {
+            return Some(effects);
+        }
         if self.focus == Pane::Composer
             && let Some(effects) = self.composer_key(key)
         {
@@ -357,6 +374,8 @@ impl App {
             KeyCode::Char('q') | KeyCode::Esc => return Some(vec![Effect::Quit]),
             KeyCode::Char('?') => self.help = true,
             KeyCode::Char('c') => return Some(self.open_composer(None)),
+            KeyCode::Char('K') => return Some(self.open_developer(DevTab::Keys)),
+            KeyCode::Char('E') => return Some(self.open_developer(DevTab::Endpoints)),
             KeyCode::Char('/') => {
                 let line = LineInput::new(self.filter_text.clone());
                 self.prompt = Some(Prompt::Filter { line, error: None });
@@ -459,38 +478,6 @@ impl App {
         Some(Vec::new())
     }
 
-    fn run(&mut self, line: &str) -> Vec<Effect> {
-        let command = match Command::parse(line) {
-            Ok(c) => c,
-            Err(e) => return self.error(e),
-        };
-        self.notice = None;
-        match command {
-            Command::Env(env) => self.choose_environment(env),
-            Command::Filter(text) => self
-                .apply_filter_text(&text)
-                .unwrap_or_else(|e| self.error(format!("filter not applied: {e}"))),
-            Command::Theme(name) => vec![Effect::SetTheme(name)],
-            Command::Pause(name) => self.pause(&name, true),
-            Command::Resume(name) => self.pause(&name, false),
-            Command::Compose(event) => {
-                self.open_composer(event.map(super::composer::Composed::Event))
-            }
-            Command::ComposeFhir(kind) => self.open_fhir_composer(kind),
-            Command::RevokeKey(key) => self.revoke(
-                format!("Revoke API key {key}? Every token made from it ends now."),
-                Revoke::Key(key),
-            ),
-            Command::RevokeToken(name) => self.revoke(
-                format!(
-                    "Revoke every admin token named \"{name}\" and the composer tokens minted with them?"
-                ),
-                Revoke::Token(name),
-            ),
-            Command::Quit => vec![Effect::Quit],
-        }
-    }
-
     fn error(&mut self, message: impl Into<String>) -> Vec<Effect> {
         self.notice = Some(Notice::Error(message.into()));
         Vec::new()
@@ -575,6 +562,11 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             app.on_edited(text);
             Vec::new()
         }
+        Msg::Keys(keys) => {
+            app.on_keys(keys);
+            Vec::new()
+        }
+        Msg::KeyCreated(created) => app.on_key_created(created),
         Msg::Info(message) => {
             app.notice = Some(Notice::Info(message));
             Vec::new()
@@ -588,13 +580,16 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
     effects
 }
 
+mod commands;
 mod compose;
 mod connections;
 mod detail;
+mod developer;
 mod feed;
 
 pub use compose::lists::HISTORY_PAGE;
 pub use detail::{BodySide, Confirm, Detail};
+pub use developer::{CreateKind, DevTab, Developer, KeyRow};
 
 #[cfg(test)]
 mod tests;

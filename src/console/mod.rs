@@ -8,7 +8,9 @@
 //! - [`feed`]: the bounded ring of live-feed rows with follow/freeze and selection.
 //! - [`prompt`]: the bottom line's editor and the `:` commands.
 //! - [`view`]: drawing the screen from the state; [`theme`]: its semantic colours.
-//! - [`app`]: panes, environment scope, filter line, detail view, confirmations.
+//! - [`app`]: panes, environment scope, filter line, detail view, confirmations, the
+//!   `:` commands' effects (`app::commands`) and the Developer view of keys and endpoints
+//!   (`app::developer`).
 
 pub mod app;
 pub mod clipboard;

@@ -125,10 +125,15 @@ pub enum Command {
     RevokeKey(String),
     /// An admin token name to revoke (admin role; asks first).
     RevokeToken(String),
+    /// The Developer view's tabs.
+    Keys,
+    Endpoints,
+    /// A JWKS file to register for the source selected in the Keys view.
+    Jwks(String),
     Quit,
 }
 
-const USAGE: &str = "commands: env NAME, filter EXPR, theme NAME, pause DEST, resume DEST, compose [MODEL EVENT], compose FHIR [RESOURCE search|MESSAGE], revoke-key KEY, revoke-token NAME, quit";
+const USAGE: &str = "commands: env NAME, filter EXPR, theme NAME, pause DEST, resume DEST, compose [MODEL EVENT], compose FHIR [RESOURCE search|MESSAGE], revoke-key KEY, revoke-token NAME, keys, endpoints, jwks PATH, quit";
 
 /// `compose FHIR …` (or `compose FHIR.Patient search`); `None` when the words name no
 /// FHIR request, for the catalog to parse.
@@ -197,6 +202,9 @@ impl Command {
             "revoke-token" => {
                 needs("an admin token's name", "revoke-token ops").map(Command::RevokeToken)
             }
+            "keys" => Ok(Command::Keys),
+            "endpoints" => Ok(Command::Endpoints),
+            "jwks" => needs("a JWKS file's path", "jwks ~/keys/jwks.json").map(Command::Jwks),
             "quit" | "q" if rest.is_empty() => Ok(Command::Quit),
             "quit" | "q" => Err("quit takes nothing after it".into()),
             "" => Err(USAGE.into()),

@@ -55,6 +55,7 @@ impl Engine {
         family: Uuid,
     ) -> Result<TokenGrant, ApiError> {
         self.ensure_writable()?;
+        self.note_key_used(api_key);
         let now = Utc::now();
         let access_token = random_hex(32).map_err(random_failure)?;
         let refresh_token = random_hex(32).map_err(random_failure)?;

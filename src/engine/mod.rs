@@ -17,6 +17,7 @@ pub mod fhir;
 pub mod health;
 pub mod http;
 pub mod ingest;
+pub mod keys;
 pub mod listener;
 pub mod maintenance;
 pub mod oauth;
@@ -79,6 +80,8 @@ pub struct Engine {
     pub(crate) revocations: Arc<revocation::View>,
     /// The JWT flow's replay records and fetched JWKS documents.
     pub(crate) oauth: oauth::OAuth,
+    /// When each key last had a token issued, throttled to one note a minute.
+    pub(crate) key_use: keys::LastUsed,
     pub(crate) registry: Registry,
     pub(crate) settings: Settings,
     /// The composer's `{{variable}}` profiles, per environment.
@@ -171,6 +174,7 @@ impl Engine {
                 credentials: Credentials::new(data_dir),
                 revocations,
                 oauth,
+                key_use: keys::LastUsed::default(),
                 registry: config.registry,
                 settings: config.settings,
                 profiles: config.profiles,

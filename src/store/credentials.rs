@@ -188,6 +188,33 @@ impl Credentials {
         }
     }
 
+    /// Where a key's last use is noted: a file beside, not inside, the key's record, so
+    /// that noting a use can never write back a key that was just revoked.
+    fn used_path(&self, api_key: &Uuid) -> PathBuf {
+        self.dir.join("used").join(format!("{api_key}"))
+    }
+
+    /// Notes that a token was issued from `api_key` at `at` (the caller throttles).
+    pub fn note_used(&self, api_key: &str, at: DateTime<Utc>) -> Result<(), CredentialError> {
+        let Ok(id) = Uuid::parse_str(api_key.trim()) else {
+            return Ok(());
+        };
+        let path = self.used_path(&id);
+        write_atomic(&path, at.to_rfc3339().as_bytes()).map_err(|e| CredentialError::Write {
+            path,
+            reason: e.to_string(),
+        })
+    }
+
+    /// When a token was last issued from `api_key`, if ever noted.
+    pub fn last_used(&self, api_key: &str) -> Option<DateTime<Utc>> {
+        let id = Uuid::parse_str(api_key.trim()).ok()?;
+        let text = std::fs::read_to_string(self.used_path(&id)).ok()?;
+        DateTime::parse_from_rfc3339(text.trim())
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
+    }
+
     /// Creates an API key for a source. Returns the record and the secret, which is
     /// never stored and cannot be shown again.
     pub fn create_key(

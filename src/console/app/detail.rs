@@ -225,7 +225,12 @@ impl App {
     }
 
     /// Acts at once, or in Production asks first.
-    fn act(&mut self, action: Action, env: Environment, question: String) -> Vec<Effect> {
+    pub(super) fn act(
+        &mut self,
+        action: Action,
+        env: Environment,
+        question: String,
+    ) -> Vec<Effect> {
         if !self.role.may_operate() {
             return self.error(format!(
                 "the {} role may not act on deliveries: use an operator or admin token",

@@ -524,3 +524,4 @@ fn a_failed_catch_up_still_releases_the_held_live_rows() {
 }
 
 mod detail;
+mod developer;

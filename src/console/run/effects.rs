@@ -5,7 +5,8 @@
 
 use crate::client::Engine;
 use crate::client::send::Sender;
-use crate::console::app::{Effect, HISTORY_PAGE, Msg};
+use crate::client::wire::{NewKey, NewKeyKind};
+use crate::console::app::{CreateKind, Effect, HISTORY_PAGE, Msg};
 use crate::console::collection;
 use crate::model::filter::Filter;
 use std::io::Write;
@@ -91,6 +92,8 @@ impl Effects {
             | Effect::LoadConnections(_)
             | Effect::OpenLog(_)
             | Effect::Revoke(_)
+            | Effect::LoadKeys
+            | Effect::CreateKey { .. }
             | Effect::Act(_)) => self.engine(engine),
         }
         true
@@ -160,11 +163,38 @@ impl Effects {
                     Err(e) => Msg::Failed(e.to_string()),
                 })
             }),
-            Effect::Revoke(what) => self.spawn(async move {
-                Some(match client.revoke(what).await {
-                    Ok(report) => Msg::Info(report.text().trim_end().replace('\n', "; ")),
-                    Err(e) => Msg::Failed(e.to_string()),
+            Effect::Revoke(what) => {
+                let tx = self.tx.clone();
+                self.spawn(async move {
+                    let answer = match client.revoke(what).await {
+                        Ok(report) => Msg::Info(report.text().trim_end().replace('\n', "; ")),
+                        Err(e) => return Some(Msg::Failed(e.to_string())),
+                    };
+                    // The Keys view, if open, shows the key as revoked.
+                    let keys = client.keys().await.map_err(|e| e.to_string());
+                    let _ = tx.send(Msg::Keys(keys)).await;
+                    Some(answer)
                 })
+            }
+            Effect::LoadKeys => self.spawn(async move {
+                Some(Msg::Keys(client.keys().await.map_err(|e| e.to_string())))
+            }),
+            Effect::CreateKey { source, kind } => self.spawn(async move {
+                let kind = match kind {
+                    CreateKind::Legacy => NewKeyKind::Legacy,
+                    CreateKind::Hs384 => NewKeyKind::Hs384,
+                    CreateKind::JwksFile(path) => match read_jwks(&path).await {
+                        Ok(jwks) => NewKeyKind::Jwks { jwks },
+                        Err(e) => return Some(Msg::KeyCreated(Err(e))),
+                    },
+                };
+                let new = NewKey {
+                    source: source.to_string(),
+                    kind,
+                };
+                Some(Msg::KeyCreated(
+                    client.create_key(new).await.map_err(|e| e.to_string()),
+                ))
             }),
             Effect::Act(action) => self.spawn(async move {
                 client
@@ -261,4 +291,20 @@ impl Effects {
         };
         let _ = self.tx.try_send(answer);
     }
+}
+
+/// A JWKS file on this machine, as JSON (the engine checks its keys).
+async fn read_jwks(path: &str) -> Result<serde_json::Value, String> {
+    let path = match path.trim().strip_prefix("~/") {
+        Some(rest) => std::env::var_os("HOME")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_default()
+            .join(rest),
+        None => std::path::PathBuf::from(path.trim()),
+    };
+    let bytes = tokio::fs::read(&path)
+        .await
+        .map_err(|e| format!("cannot read the JWKS file {}: {e}", path.display()))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| format!("the JWKS file {} is not JSON: {e}", path.display()))
 }

@@ -2,7 +2,7 @@
 //! pane's keys, and the confirmation Production actions ask for.
 
 use super::centered;
-use crate::console::app::{App, Pane};
+use crate::console::app::{App, DevTab, Pane};
 use crate::console::theme::Theme;
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -15,6 +15,10 @@ type Keys = &'static [(&'static str, &'static str)];
 pub(super) const GLOBAL_KEYS: Keys = &[
     ("?", "this help"),
     ("c", "compose a request"),
+    (
+        "K / E",
+        "Developer view: API keys / endpoints (:keys, :endpoints)",
+    ),
     (
         "/",
         "filter the feed (status:failed dm: event: src: dst: type: env: mrn: req:)",
@@ -147,6 +151,21 @@ pub(super) fn hint(app: &App, theme: &Theme) -> Line<'static> {
         ("confirm", "y yes · any other key cancels")
     } else if app.help {
         ("help", "? / q / esc close")
+    } else if let Some(dev) = app.developer.as_ref().filter(|_| app.detail.is_none()) {
+        match (dev.tab, dev.secret.is_some()) {
+            (_, true) => (
+                "secret",
+                "y copy · enter / esc close (the console forgets it)",
+            ),
+            (DevTab::Keys, _) => (
+                "keys",
+                "n legacy · h HS384 · J JWKS file · x revoke · j/k move · tab endpoints · ? help · esc back",
+            ),
+            (DevTab::Endpoints, _) => (
+                "endpoints",
+                "v verify · p pause · r resume · j/k move · tab keys · ? help · esc back",
+            ),
+        }
     } else if app.detail.is_some() {
         (
             "detail",
@@ -183,6 +202,15 @@ pub(super) fn help(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         (
             "Help · Log detail".into(),
             vec![("Log detail", DETAIL_KEYS)],
+        )
+    } else if let Some(dev) = &app.developer {
+        let (name, keys) = match dev.tab {
+            DevTab::Keys => ("Keys", super::developer::KEYS_KEYS),
+            DevTab::Endpoints => ("Endpoints", super::developer::ENDPOINT_KEYS),
+        };
+        (
+            format!("Help · {name}"),
+            vec![(name, keys), ("Everywhere", GLOBAL_KEYS)],
         )
     } else {
         let name = pane_name(app.focus);

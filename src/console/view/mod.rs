@@ -7,6 +7,7 @@
 //! - [`panes`]: Environments, Connections, Live feed, Composer.
 //! - [`detail`]: one log's metadata, attempts and bodies.
 //! - [`keys`]: the hint bar, the help overlay and the confirmation.
+//! - [`developer`]: the Developer view (Keys and Endpoints tabs, the new secret's modal).
 //!
 //! PHI: the engine masks what a role may not see; drawing masks again, so no patient
 //! field or Production body reaches the screen for a role without the permission even
@@ -14,6 +15,7 @@
 
 mod composer;
 mod detail;
+mod developer;
 mod keys;
 mod panes;
 #[cfg(test)]
@@ -67,6 +69,8 @@ pub fn draw_at(frame: &mut Frame, app: &mut App, theme: &Theme, now: DateTime<Ut
     }
     if app.detail.is_some() {
         detail::draw(frame, main, app, theme);
+    } else if let Some(dev) = &app.developer {
+        developer::draw(frame, main, app, dev, theme);
     } else {
         panes::draw(frame, main, app, theme, now);
         composer::picker(frame, main, app, theme);

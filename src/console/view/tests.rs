@@ -576,5 +576,6 @@ fn production_band_is_red() {
 }
 
 mod composer;
+mod developer;
 mod fhir;
 mod organizations;

@@ -179,6 +179,7 @@ impl Engine {
             ),
         };
         self.ensure_writable()?;
+        self.note_key_used(&verified.client.api_key);
         let now = Utc::now();
         if let Some(jti) = &verified.jti {
             // Spent until the assertion could no longer be accepted anyway.

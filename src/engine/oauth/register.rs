@@ -15,6 +15,8 @@ use uuid::Uuid;
 #[derive(Debug, Clone, PartialEq)]
 pub enum ClientKeys {
     JwksFile(PathBuf),
+    /// A JWKS document already read (the console reads the file on its own machine).
+    JwksDocument(serde_json::Value),
     JwksUrl(String),
     Hs384,
 }
@@ -68,12 +70,11 @@ pub(crate) fn check(keys: ClientKeys) -> Result<Checked, RegisterError> {
                     what: what.clone(),
                     problem: JwksError::Document(format!("it is not JSON ({e})")),
                 })?;
-            let usable =
-                jwks::usable_keys(&doc).map_err(|problem| RegisterError::Jwks { what, problem })?;
-            let kids = usable
-                .iter()
-                .filter_map(|k| k.common.key_id.clone())
-                .collect();
+            let kids = checked_kids(&doc, what)?;
+            (NewClient::Jwks(doc), kids, None)
+        }
+        ClientKeys::JwksDocument(doc) => {
+            let kids = checked_kids(&doc, "document".into())?;
             (NewClient::Jwks(doc), kids, None)
         }
         ClientKeys::JwksUrl(url) => {
@@ -109,6 +110,15 @@ pub fn register(
         jwks_url,
         secret,
     })
+}
+
+/// The `kid`s of a JWKS document's usable keys; an error when it has none.
+fn checked_kids(doc: &serde_json::Value, what: String) -> Result<Vec<String>, RegisterError> {
+    let usable = jwks::usable_keys(doc).map_err(|problem| RegisterError::Jwks { what, problem })?;
+    Ok(usable
+        .iter()
+        .filter_map(|k| k.common.key_id.clone())
+        .collect())
 }
 
 impl Registered {

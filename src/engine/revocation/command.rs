@@ -197,12 +197,13 @@ pub fn keys_text(keys: &[KeyView]) -> String {
     let mut out = String::new();
     for k in keys {
         out += &format!(
-            "{}  {:<8} {:<12} {:<24} created {}  {}\n",
+            "{}  {:<8} {:<12} {:<24} created {}  used {}  {}\n",
             k.api_key,
             k.kind,
             k.environment.map(|e| e.to_string()).unwrap_or_default(),
             k.source.as_deref().unwrap_or("?"),
             k.created.as_deref().unwrap_or("?"),
+            k.last_used.as_deref().unwrap_or("never"),
             match (&k.revoked, &k.revoked_at) {
                 (true, Some(at)) => format!("revoked {at}"),
                 (true, None) => "revoked".into(),

@@ -3,12 +3,10 @@
 //! `revoked.jsonl` ends the tokens already made from it.
 
 use super::{AdminTokenView, SessionGroup, TokensListing, format_time};
-use crate::model::Environment;
 use crate::store::credentials::{CredentialError, Credentials};
 use crate::store::revocations::{Revocation, RevocationLog, Revoked, RevokedKind};
 use crate::store::{Store, StoreError};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
 pub use crate::model::view::{RevokeReport, RevokedItem};
 use std::collections::BTreeMap;
@@ -27,27 +25,7 @@ pub enum RevokeError {
     Store(#[from] StoreError),
 }
 
-/// An API key as `keys list` shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct KeyView {
-    /// The API key, or the OAuth client's ID.
-    pub api_key: String,
-    /// `legacy` (API key and secret), or an OAuth client's: `jwks`, `jwks-url`, `hs384`
-    /// (`client` for a revoked one recorded before kinds were).
-    pub kind: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source_id: Option<Uuid>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub environment: Option<Environment>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created: Option<String>,
-    pub revoked: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub revoked_at: Option<String>,
-}
+pub use crate::model::view::KeyView;
 
 fn record(kind: RevokedKind, id: &str, actor: &str) -> Revocation {
     Revocation {
@@ -199,6 +177,7 @@ pub fn keys_listing(
             Some(k.created_at),
             KeyView {
                 kind: k.kind().to_string(),
+                last_used: credentials.last_used(&k.api_key).map(format_time),
                 api_key: k.api_key,
                 source_id: Some(k.source_id),
                 source: Some(k.source_name),
@@ -233,6 +212,7 @@ pub fn keys_listing(
                 source: r.name.clone(),
                 environment: r.environment,
                 created: r.created_at.map(format_time),
+                last_used: credentials.last_used(&r.id).map(format_time),
                 revoked: true,
                 revoked_at: Some(format_time(r.at)),
             },

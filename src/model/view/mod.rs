@@ -10,10 +10,12 @@
 //!
 //! By subject: [`status`] (the engine's figures), [`connections`] (environments,
 //! sources, destinations and their health), [`logs`] (history queries, pages and one
-//! log's detail), [`composer`] (the composer's history and tokens), [`revocation`].
+//! log's detail), [`composer`] (the composer's history and tokens), [`revocation`], [`keys`] (source
+//! API keys and OAuth clients, listed and created).
 
 pub mod composer;
 pub mod connections;
+pub mod keys;
 pub mod logs;
 pub mod revocation;
 pub mod status;
@@ -24,6 +26,7 @@ pub use connections::{
     EnvironmentView, LastAttempt, OrganizationView, QueueKeyView, SourceHealth, SourceInfo,
     SourceView, VerificationMethodView,
 };
+pub use keys::{CreatedKey, KeyView, NewKey, NewKeyKind};
 pub use logs::{LogDetail, LogPage, LogQuery, VisibleDetail};
 pub use revocation::{RevokeReport, RevokedItem, RevokedKind};
 pub use status::Status;
