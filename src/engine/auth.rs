@@ -90,8 +90,8 @@ impl Engine {
         })
     }
 
-    fn key_source(&self, source_id: uuid::Uuid) -> Result<&Source, ApiError> {
-        self.registry.source(source_id).ok_or_else(|| {
+    fn key_source(&self, source_id: uuid::Uuid) -> Result<Source, ApiError> {
+        self.registry().source(source_id).cloned().ok_or_else(|| {
             ApiError::unauthorized(
                 "This API key belongs to a source that is no longer configured. Create a key \
                  for a configured source.",
@@ -106,7 +106,7 @@ impl Engine {
             .check_key(api_key, secret)
             .map_err(read_failure)?
             .ok_or_else(bad_credentials)?;
-        let source = self.key_source(record.source_id)?.clone();
+        let source = self.key_source(record.source_id)?;
         self.issue(&source, &record.api_key, Uuid::new_v4()).await
     }
 
@@ -144,7 +144,7 @@ impl Engine {
         {
             return Err(bad_credentials());
         }
-        let source = self.key_source(session.source_id)?.clone();
+        let source = self.key_source(session.source_id)?;
         match self
             .store
             .rotate_refresh(&hash, Uuid::new_v4())
@@ -203,7 +203,7 @@ impl Engine {
     ) -> Result<ComposerToken, ApiError> {
         self.ensure_writable()?;
         let source = self
-            .registry
+            .registry()
             .source(source_id)
             .ok_or_else(|| ApiError::not_found(format!("There is no source {source_id}.")))?
             .clone();
@@ -251,7 +251,7 @@ impl Engine {
     }
 
     /// The source a bearer access token belongs to.
-    pub fn source_for_token(&self, token: &str) -> Result<&Source, ApiError> {
+    pub fn source_for_token(&self, token: &str) -> Result<Source, ApiError> {
         let session = self
             .store
             .session(&sha256(token.as_bytes()))

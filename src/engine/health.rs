@@ -32,14 +32,13 @@ impl Engine {
         Environment::ALL
             .iter()
             .map(|&env| {
-                let sources: Vec<_> = self
-                    .registry
+                let registry = self.registry();
+                let sources: Vec<_> = registry
                     .sources
                     .iter()
                     .filter(|s| s.environment == env)
                     .collect();
-                let destinations: Vec<_> = self
-                    .registry
+                let destinations: Vec<_> = registry
                     .destinations
                     .iter()
                     .filter(|d| d.environment == env)
@@ -100,7 +99,7 @@ impl Engine {
     pub fn connections(&self, env: Option<Environment>) -> Result<ConnectionsView, ApiError> {
         let in_env = |e: Environment| env.is_none_or(|want| want == e);
         let sources = self
-            .registry
+            .registry()
             .sources
             .iter()
             .filter(|s| in_env(s.environment))
@@ -110,18 +109,18 @@ impl Engine {
             })
             .collect();
         let destinations = self
-            .registry
+            .registry()
             .destinations
             .iter()
             .filter(|d| in_env(d.environment))
             .map(|d| self.destination_view(d))
             .collect::<Result<_, _>>()?;
         let subscriptions = self
-            .registry
+            .registry()
             .subscriptions
             .iter()
             .filter(|s| {
-                self.registry
+                self.registry()
                     .source(s.source_id)
                     .is_some_and(|src| in_env(src.environment))
             })
@@ -131,7 +130,12 @@ impl Engine {
             sources,
             destinations,
             subscriptions,
-            organizations: self.registry.organizations.iter().map(Into::into).collect(),
+            organizations: self
+                .registry()
+                .organizations
+                .iter()
+                .map(Into::into)
+                .collect(),
         })
     }
 }

@@ -15,7 +15,7 @@ impl Engine {
         source: &Source,
         envelope: Envelope,
     ) -> Result<Value, Rejection> {
-        let destinations = routing::route(&self.registry, source, &envelope)
+        let destinations = routing::route(&self.registry(), source, &envelope)
             .map_err(|e| Rejection::new(e, &envelope))?;
         // Before any write: a refused message leaves nothing half stored.
         let room = self

@@ -125,22 +125,15 @@ impl Engine {
     /// `POST /admin/v1/keys`: a new legacy key or OAuth client for a configured
     /// source, audited (without the secret).
     pub async fn create_key(&self, new: NewKey, actor: &str) -> Result<CreatedKey, ApiError> {
-        let source = self
-            .registry
-            .source_named(new.source.trim())
-            .ok_or_else(|| {
-                let names: Vec<&str> = self
-                    .registry
-                    .sources
-                    .iter()
-                    .map(|s| s.name.as_str())
-                    .collect();
-                ApiError::not_found(format!(
-                    "There is no source \"{}\"; name one of: {}.",
-                    new.source.trim(),
-                    names.join(", ")
-                ))
-            })?;
+        let registry = self.registry();
+        let source = registry.source_named(new.source.trim()).ok_or_else(|| {
+            let names: Vec<&str> = registry.sources.iter().map(|s| s.name.as_str()).collect();
+            ApiError::not_found(format!(
+                "There is no source \"{}\"; name one of: {}.",
+                new.source.trim(),
+                names.join(", ")
+            ))
+        })?;
         let created = create(&self.credentials, source, new.kind)?;
         self.audit(
             actor,

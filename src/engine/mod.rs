@@ -4,6 +4,7 @@
 //! `outbound_auth` puts a destination's own `Authorization` on what is sent to it.
 //! No HTTP types in here: the `api` module adapts requests to these calls.
 //! [`oauth`] is the OAuth client-credentials flow with signed JWT assertions.
+//! [`reload`] holds the registry in force, swapped whole by a configuration reload.
 //! [`fhir`] holds the FHIR R4 API's rules: parties, supported searches, forwarding, messages.
 
 pub mod access;
@@ -26,6 +27,7 @@ pub mod outbound_auth;
 pub mod paths;
 pub mod poll;
 pub mod query;
+pub mod reload;
 pub mod revocation;
 pub mod routing;
 pub mod runfile;
@@ -82,7 +84,8 @@ pub struct Engine {
     pub(crate) oauth: oauth::OAuth,
     /// When each key last had a token issued, throttled to one note a minute.
     pub(crate) key_use: keys::LastUsed,
-    pub(crate) registry: Registry,
+    /// Swapped whole by a configuration reload (see [`reload`]).
+    pub(crate) registry: reload::Current,
     pub(crate) settings: Settings,
     /// The composer's `{{variable}}` profiles, per environment.
     pub(crate) profiles:
@@ -175,7 +178,7 @@ impl Engine {
                 revocations,
                 oauth,
                 key_use: keys::LastUsed::default(),
-                registry: config.registry,
+                registry: reload::Current::new(config.registry),
                 settings: config.settings,
                 profiles: config.profiles,
                 http,
@@ -217,8 +220,9 @@ impl Engine {
         &self.delivery
     }
 
-    pub fn registry(&self) -> &Registry {
-        &self.registry
+    /// The registry in force now: one consistent snapshot, kept for a whole request.
+    pub fn registry(&self) -> Arc<Registry> {
+        self.registry.load()
     }
 
     pub fn settings(&self) -> &Settings {

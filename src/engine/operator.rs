@@ -50,9 +50,10 @@ impl Engine {
             .map_err(write_failure("the operator action"))
     }
 
-    fn known_destination(&self, id: Uuid) -> Result<&super::Destination, ApiError> {
-        self.registry
+    fn known_destination(&self, id: Uuid) -> Result<super::Destination, ApiError> {
+        self.registry()
             .destination(id)
+            .cloned()
             .ok_or_else(|| ApiError::not_found(format!("There is no destination {id}.")))
     }
 
@@ -275,7 +276,7 @@ impl Engine {
                  nothing to resend. Upload the file again instead."
             )));
         }
-        let destination = self.known_destination(original.destination_id)?.clone();
+        let destination = self.known_destination(original.destination_id)?;
         let (id, now) = crate::model::log::new_log_id();
         let log = LogRecord {
             id,

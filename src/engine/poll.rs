@@ -25,10 +25,10 @@ pub struct PollItem {
 }
 
 impl Engine {
-    fn poller(&self, destination: &str, token: &str) -> Result<&Destination, ApiError> {
+    fn poller(&self, destination: &str, token: &str) -> Result<Destination, ApiError> {
         let d = Uuid::parse_str(destination.trim())
             .ok()
-            .and_then(|id| self.registry.destination(id))
+            .and_then(|id| self.registry().destination(id).cloned())
             .ok_or_else(|| {
                 ApiError::not_found(format!(
                     "\"{destination}\" is not a destination of this engine; poll with your destination ID."
@@ -115,7 +115,7 @@ impl Engine {
         token: &str,
         log_ids: &[String],
     ) -> Result<usize, ApiError> {
-        let d = self.poller(destination, token)?.clone();
+        let d = self.poller(destination, token)?;
         let mut ids = Vec::with_capacity(log_ids.len());
         for raw in log_ids {
             let log = Uuid::parse_str(raw.trim())

@@ -66,7 +66,7 @@ impl Engine {
         routing::legacy::assign(&self.store, &mut prepared, source.legacy_ids)
             .map_err(|e| Rejection::bare(store_failure(e)))?;
         let organization = match source.organization {
-            id if id.is_nil() => self.registry.own_organization().id,
+            id if id.is_nil() => self.registry().own_organization().id,
             id => id,
         };
         stamp_sender_organization(&mut prepared.request.payload, organization);
@@ -141,7 +141,7 @@ impl Engine {
         if let Some(e) = routing::one_destination_error(envelope) {
             return Err(Rejection::new(e, envelope));
         }
-        let destinations = routing::route(&self.registry, source, envelope)
+        let destinations = routing::route(&self.registry(), source, envelope)
             .map_err(|e| Rejection::new(e, envelope))?;
         let Some(destination) = destinations.into_iter().next() else {
             return Err(Rejection::new(

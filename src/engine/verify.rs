@@ -194,7 +194,7 @@ impl Engine {
         actor: &str,
     ) -> Result<Verification, ApiError> {
         let destination = self
-            .registry
+            .registry()
             .destination(id)
             .cloned()
             .ok_or_else(|| ApiError::not_found(format!("There is no destination {id}.")))?;

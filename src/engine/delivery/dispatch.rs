@@ -95,7 +95,7 @@ async fn deliver_queue(
     dispatcher: &Dispatcher,
     stop: &CancellationToken,
 ) -> Result<(), Stopped> {
-    let Some(destination) = engine.registry.destination(queue.destination).cloned() else {
+    let Some(destination) = engine.registry().destination(queue.destination).cloned() else {
         return Err(Stopped::Unconfigured);
     };
     let Some(client) = engine.delivery.client(destination.id).cloned() else {

@@ -111,7 +111,8 @@ impl Delivery {
         if dispatchers.contains_key(&queue) {
             return;
         }
-        let Some(destination) = engine.registry.destination(queue.destination) else {
+        let registry = engine.registry();
+        let Some(destination) = registry.destination(queue.destination) else {
             return;
         };
         if destination.mode != DeliveryMode::Push {
@@ -153,7 +154,7 @@ impl Delivery {
                 .into_iter()
                 .filter(|q| {
                     engine
-                        .registry
+                        .registry()
                         .destination(q.destination)
                         .is_some_and(|d| d.mode == DeliveryMode::Push)
                 })

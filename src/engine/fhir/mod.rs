@@ -75,7 +75,7 @@ impl Engine {
             )));
         }
         let destination = self
-            .registry
+            .registry()
             .destinations
             .iter()
             .find(|d| d.fhir_slug.as_deref() == Some(slug))
@@ -128,7 +128,7 @@ impl Engine {
     /// A 403 unless the source has a subscription to the destination covering
     /// `data_model` (`FHIR.Patient`, `FHIR.*`, or every data model).
     pub fn fhir_allowed(&self, party: &Party, data_model: &str) -> Result<(), ApiError> {
-        let subscribed = self.registry.subscriptions.iter().any(|s| {
+        let subscribed = self.registry().subscriptions.iter().any(|s| {
             s.source_id == party.source.id
                 && s.destination_id == party.destination.id
                 && s.covers(data_model)

@@ -225,7 +225,7 @@ impl Engine {
 
     /// The configured source a source's client acts for.
     fn client_source(&self, verified: &verify::Verified) -> Result<uuid::Uuid, OAuthError> {
-        self.registry
+        self.registry()
             .source(verified.client.source_id)
             .map(|s| s.id)
             .ok_or_else(|| {

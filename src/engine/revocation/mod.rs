@@ -211,7 +211,7 @@ impl Engine {
 
     /// `GET /admin/v1/tokens`.
     pub fn tokens_listing(&self) -> Result<TokensListing, ApiError> {
-        let registry = &self.registry;
+        let registry = self.registry();
         files::listing(
             &self.credentials,
             &self.store,
