@@ -86,6 +86,10 @@ pub struct Engine {
     pub(crate) key_use: keys::LastUsed,
     /// Swapped whole by a configuration reload (see [`reload`]).
     pub(crate) registry: reload::Current,
+    /// The file a reload reads (`None`: the built-in configuration).
+    config_path: Option<PathBuf>,
+    /// Reloads one at a time: each diffs against the registry the previous one left.
+    reloading: tokio::sync::Mutex<()>,
     pub(crate) settings: Settings,
     /// The composer's `{{variable}}` profiles, per environment.
     pub(crate) profiles:
@@ -179,6 +183,8 @@ impl Engine {
                 oauth,
                 key_use: keys::LastUsed::default(),
                 registry: reload::Current::new(config.registry),
+                config_path: config.path,
+                reloading: tokio::sync::Mutex::new(()),
                 settings: config.settings,
                 profiles: config.profiles,
                 http,

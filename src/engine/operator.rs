@@ -43,7 +43,7 @@ impl Engine {
 
     /// Operator changes are acknowledged only once on disk, like everything else (the
     /// **durable** wait).
-    async fn durable(&self) -> Result<(), ApiError> {
+    pub(crate) async fn durable(&self) -> Result<(), ApiError> {
         self.commit
             .durable()
             .await

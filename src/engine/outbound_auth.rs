@@ -81,7 +81,8 @@ struct Slot {
 pub struct Tokens {
     http: reqwest::Client,
     // A tokio mutex held across the fetch: the one-at-a-time rule.
-    slots: HashMap<Uuid, Arc<Mutex<Slot>>>,
+    // Entries come and go with a configuration reload (`Tokens::adopt`).
+    slots: std::sync::RwLock<HashMap<Uuid, Arc<Mutex<Slot>>>>,
 }
 
 impl Tokens {
@@ -92,7 +93,36 @@ impl Tokens {
             .filter(|d| matches!(d.outbound_auth, Some(OutboundAuth::ClientCredentials(_))))
             .map(|d| (d.id, Arc::new(Mutex::new(Slot::default()))))
             .collect();
-        Tokens { http, slots }
+        Tokens {
+            http,
+            slots: std::sync::RwLock::new(slots),
+        }
+    }
+
+    fn slot(&self, destination: Uuid) -> Option<Arc<Mutex<Slot>>> {
+        self.slots
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&destination)
+            .cloned()
+    }
+
+    /// After a configuration reload: a `changed` destination starts with an empty
+    /// cache (its token endpoint or client may be new); a removed one loses its cache.
+    pub fn adopt(&self, changed: &[Destination], removed: &[Uuid]) {
+        let mut slots = self
+            .slots
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for d in changed {
+            slots.remove(&d.id);
+            if matches!(d.outbound_auth, Some(OutboundAuth::ClientCredentials(_))) {
+                slots.insert(d.id, Arc::new(Mutex::new(Slot::default())));
+            }
+        }
+        for id in removed {
+            slots.remove(id);
+        }
     }
 
     /// Sends what `build` makes, with `destination`'s authorization; on a 401 to a
@@ -133,7 +163,7 @@ impl Tokens {
                 token: None,
             })),
             Some(OutboundAuth::ClientCredentials(client)) => {
-                let Some(slot) = self.slots.get(&destination.id) else {
+                let Some(slot) = self.slot(destination.id) else {
                     return Err(TokenError::Fetch {
                         url: client.token_url.clone(),
                         reason: "the engine has no token cache for this destination".into(),
@@ -177,7 +207,7 @@ impl Tokens {
 
     /// The destination refused `used` (401): forget it, unless it was replaced already.
     pub async fn rejected(&self, destination: &Destination, used: &Credential) {
-        let (Some(slot), Some(token)) = (self.slots.get(&destination.id), &used.token) else {
+        let (Some(slot), Some(token)) = (self.slot(destination.id), &used.token) else {
             return;
         };
         let mut slot = slot.lock().await;

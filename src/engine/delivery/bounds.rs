@@ -30,7 +30,8 @@ struct Estimate {
 }
 
 pub struct QueueBounds {
-    estimates: HashMap<Uuid, Mutex<Estimate>>,
+    /// Entries come and go with a configuration reload ([`QueueBounds::adopt`]).
+    estimates: std::sync::RwLock<HashMap<Uuid, Mutex<Estimate>>>,
 }
 
 /// A destination that has no room: what the 429 names.
@@ -75,14 +76,16 @@ impl QueueBounds {
                 (d.id, Mutex::new(estimate))
             })
             .collect();
-        QueueBounds { estimates }
+        QueueBounds {
+            estimates: std::sync::RwLock::new(estimates),
+        }
     }
 
     /// At start, once the store is open: every destination without a queued item
     /// starts from an exact zero, so only those with items are counted (on their first
     /// message).
     pub fn start_empty_except(&self, nonempty: &std::collections::HashSet<Uuid>) {
-        for (destination, estimate) in &self.estimates {
+        for (destination, estimate) in self.read().iter() {
             if !nonempty.contains(destination) {
                 estimate.lock().unwrap_or_else(|e| e.into_inner()).queued = Some(0);
             }
@@ -90,8 +93,42 @@ impl QueueBounds {
     }
 
     fn with<T>(&self, destination: Uuid, f: impl FnOnce(&mut Estimate) -> T) -> Option<T> {
-        let entry = self.estimates.get(&destination)?;
+        let estimates = self.read();
+        let entry = estimates.get(&destination)?;
         Some(f(&mut entry.lock().unwrap_or_else(|e| e.into_inner())))
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<Uuid, Mutex<Estimate>>> {
+        self.estimates
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// After a configuration reload: a kept destination keeps its count under its
+    /// (maybe new) bound; a new one is counted from the store on its first message.
+    pub fn adopt(&self, changed: &[Destination], removed: &[Uuid]) {
+        let mut estimates = self
+            .estimates
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for d in changed {
+            let bound = d.delivery.max_queue_items;
+            estimates
+                .entry(d.id)
+                .or_insert_with(|| {
+                    Mutex::new(Estimate {
+                        bound,
+                        queued: None,
+                        recounted: None,
+                    })
+                })
+                .get_mut()
+                .unwrap_or_else(|e| e.into_inner())
+                .bound = bound;
+        }
+        for id in removed {
+            estimates.remove(id);
+        }
     }
 
     /// Whether admitting one more item for `destination` needs a count from the store
@@ -238,7 +275,7 @@ mod tests {
             recounted: None,
         };
         let bounds = QueueBounds {
-            estimates: HashMap::from([(id, Mutex::new(estimate))]),
+            estimates: std::sync::RwLock::new(HashMap::from([(id, Mutex::new(estimate))])),
         };
         (bounds, id)
     }
@@ -280,7 +317,10 @@ mod tests {
             })
         };
         let b = QueueBounds {
-            estimates: HashMap::from([(empty, unknown(5)), (owed, unknown(5))]),
+            estimates: std::sync::RwLock::new(HashMap::from([
+                (empty, unknown(5)),
+                (owed, unknown(5)),
+            ])),
         };
         assert!(b.needs_recount(empty) && b.needs_recount(owed));
         b.start_empty_except(&std::collections::HashSet::from([owed]));

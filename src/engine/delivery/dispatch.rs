@@ -98,7 +98,7 @@ async fn deliver_queue(
     let Some(destination) = engine.registry().destination(queue.destination).cloned() else {
         return Err(Stopped::Unconfigured);
     };
-    let Some(client) = engine.delivery.client(destination.id).cloned() else {
+    let Some(client) = engine.delivery.client(destination.id) else {
         return Err(Stopped::NotPush);
     };
     let mut queue_state = QueueState {

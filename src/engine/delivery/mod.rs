@@ -22,7 +22,7 @@ use super::config::{DeliveryMode, Destination};
 use crate::model::LogRecord;
 use crate::store::QueueId;
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
@@ -43,9 +43,10 @@ pub struct Delivery {
     engine: Weak<Engine>,
     dispatchers: Mutex<HashMap<QueueId, Arc<Dispatcher>>>,
     paused: Mutex<HashSet<Uuid>>,
-    clients: HashMap<Uuid, reqwest::Client>,
+    /// Replaced per destination by a configuration reload ([`Delivery::adopt`]).
+    clients: RwLock<HashMap<Uuid, reqwest::Client>>,
     /// Per push destination, its `max_concurrent_deliveries` attempt slots.
-    slots: HashMap<Uuid, Arc<Semaphore>>,
+    slots: RwLock<HashMap<Uuid, Arc<Semaphore>>>,
     /// Per destination, its queued items against `max_queue_items`.
     pub(crate) bounds: bounds::QueueBounds,
 }
@@ -80,17 +81,14 @@ impl Delivery {
         let slots = destinations
             .iter()
             .filter(|d| d.mode == DeliveryMode::Push)
-            .map(|d| {
-                let n = d.delivery.max_concurrent_deliveries.max(1);
-                (d.id, Arc::new(Semaphore::new(n)))
-            })
+            .map(|d| (d.id, slots_of(d)))
             .collect();
         Delivery {
             engine,
             dispatchers: Mutex::new(HashMap::new()),
             paused: Mutex::new(paused),
-            clients,
-            slots,
+            clients: RwLock::new(clients),
+            slots: RwLock::new(slots),
             bounds: bounds::QueueBounds::new(destinations),
         }
     }
@@ -133,7 +131,7 @@ impl Delivery {
         destination: Uuid,
         stop: &tokio_util::sync::CancellationToken,
     ) -> Option<OwnedSemaphorePermit> {
-        let slots = self.slots.get(&destination)?.clone();
+        let slots = read(&self.slots).get(&destination)?.clone();
         tokio::select! {
             permit = slots.acquire_owned() => permit.ok(),
             () = stop.cancelled() => None,
@@ -225,7 +223,53 @@ impl Delivery {
         self.lock_dispatchers().len()
     }
 
-    pub(crate) fn client(&self, destination: Uuid) -> Option<&reqwest::Client> {
-        self.clients.get(&destination)
+    pub(crate) fn client(&self, destination: Uuid) -> Option<reqwest::Client> {
+        read(&self.clients).get(&destination).cloned()
     }
+
+    /// After a configuration reload: `changed` destinations (new, or with a new
+    /// definition) get fresh clients, slots and bounds; `removed` ones lose theirs.
+    /// Unchanged ones keep theirs, so their pooled connections and counts carry on.
+    pub(crate) fn adopt(
+        &self,
+        changed: &[Destination],
+        removed: &[Uuid],
+        connect_timeout: Duration,
+    ) -> Result<(), reqwest::Error> {
+        let mut fresh = build_clients(changed, connect_timeout)?;
+        let mut clients = write(&self.clients);
+        let mut slots = write(&self.slots);
+        for d in changed {
+            clients.remove(&d.id);
+            if let Some(client) = fresh.remove(&d.id) {
+                clients.insert(d.id, client);
+            }
+            // Permits held on a replaced semaphore are released to it, harmlessly.
+            match d.mode {
+                DeliveryMode::Push => slots.insert(d.id, slots_of(d)),
+                DeliveryMode::Poll => slots.remove(&d.id),
+            };
+        }
+        for id in removed {
+            clients.remove(id);
+            slots.remove(id);
+        }
+        self.bounds.adopt(changed, removed);
+        Ok(())
+    }
+}
+
+fn slots_of(d: &Destination) -> Arc<Semaphore> {
+    Arc::new(Semaphore::new(d.delivery.max_concurrent_deliveries.max(1)))
+}
+
+/// The maps hold no invariant a panicking writer could break half-way.
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
