@@ -129,6 +129,14 @@ enum Command {
         #[command(flatten)]
         at: Locations,
     },
+    /// Make the engine running on this data directory re-read its configuration file
+    /// (as SIGHUP does): what changed, or why nothing did.
+    Reload {
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        at: Locations,
+    },
     /// Verify a data directory (or a backup) offline: every record readable, nothing
     /// acknowledged missing. Exits non-zero on any problem.
     Check {
@@ -320,6 +328,7 @@ fn run(cli: Cli) -> Result<()> {
             accept_loss,
             at,
         } => running::serve(listen, accept_loss, at),
+        Command::Reload { json, at } => running::reload(json, &at),
         Command::Check { json, at } => maintenance::check(json, &at),
         Command::Backup { dir, json, at } => maintenance::backup(&dir, json, &at),
         Command::Restore { dir, json, at } => maintenance::restore(&dir, json, &at),

@@ -228,3 +228,74 @@ async fn a_reload_during_a_stream_loses_and_reorders_nothing() {
     })
     .await;
 }
+
+/// `POST /auth/authenticate` with a key `keys create --json` printed: its status.
+async fn authenticate_status(base: &str, key: &Value) -> u16 {
+    client()
+        .post(format!("{base}/auth/authenticate"))
+        .json(&serde_json::json!({"apiKey": key["apiKey"], "secret": key["secret"]}))
+        .send()
+        .await
+        .expect("authenticate")
+        .status()
+        .as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reload_command_and_sighup_reach_a_running_engine() {
+    use common::bin::{BIN, LAB_TO_EHR, cli_json, serve_dir};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, LAB_TO_EHR).expect("write config");
+    let (mut served, base) = serve_dir(dir.path());
+
+    // `switchboard reload`: the running engine takes the new source, and says so.
+    let with_clinic =
+        format!("{LAB_TO_EHR}\n[[sources]]\nname = \"Clinic\"\nenvironment = \"development\"\n");
+    std::fs::write(&config, &with_clinic).expect("write config");
+    let report = cli_json(dir.path(), &["reload"]);
+    assert_eq!(
+        report["added"],
+        serde_json::json!(["source \"Clinic\""]),
+        "{report}"
+    );
+    let key = cli_json(dir.path(), &["keys", "create", "--source", "Clinic"]);
+    assert_eq!(authenticate_status(&base, &key).await, 200);
+
+    // An invalid file: refused with its line, and the engine keeps what it had.
+    std::fs::write(&config, format!("{with_clinic}\n[[sources]]\nname = 5\n")).expect("write");
+    let out = std::process::Command::new(BIN)
+        .args(["reload", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .expect("run switchboard reload");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("line ") && stderr.contains("running configuration stays"),
+        "{stderr}"
+    );
+    assert_eq!(authenticate_status(&base, &key).await, 200);
+
+    // SIGHUP: the same reload, from the signal.
+    let with_ward =
+        format!("{with_clinic}\n[[sources]]\nname = \"Ward\"\nenvironment = \"development\"\n");
+    std::fs::write(&config, &with_ward).expect("write config");
+    let ward = cli_json(dir.path(), &["keys", "create", "--source", "Ward"]);
+    let hup = std::process::Command::new("kill")
+        .args(["-HUP", &served.pid()])
+        .status()
+        .expect("kill -HUP");
+    assert!(hup.success());
+    let until = std::time::Instant::now() + DEADLINE;
+    while authenticate_status(&base, &ward).await != 200 {
+        assert!(
+            std::time::Instant::now() < until,
+            "SIGHUP did not reload within {DEADLINE:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(served.terminate(DEADLINE).await.success());
+}

@@ -3,6 +3,7 @@
 //! for `phi` and `admin`, and every such reveal is audited).
 
 mod events;
+mod reload;
 mod revoke;
 
 pub use events::STREAM_RECHECK;
@@ -43,6 +44,7 @@ pub fn routes() -> Router<AppState> {
         .route("/logs/{id}/{action}", post(log_action))
         .route("/sources/{id}/token", post(source_token))
         .merge(revoke::routes())
+        .merge(reload::routes())
         .route("/backup", post(backup))
         .route(
             "/composer/history",

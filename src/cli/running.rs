@@ -135,6 +135,7 @@ pub fn serve(listen: SocketAddr, accept_loss: bool, at: Locations) -> Result<()>
         // One line on stdout for scripts and tests; everything else goes to the log.
         println!("switchboard listening on http://{addr}");
         engine.announce(&format!("http://{addr}"));
+        hangup_reloads(&engine);
         tracing::info!(%addr, data_dir = %at.data_dir().display(), "engine started");
         let closing = engine.clone();
         switchboard::api::server::serve(listener, engine.clone(), async move {
@@ -147,6 +148,20 @@ pub fn serve(listen: SocketAddr, accept_loss: bool, at: Locations) -> Result<()>
         tracing::info!("engine stopped");
         Ok(())
     })
+}
+
+/// SIGHUP re-reads the configuration file; without it the engine still runs.
+fn hangup_reloads(engine: &Arc<Engine>) {
+    #[cfg(unix)]
+    if let Err(e) = switchboard::engine::reload::reload_on_hangup(engine) {
+        tracing::warn!(error = %e, "cannot listen for SIGHUP; use `switchboard reload`");
+    }
+}
+
+/// `switchboard reload`.
+pub fn reload(json: bool, at: &Locations) -> Result<()> {
+    let report = runtime()?.block_on(switchboard::engine::reload::command(&at.data_dir()))?;
+    super::print(json, &report, |r| format!("reloaded: {}", r.summary()))
 }
 
 /// The console owns the terminal: its log goes to a file under the data dir.
@@ -211,6 +226,7 @@ pub fn console(args: ConsoleArgs) -> Result<()> {
             start_engine(args.listen, &args.at, true, args.accept_loss).await?;
         tracing::info!(%addr, log = %log.display(), "console with an embedded engine");
         engine.announce(&format!("http://{addr}"));
+        hangup_reloads(&engine);
         let server = tokio::spawn(switchboard::api::server::serve(
             listener,
             engine.clone(),

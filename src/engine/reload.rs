@@ -1,6 +1,7 @@
 //! The engine's current registry behind a swappable handle: each request takes one
 //! consistent snapshot (`load`), and a configuration reload replaces it whole.
 
+use super::runfile::{self, AttachError};
 use super::{Config, Destination, Engine, Registry, Settings};
 use crate::model::ApiError;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -312,4 +313,52 @@ impl Engine {
         self.durable().await?;
         Ok(report)
     }
+}
+
+/// Reloads on every `SIGHUP` until the engine stops (`serve` and the console's embedded
+/// engine); the outcome goes to the log, as a signal has no one to answer.
+#[cfg(unix)]
+pub fn reload_on_hangup(engine: &Arc<Engine>) -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangups = signal(SignalKind::hangup())?;
+    let (stop, weak) = (engine.stopping(), Arc::downgrade(engine));
+    engine.tasks().spawn(async move {
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                got = hangups.recv() => if got.is_none() { return },
+            }
+            // Held only for the reload: the engine's shutdown does not wait on us.
+            let Some(engine) = weak.upgrade() else { return };
+            if let Err(e) = engine.reload("signal:SIGHUP").await {
+                tracing::error!(error = %e, "configuration reload on SIGHUP refused");
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Why `switchboard reload` did not reload.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error(
+        "no engine is running on {0}; the configuration is read when it starts \
+         (`switchboard serve`)"
+    )]
+    NotRunning(String),
+    #[error(transparent)]
+    Attach(#[from] AttachError),
+    #[error("the engine's answer was not a reload report: {0}")]
+    Answer(#[from] serde_json::Error),
+}
+
+/// `switchboard reload`: asks the engine running on `data_dir` (found through its run
+/// file) to re-read its configuration file.
+pub async fn command(data_dir: &std::path::Path) -> Result<ReloadReport, CommandError> {
+    let engine = runfile::running(data_dir)
+        .ok_or_else(|| CommandError::NotRunning(data_dir.display().to_string()))?;
+    let answer = engine
+        .admin(reqwest::Method::POST, "/config/reload", None)
+        .await?;
+    Ok(serde_json::from_value(answer)?)
 }
