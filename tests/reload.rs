@@ -299,3 +299,25 @@ async fn the_reload_command_and_sighup_reach_a_running_engine() {
     }
     assert!(served.terminate(DEADLINE).await.success());
 }
+
+/// The console's `:reload` goes through `client::Engine::reload`: an embedded engine
+/// (`Local`) reloads as the console's actor; a viewer is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_client_reloads_for_admins_only() {
+    use switchboard::client::{Engine as _, Local};
+    use switchboard::model::Role;
+    let ehr = StubDestination::start(ok_stub()).await;
+    let te = TestEngine::start(&base(&ehr.url)).await;
+    std::fs::write(
+        &te.config_path,
+        base(&ehr.url) + &source_toml("Clinic", "staging", None),
+    )
+    .expect("write config");
+    let viewer = Local::new(te.engine.clone(), Role::Viewer, "viewer", &te.base);
+    assert!(viewer.reload().await.is_err());
+    assert!(te.engine.registry().source_named("Clinic").is_none());
+    let admin = Local::new(te.engine.clone(), Role::Admin, "console (local)", &te.base);
+    let report = admin.reload().await.expect("reload");
+    assert_eq!(report.added, ["source \"Clinic\""]);
+    assert!(te.engine.registry().source_named("Clinic").is_some());
+}

@@ -62,7 +62,7 @@ impl Local {
         Err(ClientError::Refused {
             status: 403,
             text: format!(
-                "Role {} may not list, create or revoke credentials; use an admin token.",
+                "Role {} may not manage credentials or reload the configuration; use an admin token.",
                 self.role.as_str()
             ),
         })
@@ -91,6 +91,13 @@ impl Engine for Local {
         Box::pin(async move {
             self.admin()?;
             Ok(self.engine.create_key(new, &self.actor).await?)
+        })
+    }
+
+    fn reload(&self) -> BoxFuture<'_, Result<super::wire::ReloadReport, ClientError>> {
+        Box::pin(async move {
+            self.admin()?;
+            Ok(self.engine.reload(&self.actor).await?)
         })
     }
 

@@ -172,4 +172,6 @@ pub trait Engine: Send + Sync {
     /// A new key or OAuth client for a source; the secret is in this answer only
     /// (admin role only).
     fn create_key(&self, new: NewKey) -> BoxFuture<'_, Result<CreatedKey, ClientError>>;
+    /// Re-reads the engine's configuration file (admin role only): what changed.
+    fn reload(&self) -> BoxFuture<'_, Result<wire::ReloadReport, ClientError>>;
 }

@@ -273,6 +273,19 @@ impl Engine for Remote {
         })
     }
 
+    fn reload(&self) -> BoxFuture<'_, Result<super::wire::ReloadReport, ClientError>> {
+        Box::pin(async move {
+            let response = self
+                .http
+                .post(format!("{}/admin/v1/config/reload", self.base))
+                .bearer_auth(&self.token)
+                .send()
+                .await
+                .map_err(|e| self.unreachable(e))?;
+            self.answer(response).await
+        })
+    }
+
     fn act(&self, action: Action) -> BoxFuture<'_, Result<(), ClientError>> {
         Box::pin(async move {
             let (kind, id, verb) = action.route();

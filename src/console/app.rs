@@ -60,6 +60,8 @@ pub enum Effect {
     Act(Action),
     /// Revoke a key or admin tokens (answered with [`Msg::Info`] or [`Msg::Failed`]).
     Revoke(Revoke),
+    /// Re-read the engine's configuration (answered with [`Msg::Info`] or [`Msg::Failed`]).
+    Reload,
     SetTheme(String),
     /// The source keys (answered with [`Msg::Keys`]).
     LoadKeys,

@@ -130,10 +130,12 @@ pub enum Command {
     Endpoints,
     /// A JWKS file to register for the source selected in the Keys view.
     Jwks(String),
+    /// Re-read the engine's configuration file (admin role).
+    Reload,
     Quit,
 }
 
-const USAGE: &str = "commands: env NAME, filter EXPR, theme NAME, pause DEST, resume DEST, compose [MODEL EVENT], compose FHIR [RESOURCE search|MESSAGE], revoke-key KEY, revoke-token NAME, keys, endpoints, jwks PATH, quit";
+const USAGE: &str = "commands: env NAME, filter EXPR, theme NAME, pause DEST, resume DEST, compose [MODEL EVENT], compose FHIR [RESOURCE search|MESSAGE], revoke-key KEY, revoke-token NAME, keys, endpoints, jwks PATH, reload, quit";
 
 /// `compose FHIR …` (or `compose FHIR.Patient search`); `None` when the words name no
 /// FHIR request, for the catalog to parse.
@@ -205,6 +207,8 @@ impl Command {
             "keys" => Ok(Command::Keys),
             "endpoints" => Ok(Command::Endpoints),
             "jwks" => needs("a JWKS file's path", "jwks ~/keys/jwks.json").map(Command::Jwks),
+            "reload" if rest.is_empty() => Ok(Command::Reload),
+            "reload" => Err("reload takes nothing after it".into()),
             "quit" | "q" if rest.is_empty() => Ok(Command::Quit),
             "quit" | "q" => Err("quit takes nothing after it".into()),
             "" => Err(USAGE.into()),

@@ -4,6 +4,7 @@
 use super::runfile::{self, AttachError};
 use super::{Config, Destination, Engine, Registry, Settings};
 use crate::model::ApiError;
+pub use crate::model::view::ReloadReport;
 use std::sync::{Arc, PoisonError, RwLock};
 use uuid::Uuid;
 
@@ -33,41 +34,6 @@ impl Current {
     pub fn swap(&self, registry: Registry) -> Arc<Registry> {
         let mut slot = self.inner.write().unwrap_or_else(PoisonError::into_inner);
         std::mem::replace(&mut *slot, Arc::new(registry))
-    }
-}
-
-/// What a reload changed, by name, and the settings it could not apply.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ReloadReport {
-    /// e.g. `source "Lab"`, `subscription "Lab" -> "Acme EHR"`.
-    pub added: Vec<String>,
-    pub removed: Vec<String>,
-    pub changed: Vec<String>,
-    /// Settings whose new values wait for a restart (the old ones stay in force).
-    pub needs_restart: Vec<String>,
-}
-
-impl ReloadReport {
-    /// One line for the audit trail and the log.
-    pub fn summary(&self) -> String {
-        let part = |label: &str, items: &[String]| {
-            (!items.is_empty()).then(|| format!("{label}: {}", items.join(", ")))
-        };
-        let parts: Vec<String> = [
-            part("added", &self.added),
-            part("removed", &self.removed),
-            part("changed", &self.changed),
-            part("needs a restart", &self.needs_restart),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        if parts.is_empty() {
-            "no change".into()
-        } else {
-            parts.join("; ")
-        }
     }
 }
 

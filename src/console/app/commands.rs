@@ -36,6 +36,12 @@ impl App {
             Command::Keys => self.open_developer(DevTab::Keys),
             Command::Endpoints => self.open_developer(DevTab::Endpoints),
             Command::Jwks(path) => self.register_jwks(path),
+            // Refused here as the engine would, without a round trip.
+            Command::Reload if self.role != crate::model::Role::Admin => self.error(format!(
+                "the {} role may not reload the configuration: use an admin token",
+                self.role.as_str()
+            )),
+            Command::Reload => vec![Effect::Reload],
             Command::Quit => vec![Effect::Quit],
         }
     }

@@ -92,6 +92,7 @@ impl Effects {
             | Effect::LoadConnections(_)
             | Effect::OpenLog(_)
             | Effect::Revoke(_)
+            | Effect::Reload
             | Effect::LoadKeys
             | Effect::CreateKey { .. }
             | Effect::Act(_)) => self.engine(engine),
@@ -176,6 +177,14 @@ impl Effects {
                     Some(answer)
                 })
             }
+            Effect::Reload => self.spawn(async move {
+                Some(match client.reload().await {
+                    Ok(report) => {
+                        Msg::Info(format!("configuration reloaded: {}", report.summary()))
+                    }
+                    Err(e) => Msg::Failed(e.to_string()),
+                })
+            }),
             Effect::LoadKeys => self.spawn(async move {
                 Some(Msg::Keys(client.keys().await.map_err(|e| e.to_string())))
             }),

@@ -11,12 +11,14 @@
 //! By subject: [`status`] (the engine's figures), [`connections`] (environments,
 //! sources, destinations and their health), [`logs`] (history queries, pages and one
 //! log's detail), [`composer`] (the composer's history and tokens), [`revocation`], [`keys`] (source
-//! API keys and OAuth clients, listed and created).
+//! API keys and OAuth clients, listed and created), [`reload`] (what a configuration
+//! reload changed).
 
 pub mod composer;
 pub mod connections;
 pub mod keys;
 pub mod logs;
+pub mod reload;
 pub mod revocation;
 pub mod status;
 
@@ -28,5 +30,6 @@ pub use connections::{
 };
 pub use keys::{CreatedKey, KeyView, NewKey, NewKeyKind};
 pub use logs::{LogDetail, LogPage, LogQuery, VisibleDetail};
+pub use reload::ReloadReport;
 pub use revocation::{RevokeReport, RevokedItem, RevokedKind};
 pub use status::Status;

@@ -180,3 +180,20 @@ fn endpoints_verify_pause_and_resume_the_selected_destination() {
         vec![Effect::Act(Action::Resume(DEST)), reload]
     );
 }
+
+#[test]
+fn reload_is_for_admins() {
+    let run = |app: &mut App| {
+        send(app, [ch(':')]);
+        send(app, "reload".chars().map(ch).collect::<Vec<_>>());
+        send(app, [key(KeyCode::Enter)])
+    };
+    assert_eq!(run(&mut app(Role::Admin)), vec![Effect::Reload]);
+    let mut viewer = app(Role::Viewer);
+    assert!(run(&mut viewer).is_empty());
+    assert!(
+        matches!(&viewer.notice, Some(Notice::Error(m)) if m.contains("may not reload")),
+        "{:?}",
+        viewer.notice
+    );
+}
