@@ -267,6 +267,7 @@ impl Engine {
             .adopt(&[], &removed, self.settings.connect_timeout)
             .map_err(|e| invalid(format!("cannot build an HTTP client ({e})")))?;
         self.outbound.adopt(&[], &removed);
+        report.warnings = self.orphans(&current, &removed).await?;
         // Items left from an earlier definition of a destination now go out.
         for queue in queued {
             if changed.iter().any(|d| d.id == queue.destination) {
@@ -278,6 +279,36 @@ impl Engine {
         self.audit(actor, "config.reload", None, Some(summary));
         self.durable().await?;
         Ok(report)
+    }
+}
+
+impl Engine {
+    /// Items queued for `removed` destinations after the check: a request routed on the
+    /// previous registry may have raced the swap. They stay in the store; said, not hidden.
+    async fn orphans(
+        &self,
+        previous: &Registry,
+        removed: &[Uuid],
+    ) -> Result<Vec<String>, ApiError> {
+        if removed.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.store.journal().applied().await;
+        let queued = self.store.nonempty_queues().map_err(super::read_failure)?;
+        Ok(removed
+            .iter()
+            .filter(|id| queued.iter().any(|q| q.destination == **id))
+            .filter_map(|id| previous.destination(*id))
+            .map(|d| {
+                let warning = format!(
+                    "destination \"{}\" was removed while a request for it was being accepted; \
+                     its items stay queued: put it back in the file and reload to deliver them",
+                    d.name
+                );
+                tracing::warn!(%warning);
+                warning
+            })
+            .collect())
     }
 }
 

@@ -13,6 +13,9 @@ pub struct ReloadReport {
     pub changed: Vec<String>,
     /// Settings whose new values wait for a restart (the old ones stay in force).
     pub needs_restart: Vec<String>,
+    /// What the operator should look at (e.g. items a removed destination still holds).
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 impl ReloadReport {
@@ -26,6 +29,7 @@ impl ReloadReport {
             part("removed", &self.removed),
             part("changed", &self.changed),
             part("needs a restart", &self.needs_restart),
+            part("warning", &self.warnings),
         ]
         .into_iter()
         .flatten()
