@@ -321,3 +321,39 @@ async fn the_console_client_reloads_for_admins_only() {
     assert_eq!(report.added, ["source \"Clinic\""]);
     assert!(te.engine.registry().source_named("Clinic").is_some());
 }
+
+/// Settings read at start are listed as needing a restart, and keep their running
+/// values; the admin route is for the admin role, with errors in the platform's shape.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_wait_for_a_restart_and_the_route_is_admin_only() {
+    use switchboard::model::Role;
+    let ehr = StubDestination::start(ok_stub()).await;
+    let te = TestEngine::start(&base(&ehr.url)).await;
+    let before = te.engine.settings().max_body_bytes;
+    std::fs::write(
+        &te.config_path,
+        format!(
+            "[engine]\nmax_body_bytes = 12345\nmax_connections = 77\n\n{}",
+            base(&ehr.url)
+        ),
+    )
+    .expect("write config");
+
+    let operator = te.admin_token(Role::Operator);
+    let (status, body) = te
+        .post_json("/admin/v1/config/reload", Some(&operator), &Value::Null)
+        .await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, "admin token");
+
+    let admin = te.admin_token(Role::Admin);
+    let (status, report) = te
+        .post_json("/admin/v1/config/reload", Some(&admin), &Value::Null)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(
+        report["needsRestart"],
+        serde_json::json!(["[engine] max_body_bytes", "[engine] max_connections"]),
+        "{report}"
+    );
+    assert_eq!(te.engine.settings().max_body_bytes, before);
+}
