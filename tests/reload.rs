@@ -357,3 +357,37 @@ async fn settings_wait_for_a_restart_and_the_route_is_admin_only() {
     );
     assert_eq!(te.engine.settings().max_body_bytes, before);
 }
+
+/// The usual reason to reload: a destination's URL was wrong. Items already retrying
+/// against the old URL go to the new one, in order, without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_url_applies_to_items_already_retrying() {
+    let ehr = StubDestination::start(ok_stub()).await;
+    let wrong = closed_url();
+    let te = TestEngine::start(&base(&wrong)).await;
+    let lab = te.token("Lab").await;
+    for mrn in ["R-1", "R-2", "R-3"] {
+        send(&te, &lab, "EHR", mrn).await;
+    }
+    let ehr_id = te.destination_id("EHR");
+    eventually_within("a failed attempt on the wrong URL", DEADLINE, || {
+        let logs = te.all_logs();
+        logs.iter()
+            .any(|l| l.attempts > 0)
+            .then_some(())
+            .ok_or(format!("{} logs, none attempted", logs.len()))
+    })
+    .await;
+
+    std::fs::write(&te.config_path, base(&ehr.url)).expect("write config");
+    let report = te.engine.reload("tester").await.expect("reload");
+    assert_eq!(report.changed, ["destination \"EHR\""], "{report:?}");
+    eventually_within("the queue delivered to the new URL", DEADLINE, || {
+        let got: Vec<String> = ehr.requests().iter().map(|r| mrn_of(&r.body)).collect();
+        (got == ["R-1", "R-2", "R-3"])
+            .then_some(())
+            .ok_or(format!("{got:?}"))
+    })
+    .await;
+    assert!(te.store().queued(ehr_id).expect("queued").is_empty());
+}

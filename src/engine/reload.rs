@@ -268,7 +268,11 @@ impl Engine {
             .map_err(|e| invalid(format!("cannot build an HTTP client ({e})")))?;
         self.outbound.adopt(&[], &removed);
         report.warnings = self.orphans(&current, &removed).await?;
-        // Items left from an earlier definition of a destination now go out.
+        // Dispatchers waiting under an old definition (a retry's wait) take the new one
+        // now; items left from an earlier definition of a destination now go out.
+        for d in &changed {
+            self.delivery.kick(d.id);
+        }
         for queue in queued {
             if changed.iter().any(|d| d.id == queue.destination) {
                 self.delivery.wake(queue);

@@ -95,38 +95,47 @@ async fn deliver_queue(
     dispatcher: &Dispatcher,
     stop: &CancellationToken,
 ) -> Result<(), Stopped> {
-    let Some(destination) = engine.registry().destination(queue.destination).cloned() else {
-        return Err(Stopped::Unconfigured);
-    };
-    let Some(client) = engine.delivery.client(destination.id) else {
-        return Err(Stopped::NotPush);
-    };
-    let mut queue_state = QueueState {
-        engine,
-        queue,
-        destination: &destination,
-        client: &client,
-        stop,
-        blocked_reported: false,
-    };
+    // Each pass runs under one definition of the destination; a reload that changes it
+    // starts a new pass (its URL, client, schedule), between attempts, never during one.
     loop {
-        let kicked = dispatcher.kick.notified();
-        tokio::pin!(kicked);
-        kicked.as_mut().enable();
-        if stop.is_cancelled() {
-            engine.delivery.retire(queue, || true);
-            return Ok(());
-        }
-        match queue_state.step().await {
-            Next::Again => {}
-            Next::Done => return Ok(()),
-            Next::Wait(duration) => wait(kicked.as_mut(), stop, duration).await,
-            Next::Backoff(duration) => {
-                // Enabled only now: a kick during the attempt must not skip the peer's wait.
-                let fresh = dispatcher.kick.notified();
-                tokio::pin!(fresh);
-                fresh.as_mut().enable();
-                wait(fresh.as_mut(), stop, Some(duration)).await;
+        let Some(destination) = engine.registry().destination(queue.destination).cloned() else {
+            return Err(Stopped::Unconfigured);
+        };
+        let Some(client) = engine.delivery.client(destination.id) else {
+            return Err(Stopped::NotPush);
+        };
+        let mut queue_state = QueueState {
+            engine,
+            queue,
+            destination: &destination,
+            client: &client,
+            stop,
+            blocked_reported: false,
+        };
+        loop {
+            let kicked = dispatcher.kick.notified();
+            tokio::pin!(kicked);
+            kicked.as_mut().enable();
+            if stop.is_cancelled() {
+                engine.delivery.retire(queue, || true);
+                return Ok(());
+            }
+            let registry = engine.registry();
+            if registry.destination(queue.destination) != Some(&destination) {
+                break;
+            }
+            drop(registry);
+            match queue_state.step().await {
+                Next::Again => {}
+                Next::Done => return Ok(()),
+                Next::Wait(duration) => wait(kicked.as_mut(), stop, duration).await,
+                Next::Backoff(duration) => {
+                    // Enabled only now: a kick during the attempt must not skip the peer's wait.
+                    let fresh = dispatcher.kick.notified();
+                    tokio::pin!(fresh);
+                    fresh.as_mut().enable();
+                    wait(fresh.as_mut(), stop, Some(duration)).await;
+                }
             }
         }
     }
