@@ -1,6 +1,7 @@
 //! The admin API for the console and operators. Authenticated with tokens from
 //! `switchboard tokens create`; the role decides what is shown (PHI in Production only
 //! for `phi` and `admin`, and every such reveal is audited).
+//! `reload`: `POST /config/reload`, the configuration file re-read (admin role).
 
 mod events;
 mod reload;
