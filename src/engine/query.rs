@@ -276,11 +276,13 @@ impl Engine {
                 serde_json::from_slice::<Value>(&bytes)
                     .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
             });
+        let next_attempt_at = self.delivery.retry_due(id);
         Ok(Some(LogDetail {
             log,
             attempts,
             request,
             response,
+            next_attempt_at,
         }))
     }
 }

@@ -257,6 +257,7 @@ fn open_detail(app: &mut App, masked: bool) {
                 attempts,
                 request: (!masked).then(|| body("Booked")),
                 response: (!masked).then(|| body("Response")),
+                next_attempt_at: None,
             },
             masked,
         }))),
@@ -328,6 +329,7 @@ fn detail_shows_a_logs_legacy_numbers() {
         attempts: Vec::new(),
         request: None,
         response: None,
+        next_attempt_at: None,
     };
     update(
         &mut app,

@@ -186,6 +186,7 @@ impl QueueState<'_> {
             }
             Err(next) => return next,
         };
+        engine.delivery.set_retry_due(&log, None);
         match attempt_once(engine, destination, self.client, &item, &log).await {
             Ok(None) => {
                 engine.delivery.bounds.left(destination.id);
@@ -267,6 +268,7 @@ impl QueueState<'_> {
         if wait_for.is_zero() {
             Next::Again
         } else {
+            engine.delivery.set_retry_due(log, Some(wait_for));
             Next::Backoff(wait_for)
         }
     }

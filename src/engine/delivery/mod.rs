@@ -49,6 +49,15 @@ pub struct Delivery {
     slots: RwLock<HashMap<Uuid, Arc<Semaphore>>>,
     /// Per destination, its queued items against `max_queue_items`.
     pub(crate) bounds: bounds::QueueBounds,
+    /// When each log waiting out a retry back-off is tried next, so the console can
+    /// say it; only heads of queues are here, so it is bounded by the queues.
+    retry_due: Mutex<HashMap<Uuid, RetryDue>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct RetryDue {
+    destination: Uuid,
+    at: chrono::DateTime<chrono::Utc>,
 }
 
 /// An HTTP client per push destination: its own connection pool, so one slow peer
@@ -90,6 +99,7 @@ impl Delivery {
             clients: RwLock::new(clients),
             slots: RwLock::new(slots),
             bounds: bounds::QueueBounds::new(destinations),
+            retry_due: Mutex::new(HashMap::new()),
         }
     }
 
@@ -181,6 +191,9 @@ impl Delivery {
 
     /// Cuts every wait of a destination's dispatchers short.
     pub fn kick(&self, destination: Uuid) {
+        // Whatever was due is due now (or never, if paused): the times no longer hold.
+        self.lock_retry_due()
+            .retain(|_, due| due.destination != destination);
         for (queue, d) in self.lock_dispatchers().iter() {
             if queue.destination == destination {
                 // Only waits in progress (or armed): a kick never carries over to a
@@ -199,6 +212,30 @@ impl Delivery {
             true
         } else {
             false
+        }
+    }
+
+    fn lock_retry_due(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, RetryDue>> {
+        self.retry_due.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// When the failed log `log` is tried again, if it is waiting out a back-off.
+    pub fn retry_due(&self, log: Uuid) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.lock_retry_due().get(&log).map(|due| due.at)
+    }
+
+    /// A dispatcher waits `wait` before trying `log` again (`None`: it tries now).
+    fn set_retry_due(&self, log: &LogRecord, wait: Option<Duration>) {
+        let mut due = self.lock_retry_due();
+        match wait.and_then(|w| chrono::Duration::from_std(w).ok()) {
+            Some(w) => {
+                let at = chrono::Utc::now() + w;
+                let destination = log.destination_id;
+                due.insert(log.id, RetryDue { destination, at });
+            }
+            None => {
+                due.remove(&log.id);
+            }
         }
     }
 

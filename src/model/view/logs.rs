@@ -45,6 +45,10 @@ pub struct LogDetail {
     pub request: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response: Option<Value>,
+    /// When a failed delivery is tried again, while it waits out its back-off (absent
+    /// when nothing is scheduled: delivered, settled, paused, or trying now).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<DateTime<Utc>>,
 }
 
 /// A log's detail as a role may see it.

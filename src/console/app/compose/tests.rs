@@ -282,6 +282,7 @@ fn ctrl_s_sends_with_variables_filled_and_the_feed_follows_the_request() {
                 attempts: Vec::new(),
                 request: None,
                 response: None,
+                next_attempt_at: None,
             },
             masked: false,
         }))),

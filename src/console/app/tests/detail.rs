@@ -32,6 +32,7 @@ fn detail_answers_fill_or_close_the_view() {
                 attempts: Vec::new(),
                 request: None,
                 response: None,
+                next_attempt_at: None,
             },
             masked: false,
         })))
@@ -118,6 +119,7 @@ fn loaded(env: Environment, masked: bool) -> Msg {
                     "Patient": {"Identifiers": [{"ID": "0000000001", "IDType": "MR"}]}})
             }),
             response: None,
+            next_attempt_at: None,
         },
         masked,
     })))
