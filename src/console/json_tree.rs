@@ -6,10 +6,13 @@
 //! what is on screen reads as the body; a folded container is one row, `{…} 5 keys`.
 //! Long bodies are cut at [`ROW_LIMIT`] rows until the user asks for all of them, as a
 //! terminal that draws a 50,000-line body on every frame is a terminal nobody can use.
+//! `json_tree::search`: `/` inside a body, matches opened and highlighted.
 
 use serde_json::Value;
 use std::collections::HashSet;
 use std::fmt::Write;
+
+mod search;
 
 /// Rows shown before "load all".
 pub const ROW_LIMIT: usize = 1_000;
@@ -55,6 +58,8 @@ pub struct JsonTree {
     rows: Vec<Row>,
     cursor: usize,
     show_all: bool,
+    /// What `/` found (see `json_tree::search`).
+    search: Option<search::Matches>,
 }
 
 /// `Patient.Identifiers[0].ID`; keys that are not plain words are quoted:
@@ -164,6 +169,7 @@ impl JsonTree {
             rows: Vec::new(),
             cursor: 0,
             show_all: false,
+            search: None,
         };
         tree.rebuild();
         tree
