@@ -99,6 +99,8 @@ pub enum Effect {
     LoadSaved,
     /// Hand the terminal to `$EDITOR` with this text (answered with [`Msg::Edited`]).
     EditExternally(String),
+    /// Read log `id` and copy its request as curl (answered with [`Msg::LogForCurl`]).
+    CopyLogCurl(Uuid),
     /// Put `text` on the user's clipboard (OSC 52); `what` names it in the notice.
     Copy {
         text: String,
@@ -132,6 +134,17 @@ pub enum Msg {
     /// Something worked and the user should know, e.g. "theme light".
     Info(String),
     Resize(u16, u16),
+    /// A page, the connections or a log could not be loaded.
+    LoadFailed(String),
+    /// The answer to [`Effect::Act`]: done, or the engine's refusal.
+    Acted {
+        action: Action,
+        result: Result<(), String>,
+    },
+    /// The answer to [`Effect::CopyLogCurl`].
+    LogForCurl(Result<Option<Box<VisibleDetail>>, String>),
+    /// About once a second, from the loop: notices expire, countdowns move.
+    Tick,
 }
 
 /// The line at the bottom, when open.
@@ -179,6 +192,8 @@ pub struct App {
     pub confirm: Option<Confirm>,
     pub status: Option<Status>,
     pub notice: Option<Notice>,
+    /// Since when the notice shows and what would clear it.
+    notice_life: notice::NoticeLife,
     /// Why the engine connection is down, while it is.
     pub disconnected: Option<String>,
     /// Terminal size.
@@ -186,6 +201,8 @@ pub struct App {
     /// Cursor for the next (older) history page; `None` when history is exhausted.
     pub older: Option<Uuid>,
     loading_older: bool,
+    /// `g`: pages are loaded until the oldest log in history (see `app::history`).
+    seek: Option<history::Seek>,
     /// While a reconnection's catch-up is loading: live logs held back so rows stay in
     /// order (bounded by the feed's capacity).
     held: Option<Vec<LogRecord>>,
@@ -219,10 +236,12 @@ impl App {
             confirm: None,
             status: None,
             notice: None,
+            notice_life: notice::NoticeLife::default(),
             disconnected: None,
             size: (0, 0),
             older: None,
             loading_older: false,
+            seek: None,
             held: None,
             composer: Composer::default(),
             read_only: false,
@@ -293,6 +312,7 @@ impl App {
         self.detail = None;
         self.older = None;
         self.loading_older = true;
+        self.seek = None;
         self.held = None;
         vec![
             Effect::Subscribe(self.scoped_filter.clone()),
@@ -340,6 +360,7 @@ impl App {
         if let Some(confirm) = self.confirm.take() {
             return Some(if key.code == KeyCode::Char('y') {
                 self.notice = None;
+                self.requested(&confirm.effect);
                 vec![confirm.effect]
             } else {
                 self.notice = Some(Notice::Info("cancelled".into()));
@@ -436,6 +457,9 @@ impl App {
                     KeyCode::Char('g') | KeyCode::Home => self.connection_cursor = 0,
                     KeyCode::Char('G') | KeyCode::End => self.connection_cursor = last,
                     KeyCode::Char('y') => return self.copy_endpoint_id(),
+                    KeyCode::Enter | KeyCode::Char('p' | 'r') => {
+                        return self.connection_action(key.code);
+                    }
                     _ => return None,
                 }
                 done
@@ -493,9 +517,9 @@ fn scope(filter: &Filter, env: Environment) -> Filter {
     Filter::parse(text.trim_start()).unwrap_or_else(|_| filter.clone())
 }
 
-/// Applies one message; returns what the event loop should do. Sets the dirty flag when
-/// anything visible may have changed.
-pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
+/// Applies one message (`update` wraps it, and then settles the notice); returns what
+/// the event loop should do. Sets the dirty flag when anything visible may have changed.
+fn apply(app: &mut App, msg: Msg) -> Vec<Effect> {
     let effects = match msg {
         Msg::Key(key) => match app.on_key(key) {
             Some(effects) => effects,
@@ -537,10 +561,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             app.connections_arrived();
             Vec::new()
         }
-        Msg::Page(page) => {
-            app.on_page(page);
-            Vec::new()
-        }
+        Msg::Page(page) => app.on_page(page),
         Msg::Detail(found) => {
             app.on_detail(found);
             Vec::new()
@@ -577,6 +598,12 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             app.size = (w, h);
             Vec::new()
         }
+        Msg::LoadFailed(message) => app.on_load_failed(message),
+        Msg::Acted { action, result } => app.on_acted(action, result),
+        Msg::LogForCurl(found) => app.on_log_for_curl(found),
+        // Only a countdown on screen needs redrawing; expiry marks its own change.
+        Msg::Tick if !app.counting_down() => return Vec::new(),
+        Msg::Tick => Vec::new(),
     };
     app.dirty = true;
     effects
@@ -588,10 +615,15 @@ mod connections;
 mod detail;
 mod developer;
 mod feed;
+mod history;
+mod notice;
+mod ops;
+mod search;
 
 pub use compose::lists::HISTORY_PAGE;
 pub use detail::{BodySide, Confirm, Detail};
 pub use developer::{CreateKind, DevTab, Developer, KeyRow};
+pub use notice::update;
 
 #[cfg(test)]
 mod tests;

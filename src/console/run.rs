@@ -150,6 +150,7 @@ fn spawn_refresh(effects: &Effects, env: tokio::sync::watch::Receiver<crate::mod
             if tx.is_closed() {
                 return;
             }
+            let _ = tx.try_send(Msg::Tick);
             if let Ok(status) = client.status().await {
                 let _ = tx.try_send(Msg::Status(status));
             }

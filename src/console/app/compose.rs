@@ -395,10 +395,13 @@ impl App {
             }
         };
         if let Some(e) = &self.composer.validation.syntax_error {
-            return self.error(format!(
+            let why = format!(
                 "not sent: the JSON is invalid at line {} column {}: {}",
                 e.line, e.column, e.message
-            ));
+            );
+            // Stays until the JSON parses.
+            self.error_because(super::notice::Cause::InvalidJson, why);
+            return Vec::new();
         }
         let issues = &self.composer.validation.schema_issues;
         if !issues.is_empty() && !self.composer.warned && !confirmed {

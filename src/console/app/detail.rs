@@ -38,6 +38,8 @@ pub struct Detail {
     pub response: Option<JsonTree>,
     /// Which body the cursor keys move in.
     pub side: BodySide,
+    /// `/` in the bodies: the term being typed, then the one searched for.
+    pub search: super::search::DetailSearch,
 }
 
 impl Detail {
@@ -49,6 +51,7 @@ impl Detail {
             request: None,
             response: None,
             side: BodySide::Request,
+            search: Default::default(),
         }
     }
 
@@ -134,6 +137,9 @@ impl App {
     }
 
     pub(super) fn detail_key(&mut self, key: KeyEvent) -> Option<Vec<Effect>> {
+        if let Some(done) = self.search_key(key) {
+            return Some(done);
+        }
         if matches!(key.code, KeyCode::Char('q') | KeyCode::Esc) {
             self.detail = None;
             return Some(Vec::new());
@@ -244,6 +250,8 @@ impl App {
             });
             return Vec::new();
         }
-        vec![Effect::Act(action)]
+        let effect = Effect::Act(action);
+        self.requested(&effect);
+        vec![effect]
     }
 }

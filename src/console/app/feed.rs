@@ -88,19 +88,24 @@ impl App {
         }
     }
 
-    pub(super) fn on_page(&mut self, page: LogPage) {
+    pub(super) fn on_page(&mut self, page: LogPage) -> Vec<Effect> {
         self.loading_older = false;
         self.older = page.next;
+        let scanned = page.logs.len();
         let filter = &self.scoped_filter;
         let logs = page.logs.into_iter().filter(|l| filter.matches(l));
         self.feed.extend_older(logs);
+        self.seek_on(scanned)
     }
 
     pub(super) fn feed_key(&mut self, key: KeyEvent) -> Option<Vec<Effect>> {
+        // Any other move ends a `g` still paging towards the oldest log.
+        self.seek = None;
         match key.code {
             KeyCode::Char('f') => self.feed.toggle_follow(),
             KeyCode::Char('G') | KeyCode::End => self.feed.follow(),
-            KeyCode::Char('g') | KeyCode::Home => self.feed.select_oldest(),
+            KeyCode::Char('g') | KeyCode::Home => return Some(self.seek_oldest()),
+            KeyCode::Char('C') => return self.copy_selected_curl(),
             KeyCode::Char('j') | KeyCode::Down => self.feed.select_newer(1),
             KeyCode::PageDown => self.feed.page_newer(),
             KeyCode::Char('k') | KeyCode::Up | KeyCode::PageUp => {

@@ -91,6 +91,7 @@ impl Effects {
             | Effect::CatchUp { .. }
             | Effect::LoadConnections(_)
             | Effect::OpenLog(_)
+            | Effect::CopyLogCurl(_)
             | Effect::Revoke(_)
             | Effect::Reload
             | Effect::LoadKeys
@@ -132,7 +133,7 @@ impl Effects {
             Effect::LoadPage(query) => self.spawn(async move {
                 Some(match client.logs(query).await {
                     Ok(page) => Msg::Page(page),
-                    Err(e) => Msg::Failed(e.to_string()),
+                    Err(e) => Msg::LoadFailed(e.to_string()),
                 })
             }),
             Effect::CatchUp { query, max } => self.spawn(async move {
@@ -155,14 +156,18 @@ impl Effects {
             Effect::LoadConnections(env) => self.spawn(async move {
                 Some(match client.connections(env).await {
                     Ok(view) => Msg::Connections(view),
-                    Err(e) => Msg::Failed(e.to_string()),
+                    Err(e) => Msg::LoadFailed(e.to_string()),
                 })
             }),
             Effect::OpenLog(id) => self.spawn(async move {
                 Some(match client.log(id).await {
                     Ok(detail) => Msg::Detail(detail.map(Box::new)),
-                    Err(e) => Msg::Failed(e.to_string()),
+                    Err(e) => Msg::LoadFailed(e.to_string()),
                 })
+            }),
+            Effect::CopyLogCurl(id) => self.spawn(async move {
+                let found = client.log(id).await.map_err(|e| e.to_string());
+                Some(Msg::LogForCurl(found.map(|d| d.map(Box::new))))
             }),
             Effect::Revoke(what) => {
                 let tx = self.tx.clone();
@@ -206,11 +211,8 @@ impl Effects {
                 ))
             }),
             Effect::Act(action) => self.spawn(async move {
-                client
-                    .act(action)
-                    .await
-                    .err()
-                    .map(|e| Msg::Failed(e.to_string()))
+                let result = client.act(action).await.map_err(|e| e.to_string());
+                Some(Msg::Acted { action, result })
             }),
             // Sorted out by `apply`.
             _ => {}

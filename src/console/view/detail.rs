@@ -7,6 +7,7 @@ use super::{latency, patient, status_symbol};
 use crate::client::wire::VisibleDetail;
 use crate::console::app::{App, BodySide};
 use crate::console::json_tree::{JsonTree, Row, RowKind};
+use crate::console::prompt::LineInput;
 use crate::console::theme::Theme;
 use crate::model::{AttemptOutcome, LogRecord};
 use chrono::{DateTime, Utc};
@@ -33,6 +34,7 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         loaded.is_some_and(|d| d.masked) || (log.environment.may_hold_phi() && !app.phi_allowed());
 
     let mut lines = metadata_lines(app, log, masked, theme);
+    lines.extend(next_attempt_line(app, loaded, theme));
     lines.push(Line::raw(""));
     lines.push(Line::styled(
         "Attempts",
@@ -236,6 +238,9 @@ fn body(
                     theme.dim,
                 ));
             }
+            if let Some(found) = search_title(tree) {
+                title.push(Span::styled(found, theme.accent));
+            }
             tree_lines(tree, area.height.saturating_sub(2) as usize, focused, theme)
         }
     };
@@ -272,7 +277,7 @@ pub(super) fn tree_lines<'a>(
         .iter()
         .enumerate()
         .map(|(i, row)| {
-            let line = tree_line(row, theme);
+            let line = tree_line(row, tree.is_match(row), theme);
             if focused && start + i == tree.cursor() {
                 line.patch_style(theme.selection)
             } else {
@@ -289,8 +294,17 @@ pub(super) fn tree_lines<'a>(
     lines
 }
 
-/// One row of a body: a fold marker in the gutter, then the row as pretty JSON.
-fn tree_line<'a>(row: &'a Row, theme: &Theme) -> Line<'a> {
+/// One row of a body: a fold marker in the gutter, then the row as pretty JSON; a
+/// search match's key and value underlined and bold (no new colours, so every theme's
+/// contrast holds).
+fn tree_line<'a>(row: &'a Row, matched: bool, theme: &Theme) -> Line<'a> {
+    let mark = |style: ratatui::style::Style| {
+        if matched {
+            style.add_modifier(Modifier::UNDERLINED | Modifier::BOLD)
+        } else {
+            style
+        }
+    };
     let comma = if row.comma { "," } else { "" };
     let gutter = match row.kind {
         RowKind::Open { folded: true, .. } => "▸ ",
@@ -304,7 +318,7 @@ fn tree_line<'a>(row: &'a Row, theme: &Theme) -> Line<'a> {
     if let Some(key) = &row.key {
         spans.push(Span::styled(
             serde_json::to_string(key).unwrap_or_default(),
-            theme.json_key,
+            mark(theme.json_key),
         ));
         spans.push(Span::raw(": "));
     }
@@ -337,7 +351,7 @@ fn tree_line<'a>(row: &'a Row, theme: &Theme) -> Line<'a> {
                 Some(b'-' | b'0'..=b'9') => theme.json_number,
                 _ => theme.json_literal,
             };
-            spans.push(Span::styled(text, style));
+            spans.push(Span::styled(text, mark(style)));
             spans.push(Span::raw(comma));
         }
     }
@@ -350,4 +364,69 @@ fn pretty_text(body: &str) -> String {
         .ok()
         .and_then(|v| serde_json::to_string_pretty(&v).ok())
         .unwrap_or_else(|| body.to_string())
+}
+
+/// `/term 2/5` in a body's title while a search is on (`2/5` only on a match).
+fn search_title(tree: &JsonTree) -> Option<String> {
+    let term = tree.search_term()?;
+    let count = tree.match_count();
+    Some(match tree.match_at_cursor() {
+        Some(i) => format!("/{term} {}/{count} ", i + 1),
+        None => format!(
+            "/{term} {count} match{} ",
+            if count == 1 { "" } else { "es" }
+        ),
+    })
+}
+
+/// When a failed delivery is tried next, while it waits: "in 9m58s (12:14:31)", or
+/// that its destination is paused.
+fn next_attempt_line<'a>(
+    app: &App,
+    loaded: Option<&VisibleDetail>,
+    theme: &Theme,
+) -> Option<Line<'a>> {
+    let d = loaded?;
+    let label = Span::styled(format!("{:<10}", "next try"), theme.dim);
+    let paused = app
+        .destination(&d.detail.log.destination_id.to_string())
+        .is_some_and(|dest| dest.paused);
+    if paused && d.detail.log.status == crate::model::LogStatus::Pending {
+        let text = "destination paused: p resumes it";
+        return Some(Line::from(vec![
+            label,
+            Span::styled(text, theme.status_pending),
+        ]));
+    }
+    let at = d.detail.next_attempt_at?;
+    let left = (at - app.now()).num_seconds();
+    let when = if left > 0 {
+        format!(
+            "in {} ({})",
+            super::duration(left.unsigned_abs()),
+            at.format("%H:%M:%S UTC")
+        )
+    } else {
+        "due now".to_string()
+    };
+    Some(Line::from(vec![
+        label,
+        Span::styled(format!("{when} · r retries now"), theme.status_pending),
+    ]))
+}
+
+/// The detail's `/` line, drawn in the bottom line while it is typed.
+pub(super) fn search_line(frame: &mut Frame, area: Rect, line: &LineInput, theme: &Theme) {
+    let text = line.text.as_str();
+    let spans = vec![
+        Span::styled("/", theme.accent),
+        Span::styled(text, theme.text),
+        Span::styled("   search the bodies · enter find · esc cancel", theme.dim),
+    ];
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+    let before = Span::raw(&text[..super::floor_boundary(text, line.cursor)]).width();
+    let x = area.x.saturating_add(1).saturating_add(before as u16);
+    if x < area.right() {
+        frame.set_cursor_position(ratatui::layout::Position::new(x, area.y));
+    }
 }

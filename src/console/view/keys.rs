@@ -46,18 +46,22 @@ pub(super) const CONNECTION_KEYS: Keys = &[
     ("j / k, ↓ / ↑", "next / previous destination"),
     ("g / G", "first / last"),
     ("y", "copy the destination's endpoint ID"),
+    ("enter", "filter the feed to the destination (dst:NAME)"),
+    ("p", "pause / resume the destination"),
+    ("r", "retry its waiting items now"),
 ];
 
 pub(super) const FEED_KEYS: Keys = &[
     ("f", "freeze / follow"),
     ("G / end", "back to live"),
-    ("g / home", "oldest row"),
+    ("g / home", "oldest log in history (loads older pages)"),
     (
         "j / k, ↓ / ↑",
         "newer / older row (older pages from history)",
     ),
     ("PgDn / PgUp", "a page newer / older"),
     ("enter", "open the log's detail"),
+    ("C", "copy the log's request as curl (OSC 52)"),
 ];
 
 pub(super) const COMPOSER_KEYS: Keys = &[
@@ -100,6 +104,9 @@ pub(super) const DETAIL_KEYS: Keys = &[
     ("a", "load all of a long body"),
     ("y", "copy the value under the cursor (OSC 52)"),
     ("Y", "copy its JSON path"),
+    ("/", "search the bodies (keys and values, any case)"),
+    ("n / N", "next / previous match"),
+    ("C", "copy the request as curl (OSC 52)"),
     ("r", "retry the destination now"),
     ("p", "pause / resume the destination"),
     ("Q", "quarantine the log"),
@@ -169,7 +176,7 @@ pub(super) fn hint(app: &App, theme: &Theme) -> Line<'static> {
     } else if app.detail.is_some() {
         (
             "detail",
-            "tab side · space fold · y copy · Y path · r retry · p pause · Q quarantine · R resend · q back",
+            "tab side · / search · space fold · y copy · C curl · r retry · p pause · Q quarantine · R resend · q back",
         )
     } else {
         match app.focus {
@@ -179,7 +186,7 @@ pub(super) fn hint(app: &App, theme: &Theme) -> Line<'static> {
             ),
             Pane::Connections => (
                 "connections",
-                "j/k move · y copy ID · / filter · ? help · tab next pane",
+                "j/k move · enter feed · p pause · r retry · y copy ID · ? help",
             ),
             Pane::Feed => (
                 "feed",

@@ -283,6 +283,9 @@ fn environment_band(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 }
 
 fn bottom_line(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    if let Some(line) = app.detail.as_ref().and_then(|d| d.search.typing.as_ref()) {
+        return detail::search_line(frame, area, line, theme);
+    }
     let (prefix, line, error) = match &app.prompt {
         Some(Prompt::Filter { line, error }) => ("/", line, error.as_ref()),
         Some(Prompt::Command { line }) => (":", line, None),

@@ -580,4 +580,5 @@ fn production_band_is_red() {
 mod composer;
 mod developer;
 mod fhir;
+mod ops;
 mod organizations;
