@@ -1,6 +1,8 @@
 //! The console's state and its one `update` function. Pure: no terminal, no engine, no
 //! tasks. Everything it wants done comes back as [`Effect`] values for the event loop.
 //! By pane: `compose`, `connections` (grouped by organization), `detail`, `feed`.
+//! Across them: `ops` (actions that say what they did, Connections actions, curl copies),
+//! `search` (`/` in the detail), `history` (`g` to the oldest log), `notice` (expiry).
 
 use super::composer::Composer;
 use super::feed::FeedRing;
