@@ -6,7 +6,7 @@ use anyhow::{Context, Result, bail};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use switchboard::client::{Engine as _, Local, Remote};
+use switchboard::client::{Engine as _, Local, Remote, setup};
 use switchboard::console::{self, run::ConsoleOptions, theme::Theme};
 use switchboard::engine::{Engine, revocation};
 use switchboard::model::Environment;
@@ -185,6 +185,18 @@ fn log_to_file(data_dir: &std::path::Path) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// The console draws on a terminal and reads keys from it: without one it would fail
+/// with the bare OS error ("No such device or address").
+fn needs_a_terminal() -> Result<()> {
+    use std::io::IsTerminal;
+    if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
+        bail!(
+            "the console needs a terminal, and standard input or output is not one; from scripts, use the commands (`switchboard --help`)"
+        );
+    }
+    Ok(())
+}
+
 pub fn console(args: ConsoleArgs) -> Result<()> {
     let themes_dir = args.at.themes_dir();
     let collection = args
@@ -203,23 +215,29 @@ pub fn console(args: ConsoleArgs) -> Result<()> {
         collection: collection.clone(),
     };
     if let Some(url) = &args.engine {
+        // Each mistake is named before anything is sent (setup's checks).
         let token = match (&args.token, &args.token_file) {
-            (Some(t), _) => t.clone(),
-            (None, Some(file)) => std::fs::read_to_string(file)
-                .with_context(|| format!("cannot read the token file {}", file.display()))?,
+            (Some(t), _) => setup::admin_token(t, "given with --token (or SWITCHBOARD_TOKEN)")?,
+            (None, Some(file)) => setup::token_file(file)?,
             (None, None) => bail!(
                 "attaching to an engine needs --token or --token-file (from `switchboard tokens create`)"
             ),
         };
+        let url = setup::engine_url(url)?;
         log_to_file(&args.at.data_dir())?;
         return runtime()?.block_on(async move {
-            let client = Remote::new(url, &token)?;
+            let client = Remote::new(&url, &token)?;
             // Ask once before taking the terminal: a wrong URL or token is said plainly.
-            let status = client.status().await?;
+            let status = client
+                .status()
+                .await
+                .map_err(|e| setup::explain_first_contact(&url, e))?;
+            needs_a_terminal()?;
             console::run::run(Arc::new(client), options(status.role)).await?;
             Ok(())
         });
     }
+    needs_a_terminal()?;
     let log = log_to_file(&args.at.data_dir())?;
     runtime()?.block_on(async move {
         let (engine, listener, addr) =
