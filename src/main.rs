@@ -195,13 +195,10 @@ enum Command {
         /// How long: 30s, 5m, 1h. Without it, until Ctrl-C.
         #[arg(long, value_parser = sandbox::simulate::parse_duration)]
         duration: Option<std::time::Duration>,
-        /// The running engine's base URL.
-        #[arg(
-            long,
-            env = "SWITCHBOARD_ENGINE",
-            default_value = "http://127.0.0.1:8443"
-        )]
-        engine: String,
+        /// The running engine's base URL. Default: the engine running on the data
+        /// directory (the key is made there), else http://127.0.0.1:8443.
+        #[arg(long, env = "SWITCHBOARD_ENGINE")]
+        engine: Option<String>,
         /// Print the final figures as JSON.
         #[arg(long)]
         json: bool,
@@ -353,7 +350,7 @@ fn run(cli: Cli) -> Result<()> {
             engine,
             json,
             at,
-        } => running::simulate(rate, env, duration, engine, json, at),
+        } => cli::simulate::run(rate, env, duration, engine, json, at),
         Command::Connections { json, at } => records::connections(json, &at),
     }
 }

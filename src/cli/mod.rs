@@ -6,6 +6,7 @@ pub mod maintenance;
 pub mod records;
 pub mod revoke;
 pub mod running;
+pub mod simulate;
 
 use anyhow::Result;
 

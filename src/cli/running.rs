@@ -1,5 +1,6 @@
-//! Running things: the engine (`serve`), the console on an embedded or a remote engine,
-//! and the sandbox's traffic generator, each with its runtime and logging.
+//! Running things: the engine (`serve`) and the console on an embedded or a remote
+//! engine, each with its runtime and logging (the traffic generator is in
+//! [`super::simulate`]).
 
 use crate::{ConsoleArgs, Locations};
 use anyhow::{Context, Result, bail};
@@ -8,78 +9,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use switchboard::client::{Engine as _, Local, Remote, setup};
 use switchboard::console::{self, run::ConsoleOptions, theme::Theme};
-use switchboard::engine::{Engine, revocation};
-use switchboard::model::Environment;
-use switchboard::sandbox;
+use switchboard::engine::Engine;
 use switchboard::store::OpenMode;
-use switchboard::store::credentials::Credentials;
-
-pub fn simulate(
-    rate: f64,
-    env: Environment,
-    duration: Option<std::time::Duration>,
-    engine: String,
-    json: bool,
-    at: Locations,
-) -> Result<()> {
-    if env != Environment::Development {
-        bail!("the sandbox lives in Development; there is no {env} sandbox to simulate");
-    }
-    let config = at.load()?;
-    let routes = config.registry.routes_from(sandbox::SOURCE_ID);
-    // A key for this run only, revoked when it ends.
-    let credentials = Credentials::new(&at.data_dir());
-    let (key, secret) = credentials.create_key(
-        sandbox::SOURCE_ID,
-        sandbox::SOURCE_NAME,
-        Environment::Development,
-    )?;
-    let options = sandbox::simulate::SimulateOptions {
-        engine: engine.trim_end_matches('/').to_string(),
-        api_key: key.api_key.clone(),
-        secret,
-        routes,
-        rate,
-        duration,
-    };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    eprintln!(
-        "simulating {rate:.1} notifications/s to {} (Ctrl-C stops)",
-        options.engine
-    );
-    let result = runtime.block_on(sandbox::simulate::run(options, async {
-        let _ = tokio::signal::ctrl_c().await;
-    }));
-    // Revoked, not just deleted: the run's tokens end with it.
-    if let Err(e) = runtime.block_on(revocation::command::keys_revoke(
-        &at.data_dir(),
-        Some(&key.api_key),
-        None,
-    )) {
-        eprintln!(
-            "warning: could not revoke this run's key {}: {e}",
-            key.api_key
-        );
-    }
-    let report = result?;
-    if json {
-        println!("{}", serde_json::to_string(&report)?);
-    } else {
-        println!(
-            "sent {} · accepted {} · refused {} · skipped {} in {:.1} s: {:.1}/s",
-            report.sent,
-            report.accepted,
-            report.refused,
-            report.skipped,
-            report.seconds,
-            report.rate
-        );
-    }
-    Ok(())
-}
 
 /// Binds the listener (the sandbox EHR is served on it too) and starts the engine.
 /// With `fallback`, a taken address gives way to an ephemeral port on the same host.
