@@ -70,7 +70,15 @@ fn an_engine_url_without_a_scheme_is_http() {
 
     // The simulator takes it too.
     let out = Command::new(BIN)
-        .args(["simulate", "--rate", "5/s", "--duration", "1s", "--engine", bare])
+        .args([
+            "simulate",
+            "--rate",
+            "5/s",
+            "--duration",
+            "1s",
+            "--engine",
+            bare,
+        ])
         .arg("--data-dir")
         .arg(dir.path().join("data"))
         .arg("--config")

@@ -198,7 +198,10 @@ async fn a_failure_among_many_successes_lowers_the_success_rate() {
         if health.failures_5m == 1 && health.attempts_5m == OK as u64 + 1 {
             break health;
         }
-        assert!(Instant::now() < deadline, "the figures did not settle: {view}");
+        assert!(
+            Instant::now() < deadline,
+            "the figures did not settle: {view}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert_eq!(

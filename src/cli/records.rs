@@ -3,8 +3,8 @@
 
 use crate::Locations;
 use anyhow::{Context, Result, bail};
-use std::path::Path;
 use serde_json::json;
+use std::path::Path;
 use switchboard::engine::{paths, verify};
 use switchboard::model::Role;
 use switchboard::sandbox;
@@ -114,7 +114,9 @@ pub fn tokens_create(
         None => at.load()?.settings.admin_token_lifetime,
     };
     // The file first: a path that cannot be written must not cost a live token.
-    let file = out.map(|path| private_file(path).map(|f| (path, f))).transpose()?;
+    let file = out
+        .map(|path| private_file(path).map(|f| (path, f)))
+        .transpose()?;
     let created = Credentials::new(&at.data_dir()).create_token_for(role, name, lifetime);
     let (record, token) = match created {
         Ok(made) => made,

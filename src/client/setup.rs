@@ -108,10 +108,7 @@ pub fn token_file(path: &Path) -> Result<String, SetupError> {
         return Err(SetupError::TokenFileEmpty { path: shown });
     }
     if lines > 1 {
-        return Err(SetupError::TokenFileLines {
-            path: shown,
-            lines,
-        });
+        return Err(SetupError::TokenFileLines { path: shown, lines });
     }
     admin_token(&text, &format!("in {shown}"))
 }
@@ -140,9 +137,13 @@ pub fn explain_first_contact(url: &str, error: ClientError) -> ClientError {
         }
         ClientError::Unreachable { url: at, reason }
             if at.starts_with("https://")
-                && ["corrupt message", "InvalidContentType", "wrong version number"]
-                    .iter()
-                    .any(|sign| reason.contains(sign)) =>
+                && [
+                    "corrupt message",
+                    "InvalidContentType",
+                    "wrong version number",
+                ]
+                .iter()
+                .any(|sign| reason.contains(sign)) =>
         {
             let plain = at.replacen("https://", "http://", 1);
             ClientError::Unreachable {
@@ -193,8 +194,9 @@ mod tests {
         );
         let e = admin_token("sbt_abc def", "given with --token").expect_err("space");
         assert!(
-            e.to_string()
-                .contains("the token given with --token contains characters a header cannot carry (a space)"),
+            e.to_string().contains(
+                "the token given with --token contains characters a header cannot carry (a space)"
+            ),
             "{e}"
         );
         let e = admin_token("sbt_\u{7}abc", "given").expect_err("bell");
@@ -221,7 +223,10 @@ mod tests {
             Err(SetupError::TokenFileEmpty { .. })
         ));
         let e = token_file(&dir.path().join("absent")).expect_err("absent");
-        assert!(e.to_string().starts_with("cannot read the token file"), "{e}");
+        assert!(
+            e.to_string().starts_with("cannot read the token file"),
+            "{e}"
+        );
     }
 
     #[test]

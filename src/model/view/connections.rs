@@ -244,8 +244,7 @@ mod tests {
             last_attempt: None,
             attempts_5m: attempts,
             failures_5m: failures,
-            success_rate_5m: (attempts > 0)
-                .then(|| (attempts - failures) as f64 / attempts as f64),
+            success_rate_5m: (attempts > 0).then(|| (attempts - failures) as f64 / attempts as f64),
         }
         .success_percent()
     }
