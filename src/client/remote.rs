@@ -45,7 +45,10 @@ impl Remote {
             if let Some(t) = timeout {
                 b = b.timeout(t);
             }
-            b.build().map_err(|e| ClientError::Decode(e.to_string()))
+            // Not the engine's answer: the HTTP client itself (its TLS setup) failed.
+            b.build().map_err(|e| {
+                ClientError::Setup(format!("cannot make an HTTP client: {}", error_chain(&e)))
+            })
         };
         Ok(Remote {
             base,
