@@ -194,7 +194,7 @@ async fn a_failure_among_many_successes_lowers_the_success_rate() {
         let health: DestinationHealth =
             serde_json::from_value(find(&view["destinations"], "EHR")["health"].clone())
                 .expect("health");
-        // Rates count whole seconds: wait (bounded) until the failure is in.
+        // An attempt is counted after its answer: wait (bounded) until the failure is in.
         if health.failures_5m == 1 && health.attempts_5m == OK as u64 + 1 {
             break health;
         }
