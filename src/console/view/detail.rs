@@ -400,12 +400,14 @@ fn next_attempt_line<'a>(
     }
     let at = d.detail.next_attempt_at?;
     let left = (at - app.now()).num_seconds();
+    // To the second below an hour: a countdown that only moves each minute reads as stuck.
+    let span = match left {
+        1..60 => format!("{left}s"),
+        60..3_600 => format!("{}m{:02}s", left / 60, left % 60),
+        _ => super::duration(left.unsigned_abs()),
+    };
     let when = if left > 0 {
-        format!(
-            "in {} ({})",
-            super::duration(left.unsigned_abs()),
-            at.format("%H:%M:%S UTC")
-        )
+        format!("in {span} ({})", at.format("%H:%M:%S UTC"))
     } else {
         "due now".to_string()
     };

@@ -21,7 +21,7 @@ fn the_detail_says_when_the_next_retry_is_due() {
     retry_due_in(&mut app, 78);
     let text = screen(&render(&mut app, &Theme::dark(), 120, 40));
     assert!(
-        text.contains("next try  in 1m (03:11:18 UTC) · r retries now"),
+        text.contains("next try  in 1m18s (03:11:18 UTC) · r retries now"),
         "{text}"
     );
     retry_due_in(&mut app, -1);
