@@ -167,6 +167,9 @@ pub struct App {
     /// The highlighted destination of the Connections pane.
     pub connection_cursor: usize,
     pub feed: FeedRing,
+    /// `v` pressed: the feed shows the other row layout than its width would choose
+    /// (two lines on a wide pane, one on a narrow one).
+    pub feed_rows_flipped: bool,
     /// The applied filter in its canonical text form, without the environment scope.
     pub filter_text: String,
     /// The applied filter plus `env:`, as subscribed.
@@ -210,6 +213,7 @@ impl App {
             connections: None,
             connection_cursor: 0,
             feed: FeedRing::default(),
+            feed_rows_flipped: false,
             filter_text: String::new(),
             scoped_filter: Filter::default(),
             prompt: None,

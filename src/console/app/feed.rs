@@ -99,6 +99,7 @@ impl App {
     pub(super) fn feed_key(&mut self, key: KeyEvent) -> Option<Vec<Effect>> {
         match key.code {
             KeyCode::Char('f') => self.feed.toggle_follow(),
+            KeyCode::Char('v') => self.feed_rows_flipped = !self.feed_rows_flipped,
             KeyCode::Char('G') | KeyCode::End => self.feed.follow(),
             KeyCode::Char('g') | KeyCode::Home => self.feed.select_oldest(),
             KeyCode::Char('j') | KeyCode::Down => self.feed.select_newer(1),

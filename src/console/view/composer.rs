@@ -265,7 +265,10 @@ fn status_line<'a>(app: &App, c: &Composer, theme: &Theme) -> Line<'a> {
         Span::styled("✔ valid", theme.status_ok)
     } else {
         Span::styled(
-            format!("⚠ {} schema warnings", c.validation.schema_issues.len()),
+            match c.validation.schema_issues.len() {
+                1 => "⚠ 1 schema warning".to_string(),
+                n => format!("⚠ {n} schema warnings"),
+            },
             theme.status_pending,
         )
     };
@@ -332,11 +335,7 @@ pub(super) fn picker(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             spans.push(Span::styled(format!("  ✖ {why}"), theme.dim));
         }
         let line = Line::from(spans);
-        lines.push(if selected {
-            line.patch_style(theme.selection)
-        } else {
-            line
-        });
+        lines.push(super::paint(line, selected, theme));
     }
     let block = Block::bordered()
         .title(Span::styled(
@@ -454,11 +453,7 @@ pub(super) fn list(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             ListItem::History(entry) => history_line(entry, theme),
             ListItem::Saved(listed) => saved_line(listed, theme),
         };
-        lines.push(if i == list.cursor {
-            line.patch_style(theme.selection)
-        } else {
-            line
-        });
+        lines.push(super::paint(line, i == list.cursor, theme));
     }
     let title = if list.saved {
         format!(

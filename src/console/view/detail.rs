@@ -60,11 +60,15 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             BodySide::Request => d.detail.request.is_some(),
             BodySide::Response => d.detail.response.is_some(),
         });
-        let state = match (masked, present, open.tree(side)) {
-            (true, _, _) => BodyState::Hidden,
-            (_, None, _) => BodyState::Loading,
-            (_, Some(false), _) | (_, Some(true), None) => BodyState::Absent,
-            (_, Some(true), Some(tree)) => BodyState::Tree(tree),
+        // No response kept on the log, but the last attempt was answered with a body
+        // (or an empty one): show that rather than "none".
+        let answer = last_answer(loaded).filter(|_| side == BodySide::Response);
+        let state = match (masked, present, open.tree(side), answer) {
+            (true, ..) => BodyState::Hidden,
+            (_, None, ..) => BodyState::Loading,
+            (_, Some(true), Some(tree), _) => BodyState::Tree(tree),
+            (.., Some(text)) => BodyState::Answered(text),
+            _ => BodyState::Absent,
         };
         body(frame, area, side, state, open.side == side, theme);
     }
@@ -178,7 +182,14 @@ fn attempt_lines(
                     Span::styled(format!("{symbol} {:?}  ", a.outcome).to_uppercase(), style),
                     Span::raw(format!("{code}{}", latency(Some(a.latency_ms)))),
                 ];
-                if let Some(error) = &a.error {
+                // The engine's error for an HTTP failure is often just "HTTP 500":
+                // said once, by the code already on the line.
+                let said = a.http_status.map(|c| format!("HTTP {c}"));
+                if let Some(error) = a.error.as_deref().filter(|e| Some(*e) != said.as_deref()) {
+                    let error = said
+                        .as_deref()
+                        .and_then(|s| error.strip_prefix(s))
+                        .map_or(error, |rest| rest.trim_start_matches([':', ' ']));
                     spans.push(Span::styled(format!("  {error}"), theme.error));
                 }
                 lines.push(Line::from(spans));
@@ -198,10 +209,17 @@ fn attempt_lines(
     }
 }
 
+/// The body the last attempt was answered with, if it kept one.
+fn last_answer(loaded: Option<&VisibleDetail>) -> Option<&str> {
+    loaded?.detail.attempts.last()?.response_body.as_deref()
+}
+
 enum BodyState<'a> {
     Hidden,
     Loading,
     Absent,
+    /// The last attempt's answer, as text.
+    Answered(&'a str),
     Tree(&'a JsonTree),
 }
 
@@ -229,6 +247,13 @@ fn body(
         BodyState::Hidden => vec![Line::styled(HIDDEN, theme.dim)],
         BodyState::Loading => vec![Line::styled("loading…", theme.dim)],
         BodyState::Absent => vec![Line::styled("none", theme.dim)],
+        BodyState::Answered(text) if text.trim().is_empty() => {
+            vec![Line::styled("empty body", theme.dim)]
+        }
+        BodyState::Answered(text) => pretty_text(text)
+            .lines()
+            .map(|l| Line::styled(l.to_string(), theme.text))
+            .collect(),
         BodyState::Tree(tree) => {
             if focused {
                 title.push(Span::styled(
@@ -273,11 +298,7 @@ pub(super) fn tree_lines<'a>(
         .enumerate()
         .map(|(i, row)| {
             let line = tree_line(row, theme);
-            if focused && start + i == tree.cursor() {
-                line.patch_style(theme.selection)
-            } else {
-                line
-            }
+            super::paint(line, focused && start + i == tree.cursor(), theme)
         })
         .collect();
     if tree.hidden() > 0 {

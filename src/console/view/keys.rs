@@ -58,6 +58,7 @@ pub(super) const FEED_KEYS: Keys = &[
     ),
     ("PgDn / PgUp", "a page newer / older"),
     ("enter", "open the log's detail"),
+    ("v", "one line per log (columns) / two lines"),
 ];
 
 pub(super) const COMPOSER_KEYS: Keys = &[

@@ -576,6 +576,8 @@ fn production_band_is_red() {
 }
 
 mod composer;
+mod contrast;
 mod developer;
 mod fhir;
+mod look;
 mod organizations;
