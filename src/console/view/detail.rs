@@ -32,15 +32,27 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let masked =
         loaded.is_some_and(|d| d.masked) || (log.environment.may_hold_phi() && !app.phi_allowed());
 
+    // A short terminal (80×24) still shows the attempts: fewer metadata lines, no gap,
+    // and a larger share of the height for the top.
+    let compact = area.height < 24;
     let mut lines = metadata_lines(app, log, masked, theme);
-    lines.push(Line::raw(""));
+    if compact {
+        lines = compact_metadata(lines);
+    } else {
+        lines.push(Line::raw(""));
+    }
     lines.push(Line::styled(
         "Attempts",
         theme.accent.add_modifier(Modifier::BOLD),
     ));
     attempt_lines(&mut lines, loaded, masked, theme);
 
-    let top_height = (lines.len() as u16 + 2).min(area.height.saturating_mul(3) / 5);
+    let share = if compact {
+        area.height.saturating_mul(2) / 3
+    } else {
+        area.height.saturating_mul(3) / 5
+    };
+    let top_height = (lines.len() as u16 + 2).min(share);
     let [top, bottom] =
         Layout::vertical([Constraint::Length(top_height), Constraint::Min(0)]).areas(area);
     let title = Line::from(vec![
@@ -72,6 +84,31 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         };
         body(frame, area, side, state, open.side == side, theme);
     }
+}
+
+/// The metadata in fewer lines: type and status on one, created and updated on one.
+fn compact_metadata(lines: Vec<Line<'_>>) -> Vec<Line<'_>> {
+    let label = |l: &Line| l.spans.first().map(|s| s.content.trim().to_string());
+    let mut out: Vec<Line> = Vec::with_capacity(lines.len());
+    for line in lines {
+        let joins = match (out.last().and_then(label).as_deref(), label(&line).as_deref()) {
+            (Some("type"), Some("status")) | (Some("created"), Some("updated")) => true,
+            _ => false,
+        };
+        match out.last_mut() {
+            Some(last) if joins => {
+                // "· updated …": the second label kept, without its padding.
+                let mut spans = line.spans.into_iter();
+                if let Some(name) = spans.next() {
+                    let text = format!(" · {} ", name.content.trim());
+                    last.spans.push(Span::styled(text, name.style));
+                }
+                last.spans.extend(spans);
+            }
+            _ => out.push(line),
+        }
+    }
+    out
 }
 
 /// The log's own fields: what it is, where it went, when, and its flags; the patient

@@ -269,3 +269,17 @@ fn a_narrow_feed_keeps_two_lines_per_log_and_v_switches_to_one() {
     assert!(one > two, "{one} one-line rows vs {two} two-line rows");
     assert!(screen(&terminal).contains("TIME"));
 }
+
+#[test]
+fn at_80x24_the_detail_still_shows_the_attempts() {
+    let mut app = answered_detail(500, Some("HTTP 500"), None);
+    let text = screen(&render(&mut app, &Theme::dark(), 80, 24));
+    assert!(text.contains("Attempts"), "{text}");
+    assert!(text.contains("#1"), "{text}");
+    assert!(text.contains("status ✖ FAILED"), "{text}");
+    assert!(text.contains("UTC · updated 2026"), "{text}");
+    assert!(text.contains("Response"), "{text}");
+    // With room, one field a line.
+    let text = screen(&render(&mut app, &Theme::dark(), 120, 40));
+    assert!(text.contains("updated   2026"), "{text}");
+}
