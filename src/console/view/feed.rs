@@ -182,7 +182,7 @@ struct Columns {
 }
 
 const TIME: usize = 13;
-const TYPE: usize = 9;
+const TYPE: usize = 8;
 const STATUS: usize = 13;
 const ATTEMPTS: usize = 5;
 const DURATION: usize = 10;

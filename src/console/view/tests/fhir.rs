@@ -92,7 +92,7 @@ fn fhir_rows_in_the_feed() {
     let shown = screen(&render(&mut app, &Theme::dark(), 200, 60));
     let row = shown
         .lines()
-        .find(|l| l.contains("REQUEST  FHIR Patient search"))
+        .find(|l| l.contains("REQUEST FHIR Patient search"))
         .unwrap_or_default();
     assert!(
         row.contains("Switchboard Console → Sandbox EHR"),
