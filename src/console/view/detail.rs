@@ -91,10 +91,13 @@ fn compact_metadata(lines: Vec<Line<'_>>) -> Vec<Line<'_>> {
     let label = |l: &Line| l.spans.first().map(|s| s.content.trim().to_string());
     let mut out: Vec<Line> = Vec::with_capacity(lines.len());
     for line in lines {
-        let joins = match (out.last().and_then(label).as_deref(), label(&line).as_deref()) {
-            (Some("type"), Some("status")) | (Some("created"), Some("updated")) => true,
-            _ => false,
-        };
+        let joins = matches!(
+            (
+                out.last().and_then(label).as_deref(),
+                label(&line).as_deref()
+            ),
+            (Some("type"), Some("status")) | (Some("created"), Some("updated"))
+        );
         match out.last_mut() {
             Some(last) if joins => {
                 // "· updated …": the second label kept, without its padding.

@@ -69,11 +69,7 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, dev: &Developer, th
 }
 
 fn row_style(on: bool, theme: &Theme) -> Style {
-    if on {
-        theme.selection
-    } else {
-        theme.text
-    }
+    if on { theme.selection } else { theme.text }
 }
 
 /// `2026-12-01T10:00:00.000Z` as `2026-12-01 10:00` (to the minute, as noted).
@@ -169,7 +165,10 @@ fn endpoint_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
                 format!("{}{name:<20} {mode:<5} ", if on { "▸ " } else { "  " }),
                 base,
             ),
-            Span::styled(format!("{verified:<10} "), if on { base } else { verified_style }),
+            Span::styled(
+                format!("{verified:<10} "),
+                if on { base } else { verified_style },
+            ),
             Span::styled(format!("{state:<7} "), if on { base } else { state_style }),
             Span::styled(info.url.clone().unwrap_or_else(|| "–".into()), base),
         ]));

@@ -29,7 +29,7 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) 
     let selected = app.feed.selected();
 
     let title = title(app, theme, usize::from(inner_width));
-    let block = super::panes::pane_block(app, Pane::Feed, title, theme);
+    let block = super::pane_block(app, Pane::Feed, title, theme);
 
     let mut lines = Vec::with_capacity((end - start) * usize::from(per_row) + 1);
     let widths = Columns::for_width(usize::from(inner_width));

@@ -23,7 +23,7 @@ mod panes;
 #[cfg(test)]
 mod tests;
 
-use super::app::{App, Notice, Prompt};
+use super::app::{App, Notice, Pane, Prompt};
 use super::theme::Theme;
 use crate::model::{Environment, LogRecord, LogStatus};
 use chrono::{DateTime, Utc};
@@ -32,7 +32,7 @@ use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Layout, Position, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Wrap};
+use ratatui::widgets::{Block, Paragraph, Wrap};
 
 /// Lines per feed row for a feed pane of inner width `width`: 1 (columns) from 120
 /// columns on, 2 below; `v` flips it. Mouse hit-testing relies on it too.
@@ -128,6 +128,17 @@ fn patient<'a>(app: &App, log: &'a LogRecord) -> Option<&'a str> {
     } else {
         None
     }
+}
+
+/// A pane's frame, its border in the focused colour when it has the keyboard.
+fn pane_block<'a>(app: &App, pane: Pane, title: impl Into<Line<'a>>, theme: &Theme) -> Block<'a> {
+    let focused = app.focus == pane;
+    let border = if focused {
+        theme.border_focused
+    } else {
+        theme.border
+    };
+    Block::bordered().title(title).border_style(border)
 }
 
 /// A row as drawn: a selected one wholly in the selection's style (its spans' own

@@ -1,18 +1,18 @@
 //! The four panes of the main screen: Environments and Connections on the left, the
 //! Live feed and the Composer's place on the right.
 
-use super::{age, paint, rate, thousands};
+use super::{age, paint, pane_block, rate, thousands};
 use crate::client::wire::{ConnectionsView, DestinationView, SourceView};
 use crate::console::app::{App, Pane};
 use crate::console::theme::Theme;
-use crate::model::reach::DeliveryMode;
 use crate::model::Environment;
+use crate::model::reach::DeliveryMode;
 use chrono::{DateTime, Utc};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph};
+use ratatui::widgets::Paragraph;
 
 /// Terminals narrower than this give the whole width to a focused Composer.
 const COMPOSER_ZOOM_BELOW: u16 = 160;
@@ -47,16 +47,6 @@ pub(super) fn draw(
     super::composer::draw(frame, composer, app, theme);
 }
 
-pub(super) fn pane_block<'a>(app: &App, pane: Pane, title: impl Into<Line<'a>>, theme: &Theme) -> Block<'a> {
-    let focused = app.focus == pane;
-    let border = if focused {
-        theme.border_focused
-    } else {
-        theme.border
-    };
-    Block::bordered().title(title).border_style(border)
-}
-
 fn title(number: u8, name: &str, app: &App, pane: Pane, theme: &Theme) -> Vec<Span<'static>> {
     let style = if app.focus == pane {
         theme.border_focused
@@ -73,7 +63,6 @@ fn title(number: u8, name: &str, app: &App, pane: Pane, theme: &Theme) -> Vec<Sp
 fn is_selected(app: &App, pane: Pane, selected: bool) -> bool {
     selected && app.focus == pane
 }
-
 
 fn environments(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let inner = usize::from(area.width.saturating_sub(2));
@@ -100,10 +89,8 @@ fn environments(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                         " {} src · {} dst",
                         v.sources, v.destinations
                     )));
-                    let per_minute = Span::styled(
-                        format!(" {}/m", rate(v.requests_per_minute)),
-                        theme.dim,
-                    );
+                    let per_minute =
+                        Span::styled(format!(" {}/m", rate(v.requests_per_minute)), theme.dim);
                     let failures = Span::styled(format!(" ✖{}", v.failures_5m), failed);
                     let used: usize = spans.iter().map(Span::width).sum();
                     if used + per_minute.width() + failures.width() <= inner {

@@ -176,13 +176,20 @@ fn screens() -> Vec<(&'static str, App, u16, u16)> {
         &mut answered,
         Msg::Sent(Ok(Answer {
             status: 200,
-            body: Ok(serde_json::json!({"Meta": {"DataModel": "PatientSearch"}, "n": 1, "ok": true})),
+            body: Ok(
+                serde_json::json!({"Meta": {"DataModel": "PatientSearch"}, "n": 1, "ok": true}),
+            ),
             elapsed: std::time::Duration::from_millis(12),
             logs: Vec::new(),
         })),
     );
     out.push(("composer answered", answered, 120, 40));
-    out.push(("composer editing", pressed(composing(d, &text), "i"), 120, 40));
+    out.push((
+        "composer editing",
+        pressed(composing(d, &text), "i"),
+        120,
+        40,
+    ));
     out.push(("composer picker", pressed(dev(), "c"), 120, 40));
     out
 }

@@ -94,10 +94,7 @@ fn fhir_rows_in_the_feed() {
         .lines()
         .find(|l| l.contains("REQUEST FHIR Patient search"))
         .unwrap_or_default();
-    assert!(
-        row.contains("Switchboard Console → Sandbox EHR"),
-        "{shown}"
-    );
+    assert!(row.contains("Switchboard Console → Sandbox EHR"), "{shown}");
 }
 
 /// The composer focused on a FHIR Patient search, answered by a searchset.

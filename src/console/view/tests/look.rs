@@ -40,7 +40,10 @@ fn at_80x24_the_feed_title_keeps_the_filter_and_the_dropped_counter() {
 #[test]
 fn at_80x24_a_long_filter_is_shortened_before_the_dropped_counter_goes() {
     let mut app = console(Role::Admin, Environment::Development);
-    keys(&mut app, "/dm:Results src:Console dst:\"Sandbox EHR\" type:send");
+    keys(
+        &mut app,
+        "/dm:Results src:Console dst:\"Sandbox EHR\" type:send",
+    );
     update(&mut app, key(KeyCode::Enter));
     update(&mut app, key(KeyCode::Char('f')));
     let title = feed_title(&render(&mut app, &Theme::dark(), 80, 24));
@@ -242,7 +245,12 @@ fn a_wide_feed_shows_one_line_per_log_in_columns() {
         .into_iter()
         .find(|l| l.contains("03:05:54.000"))
         .unwrap_or_default();
-    for column in ["SEND", "PatientAdmin Arrival", "Console → Sandbox EHR", "✔ SUCCEEDED"] {
+    for column in [
+        "SEND",
+        "PatientAdmin Arrival",
+        "Console → Sandbox EHR",
+        "✔ SUCCEEDED",
+    ] {
         assert!(row.contains(column), "{column}: {row}");
     }
     assert!(row.contains("3.5 ms"), "{row}");
@@ -252,7 +260,10 @@ fn a_wide_feed_shows_one_line_per_log_in_columns() {
     let two = rows_shown(&render(&mut app, &Theme::dark(), 200, 60));
     assert!(two < 30 && two > 15, "{two}");
     keys(&mut app, "v");
-    assert_eq!(rows_shown(&render(&mut app, &Theme::dark(), 200, 60)), shown);
+    assert_eq!(
+        rows_shown(&render(&mut app, &Theme::dark(), 200, 60)),
+        shown
+    );
 }
 
 #[test]
