@@ -96,11 +96,13 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) 
         } else {
             "c compose a request · :compose PatientSearch Query"
         };
-        frame.render_widget(Paragraph::new(Line::styled(hint, theme.dim)), inner);
+        let hint = super::fit_items(Line::styled(hint, theme.dim), usize::from(inner.width));
+        frame.render_widget(Paragraph::new(hint), inner);
         return;
     }
     if inner.height < 3 {
-        frame.render_widget(Paragraph::new(status_line(app, c, theme)), inner);
+        let line = super::fit_items(status_line(app, c, theme), usize::from(inner.width));
+        frame.render_widget(Paragraph::new(line), inner);
         return;
     }
     let issues = issue_lines(c, theme);
@@ -120,7 +122,8 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) 
         answer(frame, answer_area, c, focused, theme);
     }
     frame.render_widget(Paragraph::new(issues), issues_area);
-    frame.render_widget(Paragraph::new(status_line(app, c, theme)), status);
+    let line = super::fit_items(status_line(app, c, theme), usize::from(status.width));
+    frame.render_widget(Paragraph::new(line), status);
 }
 
 fn style_editor(c: &mut Composer, focused: bool, theme: &Theme) {

@@ -325,7 +325,7 @@ fn bottom_line(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             let line = match &app.notice {
                 Some(Notice::Info(text)) => Line::styled(format!(" {text}"), theme.text),
                 Some(Notice::Error(text)) => Line::styled(format!(" {text}"), theme.error),
-                None => fit_hint(hint(app, theme), usize::from(area.width)),
+                None => fit_items(hint(app, theme), usize::from(area.width)),
             };
             frame.render_widget(Paragraph::new(line), area);
             return;
@@ -359,10 +359,11 @@ fn bottom_line(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     }
 }
 
-/// The hint bar shortened to `width`: its last key items (" · "-separated) give way
-/// one by one, `? help` and the way back kept, so no item is cut in the middle.
-fn fit_hint(line: Line<'static>, width: usize) -> Line<'static> {
-    if line.width() <= width || line.spans.len() < 2 {
+/// A line of keys (the hint bar, a pane's footer) shortened to `width`: the items of its
+/// last span (" · "-separated) give way from the end, `? help` and the way back kept, so
+/// no item is cut in the middle.
+fn fit_items(line: Line<'static>, width: usize) -> Line<'static> {
+    if line.width() <= width {
         return line;
     }
     let mut spans = line.spans;

@@ -294,3 +294,22 @@ fn at_80x24_the_detail_still_shows_the_attempts() {
     let text = screen(&render(&mut app, &Theme::dark(), 120, 40));
     assert!(text.contains("updated   2026"), "{text}");
 }
+
+#[test]
+fn at_80x24_the_composer_footers_drop_whole_items() {
+    let mut app = console(Role::Admin, Environment::Development);
+    let text = screen(&render(&mut app, &Theme::dark(), 80, 24));
+    assert!(text.contains("│c compose a request "), "{text}");
+    assert!(!text.contains(":compose PatientSearch Q"), "{text}");
+    let d = draft(Environment::Development, "PatientSearch", "Query");
+    let body = template(&d);
+    let mut app = composing(d, &body);
+    let text = screen(&render(&mut app, &Theme::dark(), 80, 24));
+    let footer = text
+        .lines()
+        .find(|l| l.contains("✔ valid"))
+        .unwrap_or_default();
+    let inside = footer.trim_matches(['"', '│', ' ']);
+    assert!(inside.ends_with("· h history"), "{footer}");
+    assert!(!footer.contains("ctrl-w sav"), "{footer}");
+}
