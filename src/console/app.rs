@@ -167,8 +167,7 @@ pub struct App {
     /// The highlighted destination of the Connections pane.
     pub connection_cursor: usize,
     pub feed: FeedRing,
-    /// `v` pressed: the feed shows the other row layout than its width would choose
-    /// (two lines on a wide pane, one on a narrow one).
+    /// `v`: the feed rows' layout flipped from what the pane's width chooses.
     pub feed_rows_flipped: bool,
     /// The applied filter in its canonical text form, without the environment scope.
     pub filter_text: String,
