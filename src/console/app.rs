@@ -139,10 +139,7 @@ pub enum Msg {
     /// A page, the connections or a log could not be loaded.
     LoadFailed(String),
     /// The answer to [`Effect::Act`]: done, or the engine's refusal.
-    Acted {
-        action: Action,
-        result: Result<(), String>,
-    },
+    Acted(Action, Result<(), String>),
     /// The answer to [`Effect::CopyLogCurl`].
     LogForCurl(Result<Option<Box<VisibleDetail>>, String>),
     /// About once a second, from the loop: notices expire, countdowns move.
@@ -161,12 +158,6 @@ pub enum Prompt {
     Command { line: LineInput },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Notice {
-    Info(String),
-    Error(String),
-}
-
 #[derive(Debug, Clone)]
 pub struct App {
     pub role: Role,
@@ -182,6 +173,8 @@ pub struct App {
     /// The highlighted destination of the Connections pane.
     pub connection_cursor: usize,
     pub feed: FeedRing,
+    /// `v`: the feed rows' layout flipped from what the pane's width chooses.
+    pub feed_rows_flipped: bool,
     /// The applied filter in its canonical text form, without the environment scope.
     pub filter_text: String,
     /// The applied filter plus `env:`, as subscribed.
@@ -229,6 +222,7 @@ impl App {
             connections: None,
             connection_cursor: 0,
             feed: FeedRing::default(),
+            feed_rows_flipped: false,
             filter_text: String::new(),
             scoped_filter: Filter::default(),
             prompt: None,
@@ -442,30 +436,7 @@ impl App {
                 }
                 done
             }
-            Pane::Connections => {
-                let count = self
-                    .connections
-                    .as_ref()
-                    .map_or(0, |c| c.destinations.len());
-                let last = count.saturating_sub(1);
-                let cur = self.connection_cursor;
-                match key.code {
-                    KeyCode::Char('j') | KeyCode::Down => {
-                        self.connection_cursor = (cur + 1).min(last)
-                    }
-                    KeyCode::Char('k') | KeyCode::Up => {
-                        self.connection_cursor = cur.saturating_sub(1)
-                    }
-                    KeyCode::Char('g') | KeyCode::Home => self.connection_cursor = 0,
-                    KeyCode::Char('G') | KeyCode::End => self.connection_cursor = last,
-                    KeyCode::Char('y') => return self.copy_endpoint_id(),
-                    KeyCode::Enter | KeyCode::Char('p' | 'r') => {
-                        return self.connection_action(key.code);
-                    }
-                    _ => return None,
-                }
-                done
-            }
+            Pane::Connections => self.connections_key(key),
             Pane::Feed => self.feed_key(key),
             Pane::Composer => None,
         }
@@ -601,11 +572,9 @@ fn apply(app: &mut App, msg: Msg) -> Vec<Effect> {
             Vec::new()
         }
         Msg::LoadFailed(message) => app.on_load_failed(message),
-        Msg::Acted { action, result } => app.on_acted(action, result),
+        Msg::Acted(action, result) => app.on_acted(action, result),
         Msg::LogForCurl(found) => app.on_log_for_curl(found),
-        // Only a countdown on screen needs redrawing; expiry marks its own change.
-        Msg::Tick if !app.counting_down() => return Vec::new(),
-        Msg::Tick => Vec::new(),
+        Msg::Tick => return app.on_tick(),
     };
     app.dirty = true;
     effects
@@ -625,7 +594,7 @@ mod search;
 pub use compose::lists::HISTORY_PAGE;
 pub use detail::{BodySide, Confirm, Detail};
 pub use developer::{CreateKind, DevTab, Developer, KeyRow};
-pub use notice::update;
+pub use notice::{Notice, update};
 
 #[cfg(test)]
 mod tests;

@@ -1,8 +1,9 @@
-//! The Connections pane's side of the state: destinations grouped by organization, and
-//! `y` copying the selected endpoint's ID.
+//! The Connections pane's side of the state: destinations grouped by organization, its
+//! keys, and `y` copying the selected endpoint's ID (its actions are in `app::ops`).
 
 use super::{App, Effect};
 use crate::client::wire::ConnectionsView;
+use crossterm::event::{KeyCode, KeyEvent};
 
 /// Orders destinations by organization (as the engine lists them: yours first), keeping
 /// the engine's order within each; destinations of an organization the view does not
@@ -23,6 +24,25 @@ pub(super) fn group_by_organization(view: &mut ConnectionsView) {
 }
 
 impl App {
+    pub(super) fn connections_key(&mut self, key: KeyEvent) -> Option<Vec<Effect>> {
+        let count = self
+            .connections
+            .as_ref()
+            .map_or(0, |c| c.destinations.len());
+        let last = count.saturating_sub(1);
+        let cur = self.connection_cursor;
+        match key.code {
+            KeyCode::Char('j') | KeyCode::Down => self.connection_cursor = (cur + 1).min(last),
+            KeyCode::Char('k') | KeyCode::Up => self.connection_cursor = cur.saturating_sub(1),
+            KeyCode::Char('g') | KeyCode::Home => self.connection_cursor = 0,
+            KeyCode::Char('G') | KeyCode::End => self.connection_cursor = last,
+            KeyCode::Char('y') => return self.copy_endpoint_id(),
+            KeyCode::Enter | KeyCode::Char('p' | 'r') => return self.connection_action(key.code),
+            _ => return None,
+        }
+        Some(Vec::new())
+    }
+
     /// `y` in the Connections pane: the selected destination's ID, the one a sender puts
     /// in `Meta.Destinations`.
     pub(super) fn copy_endpoint_id(&self) -> Option<Vec<Effect>> {

@@ -103,6 +103,7 @@ impl App {
         self.seek = None;
         match key.code {
             KeyCode::Char('f') => self.feed.toggle_follow(),
+            KeyCode::Char('v') => self.feed_rows_flipped = !self.feed_rows_flipped,
             KeyCode::Char('G') | KeyCode::End => self.feed.follow(),
             KeyCode::Char('g') | KeyCode::Home => return Some(self.seek_oldest()),
             KeyCode::Char('C') => return self.copy_selected_curl(),

@@ -5,8 +5,15 @@
 //! does something else. Nothing here is timed by a task: the loop's [`Msg::Tick`] and
 //! the App's clock decide, so tests drive it with the test clock.
 
-use super::{App, Effect, Msg, Notice};
+use super::{App, Effect, Msg};
 use chrono::{DateTime, Utc};
+
+/// The bottom line's message: something worked, or something is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    Info(String),
+    Error(String),
+}
 
 /// How long an informational notice stays when nothing else happens.
 pub const INFO_LIFETIME: chrono::TimeDelta = chrono::TimeDelta::seconds(4);

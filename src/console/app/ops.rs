@@ -126,12 +126,15 @@ impl App {
         Vec::new()
     }
 
-    /// Whether the screen shows a countdown that moves with time (the next retry).
-    pub(super) fn counting_down(&self) -> bool {
-        self.detail
+    /// About once a second: only a countdown on screen (the next retry) needs
+    /// redrawing; a notice that expires marks its own change.
+    pub(super) fn on_tick(&mut self) -> Vec<Effect> {
+        self.dirty |= self
+            .detail
             .as_ref()
             .and_then(|d| d.detail.as_ref())
-            .is_some_and(|d| d.detail.next_attempt_at.is_some())
+            .is_some_and(|d| d.detail.next_attempt_at.is_some());
+        Vec::new()
     }
 
     /// `enter`, `p` and `r` on the selected destination of the Connections pane.

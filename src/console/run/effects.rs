@@ -212,7 +212,7 @@ impl Effects {
             }),
             Effect::Act(action) => self.spawn(async move {
                 let result = client.act(action).await.map_err(|e| e.to_string());
-                Some(Msg::Acted { action, result })
+                Some(Msg::Acted(action, result))
             }),
             // Sorted out by `apply`.
             _ => {}

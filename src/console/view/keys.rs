@@ -61,6 +61,7 @@ pub(super) const FEED_KEYS: Keys = &[
     ),
     ("PgDn / PgUp", "a page newer / older"),
     ("enter", "open the log's detail"),
+    ("v", "one line per log (columns) / two lines"),
     ("C", "copy the log's request as curl (OSC 52)"),
 ];
 

@@ -73,13 +73,7 @@ fn an_action_says_it_is_asked_then_done_and_rereads_the_detail() {
         "{}",
         info(&app)
     );
-    let effects = update(
-        &mut app,
-        Msg::Acted {
-            action: Action::RetryNow(DEST),
-            result: Ok(()),
-        },
-    );
+    let effects = update(&mut app, Msg::Acted(Action::RetryNow(DEST), Ok(())));
     assert!(
         info(&app).starts_with("Sandbox EHR: retrying"),
         "{}",
@@ -97,10 +91,10 @@ fn an_action_says_it_is_asked_then_done_and_rereads_the_detail() {
     assert_eq!(info(&app), "quarantining the log…");
     let effects = update(
         &mut app,
-        Msg::Acted {
-            action: Action::Quarantine(Uuid::from_u128(1)),
-            result: Err("Log 1 is not queued, so it cannot be quarantined.".into()),
-        },
+        Msg::Acted(
+            Action::Quarantine(Uuid::from_u128(1)),
+            Err("Log 1 is not queued, so it cannot be quarantined.".into()),
+        ),
     );
     assert_eq!(
         error(&app),
@@ -119,13 +113,7 @@ fn a_confirmed_production_action_says_it_is_asked() {
         vec![Effect::Act(Action::Pause(DEST))]
     );
     assert_eq!(info(&app), "pausing Sandbox EHR…");
-    update(
-        &mut app,
-        Msg::Acted {
-            action: Action::Pause(DEST),
-            result: Ok(()),
-        },
-    );
+    update(&mut app, Msg::Acted(Action::Pause(DEST), Ok(())));
     assert!(info(&app).starts_with("Sandbox EHR paused"));
 }
 

@@ -51,17 +51,15 @@ fn a_search_shows_its_line_then_its_count_and_underlines_the_match() {
         })
         .collect();
     assert!(!row.is_empty(), "{text}");
-    for y in row {
+    // The cursor's row is drawn as the selection; the other side's match is underlined.
+    let underlined = row.iter().any(|&y| {
         let line: String = (0..buffer.area.width)
             .map(|x| buffer[(x, y)].symbol())
             .collect();
-        let x = line
-            .find("\"MRN\"")
-            .map(|i| line[..i].chars().count())
-            .unwrap_or(0) as u16;
-        assert!(
-            buffer[(x + 1, y)].modifier.contains(Modifier::UNDERLINED),
-            "{line}"
-        );
-    }
+        line.match_indices("\"MRN\"").any(|(i, _)| {
+            let x = line[..i].chars().count() as u16;
+            buffer[(x + 1, y)].modifier.contains(Modifier::UNDERLINED)
+        })
+    });
+    assert!(underlined, "{text}");
 }
