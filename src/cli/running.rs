@@ -201,6 +201,7 @@ pub fn console(args: ConsoleArgs) -> Result<()> {
         feed_capacity: args.feed_capacity,
         read_only: args.read_only,
         collection: collection.clone(),
+        mouse: !args.no_mouse,
     };
     if let Some(url) = &args.engine {
         let token = match (&args.token, &args.token_file) {
@@ -216,7 +217,7 @@ pub fn console(args: ConsoleArgs) -> Result<()> {
             let client = Remote::new(url, &token)?;
             // Ask once before taking the terminal: a wrong URL or token is said plainly.
             let status = client.status().await?;
-            console::run::run(Arc::new(client), options(status.role)).await?;
+            console::run::terminal::in_terminal(Arc::new(client), options(status.role)).await?;
             Ok(())
         });
     }
@@ -238,7 +239,8 @@ pub fn console(args: ConsoleArgs) -> Result<()> {
             "console (local)",
             &format!("http://{addr}"),
         );
-        let result = console::run::run(Arc::new(client), options(args.role)).await;
+        let result =
+            console::run::terminal::in_terminal(Arc::new(client), options(args.role)).await;
         engine.close_streams();
         let _ = server.await;
         engine.shutdown().await;

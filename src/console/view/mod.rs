@@ -8,6 +8,7 @@
 //! - [`detail`]: one log's metadata, attempts and bodies.
 //! - [`keys`]: the hint bar, the help overlay and the confirmation.
 //! - [`developer`]: the Developer view (Keys and Endpoints tabs, the new secret's modal).
+//! - [`hit`]: the one layout of the screen, and what a click or the wheel landed on.
 //!
 //! PHI: the engine masks what a role may not see; drawing masks again, so no patient
 //! field or Production body reaches the screen for a role without the permission even
@@ -16,6 +17,7 @@
 mod composer;
 mod detail;
 mod developer;
+mod hit;
 mod keys;
 mod panes;
 #[cfg(test)]
@@ -31,6 +33,8 @@ use ratatui::layout::{Alignment, Constraint, Layout, Position, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
+
+pub use hit::pointer;
 
 /// The smallest terminal the console draws in; smaller gets a notice.
 pub const MIN_WIDTH: u16 = 80;
@@ -49,30 +53,27 @@ pub fn draw_at(frame: &mut Frame, app: &mut App, theme: &Theme, now: DateTime<Ut
         too_small(frame, area, theme);
         return;
     }
-    let banner = u16::from(app.disconnected.is_some());
-    let [status, band, banner_area, main, bottom] = Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Length(1),
-        Constraint::Length(banner),
-        Constraint::Min(0),
-        Constraint::Length(1),
-    ])
-    .areas(area);
-    status_bar(frame, status, app, theme);
-    environment_band(frame, band, app, theme);
-    if let Some(reason) = &app.disconnected {
-        let text = format!(" engine connection lost: {reason} · reconnecting");
+    let screen = hit::layout(app, area);
+    let (main, bottom) = (screen.main, screen.bottom);
+    status_bar(frame, screen.status, app, theme);
+    environment_band(frame, screen.band, app, theme);
+    if let Some(lost) = &app.disconnected {
+        let when = match lost.seconds_left(now) {
+            0 => "retrying now…".to_string(),
+            n => format!("retrying in {n} s, r to retry now"),
+        };
+        let text = format!(" engine unreachable at {} — {when}", app.address);
         let style = theme
             .error
             .add_modifier(Modifier::REVERSED | Modifier::BOLD);
-        frame.render_widget(Paragraph::new(text).style(style), banner_area);
+        frame.render_widget(Paragraph::new(text).style(style), screen.banner);
     }
     if app.detail.is_some() {
         detail::draw(frame, main, app, theme);
     } else if let Some(dev) = &app.developer {
         developer::draw(frame, main, app, dev, theme);
     } else {
-        panes::draw(frame, main, app, theme, now);
+        panes::draw(frame, &screen, app, theme, now);
         composer::picker(frame, main, app, theme);
         composer::guard(frame, main, app, theme);
         composer::list(frame, main, app, theme);
@@ -107,6 +108,12 @@ fn too_small(frame: &mut Frame, area: Rect, theme: &Theme) {
 }
 
 // --- shared helpers -----------------------------------------------------------------
+
+/// Terminal lines per feed row, for a feed pane of `width` inner columns. Drawing and
+/// hit-testing both ask here.
+pub(crate) fn feed_row_lines(_app: &App, _width: u16) -> u16 {
+    2
+}
 
 /// Whether `log`'s patient fields may be drawn.
 fn shows_patient(app: &App, env: Environment) -> bool {
@@ -224,13 +231,19 @@ fn status_bar(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     } else {
         ""
     };
-    let mut left = Line::from(vec![
-        Span::styled(brand, theme.accent.add_modifier(Modifier::BOLD)),
-        Span::styled(format!(" {}", app.address), theme.text),
+    // While the engine is out of reach its last figures are stale: none are shown.
+    let figures = if app.disconnected.is_some() {
+        Span::styled("  ✖ disconnected", theme.status_failed)
+    } else {
         Span::styled(
             format!("  up {uptime}  in {accepted}/s  out {delivered}/s"),
             theme.dim,
-        ),
+        )
+    };
+    let mut left = Line::from(vec![
+        Span::styled(brand, theme.accent.add_modifier(Modifier::BOLD)),
+        Span::styled(format!(" {}", app.address), theme.text),
+        figures,
     ]);
     // Requests the engine refused for overload, only once there are any.
     if let Some(s) = app
