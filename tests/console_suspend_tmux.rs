@@ -39,7 +39,11 @@ fn ctrl_z_returns_to_the_shell_and_fg_brings_the_console_back_drawn() {
     for pane in ["Environments", "Connections", "DEVELOPMENT"] {
         assert!(back.contains(pane) || wait_for(&session, pane).contains(pane));
     }
-    assert!(!screen(&session).contains("Stopped"), "{}", screen(&session));
+    assert!(
+        !screen(&session).contains("Stopped"),
+        "{}",
+        screen(&session)
+    );
 
     keys(&session, &["q"]);
     wait_for(&session, "shell$");

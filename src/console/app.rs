@@ -1,6 +1,8 @@
 //! The console's state and its one `update` function. Pure: no terminal, no engine, no
 //! tasks. Everything it wants done comes back as [`Effect`] values for the event loop.
-//! By pane: `compose`, `connections` (grouped by organization), `detail`, `feed`.
+//! By pane: `compose`, `connections` (grouped by organization), `detail`, `feed`; and
+//! `link` (the engine lost and retried, `ctrl-z`, answers matched to their requests by
+//! tag), `pointer` (clicks and the wheel on what the view says is there).
 
 use super::composer::Composer;
 use super::feed::FeedRing;
