@@ -536,11 +536,10 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             None => return Vec::new(),
         },
         Msg::Feed(event) => app.on_feed(event),
-        Msg::CaughtUp(tag, found) => {
-            if app.requests.catch_up != Some(tag) {
+        answer @ (Msg::Page(..) | Msg::Detail(..) | Msg::CaughtUp(..)) => {
+            if app.on_tagged(answer).is_none() {
                 return Vec::new();
             }
-            app.on_caught_up(found);
             Vec::new()
         }
         Msg::Status(status) => {
@@ -572,21 +571,6 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
                 .min(view.destinations.len().saturating_sub(1));
             app.connections = Some(view);
             app.connections_arrived();
-            Vec::new()
-        }
-        // An answer to a request the user has moved on from changes nothing.
-        Msg::Page(tag, page) => {
-            if app.requests.page != Some(tag) {
-                return Vec::new();
-            }
-            app.on_page(page);
-            Vec::new()
-        }
-        Msg::Detail(tag, found) => {
-            if app.requests.detail != Some(tag) {
-                return Vec::new();
-            }
-            app.on_detail(found);
             Vec::new()
         }
         Msg::Failed(message) => {

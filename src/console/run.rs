@@ -171,6 +171,93 @@ fn copy(host: &mut dyn Host, text: &str, what: &str) -> Msg {
     }
 }
 
+/// Waits for the next message or input event (or the frame slot `frame_due`, or the
+/// clock), then takes everything else already pending.
+async fn next_batch<I>(
+    rx: &mut mpsc::Receiver<Msg>,
+    input: &mut I,
+    tick: &mut tokio::time::Interval,
+    frame_due: Option<Instant>,
+) -> Vec<Incoming>
+where
+    I: Stream<Item = Event> + Unpin,
+{
+    let first = tokio::select! {
+        msg = rx.recv() => msg.map(Incoming::Msg),
+        event = input.next() => Some(event.map_or(Incoming::InputEnded, Incoming::Input)),
+        _ = tick.tick() => Some(Incoming::Tick),
+        _ = tokio::time::sleep_until(frame_due.unwrap_or_else(Instant::now)), if frame_due.is_some() => None,
+    };
+    let mut pending: Vec<Incoming> = first.into_iter().collect();
+    while let Ok(more) = rx.try_recv() {
+        pending.push(Incoming::Msg(more));
+    }
+    while let Some(event) = input.next().now_or_never() {
+        let Some(event) = event else {
+            pending.push(Incoming::InputEnded);
+            break;
+        };
+        pending.push(Incoming::Input(event));
+    }
+    pending
+}
+
+/// What the loop does after an effect.
+enum Next {
+    Answer(Msg),
+    Nothing,
+    Quit,
+}
+
+/// The loop's own things an effect may need.
+struct Here<'a> {
+    host: &'a mut dyn Host,
+    theme: &'a mut Theme,
+    themes_dir: &'a std::path::Path,
+}
+
+/// Carries out one effect: the terminal's and the theme's here, the rest as tasks.
+fn carry_out<B: Backend>(
+    effect: Effect,
+    terminal: &mut Terminal<B>,
+    here: &mut Here<'_>,
+    effects: &mut Effects,
+) -> Result<Next, ConsoleError> {
+    Ok(Next::Answer(match effect {
+        Effect::EditExternally(text) => {
+            let edited = here.host.edit(&text);
+            // The editor drew over everything: the next frame is drawn whole.
+            terminal.clear().map_err(drawing)?;
+            Msg::Edited(edited)
+        }
+        Effect::SetTheme(name) => match Theme::load(&name, here.themes_dir) {
+            Ok(chosen) => {
+                *here.theme = chosen;
+                Msg::Info(format!("theme {}", here.theme.name))
+            }
+            Err(e) => Msg::Failed(e.to_string()),
+        },
+        Effect::Copy { text, what } => copy(here.host, &text, &what),
+        Effect::Suspend => {
+            here.host.suspend()?;
+            // Back from `fg`: whatever the shell drew is gone, draw it all.
+            terminal.clear().map_err(drawing)?;
+            return Ok(Next::Nothing);
+        }
+        Effect::SetMouse(on) => match here.host.set_mouse(on) {
+            Ok(()) => Msg::Info(format!("mouse {}", if on { "on" } else { "off" })),
+            Err(e) => Msg::Failed(format!("the mouse could not be set: {e}")),
+        },
+        other => {
+            return Ok(if effects.apply(other) {
+                Next::Nothing
+            } else {
+                Next::Quit
+            });
+        }
+    }))
+}
+
 /// Runs the console on `terminal` with `input` until the user quits (or the input
 /// ends). `host` does what needs the real terminal: `$EDITOR`, suspending, the mouse,
 /// copies.
@@ -217,24 +304,8 @@ where
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         // Wait for work, or for the next frame slot if a change is waiting to be drawn.
-        let frame_due = last_frame + FRAME_INTERVAL;
-        let dirty = app.is_dirty();
-        let first = tokio::select! {
-            msg = rx.recv() => msg.map(Incoming::Msg),
-            event = input.next() => Some(event.map_or(Incoming::InputEnded, Incoming::Input)),
-            _ = tick.tick() => Some(Incoming::Tick),
-            _ = tokio::time::sleep_until(frame_due), if dirty => None,
-        };
-        let mut pending: Vec<Incoming> = first.into_iter().collect();
-        while let Ok(more) = rx.try_recv() {
-            pending.push(Incoming::Msg(more));
-        }
-        while let Some(event) = input.next().now_or_never() {
-            pending.push(event.map_or(Incoming::InputEnded, Incoming::Input));
-            if matches!(pending.last(), Some(Incoming::InputEnded)) {
-                break;
-            }
-        }
+        let frame_due = app.is_dirty().then_some(last_frame + FRAME_INTERVAL);
+        let pending = next_batch(&mut rx, &mut input, &mut tick, frame_due).await;
         for incoming in pending {
             let mut queue = VecDeque::from(match incoming {
                 Incoming::Msg(msg) => update(&mut app, msg),
@@ -243,40 +314,19 @@ where
                 Incoming::InputEnded => vec![Effect::Quit],
             });
             while let Some(effect) = queue.pop_front() {
-                let answer = match effect {
-                    Effect::EditExternally(text) => {
-                        let edited = host.edit(&text);
-                        // The editor drew over everything: the next frame is drawn whole.
-                        terminal.clear().map_err(drawing)?;
-                        Msg::Edited(edited)
-                    }
-                    Effect::SetTheme(name) => match Theme::load(&name, &options.themes_dir) {
-                        Ok(chosen) => {
-                            theme = chosen;
-                            Msg::Info(format!("theme {}", theme.name))
-                        }
-                        Err(e) => Msg::Failed(e.to_string()),
-                    },
-                    Effect::Copy { text, what } => copy(host, &text, &what),
-                    Effect::Suspend => {
-                        host.suspend()?;
-                        // Back from `fg`: whatever the shell drew is gone, draw it all.
-                        terminal.clear().map_err(drawing)?;
-                        continue;
-                    }
-                    Effect::SetMouse(on) => match host.set_mouse(on) {
-                        Ok(()) => Msg::Info(format!("mouse {}", if on { "on" } else { "off" })),
-                        Err(e) => Msg::Failed(format!("the mouse could not be set: {e}")),
-                    },
-                    other => {
-                        if !effects.apply(other) {
-                            effects.finish().await;
-                            return Ok(());
-                        }
-                        continue;
-                    }
+                let mut here = Here {
+                    host: &mut *host,
+                    theme: &mut theme,
+                    themes_dir: &options.themes_dir,
                 };
-                queue.extend(update(&mut app, answer));
+                match carry_out(effect, terminal, &mut here, &mut effects)? {
+                    Next::Answer(msg) => queue.extend(update(&mut app, msg)),
+                    Next::Nothing => {}
+                    Next::Quit => {
+                        effects.finish().await;
+                        return Ok(());
+                    }
+                }
             }
         }
         if *env_tx.borrow() != app.environment {

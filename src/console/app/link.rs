@@ -3,7 +3,7 @@
 //! once), `ctrl-z` (suspends, except while text is being edited, where it is undo),
 //! and the tags that match answers to the requests that asked for them.
 
-use super::{App, Effect, Pane};
+use super::{App, Effect, Msg, Pane};
 use crate::console::composer::ComposerFocus;
 use chrono::{DateTime, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -74,6 +74,20 @@ impl App {
             reason,
             retry_at: self.now() + wait,
         });
+    }
+
+    /// A page, detail or catch-up answer, taken only if it answers the latest request
+    /// of its kind; `None` when it is stale (the user moved on) and nothing changed.
+    pub(super) fn on_tagged(&mut self, answer: Msg) -> Option<()> {
+        match answer {
+            Msg::Page(tag, page) if self.requests.page == Some(tag) => self.on_page(page),
+            Msg::Detail(tag, found) if self.requests.detail == Some(tag) => self.on_detail(found),
+            Msg::CaughtUp(tag, found) if self.requests.catch_up == Some(tag) => {
+                self.on_caught_up(found)
+            }
+            _ => return None,
+        }
+        Some(())
     }
 
     /// `ctrl-z`, and `r` while the engine is out of reach; `None` for other keys.

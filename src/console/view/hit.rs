@@ -1,74 +1,12 @@
-//! Where things are drawn, and what is under the pointer: [`layout`] is the one
-//! function that places the panes for a terminal size (drawing and hit-testing both use
-//! it), and [`pointer`] turns a mouse event into the app's message for what it landed on.
+//! What is under the pointer, found on the one layout drawing uses ([`super::layout`]):
+//! [`pointer`] turns a mouse event into the app's message for what it landed on.
 
-use super::{MIN_HEIGHT, MIN_WIDTH, feed_row_lines};
+use super::{MIN_HEIGHT, MIN_WIDTH, feed_row_lines, layout};
 use crate::console::app::{App, Hit, Msg, Pane, Pointer};
 use crate::console::theme::Theme;
 use crate::model::Environment;
 use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
-use ratatui::layout::{Constraint, Layout, Position, Rect};
-
-/// Terminals narrower than this give the whole width to a focused Composer.
-const COMPOSER_ZOOM_BELOW: u16 = 160;
-
-/// The screen's areas. The left column is empty (zero-sized) while a focused Composer
-/// takes the whole width.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) struct Screen {
-    pub status: Rect,
-    pub band: Rect,
-    pub banner: Rect,
-    /// Under the band: the four panes, or the detail or Developer view.
-    pub main: Rect,
-    pub bottom: Rect,
-    pub environments: Rect,
-    pub connections: Rect,
-    pub feed: Rect,
-    pub composer: Rect,
-}
-
-/// The areas of a screen of `area` as drawn now.
-pub(crate) fn layout(app: &App, area: Rect) -> Screen {
-    let banner = u16::from(app.disconnected.is_some());
-    let [status, band, banner, main, bottom] = Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Length(1),
-        Constraint::Length(banner),
-        Constraint::Min(0),
-        Constraint::Length(1),
-    ])
-    .areas(area);
-    // Composing on a narrow terminal, the editor needs the width more than the
-    // environment and connection lists do: they step aside until focus moves on.
-    let zoomed = app.focus == Pane::Composer && main.width < COMPOSER_ZOOM_BELOW;
-    let left_width = if zoomed {
-        0
-    } else {
-        (main.width * 3 / 10).clamp(32, 48)
-    };
-    let [left, right] =
-        Layout::horizontal([Constraint::Length(left_width), Constraint::Min(0)]).areas(main);
-    let composer_height = super::composer::height(app, right.height);
-    let [feed, composer] =
-        Layout::vertical([Constraint::Min(6), Constraint::Length(composer_height)]).areas(right);
-    let [environments, connections] = if zoomed {
-        [Rect::default(), Rect::default()]
-    } else {
-        Layout::vertical([Constraint::Length(5), Constraint::Min(0)]).areas(left)
-    };
-    Screen {
-        status,
-        band,
-        banner,
-        main,
-        bottom,
-        environments,
-        connections,
-        feed,
-        composer,
-    }
-}
+use ratatui::layout::{Position, Rect};
 
 /// Inside a pane's border.
 fn inner(area: Rect) -> Rect {

@@ -8,7 +8,7 @@
 //! - [`detail`]: one log's metadata, attempts and bodies.
 //! - [`keys`]: the hint bar, the help overlay and the confirmation.
 //! - [`developer`]: the Developer view (Keys and Endpoints tabs, the new secret's modal).
-//! - [`hit`]: the one layout of the screen, and what a click or the wheel landed on.
+//! - [`hit`]: what a click or the wheel landed on, found on the same layout.
 //!
 //! PHI: the engine masks what a role may not see; drawing masks again, so no patient
 //! field or Production body reaches the screen for a role without the permission even
@@ -23,7 +23,7 @@ mod panes;
 #[cfg(test)]
 mod tests;
 
-use super::app::{App, Notice, Prompt};
+use super::app::{App, Notice, Pane, Prompt};
 use super::theme::Theme;
 use crate::model::{Environment, LogRecord, LogStatus};
 use chrono::{DateTime, Utc};
@@ -53,7 +53,7 @@ pub fn draw_at(frame: &mut Frame, app: &mut App, theme: &Theme, now: DateTime<Ut
         too_small(frame, area, theme);
         return;
     }
-    let screen = hit::layout(app, area);
+    let screen = layout(app, area);
     let (main, bottom) = (screen.main, screen.bottom);
     status_bar(frame, screen.status, app, theme);
     environment_band(frame, screen.band, app, theme);
@@ -105,6 +105,70 @@ fn too_small(frame: &mut Frame, area: Rect, theme: &Theme) {
         .alignment(Alignment::Center)
         .wrap(Wrap { trim: true });
     frame.render_widget(notice, rest);
+}
+
+// --- the layout -----------------------------------------------------------------------
+
+/// Terminals narrower than this give the whole width to a focused Composer.
+const COMPOSER_ZOOM_BELOW: u16 = 160;
+
+/// The screen's areas. The left column is empty (zero-sized) while a focused Composer
+/// takes the whole width.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Screen {
+    pub status: Rect,
+    pub band: Rect,
+    pub banner: Rect,
+    /// Under the band: the four panes, or the detail or Developer view.
+    pub main: Rect,
+    pub bottom: Rect,
+    pub environments: Rect,
+    pub connections: Rect,
+    pub feed: Rect,
+    pub composer: Rect,
+}
+
+/// The areas of a screen of `area` as drawn now.
+/// Drawing and hit-testing ([`hit`]) both place things with it.
+pub(crate) fn layout(app: &App, area: Rect) -> Screen {
+    let banner = u16::from(app.disconnected.is_some());
+    let [status, band, banner, main, bottom] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Length(banner),
+        Constraint::Min(0),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    // Composing on a narrow terminal, the editor needs the width more than the
+    // environment and connection lists do: they step aside until focus moves on.
+    let zoomed = app.focus == Pane::Composer && main.width < COMPOSER_ZOOM_BELOW;
+    let left_width = if zoomed {
+        0
+    } else {
+        (main.width * 3 / 10).clamp(32, 48)
+    };
+    let [left, right] =
+        Layout::horizontal([Constraint::Length(left_width), Constraint::Min(0)]).areas(main);
+    let composer_height = composer::height(app, right.height);
+    let [feed, composer] =
+        Layout::vertical([Constraint::Min(6), Constraint::Length(composer_height)]).areas(right);
+    let [environments, connections] = if zoomed {
+        [Rect::default(), Rect::default()]
+    } else {
+        Layout::vertical([Constraint::Length(5), Constraint::Min(0)]).areas(left)
+    };
+    Screen {
+        status,
+        band,
+        banner,
+        main,
+        bottom,
+        environments,
+        connections,
+        feed,
+        composer,
+    }
 }
 
 // --- shared helpers -----------------------------------------------------------------

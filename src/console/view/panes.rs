@@ -1,7 +1,7 @@
 //! The four panes of the main screen: Environments and Connections on the left, the
 //! Live feed and the Composer's place on the right.
 
-use super::hit::Screen;
+use super::Screen;
 use super::{age, feed_row_lines, latency, patient, rate, status_symbol, thousands};
 use crate::client::wire::{ConnectionsView, DestinationView, SourceView};
 use crate::console::app::{App, Pane};
@@ -15,7 +15,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
-/// The panes where [`super::hit::layout`] placed them.
+/// The panes where [`super::layout`] placed them.
 pub(super) fn draw(
     frame: &mut Frame,
     screen: &Screen,
