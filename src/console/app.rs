@@ -1,8 +1,10 @@
 //! The console's state and its one `update` function. Pure: no terminal, no engine, no
 //! tasks. Everything it wants done comes back as [`Effect`] values for the event loop.
-//! By pane: `compose`, `connections` (grouped by organization), `detail`, `feed`.
-//! Across them: `ops` (actions that say what they did, Connections actions, curl copies),
-//! `search` (`/` in the detail), `history` (`g` to the oldest log), `notice` (expiry).
+//! By pane: `compose`, `connections` (grouped by organization), `detail`, `feed`; and
+//! `link` (the engine lost and retried, `ctrl-z`, answers matched to their requests by
+//! tag), `pointer` (clicks and the wheel on what the view says is there); across them:
+//! `ops` (actions that say what they did, Connections actions, curl copies), `search`
+//! (`/` in the detail), `history` (`g` to the oldest log), `notice` (expiry).
 
 use super::composer::Composer;
 use super::feed::FeedRing;
@@ -50,15 +52,18 @@ impl Pane {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     Subscribe(Filter),
-    LoadPage(LogQuery),
+    /// A page of history (answered with [`Msg::Page`] carrying the same tag).
+    LoadPage(Tag, LogQuery),
     /// After a reconnection: the logs of `query` (newest first, following its pages up
     /// to `max` logs), answered with [`Msg::CaughtUp`].
     CatchUp {
+        tag: Tag,
         query: LogQuery,
         max: usize,
     },
     LoadConnections(Option<Environment>),
-    OpenLog(Uuid),
+    /// One log in full (answered with [`Msg::Detail`] carrying the same tag).
+    OpenLog(Tag, Uuid),
     Act(Action),
     /// Revoke a key or admin tokens (answered with [`Msg::Info`] or [`Msg::Failed`]).
     Revoke(Revoke),
@@ -108,6 +113,12 @@ pub enum Effect {
         text: String,
         what: String,
     },
+    /// `ctrl-z`: stop until the shell's `fg`, then draw everything again.
+    Suspend,
+    /// Mouse capture on or off (`:mouse on|off`).
+    SetMouse(bool),
+    /// Skip the wait before the live feed's next reconnection attempt.
+    Reconnect,
     Quit,
 }
 
@@ -118,10 +129,10 @@ pub enum Msg {
     Status(Status),
     Environments(Vec<EnvironmentView>),
     Connections(ConnectionsView),
-    Page(LogPage),
+    Page(Tag, LogPage),
     /// The answer to [`Effect::CatchUp`]: logs newest first.
-    CaughtUp(Result<Vec<LogRecord>, String>),
-    Detail(Option<Box<VisibleDetail>>),
+    CaughtUp(Tag, Result<Vec<LogRecord>, String>),
+    Detail(Tag, Option<Box<VisibleDetail>>),
     Failed(String),
     /// The answer to [`Effect::ComposeSend`].
     Sent(Result<crate::client::send::Answer, String>),
@@ -136,14 +147,20 @@ pub enum Msg {
     /// Something worked and the user should know, e.g. "theme light".
     Info(String),
     Resize(u16, u16),
+    /// A second passed (what counts down on screen is drawn again).
+    Tick,
+    /// A click or the wheel on `hit` (see `view::pointer`), at `at`.
+    Pointer {
+        hit: Hit,
+        action: Pointer,
+        at: std::time::Instant,
+    },
     /// A page, the connections or a log could not be loaded.
     LoadFailed(String),
     /// The answer to [`Effect::Act`]: done, or the engine's refusal.
     Acted(Action, Result<(), String>),
     /// The answer to [`Effect::CopyLogCurl`].
     LogForCurl(Result<Option<Box<VisibleDetail>>, String>),
-    /// About once a second, from the loop: notices expire, countdowns move.
-    Tick,
 }
 
 /// The line at the bottom, when open.
@@ -189,8 +206,8 @@ pub struct App {
     pub notice: Option<Notice>,
     /// Since when the notice shows and what would clear it.
     notice_life: notice::NoticeLife,
-    /// Why the engine connection is down, while it is.
-    pub disconnected: Option<String>,
+    /// Why the engine connection is down and when the next attempt is, while it is.
+    pub disconnected: Option<Disconnected>,
     /// Terminal size.
     pub size: (u16, u16),
     /// Cursor for the next (older) history page; `None` when history is exhausted.
@@ -206,6 +223,12 @@ pub struct App {
     pub read_only: bool,
     /// A fixed clock for tests (templates carry the time they were made).
     pub clock: Option<chrono::DateTime<chrono::Utc>>,
+    /// Clicks and the wheel are taken (`--no-mouse`, `:mouse off`).
+    pub mouse: bool,
+    /// The last click, for double-clicks.
+    pub(crate) last_click: Option<(Hit, std::time::Instant)>,
+    /// The latest request of each kind whose answer is awaited.
+    requests: link::Requests,
     dirty: bool,
 }
 
@@ -242,6 +265,9 @@ impl App {
             composer: Composer::default(),
             read_only: false,
             clock: None,
+            mouse: true,
+            last_click: None,
+            requests: link::Requests::default(),
             dirty: true,
         };
         let effects = app.choose_environment(Environment::Development);
@@ -310,9 +336,12 @@ impl App {
         self.loading_older = true;
         self.seek = None;
         self.held = None;
+        // A catch-up asked under the old filter is of no use now.
+        self.requests.catch_up = None;
+        let tag = self.requests.page();
         vec![
             Effect::Subscribe(self.scoped_filter.clone()),
-            Effect::LoadPage(self.page_query(None)),
+            Effect::LoadPage(tag, self.page_query(None)),
         ]
     }
 
@@ -352,6 +381,9 @@ impl App {
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         if ctrl && key.code == KeyCode::Char('c') && self.prompt.is_none() {
             return Some(vec![Effect::Quit]);
+        }
+        if let Some(effects) = self.link_key(key) {
+            return Some(effects);
         }
         if let Some(confirm) = self.confirm.take() {
             return Some(if key.code == KeyCode::Char('y') {
@@ -499,9 +531,11 @@ fn apply(app: &mut App, msg: Msg) -> Vec<Effect> {
             None => return Vec::new(),
         },
         Msg::Feed(event) => app.on_feed(event),
-        Msg::CaughtUp(found) => {
-            app.on_caught_up(found);
-            Vec::new()
+        answer @ (Msg::Page(..) | Msg::Detail(..) | Msg::CaughtUp(..)) => {
+            match app.on_tagged(answer) {
+                Some(effects) => effects,
+                None => return Vec::new(),
+            }
         }
         Msg::Status(status) => {
             if app.status.as_ref() == Some(&status) {
@@ -532,11 +566,6 @@ fn apply(app: &mut App, msg: Msg) -> Vec<Effect> {
                 .min(view.destinations.len().saturating_sub(1));
             app.connections = Some(view);
             app.connections_arrived();
-            Vec::new()
-        }
-        Msg::Page(page) => app.on_page(page),
-        Msg::Detail(found) => {
-            app.on_detail(found);
             Vec::new()
         }
         Msg::Failed(message) => {
@@ -575,6 +604,10 @@ fn apply(app: &mut App, msg: Msg) -> Vec<Effect> {
         Msg::Acted(action, result) => app.on_acted(action, result),
         Msg::LogForCurl(found) => app.on_log_for_curl(found),
         Msg::Tick => return app.on_tick(),
+        Msg::Pointer { hit, action, at } => match app.on_pointer(hit, action, at) {
+            Some(effects) => effects,
+            None => return Vec::new(),
+        },
     };
     app.dirty = true;
     effects
@@ -587,14 +620,18 @@ mod detail;
 mod developer;
 mod feed;
 mod history;
+mod link;
 mod notice;
 mod ops;
+mod pointer;
 mod search;
 
 pub use compose::lists::HISTORY_PAGE;
 pub use detail::{BodySide, Confirm, Detail};
 pub use developer::{CreateKind, DevTab, Developer, KeyRow};
+pub use link::{Disconnected, Tag};
 pub use notice::{Notice, update};
+pub use pointer::{DOUBLE_CLICK, Hit, Pointer};
 
 #[cfg(test)]
 mod tests;

@@ -30,7 +30,10 @@ impl App {
             return Vec::new();
         }
         self.loading_older = true;
-        vec![Effect::LoadPage(self.page_query(Some(before)))]
+        vec![Effect::LoadPage(
+            self.requests.page(),
+            self.page_query(Some(before)),
+        )]
     }
 
     /// After a page of `scanned` logs: the next page, or the oldest row.
@@ -47,7 +50,10 @@ impl App {
                     "loading older history… {} rows",
                     self.feed.len()
                 )));
-                vec![Effect::LoadPage(self.page_query(Some(before)))]
+                vec![Effect::LoadPage(
+                    self.requests.page(),
+                    self.page_query(Some(before)),
+                )]
             }
             _ => {
                 self.seek = None;

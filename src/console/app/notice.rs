@@ -53,9 +53,10 @@ impl Happened {
         match msg {
             Msg::Key(_) => Happened::Key,
             Msg::Tick => Happened::Tick,
-            Msg::Page(_) | Msg::Connections(_) | Msg::Detail(Some(_)) | Msg::CaughtUp(Ok(_)) => {
-                Happened::Loaded
-            }
+            Msg::Page(..)
+            | Msg::Connections(_)
+            | Msg::Detail(_, Some(_))
+            | Msg::CaughtUp(_, Ok(_)) => Happened::Loaded,
             Msg::Sent(Ok(_)) => Happened::SentOk,
             _ => Happened::Other,
         }

@@ -109,12 +109,10 @@ impl App {
             Ok(()) => Notice::Info(words.done),
             Err(e) => Notice::Error(format!("{}{e}", words.refused)),
         });
-        let mut effects: Vec<Effect> = self
-            .detail
-            .as_ref()
-            .map(|d| Effect::OpenLog(d.log_id))
-            .into_iter()
-            .collect();
+        let mut effects = Vec::new();
+        if let Some(id) = self.detail.as_ref().map(|d| d.log_id) {
+            effects.push(Effect::OpenLog(self.requests.detail(), id));
+        }
         effects.push(Effect::LoadConnections(Some(self.environment)));
         effects
     }
@@ -126,14 +124,15 @@ impl App {
         Vec::new()
     }
 
-    /// About once a second: only a countdown on screen (the next retry) needs
-    /// redrawing; a notice that expires marks its own change.
+    /// About once a second: only a countdown on screen (the reconnection's, the next
+    /// retry's) needs redrawing; a notice that expires marks its own change.
     pub(super) fn on_tick(&mut self) -> Vec<Effect> {
-        self.dirty |= self
+        let next_try = self
             .detail
             .as_ref()
             .and_then(|d| d.detail.as_ref())
             .is_some_and(|d| d.detail.next_attempt_at.is_some());
+        self.dirty |= next_try || self.disconnected.is_some();
         Vec::new()
     }
 

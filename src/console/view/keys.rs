@@ -25,7 +25,7 @@ pub(super) const GLOBAL_KEYS: Keys = &[
     ),
     (
         ":",
-        "command line: env, filter, theme, pause, resume, compose, quit",
+        "command line: env, filter, theme, pause, resume, compose, mouse on|off, quit",
     ),
     ("tab / shift-tab", "next / previous pane"),
     (
@@ -34,6 +34,15 @@ pub(super) const GLOBAL_KEYS: Keys = &[
     ),
     ("q / esc", "quit"),
     ("ctrl-c", "quit"),
+    (
+        "ctrl-z",
+        "suspend to the shell (fg comes back); undo while editing",
+    ),
+    ("r", "while the engine is unreachable: try again now"),
+    (
+        "mouse",
+        "click focuses and selects, double-click opens, wheel scrolls (:mouse off)",
+    ),
 ];
 
 pub(super) const ENVIRONMENT_KEYS: Keys = &[

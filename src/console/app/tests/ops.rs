@@ -32,6 +32,12 @@ fn detail(env: Environment, request: Option<serde_json::Value>, masked: bool) ->
     }
 }
 
+/// `d` as the answer to the latest detail request.
+fn detail_answer(app: &mut App, d: VisibleDetail) {
+    let tag = app.detail_tag();
+    update(app, Msg::Detail(tag, Some(Box::new(d))));
+}
+
 fn request_body() -> serde_json::Value {
     serde_json::json!({
         "Meta": {"DataModel": "PatientAdmin", "EventType": "Arrival",
@@ -82,7 +88,7 @@ fn an_action_says_it_is_asked_then_done_and_rereads_the_detail() {
     assert_eq!(
         effects,
         vec![
-            Effect::OpenLog(Uuid::from_u128(1)),
+            Effect::OpenLog(app.detail_tag(), Uuid::from_u128(1)),
             Effect::LoadConnections(Some(Environment::Development)),
         ]
     );
@@ -100,7 +106,7 @@ fn an_action_says_it_is_asked_then_done_and_rereads_the_detail() {
         error(&app),
         "quarantine refused: Log 1 is not queued, so it cannot be quarantined."
     );
-    assert!(effects.contains(&Effect::OpenLog(Uuid::from_u128(1))));
+    assert!(effects.contains(&Effect::OpenLog(app.detail_tag(), Uuid::from_u128(1))));
 }
 
 #[test]
@@ -125,7 +131,7 @@ fn a_countdown_on_screen_redraws_on_each_tick() {
     assert!(!app.take_dirty(), "nothing moves: no redraw");
     let mut d = detail(Environment::Development, None, false);
     d.detail.next_attempt_at = Some(at(18));
-    update(&mut app, Msg::Detail(Some(Box::new(d))));
+    detail_answer(&mut app, d);
     app.take_dirty();
     update(&mut app, Msg::Tick);
     assert!(app.take_dirty(), "the next-try countdown moves");
@@ -172,7 +178,7 @@ fn errors_stay_until_their_cause_changes() {
     send(&mut app, [ch('f'), ch('f')]);
     update(&mut app, Msg::Tick);
     assert_eq!(error(&app), "cannot reach the engine");
-    update(&mut app, Msg::Page(LogPage::default()));
+    page_answer(&mut app, LogPage::default());
     assert_eq!(app.notice, None);
 }
 
@@ -312,13 +318,9 @@ fn c_in_the_feed_copies_the_logs_request_as_curl() {
 #[test]
 fn c_in_the_detail_copies_what_it_holds() {
     let mut app = detail_open(Role::Admin, Environment::Development);
-    update(
+    detail_answer(
         &mut app,
-        Msg::Detail(Some(Box::new(detail(
-            Environment::Development,
-            Some(request_body()),
-            false,
-        )))),
+        detail(Environment::Development, Some(request_body()), false),
     );
     let text = copied(&send(&mut app, [ch('C')]));
     assert!(text.contains("/endpoint"), "{text}");
@@ -360,23 +362,30 @@ fn page(ids: std::ops::RangeInclusive<u128>, next: Option<u128>) -> LogPage {
     }
 }
 
-fn before(n: u128) -> Effect {
+/// The page older than log `n`, as the latest page request.
+fn before(app: &App, n: u128) -> Effect {
     let mut query = page_query(Environment::Development);
     query.before = Some(Uuid::from_u128(n));
-    Effect::LoadPage(query)
+    Effect::LoadPage(app.page_tag(), query)
+}
+
+/// `page` as the answer to the latest page request.
+fn page_answer(app: &mut App, page: LogPage) -> Vec<Effect> {
+    let tag = app.page_tag();
+    update(app, Msg::Page(tag, page))
 }
 
 #[test]
 fn g_pages_through_history_to_the_oldest_log() {
     let mut app = app(Role::Admin);
-    update(&mut app, Msg::Page(page(7..=9, Some(7))));
-    assert_eq!(send(&mut app, [ch('g')]), vec![before(7)]);
+    page_answer(&mut app, page(7..=9, Some(7)));
+    assert_eq!(send(&mut app, [ch('g')]), vec![before(&app, 7)]);
     assert!(info(&app).contains("loading older history"));
     assert_eq!(
-        update(&mut app, Msg::Page(page(4..=6, Some(4)))),
-        vec![before(4)]
+        page_answer(&mut app, page(4..=6, Some(4))),
+        vec![before(&app, 4)]
     );
-    assert!(update(&mut app, Msg::Page(page(1..=3, None))).is_empty());
+    assert!(page_answer(&mut app, page(1..=3, None)).is_empty());
     assert_eq!(app.feed.len(), 9);
     assert_eq!(
         app.feed.selected_log().map(|l| l.id),
@@ -389,9 +398,9 @@ fn g_pages_through_history_to_the_oldest_log() {
 fn g_stops_at_the_feeds_capacity_and_says_so() {
     let mut app = app(Role::Admin);
     app.feed = crate::console::feed::FeedRing::new(5);
-    update(&mut app, Msg::Page(page(7..=9, Some(7))));
-    assert_eq!(send(&mut app, [ch('g')]), vec![before(7)]);
-    assert!(update(&mut app, Msg::Page(page(4..=6, Some(4)))).is_empty());
+    page_answer(&mut app, page(7..=9, Some(7)));
+    assert_eq!(send(&mut app, [ch('g')]), vec![before(&app, 7)]);
+    assert!(page_answer(&mut app, page(4..=6, Some(4))).is_empty());
     assert_eq!(app.feed.len(), 5);
     assert_eq!(
         app.feed.selected_log().map(|l| l.id),
@@ -403,9 +412,9 @@ fn g_stops_at_the_feeds_capacity_and_says_so() {
 #[test]
 fn another_key_ends_the_paging() {
     let mut app = app(Role::Admin);
-    update(&mut app, Msg::Page(page(7..=9, Some(7))));
+    page_answer(&mut app, page(7..=9, Some(7)));
     send(&mut app, [ch('g'), ch('G')]);
-    assert!(update(&mut app, Msg::Page(page(4..=6, Some(4)))).is_empty());
+    assert!(page_answer(&mut app, page(4..=6, Some(4))).is_empty());
     assert!(app.feed.is_following());
 }
 
@@ -419,13 +428,9 @@ fn tree_path(app: &App, side: BodySide) -> String {
 #[test]
 fn slash_searches_both_bodies_and_n_moves_between_matches() {
     let mut app = detail_open(Role::Admin, Environment::Development);
-    update(
+    detail_answer(
         &mut app,
-        Msg::Detail(Some(Box::new(detail(
-            Environment::Development,
-            Some(request_body()),
-            false,
-        )))),
+        detail(Environment::Development, Some(request_body()), false),
     );
     // Fold everything first: a match is opened all the same.
     send(&mut app, [ch('z')]);

@@ -134,12 +134,16 @@ fn answered_detail(status: u16, error: Option<&str>, body: Option<&str>) -> App 
         response: None,
         next_attempt_at: None,
     };
+    let tag = app.detail_tag();
     update(
         &mut app,
-        Msg::Detail(Some(Box::new(VisibleDetail {
-            detail,
-            masked: false,
-        }))),
+        Msg::Detail(
+            tag,
+            Some(Box::new(VisibleDetail {
+                detail,
+                masked: false,
+            })),
+        ),
     );
     app
 }

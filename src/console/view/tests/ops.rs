@@ -9,7 +9,8 @@ fn retry_due_in(app: &mut App, seconds: i64) {
     let open = app.detail.as_ref().expect("detail");
     let mut detail = open.detail.clone().expect("loaded");
     detail.detail.next_attempt_at = Some(now() + Duration::seconds(seconds));
-    update(app, Msg::Detail(Some(Box::new(detail))));
+    let tag = app.detail_tag();
+    update(app, Msg::Detail(tag, Some(Box::new(detail))));
 }
 
 #[test]
