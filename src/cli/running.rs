@@ -194,6 +194,10 @@ pub fn console(args: ConsoleArgs) -> Result<()> {
     let no_color = std::env::var_os("NO_COLOR");
     // A wrong theme is said before the terminal is taken.
     let theme = Theme::choose(args.theme.as_deref(), no_color.as_deref(), &themes_dir)?;
+    let prompt_history = args
+        .at
+        .data_dir()
+        .join(switchboard::console::recall::HISTORY_FILE);
     let options = |role| ConsoleOptions {
         role,
         theme: theme.clone(),
@@ -201,6 +205,7 @@ pub fn console(args: ConsoleArgs) -> Result<()> {
         feed_capacity: args.feed_capacity,
         read_only: args.read_only,
         collection: collection.clone(),
+        prompt_history: Some(prompt_history.clone()),
     };
     if let Some(url) = &args.engine {
         let token = match (&args.token, &args.token_file) {

@@ -4,7 +4,7 @@
 
 use super::composer::Composer;
 use super::feed::FeedRing;
-use super::prompt::{LineInput, LineOutcome};
+use super::prompt::LineInput;
 use crate::client::wire::VisibleDetail;
 use crate::client::wire::{ConnectionsView, DestinationView, EnvironmentView};
 use crate::client::wire::{LogPage, LogQuery};
@@ -104,6 +104,11 @@ pub enum Effect {
         text: String,
         what: String,
     },
+    /// Write the `:` and `/` prompts' history (answered only if it fails).
+    SavePromptHistory {
+        path: std::path::PathBuf,
+        history: crate::console::recall::PromptHistory,
+    },
     Quit,
 }
 
@@ -159,6 +164,9 @@ pub struct App {
     pub focus: Pane,
     /// The environment that scopes the connections and the feed.
     pub environment: Environment,
+    /// Whether the user chose `environment` (pane, `:env`, a filter, the picker) rather
+    /// than it being the default: the composer's picker then does not ask again.
+    pub env_chosen: bool,
     /// The highlighted row of the Environments pane (in `Environment::ALL` order).
     pub environment_cursor: usize,
     pub environments: Vec<EnvironmentView>,
@@ -194,6 +202,12 @@ pub struct App {
     pub read_only: bool,
     /// A fixed clock for tests (templates carry the time they were made).
     pub clock: Option<chrono::DateTime<chrono::Utc>>,
+    /// The `:` and `/` lines submitted before, and where they are kept (none in tests
+    /// that do not ask).
+    pub prompt_history: crate::console::recall::PromptHistory,
+    pub history_file: Option<std::path::PathBuf>,
+    /// The open prompt's place in that history and its Tab cycle.
+    pub recall: crate::console::recall::Recall,
     dirty: bool,
 }
 
@@ -205,6 +219,7 @@ impl App {
             address,
             focus: Pane::Feed,
             environment: Environment::Development,
+            env_chosen: false,
             environment_cursor: 0,
             environments: Vec::new(),
             connections: None,
@@ -227,9 +242,13 @@ impl App {
             composer: Composer::default(),
             read_only: false,
             clock: None,
+            prompt_history: Default::default(),
+            history_file: None,
+            recall: Default::default(),
             dirty: true,
         };
         let effects = app.choose_environment(Environment::Development);
+        app.env_chosen = false;
         (app, effects)
     }
 
@@ -276,6 +295,7 @@ impl App {
     /// Scopes everything to `env`: resubscribes, reloads connections and the first page.
     fn choose_environment(&mut self, env: Environment) -> Vec<Effect> {
         self.environment = env;
+        self.env_chosen = true;
         self.environment_cursor = Environment::ALL.iter().position(|&e| e == env).unwrap_or(0);
         self.connections = None;
         self.connection_cursor = 0;
@@ -379,13 +399,15 @@ impl App {
             KeyCode::Char('K') => return Some(self.open_developer(DevTab::Keys)),
             KeyCode::Char('E') => return Some(self.open_developer(DevTab::Endpoints)),
             KeyCode::Char('/') => {
-                let line = LineInput::new(self.filter_text.clone());
+                let line = LineInput::prefilled(self.filter_text.clone());
                 self.prompt = Some(Prompt::Filter { line, error: None });
+                self.reset_recall();
             }
             KeyCode::Char(':') => {
                 self.prompt = Some(Prompt::Command {
                     line: LineInput::default(),
-                })
+                });
+                self.reset_recall();
             }
             KeyCode::Tab => self.focus = self.focus.step(1),
             KeyCode::BackTab => self.focus = self.focus.step(-1),
@@ -443,41 +465,6 @@ impl App {
             Pane::Feed => self.feed_key(key),
             Pane::Composer => None,
         }
-    }
-
-    fn prompt_key(&mut self, key: KeyEvent) -> Option<Vec<Effect>> {
-        let (outcome, text, is_filter) = match self.prompt.as_mut()? {
-            Prompt::Filter { line, error } => {
-                let outcome = line.handle(key);
-                if outcome == LineOutcome::Edited {
-                    *error = Filter::parse(&line.text).err();
-                }
-                (outcome, line.text.clone(), true)
-            }
-            Prompt::Command { line } => (line.handle(key), line.text.clone(), false),
-        };
-        match outcome {
-            LineOutcome::Ignored => return None,
-            LineOutcome::Edited => {}
-            LineOutcome::Cancel => self.prompt = None,
-            LineOutcome::Submit if is_filter => match self.apply_filter_text(&text) {
-                Ok(effects) => {
-                    self.prompt = None;
-                    return Some(effects);
-                }
-                Err(e) => {
-                    self.notice = Some(Notice::Error(format!("filter not applied: {e}")));
-                    if let Some(Prompt::Filter { error, .. }) = &mut self.prompt {
-                        *error = Some(e);
-                    }
-                }
-            },
-            LineOutcome::Submit => {
-                self.prompt = None;
-                return Some(self.run(&text));
-            }
-        }
-        Some(Vec::new())
     }
 
     fn error(&mut self, message: impl Into<String>) -> Vec<Effect> {
@@ -588,6 +575,7 @@ mod connections;
 mod detail;
 mod developer;
 mod feed;
+mod prompts;
 
 pub use compose::lists::HISTORY_PAGE;
 pub use detail::{BodySide, Confirm, Detail};

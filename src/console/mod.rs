@@ -6,7 +6,8 @@
 //! the terminal, the network or a task, so tests drive it directly.
 //!
 //! - [`feed`]: the bounded ring of live-feed rows with follow/freeze and selection.
-//! - [`prompt`]: the bottom line's editor and the `:` commands.
+//! - [`prompt`]: the one-line editor every prompt shares, and the `:` commands.
+//! - [`recall`]: the `:` and `/` prompts' history (kept across runs) and Tab completion.
 //! - [`view`]: drawing the screen from the state; [`theme`]: its semantic colours.
 //! - [`app`]: panes, environment scope, filter line, detail view, confirmations, the
 //!   `:` commands' effects (`app::commands`) and the Developer view of keys and endpoints
@@ -22,6 +23,7 @@ pub mod feed;
 pub(crate) mod fixtures;
 pub mod json_tree;
 pub mod prompt;
+pub mod recall;
 pub mod run;
 pub mod theme;
 pub mod view;

@@ -58,6 +58,8 @@ pub struct ConsoleOptions {
     pub read_only: bool,
     /// The saved-requests directory.
     pub collection: std::path::PathBuf,
+    /// Where the `:` and `/` prompts' history is kept (in the data directory).
+    pub prompt_history: Option<std::path::PathBuf>,
 }
 
 /// Puts the terminal back however the console ends.
@@ -193,6 +195,17 @@ pub async fn run(client: Arc<dyn Engine>, options: ConsoleOptions) -> Result<(),
     let (mut app, initial) = App::new(options.role, client.address());
     app.feed = FeedRing::new(options.feed_capacity);
     app.read_only = options.read_only;
+    if let Some(path) = &options.prompt_history {
+        match crate::console::recall::PromptHistory::load(path) {
+            Ok(history) => {
+                app.prompt_history = history;
+                app.history_file = Some(path.clone());
+            }
+            // The console works without it (and leaves the file for the user to look
+            // at); the notice says how to fix it.
+            Err(e) => app.notice = Some(crate::console::Notice::Error(e.to_string())),
+        }
+    }
     let size = terminal.size()?;
     update(&mut app, Msg::Resize(size.width, size.height));
     let (env_tx, env_rx) = tokio::sync::watch::channel(app.environment);

@@ -78,6 +78,7 @@ impl Effects {
             Effect::Quit => return false,
             Effect::Subscribe(filter) => self.subscribe(filter),
             Effect::Copy { text, what } => self.copy(&text, &what),
+            Effect::SavePromptHistory { path, history } => self.save_prompts(path, history),
             // Need the terminal or the loop's theme; handled by the loop.
             Effect::EditExternally(_) | Effect::SetTheme(_) => {}
             composer @ (Effect::ComposeSend { .. }
@@ -284,6 +285,23 @@ impl Effects {
     }
 
     /// Copies `text` with OSC 52, which works over SSH: the terminal owns the clipboard.
+    /// Off the loop's thread; not cancelled by quitting (the drain waits for it), so
+    /// the `:quit` just typed is kept too.
+    fn save_prompts(
+        &self,
+        path: std::path::PathBuf,
+        history: crate::console::recall::PromptHistory,
+    ) {
+        let tx = self.tx.clone();
+        self.tasks.spawn(async move {
+            let saved = tokio::task::spawn_blocking(move || history.save(&path)).await;
+            if let Ok(Err(e)) = saved {
+                tracing::warn!(error = %e, "prompt history not saved");
+                let _ = tx.try_send(Msg::Failed(e.to_string()));
+            }
+        });
+    }
+
     fn copy(&self, text: &str, what: &str) {
         let answer = match crate::console::clipboard::osc52(text) {
             Ok(sequence) => {

@@ -27,6 +27,14 @@ pub(super) const GLOBAL_KEYS: Keys = &[
         ":",
         "command line: env, filter, theme, pause, resume, compose, quit",
     ),
+    (
+        "↑ / ↓ · tab",
+        "in : and /, earlier lines (kept across runs) · complete",
+    ),
+    (
+        "ctrl-u k w a e",
+        "in prompts: delete to start / to end / a word; go to start / end",
+    ),
     ("tab / shift-tab", "next / previous pane"),
     (
         "1–4",
@@ -65,7 +73,11 @@ pub(super) const COMPOSER_KEYS: Keys = &[
         "c / n",
         "compose a new request (pick event, source, destination)",
     ),
-    ("i / enter", "edit the body here (esc when done)"),
+    (
+        "i / enter",
+        "edit the body here (ctrl-z undo, ctrl-y redo; esc when done)",
+    ),
+    ("j / k", "scroll the answer"),
     ("e", "edit the body in $EDITOR"),
     ("ctrl-s", "send (again to send despite schema warnings)"),
     (
@@ -135,6 +147,8 @@ pub(super) fn hint(app: &App, theme: &Theme) -> Line<'static> {
         )
     } else if composing && app.composer.list.is_some() {
         ("list", "j/k move · enter open · esc close")
+    } else if composing && app.composer.discard_asked {
+        ("discard?", "y discard the edits · any other key keeps them")
     } else if composing && app.composer.naming.is_some() {
         ("save", "type a name · enter save · esc cancel")
     } else if composing && app.composer.guard.is_some() {
