@@ -71,7 +71,7 @@ pub(super) const FEED_KEYS: Keys = &[
 pub(super) const COMPOSER_KEYS: Keys = &[
     (
         "c / n",
-        "compose a new request (pick event, source, destination)",
+        "compose a new request (asks first if edits are not saved)",
     ),
     (
         "i / enter",

@@ -255,3 +255,31 @@ fn history_entries_show_the_summary_and_the_mrn() {
     assert!(row.contains("MRN 0000099999"), "{shown}");
     assert!(row.contains("no patient matches MRN 0000099999"), "{shown}");
 }
+
+#[test]
+fn a_prefilled_name_is_drawn_selected() {
+    use ratatui::style::Modifier;
+    let d = draft(Environment::Development, "PatientSearch", "Query");
+    let text = template(&d);
+    let mut app = composing(d, &text);
+    update(
+        &mut app,
+        Msg::Key(KeyEvent::new(KeyCode::Char('w'), KeyModifiers::CONTROL)),
+    );
+    let reversed = |terminal: &Terminal<TestBackend>| {
+        let buffer = terminal.backend().buffer();
+        let area = buffer.area;
+        (area.top()..area.bottom()).any(|y| {
+            (area.left()..area.right()).any(|x| {
+                let cell = &buffer[(x, y)];
+                cell.symbol() == "p" && cell.modifier.contains(Modifier::REVERSED)
+            })
+        })
+    };
+    let terminal = render(&mut app, &Theme::dark(), 120, 40);
+    assert!(screen(&terminal).contains("patientsearch-query"));
+    assert!(reversed(&terminal), "the suggestion is shown selected");
+    update(&mut app, key(KeyCode::End));
+    let terminal = render(&mut app, &Theme::dark(), 120, 40);
+    assert!(!reversed(&terminal), "no longer selected");
+}
