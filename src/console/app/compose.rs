@@ -71,7 +71,8 @@ impl App {
         if self.composer.discard_asked {
             if key.code == KeyCode::Char('y') && !ctrl {
                 self.notice = None;
-                return Some(self.open_composer(None));
+                let event = self.composer.discard_for.take();
+                return Some(self.open_composer(event));
             }
             self.composer.discard_asked = false;
             self.notice = Some(Notice::Info("kept the edits".into()));

@@ -181,6 +181,8 @@ pub struct Composer {
     pub baseline: String,
     /// `c` over unsaved edits asked whether to discard them; `y` does.
     pub discard_asked: bool,
+    /// What `:compose` asked for, to open once `y` answered.
+    pub discard_for: Option<Composed>,
 }
 
 impl Default for Composer {
@@ -201,6 +203,7 @@ impl Default for Composer {
             naming: None,
             baseline: String::new(),
             discard_asked: false,
+            discard_for: None,
         }
     }
 }

@@ -19,8 +19,9 @@ impl App {
         event: Option<Composed>,
     ) -> Vec<Effect> {
         self.focus = Pane::Composer;
-        if event.is_none() && self.composer.unsaved() && !self.composer.discard_asked {
+        if self.composer.unsaved() && !self.composer.discard_asked {
             self.composer.discard_asked = true;
+            self.composer.discard_for = event;
             return self.error(
                 "the composer holds unsaved edits: y discards them and composes a new request \
                  · ctrl-w saves them · any other key keeps them",

@@ -162,6 +162,15 @@ fn c_asks_before_it_drops_unsaved_edits() {
     assert!(app.composer.picker.is_some());
     update(&mut app, key(KeyCode::Esc));
 
+    // `:compose EVENT` asks too, and opens that event once answered.
+    edit_mode_typed(&mut app, " ");
+    update(&mut app, key(KeyCode::Esc));
+    command(&mut app, "compose PatientAdmin Arrival");
+    assert!(app.composer.discard_asked);
+    update(&mut app, key(KeyCode::Char('y')));
+    let label = app.composer.draft.as_ref().map(|d| d.what.label());
+    assert_eq!(label.as_deref(), Some("PatientAdmin Arrival"));
+
     // Saved edits are not asked about.
     update(&mut app, ctrl('w'));
     update(&mut app, key(KeyCode::Enter));
