@@ -211,6 +211,8 @@ pub struct Vocabulary {
     pub destinations: Vec<String>,
     pub data_models: Vec<String>,
     pub event_types: Vec<String>,
+    /// (data model, event type) pairs, so `compose MODEL ` offers that model's events.
+    pub events: Vec<(String, String)>,
     pub themes: Vec<String>,
 }
 
@@ -263,7 +265,13 @@ impl Vocabulary {
                         return matching(self.data_models.iter().map(String::as_str), word);
                     }
                     "compose" | "c" => {
-                        return matching(self.event_types.iter().map(String::as_str), word);
+                        let model = words.get(1).copied().unwrap_or_default();
+                        let events = self
+                            .events
+                            .iter()
+                            .filter(|(m, _)| m.eq_ignore_ascii_case(model))
+                            .map(|(_, e)| e.as_str());
+                        return matching(events, word);
                     }
                     _ => return Vec::new(),
                 }

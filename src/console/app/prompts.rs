@@ -133,6 +133,9 @@ impl App {
                 .iter()
                 .map(|e| e.event_type.to_string())
                 .collect(),
+            events: crate::console::composer::pick::sendable_events()
+                .map(|e| (e.data_model.to_string(), e.event_type.to_string()))
+                .collect(),
             themes: crate::console::theme::BUILT_IN
                 .iter()
                 .map(|(name, _)| name.to_string())

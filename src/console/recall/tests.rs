@@ -144,9 +144,15 @@ fn tab_completes_commands_filter_keys_and_names() {
     typed(&mut app, "compose PatientS");
     update(&mut app, tab());
     assert_eq!(line(&app), "compose PatientSearch");
-    typed(&mut app, " Loc");
+    typed(&mut app, " ");
     update(&mut app, tab());
-    assert_eq!(line(&app), "compose PatientSearch LocationQuery");
+    assert_eq!(
+        line(&app),
+        "compose PatientSearch LocationQuery",
+        "that model's events only"
+    );
+    update(&mut app, tab());
+    assert_eq!(line(&app), "compose PatientSearch Query");
     update(&mut app, key(KeyCode::Esc));
 
     update(&mut app, key(KeyCode::Char('/')));
