@@ -1,6 +1,7 @@
 //! The console's state and its one `update` function. Pure: no terminal, no engine, no
 //! tasks. Everything it wants done comes back as [`Effect`] values for the event loop.
 //! By pane: `compose`, `connections` (grouped by organization), `detail`, `feed`.
+//! `prompts`: the `/` and `:` lines' keys, history and completion.
 
 use super::composer::Composer;
 use super::feed::FeedRing;

@@ -1,11 +1,12 @@
 //! The composer's keys and messages: picking what to compose, editing, the send checks
 //! (variables, JSON, schema warnings, the Production guard, read-only roles), and
 //! following what a sent request did.
+//! `picking`: opening the picker and building the template; `lists`: history, saved.
 
 use super::{App, Effect, Notice};
 use crate::client::send::Answer;
 use crate::client::wire::VisibleDetail;
-use crate::console::composer::pick::Picker;
+use crate::console::composer::pick::{PickValue, Picker};
 use crate::console::composer::summary::answer_summary;
 use crate::console::composer::{AnswerView, Composed, ComposerFocus, Draft};
 use crate::console::json_tree::{JsonTree, Seg, TreeKey};
@@ -180,6 +181,61 @@ impl App {
                 vec![Effect::Copy { text, what }]
             }
         })
+    }
+
+    fn picker_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        // Disjoint fields: the picker changes, the connections are only read.
+        let view = self.connections.as_ref();
+        let Some(picker) = &mut self.composer.picker else {
+            return Vec::new();
+        };
+        let count = picker.options(view).len();
+        match key.code {
+            KeyCode::Esc => self.composer.picker = None,
+            KeyCode::Down => picker.cursor = (picker.cursor + 1).min(count.saturating_sub(1)),
+            KeyCode::Char('n') if ctrl => {
+                picker.cursor = (picker.cursor + 1).min(count.saturating_sub(1))
+            }
+            KeyCode::Up => picker.cursor = picker.cursor.saturating_sub(1),
+            KeyCode::Char('p') if ctrl => picker.cursor = picker.cursor.saturating_sub(1),
+            KeyCode::Enter => {
+                let options = picker.options(view);
+                let Some(chosen) = options.get(picker.cursor) else {
+                    self.notice = Some(Notice::Error("nothing matches: backspace to widen".into()));
+                    return Vec::new();
+                };
+                if let Some(why) = &chosen.unavailable {
+                    self.notice = Some(Notice::Error(format!(
+                        "{} cannot be chosen: {why}",
+                        chosen.label
+                    )));
+                    return Vec::new();
+                }
+                let value = chosen.value.clone();
+                if let PickValue::Environment(env) = value {
+                    picker.take(value);
+                    self.env_chosen = true;
+                    // The console moves there; the next steps offer its connections.
+                    return if env == self.environment {
+                        Vec::new()
+                    } else {
+                        self.choose_environment(env)
+                    };
+                }
+                if picker.take(value.clone()) {
+                    self.finish_picking(value);
+                } else {
+                    self.advance_picker();
+                }
+            }
+            _ => {
+                if picker.query.handle(key) == LineOutcome::Edited {
+                    picker.cursor = 0;
+                }
+            }
+        }
+        Vec::new()
     }
 
     /// `j`/`k` on the body: the answer moves a row, its cursor with it, so `a` then

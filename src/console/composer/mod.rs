@@ -2,6 +2,7 @@
 //! the JSON editor (ratatui-textarea), live validation against the event's schema, the
 //! last answer, and the Production guard. Pure like the rest of the app state: sending,
 //! `$EDITOR` and history are effects carried out by the event loop.
+//! `pick`: the picker's lists; `summary`: an answer in one line of words.
 
 pub mod pick;
 pub mod summary;

@@ -1,15 +1,15 @@
 //! Choosing what to compose: `c` and `:compose` open the picker, which takes the
 //! formalities itself (the environment already chosen, the console's own source, the
-//! only reachable destination) and builds the template once everything is chosen.
+//! only reachable destination) and builds the template once everything is chosen. The
+//! picker's keys stay with the composer's other keys (`picker_key`).
 
 use super::super::{App, Effect, Notice, Pane};
 use crate::console::composer::Composed;
 use crate::console::composer::Draft;
 use crate::console::composer::pick::{PickStep, PickValue, Picker};
-use crate::console::prompt::{LineInput, LineOutcome};
+use crate::console::prompt::LineInput;
 use crate::model::fhir::{self, FhirKind};
 use crate::model::template::{Options, Party, TemplateStyle, template_text};
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 impl App {
     /// `c` (every step, from the environment) or `:compose [MODEL EVENT]` (in the
@@ -145,60 +145,5 @@ impl App {
             }
             Err(e) => self.notice = Some(Notice::Error(format!("no template: {e}"))),
         }
-    }
-
-    pub(in crate::console::app) fn picker_key(&mut self, key: KeyEvent) -> Vec<Effect> {
-        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-        // Disjoint fields: the picker changes, the connections are only read.
-        let view = self.connections.as_ref();
-        let Some(picker) = &mut self.composer.picker else {
-            return Vec::new();
-        };
-        let count = picker.options(view).len();
-        match key.code {
-            KeyCode::Esc => self.composer.picker = None,
-            KeyCode::Down => picker.cursor = (picker.cursor + 1).min(count.saturating_sub(1)),
-            KeyCode::Char('n') if ctrl => {
-                picker.cursor = (picker.cursor + 1).min(count.saturating_sub(1))
-            }
-            KeyCode::Up => picker.cursor = picker.cursor.saturating_sub(1),
-            KeyCode::Char('p') if ctrl => picker.cursor = picker.cursor.saturating_sub(1),
-            KeyCode::Enter => {
-                let options = picker.options(view);
-                let Some(chosen) = options.get(picker.cursor) else {
-                    self.notice = Some(Notice::Error("nothing matches: backspace to widen".into()));
-                    return Vec::new();
-                };
-                if let Some(why) = &chosen.unavailable {
-                    self.notice = Some(Notice::Error(format!(
-                        "{} cannot be chosen: {why}",
-                        chosen.label
-                    )));
-                    return Vec::new();
-                }
-                let value = chosen.value.clone();
-                if let PickValue::Environment(env) = value {
-                    picker.take(value);
-                    self.env_chosen = true;
-                    // The console moves there; the next steps offer its connections.
-                    return if env == self.environment {
-                        Vec::new()
-                    } else {
-                        self.choose_environment(env)
-                    };
-                }
-                if picker.take(value.clone()) {
-                    self.finish_picking(value);
-                } else {
-                    self.advance_picker();
-                }
-            }
-            _ => {
-                if picker.query.handle(key) == LineOutcome::Edited {
-                    picker.cursor = 0;
-                }
-            }
-        }
-        Vec::new()
     }
 }
