@@ -8,6 +8,9 @@ use serde_json::{Map, Value};
 /// Names listed after "N potential matches" before "…".
 const NAMES_SHOWN: usize = 3;
 
+/// Non-empty lists named in a summary before "…".
+const LISTS_SHOWN: usize = 4;
+
 /// The summary of the answer `body` (HTTP `status`) to the request `request` (the text
 /// as sent); `None` when there is nothing useful to say in a line.
 pub fn answer_summary(request: Option<&str>, status: u16, body: Option<&Value>) -> Option<String> {
@@ -22,7 +25,10 @@ pub fn answer_summary(request: Option<&str>, status: u16, body: Option<&Value>) 
         return None;
     }
     let object = body.as_object()?;
-    if let Some(patient) = object.get("Patient").and_then(Value::as_object) {
+    // A Results or Notes answer names its patient too, but what it holds are its lists.
+    if !object.iter().any(|(key, value)| is_list(key, value))
+        && let Some(patient) = object.get("Patient").and_then(Value::as_object)
+    {
         let request: Option<Value> = request.and_then(|r| serde_json::from_str(r).ok());
         return Some(patient_line(object, patient, request.as_ref()));
     }
@@ -159,11 +165,16 @@ pub fn request_keys(request: &str) -> Option<String> {
     })
 }
 
-/// List answers: "2 orders", "no visits", "3 documents · 1 note".
+/// Lists counted in a summary: the answer's own arrays, not its envelope's.
+fn is_list(key: &str, value: &Value) -> bool {
+    value.is_array() && key != "Meta" && key != "PotentialMatches"
+}
+
+/// List answers: "2 orders", "no visits found", "3 documents · 1 note".
 fn lists(object: &Map<String, Value>) -> Option<String> {
     let counts: Vec<(String, usize)> = object
         .iter()
-        .filter(|(key, _)| key.as_str() != "Meta")
+        .filter(|(key, value)| is_list(key, value))
         .filter_map(|(key, value)| Some((noun(key), value.as_array()?.len())))
         .collect();
     if counts.is_empty() {
@@ -181,7 +192,12 @@ fn lists(object: &Map<String, Value>) -> Option<String> {
             n => format!("{n} {noun}"),
         })
         .collect();
-    Some(parts.join(" · "))
+    // A clinical summary has a dozen sections: the first few say enough.
+    let mut line = parts[..parts.len().min(LISTS_SHOWN)].join(" · ");
+    if parts.len() > LISTS_SHOWN {
+        line.push_str(" · …");
+    }
+    Some(line)
 }
 
 /// A notification's acknowledgement: the engine queued it for its destinations.
@@ -211,7 +227,10 @@ fn noun(key: &str) -> String {
 }
 
 fn singular(noun: &str) -> String {
-    noun.strip_suffix('s').unwrap_or(noun).to_string()
+    match noun.strip_suffix("ies") {
+        Some(stem) => format!("{stem}y"),
+        None => noun.strip_suffix('s').unwrap_or(noun).to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -273,6 +292,15 @@ mod tests {
         assert_eq!(
             summary(any.clone(), json!({"Meta": {}, "Visits": [{}]})).as_deref(),
             Some("1 visit")
+        );
+        // The patient an answer is about does not hide what it holds.
+        let results = json!({"Meta": {}, "Patient": {"Identifiers": [{"ID": "1", "IDType": "MR"}]}, "Orders": [{}, {}]});
+        assert_eq!(summary(any.clone(), results).as_deref(), Some("2 orders"));
+        let clinical = json!({"Allergies": [{}], "Encounters": [{}, {}], "Problems": [], "Medications": [{}],
+            "Immunizations": [{}], "Results": [{}]});
+        assert_eq!(
+            summary(any.clone(), clinical).as_deref(),
+            Some("1 allergy · 2 encounters · 1 medication · 1 immunization · …")
         );
         assert_eq!(
             summary(any.clone(), json!({"Meta": {}, "Patients": []})).as_deref(),
