@@ -181,7 +181,6 @@ pub(crate) fn layout(app: &App, area: Rect) -> Screen {
 
 // --- shared helpers -----------------------------------------------------------------
 
-
 /// Whether `log`'s patient fields may be drawn.
 fn shows_patient(app: &App, env: Environment) -> bool {
     !env.may_hold_phi() || app.phi_allowed()

@@ -136,10 +136,13 @@ fn answered_detail(status: u16, error: Option<&str>, body: Option<&str>) -> App 
     let tag = app.detail_tag();
     update(
         &mut app,
-        Msg::Detail(tag, Some(Box::new(VisibleDetail {
-            detail,
-            masked: false,
-        }))),
+        Msg::Detail(
+            tag,
+            Some(Box::new(VisibleDetail {
+                detail,
+                masked: false,
+            })),
+        ),
     );
     app
 }
