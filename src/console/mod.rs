@@ -6,7 +6,8 @@
 //! the terminal, the network or a task, so tests drive it directly.
 //!
 //! - [`feed`]: the bounded ring of live-feed rows with follow/freeze and selection.
-//! - [`prompt`]: the bottom line's editor and the `:` commands.
+//! - [`prompt`]: the one-line editor every prompt shares, and the `:` commands.
+//! - [`recall`]: the `:` and `/` prompts' history (kept across runs) and Tab completion.
 //! - [`view`]: drawing the screen from the state (and what is under a click);
 //!   [`theme`]: its semantic colours.
 //! - [`run`]: the event loop on any ratatui backend, and `run::terminal`, the real
@@ -25,6 +26,7 @@ pub mod feed;
 pub(crate) mod fixtures;
 pub mod json_tree;
 pub mod prompt;
+pub mod recall;
 pub mod run;
 pub mod theme;
 pub mod view;

@@ -358,7 +358,7 @@ pub(super) fn tree_lines<'a>(
 /// One row of a body: a fold marker in the gutter, then the row as pretty JSON; a
 /// search match's key and value underlined and bold (no new colours, so every theme's
 /// contrast holds).
-fn tree_line<'a>(row: &'a Row, matched: bool, theme: &Theme) -> Line<'a> {
+pub(super) fn tree_line<'a>(row: &'a Row, matched: bool, theme: &Theme) -> Line<'a> {
     let mark = |style: ratatui::style::Style| {
         if matched {
             style.add_modifier(Modifier::UNDERLINED | Modifier::BOLD)

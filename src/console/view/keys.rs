@@ -27,6 +27,14 @@ pub(super) const GLOBAL_KEYS: Keys = &[
         ":",
         "command line: env, filter, theme, pause, resume, compose, mouse on|off, quit",
     ),
+    (
+        "↑ / ↓ · tab",
+        "in : and /, earlier lines (kept across runs) · complete",
+    ),
+    (
+        "ctrl-u k w a e",
+        "in prompts: delete to start / to end / a word; go to start / end",
+    ),
     ("tab / shift-tab", "next / previous pane"),
     (
         "1–4",
@@ -77,9 +85,13 @@ pub(super) const FEED_KEYS: Keys = &[
 pub(super) const COMPOSER_KEYS: Keys = &[
     (
         "c / n",
-        "compose a new request (pick event, source, destination)",
+        "compose a new request (asks first if edits are not saved)",
     ),
-    ("i / enter", "edit the body here (esc when done)"),
+    (
+        "i / enter",
+        "edit the body here (ctrl-z undo, ctrl-y redo; esc when done)",
+    ),
+    ("j / k", "scroll the answer"),
     ("e", "edit the body in $EDITOR"),
     ("ctrl-s", "send (again to send despite schema warnings)"),
     (
@@ -152,6 +164,8 @@ pub(super) fn hint(app: &App, theme: &Theme) -> Line<'static> {
         )
     } else if composing && app.composer.list.is_some() {
         ("list", "j/k move · enter open · esc close")
+    } else if composing && app.composer.discard_asked {
+        ("discard?", "y discard the edits · any other key keeps them")
     } else if composing && app.composer.naming.is_some() {
         ("save", "type a name · enter save · esc cancel")
     } else if composing && app.composer.guard.is_some() {

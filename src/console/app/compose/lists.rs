@@ -6,6 +6,7 @@ use super::super::{App, Effect, Notice};
 use crate::client::wire::{HistoryEntry, HistoryPage, Sent};
 use crate::console::collection::{Listed, SavedRequest, parse_body};
 use crate::console::composer::{Composed, Draft, ListItem, ListView, Named};
+use crate::console::prompt::{LineInput, LineOutcome};
 use crate::model::fhir::FhirKind;
 use crossterm::event::{KeyCode, KeyEvent};
 
@@ -31,7 +32,8 @@ impl App {
             return self.error("nothing to save: c composes a request");
         };
         let suggestion = draft.what.label().to_lowercase().replace(' ', "-");
-        self.composer.naming = Some(suggestion);
+        // Selected: typing replaces the suggestion, a movement key keeps it.
+        self.composer.naming = Some(LineInput::prefilled(suggestion));
         Vec::new()
     }
 
@@ -39,14 +41,13 @@ impl App {
         let Some(name) = &mut self.composer.naming else {
             return Vec::new();
         };
-        match key.code {
-            KeyCode::Esc => self.composer.naming = None,
-            KeyCode::Backspace => {
-                name.pop();
-            }
-            KeyCode::Char(c) => name.push(c),
-            KeyCode::Enter => {
-                let name = name.trim().to_string();
+        match name.handle(key) {
+            LineOutcome::Cancel => self.composer.naming = None,
+            LineOutcome::Submit => {
+                let name = name.text.trim().to_string();
+                if name.is_empty() {
+                    return self.error("not saved: type a name for the request, or esc");
+                }
                 let Some(draft) = &self.composer.draft else {
                     return Vec::new();
                 };
@@ -71,9 +72,10 @@ impl App {
                     body,
                 };
                 self.composer.naming = None;
+                self.composer.mark_saved();
                 return vec![Effect::SaveRequest { name, request }];
             }
-            _ => {}
+            LineOutcome::Edited | LineOutcome::Ignored => {}
         }
         Vec::new()
     }
@@ -283,6 +285,7 @@ impl App {
             elapsed_ms,
             log_ids,
             error,
+            summary: None,
         })
     }
 }
