@@ -4,6 +4,7 @@
 
 use super::composer::Composer;
 use super::feed::FeedRing;
+use super::keymap::{self, Command, Context};
 use super::prompt::{LineInput, LineOutcome};
 use crate::client::wire::VisibleDetail;
 use crate::client::wire::{ConnectionsView, DestinationView, EnvironmentView};
@@ -11,7 +12,7 @@ use crate::client::wire::{LogPage, LogQuery};
 use crate::client::{Action, FeedEvent, Revoke, Status};
 use crate::model::filter::{Filter, FilterError};
 use crate::model::{Environment, LogRecord, Role};
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use crossterm::event::KeyEvent;
 use uuid::Uuid;
 
 /// Logs asked for per history page.
@@ -173,6 +174,8 @@ pub struct App {
     pub scoped_filter: Filter,
     pub prompt: Option<Prompt>,
     pub help: bool,
+    /// The first line of the help overlay shown (drawing keeps it in range).
+    pub help_scroll: usize,
     pub detail: Option<Detail>,
     /// The Developer view (keys, endpoints), when open.
     pub developer: Option<Developer>,
@@ -214,6 +217,7 @@ impl App {
             scoped_filter: Filter::default(),
             prompt: None,
             help: false,
+            help_scroll: 0,
             detail: None,
             developer: None,
             confirm: None,
@@ -328,35 +332,32 @@ impl App {
 
     // --- keys -----------------------------------------------------------------------
 
-    /// `None` when the key did nothing (so nothing needs redrawing).
+    /// `None` when the key did nothing (so nothing needs redrawing). Every binding is
+    /// looked up in [`keymap`]; what has the keyboard decides the context.
     fn on_key(&mut self, key: KeyEvent) -> Option<Vec<Effect>> {
-        if key.kind == KeyEventKind::Release {
+        if key.kind == crossterm::event::KeyEventKind::Release {
             return None;
         }
-        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-        if ctrl && key.code == KeyCode::Char('c') && self.prompt.is_none() {
+        // ctrl-c quits from anywhere, even a prompt or the editor.
+        if keymap::lookup(Context::Always, &key) == Some(Command::ForceQuit) {
             return Some(vec![Effect::Quit]);
         }
         if let Some(confirm) = self.confirm.take() {
-            return Some(if key.code == KeyCode::Char('y') {
-                self.notice = None;
-                vec![confirm.effect]
-            } else {
-                self.notice = Some(Notice::Info("cancelled".into()));
-                Vec::new()
-            });
+            return Some(
+                if keymap::lookup(Context::Confirm, &key) == Some(Command::Confirm) {
+                    self.notice = None;
+                    vec![confirm.effect]
+                } else {
+                    self.notice = Some(Notice::Info("cancelled".into()));
+                    Vec::new()
+                },
+            );
         }
         if self.prompt.is_some() {
             return self.prompt_key(key);
         }
         if self.help {
-            return match key.code {
-                KeyCode::Char('?' | 'q') | KeyCode::Esc => {
-                    self.help = false;
-                    Some(Vec::new())
-                }
-                _ => None,
-            };
+            return self.help_key(key);
         }
         if self.detail.is_some() {
             return self.detail_key(key);
@@ -371,30 +372,78 @@ impl App {
         {
             return Some(effects);
         }
-        let done = Some(Vec::new());
-        match key.code {
-            KeyCode::Char('q') | KeyCode::Esc => return Some(vec![Effect::Quit]),
-            KeyCode::Char('?') => self.help = true,
-            KeyCode::Char('c') => return Some(self.open_composer(None)),
-            KeyCode::Char('K') => return Some(self.open_developer(DevTab::Keys)),
-            KeyCode::Char('E') => return Some(self.open_developer(DevTab::Endpoints)),
-            KeyCode::Char('/') => {
+        self.main_key(key)
+    }
+
+    /// The main view's keys, then the focused pane's.
+    fn main_key(&mut self, key: KeyEvent) -> Option<Vec<Effect>> {
+        let Some(command) = keymap::lookup_in(&[Context::Global, Context::Always], &key) else {
+            return self.pane_key(key);
+        };
+        match command {
+            Command::Quit => return Some(self.quit()),
+            Command::Back if self.focus == Pane::Composer => self.focus = Pane::Feed,
+            // Nothing to go back from: esc never quits.
+            Command::Back => return None,
+            Command::Help => self.open_help(),
+            Command::Compose => return Some(self.open_composer(None)),
+            Command::OpenKeys => return Some(self.open_developer(DevTab::Keys)),
+            Command::OpenEndpoints => return Some(self.open_developer(DevTab::Endpoints)),
+            Command::Filter => {
                 let line = LineInput::new(self.filter_text.clone());
                 self.prompt = Some(Prompt::Filter { line, error: None });
             }
-            KeyCode::Char(':') => {
+            Command::CommandLine => {
                 self.prompt = Some(Prompt::Command {
                     line: LineInput::default(),
                 })
             }
-            KeyCode::Tab => self.focus = self.focus.step(1),
-            KeyCode::BackTab => self.focus = self.focus.step(-1),
-            KeyCode::Char(c @ '1'..='4') => {
-                self.focus = Pane::ALL[(c as u8 - b'1') as usize];
-            }
+            Command::NextPane => self.focus = self.focus.step(1),
+            Command::PrevPane => self.focus = self.focus.step(-1),
+            Command::FocusEnvironments => self.focus = Pane::Environments,
+            Command::FocusConnections => self.focus = Pane::Connections,
+            Command::FocusFeed => self.focus = Pane::Feed,
+            Command::FocusComposer => self.focus = Pane::Composer,
             _ => return self.pane_key(key),
         }
-        done
+        Some(Vec::new())
+    }
+
+    /// `q` and `:quit`: at once, unless the composer holds edits that would be lost.
+    pub(super) fn quit(&mut self) -> Vec<Effect> {
+        if self.composer.unsaved {
+            self.confirm = Some(Confirm {
+                effect: Effect::Quit,
+                question: "Quit and lose the unsaved request?".into(),
+            });
+            return Vec::new();
+        }
+        vec![Effect::Quit]
+    }
+
+    pub(super) fn open_help(&mut self) {
+        self.help = true;
+        self.help_scroll = 0;
+    }
+
+    /// Scrolling and closing the help overlay (drawing clamps the scroll to its lines).
+    fn help_key(&mut self, key: KeyEvent) -> Option<Vec<Effect>> {
+        let page = usize::from(self.size.1 / 2).max(1);
+        let top = self.help_scroll;
+        self.help_scroll = match keymap::lookup(Context::Help, &key)? {
+            Command::Back => {
+                self.help = false;
+                0
+            }
+            Command::Down => top.saturating_add(1),
+            Command::Up => top.saturating_sub(1),
+            Command::PageDown => top.saturating_add(page),
+            Command::PageUp => top.saturating_sub(page),
+            Command::First => 0,
+            Command::Last => usize::from(u16::MAX),
+            _ => return None,
+        };
+        Some(Vec::new())
     }
 
     fn pane_key(&mut self, key: KeyEvent) -> Option<Vec<Effect>> {
@@ -403,16 +452,12 @@ impl App {
             Pane::Environments => {
                 let last = Environment::ALL.len() - 1;
                 let cur = self.environment_cursor;
-                match key.code {
-                    KeyCode::Char('j') | KeyCode::Down => {
-                        self.environment_cursor = (cur + 1).min(last)
-                    }
-                    KeyCode::Char('k') | KeyCode::Up => {
-                        self.environment_cursor = cur.saturating_sub(1)
-                    }
-                    KeyCode::Char('g') | KeyCode::Home => self.environment_cursor = 0,
-                    KeyCode::Char('G') | KeyCode::End => self.environment_cursor = last,
-                    KeyCode::Enter => {
+                match keymap::lookup(Context::Environments, &key)? {
+                    Command::Down => self.environment_cursor = (cur + 1).min(last),
+                    Command::Up => self.environment_cursor = cur.saturating_sub(1),
+                    Command::First => self.environment_cursor = 0,
+                    Command::Last => self.environment_cursor = last,
+                    Command::Choose => {
                         return Some(self.choose_environment(Environment::ALL[cur]));
                     }
                     _ => return None,
@@ -426,16 +471,12 @@ impl App {
                     .map_or(0, |c| c.destinations.len());
                 let last = count.saturating_sub(1);
                 let cur = self.connection_cursor;
-                match key.code {
-                    KeyCode::Char('j') | KeyCode::Down => {
-                        self.connection_cursor = (cur + 1).min(last)
-                    }
-                    KeyCode::Char('k') | KeyCode::Up => {
-                        self.connection_cursor = cur.saturating_sub(1)
-                    }
-                    KeyCode::Char('g') | KeyCode::Home => self.connection_cursor = 0,
-                    KeyCode::Char('G') | KeyCode::End => self.connection_cursor = last,
-                    KeyCode::Char('y') => return self.copy_endpoint_id(),
+                match keymap::lookup(Context::Connections, &key)? {
+                    Command::Down => self.connection_cursor = (cur + 1).min(last),
+                    Command::Up => self.connection_cursor = cur.saturating_sub(1),
+                    Command::First => self.connection_cursor = 0,
+                    Command::Last => self.connection_cursor = last,
+                    Command::Copy => return self.copy_endpoint_id(),
                     _ => return None,
                 }
                 done

@@ -7,6 +7,7 @@
 //!
 //! - [`feed`]: the bounded ring of live-feed rows with follow/freeze and selection.
 //! - [`prompt`]: the bottom line's editor and the `:` commands.
+//! - [`keymap`]: every key binding in one table, read by the handlers, help and hints.
 //! - [`view`]: drawing the screen from the state; [`theme`]: its semantic colours.
 //! - [`app`]: panes, environment scope, filter line, detail view, confirmations, the
 //!   `:` commands' effects (`app::commands`) and the Developer view of keys and endpoints
@@ -21,6 +22,7 @@ pub mod feed;
 #[cfg(test)]
 pub(crate) mod fixtures;
 pub mod json_tree;
+pub mod keymap;
 pub mod prompt;
 pub mod run;
 pub mod theme;

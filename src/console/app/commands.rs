@@ -42,7 +42,7 @@ impl App {
                 self.role.as_str()
             )),
             Command::Reload => vec![Effect::Reload],
-            Command::Quit => vec![Effect::Quit],
+            Command::Quit => self.quit(),
         }
     }
 }

@@ -8,11 +8,12 @@ use crate::client::wire::VisibleDetail;
 use crate::console::composer::pick::{PickStep, PickValue, Picker};
 use crate::console::composer::{AnswerView, Composed, ComposerFocus, Draft};
 use crate::console::json_tree::{JsonTree, Seg, TreeKey};
+use crate::console::keymap::{self, Command, Context};
 use crate::model::fhir::{self, FhirKind};
 use crate::model::template::{Options, Party, Samples, TemplateStyle, template_text};
 use crate::model::variables::Variables;
 use crate::model::{Environment, Role};
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyEvent;
 use std::time::Duration;
 
 impl App {
@@ -184,7 +185,6 @@ impl App {
 
     /// Keys while the Composer has focus. `None` lets the global keys have them.
     pub(super) fn composer_key(&mut self, key: KeyEvent) -> Option<Vec<Effect>> {
-        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         if self.composer.picker.is_some() {
             return Some(self.picker_key(key));
         }
@@ -197,15 +197,20 @@ impl App {
         if self.composer.naming.is_some() {
             return Some(self.naming_key(key));
         }
-        if ctrl && key.code == KeyCode::Char('w') {
-            return Some(self.start_saving());
-        }
-        if ctrl && key.code == KeyCode::Char('s') {
-            return Some(self.send(false));
+        let context = match self.composer.focus {
+            ComposerFocus::Editing => Context::Editing,
+            ComposerFocus::Answer => Context::Answer,
+            ComposerFocus::Body => Context::Composer,
+        };
+        let command = keymap::lookup(context, &key);
+        match command {
+            Some(Command::Save) => return Some(self.start_saving()),
+            Some(Command::Send) => return Some(self.send(false)),
+            _ => {}
         }
         match self.composer.focus {
             ComposerFocus::Editing => {
-                if key.code == KeyCode::Esc {
+                if command == Some(Command::Back) {
                     self.composer.focus = ComposerFocus::Body;
                 } else if self.composer.editor.input(key) {
                     let vars = self
@@ -214,55 +219,55 @@ impl App {
                         .as_ref()
                         .map_or_else(Variables::new, |d| self.variables(d.environment));
                     self.composer.edited(&vars);
+                    self.composer.unsaved = true;
                 }
                 Some(Vec::new())
             }
-            ComposerFocus::Answer => self.answer_key(key),
-            ComposerFocus::Body => self.composer_body_key(key),
+            ComposerFocus::Answer => self.answer_command(command?),
+            ComposerFocus::Body => self.composer_body_command(command?),
         }
     }
 
-    fn composer_body_key(&mut self, key: KeyEvent) -> Option<Vec<Effect>> {
+    fn composer_body_command(&mut self, command: Command) -> Option<Vec<Effect>> {
         let has_draft = self.composer.draft.is_some();
-        match key.code {
-            KeyCode::Char('c' | 'n') => return Some(self.open_composer(None)),
-            KeyCode::Char('i') | KeyCode::Enter if has_draft => {
-                self.composer.focus = ComposerFocus::Editing
-            }
-            KeyCode::Char('e') if has_draft => {
+        match command {
+            Command::Compose => return Some(self.open_composer(None)),
+            Command::Edit if has_draft => self.composer.focus = ComposerFocus::Editing,
+            Command::EditExternally if has_draft => {
                 return Some(vec![Effect::EditExternally(self.composer.text())]);
             }
-            KeyCode::Char('s') if has_draft => {
+            Command::ChangeSource if has_draft => {
                 let event = self.composer.draft.as_ref().map(|d| d.what);
                 let mut picker = Picker::new(event, None);
                 picker.auto = false;
                 self.composer.picker = Some(picker);
             }
-            KeyCode::Char('d') if has_draft => {
+            Command::ChangeDestination if has_draft => {
                 let draft = self.composer.draft.as_ref()?;
                 let mut picker = Picker::new(Some(draft.what), Some(draft.source.clone()));
                 picker.auto = false;
                 self.composer.picker = Some(picker);
             }
-            KeyCode::Char('a') if self.composer.answer.is_some() => {
+            Command::ShowAnswer if self.composer.answer.is_some() => {
                 self.composer.focus = ComposerFocus::Answer
             }
-            KeyCode::Char('y') if has_draft => return Some(self.copy_curl()),
-            KeyCode::Char('h') => return Some(self.open_history()),
-            KeyCode::Char('o') => return Some(self.open_saved()),
+            Command::CopyCurl if has_draft => return Some(self.copy_curl()),
+            Command::History => return Some(self.open_history()),
+            Command::OpenSaved => return Some(self.open_saved()),
+            Command::Back => self.focus = Pane::Feed,
             _ => return None,
         }
         Some(Vec::new())
     }
 
-    fn answer_key(&mut self, key: KeyEvent) -> Option<Vec<Effect>> {
+    fn answer_command(&mut self, command: Command) -> Option<Vec<Effect>> {
         let page = (self.size.1 as isize / 2).max(1);
-        if matches!(key.code, KeyCode::Esc | KeyCode::Char('a')) {
+        if command == Command::Back {
             self.composer.focus = ComposerFocus::Body;
             return Some(Vec::new());
         }
         let tree = self.composer.answer.as_mut()?.tree.as_mut()?;
-        Some(match tree.key(key.code, page)? {
+        Some(match tree.command(command, page)? {
             TreeKey::Done => Vec::new(),
             TreeKey::Copy { text, what } => {
                 let what = if what == "the body" {
@@ -276,30 +281,24 @@ impl App {
     }
 
     fn picker_key(&mut self, key: KeyEvent) -> Vec<Effect> {
-        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        let page = usize::from(self.size.1 / 2).max(1);
         // Disjoint fields: the picker changes, the connections are only read.
         let view = self.connections.as_ref();
         let Some(picker) = &mut self.composer.picker else {
             return Vec::new();
         };
-        let count = picker.options(view).len();
-        match key.code {
-            KeyCode::Esc => self.composer.picker = None,
-            KeyCode::Down => picker.cursor = (picker.cursor + 1).min(count.saturating_sub(1)),
-            KeyCode::Char('n') if ctrl => {
-                picker.cursor = (picker.cursor + 1).min(count.saturating_sub(1))
-            }
-            KeyCode::Up => picker.cursor = picker.cursor.saturating_sub(1),
-            KeyCode::Char('p') if ctrl => picker.cursor = picker.cursor.saturating_sub(1),
-            KeyCode::Backspace => {
+        let last = picker.options(view).len().saturating_sub(1);
+        match keymap::lookup(Context::Picker, &key) {
+            Some(Command::Back) => self.composer.picker = None,
+            Some(Command::Down) => picker.cursor = (picker.cursor + 1).min(last),
+            Some(Command::Up) => picker.cursor = picker.cursor.saturating_sub(1),
+            Some(Command::PageDown) => picker.cursor = (picker.cursor + page).min(last),
+            Some(Command::PageUp) => picker.cursor = picker.cursor.saturating_sub(page),
+            Some(Command::DeleteBack) => {
                 picker.query.pop();
                 picker.cursor = 0;
             }
-            KeyCode::Char(c) if !ctrl => {
-                picker.query.push(c);
-                picker.cursor = 0;
-            }
-            KeyCode::Enter => {
+            Some(Command::Choose) => {
                 let options = picker.options(view);
                 let Some(chosen) = options.get(picker.cursor) else {
                     self.notice = Some(Notice::Error("nothing matches: backspace to widen".into()));
@@ -328,7 +327,12 @@ impl App {
                     self.advance_picker();
                 }
             }
-            _ => {}
+            _ => {
+                if let Some(c) = keymap::typed(&key) {
+                    picker.query.push(c);
+                    picker.cursor = 0;
+                }
+            }
         }
         Vec::new()
     }
@@ -337,16 +341,15 @@ impl App {
         let Some(typed) = &mut self.composer.guard else {
             return Vec::new();
         };
-        match key.code {
-            KeyCode::Esc => {
+        match keymap::lookup(Context::Guard, &key) {
+            Some(Command::Back) => {
                 self.composer.guard = None;
                 self.notice = Some(Notice::Info("not sent".into()));
             }
-            KeyCode::Backspace => {
+            Some(Command::DeleteBack) => {
                 typed.pop();
             }
-            KeyCode::Char(c) => typed.push(c),
-            KeyCode::Enter => {
+            Some(Command::Choose) => {
                 let expected = self
                     .composer
                     .draft
@@ -359,7 +362,7 @@ impl App {
                     "the name does not match: type the destination's name exactly, or esc".into(),
                 ));
             }
-            _ => {}
+            _ => typed.extend(keymap::typed(&key)),
         }
         Vec::new()
     }
@@ -435,6 +438,7 @@ impl App {
         }
         self.composer.guard = None;
         self.composer.sending = true;
+        self.composer.unsaved = false;
         self.composer.last_sent = Some(body);
         self.notice = Some(Notice::Info(format!(
             "sending {} to {}…",
@@ -568,6 +572,9 @@ impl App {
                     .draft
                     .as_ref()
                     .map_or_else(Variables::new, |d| self.variables(d.environment));
+                if text != self.composer.text() {
+                    self.composer.unsaved = true;
+                }
                 self.composer.set_text(&text, &vars);
                 self.notice = Some(Notice::Info("body updated from the editor".into()));
             }

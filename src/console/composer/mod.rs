@@ -171,6 +171,8 @@ pub struct Composer {
     pub list: Option<ListView>,
     /// `ctrl-w`: the name to save under, as typed so far.
     pub naming: Option<String>,
+    /// Edits since the last load, send or save: quitting asks first.
+    pub unsaved: bool,
 }
 
 impl Default for Composer {
@@ -189,6 +191,7 @@ impl Default for Composer {
             last_sent: None,
             list: None,
             naming: None,
+            unsaved: false,
         }
     }
 }
@@ -204,6 +207,7 @@ impl Composer {
     pub fn load(&mut self, draft: Draft, text: &str, vars: &Variables) {
         self.draft = Some(draft);
         self.set_text(text, vars);
+        self.unsaved = false;
         self.answer = None;
         self.focus = ComposerFocus::Body;
     }

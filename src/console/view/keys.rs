@@ -1,8 +1,11 @@
-//! The keys: the hint bar's short list, the `?` overlay's full list of the focused
-//! pane's keys, and the confirmation Production actions ask for.
+//! The keys, drawn from `keymap`'s table: the hint bar's short list, the `?` overlay's
+//! full list for where the user is (scrolling when it does not fit), and the
+//! confirmation Production actions (and quitting over unsaved edits) ask for.
 
 use super::centered;
 use crate::console::app::{App, DevTab, Pane};
+use crate::console::composer::ComposerFocus;
+use crate::console::keymap::{self, Context};
 use crate::console::theme::Theme;
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -10,220 +13,113 @@ use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
-type Keys = &'static [(&'static str, &'static str)];
-
-pub(super) const GLOBAL_KEYS: Keys = &[
-    ("?", "this help"),
-    ("c", "compose a request"),
-    (
-        "K / E",
-        "Developer view: API keys / endpoints (:keys, :endpoints)",
-    ),
-    (
-        "/",
-        "filter the feed (status:failed dm: event: src: dst: type: env: mrn: req:)",
-    ),
-    (
-        ":",
-        "command line: env, filter, theme, pause, resume, compose, quit",
-    ),
-    ("tab / shift-tab", "next / previous pane"),
-    (
-        "1–4",
-        "focus Environments, Connections, Live feed, Composer",
-    ),
-    ("q / esc", "quit"),
-    ("ctrl-c", "quit"),
-];
-
-pub(super) const ENVIRONMENT_KEYS: Keys = &[
-    ("j / k, ↓ / ↑", "next / previous environment"),
-    ("g / G", "first / last"),
-    ("enter", "scope the console to the environment"),
-];
-
-pub(super) const CONNECTION_KEYS: Keys = &[
-    ("j / k, ↓ / ↑", "next / previous destination"),
-    ("g / G", "first / last"),
-    ("y", "copy the destination's endpoint ID"),
-];
-
-pub(super) const FEED_KEYS: Keys = &[
-    ("f", "freeze / follow"),
-    ("G / end", "back to live"),
-    ("g / home", "oldest row"),
-    (
-        "j / k, ↓ / ↑",
-        "newer / older row (older pages from history)",
-    ),
-    ("PgDn / PgUp", "a page newer / older"),
-    ("enter", "open the log's detail"),
-];
-
-pub(super) const COMPOSER_KEYS: Keys = &[
-    (
-        "c / n",
-        "compose a new request (pick event, source, destination)",
-    ),
-    ("i / enter", "edit the body here (esc when done)"),
-    ("e", "edit the body in $EDITOR"),
-    ("ctrl-s", "send (again to send despite schema warnings)"),
-    (
-        "a",
-        "move in the answer (j/k, space fold, y copy; a or esc back)",
-    ),
-    ("y", "copy the request as a curl command (OSC 52)"),
-    ("s / d", "choose another source / destination"),
-    ("h", "history of sent requests: re-open, edit, send again"),
-    (
-        "ctrl-w",
-        "save the request to the collection (one JSON file, for git)",
-    ),
-    ("o", "open a saved request"),
-    (":compose M E", "compose event E of data model M directly"),
-    (
-        ":compose FHIR R",
-        "FHIR search of resource R: name=value lines, sent as a form body",
-    ),
-    (
-        ":compose FHIR C",
-        "FHIR message C (Observation-New, Media-New): a Bundle, fhir+json",
-    ),
-];
-
-pub(super) const DETAIL_KEYS: Keys = &[
-    ("tab", "switch between request and response body"),
-    ("j / k, ↓ / ↑", "move in the body (PgDn / PgUp, g / G)"),
-    ("space / enter", "fold / unfold the object or array"),
-    ("h / l, ← / →", "fold / unfold"),
-    ("z / Z", "fold all to an outline / unfold all"),
-    ("a", "load all of a long body"),
-    ("y", "copy the value under the cursor (OSC 52)"),
-    ("Y", "copy its JSON path"),
-    ("r", "retry the destination now"),
-    ("p", "pause / resume the destination"),
-    ("Q", "quarantine the log"),
-    ("R", "resend the log"),
-    ("q / esc", "back to the feed"),
-];
-
-fn pane_name(pane: Pane) -> &'static str {
-    match pane {
-        Pane::Environments => "Environments",
-        Pane::Connections => "Connections",
-        Pane::Feed => "Live feed",
-        Pane::Composer => "Composer",
-    }
-}
-
-fn pane_keys(pane: Pane) -> Keys {
-    match pane {
-        Pane::Environments => ENVIRONMENT_KEYS,
-        Pane::Connections => CONNECTION_KEYS,
-        Pane::Feed => FEED_KEYS,
-        Pane::Composer => COMPOSER_KEYS,
+/// The contexts whose keys the hint bar shows: what has the keyboard, then what
+/// still reaches through it.
+fn hint_contexts(app: &App) -> (&'static str, Vec<Context>) {
+    let composing = app.focus == Pane::Composer && app.detail.is_none() && !app.help;
+    let c = &app.composer;
+    if composing && c.picker.is_some() {
+        ("compose", vec![Context::Picker])
+    } else if composing && c.list.is_some() {
+        ("list", vec![Context::List])
+    } else if composing && c.naming.is_some() {
+        ("save", vec![Context::Naming])
+    } else if composing && c.guard.is_some() {
+        ("confirm", vec![Context::Guard])
+    } else if composing && c.focus == ComposerFocus::Editing {
+        ("editing", vec![Context::Editing])
+    } else if app.confirm.is_some() {
+        ("confirm", vec![Context::Confirm])
+    } else if app.help {
+        ("help", vec![Context::Help])
+    } else if let Some(dev) = app.developer.as_ref().filter(|_| app.detail.is_none()) {
+        match (dev.tab, dev.secret.is_some()) {
+            (_, true) => ("secret", vec![Context::Secret]),
+            (DevTab::Keys, _) => ("keys", vec![Context::DevKeys, Context::Developer]),
+            (DevTab::Endpoints, _) => {
+                ("endpoints", vec![Context::DevEndpoints, Context::Developer])
+            }
+        }
+    } else if app.detail.is_some() {
+        ("detail", vec![Context::Detail])
+    } else if composing && c.focus == ComposerFocus::Answer {
+        ("answer", vec![Context::Answer])
+    } else {
+        let (name, pane) = match app.focus {
+            Pane::Environments => ("environments", Context::Environments),
+            Pane::Connections => ("connections", Context::Connections),
+            Pane::Feed => ("feed", Context::Feed),
+            Pane::Composer => ("composer", Context::Composer),
+        };
+        (name, vec![pane, Context::Global])
     }
 }
 
 /// The hint bar: the most used keys of what has the keyboard (`?` lists them all).
 pub(super) fn hint(app: &App, theme: &Theme) -> Line<'static> {
-    let composing = app.focus == Pane::Composer && app.detail.is_none() && !app.help;
-    let (name, keys) = if composing && app.composer.picker.is_some() {
-        (
-            "compose",
-            "type to narrow · ↑/↓ move · enter choose · esc cancel",
-        )
-    } else if composing && app.composer.list.is_some() {
-        ("list", "j/k move · enter open · esc close")
-    } else if composing && app.composer.naming.is_some() {
-        ("save", "type a name · enter save · esc cancel")
-    } else if composing && app.composer.guard.is_some() {
-        (
-            "confirm",
-            "type the destination's name · enter send · esc cancel",
-        )
-    } else if composing && app.composer.focus == crate::console::composer::ComposerFocus::Editing {
-        (
-            "editing",
-            "esc done · ctrl-s send · ctrl-z undo · ctrl-y redo",
-        )
-    } else if app.confirm.is_some() {
-        ("confirm", "y yes · any other key cancels")
-    } else if app.help {
-        ("help", "? / q / esc close")
-    } else if let Some(dev) = app.developer.as_ref().filter(|_| app.detail.is_none()) {
-        match (dev.tab, dev.secret.is_some()) {
-            (_, true) => (
-                "secret",
-                "y copy · enter / esc close (the console forgets it)",
-            ),
-            (DevTab::Keys, _) => (
-                "keys",
-                "n legacy · h HS384 · J JWKS file · x revoke · j/k move · tab endpoints · ? help · esc back",
-            ),
-            (DevTab::Endpoints, _) => (
-                "endpoints",
-                "v verify · p pause · r resume · j/k move · tab keys · ? help · esc back",
-            ),
-        }
-    } else if app.detail.is_some() {
-        (
-            "detail",
-            "tab side · space fold · y copy · Y path · r retry · p pause · Q quarantine · R resend · q back",
-        )
-    } else {
-        match app.focus {
-            Pane::Environments => (
-                "environments",
-                "j/k move · enter choose · / filter · ? help · tab next pane",
-            ),
-            Pane::Connections => (
-                "connections",
-                "j/k move · y copy ID · / filter · ? help · tab next pane",
-            ),
-            Pane::Feed => (
-                "feed",
-                "f freeze · enter detail · j/k move · G live · / filter · ? help · tab next pane",
-            ),
-            Pane::Composer => (
-                "composer",
-                "c new · i edit · e $EDITOR · ctrl-s send · a answer · y curl · ? help · tab next pane",
-            ),
-        }
-    };
+    let (name, contexts) = hint_contexts(app);
     Line::from(vec![
         Span::styled(format!(" {name}: "), theme.accent),
-        Span::styled(keys, theme.dim),
+        Span::styled(keymap::hints(&contexts), theme.dim),
     ])
 }
 
-pub(super) fn help(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let (title, sections): (String, Vec<(&str, Keys)>) = if app.detail.is_some() {
-        (
+/// What `?` lists where the user is: the title, then each section's heading and keys.
+pub(crate) fn help_sections(app: &App) -> (String, Vec<(&'static str, Context)>) {
+    if app.detail.is_some() {
+        return (
             "Help · Log detail".into(),
-            vec![("Log detail", DETAIL_KEYS)],
-        )
-    } else if let Some(dev) = &app.developer {
-        let (name, keys) = match dev.tab {
-            DevTab::Keys => ("Keys", super::developer::KEYS_KEYS),
-            DevTab::Endpoints => ("Endpoints", super::developer::ENDPOINT_KEYS),
+            vec![("Log detail", Context::Detail), ("Always", Context::Always)],
+        );
+    }
+    if let Some(dev) = &app.developer {
+        let (name, tab) = match dev.tab {
+            DevTab::Keys => ("Keys", Context::DevKeys),
+            DevTab::Endpoints => ("Endpoints", Context::DevEndpoints),
         };
-        (
+        return (
             format!("Help · {name}"),
-            vec![(name, keys), ("Everywhere", GLOBAL_KEYS)],
-        )
-    } else {
-        let name = pane_name(app.focus);
-        let keys = pane_keys(app.focus);
-        let mut sections = Vec::new();
-        if !keys.is_empty() {
-            sections.push((name, keys));
-        }
-        sections.push(("Everywhere", GLOBAL_KEYS));
-        (format!("Help · {name}"), sections)
+            vec![
+                (name, tab),
+                ("Developer view", Context::Developer),
+                ("New key's secret", Context::Secret),
+                ("Everywhere", Context::Global),
+                ("Always", Context::Always),
+            ],
+        );
+    }
+    let mut sections = match app.focus {
+        Pane::Environments => vec![("Environments", Context::Environments)],
+        Pane::Connections => vec![("Connections", Context::Connections)],
+        Pane::Feed => vec![
+            ("Live feed", Context::Feed),
+            ("Filter and command lines", Context::Prompt),
+        ],
+        Pane::Composer => vec![
+            ("Composer", Context::Composer),
+            ("Editing the body", Context::Editing),
+            ("In the answer", Context::Answer),
+            ("Choosing event, source, destination", Context::Picker),
+            ("History and saved requests", Context::List),
+            ("Saving: the name", Context::Naming),
+            ("Production: the name to send", Context::Guard),
+        ],
     };
+    let name = sections.first().map_or("", |s| s.0);
+    let title = format!("Help · {name}");
+    sections.extend([
+        ("Everywhere", Context::Global),
+        ("Always", Context::Always),
+        ("In this help", Context::Help),
+        ("Questions (confirmations)", Context::Confirm),
+    ]);
+    (title, sections)
+}
+
+/// The help overlay's lines.
+fn help_lines(sections: &[(&'static str, Context)], theme: &Theme) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
-    for (heading, keys) in sections {
+    for &(heading, context) in sections {
         if !lines.is_empty() {
             lines.push(Line::raw(""));
         }
@@ -231,27 +127,45 @@ pub(super) fn help(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             heading,
             theme.accent.add_modifier(Modifier::BOLD),
         ));
-        for (key, what) in keys {
+        for row in keymap::rows(context) {
             lines.push(Line::from(vec![
                 Span::styled(
-                    format!("  {key:<16}"),
+                    format!("  {:<16}", row.label),
                     theme.text.add_modifier(Modifier::BOLD),
                 ),
-                Span::styled(*what, theme.text),
+                Span::styled(row.help, theme.text),
             ]));
         }
     }
+    lines
+}
+
+/// The `?` overlay; it scrolls when taller than the screen. Returns the scroll it drew
+/// at (the app's, kept in range) for the app to keep.
+pub(super) fn help(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) -> usize {
+    let (title, sections) = help_sections(app);
+    let lines = help_lines(&sections, theme);
     let height = u16::try_from(lines.len() + 2).unwrap_or(u16::MAX);
     let width = lines.iter().map(Line::width).max().unwrap_or(0) + 2;
     let title_width = title.chars().count() + 4;
     let width = u16::try_from(width.max(title_width)).unwrap_or(u16::MAX);
     let popup = centered(area, width, height);
+    let room = usize::from(popup.height.saturating_sub(2));
+    let top = app.help_scroll.min(lines.len().saturating_sub(room));
+    let more_below = top + room < lines.len();
+    let footer = match (top > 0, more_below) {
+        (_, true) => " ↓ more · j/k scroll · ? / q / esc close ",
+        (true, false) => " ↑ more · j/k scroll · ? / q / esc close ",
+        (false, false) => " ? / q / esc close ",
+    };
     let block = Block::bordered()
         .title(Span::styled(format!(" {title} "), theme.border_focused))
-        .title_bottom(Span::styled(" ? / q / esc close ", theme.dim))
+        .title_bottom(Span::styled(footer, theme.dim))
         .border_style(theme.border_focused);
+    let shown: Vec<Line> = lines.into_iter().skip(top).collect();
     frame.render_widget(Clear, popup);
-    frame.render_widget(Paragraph::new(lines).block(block), popup);
+    frame.render_widget(Paragraph::new(shown).block(block), popup);
+    top
 }
 
 pub(super) fn confirmation(

@@ -1,7 +1,6 @@
 //! Snapshots of the screen drawn from an `App` driven through `update`, with fixed
 //! timestamps, ids and figures (ages are measured from a fixed `NOW`).
 
-use super::keys::{FEED_KEYS, GLOBAL_KEYS};
 use super::*;
 use crate::client::wire::VisibleDetail;
 use crate::client::wire::{
@@ -12,6 +11,7 @@ use crate::client::{FeedEvent, Status};
 use crate::console::app::{Msg, update};
 use crate::console::feed::tests::log;
 use crate::console::fixtures;
+use crate::console::keymap::{self, Context};
 use crate::model::reach::DeliveryMode;
 use crate::model::{Attempt, AttemptOutcome, LogType, Role};
 use chrono::{Duration, TimeZone};
@@ -395,12 +395,17 @@ fn production_phi_detail_shows_bodies() {
 fn help_overlay_lists_the_focused_panes_keys() {
     let mut app = console(Role::Admin, Environment::Development);
     update(&mut app, key(KeyCode::Char('?')));
-    let terminal = render(&mut app, &Theme::dark(), 120, 32);
+    let terminal = render(&mut app, &Theme::dark(), 120, 60);
     let text = screen(&terminal);
-    for (k, what) in FEED_KEYS.iter().chain(GLOBAL_KEYS) {
+    let rows = keymap::rows(Context::Feed)
+        .iter()
+        .chain(keymap::rows(Context::Global));
+    for row in rows {
         assert!(
-            text.contains(k) && text.contains(what),
-            "{k} {what} missing"
+            text.contains(row.label) && text.contains(row.help),
+            "{} {} missing",
+            row.label,
+            row.help
         );
     }
     assert_snapshot!(terminal.backend());
@@ -578,4 +583,5 @@ fn production_band_is_red() {
 mod composer;
 mod developer;
 mod fhir;
+mod help;
 mod organizations;
