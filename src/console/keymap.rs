@@ -72,6 +72,32 @@ impl Context {
         Context::Help,
         Context::Confirm,
     ];
+
+    /// The heading of its section in the help and in README's key list.
+    pub fn title(self) -> &'static str {
+        match self {
+            Context::Always => "Always",
+            Context::Global => "Everywhere",
+            Context::Environments => "Environments",
+            Context::Connections => "Connections",
+            Context::Feed => "Live feed",
+            Context::Composer => "Composer",
+            Context::Editing => "Editing the body",
+            Context::Answer => "In the answer",
+            Context::Picker => "Choosing event, source, destination",
+            Context::List => "History and saved requests",
+            Context::Naming => "Saving: the name",
+            Context::Guard => "Production: the name to send",
+            Context::Prompt => "Filter and command lines",
+            Context::Detail => "Log detail",
+            Context::Developer => "Developer view",
+            Context::DevKeys => "Keys",
+            Context::DevEndpoints => "Endpoints",
+            Context::Secret => "New key's secret",
+            Context::Help => "In this help",
+            Context::Confirm => "Questions (confirmations)",
+        }
+    }
 }
 
 /// What a key asks for; each handler gives the commands of its context their meaning.

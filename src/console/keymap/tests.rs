@@ -93,3 +93,55 @@ fn the_handlers_resolve_keys_through_the_table() {
         found.join("\n")
     );
 }
+
+/// README's key list, one item per context: `- **Title** (where): `label` help · …`.
+fn readme_items() -> Vec<(String, String)> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
+    let readme = std::fs::read_to_string(path).expect("README.md");
+    let start = readme
+        .find("### Keys")
+        .expect("README has a ### Keys section");
+    let section = &readme[start..];
+    let end = section.find("\n## ").unwrap_or(section.len());
+    let one_line = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    section[..end]
+        .split("\n- **")
+        .skip(1)
+        .filter_map(|item| {
+            let (title, rest) = item.split_once("**")?;
+            let (_, keys) = rest.split_once(": ")?;
+            Some((title.to_string(), one_line(keys)))
+        })
+        .collect()
+}
+
+#[test]
+fn readme_lists_every_key_as_the_table_binds_it() {
+    let items = readme_items();
+    for context in Context::ALL {
+        let title = context.title();
+        let Some((_, keys)) = items.iter().find(|(t, _)| t == title) else {
+            panic!("README's key list has no item **{title}**");
+        };
+        let rows = rows(context);
+        for row in rows {
+            let line = format!("`{}` {}", row.label, row.help);
+            let line = line.split_whitespace().collect::<Vec<_>>().join(" ");
+            assert!(
+                keys.contains(&line),
+                "README's **{title}** does not say {line:?}; it says:\n{keys}"
+            );
+        }
+        let listed = keys.matches('`').count() / 2;
+        assert_eq!(
+            listed,
+            rows.len(),
+            "README's **{title}** lists keys the table does not bind: {keys}"
+        );
+    }
+    assert_eq!(
+        items.len(),
+        Context::ALL.len(),
+        "one README item per context"
+    );
+}

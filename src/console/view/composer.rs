@@ -8,6 +8,7 @@ use crate::console::app::{App, Pane};
 use crate::console::collection::Listed;
 use crate::console::composer::pick::PickOption;
 use crate::console::composer::{Composed, Composer, ComposerFocus, ListItem};
+use crate::console::keymap::{self, Context};
 use crate::console::theme::Theme;
 use crate::model::Environment;
 use crate::model::fhir::FhirKind;
@@ -344,7 +345,7 @@ pub(super) fn picker(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             theme.border_focused,
         ))
         .title_bottom(Span::styled(
-            " type to narrow · ↑/↓ move · enter choose · esc cancel ",
+            format!(" {} ", keymap::hints(&[Context::Picker])),
             theme.dim,
         ))
         .border_style(theme.border_focused);
@@ -473,7 +474,7 @@ pub(super) fn list(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let block = Block::bordered()
         .title(Span::styled(title, theme.border_focused))
         .title_bottom(Span::styled(
-            " j/k move · enter open · esc close ",
+            format!(" {} ", keymap::hints(&[Context::List])),
             theme.dim,
         ))
         .border_style(theme.border_focused);

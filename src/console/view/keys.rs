@@ -64,67 +64,57 @@ pub(super) fn hint(app: &App, theme: &Theme) -> Line<'static> {
     ])
 }
 
-/// What `?` lists where the user is: the title, then each section's heading and keys.
-pub(crate) fn help_sections(app: &App) -> (String, Vec<(&'static str, Context)>) {
-    if app.detail.is_some() {
-        return (
-            "Help · Log detail".into(),
-            vec![("Log detail", Context::Detail), ("Always", Context::Always)],
-        );
-    }
-    if let Some(dev) = &app.developer {
-        let (name, tab) = match dev.tab {
-            DevTab::Keys => ("Keys", Context::DevKeys),
-            DevTab::Endpoints => ("Endpoints", Context::DevEndpoints),
+/// What `?` lists where the user is: the title, then its sections.
+pub(crate) fn help_sections(app: &App) -> (String, Vec<Context>) {
+    let sections = if app.detail.is_some() {
+        vec![Context::Detail, Context::Always]
+    } else if let Some(dev) = &app.developer {
+        let tab = match dev.tab {
+            DevTab::Keys => Context::DevKeys,
+            DevTab::Endpoints => Context::DevEndpoints,
         };
-        return (
-            format!("Help · {name}"),
-            vec![
-                (name, tab),
-                ("Developer view", Context::Developer),
-                ("New key's secret", Context::Secret),
-                ("Everywhere", Context::Global),
-                ("Always", Context::Always),
+        vec![
+            tab,
+            Context::Developer,
+            Context::Secret,
+            Context::Global,
+            Context::Always,
+        ]
+    } else {
+        let mut sections = match app.focus {
+            Pane::Environments => vec![Context::Environments],
+            Pane::Connections => vec![Context::Connections],
+            Pane::Feed => vec![Context::Feed, Context::Prompt],
+            Pane::Composer => vec![
+                Context::Composer,
+                Context::Editing,
+                Context::Answer,
+                Context::Picker,
+                Context::List,
+                Context::Naming,
+                Context::Guard,
             ],
-        );
-    }
-    let mut sections = match app.focus {
-        Pane::Environments => vec![("Environments", Context::Environments)],
-        Pane::Connections => vec![("Connections", Context::Connections)],
-        Pane::Feed => vec![
-            ("Live feed", Context::Feed),
-            ("Filter and command lines", Context::Prompt),
-        ],
-        Pane::Composer => vec![
-            ("Composer", Context::Composer),
-            ("Editing the body", Context::Editing),
-            ("In the answer", Context::Answer),
-            ("Choosing event, source, destination", Context::Picker),
-            ("History and saved requests", Context::List),
-            ("Saving: the name", Context::Naming),
-            ("Production: the name to send", Context::Guard),
-        ],
+        };
+        sections.extend([
+            Context::Global,
+            Context::Always,
+            Context::Help,
+            Context::Confirm,
+        ]);
+        sections
     };
-    let name = sections.first().map_or("", |s| s.0);
-    let title = format!("Help · {name}");
-    sections.extend([
-        ("Everywhere", Context::Global),
-        ("Always", Context::Always),
-        ("In this help", Context::Help),
-        ("Questions (confirmations)", Context::Confirm),
-    ]);
-    (title, sections)
+    (format!("Help · {}", sections[0].title()), sections)
 }
 
 /// The help overlay's lines.
-fn help_lines(sections: &[(&'static str, Context)], theme: &Theme) -> Vec<Line<'static>> {
+fn help_lines(sections: &[Context], theme: &Theme) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
-    for &(heading, context) in sections {
+    for &context in sections {
         if !lines.is_empty() {
             lines.push(Line::raw(""));
         }
         lines.push(Line::styled(
-            heading,
+            context.title(),
             theme.accent.add_modifier(Modifier::BOLD),
         ));
         for row in keymap::rows(context) {
@@ -154,9 +144,9 @@ pub(super) fn help(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) -> u
     let top = app.help_scroll.min(lines.len().saturating_sub(room));
     let more_below = top + room < lines.len();
     let footer = match (top > 0, more_below) {
-        (_, true) => " ↓ more · j/k scroll · ? / q / esc close ",
-        (true, false) => " ↑ more · j/k scroll · ? / q / esc close ",
-        (false, false) => " ? / q / esc close ",
+        (_, true) => format!(" ↓ more · {} ", keymap::hints(&[Context::Help])),
+        (true, false) => format!(" ↑ more · {} ", keymap::hints(&[Context::Help])),
+        (false, false) => " ? / q / esc close ".to_string(),
     };
     let block = Block::bordered()
         .title(Span::styled(format!(" {title} "), theme.border_focused))
