@@ -106,9 +106,14 @@ pub(crate) fn help_sections(app: &App) -> (String, Vec<Context>) {
     (format!("Help · {}", sections[0].title()), sections)
 }
 
-/// The help overlay's lines.
-fn help_lines(sections: &[Context], theme: &Theme) -> Vec<Line<'static>> {
+/// The key column of the help overlay: two spaces, the label padded to 16, a space.
+const LABEL_WIDTH: usize = 19;
+
+/// The help overlay's lines, each row's text wrapped at `width` columns (under its own
+/// text, never under the keys) so nothing is cut on a narrow screen.
+fn help_lines(sections: &[Context], width: usize, theme: &Theme) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
+    let room = width.saturating_sub(LABEL_WIDTH).max(16);
     for &context in sections {
         if !lines.is_empty() {
             lines.push(Line::raw(""));
@@ -118,15 +123,39 @@ fn help_lines(sections: &[Context], theme: &Theme) -> Vec<Line<'static>> {
             theme.accent.add_modifier(Modifier::BOLD),
         ));
         for row in keymap::rows(context) {
+            let label = format!("  {:<16} ", row.label);
+            let mut pieces = wrap(row.help, room).into_iter();
+            let first = pieces.next().unwrap_or_default();
             lines.push(Line::from(vec![
-                Span::styled(
-                    format!("  {:<16}", row.label),
-                    theme.text.add_modifier(Modifier::BOLD),
-                ),
-                Span::styled(row.help, theme.text),
+                Span::styled(label, theme.text.add_modifier(Modifier::BOLD)),
+                Span::styled(first, theme.text),
             ]));
+            for more in pieces {
+                lines.push(Line::styled(
+                    format!("{:LABEL_WIDTH$}{more}", ""),
+                    theme.text,
+                ));
+            }
         }
     }
+    lines
+}
+
+/// `text` in lines of at most `width` columns, broken between words.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        let needed = line.chars().count() + usize::from(!line.is_empty()) + word.chars().count();
+        if !line.is_empty() && needed > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    lines.push(line);
     lines
 }
 
@@ -134,7 +163,9 @@ fn help_lines(sections: &[Context], theme: &Theme) -> Vec<Line<'static>> {
 /// at (the app's, kept in range) for the app to keep.
 pub(super) fn help(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) -> usize {
     let (title, sections) = help_sections(app);
-    let lines = help_lines(&sections, theme);
+    // As wide as the longest row, or the screen less the borders.
+    let inner = usize::from(area.width.saturating_sub(2));
+    let lines = help_lines(&sections, inner, theme);
     let height = u16::try_from(lines.len() + 2).unwrap_or(u16::MAX);
     let width = lines.iter().map(Line::width).max().unwrap_or(0) + 2;
     let title_width = title.chars().count() + 4;

@@ -117,3 +117,13 @@ fn the_detail_view_has_help_at_80x24() {
     assert!(text.contains("Help · Log detail"), "{text}");
     assert!(text.contains("quarantine the log"), "{text}");
 }
+
+#[test]
+fn help_rows_wrap_rather_than_cut_at_80_columns() {
+    let mut app = console(Role::Admin, Environment::Development);
+    press(&mut app, '?');
+    let text = screen(&render(&mut app, &Theme::dark(), 80, 60));
+    // The longest row of the feed's help ends on the line below its keys.
+    assert!(text.contains("filter the feed (status:failed"), "{text}");
+    assert!(text.contains("req:)"), "cut at the popup's edge:\n{text}");
+}
