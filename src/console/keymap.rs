@@ -5,7 +5,9 @@
 //! A [`Row`] is one line of help: a label ("j / k, ↓ / ↑"), what it does, an optional
 //! short form for the hint bar, and the keys it binds with the command each one gives.
 //! Rows without keys document text input (typed characters are not bindings).
-//! The table is a leaf: it knows keys and commands, not the state they act on.
+//! The table is a leaf: it knows keys and commands, not the state they act on. The rows
+//! are in `views` (main view, panes, detail, Developer view, help, questions) and
+//! `composer` (the pane, its editor, answer, pickers and prompts).
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
