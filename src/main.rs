@@ -195,13 +195,10 @@ enum Command {
         /// How long: 30s, 5m, 1h. Without it, until Ctrl-C.
         #[arg(long, value_parser = sandbox::simulate::parse_duration)]
         duration: Option<std::time::Duration>,
-        /// The running engine's base URL.
-        #[arg(
-            long,
-            env = "SWITCHBOARD_ENGINE",
-            default_value = "http://127.0.0.1:8443"
-        )]
-        engine: String,
+        /// The running engine's base URL. Default: the engine running on the data
+        /// directory (the key is made there), else http://127.0.0.1:8443.
+        #[arg(long, env = "SWITCHBOARD_ENGINE")]
+        engine: Option<String>,
         /// Print the final figures as JSON.
         #[arg(long)]
         json: bool,
@@ -276,10 +273,16 @@ enum TokensAction {
     /// Create an admin API token; it is shown once. With --jwks, --jwks-url or --hs384,
     /// register a user key (the JWT flow) for the Platform and admin APIs instead.
     Create {
-        #[arg(long)]
+        /// What the token may see and do.
+        #[arg(long, value_parser = cli::records::role_parser(), ignore_case = true)]
         role: Role,
+        /// The token's name: `tokens list` shows it, `tokens revoke NAME` ends it.
         #[arg(long)]
         name: String,
+        /// Write the token alone (one line) to this new file, readable by you only
+        /// (mode 0600), for --token-file; it is not printed.
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["jwks", "jwks_url", "hs384"])]
+        out: Option<PathBuf>,
         #[command(flatten)]
         client: cli::clients::ClientArgs,
         /// Lifetime: days (90, 90d), or 12h, 30m, 45s. Default: [engine] admin_token_days
@@ -347,7 +350,7 @@ fn run(cli: Cli) -> Result<()> {
             engine,
             json,
             at,
-        } => running::simulate(rate, env, duration, engine, json, at),
+        } => cli::simulate::run(rate, env, duration, engine, json, at),
         Command::Connections { json, at } => records::connections(json, &at),
     }
 }
@@ -378,13 +381,14 @@ fn tokens(action: TokensAction) -> Result<()> {
         TokensAction::Create {
             role,
             name,
+            out,
             client,
             expires_in,
             json,
             at,
         } => match client.keys() {
             Some(keys) => cli::clients::create_user(role, &name, expires_in, keys, json, &at),
-            None => records::tokens_create(role, &name, expires_in, json, &at),
+            None => records::tokens_create(role, &name, expires_in, out.as_deref(), json, &at),
         },
         TokensAction::Revoke { name, json, at } => revoke::tokens_revoke(&name, json, &at),
         TokensAction::List { json, at } => revoke::tokens_list(json, &at),

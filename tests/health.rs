@@ -134,3 +134,81 @@ async fn connections_environments_and_status_carry_live_figures() {
     let (status, _) = te.get("/admin/v1/environments", None).await;
     assert_eq!(status, 401);
 }
+
+/// Issue 18, point 5: a destination that has answered many requests and then fails
+/// with 500 must not read as 100 % successful. The engine counts the failure, and
+/// the console's text for the figure (`success_percent`) keeps it visible.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_among_many_successes_lowers_the_success_rate() {
+    use axum::http::StatusCode;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use switchboard::client::wire::DestinationHealth;
+
+    // 200 to everything but a Cancel, which gets 500.
+    let seen = Arc::new(AtomicUsize::new(0));
+    let counter = seen.clone();
+    let app = axum::Router::new().fallback(move |body: axum::body::Bytes| {
+        let counter = counter.clone();
+        async move {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let request: Value = serde_json::from_slice(&body).unwrap_or_default();
+            if request["Meta"]["EventType"] == "Cancel" {
+                (StatusCode::INTERNAL_SERVER_ERROR, "down")
+            } else {
+                (StatusCode::OK, "{}")
+            }
+        }
+    });
+    let (url, _server) = common::serve_stub(app).await;
+    let mut c = source_toml("Lab", "development", None);
+    c += &destination_toml("EHR", "development", &url);
+    // One attempt, then a long wait: the failure stays the last attempt.
+    c += "retry_schedule_seconds = [600]\n";
+    c += &subscription_toml("Lab", "EHR", &["*"]);
+    let te = TestEngine::start(&c).await;
+    let token = te.token("Lab").await;
+    let ehr = te.destination_id("EHR");
+    const OK: usize = 200;
+    for i in 0..OK {
+        let body = payload("PatientAdmin", "Arrival", &[ehr], &format!("M{i}"));
+        let (status, answer) = te.post_json("/endpoint", Some(&token), &body).await;
+        assert_eq!(status, 200, "{answer}");
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while seen.load(Ordering::SeqCst) < OK {
+        assert!(Instant::now() < deadline, "the deliveries did not happen");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let body = payload("PatientAdmin", "Cancel", &[ehr], "M-fail");
+    let (status, answer) = te.post_json("/endpoint", Some(&token), &body).await;
+    assert_eq!(status, 200, "{answer}");
+
+    let admin = te.admin_token(Role::Operator);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let health = loop {
+        let (status, view) = te
+            .get("/admin/v1/connections?env=development", Some(&admin))
+            .await;
+        assert_eq!(status, 200, "{view}");
+        let health: DestinationHealth =
+            serde_json::from_value(find(&view["destinations"], "EHR")["health"].clone())
+                .expect("health");
+        // An attempt is counted after its answer: wait (bounded) until the failure is in.
+        if health.failures_5m == 1 && health.attempts_5m == OK as u64 + 1 {
+            break health;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the figures did not settle: {view}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        health.last_attempt.as_ref().and_then(|a| a.http_status),
+        Some(500)
+    );
+    let rate = health.success_rate_5m.expect("a rate");
+    assert!(rate < 1.0, "{health:?}");
+    assert_eq!(health.success_percent().as_deref(), Some("99.5%"));
+}

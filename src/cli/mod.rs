@@ -1,11 +1,13 @@
 //! The command line's wiring, kept out of `main.rs` (which only declares the
-//! subcommands and dispatches them).
+//! subcommands and dispatches them). [`simulate`] is the traffic generator with its
+//! run's key and the data-directory check behind a refused key.
 
 pub mod clients;
 pub mod maintenance;
 pub mod records;
 pub mod revoke;
 pub mod running;
+pub mod simulate;
 
 use anyhow::Result;
 

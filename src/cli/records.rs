@@ -4,6 +4,7 @@
 use crate::Locations;
 use anyhow::{Context, Result, bail};
 use serde_json::json;
+use std::path::Path;
 use switchboard::engine::{paths, verify};
 use switchboard::model::Role;
 use switchboard::sandbox;
@@ -71,10 +72,40 @@ pub fn keys_create(source: &str, json: bool, at: &Locations) -> Result<()> {
     Ok(())
 }
 
+/// `--role` of `tokens create` and the console: the roles, each with its line in
+/// `--help` (case does not matter, as for `Role::from_str`).
+pub fn role_parser() -> impl clap::builder::TypedValueParser<Value = Role> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+    PossibleValuesParser::new(
+        Role::ALL.map(|role| PossibleValue::new(role.as_str()).help(role.summary())),
+    )
+    .try_map(|text| text.parse::<Role>())
+}
+
+/// A new file only this user can read, for a secret. An existing file is left alone:
+/// the token it may hold stays valid, so overwriting it would hide a live credential.
+fn private_file(path: &Path) -> Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => anyhow::anyhow!(
+            "{} already exists; remove it or choose another file for --out (no token was created)",
+            path.display()
+        ),
+        _ => anyhow::anyhow!(
+            "cannot create the token file {}: {e} (no token was created)",
+            path.display()
+        ),
+    })
+}
+
 pub fn tokens_create(
     role: Role,
     name: &str,
     expires_in: Option<chrono::Duration>,
+    out: Option<&Path>,
     json: bool,
     at: &Locations,
 ) -> Result<()> {
@@ -82,9 +113,47 @@ pub fn tokens_create(
         Some(lifetime) => lifetime,
         None => at.load()?.settings.admin_token_lifetime,
     };
-    let (record, token) =
-        Credentials::new(&at.data_dir()).create_token_for(role, name, lifetime)?;
+    // The file first: a path that cannot be written must not cost a live token.
+    let file = out
+        .map(|path| private_file(path).map(|f| (path, f)))
+        .transpose()?;
+    let created = Credentials::new(&at.data_dir()).create_token_for(role, name, lifetime);
+    let (record, token) = match created {
+        Ok(made) => made,
+        Err(e) => {
+            if let Some((path, _)) = file {
+                let _ = std::fs::remove_file(path);
+            }
+            return Err(e.into());
+        }
+    };
     let expires = switchboard::model::time::format_utc(record.expires());
+    if let Some((path, mut file)) = file {
+        use std::io::Write;
+        // The token alone, for `--token-file`.
+        file.write_all(format!("{token}\n").as_bytes())
+            .and_then(|()| file.sync_all())
+            .with_context(|| {
+                format!(
+                    "cannot write the token to {}; revoke it with `switchboard tokens revoke {}`",
+                    path.display(),
+                    record.name
+                )
+            })?;
+        let shown = path.display().to_string();
+        return super::print(
+            json,
+            &json!({"file": shown, "role": record.role, "name": record.name, "id": record.id, "expires": expires}),
+            |_| {
+                format!(
+                    "Admin token \"{}\" with role {} written to {shown} (readable by you only).\n\
+                     It expires {expires}. Attach with: switchboard --engine URL --token-file {shown}",
+                    record.name,
+                    record.role.as_str()
+                )
+            },
+        );
+    }
     if json {
         println!(
             "{}",

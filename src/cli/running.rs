@@ -1,85 +1,16 @@
-//! Running things: the engine (`serve`), the console on an embedded or a remote engine,
-//! and the sandbox's traffic generator, each with its runtime and logging.
+//! Running things: the engine (`serve`) and the console on an embedded or a remote
+//! engine, each with its runtime and logging (the traffic generator is in
+//! [`super::simulate`]).
 
 use crate::{ConsoleArgs, Locations};
 use anyhow::{Context, Result, bail};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use switchboard::client::{Engine as _, Local, Remote};
+use switchboard::client::{Engine as _, Local, Remote, setup};
 use switchboard::console::{self, run::ConsoleOptions, theme::Theme};
-use switchboard::engine::{Engine, revocation};
-use switchboard::model::Environment;
-use switchboard::sandbox;
+use switchboard::engine::Engine;
 use switchboard::store::OpenMode;
-use switchboard::store::credentials::Credentials;
-
-pub fn simulate(
-    rate: f64,
-    env: Environment,
-    duration: Option<std::time::Duration>,
-    engine: String,
-    json: bool,
-    at: Locations,
-) -> Result<()> {
-    if env != Environment::Development {
-        bail!("the sandbox lives in Development; there is no {env} sandbox to simulate");
-    }
-    let config = at.load()?;
-    let routes = config.registry.routes_from(sandbox::SOURCE_ID);
-    // A key for this run only, revoked when it ends.
-    let credentials = Credentials::new(&at.data_dir());
-    let (key, secret) = credentials.create_key(
-        sandbox::SOURCE_ID,
-        sandbox::SOURCE_NAME,
-        Environment::Development,
-    )?;
-    let options = sandbox::simulate::SimulateOptions {
-        engine: engine.trim_end_matches('/').to_string(),
-        api_key: key.api_key.clone(),
-        secret,
-        routes,
-        rate,
-        duration,
-    };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    eprintln!(
-        "simulating {rate:.1} notifications/s to {} (Ctrl-C stops)",
-        options.engine
-    );
-    let result = runtime.block_on(sandbox::simulate::run(options, async {
-        let _ = tokio::signal::ctrl_c().await;
-    }));
-    // Revoked, not just deleted: the run's tokens end with it.
-    if let Err(e) = runtime.block_on(revocation::command::keys_revoke(
-        &at.data_dir(),
-        Some(&key.api_key),
-        None,
-    )) {
-        eprintln!(
-            "warning: could not revoke this run's key {}: {e}",
-            key.api_key
-        );
-    }
-    let report = result?;
-    if json {
-        println!("{}", serde_json::to_string(&report)?);
-    } else {
-        println!(
-            "sent {} · accepted {} · refused {} · skipped {} in {:.1} s: {:.1}/s",
-            report.sent,
-            report.accepted,
-            report.refused,
-            report.skipped,
-            report.seconds,
-            report.rate
-        );
-    }
-    Ok(())
-}
 
 /// Binds the listener (the sandbox EHR is served on it too) and starts the engine.
 /// With `fallback`, a taken address gives way to an ephemeral port on the same host.
@@ -185,6 +116,18 @@ fn log_to_file(data_dir: &std::path::Path) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// The console draws on a terminal and reads keys from it: without one it would fail
+/// with the bare OS error ("No such device or address").
+fn needs_a_terminal() -> Result<()> {
+    use std::io::IsTerminal;
+    if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
+        bail!(
+            "the console needs a terminal, and standard input or output is not one; from scripts, use the commands (`switchboard --help`)"
+        );
+    }
+    Ok(())
+}
+
 pub fn console(args: ConsoleArgs) -> Result<()> {
     let themes_dir = args.at.themes_dir();
     let collection = args
@@ -203,23 +146,29 @@ pub fn console(args: ConsoleArgs) -> Result<()> {
         collection: collection.clone(),
     };
     if let Some(url) = &args.engine {
+        // Each mistake is named before anything is sent (setup's checks).
         let token = match (&args.token, &args.token_file) {
-            (Some(t), _) => t.clone(),
-            (None, Some(file)) => std::fs::read_to_string(file)
-                .with_context(|| format!("cannot read the token file {}", file.display()))?,
+            (Some(t), _) => setup::admin_token(t, "given with --token (or SWITCHBOARD_TOKEN)")?,
+            (None, Some(file)) => setup::token_file(file)?,
             (None, None) => bail!(
                 "attaching to an engine needs --token or --token-file (from `switchboard tokens create`)"
             ),
         };
+        let url = setup::engine_url(url)?;
         log_to_file(&args.at.data_dir())?;
         return runtime()?.block_on(async move {
-            let client = Remote::new(url, &token)?;
+            let client = Remote::new(&url, &token)?;
             // Ask once before taking the terminal: a wrong URL or token is said plainly.
-            let status = client.status().await?;
+            let status = client
+                .status()
+                .await
+                .map_err(|e| setup::explain_first_contact(&url, e))?;
+            needs_a_terminal()?;
             console::run::run(Arc::new(client), options(status.role)).await?;
             Ok(())
         });
     }
+    needs_a_terminal()?;
     let log = log_to_file(&args.at.data_dir())?;
     runtime()?.block_on(async move {
         let (engine, listener, addr) =

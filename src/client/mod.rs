@@ -7,11 +7,13 @@
 //! The trait is written only in the wire types ([`wire`], which is `model::view`) and
 //! other `model` types: [`Local`] maps the engine's answers into them, [`Remote`]
 //! deserializes them from the admin API, which serializes the same types, so both ends
-//! agree by construction. Only `Local` names the engine.
+//! agree by construction. Only `Local` names the engine. [`setup`] checks what a user
+//! gives to reach an engine (URL, admin token) before the first request.
 
 mod local;
 mod remote;
 pub mod send;
+pub mod setup;
 pub mod sse;
 
 pub use local::Local;
@@ -47,6 +49,16 @@ pub enum ClientError {
     Unreachable { url: String, reason: String },
     #[error("the engine's answer could not be read: {0}")]
     Decode(String),
+    /// What was given to reach the engine cannot be used (URL, token), or what
+    /// answered is not an engine.
+    #[error("{0}")]
+    Setup(String),
+}
+
+impl From<setup::SetupError> for ClientError {
+    fn from(e: setup::SetupError) -> Self {
+        ClientError::Setup(e.to_string())
+    }
 }
 
 impl ClientError {

@@ -32,8 +32,12 @@ pub struct Remote {
 }
 
 impl Remote {
-    /// `base` is the engine's URL, e.g. `http://10.0.0.5:8443`; `token` an admin token.
+    /// `base` is the engine's URL, e.g. `http://10.0.0.5:8443` (`10.0.0.5:8443` means
+    /// the same); `token` an admin token. Both are checked here, so a mistake in them is
+    /// not reported later as an engine that cannot be reached.
     pub fn new(base: &str, token: &str) -> Result<Remote, ClientError> {
+        let base = super::setup::engine_url(base)?;
+        let token = super::setup::admin_token(token, "given")?;
         let build = |timeout: Option<Duration>| {
             let mut b = reqwest::Client::builder()
                 .connect_timeout(Duration::from_secs(10))
@@ -41,11 +45,14 @@ impl Remote {
             if let Some(t) = timeout {
                 b = b.timeout(t);
             }
-            b.build().map_err(|e| ClientError::Decode(e.to_string()))
+            // Not the engine's answer: the HTTP client itself (its TLS setup) failed.
+            b.build().map_err(|e| {
+                ClientError::Setup(format!("cannot make an HTTP client: {}", error_chain(&e)))
+            })
         };
         Ok(Remote {
-            base: base.trim_end_matches('/').to_string(),
-            token: token.trim().to_string(),
+            base,
+            token,
             http: build(Some(REQUEST_TIMEOUT))?,
             stream_http: build(None)?,
         })

@@ -60,6 +60,18 @@ impl RateWindow {
             .map(|back| self.buckets[((now - back) % WINDOW_SECONDS as u64) as usize] as u64)
             .sum()
     }
+
+    /// Events in the last `seconds` seconds, the current one included: for ratios
+    /// (both sides counted alike, so nothing dips) that must agree with the last
+    /// attempt, which is shown at once.
+    pub fn sum_with_current(&mut self, now: u64, seconds: usize) -> u64 {
+        self.advance(now);
+        let seconds = seconds.min(WINDOW_SECONDS) as u64;
+        (0..seconds)
+            .filter(|back| *back <= now)
+            .map(|back| self.buckets[((now - back) % WINDOW_SECONDS as u64) as usize] as u64)
+            .sum()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -176,8 +188,10 @@ impl Stats {
         let Some(d) = inner.destinations.get_mut(&destination) else {
             return DestinationHealth::default();
         };
-        let ok = d.ok.sum(now, WINDOW_SECONDS);
-        let failed = d.failed.sum(now, WINDOW_SECONDS);
+        // With the current second: a failure just recorded as the last attempt must
+        // not leave the rate at 100% until its second is over.
+        let ok = d.ok.sum_with_current(now, WINDOW_SECONDS);
+        let failed = d.failed.sum_with_current(now, WINDOW_SECONDS);
         DestinationHealth {
             last_attempt: d.last_attempt.clone(),
             attempts_5m: ok + failed,
@@ -216,6 +230,46 @@ mod tests {
         // Five minutes later everything has rolled out, even across a long gap.
         assert_eq!(w.sum(10 + WINDOW_SECONDS as u64 + 5, 60), 0);
         assert_eq!(w.sum(10_000, WINDOW_SECONDS), 0);
+    }
+
+    /// Issue 18, point 5: the last attempt shows a 500 at once; the figures beside it
+    /// must count it at once too.
+    #[test]
+    fn a_failure_counts_as_soon_as_it_is_the_last_attempt() {
+        let stats = Stats::default();
+        let d = Uuid::new_v4();
+        for _ in 0..3 {
+            stats.attempt(d, true, Some(200));
+        }
+        stats.attempt(d, false, Some(500));
+        let health = stats.destination(d);
+        assert_eq!(
+            health.last_attempt.as_ref().map(|a| a.http_status),
+            Some(Some(500))
+        );
+        assert_eq!(
+            (health.attempts_5m, health.failures_5m),
+            (4, 1),
+            "{health:?}"
+        );
+        assert_eq!(health.success_rate_5m, Some(0.75));
+    }
+
+    #[test]
+    fn the_current_second_counts_for_ratios() {
+        let mut w = RateWindow::default();
+        w.add(10, 5);
+        w.add(11, 2);
+        assert_eq!(w.sum_with_current(11, WINDOW_SECONDS), 7);
+        assert_eq!(w.sum_with_current(11, 1), 2);
+        assert_eq!(
+            w.sum_with_current(10 + WINDOW_SECONDS as u64, WINDOW_SECONDS),
+            2
+        );
+        assert_eq!(
+            w.sum_with_current(11 + WINDOW_SECONDS as u64, WINDOW_SECONDS),
+            0
+        );
     }
 
     #[test]

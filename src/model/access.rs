@@ -18,6 +18,19 @@ pub enum Role {
 }
 
 impl Role {
+    /// Every role, least to most.
+    pub const ALL: [Role; 4] = [Role::Viewer, Role::Phi, Role::Operator, Role::Admin];
+
+    /// What the role may do, in one line (for `--help`).
+    pub fn summary(self) -> &'static str {
+        match self {
+            Role::Viewer => "metadata of every log; payloads outside Production",
+            Role::Phi => "viewer + Production payloads (each reveal is audited)",
+            Role::Operator => "viewer + operator actions (retry, pause, quarantine…), no PHI",
+            Role::Admin => "everything: PHI, operator actions, keys, tokens, reload",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Viewer => "viewer",

@@ -49,8 +49,12 @@ pub enum SimulateError {
         "cannot reach the engine at {0}: {1}. Is `switchboard serve` (or the console) running there?"
     )]
     Unreachable(String, String),
-    #[error("the engine refused the simulator's key: {0}")]
-    Auth(String),
+    #[error("the engine at {engine} refused the simulator's key (HTTP {status}): {text}")]
+    Auth {
+        engine: String,
+        status: u16,
+        text: String,
+    },
     #[error("{0}")]
     Invalid(String),
 }
@@ -113,16 +117,32 @@ async fn authenticate(
         .json(&json!({"apiKey": options.api_key, "secret": options.secret}))
         .send()
         .await
-        .map_err(|e| SimulateError::Unreachable(options.engine.clone(), e.to_string()))?;
+        .map_err(|e| {
+            SimulateError::Unreachable(options.engine.clone(), crate::model::error::error_chain(&e))
+        })?;
     let status = response.status();
     let body: Value = response.json().await.unwrap_or_default();
+    let refused = |text: String| SimulateError::Auth {
+        engine: options.engine.clone(),
+        status: status.as_u16(),
+        text,
+    };
     if !status.is_success() {
-        return Err(SimulateError::Auth(body.to_string()));
+        // The platform's error texts, not the raw envelope.
+        let texts: Vec<&str> = body["Meta"]["Errors"]
+            .as_array()
+            .map(|errors| errors.iter().filter_map(|e| e["Text"].as_str()).collect())
+            .unwrap_or_default();
+        return Err(refused(if texts.is_empty() {
+            body.to_string()
+        } else {
+            texts.join(" ")
+        }));
     }
     body["accessToken"]
         .as_str()
         .map(str::to_string)
-        .ok_or_else(|| SimulateError::Auth(format!("no accessToken in {body}")))
+        .ok_or_else(|| refused(format!("no accessToken in {body}")))
 }
 
 /// Runs the stream until `duration` passes or `stop` resolves.

@@ -268,8 +268,8 @@ fn destination_lines(d: &DestinationView, theme: &Theme, now: DateTime<Utc>) -> 
         }
         None => third.push(Span::styled("–", theme.dim)),
     }
-    let ok = match d.health.success_rate_5m {
-        Some(r) => format!(" · 5m {:.0}%", r * 100.0),
+    let ok = match d.health.success_percent() {
+        Some(percent) => format!(" · 5m {percent}"),
         None => " · 5m –".into(),
     };
     third.push(Span::styled(ok, theme.dim));
@@ -376,4 +376,45 @@ fn feed_row(app: &App, log: &LogRecord, theme: &Theme) -> [Line<'static>; 2] {
         second.push(Span::styled(format!("  mrn {mrn}"), theme.dim));
     }
     [first, Line::from(second)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::wire::{DestinationHealth, LastAttempt};
+    use crate::console::fixtures;
+
+    /// Issue 18, point 5: three failures among 1,500 successes read "100%".
+    #[test]
+    fn a_destination_with_failures_never_shows_100_percent() {
+        let now = Utc::now();
+        let d = DestinationView {
+            destination: fixtures::destination(
+                uuid::Uuid::from_u128(88),
+                "Sandbox EHR",
+                Environment::Development,
+                DeliveryMode::Push,
+            ),
+            paused: false,
+            delivery_allowed: true,
+            queue_depth: 1,
+            queue_depth_capped: false,
+            oldest_queued_at: None,
+            quarantined: 0,
+            health: DestinationHealth {
+                last_attempt: Some(LastAttempt {
+                    at: now,
+                    succeeded: false,
+                    http_status: Some(500),
+                }),
+                attempts_5m: 1_503,
+                failures_5m: 3,
+                success_rate_5m: Some(1_500.0 / 1_503.0),
+            },
+        };
+        let lines = destination_lines(&d, &Theme::dark(), now);
+        let text: String = lines[2].spans.iter().map(|s| s.content.as_ref()).collect();
+        assert!(text.contains("5m 99.8%"), "{text}");
+        assert!(!text.contains("100%"), "{text}");
+    }
 }

@@ -206,8 +206,9 @@ fn client_credentials(
     }))
 }
 
-/// Exactly one of `<name>`, `<name>_file`, `<name>_env`, read. A file's trailing
-/// newline is not part of the secret (editors add one).
+/// Exactly one of `<name>`, `<name>_file`, `<name>_env`, read. Whitespace around a
+/// file's secret is not part of it (editors and `echo` add line breaks); a file with
+/// more than one line holds more than the secret, which no header could carry.
 fn secret(
     name: &str,
     [inline, file, env]: [&Option<Spanned<String>>; 3],
@@ -228,14 +229,21 @@ fn secret(
         Ok(v.get_ref().clone())
     } else if let Some(path) = file {
         let full = base.join(path.get_ref());
-        std::fs::read_to_string(&full)
-            .map(|text| text.trim_end_matches(['\r', '\n']).to_string())
-            .map_err(|e| {
-                (
-                    path.span(),
-                    format!("cannot read {name}_file {}: {e}", full.display()),
-                )
-            })
+        match std::fs::read_to_string(&full) {
+            Ok(text) if text.trim().lines().count() > 1 => Err((
+                path.span(),
+                format!(
+                    "{name}_file {} holds {} lines: it must hold the {name} alone, on one line",
+                    full.display(),
+                    text.trim().lines().count()
+                ),
+            )),
+            Ok(text) => Ok(text.trim().to_string()),
+            Err(e) => Err((
+                path.span(),
+                format!("cannot read {name}_file {}: {e}", full.display()),
+            )),
+        }
     } else if let Some(var) = env {
         std::env::var(var.get_ref()).map_err(|_| {
             (
@@ -295,6 +303,25 @@ mod tests {
         assert!(
             !format!("{config:?}").contains("s3cret"),
             "Debug shows the secret"
+        );
+    }
+
+    /// Issue 18, point 11: a secret file wrapped in blank lines and spaces is the
+    /// secret; one with more than the secret is refused with what is wrong.
+    #[test]
+    fn secret_files_are_trimmed_and_hold_the_secret_alone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("acme.token"), "\n  s3cret \r\n\n").expect("write");
+        let config = parse("bearer_file = \"acme.token\"\n", dir.path()).expect("valid");
+        assert_eq!(
+            auth_of(&config),
+            Some(OutboundAuth::Bearer(Secret("s3cret".into())))
+        );
+        std::fs::write(dir.path().join("acme.token"), "token:\ns3cret\n").expect("write");
+        let e = parse("bearer_file = \"acme.token\"\n", dir.path()).expect_err("two lines");
+        assert!(
+            e.contains("holds 2 lines: it must hold the bearer alone"),
+            "{e}"
         );
     }
 

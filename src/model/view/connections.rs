@@ -206,3 +206,60 @@ pub struct DestinationHealth {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub success_rate_5m: Option<f64>,
 }
+
+impl DestinationHealth {
+    /// The 5-minute success rate as a person reads it ("98%", "99.8%"), or `None`
+    /// without attempts. Never "100%" while an attempt failed, nor "0%" while one
+    /// succeeded: whole percents round 3 failures in 1,500 up to "100%", which hid
+    /// them (issue 18, point 5), so near either end it gives tenths, rounded inwards.
+    pub fn success_percent(&self) -> Option<String> {
+        self.success_rate_5m?;
+        let attempts = self.attempts_5m;
+        let ok = attempts.checked_sub(self.failures_5m)?;
+        if attempts == 0 {
+            return None;
+        }
+        if self.failures_5m == 0 {
+            return Some("100%".into());
+        }
+        if ok == 0 {
+            return Some("0%".into());
+        }
+        // Tenths of a percent, rounded down, and at least 0.1.
+        let tenths = (ok.saturating_mul(1000) / attempts).max(1);
+        if !(10..990).contains(&tenths) {
+            return Some(format!("{}.{}%", tenths / 10, tenths % 10));
+        }
+        let whole = (ok.saturating_mul(100) + attempts / 2) / attempts;
+        Some(format!("{}%", whole.clamp(1, 99)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DestinationHealth;
+
+    fn percent(attempts: u64, failures: u64) -> Option<String> {
+        DestinationHealth {
+            last_attempt: None,
+            attempts_5m: attempts,
+            failures_5m: failures,
+            success_rate_5m: (attempts > 0).then(|| (attempts - failures) as f64 / attempts as f64),
+        }
+        .success_percent()
+    }
+
+    #[test]
+    fn a_failure_never_reads_as_100_percent() {
+        assert_eq!(percent(0, 0), None);
+        assert_eq!(percent(40, 0).as_deref(), Some("100%"));
+        assert_eq!(percent(1_503, 3).as_deref(), Some("99.8%"));
+        assert_eq!(percent(4_000_001, 1).as_deref(), Some("99.9%"));
+        assert_eq!(percent(200, 1).as_deref(), Some("99.5%"));
+        assert_eq!(percent(20, 9).as_deref(), Some("55%"));
+        assert_eq!(percent(100, 2).as_deref(), Some("98%"));
+        assert_eq!(percent(1_000, 999).as_deref(), Some("0.1%"));
+        assert_eq!(percent(100_000, 99_999).as_deref(), Some("0.1%"));
+        assert_eq!(percent(3, 3).as_deref(), Some("0%"));
+    }
+}
