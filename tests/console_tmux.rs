@@ -84,7 +84,8 @@ async fn the_console_opens_filters_shows_help_opens_a_detail_and_gives_the_termi
     keys(&session, &["Escape"]);
 
     // esc goes back and never quits: from the Composer pane to the feed, and in the feed
-    // it does nothing. The pause keeps the terminal from reading `esc 4` as alt-4.
+    // it does nothing. Waits and a pause keep the terminal from reading `esc 4` as alt-4.
+    wait_for(&session, " feed: ");
     keys(&session, &["4"]);
     wait_for(&session, " composer: ");
     keys(&session, &["Escape"]);
