@@ -119,12 +119,61 @@ fn support_staff_find_a_patient_miss_an_unknown_one_and_read_back_a_note() {
     wait_for(&session, "CONSOLE-EXITED-0");
 }
 
-/// Waits until the feed's row under `FHIR observation-created` says SUCCEEDED.
+/// The same query at the smallest size the console draws in: composed, sent and its
+/// answer read, in a composer that takes the whole width.
+#[test]
+fn at_80x24_a_query_is_composed_sent_and_answered() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let editor = editor_script(home.path());
+    let name = format!("sbc80-{}", std::process::id());
+    let command = format!(
+        "env -u SWITCHBOARD_CONFIG -u SWITCHBOARD_DATA_DIR -u VISUAL EDITOR={editor} XDG_CONFIG_HOME={h}/c XDG_DATA_HOME={h}/d {bin} --listen 127.0.0.1:0; echo CONSOLE-EXITED-$?; sleep 30",
+        editor = editor.display(),
+        h = home.path().display(),
+        bin = env!("CARGO_BIN_EXE_switchboard"),
+    );
+    let session = start_sized(&name, &command, 80, 24);
+    wait_for(&session, "Live feed");
+
+    let panel = Panel::generate(DEFAULT_SEED, 1_000);
+    let second = samples(&panel, 1);
+    let screen = compose_and_send(
+        &session,
+        home.path(),
+        "PatientSearch Query",
+        &format!("s/{{{{mrn}}}}/{}/\n", second.mrn),
+    );
+    assert!(screen.contains("HTTP 200"), "{screen}");
+    // The answer pane is short here: move into it and down to the patient's name.
+    keys(&session, &["a"]);
+    let mut screen = String::new();
+    for _ in 0..40 {
+        screen = common::tmux::screen(&session);
+        if screen.contains(&format!("\"{}\"", second.last_name)) {
+            break;
+        }
+        keys(&session, &["j"]);
+        // One step at a time, so the cursor never runs past the name unseen.
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(
+        screen.contains(&format!("\"{}\"", second.last_name)),
+        "{screen}"
+    );
+    keys(&session, &["a", "q"]);
+    wait_for(&session, "CONSOLE-EXITED-0");
+}
+
+/// Waits until the feed's row for `FHIR observation-created` says SUCCEEDED: on its
+/// own line in columns (a wide feed), or on the line below (two-line rows).
 fn wait_until_delivered(session: &Session) {
     let delivered = |screen: &str| {
-        let mut lines = screen.lines();
-        lines.any(|l| l.contains("FHIR observation-created"))
-            && lines.next().is_some_and(|l| l.contains("SUCCEEDED"))
+        let lines: Vec<&str> = screen.lines().collect();
+        lines.iter().enumerate().any(|(i, l)| {
+            l.contains("FHIR observation-created")
+                && (l.contains("SUCCEEDED")
+                    || lines.get(i + 1).is_some_and(|n| n.contains("SUCCEEDED")))
+        })
     };
     for _ in 0..300 {
         if delivered(&common::tmux::screen(session)) {

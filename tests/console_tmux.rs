@@ -9,7 +9,7 @@
 mod common;
 
 use common::bin::{BIN, access_token, cli_json, spawn_serve};
-use common::tmux::{keys, screen, start, wait_for, wait_for_checking};
+use common::tmux::{keys, screen, start, start_sized, wait_for, wait_for_checking};
 use common::{client, source_toml, subscription_toml};
 use serde_json::{Value, json};
 use std::path::Path;
@@ -50,6 +50,19 @@ fn patient_query(mrn: &str, failure: Option<&str>) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_opens_filters_shows_help_opens_a_detail_and_gives_the_terminal_back() {
+    opens_filters_and_details(120, 40).await;
+}
+
+/// The same at the smallest size the console draws in: the filter, the feed's rows
+/// and the detail all still fit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_80x24_the_console_still_filters_and_opens_a_detail() {
+    opens_filters_and_details(80, 24).await;
+}
+
+async fn opens_filters_and_details(width: u16, height: u16) {
+    // At 80 columns the feed's title is the short one ("Feed … ⚑ status:failed").
+    let narrow = width < 100;
     let home = tempfile::tempdir().expect("tempdir");
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
@@ -57,12 +70,14 @@ async fn the_console_opens_filters_shows_help_opens_a_detail_and_gives_the_termi
         "XDG_CONFIG_HOME={h}/c XDG_DATA_HOME={h}/d",
         h = home.path().display()
     );
-    let name = format!("sb-{}", std::process::id());
-    let session = start(
+    let name = format!("sb-{}-{width}", std::process::id());
+    let session = start_sized(
         &name,
         &format!(
             "env -u SWITCHBOARD_CONFIG -u SWITCHBOARD_DATA_DIR -u NO_COLOR {xdg} {BIN} --listen 127.0.0.1:{port}; echo CONSOLE-EXITED-$?; sleep 30"
         ),
+        width,
+        height,
     );
     // Let applications set tmux's clipboard (OSC 52), as a user copying over SSH would.
     session.tmux(&["set-option", "-s", "set-clipboard", "on"]);
@@ -138,7 +153,14 @@ async fn the_console_opens_filters_shows_help_opens_a_detail_and_gives_the_termi
 
     keys(&session, &["/", "status:failed", "Enter"]);
     // FAILED may already be on screen before the filter applies: wait for its mark.
-    wait_for(&session, "filter status:failed");
+    wait_for(
+        &session,
+        if narrow {
+            "⚑ status:failed"
+        } else {
+            "filter status:failed"
+        },
+    );
     let filtered = wait_for(&session, "FAILED");
     assert!(
         !filtered.contains("SUCCEEDED"),
@@ -158,11 +180,11 @@ async fn the_console_opens_filters_shows_help_opens_a_detail_and_gives_the_termi
     assert_eq!(session.tmux(&["show-buffer"]).trim(), "PatientSearch");
 
     keys(&session, &["q"]);
-    wait_for(&session, "Live feed");
+    wait_for(&session, "Environments");
     keys(&session, &["q"]);
     let end = wait_for(&session, "CONSOLE-EXITED-0");
     // The terminal is back: no console frame left on the screen.
-    assert!(!end.contains("Live feed"), "{end}");
+    assert!(!end.contains("Environments"), "{end}");
     // The log went to a file under the data dir, not to the terminal.
     let log = home.path().join("d/switchboard/logs/console.log");
     assert!(log.exists(), "no log file at {}", log.display());
@@ -240,9 +262,11 @@ async fn a_viewer_attached_over_http_never_sees_a_production_body_or_patient() {
         }
     };
     let first = wait_for_checking(&session, "role viewer", never_phi);
-    assert!(first.contains("PHI hidden"), "{first}");
+    // Development holds no PHI: nothing hidden there to speak of.
+    assert!(!first.contains("PHI"), "{first}");
     keys(&session, &[":", "env production", "Enter"]);
     wait_for_checking(&session, "PRODUCTION", never_phi);
+    wait_for_checking(&session, "PHI hidden", never_phi);
     wait_for_checking(&session, "Prod Billing", never_phi);
 
     // …and live, while it watches.

@@ -169,6 +169,8 @@ pub struct App {
     /// The highlighted destination of the Connections pane.
     pub connection_cursor: usize,
     pub feed: FeedRing,
+    /// `v`: the feed rows' layout flipped from what the pane's width chooses.
+    pub feed_rows_flipped: bool,
     /// The applied filter in its canonical text form, without the environment scope.
     pub filter_text: String,
     /// The applied filter plus `env:`, as subscribed.
@@ -214,6 +216,7 @@ impl App {
             connections: None,
             connection_cursor: 0,
             feed: FeedRing::default(),
+            feed_rows_flipped: false,
             filter_text: String::new(),
             scoped_filter: Filter::default(),
             prompt: None,

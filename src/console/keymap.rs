@@ -134,6 +134,8 @@ pub enum Command {
     Copy,
     CopyPath,
     Freeze,
+    /// `v`: one-line feed rows in columns / two-line rows.
+    FlipRows,
     SwitchSide,
     Toggle,
     Fold,

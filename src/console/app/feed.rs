@@ -100,6 +100,7 @@ impl App {
     pub(super) fn feed_key(&mut self, key: KeyEvent) -> Option<Vec<Effect>> {
         match keymap::lookup(Context::Feed, &key)? {
             Command::Freeze => self.feed.toggle_follow(),
+            Command::FlipRows => self.feed_rows_flipped = !self.feed_rows_flipped,
             Command::Last => self.feed.follow(),
             Command::First => self.feed.select_oldest(),
             Command::Down => self.feed.select_newer(1),

@@ -127,6 +127,12 @@ pub(super) const FEED: &[Row] = &[
         &[(ch('g'), C::First), (k(KC::Home), C::First)],
     ),
     row("PgDn / PgUp", "a page newer / older", None, PAGES),
+    row(
+        "v",
+        "one line per log (columns) / two lines",
+        None,
+        &[(ch('v'), C::FlipRows)],
+    ),
 ];
 
 pub(super) const DETAIL: &[Row] = &[

@@ -97,11 +97,13 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) 
         } else {
             "c compose a request · :compose PatientSearch Query"
         };
-        frame.render_widget(Paragraph::new(Line::styled(hint, theme.dim)), inner);
+        let hint = super::fit_items(Line::styled(hint, theme.dim), usize::from(inner.width));
+        frame.render_widget(Paragraph::new(hint), inner);
         return;
     }
     if inner.height < 3 {
-        frame.render_widget(Paragraph::new(status_line(app, c, theme)), inner);
+        let line = super::fit_items(status_line(app, c, theme), usize::from(inner.width));
+        frame.render_widget(Paragraph::new(line), inner);
         return;
     }
     let issues = issue_lines(c, theme);
@@ -121,7 +123,8 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) 
         answer(frame, answer_area, c, focused, theme);
     }
     frame.render_widget(Paragraph::new(issues), issues_area);
-    frame.render_widget(Paragraph::new(status_line(app, c, theme)), status);
+    let line = super::fit_items(status_line(app, c, theme), usize::from(status.width));
+    frame.render_widget(Paragraph::new(line), status);
 }
 
 fn style_editor(c: &mut Composer, focused: bool, theme: &Theme) {
@@ -266,7 +269,10 @@ fn status_line<'a>(app: &App, c: &Composer, theme: &Theme) -> Line<'a> {
         Span::styled("✔ valid", theme.status_ok)
     } else {
         Span::styled(
-            format!("⚠ {} schema warnings", c.validation.schema_issues.len()),
+            match c.validation.schema_issues.len() {
+                1 => "⚠ 1 schema warning".to_string(),
+                n => format!("⚠ {n} schema warnings"),
+            },
             theme.status_pending,
         )
     };
@@ -333,11 +339,7 @@ pub(super) fn picker(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             spans.push(Span::styled(format!("  ✖ {why}"), theme.dim));
         }
         let line = Line::from(spans);
-        lines.push(if selected {
-            line.patch_style(theme.selection)
-        } else {
-            line
-        });
+        lines.push(super::paint(line, selected, theme));
     }
     let block = Block::bordered()
         .title(Span::styled(
@@ -455,11 +457,7 @@ pub(super) fn list(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             ListItem::History(entry) => history_line(entry, theme),
             ListItem::Saved(listed) => saved_line(listed, theme),
         };
-        lines.push(if i == list.cursor {
-            line.patch_style(theme.selection)
-        } else {
-            line
-        });
+        lines.push(super::paint(line, i == list.cursor, theme));
     }
     let title = if list.saved {
         format!(

@@ -47,11 +47,7 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, dev: &Developer, th
 }
 
 fn row_style(on: bool, theme: &Theme) -> Style {
-    if on {
-        theme.selection.add_modifier(Modifier::REVERSED)
-    } else {
-        theme.text
-    }
+    if on { theme.selection } else { theme.text }
 }
 
 /// `2026-12-01T10:00:00.000Z` as `2026-12-01 10:00` (to the minute, as noted).
@@ -104,7 +100,7 @@ fn key_lines(app: &App, dev: &Developer, wide: bool, theme: &Theme) -> Vec<Line<
                 );
                 if k.revoked {
                     Line::from(vec![
-                        Span::styled(text, row_style(on, theme).patch(theme.dim)),
+                        Span::styled(text, if on { row_style(on, theme) } else { theme.dim }),
                         Span::styled(" revoked", theme.status_failed),
                     ])
                 } else {
@@ -147,8 +143,11 @@ fn endpoint_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
                 format!("{}{name:<20} {mode:<5} ", if on { "▸ " } else { "  " }),
                 base,
             ),
-            Span::styled(format!("{verified:<10} "), base.patch(verified_style)),
-            Span::styled(format!("{state:<7} "), base.patch(state_style)),
+            Span::styled(
+                format!("{verified:<10} "),
+                if on { base } else { verified_style },
+            ),
+            Span::styled(format!("{state:<7} "), if on { base } else { state_style }),
             Span::styled(info.url.clone().unwrap_or_else(|| "–".into()), base),
         ]));
     }

@@ -5,6 +5,7 @@
 //!   bottom line (filter, command, notice or hint bar) and the overlays (help,
 //!   confirmation, connection-lost banner).
 //! - [`panes`]: Environments, Connections, Live feed, Composer.
+//! - [`feed`]: the Live feed pane: its title and its one- or two-line rows.
 //! - [`detail`]: one log's metadata, attempts and bodies.
 //! - [`keys`]: the hint bar, the help overlay and the confirmation.
 //! - [`developer`]: the Developer view (Keys and Endpoints tabs, the new secret's modal).
@@ -16,12 +17,13 @@
 mod composer;
 mod detail;
 mod developer;
+mod feed;
 mod keys;
 mod panes;
 #[cfg(test)]
 mod tests;
 
-use super::app::{App, Notice, Prompt};
+use super::app::{App, Notice, Pane, Prompt};
 use super::theme::Theme;
 use crate::model::{Environment, LogRecord, LogStatus};
 use chrono::{DateTime, Utc};
@@ -30,7 +32,13 @@ use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Layout, Position, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Wrap};
+use ratatui::widgets::{Block, Paragraph, Wrap};
+
+/// Lines per feed row for a feed pane of inner width `width`: 1 (columns) from 120
+/// columns on, 2 below; `v` flips it. Mouse hit-testing relies on it too.
+pub(crate) fn feed_row_lines(app: &App, width: u16) -> u16 {
+    feed::row_lines(app, width)
+}
 
 /// The smallest terminal the console draws in; smaller gets a notice.
 pub const MIN_WIDTH: u16 = 80;
@@ -121,6 +129,32 @@ fn patient<'a>(app: &App, log: &'a LogRecord) -> Option<&'a str> {
     } else {
         None
     }
+}
+
+/// A pane's frame, its border in the focused colour when it has the keyboard.
+fn pane_block<'a>(app: &App, pane: Pane, title: impl Into<Line<'a>>, theme: &Theme) -> Block<'a> {
+    let focused = app.focus == pane;
+    let border = if focused {
+        theme.border_focused
+    } else {
+        theme.border
+    };
+    Block::bordered().title(title).border_style(border)
+}
+
+/// A row as drawn: a selected one wholly in the selection's style (its spans' own
+/// colours would fight the selection's background: grey on grey, red on blue), any
+/// other on the plain text style.
+fn paint<'a>(line: Line<'a>, selected: bool, theme: &Theme) -> Line<'a> {
+    if !selected {
+        return line.style(theme.text);
+    }
+    let spans = line
+        .spans
+        .into_iter()
+        .map(|s| Span::styled(s.content, theme.selection))
+        .collect::<Vec<_>>();
+    Line::from(spans).style(theme.selection)
 }
 
 fn status_symbol(status: LogStatus, theme: &Theme) -> Span<'static> {
@@ -247,16 +281,17 @@ fn status_bar(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             theme.status_failed,
         ));
     }
-    let phi = if app.phi_allowed() {
-        Span::styled("PHI visible", theme.status_pending)
-    } else {
-        Span::styled("PHI hidden", theme.status_ok)
-    };
-    let right = Line::from(vec![
-        Span::styled(format!("role {} · ", role.as_str()), theme.text),
-        phi,
-        Span::raw(" "),
-    ]);
+    let mut right = Line::from(Span::styled(format!("role {}", role.as_str()), theme.text));
+    // Only Production may hold PHI: elsewhere there is nothing hidden or shown to say.
+    if app.environment.may_hold_phi() {
+        right.push_span(Span::styled(" · ", theme.text));
+        right.push_span(if app.phi_allowed() {
+            Span::styled("PHI visible", theme.status_pending)
+        } else {
+            Span::styled("PHI hidden", theme.status_ok)
+        });
+    }
+    right.push_span(Span::raw(" "));
     let right_width = u16::try_from(right.width() + 1).unwrap_or(u16::MAX);
     let [left_area, right_area] =
         Layout::horizontal([Constraint::Min(0), Constraint::Length(right_width)]).areas(area);
@@ -291,7 +326,7 @@ fn bottom_line(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             let line = match &app.notice {
                 Some(Notice::Info(text)) => Line::styled(format!(" {text}"), theme.text),
                 Some(Notice::Error(text)) => Line::styled(format!(" {text}"), theme.error),
-                None => hint(app, theme),
+                None => fit_items(hint(app, theme), usize::from(area.width)),
             };
             frame.render_widget(Paragraph::new(line), area);
             return;
@@ -323,6 +358,34 @@ fn bottom_line(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     if x < area.right() {
         frame.set_cursor_position(Position::new(x, area.y));
     }
+}
+
+/// A line of keys (the hint bar, a pane's footer) shortened to `width`: the items of its
+/// last span (" · "-separated) give way from the end, `? help` and the way back kept, so
+/// no item is cut in the middle.
+fn fit_items(line: Line<'static>, width: usize) -> Line<'static> {
+    if line.width() <= width {
+        return line;
+    }
+    let mut spans = line.spans;
+    let Some(last) = spans.pop() else {
+        return Line::from(spans);
+    };
+    let prefix: usize = spans.iter().map(Span::width).sum();
+    let mut items: Vec<&str> = last.content.split(" · ").collect();
+    let fits = |items: &[&str]| prefix + Span::raw(items.join(" · ")).width() <= width;
+    while items.len() > 1 && !fits(&items) {
+        // Drop the last item that is not the way to the full list or the way out.
+        let kept = |i: &&str| i.starts_with("? ") || i.starts_with("esc ") || i.ends_with(" back");
+        match items.iter().rposition(|i| !kept(i)) {
+            Some(at) => {
+                items.remove(at);
+            }
+            None => break,
+        }
+    }
+    spans.push(Span::styled(items.join(" · "), last.style));
+    Line::from(spans)
 }
 
 /// The largest char boundary of `text` at or before `i`.

@@ -1,24 +1,21 @@
 //! The four panes of the main screen: Environments and Connections on the left, the
 //! Live feed and the Composer's place on the right.
 
-use super::{age, latency, patient, rate, status_symbol, thousands};
+use super::{age, paint, pane_block, rate, thousands};
 use crate::client::wire::{ConnectionsView, DestinationView, SourceView};
 use crate::console::app::{App, Pane};
 use crate::console::theme::Theme;
+use crate::model::Environment;
 use crate::model::reach::DeliveryMode;
-use crate::model::{Environment, LogRecord};
 use chrono::{DateTime, Utc};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph};
+use ratatui::widgets::Paragraph;
 
 /// Terminals narrower than this give the whole width to a focused Composer.
 const COMPOSER_ZOOM_BELOW: u16 = 160;
-
-/// Terminal lines per feed row.
-const FEED_ROW_LINES: usize = 2;
 
 pub(super) fn draw(
     frame: &mut Frame,
@@ -46,18 +43,8 @@ pub(super) fn draw(
         environments(frame, envs, app, theme);
         connections(frame, conns, app, theme, now);
     }
-    live_feed(frame, feed, app, theme);
+    super::feed::draw(frame, feed, app, theme);
     super::composer::draw(frame, composer, app, theme);
-}
-
-fn pane_block<'a>(app: &App, pane: Pane, title: impl Into<Line<'a>>, theme: &Theme) -> Block<'a> {
-    let focused = app.focus == pane;
-    let border = if focused {
-        theme.border_focused
-    } else {
-        theme.border
-    };
-    Block::bordered().title(title).border_style(border)
 }
 
 fn title(number: u8, name: &str, app: &App, pane: Pane, theme: &Theme) -> Vec<Span<'static>> {
@@ -73,15 +60,12 @@ fn title(number: u8, name: &str, app: &App, pane: Pane, theme: &Theme) -> Vec<Sp
 }
 
 /// Selection only shows in the focused pane, so there is one selection on screen.
-fn row_style(app: &App, pane: Pane, selected: bool, theme: &Theme) -> Style {
-    if selected && app.focus == pane {
-        theme.selection
-    } else {
-        theme.text
-    }
+fn is_selected(app: &App, pane: Pane, selected: bool) -> bool {
+    selected && app.focus == pane
 }
 
 fn environments(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let inner = usize::from(area.width.saturating_sub(2));
     let lines: Vec<Line> = Environment::ALL
         .iter()
         .enumerate()
@@ -99,17 +83,25 @@ fn environments(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     } else {
                         theme.dim
                     };
-                    spans.push(Span::raw(format!(" {}s {}d", v.sources, v.destinations)));
-                    spans.push(Span::styled(
-                        format!(" {}/m", rate(v.requests_per_minute)),
-                        theme.dim,
-                    ));
-                    spans.push(Span::styled(format!(" ✖{}", v.failures_5m), failed));
+                    // Counts in words ("2s" read like a duration); the rate gives way
+                    // first on a narrow pane.
+                    spans.push(Span::raw(format!(
+                        " {} src · {} dst",
+                        v.sources, v.destinations
+                    )));
+                    let per_minute =
+                        Span::styled(format!(" {}/m", rate(v.requests_per_minute)), theme.dim);
+                    let failures = Span::styled(format!(" ✖{}", v.failures_5m), failed);
+                    let used: usize = spans.iter().map(Span::width).sum();
+                    if used + per_minute.width() + failures.width() <= inner {
+                        spans.push(per_minute);
+                    }
+                    spans.push(failures);
                 }
                 None => spans.push(Span::styled(" –", theme.dim)),
             }
-            let selected = i == app.environment_cursor;
-            Line::from(spans).style(row_style(app, Pane::Environments, selected, theme))
+            let selected = is_selected(app, Pane::Environments, i == app.environment_cursor);
+            paint(Line::from(spans), selected, theme)
         })
         .collect();
     let block = pane_block(
@@ -157,18 +149,17 @@ fn connections(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, now: Dat
             lines.push(organization_heading(view, d, heading, theme));
         }
         let selected = i == app.connection_cursor;
-        let style = row_style(app, Pane::Connections, selected, theme);
+        let on = is_selected(app, Pane::Connections, selected);
         lines.extend(
             destination_lines(d, theme, now)
                 .into_iter()
-                .map(|l| l.style(style)),
+                .map(|l| paint(l, on, theme)),
         );
         if grouped && selected {
             // The endpoint ID the platform's clients address it by; `y` copies it whole.
             let id = d.destination.id.to_string();
-            lines.push(
-                Line::styled(format!("    id {}… y copy", &id[..13]), theme.dim).style(style),
-            );
+            let line = Line::styled(format!("    id {}… y copy", &id[..13]), theme.dim);
+            lines.push(paint(line, on, theme));
         }
         if i <= app.connection_cursor {
             selected_end = lines.len();
@@ -274,108 +265,6 @@ fn destination_lines(d: &DestinationView, theme: &Theme, now: DateTime<Utc>) -> 
     };
     third.push(Span::styled(ok, theme.dim));
     vec![Line::from(first), Line::from(second), Line::from(third)]
-}
-
-fn live_feed(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
-    let inner_height = area.height.saturating_sub(2) as usize;
-    let (start, end) = app.feed.visible(inner_height / FEED_ROW_LINES);
-    let selected = app.feed.selected();
-
-    let mut header = title(3, "Live feed", app, Pane::Feed, theme);
-    let mode = if app.feed.is_following() {
-        Span::styled("following", theme.status_ok)
-    } else {
-        Span::styled(
-            format!(
-                "frozen · {} new since freeze",
-                thousands(app.feed.new_since_freeze())
-            ),
-            theme.status_pending,
-        )
-    };
-    header.push(Span::styled("· ", theme.dim));
-    header.push(mode);
-    let dropped_style = if app.feed.dropped() > 0 {
-        theme.status_failed
-    } else {
-        theme.dim
-    };
-    header.push(Span::styled(
-        format!(" · {} rows · ", thousands(app.feed.len() as u64)),
-        theme.dim,
-    ));
-    header.push(Span::styled(
-        format!("dropped {} ", thousands(app.feed.dropped())),
-        dropped_style,
-    ));
-    if !app.filter_text.is_empty() {
-        header.push(Span::styled(
-            format!("· filter {} ", app.filter_text),
-            theme.accent,
-        ));
-    }
-    let block = pane_block(app, Pane::Feed, Line::from(header), theme);
-
-    let mut lines = Vec::with_capacity((end - start) * FEED_ROW_LINES);
-    for (offset, log) in app.feed.rows(start, end).enumerate() {
-        let style = row_style(app, Pane::Feed, selected == Some(start + offset), theme);
-        lines.extend(
-            feed_row(app, log, theme)
-                .into_iter()
-                .map(|l| l.style(style)),
-        );
-    }
-    if lines.is_empty() {
-        let text = if app.filter_text.is_empty() {
-            format!("no logs in {} yet", app.environment)
-        } else {
-            "no logs match the filter".to_string()
-        };
-        lines.push(Line::styled(text, theme.dim));
-    }
-    frame.render_widget(Paragraph::new(lines).block(block), area);
-}
-
-/// Two lines: time, type, data model and event, route; then status, attempts,
-/// latency and (when it may be shown) the patient.
-fn feed_row(app: &App, log: &LogRecord, theme: &Theme) -> [Line<'static>; 2] {
-    let first = Line::from(vec![
-        Span::styled(
-            log.created_at.format("%H:%M:%S%.3f ").to_string(),
-            theme.dim,
-        ),
-        Span::styled(format!("{:<8}", log.log_type.as_str()), theme.accent),
-        Span::raw(
-            crate::model::fhir::label(&log.data_model, &log.event_type)
-                .unwrap_or_else(|| format!("{} {}", log.data_model, log.event_type)),
-        ),
-        Span::styled(
-            format!("  {} → {}", log.source_name, log.destination_name),
-            theme.text,
-        ),
-    ]);
-    let attempts = match log.attempts {
-        1 => "1 attempt".to_string(),
-        n => format!("{n} attempts"),
-    };
-    let mut second = vec![
-        Span::raw(" ".repeat(13)),
-        status_symbol(log.status, theme),
-        Span::styled(
-            format!("  {attempts}  {}", latency(log.latency_ms)),
-            theme.dim,
-        ),
-    ];
-    if log.quarantined {
-        second.push(Span::styled("  quarantined", theme.status_failed));
-    }
-    if log.test {
-        second.push(Span::styled("  test", theme.dim));
-    }
-    if let Some(mrn) = patient(app, log) {
-        second.push(Span::styled(format!("  mrn {mrn}"), theme.dim));
-    }
-    [first, Line::from(second)]
 }
 
 #[cfg(test)]

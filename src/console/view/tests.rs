@@ -1,5 +1,7 @@
 //! Snapshots of the screen drawn from an `App` driven through `update`, with fixed
 //! timestamps, ids and figures (ages are measured from a fixed `NOW`).
+//! `contrast` checks every theme's drawn colour pairs against WCAG; `look` what fits at
+//! 80×24, small wordings and the feed's one-line rows.
 
 use super::*;
 use crate::client::wire::VisibleDetail;
@@ -581,7 +583,9 @@ fn production_band_is_red() {
 }
 
 mod composer;
+mod contrast;
 mod developer;
 mod fhir;
 mod help;
+mod look;
 mod organizations;

@@ -8,7 +8,7 @@ use crate::console::composer::{Composed, Draft, Named};
 use crate::model::catalog;
 use crate::model::template::{Options, Party, TemplateStyle, template_text};
 
-fn draft(env: Environment, model: &str, event: &str) -> Draft {
+pub(super) fn draft(env: Environment, model: &str, event: &str) -> Draft {
     Draft {
         environment: env,
         source: Named {
@@ -23,7 +23,7 @@ fn draft(env: Environment, model: &str, event: &str) -> Draft {
     }
 }
 
-fn template(d: &Draft) -> String {
+pub(super) fn template(d: &Draft) -> String {
     let samples = crate::console::fixtures::development_samples();
     template_text(&Options {
         event: match d.what {
@@ -43,7 +43,7 @@ fn template(d: &Draft) -> String {
 }
 
 /// A Development console with the Composer focused and `text` loaded for `d`.
-fn composing(d: Draft, text: &str) -> App {
+pub(super) fn composing(d: Draft, text: &str) -> App {
     let mut app = console(Role::Admin, d.environment);
     let vars = crate::console::fixtures::development_samples().variables();
     app.composer.load(d, text, &vars);

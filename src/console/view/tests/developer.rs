@@ -8,7 +8,7 @@ fn light() -> Theme {
     Theme::load("light", std::path::Path::new("/nonexistent")).expect("the light theme")
 }
 
-fn developer(tab: char) -> App {
+pub(super) fn developer(tab: char) -> App {
     let mut app = console(Role::Admin, Environment::Development);
     update(&mut app, key(KeyCode::Char(tab)));
     let source = app
