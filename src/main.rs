@@ -59,6 +59,10 @@ struct ConsoleArgs {
     /// Never send from the composer (it still composes, validates and copies).
     #[arg(long)]
     read_only: bool,
+    /// Leave the mouse to the terminal (its own text selection) instead of clicks and
+    /// the wheel in the console; `:mouse on|off` switches at run time.
+    #[arg(long)]
+    no_mouse: bool,
     /// Where the composer saves requests (one JSON file each, for git); default
     /// <data dir>/requests.
     #[arg(long, env = "SWITCHBOARD_COLLECTION")]

@@ -476,7 +476,7 @@ async fn remote_survives_an_engine_restart_and_sigterm_is_not_held_by_streams() 
 
     // SIGTERM with a live event stream attached: the engine still stops promptly.
     engine.terminate(Duration::from_secs(15)).await;
-    wait_for(&mut feed, |e| matches!(e, FeedEvent::Disconnected(_))).await;
+    wait_for(&mut feed, |e| matches!(e, FeedEvent::Disconnected { .. })).await;
     let refused = client.status().await;
     assert!(
         matches!(refused, Err(ClientError::Unreachable { .. })),

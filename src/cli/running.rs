@@ -144,6 +144,7 @@ pub fn console(args: ConsoleArgs) -> Result<()> {
         feed_capacity: args.feed_capacity,
         read_only: args.read_only,
         collection: collection.clone(),
+        mouse: !args.no_mouse,
     };
     if let Some(url) = &args.engine {
         // Each mistake is named before anything is sent (setup's checks).
@@ -164,7 +165,7 @@ pub fn console(args: ConsoleArgs) -> Result<()> {
                 .await
                 .map_err(|e| setup::explain_first_contact(&url, e))?;
             needs_a_terminal()?;
-            console::run::run(Arc::new(client), options(status.role)).await?;
+            console::run::terminal::in_terminal(Arc::new(client), options(status.role)).await?;
             Ok(())
         });
     }
@@ -187,7 +188,8 @@ pub fn console(args: ConsoleArgs) -> Result<()> {
             "console (local)",
             &format!("http://{addr}"),
         );
-        let result = console::run::run(Arc::new(client), options(args.role)).await;
+        let result =
+            console::run::terminal::in_terminal(Arc::new(client), options(args.role)).await;
         engine.close_streams();
         let _ = server.await;
         engine.shutdown().await;

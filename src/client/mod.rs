@@ -101,8 +101,12 @@ pub enum FeedEvent {
     Log(Box<LogRecord>),
     /// This many events were dropped because the subscriber fell behind.
     Dropped(u64),
-    /// The connection to the engine was lost; the subscription is retrying.
-    Disconnected(String),
+    /// The connection to the engine was lost (the transport's words); the subscription
+    /// tries again after `retry_in`, or at once after [`Engine::retry_now`].
+    Disconnected {
+        reason: String,
+        retry_in: std::time::Duration,
+    },
     /// The connection is back.
     Reconnected,
 }
@@ -186,4 +190,7 @@ pub trait Engine: Send + Sync {
     fn create_key(&self, new: NewKey) -> BoxFuture<'_, Result<CreatedKey, ClientError>>;
     /// Re-reads the engine's configuration file (admin role only): what changed.
     fn reload(&self) -> BoxFuture<'_, Result<wire::ReloadReport, ClientError>>;
+    /// The live feed, if it is waiting to reconnect, tries again now (the user's `r`).
+    /// An engine in the same process is never out of reach: nothing to do.
+    fn retry_now(&self) {}
 }

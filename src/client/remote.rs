@@ -16,6 +16,7 @@ use crate::model::time::format_utc;
 use crate::model::wire::path_segment as segment;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use uuid::Uuid;
@@ -29,6 +30,8 @@ pub struct Remote {
     http: reqwest::Client,
     /// For the live feed: no overall timeout.
     stream_http: reqwest::Client,
+    /// Wakes the live feeds waiting to reconnect.
+    retry: Arc<tokio::sync::Notify>,
 }
 
 impl Remote {
@@ -55,6 +58,7 @@ impl Remote {
             token,
             http: build(Some(REQUEST_TIMEOUT))?,
             stream_http: build(None)?,
+            retry: Arc::new(tokio::sync::Notify::new()),
         })
     }
 
@@ -189,6 +193,7 @@ impl Engine for Remote {
                 filter.to_string(),
                 tx.clone(),
                 ready,
+                self.retry.clone(),
             );
             // Ends with its receiver (a new filter replaces it), not at the next event.
             tokio::spawn(async move {
@@ -291,6 +296,10 @@ impl Engine for Remote {
                 .map_err(|e| self.unreachable(e))?;
             self.answer(response).await
         })
+    }
+
+    fn retry_now(&self) {
+        self.retry.notify_waiters();
     }
 
     fn act(&self, action: Action) -> BoxFuture<'_, Result<(), ClientError>> {

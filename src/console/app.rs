@@ -1,7 +1,9 @@
 //! The console's state and its one `update` function. Pure: no terminal, no engine, no
 //! tasks. Everything it wants done comes back as [`Effect`] values for the event loop.
 //! By pane: `compose`, `connections` (grouped by organization), `detail`, `feed`; `keys`
-//! has the main view's keys (leaving, help, focus, prompts) and the help overlay's.
+//! (the main view's keys: leaving, help, focus, prompts; and the help overlay's);
+//! `link` (the engine lost and retried, `ctrl-z`, answers matched to their requests by
+//! tag), `pointer` (clicks and the wheel on what the view says is there).
 
 use super::composer::Composer;
 use super::feed::FeedRing;
@@ -50,15 +52,18 @@ impl Pane {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     Subscribe(Filter),
-    LoadPage(LogQuery),
+    /// A page of history (answered with [`Msg::Page`] carrying the same tag).
+    LoadPage(Tag, LogQuery),
     /// After a reconnection: the logs of `query` (newest first, following its pages up
     /// to `max` logs), answered with [`Msg::CaughtUp`].
     CatchUp {
+        tag: Tag,
         query: LogQuery,
         max: usize,
     },
     LoadConnections(Option<Environment>),
-    OpenLog(Uuid),
+    /// One log in full (answered with [`Msg::Detail`] carrying the same tag).
+    OpenLog(Tag, Uuid),
     Act(Action),
     /// Revoke a key or admin tokens (answered with [`Msg::Info`] or [`Msg::Failed`]).
     Revoke(Revoke),
@@ -106,6 +111,12 @@ pub enum Effect {
         text: String,
         what: String,
     },
+    /// `ctrl-z`: stop until the shell's `fg`, then draw everything again.
+    Suspend,
+    /// Mouse capture on or off (`:mouse on|off`).
+    SetMouse(bool),
+    /// Skip the wait before the live feed's next reconnection attempt.
+    Reconnect,
     Quit,
 }
 
@@ -116,10 +127,10 @@ pub enum Msg {
     Status(Status),
     Environments(Vec<EnvironmentView>),
     Connections(ConnectionsView),
-    Page(LogPage),
+    Page(Tag, LogPage),
     /// The answer to [`Effect::CatchUp`]: logs newest first.
-    CaughtUp(Result<Vec<LogRecord>, String>),
-    Detail(Option<Box<VisibleDetail>>),
+    CaughtUp(Tag, Result<Vec<LogRecord>, String>),
+    Detail(Tag, Option<Box<VisibleDetail>>),
     Failed(String),
     /// The answer to [`Effect::ComposeSend`].
     Sent(Result<crate::client::send::Answer, String>),
@@ -134,6 +145,14 @@ pub enum Msg {
     /// Something worked and the user should know, e.g. "theme light".
     Info(String),
     Resize(u16, u16),
+    /// A second passed (what counts down on screen is drawn again).
+    Tick,
+    /// A click or the wheel on `hit` (see `view::pointer`), at `at`.
+    Pointer {
+        hit: Hit,
+        action: Pointer,
+        at: std::time::Instant,
+    },
 }
 
 /// The line at the bottom, when open.
@@ -185,8 +204,8 @@ pub struct App {
     pub confirm: Option<Confirm>,
     pub status: Option<Status>,
     pub notice: Option<Notice>,
-    /// Why the engine connection is down, while it is.
-    pub disconnected: Option<String>,
+    /// Why the engine connection is down and when the next attempt is, while it is.
+    pub disconnected: Option<Disconnected>,
     /// Terminal size.
     pub size: (u16, u16),
     /// Cursor for the next (older) history page; `None` when history is exhausted.
@@ -200,6 +219,12 @@ pub struct App {
     pub read_only: bool,
     /// A fixed clock for tests (templates carry the time they were made).
     pub clock: Option<chrono::DateTime<chrono::Utc>>,
+    /// Clicks and the wheel are taken (`--no-mouse`, `:mouse off`).
+    pub mouse: bool,
+    /// The last click, for double-clicks.
+    pub(crate) last_click: Option<(Hit, std::time::Instant)>,
+    /// The latest request of each kind whose answer is awaited.
+    requests: link::Requests,
     dirty: bool,
 }
 
@@ -235,6 +260,9 @@ impl App {
             composer: Composer::default(),
             read_only: false,
             clock: None,
+            mouse: true,
+            last_click: None,
+            requests: link::Requests::default(),
             dirty: true,
         };
         let effects = app.choose_environment(Environment::Development);
@@ -302,9 +330,12 @@ impl App {
         self.older = None;
         self.loading_older = true;
         self.held = None;
+        // A catch-up asked under the old filter is of no use now.
+        self.requests.catch_up = None;
+        let tag = self.requests.page();
         vec![
             Effect::Subscribe(self.scoped_filter.clone()),
-            Effect::LoadPage(self.page_query(None)),
+            Effect::LoadPage(tag, self.page_query(None)),
         ]
     }
 
@@ -345,6 +376,9 @@ impl App {
         // ctrl-c quits from anywhere, even a prompt or the editor.
         if keymap::lookup(Context::Always, &key) == Some(Command::ForceQuit) {
             return Some(vec![Effect::Quit]);
+        }
+        if let Some(effects) = self.link_key(key) {
+            return Some(effects);
         }
         if let Some(confirm) = self.confirm.take() {
             return Some(
@@ -476,8 +510,10 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             None => return Vec::new(),
         },
         Msg::Feed(event) => app.on_feed(event),
-        Msg::CaughtUp(found) => {
-            app.on_caught_up(found);
+        answer @ (Msg::Page(..) | Msg::Detail(..) | Msg::CaughtUp(..)) => {
+            if app.on_tagged(answer).is_none() {
+                return Vec::new();
+            }
             Vec::new()
         }
         Msg::Status(status) => {
@@ -509,14 +545,6 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
                 .min(view.destinations.len().saturating_sub(1));
             app.connections = Some(view);
             app.connections_arrived();
-            Vec::new()
-        }
-        Msg::Page(page) => {
-            app.on_page(page);
-            Vec::new()
-        }
-        Msg::Detail(found) => {
-            app.on_detail(found);
             Vec::new()
         }
         Msg::Failed(message) => {
@@ -551,6 +579,13 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             app.size = (w, h);
             Vec::new()
         }
+        // Only a countdown on screen needs the clock.
+        Msg::Tick if app.disconnected.is_none() => return Vec::new(),
+        Msg::Tick => Vec::new(),
+        Msg::Pointer { hit, action, at } => match app.on_pointer(hit, action, at) {
+            Some(effects) => effects,
+            None => return Vec::new(),
+        },
     };
     app.dirty = true;
     effects
@@ -563,10 +598,14 @@ mod detail;
 mod developer;
 mod feed;
 mod keys;
+mod link;
+mod pointer;
 
 pub use compose::lists::HISTORY_PAGE;
 pub use detail::{BodySide, Confirm, Detail};
 pub use developer::{CreateKind, DevTab, Developer, KeyRow};
+pub use link::{Disconnected, Tag};
+pub use pointer::{DOUBLE_CLICK, Hit, Pointer};
 
 #[cfg(test)]
 mod tests;

@@ -36,7 +36,7 @@ impl InputGate {
     }
 
     /// Closes the gate and waits (bounded) until the input thread is parked.
-    fn close(&self) {
+    pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::Release);
         for _ in 0..40 {
             if self.parked.load(Ordering::Acquire) {
@@ -46,7 +46,7 @@ impl InputGate {
         }
     }
 
-    fn open(&self) {
+    pub(crate) fn open(&self) {
         self.closed.store(false, Ordering::Release);
     }
 }

@@ -260,14 +260,24 @@ impl FeedRing {
     /// Frozen: the same rows as before, scrolled just enough to keep the selection in
     /// view. Remembers `height` as the PgUp/PgDn step (as ratatui's `ListState` does).
     pub fn visible(&mut self, height: usize) -> (usize, usize) {
-        let len = self.rows.len();
         if height > 0 {
             self.page = height;
         }
+        let (top, end) = self.shown(height);
+        if let Some(f) = &mut self.frozen {
+            f.top = self.offset + top as i64;
+        }
+        (top, end)
+    }
+
+    /// What [`visible`](Self::visible) shows for `height`, moving nothing: what is
+    /// under a click is what the last frame drew.
+    pub fn shown(&self, height: usize) -> (usize, usize) {
+        let len = self.rows.len();
         let Some(selected) = self.selected() else {
             return (0, 0);
         };
-        let Some(mut f) = self.frozen else {
+        let Some(f) = self.frozen else {
             return (len.saturating_sub(height), len);
         };
         let mut top = self.clamp(f.top);
@@ -278,9 +288,14 @@ impl FeedRing {
         }
         // Never leave empty space below when rows could fill it.
         top = top.min(len.saturating_sub(height));
-        f.top = self.offset + top as i64;
-        self.frozen = Some(f);
         (top, (top + height).min(len))
+    }
+
+    /// A clicked row: selected (freezing the view, unless it is the newest row).
+    pub fn select_row(&mut self, pos: usize) {
+        if pos < self.rows.len() {
+            self.select(pos);
+        }
     }
 
     fn evict_oldest(&mut self) {

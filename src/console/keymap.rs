@@ -109,6 +109,10 @@ pub enum Command {
     Quit,
     /// `ctrl-c`: quit at once, from anywhere.
     ForceQuit,
+    /// `ctrl-z` outside text: hand the terminal back to the shell until `fg`.
+    Suspend,
+    /// `r` while the engine is out of reach: try again now.
+    Reconnect,
     /// `esc`: close, cancel or leave what is open; never quits.
     Back,
     Help,
@@ -341,6 +345,21 @@ pub fn lookup(context: Context, key: &KeyEvent) -> Option<Command> {
         .flat_map(|r| r.keys)
         .find(|(k, _)| k.matches(key))
         .map(|&(_, command)| command)
+}
+
+/// A key that gives `command` in `context` (the first bound), e.g. for the mouse's
+/// wheel and double-click to act exactly as the keys do.
+pub fn key_for(context: Context, command: Command) -> Option<KeyEvent> {
+    let (key, _) = rows(context)
+        .iter()
+        .flat_map(|r| r.keys)
+        .find(|(_, c)| *c == command)?;
+    let modifiers = if key.ctrl {
+        KeyModifiers::CONTROL
+    } else {
+        KeyModifiers::NONE
+    };
+    Some(KeyEvent::new(key.code, modifiers))
 }
 
 /// The first of `contexts` that binds `key`, and its command.

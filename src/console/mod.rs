@@ -8,7 +8,10 @@
 //! - [`feed`]: the bounded ring of live-feed rows with follow/freeze and selection.
 //! - [`prompt`]: the bottom line's editor and the `:` commands.
 //! - [`keymap`]: every key binding in one table, read by the handlers, help and hints.
-//! - [`view`]: drawing the screen from the state; [`theme`]: its semantic colours.
+//! - [`view`]: drawing the screen from the state (and what is under a click);
+//!   [`theme`]: its semantic colours.
+//! - [`run`]: the event loop on any ratatui backend, and `run::terminal`, the real
+//!   terminal around it (raw mode, input thread, `$EDITOR`, `ctrl-z`, the mouse).
 //! - [`app`]: panes, environment scope, filter line, detail view, confirmations, the
 //!   `:` commands' effects (`app::commands`) and the Developer view of keys and endpoints
 //!   (`app::developer`).

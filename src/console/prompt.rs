@@ -132,10 +132,12 @@ pub enum Command {
     Jwks(String),
     /// Re-read the engine's configuration file (admin role).
     Reload,
+    /// `mouse on` / `mouse off`: clicks and the wheel, or the terminal's own selection.
+    Mouse(bool),
     Quit,
 }
 
-const USAGE: &str = "commands: env NAME, filter EXPR, theme NAME, pause DEST, resume DEST, compose [MODEL EVENT], compose FHIR [RESOURCE search|MESSAGE], revoke-key KEY, revoke-token NAME, keys, endpoints, jwks PATH, reload, quit";
+const USAGE: &str = "commands: env NAME, filter EXPR, theme NAME, pause DEST, resume DEST, compose [MODEL EVENT], compose FHIR [RESOURCE search|MESSAGE], revoke-key KEY, revoke-token NAME, keys, endpoints, jwks PATH, reload, mouse on|off, quit";
 
 /// `compose FHIR …` (or `compose FHIR.Patient search`); `None` when the words name no
 /// FHIR request, for the catalog to parse.
@@ -209,6 +211,11 @@ impl Command {
             "jwks" => needs("a JWKS file's path", "jwks ~/keys/jwks.json").map(Command::Jwks),
             "reload" if rest.is_empty() => Ok(Command::Reload),
             "reload" => Err("reload takes nothing after it".into()),
+            "mouse" => match rest.to_ascii_lowercase().as_str() {
+                "on" => Ok(Command::Mouse(true)),
+                "off" => Ok(Command::Mouse(false)),
+                _ => Err("mouse takes on or off: mouse off lets the terminal select text".into()),
+            },
             "quit" | "q" if rest.is_empty() => Ok(Command::Quit),
             "quit" | "q" => Err("quit takes nothing after it".into()),
             "" => Err(USAGE.into()),
@@ -323,6 +330,9 @@ mod tests {
                 .contains("API key")
         );
         assert_eq!(Command::parse("quit"), Ok(Command::Quit));
+        assert_eq!(Command::parse("mouse off"), Ok(Command::Mouse(false)));
+        assert_eq!(Command::parse("mouse ON"), Ok(Command::Mouse(true)));
+        assert!(Command::parse("mouse").is_err());
         assert_eq!(Command::parse("q"), Ok(Command::Quit));
     }
 

@@ -1,30 +1,30 @@
-//! The console's event loop: the terminal, the input thread, the effects carried out
-//! through the `Engine` trait (`run::effects`), and the frame pacing.
+//! The console's event loop, on any ratatui backend: input events from a stream, the
+//! effects carried out through the `Engine` trait (`run::effects`), and the frame
+//! pacing. [`run`] is the loop itself, driven in process by tests with a `TestBackend`
+//! and scripted events; [`terminal::in_terminal`] wraps it for a real terminal
+//! (crossterm, raw mode, the alternate screen, the input thread, suspending).
 //!
-//! Workers (input, feed subscription, answers to requests, periodic refresh) only send
-//! small messages. The loop waits for one, drains everything else pending, applies it
-//! all with [`update`], then draws at most once per [`FRAME_INTERVAL`] and only when
-//! something visible changed. Frames are wrapped in synchronized output so a slow SSH
-//! link never shows half a frame. The terminal is restored on every exit path, panics
-//! included.
+//! Workers (feed subscription, answers to requests, periodic refresh) only send small
+//! messages. The loop waits for one message or input event, drains everything else
+//! pending, applies it all with [`update`], then draws at most once per
+//! [`FRAME_INTERVAL`] and only when something visible changed.
 
 mod effects;
+pub mod terminal;
 
 use super::app::{App, Effect, Msg, update};
-use super::external::{INPUT_POLL, InputGate, edit};
 use super::feed::FeedRing;
 use super::theme::Theme;
 use super::view;
 use crate::client::send::Sender;
 use crate::client::{ClientError, Engine};
 use crate::model::Role;
-use crossterm::ExecutableCommand;
-use crossterm::terminal::{
-    BeginSynchronizedUpdate, EndSynchronizedUpdate, EnterAlternateScreen, LeaveAlternateScreen,
-    disable_raw_mode, enable_raw_mode,
-};
+use crossterm::event::Event;
 use effects::Effects;
-use std::io::{Stdout, Write};
+use futures_util::{FutureExt, Stream, StreamExt};
+use ratatui::Terminal;
+use ratatui::backend::Backend;
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -36,7 +36,9 @@ use tokio_util::task::TaskTracker;
 pub const FRAME_INTERVAL: Duration = Duration::from_millis(16);
 /// How often status, environments and connections are refreshed.
 pub const REFRESH_INTERVAL: Duration = Duration::from_secs(1);
-/// Messages waiting for the loop; workers wait (input) or drop (refresh) beyond it.
+/// How often the clock ticks for what counts down on screen (the reconnection).
+pub const TICK_INTERVAL: Duration = Duration::from_secs(1);
+/// Messages waiting for the loop; workers wait (answers) or drop (refresh) beyond it.
 pub const MESSAGE_QUEUE: usize = 8192;
 pub use effects::EFFECTS_DRAIN;
 
@@ -58,77 +60,33 @@ pub struct ConsoleOptions {
     pub read_only: bool,
     /// The saved-requests directory.
     pub collection: std::path::PathBuf,
+    /// Clicks and the wheel (`--no-mouse` turns them off; `:mouse on|off` at run time).
+    pub mouse: bool,
 }
 
-/// Puts the terminal back however the console ends.
-struct TerminalGuard;
-
-impl TerminalGuard {
-    fn enter(out: &mut Stdout) -> std::io::Result<TerminalGuard> {
-        enable_raw_mode()?;
-        out.execute(EnterAlternateScreen)?;
-        out.execute(crossterm::cursor::Hide)?;
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            restore();
-            previous(info);
-        }));
-        Ok(TerminalGuard)
+/// What the loop needs of the terminal beyond drawing: a real terminal
+/// ([`terminal::in_terminal`]) does these; a test stands in with its own.
+pub trait Host: Send {
+    /// Before and after one frame (a real terminal wraps it in synchronized output).
+    fn begin_frame(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
-}
-
-fn restore() {
-    let mut out = std::io::stdout();
-    let _ = out.execute(EndSynchronizedUpdate);
-    let _ = out.execute(crossterm::cursor::Show);
-    let _ = out.execute(LeaveAlternateScreen);
-    let _ = disable_raw_mode();
-}
-
-impl Drop for TerminalGuard {
-    fn drop(&mut self) {
-        restore();
+    fn end_frame(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
+    /// Hands the terminal to `$EDITOR` with `text`; what it saved.
+    fn edit(&mut self, text: &str) -> Result<String, String>;
+    /// `ctrl-z`: gives the terminal back and stops until the shell's `fg`.
+    fn suspend(&mut self) -> std::io::Result<()>;
+    /// Mouse capture on or off.
+    fn set_mouse(&mut self, on: bool) -> std::io::Result<()>;
+    /// Writes an escape sequence to the terminal (OSC 52 for copies).
+    fn write_sequence(&mut self, sequence: &str) -> std::io::Result<()>;
 }
 
-/// Reads terminal input on its own thread (crossterm's read blocks). Polls, so it can
-/// park behind the gate while `$EDITOR` owns the terminal.
-fn spawn_input(tx: mpsc::Sender<Msg>, gate: Arc<InputGate>) {
-    std::thread::spawn(move || {
-        loop {
-            if gate.is_closed() {
-                gate.park();
-                std::thread::sleep(INPUT_POLL);
-                continue;
-            }
-            gate.unpark();
-            match crossterm::event::poll(INPUT_POLL) {
-                Ok(true) => {}
-                Ok(false) => {
-                    if tx.is_closed() {
-                        return;
-                    }
-                    continue;
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "terminal input failed");
-                    return;
-                }
-            }
-            let msg = match crossterm::event::read() {
-                Ok(crossterm::event::Event::Key(key)) => Msg::Key(key),
-                Ok(crossterm::event::Event::Resize(w, h)) => Msg::Resize(w, h),
-                Ok(_) => continue,
-                Err(e) => {
-                    tracing::error!(error = %e, "terminal input failed");
-                    return;
-                }
-            };
-            if tx.blocking_send(msg).is_err() {
-                return;
-            }
-        }
-    });
+/// A backend's error as the console's.
+fn drawing(e: impl std::fmt::Display) -> ConsoleError {
+    ConsoleError::Terminal(std::io::Error::other(e.to_string()))
 }
 
 /// Refreshes status, environments and connections every [`REFRESH_INTERVAL`]; drops
@@ -164,36 +122,163 @@ fn spawn_refresh(effects: &Effects, env: tokio::sync::watch::Receiver<crate::mod
     });
 }
 
-fn draw(
-    terminal: &mut ratatui::DefaultTerminal,
+fn draw<B: Backend>(
+    terminal: &mut Terminal<B>,
+    host: &mut dyn Host,
     app: &mut App,
     theme: &Theme,
-) -> std::io::Result<()> {
-    let mut out = std::io::stdout();
-    out.execute(BeginSynchronizedUpdate)?;
-    let result = terminal
-        .draw(|frame| view::draw(frame, app, theme))
-        .map(|_| ());
-    out.execute(EndSynchronizedUpdate)?;
-    out.flush()?;
-    result
+) -> Result<(), ConsoleError> {
+    host.begin_frame()?;
+    let result = terminal.draw(|frame| view::draw(frame, app, theme));
+    host.end_frame()?;
+    result.map(|_| ()).map_err(drawing)
 }
 
-/// Runs the console until the user quits.
-pub async fn run(client: Arc<dyn Engine>, options: ConsoleOptions) -> Result<(), ConsoleError> {
-    let mut stdout = std::io::stdout();
-    let _guard = TerminalGuard::enter(&mut stdout)?;
-    let backend = ratatui::backend::CrosstermBackend::new(std::io::stdout());
-    let mut terminal = ratatui::Terminal::new(backend)?;
-    terminal.clear()?;
+/// One thing for the loop: a worker's message, an input event, or the clock.
+enum Incoming {
+    Msg(Msg),
+    Input(Event),
+    Tick,
+    /// The input stream ended: nobody can type any more.
+    InputEnded,
+}
 
+/// An input event as the app's message (the view says what a mouse event landed on).
+fn apply_input(app: &mut App, event: Event) -> Vec<Effect> {
+    let msg = match event {
+        Event::Key(key) => Msg::Key(key),
+        Event::Resize(w, h) => Msg::Resize(w, h),
+        Event::Mouse(m) if app.mouse => match view::pointer(app, m, std::time::Instant::now()) {
+            Some(msg) => msg,
+            None => return Vec::new(),
+        },
+        _ => return Vec::new(),
+    };
+    update(app, msg)
+}
+
+/// The clipboard: OSC 52 through the terminal, which works over SSH.
+fn copy(host: &mut dyn Host, text: &str, what: &str) -> Msg {
+    match crate::console::clipboard::osc52(text) {
+        Ok(sequence) => match host.write_sequence(&sequence) {
+            Ok(()) => Msg::Info(format!(
+                "copied {what} ({} bytes) to the clipboard",
+                text.len()
+            )),
+            Err(e) => Msg::Failed(format!("copy failed: {e}")),
+        },
+        Err(e) => Msg::Failed(format!("not copied: {e}")),
+    }
+}
+
+/// Waits for the next message or input event (or the frame slot `frame_due`, or the
+/// clock), then takes everything else already pending.
+async fn next_batch<I>(
+    rx: &mut mpsc::Receiver<Msg>,
+    input: &mut I,
+    tick: &mut tokio::time::Interval,
+    frame_due: Option<Instant>,
+) -> Vec<Incoming>
+where
+    I: Stream<Item = Event> + Unpin,
+{
+    let first = tokio::select! {
+        msg = rx.recv() => msg.map(Incoming::Msg),
+        event = input.next() => Some(event.map_or(Incoming::InputEnded, Incoming::Input)),
+        _ = tick.tick() => Some(Incoming::Tick),
+        _ = tokio::time::sleep_until(frame_due.unwrap_or_else(Instant::now)), if frame_due.is_some() => None,
+    };
+    let mut pending: Vec<Incoming> = first.into_iter().collect();
+    while let Ok(more) = rx.try_recv() {
+        pending.push(Incoming::Msg(more));
+    }
+    while let Some(event) = input.next().now_or_never() {
+        let Some(event) = event else {
+            pending.push(Incoming::InputEnded);
+            break;
+        };
+        pending.push(Incoming::Input(event));
+    }
+    pending
+}
+
+/// What the loop does after an effect.
+enum Next {
+    Answer(Msg),
+    Nothing,
+    Quit,
+}
+
+/// The loop's own things an effect may need.
+struct Here<'a> {
+    host: &'a mut dyn Host,
+    theme: &'a mut Theme,
+    themes_dir: &'a std::path::Path,
+}
+
+/// Carries out one effect: the terminal's and the theme's here, the rest as tasks.
+fn carry_out<B: Backend>(
+    effect: Effect,
+    terminal: &mut Terminal<B>,
+    here: &mut Here<'_>,
+    effects: &mut Effects,
+) -> Result<Next, ConsoleError> {
+    Ok(Next::Answer(match effect {
+        Effect::EditExternally(text) => {
+            let edited = here.host.edit(&text);
+            // The editor drew over everything: the next frame is drawn whole.
+            terminal.clear().map_err(drawing)?;
+            Msg::Edited(edited)
+        }
+        Effect::SetTheme(name) => match Theme::load(&name, here.themes_dir) {
+            Ok(chosen) => {
+                *here.theme = chosen;
+                Msg::Info(format!("theme {}", here.theme.name))
+            }
+            Err(e) => Msg::Failed(e.to_string()),
+        },
+        Effect::Copy { text, what } => copy(here.host, &text, &what),
+        Effect::Suspend => {
+            here.host.suspend()?;
+            // Back from `fg`: whatever the shell drew is gone, draw it all.
+            terminal.clear().map_err(drawing)?;
+            return Ok(Next::Nothing);
+        }
+        Effect::SetMouse(on) => match here.host.set_mouse(on) {
+            Ok(()) => Msg::Info(format!("mouse {}", if on { "on" } else { "off" })),
+            Err(e) => Msg::Failed(format!("the mouse could not be set: {e}")),
+        },
+        other => {
+            return Ok(if effects.apply(other) {
+                Next::Nothing
+            } else {
+                Next::Quit
+            });
+        }
+    }))
+}
+
+/// Runs the console on `terminal` with `input` until the user quits (or the input
+/// ends). `host` does what needs the real terminal: `$EDITOR`, suspending, the mouse,
+/// copies.
+pub async fn run<B, I>(
+    terminal: &mut Terminal<B>,
+    mut input: I,
+    host: &mut dyn Host,
+    client: Arc<dyn Engine>,
+    options: ConsoleOptions,
+) -> Result<(), ConsoleError>
+where
+    B: Backend,
+    I: Stream<Item = Event> + Unpin,
+{
     let (tx, mut rx) = mpsc::channel(MESSAGE_QUEUE);
-    let gate = Arc::new(InputGate::default());
-    spawn_input(tx.clone(), gate.clone());
     let (mut app, initial) = App::new(options.role, client.address());
     app.feed = FeedRing::new(options.feed_capacity);
     app.read_only = options.read_only;
-    let size = terminal.size()?;
+    app.mouse = options.mouse;
+    host.set_mouse(app.mouse)?;
+    let size = terminal.size().map_err(drawing)?;
     update(&mut app, Msg::Resize(size.width, size.height));
     let (env_tx, env_rx) = tokio::sync::watch::channel(app.environment);
     let sender = Arc::new(Sender::new(&app.platform_url())?);
@@ -212,42 +297,35 @@ pub async fn run(client: Arc<dyn Engine>, options: ConsoleOptions) -> Result<(),
     }
 
     let mut theme = options.theme.clone();
-    draw(&mut terminal, &mut app, &theme)?;
+    terminal.clear().map_err(drawing)?;
+    draw(terminal, host, &mut app, &theme)?;
     let mut last_frame = Instant::now();
+    let mut tick = tokio::time::interval(TICK_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         // Wait for work, or for the next frame slot if a change is waiting to be drawn.
-        let msg = if app.is_dirty() {
-            tokio::select! {
-                msg = rx.recv() => msg,
-                _ = tokio::time::sleep_until(last_frame + FRAME_INTERVAL) => None,
-            }
-        } else {
-            rx.recv().await
-        };
-        let mut pending: Vec<Msg> = msg.into_iter().collect();
-        while let Ok(more) = rx.try_recv() {
-            pending.push(more);
-        }
-        for msg in pending {
-            let mut queue = std::collections::VecDeque::from(update(&mut app, msg));
+        let frame_due = app.is_dirty().then_some(last_frame + FRAME_INTERVAL);
+        let pending = next_batch(&mut rx, &mut input, &mut tick, frame_due).await;
+        for incoming in pending {
+            let mut queue = VecDeque::from(match incoming {
+                Incoming::Msg(msg) => update(&mut app, msg),
+                Incoming::Input(event) => apply_input(&mut app, event),
+                Incoming::Tick => update(&mut app, Msg::Tick),
+                Incoming::InputEnded => vec![Effect::Quit],
+            });
             while let Some(effect) = queue.pop_front() {
-                if let Effect::EditExternally(text) = &effect {
-                    let edited = tokio::task::block_in_place(|| edit(text, &gate));
-                    // The editor drew over everything: the next frame is drawn whole.
-                    terminal.clear()?;
-                    queue.extend(update(&mut app, Msg::Edited(edited)));
-                } else if let Effect::SetTheme(name) = &effect {
-                    let answer = match Theme::load(name, &options.themes_dir) {
-                        Ok(chosen) => {
-                            theme = chosen;
-                            Msg::Info(format!("theme {}", theme.name))
-                        }
-                        Err(e) => Msg::Failed(e.to_string()),
-                    };
-                    queue.extend(update(&mut app, answer));
-                } else if !effects.apply(effect) {
-                    effects.finish().await;
-                    return Ok(());
+                let mut here = Here {
+                    host: &mut *host,
+                    theme: &mut theme,
+                    themes_dir: &options.themes_dir,
+                };
+                match carry_out(effect, terminal, &mut here, &mut effects)? {
+                    Next::Answer(msg) => queue.extend(update(&mut app, msg)),
+                    Next::Nothing => {}
+                    Next::Quit => {
+                        effects.finish().await;
+                        return Ok(());
+                    }
                 }
             }
         }
@@ -256,7 +334,7 @@ pub async fn run(client: Arc<dyn Engine>, options: ConsoleOptions) -> Result<(),
         }
         if app.is_dirty() && last_frame.elapsed() >= FRAME_INTERVAL {
             app.take_dirty();
-            draw(&mut terminal, &mut app, &theme)?;
+            draw(terminal, host, &mut app, &theme)?;
             last_frame = Instant::now();
         }
     }

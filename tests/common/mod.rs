@@ -6,6 +6,7 @@
 
 pub mod bin;
 pub mod jwt;
+pub mod screen;
 pub mod tmux;
 
 use axum::Router;

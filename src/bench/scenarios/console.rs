@@ -18,7 +18,7 @@ use crate::bench::report::Report;
 use crate::bench::serve::{self, EngineProcess, TempDir};
 use crate::bench::{BenchError, Result, Scenario, new_report};
 use crate::client::{FeedEvent, Status};
-use crate::console::app::{App, Msg, update};
+use crate::console::app::{App, Effect, Msg, update};
 use crate::console::theme::Theme;
 use crate::console::view;
 use crate::engine::config::{DeliveryMode, DeliveryPolicy, Destination, VerificationMethod};
@@ -91,7 +91,15 @@ fn draw_under_load(duration: Duration) -> Result<(Latencies, f64, usize)> {
     let theme = Theme::dark();
     let mut terminal =
         Terminal::new(TestBackend::new(200, 50)).map_err(|e| BenchError::new("terminal", e))?;
-    let (mut app, _) = App::new(Role::Admin, "127.0.0.1:8443".into());
+    let (mut app, first) = App::new(Role::Admin, "127.0.0.1:8443".into());
+    // The first page answers the request the console made for it.
+    let tag = first
+        .iter()
+        .find_map(|e| match e {
+            Effect::LoadPage(tag, _) => Some(*tag),
+            _ => None,
+        })
+        .unwrap_or_default();
     update(&mut app, Msg::Resize(200, 50));
     let status = |s: u64| {
         Msg::Status(Status {
@@ -112,10 +120,13 @@ fn draw_under_load(duration: Duration) -> Result<(Latencies, f64, usize)> {
     let next = history.last().map(|l| l.id);
     update(
         &mut app,
-        Msg::Page(LogPage {
-            logs: history,
-            next,
-        }),
+        Msg::Page(
+            tag,
+            LogPage {
+                logs: history,
+                next,
+            },
+        ),
     );
     // Fill the ring, as a console open for a while on a busy engine has it.
     let capacity = app.feed.capacity() as u64;

@@ -42,6 +42,10 @@ impl App {
                 self.role.as_str()
             )),
             Command::Reload => vec![Effect::Reload],
+            Command::Mouse(on) => {
+                self.mouse = on;
+                vec![Effect::SetMouse(on)]
+            }
             Command::Quit => self.quit(),
         }
     }

@@ -27,7 +27,7 @@ impl App {
                 }
             }
             FeedEvent::Dropped(n) => self.feed.note_dropped(n),
-            FeedEvent::Disconnected(reason) => self.disconnected = Some(reason),
+            FeedEvent::Disconnected { reason, retry_in } => self.on_disconnected(reason, retry_in),
             FeedEvent::Reconnected => {
                 self.disconnected = None;
                 return self.catch_up();
@@ -47,6 +47,7 @@ impl App {
         };
         self.held = Some(Vec::new());
         vec![Effect::CatchUp {
+            tag: self.requests.catch_up(),
             query: LogQuery {
                 since,
                 ..self.page_query(None)
@@ -120,7 +121,7 @@ impl App {
                 let row = self.feed.selected_log()?.clone();
                 let log_id = row.id;
                 self.detail = Some(Detail::new(row));
-                return Some(vec![Effect::OpenLog(log_id)]);
+                return Some(vec![Effect::OpenLog(self.requests.detail(), log_id)]);
             }
             _ => return None,
         }
@@ -131,7 +132,10 @@ impl App {
         match self.older {
             Some(before) if !self.loading_older && !self.feed.is_full() => {
                 self.loading_older = true;
-                vec![Effect::LoadPage(self.page_query(Some(before)))]
+                vec![Effect::LoadPage(
+                    self.requests.page(),
+                    self.page_query(Some(before)),
+                )]
             }
             _ => Vec::new(),
         }

@@ -73,7 +73,7 @@ fn detail_open(role: Role, env: Environment) -> App {
     row(&mut app, 1);
     assert_eq!(
         send(&mut app, [key(KeyCode::Enter)]),
-        vec![Effect::OpenLog(Uuid::from_u128(1))]
+        vec![Effect::OpenLog(app.detail_tag(), Uuid::from_u128(1))]
     );
     app
 }
@@ -88,7 +88,7 @@ fn starts_on_development_with_subscription_connections_and_first_page() {
         vec![
             Effect::Subscribe(scoped("env:development")),
             Effect::LoadConnections(Some(Environment::Development)),
-            Effect::LoadPage(page_query(Environment::Development)),
+            Effect::LoadPage(app.page_tag(), page_query(Environment::Development)),
         ]
     );
 }
@@ -175,7 +175,7 @@ fn enter_applies_a_valid_filter_scoped_to_the_environment() {
         effects,
         vec![
             Effect::Subscribe(scoped("status:failed dm:PatientAdmin env:development")),
-            Effect::LoadPage(page_query(Environment::Development)),
+            Effect::LoadPage(app.page_tag(), page_query(Environment::Development)),
         ]
     );
     assert!(app.prompt.is_none());
@@ -205,7 +205,10 @@ fn a_filter_naming_another_environment_moves_the_console_there() {
     let effects = send(&mut app, [key(KeyCode::Enter)]);
     assert_eq!(app.environment, Environment::Production);
     assert!(effects.contains(&Effect::LoadConnections(Some(Environment::Production))));
-    assert!(effects.contains(&Effect::LoadPage(page_query(Environment::Production))));
+    assert!(effects.contains(&Effect::LoadPage(
+        app.page_tag(),
+        page_query(Environment::Production)
+    )));
     let subscribed = effects
         .iter()
         .find_map(|e| match e {
@@ -280,13 +283,14 @@ fn k_at_the_oldest_row_asks_for_older_history_once() {
         ],
         next: Some(older),
     };
-    update(&mut app, Msg::Page(page));
+    let tag = app.page_tag();
+    update(&mut app, Msg::Page(tag, page));
     assert_eq!(app.feed.len(), 2);
     send(&mut app, [ch('g')]);
     let effects = send(&mut app, [ch('k'), ch('k')]);
     let mut query = page_query(Environment::Development);
     query.before = Some(older);
-    assert_eq!(effects, vec![Effect::LoadPage(query)]);
+    assert_eq!(effects, vec![Effect::LoadPage(app.page_tag(), query)]);
 }
 
 #[test]
@@ -302,9 +306,15 @@ fn dropped_events_are_counted_and_disconnects_shown() {
     assert_eq!(app.feed.dropped(), 10);
     update(
         &mut app,
-        Msg::Feed(FeedEvent::Disconnected("refused".into())),
+        Msg::Feed(FeedEvent::Disconnected {
+            reason: "refused".into(),
+            retry_in: std::time::Duration::from_secs(2),
+        }),
     );
-    assert_eq!(app.disconnected.as_deref(), Some("refused"));
+    assert_eq!(
+        app.disconnected.as_ref().map(|d| d.reason.as_str()),
+        Some("refused")
+    );
     update(&mut app, Msg::Feed(FeedEvent::Reconnected));
     assert_eq!(app.disconnected, None);
 }
@@ -339,7 +349,7 @@ fn choosing_an_environment_in_its_pane_rescopes_everything() {
         vec![
             Effect::Subscribe(scoped("status:failed env:production")),
             Effect::LoadConnections(Some(Environment::Production)),
-            Effect::LoadPage(page_query(Environment::Production)),
+            Effect::LoadPage(app.page_tag(), page_query(Environment::Production)),
         ]
     );
     assert_eq!(app.environment, Environment::Production);
@@ -384,7 +394,7 @@ fn commands_return_their_effects() {
         run(&mut app, "filter dst:Billing"),
         vec![
             Effect::Subscribe(scoped("dst:Billing env:development")),
-            Effect::LoadPage(page_query(Environment::Development)),
+            Effect::LoadPage(app.page_tag(), page_query(Environment::Development)),
         ]
     );
     assert!(run(&mut app, "filter colour:red").is_empty());
@@ -463,10 +473,16 @@ fn a_reconnection_loads_what_was_missed_in_order_without_duplicates() {
             Msg::Feed(FeedEvent::Log(Box::new(timed(n, status)))),
         );
     }
-    update(&mut app, Msg::Feed(FeedEvent::Disconnected("reset".into())));
+    update(
+        &mut app,
+        Msg::Feed(FeedEvent::Disconnected {
+            reason: "reset".into(),
+            retry_in: std::time::Duration::from_secs(1),
+        }),
+    );
     let effects = update(&mut app, Msg::Feed(FeedEvent::Reconnected));
     // From the oldest row still in flight (2), not only from the newest (3).
-    let Some(Effect::CatchUp { query, max }) = effects.first() else {
+    let Some(Effect::CatchUp { query, max, .. }) = effects.first() else {
         panic!("{effects:?}")
     };
     assert_eq!(query.since, Some(timed(2, LogStatus::Pending).created_at));
@@ -488,7 +504,8 @@ fn a_reconnection_loads_what_was_missed_in_order_without_duplicates() {
         timed(3, LogStatus::Succeeded),
         timed(2, LogStatus::Succeeded),
     ];
-    update(&mut app, Msg::CaughtUp(Ok(history)));
+    let tag = app.catch_up_tag();
+    update(&mut app, Msg::CaughtUp(tag, Ok(history)));
     let ids: Vec<u128> = app
         .feed
         .rows(0, app.feed.len())
@@ -519,7 +536,8 @@ fn a_failed_catch_up_still_releases_the_held_live_rows() {
         Msg::Feed(FeedEvent::Log(Box::new(timed(1, LogStatus::Pending)))),
     );
     assert_eq!(app.feed.len(), 0);
-    update(&mut app, Msg::CaughtUp(Err("refused".into())));
+    let tag = app.catch_up_tag();
+    update(&mut app, Msg::CaughtUp(tag, Err("refused".into())));
     assert_eq!(app.feed.len(), 1);
     assert!(matches!(&app.notice, Some(Notice::Error(m)) if m.contains("refused")));
 }
@@ -527,3 +545,5 @@ fn a_failed_catch_up_still_releases_the_held_live_rows() {
 mod detail;
 mod developer;
 mod keys;
+mod link;
+mod pointer;

@@ -4,12 +4,32 @@
 use super::{C, ENDS, KC, MOVE, PAGES, Row, ch, ctrl, k, row};
 use super::{HELP_ROW, TREE};
 
-pub(super) const ALWAYS: &[Row] = &[row(
-    "ctrl-c",
-    "quit at once, from anywhere (the terminal is restored)",
-    None,
-    &[(ctrl('c'), C::ForceQuit)],
-)];
+pub(super) const ALWAYS: &[Row] = &[
+    row(
+        "ctrl-c",
+        "quit at once, from anywhere (the terminal is restored)",
+        None,
+        &[(ctrl('c'), C::ForceQuit)],
+    ),
+    row(
+        "ctrl-z",
+        "suspend to the shell (fg comes back); undo while editing",
+        None,
+        &[(ctrl('z'), C::Suspend)],
+    ),
+    row(
+        "r",
+        "while the engine is unreachable: try again now",
+        None,
+        &[(ch('r'), C::Reconnect)],
+    ),
+    row(
+        "mouse",
+        "click focuses and selects, double-click opens, wheel scrolls (:mouse off)",
+        None,
+        &[],
+    ),
+];
 
 pub(super) const GLOBAL: &[Row] = &[
     row(
@@ -34,7 +54,7 @@ pub(super) const GLOBAL: &[Row] = &[
     ),
     row(
         ":",
-        "command line: env, filter, theme, pause, resume, compose, quit",
+        "command line: env, filter, theme, pause, resume, compose, mouse on|off, quit",
         None,
         &[(ch(':'), C::CommandLine)],
     ),

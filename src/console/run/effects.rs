@@ -1,7 +1,7 @@
 //! Effects carried out for the loop: each becomes a task that asks the engine (through
 //! the `Engine` trait), the composer's sender or the saved-request files, and answers
-//! with one [`Msg`]. Grouped by what they reach: the engine's history and delivery, the
-//! composer's ways out, and the terminal (the clipboard).
+//! with one [`Msg`]. Grouped by what they reach: the engine's history and delivery, and
+//! the composer's ways out. What needs the terminal is the loop's (`run::Host`).
 
 use crate::client::Engine;
 use crate::client::send::Sender;
@@ -9,7 +9,6 @@ use crate::client::wire::{NewKey, NewKeyKind};
 use crate::console::app::{CreateKind, Effect, HISTORY_PAGE, Msg};
 use crate::console::collection;
 use crate::model::filter::Filter;
-use std::io::Write;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -77,9 +76,13 @@ impl Effects {
         match effect {
             Effect::Quit => return false,
             Effect::Subscribe(filter) => self.subscribe(filter),
-            Effect::Copy { text, what } => self.copy(&text, &what),
+            Effect::Reconnect => self.client.retry_now(),
             // Need the terminal or the loop's theme; handled by the loop.
-            Effect::EditExternally(_) | Effect::SetTheme(_) => {}
+            Effect::EditExternally(_)
+            | Effect::SetTheme(_)
+            | Effect::Copy { .. }
+            | Effect::Suspend
+            | Effect::SetMouse(_) => {}
             composer @ (Effect::ComposeSend { .. }
             | Effect::ComposeFhir { .. }
             | Effect::FollowRequest(_)
@@ -87,10 +90,10 @@ impl Effects {
             | Effect::LoadHistory { .. }
             | Effect::SaveRequest { .. }
             | Effect::LoadSaved) => self.composer(composer),
-            engine @ (Effect::LoadPage(_)
+            engine @ (Effect::LoadPage(..)
             | Effect::CatchUp { .. }
             | Effect::LoadConnections(_)
-            | Effect::OpenLog(_)
+            | Effect::OpenLog(..)
             | Effect::Revoke(_)
             | Effect::Reload
             | Effect::LoadKeys
@@ -129,13 +132,13 @@ impl Effects {
     fn engine(&self, effect: Effect) {
         let client = self.client.clone();
         match effect {
-            Effect::LoadPage(query) => self.spawn(async move {
+            Effect::LoadPage(tag, query) => self.spawn(async move {
                 Some(match client.logs(query).await {
-                    Ok(page) => Msg::Page(page),
+                    Ok(page) => Msg::Page(tag, page),
                     Err(e) => Msg::Failed(e.to_string()),
                 })
             }),
-            Effect::CatchUp { query, max } => self.spawn(async move {
+            Effect::CatchUp { tag, query, max } => self.spawn(async move {
                 let mut query = query;
                 let mut found = Vec::new();
                 let answer = loop {
@@ -150,7 +153,7 @@ impl Effects {
                         Err(e) => break Err(e.to_string()),
                     }
                 };
-                Some(Msg::CaughtUp(answer))
+                Some(Msg::CaughtUp(tag, answer))
             }),
             Effect::LoadConnections(env) => self.spawn(async move {
                 Some(match client.connections(env).await {
@@ -158,9 +161,9 @@ impl Effects {
                     Err(e) => Msg::Failed(e.to_string()),
                 })
             }),
-            Effect::OpenLog(id) => self.spawn(async move {
+            Effect::OpenLog(tag, id) => self.spawn(async move {
                 Some(match client.log(id).await {
-                    Ok(detail) => Msg::Detail(detail.map(Box::new)),
+                    Ok(detail) => Msg::Detail(tag, detail.map(Box::new)),
                     Err(e) => Msg::Failed(e.to_string()),
                 })
             }),
@@ -281,24 +284,6 @@ impl Effects {
             // Sorted out by `apply`.
             _ => {}
         }
-    }
-
-    /// Copies `text` with OSC 52, which works over SSH: the terminal owns the clipboard.
-    fn copy(&self, text: &str, what: &str) {
-        let answer = match crate::console::clipboard::osc52(text) {
-            Ok(sequence) => {
-                let mut out = std::io::stdout();
-                match out.write_all(sequence.as_bytes()).and_then(|_| out.flush()) {
-                    Ok(()) => Msg::Info(format!(
-                        "copied {what} ({} bytes) to the clipboard",
-                        text.len()
-                    )),
-                    Err(e) => Msg::Failed(format!("copy failed: {e}")),
-                }
-            }
-            Err(e) => Msg::Failed(format!("not copied: {e}")),
-        };
-        let _ = self.tx.try_send(answer);
     }
 }
 

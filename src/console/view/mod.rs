@@ -9,6 +9,7 @@
 //! - [`detail`]: one log's metadata, attempts and bodies.
 //! - [`keys`]: the hint bar, the help overlay and the confirmation.
 //! - [`developer`]: the Developer view (Keys and Endpoints tabs, the new secret's modal).
+//! - [`hit`]: what a click or the wheel landed on, found on the same layout.
 //!
 //! PHI: the engine masks what a role may not see; drawing masks again, so no patient
 //! field or Production body reaches the screen for a role without the permission even
@@ -18,6 +19,7 @@ mod composer;
 mod detail;
 mod developer;
 mod feed;
+mod hit;
 mod keys;
 mod panes;
 #[cfg(test)]
@@ -40,6 +42,8 @@ pub(crate) fn feed_row_lines(app: &App, width: u16) -> u16 {
     feed::row_lines(app, width)
 }
 
+pub use hit::pointer;
+
 /// The smallest terminal the console draws in; smaller gets a notice.
 pub const MIN_WIDTH: u16 = 80;
 pub const MIN_HEIGHT: u16 = 24;
@@ -57,30 +61,27 @@ pub fn draw_at(frame: &mut Frame, app: &mut App, theme: &Theme, now: DateTime<Ut
         too_small(frame, area, theme);
         return;
     }
-    let banner = u16::from(app.disconnected.is_some());
-    let [status, band, banner_area, main, bottom] = Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Length(1),
-        Constraint::Length(banner),
-        Constraint::Min(0),
-        Constraint::Length(1),
-    ])
-    .areas(area);
-    status_bar(frame, status, app, theme);
-    environment_band(frame, band, app, theme);
-    if let Some(reason) = &app.disconnected {
-        let text = format!(" engine connection lost: {reason} · reconnecting");
+    let screen = layout(app, area);
+    let (main, bottom) = (screen.main, screen.bottom);
+    status_bar(frame, screen.status, app, theme);
+    environment_band(frame, screen.band, app, theme);
+    if let Some(lost) = &app.disconnected {
+        let when = match lost.seconds_left(now) {
+            0 => "retrying now…".to_string(),
+            n => format!("retrying in {n} s, r to retry now"),
+        };
+        let text = format!(" engine unreachable at {} — {when}", app.address);
         let style = theme
             .error
             .add_modifier(Modifier::REVERSED | Modifier::BOLD);
-        frame.render_widget(Paragraph::new(text).style(style), banner_area);
+        frame.render_widget(Paragraph::new(text).style(style), screen.banner);
     }
     if app.detail.is_some() {
         detail::draw(frame, main, app, theme);
     } else if let Some(dev) = &app.developer {
         developer::draw(frame, main, app, dev, theme);
     } else {
-        panes::draw(frame, main, app, theme, now);
+        panes::draw(frame, &screen, app, theme, now);
         composer::picker(frame, main, app, theme);
         composer::guard(frame, main, app, theme);
         composer::list(frame, main, app, theme);
@@ -113,6 +114,70 @@ fn too_small(frame: &mut Frame, area: Rect, theme: &Theme) {
         .alignment(Alignment::Center)
         .wrap(Wrap { trim: true });
     frame.render_widget(notice, rest);
+}
+
+// --- the layout -----------------------------------------------------------------------
+
+/// Terminals narrower than this give the whole width to a focused Composer.
+const COMPOSER_ZOOM_BELOW: u16 = 160;
+
+/// The screen's areas. The left column is empty (zero-sized) while a focused Composer
+/// takes the whole width.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Screen {
+    pub status: Rect,
+    pub band: Rect,
+    pub banner: Rect,
+    /// Under the band: the four panes, or the detail or Developer view.
+    pub main: Rect,
+    pub bottom: Rect,
+    pub environments: Rect,
+    pub connections: Rect,
+    pub feed: Rect,
+    pub composer: Rect,
+}
+
+/// The areas of a screen of `area` as drawn now.
+/// Drawing and hit-testing ([`hit`]) both place things with it.
+pub(crate) fn layout(app: &App, area: Rect) -> Screen {
+    let banner = u16::from(app.disconnected.is_some());
+    let [status, band, banner, main, bottom] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Length(banner),
+        Constraint::Min(0),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    // Composing on a narrow terminal, the editor needs the width more than the
+    // environment and connection lists do: they step aside until focus moves on.
+    let zoomed = app.focus == Pane::Composer && main.width < COMPOSER_ZOOM_BELOW;
+    let left_width = if zoomed {
+        0
+    } else {
+        (main.width * 3 / 10).clamp(32, 48)
+    };
+    let [left, right] =
+        Layout::horizontal([Constraint::Length(left_width), Constraint::Min(0)]).areas(main);
+    let composer_height = composer::height(app, right.height);
+    let [feed, composer] =
+        Layout::vertical([Constraint::Min(6), Constraint::Length(composer_height)]).areas(right);
+    let [environments, connections] = if zoomed {
+        [Rect::default(), Rect::default()]
+    } else {
+        Layout::vertical([Constraint::Length(5), Constraint::Min(0)]).areas(left)
+    };
+    Screen {
+        status,
+        band,
+        banner,
+        main,
+        bottom,
+        environments,
+        connections,
+        feed,
+        composer,
+    }
 }
 
 // --- shared helpers -----------------------------------------------------------------
@@ -259,13 +324,19 @@ fn status_bar(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     } else {
         ""
     };
-    let mut left = Line::from(vec![
-        Span::styled(brand, theme.accent.add_modifier(Modifier::BOLD)),
-        Span::styled(format!(" {}", app.address), theme.text),
+    // While the engine is out of reach its last figures are stale: none are shown.
+    let figures = if app.disconnected.is_some() {
+        Span::styled("  ✖ disconnected", theme.status_failed)
+    } else {
         Span::styled(
             format!("  up {uptime}  in {accepted}/s  out {delivered}/s"),
             theme.dim,
-        ),
+        )
+    };
+    let mut left = Line::from(vec![
+        Span::styled(brand, theme.accent.add_modifier(Modifier::BOLD)),
+        Span::styled(format!(" {}", app.address), theme.text),
+        figures,
     ]);
     // Requests the engine refused for overload, only once there are any.
     if let Some(s) = app

@@ -1,6 +1,7 @@
 //! The four panes of the main screen: Environments and Connections on the left, the
 //! Live feed and the Composer's place on the right.
 
+use super::Screen;
 use super::{age, paint, pane_block, rate, thousands};
 use crate::client::wire::{ConnectionsView, DestinationView, SourceView};
 use crate::console::app::{App, Pane};
@@ -9,42 +10,26 @@ use crate::model::Environment;
 use crate::model::reach::DeliveryMode;
 use chrono::{DateTime, Utc};
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-/// Terminals narrower than this give the whole width to a focused Composer.
-const COMPOSER_ZOOM_BELOW: u16 = 160;
-
+/// The panes where [`super::layout`] placed them.
 pub(super) fn draw(
     frame: &mut Frame,
-    area: Rect,
+    screen: &Screen,
     app: &mut App,
     theme: &Theme,
     now: DateTime<Utc>,
 ) {
-    // Composing on a narrow terminal, the editor needs the width more than the
-    // environment and connection lists do: they step aside until focus moves on.
-    let zoomed = app.focus == Pane::Composer && area.width < COMPOSER_ZOOM_BELOW;
-    let left_width = if zoomed {
-        0
-    } else {
-        (area.width * 3 / 10).clamp(32, 48)
-    };
-    let [left, right] =
-        Layout::horizontal([Constraint::Length(left_width), Constraint::Min(0)]).areas(area);
-    let composer_height = super::composer::height(app, right.height);
-    let [feed, composer] =
-        Layout::vertical([Constraint::Min(6), Constraint::Length(composer_height)]).areas(right);
-    if !zoomed {
-        let [envs, conns] =
-            Layout::vertical([Constraint::Length(5), Constraint::Min(0)]).areas(left);
-        environments(frame, envs, app, theme);
-        connections(frame, conns, app, theme, now);
+    // Zero-sized while a focused Composer takes the width.
+    if !screen.environments.is_empty() {
+        environments(frame, screen.environments, app, theme);
+        connections(frame, screen.connections, app, theme, now);
     }
-    super::feed::draw(frame, feed, app, theme);
-    super::composer::draw(frame, composer, app, theme);
+    super::feed::draw(frame, screen.feed, app, theme);
+    super::composer::draw(frame, screen.composer, app, theme);
 }
 
 fn title(number: u8, name: &str, app: &App, pane: Pane, theme: &Theme) -> Vec<Span<'static>> {
@@ -125,6 +110,35 @@ fn connections(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, now: Dat
         frame.render_widget(Paragraph::new(loading).block(block), area);
         return;
     };
+    let drawn = connection_lines(app, view, theme, now);
+    let scroll = drawn.scroll(area.height.saturating_sub(2) as usize);
+    let scroll = u16::try_from(scroll).unwrap_or(u16::MAX);
+    let lines = drawn.lines;
+    frame.render_widget(Paragraph::new(lines).block(block).scroll((scroll, 0)), area);
+}
+
+/// The Connections pane's lines, and which destination each belongs to (for clicks).
+pub(super) struct ConnectionLines {
+    pub lines: Vec<Line<'static>>,
+    /// The destination (index in the view) each line draws, if any.
+    pub owners: Vec<Option<usize>>,
+    /// Lines up to the selected destination's last.
+    selected_end: usize,
+}
+
+impl ConnectionLines {
+    /// Lines scrolled off the top so the selected destination stays in view.
+    pub fn scroll(&self, height: usize) -> usize {
+        self.selected_end.saturating_sub(height)
+    }
+}
+
+pub(super) fn connection_lines(
+    app: &App,
+    view: &ConnectionsView,
+    theme: &Theme,
+    now: DateTime<Utc>,
+) -> ConnectionLines {
     let heading = theme.accent.add_modifier(Modifier::BOLD);
     let mut lines = vec![Line::styled("Sources", heading)];
     if view.sources.is_empty() {
@@ -143,10 +157,12 @@ fn connections(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, now: Dat
     }
     let mut group = None;
     let mut selected_end = lines.len();
+    let mut owners = vec![None; lines.len()];
     for (i, d) in view.destinations.iter().enumerate() {
         if grouped && group != Some(d.destination.organization) {
             group = Some(d.destination.organization);
             lines.push(organization_heading(view, d, heading, theme));
+            owners.push(None);
         }
         let selected = i == app.connection_cursor;
         let on = is_selected(app, Pane::Connections, selected);
@@ -161,15 +177,16 @@ fn connections(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, now: Dat
             let line = Line::styled(format!("    id {}… y copy", &id[..13]), theme.dim);
             lines.push(paint(line, on, theme));
         }
+        owners.resize(lines.len(), Some(i));
         if i <= app.connection_cursor {
             selected_end = lines.len();
         }
     }
-    // Keep the selected destination in view when there are more than fit.
-    let height = area.height.saturating_sub(2) as usize;
-    let scroll = selected_end.saturating_sub(height);
-    let scroll = u16::try_from(scroll).unwrap_or(u16::MAX);
-    frame.render_widget(Paragraph::new(lines).block(block).scroll((scroll, 0)), area);
+    ConnectionLines {
+        lines,
+        owners,
+        selected_end,
+    }
 }
 
 /// An organization's heading in the Connections pane: its name, and whether it is yours.

@@ -251,17 +251,21 @@ fn open_detail(app: &mut App, masked: bool) {
     if masked {
         record.patient_id = None;
     }
+    let tag = app.detail_tag();
     update(
         app,
-        Msg::Detail(Some(Box::new(VisibleDetail {
-            detail: LogDetail {
-                log: record,
-                attempts,
-                request: (!masked).then(|| body("Booked")),
-                response: (!masked).then(|| body("Response")),
-            },
-            masked,
-        }))),
+        Msg::Detail(
+            tag,
+            Some(Box::new(VisibleDetail {
+                detail: LogDetail {
+                    log: record,
+                    attempts,
+                    request: (!masked).then(|| body("Booked")),
+                    response: (!masked).then(|| body("Response")),
+                },
+                masked,
+            })),
+        ),
     );
 }
 
@@ -331,12 +335,16 @@ fn detail_shows_a_logs_legacy_numbers() {
         request: None,
         response: None,
     };
+    let tag = app.detail_tag();
     update(
         &mut app,
-        Msg::Detail(Some(Box::new(VisibleDetail {
-            detail,
-            masked: false,
-        }))),
+        Msg::Detail(
+            tag,
+            Some(Box::new(VisibleDetail {
+                detail,
+                masked: false,
+            })),
+        ),
     );
     let terminal = render(&mut app, &Theme::dark(), 120, 40);
     let text = screen(&terminal);
@@ -487,13 +495,26 @@ fn connection_lost_shows_a_banner() {
     let mut app = console(Role::Admin, Environment::Development);
     update(
         &mut app,
-        Msg::Feed(FeedEvent::Disconnected("connection refused".into())),
+        Msg::Feed(FeedEvent::Disconnected {
+            reason: "connection refused".into(),
+            retry_in: std::time::Duration::from_secs(2),
+        }),
     );
     let text = screen(&render(&mut app, &Theme::dark(), 120, 32));
-    assert!(text.contains("engine connection lost: connection refused"));
+    // In words, with where and when, and what to do; the status bar says it too.
+    assert!(
+        text.contains("engine unreachable at 127.0.0.1:8443"),
+        "{text}"
+    );
+    assert!(text.contains("r to retry now"), "{text}");
+    assert!(text.contains("✖ disconnected"), "{text}");
+    assert!(
+        !text.contains("  up "),
+        "uptime shown while disconnected:\n{text}"
+    );
     update(&mut app, Msg::Feed(FeedEvent::Reconnected));
     let text = screen(&render(&mut app, &Theme::dark(), 120, 32));
-    assert!(!text.contains("engine connection lost"));
+    assert!(!text.contains("engine unreachable"));
 }
 
 #[test]

@@ -25,16 +25,20 @@ fn detail_answers_fill_or_close_the_view() {
     let mut app = detail_open(Role::Admin, Environment::Development);
     let mut done = log(1, Environment::Development);
     done.status = LogStatus::Succeeded;
+    let tag = app.detail_tag();
     let found = |log| {
-        Msg::Detail(Some(Box::new(VisibleDetail {
-            detail: LogDetail {
-                log,
-                attempts: Vec::new(),
-                request: None,
-                response: None,
-            },
-            masked: false,
-        })))
+        Msg::Detail(
+            tag,
+            Some(Box::new(VisibleDetail {
+                detail: LogDetail {
+                    log,
+                    attempts: Vec::new(),
+                    request: None,
+                    response: None,
+                },
+                masked: false,
+            })),
+        )
     };
     // An answer for another log (a detail closed and reopened meanwhile) is ignored.
     update(&mut app, found(log(2, Environment::Development)));
@@ -43,7 +47,7 @@ fn detail_answers_fill_or_close_the_view() {
     let record = app.detail.as_ref().map(|d| d.record());
     assert_eq!(record.map(|l| l.status), Some(LogStatus::Succeeded));
 
-    update(&mut app, Msg::Detail(None));
+    update(&mut app, Msg::Detail(tag, None));
     assert!(app.detail.is_none());
     assert!(matches!(app.notice, Some(Notice::Error(_))));
 }
@@ -108,25 +112,29 @@ fn a_viewer_may_not_act() {
     assert!(matches!(&app.notice, Some(Notice::Error(m)) if m.contains("viewer")));
 }
 
-fn loaded(env: Environment, masked: bool) -> Msg {
-    Msg::Detail(Some(Box::new(VisibleDetail {
-        detail: LogDetail {
-            log: log(1, env),
-            attempts: Vec::new(),
-            request: (!masked).then(|| {
-                serde_json::json!({"Meta": {"DataModel": "PatientAdmin"},
+fn loaded(app: &App, env: Environment, masked: bool) -> Msg {
+    Msg::Detail(
+        app.detail_tag(),
+        Some(Box::new(VisibleDetail {
+            detail: LogDetail {
+                log: log(1, env),
+                attempts: Vec::new(),
+                request: (!masked).then(|| {
+                    serde_json::json!({"Meta": {"DataModel": "PatientAdmin"},
                     "Patient": {"Identifiers": [{"ID": "0000000001", "IDType": "MR"}]}})
-            }),
-            response: None,
-        },
-        masked,
-    })))
+                }),
+                response: None,
+            },
+            masked,
+        })),
+    )
 }
 
 #[test]
 fn detail_bodies_move_fold_and_copy_the_value_or_its_path() {
     let mut app = detail_open(Role::Admin, Environment::Development);
-    update(&mut app, loaded(Environment::Development, false));
+    let msg = loaded(&app, Environment::Development, false);
+    update(&mut app, msg);
     // Down to Patient, fold it, copy it, copy its path.
     send(&mut app, [ch('j'), ch('j'), ch('j'), ch('j')]);
     let tree = app
@@ -168,7 +176,8 @@ fn detail_bodies_move_fold_and_copy_the_value_or_its_path() {
 #[test]
 fn a_masked_body_cannot_be_copied() {
     let mut app = detail_open(Role::Viewer, Environment::Production);
-    update(&mut app, loaded(Environment::Production, true));
+    let msg = loaded(&app, Environment::Production, true);
+    update(&mut app, msg);
     assert!(app.detail.as_ref().is_some_and(|d| d.request.is_none()));
     assert!(send(&mut app, [ch('y'), ch('Y')]).is_empty());
     assert!(matches!(&app.notice, Some(Notice::Error(m)) if m.contains("no PHI permission")));
@@ -178,7 +187,8 @@ fn a_masked_body_cannot_be_copied() {
 fn a_body_the_engine_forgot_to_mask_is_still_not_copied_in_production() {
     let mut app = detail_open(Role::Operator, Environment::Production);
     // A misbehaving engine sends the body unmasked to a role without PHI permission.
-    update(&mut app, loaded(Environment::Production, false));
+    let msg = loaded(&app, Environment::Production, false);
+    update(&mut app, msg);
     assert!(app.detail.as_ref().is_some_and(|d| d.request.is_none()));
     assert!(send(&mut app, [ch('y')]).is_empty());
 }

@@ -164,7 +164,10 @@ fn screens() -> Vec<(&'static str, App, u16, u16)> {
     let mut lost = pressed(dev(), "f");
     update(
         &mut lost,
-        Msg::Feed(FeedEvent::Disconnected("connection refused".into())),
+        Msg::Feed(FeedEvent::Disconnected {
+            reason: "connection refused".into(),
+            retry_in: std::time::Duration::from_secs(2),
+        }),
     );
     update(&mut lost, Msg::Feed(FeedEvent::Dropped(3)));
     out.push(("disconnected, frozen, dropped", lost, 120, 32));

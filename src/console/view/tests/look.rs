@@ -133,12 +133,16 @@ fn answered_detail(status: u16, error: Option<&str>, body: Option<&str>) -> App 
         request: Some(serde_json::json!({"Meta": {"DataModel": "Scheduling"}})),
         response: None,
     };
+    let tag = app.detail_tag();
     update(
         &mut app,
-        Msg::Detail(Some(Box::new(VisibleDetail {
-            detail,
-            masked: false,
-        }))),
+        Msg::Detail(
+            tag,
+            Some(Box::new(VisibleDetail {
+                detail,
+                masked: false,
+            })),
+        ),
     );
     app
 }
