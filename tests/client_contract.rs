@@ -182,6 +182,7 @@ async fn admin_contract(client: &dyn Engine, te: &TestEngine) {
         elapsed_ms: 3,
         log_ids: answer.logs.clone(),
         error: None,
+        summary: None,
     };
     client
         .record_sent(sent(Environment::Development, "{\"dev\": 1}"))

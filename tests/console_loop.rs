@@ -28,6 +28,7 @@ fn options(dir: &Path, role: Role) -> ConsoleOptions {
         read_only: false,
         collection: dir.join("requests"),
         mouse: true,
+        prompt_history: Some(dir.join("console-prompts.json")),
     }
 }
 

@@ -137,6 +137,10 @@ pub fn console(args: ConsoleArgs) -> Result<()> {
     let no_color = std::env::var_os("NO_COLOR");
     // A wrong theme is said before the terminal is taken.
     let theme = Theme::choose(args.theme.as_deref(), no_color.as_deref(), &themes_dir)?;
+    let prompt_history = args
+        .at
+        .data_dir()
+        .join(switchboard::console::recall::HISTORY_FILE);
     let options = |role| ConsoleOptions {
         role,
         theme: theme.clone(),
@@ -145,6 +149,7 @@ pub fn console(args: ConsoleArgs) -> Result<()> {
         read_only: args.read_only,
         collection: collection.clone(),
         mouse: !args.no_mouse,
+        prompt_history: Some(prompt_history.clone()),
     };
     if let Some(url) = &args.engine {
         // Each mistake is named before anything is sent (setup's checks).

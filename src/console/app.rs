@@ -4,11 +4,12 @@
 //! (the main view's keys: leaving, help, focus, prompts; and the help overlay's);
 //! `link` (the engine lost and retried, `ctrl-z`, answers matched to their requests by
 //! tag), `pointer` (clicks and the wheel on what the view says is there).
+//! `prompts`: the `/` and `:` lines' keys, history and completion.
 
 use super::composer::Composer;
 use super::feed::FeedRing;
 use super::keymap::{self, Command, Context};
-use super::prompt::{LineInput, LineOutcome};
+use super::prompt::LineInput;
 use crate::client::wire::VisibleDetail;
 use crate::client::wire::{ConnectionsView, DestinationView, EnvironmentView};
 use crate::client::wire::{LogPage, LogQuery};
@@ -117,6 +118,11 @@ pub enum Effect {
     SetMouse(bool),
     /// Skip the wait before the live feed's next reconnection attempt.
     Reconnect,
+    /// Write the `:` and `/` prompts' history (answered only if it fails).
+    SavePromptHistory {
+        path: std::path::PathBuf,
+        history: crate::console::recall::PromptHistory,
+    },
     Quit,
 }
 
@@ -180,6 +186,9 @@ pub struct App {
     pub focus: Pane,
     /// The environment that scopes the connections and the feed.
     pub environment: Environment,
+    /// Whether the user chose `environment` (pane, `:env`, a filter, the picker) rather
+    /// than it being the default: the composer's picker then does not ask again.
+    pub env_chosen: bool,
     /// The highlighted row of the Environments pane (in `Environment::ALL` order).
     pub environment_cursor: usize,
     pub environments: Vec<EnvironmentView>,
@@ -225,6 +234,12 @@ pub struct App {
     pub(crate) last_click: Option<(Hit, std::time::Instant)>,
     /// The latest request of each kind whose answer is awaited.
     requests: link::Requests,
+    /// The `:` and `/` lines submitted before, and where they are kept (none in tests
+    /// that do not ask).
+    pub prompt_history: crate::console::recall::PromptHistory,
+    pub history_file: Option<std::path::PathBuf>,
+    /// The open prompt's place in that history and its Tab cycle.
+    pub recall: crate::console::recall::Recall,
     dirty: bool,
 }
 
@@ -236,6 +251,7 @@ impl App {
             address,
             focus: Pane::Feed,
             environment: Environment::Development,
+            env_chosen: false,
             environment_cursor: 0,
             environments: Vec::new(),
             connections: None,
@@ -263,9 +279,13 @@ impl App {
             mouse: true,
             last_click: None,
             requests: link::Requests::default(),
+            prompt_history: Default::default(),
+            history_file: None,
+            recall: Default::default(),
             dirty: true,
         };
         let effects = app.choose_environment(Environment::Development);
+        app.env_chosen = false;
         (app, effects)
     }
 
@@ -312,6 +332,7 @@ impl App {
     /// Scopes everything to `env`: resubscribes, reloads connections and the first page.
     fn choose_environment(&mut self, env: Environment) -> Vec<Effect> {
         self.environment = env;
+        self.env_chosen = true;
         self.environment_cursor = Environment::ALL.iter().position(|&e| e == env).unwrap_or(0);
         self.connections = None;
         self.connection_cursor = 0;
@@ -453,41 +474,6 @@ impl App {
         }
     }
 
-    fn prompt_key(&mut self, key: KeyEvent) -> Option<Vec<Effect>> {
-        let (outcome, text, is_filter) = match self.prompt.as_mut()? {
-            Prompt::Filter { line, error } => {
-                let outcome = line.handle(key);
-                if outcome == LineOutcome::Edited {
-                    *error = Filter::parse(&line.text).err();
-                }
-                (outcome, line.text.clone(), true)
-            }
-            Prompt::Command { line } => (line.handle(key), line.text.clone(), false),
-        };
-        match outcome {
-            LineOutcome::Ignored => return None,
-            LineOutcome::Edited => {}
-            LineOutcome::Cancel => self.prompt = None,
-            LineOutcome::Submit if is_filter => match self.apply_filter_text(&text) {
-                Ok(effects) => {
-                    self.prompt = None;
-                    return Some(effects);
-                }
-                Err(e) => {
-                    self.notice = Some(Notice::Error(format!("filter not applied: {e}")));
-                    if let Some(Prompt::Filter { error, .. }) = &mut self.prompt {
-                        *error = Some(e);
-                    }
-                }
-            },
-            LineOutcome::Submit => {
-                self.prompt = None;
-                return Some(self.run(&text));
-            }
-        }
-        Some(Vec::new())
-    }
-
     fn error(&mut self, message: impl Into<String>) -> Vec<Effect> {
         self.notice = Some(Notice::Error(message.into()));
         Vec::new()
@@ -600,6 +586,7 @@ mod feed;
 mod keys;
 mod link;
 mod pointer;
+mod prompts;
 
 pub use compose::lists::HISTORY_PAGE;
 pub use detail::{BodySide, Confirm, Detail};

@@ -35,6 +35,8 @@ pub enum Context {
     Naming,
     /// Production's "type the destination's name" guard.
     Guard,
+    /// `c` or `:compose` over unsaved edits: discard them?
+    Discard,
     /// The `/` filter and `:` command lines.
     Prompt,
     /// One log's detail.
@@ -52,7 +54,7 @@ pub enum Context {
 }
 
 impl Context {
-    pub const ALL: [Context; 20] = [
+    pub const ALL: [Context; 21] = [
         Context::Always,
         Context::Global,
         Context::Environments,
@@ -65,6 +67,7 @@ impl Context {
         Context::List,
         Context::Naming,
         Context::Guard,
+        Context::Discard,
         Context::Prompt,
         Context::Detail,
         Context::Developer,
@@ -90,6 +93,7 @@ impl Context {
             Context::List => "History and saved requests",
             Context::Naming => "Saving: the name",
             Context::Guard => "Production: the name to send",
+            Context::Discard => "Replacing unsaved edits",
             Context::Prompt => "Filter and command lines",
             Context::Detail => "Log detail",
             Context::Developer => "Developer view",
@@ -170,8 +174,11 @@ pub enum Command {
     History,
     OpenSaved,
     DeleteBack,
-    /// A key the text editor handles itself (listed for help).
-    EditorKey,
+    Undo,
+    Redo,
+    /// Tab / shift-tab in a prompt: the next / previous completion.
+    Complete,
+    CompleteBack,
     Confirm,
     Cancel,
 }
@@ -324,6 +331,7 @@ pub fn rows(context: Context) -> &'static [Row] {
         Context::List => LIST,
         Context::Naming => NAMING,
         Context::Guard => GUARD,
+        Context::Discard => DISCARD,
         Context::Prompt => PROMPT,
         Context::Detail => DETAIL,
         Context::Developer => DEVELOPER,

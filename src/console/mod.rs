@@ -6,7 +6,8 @@
 //! the terminal, the network or a task, so tests drive it directly.
 //!
 //! - [`feed`]: the bounded ring of live-feed rows with follow/freeze and selection.
-//! - [`prompt`]: the bottom line's editor and the `:` commands.
+//! - [`prompt`]: the one-line editor every prompt shares, and the `:` commands.
+//! - [`recall`]: the `:` and `/` prompts' history (kept across runs) and Tab completion.
 //! - [`keymap`]: every key binding in one table, read by the handlers, help and hints.
 //! - [`view`]: drawing the screen from the state (and what is under a click);
 //!   [`theme`]: its semantic colours.
@@ -27,6 +28,7 @@ pub(crate) mod fixtures;
 pub mod json_tree;
 pub mod keymap;
 pub mod prompt;
+pub mod recall;
 pub mod run;
 pub mod theme;
 pub mod view;

@@ -17,11 +17,16 @@ pub enum LineOutcome {
     Ignored,
 }
 
-/// Text being typed; `cursor` is a byte offset on a char boundary.
+/// Text being typed; `cursor` is a byte offset on a char boundary. Every prompt (`/`,
+/// `:`, the save name, the Production guard, the picker) edits through this one type, so
+/// the usual keys work the same everywhere.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LineInput {
     pub text: String,
     pub cursor: usize,
+    /// The whole text is selected: a pre-filled value the user may keep (enter),
+    /// replace (type) or clear (backspace, ctrl-u); any movement keeps it instead.
+    pub selected: bool,
 }
 
 impl LineInput {
@@ -31,43 +36,57 @@ impl LineInput {
         LineInput {
             cursor: text.len(),
             text,
+            selected: false,
         }
+    }
+
+    /// A pre-filled line: `text` selected, so typing replaces it.
+    pub fn prefilled(text: impl Into<String>) -> Self {
+        let mut line = LineInput::new(text);
+        line.selected = !line.text.is_empty();
+        line
+    }
+
+    /// Replaces the text (history recall, completion), the cursor at its end.
+    pub fn set(&mut self, text: impl Into<String>) {
+        *self = LineInput::new(text);
     }
 
     pub fn handle(&mut self, key: KeyEvent) -> LineOutcome {
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        let alt = key.modifiers.contains(KeyModifiers::ALT);
         match key.code {
-            KeyCode::Enter => LineOutcome::Submit,
-            KeyCode::Esc => LineOutcome::Cancel,
-            KeyCode::Char('c') if ctrl => LineOutcome::Cancel,
-            KeyCode::Char('u') if ctrl => {
-                self.text.replace_range(..self.cursor, "");
-                self.cursor = 0;
-                LineOutcome::Edited
-            }
+            KeyCode::Enter => return LineOutcome::Submit,
+            KeyCode::Esc => return LineOutcome::Cancel,
+            KeyCode::Char('c') if ctrl => return LineOutcome::Cancel,
+            _ => {}
+        }
+        if self.selected {
+            return self.handle_selected(key.code, ctrl, alt);
+        }
+        match key.code {
+            KeyCode::Char('u') if ctrl => self.delete(0..self.cursor),
+            KeyCode::Char('k') if ctrl => self.delete(self.cursor..self.text.len()),
+            KeyCode::Char('w') if ctrl => self.delete(self.word_start()..self.cursor),
+            KeyCode::Backspace if ctrl || alt => self.delete(self.word_start()..self.cursor),
             KeyCode::Char('a') if ctrl => self.move_to(0),
             KeyCode::Char('e') if ctrl => self.move_to(self.text.len()),
-            KeyCode::Char(_) if ctrl || key.modifiers.contains(KeyModifiers::ALT) => {
-                LineOutcome::Ignored
+            KeyCode::Char('b') if ctrl => self.move_to(self.prev_boundary().unwrap_or(0)),
+            KeyCode::Char('f') if ctrl => {
+                self.move_to(self.next_boundary().unwrap_or(self.text.len()))
             }
+            KeyCode::Char(_) if ctrl || alt => LineOutcome::Ignored,
             KeyCode::Char(c) => {
                 self.text.insert(self.cursor, c);
                 self.cursor += c.len_utf8();
                 LineOutcome::Edited
             }
             KeyCode::Backspace => match self.prev_boundary() {
-                Some(prev) => {
-                    self.text.replace_range(prev..self.cursor, "");
-                    self.cursor = prev;
-                    LineOutcome::Edited
-                }
+                Some(prev) => self.delete(prev..self.cursor),
                 None => LineOutcome::Ignored,
             },
             KeyCode::Delete => match self.next_boundary() {
-                Some(next) => {
-                    self.text.replace_range(self.cursor..next, "");
-                    LineOutcome::Edited
-                }
+                Some(next) => self.delete(self.cursor..next),
                 None => LineOutcome::Ignored,
             },
             KeyCode::Left => match self.prev_boundary() {
@@ -84,9 +103,50 @@ impl LineInput {
         }
     }
 
+    /// With the whole text selected: a character replaces it, a deleting key clears it,
+    /// a movement key drops the selection (left and home to the start).
+    fn handle_selected(&mut self, code: KeyCode, ctrl: bool, alt: bool) -> LineOutcome {
+        match code {
+            KeyCode::Char('u' | 'k' | 'w') if ctrl => self.delete(0..self.text.len()),
+            KeyCode::Backspace | KeyCode::Delete => self.delete(0..self.text.len()),
+            KeyCode::Char('a' | 'b') if ctrl => self.move_to(0),
+            KeyCode::Char('e' | 'f') if ctrl => self.move_to(self.text.len()),
+            KeyCode::Left | KeyCode::Home => self.move_to(0),
+            KeyCode::Right | KeyCode::End => self.move_to(self.text.len()),
+            KeyCode::Char(_) if ctrl || alt => LineOutcome::Ignored,
+            KeyCode::Char(c) => {
+                self.set(c.to_string());
+                LineOutcome::Edited
+            }
+            _ => LineOutcome::Ignored,
+        }
+    }
+
+    fn delete(&mut self, range: std::ops::Range<usize>) -> LineOutcome {
+        self.selected = false;
+        if range.is_empty() {
+            return LineOutcome::Ignored;
+        }
+        self.cursor = range.start;
+        self.text.replace_range(range, "");
+        LineOutcome::Edited
+    }
+
     fn move_to(&mut self, at: usize) -> LineOutcome {
+        self.selected = false;
         self.cursor = at;
         LineOutcome::Edited
+    }
+
+    /// Where `ctrl-w` deletes back to: the spaces before the cursor, then the word.
+    fn word_start(&self) -> usize {
+        let before = &self.text[..self.cursor];
+        let trimmed = before.trim_end();
+        trimmed
+            .char_indices()
+            .rev()
+            .find(|(_, c)| c.is_whitespace())
+            .map_or(0, |(i, c)| i + c.len_utf8())
     }
 
     fn prev_boundary(&self) -> Option<usize> {
@@ -285,6 +345,70 @@ mod tests {
         let mut line = typed("status:failed");
         line.handle(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
         assert_eq!(line, LineInput::default());
+    }
+
+    fn ctrl(c: char) -> KeyEvent {
+        KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL)
+    }
+
+    #[test]
+    fn the_usual_line_keys_delete_and_move() {
+        let mut line = typed("env  staging now");
+        assert_eq!(line.handle(ctrl('w')), LineOutcome::Edited);
+        assert_eq!(line.text, "env  staging ");
+        line.handle(ctrl('w'));
+        assert_eq!(line.text, "env  ");
+        line.handle(ctrl('a'));
+        assert_eq!(line.cursor, 0);
+        line.handle(key(KeyCode::Right));
+        line.handle(ctrl('k'));
+        assert_eq!(line.text, "e");
+        line.handle(ctrl('e'));
+        typed_into(&mut line, "xit");
+        line.handle(key(KeyCode::Home));
+        line.handle(key(KeyCode::Delete));
+        assert_eq!(line.text, "xit");
+        line.handle(key(KeyCode::End));
+        line.handle(key(KeyCode::Left));
+        line.handle(ctrl('u'));
+        assert_eq!((line.text.as_str(), line.cursor), ("t", 0));
+    }
+
+    fn typed_into(line: &mut LineInput, text: &str) {
+        for c in text.chars() {
+            line.handle(key(KeyCode::Char(c)));
+        }
+    }
+
+    #[test]
+    fn a_prefilled_value_is_selected_so_typing_replaces_it() {
+        let mut line = LineInput::prefilled("patientsearch-query");
+        assert!(line.selected);
+        typed_into(&mut line, "by-mrn");
+        assert_eq!(line.text, "by-mrn");
+
+        // ctrl-u (or backspace) clears the whole selected value.
+        let mut line = LineInput::prefilled("patientsearch-query");
+        assert_eq!(line.handle(ctrl('u')), LineOutcome::Edited);
+        assert_eq!(line, LineInput::default());
+        let mut line = LineInput::prefilled("abc");
+        line.handle(key(KeyCode::Backspace));
+        assert_eq!(line.text, "");
+
+        // A movement key keeps the value and drops the selection.
+        let mut line = LineInput::prefilled("patientsearch-query");
+        line.handle(key(KeyCode::End));
+        assert!(!line.selected);
+        typed_into(&mut line, "-2");
+        assert_eq!(line.text, "patientsearch-query-2");
+        let mut line = LineInput::prefilled("query");
+        line.handle(key(KeyCode::Left));
+        typed_into(&mut line, "a-");
+        assert_eq!(line.text, "a-query");
+        // Enter keeps it as it is.
+        let mut line = LineInput::prefilled("query");
+        assert_eq!(line.handle(key(KeyCode::Enter)), LineOutcome::Submit);
+        assert_eq!(line.text, "query");
     }
 
     #[test]

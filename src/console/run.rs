@@ -62,6 +62,8 @@ pub struct ConsoleOptions {
     pub collection: std::path::PathBuf,
     /// Clicks and the wheel (`--no-mouse` turns them off; `:mouse on|off` at run time).
     pub mouse: bool,
+    /// Where the `:` and `/` prompts' history is kept (in the data directory).
+    pub prompt_history: Option<std::path::PathBuf>,
 }
 
 /// What the loop needs of the terminal beyond drawing: a real terminal
@@ -276,6 +278,17 @@ where
     let (mut app, initial) = App::new(options.role, client.address());
     app.feed = FeedRing::new(options.feed_capacity);
     app.read_only = options.read_only;
+    if let Some(path) = &options.prompt_history {
+        match crate::console::recall::PromptHistory::load(path) {
+            Ok(history) => {
+                app.prompt_history = history;
+                app.history_file = Some(path.clone());
+            }
+            // The console works without it (and leaves the file for the user to look
+            // at); the notice says how to fix it.
+            Err(e) => app.notice = Some(crate::console::Notice::Error(e.to_string())),
+        }
+    }
     app.mouse = options.mouse;
     host.set_mouse(app.mouse)?;
     let size = terminal.size().map_err(drawing)?;

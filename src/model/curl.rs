@@ -1,14 +1,19 @@
 //! A composed request as a `curl` command, to paste into a ticket or a terminal.
 //!
 //! The command never holds a secret: the bearer token is a shell variable
-//! (`$SWITCHBOARD_TOKEN` by default) the reader sets from their own credentials. Every
+//! (`$SWITCHBOARD_API_TOKEN` by default) the reader sets from their own credentials. Every
 //! other part is single-quoted for POSIX shells, so a body with quotes, `$`, backticks
 //! or newlines reaches curl byte for byte.
 
 use crate::model::catalog::Exchange;
 
-/// The shell variable the command reads the token from.
-pub const TOKEN_VAR: &str = "SWITCHBOARD_TOKEN";
+/// The shell variable the command reads the token from: a platform token (from
+/// `/auth/authenticate` or `/v2/auth/token`), not the console's admin token
+/// (`SWITCHBOARD_TOKEN`), which the platform API does not accept.
+pub const TOKEN_VAR: &str = "SWITCHBOARD_API_TOKEN";
+
+/// How to get the token [`TOKEN_VAR`] names, for the notice beside a copied command.
+pub const TOKEN_HINT: &str = "token: $SWITCHBOARD_API_TOKEN, a platform token from POST /auth/authenticate or /v2/auth/token";
 
 /// The platform path a composed request goes to: queries to `/query`, the rest to
 /// `/endpoint`.
@@ -98,7 +103,7 @@ mod tests {
         );
         assert_eq!(
             cmd,
-            "curl -sS -X POST 'http://127.0.0.1:8443/endpoint' \\\n  -H \"Authorization: Bearer ${SWITCHBOARD_TOKEN}\" \\\n  -H 'Content-Type: application/json' \\\n  --data-binary '{\"a\": 1}'\n"
+            "curl -sS -X POST 'http://127.0.0.1:8443/endpoint' \\\n  -H \"Authorization: Bearer ${SWITCHBOARD_API_TOKEN}\" \\\n  -H 'Content-Type: application/json' \\\n  --data-binary '{\"a\": 1}'\n"
         );
         assert_eq!(path_for(Exchange::Query), "/query");
         assert_eq!(path_for(Exchange::Writeback), "/endpoint");
@@ -108,7 +113,7 @@ mod tests {
     fn no_secret_can_be_smuggled_in_as_the_variable() {
         let cmd = to_curl("http://h", "abc.def-secret", "query", "{}");
         assert!(
-            cmd.contains("${SWITCHBOARD_TOKEN}") && !cmd.contains("secret"),
+            cmd.contains("${SWITCHBOARD_API_TOKEN}") && !cmd.contains("secret"),
             "{cmd}"
         );
         assert!(cmd.contains("'http://h/query'"));
@@ -139,7 +144,7 @@ mod tests {
             &search.body,
         );
         let script = format!(
-            "curl() {{ for a in \"$@\"; do printf '%s\\n---\\n' \"$a\"; done; }}\nSWITCHBOARD_TOKEN=t\n{cmd}"
+            "curl() {{ for a in \"$@\"; do printf '%s\\n---\\n' \"$a\"; done; }}\nSWITCHBOARD_API_TOKEN=t\n{cmd}"
         );
         let out = std::process::Command::new("sh")
             .arg("-c")

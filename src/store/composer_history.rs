@@ -157,6 +157,7 @@ mod tests {
             elapsed_ms: 12,
             log_ids: vec![Uuid::from_u128(3)],
             error: None,
+            summary: None,
         }
     }
 

@@ -1,16 +1,19 @@
 //! The composer's keys and messages: picking what to compose, editing, the send checks
 //! (variables, JSON, schema warnings, the Production guard, read-only roles), and
 //! following what a sent request did.
+//! `picking`: opening the picker and building the template; `lists`: history, saved.
 
 use super::{App, Effect, Notice, Pane};
 use crate::client::send::Answer;
 use crate::client::wire::VisibleDetail;
-use crate::console::composer::pick::{PickStep, PickValue, Picker};
+use crate::console::composer::pick::{PickValue, Picker};
+use crate::console::composer::summary::answer_summary;
 use crate::console::composer::{AnswerView, Composed, ComposerFocus, Draft};
 use crate::console::json_tree::{JsonTree, Seg, TreeKey};
 use crate::console::keymap::{self, Command, Context};
+use crate::console::prompt::{LineInput, LineOutcome};
 use crate::model::fhir::{self, FhirKind};
-use crate::model::template::{Options, Party, Samples, TemplateStyle, template_text};
+use crate::model::template::Samples;
 use crate::model::variables::Variables;
 use crate::model::{Environment, Role};
 use crossterm::event::KeyEvent;
@@ -35,31 +38,6 @@ impl App {
             .find(|e| e.name == env)
             .and_then(|e| e.samples.clone())
             .unwrap_or_default()
-    }
-
-    /// `c` (every step, from the environment) or `:compose [MODEL EVENT]` (in the
-    /// environment the console shows).
-    pub(super) fn open_composer(&mut self, event: Option<Composed>) -> Vec<Effect> {
-        self.focus = Pane::Composer;
-        self.composer.picker = Some(match event {
-            None => Picker::full(self.environment),
-            Some(_) => Picker::new(event, None),
-        });
-        self.advance_picker();
-        Vec::new()
-    }
-
-    /// `:compose FHIR [Resource [search] | Code]`: that FHIR request, or the list of
-    /// requests narrowed to FHIR's.
-    pub(super) fn open_fhir_composer(&mut self, kind: Option<FhirKind>) -> Vec<Effect> {
-        if let Some(kind) = kind {
-            return self.open_composer(Some(Composed::Fhir(kind)));
-        }
-        self.focus = Pane::Composer;
-        let mut picker = Picker::new(None, None);
-        picker.query = "FHIR ".into();
-        self.composer.picker = Some(picker);
-        Vec::new()
     }
 
     /// The FHIR slug of a destination of the current connections view.
@@ -89,102 +67,18 @@ impl App {
         )
     }
 
-    /// Connections arrived: a picker waiting for them can go on.
-    pub(super) fn connections_arrived(&mut self) {
-        if self
-            .composer
-            .picker
-            .as_ref()
-            .is_some_and(|p| matches!(p.step, PickStep::Source | PickStep::Destination))
-        {
-            self.advance_picker();
-        }
-    }
-
-    /// Takes the choices that are formalities (the console's own source, the only
-    /// reachable destination), and builds the template once everything is chosen.
-    fn advance_picker(&mut self) {
-        loop {
-            let Some(picker) = &mut self.composer.picker else {
-                return;
-            };
-            if matches!(picker.step, PickStep::Source | PickStep::Destination)
-                && self.connections.is_none()
-            {
-                return;
-            }
-            let Some(value) = picker.obvious(self.connections.as_ref()) else {
-                return;
-            };
-            if picker.take(value.clone()) {
-                self.finish_picking(value);
-                return;
-            }
-        }
-    }
-
-    fn finish_picking(&mut self, destination: PickValue) {
-        let Some(picker) = self.composer.picker.take() else {
-            return;
-        };
-        let (Some(event), Some(source), PickValue::Party(destination)) =
-            (picker.event, picker.source, destination)
-        else {
-            return;
-        };
-        let env = self.environment;
-        let draft = Draft {
-            environment: env,
-            source,
-            destination,
-            what: event,
-        };
-        let samples = self.samples(env);
-        let event = match event {
-            Composed::Event(event) => event,
-            Composed::Fhir(kind) => {
-                let text = match kind {
-                    FhirKind::Search(resource) => fhir::search::form_text(resource, &samples),
-                    FhirKind::Message(m) => {
-                        fhir::message::template_text(m, draft.source.id, self.now(), &samples)
-                    }
-                };
-                let vars = self.variables(env);
-                self.composer.load(draft, &text, &vars);
-                self.notice = Some(Notice::Info(
-                    "FHIR request ready: i edit · e $EDITOR · ctrl-s send · y curl".into(),
-                ));
-                return;
-            }
-        };
-        let options = Options {
-            event,
-            now: self.now(),
-            source: Some(Party::new(
-                draft.source.id.to_string(),
-                draft.source.name.clone(),
-            )),
-            destinations: vec![Party::new(
-                draft.destination.id.to_string(),
-                draft.destination.name.clone(),
-            )],
-            samples: &samples,
-            style: TemplateStyle::Variables,
-        };
-        match template_text(&options) {
-            Ok(text) => {
-                let vars = self.variables(env);
-                self.composer.load(draft, &text, &vars);
-                self.notice = Some(Notice::Info(
-                    "template ready: i edit · e $EDITOR · ctrl-s send".into(),
-                ));
-            }
-            Err(e) => self.notice = Some(Notice::Error(format!("no template: {e}"))),
-        }
-    }
-
     /// Keys while the Composer has focus. `None` lets the global keys have them.
     pub(super) fn composer_key(&mut self, key: KeyEvent) -> Option<Vec<Effect>> {
+        if self.composer.discard_asked {
+            if keymap::lookup(Context::Discard, &key) == Some(Command::Confirm) {
+                self.notice = None;
+                let event = self.composer.discard_for.take();
+                return Some(self.open_composer(event));
+            }
+            self.composer.discard_asked = false;
+            self.notice = Some(Notice::Info("kept the edits".into()));
+            return Some(Vec::new());
+        }
         if self.composer.picker.is_some() {
             return Some(self.picker_key(key));
         }
@@ -210,16 +104,24 @@ impl App {
         }
         match self.composer.focus {
             ComposerFocus::Editing => {
-                if command == Some(Command::Back) {
-                    self.composer.focus = ComposerFocus::Body;
-                } else if self.composer.editor.input(key) {
+                // The editor's own bindings are emacs-like (ctrl-u undo, ctrl-r redo,
+                // ctrl-y paste); the keymap promises the common ctrl-z / ctrl-y.
+                let changed = match command {
+                    Some(Command::Back) => {
+                        self.composer.focus = ComposerFocus::Body;
+                        false
+                    }
+                    Some(Command::Undo) => self.composer.editor.undo(),
+                    Some(Command::Redo) => self.composer.editor.redo(),
+                    _ => self.composer.editor.input(key),
+                };
+                if changed {
                     let vars = self
                         .composer
                         .draft
                         .as_ref()
                         .map_or_else(Variables::new, |d| self.variables(d.environment));
                     self.composer.edited(&vars);
-                    self.composer.unsaved = true;
                 }
                 Some(Vec::new())
             }
@@ -230,6 +132,7 @@ impl App {
 
     fn composer_body_command(&mut self, command: Command) -> Option<Vec<Effect>> {
         let has_draft = self.composer.draft.is_some();
+        let has_answer = self.composer.answer.is_some();
         match command {
             Command::Compose => return Some(self.open_composer(None)),
             Command::Edit if has_draft => self.composer.focus = ComposerFocus::Editing,
@@ -248,8 +151,9 @@ impl App {
                 picker.auto = false;
                 self.composer.picker = Some(picker);
             }
-            Command::ShowAnswer if self.composer.answer.is_some() => {
-                self.composer.focus = ComposerFocus::Answer
+            Command::ShowAnswer if has_answer => self.composer.focus = ComposerFocus::Answer,
+            Command::Down | Command::Up if has_answer => {
+                self.scroll_answer(command == Command::Down);
             }
             Command::CopyCurl if has_draft => return Some(self.copy_curl()),
             Command::History => return Some(self.open_history()),
@@ -294,10 +198,6 @@ impl App {
             Some(Command::Up) => picker.cursor = picker.cursor.saturating_sub(1),
             Some(Command::PageDown) => picker.cursor = (picker.cursor + page).min(last),
             Some(Command::PageUp) => picker.cursor = picker.cursor.saturating_sub(page),
-            Some(Command::DeleteBack) => {
-                picker.query.pop();
-                picker.cursor = 0;
-            }
             Some(Command::Choose) => {
                 let options = picker.options(view);
                 let Some(chosen) = options.get(picker.cursor) else {
@@ -314,6 +214,7 @@ impl App {
                 let value = chosen.value.clone();
                 if let PickValue::Environment(env) = value {
                     picker.take(value);
+                    self.env_chosen = true;
                     // The console moves there; the next steps offer its connections.
                     return if env == self.environment {
                         Vec::new()
@@ -328,8 +229,7 @@ impl App {
                 }
             }
             _ => {
-                if let Some(c) = keymap::typed(&key) {
-                    picker.query.push(c);
+                if picker.query.handle(key) == LineOutcome::Edited {
                     picker.cursor = 0;
                 }
             }
@@ -337,32 +237,51 @@ impl App {
         Vec::new()
     }
 
+    /// `j`/`k` on the body: the answer moves a row, its cursor with it, so `a` then
+    /// starts where the user was reading.
+    fn scroll_answer(&mut self, down: bool) {
+        let Some(answer) = &mut self.composer.answer else {
+            return;
+        };
+        let rows = match (&answer.tree, &answer.text) {
+            (Some(tree), _) => tree.shown(),
+            (None, Some(text)) => text.lines().count(),
+            (None, None) => 0,
+        };
+        answer.scroll = if down {
+            (answer.scroll + 1).min(rows.saturating_sub(1))
+        } else {
+            answer.scroll.saturating_sub(1)
+        };
+        if let Some(tree) = &mut answer.tree {
+            let by = answer.scroll as isize - tree.cursor() as isize;
+            tree.move_by(by);
+        }
+    }
+
     fn guard_key(&mut self, key: KeyEvent) -> Vec<Effect> {
         let Some(typed) = &mut self.composer.guard else {
             return Vec::new();
         };
-        match keymap::lookup(Context::Guard, &key) {
-            Some(Command::Back) => {
+        match typed.handle(key) {
+            LineOutcome::Cancel => {
                 self.composer.guard = None;
                 self.notice = Some(Notice::Info("not sent".into()));
             }
-            Some(Command::DeleteBack) => {
-                typed.pop();
-            }
-            Some(Command::Choose) => {
+            LineOutcome::Submit => {
                 let expected = self
                     .composer
                     .draft
                     .as_ref()
                     .map(|d| d.destination.name.clone());
-                if expected.as_deref() == Some(typed.as_str()) {
+                if expected.as_deref() == Some(typed.text.as_str()) {
                     return self.send(true);
                 }
                 self.notice = Some(Notice::Error(
                     "the name does not match: type the destination's name exactly, or esc".into(),
                 ));
             }
-            _ => typed.extend(keymap::typed(&key)),
+            _ => {}
         }
         Vec::new()
     }
@@ -433,12 +352,11 @@ impl App {
             },
         };
         if draft.environment == Environment::Production && !confirmed {
-            self.composer.guard = Some(String::new());
+            self.composer.guard = Some(LineInput::default());
             return Vec::new();
         }
         self.composer.guard = None;
         self.composer.sending = true;
-        self.composer.unsaved = false;
         self.composer.last_sent = Some(body);
         self.notice = Some(Notice::Info(format!(
             "sending {} to {}…",
@@ -479,7 +397,7 @@ impl App {
         };
         vec![Effect::Copy {
             text,
-            what: "the request as curl".into(),
+            what: format!("the request as curl ({})", crate::model::curl::TOKEN_HINT),
         }]
     }
 
@@ -494,6 +412,13 @@ impl App {
 
     pub(super) fn on_sent(&mut self, answer: Result<Answer, String>) -> Vec<Effect> {
         self.composer.sending = false;
+        let summary = match &answer {
+            Ok(a) => {
+                let request = self.composer.last_sent.as_deref();
+                answer_summary(request, a.status, a.body.as_ref().ok())
+            }
+            Err(_) => None,
+        };
         let record = match &answer {
             Ok(a) => self.sent_record(
                 Some(a.status),
@@ -503,18 +428,23 @@ impl App {
             ),
             Err(e) => self.sent_record(None, 0, Vec::new(), Some(e.clone())),
         };
+        let record = record.map(|mut r| {
+            r.summary = summary.clone();
+            r
+        });
         let mut effects: Vec<Effect> = record.map(Effect::RecordSent).into_iter().collect();
         match answer {
             Ok(a) => {
-                let (tree, text, summary) = match a.body {
+                // Kept in the history now: `c` need not ask about these edits.
+                self.composer.mark_saved();
+                let (tree, text) = match a.body {
                     Ok(value) => {
-                        let summary = fhir::summary::summary(&value);
                         let mut tree = JsonTree::new(value);
                         // The answer's content matters more than its envelope.
                         tree.fold_path(&[Seg::Key("Meta".into())]);
-                        (Some(tree), None, summary)
+                        (Some(tree), None)
                     }
-                    Err(text) => (None, Some(text), None),
+                    Err(text) => (None, Some(text)),
                 };
                 self.notice = Some(Notice::Info(format!(
                     "HTTP {} in {:.1} ms",
@@ -531,6 +461,7 @@ impl App {
                     text,
                     logs: a.logs,
                     request_id: None,
+                    scroll: 0,
                 });
                 effects.extend(follow.map(Effect::FollowRequest));
                 effects
@@ -572,9 +503,6 @@ impl App {
                     .draft
                     .as_ref()
                     .map_or_else(Variables::new, |d| self.variables(d.environment));
-                if text != self.composer.text() {
-                    self.composer.unsaved = true;
-                }
                 self.composer.set_text(&text, &vars);
                 self.notice = Some(Notice::Info("body updated from the editor".into()));
             }
@@ -584,6 +512,7 @@ impl App {
 }
 
 pub(super) mod lists;
+mod picking;
 
 #[cfg(test)]
 mod tests;

@@ -22,13 +22,15 @@ impl App {
             Command::OpenKeys => return Some(self.open_developer(DevTab::Keys)),
             Command::OpenEndpoints => return Some(self.open_developer(DevTab::Endpoints)),
             Command::Filter => {
-                let line = LineInput::new(self.filter_text.clone());
+                let line = LineInput::prefilled(self.filter_text.clone());
                 self.prompt = Some(Prompt::Filter { line, error: None });
+                self.reset_recall();
             }
             Command::CommandLine => {
                 self.prompt = Some(Prompt::Command {
                     line: LineInput::default(),
-                })
+                });
+                self.reset_recall();
             }
             Command::NextPane => self.focus = self.focus.step(1),
             Command::PrevPane => self.focus = self.focus.step(-1),
@@ -43,7 +45,7 @@ impl App {
 
     /// `q` and `:quit`: at once, unless the composer holds edits that would be lost.
     pub(super) fn quit(&mut self) -> Vec<Effect> {
-        if self.composer.unsaved {
+        if self.composer.unsaved() {
             self.confirm = Some(Confirm {
                 effect: Effect::Quit,
                 question: "Quit and lose the unsaved request?".into(),

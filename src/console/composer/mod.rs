@@ -2,13 +2,16 @@
 //! the JSON editor (ratatui-textarea), live validation against the event's schema, the
 //! last answer, and the Production guard. Pure like the rest of the app state: sending,
 //! `$EDITOR` and history are effects carried out by the event loop.
+//! `pick`: the picker's lists; `summary`: an answer in one line of words.
 
 pub mod pick;
+pub mod summary;
 
 use crate::client::send::PlatformPath;
 use crate::client::wire::HistoryEntry;
 use crate::console::collection::Listed;
 use crate::console::json_tree::JsonTree;
+use crate::console::prompt::LineInput;
 use crate::model::Environment;
 use crate::model::catalog::{EventInfo, Exchange};
 use crate::model::compose;
@@ -91,7 +94,8 @@ pub struct AnswerView {
     pub elapsed: Duration,
     /// The destination's part (its attempt's latency), once the log has been read.
     pub destination: Option<Duration>,
-    /// One line on what a FHIR answer holds ("2 patients: Baker, Abigail; …").
+    /// One line on what the answer holds, for people who do not read JSON: "no patient
+    /// matches MRN 0000099999", "2 patients: Baker, Abigail; …" ([`summary`]).
     pub summary: Option<String>,
     /// The body as a tree, or as text when it was not JSON.
     pub tree: Option<JsonTree>,
@@ -99,6 +103,9 @@ pub struct AnswerView {
     pub logs: Vec<Uuid>,
     /// The request whose logs the feed follows.
     pub request_id: Option<Uuid>,
+    /// The first row shown while the answer does not have the keys (`j`/`k` scroll it
+    /// from the body without entering answer mode).
+    pub scroll: usize,
 }
 
 impl AnswerView {
@@ -161,7 +168,7 @@ pub struct Composer {
     pub undefined: Vec<UndefinedVariable>,
     pub picker: Option<Picker>,
     /// The Production guard: the destination's name as typed so far.
-    pub guard: Option<String>,
+    pub guard: Option<LineInput>,
     /// Set by a `ctrl-s` refused for schema warnings, so the next one sends anyway.
     pub warned: bool,
     pub answer: Option<AnswerView>,
@@ -170,9 +177,13 @@ pub struct Composer {
     pub last_sent: Option<String>,
     pub list: Option<ListView>,
     /// `ctrl-w`: the name to save under, as typed so far.
-    pub naming: Option<String>,
-    /// Edits since the last load, send or save: quitting asks first.
-    pub unsaved: bool,
+    pub naming: Option<LineInput>,
+    /// The body as last loaded, saved or sent: anything else is an unsaved edit.
+    pub baseline: String,
+    /// `c` over unsaved edits asked whether to discard them; `y` does.
+    pub discard_asked: bool,
+    /// What `:compose` asked for, to open once `y` answered.
+    pub discard_for: Option<Composed>,
 }
 
 impl Default for Composer {
@@ -191,7 +202,9 @@ impl Default for Composer {
             last_sent: None,
             list: None,
             naming: None,
-            unsaved: false,
+            baseline: String::new(),
+            discard_asked: false,
+            discard_for: None,
         }
     }
 }
@@ -207,9 +220,20 @@ impl Composer {
     pub fn load(&mut self, draft: Draft, text: &str, vars: &Variables) {
         self.draft = Some(draft);
         self.set_text(text, vars);
-        self.unsaved = false;
         self.answer = None;
         self.focus = ComposerFocus::Body;
+        self.mark_saved();
+    }
+
+    /// The body is kept somewhere (loaded, saved to a file, sent into the history).
+    pub fn mark_saved(&mut self) {
+        self.baseline = self.text();
+    }
+
+    /// Whether `c` would lose edits: a draft whose body changed since it was loaded,
+    /// saved or sent.
+    pub fn unsaved(&self) -> bool {
+        self.draft.is_some() && self.text() != self.baseline
     }
 
     /// Replaces the body (a template, an `$EDITOR` round trip, a history entry).

@@ -4,6 +4,7 @@
 
 use super::{Composed, Named};
 use crate::client::wire::ConnectionsView;
+use crate::console::prompt::LineInput;
 use crate::model::Environment;
 use crate::model::catalog::{self, EventInfo, Exchange};
 use crate::model::fhir::{self, FhirKind};
@@ -24,7 +25,7 @@ pub enum PickStep {
 pub struct Picker {
     pub step: PickStep,
     /// What the user typed to narrow the list (matched against label and detail).
-    pub query: String,
+    pub query: LineInput,
     /// Among the options that match the query.
     pub cursor: usize,
     pub event: Option<Composed>,
@@ -106,7 +107,7 @@ impl Picker {
     pub fn full(current: Environment) -> Picker {
         Picker {
             step: PickStep::Environment,
-            query: String::new(),
+            query: LineInput::default(),
             cursor: Environment::ALL
                 .iter()
                 .position(|&e| e == current)
@@ -126,7 +127,7 @@ impl Picker {
         };
         Picker {
             step,
-            query: String::new(),
+            query: LineInput::default(),
             cursor: 0,
             event,
             source,
@@ -258,6 +259,7 @@ impl Picker {
     pub fn options(&self, view: Option<&ConnectionsView>) -> Vec<PickOption> {
         let words: Vec<String> = self
             .query
+            .text
             .split_whitespace()
             .map(str::to_lowercase)
             .collect();
@@ -272,7 +274,7 @@ impl Picker {
         if !words.is_empty() {
             // What was typed as a prefix ranks first, then the shorter (more general)
             // name: "patientsearch" offers PatientSearch Query before LocationQuery.
-            let typed = self.query.trim().to_lowercase();
+            let typed = self.query.text.trim().to_lowercase();
             found.sort_by_key(|o| {
                 let label = o.label.to_lowercase();
                 (
@@ -310,7 +312,7 @@ impl Picker {
 
     /// Takes `value` for this step; returns true when every step is decided.
     pub fn take(&mut self, value: PickValue) -> bool {
-        self.query.clear();
+        self.query = LineInput::default();
         self.cursor = 0;
         match (self.step, value) {
             (PickStep::Environment, PickValue::Environment(_)) => {

@@ -7,13 +7,13 @@ use super::{C, ENDS, KC, MOVE, PAGES, Row, ch, ctrl, k, row};
 pub(super) const COMPOSER: &[Row] = &[
     row(
         "c / n",
-        "compose a new request (pick event, source, destination)",
+        "compose a new request (asks first if edits are not saved)",
         Some("c new"),
         &[(ch('c'), C::Compose), (ch('n'), C::Compose)],
     ),
     row(
         "i / enter",
-        "edit the body here (esc when done)",
+        "edit the body here (ctrl-z undo, ctrl-y redo; esc when done)",
         Some("i edit"),
         &[(ch('i'), C::Edit), (k(KC::Enter), C::Edit)],
     ),
@@ -65,6 +65,12 @@ pub(super) const COMPOSER: &[Row] = &[
         None,
         &[(ch('o'), C::OpenSaved)],
     ),
+    row(
+        "j / k, ↓ / ↑",
+        "scroll the answer (without entering it)",
+        None,
+        MOVE,
+    ),
     row("esc", "back to the feed", None, &[(k(KC::Esc), C::Back)]),
     row(
         ":compose M E",
@@ -103,7 +109,7 @@ pub(super) const EDITING: &[Row] = &[
         "ctrl-z / ctrl-y",
         "undo / redo",
         Some("ctrl-z undo · ctrl-y redo"),
-        &[(ctrl('z'), C::EditorKey), (ctrl('y'), C::EditorKey)],
+        &[(ctrl('z'), C::Undo), (ctrl('y'), C::Redo)],
     ),
     row(
         "ctrl-w",
@@ -244,5 +250,20 @@ pub(super) const GUARD: &[Row] = &[
         "delete a character",
         None,
         &[(k(KC::Backspace), C::DeleteBack)],
+    ),
+];
+
+pub(super) const DISCARD: &[Row] = &[
+    row(
+        "y",
+        "discard the unsaved edits and compose",
+        Some("y discard the edits"),
+        &[(ch('y'), C::Confirm)],
+    ),
+    row(
+        "n / esc / other",
+        "keep the edits",
+        Some("any other key keeps them"),
+        &[(ch('n'), C::Cancel), (k(KC::Esc), C::Cancel)],
     ),
 ];

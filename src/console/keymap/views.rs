@@ -207,12 +207,41 @@ pub(super) const DETAIL: &[Row] = &[
     HELP_ROW,
 ];
 
-/// Documentation only: `prompt::LineInput` edits the line.
+/// `prompt::LineInput` edits the line; history and completion are bindings.
 pub(super) const PROMPT: &[Row] = &[
     row("enter", "apply the filter / run the command", None, &[]),
     row("esc", "close the line", None, &[]),
-    row("ctrl-u", "clear before the cursor", None, &[]),
-    row("ctrl-a / ctrl-e", "start / end of the line", None, &[]),
+    row(
+        "↑ / ↓",
+        "earlier / later lines (kept across runs)",
+        None,
+        &[(k(KC::Up), C::Up), (k(KC::Down), C::Down)],
+    ),
+    row(
+        "tab / shift-tab",
+        "complete: commands, filter keys, names, data models, events",
+        None,
+        &[(k(KC::Tab), C::Complete), (k(KC::BackTab), C::CompleteBack)],
+    ),
+    row(
+        "ctrl-u / ctrl-k",
+        "delete to the start / to the end",
+        None,
+        &[],
+    ),
+    row("ctrl-w", "delete a word", None, &[]),
+    row(
+        "ctrl-a / ctrl-e",
+        "start / end of the line (also home / end)",
+        None,
+        &[],
+    ),
+    row(
+        "ctrl-b / ctrl-f",
+        "a character back / forward (also ← / →)",
+        None,
+        &[],
+    ),
 ];
 
 /// Both tabs list it before their tab key, so it is a row of each.

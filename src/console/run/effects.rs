@@ -77,6 +77,7 @@ impl Effects {
             Effect::Quit => return false,
             Effect::Subscribe(filter) => self.subscribe(filter),
             Effect::Reconnect => self.client.retry_now(),
+            Effect::SavePromptHistory { path, history } => self.save_prompts(path, history),
             // Need the terminal or the loop's theme; handled by the loop.
             Effect::EditExternally(_)
             | Effect::SetTheme(_)
@@ -284,6 +285,23 @@ impl Effects {
             // Sorted out by `apply`.
             _ => {}
         }
+    }
+
+    /// Writes the prompts' history off the loop's thread; not cancelled by quitting (the
+    /// drain waits for it), so the `:quit` just typed is kept too.
+    fn save_prompts(
+        &self,
+        path: std::path::PathBuf,
+        history: crate::console::recall::PromptHistory,
+    ) {
+        let tx = self.tx.clone();
+        self.tasks.spawn(async move {
+            let saved = tokio::task::spawn_blocking(move || history.save(&path)).await;
+            if let Ok(Err(e)) = saved {
+                tracing::warn!(error = %e, "prompt history not saved");
+                let _ = tx.try_send(Msg::Failed(e.to_string()));
+            }
+        });
     }
 }
 

@@ -2,13 +2,13 @@
 //! and its overlays (the picker, the Production guard).
 
 use super::centered;
-use super::detail::tree_lines;
+use super::detail::{tree_line, tree_lines};
 use crate::client::wire::HistoryEntry;
 use crate::console::app::{App, Pane};
 use crate::console::collection::Listed;
 use crate::console::composer::pick::PickOption;
 use crate::console::composer::{Composed, Composer, ComposerFocus, ListItem};
-use crate::console::keymap::{self, Context};
+use crate::console::prompt::LineInput;
 use crate::console::theme::Theme;
 use crate::model::Environment;
 use crate::model::fhir::FhirKind;
@@ -213,10 +213,20 @@ fn answer(frame: &mut Frame, area: Rect, c: &Composer, focused: bool, theme: &Th
             }
             let room = area.height.saturating_sub(2 + lines.len() as u16) as usize;
             match (&a.tree, &a.text) {
-                (Some(tree), _) => lines.extend(tree_lines(tree, room, active, theme)),
-                (None, Some(text)) => {
-                    lines.extend(text.lines().take(room).map(|l| Line::raw(l.to_string())))
+                (Some(tree), _) if active => lines.extend(tree_lines(tree, room, true, theme)),
+                // Scrolled from the body with j/k: from its first row, no cursor.
+                (Some(tree), _) => {
+                    let rows = tree.rows();
+                    let start = a.scroll.min(rows.len().saturating_sub(1));
+                    let end = (start + room).min(tree.shown()).max(start);
+                    lines.extend(rows[start..end].iter().map(|r| tree_line(r, theme)));
                 }
+                (None, Some(text)) => lines.extend(
+                    text.lines()
+                        .skip(a.scroll)
+                        .take(room)
+                        .map(|l| Line::raw(l.to_string())),
+                ),
                 (None, None) => lines.push(Line::styled("no body", theme.dim)),
             }
         }
@@ -290,12 +300,22 @@ fn status_line<'a>(app: &App, c: &Composer, theme: &Theme) -> Line<'a> {
     Line::from(vec![verdict, Span::styled(keys, theme.dim)])
 }
 
-/// What the user is typing in an overlay, with a cursor after it.
-fn typed_line<'a>(text: &str, theme: &Theme) -> Line<'a> {
+/// What the user is typing in an overlay, with its cursor; a selected (pre-filled)
+/// value reversed, as typing will replace it.
+fn typed_line<'a>(line: &LineInput, theme: &Theme) -> Line<'a> {
+    let typed = theme.text.add_modifier(Modifier::BOLD);
+    if line.selected {
+        return Line::from(vec![
+            Span::styled("› ", theme.accent),
+            Span::styled(line.text.clone(), typed.add_modifier(Modifier::REVERSED)),
+        ]);
+    }
+    let (before, after) = line.text.split_at(line.cursor.min(line.text.len()));
     Line::from(vec![
         Span::styled("› ", theme.accent),
-        Span::styled(text.to_string(), theme.text.add_modifier(Modifier::BOLD)),
+        Span::styled(before.to_string(), typed),
         Span::styled("▏", theme.dim),
+        Span::styled(after.to_string(), typed),
     ])
 }
 
@@ -347,7 +367,7 @@ pub(super) fn picker(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             theme.border_focused,
         ))
         .title_bottom(Span::styled(
-            format!(" {} ", keymap::hints(&[Context::Picker])),
+            " type to narrow · ↑/↓ move · enter choose · esc cancel ",
             theme.dim,
         ))
         .border_style(theme.border_focused);
@@ -403,11 +423,22 @@ fn history_line<'a>(entry: &'a HistoryEntry, theme: &Theme) -> Line<'a> {
             s.data_model,
             s.event_type
         )),
-        Span::styled(
-            format!("  {} → {}", s.source_name, s.destination_name),
-            theme.dim,
-        ),
     ];
+    // What support staff look for first: whose record, and what came back.
+    let keys = s
+        .body
+        .as_deref()
+        .and_then(crate::console::composer::summary::request_keys);
+    if let Some(keys) = keys {
+        spans.push(Span::styled(format!("  {keys}"), theme.text));
+    }
+    if let Some(summary) = &s.summary {
+        spans.push(Span::styled(format!("  {summary}"), theme.accent));
+    }
+    spans.push(Span::styled(
+        format!("  {} → {}", s.source_name, s.destination_name),
+        theme.dim,
+    ));
     if s.body.is_none() {
         spans.push(Span::styled("  body not kept", theme.dim));
     }
@@ -472,7 +503,7 @@ pub(super) fn list(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let block = Block::bordered()
         .title(Span::styled(title, theme.border_focused))
         .title_bottom(Span::styled(
-            format!(" {} ", keymap::hints(&[Context::List])),
+            " j/k move · enter open · esc close ",
             theme.dim,
         ))
         .border_style(theme.border_focused);

@@ -351,7 +351,7 @@ pub(super) fn tree_lines<'a>(
 }
 
 /// One row of a body: a fold marker in the gutter, then the row as pretty JSON.
-fn tree_line<'a>(row: &'a Row, theme: &Theme) -> Line<'a> {
+pub(super) fn tree_line<'a>(row: &'a Row, theme: &Theme) -> Line<'a> {
     let comma = if row.comma { "," } else { "" };
     let gutter = match row.kind {
         RowKind::Open { folded: true, .. } => "▸ ",

@@ -22,6 +22,8 @@ fn hint_contexts(app: &App) -> (&'static str, Vec<Context>) {
         ("compose", vec![Context::Picker])
     } else if composing && c.list.is_some() {
         ("list", vec![Context::List])
+    } else if composing && c.discard_asked {
+        ("discard?", vec![Context::Discard])
     } else if composing && c.naming.is_some() {
         ("save", vec![Context::Naming])
     } else if composing && c.guard.is_some() {
@@ -93,6 +95,7 @@ pub(crate) fn help_sections(app: &App) -> (String, Vec<Context>) {
                 Context::List,
                 Context::Naming,
                 Context::Guard,
+                Context::Discard,
             ],
         };
         sections.extend([

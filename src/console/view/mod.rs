@@ -421,6 +421,11 @@ fn bottom_line(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             }
             spans.push(Span::styled(format!("   {}", e.message), theme.error));
         }
+        // A pre-filled value typing would replace.
+        None if line.selected => spans.push(Span::styled(
+            text,
+            theme.text.add_modifier(Modifier::REVERSED),
+        )),
         None => spans.push(Span::styled(text, theme.text)),
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);

@@ -31,13 +31,18 @@ pub struct Sent {
     /// What went wrong, when something did (the engine's error text, a network error).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The answer in one line ("1 patient: Abigail Baker, …"), as the composer showed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
 }
 
 impl Sent {
-    /// Drops what may name a patient: the body, and the error text (an engine's or a
+    /// Drops what may name a patient: the body, the answer's summary, and the error text (an engine's or a
     /// destination's error can quote the request). Metadata stays.
     pub fn mask_phi(&mut self) {
         self.body = None;
+        // A summary names the patient found.
+        self.summary = None;
         if self.error.is_some() {
             self.error = Some("(hidden: needs the PHI permission)".into());
         }

@@ -7,6 +7,7 @@ use crate::client::wire::{HistoryEntry, HistoryPage, Sent};
 use crate::console::collection::{Listed, SavedRequest, parse_body};
 use crate::console::composer::{Composed, Draft, ListItem, ListView, Named};
 use crate::console::keymap::{self, Command, Context};
+use crate::console::prompt::{LineInput, LineOutcome};
 use crate::model::fhir::FhirKind;
 use crossterm::event::KeyEvent;
 
@@ -32,7 +33,8 @@ impl App {
             return self.error("nothing to save: c composes a request");
         };
         let suggestion = draft.what.label().to_lowercase().replace(' ', "-");
-        self.composer.naming = Some(suggestion);
+        // Selected: typing replaces the suggestion, a movement key keeps it.
+        self.composer.naming = Some(LineInput::prefilled(suggestion));
         Vec::new()
     }
 
@@ -40,13 +42,13 @@ impl App {
         let Some(name) = &mut self.composer.naming else {
             return Vec::new();
         };
-        match keymap::lookup(Context::Naming, &key) {
-            Some(Command::Back) => self.composer.naming = None,
-            Some(Command::DeleteBack) => {
-                name.pop();
-            }
-            Some(Command::Choose) => {
-                let name = name.trim().to_string();
+        match name.handle(key) {
+            LineOutcome::Cancel => self.composer.naming = None,
+            LineOutcome::Submit => {
+                let name = name.text.trim().to_string();
+                if name.is_empty() {
+                    return self.error("not saved: type a name for the request, or esc");
+                }
                 let Some(draft) = &self.composer.draft else {
                     return Vec::new();
                 };
@@ -71,10 +73,10 @@ impl App {
                     body,
                 };
                 self.composer.naming = None;
-                self.composer.unsaved = false;
+                self.composer.mark_saved();
                 return vec![Effect::SaveRequest { name, request }];
             }
-            _ => name.extend(keymap::typed(&key)),
+            LineOutcome::Edited | LineOutcome::Ignored => {}
         }
         Vec::new()
     }
@@ -287,6 +289,7 @@ impl App {
             elapsed_ms,
             log_ids,
             error,
+            summary: None,
         })
     }
 }

@@ -5,6 +5,7 @@ use super::super::*;
 use crate::client::send::{Answer, PlatformPath};
 use crate::client::wire::{ConnectionsView, EnvironmentView, SourceView};
 use crate::console::composer::ComposerFocus;
+use crate::console::composer::pick::PickStep;
 use crate::console::fixtures::{
     self, SANDBOX_EHR, builtin_development, builtin_environments, idle, source,
 };
@@ -354,7 +355,10 @@ fn production_sends_only_after_the_destination_is_named() {
     envs[2].variables = envs[0].variables.clone();
     update(&mut app, Msg::Environments(envs));
     assert!(update(&mut app, ctrl('s')).is_empty());
-    assert_eq!(app.composer.guard.as_deref(), Some(""));
+    assert_eq!(
+        app.composer.guard.as_ref().map(|l| l.text.as_str()),
+        Some("")
+    );
     typed(&mut app, "Acme");
     assert!(
         update(&mut app, key(KeyCode::Enter)).is_empty(),
@@ -435,7 +439,7 @@ fn e_hands_the_body_to_the_editor_and_y_copies_it_as_curl() {
     };
     assert!(text.starts_with("curl"), "{text}");
     assert!(text.contains("http://127.0.0.1:8443/query"), "{text}");
-    assert!(text.contains("${SWITCHBOARD_TOKEN}"), "{text}");
+    assert!(text.contains("${SWITCHBOARD_API_TOKEN}"), "{text}");
 }
 
 fn answered(app: &mut App) -> Vec<Effect> {
@@ -512,7 +516,12 @@ fn ctrl_w_saves_under_a_name_and_o_opens_it_again() {
     let mut app = composing(Role::Admin, "compose PatientSearch Query");
     let text = app.composer.text();
     update(&mut app, ctrl('w'));
-    assert_eq!(app.composer.naming.as_deref(), Some("patientsearch-query"));
+    assert_eq!(
+        app.composer.naming.as_ref().map(|l| l.text.as_str()),
+        Some("patientsearch-query")
+    );
+    // The suggestion is selected: end keeps it to edit.
+    update(&mut app, key(KeyCode::End));
     for _ in 0.."query".len() {
         update(&mut app, key(KeyCode::Backspace));
     }
@@ -552,3 +561,4 @@ fn a_body_that_is_not_json_is_not_saved() {
 
 mod fhir;
 mod quit;
+mod support;

@@ -124,6 +124,11 @@ fn composer_with_an_answer() {
     let shown = screen(&terminal);
     assert!(shown.contains("HTTP 200"), "{shown}");
     assert!(shown.contains("\"Abigail\""), "{shown}");
+    // Above the JSON, the answer in words.
+    assert!(
+        shown.contains("1 patient: Abigail Baker, born 1974-05-30, MRN"),
+        "{shown}"
+    );
     assert_snapshot!(terminal.backend());
 }
 
@@ -137,7 +142,7 @@ fn composer_picker_narrowed_by_typing() {
         app.composer
             .picker
             .as_ref()
-            .is_some_and(|p: &Picker| p.query == "patientsearch")
+            .is_some_and(|p: &Picker| p.query.text == "patientsearch")
     );
     let terminal = render(&mut app, &Theme::dark(), 120, 40);
     assert!(screen(&terminal).contains("PatientSearch Query"));
@@ -148,7 +153,7 @@ fn composer_picker_narrowed_by_typing() {
 fn composer_production_guard() {
     let d = draft(Environment::Production, "PatientSearch", "Query");
     let mut app = composing(d, "{}\n");
-    app.composer.guard = Some("Sandbox".into());
+    app.composer.guard = Some(crate::console::prompt::LineInput::new("Sandbox"));
     let terminal = render(&mut app, &Theme::dark(), 120, 40);
     let shown = screen(&terminal);
     assert!(
@@ -182,6 +187,7 @@ fn composer_history_list() {
             elapsed_ms: 12,
             log_ids: Vec::new(),
             error: status.is_none().then(|| "connection refused".into()),
+            summary: None,
         },
     };
     update(
@@ -204,4 +210,76 @@ fn composer_history_list() {
     );
     assert!(shown.contains("body not kept"), "{shown}");
     assert_snapshot!(terminal.backend());
+}
+
+#[test]
+fn history_entries_show_the_summary_and_the_mrn() {
+    use crate::client::wire::{HistoryEntry, HistoryPage, Sent};
+    let d = draft(Environment::Development, "PatientSearch", "Query");
+    let text = template(&d);
+    let mut app = composing(d, &text);
+    update(&mut app, key(KeyCode::Char('h')));
+    let body =
+        r#"{"Meta": {}, "Patient": {"Identifiers": [{"ID": "0000099999", "IDType": "MR"}]}}"#;
+    let entry = HistoryEntry {
+        id: Uuid::from_u128(1),
+        at: now(),
+        sent: Sent {
+            environment: Environment::Development,
+            source_id: crate::model::reach::CONSOLE_SOURCE_ID,
+            source_name: "Switchboard Console".into(),
+            destination_id: crate::console::fixtures::SANDBOX_EHR,
+            destination_name: "Sandbox EHR".into(),
+            data_model: "PatientSearch".into(),
+            event_type: "Query".into(),
+            body: Some(body.into()),
+            status: Some(200),
+            elapsed_ms: 12,
+            log_ids: Vec::new(),
+            error: None,
+            summary: Some("no patient matches MRN 0000099999".into()),
+        },
+    };
+    update(
+        &mut app,
+        Msg::History(Ok(HistoryPage {
+            entries: vec![entry],
+            next: None,
+        })),
+    );
+    let shown = screen(&render(&mut app, &Theme::dark(), 200, 40));
+    let row = shown
+        .lines()
+        .find(|l| l.contains("200 Development"))
+        .unwrap_or_default();
+    assert!(row.contains("MRN 0000099999"), "{shown}");
+    assert!(row.contains("no patient matches MRN 0000099999"), "{shown}");
+}
+
+#[test]
+fn a_prefilled_name_is_drawn_selected() {
+    use ratatui::style::Modifier;
+    let d = draft(Environment::Development, "PatientSearch", "Query");
+    let text = template(&d);
+    let mut app = composing(d, &text);
+    update(
+        &mut app,
+        Msg::Key(KeyEvent::new(KeyCode::Char('w'), KeyModifiers::CONTROL)),
+    );
+    let reversed = |terminal: &Terminal<TestBackend>| {
+        let buffer = terminal.backend().buffer();
+        let area = buffer.area;
+        (area.top()..area.bottom()).any(|y| {
+            (area.left()..area.right()).any(|x| {
+                let cell = &buffer[(x, y)];
+                cell.symbol() == "p" && cell.modifier.contains(Modifier::REVERSED)
+            })
+        })
+    };
+    let terminal = render(&mut app, &Theme::dark(), 120, 40);
+    assert!(screen(&terminal).contains("patientsearch-query"));
+    assert!(reversed(&terminal), "the suggestion is shown selected");
+    update(&mut app, key(KeyCode::End));
+    let terminal = render(&mut app, &Theme::dark(), 120, 40);
+    assert!(!reversed(&terminal), "no longer selected");
 }

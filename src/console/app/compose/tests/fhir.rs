@@ -129,7 +129,7 @@ fn fhir_requests_pass_the_same_guards() {
     assert_eq!(draft.destination.name, "Acme EHR");
     assert!(update(&mut app, ctrl('s')).is_empty());
     assert_eq!(
-        app.composer.guard.as_deref(),
+        app.composer.guard.as_ref().map(|l| l.text.as_str()),
         Some(""),
         "Production asks first"
     );
@@ -246,7 +246,10 @@ fn a_fhir_search_is_saved_as_its_lines_and_opens_again() {
     );
     let text = app.composer.text();
     update(&mut app, ctrl('w'));
-    assert_eq!(app.composer.naming.as_deref(), Some("fhir-patient-search"));
+    assert_eq!(
+        app.composer.naming.as_ref().map(|l| l.text.as_str()),
+        Some("fhir-patient-search")
+    );
     let effects = update(&mut app, key(KeyCode::Enter));
     let Some(Effect::SaveRequest { name, request }) = effects.first() else {
         panic!("{effects:?}")

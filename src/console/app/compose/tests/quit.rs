@@ -6,11 +6,11 @@ use super::*;
 #[test]
 fn q_asks_before_losing_unsaved_edits() {
     let mut app = composing(Role::Admin, "compose PatientSearch Query");
-    assert!(!app.composer.unsaved, "a fresh template is not an edit");
+    assert!(!app.composer.unsaved(), "a fresh template is not an edit");
     update(&mut app, key(KeyCode::Char('i')));
     typed(&mut app, " ");
     update(&mut app, key(KeyCode::Esc));
-    assert!(app.composer.unsaved);
+    assert!(app.composer.unsaved());
     assert!(update(&mut app, key(KeyCode::Char('q'))).is_empty());
     let question = app.confirm.as_ref().map(|c| c.question.clone());
     assert_eq!(
@@ -19,7 +19,7 @@ fn q_asks_before_losing_unsaved_edits() {
     );
     // Anything but y keeps the console and the edits.
     assert!(update(&mut app, key(KeyCode::Char('n'))).is_empty());
-    assert!(app.confirm.is_none() && app.composer.unsaved);
+    assert!(app.confirm.is_none() && app.composer.unsaved());
     // :quit asks too.
     assert!(command(&mut app, "quit").is_empty());
     assert!(update(&mut app, key(KeyCode::Esc)).is_empty());
@@ -35,12 +35,21 @@ fn edits_from_the_editor_count_and_sending_clears_them() {
     let mut app = composing(Role::Admin, "compose PatientSearch Query");
     let text = app.composer.text();
     edit(&mut app, &text);
-    assert!(!app.composer.unsaved, "the same text back is no edit");
+    assert!(!app.composer.unsaved(), "the same text back is no edit");
     edit(&mut app, &text.replacen('{', "{ ", 1));
-    assert!(app.composer.unsaved);
+    assert!(app.composer.unsaved());
     let effects = update(&mut app, ctrl('s'));
     assert!(sent(&effects).is_some(), "{effects:?}");
-    assert!(!app.composer.unsaved, "what was sent is in the history");
+    update(
+        &mut app,
+        Msg::Sent(Ok(Answer {
+            status: 200,
+            body: Ok(serde_json::json!({"Meta": {}})),
+            elapsed: std::time::Duration::from_millis(12),
+            logs: Vec::new(),
+        })),
+    );
+    assert!(!app.composer.unsaved(), "what was sent is in the history");
     assert_eq!(
         update(&mut app, key(KeyCode::Char('q'))),
         vec![Effect::Quit]
@@ -50,12 +59,14 @@ fn edits_from_the_editor_count_and_sending_clears_them() {
 #[test]
 fn saving_clears_the_unsaved_mark() {
     let mut app = composing(Role::Admin, "compose PatientSearch Query");
-    app.composer.unsaved = true;
+    let text = app.composer.text();
+    edit(&mut app, &text.replacen('{', "{ ", 1));
+    assert!(app.composer.unsaved());
     update(&mut app, ctrl('w'));
     let effects = update(&mut app, key(KeyCode::Enter));
     assert!(
         matches!(effects.as_slice(), [Effect::SaveRequest { .. }]),
         "{effects:?}"
     );
-    assert!(!app.composer.unsaved);
+    assert!(!app.composer.unsaved());
 }
