@@ -84,6 +84,10 @@ fn a_key_is_created_and_revoked_from_the_console() {
     // Separately: tmux reads `esc q` sent at once as alt-q.
     keys(&session, &["Escape"]);
     wait_for(&session, "Live feed");
-    keys(&session, &["q"]);
-    wait_for(&session, "CONSOLE-EXITED-0");
+    // ctrl-c quits from anywhere, even the command line, and gives the terminal back.
+    keys(&session, &[":"]);
+    wait_for(&session, "\n:");
+    keys(&session, &["C-c"]);
+    let end = wait_for(&session, "CONSOLE-EXITED-0");
+    assert!(!end.contains("Live feed"), "{end}");
 }

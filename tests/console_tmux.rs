@@ -98,6 +98,21 @@ async fn opens_filters_and_details(width: u16, height: u16) {
     wait_for(&session, "Help");
     keys(&session, &["Escape"]);
 
+    // esc goes back and never quits: from the Composer pane to the feed, and in the feed
+    // it does nothing. Waits and a pause keep the terminal from reading `esc 4` as alt-4.
+    wait_for(&session, " feed: ");
+    keys(&session, &["4"]);
+    wait_for(&session, " composer: ");
+    keys(&session, &["Escape"]);
+    wait_for(&session, " feed: ");
+    keys(&session, &["Escape"]);
+    std::thread::sleep(Duration::from_millis(300));
+    keys(&session, &["4"]);
+    let still = wait_for(&session, " composer: ");
+    assert!(!still.contains("CONSOLE-EXITED"), "{still}");
+    keys(&session, &["3"]);
+    wait_for(&session, " feed: ");
+
     // Traffic through the embedded engine, as a client of the platform would send it:
     // one query the sandbox answers, one it fails on purpose.
     let key = Command::new(BIN)

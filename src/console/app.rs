@@ -1,6 +1,7 @@
 //! The console's state and its one `update` function. Pure: no terminal, no engine, no
 //! tasks. Everything it wants done comes back as [`Effect`] values for the event loop.
-//! By pane: `compose`, `connections` (grouped by organization), `detail`, `feed`; and
+//! By pane: `compose`, `connections` (grouped by organization), `detail`, `feed`; `keys`
+//! (the main view's keys: leaving, help, focus, prompts; and the help overlay's);
 //! `link` (the engine lost and retried, `ctrl-z`, answers matched to their requests by
 //! tag), `pointer` (clicks and the wheel on what the view says is there).
 //! `prompts`: the `/` and `:` lines' keys, history and completion. Across panes: `ops`
@@ -9,6 +10,7 @@
 
 use super::composer::Composer;
 use super::feed::FeedRing;
+use super::keymap::{self, Command, Context};
 use super::prompt::LineInput;
 use crate::client::wire::VisibleDetail;
 use crate::client::wire::{ConnectionsView, DestinationView, EnvironmentView};
@@ -16,7 +18,7 @@ use crate::client::wire::{LogPage, LogQuery};
 use crate::client::{Action, FeedEvent, Revoke, Status};
 use crate::model::filter::{Filter, FilterError};
 use crate::model::{Environment, LogRecord, Role};
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use crossterm::event::KeyEvent;
 use uuid::Uuid;
 
 /// Logs asked for per history page.
@@ -207,6 +209,8 @@ pub struct App {
     pub scoped_filter: Filter,
     pub prompt: Option<Prompt>,
     pub help: bool,
+    /// The first line of the help overlay shown (drawing keeps it in range).
+    pub help_scroll: usize,
     pub detail: Option<Detail>,
     /// The Developer view (keys, endpoints), when open.
     pub developer: Option<Developer>,
@@ -266,6 +270,7 @@ impl App {
             scoped_filter: Filter::default(),
             prompt: None,
             help: false,
+            help_scroll: 0,
             detail: None,
             developer: None,
             confirm: None,
@@ -394,39 +399,36 @@ impl App {
 
     // --- keys -----------------------------------------------------------------------
 
-    /// `None` when the key did nothing (so nothing needs redrawing).
+    /// `None` when the key did nothing (so nothing needs redrawing). Every binding is
+    /// looked up in [`keymap`]; what has the keyboard decides the context.
     fn on_key(&mut self, key: KeyEvent) -> Option<Vec<Effect>> {
-        if key.kind == KeyEventKind::Release {
+        if key.kind == crossterm::event::KeyEventKind::Release {
             return None;
         }
-        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-        if ctrl && key.code == KeyCode::Char('c') && self.prompt.is_none() {
+        // ctrl-c quits from anywhere, even a prompt or the editor.
+        if keymap::lookup(Context::Always, &key) == Some(Command::ForceQuit) {
             return Some(vec![Effect::Quit]);
         }
         if let Some(effects) = self.link_key(key) {
             return Some(effects);
         }
         if let Some(confirm) = self.confirm.take() {
-            return Some(if key.code == KeyCode::Char('y') {
-                self.notice = None;
-                self.requested(&confirm.effect);
-                vec![confirm.effect]
-            } else {
-                self.notice = Some(Notice::Info("cancelled".into()));
-                Vec::new()
-            });
+            return Some(
+                if keymap::lookup(Context::Confirm, &key) == Some(Command::Confirm) {
+                    self.notice = None;
+                    self.requested(&confirm.effect);
+                    vec![confirm.effect]
+                } else {
+                    self.notice = Some(Notice::Info("cancelled".into()));
+                    Vec::new()
+                },
+            );
         }
         if self.prompt.is_some() {
             return self.prompt_key(key);
         }
         if self.help {
-            return match key.code {
-                KeyCode::Char('?' | 'q') | KeyCode::Esc => {
-                    self.help = false;
-                    Some(Vec::new())
-                }
-                _ => None,
-            };
+            return self.help_key(key);
         }
         if self.detail.is_some() {
             return self.detail_key(key);
@@ -441,50 +443,21 @@ impl App {
         {
             return Some(effects);
         }
-        let done = Some(Vec::new());
-        match key.code {
-            KeyCode::Char('q') | KeyCode::Esc => return Some(vec![Effect::Quit]),
-            KeyCode::Char('?') => self.help = true,
-            KeyCode::Char('c') => return Some(self.open_composer(None)),
-            KeyCode::Char('K') => return Some(self.open_developer(DevTab::Keys)),
-            KeyCode::Char('E') => return Some(self.open_developer(DevTab::Endpoints)),
-            KeyCode::Char('/') => {
-                let line = LineInput::prefilled(self.filter_text.clone());
-                self.prompt = Some(Prompt::Filter { line, error: None });
-                self.reset_recall();
-            }
-            KeyCode::Char(':') => {
-                self.prompt = Some(Prompt::Command {
-                    line: LineInput::default(),
-                });
-                self.reset_recall();
-            }
-            KeyCode::Tab => self.focus = self.focus.step(1),
-            KeyCode::BackTab => self.focus = self.focus.step(-1),
-            KeyCode::Char(c @ '1'..='4') => {
-                self.focus = Pane::ALL[(c as u8 - b'1') as usize];
-            }
-            _ => return self.pane_key(key),
-        }
-        done
+        self.main_key(key)
     }
 
-    fn pane_key(&mut self, key: KeyEvent) -> Option<Vec<Effect>> {
+    pub(super) fn pane_key(&mut self, key: KeyEvent) -> Option<Vec<Effect>> {
         let done = Some(Vec::new());
         match self.focus {
             Pane::Environments => {
                 let last = Environment::ALL.len() - 1;
                 let cur = self.environment_cursor;
-                match key.code {
-                    KeyCode::Char('j') | KeyCode::Down => {
-                        self.environment_cursor = (cur + 1).min(last)
-                    }
-                    KeyCode::Char('k') | KeyCode::Up => {
-                        self.environment_cursor = cur.saturating_sub(1)
-                    }
-                    KeyCode::Char('g') | KeyCode::Home => self.environment_cursor = 0,
-                    KeyCode::Char('G') | KeyCode::End => self.environment_cursor = last,
-                    KeyCode::Enter => {
+                match keymap::lookup(Context::Environments, &key)? {
+                    Command::Down => self.environment_cursor = (cur + 1).min(last),
+                    Command::Up => self.environment_cursor = cur.saturating_sub(1),
+                    Command::First => self.environment_cursor = 0,
+                    Command::Last => self.environment_cursor = last,
+                    Command::Choose => {
                         return Some(self.choose_environment(Environment::ALL[cur]));
                     }
                     _ => return None,
@@ -608,6 +581,7 @@ mod detail;
 mod developer;
 mod feed;
 mod history;
+mod keys;
 mod link;
 mod notice;
 mod ops;

@@ -8,6 +8,7 @@
 //! terminal that draws a 50,000-line body on every frame is a terminal nobody can use.
 //! `json_tree::search`: `/` inside a body, matches opened and highlighted.
 
+use super::keymap::Command;
 use serde_json::Value;
 use std::collections::HashSet;
 use std::fmt::Write;
@@ -361,32 +362,31 @@ pub enum TreeKey {
 }
 
 impl JsonTree {
-    /// The keys every body view shares (the detail's bodies, the composer's answer):
-    /// `j/k/PgDn/PgUp/g/G` move, `space/enter/h/l` fold, `z/Z` fold all / unfold all,
-    /// `a` loads all of a long body, `y` copies the value under the cursor, `Y` its path.
-    /// `None` when the key is not one of them. `page` is the rows PgDn/PgUp move.
-    pub fn key(&mut self, code: crossterm::event::KeyCode, page: isize) -> Option<TreeKey> {
-        use crossterm::event::KeyCode;
-        match code {
-            KeyCode::Char('j') | KeyCode::Down => self.move_by(1),
-            KeyCode::Char('k') | KeyCode::Up => self.move_by(-1),
-            KeyCode::PageDown => self.move_by(page),
-            KeyCode::PageUp => self.move_by(-page),
-            KeyCode::Char('g') | KeyCode::Home => self.first(),
-            KeyCode::Char('G') | KeyCode::End => self.last(),
-            KeyCode::Char(' ') | KeyCode::Enter => self.toggle(),
-            KeyCode::Char('h') | KeyCode::Left => self.fold(),
-            KeyCode::Char('l') | KeyCode::Right => self.unfold(),
-            KeyCode::Char('z') => self.fold_all(),
-            KeyCode::Char('Z') => self.unfold_all(),
-            KeyCode::Char('a') => self.show_all(),
-            KeyCode::Char('y') => {
+    /// The commands every body view shares (the detail's bodies, the composer's answer;
+    /// their keys are in `keymap`): move, fold, fold all / unfold all, load all of a long
+    /// body, copy the value under the cursor or its path. `None` for other commands.
+    /// `page` is the rows PgDn/PgUp move.
+    pub fn command(&mut self, command: Command, page: isize) -> Option<TreeKey> {
+        match command {
+            Command::Down => self.move_by(1),
+            Command::Up => self.move_by(-1),
+            Command::PageDown => self.move_by(page),
+            Command::PageUp => self.move_by(-page),
+            Command::First => self.first(),
+            Command::Last => self.last(),
+            Command::Toggle => self.toggle(),
+            Command::Fold => self.fold(),
+            Command::Unfold => self.unfold(),
+            Command::FoldAll => self.fold_all(),
+            Command::UnfoldAll => self.unfold_all(),
+            Command::LoadAll => self.show_all(),
+            Command::Copy => {
                 let path = self.cursor_path();
                 let text = self.cursor_value().map(copy_text).unwrap_or_default();
                 let what = if path == "$" { "the body".into() } else { path };
                 return Some(TreeKey::Copy { text, what });
             }
-            KeyCode::Char('Y') => {
+            Command::CopyPath => {
                 let path = self.cursor_path();
                 return Some(TreeKey::Copy {
                     what: format!("the path {path}"),

@@ -8,6 +8,7 @@
 //! - [`feed`]: the bounded ring of live-feed rows with follow/freeze and selection.
 //! - [`prompt`]: the one-line editor every prompt shares, and the `:` commands.
 //! - [`recall`]: the `:` and `/` prompts' history (kept across runs) and Tab completion.
+//! - [`keymap`]: every key binding in one table, read by the handlers, help and hints.
 //! - [`view`]: drawing the screen from the state (and what is under a click);
 //!   [`theme`]: its semantic colours.
 //! - [`run`]: the event loop on any ratatui backend, and `run::terminal`, the real
@@ -25,6 +26,7 @@ pub mod feed;
 #[cfg(test)]
 pub(crate) mod fixtures;
 pub mod json_tree;
+pub mod keymap;
 pub mod prompt;
 pub mod recall;
 pub mod run;

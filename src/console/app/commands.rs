@@ -46,7 +46,7 @@ impl App {
                 self.mouse = on;
                 vec![Effect::SetMouse(on)]
             }
-            Command::Quit => vec![Effect::Quit],
+            Command::Quit => self.quit(),
         }
     }
 }

@@ -3,19 +3,20 @@
 //! following what a sent request did.
 //! `picking`: opening the picker and building the template; `lists`: history, saved.
 
-use super::{App, Effect, Notice};
+use super::{App, Effect, Notice, Pane};
 use crate::client::send::Answer;
 use crate::client::wire::VisibleDetail;
 use crate::console::composer::pick::{PickValue, Picker};
 use crate::console::composer::summary::answer_summary;
 use crate::console::composer::{AnswerView, Composed, ComposerFocus, Draft};
 use crate::console::json_tree::{JsonTree, Seg, TreeKey};
+use crate::console::keymap::{self, Command, Context};
 use crate::console::prompt::{LineInput, LineOutcome};
 use crate::model::fhir::{self, FhirKind};
 use crate::model::template::Samples;
 use crate::model::variables::Variables;
 use crate::model::{Environment, Role};
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyEvent;
 use std::time::Duration;
 
 impl App {
@@ -68,9 +69,8 @@ impl App {
 
     /// Keys while the Composer has focus. `None` lets the global keys have them.
     pub(super) fn composer_key(&mut self, key: KeyEvent) -> Option<Vec<Effect>> {
-        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         if self.composer.discard_asked {
-            if key.code == KeyCode::Char('y') && !ctrl {
+            if keymap::lookup(Context::Discard, &key) == Some(Command::Confirm) {
                 self.notice = None;
                 let event = self.composer.discard_for.take();
                 return Some(self.open_composer(event));
@@ -91,23 +91,28 @@ impl App {
         if self.composer.naming.is_some() {
             return Some(self.naming_key(key));
         }
-        if ctrl && key.code == KeyCode::Char('w') {
-            return Some(self.start_saving());
-        }
-        if ctrl && key.code == KeyCode::Char('s') {
-            return Some(self.send(false));
+        let context = match self.composer.focus {
+            ComposerFocus::Editing => Context::Editing,
+            ComposerFocus::Answer => Context::Answer,
+            ComposerFocus::Body => Context::Composer,
+        };
+        let command = keymap::lookup(context, &key);
+        match command {
+            Some(Command::Save) => return Some(self.start_saving()),
+            Some(Command::Send) => return Some(self.send(false)),
+            _ => {}
         }
         match self.composer.focus {
             ComposerFocus::Editing => {
                 // The editor's own bindings are emacs-like (ctrl-u undo, ctrl-r redo,
-                // ctrl-y paste); the footer promises the common ctrl-z / ctrl-y.
-                let changed = match key.code {
-                    KeyCode::Esc => {
+                // ctrl-y paste); the keymap promises the common ctrl-z / ctrl-y.
+                let changed = match command {
+                    Some(Command::Back) => {
                         self.composer.focus = ComposerFocus::Body;
                         false
                     }
-                    KeyCode::Char('z') if ctrl => self.composer.editor.undo(),
-                    KeyCode::Char('y') if ctrl => self.composer.editor.redo(),
+                    Some(Command::Undo) => self.composer.editor.undo(),
+                    Some(Command::Redo) => self.composer.editor.redo(),
                     _ => self.composer.editor.input(key),
                 };
                 if changed {
@@ -120,57 +125,53 @@ impl App {
                 }
                 Some(Vec::new())
             }
-            ComposerFocus::Answer => self.answer_key(key),
-            ComposerFocus::Body => self.composer_body_key(key),
+            ComposerFocus::Answer => self.answer_command(command?),
+            ComposerFocus::Body => self.composer_body_command(command?),
         }
     }
 
-    fn composer_body_key(&mut self, key: KeyEvent) -> Option<Vec<Effect>> {
+    fn composer_body_command(&mut self, command: Command) -> Option<Vec<Effect>> {
         let has_draft = self.composer.draft.is_some();
-        match key.code {
-            KeyCode::Char('c' | 'n') => return Some(self.open_composer(None)),
-            KeyCode::Char('i') | KeyCode::Enter if has_draft => {
-                self.composer.focus = ComposerFocus::Editing
-            }
-            KeyCode::Char('e') if has_draft => {
+        let has_answer = self.composer.answer.is_some();
+        match command {
+            Command::Compose => return Some(self.open_composer(None)),
+            Command::Edit if has_draft => self.composer.focus = ComposerFocus::Editing,
+            Command::EditExternally if has_draft => {
                 return Some(vec![Effect::EditExternally(self.composer.text())]);
             }
-            KeyCode::Char('s') if has_draft => {
+            Command::ChangeSource if has_draft => {
                 let event = self.composer.draft.as_ref().map(|d| d.what);
                 let mut picker = Picker::new(event, None);
                 picker.auto = false;
                 self.composer.picker = Some(picker);
             }
-            KeyCode::Char('d') if has_draft => {
+            Command::ChangeDestination if has_draft => {
                 let draft = self.composer.draft.as_ref()?;
                 let mut picker = Picker::new(Some(draft.what), Some(draft.source.clone()));
                 picker.auto = false;
                 self.composer.picker = Some(picker);
             }
-            KeyCode::Char('a') if self.composer.answer.is_some() => {
-                self.composer.focus = ComposerFocus::Answer
+            Command::ShowAnswer if has_answer => self.composer.focus = ComposerFocus::Answer,
+            Command::Down | Command::Up if has_answer => {
+                self.scroll_answer(command == Command::Down);
             }
-            KeyCode::Char('j' | 'k') | KeyCode::Down | KeyCode::Up
-                if self.composer.answer.is_some() =>
-            {
-                self.scroll_answer(matches!(key.code, KeyCode::Char('j') | KeyCode::Down));
-            }
-            KeyCode::Char('y') if has_draft => return Some(self.copy_curl()),
-            KeyCode::Char('h') => return Some(self.open_history()),
-            KeyCode::Char('o') => return Some(self.open_saved()),
+            Command::CopyCurl if has_draft => return Some(self.copy_curl()),
+            Command::History => return Some(self.open_history()),
+            Command::OpenSaved => return Some(self.open_saved()),
+            Command::Back => self.focus = Pane::Feed,
             _ => return None,
         }
         Some(Vec::new())
     }
 
-    fn answer_key(&mut self, key: KeyEvent) -> Option<Vec<Effect>> {
+    fn answer_command(&mut self, command: Command) -> Option<Vec<Effect>> {
         let page = (self.size.1 as isize / 2).max(1);
-        if matches!(key.code, KeyCode::Esc | KeyCode::Char('a')) {
+        if command == Command::Back {
             self.composer.focus = ComposerFocus::Body;
             return Some(Vec::new());
         }
         let tree = self.composer.answer.as_mut()?.tree.as_mut()?;
-        Some(match tree.key(key.code, page)? {
+        Some(match tree.command(command, page)? {
             TreeKey::Done => Vec::new(),
             TreeKey::Copy { text, what } => {
                 let what = if what == "the body" {
@@ -184,22 +185,20 @@ impl App {
     }
 
     fn picker_key(&mut self, key: KeyEvent) -> Vec<Effect> {
-        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        let page = usize::from(self.size.1 / 2).max(1);
         // Disjoint fields: the picker changes, the connections are only read.
         let view = self.connections.as_ref();
         let Some(picker) = &mut self.composer.picker else {
             return Vec::new();
         };
-        let count = picker.options(view).len();
-        match key.code {
-            KeyCode::Esc => self.composer.picker = None,
-            KeyCode::Down => picker.cursor = (picker.cursor + 1).min(count.saturating_sub(1)),
-            KeyCode::Char('n') if ctrl => {
-                picker.cursor = (picker.cursor + 1).min(count.saturating_sub(1))
-            }
-            KeyCode::Up => picker.cursor = picker.cursor.saturating_sub(1),
-            KeyCode::Char('p') if ctrl => picker.cursor = picker.cursor.saturating_sub(1),
-            KeyCode::Enter => {
+        let last = picker.options(view).len().saturating_sub(1);
+        match keymap::lookup(Context::Picker, &key) {
+            Some(Command::Back) => self.composer.picker = None,
+            Some(Command::Down) => picker.cursor = (picker.cursor + 1).min(last),
+            Some(Command::Up) => picker.cursor = picker.cursor.saturating_sub(1),
+            Some(Command::PageDown) => picker.cursor = (picker.cursor + page).min(last),
+            Some(Command::PageUp) => picker.cursor = picker.cursor.saturating_sub(page),
+            Some(Command::Choose) => {
                 let options = picker.options(view);
                 let Some(chosen) = options.get(picker.cursor) else {
                     self.notice = Some(Notice::Error("nothing matches: backspace to widen".into()));

@@ -3,7 +3,8 @@
 
 use super::{App, Effect};
 use crate::client::wire::ConnectionsView;
-use crossterm::event::{KeyCode, KeyEvent};
+use crate::console::keymap::{self, Command, Context};
+use crossterm::event::KeyEvent;
 
 /// Orders destinations by organization (as the engine lists them: yours first), keeping
 /// the engine's order within each; destinations of an organization the view does not
@@ -31,13 +32,15 @@ impl App {
             .map_or(0, |c| c.destinations.len());
         let last = count.saturating_sub(1);
         let cur = self.connection_cursor;
-        match key.code {
-            KeyCode::Char('j') | KeyCode::Down => self.connection_cursor = (cur + 1).min(last),
-            KeyCode::Char('k') | KeyCode::Up => self.connection_cursor = cur.saturating_sub(1),
-            KeyCode::Char('g') | KeyCode::Home => self.connection_cursor = 0,
-            KeyCode::Char('G') | KeyCode::End => self.connection_cursor = last,
-            KeyCode::Char('y') => return self.copy_endpoint_id(),
-            KeyCode::Enter | KeyCode::Char('p' | 'r') => return self.connection_action(key.code),
+        match keymap::lookup(Context::Connections, &key)? {
+            Command::Down => self.connection_cursor = (cur + 1).min(last),
+            Command::Up => self.connection_cursor = cur.saturating_sub(1),
+            Command::First => self.connection_cursor = 0,
+            Command::Last => self.connection_cursor = last,
+            Command::Copy => return self.copy_endpoint_id(),
+            command @ (Command::Choose | Command::Pause | Command::Retry) => {
+                return self.connection_action(command);
+            }
             _ => return None,
         }
         Some(Vec::new())

@@ -5,8 +5,9 @@ use super::{App, Effect, Notice};
 use crate::client::wire::VisibleDetail;
 use crate::client::{Action, Revoke};
 use crate::console::json_tree::{JsonTree, TreeKey};
+use crate::console::keymap::{self, Command, Context};
 use crate::model::{Environment, LogRecord, Role};
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::KeyEvent;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -140,21 +141,23 @@ impl App {
         if let Some(done) = self.search_key(key) {
             return Some(done);
         }
-        if matches!(key.code, KeyCode::Char('q') | KeyCode::Esc) {
-            self.detail = None;
-            return Some(Vec::new());
-        }
-        if let Some(done) = self.body_key(key) {
-            return Some(done);
-        }
+        let command = keymap::lookup(Context::Detail, &key)?;
         let log = self.detail.as_ref()?.record().clone();
         let dest = log.destination_name.as_str();
-        let (action, question) = match key.code {
-            KeyCode::Char('r') => (
+        let (action, question) = match command {
+            Command::Back => {
+                self.detail = None;
+                return Some(Vec::new());
+            }
+            Command::Help => {
+                self.open_help();
+                return Some(Vec::new());
+            }
+            Command::Retry => (
                 Action::RetryNow(log.destination_id),
                 format!("Retry {dest} now?"),
             ),
-            KeyCode::Char('p') => {
+            Command::Pause => {
                 let paused = self
                     .destination(&log.destination_id.to_string())
                     .is_some_and(|d| d.paused);
@@ -170,24 +173,24 @@ impl App {
                     )
                 }
             }
-            KeyCode::Char('Q') => (
+            Command::Quarantine => (
                 Action::Quarantine(log.id),
                 format!("Quarantine log {} to {dest}?", log.id),
             ),
-            KeyCode::Char('R') => (
+            Command::Resend => (
                 Action::Resend(log.id),
                 format!("Resend log {} to {dest}?", log.id),
             ),
-            _ => return None,
+            other => return self.body_command(other),
         };
         Some(self.act(action, log.environment, question))
     }
 
-    /// Moving, folding and copying in the bodies; `None` for keys that are not theirs.
-    fn body_key(&mut self, key: KeyEvent) -> Option<Vec<Effect>> {
+    /// Moving, folding and copying in the bodies; `None` for commands that are not theirs.
+    fn body_command(&mut self, command: Command) -> Option<Vec<Effect>> {
         let phi_allowed = self.phi_allowed();
         let open = self.detail.as_mut()?;
-        if key.code == KeyCode::Tab || key.code == KeyCode::BackTab {
+        if command == Command::SwitchSide {
             open.side = match open.side {
                 BodySide::Request => BodySide::Response,
                 BodySide::Response => BodySide::Request,
@@ -195,7 +198,7 @@ impl App {
             return Some(Vec::new());
         }
         let page = (self.size.1 as isize / 2).max(1);
-        let copy = matches!(key.code, KeyCode::Char('y' | 'Y'));
+        let copy = matches!(command, Command::Copy | Command::CopyPath);
         let Some(tree) = open.focused_tree() else {
             if copy {
                 let why = if open.detail.as_ref().is_some_and(|d| d.masked)
@@ -209,7 +212,7 @@ impl App {
             }
             return None;
         };
-        Some(match tree.key(key.code, page)? {
+        Some(match tree.command(command, page)? {
             TreeKey::Done => Vec::new(),
             TreeKey::Copy { text, what } => vec![Effect::Copy { text, what }],
         })

@@ -11,8 +11,9 @@ use super::{App, Effect, Notice};
 use crate::client::Action;
 use crate::client::Revoke;
 use crate::client::wire::{CreatedKey, DestinationView, KeyView};
+use crate::console::keymap::{self, Command, Context};
 use crate::model::Role;
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::KeyEvent;
 use uuid::Uuid;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,14 +112,14 @@ impl App {
     pub(super) fn developer_key(&mut self, key: KeyEvent) -> Option<Vec<Effect>> {
         let dev = self.developer.as_mut()?;
         if let Some(created) = &dev.secret {
-            return match key.code {
-                KeyCode::Char('y') => created.secret.clone().map(|text| {
+            return match keymap::lookup(Context::Secret, &key) {
+                Some(Command::Copy) => created.secret.clone().map(|text| {
                     vec![Effect::Copy {
                         text,
                         what: "the secret".into(),
                     }]
                 }),
-                KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') => {
+                Some(Command::Back) => {
                     dev.secret = None;
                     self.notice = Some(Notice::Info(
                         "the secret is no longer held by the console".into(),
@@ -129,36 +130,42 @@ impl App {
                 _ => Some(Vec::new()),
             };
         }
+        let tab = match dev.tab {
+            DevTab::Keys => Context::DevKeys,
+            DevTab::Endpoints => Context::DevEndpoints,
+        };
+        // Keys of neither (`:`, `/`, …) go on to the main view's.
+        let command = keymap::lookup_in(&[tab, Context::Developer], &key)?;
         let last = self.developer_rows().saturating_sub(1);
         let dev = self.developer.as_mut()?;
         let cur = dev.cursor.min(last);
-        match key.code {
-            KeyCode::Esc | KeyCode::Char('q') => self.developer = None,
-            KeyCode::Char('j') | KeyCode::Down => dev.cursor = (cur + 1).min(last),
-            KeyCode::Char('k') | KeyCode::Up => dev.cursor = cur.saturating_sub(1),
-            KeyCode::Char('g') | KeyCode::Home => dev.cursor = 0,
-            KeyCode::Char('G') | KeyCode::End => dev.cursor = last,
-            KeyCode::Tab | KeyCode::BackTab => {
+        match command {
+            Command::Back => self.developer = None,
+            Command::Help => self.open_help(),
+            Command::Down => dev.cursor = (cur + 1).min(last),
+            Command::Up => dev.cursor = cur.saturating_sub(1),
+            Command::First => dev.cursor = 0,
+            Command::Last => dev.cursor = last,
+            Command::OtherTab => {
                 let other = match dev.tab {
                     DevTab::Keys => DevTab::Endpoints,
                     DevTab::Endpoints => DevTab::Keys,
                 };
                 return Some(self.open_developer(other));
             }
-            KeyCode::Char('K') => return Some(self.open_developer(DevTab::Keys)),
-            KeyCode::Char('E') => return Some(self.open_developer(DevTab::Endpoints)),
-            KeyCode::Char(':') | KeyCode::Char('?') => return None,
-            _ => {
+            Command::OpenKeys => return Some(self.open_developer(DevTab::Keys)),
+            Command::OpenEndpoints => return Some(self.open_developer(DevTab::Endpoints)),
+            other => {
                 return match dev.tab {
-                    DevTab::Keys => self.keys_tab_key(key, cur),
-                    DevTab::Endpoints => self.endpoints_tab_key(key, cur),
+                    DevTab::Keys => self.keys_tab_command(other, cur),
+                    DevTab::Endpoints => self.endpoints_tab_command(other, cur),
                 };
             }
         }
         Some(Vec::new())
     }
 
-    fn keys_tab_key(&mut self, key: KeyEvent, cur: usize) -> Option<Vec<Effect>> {
+    fn keys_tab_command(&mut self, command: Command, cur: usize) -> Option<Vec<Effect>> {
         let (source, source_name, api_key) = {
             let rows = self.key_rows();
             let row = rows.get(cur);
@@ -170,13 +177,15 @@ impl App {
                     .map(|k| (k.api_key.clone(), k.kind.clone())),
             )
         };
-        match key.code {
-            KeyCode::Char('n' | 'h') | KeyCode::Char('J') if self.role != Role::Admin => {
+        match command {
+            Command::NewLegacyKey | Command::NewHs384Client | Command::RegisterJwks
+                if self.role != Role::Admin =>
+            {
                 Some(self.error("keys are the admin role's: use an admin token"))
             }
-            KeyCode::Char('n') => Some(self.create_key(source, CreateKind::Legacy)),
-            KeyCode::Char('h') => Some(self.create_key(source, CreateKind::Hs384)),
-            KeyCode::Char('J') => {
+            Command::NewLegacyKey => Some(self.create_key(source, CreateKind::Legacy)),
+            Command::NewHs384Client => Some(self.create_key(source, CreateKind::Hs384)),
+            Command::RegisterJwks => {
                 let Some(name) = source_name else {
                     return Some(self.error("no source selected: choose one with j / k"));
                 };
@@ -188,7 +197,7 @@ impl App {
                 )));
                 Some(Vec::new())
             }
-            KeyCode::Char('x' | 'd') => {
+            Command::Revoke => {
                 let Some((api_key, kind)) = api_key else {
                     return Some(self.error("no live key on this row: choose one with j / k"));
                 };
@@ -200,7 +209,7 @@ impl App {
                     Revoke::Key(api_key),
                 ))
             }
-            KeyCode::Char('r') => Some(vec![Effect::LoadKeys]),
+            Command::Reload => Some(vec![Effect::LoadKeys]),
             _ => None,
         }
     }
@@ -225,18 +234,18 @@ impl App {
         self.create_key(source, CreateKind::JwksFile(path))
     }
 
-    fn endpoints_tab_key(&mut self, key: KeyEvent, cur: usize) -> Option<Vec<Effect>> {
+    fn endpoints_tab_command(&mut self, command: Command, cur: usize) -> Option<Vec<Effect>> {
         let (id, name, env) = {
             let d = &self.endpoint_rows().get(cur)?.destination;
             (d.id, d.name.clone(), d.environment)
         };
-        let (action, question) = match key.code {
-            KeyCode::Char('v') => (
+        let (action, question) = match command {
+            Command::Verify => (
                 Action::Verify(id),
                 format!("Run the verification handshake against {name}?"),
             ),
-            KeyCode::Char('p') => (Action::Pause(id), format!("Pause delivery to {name}?")),
-            KeyCode::Char('r') => (Action::Resume(id), format!("Resume delivery to {name}?")),
+            Command::Pause => (Action::Pause(id), format!("Pause delivery to {name}?")),
+            Command::Resume => (Action::Resume(id), format!("Resume delivery to {name}?")),
             _ => return None,
         };
         let mut effects = self.act(action, env, question);

@@ -4,8 +4,9 @@
 use super::{App, Detail, Effect, Notice};
 use crate::client::FeedEvent;
 use crate::client::wire::{LogPage, LogQuery};
+use crate::console::keymap::{self, Command, Context};
 use crate::model::LogRecord;
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::KeyEvent;
 
 impl App {
     pub(super) fn on_feed(&mut self, event: FeedEvent) -> Vec<Effect> {
@@ -102,26 +103,26 @@ impl App {
     pub(super) fn feed_key(&mut self, key: KeyEvent) -> Option<Vec<Effect>> {
         // Any other move ends a `g` still paging towards the oldest log.
         self.seek = None;
-        match key.code {
-            KeyCode::Char('f') => self.feed.toggle_follow(),
-            KeyCode::Char('v') => self.feed_rows_flipped = !self.feed_rows_flipped,
-            KeyCode::Char('G') | KeyCode::End => self.feed.follow(),
-            KeyCode::Char('g') | KeyCode::Home => return Some(self.seek_oldest()),
-            KeyCode::Char('C') => return self.copy_selected_curl(),
-            KeyCode::Char('j') | KeyCode::Down => self.feed.select_newer(1),
-            KeyCode::PageDown => self.feed.page_newer(),
-            KeyCode::Char('k') | KeyCode::Up | KeyCode::PageUp => {
+        match keymap::lookup(Context::Feed, &key)? {
+            Command::Freeze => self.feed.toggle_follow(),
+            Command::FlipRows => self.feed_rows_flipped = !self.feed_rows_flipped,
+            Command::Last => self.feed.follow(),
+            Command::First => return Some(self.seek_oldest()),
+            Command::CopyCurl => return self.copy_selected_curl(),
+            Command::Down => self.feed.select_newer(1),
+            Command::PageDown => self.feed.page_newer(),
+            command @ (Command::Up | Command::PageUp) => {
                 // Past the oldest row, history has more: ask for the next older page.
                 if self.feed.selected() == Some(0) {
                     return Some(self.load_older());
                 }
-                if key.code == KeyCode::PageUp {
+                if command == Command::PageUp {
                     self.feed.page_older();
                 } else {
                     self.feed.select_older(1);
                 }
             }
-            KeyCode::Enter => {
+            Command::Choose => {
                 let row = self.feed.selected_log()?.clone();
                 let log_id = row.id;
                 self.detail = Some(Detail::new(row));

@@ -5,8 +5,9 @@
 
 use super::{App, Effect, Msg, Pane};
 use crate::console::composer::ComposerFocus;
+use crate::console::keymap::{self, Command, Context};
 use chrono::{DateTime, Utc};
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyEvent;
 use std::time::Duration;
 
 /// The engine is out of reach; the feed's subscription keeps trying.
@@ -98,12 +99,11 @@ impl App {
         if self.editing_text() || self.confirm.is_some() {
             return None;
         }
-        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-        match key.code {
-            KeyCode::Char('z') if ctrl => Some(vec![Effect::Suspend]),
+        match keymap::lookup(Context::Always, &key)? {
+            Command::Suspend => Some(vec![Effect::Suspend]),
             // Acting on a destination cannot work while the engine is unreachable:
             // `r` tries the engine instead, wherever it is pressed.
-            KeyCode::Char('r') if !ctrl => {
+            Command::Reconnect => {
                 let now = self.now();
                 let lost = self.disconnected.as_mut()?;
                 lost.retry_at = now;

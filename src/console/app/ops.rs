@@ -8,8 +8,8 @@ use super::notice::Cause;
 use super::{App, Effect, Notice, Pane};
 use crate::client::Action;
 use crate::client::wire::VisibleDetail;
+use crate::console::keymap::Command;
 use crate::model::curl::{TOKEN_VAR, path_for, to_curl};
-use crossterm::event::KeyCode;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -137,7 +137,7 @@ impl App {
     }
 
     /// `enter`, `p` and `r` on the selected destination of the Connections pane.
-    pub(super) fn connection_action(&mut self, code: KeyCode) -> Option<Vec<Effect>> {
+    pub(super) fn connection_action(&mut self, command: Command) -> Option<Vec<Effect>> {
         let d = self
             .connections
             .as_ref()?
@@ -149,8 +149,8 @@ impl App {
             d.destination.name.clone(),
             d.destination.environment,
         );
-        Some(match code {
-            KeyCode::Enter => {
+        Some(match command {
+            Command::Choose => {
                 let text = format!(
                     "dst:\"{}\"",
                     name.replace('\\', "\\\\").replace('"', "\\\"")
@@ -166,12 +166,12 @@ impl App {
                     Err(e) => self.error(format!("cannot filter to {name}: {e}")),
                 }
             }
-            KeyCode::Char('p') if d.paused => self.act(
+            Command::Pause if d.paused => self.act(
                 Action::Resume(id),
                 env,
                 format!("Resume delivery to {name}?"),
             ),
-            KeyCode::Char('p') => {
+            Command::Pause => {
                 self.act(Action::Pause(id), env, format!("Pause delivery to {name}?"))
             }
             _ => self.act(

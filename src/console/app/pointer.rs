@@ -4,8 +4,8 @@
 //! through the list under the pointer as the arrow keys would.
 
 use super::{App, Effect, Pane};
+use crate::console::keymap::{self, Command, Context};
 use crate::model::Environment;
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::time::{Duration, Instant};
 
 /// Two clicks on the same thing within this are a double-click.
@@ -44,7 +44,7 @@ impl App {
         if self.overlay_open() {
             return None;
         }
-        let code = match action {
+        let command = match action {
             Pointer::Click => {
                 let double = self.last_click.is_some_and(|(last, when)| {
                     last == hit && at.saturating_duration_since(when) <= DOUBLE_CLICK
@@ -53,24 +53,24 @@ impl App {
                 self.last_click = if double { None } else { Some((hit, at)) };
                 return self.click(hit, double);
             }
-            Pointer::ScrollUp => KeyCode::Up,
-            Pointer::ScrollDown => KeyCode::Down,
+            Pointer::ScrollUp => Command::Up,
+            Pointer::ScrollDown => Command::Down,
         };
-        let key = KeyEvent::new(code, KeyModifiers::NONE);
+        // The wheel is the key the keymap binds to moving there.
         match hit {
-            Hit::Detail => self.detail_key(key),
+            Hit::Detail => self.detail_key(keymap::key_for(Context::Detail, command)?),
             Hit::Pane(Pane::Composer) => None,
             Hit::Environment(_) | Hit::Pane(Pane::Environments) => {
                 self.focus = Pane::Environments;
-                self.pane_key(key)
+                self.pane_key(keymap::key_for(Context::Environments, command)?)
             }
             Hit::Connection(_) | Hit::Pane(Pane::Connections) => {
                 self.focus = Pane::Connections;
-                self.pane_key(key)
+                self.pane_key(keymap::key_for(Context::Connections, command)?)
             }
             Hit::FeedRow(_) | Hit::Pane(Pane::Feed) => {
                 self.focus = Pane::Feed;
-                self.pane_key(key)
+                self.pane_key(keymap::key_for(Context::Feed, command)?)
             }
         }
     }
@@ -100,7 +100,7 @@ impl App {
                 self.focus = Pane::Feed;
                 self.feed.select_row(pos);
                 if double {
-                    return self.feed_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+                    return self.feed_key(keymap::key_for(Context::Feed, Command::Choose)?);
                 }
             }
         }

@@ -2,10 +2,11 @@
 //! runs by [`Effect::SavePromptHistory`]) and Tab / shift-Tab completion.
 
 use super::{App, Effect, Notice, Prompt};
+use crate::console::keymap::{self, Command, Context};
 use crate::console::prompt::LineOutcome;
 use crate::console::recall::{PromptKind, Recall, Vocabulary};
 use crate::model::filter::Filter;
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyEvent;
 
 impl App {
     /// A key while the `/` or `:` line is open.
@@ -57,32 +58,27 @@ impl App {
 
     /// ↑/↓/Tab/shift-Tab in an open prompt; `None` for every other key.
     pub(super) fn recall_key(&mut self, key: KeyEvent) -> Option<Vec<Effect>> {
-        if key
-            .modifiers
-            .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
-        {
-            return None;
-        }
+        let command = keymap::lookup(Context::Prompt, &key)?;
         let (kind, line) = match self.prompt.as_ref()? {
             Prompt::Filter { line, .. } => (PromptKind::Filter, line.clone()),
             Prompt::Command { line } => (PromptKind::Command, line.clone()),
         };
-        let changed = match key.code {
-            KeyCode::Up | KeyCode::Down => {
+        let changed = match command {
+            Command::Up | Command::Down => {
                 let lines = self.prompt_history.lines(kind);
                 self.recall
-                    .browse(lines, &line.text, key.code == KeyCode::Up)
+                    .browse(lines, &line.text, command == Command::Up)
                     .map(|text| {
                         let cursor = text.len();
                         (text, cursor)
                     })
             }
-            KeyCode::Tab | KeyCode::BackTab => {
+            Command::Complete | Command::CompleteBack => {
                 let words = self.vocabulary();
                 self.recall.complete(
                     &line.text,
                     line.cursor,
-                    key.code == KeyCode::Tab,
+                    command == Command::Complete,
                     &words,
                     kind,
                 )

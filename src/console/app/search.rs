@@ -3,8 +3,9 @@
 //! each match's folds opened and the cursor put on it. `C` copies the request as curl.
 
 use super::{App, BodySide, Effect, Notice};
+use crate::console::keymap::{self, Command, Context};
 use crate::console::prompt::{LineInput, LineOutcome};
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::KeyEvent;
 
 /// The detail's search: the line while it is typed, then the term.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -33,11 +34,11 @@ impl App {
             }
             return Some(Vec::new());
         }
-        match key.code {
-            KeyCode::Char('/') => open.search.typing = Some(LineInput::default()),
-            KeyCode::Char('n') => return Some(self.step_match(1)),
-            KeyCode::Char('N') => return Some(self.step_match(-1)),
-            KeyCode::Char('C') => return Some(self.copy_detail_curl()),
+        match keymap::lookup(Context::Detail, &key)? {
+            Command::Search => open.search.typing = Some(LineInput::default()),
+            Command::NextMatch => return Some(self.step_match(1)),
+            Command::PrevMatch => return Some(self.step_match(-1)),
+            Command::CopyCurl => return Some(self.copy_detail_curl()),
             _ => return None,
         }
         Some(Vec::new())

@@ -6,6 +6,7 @@ use crate::console::feed::tests::log;
 use crate::console::fixtures;
 use crate::model::LogStatus;
 use crate::model::reach::DeliveryMode;
+use crossterm::event::{KeyCode, KeyEventKind, KeyModifiers};
 
 const DEST: Uuid = Uuid::from_u128(88);
 
@@ -108,10 +109,10 @@ fn tab_and_shift_tab_cycle_focus_and_digits_jump() {
 }
 
 #[test]
-fn q_esc_and_ctrl_c_quit_at_top_level() {
+fn q_and_ctrl_c_quit_at_top_level_and_esc_does_not() {
     let mut app = app(Role::Admin);
     assert_eq!(send(&mut app, [ch('q')]), vec![Effect::Quit]);
-    assert_eq!(send(&mut app, [key(KeyCode::Esc)]), vec![Effect::Quit]);
+    assert!(send(&mut app, [key(KeyCode::Esc)]).is_empty());
     let ctrl_c = Msg::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
     assert_eq!(update(&mut app, ctrl_c), vec![Effect::Quit]);
 }
@@ -544,6 +545,7 @@ fn a_failed_catch_up_still_releases_the_held_live_rows() {
 
 mod detail;
 mod developer;
+mod keys;
 mod link;
 mod ops;
 mod pointer;

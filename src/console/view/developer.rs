@@ -10,28 +10,6 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
-pub(super) const KEYS_KEYS: &[(&str, &str)] = &[
-    ("j / k, g / G", "move"),
-    ("n", "new legacy API key for the row's source"),
-    ("h", "new HS384 OAuth client for the row's source"),
-    (
-        "J",
-        "register a JWKS file (:jwks PATH) for the row's source",
-    ),
-    ("x / d", "revoke the row's key (asks first)"),
-    ("y", "in the secret's window: copy it (OSC 52)"),
-    ("tab / E", "Endpoints tab"),
-    ("q / esc", "back to the panes"),
-];
-
-pub(super) const ENDPOINT_KEYS: &[(&str, &str)] = &[
-    ("j / k, g / G", "move"),
-    ("v", "run the verification handshake now"),
-    ("p / r", "pause / resume delivery"),
-    ("tab / K", "Keys tab"),
-    ("q / esc", "back to the panes"),
-];
-
 pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, dev: &Developer, theme: &Theme) {
     let tab = |name: &str, on: bool| {
         let style = if on {

@@ -1,8 +1,11 @@
-//! The keys: the hint bar's short list, the `?` overlay's full list of the focused
-//! pane's keys, and the confirmation Production actions ask for.
+//! The keys, drawn from `keymap`'s table: the hint bar's short list, the `?` overlay's
+//! full list for where the user is (scrolling when it does not fit), and the
+//! confirmation Production actions (and quitting over unsaved edits) ask for.
 
 use super::centered;
 use crate::console::app::{App, DevTab, Pane};
+use crate::console::composer::ComposerFocus;
+use crate::console::keymap::{self, Context};
 use crate::console::theme::Theme;
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -10,279 +13,183 @@ use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
-type Keys = &'static [(&'static str, &'static str)];
-
-pub(super) const GLOBAL_KEYS: Keys = &[
-    ("?", "this help"),
-    ("c", "compose a request"),
-    (
-        "K / E",
-        "Developer view: API keys / endpoints (:keys, :endpoints)",
-    ),
-    (
-        "/",
-        "filter the feed (status:failed dm: event: src: dst: type: env: mrn: req:)",
-    ),
-    (
-        ":",
-        "command line: env, filter, theme, pause, resume, compose, mouse on|off, quit",
-    ),
-    (
-        "↑ / ↓ · tab",
-        "in : and /, earlier lines (kept across runs) · complete",
-    ),
-    (
-        "ctrl-u k w a e",
-        "in prompts: delete to start / to end / a word; go to start / end",
-    ),
-    ("tab / shift-tab", "next / previous pane"),
-    (
-        "1–4",
-        "focus Environments, Connections, Live feed, Composer",
-    ),
-    ("q / esc", "quit"),
-    ("ctrl-c", "quit"),
-    (
-        "ctrl-z",
-        "suspend to the shell (fg comes back); undo while editing",
-    ),
-    ("r", "while the engine is unreachable: try again now"),
-    (
-        "mouse",
-        "click focuses and selects, double-click opens, wheel scrolls (:mouse off)",
-    ),
-];
-
-pub(super) const ENVIRONMENT_KEYS: Keys = &[
-    ("j / k, ↓ / ↑", "next / previous environment"),
-    ("g / G", "first / last"),
-    ("enter", "scope the console to the environment"),
-];
-
-pub(super) const CONNECTION_KEYS: Keys = &[
-    ("j / k, ↓ / ↑", "next / previous destination"),
-    ("g / G", "first / last"),
-    ("y", "copy the destination's endpoint ID"),
-    ("enter", "filter the feed to the destination (dst:NAME)"),
-    ("p", "pause / resume the destination"),
-    ("r", "retry its waiting items now"),
-];
-
-pub(super) const FEED_KEYS: Keys = &[
-    ("f", "freeze / follow"),
-    ("G / end", "back to live"),
-    ("g / home", "oldest log in history (loads older pages)"),
-    (
-        "j / k, ↓ / ↑",
-        "newer / older row (older pages from history)",
-    ),
-    ("PgDn / PgUp", "a page newer / older"),
-    ("enter", "open the log's detail"),
-    ("v", "one line per log (columns) / two lines"),
-    ("C", "copy the log's request as curl (OSC 52)"),
-];
-
-pub(super) const COMPOSER_KEYS: Keys = &[
-    (
-        "c / n",
-        "compose a new request (asks first if edits are not saved)",
-    ),
-    (
-        "i / enter",
-        "edit the body here (ctrl-z undo, ctrl-y redo; esc when done)",
-    ),
-    ("j / k", "scroll the answer"),
-    ("e", "edit the body in $EDITOR"),
-    ("ctrl-s", "send (again to send despite schema warnings)"),
-    (
-        "a",
-        "move in the answer (j/k, space fold, y copy; a or esc back)",
-    ),
-    ("y", "copy the request as a curl command (OSC 52)"),
-    ("s / d", "choose another source / destination"),
-    ("h", "history of sent requests: re-open, edit, send again"),
-    (
-        "ctrl-w",
-        "save the request to the collection (one JSON file, for git)",
-    ),
-    ("o", "open a saved request"),
-    (":compose M E", "compose event E of data model M directly"),
-    (
-        ":compose FHIR R",
-        "FHIR search of resource R: name=value lines, sent as a form body",
-    ),
-    (
-        ":compose FHIR C",
-        "FHIR message C (Observation-New, Media-New): a Bundle, fhir+json",
-    ),
-];
-
-pub(super) const DETAIL_KEYS: Keys = &[
-    ("tab", "switch between request and response body"),
-    ("j / k, ↓ / ↑", "move in the body (PgDn / PgUp, g / G)"),
-    ("space / enter", "fold / unfold the object or array"),
-    ("h / l, ← / →", "fold / unfold"),
-    ("z / Z", "fold all to an outline / unfold all"),
-    ("a", "load all of a long body"),
-    ("y", "copy the value under the cursor (OSC 52)"),
-    ("Y", "copy its JSON path"),
-    ("/", "search the bodies (keys and values, any case)"),
-    ("n / N", "next / previous match"),
-    ("C", "copy the request as curl (OSC 52)"),
-    ("r", "retry the destination now"),
-    ("p", "pause / resume the destination"),
-    ("Q", "quarantine the log"),
-    ("R", "resend the log"),
-    ("q / esc", "back to the feed"),
-];
-
-fn pane_name(pane: Pane) -> &'static str {
-    match pane {
-        Pane::Environments => "Environments",
-        Pane::Connections => "Connections",
-        Pane::Feed => "Live feed",
-        Pane::Composer => "Composer",
-    }
-}
-
-fn pane_keys(pane: Pane) -> Keys {
-    match pane {
-        Pane::Environments => ENVIRONMENT_KEYS,
-        Pane::Connections => CONNECTION_KEYS,
-        Pane::Feed => FEED_KEYS,
-        Pane::Composer => COMPOSER_KEYS,
+/// The contexts whose keys the hint bar shows: what has the keyboard, then what
+/// still reaches through it.
+fn hint_contexts(app: &App) -> (&'static str, Vec<Context>) {
+    let composing = app.focus == Pane::Composer && app.detail.is_none() && !app.help;
+    let c = &app.composer;
+    if composing && c.picker.is_some() {
+        ("compose", vec![Context::Picker])
+    } else if composing && c.list.is_some() {
+        ("list", vec![Context::List])
+    } else if composing && c.discard_asked {
+        ("discard?", vec![Context::Discard])
+    } else if composing && c.naming.is_some() {
+        ("save", vec![Context::Naming])
+    } else if composing && c.guard.is_some() {
+        ("confirm", vec![Context::Guard])
+    } else if composing && c.focus == ComposerFocus::Editing {
+        ("editing", vec![Context::Editing])
+    } else if app.confirm.is_some() {
+        ("confirm", vec![Context::Confirm])
+    } else if app.help {
+        ("help", vec![Context::Help])
+    } else if let Some(dev) = app.developer.as_ref().filter(|_| app.detail.is_none()) {
+        match (dev.tab, dev.secret.is_some()) {
+            (_, true) => ("secret", vec![Context::Secret]),
+            (DevTab::Keys, _) => ("keys", vec![Context::DevKeys, Context::Developer]),
+            (DevTab::Endpoints, _) => {
+                ("endpoints", vec![Context::DevEndpoints, Context::Developer])
+            }
+        }
+    } else if app.detail.is_some() {
+        ("detail", vec![Context::Detail])
+    } else if composing && c.focus == ComposerFocus::Answer {
+        ("answer", vec![Context::Answer])
+    } else {
+        let (name, pane) = match app.focus {
+            Pane::Environments => ("environments", Context::Environments),
+            Pane::Connections => ("connections", Context::Connections),
+            Pane::Feed => ("feed", Context::Feed),
+            Pane::Composer => ("composer", Context::Composer),
+        };
+        (name, vec![pane, Context::Global])
     }
 }
 
 /// The hint bar: the most used keys of what has the keyboard (`?` lists them all).
 pub(super) fn hint(app: &App, theme: &Theme) -> Line<'static> {
-    let composing = app.focus == Pane::Composer && app.detail.is_none() && !app.help;
-    let (name, keys) = if composing && app.composer.picker.is_some() {
-        (
-            "compose",
-            "type to narrow · ↑/↓ move · enter choose · esc cancel",
-        )
-    } else if composing && app.composer.list.is_some() {
-        ("list", "j/k move · enter open · esc close")
-    } else if composing && app.composer.discard_asked {
-        ("discard?", "y discard the edits · any other key keeps them")
-    } else if composing && app.composer.naming.is_some() {
-        ("save", "type a name · enter save · esc cancel")
-    } else if composing && app.composer.guard.is_some() {
-        (
-            "confirm",
-            "type the destination's name · enter send · esc cancel",
-        )
-    } else if composing && app.composer.focus == crate::console::composer::ComposerFocus::Editing {
-        (
-            "editing",
-            "esc done · ctrl-s send · ctrl-z undo · ctrl-y redo",
-        )
-    } else if app.confirm.is_some() {
-        ("confirm", "y yes · any other key cancels")
-    } else if app.help {
-        ("help", "? / q / esc close")
-    } else if let Some(dev) = app.developer.as_ref().filter(|_| app.detail.is_none()) {
-        match (dev.tab, dev.secret.is_some()) {
-            (_, true) => (
-                "secret",
-                "y copy · enter / esc close (the console forgets it)",
-            ),
-            (DevTab::Keys, _) => (
-                "keys",
-                "n legacy · h HS384 · J JWKS file · x revoke · j/k move · tab endpoints · ? help · esc back",
-            ),
-            (DevTab::Endpoints, _) => (
-                "endpoints",
-                "v verify · p pause · r resume · j/k move · tab keys · ? help · esc back",
-            ),
-        }
-    } else if app.detail.is_some() {
-        (
-            "detail",
-            "tab side · / search · space fold · y copy · C curl · r retry · p pause · Q quarantine · R resend · q back",
-        )
-    } else {
-        match app.focus {
-            Pane::Environments => (
-                "environments",
-                "j/k move · enter choose · / filter · ? help · tab next pane",
-            ),
-            Pane::Connections => (
-                "connections",
-                "j/k move · enter feed · p pause · r retry · y copy ID · ? help",
-            ),
-            Pane::Feed => (
-                "feed",
-                "f freeze · enter detail · j/k move · G live · / filter · ? help · tab next pane",
-            ),
-            Pane::Composer => (
-                "composer",
-                "c new · i edit · e $EDITOR · ctrl-s send · a answer · y curl · ? help · tab next pane",
-            ),
-        }
-    };
+    let (name, contexts) = hint_contexts(app);
     Line::from(vec![
         Span::styled(format!(" {name}: "), theme.accent),
-        Span::styled(keys, theme.dim),
+        Span::styled(keymap::hints(&contexts), theme.dim),
     ])
 }
 
-pub(super) fn help(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let (title, sections): (String, Vec<(&str, Keys)>) = if app.detail.is_some() {
-        (
-            "Help · Log detail".into(),
-            vec![("Log detail", DETAIL_KEYS)],
-        )
+/// What `?` lists where the user is: the title, then its sections.
+pub(crate) fn help_sections(app: &App) -> (String, Vec<Context>) {
+    let sections = if app.detail.is_some() {
+        vec![Context::Detail, Context::Always]
     } else if let Some(dev) = &app.developer {
-        let (name, keys) = match dev.tab {
-            DevTab::Keys => ("Keys", super::developer::KEYS_KEYS),
-            DevTab::Endpoints => ("Endpoints", super::developer::ENDPOINT_KEYS),
+        let tab = match dev.tab {
+            DevTab::Keys => Context::DevKeys,
+            DevTab::Endpoints => Context::DevEndpoints,
         };
-        (
-            format!("Help · {name}"),
-            vec![(name, keys), ("Everywhere", GLOBAL_KEYS)],
-        )
+        vec![
+            tab,
+            Context::Developer,
+            Context::Secret,
+            Context::Global,
+            Context::Always,
+        ]
     } else {
-        let name = pane_name(app.focus);
-        let keys = pane_keys(app.focus);
-        let mut sections = Vec::new();
-        if !keys.is_empty() {
-            sections.push((name, keys));
-        }
-        sections.push(("Everywhere", GLOBAL_KEYS));
-        (format!("Help · {name}"), sections)
+        let mut sections = match app.focus {
+            Pane::Environments => vec![Context::Environments],
+            Pane::Connections => vec![Context::Connections],
+            Pane::Feed => vec![Context::Feed, Context::Prompt],
+            Pane::Composer => vec![
+                Context::Composer,
+                Context::Editing,
+                Context::Answer,
+                Context::Picker,
+                Context::List,
+                Context::Naming,
+                Context::Guard,
+                Context::Discard,
+            ],
+        };
+        sections.extend([
+            Context::Global,
+            Context::Always,
+            Context::Help,
+            Context::Confirm,
+        ]);
+        sections
     };
+    (format!("Help · {}", sections[0].title()), sections)
+}
+
+/// The key column of the help overlay: two spaces, the label padded to 16, a space.
+const LABEL_WIDTH: usize = 19;
+
+/// The help overlay's lines, each row's text wrapped at `width` columns (under its own
+/// text, never under the keys) so nothing is cut on a narrow screen.
+fn help_lines(sections: &[Context], width: usize, theme: &Theme) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
-    for (heading, keys) in sections {
+    let room = width.saturating_sub(LABEL_WIDTH).max(16);
+    for &context in sections {
         if !lines.is_empty() {
             lines.push(Line::raw(""));
         }
         lines.push(Line::styled(
-            heading,
+            context.title(),
             theme.accent.add_modifier(Modifier::BOLD),
         ));
-        for (key, what) in keys {
+        for row in keymap::rows(context) {
+            let label = format!("  {:<16} ", row.label);
+            let mut pieces = wrap(row.help, room).into_iter();
+            let first = pieces.next().unwrap_or_default();
             lines.push(Line::from(vec![
-                Span::styled(
-                    format!("  {key:<16}"),
-                    theme.text.add_modifier(Modifier::BOLD),
-                ),
-                Span::styled(*what, theme.text),
+                Span::styled(label, theme.text.add_modifier(Modifier::BOLD)),
+                Span::styled(first, theme.text),
             ]));
+            for more in pieces {
+                lines.push(Line::styled(
+                    format!("{:LABEL_WIDTH$}{more}", ""),
+                    theme.text,
+                ));
+            }
         }
     }
+    lines
+}
+
+/// `text` in lines of at most `width` columns, broken between words.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        let needed = line.chars().count() + usize::from(!line.is_empty()) + word.chars().count();
+        if !line.is_empty() && needed > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    lines.push(line);
+    lines
+}
+
+/// The `?` overlay; it scrolls when taller than the screen. Returns the scroll it drew
+/// at (the app's, kept in range) for the app to keep.
+pub(super) fn help(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) -> usize {
+    let (title, sections) = help_sections(app);
+    // As wide as the longest row, or the screen less the borders.
+    let inner = usize::from(area.width.saturating_sub(2));
+    let lines = help_lines(&sections, inner, theme);
     let height = u16::try_from(lines.len() + 2).unwrap_or(u16::MAX);
     let width = lines.iter().map(Line::width).max().unwrap_or(0) + 2;
     let title_width = title.chars().count() + 4;
     let width = u16::try_from(width.max(title_width)).unwrap_or(u16::MAX);
     let popup = centered(area, width, height);
+    let room = usize::from(popup.height.saturating_sub(2));
+    let top = app.help_scroll.min(lines.len().saturating_sub(room));
+    let more_below = top + room < lines.len();
+    let footer = match (top > 0, more_below) {
+        (_, true) => format!(" ↓ more · {} ", keymap::hints(&[Context::Help])),
+        (true, false) => format!(" ↑ more · {} ", keymap::hints(&[Context::Help])),
+        (false, false) => " ? / q / esc close ".to_string(),
+    };
     let block = Block::bordered()
         .title(Span::styled(format!(" {title} "), theme.border_focused))
-        .title_bottom(Span::styled(" ? / q / esc close ", theme.dim))
+        .title_bottom(Span::styled(footer, theme.dim))
         .border_style(theme.border_focused);
+    let shown: Vec<Line> = lines.into_iter().skip(top).collect();
     frame.render_widget(Clear, popup);
-    frame.render_widget(Paragraph::new(lines).block(block), popup);
+    frame.render_widget(Paragraph::new(shown).block(block), popup);
+    top
 }
 
 pub(super) fn confirmation(

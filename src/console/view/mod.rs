@@ -89,12 +89,13 @@ pub fn draw_at(frame: &mut Frame, app: &mut App, theme: &Theme, now: DateTime<Ut
     }
     bottom_line(frame, bottom, app, theme);
     if app.help {
-        help(frame, main, app, theme);
+        app.help_scroll = help(frame, main, app, theme);
     }
     if let Some(confirm) = &app.confirm {
         // Revocations ask in every environment; other actions only in Production.
         let title = match confirm.effect {
             super::app::Effect::Revoke(_) => " Revoke: confirm ",
+            super::app::Effect::Quit => " Quit: confirm ",
             _ => " Production: confirm ",
         };
         confirmation(frame, main, title, &confirm.question, theme);

@@ -3,7 +3,6 @@
 //! `contrast` checks every theme's drawn colour pairs against WCAG; `look` what fits at
 //! 80×24, small wordings and the feed's one-line rows.
 
-use super::keys::{FEED_KEYS, GLOBAL_KEYS};
 use super::*;
 use crate::client::wire::VisibleDetail;
 use crate::client::wire::{
@@ -14,6 +13,7 @@ use crate::client::{FeedEvent, Status};
 use crate::console::app::{Msg, update};
 use crate::console::feed::tests::log;
 use crate::console::fixtures;
+use crate::console::keymap::{self, Context};
 use crate::model::reach::DeliveryMode;
 use crate::model::{Attempt, AttemptOutcome, LogType, Role};
 use chrono::{Duration, TimeZone};
@@ -407,12 +407,17 @@ fn production_phi_detail_shows_bodies() {
 fn help_overlay_lists_the_focused_panes_keys() {
     let mut app = console(Role::Admin, Environment::Development);
     update(&mut app, key(KeyCode::Char('?')));
-    let terminal = render(&mut app, &Theme::dark(), 120, 32);
+    let terminal = render(&mut app, &Theme::dark(), 120, 60);
     let text = screen(&terminal);
-    for (k, what) in FEED_KEYS.iter().chain(GLOBAL_KEYS) {
+    let rows = keymap::rows(Context::Feed)
+        .iter()
+        .chain(keymap::rows(Context::Global));
+    for row in rows {
         assert!(
-            text.contains(k) && text.contains(what),
-            "{k} {what} missing"
+            text.contains(row.label) && text.contains(row.help),
+            "{} {} missing",
+            row.label,
+            row.help
         );
     }
     assert_snapshot!(terminal.backend());
@@ -604,6 +609,7 @@ mod composer;
 mod contrast;
 mod developer;
 mod fhir;
+mod help;
 mod look;
 mod ops;
 mod organizations;

@@ -6,9 +6,10 @@ use super::super::{App, Effect, Notice};
 use crate::client::wire::{HistoryEntry, HistoryPage, Sent};
 use crate::console::collection::{Listed, SavedRequest, parse_body};
 use crate::console::composer::{Composed, Draft, ListItem, ListView, Named};
+use crate::console::keymap::{self, Command, Context};
 use crate::console::prompt::{LineInput, LineOutcome};
 use crate::model::fhir::FhirKind;
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::KeyEvent;
 
 /// History entries asked for per page.
 pub const HISTORY_PAGE: usize = 50;
@@ -85,10 +86,13 @@ impl App {
             return Vec::new();
         };
         let last = list.items.len().saturating_sub(1);
-        match key.code {
-            KeyCode::Esc | KeyCode::Char('q') => self.composer.list = None,
-            KeyCode::Char('k') | KeyCode::Up => list.cursor = list.cursor.saturating_sub(1),
-            KeyCode::Char('j') | KeyCode::Down => {
+        let page = usize::from(self.size.1 / 2).max(1);
+        match keymap::lookup(Context::List, &key) {
+            Some(Command::Back) => self.composer.list = None,
+            Some(Command::Up) => list.cursor = list.cursor.saturating_sub(1),
+            Some(Command::PageUp) => list.cursor = list.cursor.saturating_sub(page),
+            Some(Command::PageDown) => list.cursor = (list.cursor + page).min(last),
+            Some(Command::Down) => {
                 if list.cursor == last && !list.saved && !list.loading {
                     // Past the last entry: the next, older page.
                     if let Some(before) = list.next {
@@ -100,9 +104,9 @@ impl App {
                 }
                 list.cursor = (list.cursor + 1).min(last);
             }
-            KeyCode::Char('g') | KeyCode::Home => list.cursor = 0,
-            KeyCode::Char('G') | KeyCode::End => list.cursor = last,
-            KeyCode::Enter => {
+            Some(Command::First) => list.cursor = 0,
+            Some(Command::Last) => list.cursor = last,
+            Some(Command::Choose) => {
                 let Some(item) = list.items.get(list.cursor).cloned() else {
                     return Vec::new();
                 };

@@ -421,8 +421,10 @@ fn editing_takes_every_key_until_esc() {
     assert!(app.composer.validation.syntax_error.is_some());
     update(&mut app, key(KeyCode::Esc));
     assert_eq!(app.composer.focus, ComposerFocus::Body);
+    // The edits are unsaved: `q` asks before losing them.
+    assert!(update(&mut app, key(KeyCode::Char('q'))).is_empty());
     assert_eq!(
-        update(&mut app, key(KeyCode::Char('q'))),
+        update(&mut app, key(KeyCode::Char('y'))),
         vec![Effect::Quit]
     );
 }
@@ -559,4 +561,5 @@ fn a_body_that_is_not_json_is_not_saved() {
 }
 
 mod fhir;
+mod quit;
 mod support;
