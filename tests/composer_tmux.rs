@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::tmux::{Session, keys, start_sized, wait_for};
+use common::tmux::{Session, keys, start_sized, wait_for, wait_for_copy};
 use std::path::Path;
 use switchboard::sandbox::panel::samples::samples;
 use switchboard::sandbox::panel::{DEFAULT_SEED, Panel};
@@ -104,9 +104,10 @@ fn support_staff_find_a_patient_miss_an_unknown_one_and_read_back_a_note() {
     assert!(screen.contains("HTTP 200"), "{screen}");
     // The answer is longer than the pane: copy all of it (y at its root) and read it.
     keys(&session, &["a", "y"]);
-    wait_for(&session, "copied the answer");
-    let answer: serde_json::Value =
-        serde_json::from_str(&session.tmux(&["show-buffer"])).expect("the answer as JSON");
+    let copied = wait_for_copy(&session, |copied| {
+        serde_json::from_str::<serde_json::Value>(copied).is_ok_and(|v| v["Notes"].is_array())
+    });
+    let answer: serde_json::Value = serde_json::from_str(&copied).expect("the answer as JSON");
     let notes = answer["Notes"].as_array().expect("Notes");
     assert!(
         notes

@@ -9,7 +9,7 @@
 mod common;
 
 use common::bin::{BIN, access_token, cli_json, spawn_serve};
-use common::tmux::{keys, screen, start, start_sized, wait_for, wait_for_checking};
+use common::tmux::{keys, screen, start, start_sized, wait_for, wait_for_checking, wait_for_copy};
 use common::{client, source_toml, subscription_toml};
 use serde_json::{Value, json};
 use std::path::Path;
@@ -176,8 +176,7 @@ async fn opens_filters_and_details(width: u16, height: u16) {
     keys(&session, &["j", "j"]);
     wait_for(&session, "Request · Meta.DataModel");
     keys(&session, &["y"]);
-    wait_for(&session, "copied Meta.DataModel");
-    assert_eq!(session.tmux(&["show-buffer"]).trim(), "PatientSearch");
+    wait_for_copy(&session, |copied| copied.trim() == "PatientSearch");
 
     keys(&session, &["q"]);
     wait_for(&session, "Environments");

@@ -88,6 +88,28 @@ pub fn wait_for(session: &Session, text: &str) -> String {
     wait_for_checking(session, text, |_| {})
 }
 
+/// Waits (bounded) until tmux's paste buffer, where the console's OSC 52 copies land,
+/// satisfies `ok`; returns it. Copies are checked here rather than by their notice,
+/// which expires after a few seconds and can be missed on a loaded machine.
+pub fn wait_for_copy(session: &Session, ok: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let buffer = session
+            .tmux_output(&["show-buffer"])
+            .map(|out| String::from_utf8_lossy(&out.stdout).into_owned())
+            .unwrap_or_default();
+        if ok(&buffer) {
+            return buffer;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "nothing suitable was copied; the buffer holds:\n{buffer}\nscreen:\n{}",
+            screen(session)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 pub fn keys(session: &Session, keys: &[&str]) {
     let mut args = vec!["send-keys", "-t", &session.0];
     args.extend_from_slice(keys);
