@@ -41,7 +41,7 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) 
         let row: Vec<Line> = if per_row == 1 {
             vec![widths.row(app, log, theme)]
         } else {
-            two_line_row(app, log, theme).into()
+            two_line_row(app, log, theme, usize::from(inner_width)).into()
         };
         lines.extend(row.into_iter().map(|l| super::paint(l, on, theme)));
     }
@@ -241,32 +241,48 @@ impl Columns {
 }
 
 /// Two lines: time, type, data model and event, route; then status, attempts,
-/// latency and (when it may be shown) the patient.
-fn two_line_row(app: &App, log: &LogRecord, theme: &Theme) -> [Line<'static>; 2] {
-    let first = Line::from(vec![
-        Span::styled(
-            log.created_at.format("%H:%M:%S%.3f ").to_string(),
-            theme.dim,
-        ),
-        Span::styled(format!("{:<8}", log.log_type.as_str()), theme.accent),
-        Span::styled(model_event(log), theme.text),
-        Span::styled(
-            format!("  {} → {}", log.source_name, log.destination_name),
-            theme.text,
-        ),
-    ]);
-    let attempts = match log.attempts {
-        1 => "1 attempt".to_string(),
-        n => format!("{n} attempts"),
-    };
-    let mut second = vec![
-        Span::raw(" ".repeat(13)),
-        status_symbol(log.status, theme),
-        Span::styled(
+/// latency and (when it may be shown) the patient. When the route does not fit on the
+/// first line (an 80-column terminal), it moves to the second, whose figures get short.
+fn two_line_row(app: &App, log: &LogRecord, theme: &Theme, width: usize) -> [Line<'static>; 2] {
+    let time = Span::styled(
+        log.created_at.format("%H:%M:%S%.3f ").to_string(),
+        theme.dim,
+    );
+    let kind = Span::styled(format!("{:<8}", log.log_type.as_str()), theme.accent);
+    let model = model_event(log);
+    let route = format!("{} → {}", log.source_name, log.destination_name);
+    let roomy = 13 + 8 + model.chars().count() + 2 + route.chars().count() <= width;
+    let mut second = Vec::new();
+    let first = if roomy {
+        let route = Span::styled(format!("  {route}"), theme.text);
+        second.push(Span::raw(" ".repeat(13)));
+        second.push(status_symbol(log.status, theme));
+        let attempts = match log.attempts {
+            1 => "1 attempt".to_string(),
+            n => format!("{n} attempts"),
+        };
+        second.push(Span::styled(
             format!("  {attempts}  {}", latency(log.latency_ms)),
             theme.dim,
-        ),
-    ];
+        ));
+        Line::from(vec![time, kind, Span::styled(model, theme.text), route])
+    } else {
+        let symbol = status_symbol(log.status, theme);
+        let short = symbol
+            .content
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_string();
+        second.push(Span::raw("  "));
+        second.push(Span::styled(short, symbol.style));
+        second.push(Span::styled(
+            format!(" {}× {} ", log.attempts, latency(log.latency_ms)),
+            theme.dim,
+        ));
+        second.push(Span::styled(route, theme.text));
+        Line::from(vec![time, kind, Span::styled(model, theme.text)])
+    };
     if log.quarantined {
         second.push(Span::styled("  quarantined", theme.status_failed));
     }
