@@ -6,6 +6,7 @@
 //! [`oauth`] is the OAuth client-credentials flow with signed JWT assertions.
 //! [`reload`] holds the registry in force, swapped whole by a configuration reload.
 //! [`fhir`] holds the FHIR R4 API's rules: parties, supported searches, forwarding, messages.
+//! [`throttle`] limits failed logins per key and address, and requests per source.
 
 pub mod access;
 pub mod auth;
@@ -32,6 +33,7 @@ pub mod revocation;
 pub mod routing;
 pub mod runfile;
 pub mod stats;
+pub mod throttle;
 pub mod upload;
 pub mod verify;
 mod views;
@@ -100,6 +102,8 @@ pub struct Engine {
     /// Outgoing authentication to destinations, with the OAuth token caches.
     pub(crate) outbound: outbound_auth::Tokens,
     pub(crate) stats: stats::Stats,
+    /// Failed logins per key and address, requests per source (see [`throttle`]).
+    pub(crate) throttle: throttle::Throttle,
     /// Connections of the HTTP server in front of this engine.
     listener: listener::ListenerFigures,
     /// Every task the engine spawns (dispatchers, live-event followers, the revocation
@@ -185,6 +189,7 @@ impl Engine {
                 registry: reload::Current::new(config.registry),
                 config_path: config.path,
                 reloading: tokio::sync::Mutex::new(()),
+                throttle: throttle::Throttle::new(config.settings.auth_limits),
                 settings: config.settings,
                 profiles: config.profiles,
                 http,

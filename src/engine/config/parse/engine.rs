@@ -21,6 +21,9 @@ pub(super) struct RawEngine {
     pub(super) journal_backlog: Option<Spanned<u64>>,
     pub(super) public_url: Option<Spanned<String>>,
     pub(super) max_upload_bytes: Option<Spanned<u64>>,
+    pub(super) auth_failures_per_key: Option<Spanned<u64>>,
+    pub(super) auth_failures_per_address: Option<Spanned<u64>>,
+    pub(super) auth_failure_window_seconds: Option<Spanned<u64>>,
 }
 
 /// The `[engine]` table: checked (problems go to `check`, with their lines), then with
@@ -75,6 +78,7 @@ pub(super) fn engine_settings(e: &RawEngine, check: &mut Checker) -> Settings {
             )
             .map(|n| n as usize)
             .unwrap_or(defaults.max_upload_bytes),
+        auth_limits: super::limits::auth_limits(e, check),
     }
 }
 
