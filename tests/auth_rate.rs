@@ -358,20 +358,21 @@ async fn failed_logins_are_logged_with_key_and_address_but_no_secret() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
     let text = String::from_utf8_lossy(&logs.lock().expect("log buffer")).to_string();
-    let lines: Vec<&str> = text.lines().filter(|l| l.contains("failed login")).collect();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("failed login"))
+        .collect();
     for (who, route) in [
         (&key, "/auth/authenticate"),
         (&key, "/auth/refreshToken"),
         (&client_id, "/v2/auth/token"),
     ] {
         assert!(
-            lines
-                .iter()
-                .any(|l| l.contains(who.as_str())
-                    && l.contains(route)
-                    && l.contains("127.0.0.1")
-                    && l.contains("reason")
-                    && l.contains("WARN")),
+            lines.iter().any(|l| l.contains(who.as_str())
+                && l.contains(route)
+                && l.contains("127.0.0.1")
+                && l.contains("reason")
+                && l.contains("WARN")),
             "no warn line for {who} on {route}:\n{text}"
         );
     }

@@ -78,7 +78,10 @@ mod tests {
         let t0 = Instant::now();
         let mut b = Bucket::full(0.5, t0);
         assert_eq!(b.take(0.5, t0), Take::Allowed { remaining: 0 });
-        assert!(matches!(b.take(0.5, t0 + Duration::from_secs(1)), Take::Refused { .. }));
+        assert!(matches!(
+            b.take(0.5, t0 + Duration::from_secs(1)),
+            Take::Refused { .. }
+        ));
         assert_eq!(
             b.take(0.5, t0 + Duration::from_secs(2)),
             Take::Allowed { remaining: 0 }

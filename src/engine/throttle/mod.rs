@@ -80,7 +80,11 @@ fn key_subject(raw: &str) -> Option<String> {
     }
     Some(match Uuid::parse_str(raw) {
         Ok(id) => id.to_string(),
-        Err(_) => raw.chars().take(MAX_KEY_CHARS).collect::<String>().to_lowercase(),
+        Err(_) => raw
+            .chars()
+            .take(MAX_KEY_CHARS)
+            .collect::<String>()
+            .to_lowercase(),
     })
 }
 
@@ -137,7 +141,11 @@ impl Engine {
         let (limits, now) = (self.throttle.limits, Instant::now());
         let window = limits.window.as_secs();
         if let Some(key) = &attempt.key {
-            let keys = self.throttle.keys.lock().unwrap_or_else(PoisonError::into_inner);
+            let keys = self
+                .throttle
+                .keys
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
             if let Some(wait) = keys.blocked(key, limits.per_key, now) {
                 return Err(too_many(
                     format!(
@@ -182,7 +190,11 @@ impl Engine {
     pub fn auth_failed(&self, attempt: &AuthAttempt, reason: &str) {
         let now = Instant::now();
         let key_failures = attempt.key.as_ref().map(|key| {
-            let mut keys = self.throttle.keys.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut keys = self
+                .throttle
+                .keys
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
             keys.fail(key.clone(), now)
         });
         let address_failures = attempt.address.map(|address| {
@@ -207,7 +219,11 @@ impl Engine {
     /// A login that succeeded: its key starts counting afresh.
     pub fn auth_succeeded(&self, attempt: &AuthAttempt) {
         if let Some(key) = &attempt.key {
-            let mut keys = self.throttle.keys.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut keys = self
+                .throttle
+                .keys
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
             keys.clear(key);
         }
     }
@@ -269,13 +285,20 @@ mod tests {
             assert_eq!(key_subject(&form), Some(id.to_string()), "{form}");
         }
         assert_eq!(key_subject("  "), None);
-        assert_eq!(key_subject(&"x".repeat(500)).map(|k| k.len()), Some(MAX_KEY_CHARS));
+        assert_eq!(
+            key_subject(&"x".repeat(500)).map(|k| k.len()),
+            Some(MAX_KEY_CHARS)
+        );
     }
 
     #[test]
     fn ipv6_counts_by_its_64() {
-        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap_or(IpAddr::from([0; 4]));
-        let b: IpAddr = "2001:db8:1:2:bbbb::2".parse().unwrap_or(IpAddr::from([0; 4]));
+        let a: IpAddr = "2001:db8:1:2:aaaa::1"
+            .parse()
+            .unwrap_or(IpAddr::from([0; 4]));
+        let b: IpAddr = "2001:db8:1:2:bbbb::2"
+            .parse()
+            .unwrap_or(IpAddr::from([0; 4]));
         assert_eq!(address_subject(a), address_subject(b));
         let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap_or(IpAddr::from([0; 4]));
         assert_eq!(address_subject(mapped), IpAddr::from([192, 0, 2, 7]));

@@ -134,7 +134,10 @@ mod tests {
         }
         // The newest subject is still tracked; the first ones are gone.
         w.fail(999, t0 + Duration::from_millis(1000));
-        assert!(w.blocked(&999, 2, t0 + Duration::from_millis(1000)).is_some());
+        assert!(
+            w.blocked(&999, 2, t0 + Duration::from_millis(1000))
+                .is_some()
+        );
         assert_eq!(w.fail(0, t0 + Duration::from_millis(1001)), 1);
     }
 
