@@ -78,7 +78,14 @@ pub(super) fn engine_settings(e: &RawEngine, check: &mut Checker) -> Settings {
             )
             .map(|n| n as usize)
             .unwrap_or(defaults.max_upload_bytes),
-        auth_limits: super::limits::auth_limits(e, check),
+        auth_limits: super::limits::auth_limits(
+            super::limits::RawAuthLimits {
+                per_key: e.auth_failures_per_key.as_ref(),
+                per_address: e.auth_failures_per_address.as_ref(),
+                window_seconds: e.auth_failure_window_seconds.as_ref(),
+            },
+            check,
+        ),
     }
 }
 

@@ -2,7 +2,6 @@
 //! `requests_per_second` (see `engine::throttle`).
 
 use super::Checker;
-use super::engine::RawEngine;
 use crate::engine::throttle::AuthLimits;
 use std::time::Duration;
 use toml::Spanned;
@@ -10,8 +9,16 @@ use toml::Spanned;
 /// The highest `requests_per_second`: beyond it a limit is no limit.
 const MAX_RATE: f64 = 1_000_000.0;
 
-/// `auth_failures_per_key`, `auth_failures_per_address`, `auth_failure_window_seconds`.
-pub(super) fn auth_limits(e: &RawEngine, check: &mut Checker) -> AuthLimits {
+/// `[engine]`'s `auth_failures_per_key`, `auth_failures_per_address` and
+/// `auth_failure_window_seconds`, as written.
+pub(super) struct RawAuthLimits<'a> {
+    pub(super) per_key: Option<&'a Spanned<u64>>,
+    pub(super) per_address: Option<&'a Spanned<u64>>,
+    pub(super) window_seconds: Option<&'a Spanned<u64>>,
+}
+
+/// The limits on failed logins, checked, with the defaults filled in.
+pub(super) fn auth_limits(raw: RawAuthLimits, check: &mut Checker) -> AuthLimits {
     let defaults = AuthLimits::default();
     let count = |check: &mut Checker, value: Option<&Spanned<u64>>, name: &str, default: u32| {
         check
@@ -21,19 +28,19 @@ pub(super) fn auth_limits(e: &RawEngine, check: &mut Checker) -> AuthLimits {
     AuthLimits {
         per_key: count(
             check,
-            e.auth_failures_per_key.as_ref(),
+            raw.per_key,
             "auth_failures_per_key",
             defaults.per_key,
         ),
         per_address: count(
             check,
-            e.auth_failures_per_address.as_ref(),
+            raw.per_address,
             "auth_failures_per_address",
             defaults.per_address,
         ),
         window: check
             .within(
-                e.auth_failure_window_seconds.as_ref(),
+                raw.window_seconds,
                 "auth_failure_window_seconds",
                 1..=86_400,
             )
