@@ -50,8 +50,11 @@ fn config(dir: &Path, engine: &str) {
 
 fn key_file(dir: &Path, name: &str, byte: u8) {
     // Hex text, one of the two forms a key file may take.
-    std::fs::write(dir.join(name), format!("{}\n", format!("{byte:02x}").repeat(32)))
-        .expect("key");
+    std::fs::write(
+        dir.join(name),
+        format!("{}\n", format!("{byte:02x}").repeat(32)),
+    )
+    .expect("key");
 }
 
 /// Sends one notification whose patient is named `name`; its log ID.
@@ -81,8 +84,10 @@ async fn send(dir: &Path, base: &str, key: &Value, name: &str) -> String {
 /// The admin API's detail of a log, as text.
 async fn detail(dir: &Path, base: &str, log: &str) -> String {
     let name = format!("t{}", uuid::Uuid::new_v4().simple());
-    let token = cli_json(dir, &["tokens", "create", "--role", "admin", "--name", &name])
-        ["token"]
+    let token = cli_json(
+        dir,
+        &["tokens", "create", "--role", "admin", "--name", &name],
+    )["token"]
         .as_str()
         .expect("token")
         .to_string();
@@ -161,7 +166,10 @@ async fn the_data_directory_is_private_and_loose_modes_are_fixed_with_a_warning(
     send(dir.path(), &run.base, &key, "Ada").await;
     let stderr = run.stop().await;
     assert_private(&data);
-    assert!(!stderr.contains("made"), "nothing to fix on a new store: {stderr}");
+    assert!(
+        !stderr.contains("made"),
+        "nothing to fix on a new store: {stderr}"
+    );
 
     // As an earlier version (or a careless copy) left it.
     for (path, _) in modes(&data) {
@@ -189,13 +197,27 @@ async fn with_a_key_bodies_are_sealed_on_disk_and_need_the_key_to_start() {
 
     let run = serve(dir.path(), 1);
     let log = send(dir.path(), &run.base, &key, "Zephyrina").await;
-    assert!(detail(dir.path(), &run.base, &log).await.contains("Zephyrina"));
+    assert!(
+        detail(dir.path(), &run.base, &log)
+            .await
+            .contains("Zephyrina")
+    );
     run.stop().await;
-    assert!(on_disk(&data, "0000042"), "the MRN index is metadata, kept plain");
-    assert!(!on_disk(&data, "Zephyrina"), "the body is in the files in clear");
+    assert!(
+        on_disk(&data, "0000042"),
+        "the MRN index is metadata, kept plain"
+    );
+    assert!(
+        !on_disk(&data, "Zephyrina"),
+        "the body is in the files in clear"
+    );
 
     let run = serve(dir.path(), 2);
-    assert!(detail(dir.path(), &run.base, &log).await.contains("Zephyrina"));
+    assert!(
+        detail(dir.path(), &run.base, &log)
+            .await
+            .contains("Zephyrina")
+    );
     run.stop().await;
 
     config(dir.path(), "");
@@ -213,8 +235,16 @@ async fn with_a_key_bodies_are_sealed_on_disk_and_need_the_key_to_start() {
     );
     let run = serve(dir.path(), 3);
     let newer = send(dir.path(), &run.base, &key, "Quillon").await;
-    assert!(detail(dir.path(), &run.base, &log).await.contains("Zephyrina"));
-    assert!(detail(dir.path(), &run.base, &newer).await.contains("Quillon"));
+    assert!(
+        detail(dir.path(), &run.base, &log)
+            .await
+            .contains("Zephyrina")
+    );
+    assert!(
+        detail(dir.path(), &run.base, &newer)
+            .await
+            .contains("Quillon")
+    );
     run.stop().await;
     assert!(!on_disk(&data, "Quillon"));
 
@@ -231,10 +261,17 @@ async fn with_a_key_bodies_are_sealed_on_disk_and_need_the_key_to_start() {
         "encryption_key_file = \"new.key\"\nencryption_old_key_files = [\"store.key\"]",
     );
     let report = cli_json(dir.path(), &["reencrypt"]);
-    assert!(report["resealed"].as_u64().expect("resealed") >= 1, "{report}");
+    assert!(
+        report["resealed"].as_u64().expect("resealed") >= 1,
+        "{report}"
+    );
     config(dir.path(), "encryption_key_file = \"new.key\"");
     let run = serve(dir.path(), 4);
-    assert!(detail(dir.path(), &run.base, &log).await.contains("Zephyrina"));
+    assert!(
+        detail(dir.path(), &run.base, &log)
+            .await
+            .contains("Zephyrina")
+    );
     run.stop().await;
     assert!(!on_disk(&data, "Zephyrina"));
 }
@@ -255,8 +292,16 @@ async fn a_store_written_before_the_key_stays_readable() {
     config(dir.path(), "encryption_key_file = \"store.key\"");
     let run = serve(dir.path(), 2);
     let sealed = send(dir.path(), &run.base, &key, "Afterkey").await;
-    assert!(detail(dir.path(), &run.base, &plain).await.contains("Beforekey"));
-    assert!(detail(dir.path(), &run.base, &sealed).await.contains("Afterkey"));
+    assert!(
+        detail(dir.path(), &run.base, &plain)
+            .await
+            .contains("Beforekey")
+    );
+    assert!(
+        detail(dir.path(), &run.base, &sealed)
+            .await
+            .contains("Afterkey")
+    );
     run.stop().await;
     assert!(!on_disk(&data, "Afterkey"));
 }

@@ -437,7 +437,10 @@ impl Store {
             Self::attempt_writes(&mut writes, attempt);
         }
         if let Some(body) = response {
-            writes.insert(key(b'p', &[new.id.as_bytes()]), seal::seal_body(body.to_vec()));
+            writes.insert(
+                key(b'p', &[new.id.as_bytes()]),
+                seal::seal_body(body.to_vec()),
+            );
         }
         writes
     }

@@ -221,7 +221,10 @@ pub(crate) fn open_body(stored: &[u8]) -> Result<Cow<'_, [u8]>, String> {
 /// the id of every key that has sealed records in it (4 bytes each); a store opened
 /// with a key records its primary (from now on it may seal with it).
 pub(crate) fn check_open(meta: &sled::Tree, db_path: &Path) -> super::Result<()> {
-    let used = meta.get(SEALED_KEY)?.map(|v| v.to_vec()).unwrap_or_default();
+    let used = meta
+        .get(SEALED_KEY)?
+        .map(|v| v.to_vec())
+        .unwrap_or_default();
     let Some(keyring) = keyring() else {
         if used.is_empty() {
             return Ok(());
@@ -276,7 +279,12 @@ mod tests {
         let mut altered = sealed.clone();
         let last = altered.len() - 1;
         altered[last] ^= 1;
-        assert!(first.open(&altered).expect_err("tag").contains("authentication"));
+        assert!(
+            first
+                .open(&altered)
+                .expect_err("tag")
+                .contains("authentication")
+        );
     }
 
     #[test]
