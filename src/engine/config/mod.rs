@@ -17,6 +17,8 @@
 //! auth_failures_per_key = 20     # failed logins per key in a window; then 429 (`throttle`)
 //! auth_failures_per_address = 100  # the same per client address (IPv6: per /64)
 //! auth_failure_window_seconds = 60
+//! encryption_key_file = "store.key"          # seal stored bodies (see `store::seal`, SECURITY.md)
+//! encryption_old_key_files = ["old.key"]     # earlier keys, still readable after a rotation
 //!
 //! [[sources]]
 //! name = "Lab"
@@ -257,6 +259,11 @@ pub struct Settings {
     /// `auth_failures_per_key`, `auth_failures_per_address`,
     /// `auth_failure_window_seconds` (see `engine::throttle`).
     pub auth_limits: crate::engine::throttle::AuthLimits,
+    /// `encryption_key_file`: stored bodies are sealed with this key (`store::seal`);
+    /// relative to the configuration file's directory.
+    pub encryption_key_file: Option<std::path::PathBuf>,
+    /// `encryption_old_key_files`: earlier keys, for reading records sealed with them.
+    pub encryption_old_key_files: Vec<std::path::PathBuf>,
 }
 
 impl Default for Settings {
@@ -272,6 +279,8 @@ impl Default for Settings {
             public_url: None,
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             auth_limits: crate::engine::throttle::AuthLimits::default(),
+            encryption_key_file: None,
+            encryption_old_key_files: Vec::new(),
         }
     }
 }
