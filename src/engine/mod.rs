@@ -6,6 +6,7 @@
 //! [`oauth`] is the OAuth client-credentials flow with signed JWT assertions.
 //! [`reload`] holds the registry in force, swapped whole by a configuration reload.
 //! [`fhir`] holds the FHIR R4 API's rules: parties, supported searches, forwarding, messages.
+//! [`metrics`] keeps the Prometheus metrics; [`ready`] says whether the engine can take work.
 
 pub mod access;
 pub mod auth;
@@ -21,12 +22,14 @@ pub mod ingest;
 pub mod keys;
 pub mod listener;
 pub mod maintenance;
+pub mod metrics;
 pub mod oauth;
 pub mod operator;
 pub mod outbound_auth;
 pub mod paths;
 pub mod poll;
 pub mod query;
+pub mod ready;
 pub mod reload;
 pub mod revocation;
 pub mod routing;
@@ -100,6 +103,7 @@ pub struct Engine {
     /// Outgoing authentication to destinations, with the OAuth token caches.
     pub(crate) outbound: outbound_auth::Tokens,
     pub(crate) stats: stats::Stats,
+    pub(crate) metrics: metrics::Metrics,
     /// Connections of the HTTP server in front of this engine.
     listener: listener::ListenerFigures,
     /// Every task the engine spawns (dispatchers, live-event followers, the revocation
@@ -192,6 +196,7 @@ impl Engine {
                 delivery,
                 outbound,
                 stats: stats::Stats::default(),
+                metrics: metrics::Metrics::default(),
                 listener: listener::ListenerFigures::default(),
                 streams: stop.child_token(),
                 tasks,

@@ -14,6 +14,8 @@
 //! journal_backlog = 4096        # accepted requests not yet applied; past it, 503
 //! public_url = "https://switchboard.example.org"   # as clients reach it; default http://<listen>
 //! max_upload_bytes = 41943040   # the largest file POST /upload takes (40 MiB)
+//! metrics_token_file = "metrics.token"   # GET /metrics then needs it as a bearer
+//!                                        # (or metrics_token = "…", metrics_token_env)
 //!
 //! [[sources]]
 //! name = "Lab"
@@ -246,6 +248,9 @@ pub struct Settings {
     pub public_url: Option<String>,
     /// `max_upload_bytes`: the largest file `POST /upload` takes.
     pub max_upload_bytes: usize,
+    /// `metrics_token` (or `_file`, `_env`): the bearer `GET /metrics` asks for; none:
+    /// it answers anyone (it carries no PHI).
+    pub metrics_token: Option<outbound::Secret>,
 }
 
 impl Default for Settings {
@@ -260,6 +265,7 @@ impl Default for Settings {
             journal_backlog: crate::store::journal::MAX_BACKLOG,
             public_url: None,
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            metrics_token: None,
         }
     }
 }

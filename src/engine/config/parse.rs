@@ -585,6 +585,7 @@ fn profiles(
 }
 
 mod engine;
+mod metrics_token;
 mod fhir;
 mod organizations;
 #[cfg(test)]

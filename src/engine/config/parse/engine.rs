@@ -21,6 +21,9 @@ pub(super) struct RawEngine {
     pub(super) journal_backlog: Option<Spanned<u64>>,
     pub(super) public_url: Option<Spanned<String>>,
     pub(super) max_upload_bytes: Option<Spanned<u64>>,
+    pub(super) metrics_token: Option<Spanned<String>>,
+    pub(super) metrics_token_file: Option<Spanned<String>>,
+    pub(super) metrics_token_env: Option<Spanned<String>>,
 }
 
 /// The `[engine]` table: checked (problems go to `check`, with their lines), then with
@@ -75,6 +78,14 @@ pub(super) fn engine_settings(e: &RawEngine, check: &mut Checker) -> Settings {
             )
             .map(|n| n as usize)
             .unwrap_or(defaults.max_upload_bytes),
+        metrics_token: super::metrics_token::metrics_token(
+            [
+                e.metrics_token.as_ref(),
+                e.metrics_token_file.as_ref(),
+                e.metrics_token_env.as_ref(),
+            ],
+            check,
+        ),
     }
 }
 
