@@ -299,3 +299,60 @@ async fn readyz_says_503_and_why_while_the_store_cannot_take_writes() {
     let (status, _) = te.get("/healthz", None).await;
     assert_eq!(status, StatusCode::OK);
 }
+
+/// A read-only bind mount over the data directory, undone when dropped (lazily: the
+/// engine still holds files under it).
+struct ReadOnly(std::path::PathBuf);
+
+impl ReadOnly {
+    fn over(dir: &std::path::Path) -> ReadOnly {
+        let run = |args: &[&str]| {
+            let out = std::process::Command::new("mount")
+                .args(args)
+                .arg(dir)
+                .arg(dir)
+                .output()
+                .expect("run mount(8)");
+            assert!(
+                out.status.success(),
+                "this test bind-mounts the data directory read-only, which needs root (CI \
+                 runs as root): mount {args:?} said {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        };
+        run(&["--bind"]);
+        let ro = ReadOnly(dir.to_path_buf());
+        run(&["-o", "remount,ro,bind"]);
+        ro
+    }
+}
+
+impl Drop for ReadOnly {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+/// The probe write, for real: the data directory turns read-only under a running
+/// engine (as when a disk is remounted after errors). Its files opened before still
+/// take writes, so only a write through the directory's path notices.
+#[tokio::test]
+async fn readyz_says_503_when_the_data_directory_turns_read_only() {
+    let te = TestEngine::start(&config(&common::closed_url(), &common::closed_url(), "")).await;
+    let (status, body) = te.get("/readyz", None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let read_only = ReadOnly::over(&te.data_dir);
+    let (status, body) = te.get("/readyz", None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    let texts = common::error_texts(&body).join(" ");
+    assert!(
+        texts.contains("does not take writes") && texts.contains("read-write"),
+        "{texts}"
+    );
+    drop(read_only);
+    let (status, body) = te.get("/readyz", None).await;
+    assert_eq!(status, StatusCode::OK, "ready again once writable: {body}");
+}
