@@ -70,7 +70,11 @@ fn metrics_bearer(headers: &HeaderMap, expected: &str) -> Result<(), ApiError> {
 }
 
 async fn healthz() -> Response {
-    (StatusCode::OK, axum::Json(serde_json::json!({"status": "ok"}))).into_response()
+    (
+        StatusCode::OK,
+        axum::Json(serde_json::json!({"status": "ok"})),
+    )
+        .into_response()
 }
 
 async fn readyz(State(engine): State<AppState>) -> Response {
@@ -130,7 +134,10 @@ mod tests {
     fn the_metrics_token_is_checked() {
         let mut headers = HeaderMap::new();
         assert!(metrics_bearer(&headers, "s3cret").is_err());
-        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer nope"));
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer nope"),
+        );
         assert!(metrics_bearer(&headers, "s3cret").is_err());
         headers.insert(
             header::AUTHORIZATION,

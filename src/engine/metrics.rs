@@ -26,8 +26,7 @@ const PREFIX: &str = "switchboard";
 /// Upper bounds (seconds) of the latency buckets: from a millisecond (an in-memory
 /// answer) to the platform's 120 s bound on a query's round trip.
 const LATENCY_BUCKETS: [f64; 16] = [
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
-    120.0,
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
 ];
 
 fn latency_histogram() -> Histogram {

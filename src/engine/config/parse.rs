@@ -585,8 +585,8 @@ fn profiles(
 }
 
 mod engine;
-mod metrics_token;
 mod fhir;
+mod metrics_token;
 mod organizations;
 #[cfg(test)]
 mod tests;
