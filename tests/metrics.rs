@@ -401,3 +401,37 @@ async fn readyz_says_503_when_the_data_directory_turns_read_only() {
     let (status, body) = te.get("/readyz", None).await;
     assert_eq!(status, StatusCode::OK, "ready again once writable: {body}");
 }
+
+/// `metrics_token_file` is read from beside the config file (whitespace around the
+/// token dropped); two ways of setting it at once, or an unreadable file, are refused
+/// with the line and what to do.
+#[test]
+fn the_metrics_token_comes_from_one_place() {
+    use switchboard::engine::Config;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (path, data) = (dir.path().join("config.toml"), dir.path().join("data"));
+    std::fs::write(dir.path().join("metrics.token"), "  t0k3n\n").expect("token file");
+    std::fs::write(&path, "[engine]\nmetrics_token_file = \"metrics.token\"\n").expect("config");
+    let config = Config::load(&path, true, &data).expect("valid");
+    let token = config.settings.metrics_token.expect("a token");
+    assert_eq!(token.expose(), "t0k3n");
+
+    std::fs::write(
+        &path,
+        "[engine]\nmetrics_token = \"a\"\nmetrics_token_file = \"metrics.token\"\n",
+    )
+    .expect("config");
+    let err = Config::load(&path, true, &data)
+        .expect_err("two ways")
+        .to_string();
+    assert!(err.contains("more than one of metrics_token"), "{err}");
+
+    std::fs::write(&path, "[engine]\nmetrics_token_file = \"missing.token\"\n").expect("config");
+    let err = Config::load(&path, true, &data)
+        .expect_err("no file")
+        .to_string();
+    assert!(
+        err.contains("line 2: cannot read metrics_token_file"),
+        "{err}"
+    );
+}
