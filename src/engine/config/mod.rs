@@ -16,6 +16,8 @@
 //! max_upload_bytes = 41943040   # the largest file POST /upload takes (40 MiB)
 //! metrics_token_file = "metrics.token"   # GET /metrics then needs it as a bearer
 //!                                        # (or metrics_token = "…", metrics_token_env)
+//! encryption_key_file = "store.key"          # seal stored bodies (see `store::seal`, SECURITY.md)
+//! encryption_old_key_files = ["old.key"]     # earlier keys, still readable after a rotation
 //!
 //! [[sources]]
 //! name = "Lab"
@@ -251,6 +253,11 @@ pub struct Settings {
     /// `metrics_token` (or `_file`, `_env`): the bearer `GET /metrics` asks for; none:
     /// it answers anyone (it carries no PHI).
     pub metrics_token: Option<outbound::Secret>,
+    /// `encryption_key_file`: stored bodies are sealed with this key (`store::seal`);
+    /// relative to the configuration file's directory.
+    pub encryption_key_file: Option<std::path::PathBuf>,
+    /// `encryption_old_key_files`: earlier keys, for reading records sealed with them.
+    pub encryption_old_key_files: Vec<std::path::PathBuf>,
 }
 
 impl Default for Settings {
@@ -266,6 +273,8 @@ impl Default for Settings {
             public_url: None,
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             metrics_token: None,
+            encryption_key_file: None,
+            encryption_old_key_files: Vec::new(),
         }
     }
 }
