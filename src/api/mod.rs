@@ -5,11 +5,13 @@
 //! `/fhir/R4/`), as OperationOutcomes; [`platform_api`] is the management API
 //! (`/platform/v0|v1/organizations/{org}/…`) in its own `{meta, payload}` shape.
 //! [`peer`] is the client's address, which the login limits count by.
+//! [`ops`] is `/metrics`, `/healthz` and `/readyz`, and the layer that counts answers.
 
 pub mod admin;
 pub mod fhir;
 pub mod oauth;
 pub mod peer;
+pub mod ops;
 pub mod platform;
 pub mod platform_api;
 pub mod server;
@@ -34,6 +36,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .merge(oauth::routes())
         .merge(fhir::routes())
         .merge(platform_api::routes())
+        .merge(ops::routes())
         .nest("/admin/v1", admin::routes())
         .nest_service(
             crate::sandbox::PATH,
@@ -43,6 +46,10 @@ pub fn router(engine: Arc<Engine>) -> Router {
         // Bodies are read by `read_body`, which applies the configured limit and
         // answers 413 in the platform's shape.
         .layer(axum::extract::DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn_with_state(
+            engine.clone(),
+            ops::count,
+        ))
         .with_state(engine);
     // Around the whole router: a route's `Allow` header is set outside its own layers.
     Router::new()

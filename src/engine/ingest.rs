@@ -15,6 +15,7 @@ impl Engine {
         source: &Source,
         envelope: Envelope,
     ) -> Result<Value, Rejection> {
+        let started = std::time::Instant::now();
         let destinations = routing::route(&self.registry(), source, &envelope)
             .map_err(|e| Rejection::new(e, &envelope))?;
         // Before any write: a refused message leaves nothing half stored.
@@ -29,6 +30,7 @@ impl Engine {
         self.persist_accepted(prepared, &destinations).await?;
         room.keep();
         self.stats.request(source.id);
+        self.metrics.ingested(started.elapsed());
         Ok(json!({ "Meta": meta }))
     }
 

@@ -7,6 +7,7 @@
 //! [`reload`] holds the registry in force, swapped whole by a configuration reload.
 //! [`fhir`] holds the FHIR R4 API's rules: parties, supported searches, forwarding, messages.
 //! [`throttle`] limits failed logins per key and address, and requests per source.
+//! [`metrics`] keeps the Prometheus metrics; [`ready`] says whether the engine can take work.
 
 pub mod access;
 pub mod auth;
@@ -22,12 +23,14 @@ pub mod ingest;
 pub mod keys;
 pub mod listener;
 pub mod maintenance;
+pub mod metrics;
 pub mod oauth;
 pub mod operator;
 pub mod outbound_auth;
 pub mod paths;
 pub mod poll;
 pub mod query;
+pub mod ready;
 pub mod reload;
 pub mod revocation;
 pub mod routing;
@@ -111,6 +114,7 @@ pub struct Engine {
     pub(crate) stats: stats::Stats,
     /// Failed logins per key and address, requests per source (see [`throttle`]).
     pub(crate) throttle: throttle::Throttle,
+    pub(crate) metrics: metrics::Metrics,
     /// Connections of the HTTP server in front of this engine.
     listener: listener::ListenerFigures,
     /// Every task the engine spawns (dispatchers, live-event followers, the revocation
@@ -205,6 +209,7 @@ impl Engine {
                 delivery,
                 outbound,
                 stats: stats::Stats::default(),
+                metrics: metrics::Metrics::default(),
                 listener: listener::ListenerFigures::default(),
                 streams: stop.child_token(),
                 tasks,

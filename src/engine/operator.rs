@@ -144,6 +144,7 @@ impl Engine {
         if let Ok(updated) = &moved {
             self.publish(updated);
             self.audit(actor, "quarantine", Some(log_id), Some(reason.to_string()));
+            self.count_quarantined(updated.destination_id);
             self.delivery.kick(updated.destination_id);
         }
         Ok(moved)

@@ -181,6 +181,7 @@ impl Engine {
         for updated in &settled {
             self.publish(updated);
             self.stats.attempt(d.id, true, None);
+            self.metrics.attempt(&d.name, true, None);
         }
         // The poller may delete its copy once acknowledged: make it stick.
         self.commit

@@ -55,6 +55,7 @@ impl Engine {
         source: &Source,
         envelope: Envelope,
     ) -> Result<Value, Rejection> {
+        let started = std::time::Instant::now();
         let (destination, url) = self.query_destination(source, &envelope)?;
         let mut prepared = routing::prepare(
             source,
@@ -95,6 +96,7 @@ impl Engine {
             self.settings.query_timeout,
         );
         self.stats.request(source.id);
+        self.metrics.queried(started.elapsed());
         self.record_outcome(journal, &destination, &pending, &judged)
             .await;
         let meta = prepared

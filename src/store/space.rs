@@ -88,6 +88,23 @@ impl DiskSpace {
     }
 }
 
+/// Writes, syncs and removes a small file in `dir`: the readiness probe's proof that
+/// the data directory takes writes now (a read-only remount or a dead disk fails it,
+/// where the free-space reading alone would not notice). Each probe has its own name,
+/// so probes at the same time do not meet.
+pub fn probe_write(dir: &Path) -> std::io::Result<()> {
+    use std::io::Write;
+    let path = dir.join(format!(".ready-probe-{}", uuid::Uuid::new_v4().simple()));
+    let written = std::fs::File::create_new(&path).and_then(|mut file| {
+        file.write_all(b"ready\n")?;
+        file.sync_all()
+    });
+    // Removed whatever happened: a failed write may still have created it.
+    let removed = std::fs::remove_file(&path);
+    written?;
+    removed
+}
+
 /// Bytes an unprivileged process may still write on the disk holding `dir`.
 #[cfg(unix)]
 pub fn free_bytes(dir: &Path) -> Option<u64> {
@@ -126,5 +143,13 @@ mod tests {
             .expect_err("low");
         assert_eq!(low.reserve, u64::MAX);
         assert!(low.free <= free.saturating_mul(2));
+    }
+
+    #[test]
+    fn a_probe_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        probe_write(dir.path()).expect("a temp dir takes writes");
+        assert_eq!(std::fs::read_dir(dir.path()).expect("list").count(), 0);
+        assert!(probe_write(&dir.path().join("missing")).is_err());
     }
 }

@@ -17,6 +17,8 @@
 //! auth_failures_per_key = 20     # failed logins per key in a window; then 429 (`throttle`)
 //! auth_failures_per_address = 100  # the same per client address (IPv6: per /64)
 //! auth_failure_window_seconds = 60
+//! metrics_token_file = "metrics.token"   # GET /metrics then needs it as a bearer
+//!                                        # (or metrics_token = "…", metrics_token_env)
 //! encryption_key_file = "store.key"          # seal stored bodies (see `store::seal`, SECURITY.md)
 //! encryption_old_key_files = ["old.key"]     # earlier keys, still readable after a rotation
 //!
@@ -259,6 +261,9 @@ pub struct Settings {
     /// `auth_failures_per_key`, `auth_failures_per_address`,
     /// `auth_failure_window_seconds` (see `engine::throttle`).
     pub auth_limits: crate::engine::throttle::AuthLimits,
+    /// `metrics_token` (or `_file`, `_env`): the bearer `GET /metrics` asks for; none:
+    /// it answers anyone (it carries no PHI).
+    pub metrics_token: Option<outbound::Secret>,
     /// `encryption_key_file`: stored bodies are sealed with this key (`store::seal`);
     /// relative to the configuration file's directory.
     pub encryption_key_file: Option<std::path::PathBuf>,
@@ -279,6 +284,7 @@ impl Default for Settings {
             public_url: None,
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             auth_limits: crate::engine::throttle::AuthLimits::default(),
+            metrics_token: None,
             encryption_key_file: None,
             encryption_old_key_files: Vec::new(),
         }

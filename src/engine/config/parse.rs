@@ -590,6 +590,7 @@ fn profiles(
 mod engine;
 mod fhir;
 mod limits;
+mod metrics_token;
 mod organizations;
 #[cfg(test)]
 mod tests;

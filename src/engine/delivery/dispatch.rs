@@ -326,6 +326,7 @@ async fn attempt_once(
         destination.render_time_zone,
     );
     let (url, content_type) = attempt::target(destination, &log.data_model);
+    let started = std::time::Instant::now();
     let outcome = attempt::deliver(
         client,
         &engine.outbound,
@@ -338,6 +339,7 @@ async fn attempt_once(
         body,
     )
     .await;
+    let took = started.elapsed();
     let succeeded = outcome.attempt.outcome == AttemptOutcome::Succeeded;
 
     // An operator may have acted during the attempt, so the outcome is computed in
@@ -371,6 +373,9 @@ async fn attempt_once(
         .await??;
     engine.publish(&updated);
     engine.stats.attempt(destination.id, succeeded, http_status);
+    engine
+        .metrics
+        .attempt(&destination.name, succeeded, Some(took));
     if succeeded {
         return Ok(None);
     }

@@ -24,6 +24,9 @@ pub(super) struct RawEngine {
     pub(super) auth_failures_per_key: Option<Spanned<u64>>,
     pub(super) auth_failures_per_address: Option<Spanned<u64>>,
     pub(super) auth_failure_window_seconds: Option<Spanned<u64>>,
+    pub(super) metrics_token: Option<Spanned<String>>,
+    pub(super) metrics_token_file: Option<Spanned<String>>,
+    pub(super) metrics_token_env: Option<Spanned<String>>,
     pub(super) encryption_key_file: Option<String>,
     #[serde(default)]
     pub(super) encryption_old_key_files: Vec<String>,
@@ -99,6 +102,14 @@ pub(super) fn engine_settings(e: &RawEngine, check: &mut Checker) -> Settings {
                 per_address: e.auth_failures_per_address.as_ref(),
                 window_seconds: e.auth_failure_window_seconds.as_ref(),
             },
+            check,
+        ),
+        metrics_token: super::metrics_token::metrics_token(
+            [
+                e.metrics_token.as_ref(),
+                e.metrics_token_file.as_ref(),
+                e.metrics_token_env.as_ref(),
+            ],
             check,
         ),
     }
