@@ -6,6 +6,7 @@
 //! [`oauth`] is the OAuth client-credentials flow with signed JWT assertions.
 //! [`reload`] holds the registry in force, swapped whole by a configuration reload.
 //! [`fhir`] holds the FHIR R4 API's rules: parties, supported searches, forwarding, messages.
+//! [`tls`] holds the HTTPS certificate and key, read again on a reload.
 
 pub mod access;
 pub mod auth;
@@ -32,6 +33,7 @@ pub mod revocation;
 pub mod routing;
 pub mod runfile;
 pub mod stats;
+pub mod tls;
 pub mod upload;
 pub mod verify;
 mod views;
@@ -66,6 +68,8 @@ pub enum EngineError {
     /// Starting without them would honour revoked tokens.
     #[error("cannot read the revocation records: {0}. Fix or restore the file, then start again")]
     Revocations(crate::store::credentials::CredentialError),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
 }
 
 /// A change to a log, published for live views.
@@ -100,6 +104,8 @@ pub struct Engine {
     /// Outgoing authentication to destinations, with the OAuth token caches.
     pub(crate) outbound: outbound_auth::Tokens,
     pub(crate) stats: stats::Stats,
+    /// The HTTPS certificate and key, when the engine serves TLS.
+    tls: Option<Arc<tls::Certs>>,
     /// Connections of the HTTP server in front of this engine.
     listener: listener::ListenerFigures,
     /// Every task the engine spawns (dispatchers, live-event followers, the revocation
@@ -136,6 +142,8 @@ impl Engine {
         config: Config,
         mode: crate::store::OpenMode,
     ) -> Result<Arc<Engine>, EngineError> {
+        // A TLS setup that does not load stops the start before anything is opened.
+        let tls = config.settings.tls.clone().map(tls::Certs::open).transpose()?;
         let store = Store::open_with(data_dir, mode)?;
         // Uploads cut short by a crash left only temporary files.
         crate::store::uploads::clean_temp(data_dir);
@@ -192,6 +200,7 @@ impl Engine {
                 delivery,
                 outbound,
                 stats: stats::Stats::default(),
+                tls,
                 listener: listener::ListenerFigures::default(),
                 streams: stop.child_token(),
                 tasks,
@@ -220,6 +229,11 @@ impl Engine {
 
     pub fn listener(&self) -> &listener::ListenerFigures {
         &self.listener
+    }
+
+    /// The HTTPS certificate and key, when the engine serves TLS.
+    pub fn tls(&self) -> Option<&Arc<tls::Certs>> {
+        self.tls.as_ref()
     }
 
     pub fn delivery(&self) -> &delivery::Delivery {

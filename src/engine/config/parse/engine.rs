@@ -21,6 +21,8 @@ pub(super) struct RawEngine {
     pub(super) journal_backlog: Option<Spanned<u64>>,
     pub(super) public_url: Option<Spanned<String>>,
     pub(super) max_upload_bytes: Option<Spanned<u64>>,
+    pub(super) tls_cert: Option<Spanned<String>>,
+    pub(super) tls_key: Option<Spanned<String>>,
 }
 
 /// The `[engine]` table: checked (problems go to `check`, with their lines), then with
@@ -75,6 +77,26 @@ pub(super) fn engine_settings(e: &RawEngine, check: &mut Checker) -> Settings {
             )
             .map(|n| n as usize)
             .unwrap_or(defaults.max_upload_bytes),
+        tls: tls_files(e, check),
+    }
+}
+
+/// `tls_cert` and `tls_key`: both or neither (their contents are read at start).
+fn tls_files(e: &RawEngine, check: &mut Checker) -> Option<crate::engine::tls::TlsFiles> {
+    match (&e.tls_cert, &e.tls_key) {
+        (Some(cert), Some(key)) => Some(crate::engine::tls::TlsFiles {
+            cert: cert.get_ref().into(),
+            key: key.get_ref().into(),
+        }),
+        (None, None) => None,
+        (Some(one), None) | (None, Some(one)) => {
+            check.at(
+                one.span(),
+                "[engine] tls_cert and tls_key go together: give both PEM files, or neither"
+                    .into(),
+            );
+            None
+        }
     }
 }
 
