@@ -142,7 +142,7 @@ fn load(files: &TlsFiles, provider: &CryptoProvider) -> Result<Loaded, TlsError>
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| TlsError::BadCertificate {
             path: cert_path.clone(),
-            reason: e.to_string(),
+            reason: pem_reason(&e),
         })?;
     let Some(leaf) = chain.first() else {
         return Err(TlsError::NoCertificate { path: cert_path });
@@ -151,7 +151,7 @@ fn load(files: &TlsFiles, provider: &CryptoProvider) -> Result<Loaded, TlsError>
     let key_pem = read("key", &files.key)?;
     let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| TlsError::BadKey {
         path: key_path.clone(),
-        reason: e.to_string(),
+        reason: pem_reason(&e),
     })?;
     let key = CertifiedKey::from_der(chain, key, provider).map_err(|e| match e {
         rustls::Error::InconsistentKeys(_) => TlsError::Mismatch {
@@ -169,6 +169,24 @@ fn load(files: &TlsFiles, provider: &CryptoProvider) -> Result<Loaded, TlsError>
         key: Arc::new(key),
         fingerprint,
     })
+}
+
+/// A PEM error in words (the parser's own text shows the markers as byte lists).
+fn pem_reason(e: &tokio_rustls::rustls::pki_types::pem::Error) -> String {
+    use tokio_rustls::rustls::pki_types::pem::Error;
+    match e {
+        Error::MissingSectionEnd { end_marker } => format!(
+            "a section has no \"{}\" line",
+            String::from_utf8_lossy(end_marker)
+        ),
+        Error::IllegalSectionStart { line } => format!(
+            "a malformed BEGIN line: \"{}\"",
+            String::from_utf8_lossy(line)
+        ),
+        Error::Base64Decode(_) => "the base64 between BEGIN and END is damaged".into(),
+        Error::NoItemsFound => "no PEM section of the expected kind".into(),
+        other => other.to_string(),
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {

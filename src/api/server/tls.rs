@@ -32,10 +32,18 @@ pub(super) enum Unsecured {
 
 /// What a plain-HTTP client gets on the TLS port: a clear answer in the platform's
 /// shape instead of bytes it cannot read.
-const PLAIN_HTTP_ANSWER: &str = "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n\
-connection: close\r\ncontent-length: 144\r\n\r\n{\"Meta\":{\"Errors\":[{\"ID\":0,\"Text\":\"This \
-port speaks HTTPS only: use an https:// URL for this engine.\",\"Type\":\"request\",\"Module\":\
-\"Request\"}]}}";
+fn plain_http_answer() -> String {
+    let body = crate::model::ApiError::bad_request(
+        "This port speaks HTTPS only: use an https:// URL for this engine.",
+    )
+    .body(None)
+    .to_string();
+    format!(
+        "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nconnection: close\r\n\
+         content-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
 
 /// Negotiates TLS on `tcp` for `conn`. The handshake counts as the start of a request
 /// head: the header timeout bounds it and, at the connection cap, it may be closed
@@ -54,7 +62,7 @@ pub(super) async fn handshake(
         // A TLS record starts with its content type (22 for a handshake); an HTTP
         // request with its method's first letter.
         if n == 1 && first[0].is_ascii_uppercase() {
-            let _ = tcp.write_all(PLAIN_HTTP_ANSWER.as_bytes()).await;
+            let _ = tcp.write_all(plain_http_answer().as_bytes()).await;
             let _ = tcp.shutdown().await;
             return Err(Unsecured::PlainHttp);
         }
@@ -148,11 +156,10 @@ impl AsyncWrite for Stream {
 
 #[cfg(test)]
 mod tests {
-    use super::PLAIN_HTTP_ANSWER;
-
     #[test]
     fn the_plain_http_answer_has_its_length() {
-        let (head, body) = PLAIN_HTTP_ANSWER.split_once("\r\n\r\n").expect("head");
+        let answer = super::plain_http_answer();
+        let (head, body) = answer.split_once("\r\n\r\n").expect("head");
         assert!(head.contains(&format!("content-length: {}", body.len())), "{body}");
         let json: serde_json::Value = serde_json::from_str(body).expect("JSON");
         assert!(json["Meta"]["Errors"][0]["Text"].is_string());
