@@ -34,10 +34,25 @@ fn make_ca(dir: &Path) -> PathBuf {
     openssl(
         dir,
         &[
-            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-            "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj",
-            "/CN=Switchboard Test CA", "-addext", "basicConstraints=critical,CA:TRUE",
-            "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=Switchboard Test CA",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
         ],
     );
     dir.join("ca.pem")
@@ -60,20 +75,52 @@ fn make_server_cert(dir: &Path, name: &str, serial: u32) -> (PathBuf, PathBuf) {
     openssl(
         dir,
         &[
-            "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-            "-keyout", &key, "-out", &csr, "-subj", "/CN=localhost",
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            &key,
+            "-out",
+            &csr,
+            "-subj",
+            "/CN=localhost",
         ],
     );
     openssl(
         dir,
         &[
-            "x509", "-req", "-in", &csr, "-CA", "ca.pem", "-CAkey", "ca.key", "-set_serial",
-            &serial.to_string(), "-days", "2", "-extfile", "server.ext", "-out", &pem,
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-set_serial",
+            &serial.to_string(),
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
+            "-out",
+            &pem,
         ],
     );
     openssl(
         dir,
-        &["x509", "-in", &pem, "-outform", "DER", "-out", &format!("{name}.der")],
+        &[
+            "x509",
+            "-in",
+            &pem,
+            "-outform",
+            "DER",
+            "-out",
+            &format!("{name}.der"),
+        ],
     );
     (dir.join(pem), dir.join(key))
 }
@@ -123,7 +170,11 @@ fn setup() -> Setup {
 
 fn serve_tls(s: &Setup) -> (Served, String) {
     let mut command = serve_command(s.dir.path());
-    command.arg("--tls-cert").arg(&s.cert).arg("--tls-key").arg(&s.key);
+    command
+        .arg("--tls-cert")
+        .arg(&s.cert)
+        .arg("--tls-key")
+        .arg(&s.key);
     spawn_serve(command)
 }
 
@@ -235,7 +286,14 @@ async fn the_console_reaches_an_https_engine_with_ca() {
     let (mut served, base) = serve_tls(&s);
     let token = cli_json(
         s.dir.path(),
-        &["tokens", "create", "--role", "admin", "--name", "tls-console"],
+        &[
+            "tokens",
+            "create",
+            "--role",
+            "admin",
+            "--name",
+            "tls-console",
+        ],
     )["token"]
         .as_str()
         .expect("token")
@@ -275,7 +333,11 @@ async fn log_of_serve(s: &Setup, listen: &str, tls: bool) -> String {
         .env("SWITCHBOARD_LOG", "warn")
         .stderr(Stdio::piped());
     if tls {
-        command.arg("--tls-cert").arg(&s.cert).arg("--tls-key").arg(&s.key);
+        command
+            .arg("--tls-cert")
+            .arg(&s.cert)
+            .arg("--tls-key")
+            .arg(&s.key);
     }
     let (mut served, _) = spawn_serve(command);
     assert!(served.terminate(DEADLINE).await.success());
@@ -302,4 +364,26 @@ async fn plain_http_on_a_non_loopback_address_is_warned_about() {
     assert!(!secured.contains("travel in clear"), "{secured}");
     let loopback = log_of_serve(&s, "127.0.0.1:0", false).await;
     assert!(!loopback.contains("travel in clear"), "{loopback}");
+}
+
+/// A connection that never starts its handshake is closed at the header timeout, as a
+/// request head that never ends would be, rather than holding its slot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_connection_is_closed_at_the_header_timeout() {
+    use tokio::io::AsyncReadExt;
+    let s = setup();
+    std::fs::write(
+        s.dir.path().join("config.toml"),
+        format!("{LAB_TO_EHR}\n[engine]\nheader_timeout_seconds = 1\nidle_timeout_seconds = 600\n"),
+    )
+    .expect("write config");
+    let (mut served, base) = serve_tls(&s);
+    let addr = base.trim_start_matches("https://");
+    let mut silent = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let mut byte = [0u8; 1];
+    let read = tokio::time::timeout(DEADLINE, silent.read(&mut byte))
+        .await
+        .expect("closed well before the idle timeout");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    assert!(served.terminate(DEADLINE).await.success());
 }

@@ -191,7 +191,13 @@ pub fn console(args: ConsoleArgs) -> Result<()> {
         collection: collection.clone(),
         mouse: !args.no_mouse,
         prompt_history: Some(prompt_history.clone()),
-        ca: args.ca.as_deref().map(setup::ca_file).transpose().ok().flatten(),
+        ca: args
+            .ca
+            .as_deref()
+            .map(setup::ca_file)
+            .transpose()
+            .ok()
+            .flatten(),
     };
     if let Some(url) = &args.engine {
         // Each mistake is named before anything is sent (setup's checks).

@@ -60,10 +60,7 @@ impl Sender {
     }
 
     /// [`Sender::new`], also trusting `ca` (`--ca FILE`) for an `https://` engine.
-    pub fn with_ca(
-        platform: &str,
-        ca: Option<&super::setup::Ca>,
-    ) -> Result<Sender, ClientError> {
+    pub fn with_ca(platform: &str, ca: Option<&super::setup::Ca>) -> Result<Sender, ClientError> {
         let mut builder = reqwest::Client::builder()
             .no_proxy()
             // Longer than the engine's own query timeout, so its 504 is what the user sees.
@@ -71,12 +68,10 @@ impl Sender {
         if let Some(ca) = ca {
             builder = ca.trust(builder);
         }
-        let http = builder
-            .build()
-            .map_err(|e| ClientError::Unreachable {
-                url: platform.to_string(),
-                reason: e.to_string(),
-            })?;
+        let http = builder.build().map_err(|e| ClientError::Unreachable {
+            url: platform.to_string(),
+            reason: e.to_string(),
+        })?;
         Ok(Sender {
             http,
             platform: platform.trim_end_matches('/').to_string(),

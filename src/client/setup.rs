@@ -192,9 +192,13 @@ pub fn explain_first_contact(url: &str, error: ClientError) -> ClientError {
         }
         ClientError::Unreachable { url: at, reason }
             if at.starts_with("https://")
-                && ["UnknownIssuer", "invalid peer certificate", "NotValidForName"]
-                    .iter()
-                    .any(|sign| reason.contains(sign)) =>
+                && [
+                    "UnknownIssuer",
+                    "invalid peer certificate",
+                    "NotValidForName",
+                ]
+                .iter()
+                .any(|sign| reason.contains(sign)) =>
         {
             ClientError::Unreachable {
                 url: at,

@@ -143,7 +143,12 @@ impl Engine {
         mode: crate::store::OpenMode,
     ) -> Result<Arc<Engine>, EngineError> {
         // A TLS setup that does not load stops the start before anything is opened.
-        let tls = config.settings.tls.clone().map(tls::Certs::open).transpose()?;
+        let tls = config
+            .settings
+            .tls
+            .clone()
+            .map(tls::Certs::open)
+            .transpose()?;
         let store = Store::open_with(data_dir, mode)?;
         // Uploads cut short by a crash left only temporary files.
         crate::store::uploads::clean_temp(data_dir);

@@ -26,19 +26,29 @@ pub struct TlsFiles {
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
-    #[error("cannot read the TLS {what} file {path}: {source}. Check the path and that this user may read it")]
+    #[error(
+        "cannot read the TLS {what} file {path}: {source}. Check the path and that this user may read it"
+    )]
     Read {
         what: &'static str,
         path: String,
         source: std::io::Error,
     },
-    #[error("{path} holds no PEM certificate (\"-----BEGIN CERTIFICATE-----\"); give --tls-cert the server certificate, then any intermediates")]
+    #[error(
+        "{path} holds no PEM certificate (\"-----BEGIN CERTIFICATE-----\"); give --tls-cert the server certificate, then any intermediates"
+    )]
     NoCertificate { path: String },
-    #[error("{path} is not a readable PEM certificate chain ({reason}); give --tls-cert the server certificate, then any intermediates")]
+    #[error(
+        "{path} is not a readable PEM certificate chain ({reason}); give --tls-cert the server certificate, then any intermediates"
+    )]
     BadCertificate { path: String, reason: String },
-    #[error("{path} holds no usable PEM private key ({reason}); give --tls-key the certificate's private key (PKCS#8, RSA or EC), unencrypted")]
+    #[error(
+        "{path} holds no usable PEM private key ({reason}); give --tls-key the certificate's private key (PKCS#8, RSA or EC), unencrypted"
+    )]
     BadKey { path: String, reason: String },
-    #[error("the key in {key} does not go with the certificate in {cert} ({reason}); give the pair issued together")]
+    #[error(
+        "the key in {key} does not go with the certificate in {cert} ({reason}); give the pair issued together"
+    )]
     Mismatch {
         cert: String,
         key: String,

@@ -124,8 +124,7 @@ pub async fn serve_on(
             let io = match secure {
                 None => tls::Stream::Plain(stream),
                 Some(acceptor) => {
-                    match tls::handshake(acceptor, stream, &conn, settings.header_timeout).await
-                    {
+                    match tls::handshake(acceptor, stream, &conn, settings.header_timeout).await {
                         Ok(io) => io,
                         Err(e) => {
                             admitted.remove(conn.id());

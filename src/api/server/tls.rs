@@ -160,7 +160,10 @@ mod tests {
     fn the_plain_http_answer_has_its_length() {
         let answer = super::plain_http_answer();
         let (head, body) = answer.split_once("\r\n\r\n").expect("head");
-        assert!(head.contains(&format!("content-length: {}", body.len())), "{body}");
+        assert!(
+            head.contains(&format!("content-length: {}", body.len())),
+            "{body}"
+        );
         let json: serde_json::Value = serde_json::from_str(body).expect("JSON");
         assert!(json["Meta"]["Errors"][0]["Text"].is_string());
     }

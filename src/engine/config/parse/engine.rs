@@ -92,8 +92,7 @@ fn tls_files(e: &RawEngine, check: &mut Checker) -> Option<crate::engine::tls::T
         (Some(one), None) | (None, Some(one)) => {
             check.at(
                 one.span(),
-                "[engine] tls_cert and tls_key go together: give both PEM files, or neither"
-                    .into(),
+                "[engine] tls_cert and tls_key go together: give both PEM files, or neither".into(),
             );
             None
         }
