@@ -16,6 +16,8 @@
 //! max_upload_bytes = 41943040   # the largest file POST /upload takes (40 MiB)
 //! tls_cert = "/etc/switchboard/cert.pem"   # serve HTTPS (both PEM; re-read on reload);
 //! tls_key = "/etc/switchboard/key.pem"     # `serve --tls-cert/--tls-key` override them
+//! encryption_key_file = "store.key"          # seal stored bodies (see `store::seal`, SECURITY.md)
+//! encryption_old_key_files = ["old.key"]     # earlier keys, still readable after a rotation
 //!
 //! [[sources]]
 //! name = "Lab"
@@ -250,6 +252,11 @@ pub struct Settings {
     pub max_upload_bytes: usize,
     /// `tls_cert` and `tls_key` (or `serve --tls-cert/--tls-key`): serve HTTPS.
     pub tls: Option<crate::engine::tls::TlsFiles>,
+    /// `encryption_key_file`: stored bodies are sealed with this key (`store::seal`);
+    /// relative to the configuration file's directory.
+    pub encryption_key_file: Option<std::path::PathBuf>,
+    /// `encryption_old_key_files`: earlier keys, for reading records sealed with them.
+    pub encryption_old_key_files: Vec<std::path::PathBuf>,
 }
 
 impl Default for Settings {
@@ -265,6 +272,8 @@ impl Default for Settings {
             public_url: None,
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             tls: None,
+            encryption_key_file: None,
+            encryption_old_key_files: Vec::new(),
         }
     }
 }

@@ -23,6 +23,9 @@ pub(super) struct RawEngine {
     pub(super) max_upload_bytes: Option<Spanned<u64>>,
     pub(super) tls_cert: Option<Spanned<String>>,
     pub(super) tls_key: Option<Spanned<String>>,
+    pub(super) encryption_key_file: Option<String>,
+    #[serde(default)]
+    pub(super) encryption_old_key_files: Vec<String>,
 }
 
 /// The `[engine]` table: checked (problems go to `check`, with their lines), then with
@@ -45,7 +48,19 @@ pub(super) fn engine_settings(e: &RawEngine, check: &mut Checker) -> Settings {
         |span, message| check.at(span, message),
     );
     let defaults = Settings::default();
+    if e.encryption_key_file.is_none() && !e.encryption_old_key_files.is_empty() {
+        check.problems.push(
+            "[engine] encryption_old_key_files is set without encryption_key_file: set the \
+             new key as encryption_key_file and keep the old ones in encryption_old_key_files"
+                .into(),
+        );
+    }
+    let beside = |file: &String| check.dir.join(file);
+    let encryption_key_file = e.encryption_key_file.as_ref().map(beside);
+    let encryption_old_key_files = e.encryption_old_key_files.iter().map(beside).collect();
     Settings {
+        encryption_key_file,
+        encryption_old_key_files,
         max_body_bytes: e.max_body_bytes.unwrap_or(defaults.max_body_bytes),
         query_timeout: e
             .query_timeout_seconds
@@ -81,12 +96,14 @@ pub(super) fn engine_settings(e: &RawEngine, check: &mut Checker) -> Settings {
     }
 }
 
-/// `tls_cert` and `tls_key`: both or neither (their contents are read at start).
+/// `tls_cert` and `tls_key`: both or neither (their contents are read at start),
+/// relative to the configuration file's directory.
 fn tls_files(e: &RawEngine, check: &mut Checker) -> Option<crate::engine::tls::TlsFiles> {
     match (&e.tls_cert, &e.tls_key) {
+        // Relative to the configuration file's directory, as the key files are.
         (Some(cert), Some(key)) => Some(crate::engine::tls::TlsFiles {
-            cert: cert.get_ref().into(),
-            key: key.get_ref().into(),
+            cert: check.dir.join(cert.get_ref()),
+            key: check.dir.join(key.get_ref()),
         }),
         (None, None) => None,
         (Some(one), None) | (None, Some(one)) => {
