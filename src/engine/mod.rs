@@ -7,6 +7,7 @@
 //! [`reload`] holds the registry in force, swapped whole by a configuration reload.
 //! [`fhir`] holds the FHIR R4 API's rules: parties, supported searches, forwarding, messages.
 //! [`tls`] holds the HTTPS certificate and key, read again on a reload.
+//! [`throttle`] limits failed logins per key and address, and requests per source.
 
 pub mod access;
 pub mod auth;
@@ -33,6 +34,7 @@ pub mod revocation;
 pub mod routing;
 pub mod runfile;
 pub mod stats;
+pub mod throttle;
 pub mod tls;
 pub mod upload;
 pub mod verify;
@@ -113,6 +115,8 @@ pub struct Engine {
     pub(crate) stats: stats::Stats,
     /// The HTTPS certificate and key, when the engine serves TLS.
     tls: Option<Arc<tls::Certs>>,
+    /// Failed logins per key and address, requests per source (see [`throttle`]).
+    pub(crate) throttle: throttle::Throttle,
     /// Connections of the HTTP server in front of this engine.
     listener: listener::ListenerFigures,
     /// Every task the engine spawns (dispatchers, live-event followers, the revocation
@@ -206,6 +210,7 @@ impl Engine {
                 registry: reload::Current::new(config.registry),
                 config_path: config.path,
                 reloading: tokio::sync::Mutex::new(()),
+                throttle: throttle::Throttle::new(config.settings.auth_limits),
                 settings: config.settings,
                 profiles: config.profiles,
                 http,

@@ -174,6 +174,10 @@ fn needs_restart(old: &Settings, new: &Settings) -> Vec<String> {
     // The files named at start are read again on a reload; other files wait for a restart
     // (unset: the files given on the command line stay).
     check("tls_cert/tls_key", new.tls.is_some() && old.tls != new.tls);
+    check(
+        "auth_failures_per_key, auth_failures_per_address or auth_failure_window_seconds",
+        old.auth_limits != new.auth_limits,
+    );
     names
 }
 

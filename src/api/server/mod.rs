@@ -95,11 +95,11 @@ pub async fn serve_on(
     };
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
-        let (stream, secure) = tokio::select! {
+        let ((stream, peer), secure) = tokio::select! {
             () = &mut shutdown => break,
             () = stop.cancelled() => break,
             (accepted, public) = accept(&listener, local.as_ref()) => match accepted {
-                Ok(stream) => (stream, acceptor.clone().filter(|_| public)),
+                Ok(accepted) => (accepted, acceptor.clone().filter(|_| public)),
                 Err(e) => {
                     if !is_connection_error(&e) {
                         // Out of file descriptors, most likely: wait rather than spin.
@@ -118,7 +118,7 @@ pub async fn serve_on(
             continue;
         };
         let service =
-            service::ConnService::new(router.clone(), conn.clone(), settings.body_timeout);
+            service::ConnService::new(router.clone(), conn.clone(), settings.body_timeout, peer);
         let (admitted, builder) = (registry.clone(), builder.clone());
         tasks.spawn(async move {
             let io = match secure {
@@ -173,17 +173,17 @@ pub fn raise_fd_limit() -> Option<u64> {
     }
 }
 
-/// The next connection on the public listener (`true`) or the local one.
+/// The next connection and its peer, on the public listener (`true`) or the local one.
 async fn accept(
     public: &TcpListener,
     local: Option<&TcpListener>,
-) -> (std::io::Result<TcpStream>, bool) {
+) -> (std::io::Result<(TcpStream, std::net::SocketAddr)>, bool) {
     let Some(local) = local else {
-        return (public.accept().await.map(|(s, _)| s), true);
+        return (public.accept().await, true);
     };
     tokio::select! {
-        accepted = public.accept() => (accepted.map(|(s, _)| s), true),
-        accepted = local.accept() => (accepted.map(|(s, _)| s), false),
+        accepted = public.accept() => (accepted, true),
+        accepted = local.accept() => (accepted, false),
     }
 }
 

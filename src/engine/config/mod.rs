@@ -16,6 +16,9 @@
 //! max_upload_bytes = 41943040   # the largest file POST /upload takes (40 MiB)
 //! tls_cert = "/etc/switchboard/cert.pem"   # serve HTTPS (both PEM; re-read on reload);
 //! tls_key = "/etc/switchboard/key.pem"     # `serve --tls-cert/--tls-key` override them
+//! auth_failures_per_key = 20     # failed logins per key in a window; then 429 (`throttle`)
+//! auth_failures_per_address = 100  # the same per client address (IPv6: per /64)
+//! auth_failure_window_seconds = 60
 //! encryption_key_file = "store.key"          # seal stored bodies (see `store::seal`, SECURITY.md)
 //! encryption_old_key_files = ["old.key"]     # earlier keys, still readable after a rotation
 //!
@@ -23,6 +26,7 @@
 //! name = "Lab"
 //! environment = "staging"
 //! timezone = "America/Chicago"
+//! requests_per_second = 50       # beyond it, 429; a burst of one second's worth
 //!
 //! [[destinations]]
 //! name = "Acme EHR"
@@ -114,6 +118,10 @@ pub struct Source {
     /// the connections view (`SourceInfo`), which serializes as this record does.
     #[serde(skip_serializing, default = "legacy_ids_default")]
     pub legacy_ids: bool,
+    /// `requests_per_second`: its requests beyond this rate get 429 (see
+    /// `engine::throttle`); `None`: not limited. Not part of the connections view.
+    #[serde(skip_serializing, default)]
+    pub requests_per_second: Option<f64>,
 }
 
 fn legacy_ids_default() -> bool {
@@ -252,6 +260,9 @@ pub struct Settings {
     pub max_upload_bytes: usize,
     /// `tls_cert` and `tls_key` (or `serve --tls-cert/--tls-key`): serve HTTPS.
     pub tls: Option<crate::engine::tls::TlsFiles>,
+    /// `auth_failures_per_key`, `auth_failures_per_address`,
+    /// `auth_failure_window_seconds` (see `engine::throttle`).
+    pub auth_limits: crate::engine::throttle::AuthLimits,
     /// `encryption_key_file`: stored bodies are sealed with this key (`store::seal`);
     /// relative to the configuration file's directory.
     pub encryption_key_file: Option<std::path::PathBuf>,
@@ -272,6 +283,7 @@ impl Default for Settings {
             public_url: None,
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             tls: None,
+            auth_limits: crate::engine::throttle::AuthLimits::default(),
             encryption_key_file: None,
             encryption_old_key_files: Vec::new(),
         }
@@ -486,6 +498,7 @@ fn builtins() -> (Vec<Source>, Vec<Destination>, Vec<Subscription>) {
         timezone: Tz::UTC,
         organization,
         legacy_ids: true,
+        requests_per_second: None,
     };
     // The console speaks for you; the sandbox is another organization's system.
     let sources = vec![
