@@ -43,6 +43,9 @@ struct ConsoleArgs {
     /// File holding the admin token for --engine.
     #[arg(long)]
     token_file: Option<PathBuf>,
+    /// PEM file of a CA to trust for an https:// --engine (a private CA's).
+    #[arg(long, value_name = "FILE")]
+    ca: Option<PathBuf>,
     /// Role of a console on an embedded engine.
     #[arg(long, default_value = "admin")]
     role: Role,
@@ -130,6 +133,8 @@ enum Command {
         /// acknowledged (a damaged store); logged, audited, and the count is reset.
         #[arg(long)]
         accept_loss: bool,
+        #[command(flatten)]
+        tls: cli::tls::TlsArgs,
         #[command(flatten)]
         at: Locations,
     },
@@ -343,8 +348,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Serve {
             listen,
             accept_loss,
+            tls,
             at,
-        } => running::serve(listen, accept_loss, at),
+        } => running::serve(listen, accept_loss, tls, at),
         Command::Reload { json, at } => running::reload(json, &at),
         Command::Check { json, at } => maintenance::check(json, &at),
         Command::Backup { dir, json, at } => maintenance::backup(&dir, json, &at),

@@ -29,6 +29,7 @@ fn options(dir: &Path, role: Role) -> ConsoleOptions {
         collection: dir.join("requests"),
         mouse: true,
         prompt_history: Some(dir.join("console-prompts.json")),
+        ca: None,
     }
 }
 

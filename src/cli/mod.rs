@@ -1,6 +1,7 @@
 //! The command line's wiring, kept out of `main.rs` (which only declares the
 //! subcommands and dispatches them). [`simulate`] is the traffic generator with its
-//! run's key and the data-directory check behind a refused key.
+//! run's key and the data-directory check behind a refused key. [`tls`] is `serve`'s
+//! HTTPS flags and listeners.
 
 pub mod clients;
 pub mod maintenance;
@@ -8,6 +9,7 @@ pub mod records;
 pub mod revoke;
 pub mod running;
 pub mod simulate;
+pub mod tls;
 
 use anyhow::Result;
 

@@ -12,15 +12,27 @@ use switchboard::console::{self, run::ConsoleOptions, theme::Theme};
 use switchboard::engine::Engine;
 use switchboard::store::OpenMode;
 
+/// An engine started, its listener and address, and the plain loopback listener beside
+/// it when it serves HTTPS.
+type Started = (
+    Arc<Engine>,
+    tokio::net::TcpListener,
+    SocketAddr,
+    Option<tokio::net::TcpListener>,
+);
+
 /// Binds the listener (the sandbox EHR is served on it too) and starts the engine.
 /// With `fallback`, a taken address gives way to an ephemeral port on the same host.
+/// `tls`: `serve`'s flags (the console's embedded engine serves loopback, in plain HTTP).
 async fn start_engine(
     listen: SocketAddr,
     at: &Locations,
     fallback: bool,
     accept_loss: bool,
-) -> Result<(Arc<Engine>, tokio::net::TcpListener, SocketAddr)> {
+    tls: Option<&super::tls::TlsArgs>,
+) -> Result<Started> {
     let mut config = at.load()?;
+    config.settings.tls = tls.and_then(|t| t.files().or(config.settings.tls.take()));
     switchboard::api::server::raise_fd_limit();
     let listener = match tokio::net::TcpListener::bind(listen).await {
         Ok(l) => l,
@@ -34,14 +46,24 @@ async fn start_engine(
         }
     };
     let addr = listener.local_addr()?;
-    config.attach_sandbox(addr);
+    let local = match config.settings.tls {
+        Some(_) => {
+            let local = super::tls::local_listener().await?;
+            config.attach_tls_listener(addr, local.local_addr()?);
+            Some(local)
+        }
+        None => {
+            config.attach_sandbox(addr);
+            None
+        }
+    };
     let mode = if accept_loss {
         OpenMode::AcceptLoss
     } else {
         OpenMode::Serve
     };
     let engine = Engine::start_with(&at.data_dir(), config, mode)?;
-    Ok((engine, listener, addr))
+    Ok((engine, listener, addr, local))
 }
 
 pub fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -51,7 +73,12 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-pub fn serve(listen: SocketAddr, accept_loss: bool, at: Locations) -> Result<()> {
+pub fn serve(
+    listen: SocketAddr,
+    accept_loss: bool,
+    tls: super::tls::TlsArgs,
+    at: Locations,
+) -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("SWITCHBOARD_LOG")
@@ -61,15 +88,29 @@ pub fn serve(listen: SocketAddr, accept_loss: bool, at: Locations) -> Result<()>
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     runtime()?.block_on(async move {
-        let (engine, listener, addr) = start_engine(listen, &at, false, accept_loss).await?;
+        let (engine, listener, addr, local) =
+            start_engine(listen, &at, false, accept_loss, Some(&tls)).await?;
         let stop = shutdown_signal();
+        let tls = match (engine.tls(), local) {
+            (Some(certs), Some(local)) => Some(switchboard::api::server::Tls {
+                config: certs.server_config().context("cannot set up TLS")?,
+                local,
+            }),
+            _ => None,
+        };
+        // Commands on this machine use the plain loopback listener when there is one.
+        let (scheme, local_url) = match &tls {
+            Some(t) => ("https", format!("http://{}", t.local.local_addr()?)),
+            None => ("http", format!("http://{addr}")),
+        };
         // One line on stdout for scripts and tests; everything else goes to the log.
-        println!("switchboard listening on http://{addr}");
-        engine.announce(&format!("http://{addr}"));
+        println!("switchboard listening on {scheme}://{addr}");
+        engine.announce(&local_url);
+        super::tls::warn_if_in_clear(addr, tls.is_some());
         hangup_reloads(&engine);
         tracing::info!(%addr, data_dir = %at.data_dir().display(), "engine started");
         let closing = engine.clone();
-        switchboard::api::server::serve(listener, engine.clone(), async move {
+        switchboard::api::server::serve_on(listener, tls, engine.clone(), async move {
             stop.await;
             // Live event streams never end by themselves.
             closing.close_streams();
@@ -150,6 +191,13 @@ pub fn console(args: ConsoleArgs) -> Result<()> {
         collection: collection.clone(),
         mouse: !args.no_mouse,
         prompt_history: Some(prompt_history.clone()),
+        ca: args
+            .ca
+            .as_deref()
+            .map(setup::ca_file)
+            .transpose()
+            .ok()
+            .flatten(),
     };
     if let Some(url) = &args.engine {
         // Each mistake is named before anything is sent (setup's checks).
@@ -161,9 +209,10 @@ pub fn console(args: ConsoleArgs) -> Result<()> {
             ),
         };
         let url = setup::engine_url(url)?;
+        let ca = args.ca.as_deref().map(setup::ca_file).transpose()?;
         log_to_file(&args.at.data_dir())?;
         return runtime()?.block_on(async move {
-            let client = Remote::new(&url, &token)?;
+            let client = Remote::with_ca(&url, &token, ca.as_ref())?;
             // Ask once before taking the terminal: a wrong URL or token is said plainly.
             let status = client
                 .status()
@@ -177,8 +226,8 @@ pub fn console(args: ConsoleArgs) -> Result<()> {
     needs_a_terminal()?;
     let log = log_to_file(&args.at.data_dir())?;
     runtime()?.block_on(async move {
-        let (engine, listener, addr) =
-            start_engine(args.listen, &args.at, true, args.accept_loss).await?;
+        let (engine, listener, addr, _) =
+            start_engine(args.listen, &args.at, true, args.accept_loss, None).await?;
         tracing::info!(%addr, log = %log.display(), "console with an embedded engine");
         engine.announce(&format!("http://{addr}"));
         hangup_reloads(&engine);

@@ -39,12 +39,24 @@ impl Remote {
     /// the same); `token` an admin token. Both are checked here, so a mistake in them is
     /// not reported later as an engine that cannot be reached.
     pub fn new(base: &str, token: &str) -> Result<Remote, ClientError> {
+        Remote::with_ca(base, token, None)
+    }
+
+    /// [`Remote::new`], also trusting `ca` (`--ca FILE`) for an `https://` engine.
+    pub fn with_ca(
+        base: &str,
+        token: &str,
+        ca: Option<&super::setup::Ca>,
+    ) -> Result<Remote, ClientError> {
         let base = super::setup::engine_url(base)?;
         let token = super::setup::admin_token(token, "given")?;
         let build = |timeout: Option<Duration>| {
             let mut b = reqwest::Client::builder()
                 .connect_timeout(Duration::from_secs(10))
                 .redirect(reqwest::redirect::Policy::none());
+            if let Some(ca) = ca {
+                b = ca.trust(b);
+            }
             if let Some(t) = timeout {
                 b = b.timeout(t);
             }

@@ -56,15 +56,22 @@ pub struct Sender {
 impl Sender {
     /// `platform` is the engine's base URL (`http://127.0.0.1:8443`).
     pub fn new(platform: &str) -> Result<Sender, ClientError> {
-        let http = reqwest::Client::builder()
+        Sender::with_ca(platform, None)
+    }
+
+    /// [`Sender::new`], also trusting `ca` (`--ca FILE`) for an `https://` engine.
+    pub fn with_ca(platform: &str, ca: Option<&super::setup::Ca>) -> Result<Sender, ClientError> {
+        let mut builder = reqwest::Client::builder()
             .no_proxy()
             // Longer than the engine's own query timeout, so its 504 is what the user sees.
-            .timeout(Duration::from_secs(180))
-            .build()
-            .map_err(|e| ClientError::Unreachable {
-                url: platform.to_string(),
-                reason: e.to_string(),
-            })?;
+            .timeout(Duration::from_secs(180));
+        if let Some(ca) = ca {
+            builder = ca.trust(builder);
+        }
+        let http = builder.build().map_err(|e| ClientError::Unreachable {
+            url: platform.to_string(),
+            reason: e.to_string(),
+        })?;
         Ok(Sender {
             http,
             platform: platform.trim_end_matches('/').to_string(),

@@ -1,7 +1,8 @@
 //! What a user gives to reach an engine, checked before the first request so that a
 //! mistake is named as what it is: the engine's URL (a bare `host:port` is taken as
 //! `http://`), the admin token (trimmed; a file must hold the token alone), and the
-//! first answer (a server that is not an engine, TLS spoken to plain HTTP).
+//! first answer (a server that is not an engine, TLS spoken to plain HTTP, a certificate
+//! not trusted); and a CA to trust for an engine serving HTTPS (`--ca FILE`).
 
 use super::ClientError;
 use std::path::Path;
@@ -31,6 +32,42 @@ pub enum SetupError {
         "the admin token {origin} is empty: give one from `switchboard tokens create --role ROLE --name NAME`"
     )]
     TokenEmpty { origin: String },
+    #[error(
+        "cannot use {path} as the CA for --ca: {reason}; give the PEM file of the certificate authority that issued the engine's certificate"
+    )]
+    CaFile { path: String, reason: String },
+}
+
+/// Certificate authorities to trust beside the system's (`--ca FILE`): for an engine
+/// whose certificate a private CA issued.
+#[derive(Debug, Clone)]
+pub struct Ca(Vec<reqwest::Certificate>);
+
+impl Ca {
+    /// Adds these authorities to a client's trusted roots.
+    pub fn trust(&self, mut builder: reqwest::ClientBuilder) -> reqwest::ClientBuilder {
+        for cert in &self.0 {
+            builder = builder.add_root_certificate(cert.clone());
+        }
+        builder
+    }
+}
+
+/// The PEM certificates in `path` (one or more), checked now so a wrong file is named
+/// rather than failing later as an engine that cannot be reached.
+pub fn ca_file(path: &Path) -> Result<Ca, SetupError> {
+    let bad = |reason: String| SetupError::CaFile {
+        path: path.display().to_string(),
+        reason,
+    };
+    let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| bad(e.to_string()))?;
+    if certs.is_empty() {
+        return Err(bad(
+            "it holds no \"-----BEGIN CERTIFICATE-----\" block".to_string()
+        ));
+    }
+    Ok(Ca(certs))
 }
 
 /// The engine's base URL from what a user typed: `127.0.0.1:8443` and
@@ -149,7 +186,24 @@ pub fn explain_first_contact(url: &str, error: ClientError) -> ClientError {
             ClientError::Unreachable {
                 url: at,
                 reason: format!(
-                    "the TLS handshake failed ({reason}); the engine serves plain HTTP unless a TLS proxy is in front: try {plain}"
+                    "the TLS handshake failed ({reason}); the engine serves plain HTTP unless started with --tls-cert or behind a TLS proxy: try {plain}"
+                ),
+            }
+        }
+        ClientError::Unreachable { url: at, reason }
+            if at.starts_with("https://")
+                && [
+                    "UnknownIssuer",
+                    "invalid peer certificate",
+                    "NotValidForName",
+                ]
+                .iter()
+                .any(|sign| reason.contains(sign)) =>
+        {
+            ClientError::Unreachable {
+                url: at,
+                reason: format!(
+                    "the engine's certificate is not trusted ({reason}); if a private CA issued it, give that CA's PEM file with --ca FILE, and reach the engine by a name its certificate holds"
                 ),
             }
         }

@@ -64,6 +64,8 @@ pub struct ConsoleOptions {
     pub mouse: bool,
     /// Where the `:` and `/` prompts' history is kept (in the data directory).
     pub prompt_history: Option<std::path::PathBuf>,
+    /// A CA to trust for an `https://` engine (`--ca`): the composer sends there too.
+    pub ca: Option<crate::client::setup::Ca>,
 }
 
 /// What the loop needs of the terminal beyond drawing: a real terminal
@@ -294,7 +296,7 @@ where
     let size = terminal.size().map_err(drawing)?;
     update(&mut app, Msg::Resize(size.width, size.height));
     let (env_tx, env_rx) = tokio::sync::watch::channel(app.environment);
-    let sender = Arc::new(Sender::new(&app.platform_url())?);
+    let sender = Arc::new(Sender::with_ca(&app.platform_url(), options.ca.as_ref())?);
     let mut effects = Effects {
         client,
         tx,

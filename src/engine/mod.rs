@@ -6,6 +6,7 @@
 //! [`oauth`] is the OAuth client-credentials flow with signed JWT assertions.
 //! [`reload`] holds the registry in force, swapped whole by a configuration reload.
 //! [`fhir`] holds the FHIR R4 API's rules: parties, supported searches, forwarding, messages.
+//! [`tls`] holds the HTTPS certificate and key, read again on a reload.
 //! [`throttle`] limits failed logins per key and address, and requests per source.
 //! [`metrics`] keeps the Prometheus metrics; [`ready`] says whether the engine can take work.
 
@@ -37,6 +38,7 @@ pub mod routing;
 pub mod runfile;
 pub mod stats;
 pub mod throttle;
+pub mod tls;
 pub mod upload;
 pub mod verify;
 mod views;
@@ -71,6 +73,8 @@ pub enum EngineError {
     /// Starting without them would honour revoked tokens.
     #[error("cannot read the revocation records: {0}. Fix or restore the file, then start again")]
     Revocations(crate::store::credentials::CredentialError),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
     #[error(transparent)]
     Seal(#[from] crate::store::seal::SealError),
     #[error("cannot prepare the data directory {path}: {source}")]
@@ -112,6 +116,8 @@ pub struct Engine {
     /// Outgoing authentication to destinations, with the OAuth token caches.
     pub(crate) outbound: outbound_auth::Tokens,
     pub(crate) stats: stats::Stats,
+    /// The HTTPS certificate and key, when the engine serves TLS.
+    tls: Option<Arc<tls::Certs>>,
     /// Failed logins per key and address, requests per source (see [`throttle`]).
     pub(crate) throttle: throttle::Throttle,
     pub(crate) metrics: metrics::Metrics,
@@ -151,6 +157,13 @@ impl Engine {
         config: Config,
         mode: crate::store::OpenMode,
     ) -> Result<Arc<Engine>, EngineError> {
+        // A TLS setup that does not load stops the start before anything is opened.
+        let tls = config
+            .settings
+            .tls
+            .clone()
+            .map(tls::Certs::open)
+            .transpose()?;
         at_rest(data_dir, &config.settings)?;
         let store = Store::open_with(data_dir, mode)?;
         // Uploads cut short by a crash left only temporary files.
@@ -210,6 +223,7 @@ impl Engine {
                 outbound,
                 stats: stats::Stats::default(),
                 metrics: metrics::Metrics::default(),
+                tls,
                 listener: listener::ListenerFigures::default(),
                 streams: stop.child_token(),
                 tasks,
@@ -238,6 +252,11 @@ impl Engine {
 
     pub fn listener(&self) -> &listener::ListenerFigures {
         &self.listener
+    }
+
+    /// The HTTPS certificate and key, when the engine serves TLS.
+    pub fn tls(&self) -> Option<&Arc<tls::Certs>> {
+        self.tls.as_ref()
     }
 
     pub fn delivery(&self) -> &delivery::Delivery {

@@ -171,6 +171,9 @@ fn needs_restart(old: &Settings, new: &Settings) -> Vec<String> {
         "max_upload_bytes",
         old.max_upload_bytes != new.max_upload_bytes,
     );
+    // The files named at start are read again on a reload; other files wait for a restart
+    // (unset: the files given on the command line stay).
+    check("tls_cert/tls_key", new.tls.is_some() && old.tls != new.tls);
     check(
         "auth_failures_per_key, auth_failures_per_address or auth_failure_window_seconds",
         old.auth_limits != new.auth_limits,
@@ -215,6 +218,9 @@ impl Engine {
     /// store, keyed by IDs that stay stable by name.
     pub async fn reload(&self, actor: &str) -> Result<ReloadReport, ApiError> {
         let Some(path) = &self.config_path else {
+            if self.tls().is_some() {
+                return self.reload_tls_only(actor).await;
+            }
             return Err(ApiError::bad_request(
                 "This engine runs without a configuration file, so there is nothing to \
                  reload. Start it with --config FILE to reload that file.",
@@ -282,6 +288,7 @@ impl Engine {
                 self.delivery.wake(queue);
             }
         }
+        self.reload_tls(&mut report);
         let summary = report.summary();
         tracing::info!(actor, %summary, "configuration reloaded");
         self.audit(actor, "config.reload", None, Some(summary));
@@ -291,6 +298,43 @@ impl Engine {
 }
 
 impl Engine {
+    /// Reads the TLS certificate and key again, if the engine serves TLS: the new pair
+    /// is in `changed`; a pair that does not load is a warning, and the previous one
+    /// stays in force.
+    fn reload_tls(&self, report: &mut ReloadReport) {
+        let Some(certs) = self.tls() else { return };
+        let before = certs.fingerprint();
+        match certs.reload() {
+            Ok(now) if now == before => {}
+            Ok(now) => {
+                tracing::info!(sha256 = %now, "TLS certificate reloaded");
+                report
+                    .changed
+                    .push(format!("TLS certificate (SHA-256 {now})"));
+            }
+            Err(e) => {
+                let warning = format!(
+                    "TLS certificate not reloaded: {e}; the previous one (SHA-256 {before}) \
+                     stays in force"
+                );
+                tracing::error!(%warning);
+                report.warnings.push(warning);
+            }
+        }
+    }
+
+    /// A reload without a configuration file: only the TLS pair is read again.
+    async fn reload_tls_only(&self, actor: &str) -> Result<ReloadReport, ApiError> {
+        let _one_at_a_time = self.reloading.lock().await;
+        let mut report = ReloadReport::default();
+        self.reload_tls(&mut report);
+        let summary = report.summary();
+        tracing::info!(actor, %summary, "TLS reloaded (no configuration file)");
+        self.audit(actor, "config.reload", None, Some(summary));
+        self.durable().await?;
+        Ok(report)
+    }
+
     /// Items queued for `removed` destinations after the check: a request routed on the
     /// previous registry may have raced the swap. They stay in the store; said, not hidden.
     async fn orphans(

@@ -14,12 +14,16 @@
 //! - limits on the request target and headers answered with 414/431 in the platform's
 //!   shape (see [`limits`]).
 //!
+//! - TLS when the engine has a certificate ([`serve_on`], [`tls`]): the handshake is
+//!   bounded by the header timeout and counts against the cap.
+//!
 //! The figures are shown in `GET /admin/v1/status`.
 
 mod conn;
 pub mod limits;
 mod phase;
 mod service;
+mod tls;
 
 pub use service::BodyTimedOut;
 
@@ -30,13 +34,34 @@ use hyper_util::service::TowerToHyperService;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls::ServerConfig;
+
+/// HTTPS on the public listener, and beside it a plain listener on loopback for the
+/// engine's own sandbox and the command line on this machine, which reach the engine
+/// by address (a certificate names a host, and they would have to trust it).
+pub struct Tls {
+    pub config: Arc<ServerConfig>,
+    pub local: TcpListener,
+}
 
 /// Serves the engine's router on `listener` until `shutdown` resolves; then stops
 /// accepting, lets requests in flight finish (live event streams end through
 /// [`Engine::closing`]) and returns once every connection is closed.
 pub async fn serve(
     listener: TcpListener,
+    engine: Arc<Engine>,
+    shutdown: impl Future<Output = ()> + Send,
+) {
+    serve_on(listener, None, engine, shutdown).await;
+}
+
+/// [`serve`], with TLS on `listener` when `tls` is given (and its loopback listener
+/// served in plain HTTP); both share the connection cap.
+pub async fn serve_on(
+    listener: TcpListener,
+    tls: Option<Tls>,
     engine: Arc<Engine>,
     shutdown: impl Future<Output = ()> + Send,
 ) {
@@ -64,13 +89,17 @@ pub async fn serve(
         // `conn::drive` times headers from their first byte instead.
         .header_read_timeout(None::<Duration>);
 
+    let (acceptor, local) = match tls {
+        Some(Tls { config, local }) => (Some(TlsAcceptor::from(config)), Some(local)),
+        None => (None, None),
+    };
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
-        let (stream, peer) = tokio::select! {
+        let ((stream, peer), secure) = tokio::select! {
             () = &mut shutdown => break,
             () = stop.cancelled() => break,
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
+            (accepted, public) = accept(&listener, local.as_ref()) => match accepted {
+                Ok(accepted) => (accepted, acceptor.clone().filter(|_| public)),
                 Err(e) => {
                     if !is_connection_error(&e) {
                         // Out of file descriptors, most likely: wait rather than spin.
@@ -88,12 +117,25 @@ pub async fn serve(
             drop(stream);
             continue;
         };
-        let io = TokioIo::new(service::Tracked::new(stream, conn.clone()));
         let service =
             service::ConnService::new(router.clone(), conn.clone(), settings.body_timeout, peer);
-        let connection = builder.serve_connection(io, service);
-        let admitted = registry.clone();
+        let (admitted, builder) = (registry.clone(), builder.clone());
         tasks.spawn(async move {
+            let io = match secure {
+                None => tls::Stream::Plain(stream),
+                Some(acceptor) => {
+                    match tls::handshake(acceptor, stream, &conn, settings.header_timeout).await {
+                        Ok(io) => io,
+                        Err(e) => {
+                            admitted.remove(conn.id());
+                            tracing::debug!(error = %e, "connection closed before TLS");
+                            return;
+                        }
+                    }
+                }
+            };
+            let io = TokioIo::new(service::Tracked::new(io, conn.clone()));
+            let connection = builder.serve_connection(io, service);
             let end = conn::drive(connection, &conn, settings).await;
             admitted.remove(conn.id());
             match end {
@@ -128,6 +170,20 @@ pub fn raise_fd_limit() -> Option<u64> {
             tracing::warn!(error = %e, "cannot read or raise the open-file limit; assuming 1024");
             None
         }
+    }
+}
+
+/// The next connection and its peer, on the public listener (`true`) or the local one.
+async fn accept(
+    public: &TcpListener,
+    local: Option<&TcpListener>,
+) -> (std::io::Result<(TcpStream, std::net::SocketAddr)>, bool) {
+    let Some(local) = local else {
+        return (public.accept().await, true);
+    };
+    tokio::select! {
+        accepted = public.accept() => (accepted, true),
+        accepted = local.accept() => (accepted, false),
     }
 }
 

@@ -19,7 +19,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -32,14 +31,15 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 )]
 pub struct BodyTimedOut(pub Duration);
 
-/// The accepted socket; its first bytes after an idle spell start a request head.
+/// The accepted socket (plain or TLS); its first bytes after an idle spell start a
+/// request head.
 pub(super) struct Tracked {
-    io: TcpStream,
+    io: super::tls::Stream,
     conn: Arc<Conn>,
 }
 
 impl Tracked {
-    pub(super) fn new(io: TcpStream, conn: Arc<Conn>) -> Tracked {
+    pub(super) fn new(io: super::tls::Stream, conn: Arc<Conn>) -> Tracked {
         Tracked { io, conn }
     }
 }

@@ -12,8 +12,10 @@
 //! idle_timeout_seconds = 60
 //! max_connections = 10000       # default: derived from the open-file limit
 //! journal_backlog = 4096        # accepted requests not yet applied; past it, 503
-//! public_url = "https://switchboard.example.org"   # as clients reach it; default http://<listen>
+//! public_url = "https://switchboard.example.org"   # as clients reach it; default http(s)://<listen>
 //! max_upload_bytes = 41943040   # the largest file POST /upload takes (40 MiB)
+//! tls_cert = "/etc/switchboard/cert.pem"   # serve HTTPS (both PEM; re-read on reload);
+//! tls_key = "/etc/switchboard/key.pem"     # `serve --tls-cert/--tls-key` override them
 //! auth_failures_per_key = 20     # failed logins per key in a window; then 429 (`throttle`)
 //! auth_failures_per_address = 100  # the same per client address (IPv6: per /64)
 //! auth_failure_window_seconds = 60
@@ -258,6 +260,8 @@ pub struct Settings {
     pub public_url: Option<String>,
     /// `max_upload_bytes`: the largest file `POST /upload` takes.
     pub max_upload_bytes: usize,
+    /// `tls_cert` and `tls_key` (or `serve --tls-cert/--tls-key`): serve HTTPS.
+    pub tls: Option<crate::engine::tls::TlsFiles>,
     /// `auth_failures_per_key`, `auth_failures_per_address`,
     /// `auth_failure_window_seconds` (see `engine::throttle`).
     pub auth_limits: crate::engine::throttle::AuthLimits,
@@ -283,6 +287,7 @@ impl Default for Settings {
             journal_backlog: crate::store::journal::MAX_BACKLOG,
             public_url: None,
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            tls: None,
             auth_limits: crate::engine::throttle::AuthLimits::default(),
             metrics_token: None,
             encryption_key_file: None,
@@ -414,13 +419,7 @@ impl Config {
     /// public URL unless `public_url` is configured. An unspecified listen address
     /// (0.0.0.0) is reached through loopback.
     pub fn attach_sandbox(&mut self, listen: std::net::SocketAddr) {
-        let mut addr = listen;
-        if addr.ip().is_unspecified() {
-            addr.set_ip(match addr {
-                std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
-                std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
-            });
-        }
+        let addr = reachable(listen);
         self.settings
             .public_url
             .get_or_insert_with(|| format!("http://{addr}"));
@@ -434,6 +433,21 @@ impl Config {
             d.fhir_url = Some(format!("{url}/fhir"));
             d.url = Some(url);
         }
+    }
+
+    /// [`Config::attach_sandbox`] for an engine serving HTTPS on `public`: the public
+    /// URL defaults to `https://<public>`, and the sandbox (and the command line on this
+    /// machine) reach the engine over the plain loopback listener `local` (see
+    /// `api::server::serve_on`), as its certificate need not name an address.
+    pub fn attach_tls_listener(
+        &mut self,
+        public: std::net::SocketAddr,
+        local: std::net::SocketAddr,
+    ) {
+        self.settings
+            .public_url
+            .get_or_insert_with(|| format!("https://{}", reachable(public)));
+        self.attach_sandbox(local);
     }
 
     /// No configuration: the built-in Development setup.
@@ -465,6 +479,18 @@ impl Config {
             }),
         }
     }
+}
+
+/// `listen` as a client reaches it: an unspecified address (0.0.0.0) through loopback.
+fn reachable(listen: std::net::SocketAddr) -> std::net::SocketAddr {
+    let mut addr = listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    addr
 }
 
 /// The built-in Development organization, present with or without a config file: the

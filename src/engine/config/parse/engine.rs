@@ -27,6 +27,8 @@ pub(super) struct RawEngine {
     pub(super) metrics_token: Option<Spanned<String>>,
     pub(super) metrics_token_file: Option<Spanned<String>>,
     pub(super) metrics_token_env: Option<Spanned<String>>,
+    pub(super) tls_cert: Option<Spanned<String>>,
+    pub(super) tls_key: Option<Spanned<String>>,
     pub(super) encryption_key_file: Option<String>,
     #[serde(default)]
     pub(super) encryption_old_key_files: Vec<String>,
@@ -112,6 +114,27 @@ pub(super) fn engine_settings(e: &RawEngine, check: &mut Checker) -> Settings {
             ],
             check,
         ),
+        tls: tls_files(e, check),
+    }
+}
+
+/// `tls_cert` and `tls_key`: both or neither (their contents are read at start),
+/// relative to the configuration file's directory.
+fn tls_files(e: &RawEngine, check: &mut Checker) -> Option<crate::engine::tls::TlsFiles> {
+    match (&e.tls_cert, &e.tls_key) {
+        // Relative to the configuration file's directory, as the key files are.
+        (Some(cert), Some(key)) => Some(crate::engine::tls::TlsFiles {
+            cert: check.dir.join(cert.get_ref()),
+            key: check.dir.join(key.get_ref()),
+        }),
+        (None, None) => None,
+        (Some(one), None) | (None, Some(one)) => {
+            check.at(
+                one.span(),
+                "[engine] tls_cert and tls_key go together: give both PEM files, or neither".into(),
+            );
+            None
+        }
     }
 }
 
