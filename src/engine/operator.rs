@@ -30,13 +30,13 @@ impl Engine {
         detail: Option<String>,
     ) {
         let entry = AuditEntry {
-            at: Utc::now(),
             actor: actor.to_string(),
             action: action.to_string(),
             log_id,
             detail,
+            ..AuditEntry::default()
         };
-        if let Err(e) = self.store.append_audit(&entry) {
+        if let Err(e) = self.record_audit(entry) {
             tracing::error!(error = %e, action, "cannot write the audit trail");
         }
     }

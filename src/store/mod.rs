@@ -18,6 +18,8 @@
 //! - `u` env_code upload_id    → an uploaded file's index entry ([`uploads`]; the
 //!   bytes are files under the data directory)
 //!
+//! The `audit` tree is append-only: UUIDv7 key → [`AuditEntry`], read by [`audit`].
+//!
 //! The `oauth_jti` tree holds the JWT flow's spent `jti`s until they expire ([`replay`]).
 //!
 //! The `meta` tree holds the history index version, the acknowledged count ([`mark`])
@@ -36,6 +38,7 @@
 //! no caller has to remember to; [`Store::as_applied`] reads without waiting.
 
 pub mod applied;
+pub mod audit;
 pub mod backup;
 pub mod check;
 pub mod composer_history;
@@ -168,8 +171,9 @@ pub enum Rotation {
     Reused(Session),
 }
 
-/// One line of the audit trail: who did what to which log.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One line of the audit trail: who did what to which log, from where, and how it
+/// ended. The later fields are optional so that entries written before them still read.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditEntry {
     #[serde(with = "crate::model::log::utc_millis")]
@@ -180,6 +184,20 @@ pub struct AuditEntry {
     pub log_id: Option<Uuid>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// The actor's role, when the action was taken with a token that has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// Where it came from: the client's address over HTTP, else `cli` or
+    /// `console-embedded`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+    /// Every log the action touched or showed (`log_id` names the first, for old
+    /// readers).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub logs: Vec<Uuid>,
+    /// `ok`, `refused` or `failed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
 }
 
 #[derive(Clone)]

@@ -131,6 +131,7 @@ impl Store {
                     unreadable.len(),
                     mark_state.count
                 )),
+                ..AuditEntry::default()
             })?;
             store.db.flush()?;
         }

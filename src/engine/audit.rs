@@ -1,0 +1,234 @@
+//! The audit trail's recording side and its readers. Every audited action goes through
+//! [`Engine::record_audit`], which stamps the time and where the action came from: the
+//! client's address for a request over HTTP (set around each request by the API), else
+//! the process's local origin (`cli`, or `console-embedded` for the console's own
+//! engine). Reading: [`Engine::audit_page`] for `GET /admin/v1/audit`, and [`export`]
+//! for `switchboard audit export`, through a running engine or on the store.
+
+use super::{Engine, read_failure, runfile};
+use crate::model::{ApiError, Environment, Role};
+use crate::store::audit::{AuditFilter, AuditPage, AuditRecord};
+use crate::store::{AuditEntry, LogPage, LogQuery, Store};
+use std::cell::RefCell;
+use std::path::Path;
+use std::sync::OnceLock;
+use uuid::Uuid;
+
+/// The largest page `GET /admin/v1/audit` answers.
+pub const MAX_PAGE: usize = 500;
+
+/// Where the current action comes from, and the role of whoever is acting.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    pub from: String,
+    pub role: Option<Role>,
+}
+
+tokio::task_local! {
+    static ORIGIN: RefCell<Origin>;
+}
+
+static LOCAL_ORIGIN: OnceLock<&'static str> = OnceLock::new();
+
+/// Names actions taken in this process outside any HTTP request (`cli` by default).
+pub fn set_local_origin(name: &'static str) {
+    let _ = LOCAL_ORIGIN.set(name);
+}
+
+/// The origin in force: the request's, or the process's.
+pub fn current() -> Origin {
+    ORIGIN
+        .try_with(|o| o.borrow().clone())
+        .unwrap_or_else(|_| Origin {
+            from: LOCAL_ORIGIN.get().copied().unwrap_or("cli").to_string(),
+            role: None,
+        })
+}
+
+/// Runs `f` (one HTTP request's handling) with `from` as its origin.
+pub async fn scoped<F: Future>(from: String, f: F) -> F::Output {
+    ORIGIN.scope(RefCell::new(Origin { from, role: None }), f).await
+}
+
+/// Runs `f` with `origin` in force: for work handed to a blocking thread.
+pub fn within<T>(origin: Origin, f: impl FnOnce() -> T) -> T {
+    ORIGIN.sync_scope(RefCell::new(origin), f)
+}
+
+/// Notes the acting token's role for the audit entries of this request.
+pub fn note_role(role: Role) {
+    let _ = ORIGIN.try_with(|o| o.borrow_mut().role = Some(role));
+}
+
+impl Engine {
+    /// Appends `entry`, filling in the time, origin, role and outcome it leaves empty.
+    pub fn record_audit(&self, mut entry: AuditEntry) -> Result<(), crate::store::StoreError> {
+        let origin = current();
+        entry.at = chrono::Utc::now();
+        entry.origin.get_or_insert(origin.from);
+        if entry.role.is_none() {
+            entry.role = origin.role.map(|r| r.as_str().to_string());
+        }
+        entry.outcome.get_or_insert_with(|| "ok".into());
+        if entry.log_id.is_none() {
+            entry.log_id = entry.logs.first().copied();
+        } else if entry.logs.is_empty() {
+            entry.logs.extend(entry.log_id);
+        }
+        self.store.append_audit(&entry)
+    }
+
+    /// A page of history for `role`, audited when it shows patients: an MRN search
+    /// always (with the logs it found, never the identifier searched), and a list that
+    /// shows Production patient identifiers to a PHI role. Withheld if the audit cannot
+    /// be written (no audit, no reveal).
+    pub fn search_audited(
+        &self,
+        query: &LogQuery,
+        role: Role,
+        actor: &str,
+    ) -> Result<LogPage, ApiError> {
+        let page = self.search_as(query, role)?;
+        let shown: Vec<Uuid> = page
+            .logs
+            .iter()
+            .filter(|l| l.patient_id.is_some() && l.environment == Environment::Production)
+            .map(|l| l.id)
+            .collect();
+        let action = if query.patient_id.is_some() {
+            "search-mrn"
+        } else if !shown.is_empty() {
+            "list-phi"
+        } else {
+            return Ok(page);
+        };
+        let logs = if query.patient_id.is_some() {
+            page.logs.iter().map(|l| l.id).collect()
+        } else {
+            shown
+        };
+        self.record_audit(AuditEntry {
+            actor: actor.to_string(),
+            action: action.into(),
+            role: Some(role.as_str().to_string()),
+            detail: Some(format!("{} logs shown", page.logs.len())),
+            logs,
+            ..AuditEntry::default()
+        })
+        .map_err(super::write_failure(
+            "the audit entry of this list, so nothing was shown",
+        ))?;
+        Ok(page)
+    }
+
+    /// A refused login on `route` for `key` (an API key or client id; never the secret
+    /// or assertion). A failure to write it is logged: the refusal stands either way.
+    pub fn audit_failed_login(&self, key: &str, route: &str, why: &str) {
+        let entry = AuditEntry {
+            actor: format!("key:{key}"),
+            action: "login-failed".into(),
+            detail: Some(format!("{route}: {why}")),
+            outcome: Some("refused".into()),
+            ..AuditEntry::default()
+        };
+        if let Err(e) = self.record_audit(entry) {
+            tracing::error!(error = %e, "cannot write the audit trail");
+        }
+    }
+
+    /// One page of the trail, newest first.
+    pub fn audit_page(&self, filter: &AuditFilter, limit: usize) -> Result<AuditPage, ApiError> {
+        self.store
+            .audit_page(filter, limit.clamp(1, MAX_PAGE))
+            .map_err(read_failure)
+    }
+}
+
+/// The key or client a JWT assertion names (its `iss`, read without verifying: it
+/// only labels a refused login). `None` when the assertion cannot be read.
+pub fn assertion_issuer(assertion: &str) -> Option<String> {
+    use base64::Engine as _;
+    let payload = assertion.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    // A label, not an identity: keep it short and printable.
+    let iss: String = claims["iss"].as_str()?.chars().take(128).collect();
+    Some(iss)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error(transparent)]
+    Engine(#[from] runfile::AttachError),
+    #[error("the running engine's audit page could not be read: {0}")]
+    Decode(String),
+    #[error(
+        "cannot open the store in {dir} to read the audit trail: {reason}. If an engine is \
+         starting on this data dir, try again once it runs"
+    )]
+    Store { dir: String, reason: String },
+}
+
+/// Every entry matching `filter`, oldest first: through the engine that holds
+/// `data_dir` when one runs (sled allows one process), else from the store itself.
+/// Both read the same entries, so both give the same records.
+pub async fn export(data_dir: &Path, filter: &AuditFilter) -> Result<Vec<AuditRecord>, ExportError> {
+    let mut all = match runfile::running(data_dir) {
+        Some(engine) => export_through(&engine, filter).await?,
+        None => export_offline(data_dir, filter)?,
+    };
+    all.reverse();
+    Ok(all)
+}
+
+fn export_offline(data_dir: &Path, filter: &AuditFilter) -> Result<Vec<AuditRecord>, ExportError> {
+    let failed = |e: &dyn std::fmt::Display| ExportError::Store {
+        dir: data_dir.display().to_string(),
+        reason: e.to_string(),
+    };
+    let store = Store::open(data_dir).map_err(|e| failed(&e))?;
+    let mut filter = filter.clone();
+    let mut all = Vec::new();
+    loop {
+        let page = store
+            .audit_page(&filter, MAX_PAGE)
+            .map_err(|e| failed(&e))?;
+        all.extend(page.entries);
+        match page.next {
+            Some(next) => filter.before = Some(next),
+            None => return Ok(all),
+        }
+    }
+}
+
+async fn export_through(
+    engine: &runfile::RunFile,
+    filter: &AuditFilter,
+) -> Result<Vec<AuditRecord>, ExportError> {
+    let mut before = filter.before;
+    let mut all = Vec::new();
+    loop {
+        let mut params = vec![("limit", MAX_PAGE.to_string())];
+        let instant = |t: chrono::DateTime<chrono::Utc>| crate::model::time::format_utc(t);
+        params.extend(filter.since.map(|t| ("since", instant(t))));
+        params.extend(filter.until.map(|t| ("until", instant(t))));
+        params.extend(filter.action.clone().map(|a| ("action", a)));
+        params.extend(filter.actor.clone().map(|a| ("actor", a)));
+        params.extend(filter.log.map(|l| ("log", l.to_string())));
+        params.extend(before.map(|b| ("before", b.to_string())));
+        let query = serde_urlencoded::to_string(&params)
+            .map_err(|e| ExportError::Decode(e.to_string()))?;
+        let answer = engine
+            .admin(reqwest::Method::GET, &format!("/audit?{query}"), None)
+            .await?;
+        let page: AuditPage =
+            serde_json::from_value(answer).map_err(|e| ExportError::Decode(e.to_string()))?;
+        all.extend(page.entries);
+        match page.next {
+            Some(next) => before = Some(next),
+            None => return Ok(all),
+        }
+    }
+}
