@@ -41,6 +41,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         // Bodies are read by `read_body`, which applies the configured limit and
         // answers 413 in the platform's shape.
         .layer(axum::extract::DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn(admin::audit::origin))
         .with_state(engine);
     // Around the whole router: a route's `Allow` header is set outside its own layers.
     Router::new()

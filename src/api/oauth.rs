@@ -38,7 +38,23 @@ async fn token(State(engine): State<AppState>, headers: HeaderMap, body: Body) -
                  grant_type, client_assertion_type and client_assertion, each once ({e})."
             ))
         })?;
-        engine.client_credentials(&request).await
+        let granted = engine.client_credentials(&request).await;
+        if let Err(e) = &granted
+            && e.status != 429
+        {
+            let client = request.client_id.clone().or_else(|| {
+                request
+                    .client_assertion
+                    .as_deref()
+                    .and_then(crate::engine::audit::assertion_issuer)
+            });
+            engine.audit_failed_login(
+                client.as_deref().unwrap_or("(unnamed client)"),
+                "/v2/auth/token",
+                &format!("{} {}: {}", e.status, e.error, e.description),
+            );
+        }
+        granted
     }
     .await;
     let (status, body) = match result {

@@ -159,7 +159,9 @@ async fn authenticate(State(engine): State<AppState>, headers: HeaderMap, body: 
         let bytes = read_body(&headers, body, AUTH_BODY_LIMIT).await?;
         let req: AuthenticateBody =
             parse_auth(&headers, &bytes, "{\"apiKey\": \"…\", \"secret\": \"…\"}")?;
-        engine.authenticate(&req.api_key, &req.secret).await
+        let granted = engine.authenticate(&req.api_key, &req.secret).await;
+        engine.audit_login(&req.api_key, "/auth/authenticate", &granted);
+        granted
     }
     .await;
     reply(result)
@@ -173,7 +175,9 @@ async fn refresh(State(engine): State<AppState>, headers: HeaderMap, body: Body)
             &bytes,
             "{\"apiKey\": \"…\", \"refreshToken\": \"…\"}",
         )?;
-        engine.refresh(&req.api_key, &req.refresh_token).await
+        let granted = engine.refresh(&req.api_key, &req.refresh_token).await;
+        engine.audit_login(&req.api_key, "/auth/refreshToken", &granted);
+        granted
     }
     .await;
     reply(result)

@@ -88,9 +88,11 @@ pub async fn serve(
             drop(stream);
             continue;
         };
+        let peer = stream.peer_addr().ok();
         let io = TokioIo::new(service::Tracked::new(stream, conn.clone()));
         let service =
-            service::ConnService::new(router.clone(), conn.clone(), settings.body_timeout);
+            service::ConnService::new(router.clone(), conn.clone(), settings.body_timeout)
+                .with_peer(peer);
         let connection = builder.serve_connection(io, service);
         let admitted = registry.clone();
         tasks.spawn(async move {

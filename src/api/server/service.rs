@@ -171,9 +171,17 @@ pub(super) struct ConnService {
     router: TowerToHyperService<Router>,
     conn: Arc<Conn>,
     body_timeout: Duration,
+    /// The client's address, given to handlers as `ConnectInfo` (the audit trail's
+    /// "from where").
+    peer: Option<std::net::SocketAddr>,
 }
 
 impl ConnService {
+    pub(super) fn with_peer(mut self, peer: Option<std::net::SocketAddr>) -> ConnService {
+        self.peer = peer;
+        self
+    }
+
     pub(super) fn new(
         router: TowerToHyperService<Router>,
         conn: Arc<Conn>,
@@ -183,6 +191,7 @@ impl ConnService {
             router,
             conn,
             body_timeout,
+            peer: None,
         }
     }
 }
@@ -208,11 +217,15 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
             };
         }
         self.conn.request_started(!req.body().is_end_stream());
-        let req = req.map(|inner| TimedBody {
+        let mut req = req.map(|inner| TimedBody {
             inner,
             conn: self.conn.clone(),
             timeout: self.body_timeout,
         });
+        if let Some(peer) = self.peer {
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+        }
         ResponseFuture {
             state: State::Routed {
                 inner: self.router.call(req),

@@ -2,15 +2,17 @@
 //! [`Engine::record_audit`], which stamps the time and where the action came from: the
 //! client's address for a request over HTTP (set around each request by the API), else
 //! the process's local origin (`cli`, or `console-embedded` for the console's own
-//! engine). Reading: [`Engine::audit_page`] for `GET /admin/v1/audit`, and [`export`]
-//! for `switchboard audit export`, through a running engine or on the store.
+//! engine). Reading: [`Engine::audit_page`] for `GET /admin/v1/audit`; [`command`]:
+//! `switchboard audit export` and the command line's own entries, through a running
+//! engine or on the store.
 
-use super::{Engine, read_failure, runfile};
+pub mod command;
+
+use super::{Engine, read_failure};
 use crate::model::{ApiError, Environment, Role};
-use crate::store::audit::{AuditFilter, AuditPage, AuditRecord};
-use crate::store::{AuditEntry, LogPage, LogQuery, Store};
+use crate::store::audit::{AuditFilter, AuditPage};
+use crate::store::{AuditEntry, LogPage, LogQuery};
 use std::cell::RefCell;
-use std::path::Path;
 use std::sync::OnceLock;
 use uuid::Uuid;
 
@@ -136,6 +138,18 @@ impl Engine {
         }
     }
 
+    /// Audits `result` of a login on `route` by `key` when it was refused (any 4xx but
+    /// a rate limit's 429, which says nothing about the credentials).
+    pub fn audit_login<T>(&self, key: &str, route: &str, result: &Result<T, ApiError>) {
+        if let Err(e) = result
+            && (400..500).contains(&e.status)
+            && e.status != 429
+        {
+            let why = e.entries.first().map_or("refused", |e| e.text.as_str());
+            self.audit_failed_login(key, route, &format!("{} {why}", e.status));
+        }
+    }
+
     /// One page of the trail, newest first.
     pub fn audit_page(&self, filter: &AuditFilter, limit: usize) -> Result<AuditPage, ApiError> {
         self.store
@@ -156,79 +170,4 @@ pub fn assertion_issuer(assertion: &str) -> Option<String> {
     // A label, not an identity: keep it short and printable.
     let iss: String = claims["iss"].as_str()?.chars().take(128).collect();
     Some(iss)
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ExportError {
-    #[error(transparent)]
-    Engine(#[from] runfile::AttachError),
-    #[error("the running engine's audit page could not be read: {0}")]
-    Decode(String),
-    #[error(
-        "cannot open the store in {dir} to read the audit trail: {reason}. If an engine is \
-         starting on this data dir, try again once it runs"
-    )]
-    Store { dir: String, reason: String },
-}
-
-/// Every entry matching `filter`, oldest first: through the engine that holds
-/// `data_dir` when one runs (sled allows one process), else from the store itself.
-/// Both read the same entries, so both give the same records.
-pub async fn export(data_dir: &Path, filter: &AuditFilter) -> Result<Vec<AuditRecord>, ExportError> {
-    let mut all = match runfile::running(data_dir) {
-        Some(engine) => export_through(&engine, filter).await?,
-        None => export_offline(data_dir, filter)?,
-    };
-    all.reverse();
-    Ok(all)
-}
-
-fn export_offline(data_dir: &Path, filter: &AuditFilter) -> Result<Vec<AuditRecord>, ExportError> {
-    let failed = |e: &dyn std::fmt::Display| ExportError::Store {
-        dir: data_dir.display().to_string(),
-        reason: e.to_string(),
-    };
-    let store = Store::open(data_dir).map_err(|e| failed(&e))?;
-    let mut filter = filter.clone();
-    let mut all = Vec::new();
-    loop {
-        let page = store
-            .audit_page(&filter, MAX_PAGE)
-            .map_err(|e| failed(&e))?;
-        all.extend(page.entries);
-        match page.next {
-            Some(next) => filter.before = Some(next),
-            None => return Ok(all),
-        }
-    }
-}
-
-async fn export_through(
-    engine: &runfile::RunFile,
-    filter: &AuditFilter,
-) -> Result<Vec<AuditRecord>, ExportError> {
-    let mut before = filter.before;
-    let mut all = Vec::new();
-    loop {
-        let mut params = vec![("limit", MAX_PAGE.to_string())];
-        let instant = |t: chrono::DateTime<chrono::Utc>| crate::model::time::format_utc(t);
-        params.extend(filter.since.map(|t| ("since", instant(t))));
-        params.extend(filter.until.map(|t| ("until", instant(t))));
-        params.extend(filter.action.clone().map(|a| ("action", a)));
-        params.extend(filter.actor.clone().map(|a| ("actor", a)));
-        params.extend(filter.log.map(|l| ("log", l.to_string())));
-        params.extend(before.map(|b| ("before", b.to_string())));
-        let query = serde_urlencoded::to_string(&params)
-            .map_err(|e| ExportError::Decode(e.to_string()))?;
-        let answer = engine
-            .admin(reqwest::Method::GET, &format!("/audit?{query}"), None)
-            .await?;
-        let page: AuditPage =
-            serde_json::from_value(answer).map_err(|e| ExportError::Decode(e.to_string()))?;
-        all.extend(page.entries);
-        match page.next {
-            Some(next) => before = Some(next),
-            None => return Ok(all),
-        }
-    }
 }
