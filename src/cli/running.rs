@@ -66,6 +66,8 @@ pub fn serve(listen: SocketAddr, accept_loss: bool, at: Locations) -> Result<()>
         // One line on stdout for scripts and tests; everything else goes to the log.
         println!("switchboard listening on http://{addr}");
         engine.announce(&format!("http://{addr}"));
+        // Actions not over HTTP (a SIGHUP reload) are audited as the engine's own.
+        switchboard::engine::audit::set_local_origin("engine");
         hangup_reloads(&engine);
         tracing::info!(%addr, data_dir = %at.data_dir().display(), "engine started");
         let closing = engine.clone();
@@ -187,6 +189,8 @@ pub fn console(args: ConsoleArgs) -> Result<()> {
             engine.clone(),
             engine.closing(),
         ));
+        // Actions taken in the console (not over HTTP) are audited as from here.
+        switchboard::engine::audit::set_local_origin("console-embedded");
         let client = Local::new(
             engine.clone(),
             args.role,

@@ -87,10 +87,10 @@ impl Engine {
                 role: Some(role.as_str().to_string()),
                 ..Default::default()
             })
-                // No audit, no reveal.
-                .map_err(write_failure(
-                    "the audit entry of this reveal, so nothing was shown",
-                ))?;
+            // No audit, no reveal.
+            .map_err(write_failure(
+                "the audit entry of this reveal, so nothing was shown",
+            ))?;
         }
         Ok(Some(VisibleDetail { detail, masked }))
     }
@@ -128,9 +128,9 @@ impl Engine {
             detail: Some(format!("{} ({})", source.name, source.environment)),
             ..Default::default()
         })
-            // No audit, no reveal.
-            .map_err(write_failure(
-                "the audit entry of this answer, so it was withheld",
-            ))
+        // No audit, no reveal.
+        .map_err(write_failure(
+            "the audit entry of this answer, so it was withheld",
+        ))
     }
 }

@@ -7,6 +7,7 @@
 use super::{admin, blocking, query_params};
 use crate::api::{AppState, reply};
 use crate::engine::audit::MAX_PAGE;
+use crate::engine::audit::command::{self, LOCAL_ACTIONS};
 use crate::model::time::parse_instant;
 use crate::model::{ApiError, Role};
 use crate::store::audit::AuditFilter;
@@ -17,7 +18,6 @@ use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::Response;
 use axum::routing::get;
-use crate::engine::audit::command::{self, LOCAL_ACTIONS};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use uuid::Uuid;

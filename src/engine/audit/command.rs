@@ -30,7 +30,10 @@ pub enum CommandError {
 /// Every entry matching `filter`, oldest first: through the engine that holds
 /// `data_dir` when one runs (sled allows one process), else from the store itself.
 /// Both read the same entries, so both give the same records.
-pub async fn export(data_dir: &Path, filter: &AuditFilter) -> Result<Vec<AuditRecord>, CommandError> {
+pub async fn export(
+    data_dir: &Path,
+    filter: &AuditFilter,
+) -> Result<Vec<AuditRecord>, CommandError> {
     let mut all = match runfile::running(data_dir) {
         Some(engine) => export_through(&engine, filter).await?,
         None => export_offline(data_dir, filter)?,

@@ -9,7 +9,7 @@
 pub mod command;
 
 use super::{Engine, read_failure};
-use crate::model::{ApiError, Environment, Role};
+use crate::model::{ApiError, Environment, LogRecord, Role};
 use crate::store::audit::{AuditFilter, AuditPage};
 use crate::store::{AuditEntry, LogPage, LogQuery};
 use std::cell::RefCell;
@@ -49,7 +49,9 @@ pub fn current() -> Origin {
 
 /// Runs `f` (one HTTP request's handling) with `from` as its origin.
 pub async fn scoped<F: Future>(from: String, f: F) -> F::Output {
-    ORIGIN.scope(RefCell::new(Origin { from, role: None }), f).await
+    ORIGIN
+        .scope(RefCell::new(Origin { from, role: None }), f)
+        .await
 }
 
 /// Runs `f` with `origin` in force: for work handed to a blocking thread.
@@ -91,36 +93,40 @@ impl Engine {
         actor: &str,
     ) -> Result<LogPage, ApiError> {
         let page = self.search_as(query, role)?;
-        let shown: Vec<Uuid> = page
-            .logs
+        self.audit_shown(&page.logs, query.patient_id.is_some(), role, actor)?;
+        Ok(page)
+    }
+
+    /// Audits `logs` about to be shown to `actor` (see [`Engine::search_audited`]);
+    /// `mrn` when they answer a search by patient identifier.
+    pub fn audit_shown(
+        &self,
+        logs: &[LogRecord],
+        mrn: bool,
+        role: Role,
+        actor: &str,
+    ) -> Result<(), ApiError> {
+        let shown: Vec<Uuid> = logs
             .iter()
             .filter(|l| l.patient_id.is_some() && l.environment == Environment::Production)
             .map(|l| l.id)
             .collect();
-        let action = if query.patient_id.is_some() {
-            "search-mrn"
-        } else if !shown.is_empty() {
-            "list-phi"
-        } else {
-            return Ok(page);
-        };
-        let logs = if query.patient_id.is_some() {
-            page.logs.iter().map(|l| l.id).collect()
-        } else {
-            shown
+        let (action, logs) = match (mrn, shown.is_empty()) {
+            (true, _) => ("search-mrn", logs.iter().map(|l| l.id).collect()),
+            (false, false) => ("list-phi", shown),
+            (false, true) => return Ok(()),
         };
         self.record_audit(AuditEntry {
             actor: actor.to_string(),
             action: action.into(),
             role: Some(role.as_str().to_string()),
-            detail: Some(format!("{} logs shown", page.logs.len())),
+            detail: Some(format!("{} logs shown", logs.len())),
             logs,
             ..AuditEntry::default()
         })
         .map_err(super::write_failure(
             "the audit entry of this list, so nothing was shown",
-        ))?;
-        Ok(page)
+        ))
     }
 
     /// A refused login on `route` for `key` (an API key or client id; never the secret
