@@ -1,11 +1,13 @@
 //! `switchboard audit export` and the entries the command line writes for what it did
 //! to the credential files (`tokens create`, `keys create`): through the engine that
-//! holds the data directory when one runs (sled allows one process), else on the store.
+//! holds the data directory when one runs (sled allows one process), else on the store,
+//! opened for maintenance: the trail is never sealed, so no encryption key is needed,
+//! and a store an engine would refuse still gives its trail.
 
 use super::MAX_PAGE;
 use crate::engine::runfile;
 use crate::store::audit::{AuditFilter, AuditPage, AuditRecord};
-use crate::store::{AuditEntry, Store};
+use crate::store::{AuditEntry, OpenMode, Store};
 use std::path::Path;
 
 /// Who the trail names for the command line on this machine.
@@ -47,7 +49,7 @@ fn export_offline(data_dir: &Path, filter: &AuditFilter) -> Result<Vec<AuditReco
         dir: data_dir.display().to_string(),
         reason: e.to_string(),
     };
-    let store = Store::open(data_dir).map_err(|e| failed(&e))?;
+    let store = Store::open_with(data_dir, OpenMode::Maintenance).map_err(|e| failed(&e))?;
     let mut filter = filter.clone();
     let mut all = Vec::new();
     loop {
@@ -106,7 +108,7 @@ pub async fn record_local(data_dir: &Path, action: &str, detail: &str) -> Result
         dir: data_dir.display().to_string(),
         reason: e.to_string(),
     };
-    let store = Store::open(data_dir).map_err(|e| failed(&e))?;
+    let store = Store::open_with(data_dir, OpenMode::Maintenance).map_err(|e| failed(&e))?;
     store
         .append_audit(&local_entry(action, detail))
         .map_err(|e| failed(&e))?;
