@@ -1,10 +1,40 @@
-//! Reading the audit trail: filtered pages, newest first, each entry with its key as
-//! the cursor. Nothing here changes or removes an entry: the trail is append-only.
+//! The audit trail: its entries, appended, and read back in filtered pages, newest
+//! first, each entry with its key as the cursor. Nothing here changes or removes an
+//! entry: the trail is append-only.
 
-use super::{AuditEntry, Result, Store, decode};
+use super::{Result, Store, decode, encode};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+/// One line of the audit trail: who did what to which log, from where, and how it
+/// ended. The later fields are optional so that entries written before them still read.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntry {
+    #[serde(with = "crate::model::log::utc_millis")]
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The actor's role, when the action was taken with a token that has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// Where it came from: the client's address over HTTP, else `cli` or
+    /// `console-embedded`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+    /// Every log the action touched or showed (`log_id` names the first, for old
+    /// readers).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub logs: Vec<Uuid>,
+    /// `ok`, `refused` or `failed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+}
 
 /// Which entries to read. Every field left empty matches everything.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -49,6 +79,25 @@ pub struct AuditPage {
 }
 
 impl Store {
+    pub fn append_audit(&self, entry: &AuditEntry) -> Result<()> {
+        self.audit
+            .insert(Uuid::now_v7().as_bytes(), encode(entry))?;
+        Ok(())
+    }
+
+    /// Audit entries, newest first.
+    pub fn audit_trail(&self, limit: usize) -> Result<Vec<AuditEntry>> {
+        self.audit
+            .iter()
+            .rev()
+            .take(limit)
+            .map(|item| {
+                let (k, v) = item?;
+                decode(&k, &v)
+            })
+            .collect()
+    }
+
     /// Up to `limit` entries matching `filter`, newest first.
     pub fn audit_page(&self, filter: &AuditFilter, limit: usize) -> Result<AuditPage> {
         let range = match filter.before {

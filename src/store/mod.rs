@@ -64,6 +64,7 @@ pub mod space;
 pub mod uploads;
 
 pub use applied::Applied;
+pub use audit::AuditEntry;
 pub use flush::{GroupCommit, Writes};
 pub use history::{LogPage, LogQuery};
 pub use open::{MarkState, OpenMode};
@@ -176,35 +177,6 @@ pub enum Rotation {
     Rotated(Session),
     /// It had been rotated before: a reuse.
     Reused(Session),
-}
-
-/// One line of the audit trail: who did what to which log, from where, and how it
-/// ended. The later fields are optional so that entries written before them still read.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AuditEntry {
-    #[serde(with = "crate::model::log::utc_millis")]
-    pub at: DateTime<Utc>,
-    pub actor: String,
-    pub action: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub log_id: Option<Uuid>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-    /// The actor's role, when the action was taken with a token that has one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role: Option<String>,
-    /// Where it came from: the client's address over HTTP, else `cli` or
-    /// `console-embedded`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub origin: Option<String>,
-    /// Every log the action touched or showed (`log_id` names the first, for old
-    /// readers).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub logs: Vec<Uuid>,
-    /// `ok`, `refused` or `failed`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub outcome: Option<String>,
 }
 
 #[derive(Clone)]
@@ -610,24 +582,5 @@ impl Store {
         }
         self.sessions.apply_batch(batch)?;
         Ok(picked)
-    }
-
-    pub fn append_audit(&self, entry: &AuditEntry) -> Result<()> {
-        self.audit
-            .insert(Uuid::now_v7().as_bytes(), encode(entry))?;
-        Ok(())
-    }
-
-    /// Audit entries, newest first.
-    pub fn audit_trail(&self, limit: usize) -> Result<Vec<AuditEntry>> {
-        self.audit
-            .iter()
-            .rev()
-            .take(limit)
-            .map(|item| {
-                let (k, v) = item?;
-                decode(&k, &v)
-            })
-            .collect()
     }
 }
