@@ -132,6 +132,8 @@ impl Engine {
     /// A refused login on `route` for `key` (an API key or client id; never the secret
     /// or assertion). A failure to write it is logged: the refusal stands either way.
     pub fn audit_failed_login(&self, key: &str, route: &str, why: &str) {
+        // A client id may come from an unverified assertion: keep the label short.
+        let key: String = key.chars().take(128).collect();
         let entry = AuditEntry {
             actor: format!("key:{key}"),
             action: "login-failed".into(),
@@ -162,18 +164,4 @@ impl Engine {
             .audit_page(filter, limit.clamp(1, MAX_PAGE))
             .map_err(read_failure)
     }
-}
-
-/// The key or client a JWT assertion names (its `iss`, read without verifying: it
-/// only labels a refused login). `None` when the assertion cannot be read.
-pub fn assertion_issuer(assertion: &str) -> Option<String> {
-    use base64::Engine as _;
-    let payload = assertion.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload.trim_end_matches('='))
-        .ok()?;
-    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    // A label, not an identity: keep it short and printable.
-    let iss: String = claims["iss"].as_str()?.chars().take(128).collect();
-    Some(iss)
 }
