@@ -190,6 +190,11 @@ enum Command {
         #[command(subcommand)]
         action: KeysAction,
     },
+    /// Read the audit trail.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
     /// Manage admin API tokens.
     Tokens {
         #[command(subcommand)]
@@ -286,6 +291,22 @@ enum DestinationsAction {
 }
 
 #[derive(Subcommand)]
+enum AuditAction {
+    /// Write the audit trail as JSON lines to stdout, oldest first; through the running
+    /// engine when one holds the store.
+    Export {
+        /// Only entries at or after this instant (ISO 8601 with offset).
+        #[arg(long, value_parser = cli::audit::instant)]
+        since: Option<chrono::DateTime<chrono::Utc>>,
+        /// Only entries before this instant.
+        #[arg(long, value_parser = cli::audit::instant)]
+        until: Option<chrono::DateTime<chrono::Utc>>,
+        #[command(flatten)]
+        at: Locations,
+    },
+}
+
+#[derive(Subcommand)]
 enum TokensAction {
     /// Create an admin API token; it is shown once. With --jwks, --jwks-url or --hs384,
     /// register a user key (the JWT flow) for the Platform and admin APIs instead.
@@ -361,6 +382,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Paths { at } => records::paths(&at),
         Command::Keys { action } => keys(action),
         Command::Tokens { action } => tokens(action),
+        Command::Audit {
+            action: AuditAction::Export { since, until, at },
+        } => cli::audit::export(since, until, &at),
         Command::Destinations {
             action: DestinationsAction::Verify { name, at },
         } => records::destinations_verify(&name, &at),

@@ -2,7 +2,10 @@
 //! `switchboard tokens create`; the role decides what is shown (PHI in Production only
 //! for `phi` and `admin`, and every such reveal is audited).
 //! `reload`: `POST /config/reload`, the configuration file re-read (admin role).
+//! `audit`: `GET /audit`, the audit trail read back (admin role), and the origin of
+//! each request for its entries.
 
+pub(super) mod audit;
 mod events;
 mod reload;
 mod revoke;
@@ -46,6 +49,7 @@ pub fn routes() -> Router<AppState> {
         .route("/sources/{id}/token", post(source_token))
         .merge(revoke::routes())
         .merge(reload::routes())
+        .merge(audit::routes())
         .route("/backup", post(backup))
         .route(
             "/composer/history",
@@ -238,6 +242,9 @@ async fn record_composer_history(
 pub(super) async fn blocking<T: Send + 'static>(
     read: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
+    // The request's origin goes along, for the audit entries the read may write.
+    let origin = crate::engine::audit::current();
+    let read = move || crate::engine::audit::within(origin, read);
     tokio::task::spawn_blocking(read).await.unwrap_or_else(|e| {
         tracing::error!(error = %e, "an admin read failed");
         Err(ApiError::internal(
@@ -309,6 +316,7 @@ pub(super) fn admin(engine: &Engine, headers: &HeaderMap) -> Result<TokenRecord,
 fn check_admin(engine: &Engine, token: &str) -> Result<TokenRecord, ApiError> {
     if engine.is_local_secret(token) {
         // The command line on this machine (see engine::runfile).
+        crate::engine::audit::note_role(crate::model::Role::Admin);
         return Ok(TokenRecord {
             id: "local".into(),
             name: "command line".into(),
@@ -359,6 +367,7 @@ fn check_admin(engine: &Engine, token: &str) -> Result<TokenRecord, ApiError> {
             record.name
         )));
     }
+    crate::engine::audit::note_role(record.role);
     Ok(record)
 }
 
@@ -466,7 +475,7 @@ async fn list_logs(
              since, until, before, limit.",
         )?;
         let query = to_query(&engine, params)?;
-        let page = engine.search_as(&query, token.role)?;
+        let page = engine.search_audited(&query, token.role, &actor(&token))?;
         Ok::<_, ApiError>(page)
     })
     .await;

@@ -50,6 +50,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
             engine.clone(),
             ops::count,
         ))
+        .layer(axum::middleware::from_fn(admin::audit::origin))
         .with_state(engine);
     // Around the whole router: a route's `Allow` header is set outside its own layers.
     Router::new()

@@ -70,6 +70,15 @@ async fn token(
             Err(e) if e.status == 401 => engine.auth_failed(&attempt, &e.description),
             Err(_) => {}
         }
+        if let Err(e) = &outcome
+            && e.status != 429
+        {
+            engine.audit_failed_login(
+                client.as_deref().unwrap_or("(unnamed client)"),
+                "/v2/auth/token",
+                &format!("{} {}: {}", e.status, e.error, e.description),
+            );
+        }
         Ok::<_, Refusal>(outcome?)
     }
     .await;

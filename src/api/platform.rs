@@ -169,6 +169,7 @@ async fn authenticate(
         let attempt = AuthAttempt::new("/auth/authenticate", Some(&req.api_key), peer.0);
         engine.auth_admit(&attempt)?;
         let outcome = engine.authenticate(&req.api_key, &req.secret).await;
+        engine.audit_login(&req.api_key, "/auth/authenticate", &outcome);
         settle(&engine, &attempt, outcome)
     }
     .await;
@@ -191,6 +192,7 @@ async fn refresh(
         let attempt = AuthAttempt::new("/auth/refreshToken", Some(&req.api_key), peer.0);
         engine.auth_admit(&attempt)?;
         let outcome = engine.refresh(&req.api_key, &req.refresh_token).await;
+        engine.audit_login(&req.api_key, "/auth/refreshToken", &outcome);
         settle(&engine, &attempt, outcome)
     }
     .await;

@@ -41,6 +41,14 @@ pub fn create(source: &str, keys: ClientKeys, json: bool, at: &Locations) -> Res
     let config = at.load()?;
     let found = super::records::configured_source(&config, source)?;
     let registered = register::register(&Credentials::new(&at.data_dir()), found, keys)?;
+    super::audit::note(
+        at,
+        "key.create",
+        &format!(
+            "{} client {} for source {}",
+            registered.kind, registered.client_id, registered.source
+        ),
+    );
     super::print(json, &registered, register::Registered::text)
 }
 
@@ -63,5 +71,16 @@ pub fn create_user(
         lifetime,
         keys,
     )?;
+    super::audit::note(
+        at,
+        "user-key.create",
+        &format!(
+            "{} user key {} \"{}\" with role {}",
+            registered.kind,
+            registered.client_id,
+            registered.name,
+            registered.role.as_str()
+        ),
+    );
     super::print(json, &registered, users::RegisteredUser::text)
 }

@@ -1,8 +1,10 @@
 //! The command line's wiring, kept out of `main.rs` (which only declares the
 //! subcommands and dispatches them). [`simulate`] is the traffic generator with its
 //! run's key and the data-directory check behind a refused key. [`tls`] is `serve`'s
-//! HTTPS flags and listeners.
+//! HTTPS flags and listeners. [`audit`] exports the audit trail and records the
+//! credential commands in it.
 
+pub mod audit;
 pub mod clients;
 pub mod maintenance;
 pub mod records;

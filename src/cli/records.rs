@@ -54,6 +54,11 @@ pub fn keys_create(source: &str, json: bool, at: &Locations) -> Result<()> {
         source,
         switchboard::model::view::NewKeyKind::Legacy,
     )?;
+    super::audit::note(
+        at,
+        "key.create",
+        &format!("legacy {} for source {}", created.api_key, created.source),
+    );
     let secret = created.secret.unwrap_or_default();
     if json {
         println!(
@@ -127,6 +132,16 @@ pub fn tokens_create(
             return Err(e.into());
         }
     };
+    super::audit::note(
+        at,
+        "token.create",
+        &format!(
+            "admin token \"{}\" ({}) with role {}",
+            record.name,
+            record.id,
+            record.role.as_str()
+        ),
+    );
     let expires = switchboard::model::time::format_utc(record.expires());
     if let Some((path, mut file)) = file {
         use std::io::Write;

@@ -107,6 +107,8 @@ pub fn serve(
         println!("switchboard listening on {scheme}://{addr}");
         engine.announce(&local_url);
         super::tls::warn_if_in_clear(addr, tls.is_some());
+        // Actions not over HTTP (a SIGHUP reload) are audited as the engine's own.
+        switchboard::engine::audit::set_local_origin("engine");
         hangup_reloads(&engine);
         tracing::info!(%addr, data_dir = %at.data_dir().display(), "engine started");
         let closing = engine.clone();
@@ -236,6 +238,8 @@ pub fn console(args: ConsoleArgs) -> Result<()> {
             engine.clone(),
             engine.closing(),
         ));
+        // Actions taken in the console (not over HTTP) are audited as from here.
+        switchboard::engine::audit::set_local_origin("console-embedded");
         let client = Local::new(
             engine.clone(),
             args.role,

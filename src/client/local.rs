@@ -163,9 +163,9 @@ impl Engine for Local {
     fn logs(&self, query: LogQuery) -> BoxFuture<'_, Result<LogPage, ClientError>> {
         Box::pin(async move {
             let engine = self.engine.clone();
-            let role = self.role;
+            let (role, actor) = (self.role, self.actor.clone());
             // History reads touch the disk: keep them off the async workers.
-            tokio::task::spawn_blocking(move || engine.search_as(&query, role))
+            tokio::task::spawn_blocking(move || engine.search_audited(&query, role, &actor))
                 .await
                 .map_err(|e| ClientError::Decode(e.to_string()))?
                 .map_err(ClientError::from)

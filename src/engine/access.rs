@@ -80,18 +80,17 @@ impl Engine {
                 attempt.response_body = None;
             }
         } else if production {
-            self.store
-                .append_audit(&crate::store::AuditEntry {
-                    at: chrono::Utc::now(),
-                    actor: actor.to_string(),
-                    action: "reveal-payload".into(),
-                    log_id: Some(id),
-                    detail: None,
-                })
-                // No audit, no reveal.
-                .map_err(write_failure(
-                    "the audit entry of this reveal, so nothing was shown",
-                ))?;
+            self.record_audit(crate::store::AuditEntry {
+                actor: actor.to_string(),
+                action: "reveal-payload".into(),
+                log_id: Some(id),
+                role: Some(role.as_str().to_string()),
+                ..Default::default()
+            })
+            // No audit, no reveal.
+            .map_err(write_failure(
+                "the audit entry of this reveal, so nothing was shown",
+            ))?;
         }
         Ok(Some(VisibleDetail { detail, masked }))
     }
@@ -122,17 +121,16 @@ impl Engine {
         let log_id = answer["Meta"]["Logs"][0]["ID"]
             .as_str()
             .and_then(|id| Uuid::parse_str(id).ok());
-        self.store
-            .append_audit(&crate::store::AuditEntry {
-                at: chrono::Utc::now(),
-                actor: actor.to_string(),
-                action: "reveal-answer".into(),
-                log_id,
-                detail: Some(format!("{} ({})", source.name, source.environment)),
-            })
-            // No audit, no reveal.
-            .map_err(write_failure(
-                "the audit entry of this answer, so it was withheld",
-            ))
+        self.record_audit(crate::store::AuditEntry {
+            actor: actor.to_string(),
+            action: "reveal-answer".into(),
+            log_id,
+            detail: Some(format!("{} ({})", source.name, source.environment)),
+            ..Default::default()
+        })
+        // No audit, no reveal.
+        .map_err(write_failure(
+            "the audit entry of this answer, so it was withheld",
+        ))
     }
 }

@@ -5,12 +5,14 @@
 //! No HTTP types in here: the `api` module adapts requests to these calls.
 //! [`oauth`] is the OAuth client-credentials flow with signed JWT assertions.
 //! [`reload`] holds the registry in force, swapped whole by a configuration reload.
+//! [`audit`] records who did what from where, and reads the trail back (page, export).
 //! [`fhir`] holds the FHIR R4 API's rules: parties, supported searches, forwarding, messages.
 //! [`tls`] holds the HTTPS certificate and key, read again on a reload.
 //! [`throttle`] limits failed logins per key and address, and requests per source.
 //! [`metrics`] keeps the Prometheus metrics; [`ready`] says whether the engine can take work.
 
 pub mod access;
+pub mod audit;
 pub mod auth;
 pub mod capacity;
 pub mod composer;

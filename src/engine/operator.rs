@@ -30,13 +30,13 @@ impl Engine {
         detail: Option<String>,
     ) {
         let entry = AuditEntry {
-            at: Utc::now(),
             actor: actor.to_string(),
             action: action.to_string(),
             log_id,
             detail,
+            ..AuditEntry::default()
         };
-        if let Err(e) = self.store.append_audit(&entry) {
+        if let Err(e) = self.record_audit(entry) {
             tracing::error!(error = %e, action, "cannot write the audit trail");
         }
     }
@@ -306,12 +306,16 @@ impl Engine {
         self.change("the resent request", move |_| Ok((writes, ())))
             .await?;
         self.publish(&log);
-        self.audit(
-            actor,
-            "resend",
-            Some(original.id),
-            Some(format!("new log {}", log.id)),
-        );
+        let entry = AuditEntry {
+            actor: actor.to_string(),
+            action: "resend".into(),
+            logs: vec![original.id, log.id],
+            detail: Some(format!("new log {}", log.id)),
+            ..AuditEntry::default()
+        };
+        if let Err(e) = self.record_audit(entry) {
+            tracing::error!(error = %e, "cannot write the audit trail");
+        }
         self.delivery.wake(queue);
         self.durable().await?;
         Ok(log)

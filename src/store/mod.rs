@@ -18,6 +18,8 @@
 //! - `u` env_code upload_id    → an uploaded file's index entry ([`uploads`]; the
 //!   bytes are files under the data directory)
 //!
+//! The `audit` tree is append-only: UUIDv7 key → [`AuditEntry`], read by [`audit`].
+//!
 //! The `oauth_jti` tree holds the JWT flow's spent `jti`s until they expire ([`replay`]).
 //!
 //! The `meta` tree holds the history index version, the acknowledged count ([`mark`])
@@ -40,6 +42,7 @@
 //! [`reseal`] seals them again with the primary key after a rotation.
 
 pub mod applied;
+pub mod audit;
 pub mod backup;
 pub mod check;
 pub mod composer_history;
@@ -61,6 +64,7 @@ pub mod space;
 pub mod uploads;
 
 pub use applied::Applied;
+pub use audit::AuditEntry;
 pub use flush::{GroupCommit, Writes};
 pub use history::{LogPage, LogQuery};
 pub use open::{MarkState, OpenMode};
@@ -173,20 +177,6 @@ pub enum Rotation {
     Rotated(Session),
     /// It had been rotated before: a reuse.
     Reused(Session),
-}
-
-/// One line of the audit trail: who did what to which log.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AuditEntry {
-    #[serde(with = "crate::model::log::utc_millis")]
-    pub at: DateTime<Utc>,
-    pub actor: String,
-    pub action: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub log_id: Option<Uuid>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
 }
 
 #[derive(Clone)]
@@ -592,24 +582,5 @@ impl Store {
         }
         self.sessions.apply_batch(batch)?;
         Ok(picked)
-    }
-
-    pub fn append_audit(&self, entry: &AuditEntry) -> Result<()> {
-        self.audit
-            .insert(Uuid::now_v7().as_bytes(), encode(entry))?;
-        Ok(())
-    }
-
-    /// Audit entries, newest first.
-    pub fn audit_trail(&self, limit: usize) -> Result<Vec<AuditEntry>> {
-        self.audit
-            .iter()
-            .rev()
-            .take(limit)
-            .map(|item| {
-                let (k, v) = item?;
-                decode(&k, &v)
-            })
-            .collect()
     }
 }

@@ -135,6 +135,7 @@ impl Store {
                     unreadable.len(),
                     mark_state.count
                 )),
+                ..AuditEntry::default()
             })?;
             store.db.flush()?;
         }

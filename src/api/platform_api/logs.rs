@@ -195,7 +195,9 @@ pub(super) async fn list(
             .map(|Query(p)| p)
             .map_err(|e| ApiError::bad_request(format!("{}. {PARAMS}", e.body_text())))?;
         let (query, after) = to_query(params)?;
+        let mrn = query.patient_id.is_some();
         let (logs, cursor) = page(&engine, query, &after, token.role)?;
+        engine.audit_shown(&logs, mrn, token.role, &actor(&token))?;
         Ok(json!({"logs": logs, "cursor": cursor}))
     })
     .await;

@@ -55,6 +55,9 @@ fn offline_bookkeeping(data_dir: &Path, report: &mut RevokeReport) {
                     action: item.action(),
                     log_id: None,
                     detail: Some(item.describe()),
+                    origin: Some("cli".into()),
+                    outcome: Some("ok".into()),
+                    ..AuditEntry::default()
                 })
                 .map_err(|e| e.to_string())?;
         }

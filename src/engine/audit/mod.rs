@@ -1,0 +1,167 @@
+//! The audit trail's recording side and its readers. Every audited action goes through
+//! [`Engine::record_audit`], which stamps the time and where the action came from: the
+//! client's address for a request over HTTP (set around each request by the API), else
+//! the process's local origin (`cli`, or `console-embedded` for the console's own
+//! engine). Reading: [`Engine::audit_page`] for `GET /admin/v1/audit`; [`command`]:
+//! `switchboard audit export` and the command line's own entries, through a running
+//! engine or on the store.
+
+pub mod command;
+
+use super::{Engine, read_failure};
+use crate::model::{ApiError, Environment, LogRecord, Role};
+use crate::store::audit::{AuditFilter, AuditPage};
+use crate::store::{AuditEntry, LogPage, LogQuery};
+use std::cell::RefCell;
+use std::sync::OnceLock;
+use uuid::Uuid;
+
+/// The largest page `GET /admin/v1/audit` answers.
+pub const MAX_PAGE: usize = 500;
+
+/// Where the current action comes from, and the role of whoever is acting.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    pub from: String,
+    pub role: Option<Role>,
+}
+
+tokio::task_local! {
+    static ORIGIN: RefCell<Origin>;
+}
+
+static LOCAL_ORIGIN: OnceLock<&'static str> = OnceLock::new();
+
+/// Names actions taken in this process outside any HTTP request (`cli` by default).
+pub fn set_local_origin(name: &'static str) {
+    let _ = LOCAL_ORIGIN.set(name);
+}
+
+/// The origin in force: the request's, or the process's.
+pub fn current() -> Origin {
+    ORIGIN
+        .try_with(|o| o.borrow().clone())
+        .unwrap_or_else(|_| Origin {
+            from: LOCAL_ORIGIN.get().copied().unwrap_or("cli").to_string(),
+            role: None,
+        })
+}
+
+/// Runs `f` (one HTTP request's handling) with `from` as its origin.
+pub async fn scoped<F: Future>(from: String, f: F) -> F::Output {
+    ORIGIN
+        .scope(RefCell::new(Origin { from, role: None }), f)
+        .await
+}
+
+/// Runs `f` with `origin` in force: for work handed to a blocking thread.
+pub fn within<T>(origin: Origin, f: impl FnOnce() -> T) -> T {
+    ORIGIN.sync_scope(RefCell::new(origin), f)
+}
+
+/// Notes the acting token's role for the audit entries of this request.
+pub fn note_role(role: Role) {
+    let _ = ORIGIN.try_with(|o| o.borrow_mut().role = Some(role));
+}
+
+impl Engine {
+    /// Appends `entry`, filling in the time, origin, role and outcome it leaves empty.
+    pub fn record_audit(&self, mut entry: AuditEntry) -> Result<(), crate::store::StoreError> {
+        let origin = current();
+        entry.at = chrono::Utc::now();
+        entry.origin.get_or_insert(origin.from);
+        if entry.role.is_none() {
+            entry.role = origin.role.map(|r| r.as_str().to_string());
+        }
+        entry.outcome.get_or_insert_with(|| "ok".into());
+        if entry.log_id.is_none() {
+            entry.log_id = entry.logs.first().copied();
+        } else if entry.logs.is_empty() {
+            entry.logs.extend(entry.log_id);
+        }
+        self.store.append_audit(&entry)
+    }
+
+    /// A page of history for `role`, audited when it shows patients: an MRN search
+    /// always (with the logs it found, never the identifier searched), and a list that
+    /// shows Production patient identifiers to a PHI role. Withheld if the audit cannot
+    /// be written (no audit, no reveal).
+    pub fn search_audited(
+        &self,
+        query: &LogQuery,
+        role: Role,
+        actor: &str,
+    ) -> Result<LogPage, ApiError> {
+        let page = self.search_as(query, role)?;
+        self.audit_shown(&page.logs, query.patient_id.is_some(), role, actor)?;
+        Ok(page)
+    }
+
+    /// Audits `logs` about to be shown to `actor` (see [`Engine::search_audited`]);
+    /// `mrn` when they answer a search by patient identifier.
+    pub fn audit_shown(
+        &self,
+        logs: &[LogRecord],
+        mrn: bool,
+        role: Role,
+        actor: &str,
+    ) -> Result<(), ApiError> {
+        let shown: Vec<Uuid> = logs
+            .iter()
+            .filter(|l| l.patient_id.is_some() && l.environment == Environment::Production)
+            .map(|l| l.id)
+            .collect();
+        let (action, logs) = match (mrn, shown.is_empty()) {
+            (true, _) => ("search-mrn", logs.iter().map(|l| l.id).collect()),
+            (false, false) => ("list-phi", shown),
+            (false, true) => return Ok(()),
+        };
+        self.record_audit(AuditEntry {
+            actor: actor.to_string(),
+            action: action.into(),
+            role: Some(role.as_str().to_string()),
+            detail: Some(format!("{} logs shown", logs.len())),
+            logs,
+            ..AuditEntry::default()
+        })
+        .map_err(super::write_failure(
+            "the audit entry of this list, so nothing was shown",
+        ))
+    }
+
+    /// A refused login on `route` for `key` (an API key or client id; never the secret
+    /// or assertion). A failure to write it is logged: the refusal stands either way.
+    pub fn audit_failed_login(&self, key: &str, route: &str, why: &str) {
+        // A client id may come from an unverified assertion: keep the label short.
+        let key: String = key.chars().take(128).collect();
+        let entry = AuditEntry {
+            actor: format!("key:{key}"),
+            action: "login-failed".into(),
+            detail: Some(format!("{route}: {why}")),
+            outcome: Some("refused".into()),
+            ..AuditEntry::default()
+        };
+        if let Err(e) = self.record_audit(entry) {
+            tracing::error!(error = %e, "cannot write the audit trail");
+        }
+    }
+
+    /// Audits `result` of a login on `route` by `key` when it was refused (any 4xx but
+    /// a rate limit's 429, which says nothing about the credentials).
+    pub fn audit_login<T>(&self, key: &str, route: &str, result: &Result<T, ApiError>) {
+        if let Err(e) = result
+            && (400..500).contains(&e.status)
+            && e.status != 429
+        {
+            let why = e.entries.first().map_or("refused", |e| e.text.as_str());
+            self.audit_failed_login(key, route, &format!("{} {why}", e.status));
+        }
+    }
+
+    /// One page of the trail, newest first.
+    pub fn audit_page(&self, filter: &AuditFilter, limit: usize) -> Result<AuditPage, ApiError> {
+        self.store
+            .audit_page(filter, limit.clamp(1, MAX_PAGE))
+            .map_err(read_failure)
+    }
+}
