@@ -2,9 +2,11 @@
 //! `switchboard tokens create`; the role decides what is shown (PHI in Production only
 //! for `phi` and `admin`, and every such reveal is audited).
 //! `reload`: `POST /config/reload`, the configuration file re-read (admin role).
+//! `retention`: `POST /retention/run`, history past its retention deleted now (admin role).
 
 mod events;
 mod reload;
+mod retention;
 mod revoke;
 
 pub use events::STREAM_RECHECK;
@@ -46,6 +48,7 @@ pub fn routes() -> Router<AppState> {
         .route("/sources/{id}/token", post(source_token))
         .merge(revoke::routes())
         .merge(reload::routes())
+        .merge(retention::routes())
         .route("/backup", post(backup))
         .route(
             "/composer/history",

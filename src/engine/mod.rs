@@ -6,6 +6,7 @@
 //! [`oauth`] is the OAuth client-credentials flow with signed JWT assertions.
 //! [`reload`] holds the registry in force, swapped whole by a configuration reload.
 //! [`fhir`] holds the FHIR R4 API's rules: parties, supported searches, forwarding, messages.
+//! [`retention`] removes history past each environment's `retention_days`.
 
 pub mod access;
 pub mod auth;
@@ -28,6 +29,7 @@ pub mod paths;
 pub mod poll;
 pub mod query;
 pub mod reload;
+pub mod retention;
 pub mod revocation;
 pub mod routing;
 pub mod runfile;
@@ -120,6 +122,8 @@ pub struct Engine {
     /// The admin secret of this process, for the command line on this machine (see
     /// [`runfile`]).
     local_secret: String,
+    /// The retention sweep's clock and lock (see [`retention`]).
+    pub(crate) retention: retention::Retention,
 }
 
 impl Engine {
@@ -201,6 +205,7 @@ impl Engine {
                 local_secret: runfile::new_secret(),
                 verified: verify::Verified::default(),
                 space,
+                retention: retention::Retention::default(),
             }
         });
         // Everything accepted before a stop or crash is delivered again, in order.
@@ -211,6 +216,7 @@ impl Engine {
         for queue in queues {
             engine.delivery.wake(queue);
         }
+        retention::spawn(&engine);
         Ok(engine)
     }
 

@@ -18,6 +18,9 @@
 //! - `u` env_code upload_id    → an uploaded file's index entry ([`uploads`]; the
 //!   bytes are files under the data directory)
 //!
+//! Logs past their environment's retention are removed through the same expander
+//! ([`retention`]).
+//!
 //! The `oauth_jti` tree holds the JWT flow's spent `jti`s until they expire ([`replay`]).
 //!
 //! The `meta` tree holds the history index version, the acknowledged count ([`mark`])
@@ -49,6 +52,7 @@ pub mod mark;
 pub mod open;
 pub mod queue;
 pub mod replay;
+pub mod retention;
 pub mod revocations;
 pub mod space;
 pub mod uploads;

@@ -246,6 +246,9 @@ pub struct Settings {
     pub public_url: Option<String>,
     /// `max_upload_bytes`: the largest file `POST /upload` takes.
     pub max_upload_bytes: usize,
+    /// `[environments.<env>] retention_days`: history kept per environment (see
+    /// `engine::retention`); empty keeps everything.
+    pub retention: crate::engine::retention::Policy,
 }
 
 impl Default for Settings {
@@ -260,6 +263,7 @@ impl Default for Settings {
             journal_backlog: crate::store::journal::MAX_BACKLOG,
             public_url: None,
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            retention: Default::default(),
         }
     }
 }
