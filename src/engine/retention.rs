@@ -67,6 +67,12 @@ impl Clock {
         Utc::now() + chrono::Duration::milliseconds(self.offset_ms.load(Ordering::Relaxed))
     }
 
+    /// Moves this clock so that it reads `at` now (and runs on from there).
+    pub fn set(&self, at: DateTime<Utc>) {
+        let offset = (at - Utc::now()).num_milliseconds();
+        self.offset_ms.store(offset, Ordering::Relaxed);
+    }
+
     /// Moves this clock forward by `by` (tests: "ten days later").
     pub fn advance(&self, by: chrono::Duration) {
         self.offset_ms
