@@ -148,15 +148,23 @@ async fn expired_logs_bodies_and_uploads_go_while_new_and_owed_ones_stay() {
     }
     let (status, body) = te.get(&format!("/admin/v1/logs/{new}"), Some(&admin)).await;
     assert_eq!(status, StatusCode::OK, "new log: {body}");
-    let (status, body) = te.get(&format!("/admin/v1/logs/{owed}"), Some(&admin)).await;
+    let (status, body) = te
+        .get(&format!("/admin/v1/logs/{owed}"), Some(&admin))
+        .await;
     assert_eq!(status, StatusCode::OK, "queued log kept: {body}");
     let owed_log = te.store().log(owed).expect("read").expect("owed log");
     assert!(
-        te.store().request(owed_log.request_id).expect("read").is_some(),
+        te.store()
+            .request(owed_log.request_id)
+            .expect("read")
+            .is_some(),
         "the queued log's body stays deliverable"
     );
     assert!(te.all_queued().contains(&owed), "still in its queue");
-    assert_eq!(fetch_status(&te, &old_upload, &lab).await, StatusCode::NOT_FOUND);
+    assert_eq!(
+        fetch_status(&te, &old_upload, &lab).await,
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(fetch_status(&te, &new_upload, &lab).await, StatusCode::OK);
     assert_eq!(count_files(&te.data_dir.join("uploads")), files_before - 1);
 
@@ -168,7 +176,10 @@ async fn expired_logs_bodies_and_uploads_go_while_new_and_owed_ones_stay() {
         .post_json("/admin/v1/retention/run", Some(&operator), &json!({}))
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
-    assert!(!error_texts(&body).is_empty(), "platform-shaped error: {body}");
+    assert!(
+        !error_texts(&body).is_empty(),
+        "platform-shaped error: {body}"
+    );
 }
 
 /// Sends `n` messages to `to`, a few at a time; their log IDs.
@@ -241,7 +252,10 @@ async fn the_space_of_expired_logs_is_reused() {
         .retention_clock()
         .set(cutoff + chrono::Duration::days(7));
     let report = sweep_now(&te, &admin).await;
-    assert_eq!(report["environments"]["Staging"]["logs"], N as u64, "{report}");
+    assert_eq!(
+        report["environments"]["Staging"]["logs"], N as u64,
+        "{report}"
+    );
     let swept = size(&te);
     ingest(&te, &lab, archive_id, N).await;
     let second = size(&te);
@@ -272,11 +286,17 @@ async fn retention_run_from_the_command_line() {
     let online = cli_json(dir.path(), &["retention", "run"]);
     println!("online: {online}");
     assert_eq!(online["environments"]["Development"]["logs"], 0, "{online}");
-    assert!(online["environments"].get("Production").is_none(), "{online}");
+    assert!(
+        online["environments"].get("Production").is_none(),
+        "{online}"
+    );
     served.terminate(Duration::from_secs(20)).await;
 
     let offline = cli_json(dir.path(), &["retention", "run"]);
-    assert_eq!(offline["environments"]["Development"]["logs"], 0, "{offline}");
+    assert_eq!(
+        offline["environments"]["Development"]["logs"], 0,
+        "{offline}"
+    );
 
     std::fs::write(
         dir.path().join("config.toml"),

@@ -251,8 +251,7 @@ pub fn run_now(data_dir: &Path, policy: &Policy) -> Result<SweepReport, Retentio
         .build()
         .map_err(|e| RetentionError::Other(format!("cannot start the async runtime: {e}")))?;
     if let Some(run) = runfile::running(data_dir) {
-        let answer =
-            runtime.block_on(run.admin(reqwest::Method::POST, "/retention/run", None))?;
+        let answer = runtime.block_on(run.admin(reqwest::Method::POST, "/retention/run", None))?;
         return serde_json::from_value(answer).map_err(|e| {
             RetentionError::Other(format!(
                 "the running engine answered the sweep with something unexpected ({e})"

@@ -135,7 +135,11 @@ impl Store {
     pub fn remove_upload_files(&self, data_dir: &Path, expired: &[ExpiredFile]) -> (u64, u64) {
         let mut named: HashSet<(Environment, String)> = HashSet::new();
         let applied = self.caught_up();
-        for environment in expired.iter().map(|f| f.environment).collect::<HashSet<_>>() {
+        for environment in expired
+            .iter()
+            .map(|f| f.environment)
+            .collect::<HashSet<_>>()
+        {
             let prefix = key(b'u', &[&[environment.code()]]);
             for item in applied.tree().scan_prefix(prefix) {
                 let Ok((k, v)) = item else { continue };
@@ -178,11 +182,7 @@ fn one_pass(
         Some(id) => Bound::Excluded([prefix.as_slice(), &id].concat()),
         None => Bound::Included(prefix.clone()),
     };
-    let upper = [
-        prefix.as_slice(),
-        &super::history::v7_floor(cutoff),
-    ]
-    .concat();
+    let upper = [prefix.as_slice(), &super::history::v7_floor(cutoff)].concat();
     let mut writes = Writes::default();
     let mut pass = Pass {
         swept: Swept::default(),
@@ -280,10 +280,7 @@ fn owed(tree: &sled::Tree, log: &LogRecord) -> Result<bool> {
     if log.status == LogStatus::Pending || log.quarantined {
         return Ok(true);
     }
-    let quarantine = key(
-        b'z',
-        &[log.destination_id.as_bytes(), log.id.as_bytes()],
-    );
+    let quarantine = key(b'z', &[log.destination_id.as_bytes(), log.id.as_bytes()]);
     Ok(tree.contains_key(quarantine)?)
 }
 

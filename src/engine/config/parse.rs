@@ -587,8 +587,8 @@ fn profiles(
 }
 
 mod engine;
-mod retention;
 mod fhir;
 mod organizations;
+mod retention;
 #[cfg(test)]
 mod tests;

@@ -14,8 +14,7 @@ pub(super) fn policy(raw: &BTreeMap<String, RawEnvironment>, check: &mut Checker
             continue;
         };
         let name = format!("[environments.{name}] retention_days");
-        if let Some(days) = check.within(environment.retention_days.as_ref(), &name, 1..=MAX_DAYS)
-        {
+        if let Some(days) = check.within(environment.retention_days.as_ref(), &name, 1..=MAX_DAYS) {
             policy.set(env, days as u32);
         }
     }
