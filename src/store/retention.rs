@@ -79,11 +79,19 @@ impl Store {
         let mut total = Swept::default();
         let mut files = Vec::new();
         let mut after = None;
+        // Read once per sweep, off the expander: reading every queued log inside a pass
+        // would hold ingest up for as long as the queues are deep.
+        let store = self.clone();
+        let owed = tokio::task::spawn_blocking(move || owed_request_ids(store.caught_up().tree()))
+            .await
+            .map_err(|e| super::StoreError::Io(format!("the retention sweep stopped: {e}")))??;
+        let owed = std::sync::Arc::new(owed);
         loop {
+            let owed = owed.clone();
             let pass = self
                 .journal()
                 .ordered(move |applied| {
-                    match one_pass(applied.tree(), environment, cutoff, after, upload_of) {
+                    match one_pass(applied.tree(), environment, cutoff, after, upload_of, &owed) {
                         Ok((writes, pass)) => (writes, Ok(pass)),
                         Err(e) => (Writes::default(), Err(e)),
                     }
@@ -176,6 +184,7 @@ fn one_pass(
     cutoff: DateTime<Utc>,
     after: Option<[u8; 16]>,
     upload_of: UploadOf,
+    owed_requests: &HashSet<Uuid>,
 ) -> Result<(Writes, Pass)> {
     let prefix = super::history::env_index_prefix(environment);
     let lower = match after {
@@ -230,7 +239,6 @@ fn one_pass(
         removed.insert(log.id);
         requests.entry(log.request_id).or_default().push(log.id);
     }
-    let mut owed_requests: Option<HashSet<Uuid>> = None;
     for (request_id, logs) in requests {
         let request_key = key(b'r', &[request_id.as_bytes()]);
         let Some(value) = tree.get(&request_key)? else {
@@ -261,11 +269,7 @@ fn one_pass(
         if siblings_left(tree, &request, &removed)? {
             continue;
         }
-        let owed = match &owed_requests {
-            Some(set) => set,
-            None => owed_requests.insert(owed_request_ids(tree)?),
-        };
-        if owed.contains(&request_id) {
+        if owed_requests.contains(&request_id) {
             continue;
         }
         pass.swept.bytes += (request_key.len() + value.len()) as u64;
@@ -303,7 +307,9 @@ fn siblings_left(
 }
 
 /// The requests of every queued or quarantined log: a resend shares its original's
-/// request, so that request stays while the resend is owed.
+/// request, so that request stays while the resend is owed. Taken at the start of a
+/// sweep; a resend made during the sweep of an original already past retention is the
+/// one case it can miss (that request would be deleted under the resend).
 fn owed_request_ids(tree: &sled::Tree) -> Result<HashSet<Uuid>> {
     let mut logs = Vec::new();
     for item in tree.scan_prefix([b'q']) {
