@@ -149,6 +149,14 @@ enum Command {
         #[command(flatten)]
         at: Locations,
     },
+    /// After a key rotation: seal every stored body with encryption_key_file, so the
+    /// old keys can leave encryption_old_key_files (offline; see SECURITY.md).
+    Reencrypt {
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        at: Locations,
+    },
     /// Copy the store and the files beside it into DIR (new or empty), consistently;
     /// through the running engine when one holds the store.
     Backup {
@@ -343,6 +351,8 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<()> {
+    // Whatever this run writes under the data directory is private (SECURITY.md).
+    switchboard::store::perms::private_umask();
     let Some(command) = cli.command else {
         return running::console(cli.console);
     };
@@ -355,6 +365,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Reload { json, at } => running::reload(json, &at),
         Command::Check { json, at } => maintenance::check(json, &at),
         Command::Backup { dir, json, at } => maintenance::backup(&dir, json, &at),
+        Command::Reencrypt { json, at } => maintenance::reencrypt(json, &at),
         Command::Restore { dir, json, at } => maintenance::restore(&dir, json, &at),
         Command::Retention {
             action: RetentionAction::Run { json, at },

@@ -114,8 +114,12 @@ async fn sweep_now(te: &TestEngine, admin: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_logs_bodies_and_uploads_go_while_new_and_owed_ones_stay() {
+    expiry(String::new()).await;
+}
+
+async fn expiry(engine_table: String) {
     let archive = StubDestination::start(StubReply::Json(200, json!({}))).await;
-    let te = TestEngine::start(&config(&archive.url)).await;
+    let te = TestEngine::start(&(engine_table + &config(&archive.url))).await;
     let (archive_id, down_id) = (te.destination_id("Archive"), te.destination_id("Down"));
     let (lab, admin) = (te.token("Lab").await, te.admin_token(Role::Admin));
 
@@ -282,6 +286,15 @@ async fn retention_run_from_the_command_line() {
     std::fs::write(dir.path().join("config.toml"), &config).expect("config");
 
     let (mut served, _base) = serve_dir(dir.path());
+    // The run file that points commands at the engine is written just after its line.
+    let run_file = switchboard::engine::runfile::path(&dir.path().join("data"));
+    eventually_within("the run file", Duration::from_secs(10), || {
+        run_file
+            .exists()
+            .then_some(())
+            .ok_or_else(|| "not yet".into())
+    })
+    .await;
     let online = cli_json(dir.path(), &["retention", "run"]);
     println!("online: {online}");
     assert_eq!(online["environments"]["Development"]["logs"], 0, "{online}");

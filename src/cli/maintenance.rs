@@ -20,6 +20,12 @@ pub fn backup(dir: &Path, json: bool, at: &Locations) -> Result<()> {
     super::print(json, &report, |r| r.text())
 }
 
+pub fn reencrypt(json: bool, at: &Locations) -> Result<()> {
+    let config = at.load()?;
+    let report = maintenance::reencrypt(&at.data_dir(), &config.settings)?;
+    super::print(json, &report, |r| r.text())
+}
+
 pub fn restore(dir: &Path, json: bool, at: &Locations) -> Result<()> {
     let report = maintenance::restore(&at.data_dir(), dir)?;
     super::print(json, &report, |r| r.text())
@@ -27,7 +33,6 @@ pub fn restore(dir: &Path, json: bool, at: &Locations) -> Result<()> {
 
 pub fn retention(json: bool, at: &Locations) -> Result<()> {
     let config = at.load()?;
-    let report =
-        switchboard::engine::retention::run_now(&at.data_dir(), &config.settings.retention)?;
+    let report = switchboard::engine::retention::run_now(&at.data_dir(), &config.settings)?;
     super::print(json, &report, |r| r.text())
 }

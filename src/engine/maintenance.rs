@@ -70,6 +70,24 @@ pub fn backup(data_dir: &Path, dir: &Path) -> Result<BackupReport, MaintenanceEr
     Ok(backup::backup_offline(data_dir, &dir)?)
 }
 
+/// `switchboard reencrypt`: seals every stored body with the primary key of
+/// `settings` (see `store::reseal`), offline.
+pub fn reencrypt(
+    data_dir: &Path,
+    settings: &super::Settings,
+) -> Result<crate::store::reseal::ReencryptReport, MaintenanceError> {
+    if let Some(run) = runfile::running(data_dir) {
+        return Err(MaintenanceError::Running {
+            pid: run.pid,
+            url: run.url,
+            what: "reencrypt rewrites the store offline; stop the engine first",
+        });
+    }
+    super::at_rest(data_dir, settings).map_err(|e| MaintenanceError::Other(e.to_string()))?;
+    let store = crate::store::Store::open_with(data_dir, crate::store::OpenMode::Maintenance)?;
+    Ok(store.reencrypt()?)
+}
+
 /// `switchboard restore DIR`: only while no engine runs on `data_dir`.
 pub fn restore(data_dir: &Path, dir: &Path) -> Result<RestoreReport, MaintenanceError> {
     if let Some(run) = runfile::running(data_dir) {

@@ -68,6 +68,13 @@ pub enum EngineError {
     /// Starting without them would honour revoked tokens.
     #[error("cannot read the revocation records: {0}. Fix or restore the file, then start again")]
     Revocations(crate::store::credentials::CredentialError),
+    #[error(transparent)]
+    Seal(#[from] crate::store::seal::SealError),
+    #[error("cannot prepare the data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// A change to a log, published for live views.
@@ -140,6 +147,7 @@ impl Engine {
         config: Config,
         mode: crate::store::OpenMode,
     ) -> Result<Arc<Engine>, EngineError> {
+        at_rest(data_dir, &config.settings)?;
         let store = Store::open_with(data_dir, mode)?;
         // Uploads cut short by a crash left only temporary files.
         crate::store::uploads::clean_temp(data_dir);
@@ -334,6 +342,25 @@ impl Engine {
         }
         runfile::remove(&self.data_dir);
     }
+}
+
+/// Data at rest before the store opens: the data directory made private (see
+/// `store::perms`) and the keyring of `encryption_key_file` installed (`store::seal`);
+/// without that setting, no keyring, so a store with sealed records refuses to open.
+pub(crate) fn at_rest(data_dir: &Path, settings: &Settings) -> Result<(), EngineError> {
+    crate::store::perms::secure(data_dir).map_err(|source| EngineError::DataDir {
+        path: data_dir.to_path_buf(),
+        source,
+    })?;
+    let keyring = match &settings.encryption_key_file {
+        Some(primary) => Some(crate::store::seal::Keyring::load(
+            primary,
+            &settings.encryption_old_key_files,
+        )?),
+        None => None,
+    };
+    crate::store::seal::install(keyring);
+    Ok(())
 }
 
 /// A read of the store failed: nothing was changed by the request.

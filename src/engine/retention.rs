@@ -243,8 +243,9 @@ pub fn spawn(engine: &Arc<Engine>) {
 }
 
 /// `switchboard retention run`: through the running engine when there is one, else on
-/// the stopped store with `policy`.
-pub fn run_now(data_dir: &Path, policy: &Policy) -> Result<SweepReport, RetentionError> {
+/// the stopped store with the retention of `settings` (and its encryption key, to read
+/// sealed requests).
+pub fn run_now(data_dir: &Path, settings: &super::Settings) -> Result<SweepReport, RetentionError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -258,6 +259,8 @@ pub fn run_now(data_dir: &Path, policy: &Policy) -> Result<SweepReport, Retentio
             ))
         });
     }
+    super::at_rest(data_dir, settings).map_err(|e| RetentionError::Other(e.to_string()))?;
+    let policy = &settings.retention;
     runtime.block_on(async {
         let store = Store::open_with(data_dir, crate::store::OpenMode::Serve)?;
         let durable = || async {

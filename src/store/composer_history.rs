@@ -24,7 +24,7 @@
 //! # Ok(()) }
 //! ```
 
-use super::{Result, decode, encode};
+use super::{Result, decode, encode_body};
 use crate::model::Environment;
 use crate::model::log::new_log_id;
 use uuid::Uuid;
@@ -67,7 +67,7 @@ impl ComposerHistory {
         }
         let (id, at) = new_log_id();
         let entry = HistoryEntry { id, at, sent };
-        self.tree.insert(id.as_bytes(), encode(&entry))?;
+        self.tree.insert(id.as_bytes(), encode_body(&entry))?;
         self.trim()?;
         Ok(entry)
     }

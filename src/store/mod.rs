@@ -37,6 +37,10 @@
 //! Reads of this tree wait for the expander first (read-your-writes: a read sees
 //! everything queued before it started; one atomic load when nothing is pending), so
 //! no caller has to remember to; [`Store::as_applied`] reads without waiting.
+//!
+//! At rest: [`perms`] keeps the data directory private to the engine's user, and
+//! [`seal`] encrypts the records that hold payloads when a key is configured;
+//! [`reseal`] seals them again with the primary key after a rotation.
 
 pub mod applied;
 pub mod backup;
@@ -50,10 +54,13 @@ pub mod identities;
 pub mod journal;
 pub mod mark;
 pub mod open;
+pub mod perms;
 pub mod queue;
 pub mod replay;
+pub mod reseal;
 pub mod retention;
 pub mod revocations;
+pub mod seal;
 pub mod space;
 pub mod uploads;
 
@@ -213,7 +220,12 @@ pub type Gate = std::sync::Arc<std::sync::RwLock<()>>;
 /// The `meta` key of the queue sequence floor (u64, big-endian).
 pub(crate) const SEQ_FLOOR_KEY: &[u8] = b"queue-seq-floor";
 
-pub(crate) fn decode<T: serde::de::DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T> {
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(key: &[u8], stored: &[u8]) -> Result<T> {
+    // Sealed records (see [`seal`]) are opened first; plain ones are read as they are.
+    let bytes = &*seal::open_body(stored).map_err(|reason| StoreError::Corrupt {
+        key: String::from_utf8_lossy(key).into_owned(),
+        reason,
+    })?;
     serde_json::from_slice(bytes).or_else(|e| {
         let corrupt = |e: serde_json::Error| StoreError::Corrupt {
             key: String::from_utf8_lossy(key).into_owned(),
@@ -241,6 +253,11 @@ const LEGACY_MAX_DEPTH: usize = 160;
 pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     // Our record types are plain data; serializing them cannot fail.
     serde_json::to_vec(value).unwrap_or_default()
+}
+
+/// [`encode`] for records that hold payloads: sealed when a key is configured ([`seal`]).
+pub(crate) fn encode_body<T: Serialize>(value: &T) -> Vec<u8> {
+    seal::seal_body(encode(value))
 }
 
 pub(crate) fn key(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
@@ -360,7 +377,7 @@ impl Store {
         lanes: Option<&[u64]>,
     ) -> Result<Writes> {
         let mut writes = Writes::default();
-        writes.insert(key(b'r', &[request.id.as_bytes()]), encode(request));
+        writes.insert(key(b'r', &[request.id.as_bytes()]), encode_body(request));
         for (i, log) in logs.iter().enumerate() {
             writes.insert(key(b'l', &[log.id.as_bytes()]), encode(log));
             for (index, value) in history::index_entries(log) {
@@ -405,7 +422,7 @@ impl Store {
                 b'a',
                 &[attempt.log_id.as_bytes(), &attempt.number.to_be_bytes()],
             ),
-            encode(attempt),
+            encode_body(attempt),
         );
     }
 
@@ -424,7 +441,10 @@ impl Store {
             Self::attempt_writes(&mut writes, attempt);
         }
         if let Some(body) = response {
-            writes.insert(key(b'p', &[new.id.as_bytes()]), body.to_vec());
+            writes.insert(
+                key(b'p', &[new.id.as_bytes()]),
+                seal::seal_body(body.to_vec()),
+            );
         }
         writes
     }
@@ -465,10 +485,15 @@ impl Store {
     /// The destination's full response body for a query log.
     pub fn response_body(&self, log_id: Uuid) -> Result<Option<Vec<u8>>> {
         self.caught_up();
-        Ok(self
-            .exchange
-            .get(key(b'p', &[log_id.as_bytes()]))?
-            .map(|v| v.to_vec()))
+        let k = key(b'p', &[log_id.as_bytes()]);
+        let Some(stored) = self.exchange.get(&k)? else {
+            return Ok(None);
+        };
+        let body = seal::open_body(&stored).map_err(|reason| StoreError::Corrupt {
+            key: String::from_utf8_lossy(&k).into_owned(),
+            reason,
+        })?;
+        Ok(Some(body.into_owned()))
     }
 
     pub fn put_session(&self, token_hash: &[u8; 32], session: &Session) -> Result<()> {

@@ -57,6 +57,10 @@ impl Store {
         let exchange = db.open_tree("exchange")?;
         let journal_tree = db.open_tree("journal")?;
         let meta = db.open_tree("meta")?;
+        if mode != OpenMode::Maintenance {
+            // Backups copy sealed bytes as they are: only an engine needs the key.
+            super::seal::check_open(&meta, &data_dir.join("db"))?;
+        }
         if journal::replay(&journal_tree, &exchange)? > 0 {
             db.flush()?;
         }

@@ -14,6 +14,8 @@
 //! journal_backlog = 4096        # accepted requests not yet applied; past it, 503
 //! public_url = "https://switchboard.example.org"   # as clients reach it; default http://<listen>
 //! max_upload_bytes = 41943040   # the largest file POST /upload takes (40 MiB)
+//! encryption_key_file = "store.key"          # seal stored bodies (see `store::seal`, SECURITY.md)
+//! encryption_old_key_files = ["old.key"]     # earlier keys, still readable after a rotation
 //!
 //! [[sources]]
 //! name = "Lab"
@@ -249,6 +251,11 @@ pub struct Settings {
     /// `[environments.<env>] retention_days`: history kept per environment (see
     /// `engine::retention`); empty keeps everything.
     pub retention: crate::engine::retention::Policy,
+    /// `encryption_key_file`: stored bodies are sealed with this key (`store::seal`);
+    /// relative to the configuration file's directory.
+    pub encryption_key_file: Option<std::path::PathBuf>,
+    /// `encryption_old_key_files`: earlier keys, for reading records sealed with them.
+    pub encryption_old_key_files: Vec<std::path::PathBuf>,
 }
 
 impl Default for Settings {
@@ -264,6 +271,8 @@ impl Default for Settings {
             public_url: None,
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             retention: Default::default(),
+            encryption_key_file: None,
+            encryption_old_key_files: Vec::new(),
         }
     }
 }

@@ -21,6 +21,9 @@ pub(super) struct RawEngine {
     pub(super) journal_backlog: Option<Spanned<u64>>,
     pub(super) public_url: Option<Spanned<String>>,
     pub(super) max_upload_bytes: Option<Spanned<u64>>,
+    pub(super) encryption_key_file: Option<String>,
+    #[serde(default)]
+    pub(super) encryption_old_key_files: Vec<String>,
 }
 
 /// The `[engine]` table: checked (problems go to `check`, with their lines), then with
@@ -43,7 +46,19 @@ pub(super) fn engine_settings(e: &RawEngine, check: &mut Checker) -> Settings {
         |span, message| check.at(span, message),
     );
     let defaults = Settings::default();
+    if e.encryption_key_file.is_none() && !e.encryption_old_key_files.is_empty() {
+        check.problems.push(
+            "[engine] encryption_old_key_files is set without encryption_key_file: set the \
+             new key as encryption_key_file and keep the old ones in encryption_old_key_files"
+                .into(),
+        );
+    }
+    let beside = |file: &String| check.dir.join(file);
+    let encryption_key_file = e.encryption_key_file.as_ref().map(beside);
+    let encryption_old_key_files = e.encryption_old_key_files.iter().map(beside).collect();
     Settings {
+        encryption_key_file,
+        encryption_old_key_files,
         max_body_bytes: e.max_body_bytes.unwrap_or(defaults.max_body_bytes),
         query_timeout: e
             .query_timeout_seconds

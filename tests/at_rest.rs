@@ -1,0 +1,307 @@
+//! Data at rest (issue 19, point 2), with the real binary: the data directory is
+//! private to the engine's user (loose modes fixed at start, with a warning), and with
+//! `encryption_key_file` stored bodies are not in the files in clear, read back after a
+//! restart, refuse to start without the key, stay readable from before the key, and
+//! after a rotation with the old key kept.
+
+mod common;
+
+use common::bin::{LAB_TO_EHR, access_token, cli_json, destination_id, serve_command};
+use serde_json::{Value, json};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+/// A served engine whose stderr goes to `DIR/stderr.N`.
+struct Run {
+    served: common::bin::Served,
+    base: String,
+    stderr: PathBuf,
+}
+
+fn serve(dir: &Path, n: u32) -> Run {
+    let stderr = dir.join(format!("stderr.{n}"));
+    let mut command = serve_command(dir);
+    command.stderr(std::fs::File::create(&stderr).expect("stderr file"));
+    let (served, base) = common::bin::spawn_serve(command);
+    Run {
+        served,
+        base,
+        stderr,
+    }
+}
+
+impl Run {
+    async fn stop(mut self) -> String {
+        let status = self.served.terminate(Duration::from_secs(30)).await;
+        assert!(status.success(), "engine exit: {status:?}");
+        std::fs::read_to_string(&self.stderr).expect("stderr")
+    }
+}
+
+fn config(dir: &Path, engine: &str) {
+    std::fs::write(
+        dir.join("config.toml"),
+        format!("[engine]\n{engine}\n{LAB_TO_EHR}"),
+    )
+    .expect("config");
+}
+
+fn key_file(dir: &Path, name: &str, byte: u8) {
+    // Hex text, one of the two forms a key file may take.
+    std::fs::write(
+        dir.join(name),
+        format!("{}\n", format!("{byte:02x}").repeat(32)),
+    )
+    .expect("key");
+}
+
+/// Sends one notification whose patient is named `name`; its log ID.
+async fn send(dir: &Path, base: &str, key: &Value, name: &str) -> String {
+    let token = access_token(base, key).await;
+    let reply: Value = common::client()
+        .post(format!("{base}/endpoint"))
+        .bearer_auth(token)
+        .json(&json!({
+            "Meta": {"DataModel": "PatientAdmin", "EventType": "Arrival",
+                     "Destinations": [{"ID": destination_id(dir, "EHR")}]},
+            "Patient": {"Identifiers": [{"ID": "0000042", "IDType": "MR"}],
+                        "Demographics": {"FirstName": name}}
+        }))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("reply");
+    reply["Meta"]["Logs"][0]["ID"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no log in {reply}"))
+        .to_string()
+}
+
+/// The admin API's detail of a log, as text.
+async fn detail(dir: &Path, base: &str, log: &str) -> String {
+    let name = format!("t{}", uuid::Uuid::new_v4().simple());
+    let token = cli_json(
+        dir,
+        &["tokens", "create", "--role", "admin", "--name", &name],
+    )["token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let response = common::client()
+        .get(format!("{base}/admin/v1/logs/{log}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("detail");
+    assert_eq!(response.status(), 200);
+    response.text().await.expect("text")
+}
+
+/// Whether any file under `dir` holds `needle`.
+fn on_disk(dir: &Path, needle: &str) -> bool {
+    let mut found = false;
+    for entry in std::fs::read_dir(dir).expect("read_dir") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            found |= on_disk(&path, needle);
+        } else {
+            let bytes = std::fs::read(&path).expect("read");
+            found |= bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
+        }
+    }
+    found
+}
+
+/// Every path under `dir` (itself included) with its mode.
+fn modes(dir: &Path) -> Vec<(PathBuf, u32)> {
+    let mode = std::fs::metadata(dir).expect("stat").permissions().mode() & 0o777;
+    let mut all = vec![(dir.to_path_buf(), mode)];
+    if dir.is_dir() {
+        for entry in std::fs::read_dir(dir).expect("read_dir") {
+            all.extend(modes(&entry.expect("entry").path()));
+        }
+    }
+    all
+}
+
+fn assert_private(data: &Path) {
+    for (path, mode) in modes(data) {
+        let wanted = if path.is_dir() { 0o700 } else { 0o600 };
+        assert_eq!(mode, wanted, "{} is {mode:o}", path.display());
+    }
+}
+
+/// `serve` that must fail: its stderr.
+fn refused(dir: &Path) -> String {
+    let mut child = serve_command(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().expect("wait").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the engine started when it should have refused");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().expect("output");
+    assert!(!out.status.success());
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_data_directory_is_private_and_loose_modes_are_fixed_with_a_warning() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    config(dir.path(), "");
+    let key = cli_json(dir.path(), &["keys", "create", "--source", "Lab"]);
+    let data = dir.path().join("data");
+
+    let run = serve(dir.path(), 1);
+    send(dir.path(), &run.base, &key, "Ada").await;
+    let stderr = run.stop().await;
+    assert_private(&data);
+    assert!(
+        !stderr.contains("made"),
+        "nothing to fix on a new store: {stderr}"
+    );
+
+    // As an earlier version (or a careless copy) left it.
+    for (path, _) in modes(&data) {
+        let loose = if path.is_dir() { 0o755 } else { 0o644 };
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(loose)).expect("chmod");
+    }
+    let run = serve(dir.path(), 2);
+    assert_private(&data);
+    let stderr = run.stop().await;
+    let warning: Vec<&str> = stderr.lines().filter(|l| l.contains("WARN")).collect();
+    assert_eq!(warning.len(), 1, "one warning: {stderr}");
+    assert!(
+        warning[0].contains("private") && warning[0].contains(&data.display().to_string()),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_a_key_bodies_are_sealed_on_disk_and_need_the_key_to_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    key_file(dir.path(), "store.key", 0x5a);
+    config(dir.path(), "encryption_key_file = \"store.key\"");
+    let key = cli_json(dir.path(), &["keys", "create", "--source", "Lab"]);
+    let data = dir.path().join("data");
+
+    let run = serve(dir.path(), 1);
+    let log = send(dir.path(), &run.base, &key, "Zephyrina").await;
+    assert!(
+        detail(dir.path(), &run.base, &log)
+            .await
+            .contains("Zephyrina")
+    );
+    run.stop().await;
+    assert!(
+        on_disk(&data, "0000042"),
+        "the MRN index is metadata, kept plain"
+    );
+    assert!(
+        !on_disk(&data, "Zephyrina"),
+        "the body is in the files in clear"
+    );
+
+    let run = serve(dir.path(), 2);
+    assert!(
+        detail(dir.path(), &run.base, &log)
+            .await
+            .contains("Zephyrina")
+    );
+    run.stop().await;
+
+    config(dir.path(), "");
+    let stderr = refused(dir.path());
+    assert!(
+        stderr.contains("encrypted") && stderr.contains("encryption_key_file"),
+        "{stderr}"
+    );
+
+    // Rotation: a new primary key, the old one kept for reading.
+    key_file(dir.path(), "new.key", 0x77);
+    config(
+        dir.path(),
+        "encryption_key_file = \"new.key\"\nencryption_old_key_files = [\"store.key\"]",
+    );
+    let run = serve(dir.path(), 3);
+    let newer = send(dir.path(), &run.base, &key, "Quillon").await;
+    assert!(
+        detail(dir.path(), &run.base, &log)
+            .await
+            .contains("Zephyrina")
+    );
+    assert!(
+        detail(dir.path(), &run.base, &newer)
+            .await
+            .contains("Quillon")
+    );
+    run.stop().await;
+    assert!(!on_disk(&data, "Quillon"));
+
+    // Without the old key, what it sealed cannot be read, and the start says which
+    // setting is missing.
+    config(dir.path(), "encryption_key_file = \"new.key\"");
+    let stderr = refused(dir.path());
+    assert!(stderr.contains("encryption_old_key_files"), "{stderr}");
+
+    // `reencrypt` with both keys seals everything with the new one; then the old key
+    // can go.
+    config(
+        dir.path(),
+        "encryption_key_file = \"new.key\"\nencryption_old_key_files = [\"store.key\"]",
+    );
+    let report = cli_json(dir.path(), &["reencrypt"]);
+    assert!(
+        report["resealed"].as_u64().expect("resealed") >= 1,
+        "{report}"
+    );
+    config(dir.path(), "encryption_key_file = \"new.key\"");
+    let run = serve(dir.path(), 4);
+    assert!(
+        detail(dir.path(), &run.base, &log)
+            .await
+            .contains("Zephyrina")
+    );
+    run.stop().await;
+    assert!(!on_disk(&data, "Zephyrina"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_store_written_before_the_key_stays_readable() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    config(dir.path(), "");
+    let key = cli_json(dir.path(), &["keys", "create", "--source", "Lab"]);
+    let data = dir.path().join("data");
+
+    let run = serve(dir.path(), 1);
+    let plain = send(dir.path(), &run.base, &key, "Beforekey").await;
+    run.stop().await;
+    assert!(on_disk(&data, "Beforekey"));
+
+    key_file(dir.path(), "store.key", 0x11);
+    config(dir.path(), "encryption_key_file = \"store.key\"");
+    let run = serve(dir.path(), 2);
+    let sealed = send(dir.path(), &run.base, &key, "Afterkey").await;
+    assert!(
+        detail(dir.path(), &run.base, &plain)
+            .await
+            .contains("Beforekey")
+    );
+    assert!(
+        detail(dir.path(), &run.base, &sealed)
+            .await
+            .contains("Afterkey")
+    );
+    run.stop().await;
+    assert!(!on_disk(&data, "Afterkey"));
+}
