@@ -4,10 +4,12 @@
 //! flow's token endpoint), in RFC 6749's, and [`fhir`]'s (the FHIR R4 API under
 //! `/fhir/R4/`), as OperationOutcomes; [`platform_api`] is the management API
 //! (`/platform/v0|v1/organizations/{org}/…`) in its own `{meta, payload}` shape.
+//! [`peer`] is the client's address, which the login limits count by.
 
 pub mod admin;
 pub mod fhir;
 pub mod oauth;
+pub mod peer;
 pub mod platform;
 pub mod platform_api;
 pub mod server;

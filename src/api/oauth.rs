@@ -1,13 +1,17 @@
 //! The OAuth token endpoint of the JWT flow: `POST /v2/auth/token` and the older
 //! spelling `POST /oauth/token`. Answers and errors in RFC 6749's shape (not the
-//! platform's `Meta.Errors`), never cached.
+//! platform's `Meta.Errors`), never cached; only the login limit's 429 is in the
+//! platform's shape, as every rate limit of the engine.
 
-use super::{AppState, read_body};
-use crate::engine::oauth::{OAuthError, TokenRequest};
+use super::peer::Peer;
+use super::{AppState, error_response, read_body};
+use crate::engine::oauth::{OAuthError, TokenRequest, claimed_client};
+use crate::engine::throttle::AuthAttempt;
+use crate::model::ApiError;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 
@@ -20,7 +24,26 @@ pub fn routes() -> Router<AppState> {
         .route("/oauth/token", post(token))
 }
 
-async fn token(State(engine): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+/// Why a token request got no token: the flow's own refusal (RFC 6749's shape), or the
+/// login limit (429, in the platform's shape as every rate limit of the engine).
+enum Refusal {
+    OAuth(OAuthError),
+    Limited(ApiError),
+}
+
+impl From<OAuthError> for Refusal {
+    fn from(e: OAuthError) -> Self {
+        Refusal::OAuth(e)
+    }
+}
+
+async fn token(
+    State(engine): State<AppState>,
+    peer: Peer,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let result = async {
         let bytes = read_body(&headers, body, TOKEN_BODY_LIMIT)
             .await
@@ -38,17 +61,27 @@ async fn token(State(engine): State<AppState>, headers: HeaderMap, body: Body) -
                  grant_type, client_assertion_type and client_assertion, each once ({e})."
             ))
         })?;
-        engine.client_credentials(&request).await
+        let client = claimed_client(&request);
+        let attempt = AuthAttempt::new(uri.path(), client.as_deref(), peer.0);
+        engine.auth_admit(&attempt).map_err(Refusal::Limited)?;
+        let outcome = engine.client_credentials(&request).await;
+        match &outcome {
+            Ok(_) => engine.auth_succeeded(&attempt),
+            Err(e) if e.status == 401 => engine.auth_failed(&attempt, &e.description),
+            Err(_) => {}
+        }
+        Ok::<_, Refusal>(outcome?)
     }
     .await;
-    let (status, body) = match result {
-        Ok(grant) => (StatusCode::OK, serde_json::json!(grant)),
-        Err(e) => (
+    let mut response = match result {
+        Ok(grant) => (StatusCode::OK, axum::Json(serde_json::json!(grant))).into_response(),
+        Err(Refusal::OAuth(e)) => (
             StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
-            e.body(),
-        ),
+            axum::Json(e.body()),
+        )
+            .into_response(),
+        Err(Refusal::Limited(e)) => error_response(&e, None),
     };
-    let mut response = (status, axum::Json(body)).into_response();
     // RFC 6749 §5.1: token answers are never cached.
     let h = response.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

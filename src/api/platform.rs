@@ -1,6 +1,8 @@
 //! The platform API, wire-compatible with the Redox legacy API.
 
+use super::peer::Peer;
 use super::{AppState, bearer, error_response, read_body, reply};
+use crate::engine::throttle::AuthAttempt;
 use crate::model::ApiError;
 use axum::Router;
 use axum::body::Body;
@@ -154,18 +156,31 @@ fn parse_auth<T: serde::de::DeserializeOwned>(
     })
 }
 
-async fn authenticate(State(engine): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+async fn authenticate(
+    State(engine): State<AppState>,
+    peer: Peer,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let result = async {
         let bytes = read_body(&headers, body, AUTH_BODY_LIMIT).await?;
         let req: AuthenticateBody =
             parse_auth(&headers, &bytes, "{\"apiKey\": \"…\", \"secret\": \"…\"}")?;
-        engine.authenticate(&req.api_key, &req.secret).await
+        let attempt = AuthAttempt::new("/auth/authenticate", Some(&req.api_key), peer.0);
+        engine.auth_admit(&attempt)?;
+        let outcome = engine.authenticate(&req.api_key, &req.secret).await;
+        settle(&engine, &attempt, outcome)
     }
     .await;
     reply(result)
 }
 
-async fn refresh(State(engine): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+async fn refresh(
+    State(engine): State<AppState>,
+    peer: Peer,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let result = async {
         let bytes = read_body(&headers, body, AUTH_BODY_LIMIT).await?;
         let req: RefreshBody = parse_auth(
@@ -173,10 +188,31 @@ async fn refresh(State(engine): State<AppState>, headers: HeaderMap, body: Body)
             &bytes,
             "{\"apiKey\": \"…\", \"refreshToken\": \"…\"}",
         )?;
-        engine.refresh(&req.api_key, &req.refresh_token).await
+        let attempt = AuthAttempt::new("/auth/refreshToken", Some(&req.api_key), peer.0);
+        engine.auth_admit(&attempt)?;
+        let outcome = engine.refresh(&req.api_key, &req.refresh_token).await;
+        settle(&engine, &attempt, outcome)
     }
     .await;
     reply(result)
+}
+
+/// Tells the login limits how an attempt ended: a 401 is a failed login; other errors
+/// (the engine's own) are neither failure nor success.
+fn settle<T>(
+    engine: &AppState,
+    attempt: &AuthAttempt,
+    outcome: Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    match &outcome {
+        Ok(_) => engine.auth_succeeded(attempt),
+        Err(e) if e.status == 401 => {
+            let reason = e.entries.first().map_or("", |entry| entry.text.as_str());
+            engine.auth_failed(attempt, reason);
+        }
+        Err(_) => {}
+    }
+    outcome
 }
 
 #[derive(Clone, Copy)]

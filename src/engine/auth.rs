@@ -250,7 +250,8 @@ impl Engine {
         })
     }
 
-    /// The source a bearer access token belongs to.
+    /// The source a bearer access token belongs to, within its `requests_per_second`
+    /// (429 beyond it; see `engine::throttle`).
     pub fn source_for_token(&self, token: &str) -> Result<Source, ApiError> {
         let session = self
             .store
@@ -283,6 +284,9 @@ impl Engine {
         if let Some(refusal) = self.session_revocation(&session.api_key) {
             return Err(refusal);
         }
-        self.key_source(session.source_id)
+        let source = self.key_source(session.source_id)?;
+        // Every call a source makes comes through here once: its rate is taken here.
+        self.admit_source(&source)?;
+        Ok(source)
     }
 }

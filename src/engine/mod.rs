@@ -7,6 +7,7 @@
 //! [`reload`] holds the registry in force, swapped whole by a configuration reload.
 //! [`fhir`] holds the FHIR R4 API's rules: parties, supported searches, forwarding, messages.
 //! [`retention`] removes history past each environment's `retention_days`.
+//! [`throttle`] limits failed logins per key and address, and requests per source.
 
 pub mod access;
 pub mod auth;
@@ -34,6 +35,7 @@ pub mod revocation;
 pub mod routing;
 pub mod runfile;
 pub mod stats;
+pub mod throttle;
 pub mod upload;
 pub mod verify;
 mod views;
@@ -109,6 +111,8 @@ pub struct Engine {
     /// Outgoing authentication to destinations, with the OAuth token caches.
     pub(crate) outbound: outbound_auth::Tokens,
     pub(crate) stats: stats::Stats,
+    /// Failed logins per key and address, requests per source (see [`throttle`]).
+    pub(crate) throttle: throttle::Throttle,
     /// Connections of the HTTP server in front of this engine.
     listener: listener::ListenerFigures,
     /// Every task the engine spawns (dispatchers, live-event followers, the revocation
@@ -197,6 +201,7 @@ impl Engine {
                 registry: reload::Current::new(config.registry),
                 config_path: config.path,
                 reloading: tokio::sync::Mutex::new(()),
+                throttle: throttle::Throttle::new(config.settings.auth_limits),
                 settings: config.settings,
                 profiles: config.profiles,
                 http,

@@ -171,6 +171,10 @@ fn needs_restart(old: &Settings, new: &Settings) -> Vec<String> {
         "max_upload_bytes",
         old.max_upload_bytes != new.max_upload_bytes,
     );
+    check(
+        "auth_failures_per_key, auth_failures_per_address or auth_failure_window_seconds",
+        old.auth_limits != new.auth_limits,
+    );
     names
 }
 

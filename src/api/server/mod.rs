@@ -66,11 +66,11 @@ pub async fn serve(
 
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             () = &mut shutdown => break,
             () = stop.cancelled() => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     if !is_connection_error(&e) {
                         // Out of file descriptors, most likely: wait rather than spin.
@@ -90,7 +90,7 @@ pub async fn serve(
         };
         let io = TokioIo::new(service::Tracked::new(stream, conn.clone()));
         let service =
-            service::ConnService::new(router.clone(), conn.clone(), settings.body_timeout);
+            service::ConnService::new(router.clone(), conn.clone(), settings.body_timeout, peer);
         let connection = builder.serve_connection(io, service);
         let admitted = registry.clone();
         tasks.spawn(async move {

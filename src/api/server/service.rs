@@ -13,6 +13,7 @@ use hyper::{Request, Response};
 use hyper_util::service::{TowerToHyperService, TowerToHyperServiceFuture};
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -171,6 +172,8 @@ pub(super) struct ConnService {
     router: TowerToHyperService<Router>,
     conn: Arc<Conn>,
     body_timeout: Duration,
+    /// The client's address, given to handlers as `ConnectInfo` (see `api::peer`).
+    peer: SocketAddr,
 }
 
 impl ConnService {
@@ -178,11 +181,13 @@ impl ConnService {
         router: TowerToHyperService<Router>,
         conn: Arc<Conn>,
         body_timeout: Duration,
+        peer: SocketAddr,
     ) -> ConnService {
         ConnService {
             router,
             conn,
             body_timeout,
+            peer,
         }
     }
 }
@@ -192,7 +197,7 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
     type Error = Infallible;
     type Future = ResponseFuture;
 
-    fn call(&self, req: Request<Incoming>) -> ResponseFuture {
+    fn call(&self, mut req: Request<Incoming>) -> ResponseFuture {
         // hyper's own limits are generous; ours answer first, in the platform's shape.
         if let Some(error) = limits::check_head(&req) {
             self.conn.request_started(false);
@@ -208,6 +213,8 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
             };
         }
         self.conn.request_started(!req.body().is_end_stream());
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(self.peer));
         let req = req.map(|inner| TimedBody {
             inner,
             conn: self.conn.clone(),

@@ -14,6 +14,9 @@
 //! journal_backlog = 4096        # accepted requests not yet applied; past it, 503
 //! public_url = "https://switchboard.example.org"   # as clients reach it; default http://<listen>
 //! max_upload_bytes = 41943040   # the largest file POST /upload takes (40 MiB)
+//! auth_failures_per_key = 20     # failed logins per key in a window; then 429 (`throttle`)
+//! auth_failures_per_address = 100  # the same per client address (IPv6: per /64)
+//! auth_failure_window_seconds = 60
 //! encryption_key_file = "store.key"          # seal stored bodies (see `store::seal`, SECURITY.md)
 //! encryption_old_key_files = ["old.key"]     # earlier keys, still readable after a rotation
 //!
@@ -21,6 +24,7 @@
 //! name = "Lab"
 //! environment = "staging"
 //! timezone = "America/Chicago"
+//! requests_per_second = 50       # beyond it, 429; a burst of one second's worth
 //!
 //! [[destinations]]
 //! name = "Acme EHR"
@@ -112,6 +116,10 @@ pub struct Source {
     /// the connections view (`SourceInfo`), which serializes as this record does.
     #[serde(skip_serializing, default = "legacy_ids_default")]
     pub legacy_ids: bool,
+    /// `requests_per_second`: its requests beyond this rate get 429 (see
+    /// `engine::throttle`); `None`: not limited. Not part of the connections view.
+    #[serde(skip_serializing, default)]
+    pub requests_per_second: Option<f64>,
 }
 
 fn legacy_ids_default() -> bool {
@@ -251,6 +259,9 @@ pub struct Settings {
     /// `[environments.<env>] retention_days`: history kept per environment (see
     /// `engine::retention`); empty keeps everything.
     pub retention: crate::engine::retention::Policy,
+    /// `auth_failures_per_key`, `auth_failures_per_address`,
+    /// `auth_failure_window_seconds` (see `engine::throttle`).
+    pub auth_limits: crate::engine::throttle::AuthLimits,
     /// `encryption_key_file`: stored bodies are sealed with this key (`store::seal`);
     /// relative to the configuration file's directory.
     pub encryption_key_file: Option<std::path::PathBuf>,
@@ -271,6 +282,7 @@ impl Default for Settings {
             public_url: None,
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             retention: Default::default(),
+            auth_limits: crate::engine::throttle::AuthLimits::default(),
             encryption_key_file: None,
             encryption_old_key_files: Vec::new(),
         }
@@ -464,6 +476,7 @@ fn builtins() -> (Vec<Source>, Vec<Destination>, Vec<Subscription>) {
         timezone: Tz::UTC,
         organization,
         legacy_ids: true,
+        requests_per_second: None,
     };
     // The console speaks for you; the sandbox is another organization's system.
     let sources = vec![

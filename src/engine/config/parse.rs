@@ -43,6 +43,8 @@ struct RawSource {
     legacy_ids: Option<Spanned<toml::Value>>,
     /// Its organization's name (default: yours).
     organization: Option<Spanned<String>>,
+    /// Any TOML value, so that a wrong one gets our message with its line.
+    requests_per_second: Option<Spanned<toml::Value>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -332,6 +334,7 @@ fn source(s: &RawSource, check: &mut Checker) -> (Option<Uuid>, Source) {
         environment: check.environment(&s.environment),
         timezone: check.timezone(s.timezone.as_ref()),
         legacy_ids: check.switch(s.legacy_ids.as_ref(), "legacy_ids", true),
+        requests_per_second: limits::requests_per_second(s.requests_per_second.as_ref(), check),
         // Set once organizations are resolved (`organizations::Links::apply`).
         organization: Uuid::nil(),
     };
@@ -588,6 +591,7 @@ fn profiles(
 
 mod engine;
 mod fhir;
+mod limits;
 mod organizations;
 mod retention;
 #[cfg(test)]

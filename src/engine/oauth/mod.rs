@@ -157,6 +157,17 @@ fn assertion_of(request: &TokenRequest) -> Result<&str, OAuthError> {
         })
 }
 
+/// The client a token request names, before any check, for the login limits: its
+/// `client_id`, else its assertion's `iss`. Not trusted for anything else.
+pub fn claimed_client(request: &TokenRequest) -> Option<String> {
+    let given = request.client_id.as_deref().map(str::trim);
+    if let Some(id) = given.filter(|id| !id.is_empty()) {
+        return Some(id.to_string());
+    }
+    let claims = verify::peek(request.client_assertion.as_deref()?.trim(), 1)?;
+    claims.get("iss")?.as_str().map(str::to_string)
+}
+
 impl Engine {
     /// `POST /v2/auth/token` (and `/oauth/token`): an access token for a client whose
     /// signed assertion checks out.

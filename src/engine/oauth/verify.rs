@@ -24,7 +24,7 @@ const ALGORITHMS: &str = "RS384 or ES384 (public keys registered as a JWKS), or 
 /// One part of the compact form, decoded as a JSON object, before any check: only to
 /// find the client (and to say clearly what was wrong with a header jsonwebtoken
 /// refuses). Nothing read here is trusted until the signature verifies.
-fn peek(assertion: &str, part: usize) -> Option<Map<String, Value>> {
+pub(super) fn peek(assertion: &str, part: usize) -> Option<Map<String, Value>> {
     let text = assertion.split('.').nth(part)?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(text.trim_end_matches('='))

@@ -21,6 +21,9 @@ pub(super) struct RawEngine {
     pub(super) journal_backlog: Option<Spanned<u64>>,
     pub(super) public_url: Option<Spanned<String>>,
     pub(super) max_upload_bytes: Option<Spanned<u64>>,
+    pub(super) auth_failures_per_key: Option<Spanned<u64>>,
+    pub(super) auth_failures_per_address: Option<Spanned<u64>>,
+    pub(super) auth_failure_window_seconds: Option<Spanned<u64>>,
     pub(super) encryption_key_file: Option<String>,
     #[serde(default)]
     pub(super) encryption_old_key_files: Vec<String>,
@@ -92,6 +95,14 @@ pub(super) fn engine_settings(e: &RawEngine, check: &mut Checker) -> Settings {
             .unwrap_or(defaults.max_upload_bytes),
         // Per environment: `[environments.<env>]`, read by `parse::retention`.
         retention: Default::default(),
+        auth_limits: super::limits::auth_limits(
+            super::limits::RawAuthLimits {
+                per_key: e.auth_failures_per_key.as_ref(),
+                per_address: e.auth_failures_per_address.as_ref(),
+                window_seconds: e.auth_failure_window_seconds.as_ref(),
+            },
+            check,
+        ),
     }
 }
 

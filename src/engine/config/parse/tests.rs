@@ -163,3 +163,32 @@ fn delivery_bounds_default_and_are_checked_with_their_lines() {
         "{err}"
     );
 }
+
+#[test]
+fn rate_limits_parse_and_wrong_ones_name_their_line() {
+    let config = parse(
+        "[engine]\nauth_failures_per_key = 5\nauth_failure_window_seconds = 10\n\n\
+         [[sources]]\nname = \"Lab\"\nenvironment = \"dev\"\nrequests_per_second = 2\n\n\
+         [[sources]]\nname = \"Slow\"\nenvironment = \"dev\"\nrequests_per_second = 0.5\n",
+    )
+    .expect("valid");
+    let limits = config.settings.auth_limits;
+    assert_eq!((limits.per_key, limits.per_address), (5, 100));
+    assert_eq!(limits.window, Duration::from_secs(10));
+    let rate = |name: &str| {
+        config
+            .registry
+            .source_named(name)
+            .and_then(|s| s.requests_per_second)
+    };
+    assert_eq!((rate("Lab"), rate("Slow")), (Some(2.0), Some(0.5)));
+    let err =
+        parse("[[sources]]\nname = \"Lab\"\nenvironment = \"dev\"\nrequests_per_second = \"10\"\n")
+            .unwrap_err();
+    assert!(err.contains("line 4: requests_per_second"), "{err}");
+    let err = parse("[engine]\nauth_failures_per_address = 0\n").unwrap_err();
+    assert!(
+        err.contains("line 2: auth_failures_per_address = 0 is out of range"),
+        "{err}"
+    );
+}
