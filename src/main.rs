@@ -171,6 +171,12 @@ enum Command {
         #[command(flatten)]
         at: Locations,
     },
+    /// Delete history past each environment's retention_days now (through the
+    /// running engine when one holds the store).
+    Retention {
+        #[command(subcommand)]
+        action: RetentionAction,
+    },
     /// Put a backup in place (the engine must be stopped); what was there is moved
     /// aside, never deleted.
     Restore {
@@ -279,6 +285,17 @@ enum KeysAction {
 }
 
 #[derive(Subcommand)]
+enum RetentionAction {
+    /// Sweep now: what was deleted, per environment.
+    Run {
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        at: Locations,
+    },
+}
+
+#[derive(Subcommand)]
 enum DestinationsAction {
     /// Send the verification challenge; on a correct echo, record the destination as
     /// verified (works while an engine runs; it picks the result up).
@@ -377,6 +394,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Backup { dir, json, at } => maintenance::backup(&dir, json, &at),
         Command::Reencrypt { json, at } => maintenance::reencrypt(json, &at),
         Command::Restore { dir, json, at } => maintenance::restore(&dir, json, &at),
+        Command::Retention {
+            action: RetentionAction::Run { json, at },
+        } => maintenance::retention(json, &at),
         Command::Bench(args) => Ok(switchboard::bench::run(args)?),
         Command::Console { args } => running::console(args),
         Command::Paths { at } => records::paths(&at),

@@ -4,10 +4,12 @@
 //! `reload`: `POST /config/reload`, the configuration file re-read (admin role).
 //! `audit`: `GET /audit`, the audit trail read back (admin role), and the origin of
 //! each request for its entries.
+//! `retention`: `POST /retention/run`, history past its retention deleted now (admin role).
 
 pub(super) mod audit;
 mod events;
 mod reload;
+mod retention;
 mod revoke;
 
 pub use events::STREAM_RECHECK;
@@ -50,6 +52,7 @@ pub fn routes() -> Router<AppState> {
         .merge(revoke::routes())
         .merge(reload::routes())
         .merge(audit::routes())
+        .merge(retention::routes())
         .route("/backup", post(backup))
         .route(
             "/composer/history",

@@ -1,4 +1,4 @@
-//! `check`, `backup` and `restore`: the store's maintenance commands, printed for
+//! `check`, `backup`, `restore` and `retention run`: the store's maintenance commands, printed for
 //! people or as JSON.
 
 use crate::Locations;
@@ -28,5 +28,11 @@ pub fn reencrypt(json: bool, at: &Locations) -> Result<()> {
 
 pub fn restore(dir: &Path, json: bool, at: &Locations) -> Result<()> {
     let report = maintenance::restore(&at.data_dir(), dir)?;
+    super::print(json, &report, |r| r.text())
+}
+
+pub fn retention(json: bool, at: &Locations) -> Result<()> {
+    let config = at.load()?;
+    let report = switchboard::engine::retention::run_now(&at.data_dir(), &config.settings)?;
     super::print(json, &report, |r| r.text())
 }

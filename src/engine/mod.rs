@@ -8,6 +8,7 @@
 //! [`audit`] records who did what from where, and reads the trail back (page, export).
 //! [`fhir`] holds the FHIR R4 API's rules: parties, supported searches, forwarding, messages.
 //! [`tls`] holds the HTTPS certificate and key, read again on a reload.
+//! [`retention`] removes history past each environment's `retention_days`.
 //! [`throttle`] limits failed logins per key and address, and requests per source.
 //! [`metrics`] keeps the Prometheus metrics; [`ready`] says whether the engine can take work.
 
@@ -35,6 +36,7 @@ pub mod poll;
 pub mod query;
 pub mod ready;
 pub mod reload;
+pub mod retention;
 pub mod revocation;
 pub mod routing;
 pub mod runfile;
@@ -143,6 +145,8 @@ pub struct Engine {
     /// The admin secret of this process, for the command line on this machine (see
     /// [`runfile`]).
     local_secret: String,
+    /// The retention sweep's clock and lock (see [`retention`]).
+    pub(crate) retention: retention::Retention,
 }
 
 impl Engine {
@@ -235,6 +239,7 @@ impl Engine {
                 local_secret: runfile::new_secret(),
                 verified: verify::Verified::default(),
                 space,
+                retention: retention::Retention::default(),
             }
         });
         // Everything accepted before a stop or crash is delivered again, in order.
@@ -245,6 +250,7 @@ impl Engine {
         for queue in queues {
             engine.delivery.wake(queue);
         }
+        retention::spawn(&engine);
         Ok(engine)
     }
 

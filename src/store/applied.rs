@@ -30,6 +30,11 @@ impl<'a> Applied<'a> {
         Applied { tree }
     }
 
+    /// The tree itself, for an ordered update that walks a range (retention).
+    pub(crate) fn tree(&self) -> &'a sled::Tree {
+        self.tree
+    }
+
     pub fn log(&self, id: Uuid) -> Result<Option<LogRecord>> {
         let k = key(b'l', &[id.as_bytes()]);
         self.tree.get(&k)?.map(|v| decode(&k, &v)).transpose()

@@ -36,6 +36,11 @@ fn text_value(s: &str) -> Vec<u8> {
     v
 }
 
+/// The environment index of `environment`: its logs oldest first (retention walks it).
+pub(crate) fn env_index_prefix(environment: Environment) -> Vec<u8> {
+    key(b'x', &[&[F_ENV, environment.code()]])
+}
+
 /// Statuses worth their own index: rare, and what people look for at 3 a.m.
 fn sparse_status(status: LogStatus) -> bool {
     matches!(status, LogStatus::Failed | LogStatus::Filtered)
@@ -217,7 +222,7 @@ enum Plan {
 }
 
 /// The smallest UUIDv7 at or after `t` (first 48 bits are Unix milliseconds).
-fn v7_floor(t: DateTime<Utc>) -> [u8; 16] {
+pub(crate) fn v7_floor(t: DateTime<Utc>) -> [u8; 16] {
     let ms = t.timestamp_millis().max(0) as u64;
     let mut b = [0u8; 16];
     b[..6].copy_from_slice(&ms.to_be_bytes()[2..]);

@@ -19,6 +19,8 @@
 //!   bytes are files under the data directory)
 //!
 //! The `audit` tree is append-only: UUIDv7 key → [`AuditEntry`], read by [`audit`].
+//! Logs past their environment's retention are removed through the same expander
+//! ([`retention`]).
 //!
 //! The `oauth_jti` tree holds the JWT flow's spent `jti`s until they expire ([`replay`]).
 //!
@@ -58,6 +60,7 @@ pub mod perms;
 pub mod queue;
 pub mod replay;
 pub mod reseal;
+pub mod retention;
 pub mod revocations;
 pub mod seal;
 pub mod space;

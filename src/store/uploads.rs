@@ -240,7 +240,7 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| UploadError::Join(e.to_string()))?
 }
 
-fn index_key(environment: Environment, id: Uuid) -> Vec<u8> {
+pub(crate) fn index_key(environment: Environment, id: Uuid) -> Vec<u8> {
     key(b'u', &[&[environment.code()], id.as_bytes()])
 }
 

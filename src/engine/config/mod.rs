@@ -262,6 +262,9 @@ pub struct Settings {
     pub max_upload_bytes: usize,
     /// `tls_cert` and `tls_key` (or `serve --tls-cert/--tls-key`): serve HTTPS.
     pub tls: Option<crate::engine::tls::TlsFiles>,
+    /// `[environments.<env>] retention_days`: history kept per environment (see
+    /// `engine::retention`); empty keeps everything.
+    pub retention: crate::engine::retention::Policy,
     /// `auth_failures_per_key`, `auth_failures_per_address`,
     /// `auth_failure_window_seconds` (see `engine::throttle`).
     pub auth_limits: crate::engine::throttle::AuthLimits,
@@ -288,6 +291,7 @@ impl Default for Settings {
             public_url: None,
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             tls: None,
+            retention: Default::default(),
             auth_limits: crate::engine::throttle::AuthLimits::default(),
             metrics_token: None,
             encryption_key_file: None,

@@ -29,6 +29,7 @@ struct RawConfig {
 struct RawEnvironment {
     #[serde(default)]
     variables: BTreeMap<String, Spanned<String>>,
+    retention_days: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -263,7 +264,8 @@ impl Config {
         check.finish()?;
 
         let profiles = profiles(&raw.environments, &mut check);
-        let settings = engine_settings(&raw.engine, &mut check);
+        let mut settings = engine_settings(&raw.engine, &mut check);
+        settings.retention = retention::policy(&raw.environments, &mut check);
         check.finish()?;
         Ok(Config {
             registry: Registry::new(all_sources, all_destinations, subscriptions)
@@ -592,5 +594,6 @@ mod fhir;
 mod limits;
 mod metrics_token;
 mod organizations;
+mod retention;
 #[cfg(test)]
 mod tests;

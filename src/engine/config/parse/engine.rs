@@ -98,6 +98,8 @@ pub(super) fn engine_settings(e: &RawEngine, check: &mut Checker) -> Settings {
             )
             .map(|n| n as usize)
             .unwrap_or(defaults.max_upload_bytes),
+        // Per environment: `[environments.<env>]`, read by `parse::retention`.
+        retention: Default::default(),
         auth_limits: super::limits::auth_limits(
             super::limits::RawAuthLimits {
                 per_key: e.auth_failures_per_key.as_ref(),
