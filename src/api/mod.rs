@@ -10,8 +10,8 @@
 pub mod admin;
 pub mod fhir;
 pub mod oauth;
-pub mod peer;
 pub mod ops;
+pub mod peer;
 pub mod platform;
 pub mod platform_api;
 pub mod server;
