@@ -46,7 +46,26 @@ fn ctrl_z_returns_to_the_shell_and_fg_brings_the_console_back_drawn() {
     );
 
     keys(&session, &["q"]);
-    wait_for(&session, "shell$");
+    // Earlier prompts stay on the restored screen: wait for a fresh one as the last
+    // line, so the next keys reach the shell and not a console still closing.
+    wait_for_prompt(&session);
     keys(&session, &["echo CONSOLE-EXITED-$?", "Enter"]);
     wait_for(&session, "CONSOLE-EXITED-0");
+}
+
+/// Waits (bounded) until the console is gone and the shell's prompt is the last line.
+fn wait_for_prompt(session: &common::tmux::Session) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let now = screen(session);
+        let last = now.lines().rev().find(|l| !l.trim().is_empty());
+        if !now.contains("Live feed") && last.is_some_and(|l| l.trim() == "shell$") {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no fresh prompt; screen:\n{now}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 }
