@@ -43,12 +43,17 @@
 //!   for them (`api::server`: header, body and idle timeouts, a connection cap).
 //! - [`bench`]: `switchboard bench`, the performance harness: the engine in a child
 //!   process against stubs and baselines measured in the same run (see BENCHMARKS.md).
+//! - `fuzzing` (hidden): thin entry points to the doors' private parsers (auth bodies,
+//!   the JWT flow's form and header, the FHIR search form) for the cargo-fuzz targets in
+//!   `fuzz/` and their regression tests.
 
 pub mod api;
 pub mod bench;
 pub mod client;
 pub mod console;
 pub mod engine;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod model;
 pub mod sandbox;
 pub mod store;

@@ -123,6 +123,13 @@ fn query_params(query: Option<&str>) -> Result<Vec<(String, String)>, ApiError> 
     strip_format(params)
 }
 
+/// A `_search` form body's parameters, in order, `_format` checked and left out.
+pub(crate) fn search_form(bytes: &[u8]) -> Result<Vec<(String, String)>, ApiError> {
+    let form: Vec<(String, String)> = serde_urlencoded::from_bytes(bytes)
+        .map_err(|e| ApiError::bad_request(format!("The form body is not readable ({e}).")))?;
+    strip_format(form)
+}
+
 fn strip_format(params: Vec<(String, String)>) -> Result<Vec<(String, String)>, ApiError> {
     let mut kept = Vec::with_capacity(params.len());
     for (name, value) in params {
@@ -243,11 +250,7 @@ async fn operation(
                 return Err(unsupported_media("application/x-www-form-urlencoded"));
             }
             let bytes = read_body(&headers, body, limit).await?;
-            let form: Vec<(String, String)> =
-                serde_urlencoded::from_bytes(&bytes).map_err(|e| {
-                    ApiError::bad_request(format!("The form body is not readable ({e})."))
-                })?;
-            params.extend(strip_format(form)?);
+            params.extend(search_form(&bytes)?);
             let interaction = Interaction::Search {
                 resource,
                 params,

@@ -24,6 +24,16 @@ pub fn routes() -> Router<AppState> {
         .route("/oauth/token", post(token))
 }
 
+/// The token request's form, or why it cannot be read.
+pub(crate) fn token_request(bytes: &[u8]) -> Result<TokenRequest, OAuthError> {
+    serde_urlencoded::from_bytes(bytes).map_err(|e| {
+        OAuthError::invalid_request(format!(
+            "The body must be a form (application/x-www-form-urlencoded) with \
+             grant_type, client_assertion_type and client_assertion, each once ({e})."
+        ))
+    })
+}
+
 /// Why a token request got no token: the flow's own refusal (RFC 6749's shape), or the
 /// login limit (429, in the platform's shape as every rate limit of the engine).
 enum Refusal {
@@ -55,12 +65,7 @@ async fn token(
                     .unwrap_or_default();
                 OAuthError::invalid_request(text)
             })?;
-        let request: TokenRequest = serde_urlencoded::from_bytes(&bytes).map_err(|e| {
-            OAuthError::invalid_request(format!(
-                "The body must be a form (application/x-www-form-urlencoded) with \
-                 grant_type, client_assertion_type and client_assertion, each once ({e})."
-            ))
-        })?;
+        let request = token_request(&bytes)?;
         let client = claimed_client(&request);
         let attempt = AuthAttempt::new(uri.path(), client.as_deref(), peer.0);
         engine.auth_admit(&attempt).map_err(Refusal::Limited)?;

@@ -100,23 +100,23 @@ async fn poll_ack(State(engine): State<AppState>, headers: HeaderMap, body: Body
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct AuthenticateBody {
-    api_key: String,
-    secret: String,
+pub(crate) struct AuthenticateBody {
+    pub(crate) api_key: String,
+    pub(crate) secret: String,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RefreshBody {
-    api_key: String,
-    refresh_token: String,
+pub(crate) struct RefreshBody {
+    pub(crate) api_key: String,
+    pub(crate) refresh_token: String,
 }
 
 /// An authentication body as clients send it: JSON, or a form
 /// (`application/x-www-form-urlencoded`: Ruby's HTTParty with a Hash body, Node's
 /// `request` with `form:`), with the same field names. A body without the form's content
 /// type is read as JSON, and, if it is not JSON but reads as a form, as a form.
-fn parse_auth<T: serde::de::DeserializeOwned>(
+pub(crate) fn parse_auth<T: serde::de::DeserializeOwned>(
     headers: &HeaderMap,
     bytes: &[u8],
     shape: &str,

@@ -17,7 +17,7 @@
 pub mod jwks;
 pub mod register;
 pub mod users;
-mod verify;
+pub(crate) mod verify;
 
 use super::{Engine, random_failure, write_failure};
 use crate::store::credentials::{random_hex, sha256};
@@ -123,7 +123,7 @@ impl OAuth {
 }
 
 /// Checks the form's fixed parameters; the assertion when they are right.
-fn assertion_of(request: &TokenRequest) -> Result<&str, OAuthError> {
+pub(crate) fn assertion_of(request: &TokenRequest) -> Result<&str, OAuthError> {
     match request.grant_type.as_deref().map(str::trim) {
         None | Some("") => {
             return Err(OAuthError::invalid_request(

@@ -24,7 +24,7 @@ const ALGORITHMS: &str = "RS384 or ES384 (public keys registered as a JWKS), or 
 /// One part of the compact form, decoded as a JSON object, before any check: only to
 /// find the client (and to say clearly what was wrong with a header jsonwebtoken
 /// refuses). Nothing read here is trusted until the signature verifies.
-pub(super) fn peek(assertion: &str, part: usize) -> Option<Map<String, Value>> {
+pub(crate) fn peek(assertion: &str, part: usize) -> Option<Map<String, Value>> {
     let text = assertion.split('.').nth(part)?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(text.trim_end_matches('='))
@@ -43,7 +43,7 @@ fn not_a_jwt() -> OAuthError {
 }
 
 /// The header's algorithm, refusing `none` and anything outside this flow.
-fn algorithm_of(assertion: &str) -> Result<(Algorithm, Option<String>), OAuthError> {
+pub(crate) fn algorithm_of(assertion: &str) -> Result<(Algorithm, Option<String>), OAuthError> {
     if assertion.split('.').count() != 3 {
         return Err(not_a_jwt());
     }
