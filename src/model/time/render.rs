@@ -11,7 +11,7 @@ use serde_json::Value;
 
 /// `instant` as wall-clock time in `zone` with its offset, milliseconds kept. UTC
 /// itself keeps the engine's `Z` form. `None` when the local year would leave
-/// 0000-9999 (the value then stays in UTC).
+/// 0000-9999 or the offset has seconds (the value then stays in UTC).
 pub fn format_in_zone(instant: DateTime<Utc>, zone: Tz) -> Option<String> {
     if zone == Tz::UTC {
         return Some(format_utc(instant));
@@ -20,6 +20,12 @@ pub fn format_in_zone(instant: DateTime<Utc>, zone: Tz) -> Option<String> {
         .offset_from_utc_datetime(&instant.naive_utc())
         .fix()
         .local_minus_utc();
+    // Local mean time (before a zone adopted standard time, e.g. Panama's -05:19:36)
+    // has seconds no ISO 8601 offset can carry: written to the minute it would name
+    // another instant, so such a value stays in UTC.
+    if offset % 60 != 0 {
+        return None;
+    }
     let local = instant
         .naive_utc()
         .checked_add_signed(TimeDelta::seconds(offset.into()))?;
@@ -89,6 +95,16 @@ mod tests {
         assert_eq!(payload["Visit"]["VisitDateTime"], "2026-07-01");
         assert_eq!(payload["Visit"]["Notes"], "2026-07-01T15:00:00.000Z");
         assert_eq!(payload["Patient"]["Demographics"]["DOB"], "1980-01-01");
+    }
+
+    #[test]
+    fn local_mean_time_stays_in_utc() {
+        let panama: Tz = chrono_tz::America::Panama;
+        assert_eq!(render_timestamp("1615-01-01T00:00z", panama), None);
+        assert_eq!(
+            render_timestamp("2026-01-01T00:00:00Z", panama).as_deref(),
+            Some("2025-12-31T19:00:00.000-05:00")
+        );
     }
 
     #[test]
