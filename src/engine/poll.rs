@@ -170,7 +170,7 @@ impl Engine {
                     updated.attempts = number;
                     updated.updated_at = at;
                     let change =
-                        Store::delivery_writes(&item, &log, &updated, Some(&attempt), true);
+                        Store::delivery_writes(now.sealer(), &item, &log, &updated, Some(&attempt), true);
                     writes.ops.extend(change.ops);
                     settled.push(updated);
                 }

@@ -259,10 +259,11 @@ pub fn run_now(data_dir: &Path, settings: &super::Settings) -> Result<SweepRepor
             ))
         });
     }
-    super::at_rest(data_dir, settings).map_err(|e| RetentionError::Other(e.to_string()))?;
+    let sealer =
+        super::at_rest(data_dir, settings).map_err(|e| RetentionError::Other(e.to_string()))?;
     let policy = &settings.retention;
     runtime.block_on(async {
-        let store = Store::open_with(data_dir, crate::store::OpenMode::Serve)?;
+        let store = Store::open_sealed(data_dir, crate::store::OpenMode::Serve, sealer)?;
         let durable = || async {
             store.journal().applied().await;
             // Nothing else writes offline, so a plain flush is safe here.

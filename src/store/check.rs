@@ -11,7 +11,7 @@
 
 use super::db;
 use super::{AuditEntry, LogRecord, Session, StoredRequest, journal, mark};
-use super::{Result, StoreError, decode, key};
+use super::{Result, Sealer, StoreError, key};
 use crate::model::{Attempt, Exchange, LogStatus, LogType};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
@@ -143,9 +143,10 @@ impl CheckReport {
     }
 }
 
-/// Verifies `data_dir` offline. Fails only when it cannot look ([`StoreError::Locked`]
-/// while an engine holds the store); everything wrong with the data is in the report.
-pub fn check(data_dir: &Path) -> Result<CheckReport> {
+/// Verifies `data_dir` offline, opening sealed bodies with `sealer`'s keys (the
+/// configuration's). Fails only when it cannot look ([`StoreError::Locked`] while an
+/// engine holds the store); everything wrong with the data is in the report.
+pub fn check(data_dir: &Path, sealer: &Sealer) -> Result<CheckReport> {
     let db_path = data_dir.join("db");
     let mut report = CheckReport::new(data_dir);
     if !db::data_file(&db_path).exists() {
@@ -168,7 +169,7 @@ pub fn check(data_dir: &Path) -> Result<CheckReport> {
             return Ok(report);
         }
     };
-    let held = scan(&db, &db_path, &mut report);
+    let held = scan(&db, &db_path, sealer, &mut report);
     check_mark(&mut report, data_dir, held);
     report.healthy = report.problems.is_empty() && report.problems_not_listed == 0;
     Ok(report)
@@ -218,6 +219,7 @@ fn show_key(tree: &str, k: &[u8]) -> String {
 /// applied over it.
 struct View<'a> {
     tree: Option<&'a sled::Tree>,
+    sealer: &'a Sealer,
     overlay: HashMap<Vec<u8>, Option<Vec<u8>>>,
 }
 
@@ -242,7 +244,7 @@ struct Seen {
 
 /// Reads every tree; returns the store's acknowledged count. A tree that cannot be
 /// read to its end is a problem, and the scan goes on with the next one.
-fn scan(db: &sled::Db, db_path: &Path, report: &mut CheckReport) -> Option<u64> {
+fn scan(db: &sled::Db, db_path: &Path, sealer: &Sealer, report: &mut CheckReport) -> Option<u64> {
     let names: HashSet<Vec<u8>> = db.tree_names().iter().map(|n| n.to_vec()).collect();
     let tree = |name: &str| -> Result<Option<sled::Tree>> {
         if names.contains(name.as_bytes()) {
@@ -283,6 +285,7 @@ fn scan(db: &sled::Db, db_path: &Path, report: &mut CheckReport) -> Option<u64> 
     let exchange_tree = tree("exchange").ok().flatten();
     let exchange = View {
         tree: exchange_tree.as_ref(),
+        sealer,
         overlay,
     };
     let mut seen = Seen::default();
@@ -305,13 +308,14 @@ fn scan(db: &sled::Db, db_path: &Path, report: &mut CheckReport) -> Option<u64> 
     });
     report_unqueued(&seen, report);
     part("sessions", report, &mut |r| {
-        decode_all::<Session>(tree("sessions")?, "sessions", r, |c| &mut c.sessions)
+        decode_all::<Session>(sealer, tree("sessions")?, "sessions", r, |c| &mut c.sessions)
     });
     part("audit", report, &mut |r| {
-        decode_all::<AuditEntry>(tree("audit")?, "audit", r, |c| &mut c.audit_entries)
+        decode_all::<AuditEntry>(sealer, tree("audit")?, "audit", r, |c| &mut c.audit_entries)
     });
     part("destinations", report, &mut |r| {
         decode_all::<super::queue::DestinationState>(
+            sealer,
             tree("destinations")?,
             "destinations",
             r,
@@ -320,6 +324,7 @@ fn scan(db: &sled::Db, db_path: &Path, report: &mut CheckReport) -> Option<u64> 
     });
     part(super::composer_history::TREE, report, &mut |r| {
         decode_all::<super::composer_history::HistoryEntry>(
+            sealer,
             tree(super::composer_history::TREE)?,
             super::composer_history::TREE,
             r,
@@ -444,6 +449,7 @@ fn owed_problem(exchange: &sled::Tree, log_id: Uuid) -> Option<String> {
 }
 
 fn decode_all<T: serde::de::DeserializeOwned>(
+    sealer: &Sealer,
     tree: Option<sled::Tree>,
     name: &str,
     report: &mut CheckReport,
@@ -453,7 +459,7 @@ fn decode_all<T: serde::de::DeserializeOwned>(
     for item in tree.iter() {
         let (k, v) = item?;
         *count(&mut report.counts) += 1;
-        if let Err(e) = decode::<T>(&k, &v) {
+        if let Err(e) = sealer.decode::<T>(&k, &v) {
             report.problem(Some(show_key(name, &k)), e.to_string());
         }
     }
@@ -480,13 +486,13 @@ fn record(exchange: &View, k: &[u8], v: &[u8], report: &mut CheckReport, seen: &
     match k.first() {
         Some(b'r') => {
             report.counts.requests += 1;
-            if let Err(e) = decode::<StoredRequest>(k, v) {
+            if let Err(e) = exchange.sealer.decode::<StoredRequest>(k, v) {
                 report.problem(Some(name()), e.to_string());
             }
         }
         Some(b'l') => {
             report.counts.logs += 1;
-            match decode::<LogRecord>(k, v) {
+            match exchange.sealer.decode::<LogRecord>(k, v) {
                 Ok(log) => {
                     needs(
                         report,
@@ -507,7 +513,7 @@ fn record(exchange: &View, k: &[u8], v: &[u8], report: &mut CheckReport, seen: &
         }
         Some(b'a') => {
             report.counts.attempts += 1;
-            match decode::<Attempt>(k, v) {
+            match exchange.sealer.decode::<Attempt>(k, v) {
                 Ok(a) => missing_log(report, Some(a.log_id), "an attempt"),
                 Err(e) => report.problem(Some(name()), e.to_string()),
             }

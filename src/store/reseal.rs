@@ -27,10 +27,10 @@ impl ReencryptReport {
 }
 
 impl Store {
-    /// Seals every body record with the primary key of the installed keyring (see
-    /// [`seal::install`]); afterwards the store records only that key as used.
+    /// Seals every body record with the primary key of the store's keyring (see
+    /// [`Store::open_sealed`]); afterwards the store records only that key as used.
     pub fn reencrypt(&self) -> Result<ReencryptReport> {
-        let Some(keyring) = seal::keyring() else {
+        let Some(keyring) = self.sealer.keyring() else {
             return Err(StoreError::Io(
                 "no encryption_key_file is configured: set it under [engine] to the key to \
                  encrypt with, and keep the old ones in encryption_old_key_files"
@@ -44,10 +44,10 @@ impl Store {
         };
         let _writing = self.writing();
         for prefix in [b'r', b'a', b'p'] {
-            reseal_tree(&keyring, &self.exchange, &[prefix], &mut report)?;
+            reseal_tree(keyring, &self.exchange, &[prefix], &mut report)?;
         }
         let composer = self.db.open_tree(composer_history::TREE)?;
-        reseal_tree(&keyring, &composer, &[], &mut report)?;
+        reseal_tree(keyring, &composer, &[], &mut report)?;
         self.db
             .open_tree("meta")?
             .insert(SEALED_KEY, keyring.primary_id().to_vec())?;

@@ -367,7 +367,14 @@ async fn attempt_once(
                 updated.quarantined = false;
             }
             let writes =
-                Store::delivery_writes(&item, &current, &updated, Some(&attempt), succeeded);
+                Store::delivery_writes(
+                    now.sealer(),
+                    &item,
+                    &current,
+                    &updated,
+                    Some(&attempt),
+                    succeeded,
+                );
             (writes, Ok(updated))
         })
         .await??;
