@@ -69,6 +69,10 @@ pub struct CheckReport {
     pub healthy: bool,
     pub counts: Counts,
     pub mark: MarkCheck,
+    /// The format version the store records (`None`: from before versions, read as
+    /// the first), and the newest this binary knows (see [`super::format`]).
+    pub format_version: Option<u32>,
+    pub format_known: u32,
     pub problems: Vec<Problem>,
     /// Problems beyond [`MAX_LISTED`], counted only.
     pub problems_not_listed: u64,
@@ -81,6 +85,8 @@ impl CheckReport {
             healthy: false,
             counts: Counts::default(),
             mark: MarkCheck::default(),
+            format_version: None,
+            format_known: super::format::CURRENT,
             problems: Vec::new(),
             problems_not_listed: 0,
         }
@@ -130,6 +136,17 @@ impl CheckReport {
             show(self.mark.held),
             self.mark.missing
         );
+        out += &match self.format_version {
+            Some(v) => format!(
+                "  format {v} (this switchboard knows up to {})\n",
+                self.format_known
+            ),
+            None => format!(
+                "  format not recorded (from before format versions: {}; stamped at the next \
+                 start)\n",
+                super::format::FIRST
+            ),
+        };
         for p in &self.problems {
             match &p.key {
                 Some(k) => out += &format!("  - {k}: {}\n", p.text),
@@ -308,7 +325,9 @@ fn scan(db: &sled::Db, db_path: &Path, sealer: &Sealer, report: &mut CheckReport
     });
     report_unqueued(&seen, report);
     part("sessions", report, &mut |r| {
-        decode_all::<Session>(sealer, tree("sessions")?, "sessions", r, |c| &mut c.sessions)
+        decode_all::<Session>(sealer, tree("sessions")?, "sessions", r, |c| {
+            &mut c.sessions
+        })
     });
     part("audit", report, &mut |r| {
         decode_all::<AuditEntry>(sealer, tree("audit")?, "audit", r, |c| &mut c.audit_entries)
@@ -332,12 +351,21 @@ fn scan(db: &sled::Db, db_path: &Path, sealer: &Sealer, report: &mut CheckReport
         )
     });
     let mut held = None;
-    part("meta", report, &mut |_| {
+    part("meta", report, &mut |report| {
         if let Some(meta) = tree("meta")? {
             held = mark::stored(&meta)?;
+            report.format_version = super::format::stored(&meta)?;
         }
         Ok(())
     });
+    if let Some(found) = report.format_version.filter(|v| *v > report.format_known) {
+        let newer = StoreError::NewerFormat {
+            path: db_path.to_path_buf(),
+            found,
+            known: report.format_known,
+        };
+        report.problem(Some("meta format-version".into()), newer.to_string());
+    }
     held
 }
 

@@ -70,7 +70,8 @@ impl ComposerHistory {
         }
         let (id, at) = new_log_id();
         let entry = HistoryEntry { id, at, sent };
-        self.tree.insert(id.as_bytes(), self.sealer.encode(&entry))?;
+        self.tree
+            .insert(id.as_bytes(), self.sealer.encode(&entry))?;
         self.trim()?;
         Ok(entry)
     }

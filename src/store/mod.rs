@@ -24,8 +24,9 @@
 //!
 //! The `oauth_jti` tree holds the JWT flow's spent `jti`s until they expire ([`replay`]).
 //!
-//! The `meta` tree holds the history index version, the acknowledged count ([`mark`])
-//! and the queue sequence floor of a restored store ([`backup`]).
+//! The `meta` tree holds the format version ([`format`]), the history index version,
+//! the acknowledged count ([`mark`]) and the queue sequence floor of a restored store
+//! ([`backup`]).
 //!
 //! A request, its logs, their index entries and queue entries are one write set: the
 //! engine journals it as one record before acknowledging and applies it right after
@@ -52,6 +53,7 @@ pub mod composer_history;
 pub mod credentials;
 mod db;
 pub mod flush;
+pub mod format;
 pub mod history;
 pub mod identities;
 pub mod journal;
@@ -139,6 +141,18 @@ pub enum StoreError {
     },
     #[error(transparent)]
     Mark(#[from] mark::MarkError),
+    #[error(
+        "the store at {path} has format version {found}, and this switchboard ({}) knows \
+         formats up to {known}: a newer switchboard wrote it. Nothing was changed. Run the \
+         newer switchboard again, or, to go back to this one, restore the backup taken \
+         before the upgrade (`switchboard restore DIR`)",
+        env!("CARGO_PKG_VERSION")
+    )]
+    NewerFormat {
+        path: PathBuf,
+        found: u32,
+        known: u32,
+    },
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -440,10 +454,13 @@ impl Store {
         let Some(stored) = self.exchange.get(&k)? else {
             return Ok(None);
         };
-        let body = self.sealer.open(&stored).map_err(|reason| StoreError::Corrupt {
-            key: String::from_utf8_lossy(&k).into_owned(),
-            reason,
-        })?;
+        let body = self
+            .sealer
+            .open(&stored)
+            .map_err(|reason| StoreError::Corrupt {
+                key: String::from_utf8_lossy(&k).into_owned(),
+                reason,
+            })?;
         Ok(Some(body.into_owned()))
     }
 

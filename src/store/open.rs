@@ -7,8 +7,8 @@
 
 use super::db::{guarded, is_damage, open_db, sled_detail};
 use super::{
-    AuditEntry, Gate, Result, SEQ_FLOOR_KEY, Sealer, Store, StoreError, check, history, journal,
-    mark,
+    AuditEntry, Gate, Result, SEQ_FLOOR_KEY, Sealer, Store, StoreError, check, format, history,
+    journal, mark,
 };
 use chrono::Utc;
 use std::path::Path;
@@ -64,12 +64,20 @@ impl Store {
         let exchange = db.open_tree("exchange")?;
         let journal_tree = db.open_tree("journal")?;
         let meta = db.open_tree("meta")?;
+        // Before anything is written: a newer format is not ours to touch.
+        format::refuse_newer(&meta, &data_dir.join("db"), format::CURRENT)?;
         if mode != OpenMode::Maintenance {
             // Backups copy sealed bytes as they are: only an engine needs the key.
             super::seal::check_open(&meta, &data_dir.join("db"), &sealer)?;
         }
         if journal::replay(&journal_tree, &exchange)? > 0 {
             db.flush()?;
+        }
+        if mode != OpenMode::Maintenance {
+            // After the replay: journaled write sets are in the format they were
+            // written in. Maintenance (a backup) keeps the store as it found it.
+            let at = format::Migrating { db: &db, data_dir };
+            format::upgrade(&at, format::MIGRATIONS)?;
         }
         history::upgrade_index(&db, &exchange)?;
         // The mark says how many requests the store holds; this says that the ones

@@ -228,10 +228,12 @@ impl Sealer {
         key: &[u8],
         stored: &[u8],
     ) -> super::Result<T> {
-        let plain = self.open(stored).map_err(|reason| super::StoreError::Corrupt {
-            key: String::from_utf8_lossy(key).into_owned(),
-            reason,
-        })?;
+        let plain = self
+            .open(stored)
+            .map_err(|reason| super::StoreError::Corrupt {
+                key: String::from_utf8_lossy(key).into_owned(),
+                reason,
+            })?;
         super::codec::parse(key, &plain)
     }
 }
