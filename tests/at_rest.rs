@@ -211,6 +211,17 @@ async fn with_a_key_bodies_are_sealed_on_disk_and_need_the_key_to_start() {
         !on_disk(&data, "Zephyrina"),
         "the body is in the files in clear"
     );
+    // The offline commands read sealed bodies with the configuration's key: check
+    // finds them readable, and restore verifies a sealed backup.
+    let report = cli_json(dir.path(), &["check"]);
+    assert_eq!(report["healthy"], true, "{report}");
+    let copy = dir.path().join("backup");
+    cli_json(dir.path(), &["backup", &copy.to_string_lossy()]);
+    assert!(
+        !on_disk(&copy, "Zephyrina"),
+        "the backup holds bodies in clear"
+    );
+    cli_json(dir.path(), &["restore", &copy.to_string_lossy()]);
 
     let run = serve(dir.path(), 2);
     assert!(
@@ -226,6 +237,8 @@ async fn with_a_key_bodies_are_sealed_on_disk_and_need_the_key_to_start() {
         stderr.contains("encrypted") && stderr.contains("encryption_key_file"),
         "{stderr}"
     );
+    // Sessions are not bodies: listing them needs no key.
+    cli_json(dir.path(), &["tokens", "list"]);
 
     // Rotation: a new primary key, the old one kept for reading.
     key_file(dir.path(), "new.key", 0x77);
@@ -304,4 +317,62 @@ async fn a_store_written_before_the_key_stays_readable() {
     );
     run.stop().await;
     assert!(!on_disk(&data, "Afterkey"));
+}
+
+/// Two stores open in one process, each with its own key (as several engines in one
+/// process will be): each seals with its own key only, and reads back its own.
+#[test]
+fn two_stores_in_one_process_keep_their_own_keys() {
+    use switchboard::store::seal::Keyring;
+    use switchboard::store::{OpenMode, Sealer, Store, StoredRequest};
+    let dirs = [
+        tempfile::tempdir().expect("a"),
+        tempfile::tempdir().expect("b"),
+    ];
+    let keys = [[1u8; 32], [2u8; 32]];
+    let stores: Vec<Store> = dirs
+        .iter()
+        .zip(&keys)
+        .map(|(dir, key)| {
+            let sealer = Sealer::new(Some(Keyring::from_keys(key, &[])));
+            Store::open_sealed(dir.path(), OpenMode::Serve, sealer).expect("open")
+        })
+        .collect();
+    let requests: Vec<StoredRequest> = ["Ada", "Grace"]
+        .iter()
+        .map(|name| StoredRequest {
+            id: uuid::Uuid::now_v7(),
+            received_at: chrono::Utc::now(),
+            environment: switchboard::model::Environment::Development,
+            source_id: uuid::Uuid::now_v7(),
+            exchange: switchboard::model::Exchange::Notification,
+            payload: json!({"Patient": {"Demographics": {"FirstName": name}}}),
+        })
+        .collect();
+    for (store, request) in stores.iter().zip(&requests) {
+        store.insert_accepted(request, &[], None).expect("insert");
+    }
+    for (i, (store, request)) in stores.iter().zip(&requests).enumerate() {
+        let read = store.request(request.id).expect("read").expect("stored");
+        assert_eq!(read.payload, request.payload);
+        let mut key = vec![b'r'];
+        key.extend_from_slice(request.id.as_bytes());
+        let stored = store
+            .db()
+            .open_tree("exchange")
+            .expect("tree")
+            .get(&key)
+            .expect("get")
+            .expect("stored");
+        let own = Keyring::from_keys(&keys[i], &[]);
+        let other = Keyring::from_keys(&keys[1 - i], &[]);
+        assert!(
+            own.open(&stored).is_ok(),
+            "store {i} sealed with another key"
+        );
+        assert!(
+            other.open(&stored).is_err(),
+            "store {i} opens with the other key"
+        );
+    }
 }
