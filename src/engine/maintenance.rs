@@ -89,7 +89,7 @@ pub fn reencrypt(
         super::at_rest(data_dir, settings).map_err(|e| MaintenanceError::Other(e.to_string()))?;
     let store =
         crate::store::Store::open_sealed(data_dir, crate::store::OpenMode::Maintenance, sealer)?;
-    Ok(store.reencrypt()?)
+    Ok(store.reencrypt(data_dir)?)
 }
 
 /// `switchboard restore DIR`: only while no engine runs on `data_dir`. The backup is

@@ -15,6 +15,8 @@
 //! Whether a store holds sealed records is kept in the `meta` tree, so that an open
 //! without the key fails clearly ([`check_open`]).
 
+pub mod files;
+
 use aes_gcm::aead::{Aead, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};
 use sha2::{Digest, Sha256};
