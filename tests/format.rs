@@ -38,8 +38,21 @@ async fn made_store(dir: &Path) {
     assert!(exit.success(), "{exit:?}");
 }
 
+/// The store's sled, once the last holder has let go of it (a dropped store's flusher
+/// closes its handle just after).
+fn sled_of(data: &Path) -> sled::Db {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        match sled::open(data.join("db")) {
+            Ok(db) => return db,
+            Err(e) if std::time::Instant::now() > deadline => panic!("sled: {e:?}"),
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
+        }
+    }
+}
+
 fn set_version(data: &Path, version: Option<u32>) {
-    let db = sled::open(data.join("db")).expect("sled");
+    let db = sled_of(data);
     let meta = db.open_tree("meta").expect("meta");
     match version {
         Some(v) => meta.insert(b"format-version", &v.to_be_bytes()),
@@ -50,7 +63,7 @@ fn set_version(data: &Path, version: Option<u32>) {
 }
 
 fn version(data: &Path) -> Option<u32> {
-    let db = sled::open(data.join("db")).expect("sled");
+    let db = sled_of(data);
     format::stored(&db.open_tree("meta").expect("meta")).expect("read")
 }
 

@@ -187,6 +187,14 @@ pub fn check(data_dir: &Path, sealer: &Sealer) -> Result<CheckReport> {
         }
     };
     let held = scan(&db, &db_path, sealer, &mut report);
+    if let Some(found) = report.format_version.filter(|v| *v > report.format_known) {
+        let newer = StoreError::NewerFormat {
+            path: db_path.clone(),
+            found,
+            known: report.format_known,
+        };
+        report.problem(Some("meta format-version".into()), newer.to_string());
+    }
     check_mark(&mut report, data_dir, held);
     report.healthy = report.problems.is_empty() && report.problems_not_listed == 0;
     Ok(report)
@@ -358,14 +366,6 @@ fn scan(db: &sled::Db, db_path: &Path, sealer: &Sealer, report: &mut CheckReport
         }
         Ok(())
     });
-    if let Some(found) = report.format_version.filter(|v| *v > report.format_known) {
-        let newer = StoreError::NewerFormat {
-            path: db_path.to_path_buf(),
-            found,
-            known: report.format_known,
-        };
-        report.problem(Some("meta format-version".into()), newer.to_string());
-    }
     held
 }
 

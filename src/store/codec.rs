@@ -1,15 +1,8 @@
 //! How records are written in sled: JSON values under keys of a one-byte kind and
-//! their IDs. Records that hold payloads may be sealed on top ([`super::seal::Sealer`]).
+//! their IDs. Records that hold payloads may be sealed on top (`seal`).
 
 use super::{Result, StoreError};
 use serde::Serialize;
-
-/// A plain record (logs, sessions, audit, index and state records). A sealed value
-/// here is refused as encrypted: bodies are read through the store's
-/// [`super::seal::Sealer`].
-pub(crate) fn decode<T: serde::de::DeserializeOwned>(key: &[u8], stored: &[u8]) -> Result<T> {
-    super::seal::Sealer::default().decode(key, stored)
-}
 
 /// The JSON of a record, already opened if it was sealed.
 pub(crate) fn parse<T: serde::de::DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T> {

@@ -41,8 +41,9 @@
 //! no caller has to remember to; [`Store::as_applied`] reads without waiting.
 //!
 //! At rest: [`perms`] keeps the data directory private to the engine's user, and
-//! [`seal`] encrypts the records that hold payloads when a key is configured;
-//! [`reseal`] seals them again with the primary key after a rotation.
+//! [`seal`] encrypts the records that hold payloads and the uploaded files when a key
+//! is configured (each opened store carries its own keys, [`Sealer`]); [`reseal`]
+//! seals them again with the primary key after a rotation.
 
 pub mod applied;
 pub mod audit;
@@ -77,7 +78,8 @@ pub use open::{MarkState, OpenMode};
 pub use queue::{QueueId, QueueItem};
 pub use seal::Sealer;
 
-pub(crate) use codec::{decode, encode, key};
+pub(crate) use codec::{encode, key};
+pub(crate) use seal::decode;
 
 use crate::model::{Attempt, Environment, Exchange, LogRecord};
 use chrono::{DateTime, Utc};

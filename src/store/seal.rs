@@ -240,6 +240,15 @@ impl Sealer {
     }
 }
 
+/// A plain record (logs, sessions, audit, index and state records). A sealed value
+/// here is refused as encrypted: bodies are read through the store's [`Sealer`].
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(
+    key: &[u8],
+    stored: &[u8],
+) -> super::Result<T> {
+    Sealer::default().decode(key, stored)
+}
+
 pub(crate) fn is_sealed(bytes: &[u8]) -> bool {
     bytes.starts_with(MAGIC)
 }
