@@ -29,17 +29,17 @@ pub fn routes() -> Router<AppState> {
 /// Poll requests are small; a fixed bound keeps junk out.
 const POLL_BODY_LIMIT: usize = 256 * 1024;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct PollBody {
+pub(super) struct PollBody {
     destination: String,
     max: Option<usize>,
     lease_seconds: Option<u64>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct AckBody {
+pub(super) struct AckBody {
     destination: String,
     log_ids: Vec<String>,
 }
@@ -98,14 +98,14 @@ async fn poll_ack(State(engine): State<AppState>, headers: HeaderMap, body: Body
     reply(result)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct AuthenticateBody {
     pub(crate) api_key: String,
     pub(crate) secret: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct RefreshBody {
     pub(crate) api_key: String,
