@@ -1,7 +1,7 @@
 //! `POST /admin/v1/retention/run` (admin role only): sweeps history past each
 //! environment's retention now (see `engine::retention`); the answer is what went.
 
-use super::admin_only;
+use super::{actor, admin_only};
 use crate::api::{AppState, reply};
 
 use axum::Router;
@@ -16,8 +16,8 @@ pub fn routes() -> Router<AppState> {
 
 async fn run(State(engine): State<AppState>, headers: HeaderMap) -> Response {
     let result = async {
-        admin_only(&engine, &headers, "delete history")?;
-        engine.sweep_retention().await
+        let token = admin_only(&engine, &headers, "delete history")?;
+        engine.sweep_retention(&actor(&token), true).await
     }
     .await;
     reply(result)
