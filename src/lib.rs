@@ -40,7 +40,9 @@
 //! - [`api`]: axum routers for the platform API (`/auth`, the JWT flow's
 //!   `/v2/auth/token`, `/endpoint`, `/query`, `/upload`, `/poll`), the FHIR R4 API
 //!   (`/fhir/R4/`, `api::fhir`, over `engine::fhir`), the Platform API (`/platform/v0|v1`, `api::platform_api`) and the admin API (`/admin/v1`), and the server that accepts connections
-//!   for them (`api::server`: header, body and idle timeouts, a connection cap).
+//!   for them (`api::server`: header, body and idle timeouts, a connection cap), and
+//!   `/openapi.json`, the OpenAPI 3.1 document of them all, built from the code
+//!   (`api::openapi`).
 //! - [`bench`]: `switchboard bench`, the performance harness: the engine in a child
 //!   process against stubs and baselines measured in the same run (see BENCHMARKS.md).
 

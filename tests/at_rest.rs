@@ -211,6 +211,17 @@ async fn with_a_key_bodies_are_sealed_on_disk_and_need_the_key_to_start() {
         !on_disk(&data, "Zephyrina"),
         "the body is in the files in clear"
     );
+    // The offline commands read sealed bodies with the configuration's key: check
+    // finds them readable, and restore verifies a sealed backup.
+    let report = cli_json(dir.path(), &["check"]);
+    assert_eq!(report["healthy"], true, "{report}");
+    let copy = dir.path().join("backup");
+    cli_json(dir.path(), &["backup", &copy.to_string_lossy()]);
+    assert!(
+        !on_disk(&copy, "Zephyrina"),
+        "the backup holds bodies in clear"
+    );
+    cli_json(dir.path(), &["restore", &copy.to_string_lossy()]);
 
     let run = serve(dir.path(), 2);
     assert!(
@@ -226,6 +237,8 @@ async fn with_a_key_bodies_are_sealed_on_disk_and_need_the_key_to_start() {
         stderr.contains("encrypted") && stderr.contains("encryption_key_file"),
         "{stderr}"
     );
+    // Sessions are not bodies: listing them needs no key.
+    cli_json(dir.path(), &["tokens", "list"]);
 
     // Rotation: a new primary key, the old one kept for reading.
     key_file(dir.path(), "new.key", 0x77);
@@ -304,4 +317,193 @@ async fn a_store_written_before_the_key_stays_readable() {
     );
     run.stop().await;
     assert!(!on_disk(&data, "Afterkey"));
+}
+
+/// Two stores open in one process, each with its own key (as several engines in one
+/// process will be): each seals with its own key only, and reads back its own.
+#[test]
+fn two_stores_in_one_process_keep_their_own_keys() {
+    use switchboard::store::seal::Keyring;
+    use switchboard::store::{OpenMode, Sealer, Store, StoredRequest};
+    let dirs = [
+        tempfile::tempdir().expect("a"),
+        tempfile::tempdir().expect("b"),
+    ];
+    let keys = [[1u8; 32], [2u8; 32]];
+    let stores: Vec<Store> = dirs
+        .iter()
+        .zip(&keys)
+        .map(|(dir, key)| {
+            let sealer = Sealer::new(Some(Keyring::from_keys(key, &[])));
+            Store::open_sealed(dir.path(), OpenMode::Serve, sealer).expect("open")
+        })
+        .collect();
+    let requests: Vec<StoredRequest> = ["Ada", "Grace"]
+        .iter()
+        .map(|name| StoredRequest {
+            id: uuid::Uuid::now_v7(),
+            received_at: chrono::Utc::now(),
+            environment: switchboard::model::Environment::Development,
+            source_id: uuid::Uuid::now_v7(),
+            exchange: switchboard::model::Exchange::Notification,
+            payload: json!({"Patient": {"Demographics": {"FirstName": name}}}),
+        })
+        .collect();
+    for (store, request) in stores.iter().zip(&requests) {
+        store.insert_accepted(request, &[], None).expect("insert");
+    }
+    for (i, (store, request)) in stores.iter().zip(&requests).enumerate() {
+        let read = store.request(request.id).expect("read").expect("stored");
+        assert_eq!(read.payload, request.payload);
+        let mut key = vec![b'r'];
+        key.extend_from_slice(request.id.as_bytes());
+        let stored = store
+            .db()
+            .open_tree("exchange")
+            .expect("tree")
+            .get(&key)
+            .expect("get")
+            .expect("stored");
+        let own = Keyring::from_keys(&keys[i], &[]);
+        let other = Keyring::from_keys(&keys[1 - i], &[]);
+        assert!(
+            own.open(&stored).is_ok(),
+            "store {i} sealed with another key"
+        );
+        assert!(
+            other.open(&stored).is_err(),
+            "store {i} opens with the other key"
+        );
+    }
+}
+
+/// `POST /upload` of `bytes` as Lab: the URI.
+async fn upload(base: &str, key: &Value, bytes: &[u8]) -> String {
+    let boundary = "----at-rest-boundary";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.bin\"\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let reply: Value = common::client()
+        .post(format!("{base}/upload"))
+        .bearer_auth(access_token(base, key).await)
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .expect("upload")
+        .json()
+        .await
+        .expect("reply");
+    reply["URI"].as_str().expect("URI").to_string()
+}
+
+/// `GET` an upload's URI as Lab: its bytes (checked against its Content-Length).
+async fn download(base: &str, key: &Value, uri: &str) -> Vec<u8> {
+    let path = &uri[uri.find("/upload/").expect("URI")..];
+    let response = common::client()
+        .get(format!("{base}{path}"))
+        .bearer_auth(access_token(base, key).await)
+        .send()
+        .await
+        .expect("download");
+    assert_eq!(response.status(), 200);
+    let length: usize = response.headers()["content-length"]
+        .to_str()
+        .expect("length")
+        .parse()
+        .expect("number");
+    let bytes = response.bytes().await.expect("bytes").to_vec();
+    assert_eq!(length, bytes.len());
+    bytes
+}
+
+/// Whether the file of `bytes` (named by their hash) holds a stretch of them in clear.
+fn upload_in_clear(data: &Path, bytes: &[u8]) -> bool {
+    use sha2::Digest;
+    let name: String = sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let stored = std::fs::read(data.join("uploads/development").join(name)).expect("stored");
+    stored.windows(64).any(|w| w == &bytes[1000..1064])
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn uploaded_files_are_sealed_served_in_clear_and_resealed_after_rotation() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    config(dir.path(), "");
+    let key = cli_json(dir.path(), &["keys", "create", "--source", "Lab"]);
+    let data = dir.path().join("data");
+    // Bytes that are not text, across the engine's 1 MiB write pieces.
+    let sample = |len: usize, seed: u8| -> Vec<u8> {
+        (0..len)
+            .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed) ^ (i >> 9) as u8)
+            .collect()
+    };
+    let (before, secret) = (sample(200_000, 1), sample(2_500_000, 2));
+
+    let run = serve(dir.path(), 1);
+    let before_uri = upload(&run.base, &key, &before).await;
+    run.stop().await;
+    assert!(upload_in_clear(&data, &before), "plain before any key");
+
+    key_file(dir.path(), "store.key", 0x21);
+    config(dir.path(), "encryption_key_file = \"store.key\"");
+    let run = serve(dir.path(), 2);
+    let secret_uri = upload(&run.base, &key, &secret).await;
+    assert!(
+        !upload_in_clear(&data, &secret),
+        "the upload is on disk in clear"
+    );
+    assert!(download(&run.base, &key, &secret_uri).await == secret);
+    assert!(download(&run.base, &key, &before_uri).await == before);
+    run.stop().await;
+    let sealed_once = std::fs::read(
+        files_of(&data.join("uploads/development"))
+            .into_iter()
+            .find(|p| std::fs::read(p).is_ok_and(|b| b.starts_with(b"\0SBF")))
+            .expect("a sealed file"),
+    )
+    .expect("read");
+
+    // Rotation: reencrypt seals both files with the new key; the old one can go.
+    key_file(dir.path(), "new.key", 0x43);
+    config(
+        dir.path(),
+        "encryption_key_file = \"new.key\"\nencryption_old_key_files = [\"store.key\"]",
+    );
+    let report = cli_json(dir.path(), &["reencrypt"]);
+    assert_eq!(report["filesResealed"], 2, "{report}");
+    assert!(
+        !upload_in_clear(&data, &before),
+        "reencrypt seals the plain one too"
+    );
+    assert!(!upload_in_clear(&data, &secret));
+    let again = cli_json(dir.path(), &["reencrypt"]);
+    assert_eq!(again["filesResealed"], 0, "{again}");
+    assert_eq!(again["filesCurrent"], 2, "{again}");
+    assert!(
+        files_of(&data.join("uploads/development"))
+            .iter()
+            .all(|p| std::fs::read(p).expect("read") != sealed_once),
+        "the sealed file was not sealed again"
+    );
+    config(dir.path(), "encryption_key_file = \"new.key\"");
+    let run = serve(dir.path(), 3);
+    assert!(download(&run.base, &key, &secret_uri).await == secret);
+    assert!(download(&run.base, &key, &before_uri).await == before);
+    run.stop().await;
+}
+
+fn files_of(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .expect("read_dir")
+        .map(|e| e.expect("entry").path())
+        .collect()
 }

@@ -449,7 +449,7 @@ async fn a_restored_backup_goes_on_above_every_number_handed_out() {
     te.store()
         .backup(&te.data_dir, &backup, true)
         .expect("backup");
-    switchboard::store::backup::restore(&restored, &backup).expect("restore");
+    switchboard::store::backup::restore(&restored, &backup, &Default::default()).expect("restore");
     let store = switchboard::store::Store::open(&restored).expect("open the restored store");
     let next = store.durable_number().expect("a number");
     assert!(next > last.1, "{next} after {last:?}");

@@ -96,12 +96,26 @@ async fn delivered(te: &TestEngine, destination: Uuid) {
     .await;
 }
 
-/// The moment between two batches of logs: the sweep's cutoff is put there.
+/// The moment between two batches of logs, where the sweep's cutoff is put: the
+/// millisecond after every ID made so far. Log IDs are UUIDv7 (by the millisecond,
+/// and monotonic within this process, which the engine shares), so once the generator
+/// has reached that millisecond every later log is at or after it. That is one
+/// millisecond's wait, polled, not a fixed pause.
 async fn gap() -> DateTime<Utc> {
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let middle = Utc::now();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    middle
+    let millis = |id: Uuid| {
+        let (secs, nanos) = id.get_timestamp().expect("a v7 ID").to_unix();
+        secs as i64 * 1000 + i64::from(nanos / 1_000_000)
+    };
+    let cutoff = millis(Uuid::now_v7()) + 1;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while millis(Uuid::now_v7()) < cutoff {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the clock did not move"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    DateTime::from_timestamp_millis(cutoff).expect("a time")
 }
 
 async fn sweep_now(te: &TestEngine, admin: &str) -> Value {

@@ -502,7 +502,7 @@ async fn a_backup_carries_the_uploads_and_checks_healthy() {
         bytes
     );
     // The upload's index entry is a known kind of record, tied to its log.
-    let report = switchboard::store::check::check(&backup_dir).expect("check");
+    let report = switchboard::store::check::check(&backup_dir, &Default::default()).expect("check");
     assert!(report.healthy, "{}", report.text());
 }
 

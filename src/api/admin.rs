@@ -222,9 +222,11 @@ async fn source_token(
     reply(result)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct BackupBody {
+pub(super) struct BackupBody {
+    /// An absolute path on the engine's machine, new or empty.
+    #[schema(value_type = String)]
     dir: std::path::PathBuf,
 }
 

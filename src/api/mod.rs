@@ -6,10 +6,13 @@
 //! (`/platform/v0|v1/organizations/{org}/…`) in its own `{meta, payload}` shape.
 //! [`peer`] is the client's address, which the login limits count by.
 //! [`ops`] is `/metrics`, `/healthz` and `/readyz`, and the layer that counts answers.
+//! [`openapi`] is `/openapi.json`: the OpenAPI 3.1 document of all of these, built
+//! from the code (answered without a token).
 
 pub mod admin;
 pub mod fhir;
 pub mod oauth;
+pub mod openapi;
 pub mod ops;
 pub mod peer;
 pub mod platform;
@@ -37,6 +40,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .merge(fhir::routes())
         .merge(platform_api::routes())
         .merge(ops::routes())
+        .merge(openapi::routes())
         .nest("/admin/v1", admin::routes())
         .nest_service(
             crate::sandbox::PATH,

@@ -29,17 +29,17 @@ pub fn routes() -> Router<AppState> {
 /// Poll requests are small; a fixed bound keeps junk out.
 const POLL_BODY_LIMIT: usize = 256 * 1024;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct PollBody {
+pub(super) struct PollBody {
     destination: String,
     max: Option<usize>,
     lease_seconds: Option<u64>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct AckBody {
+pub(super) struct AckBody {
     destination: String,
     log_ids: Vec<String>,
 }
@@ -98,16 +98,16 @@ async fn poll_ack(State(engine): State<AppState>, headers: HeaderMap, body: Body
     reply(result)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct AuthenticateBody {
+pub(super) struct AuthenticateBody {
     api_key: String,
     secret: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct RefreshBody {
+pub(super) struct RefreshBody {
     api_key: String,
     refresh_token: String,
 }

@@ -6,6 +6,7 @@ use super::{AppState, bearer, caused_by, error_response};
 use crate::engine::Engine;
 use crate::engine::upload::{FileInfo, too_large};
 use crate::model::ApiError;
+use crate::store::seal::files::FileReader;
 use crate::store::uploads::Spool;
 use axum::Router;
 use axum::body::Body;
@@ -13,7 +14,6 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use std::io::Read;
 
 /// Room in the body for the multipart framing and small fields besides the file.
 const FRAMING_SLACK: u64 = 1024 * 1024;
@@ -179,10 +179,10 @@ async fn download(
         let source = engine.source_for_token(token)?.clone();
         let upload = engine.uploaded(&source, &id)?;
         let path = upload.path.clone();
+        let sealer = upload.sealer.clone();
         let opened = tokio::task::spawn_blocking(move || {
             let file = std::fs::File::open(&path)?;
-            let len = file.metadata()?.len();
-            Ok::<_, std::io::Error>((file, len))
+            FileReader::new(file, sealer.keyring())
         })
         .await
         .map_err(|e| ApiError::internal(format!("The file could not be read ({e}).")))?
@@ -190,7 +190,7 @@ async fn download(
             tracing::error!(error = %e, path = %upload.path.display(), "cannot open an upload");
             ApiError::internal("The upload's file could not be read. Retry shortly.")
         })?;
-        Ok::<_, ApiError>((upload.content_type, opened))
+        Ok::<_, ApiError>((upload.content_type, (opened, upload.size)))
     }
     .await;
     let (content_type, (file, len)) = match result {
@@ -211,16 +211,14 @@ async fn download(
     response
 }
 
-/// The file's bytes, read in pieces on blocking threads.
+/// The file's plain bytes (opened when sealed), read in pieces on blocking threads.
 fn file_stream(
-    file: std::fs::File,
+    file: FileReader,
 ) -> impl futures_util::Stream<Item = std::io::Result<Vec<u8>>> + Send + 'static {
     futures_util::stream::unfold(Some(file), |state| async move {
         let mut file = state?;
         let read = tokio::task::spawn_blocking(move || {
-            let mut buffer = vec![0u8; READ_CHUNK];
-            let n = file.read(&mut buffer)?;
-            buffer.truncate(n);
+            let buffer = file.next_piece(READ_CHUNK)?;
             Ok::<_, std::io::Error>((file, buffer))
         })
         .await

@@ -7,7 +7,9 @@ use std::path::Path;
 use switchboard::engine::maintenance;
 
 pub fn check(json: bool, at: &Locations) -> Result<()> {
-    let report = maintenance::check(&at.data_dir())?;
+    // The configuration's keys, so that sealed bodies are checked, not unreadable.
+    let config = at.load()?;
+    let report = maintenance::check(&at.data_dir(), &config.settings)?;
     super::print(json, &report, |r| r.text())?;
     if !report.healthy {
         bail!("the data directory has problems (listed above)");
@@ -27,7 +29,8 @@ pub fn reencrypt(json: bool, at: &Locations) -> Result<()> {
 }
 
 pub fn restore(dir: &Path, json: bool, at: &Locations) -> Result<()> {
-    let report = maintenance::restore(&at.data_dir(), dir)?;
+    let config = at.load()?;
+    let report = maintenance::restore(&at.data_dir(), dir, &config.settings)?;
     super::print(json, &report, |r| r.text())
 }
 

@@ -22,7 +22,7 @@ pub const COMPOSER_SESSION_PREFIX: &str = "composer:";
 pub use crate::model::view::ComposerToken;
 
 /// The platform's answer to `/auth/authenticate` and `/auth/refreshToken`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenGrant {
     pub access_token: String,

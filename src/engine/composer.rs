@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 impl Engine {
     fn composer_history(&self) -> Result<ComposerHistory, ApiError> {
-        ComposerHistory::open(self.store.db()).map_err(read_failure)
+        ComposerHistory::open(&self.store).map_err(read_failure)
     }
 
     /// Records what a console's composer sent. Viewers send nothing, so record nothing.

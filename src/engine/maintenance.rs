@@ -32,8 +32,9 @@ pub enum MaintenanceError {
     Other(String),
 }
 
-/// `switchboard check`: verifies `data_dir` offline.
-pub fn check(data_dir: &Path) -> Result<CheckReport, MaintenanceError> {
+/// `switchboard check`: verifies `data_dir` offline, with the keys of `settings` (so
+/// that sealed bodies are read, not reported unreadable).
+pub fn check(data_dir: &Path, settings: &super::Settings) -> Result<CheckReport, MaintenanceError> {
     if let Some(run) = runfile::running(data_dir) {
         return Err(MaintenanceError::Running {
             pid: run.pid,
@@ -43,7 +44,8 @@ pub fn check(data_dir: &Path) -> Result<CheckReport, MaintenanceError> {
                    (`switchboard check --data-dir DIR`), or stop the engine first",
         });
     }
-    Ok(check::check(data_dir)?)
+    let sealer = super::keys(settings).map_err(|e| MaintenanceError::Other(e.to_string()))?;
+    Ok(check::check(data_dir, &sealer)?)
 }
 
 /// `switchboard backup DIR`: through the running engine when there is one, else from
@@ -83,13 +85,20 @@ pub fn reencrypt(
             what: "reencrypt rewrites the store offline; stop the engine first",
         });
     }
-    super::at_rest(data_dir, settings).map_err(|e| MaintenanceError::Other(e.to_string()))?;
-    let store = crate::store::Store::open_with(data_dir, crate::store::OpenMode::Maintenance)?;
-    Ok(store.reencrypt()?)
+    let sealer =
+        super::at_rest(data_dir, settings).map_err(|e| MaintenanceError::Other(e.to_string()))?;
+    let store =
+        crate::store::Store::open_sealed(data_dir, crate::store::OpenMode::Maintenance, sealer)?;
+    Ok(store.reencrypt(data_dir)?)
 }
 
-/// `switchboard restore DIR`: only while no engine runs on `data_dir`.
-pub fn restore(data_dir: &Path, dir: &Path) -> Result<RestoreReport, MaintenanceError> {
+/// `switchboard restore DIR`: only while no engine runs on `data_dir`. The backup is
+/// verified with the keys of `settings`.
+pub fn restore(
+    data_dir: &Path,
+    dir: &Path,
+    settings: &super::Settings,
+) -> Result<RestoreReport, MaintenanceError> {
     if let Some(run) = runfile::running(data_dir) {
         return Err(MaintenanceError::Running {
             pid: run.pid,
@@ -97,7 +106,8 @@ pub fn restore(data_dir: &Path, dir: &Path) -> Result<RestoreReport, Maintenance
             what: "restore replaces its store. Stop the engine, then run restore again",
         });
     }
-    Ok(backup::restore(data_dir, dir)?)
+    let sealer = super::keys(settings).map_err(|e| MaintenanceError::Other(e.to_string()))?;
+    Ok(backup::restore(data_dir, dir, &sealer)?)
 }
 
 impl Engine {

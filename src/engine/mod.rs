@@ -51,7 +51,7 @@ pub use config::{Config, Destination, Registry, Settings, Source};
 
 use crate::model::{ApiError, LogRecord};
 use crate::store::credentials::Credentials;
-use crate::store::{GroupCommit, Store, StoreError};
+use crate::store::{GroupCommit, Sealer, Store, StoreError};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -170,8 +170,8 @@ impl Engine {
             .clone()
             .map(tls::Certs::open)
             .transpose()?;
-        at_rest(data_dir, &config.settings)?;
-        let store = Store::open_with(data_dir, mode)?;
+        let sealer = at_rest(data_dir, &config.settings)?;
+        let store = Store::open_sealed(data_dir, mode, sealer)?;
         // Uploads cut short by a crash left only temporary files.
         crate::store::uploads::clean_temp(data_dir);
         let commit = GroupCommit::for_store(&store);
@@ -379,13 +379,20 @@ impl Engine {
 }
 
 /// Data at rest before the store opens: the data directory made private (see
-/// `store::perms`) and the keyring of `encryption_key_file` installed (`store::seal`);
-/// without that setting, no keyring, so a store with sealed records refuses to open.
-pub(crate) fn at_rest(data_dir: &Path, settings: &Settings) -> Result<(), EngineError> {
+/// `store::perms`) and the keys of `encryption_key_file` read ([`keys`]), for the
+/// store to be opened with.
+pub(crate) fn at_rest(data_dir: &Path, settings: &Settings) -> Result<Sealer, EngineError> {
     crate::store::perms::secure(data_dir).map_err(|source| EngineError::DataDir {
         path: data_dir.to_path_buf(),
         source,
     })?;
+    Ok(keys(settings)?)
+}
+
+/// The keys of `encryption_key_file` and `encryption_old_key_files` (`store::seal`),
+/// for every command that opens a store and reads its bodies; without that setting,
+/// none, so a store with sealed records refuses to open.
+pub fn keys(settings: &Settings) -> Result<Sealer, crate::store::seal::SealError> {
     let keyring = match &settings.encryption_key_file {
         Some(primary) => Some(crate::store::seal::Keyring::load(
             primary,
@@ -393,8 +400,7 @@ pub(crate) fn at_rest(data_dir: &Path, settings: &Settings) -> Result<(), Engine
         )?),
         None => None,
     };
-    crate::store::seal::install(keyring);
-    Ok(())
+    Ok(Sealer::new(keyring))
 }
 
 /// A read of the store failed: nothing was changed by the request.

@@ -246,8 +246,10 @@ impl Engine {
                 {
                     Some(original) => Store::release_writes(&original, false, &log, &updated).0,
                     None => match now.find_queued(destination, log_id).map_err(read_failure)? {
-                        Some(item) => Store::delivery_writes(&item, &log, &updated, None, true),
-                        None => Store::update_writes(&log, &updated, None, None),
+                        Some(item) => {
+                            Store::delivery_writes(now.sealer(), &item, &log, &updated, None, true)
+                        }
+                        None => Store::update_writes(now.sealer(), &log, &updated, None, None),
                     },
                 };
                 Ok((writes, updated))

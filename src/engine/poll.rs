@@ -169,8 +169,14 @@ impl Engine {
                     updated.status = LogStatus::Succeeded;
                     updated.attempts = number;
                     updated.updated_at = at;
-                    let change =
-                        Store::delivery_writes(&item, &log, &updated, Some(&attempt), true);
+                    let change = Store::delivery_writes(
+                        now.sealer(),
+                        &item,
+                        &log,
+                        &updated,
+                        Some(&attempt),
+                        true,
+                    );
                     writes.ops.extend(change.ops);
                     settled.push(updated);
                 }

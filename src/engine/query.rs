@@ -247,6 +247,7 @@ impl Engine {
             LogStatus::Failed
         };
         let writes = crate::store::Store::update_writes(
+            self.store.sealer(),
             pending,
             &done,
             Some(&judged.attempt),

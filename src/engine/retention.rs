@@ -61,27 +61,42 @@ impl Policy {
     }
 }
 
-/// The sweep's time: the system clock, plus an offset that only tests move.
-#[derive(Debug, Default)]
+/// The sweep's time: the system clock, unless a test has stopped it at an instant
+/// ([`Clock::set`]), so that expiry is tested without waiting and without the clock
+/// running on between two sweeps of one test.
+#[derive(Debug)]
 pub struct Clock {
-    offset_ms: AtomicI64,
+    /// Milliseconds since the epoch; [`RUNNING`] while the clock follows the system's.
+    stopped_ms: AtomicI64,
+}
+
+const RUNNING: i64 = i64::MIN;
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock {
+            stopped_ms: AtomicI64::new(RUNNING),
+        }
+    }
 }
 
 impl Clock {
     pub fn now(&self) -> DateTime<Utc> {
-        Utc::now() + chrono::Duration::milliseconds(self.offset_ms.load(Ordering::Relaxed))
+        match self.stopped_ms.load(Ordering::Relaxed) {
+            RUNNING => Utc::now(),
+            ms => DateTime::from_timestamp_millis(ms).unwrap_or_else(Utc::now),
+        }
     }
 
-    /// Moves this clock so that it reads `at` now (and runs on from there).
+    /// Stops this clock at `at` (tests: "seven days after the cutoff").
     pub fn set(&self, at: DateTime<Utc>) {
-        let offset = (at - Utc::now()).num_milliseconds();
-        self.offset_ms.store(offset, Ordering::Relaxed);
+        self.stopped_ms
+            .store(at.timestamp_millis(), Ordering::Relaxed);
     }
 
-    /// Moves this clock forward by `by` (tests: "ten days later").
+    /// Moves this clock forward by `by` from what it reads now, stopped there.
     pub fn advance(&self, by: chrono::Duration) {
-        self.offset_ms
-            .fetch_add(by.num_milliseconds(), Ordering::Relaxed);
+        self.set(self.now() + by);
     }
 }
 
@@ -313,10 +328,11 @@ pub fn run_now(data_dir: &Path, settings: &super::Settings) -> Result<SweepRepor
             ))
         });
     }
-    super::at_rest(data_dir, settings).map_err(|e| RetentionError::Other(e.to_string()))?;
+    let sealer =
+        super::at_rest(data_dir, settings).map_err(|e| RetentionError::Other(e.to_string()))?;
     let policy = &settings.retention;
     runtime.block_on(async {
-        let store = Store::open_with(data_dir, crate::store::OpenMode::Serve)?;
+        let store = Store::open_sealed(data_dir, crate::store::OpenMode::Serve, sealer)?;
         let durable = || async {
             store.journal().applied().await;
             // Nothing else writes offline, so a plain flush is safe here.

@@ -45,7 +45,10 @@ pub struct FileInfo {
 pub struct Uploaded {
     pub path: PathBuf,
     pub content_type: String,
+    /// The plain file's size (a sealed one is larger on disk).
     pub size: u64,
+    /// The keys to read it with, if it is sealed.
+    pub sealer: crate::store::Sealer,
 }
 
 /// The file store failed: nothing was acknowledged.
@@ -95,7 +98,9 @@ impl Engine {
     /// Starts receiving a file: refused at once when the store cannot take new work.
     pub async fn upload_spool(&self) -> Result<Spool, ApiError> {
         self.ensure_writable()?;
-        Spool::create(self.data_dir()).await.map_err(upload_failure)
+        Spool::create(self.data_dir(), self.store.sealer())
+            .await
+            .map_err(upload_failure)
     }
 
     /// Stores a received file for `source`, records its log, and answers with its URI
@@ -198,6 +203,7 @@ impl Engine {
             path,
             content_type: record.content_type,
             size: record.size,
+            sealer: self.store.sealer().clone(),
         })
     }
 }

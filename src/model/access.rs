@@ -8,7 +8,19 @@ use std::str::FromStr;
 /// - `phi`: viewer + Production payloads (each reveal is audited).
 /// - `operator`: viewer + operator actions (retry, pause, quarantine…), no PHI.
 /// - `admin`: everything.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Viewer,

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 /// Which side of an exchange a log describes. Async exchanges are SEND/RECEIVE,
 /// sync ones REQUEST/RESPOND. The engine records the initiating side.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum LogType {
     Send,
@@ -52,7 +52,7 @@ impl FromStr for LogType {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum LogStatus {
     Pending,
@@ -126,7 +126,7 @@ pub fn new_log_id() -> (Uuid, DateTime<Utc>) {
 }
 
 /// One log: one request as it concerns one destination.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LogRecord {
     pub id: Uuid,
@@ -177,7 +177,7 @@ pub struct LogRecord {
 /// (`Meta.Message.ID`, shared by every log of one request), `transmission` its own
 /// delivery's (`Meta.Transmission.ID`, one per log). Both below 2^53, so a JavaScript
 /// client reads them exactly.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LegacyIds {
     pub message: u64,
     pub transmission: u64,
@@ -187,7 +187,7 @@ fn is_zero(n: &u32) -> bool {
     *n == 0
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum AttemptOutcome {
     Succeeded,
@@ -195,7 +195,7 @@ pub enum AttemptOutcome {
 }
 
 /// One try at delivering a log (or forwarding a query).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Attempt {
     pub id: Uuid,

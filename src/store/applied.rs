@@ -15,7 +15,7 @@
 //!   this process admitted since, which the count then includes or is raised by.
 
 use super::queue::{QueueId, QueueItem};
-use super::{Result, StoredRequest, decode, key};
+use super::{Result, Sealer, StoredRequest, decode, key};
 use crate::model::LogRecord;
 use uuid::Uuid;
 
@@ -23,11 +23,17 @@ use uuid::Uuid;
 #[derive(Clone, Copy)]
 pub struct Applied<'a> {
     tree: &'a sled::Tree,
+    sealer: &'a Sealer,
 }
 
 impl<'a> Applied<'a> {
-    pub(crate) fn new(tree: &'a sled::Tree) -> Applied<'a> {
-        Applied { tree }
+    pub(crate) fn new(tree: &'a sled::Tree, sealer: &'a Sealer) -> Applied<'a> {
+        Applied { tree, sealer }
+    }
+
+    /// The store's keys, for write sets computed in an ordered update.
+    pub fn sealer(&self) -> &'a Sealer {
+        self.sealer
     }
 
     /// The tree itself, for an ordered update that walks a range (retention).
@@ -42,7 +48,10 @@ impl<'a> Applied<'a> {
 
     pub fn request(&self, id: Uuid) -> Result<Option<StoredRequest>> {
         let k = key(b'r', &[id.as_bytes()]);
-        self.tree.get(&k)?.map(|v| decode(&k, &v)).transpose()
+        self.tree
+            .get(&k)?
+            .map(|v| self.sealer.decode(&k, &v))
+            .transpose()
     }
 
     /// The oldest item of one queue.

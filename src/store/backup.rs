@@ -319,11 +319,16 @@ pub fn manifest(dir: &Path) -> Result<Manifest> {
 
 /// Puts the backup in `backup_dir` in place in `data_dir` (whose engine must be
 /// stopped): verifies it, moves what is there aside (`<name>.before-restore-<time>`,
-/// never deleted), copies the backup in. The backup itself is left as it was.
-pub fn restore(data_dir: &Path, backup_dir: &Path) -> Result<RestoreReport> {
+/// never deleted), copies the backup in. The backup itself is left as it was. `sealer`
+/// holds the keys its sealed bodies are verified with.
+pub fn restore(
+    data_dir: &Path,
+    backup_dir: &Path,
+    sealer: &super::Sealer,
+) -> Result<RestoreReport> {
     let manifest = manifest(backup_dir)?;
     super::db::ensure_unlocked(&data_dir.join("db"))?;
-    let check = check::check(backup_dir)?;
+    let check = check::check(backup_dir, sealer)?;
     if !check.healthy {
         return Err(BackupError::Unhealthy {
             dir: backup_dir.to_path_buf(),
@@ -444,7 +449,7 @@ mod tests {
             Err(BackupError::NotEmpty { .. })
         ));
         assert_eq!(report.manifest.trees.get("exchange").copied(), Some(3 * 6));
-        restore(&restored, &copy).expect("restore");
+        restore(&restored, &copy, &Default::default()).expect("restore");
 
         let store = open_retrying(&restored);
         let new = queue_one(&store);

@@ -11,7 +11,7 @@
 
 use super::db;
 use super::{AuditEntry, LogRecord, Session, StoredRequest, journal, mark};
-use super::{Result, StoreError, decode, key};
+use super::{Result, Sealer, StoreError, key};
 use crate::model::{Attempt, Exchange, LogStatus, LogType};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
@@ -69,6 +69,10 @@ pub struct CheckReport {
     pub healthy: bool,
     pub counts: Counts,
     pub mark: MarkCheck,
+    /// The format version the store records (`None`: from before versions, read as
+    /// the first), and the newest this binary knows (see [`super::format`]).
+    pub format_version: Option<u32>,
+    pub format_known: u32,
     pub problems: Vec<Problem>,
     /// Problems beyond [`MAX_LISTED`], counted only.
     pub problems_not_listed: u64,
@@ -81,6 +85,8 @@ impl CheckReport {
             healthy: false,
             counts: Counts::default(),
             mark: MarkCheck::default(),
+            format_version: None,
+            format_known: super::format::CURRENT,
             problems: Vec::new(),
             problems_not_listed: 0,
         }
@@ -130,6 +136,17 @@ impl CheckReport {
             show(self.mark.held),
             self.mark.missing
         );
+        out += &match self.format_version {
+            Some(v) => format!(
+                "  format {v} (this switchboard knows up to {})\n",
+                self.format_known
+            ),
+            None => format!(
+                "  format not recorded (from before format versions: {}; stamped at the next \
+                 start)\n",
+                super::format::FIRST
+            ),
+        };
         for p in &self.problems {
             match &p.key {
                 Some(k) => out += &format!("  - {k}: {}\n", p.text),
@@ -143,9 +160,10 @@ impl CheckReport {
     }
 }
 
-/// Verifies `data_dir` offline. Fails only when it cannot look ([`StoreError::Locked`]
-/// while an engine holds the store); everything wrong with the data is in the report.
-pub fn check(data_dir: &Path) -> Result<CheckReport> {
+/// Verifies `data_dir` offline, opening sealed bodies with `sealer`'s keys (the
+/// configuration's). Fails only when it cannot look ([`StoreError::Locked`] while an
+/// engine holds the store); everything wrong with the data is in the report.
+pub fn check(data_dir: &Path, sealer: &Sealer) -> Result<CheckReport> {
     let db_path = data_dir.join("db");
     let mut report = CheckReport::new(data_dir);
     if !db::data_file(&db_path).exists() {
@@ -168,7 +186,15 @@ pub fn check(data_dir: &Path) -> Result<CheckReport> {
             return Ok(report);
         }
     };
-    let held = scan(&db, &db_path, &mut report);
+    let held = scan(&db, &db_path, sealer, &mut report);
+    if let Some(found) = report.format_version.filter(|v| *v > report.format_known) {
+        let newer = StoreError::NewerFormat {
+            path: db_path.clone(),
+            found,
+            known: report.format_known,
+        };
+        report.problem(Some("meta format-version".into()), newer.to_string());
+    }
     check_mark(&mut report, data_dir, held);
     report.healthy = report.problems.is_empty() && report.problems_not_listed == 0;
     Ok(report)
@@ -218,6 +244,7 @@ fn show_key(tree: &str, k: &[u8]) -> String {
 /// applied over it.
 struct View<'a> {
     tree: Option<&'a sled::Tree>,
+    sealer: &'a Sealer,
     overlay: HashMap<Vec<u8>, Option<Vec<u8>>>,
 }
 
@@ -242,7 +269,7 @@ struct Seen {
 
 /// Reads every tree; returns the store's acknowledged count. A tree that cannot be
 /// read to its end is a problem, and the scan goes on with the next one.
-fn scan(db: &sled::Db, db_path: &Path, report: &mut CheckReport) -> Option<u64> {
+fn scan(db: &sled::Db, db_path: &Path, sealer: &Sealer, report: &mut CheckReport) -> Option<u64> {
     let names: HashSet<Vec<u8>> = db.tree_names().iter().map(|n| n.to_vec()).collect();
     let tree = |name: &str| -> Result<Option<sled::Tree>> {
         if names.contains(name.as_bytes()) {
@@ -283,6 +310,7 @@ fn scan(db: &sled::Db, db_path: &Path, report: &mut CheckReport) -> Option<u64> 
     let exchange_tree = tree("exchange").ok().flatten();
     let exchange = View {
         tree: exchange_tree.as_ref(),
+        sealer,
         overlay,
     };
     let mut seen = Seen::default();
@@ -305,13 +333,16 @@ fn scan(db: &sled::Db, db_path: &Path, report: &mut CheckReport) -> Option<u64> 
     });
     report_unqueued(&seen, report);
     part("sessions", report, &mut |r| {
-        decode_all::<Session>(tree("sessions")?, "sessions", r, |c| &mut c.sessions)
+        decode_all::<Session>(sealer, tree("sessions")?, "sessions", r, |c| {
+            &mut c.sessions
+        })
     });
     part("audit", report, &mut |r| {
-        decode_all::<AuditEntry>(tree("audit")?, "audit", r, |c| &mut c.audit_entries)
+        decode_all::<AuditEntry>(sealer, tree("audit")?, "audit", r, |c| &mut c.audit_entries)
     });
     part("destinations", report, &mut |r| {
         decode_all::<super::queue::DestinationState>(
+            sealer,
             tree("destinations")?,
             "destinations",
             r,
@@ -320,6 +351,7 @@ fn scan(db: &sled::Db, db_path: &Path, report: &mut CheckReport) -> Option<u64> 
     });
     part(super::composer_history::TREE, report, &mut |r| {
         decode_all::<super::composer_history::HistoryEntry>(
+            sealer,
             tree(super::composer_history::TREE)?,
             super::composer_history::TREE,
             r,
@@ -327,9 +359,10 @@ fn scan(db: &sled::Db, db_path: &Path, report: &mut CheckReport) -> Option<u64> 
         )
     });
     let mut held = None;
-    part("meta", report, &mut |_| {
+    part("meta", report, &mut |report| {
         if let Some(meta) = tree("meta")? {
             held = mark::stored(&meta)?;
+            report.format_version = super::format::stored(&meta)?;
         }
         Ok(())
     });
@@ -444,6 +477,7 @@ fn owed_problem(exchange: &sled::Tree, log_id: Uuid) -> Option<String> {
 }
 
 fn decode_all<T: serde::de::DeserializeOwned>(
+    sealer: &Sealer,
     tree: Option<sled::Tree>,
     name: &str,
     report: &mut CheckReport,
@@ -453,7 +487,7 @@ fn decode_all<T: serde::de::DeserializeOwned>(
     for item in tree.iter() {
         let (k, v) = item?;
         *count(&mut report.counts) += 1;
-        if let Err(e) = decode::<T>(&k, &v) {
+        if let Err(e) = sealer.decode::<T>(&k, &v) {
             report.problem(Some(show_key(name, &k)), e.to_string());
         }
     }
@@ -480,13 +514,13 @@ fn record(exchange: &View, k: &[u8], v: &[u8], report: &mut CheckReport, seen: &
     match k.first() {
         Some(b'r') => {
             report.counts.requests += 1;
-            if let Err(e) = decode::<StoredRequest>(k, v) {
+            if let Err(e) = exchange.sealer.decode::<StoredRequest>(k, v) {
                 report.problem(Some(name()), e.to_string());
             }
         }
         Some(b'l') => {
             report.counts.logs += 1;
-            match decode::<LogRecord>(k, v) {
+            match exchange.sealer.decode::<LogRecord>(k, v) {
                 Ok(log) => {
                     needs(
                         report,
@@ -507,7 +541,7 @@ fn record(exchange: &View, k: &[u8], v: &[u8], report: &mut CheckReport, seen: &
         }
         Some(b'a') => {
             report.counts.attempts += 1;
-            match decode::<Attempt>(k, v) {
+            match exchange.sealer.decode::<Attempt>(k, v) {
                 Ok(a) => missing_log(report, Some(a.log_id), "an attempt"),
                 Err(e) => report.problem(Some(name()), e.to_string()),
             }

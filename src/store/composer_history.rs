@@ -16,7 +16,7 @@
 //! # fn demo(store: &switchboard::store::Store, sent: switchboard::store::composer_history::Sent)
 //! # -> Result<(), switchboard::store::StoreError> {
 //! use switchboard::store::composer_history::ComposerHistory;
-//! let history = ComposerHistory::open(store.db())?;
+//! let history = ComposerHistory::open(store)?;
 //! let entry = history.append(sent, /* role sees PHI */ false)?;
 //! let page = history.list(None, None, 50)?; // newest first, every environment
 //! let more = history.list(None, page.next, 50)?; // the next, older page
@@ -24,7 +24,7 @@
 //! # Ok(()) }
 //! ```
 
-use super::{Result, decode, encode_body};
+use super::{Result, Sealer, Store};
 use crate::model::Environment;
 use crate::model::log::new_log_id;
 use uuid::Uuid;
@@ -42,19 +42,22 @@ pub const MAX_PAGE: usize = 500;
 #[derive(Clone)]
 pub struct ComposerHistory {
     tree: sled::Tree,
+    sealer: Sealer,
     limit: usize,
 }
 
 impl ComposerHistory {
-    /// The history in `db`, keeping [`DEFAULT_LIMIT`] entries.
-    pub fn open(db: &sled::Db) -> Result<ComposerHistory> {
-        ComposerHistory::with_limit(db, DEFAULT_LIMIT)
+    /// The history in `store`, keeping [`DEFAULT_LIMIT`] entries.
+    pub fn open(store: &Store) -> Result<ComposerHistory> {
+        ComposerHistory::with_limit(store, DEFAULT_LIMIT)
     }
 
-    /// The history in `db`, keeping the newest `limit` entries (at least one).
-    pub fn with_limit(db: &sled::Db, limit: usize) -> Result<ComposerHistory> {
+    /// The history in `store`, keeping the newest `limit` entries (at least one); bodies
+    /// sealed with the store's keys.
+    pub fn with_limit(store: &Store, limit: usize) -> Result<ComposerHistory> {
         Ok(ComposerHistory {
-            tree: db.open_tree(TREE)?,
+            tree: store.db().open_tree(TREE)?,
+            sealer: store.sealer().clone(),
             limit: limit.max(1),
         })
     }
@@ -67,7 +70,8 @@ impl ComposerHistory {
         }
         let (id, at) = new_log_id();
         let entry = HistoryEntry { id, at, sent };
-        self.tree.insert(id.as_bytes(), encode_body(&entry))?;
+        self.tree
+            .insert(id.as_bytes(), self.sealer.encode(&entry))?;
         self.trim()?;
         Ok(entry)
     }
@@ -105,7 +109,7 @@ impl ComposerHistory {
         let mut more = false;
         for item in range.rev() {
             let (key, value) = item?;
-            let entry = decode::<HistoryEntry>(&key, &value)?;
+            let entry = self.sealer.decode::<HistoryEntry>(&key, &value)?;
             if environment.is_some_and(|e| e != entry.sent.environment) {
                 continue;
             }
@@ -125,7 +129,10 @@ impl ComposerHistory {
 
     pub fn get(&self, id: Uuid) -> Result<Option<HistoryEntry>> {
         let key = id.as_bytes();
-        self.tree.get(key)?.map(|v| decode(key, &v)).transpose()
+        self.tree
+            .get(key)?
+            .map(|v| self.sealer.decode(key, &v))
+            .transpose()
     }
 
     /// Entries held (counts them: O(n), n ≤ the limit).
@@ -165,7 +172,7 @@ mod tests {
     fn append_list_get_and_page_newest_first() {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Store::open(dir.path()).expect("store");
-        let history = ComposerHistory::open(store.db()).expect("history");
+        let history = ComposerHistory::open(&store).expect("history");
         assert!(history.is_empty());
         let ids: Vec<Uuid> = (0..7)
             .map(|n| {
@@ -195,7 +202,7 @@ mod tests {
     fn production_bodies_need_the_phi_permission() {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Store::open(dir.path()).expect("store");
-        let history = ComposerHistory::open(store.db()).expect("history");
+        let history = ComposerHistory::open(&store).expect("history");
         let hidden = history
             .append(sent(Environment::Production, 1), false)
             .expect("append");
@@ -250,7 +257,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let ids: Vec<Uuid> = {
             let store = Store::open(dir.path()).expect("store");
-            let history = ComposerHistory::with_limit(store.db(), 5).expect("history");
+            let history = ComposerHistory::with_limit(&store, 5).expect("history");
             let ids = (0..12)
                 .map(|n| {
                     history
@@ -264,7 +271,7 @@ mod tests {
             ids
         };
         let store = Store::open(dir.path()).expect("reopen");
-        let history = ComposerHistory::with_limit(store.db(), 5).expect("history");
+        let history = ComposerHistory::with_limit(&store, 5).expect("history");
         let page = history.list(None, None, 100).expect("page");
         let got: Vec<Uuid> = page.entries.iter().map(|e| e.id).collect();
         let want: Vec<Uuid> = ids.iter().rev().take(5).copied().collect();

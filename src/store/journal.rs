@@ -120,6 +120,8 @@ struct Shared {
     marker: Option<Arc<super::mark::Marker>>,
     /// Held shared while a batch is applied (see [`super::Store`]'s gate).
     gate: super::Gate,
+    /// The store's keys, handed to ordered updates in their [`Applied`].
+    sealer: super::Sealer,
     next: AtomicU64,
     state: Mutex<State>,
     work: Condvar,
@@ -189,7 +191,13 @@ pub struct Journal {
 impl Journal {
     /// Starts the expander for `journal` → `target`. Call [`replay`] first.
     pub fn start(journal: sled::Tree, target: sled::Tree) -> Result<Journal> {
-        Self::start_with(journal, target, None, super::Gate::default())
+        Self::start_with(
+            journal,
+            target,
+            None,
+            super::Gate::default(),
+            super::Sealer::default(),
+        )
     }
 
     /// [`Journal::start`], counting records in `marker` and applying under `gate`.
@@ -198,12 +206,14 @@ impl Journal {
         target: sled::Tree,
         marker: Option<Arc<super::mark::Marker>>,
         gate: super::Gate,
+        sealer: super::Sealer,
     ) -> Result<Journal> {
         let shared = Arc::new(Shared {
             journal,
             target,
             marker,
             gate,
+            sealer,
             next: AtomicU64::new(0),
             state: Mutex::new(State::default()),
             work: Condvar::new(),

@@ -24,8 +24,9 @@
 //!
 //! The `oauth_jti` tree holds the JWT flow's spent `jti`s until they expire ([`replay`]).
 //!
-//! The `meta` tree holds the history index version, the acknowledged count ([`mark`])
-//! and the queue sequence floor of a restored store ([`backup`]).
+//! The `meta` tree holds the format version ([`format`]), the history index version,
+//! the acknowledged count ([`mark`]) and the queue sequence floor of a restored store
+//! ([`backup`]).
 //!
 //! A request, its logs, their index entries and queue entries are one write set: the
 //! engine journals it as one record before acknowledging and applies it right after
@@ -40,17 +41,20 @@
 //! no caller has to remember to; [`Store::as_applied`] reads without waiting.
 //!
 //! At rest: [`perms`] keeps the data directory private to the engine's user, and
-//! [`seal`] encrypts the records that hold payloads when a key is configured;
-//! [`reseal`] seals them again with the primary key after a rotation.
+//! [`seal`] encrypts the records that hold payloads and the uploaded files when a key
+//! is configured (each opened store carries its own keys, [`Sealer`]); [`reseal`]
+//! seals them again with the primary key after a rotation.
 
 pub mod applied;
 pub mod audit;
 pub mod backup;
 pub mod check;
+mod codec;
 pub mod composer_history;
 pub mod credentials;
 mod db;
 pub mod flush;
+pub mod format;
 pub mod history;
 pub mod identities;
 pub mod journal;
@@ -72,6 +76,10 @@ pub use flush::{GroupCommit, Writes};
 pub use history::{LogPage, LogQuery};
 pub use open::{MarkState, OpenMode};
 pub use queue::{QueueId, QueueItem};
+pub use seal::Sealer;
+
+pub(crate) use codec::{encode, key};
+pub(crate) use seal::decode;
 
 use crate::model::{Attempt, Environment, Exchange, LogRecord};
 use chrono::{DateTime, Utc};
@@ -135,6 +143,18 @@ pub enum StoreError {
     },
     #[error(transparent)]
     Mark(#[from] mark::MarkError),
+    #[error(
+        "the store at {path} has format version {found}, and this switchboard ({}) knows \
+         formats up to {known}: a newer switchboard wrote it. Nothing was changed. Run the \
+         newer switchboard again, or, to go back to this one, restore the backup taken \
+         before the upgrade (`switchboard restore DIR`)",
+        env!("CARGO_PKG_VERSION")
+    )]
+    NewerFormat {
+        path: PathBuf,
+        found: u32,
+        known: u32,
+    },
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -201,6 +221,8 @@ pub struct Store {
     /// counts from 0 again, and its new items must still queue behind the restored ones.
     seq_floor: u64,
     mark_state: MarkState,
+    /// The keys this store's bodies are sealed with ([`seal`]).
+    sealer: Sealer,
 }
 
 /// See [`Store`]'s `gate`.
@@ -208,56 +230,6 @@ pub type Gate = std::sync::Arc<std::sync::RwLock<()>>;
 
 /// The `meta` key of the queue sequence floor (u64, big-endian).
 pub(crate) const SEQ_FLOOR_KEY: &[u8] = b"queue-seq-floor";
-
-pub(crate) fn decode<T: serde::de::DeserializeOwned>(key: &[u8], stored: &[u8]) -> Result<T> {
-    // Sealed records (see [`seal`]) are opened first; plain ones are read as they are.
-    let bytes = &*seal::open_body(stored).map_err(|reason| StoreError::Corrupt {
-        key: String::from_utf8_lossy(key).into_owned(),
-        reason,
-    })?;
-    serde_json::from_slice(bytes).or_else(|e| {
-        let corrupt = |e: serde_json::Error| StoreError::Corrupt {
-            key: String::from_utf8_lossy(key).into_owned(),
-            reason: e.to_string(),
-        };
-        // Versions before the door's nesting limit (model::depth) acknowledged payloads
-        // up to serde_json's own limit, which their stored wrapper then exceeds. Those
-        // records are at most a few levels past it, so reading them without the limit
-        // is safe for the stack, and what was acknowledged stays readable.
-        if e.to_string().starts_with("recursion limit exceeded")
-            && crate::model::depth::depth_within(bytes, LEGACY_MAX_DEPTH).is_some()
-        {
-            let mut de = serde_json::Deserializer::from_slice(bytes);
-            de.disable_recursion_limit();
-            return T::deserialize(&mut de).map_err(corrupt);
-        }
-        Err(corrupt(e))
-    })
-}
-
-/// The deepest record an earlier version could have stored: serde_json's limit (128)
-/// plus the record's own wrapping, with room to spare.
-const LEGACY_MAX_DEPTH: usize = 160;
-
-pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
-    // Our record types are plain data; serializing them cannot fail.
-    serde_json::to_vec(value).unwrap_or_default()
-}
-
-/// [`encode`] for records that hold payloads: sealed when a key is configured ([`seal`]).
-pub(crate) fn encode_body<T: Serialize>(value: &T) -> Vec<u8> {
-    seal::seal_body(encode(value))
-}
-
-pub(crate) fn key(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
-    let len = 1 + parts.iter().map(|p| p.len()).sum::<usize>();
-    let mut k = Vec::with_capacity(len);
-    k.push(prefix);
-    for p in parts {
-        k.extend_from_slice(p);
-    }
-    k
-}
 
 impl Store {
     /// What the open found when comparing the acknowledged mark.
@@ -268,6 +240,11 @@ impl Store {
     /// The acknowledged count and its copies (see [`mark`]).
     pub fn marker(&self) -> &std::sync::Arc<mark::Marker> {
         &self.marker
+    }
+
+    /// The keys this store seals and opens its bodies with.
+    pub fn sealer(&self) -> &Sealer {
+        &self.sealer
     }
 
     /// See [`Store`]'s `gate`.
@@ -288,13 +265,13 @@ impl Store {
     /// **applied** wait, see [`journal`]), then reads what is applied.
     fn caught_up(&self) -> Applied<'_> {
         self.journal.wait_applied();
-        Applied::new(&self.exchange)
+        Applied::new(&self.exchange, &self.sealer)
     }
 
     /// Reads of what is applied right now, without waiting for the expander (see
     /// [`applied`] for who may).
     pub fn as_applied(&self) -> Applied<'_> {
-        Applied::new(&self.exchange)
+        Applied::new(&self.exchange, &self.sealer)
     }
 
     /// Applies a batch to the exchange tree (under the backup gate).
@@ -366,7 +343,10 @@ impl Store {
         lanes: Option<&[u64]>,
     ) -> Result<Writes> {
         let mut writes = Writes::default();
-        writes.insert(key(b'r', &[request.id.as_bytes()]), encode_body(request));
+        writes.insert(
+            key(b'r', &[request.id.as_bytes()]),
+            self.sealer.encode(request),
+        );
         for (i, log) in logs.iter().enumerate() {
             writes.insert(key(b'l', &[log.id.as_bytes()]), encode(log));
             for (index, value) in history::index_entries(log) {
@@ -405,20 +385,21 @@ impl Store {
         writes.insert(key(b'l', &[new.id.as_bytes()]), encode(new));
     }
 
-    fn attempt_writes(writes: &mut Writes, attempt: &Attempt) {
+    fn attempt_writes(sealer: &Sealer, writes: &mut Writes, attempt: &Attempt) {
         writes.insert(
             key(
                 b'a',
                 &[attempt.log_id.as_bytes(), &attempt.number.to_be_bytes()],
             ),
-            encode_body(attempt),
+            sealer.encode(attempt),
         );
     }
 
     /// The writes that replace a log (keeping its indexes right) and, if given, record
-    /// an attempt and the destination's full response body. `old` must be the log as
-    /// stored.
+    /// an attempt and the destination's full response body (sealed by `sealer`, the
+    /// store's). `old` must be the log as stored.
     pub fn update_writes(
+        sealer: &Sealer,
         old: &LogRecord,
         new: &LogRecord,
         attempt: Option<&Attempt>,
@@ -427,13 +408,10 @@ impl Store {
         let mut writes = Writes::default();
         Self::log_update_writes(&mut writes, old, new);
         if let Some(attempt) = attempt {
-            Self::attempt_writes(&mut writes, attempt);
+            Self::attempt_writes(sealer, &mut writes, attempt);
         }
         if let Some(body) = response {
-            writes.insert(
-                key(b'p', &[new.id.as_bytes()]),
-                seal::seal_body(body.to_vec()),
-            );
+            writes.insert(key(b'p', &[new.id.as_bytes()]), sealer.seal(body.to_vec()));
         }
         writes
     }
@@ -448,7 +426,7 @@ impl Store {
         attempt: Option<&Attempt>,
         response: Option<&[u8]>,
     ) -> Result<()> {
-        let writes = Self::update_writes(old, new, attempt, response);
+        let writes = Self::update_writes(&self.sealer, old, new, attempt, response);
         self.apply_exchange(writes.into_batch())
     }
 
@@ -466,7 +444,7 @@ impl Store {
             .scan_prefix(key(b'a', &[log_id.as_bytes()]))
             .map(|item| {
                 let (k, v) = item?;
-                decode(&k, &v)
+                self.sealer.decode(&k, &v)
             })
             .collect()
     }
@@ -478,10 +456,13 @@ impl Store {
         let Some(stored) = self.exchange.get(&k)? else {
             return Ok(None);
         };
-        let body = seal::open_body(&stored).map_err(|reason| StoreError::Corrupt {
-            key: String::from_utf8_lossy(&k).into_owned(),
-            reason,
-        })?;
+        let body = self
+            .sealer
+            .open(&stored)
+            .map_err(|reason| StoreError::Corrupt {
+                key: String::from_utf8_lossy(&k).into_owned(),
+                reason,
+            })?;
         Ok(Some(body.into_owned()))
     }
 

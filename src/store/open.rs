@@ -7,7 +7,8 @@
 
 use super::db::{guarded, is_damage, open_db, sled_detail};
 use super::{
-    AuditEntry, Gate, Result, SEQ_FLOOR_KEY, Store, StoreError, check, history, journal, mark,
+    AuditEntry, Gate, Result, SEQ_FLOOR_KEY, Sealer, Store, StoreError, check, format, history,
+    journal, mark,
 };
 use chrono::Utc;
 use std::path::Path;
@@ -35,12 +36,18 @@ impl Store {
         Self::open_with(data_dir, OpenMode::Serve)
     }
 
-    /// [`Store::open`] in the given mode (see [`OpenMode`]).
+    /// [`Store::open`] in the given mode (see [`OpenMode`]), without encryption keys.
     pub fn open_with(data_dir: &Path, mode: OpenMode) -> Result<Self> {
+        Self::open_sealed(data_dir, mode, Sealer::default())
+    }
+
+    /// [`Store::open_with`], sealing and opening bodies with `sealer`'s keys (see
+    /// [`super::seal`]).
+    pub fn open_sealed(data_dir: &Path, mode: OpenMode, sealer: Sealer) -> Result<Self> {
         let path = data_dir.join("db");
         let db = open_db(&path, CACHE_BYTES)?;
         // Reading a damaged store can panic anywhere in sled: the whole open is guarded.
-        guarded(&path, || Self::open_db(data_dir, db, mode)).map_err(|e| match e {
+        guarded(&path, || Self::open_db(data_dir, db, mode, sealer)).map_err(|e| match e {
             StoreError::Sled(source) if is_damage(&source) => StoreError::Damaged {
                 path: path.clone(),
                 detail: sled_detail(&source),
@@ -53,16 +60,24 @@ impl Store {
         })
     }
 
-    fn open_db(data_dir: &Path, db: sled::Db, mode: OpenMode) -> Result<Self> {
+    fn open_db(data_dir: &Path, db: sled::Db, mode: OpenMode, sealer: Sealer) -> Result<Self> {
         let exchange = db.open_tree("exchange")?;
         let journal_tree = db.open_tree("journal")?;
         let meta = db.open_tree("meta")?;
+        // Before anything is written: a newer format is not ours to touch.
+        format::refuse_newer(&meta, &data_dir.join("db"), format::CURRENT)?;
         if mode != OpenMode::Maintenance {
             // Backups copy sealed bytes as they are: only an engine needs the key.
-            super::seal::check_open(&meta, &data_dir.join("db"))?;
+            super::seal::check_open(&meta, &data_dir.join("db"), &sealer)?;
         }
         if journal::replay(&journal_tree, &exchange)? > 0 {
             db.flush()?;
+        }
+        if mode != OpenMode::Maintenance {
+            // After the replay: journaled write sets are in the format they were
+            // written in. Maintenance (a backup) keeps the store as it found it.
+            let at = format::Migrating { db: &db, data_dir };
+            format::upgrade(&at, format::MIGRATIONS)?;
         }
         history::upgrade_index(&db, &exchange)?;
         // The mark says how many requests the store holds; this says that the ones
@@ -107,6 +122,7 @@ impl Store {
             exchange.clone(),
             Some(marker.clone()),
             gate.clone(),
+            sealer.clone(),
         )?;
         let store = Store {
             journal: std::sync::Arc::new(journal),
@@ -120,6 +136,7 @@ impl Store {
             gate,
             seq_floor,
             mark_state,
+            sealer,
         };
         if mark_state.accepted_loss > 0 || !unreadable.is_empty() {
             store.append_audit(&AuditEntry {

@@ -192,13 +192,14 @@ impl Store {
     /// remove the item from its queue (and from quarantine). `old` must be the log as
     /// stored, so compute them inside a [`super::journal::Journal::ordered`] update.
     pub fn delivery_writes(
+        sealer: &super::Sealer,
         item: &QueueItem,
         old: &LogRecord,
         new: &LogRecord,
         attempt: Option<&Attempt>,
         done: bool,
     ) -> Writes {
-        let mut writes = Self::update_writes(old, new, attempt, None);
+        let mut writes = Self::update_writes(sealer, old, new, attempt, None);
         if done {
             writes.remove(item.key());
             // Settled while an operator had set it aside: it leaves quarantine too.
@@ -225,7 +226,8 @@ impl Store {
     /// The writes that move a queued item to its destination's quarantine, so the
     /// queue goes on.
     pub fn quarantine_writes(item: &QueueItem, old: &LogRecord, new: &LogRecord) -> Writes {
-        let mut writes = Self::update_writes(old, new, None, None);
+        let mut writes = Writes::default();
+        Self::log_update_writes(&mut writes, old, new);
         writes.remove(item.key());
         writes.insert(
             key(

@@ -91,7 +91,7 @@ impl Store {
             let pass = self
                 .journal()
                 .ordered(move |applied| {
-                    match one_pass(applied.tree(), environment, cutoff, after, upload_of, &owed) {
+                    match one_pass(applied, environment, cutoff, after, upload_of, &owed) {
                         Ok((writes, pass)) => (writes, Ok(pass)),
                         Err(e) => (Writes::default(), Err(e)),
                     }
@@ -124,7 +124,10 @@ impl Store {
         let mut removed = 0;
         for item in tree.iter() {
             let (k, v) = item?;
-            let Ok(entry) = decode::<super::composer_history::HistoryEntry>(&k, &v) else {
+            let Ok(entry) = self
+                .sealer
+                .decode::<super::composer_history::HistoryEntry>(&k, &v)
+            else {
                 continue;
             };
             if cutoffs
@@ -179,13 +182,14 @@ impl Store {
 
 /// One pass: at most [`PASS_BUDGET`] logs after `after`, older than `cutoff`.
 fn one_pass(
-    tree: &sled::Tree,
+    applied: &super::Applied<'_>,
     environment: Environment,
     cutoff: DateTime<Utc>,
     after: Option<[u8; 16]>,
     upload_of: UploadOf,
     owed_requests: &HashSet<Uuid>,
 ) -> Result<(Writes, Pass)> {
+    let tree = applied.tree();
     let prefix = super::history::env_index_prefix(environment);
     let lower = match after {
         Some(id) => Bound::Excluded([prefix.as_slice(), &id].concat()),
@@ -244,7 +248,7 @@ fn one_pass(
         let Some(value) = tree.get(&request_key)? else {
             continue;
         };
-        let request: StoredRequest = decode(&request_key, &value)?;
+        let request: StoredRequest = applied.sealer().decode(&request_key, &value)?;
         for log_id in &logs {
             let Some(upload) = tree
                 .get(key(b'l', &[log_id.as_bytes()]))?

@@ -10,17 +10,19 @@
 //! (`encryption_old_key_files`). A fresh random 96-bit nonce per record. Values without
 //! the magic are plain records written before a key was set, and stay readable.
 //!
-//! The keyring is process-wide ([`install`]): the engine reads its key files once at
-//! start, and the record codec ([`super::encode`], [`super::decode`]) is free functions
-//! called from many write and read paths. Whether a store holds sealed records is kept
-//! in the `meta` tree, so that a start without the key fails clearly ([`check_open`]).
+//! The keyring belongs to one opened store ([`Sealer`], carried by [`super::Store`]):
+//! every command that opens a store reads the key files from its configuration first.
+//! Whether a store holds sealed records is kept in the `meta` tree, so that an open
+//! without the key fails clearly ([`check_open`]).
+
+pub mod files;
 
 use aes_gcm::aead::{Aead, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 /// Starts every sealed value. A plain JSON record starts with `{`; a raw response body
 /// starting with these bytes (a NUL first) is not something a destination sends.
@@ -183,49 +185,83 @@ fn read_key(path: &Path) -> Result<[u8; 32], SealError> {
     )))
 }
 
-static KEYRING: RwLock<Option<Arc<Keyring>>> = RwLock::new(None);
+/// The keys one store seals and opens its bodies with; without a keyring it writes
+/// plain records and refuses to read sealed ones. Each opened [`super::Store`] carries
+/// its own, so two stores in one process (several engines, a test) never share keys.
+#[derive(Clone, Debug, Default)]
+pub struct Sealer(Option<Arc<Keyring>>);
 
-/// Sets (or, with `None`, clears) the keyring of this process.
-pub fn install(keyring: Option<Keyring>) {
-    *KEYRING.write().unwrap_or_else(|e| e.into_inner()) = keyring.map(Arc::new);
+impl Sealer {
+    pub fn new(keyring: Option<Keyring>) -> Sealer {
+        Sealer(keyring.map(Arc::new))
+    }
+
+    pub fn keyring(&self) -> Option<&Keyring> {
+        self.0.as_deref()
+    }
+
+    /// A body record as it is stored: sealed when there is a keyring, else as it is.
+    pub(crate) fn seal(&self, plain: Vec<u8>) -> Vec<u8> {
+        match &self.0 {
+            Some(keyring) => keyring.seal(&plain),
+            None => plain,
+        }
+    }
+
+    /// A stored value as plain bytes: opened when sealed.
+    pub(crate) fn open<'a>(&self, stored: &'a [u8]) -> Result<Cow<'a, [u8]>, String> {
+        if !is_sealed(stored) {
+            return Ok(Cow::Borrowed(stored));
+        }
+        match &self.0 {
+            Some(keyring) => keyring.open(stored).map(Cow::Owned),
+            None => Err("it is encrypted and no encryption_key_file is configured".into()),
+        }
+    }
+
+    /// [`super::encode`], sealed.
+    pub(crate) fn encode<T: serde::Serialize>(&self, value: &T) -> Vec<u8> {
+        self.seal(super::encode(value))
+    }
+
+    /// [`super::decode`] of a record that may be sealed.
+    pub(crate) fn decode<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &[u8],
+        stored: &[u8],
+    ) -> super::Result<T> {
+        let plain = self
+            .open(stored)
+            .map_err(|reason| super::StoreError::Corrupt {
+                key: String::from_utf8_lossy(key).into_owned(),
+                reason,
+            })?;
+        super::codec::parse(key, &plain)
+    }
 }
 
-pub(crate) fn keyring() -> Option<Arc<Keyring>> {
-    KEYRING.read().unwrap_or_else(|e| e.into_inner()).clone()
+/// A plain record (logs, sessions, audit, index and state records). A sealed value
+/// here is refused as encrypted: bodies are read through the store's [`Sealer`].
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(
+    key: &[u8],
+    stored: &[u8],
+) -> super::Result<T> {
+    Sealer::default().decode(key, stored)
 }
 
 pub(crate) fn is_sealed(bytes: &[u8]) -> bool {
     bytes.starts_with(MAGIC)
 }
 
-/// A body record as it is stored: sealed when a key is installed, else as it is.
-pub(crate) fn seal_body(plain: Vec<u8>) -> Vec<u8> {
-    match keyring() {
-        Some(keyring) => keyring.seal(&plain),
-        None => plain,
-    }
-}
-
-/// A stored value as plain bytes: opened when sealed.
-pub(crate) fn open_body(stored: &[u8]) -> Result<Cow<'_, [u8]>, String> {
-    if !is_sealed(stored) {
-        return Ok(Cow::Borrowed(stored));
-    }
-    match keyring() {
-        Some(keyring) => keyring.open(stored).map(Cow::Owned),
-        None => Err("it is encrypted and no encryption_key_file is configured".into()),
-    }
-}
-
 /// At open: a store that holds sealed records needs their keys. The `meta` tree keeps
 /// the id of every key that has sealed records in it (4 bytes each); a store opened
 /// with a key records its primary (from now on it may seal with it).
-pub(crate) fn check_open(meta: &sled::Tree, db_path: &Path) -> super::Result<()> {
+pub(crate) fn check_open(meta: &sled::Tree, db_path: &Path, sealer: &Sealer) -> super::Result<()> {
     let used = meta
         .get(SEALED_KEY)?
         .map(|v| v.to_vec())
         .unwrap_or_default();
-    let Some(keyring) = keyring() else {
+    let Some(keyring) = sealer.keyring() else {
         if used.is_empty() {
             return Ok(());
         }

@@ -1,7 +1,10 @@
 //! Uploaded files (`POST /upload`): their bytes on disk, content-addressed, and the
 //! per-environment index that maps an upload's ID to them.
 //!
-//! - Bytes: `<data dir>/uploads/<environment>/<sha256>` (files 0600, directories 0700).
+//! - Bytes: `<data dir>/uploads/<environment>/<sha256>` (files 0600, directories 0700),
+//!   named by the hash of the plain bytes and, when a key is configured, sealed in
+//!   chunks as they are written ([`super::seal::files`]); files stored before the key
+//!   stay plain and readable until `reencrypt` seals them.
 //!   A file is streamed to `<data dir>/upload-tmp/` while it arrives (never whole in
 //!   memory), fsync'd, renamed into place and its directory fsync'd: a crash leaves
 //!   either the whole file or only a temporary one, which the next start removes. The
@@ -11,18 +14,18 @@
 //!   together or not at all. The environment is part of the key: an ID looked up with
 //!   another environment's code finds nothing.
 
-use super::{Result, Store, Writes, decode, encode, key};
+use super::seal::files::FileWriter;
+use super::{Result, Sealer, Store, Writes, decode, encode, key};
 use crate::model::Environment;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use uuid::Uuid;
 
 /// Where uploaded files live under the data directory (copied by `backup`).
 pub const DIR: &str = "uploads";
 /// Where files are spooled while they arrive; emptied at start.
-const TEMP_DIR: &str = "upload-tmp";
+pub(crate) const TEMP_DIR: &str = "upload-tmp";
 /// Bytes gathered before one write to disk: large enough that the blocking write's
 /// hand-off costs little, small enough to keep memory per upload bounded.
 const WRITE_CHUNK: usize = 1024 * 1024;
@@ -113,7 +116,7 @@ pub fn clean_temp(data_dir: &Path) {
 /// [`WRITE_CHUNK`] pieces off the async workers. Dropped unfinished, it removes the
 /// temporary file, so a refused or broken upload leaves nothing behind.
 pub struct Spool {
-    file: Option<std::fs::File>,
+    file: Option<FileWriter<std::fs::File>>,
     hasher: Option<Sha256>,
     buffer: Vec<u8>,
     size: u64,
@@ -123,14 +126,20 @@ pub struct Spool {
 }
 
 impl Spool {
-    /// Opens a new temporary file under `data_dir`.
-    pub async fn create(data_dir: &Path) -> std::result::Result<Spool, UploadError> {
+    /// Opens a new temporary file under `data_dir`, sealed with `sealer`'s primary key
+    /// when it has one.
+    pub async fn create(
+        data_dir: &Path,
+        sealer: &Sealer,
+    ) -> std::result::Result<Spool, UploadError> {
         let dir = data_dir.join(TEMP_DIR);
         let temp = dir.join(Uuid::new_v4().simple().to_string());
         let path = temp.clone();
+        let sealer = sealer.clone();
         let file = blocking(move || {
             create_dir(&dir).map_err(io("create", &dir))?;
-            create_file(&path).map_err(io("create", &path))
+            let file = create_file(&path).map_err(io("create", &path))?;
+            FileWriter::new(file, sealer.keyring()).map_err(io("write", &path))
         })
         .await?;
         Ok(Spool {
@@ -167,7 +176,7 @@ impl Spool {
         let temp = self.temp.clone();
         let (file, hasher, mut buffer) = blocking(move || {
             hasher.update(&buffer);
-            file.write_all(&buffer).map_err(io("write", &temp))?;
+            file.write(&buffer).map_err(io("write", &temp))?;
             Ok((file, hasher, buffer))
         })
         .await?;
@@ -198,6 +207,7 @@ impl Spool {
         let target = dir.join(&sha256);
         let temp = self.temp.clone();
         blocking(move || {
+            let file = file.finish().map_err(io("write", &temp))?;
             file.sync_all().map_err(io("sync", &temp))?;
             drop(file);
             create_dir(&dir).map_err(io("create", &dir))?;

@@ -103,9 +103,9 @@ async fn list(
     reply(result)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct LocalEntry {
+pub(in crate::api) struct LocalEntry {
     action: String,
     detail: String,
 }

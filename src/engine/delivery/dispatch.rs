@@ -366,8 +366,14 @@ async fn attempt_once(
                 updated.status = LogStatus::Succeeded;
                 updated.quarantined = false;
             }
-            let writes =
-                Store::delivery_writes(&item, &current, &updated, Some(&attempt), succeeded);
+            let writes = Store::delivery_writes(
+                now.sealer(),
+                &item,
+                &current,
+                &updated,
+                Some(&attempt),
+                succeeded,
+            );
             (writes, Ok(updated))
         })
         .await??;

@@ -40,7 +40,7 @@ pub const MAX_ASSERTION_LIFETIME: Duration = Duration::minutes(5);
 pub const CLOCK_SKEW: Duration = Duration::seconds(60);
 
 /// The form of a token request (`application/x-www-form-urlencoded`).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct TokenRequest {
     pub grant_type: Option<String>,
     pub client_assertion_type: Option<String>,
@@ -51,7 +51,7 @@ pub struct TokenRequest {
 }
 
 /// The answer: RFC 6749 §5.1, no refresh token.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OAuthGrant {
     pub access_token: String,
     pub token_type: String,

@@ -7,7 +7,7 @@ use super::{TokensListing, View};
 use crate::engine::runfile::{self, AttachError, RunFile};
 use crate::store::credentials::Credentials;
 use crate::store::revocations::RevocationLog;
-use crate::store::{AuditEntry, Store};
+use crate::store::{AuditEntry, OpenMode, Store};
 use chrono::Utc;
 use std::path::Path;
 
@@ -40,7 +40,9 @@ pub(crate) use crate::model::wire::path_segment as segment;
 /// said as a note, not an error.
 fn offline_bookkeeping(data_dir: &Path, report: &mut RevokeReport) {
     let done = (|| {
-        let store = Store::open(data_dir).map_err(|e| e.to_string())?;
+        // Sessions and audit only: no bodies, so no keys needed (an encrypted store
+        // opens for maintenance without them).
+        let store = Store::open_with(data_dir, OpenMode::Maintenance).map_err(|e| e.to_string())?;
         let revoked = RevocationLog::new(data_dir)
             .load()
             .map_err(|e| e.to_string())?;
@@ -179,10 +181,11 @@ pub async fn tokens_list(data_dir: &Path) -> Result<TokensListing, CommandError>
         let answer = engine.admin(reqwest::Method::GET, "/tokens", None).await?;
         return decode(answer);
     }
-    let store = Store::open(data_dir).map_err(|e| CommandError::Store {
-        what: "list sessions",
-        reason: e.to_string(),
-    })?;
+    let store =
+        Store::open_with(data_dir, OpenMode::Maintenance).map_err(|e| CommandError::Store {
+            what: "list sessions",
+            reason: e.to_string(),
+        })?;
     let view = View::open(data_dir).map_err(RevokeError::from)?;
     Ok(files::listing(
         &Credentials::new(data_dir),

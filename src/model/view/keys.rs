@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// An API key as `keys list` and `GET /admin/v1/keys` show it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct KeyView {
     /// The API key, or the OAuth client's ID.
@@ -31,7 +31,7 @@ pub struct KeyView {
 }
 
 /// What kind of credential to make: `POST /admin/v1/keys`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum NewKeyKind {
     /// An API key and secret for `/auth/authenticate`.
@@ -43,7 +43,7 @@ pub enum NewKeyKind {
     Hs384,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NewKey {
     /// The source's name (any case) or ID.
@@ -53,7 +53,7 @@ pub struct NewKey {
 }
 
 /// A credential just made. `secret` (legacy and HS384) is shown only in this answer.
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatedKey {
     /// The API key, or the OAuth client's ID.

@@ -26,7 +26,7 @@ pub struct LogQuery {
     pub limit: usize,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LogPage {
     pub logs: Vec<LogRecord>,
@@ -36,7 +36,7 @@ pub struct LogPage {
 }
 
 /// A log with everything recorded about it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LogDetail {
     pub log: LogRecord,
@@ -52,7 +52,7 @@ pub struct LogDetail {
 }
 
 /// A log's detail as a role may see it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VisibleDetail {
     #[serde(flatten)]

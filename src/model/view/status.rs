@@ -5,7 +5,7 @@ use crate::model::Role;
 use serde::{Deserialize, Serialize};
 
 /// The engine's own figures and who the client acts as.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Status {
     pub uptime_seconds: u64,

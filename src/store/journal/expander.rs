@@ -51,7 +51,7 @@ pub(super) fn expand_loop(shared: &Shared) {
                 Work::Writes(writes) => run.push(writes),
                 Work::Update(update) => {
                     apply_run(&mut run);
-                    let applied = Applied::new(&shared.target);
+                    let applied = Applied::new(&shared.target, &shared.sealer);
                     // A panic in an update must not take the expander (and every
                     // writer waiting on it) down: the update fails alone.
                     let computed =
