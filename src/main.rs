@@ -227,6 +227,9 @@ enum Command {
         /// directory (the key is made there), else http://127.0.0.1:8443.
         #[arg(long, env = "SWITCHBOARD_ENGINE")]
         engine: Option<String>,
+        /// PEM file of a CA to trust for an https:// --engine (a private CA's).
+        #[arg(long, value_name = "FILE")]
+        ca: Option<PathBuf>,
         /// Print the final figures as JSON.
         #[arg(long)]
         json: bool,
@@ -413,9 +416,13 @@ fn run(cli: Cli) -> Result<()> {
             env,
             duration,
             engine,
+            ca,
             json,
             at,
-        } => cli::simulate::run(rate, env, duration, engine, json, at),
+        } => {
+            let target = cli::simulate::Target { engine, ca };
+            cli::simulate::run(rate, env, duration, target, json, at)
+        }
         Command::Connections { json, at } => records::connections(json, &at),
     }
 }

@@ -1,16 +1,14 @@
 //! The audit trail (issue 19, point 3): PHI lists, MRN searches, failed logins, key
 //! and token changes and operator actions are recorded with who, from where and which
 //! logs; `GET /admin/v1/audit` is for admins, filtered and paged, and append-only;
-//! `switchboard audit export` gives the same lines offline and through a running engine.
+//! refused operator actions and logins refused at the rate limit are recorded too (see
+//! tests/audit_commands.rs for `audit export` and the retention sweeps).
 
 mod common;
 
-use common::bin::{BIN, LAB_TO_EHR, access_token, cli_json, serve_dir};
 use common::{TestEngine, closed_url, destination_toml, payload, source_toml, subscription_toml};
 use reqwest::Method;
 use serde_json::{Value, json};
-use std::path::Path;
-use std::process::Command;
 use switchboard::model::Role;
 use uuid::Uuid;
 
@@ -319,7 +317,10 @@ async fn only_admins_read_the_trail_and_no_route_changes_it() {
         )
         .await;
     assert_eq!(status.as_u16(), 403, "{body}");
-    assert_eq!(trail(&te, &admin, &[]).await, entries, "the trail changed");
+    // The trail only grew: by the record of that refused attempt.
+    let after = trail(&te, &admin, &[]).await;
+    assert_eq!(after[1..], entries[..], "the trail changed");
+    assert_eq!(after[0]["action"], "refused", "{after:#?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -385,106 +386,135 @@ async fn the_trail_filters_by_action_actor_time_and_log_and_pages_newest_first()
     assert!(body.to_string().contains("ISO 8601"), "{body}");
 }
 
-fn export(dir: &Path, extra: &[&str]) -> Vec<String> {
-    let out = Command::new(BIN)
-        .args(["audit", "export"])
-        .args(extra)
-        .arg("--data-dir")
-        .arg(dir.join("data"))
-        .arg("--config")
-        .arg(dir.join("config.toml"))
-        .output()
-        .expect("run switchboard audit export");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .expect("utf-8")
-        .lines()
-        .map(String::from)
-        .collect()
+/// The engine's audit entries of `action`, newest first.
+fn entries_of(te: &TestEngine, action: &str) -> Vec<switchboard::store::AuditEntry> {
+    let trail = te.store().audit_trail(1000).expect("audit trail");
+    trail.into_iter().filter(|e| e.action == action).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn export_gives_the_same_lines_offline_and_through_a_running_engine() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("config.toml"), LAB_TO_EHR).expect("config");
-    // Made with no engine running: written on the store.
-    let key = cli_json(dir.path(), &["keys", "create", "--source", "Lab"]);
-    let (mut served, base) = serve_dir(dir.path());
-    // Made while the engine runs: reported through it.
-    let token = cli_json(
-        dir.path(),
-        &["tokens", "create", "--role", "admin", "--name", "ops"],
-    );
-    let client = common::client();
-    let refused = client
-        .post(format!("{base}/auth/authenticate"))
-        .json(&json!({"apiKey": key["apiKey"], "secret": WRONG_SECRET}))
-        .send()
-        .await
-        .expect("authenticate");
-    assert_eq!(refused.status().as_u16(), 401);
-    access_token(&base, &key).await;
-    let admin = token["token"].as_str().expect("token");
-    let page: Value = client
-        .get(format!("{base}/admin/v1/audit"))
-        .bearer_auth(admin)
-        .send()
-        .await
-        .expect("audit")
-        .json()
-        .await
-        .expect("json");
-
-    let online = export(dir.path(), &[]);
-    let cut = chrono::Utc::now() + chrono::Duration::seconds(1);
-    let cut = switchboard::model::time::format_utc(cut);
-    let online_until = export(
-        dir.path(),
-        &["--until", &cut, "--since", "2000-01-01T00:00:00Z"],
-    );
-    served.terminate(std::time::Duration::from_secs(30)).await;
-    let offline = export(dir.path(), &[]);
-    let offline_until = export(
-        dir.path(),
-        &["--until", &cut, "--since", "2000-01-01T00:00:00Z"],
-    );
-
-    assert_eq!(online, offline);
-    assert_eq!(online_until, offline);
-    assert_eq!(offline_until, offline);
-    let entries: Vec<Value> = online
-        .iter()
-        .map(|l| serde_json::from_str(l).expect("a JSON line"))
-        .collect();
-    let actions: Vec<&str> = entries
-        .iter()
-        .filter_map(|e| e["action"].as_str())
-        .collect();
-    assert_eq!(
-        actions,
-        ["key.create", "token.create", "login-failed"],
-        "{entries:#?}"
-    );
-    assert_eq!(entries[0]["origin"], "cli");
-    assert_eq!(entries[1]["origin"], "cli");
-    assert_eq!(entries[2]["origin"], "127.0.0.1");
-    assert_eq!(
-        entries[2]["actor"],
-        format!("key:{}", key["apiKey"].as_str().expect("key"))
-    );
-    // The API's page is the same records, newest first.
-    let mut listed = page["entries"].as_array().expect("entries").clone();
-    listed.reverse();
-    assert_eq!(listed, entries);
-    // Only what falls inside the window.
-    assert!(export(dir.path(), &["--since", &cut]).is_empty());
-
-    let all = online.join("\n");
-    for secret in [WRONG_SECRET, key["secret"].as_str().expect("secret"), admin] {
-        assert!(!all.contains(secret), "a secret in the export");
+async fn a_login_refused_at_the_rate_limit_is_audited_once_per_window_per_key() {
+    let clock = switchboard::engine::throttle::Clock::movable();
+    let limits = "[engine]\nauth_failures_per_key = 2\nauth_failure_window_seconds = 600\n";
+    let te = TestEngine::start_with(&format!("{limits}{}", config()), |c| {
+        c.throttle_clock = clock.clone()
+    })
+    .await;
+    let (api_key, secret) = te.api_key("Lab");
+    let login = |secret: String| {
+        let te = &te;
+        let body = json!({"apiKey": api_key, "secret": secret});
+        async move { te.post_json("/auth/authenticate", None, &body).await.0 }
+    };
+    for window in 1..=2 {
+        for _ in 0..2 {
+            assert_eq!(login(WRONG_SECRET.into()).await.as_u16(), 401);
+        }
+        // Hammering on: every attempt is refused, the right secret too, and the trail
+        // gains one entry for the whole window, not one a request.
+        for _ in 0..5 {
+            assert_eq!(login(secret.clone()).await.as_u16(), 429);
+        }
+        let throttled = entries_of(&te, "login-throttled");
+        assert_eq!(throttled.len(), window, "{throttled:#?}");
+        let entry = &throttled[0];
+        assert_eq!(entry.actor, format!("key:{api_key}"));
+        assert_eq!(entry.origin.as_deref(), Some("127.0.0.1"));
+        assert_eq!(entry.outcome.as_deref(), Some("refused"));
+        let detail = entry.detail.as_deref().unwrap_or_default();
+        assert!(detail.starts_with("/auth/authenticate: 429"), "{detail}");
+        assert!(!detail.contains(&secret) && !detail.contains(WRONG_SECRET));
+        clock.advance(std::time::Duration::from_secs(600));
     }
+    assert_eq!(login(secret.clone()).await.as_u16(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_operator_actions_are_audited_with_who_and_why() {
+    let (te, prod_log, _) = with_traffic().await;
+    let admin = te.admin_token(Role::Admin);
+    let viewer = te.admin_token(Role::Viewer);
+    let operator = te.admin_token(Role::Operator);
+    let missing = Uuid::new_v4();
+    let attempts = [
+        (&viewer, "/admin/v1/destinations/EHR/pause", 403),
+        (&viewer, "/admin/v1/config/reload", 403),
+        (&operator, "/admin/v1/retention/run", 403),
+        (&operator, "/admin/v1/backup", 403),
+        (&operator, "/admin/v1/keys/some-key/revoke", 403),
+        (&operator, "/admin/v1/destinations/Nowhere/resume", 404),
+        (&operator, &format!("/admin/v1/logs/{missing}/release"), 404),
+        // Released without being quarantined: a state that forbids it.
+        (
+            &operator,
+            &format!("/admin/v1/logs/{prod_log}/release"),
+            409,
+        ),
+        (&admin, "/admin/v1/tokens/no-such-token/revoke", 404),
+    ];
+    for (token, path, expected) in &attempts {
+        let (status, body) = te.post_json(path, Some(token), &json!({})).await;
+        assert_eq!(status.as_u16(), *expected, "{path}: {body}");
+    }
+    let (status, _) = te.get("/admin/v1/audit", Some(&viewer)).await;
+    assert_eq!(status.as_u16(), 403);
+    // Without a genuine token there is no one to name: not audited, so anyone cannot
+    // flood the trail.
+    let (status, _) = te
+        .post_json(
+            "/admin/v1/destinations/EHR/pause",
+            Some("made-up"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status.as_u16(), 401);
+    // The console on an embedded engine refuses by the same rule, and records it.
+    let console = switchboard::client::Local::new(te.engine.clone(), Role::Viewer, "console", "-");
+    let ehr = te.destination_id("EHR");
+    let refused =
+        switchboard::client::Engine::act(&console, switchboard::client::Action::Pause(ehr)).await;
+    assert!(refused.is_err(), "{refused:?}");
+
+    let refusals = of_action(&trail(&te, &admin, &[("limit", "500")]).await, "refused")
+        .into_iter()
+        .cloned()
+        .collect::<Vec<_>>();
+    assert_eq!(refusals.len(), attempts.len() + 2, "{refusals:#?}");
+    let detail = |e: &Value| e["detail"].as_str().unwrap_or_default().to_string();
+    let find = |needle: &str| -> Value {
+        refusals
+            .iter()
+            .find(|e| detail(e).contains(needle))
+            .unwrap_or_else(|| panic!("no refusal with {needle:?} in {refusals:#?}"))
+            .clone()
+    };
+    let pause = find("pause destination \"EHR\": 403");
+    assert!(
+        pause["actor"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("test-viewer"),
+        "{pause}"
+    );
+    assert_eq!(pause["role"], "viewer");
+    assert_eq!(pause["origin"], "127.0.0.1");
+    assert!(
+        detail(&pause).contains("may not act on delivery"),
+        "{pause}"
+    );
+    find("reload the configuration: 403 Role viewer may not reload the configuration");
+    find("delete history: 403 Role operator");
+    find("take backups: 403");
+    find("read the audit trail: 403");
+    find("resume destination \"Nowhere\": 404 There is no destination");
+    let missing_log = find(&format!("release log {missing}: 404"));
+    assert_eq!(logs_of(&missing_log), vec![missing.to_string()]);
+    assert_eq!(
+        find(&format!("release log {prod_log}: 409"))["role"],
+        "operator"
+    );
+    find("revoke token no-such-token: 404");
+    let embedded = find(&format!("pause destination {ehr}: 403"));
+    assert_eq!(embedded["actor"], "console");
+    assert!(refusals.iter().all(|e| e["outcome"] == "refused"));
 }

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
+use switchboard::engine::throttle::Clock;
 use switchboard::store::credentials::clients::NewClient;
 
 const CONFIG: &str = r#"
@@ -143,16 +144,20 @@ async fn the_address_limit_holds_across_many_keys() {
 
 #[tokio::test]
 async fn once_the_window_has_passed_a_key_logs_in_again() {
-    let te = TestEngine::start(&config_with(
-        "auth_failures_per_key = 1\nauth_failure_window_seconds = 5",
-    ))
-    .await;
+    // The engine's rate limits read a clock this test moves, so the window passes
+    // without waiting it out.
+    let clock = Clock::movable();
+    let config = config_with("auth_failures_per_key = 1\nauth_failure_window_seconds = 600");
+    let te = TestEngine::start_with(&config, |c| c.throttle_clock = clock.clone()).await;
     let (key, secret) = te.api_key("Lab");
     let (status, _, _) = login(&te, &key, "wrong").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let wait = assert_limited(&login(&te, &key, &secret).await, "1", 5);
-    // Retry-After is rounded up: waiting it out always reaches the window's end.
-    tokio::time::sleep(Duration::from_secs(wait) + Duration::from_millis(100)).await;
+    let wait = assert_limited(&login(&te, &key, &secret).await, "1", 600);
+    // One second short of Retry-After (rounded up): still refused.
+    clock.advance(Duration::from_secs(wait - 1));
+    assert_limited(&login(&te, &key, &secret).await, "1", 1);
+    // Waiting out Retry-After always reaches the window's end.
+    clock.advance(Duration::from_secs(1));
     let (status, _, body) = login(&te, &key, &secret).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }

@@ -2087,7 +2087,18 @@ async fn operator_actions_need_an_operator_token_and_are_audited() {
     assert!(!te.engine.delivery().is_paused(ehr));
     assert_eq!(log(&te, id).status, LogStatus::Succeeded);
     assert_eq!(stub.log_ids(), vec![id], "a refused resend was sent");
-    assert_eq!(audit(&te).len(), before, "refused actions were audited");
+    // Each refusal to a genuine token is audited as such, and nothing else is; the
+    // requests without one name no one and are not.
+    let trail = audit(&te);
+    let added = &trail[..trail.len() - before];
+    assert_eq!(added.len(), 16, "{added:#?}");
+    let before = trail.len();
+    assert!(
+        added
+            .iter()
+            .all(|e| e.action == "refused" && e.outcome.as_deref() == Some("refused")),
+        "{added:#?}"
+    );
     // Reading the quarantine list is allowed to a viewer.
     let (status, body) = te
         .get("/admin/v1/destinations/EHR/quarantine", Some(&viewer))
@@ -2111,7 +2122,10 @@ async fn operator_actions_need_an_operator_token_and_are_audited() {
     assert_error(status, &body, StatusCode::NOT_FOUND, "no log");
     let (status, body) = act(&te, &operator, "/logs/not-a-log/fail").await;
     assert_error(status, &body, StatusCode::BAD_REQUEST, "not a log id");
-    assert_eq!(audit(&te).len(), before);
+    let trail = audit(&te);
+    assert_eq!(trail.len(), before + 5, "each refusal audited: {trail:#?}");
+    assert!(trail[..5].iter().all(|e| e.action == "refused"));
+    let before = trail.len();
 
     // Allowed actions, each audited with the token's name.
     for (who, name, path, action) in [

@@ -303,9 +303,9 @@ async fn a_jwt_flow_token_is_accepted_like_a_legacy_one() {
         .clone();
     let registered =
         register::register(engine.engine.credentials(), &lab, ClientKeys::Hs384).expect("client");
-    let secret = registered.secret.clone().expect("secret");
+    let secret = registered.keys.secret.clone().expect("secret");
     let now = chrono::Utc::now().timestamp();
-    let claims = serde_json::json!({"iss": registered.client_id, "sub": registered.client_id,
+    let claims = serde_json::json!({"iss": registered.keys.client_id, "sub": registered.keys.client_id,
         "aud": engine.url("/v2/auth/token"), "iat": now, "exp": now + 240,
         "jti": uuid::Uuid::new_v4().to_string()});
     let assertion = jsonwebtoken::encode(

@@ -109,7 +109,7 @@ async fn send(base: &str, token: &str, ehr: Uuid) -> StatusCode {
 /// An engine with Lab → EHR and a client of Lab registered with `keys`.
 async fn engine_with_client(keys: ClientKeys) -> (TestEngine, String) {
     let (engine, registered) = configured_with_client(LAB_TO_EHR, keys).await;
-    (engine, registered.client_id)
+    (engine, registered.keys.client_id)
 }
 
 /// An engine on `config` and a client of its source Lab registered with `keys`.
@@ -309,8 +309,8 @@ async fn the_aud_is_the_token_url_under_the_configured_public_url() {
     let config =
         format!("[engine]\npublic_url = \"https://switchboard.example.org/\"\n{LAB_TO_EHR}");
     let (engine, client) = configured_with_client(&config, ClientKeys::Hs384).await;
-    let key = EncodingKey::from_secret(client.secret.as_deref().expect("secret").as_bytes());
-    let id = &client.client_id;
+    let key = EncodingKey::from_secret(client.keys.secret.as_deref().expect("secret").as_bytes());
+    let id = &client.keys.client_id;
     let public = claims(id, "https://switchboard.example.org/v2/auth/token");
     let (status, body) = token_at(
         &engine.base,

@@ -142,13 +142,13 @@ async fn hs384_user(e: &TestEngine, role: Role, name: &str) -> String {
         ClientKeys::Hs384,
     )
     .expect("register");
-    let secret = registered.secret.expect("secret");
+    let secret = registered.keys.secret.expect("secret");
     let key = jsonwebtoken::EncodingKey::from_secret(secret.as_bytes());
     let assertion = sign(
         Algorithm::HS384,
         None,
         &key,
-        &claims(&registered.client_id, &e.url("/v2/auth/token")),
+        &claims(&registered.keys.client_id, &e.url("/v2/auth/token")),
     );
     let (status, body) = user_token(e, &assertion).await;
     assert_eq!(status, StatusCode::OK, "{body}");

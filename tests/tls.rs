@@ -1,8 +1,8 @@
 //! HTTPS on the engine (issue 19, point 4): `serve --tls-cert/--tls-key` with a CA and
 //! server certificates made here by the `openssl` command; clients that trust the CA
 //! work, plain HTTP and untrusting clients fail clearly, SIGHUP puts a new certificate
-//! in force and a bad one leaves the old, the console's `--ca` reaches the engine, and
-//! plain HTTP on a non-loopback address is warned about.
+//! in force and a bad one leaves the old, the console's and the simulator's `--ca`
+//! reach the engine, and plain HTTP on a non-loopback address is warned about.
 
 mod common;
 
@@ -318,6 +318,49 @@ async fn the_console_reaches_an_https_engine_with_ca() {
         without.contains("not trusted") && without.contains("--ca"),
         "{without}"
     );
+    assert!(served.terminate(DEADLINE).await.success());
+}
+
+/// `simulate --engine https://…` trusts a private CA with `--ca`, as the console does:
+/// with it the notifications go through; without, it names the certificate and --ca.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulate_reaches_an_https_engine_with_ca() {
+    let s = setup();
+    let (mut served, base) = serve_tls(&s);
+    let simulate = |ca: Option<&Path>| {
+        let mut command = Command::new(BIN);
+        command
+            .args(["simulate", "--rate", "20/s", "--duration", "1s", "--json"])
+            .args(["--engine", &base, "--data-dir"])
+            .arg(s.dir.path().join("data"))
+            .arg("--config")
+            .arg(s.dir.path().join("config.toml"));
+        if let Some(ca) = ca {
+            command.arg("--ca").arg(ca);
+        }
+        command.output().expect("run simulate")
+    };
+    let with_ca = simulate(Some(&s.ca));
+    let stderr = String::from_utf8_lossy(&with_ca.stderr);
+    assert!(with_ca.status.success(), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&with_ca.stdout).expect("JSON");
+    assert!(
+        report["accepted"].as_u64().is_some_and(|n| n > 0),
+        "{report}"
+    );
+    assert_eq!(report["refused"], 0, "{report}");
+    let without = simulate(None);
+    let stderr = String::from_utf8_lossy(&without.stderr);
+    assert!(!without.status.success());
+    assert!(
+        stderr.contains("not trusted") && stderr.contains("--ca"),
+        "{stderr}"
+    );
+    // A file that is no CA is named before anything is sent.
+    let wrong = simulate(Some(&s.dir.path().join("config.toml")));
+    let stderr = String::from_utf8_lossy(&wrong.stderr);
+    assert!(!wrong.status.success());
+    assert!(stderr.contains("as the CA for --ca"), "{stderr}");
     assert!(served.terminate(DEADLINE).await.success());
 }
 

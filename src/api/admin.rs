@@ -5,9 +5,16 @@
 //! `audit`: `GET /audit`, the audit trail read back (admin role), and the origin of
 //! each request for its entries.
 //! `retention`: `POST /retention/run`, history past its retention deleted now (admin role).
+//! `log_query`: the filters of `GET /logs`.
+//!
+//! A refused operator action (a role that may not, a missing target) is audited with
+//! its reason once the caller's token is genuine: [`admin_only`], [`operator`],
+//! [`refusal_audited`]. A request without a genuine token is not: it names no one, and
+//! anyone could flood the trail with them.
 
 pub(super) mod audit;
 mod events;
+mod log_query;
 mod reload;
 mod retention;
 mod revoke;
@@ -16,9 +23,7 @@ pub use events::STREAM_RECHECK;
 
 use super::{AppState, bearer, reply};
 use crate::engine::Engine;
-use crate::model::time::parse_instant;
-use crate::model::{ApiError, Environment};
-use crate::store::LogQuery;
+use crate::model::{ApiError, Environment, Role};
 use crate::store::credentials::TokenRecord;
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
@@ -67,10 +72,16 @@ fn query_params<T>(params: Result<Query<T>, QueryRejection>, allowed: &str) -> R
         .map_err(|e| ApiError::bad_request(format!("{}. {allowed}", e.body_text())))
 }
 
-pub(super) fn operator(engine: &Engine, headers: &HeaderMap) -> Result<TokenRecord, ApiError> {
+/// The token of a caller whose role may act on delivery; any other role gets 403,
+/// audited as a refused attempt to `what`.
+pub(super) fn operator(
+    engine: &Engine,
+    headers: &HeaderMap,
+    what: &str,
+) -> Result<TokenRecord, ApiError> {
     let token = admin(engine, headers)?;
     if !token.role.may_operate() {
-        return Err(ApiError::new(
+        let error = ApiError::new(
             403,
             "permission",
             "Admin",
@@ -78,9 +89,61 @@ pub(super) fn operator(engine: &Engine, headers: &HeaderMap) -> Result<TokenReco
                 "Role {} may not act on delivery; use an operator or admin token.",
                 token.role.as_str()
             ),
-        ));
+        );
+        return Err(refused(engine, &token, what, error));
     }
     Ok(token)
+}
+
+/// The token of an admin-role caller; any other role gets 403 saying it may not
+/// `what` (e.g. "reload the configuration"), and the attempt is audited.
+pub(super) fn admin_only(
+    engine: &Engine,
+    headers: &HeaderMap,
+    what: &str,
+) -> Result<TokenRecord, ApiError> {
+    let token = admin(engine, headers)?;
+    if token.role != Role::Admin {
+        let error = ApiError::new(
+            403,
+            "permission",
+            "Admin",
+            format!(
+                "Role {} may not {what}; use an admin token.",
+                token.role.as_str()
+            ),
+        );
+        return Err(refused(engine, &token, what, error));
+    }
+    Ok(token)
+}
+
+/// Audits `token`'s refused attempt to `what`, and hands the refusal on.
+pub(super) fn refused(
+    engine: &Engine,
+    token: &TokenRecord,
+    what: &str,
+    error: ApiError,
+) -> ApiError {
+    engine.audit_refused(&actor(token), what, &error, None);
+    error
+}
+
+/// `outcome` of `token`'s attempt to `what` (on `log`, if one), with a refusal
+/// audited: a missing target (404), a bad one (400) or a state that forbids it (409).
+/// What succeeds is audited by the engine's action itself.
+pub(super) fn refusal_audited<T>(
+    engine: &Engine,
+    token: &TokenRecord,
+    what: &str,
+    log: Option<Uuid>,
+    outcome: Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    outcome.inspect_err(|error| {
+        if matches!(error.status, 400 | 403 | 404 | 409) {
+            engine.audit_refused(&actor(token), what, error, log);
+        }
+    })
 }
 
 pub(super) fn actor(token: &TokenRecord) -> String {
@@ -100,28 +163,33 @@ async fn destination_action(
     headers: HeaderMap,
     Path((id, action)): Path<(String, String)>,
 ) -> Response {
+    let what = format!("{action} destination \"{id}\"");
     let result = async {
-        let token = operator(&engine, &headers)?;
-        let id = destination_id(&engine, &id)?;
+        let token = operator(&engine, &headers, &what)?;
         let who = actor(&token);
-        match action.as_str() {
-            "pause" => engine
-                .set_paused(id, true, &who)
-                .await
-                .map(|_| json!({"paused": true})),
-            "resume" => engine
-                .set_paused(id, false, &who)
-                .await
-                .map(|_| json!({"paused": false})),
-            "retry" => engine.retry_now(id, &who).map(|_| json!({"retrying": true})),
-            "verify" => engine
-                .verify_destination(id, &who)
-                .await
-                .map(|v| json!({"verified": true, "verifiedAt": crate::model::time::format_utc(v.verified_at)})),
-            other => Err(ApiError::not_found(format!(
-                "Unknown destination action \"{other}\": use pause, resume, retry or verify."
-            ))),
+        let outcome = async {
+            let id = destination_id(&engine, &id)?;
+            match action.as_str() {
+                "pause" => engine
+                    .set_paused(id, true, &who)
+                    .await
+                    .map(|_| json!({"paused": true})),
+                "resume" => engine
+                    .set_paused(id, false, &who)
+                    .await
+                    .map(|_| json!({"paused": false})),
+                "retry" => engine.retry_now(id, &who).map(|_| json!({"retrying": true})),
+                "verify" => engine
+                    .verify_destination(id, &who)
+                    .await
+                    .map(|v| json!({"verified": true, "verifiedAt": crate::model::time::format_utc(v.verified_at)})),
+                other => Err(ApiError::not_found(format!(
+                    "Unknown destination action \"{other}\": use pause, resume, retry or verify."
+                ))),
+            }
         }
+        .await;
+        refusal_audited(&engine, &token, &what, None, outcome)
     }
     .await;
     reply(result)
@@ -136,14 +204,19 @@ async fn source_token(
 ) -> Response {
     let result = async {
         let token = admin(&engine, &headers)?;
-        let source = engine
-            .registry()
-            .source_named(&id)
-            .map(|s| s.id)
-            .ok_or_else(|| ApiError::not_found(format!("There is no source \"{id}\".")))?;
-        engine
-            .composer_token(source, &actor(&token), token.role)
-            .await
+        let outcome = async {
+            let source = engine
+                .registry()
+                .source_named(&id)
+                .map(|s| s.id)
+                .ok_or_else(|| ApiError::not_found(format!("There is no source \"{id}\".")))?;
+            engine
+                .composer_token(source, &actor(&token), token.role)
+                .await
+        }
+        .await;
+        let what = format!("send as source \"{id}\"");
+        refusal_audited(&engine, &token, &what, None, outcome)
     }
     .await;
     reply(result)
@@ -166,18 +239,7 @@ async fn backup(
     body: axum::body::Bytes,
 ) -> Response {
     let result = async {
-        let token = admin(&engine, &headers)?;
-        if token.role != crate::model::Role::Admin {
-            return Err(ApiError::new(
-                403,
-                "permission",
-                "Admin",
-                format!(
-                    "Role {} may not take backups; use an admin token.",
-                    token.role.as_str()
-                ),
-            ));
-        }
+        let token = admin_only(&engine, &headers, "take backups")?;
         let body: BackupBody = serde_json::from_slice(&body).map_err(|e| {
             ApiError::bad_request(format!(
                 "The body must be {{\"dir\": \"/absolute/path\"}} ({e})."
@@ -292,20 +354,27 @@ async fn log_action(
     headers: HeaderMap,
     Path((id, action)): Path<(String, String)>,
 ) -> Response {
+    let what = format!("{action} log {id}");
     let result = async {
-        let token = operator(&engine, &headers)?;
-        let id = Uuid::parse_str(&id)
-            .map_err(|_| ApiError::bad_request(format!("\"{id}\" is not a log ID (a UUID).")))?;
+        let token = operator(&engine, &headers, &what)?;
         let who = actor(&token);
-        let mut log = match action.as_str() {
-            "quarantine" => engine.quarantine(id, &who).await,
-            "release" => engine.release(id, &who).await,
-            "fail" => engine.mark_failed(id, &who).await,
-            "resend" => engine.resend(id, &who).await,
-            other => Err(ApiError::not_found(format!(
-                "Unknown log action \"{other}\": use quarantine, release, fail or resend."
-            ))),
-        }?;
+        let log = Uuid::parse_str(&id).ok();
+        let outcome = async {
+            let id = log.ok_or_else(|| {
+                ApiError::bad_request(format!("\"{id}\" is not a log ID (a UUID)."))
+            })?;
+            match action.as_str() {
+                "quarantine" => engine.quarantine(id, &who).await,
+                "release" => engine.release(id, &who).await,
+                "fail" => engine.mark_failed(id, &who).await,
+                "resend" => engine.resend(id, &who).await,
+                other => Err(ApiError::not_found(format!(
+                    "Unknown log action \"{other}\": use quarantine, release, fail or resend."
+                ))),
+            }
+        }
+        .await;
+        let mut log = refusal_audited(&engine, &token, &what, log, outcome)?;
         crate::engine::access::mask_log(&mut log, token.role);
         Ok::<_, ApiError>(log)
     }
@@ -376,101 +445,10 @@ fn check_admin(engine: &Engine, token: &str) -> Result<TokenRecord, ApiError> {
     Ok(record)
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct LogParams {
-    env: Option<String>,
-    source: Option<String>,
-    destination: Option<String>,
-    data_model: Option<String>,
-    event_type: Option<String>,
-    #[serde(rename = "type")]
-    log_type: Option<String>,
-    status: Option<String>,
-    mrn: Option<String>,
-    since: Option<String>,
-    until: Option<String>,
-    before: Option<String>,
-    limit: Option<usize>,
-}
-
-fn to_query(engine: &Engine, p: LogParams) -> Result<LogQuery, ApiError> {
-    let bad = |field: &str, msg: String| ApiError::bad_request(format!("{field}: {msg}"));
-    let registry = engine.registry();
-    let instant = |field: &str,
-                   v: &Option<String>|
-     -> Result<Option<chrono::DateTime<Utc>>, ApiError> {
-        v.as_deref()
-            .map(|s| {
-                parse_instant(s).ok_or_else(|| {
-                    bad(field, format!("\"{s}\" is not an ISO 8601 instant with offset, e.g. 2024-05-01T12:00:00Z"))
-                })
-            })
-            .transpose()
-    };
-    Ok(LogQuery {
-        environment: p
-            .env
-            .as_deref()
-            .map(|e| {
-                e.parse::<Environment>()
-                    .map_err(|e| bad("env", e.to_string()))
-            })
-            .transpose()?,
-        source: p
-            .source
-            .as_deref()
-            .map(|s| {
-                registry
-                    .source_named(s)
-                    .map(|s| s.id)
-                    .or_else(|| Uuid::parse_str(s).ok())
-                    .ok_or_else(|| bad("source", format!("no source named \"{s}\"")))
-            })
-            .transpose()?,
-        destination: p
-            .destination
-            .as_deref()
-            .map(|d| {
-                registry
-                    .destination_named(d)
-                    .map(|d| d.id)
-                    .or_else(|| Uuid::parse_str(d).ok())
-                    .ok_or_else(|| bad("destination", format!("no destination named \"{d}\"")))
-            })
-            .transpose()?,
-        data_model: p.data_model,
-        event_type: p.event_type,
-        log_type: p
-            .log_type
-            .as_deref()
-            .map(str::parse)
-            .transpose()
-            .map_err(|e| bad("type", e))?,
-        status: p
-            .status
-            .as_deref()
-            .map(str::parse)
-            .transpose()
-            .map_err(|e| bad("status", e))?,
-        patient_id: p.mrn,
-        since: instant("since", &p.since)?,
-        until: instant("until", &p.until)?,
-        before: p
-            .before
-            .as_deref()
-            .map(|b| {
-                Uuid::parse_str(b).map_err(|_| bad("before", format!("\"{b}\" is not a log ID")))
-            })
-            .transpose()?,
-        limit: p.limit.unwrap_or(DEFAULT_PAGE),
-    })
-}
-
 async fn list_logs(
     State(engine): State<AppState>,
     headers: HeaderMap,
-    params: Result<Query<LogParams>, QueryRejection>,
+    params: Result<Query<log_query::LogParams>, QueryRejection>,
 ) -> Response {
     let result = blocking(move || {
         let token = admin(&engine, &headers)?;
@@ -479,7 +457,7 @@ async fn list_logs(
             "Filters: env, source, destination, dataModel, eventType, type, status, mrn, \
              since, until, before, limit.",
         )?;
-        let query = to_query(&engine, params)?;
+        let query = log_query::to_query(&engine, params)?;
         let page = engine.search_audited(&query, token.role, &actor(&token))?;
         Ok::<_, ApiError>(page)
     })

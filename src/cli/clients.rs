@@ -46,7 +46,7 @@ pub fn create(source: &str, keys: ClientKeys, json: bool, at: &Locations) -> Res
         "key.create",
         &format!(
             "{} client {} for source {}",
-            registered.kind, registered.client_id, registered.source
+            registered.keys.kind, registered.keys.client_id, registered.source
         ),
     );
     super::print(json, &registered, register::Registered::text)
@@ -76,8 +76,8 @@ pub fn create_user(
         "user-key.create",
         &format!(
             "{} user key {} \"{}\" with role {}",
-            registered.kind,
-            registered.client_id,
+            registered.keys.kind,
+            registered.keys.client_id,
             registered.name,
             registered.role.as_str()
         ),

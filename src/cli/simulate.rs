@@ -5,8 +5,8 @@
 
 use crate::Locations;
 use anyhow::{Result, bail};
-use std::path::Path;
-use switchboard::client::setup;
+use std::path::{Path, PathBuf};
+use switchboard::client::{ClientError, setup};
 use switchboard::engine::{revocation, runfile};
 use switchboard::model::Environment;
 use switchboard::sandbox;
@@ -16,17 +16,26 @@ use switchboard::store::credentials::Credentials;
 /// Where an engine listens when nothing says otherwise (`serve`'s default).
 const DEFAULT_ENGINE: &str = "http://127.0.0.1:8443";
 
+/// Where the simulator sends: the engine's URL, and a CA to trust for it (`--ca`).
+pub struct Target {
+    pub engine: Option<String>,
+    pub ca: Option<PathBuf>,
+}
+
 pub fn run(
     rate: f64,
     env: Environment,
     duration: Option<std::time::Duration>,
-    engine: Option<String>,
+    target: Target,
     json: bool,
     at: Locations,
 ) -> Result<()> {
     if env != Environment::Development {
         bail!("the sandbox lives in Development; there is no {env} sandbox to simulate");
     }
+    // A wrong CA file is named now, before a key is made for the run.
+    let ca = target.ca.as_deref().map(setup::ca_file).transpose()?;
+    let engine = target.engine;
     let data_dir = at.data_dir();
     let engine = match engine {
         Some(given) => setup::engine_url(&given)?,
@@ -48,6 +57,7 @@ pub fn run(
         routes,
         rate,
         duration,
+        roots: ca.map(|ca| ca.certificates().to_vec()).unwrap_or_default(),
     };
     let runtime = super::running::runtime()?;
     eprintln!("simulating {rate:.1} notifications/s to {engine} (Ctrl-C stops)");
@@ -69,6 +79,12 @@ pub fn run(
         Ok(report) => report,
         Err(SimulateError::Auth { status: 401, .. }) if other_engine(&engine, &data_dir) => {
             bail!("{}", unknown_key(&engine, &data_dir))
+        }
+        // An untrusted certificate or a TLS handshake with plain HTTP: said as the
+        // console says it, naming --ca.
+        Err(SimulateError::Unreachable(url, reason)) => {
+            let error = ClientError::Unreachable { url, reason };
+            bail!("{}", setup::explain_first_contact(&engine, error))
         }
         Err(e) => return Err(e.into()),
     };

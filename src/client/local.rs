@@ -40,39 +40,42 @@ impl Local {
         }
     }
 
-    fn operator(&self) -> Result<(), ClientError> {
+    /// Refuses (403) a role that may not act on delivery, audited as an attempt to
+    /// `what`, as the admin API does.
+    fn operator(&self, what: &str) -> Result<(), ClientError> {
         if self.role.may_operate() {
-            Ok(())
-        } else {
-            Err(ClientError::Refused {
-                status: 403,
-                text: format!(
-                    "Role {} may not act on delivery; use an operator or admin role.",
-                    self.role.as_str()
-                ),
-            })
+            return Ok(());
         }
+        let text = format!(
+            "Role {} may not act on delivery; use an operator or admin role.",
+            self.role.as_str()
+        );
+        Err(self.refused(what, text))
     }
 
     /// Credentials (keys, tokens) are the admin role's, as in the admin API.
-    fn admin(&self) -> Result<(), ClientError> {
+    fn admin(&self, what: &str) -> Result<(), ClientError> {
         if self.role == Role::Admin {
             return Ok(());
         }
-        Err(ClientError::Refused {
-            status: 403,
-            text: format!(
-                "Role {} may not manage credentials or reload the configuration; use an admin token.",
-                self.role.as_str()
-            ),
-        })
+        let text = format!(
+            "Role {} may not manage credentials or reload the configuration; use an admin token.",
+            self.role.as_str()
+        );
+        Err(self.refused(what, text))
+    }
+
+    fn refused(&self, what: &str, text: String) -> ClientError {
+        let error = crate::model::ApiError::new(403, "permission", "Admin", text.clone());
+        self.engine.audit_refused(&self.actor, what, &error, None);
+        ClientError::Refused { status: 403, text }
     }
 }
 
 impl Engine for Local {
     fn revoke(&self, what: Revoke) -> BoxFuture<'_, Result<RevokeReport, ClientError>> {
         Box::pin(async move {
-            self.admin()?;
+            self.admin("revoke credentials")?;
             Ok(match what {
                 Revoke::Key(key) => self.engine.revoke_key(&key, &self.actor).await?,
                 Revoke::Token(name) => self.engine.revoke_token(&name, &self.actor).await?,
@@ -82,21 +85,21 @@ impl Engine for Local {
 
     fn keys(&self) -> BoxFuture<'_, Result<Vec<KeyView>, ClientError>> {
         Box::pin(async move {
-            self.admin()?;
+            self.admin("list keys")?;
             Ok(self.engine.keys_list()?)
         })
     }
 
     fn create_key(&self, new: NewKey) -> BoxFuture<'_, Result<CreatedKey, ClientError>> {
         Box::pin(async move {
-            self.admin()?;
+            self.admin("create a key")?;
             Ok(self.engine.create_key(new, &self.actor).await?)
         })
     }
 
     fn reload(&self) -> BoxFuture<'_, Result<super::wire::ReloadReport, ClientError>> {
         Box::pin(async move {
-            self.admin()?;
+            self.admin("reload the configuration")?;
             Ok(self.engine.reload(&self.actor).await?)
         })
     }
@@ -228,30 +231,28 @@ impl Engine for Local {
 
     fn act(&self, action: Action) -> BoxFuture<'_, Result<(), ClientError>> {
         Box::pin(async move {
-            self.operator()?;
+            let (kind, target, verb) = action.route();
+            let what = format!("{verb} {} {target}", kind.trim_end_matches('s'));
+            self.operator(&what)?;
             let e = &self.engine;
             let who = self.actor.as_str();
-            match action {
-                Action::Pause(d) => e.set_paused(d, true, who).await?,
-                Action::Resume(d) => e.set_paused(d, false, who).await?,
-                Action::RetryNow(d) => e.retry_now(d, who)?,
-                Action::Quarantine(l) => {
-                    e.quarantine(l, who).await?;
-                }
-                Action::Release(l) => {
-                    e.release(l, who).await?;
-                }
-                Action::Fail(l) => {
-                    e.mark_failed(l, who).await?;
-                }
-                Action::Resend(l) => {
-                    e.resend(l, who).await?;
-                }
-                Action::Verify(d) => {
-                    e.verify_destination(d, who).await?;
-                }
+            let outcome = match action {
+                Action::Pause(d) => e.set_paused(d, true, who).await,
+                Action::Resume(d) => e.set_paused(d, false, who).await,
+                Action::RetryNow(d) => e.retry_now(d, who),
+                Action::Quarantine(l) => e.quarantine(l, who).await.map(drop),
+                Action::Release(l) => e.release(l, who).await.map(drop),
+                Action::Fail(l) => e.mark_failed(l, who).await.map(drop),
+                Action::Resend(l) => e.resend(l, who).await.map(drop),
+                Action::Verify(d) => e.verify_destination(d, who).await.map(drop),
+            };
+            if let Err(error) = &outcome
+                && matches!(error.status, 400 | 403 | 404 | 409)
+            {
+                let log = (kind == "logs").then_some(target);
+                e.audit_refused(who, &what, error, log);
             }
-            Ok(())
+            Ok(outcome?)
         })
     }
 }

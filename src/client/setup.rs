@@ -51,6 +51,11 @@ impl Ca {
         }
         builder
     }
+
+    /// The authorities themselves, for a client built elsewhere (the simulator's).
+    pub fn certificates(&self) -> &[reqwest::Certificate] {
+        &self.0
+    }
 }
 
 /// The PEM certificates in `path` (one or more), checked now so a wrong file is named

@@ -75,7 +75,7 @@ pub fn create(
         NewKeyKind::Jwks { jwks } => ClientKeys::JwksDocument(jwks),
         NewKeyKind::Hs384 => ClientKeys::Hs384,
     };
-    let registered = register::register(credentials, source, client)?;
+    let registered = register::register(credentials, source, client)?.keys;
     Ok(CreatedKey {
         api_key: registered.client_id,
         kind: registered.kind.to_string(),

@@ -16,7 +16,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
-use prometheus_client::registry::{Registry, Unit};
+use prometheus_client::registry::{Metric, Registry, Unit};
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
@@ -72,66 +72,72 @@ pub struct Metrics {
     quarantined: Family<DestinationLabel, Counter>,
 }
 
+/// Registers `metric` as `name` with its help text, and hands it back to be kept and
+/// fed (the registry holds a clone: both share the same values).
+fn add<M: Metric + Clone>(registry: &mut Registry, name: &str, help: &str, metric: M) -> M {
+    registry.register(name, help, metric.clone());
+    metric
+}
+
+/// As [`add`], for a metric in seconds (its name gains `_seconds`).
+fn add_seconds<M: Metric + Clone>(registry: &mut Registry, name: &str, help: &str, metric: M) -> M {
+    registry.register_with_unit(name, help, Unit::Seconds, metric.clone());
+    metric
+}
+
 impl Default for Metrics {
     fn default() -> Self {
-        let mut registry = Registry::with_prefix(PREFIX);
-        let metrics = Metrics {
-            registry: Registry::default(),
-            http_requests: Family::default(),
-            auth_failures: Family::default(),
-            ingest: latency_histogram(),
-            query: latency_histogram(),
-            attempts: Family::new_with_constructor(latency_histogram as fn() -> Histogram),
-            deliveries: Family::default(),
-            failures: Family::default(),
-            quarantined: Family::default(),
-        };
-        registry.register(
-            "http_requests",
-            "HTTP requests answered, by route template, method and status",
-            metrics.http_requests.clone(),
-        );
-        registry.register(
-            "auth_failures",
-            "Requests answered 401 (bad credentials, or a missing, expired or revoked token), by route",
-            metrics.auth_failures.clone(),
-        );
-        registry.register_with_unit(
-            "ingest_duration",
-            "Time to accept a notification or writeback: routed, stored and flushed",
-            Unit::Seconds,
-            metrics.ingest.clone(),
-        );
-        registry.register_with_unit(
-            "query_duration",
-            "Time to forward a query and get the destination's answer",
-            Unit::Seconds,
-            metrics.query.clone(),
-        );
-        registry.register_with_unit(
-            "delivery_attempt_duration",
-            "Time of one push delivery attempt, by destination",
-            Unit::Seconds,
-            metrics.attempts.clone(),
-        );
-        registry.register(
-            "deliveries",
-            "Messages delivered (acknowledged by the destination), by destination",
-            metrics.deliveries.clone(),
-        );
-        registry.register(
-            "delivery_failures",
-            "Delivery attempts that failed (an error answer or none), by destination",
-            metrics.failures.clone(),
-        );
-        registry.register(
-            "quarantined",
-            "Messages moved to quarantine (by the engine or an operator), by destination",
-            metrics.quarantined.clone(),
-        );
+        let r = &mut Registry::with_prefix(PREFIX);
         Metrics {
-            registry,
-            ..metrics
+            http_requests: add(
+                r,
+                "http_requests",
+                "HTTP requests answered, by route template, method and status",
+                Family::default(),
+            ),
+            auth_failures: add(
+                r,
+                "auth_failures",
+                "Requests answered 401 (bad credentials, or a missing, expired or revoked token), by route",
+                Family::default(),
+            ),
+            ingest: add_seconds(
+                r,
+                "ingest_duration",
+                "Time to accept a notification or writeback: routed, stored and flushed",
+                latency_histogram(),
+            ),
+            query: add_seconds(
+                r,
+                "query_duration",
+                "Time to forward a query and get the destination's answer",
+                latency_histogram(),
+            ),
+            attempts: add_seconds(
+                r,
+                "delivery_attempt_duration",
+                "Time of one push delivery attempt, by destination",
+                Family::new_with_constructor(latency_histogram as fn() -> Histogram),
+            ),
+            deliveries: add(
+                r,
+                "deliveries",
+                "Messages delivered (acknowledged by the destination), by destination",
+                Family::default(),
+            ),
+            failures: add(
+                r,
+                "delivery_failures",
+                "Delivery attempts that failed (an error answer or none), by destination",
+                Family::default(),
+            ),
+            quarantined: add(
+                r,
+                "quarantined",
+                "Messages moved to quarantine (by the engine or an operator), by destination",
+                Family::default(),
+            ),
+            registry: std::mem::take(r),
         }
     }
 }
@@ -205,13 +211,46 @@ impl Metrics {
 }
 
 /// What a scrape reads from the engine as it is now.
-#[derive(Default)]
 struct Now {
     registry: Registry,
     queue_depth: Family<DestinationLabel, Gauge>,
     oldest_age: Family<DestinationLabel, Gauge<f64, AtomicU64>>,
     paused: Family<DestinationLabel, Gauge>,
     refused: Family<ReasonLabel, Counter>,
+}
+
+impl Now {
+    /// The per-destination and refusal families, registered and still empty.
+    fn new() -> Self {
+        let r = &mut Registry::with_prefix(PREFIX);
+        Now {
+            queue_depth: add(
+                r,
+                "queue_depth",
+                "Messages queued for a destination (counted up to 100000)",
+                Family::default(),
+            ),
+            oldest_age: add_seconds(
+                r,
+                "queue_oldest_age",
+                "Age of the oldest message queued for a destination (0 when its queue is empty)",
+                Family::default(),
+            ),
+            paused: add(
+                r,
+                "destination_paused",
+                "1 while an operator has paused delivery to a destination",
+                Family::default(),
+            ),
+            refused: add(
+                r,
+                "requests_refused",
+                "Requests refused since start: 503 with the journal's backlog full, 429 with a destination's queue at its bound",
+                Family::default(),
+            ),
+            registry: std::mem::take(r),
+        }
+    }
 }
 
 impl Engine {
@@ -239,10 +278,7 @@ impl Engine {
     /// The scrape-time gauges: queues per configured destination, the journal, the
     /// listener and the refusals counted in [`super::stats`].
     fn read_now(&self) -> Now {
-        let mut now = Now {
-            registry: Registry::with_prefix(PREFIX),
-            ..Now::default()
-        };
+        let mut now = Now::new();
         for d in &self.registry().destinations {
             self.read_queue(d, &now);
         }
@@ -253,47 +289,30 @@ impl Engine {
         let journal = self.store.journal();
         let gauge = |value: usize| Gauge::<i64>::default().tap(value);
         let r = &mut now.registry;
-        r.register(
-            "queue_depth",
-            "Messages queued for a destination (counted up to 100000)",
-            now.queue_depth.clone(),
-        );
-        r.register_with_unit(
-            "queue_oldest_age",
-            "Age of the oldest message queued for a destination (0 when its queue is empty)",
-            Unit::Seconds,
-            now.oldest_age.clone(),
-        );
-        r.register(
-            "destination_paused",
-            "1 while an operator has paused delivery to a destination",
-            now.paused.clone(),
-        );
-        r.register(
-            "requests_refused",
-            "Requests refused since start: 503 with the journal's backlog full, 429 with a destination's queue at its bound",
-            now.refused.clone(),
-        );
-        r.register(
-            "journal_backlog",
-            "Accepted requests journaled but not yet applied to history and the queues",
-            gauge(journal.backlog()),
-        );
-        r.register(
-            "journal_backlog_limit",
-            "The journal backlog's bound (journal_backlog); past it new requests get 503",
-            gauge(journal.capacity()),
-        );
-        r.register(
-            "open_connections",
-            "HTTP connections open to the engine",
-            gauge(self.listener.open()),
-        );
-        r.register(
-            "connection_limit",
-            "The cap on open HTTP connections",
-            gauge(self.listener.capacity()),
-        );
+        for (name, help, value) in [
+            (
+                "journal_backlog",
+                "Accepted requests journaled but not yet applied to history and the queues",
+                journal.backlog(),
+            ),
+            (
+                "journal_backlog_limit",
+                "The journal backlog's bound (journal_backlog); past it new requests get 503",
+                journal.capacity(),
+            ),
+            (
+                "open_connections",
+                "HTTP connections open to the engine",
+                self.listener.open(),
+            ),
+            (
+                "connection_limit",
+                "The cap on open HTTP connections",
+                self.listener.capacity(),
+            ),
+        ] {
+            add(r, name, help, gauge(value));
+        }
         now
     }
 

@@ -220,7 +220,10 @@ impl Engine {
                 registry: reload::Current::new(config.registry),
                 config_path: config.path,
                 reloading: tokio::sync::Mutex::new(()),
-                throttle: throttle::Throttle::new(config.settings.auth_limits),
+                throttle: throttle::Throttle::new(
+                    config.settings.auth_limits,
+                    config.throttle_clock,
+                ),
                 settings: config.settings,
                 profiles: config.profiles,
                 http,

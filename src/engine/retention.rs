@@ -8,6 +8,9 @@
 //! delivery. Here: the cutoffs, the composer history's old entries, upload files once
 //! their index entries are gone for good, and the figures in the log.
 //!
+//! Each sweep writes one audit entry per environment (`retention.sweep`: how many
+//! logs went, created before which instant), before the removals are made durable.
+//!
 //! The sweep reads the time from a [`Clock`] the tests can move forward, so expiry is
 //! tested without waiting days or writing old records by hand.
 
@@ -15,7 +18,7 @@ use super::Engine;
 use super::runfile::{self, AttachError};
 use crate::model::{ApiError, Environment, LogRecord};
 use crate::store::retention::Swept;
-use crate::store::{Store, StoreError, StoredRequest};
+use crate::store::{AuditEntry, Store, StoreError, StoredRequest};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -29,6 +32,8 @@ use uuid::Uuid;
 pub const SWEEP_EVERY: Duration = Duration::from_secs(5 * 60);
 /// The first background sweep, after start-up traffic has settled.
 const FIRST_SWEEP: Duration = Duration::from_secs(60);
+/// Who the trail names for the background sweep.
+pub const SCHEDULE_ACTOR: &str = "retention schedule";
 /// The largest `retention_days` (about 100 years): beyond it, leave it unset.
 pub const MAX_DAYS: u64 = 36_500;
 
@@ -157,13 +162,48 @@ fn upload_of(log: &LogRecord, request: &StoredRequest) -> Option<Uuid> {
     Uuid::try_parse(request.payload["File"]["ID"].as_str()?).ok()
 }
 
-/// One sweep of `store` under `policy` at `now`; `durable` makes the removals durable
-/// before upload files go.
+/// Who a sweep is audited as, and how: `record` appends an entry to the trail.
+struct Auditor<'a> {
+    actor: &'a str,
+    /// An operator asked for it: each environment is recorded even when nothing went.
+    /// The background sweep records only what deleted something, every five minutes
+    /// of "nothing" being no news.
+    asked: bool,
+    record: &'a (dyn Fn(AuditEntry) + Sync),
+}
+
+impl Auditor<'_> {
+    /// One entry per environment per sweep: how many logs went, and which (those
+    /// created before the cutoff).
+    fn swept(&self, environment: Environment, cutoff: DateTime<Utc>, days: u32, s: &Swept) {
+        if !self.asked && s.logs + s.requests + s.uploads == 0 {
+            return;
+        }
+        (self.record)(AuditEntry {
+            actor: self.actor.to_string(),
+            action: "retention.sweep".into(),
+            detail: Some(format!(
+                "{}: {} logs, {} requests, {} uploads deleted: those created before {} \
+                 (retention_days {days}); {} past it kept, still owed delivery",
+                environment.as_str(),
+                s.logs,
+                s.requests,
+                s.uploads,
+                crate::model::time::format_utc(cutoff),
+                s.kept_owed
+            )),
+            ..AuditEntry::default()
+        });
+    }
+}
+
+/// One sweep of `store` under `policy` at `now`, each environment's removals audited;
+/// `durable` makes the removals and their entries durable before upload files go.
 async fn sweep<F: std::future::Future<Output = Result<(), StoreError>>>(
     store: &Store,
     data_dir: &Path,
-    policy: &Policy,
-    now: DateTime<Utc>,
+    (policy, now): (&Policy, DateTime<Utc>),
+    auditor: &Auditor<'_>,
     durable: impl FnOnce() -> F,
 ) -> Result<SweepReport, StoreError> {
     let started = Instant::now();
@@ -182,6 +222,8 @@ async fn sweep<F: std::future::Future<Output = Result<(), StoreError>>>(
                  later sweep removes them once settled"
             );
         }
+        let days = policy.days(*environment).unwrap_or_default();
+        auditor.swept(*environment, *cutoff, days, &swept);
         report.environments.insert(*environment, swept);
         files.extend(expired);
     }
@@ -207,9 +249,21 @@ async fn sweep<F: std::future::Future<Output = Result<(), StoreError>>>(
 
 impl Engine {
     /// Sweeps now: removes every log past its environment's retention (see the
-    /// module docs). One sweep at a time; a second call waits for the first.
-    pub async fn sweep_retention(&self) -> Result<SweepReport, ApiError> {
+    /// module docs), audited as `actor`'s doing; `asked` when an operator asked for
+    /// it rather than the schedule. One sweep at a time; a second call waits for the
+    /// first.
+    pub async fn sweep_retention(&self, actor: &str, asked: bool) -> Result<SweepReport, ApiError> {
         let _one = self.retention.sweeping.lock().await;
+        let record = |entry| {
+            if let Err(e) = self.record_audit(entry) {
+                tracing::error!(error = %e, "cannot write the audit trail");
+            }
+        };
+        let auditor = Auditor {
+            actor,
+            asked,
+            record: &record,
+        };
         let now = self.retention.clock.now();
         let durable = || async {
             self.commit
@@ -220,8 +274,8 @@ impl Engine {
         sweep(
             &self.store,
             &self.data_dir,
-            &self.settings.retention,
-            now,
+            (&self.settings.retention, now),
+            &auditor,
             durable,
         )
         .await
@@ -250,7 +304,7 @@ pub fn spawn(engine: &Arc<Engine>) {
             }
             wait = SWEEP_EVERY;
             let Some(engine) = weak.upgrade() else { return };
-            if let Err(e) = engine.sweep_retention().await {
+            if let Err(e) = engine.sweep_retention(SCHEDULE_ACTOR, false).await {
                 tracing::error!(error = ?e, "retention sweep failed; retried at the next one");
             }
         }
@@ -286,6 +340,17 @@ pub fn run_now(data_dir: &Path, settings: &super::Settings) -> Result<SweepRepor
                 .map(|_| ())
                 .map_err(StoreError::from)
         };
-        Ok(sweep(&store, data_dir, policy, Utc::now(), durable).await?)
+        let record = |entry| {
+            let entry = super::audit::command::local_entry_of(entry);
+            if let Err(e) = store.append_audit(&entry) {
+                tracing::error!(error = %e, "cannot write the audit trail");
+            }
+        };
+        let auditor = Auditor {
+            actor: super::audit::command::CLI_ACTOR,
+            asked: true,
+            record: &record,
+        };
+        Ok(sweep(&store, data_dir, (policy, Utc::now()), &auditor, durable).await?)
     })
 }

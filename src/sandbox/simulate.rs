@@ -30,6 +30,9 @@ pub struct SimulateOptions {
     pub rate: f64,
     /// `None`: until `stop` resolves.
     pub duration: Option<Duration>,
+    /// Certificate authorities to trust beside the system's, for an `https://` engine
+    /// whose certificate a private CA issued (`--ca`).
+    pub roots: Vec<reqwest::Certificate>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -155,7 +158,12 @@ pub async fn run(
             "Sandbox Dev Tools has no subscribed destination to send to".into(),
         ));
     }
-    let client = reqwest::Client::builder()
+    let client = options
+        .roots
+        .iter()
+        .fold(reqwest::Client::builder(), |b, root| {
+            b.add_root_certificate(root.clone())
+        })
         .timeout(Duration::from_secs(30))
         .build()
         .map_err(|e| SimulateError::Invalid(e.to_string()))?;

@@ -63,6 +63,12 @@ impl TestEngine {
     /// Writes `config_toml` into a fresh temp dir, loads it as the CLI does (required),
     /// starts the engine on a data dir beside it and serves its router.
     pub async fn start(config_toml: &str) -> TestEngine {
+        Self::start_with(config_toml, |_| {}).await
+    }
+
+    /// As [`TestEngine::start`], with `configure` applied to the loaded configuration
+    /// first (to inject what no file sets, such as a movable clock).
+    pub async fn start_with(config_toml: &str, configure: impl FnOnce(&mut Config)) -> TestEngine {
         let dir = tempfile::tempdir().expect("tempdir");
         let config_path = dir.path().join("config.toml");
         let data_dir = dir.path().join("data");
@@ -74,6 +80,7 @@ impl TestEngine {
             .expect("bind");
         let addr = listener.local_addr().expect("local addr");
         config.attach_sandbox(addr);
+        configure(&mut config);
         let engine = Engine::start(&data_dir, config).expect("engine start");
         let server = tokio::spawn(switchboard::api::server::serve(
             listener,

@@ -4,12 +4,12 @@
 //! trail is append-only through the API. Also the layer that tells the audit trail
 //! where each request came from.
 
-use super::{admin, blocking, query_params};
+use super::{admin, admin_only, blocking, query_params, refused};
 use crate::api::{AppState, reply};
 use crate::engine::audit::MAX_PAGE;
 use crate::engine::audit::command::{self, LOCAL_ACTIONS};
+use crate::model::ApiError;
 use crate::model::time::parse_instant;
-use crate::model::{ApiError, Role};
 use crate::store::audit::AuditFilter;
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
@@ -91,18 +91,7 @@ async fn list(
     params: Result<Query<AuditParams>, QueryRejection>,
 ) -> Response {
     let result = blocking(move || {
-        let token = admin(&engine, &headers)?;
-        if token.role != Role::Admin {
-            return Err(ApiError::new(
-                403,
-                "permission",
-                "Admin",
-                format!(
-                    "Role {} may not read the audit trail; use an admin token.",
-                    token.role.as_str()
-                ),
-            ));
-        }
+        admin_only(&engine, &headers, "read the audit trail")?;
         let params = query_params(
             params,
             "Filters: action, actor, since, until, log, before, limit (1–500).",
@@ -132,13 +121,14 @@ async fn local_entry(
     let result = (|| {
         let token = admin(&engine, &headers)?;
         if token.id != "local" {
-            return Err(ApiError::new(
+            let error = ApiError::new(
                 403,
                 "permission",
                 "Admin",
                 "The audit trail is written by the engine itself; only the command line on \
                  the engine's machine reports its own actions here.",
-            ));
+            );
+            return Err(refused(&engine, &token, "write to the audit trail", error));
         }
         let entry: LocalEntry = serde_json::from_slice(&body).map_err(|e| {
             ApiError::bad_request(format!(

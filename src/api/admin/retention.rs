@@ -1,9 +1,9 @@
 //! `POST /admin/v1/retention/run` (admin role only): sweeps history past each
 //! environment's retention now (see `engine::retention`); the answer is what went.
 
-use super::admin;
+use super::{actor, admin_only};
 use crate::api::{AppState, reply};
-use crate::model::{ApiError, Role};
+
 use axum::Router;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -16,19 +16,8 @@ pub fn routes() -> Router<AppState> {
 
 async fn run(State(engine): State<AppState>, headers: HeaderMap) -> Response {
     let result = async {
-        let token = admin(&engine, &headers)?;
-        if token.role != Role::Admin {
-            return Err(ApiError::new(
-                403,
-                "permission",
-                "Admin",
-                format!(
-                    "Role {} may not delete history; use an admin token.",
-                    token.role.as_str()
-                ),
-            ));
-        }
-        engine.sweep_retention().await
+        let token = admin_only(&engine, &headers, "delete history")?;
+        engine.sweep_retention(&actor(&token), true).await
     }
     .await;
     reply(result)

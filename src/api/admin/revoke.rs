@@ -3,12 +3,10 @@
 //! (a new key; its secret in this answer only), `POST /keys/{apiKey}/revoke`,
 //! `POST /tokens/{name}/revoke`.
 
-use super::{actor, admin};
+use super::{actor, admin_only, refusal_audited};
 use crate::api::{AppState, reply};
-use crate::engine::Engine;
+use crate::model::ApiError;
 use crate::model::view::NewKey;
-use crate::model::{ApiError, Role};
-use crate::store::credentials::TokenRecord;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -23,24 +21,11 @@ pub fn routes() -> Router<AppState> {
         .route("/tokens/{name}/revoke", post(revoke_token))
 }
 
-fn admin_role(engine: &Engine, headers: &HeaderMap) -> Result<TokenRecord, ApiError> {
-    let token = admin(engine, headers)?;
-    if token.role != Role::Admin {
-        return Err(ApiError::new(
-            403,
-            "permission",
-            "Admin",
-            format!(
-                "Role {} may not list or revoke credentials; use an admin token.",
-                token.role.as_str()
-            ),
-        ));
-    }
-    Ok(token)
-}
-
 async fn list(State(engine): State<AppState>, headers: HeaderMap) -> Response {
-    reply(admin_role(&engine, &headers).and_then(|_| engine.tokens_listing()))
+    reply(
+        admin_only(&engine, &headers, "list or revoke credentials")
+            .and_then(|_| engine.tokens_listing()),
+    )
 }
 
 async fn revoke_key(
@@ -49,8 +34,9 @@ async fn revoke_key(
     Path(key): Path<String>,
 ) -> Response {
     let result = async {
-        let token = admin_role(&engine, &headers)?;
-        engine.revoke_key(&key, &actor(&token)).await
+        let token = admin_only(&engine, &headers, "list or revoke credentials")?;
+        let outcome = engine.revoke_key(&key, &actor(&token)).await;
+        refusal_audited(&engine, &token, &format!("revoke key {key}"), None, outcome)
     }
     .await;
     reply(result)
@@ -62,15 +48,25 @@ async fn revoke_token(
     Path(name): Path<String>,
 ) -> Response {
     let result = async {
-        let token = admin_role(&engine, &headers)?;
-        engine.revoke_token(&name, &actor(&token)).await
+        let token = admin_only(&engine, &headers, "list or revoke credentials")?;
+        let outcome = engine.revoke_token(&name, &actor(&token)).await;
+        refusal_audited(
+            &engine,
+            &token,
+            &format!("revoke token {name}"),
+            None,
+            outcome,
+        )
     }
     .await;
     reply(result)
 }
 
 async fn list_keys(State(engine): State<AppState>, headers: HeaderMap) -> Response {
-    reply(admin_role(&engine, &headers).and_then(|_| engine.keys_list()))
+    reply(
+        admin_only(&engine, &headers, "list or revoke credentials")
+            .and_then(|_| engine.keys_list()),
+    )
 }
 
 async fn create_key(
@@ -79,15 +75,19 @@ async fn create_key(
     body: Result<Json<NewKey>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
     let result = async {
-        let token = admin_role(&engine, &headers)?;
-        let Json(new) = body.map_err(|e| {
-            ApiError::bad_request(format!(
-                "The body must be JSON {{\"source\": NAME, \"kind\": \"legacy\" | \"hs384\" | \
-                 \"jwks\", \"jwks\": DOCUMENT}}: {}",
-                e.body_text()
-            ))
-        })?;
-        engine.create_key(new, &actor(&token)).await
+        let token = admin_only(&engine, &headers, "list or revoke credentials")?;
+        let outcome = async {
+            let Json(new) = body.map_err(|e| {
+                ApiError::bad_request(format!(
+                    "The body must be JSON {{\"source\": NAME, \"kind\": \"legacy\" | \
+                     \"hs384\" | \"jwks\", \"jwks\": DOCUMENT}}: {}",
+                    e.body_text()
+                ))
+            })?;
+            engine.create_key(new, &actor(&token)).await
+        }
+        .await;
+        refusal_audited(&engine, &token, "create a key", None, outcome)
     }
     .await;
     reply(result)

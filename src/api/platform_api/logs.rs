@@ -3,7 +3,7 @@
 //! retry (the operator's resend).
 
 use super::{AppState, answer, check_org};
-use crate::api::admin::{actor, admin, blocking, operator};
+use crate::api::admin::{actor, admin, blocking, operator, refusal_audited};
 use crate::engine::Engine;
 use crate::model::time::parse_instant;
 use crate::model::{ApiError, LogRecord, Role};
@@ -237,10 +237,15 @@ pub(super) async fn retry(
     Path((org, id)): Path<(String, String)>,
 ) -> Response {
     let result = async {
-        let token = operator(&engine, &headers)?;
-        check_org(&engine, &org)?;
-        let id = log_id(&id)?;
-        let mut log = engine.resend(id, &actor(&token)).await?;
+        let what = format!("retry log {id}");
+        let token = operator(&engine, &headers, &what)?;
+        let outcome = async {
+            check_org(&engine, &org)?;
+            engine.resend(log_id(&id)?, &actor(&token)).await
+        }
+        .await;
+        let log = uuid::Uuid::parse_str(&id).ok();
+        let mut log = refusal_audited(&engine, &token, &what, log, outcome)?;
         crate::engine::access::mask_log(&mut log, token.role);
         Ok(json!({ "log": log }))
     }

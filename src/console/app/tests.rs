@@ -1,7 +1,8 @@
 //! `update` driven directly: keys, the filter line, the feed, commands, confirmations.
 
 use super::*;
-use crate::client::wire::LogDetail;
+use crate::client::wire::{LogDetail, LogPage, VisibleDetail};
+use crate::client::{Action, FeedEvent, Revoke};
 use crate::console::feed::tests::log;
 use crate::console::fixtures;
 use crate::model::LogStatus;

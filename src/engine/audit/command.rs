@@ -118,13 +118,19 @@ pub async fn record_local(data_dir: &Path, action: &str, detail: &str) -> Result
 
 /// The entry for something the command line did on this machine.
 pub fn local_entry(action: &str, detail: &str) -> AuditEntry {
-    AuditEntry {
-        at: chrono::Utc::now(),
+    local_entry_of(AuditEntry {
         actor: CLI_ACTOR.into(),
         action: action.into(),
         detail: Some(detail.into()),
-        origin: Some("cli".into()),
-        outcome: Some("ok".into()),
         ..AuditEntry::default()
-    }
+    })
+}
+
+/// `entry`, of something the command line did on this machine without an engine,
+/// stamped as the engine would stamp it: now, from `cli`, `ok` unless it says.
+pub fn local_entry_of(mut entry: AuditEntry) -> AuditEntry {
+    entry.at = chrono::Utc::now();
+    entry.origin.get_or_insert_with(|| "cli".into());
+    entry.outcome.get_or_insert_with(|| "ok".into());
+    entry
 }

@@ -146,6 +146,21 @@ impl Engine {
         }
     }
 
+    /// A login refused at the rate limit: `subject` is `key:…` or `address:…`. Called
+    /// once per window per subject (see `engine::throttle`).
+    pub fn audit_throttled(&self, subject: String, detail: String) {
+        let entry = AuditEntry {
+            actor: subject,
+            action: "login-throttled".into(),
+            detail: Some(detail),
+            outcome: Some("refused".into()),
+            ..AuditEntry::default()
+        };
+        if let Err(e) = self.record_audit(entry) {
+            tracing::error!(error = %e, "cannot write the audit trail");
+        }
+    }
+
     /// Audits `result` of a login on `route` by `key` when it was refused (any 4xx but
     /// a rate limit's 429, which says nothing about the credentials).
     pub fn audit_login<T>(&self, key: &str, route: &str, result: &Result<T, ApiError>) {
@@ -155,6 +170,25 @@ impl Engine {
         {
             let why = e.entries.first().map_or("refused", |e| e.text.as_str());
             self.audit_failed_login(key, route, &format!("{} {why}", e.status));
+        }
+    }
+
+    /// An operator's attempt the engine refused: who (`actor`) tried to `what`, and
+    /// why (`error`). Only callers that proved who they are get here, so refusals grow
+    /// the trail no faster than the holders of genuine tokens ask. A failure to write
+    /// it is logged: the refusal stands either way.
+    pub fn audit_refused(&self, actor: &str, what: &str, error: &ApiError, log: Option<Uuid>) {
+        let why = error.entries.first().map_or("refused", |e| e.text.as_str());
+        let entry = AuditEntry {
+            actor: actor.to_string(),
+            action: "refused".into(),
+            log_id: log,
+            detail: Some(format!("{what}: {} {why}", error.status)),
+            outcome: Some("refused".into()),
+            ..AuditEntry::default()
+        };
+        if let Err(e) = self.record_audit(entry) {
+            tracing::error!(error = %e, "cannot write the audit trail");
         }
     }
 

@@ -416,6 +416,9 @@ pub struct Config {
     pub path: Option<PathBuf>,
     /// The composer's `{{variable}}` values per environment (`[environments.<env>.variables]`).
     pub profiles: BTreeMap<Environment, Variables>,
+    /// The rate limits' time (see `engine::throttle`): the system clock, unless a test
+    /// injects a movable one. Never read from the file.
+    pub throttle_clock: crate::engine::throttle::Clock,
 }
 
 impl Config {
@@ -462,6 +465,7 @@ impl Config {
             settings: Settings::default(),
             path: None,
             profiles: builtin_profiles(),
+            throttle_clock: Default::default(),
         }
     }
 

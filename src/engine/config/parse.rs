@@ -273,6 +273,7 @@ impl Config {
             settings,
             path: Some(path.to_path_buf()),
             profiles,
+            throttle_clock: Default::default(),
         })
     }
 }

@@ -21,16 +21,13 @@ pub enum ClientKeys {
     Hs384,
 }
 
-/// What `keys create` prints for a client.
+/// What every registration prints about the client itself: its ID, kind and keys.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Registered {
+pub struct RegisteredKeys {
     pub client_id: String,
     /// `jwks`, `jwks-url` or `hs384`.
     pub kind: &'static str,
-    pub source_id: Uuid,
-    pub source: String,
-    pub environment: Environment,
     /// The `kid`s of a JWKS file's usable keys.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub kids: Vec<String>,
@@ -39,6 +36,36 @@ pub struct Registered {
     /// HS384 only, shown once: the HMAC key is this string's bytes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
+}
+
+impl RegisteredKeys {
+    /// The lines for people after the heading: kids, JWKS URL, the secret once.
+    pub(crate) fn lines(&self) -> String {
+        let mut out = String::new();
+        if !self.kids.is_empty() {
+            out += &format!("  kids      {}\n", self.kids.join(", "));
+        }
+        if let Some(url) = &self.jwks_url {
+            out += &format!("  jwks URL  {url}\n");
+        }
+        if let Some(secret) = &self.secret {
+            out += &format!("  secret    {secret}\n");
+            out += "The secret is shown only now; store it safely. HS384 assertions are signed \
+                    with its bytes as printed.\n";
+        }
+        out
+    }
+}
+
+/// What `keys create` prints for a client.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Registered {
+    #[serde(flatten)]
+    pub keys: RegisteredKeys,
+    pub source_id: Uuid,
+    pub source: String,
+    pub environment: Environment,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -101,14 +128,16 @@ pub fn register(
     let (record, secret) =
         credentials.create_client(source.id, &source.name, source.environment, new)?;
     Ok(Registered {
-        kind: record.kind(),
-        client_id: record.api_key,
+        keys: RegisteredKeys {
+            kind: record.kind(),
+            client_id: record.api_key,
+            kids,
+            jwks_url,
+            secret,
+        },
         source_id: source.id,
         source: source.name.clone(),
         environment: source.environment,
-        kids,
-        jwks_url,
-        secret,
     })
 }
 
@@ -126,19 +155,9 @@ impl Registered {
     pub fn text(&self) -> String {
         let mut out = format!(
             "OAuth client ({}) for source \"{}\" ({})\n  clientId  {}\n",
-            self.kind, self.source, self.environment, self.client_id
+            self.keys.kind, self.source, self.environment, self.keys.client_id
         );
-        if !self.kids.is_empty() {
-            out += &format!("  kids      {}\n", self.kids.join(", "));
-        }
-        if let Some(url) = &self.jwks_url {
-            out += &format!("  jwks URL  {url}\n");
-        }
-        if let Some(secret) = &self.secret {
-            out += &format!("  secret    {secret}\n");
-            out += "The secret is shown only now; store it safely. HS384 assertions are signed \
-                    with its bytes as printed.\n";
-        }
+        out += &self.keys.lines();
         out += "Get tokens at <public_url>/v2/auth/token with a JWT whose iss and sub are the \
                 clientId (README: Authentication).\n";
         out

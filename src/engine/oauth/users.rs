@@ -4,7 +4,7 @@
 //! admin API take as that role; it is refused wherever a source's token is expected.
 //! A user key is a token record, so `tokens list` and `tokens revoke NAME` cover it.
 
-use super::register::{self, ClientKeys, RegisterError};
+use super::register::{self, ClientKeys, RegisterError, RegisteredKeys};
 use crate::engine::{Engine, read_failure};
 use crate::model::{ApiError, Role};
 use crate::store::credentials::{Credentials, TokenRecord, sha256};
@@ -18,19 +18,11 @@ pub const USER_SESSION_PREFIX: &str = "user:";
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RegisteredUser {
-    pub client_id: String,
-    /// `jwks`, `jwks-url` or `hs384`.
-    pub kind: &'static str,
+    #[serde(flatten)]
+    pub keys: RegisteredKeys,
     pub name: String,
     pub role: Role,
     pub expires: String,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub kids: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub jwks_url: Option<String>,
-    /// HS384 only, shown once.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub secret: Option<String>,
 }
 
 /// Checks `keys` and registers a user key for `role`.
@@ -44,14 +36,16 @@ pub fn register_user(
     let (new, kids, jwks_url) = register::check(keys)?;
     let (record, secret) = credentials.create_user_client(role, name, lifetime, new)?;
     Ok(RegisteredUser {
-        kind: record.client.as_ref().map_or("jwks", |c| c.kind()),
+        keys: RegisteredKeys {
+            kind: record.client.as_ref().map_or("jwks", |c| c.kind()),
+            client_id: record.id.clone(),
+            kids,
+            jwks_url,
+            secret,
+        },
         expires: crate::model::time::format_utc(record.expires()),
-        client_id: record.id,
         name: record.name,
         role,
-        kids,
-        jwks_url,
-        secret,
     })
 }
 
@@ -61,21 +55,11 @@ impl RegisteredUser {
         let mut out = format!(
             "User key \"{}\" ({}) with role {}\n  clientId  {}\n",
             self.name,
-            self.kind,
+            self.keys.kind,
             self.role.as_str(),
-            self.client_id
+            self.keys.client_id
         );
-        if !self.kids.is_empty() {
-            out += &format!("  kids      {}\n", self.kids.join(", "));
-        }
-        if let Some(url) = &self.jwks_url {
-            out += &format!("  jwks URL  {url}\n");
-        }
-        if let Some(secret) = &self.secret {
-            out += &format!("  secret    {secret}\n");
-            out += "The secret is shown only now; store it safely. HS384 assertions are signed \
-                    with its bytes as printed.\n";
-        }
+        out += &self.keys.lines();
         out += &format!(
             "It expires {}. Get tokens for the Platform and admin APIs at \
              <public_url>/v2/auth/token with a JWT whose iss and sub are the clientId \

@@ -11,10 +11,20 @@
 //!
 //! Failed logins are logged at warn with the key, the address and the reason, never a
 //! secret, refresh token or assertion.
+//!
+//! A refusal at the limit is audited (`login-throttled`) once per window per key or
+//! address, not once per request: every 429 after the first in a window would tell
+//! the trail nothing new, and a client retrying in a loop would fill it. So the trail
+//! gains at most one such entry per subject per window, and a subject reaches the
+//! limit only through failed logins, each already audited itself.
+//!
+//! Times come from a [`Clock`] (the system's, unless a test injects a movable one).
 
 mod bucket;
+mod clock;
 mod window;
 
+pub use clock::Clock;
 pub use window::MAX_TRACKED;
 
 use super::{Engine, Source};
@@ -23,7 +33,7 @@ use bucket::{Bucket, Take};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use uuid::Uuid;
 use window::Windows;
 
@@ -109,12 +119,14 @@ pub struct Throttle {
     /// One bucket per source with a rate; sources come from the configuration, so
     /// this holds at most the sources ever configured with `requests_per_second`.
     sources: Mutex<HashMap<Uuid, Bucket>>,
+    clock: Clock,
 }
 
 impl Throttle {
-    pub fn new(limits: AuthLimits) -> Self {
+    pub fn new(limits: AuthLimits, clock: Clock) -> Self {
         Throttle {
             limits,
+            clock,
             keys: Mutex::new(Windows::new(limits.window, MAX_TRACKED)),
             addresses: Mutex::new(Windows::new(limits.window, MAX_TRACKED)),
             sources: Mutex::new(HashMap::new()),
@@ -138,57 +150,83 @@ impl Engine {
     /// Refuses (429) a login attempt whose key or address has had its limit of failed
     /// logins in the current window. Call before checking the credentials.
     pub fn auth_admit(&self, attempt: &AuthAttempt) -> Result<(), ApiError> {
-        let (limits, now) = (self.throttle.limits, Instant::now());
+        let (limits, now) = (self.throttle.limits, self.throttle.clock.now());
         let window = limits.window.as_secs();
         if let Some(key) = &attempt.key {
-            let keys = self
+            let refused = self
                 .throttle
                 .keys
                 .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            if let Some(wait) = keys.blocked(key, limits.per_key, now) {
-                return Err(too_many(
+                .unwrap_or_else(PoisonError::into_inner)
+                .blocked(key, limits.per_key, now);
+            if let Some(refused) = refused {
+                let error = too_many(
                     format!(
                         "Too many failed logins for this key ({} in {window} s). Wait {} s \
                          (Retry-After) before trying again: until then every attempt is \
                          refused, a correct one too. Tokens already issued still work.",
                         limits.per_key,
-                        retry_after(wait)
+                        retry_after(refused.wait)
                     ),
                     "Authentication",
                     limits.per_key.to_string(),
-                    wait,
-                ));
+                    refused.wait,
+                );
+                return Err(self.throttled(attempt, format!("key:{key}"), refused, error));
             }
         }
         if let Some(address) = &attempt.address {
-            let addresses = self
+            let refused = self
                 .throttle
                 .addresses
                 .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            if let Some(wait) = addresses.blocked(address, limits.per_address, now) {
-                return Err(too_many(
+                .unwrap_or_else(PoisonError::into_inner)
+                .blocked(address, limits.per_address, now);
+            if let Some(refused) = refused {
+                let error = too_many(
                     format!(
                         "Too many failed logins from your address ({} in {window} s). Wait {} \
                          s (Retry-After) before trying again: until then every attempt from \
                          it is refused.",
                         limits.per_address,
-                        retry_after(wait)
+                        retry_after(refused.wait)
                     ),
                     "Authentication",
                     limits.per_address.to_string(),
-                    wait,
-                ));
+                    refused.wait,
+                );
+                let subject = format!("address:{address}");
+                return Err(self.throttled(attempt, subject, refused, error));
             }
         }
         Ok(())
     }
 
+    /// Audits the window's first refusal of `subject` (see the module docs) and hands
+    /// the 429 on.
+    fn throttled(
+        &self,
+        attempt: &AuthAttempt,
+        subject: String,
+        refused: window::Refused,
+        error: ApiError,
+    ) -> ApiError {
+        if refused.first {
+            let detail = format!(
+                "{}: 429 at the limit of failed logins; every attempt of {subject} is refused \
+                 for {} s (this entry stands for all of them)",
+                attempt.route,
+                retry_after(refused.wait)
+            );
+            self.audit_throttled(subject, detail);
+        }
+        error
+    }
+
     /// Counts a failed login against its key and address, and logs it. `reason` is
     /// the engine's own account of the refusal: never a secret or token.
     pub fn auth_failed(&self, attempt: &AuthAttempt, reason: &str) {
-        let now = Instant::now();
+        let now = self.throttle.clock.now();
         let key_failures = attempt.key.as_ref().map(|key| {
             let mut keys = self
                 .throttle
@@ -234,7 +272,7 @@ impl Engine {
         let Some(rate) = source.requests_per_second else {
             return Ok(());
         };
-        let now = Instant::now();
+        let now = self.throttle.clock.now();
         let taken = {
             let mut sources = self
                 .throttle

@@ -15,6 +15,18 @@ pub const MAX_TRACKED: usize = 50_000;
 struct Window {
     start: Instant,
     failures: u32,
+    /// Whether a refusal in this window has been reported (see [`Refused::first`]).
+    refusal_reported: bool,
+}
+
+/// A subject refused at the limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Refused {
+    /// Until the window ends.
+    pub wait: Duration,
+    /// The window's first refusal: the one audited, so a subject hammering on adds
+    /// one audit entry a window, not one a request.
+    pub first: bool,
 }
 
 /// Failure windows by subject, at most `cap` of them.
@@ -33,11 +45,19 @@ impl<K: Hash + Eq> Windows<K> {
         }
     }
 
-    /// How long `subject` stays refused, when its window holds `limit` failures.
-    pub(crate) fn blocked(&self, subject: &K, limit: u32, now: Instant) -> Option<Duration> {
-        let w = self.entries.get(subject)?;
+    /// Whether `subject` is refused now (its window holds `limit` failures), and for
+    /// how long; marks the window's refusal as reported.
+    pub(crate) fn blocked(&mut self, subject: &K, limit: u32, now: Instant) -> Option<Refused> {
+        let w = self.entries.get_mut(subject)?;
         let end = w.start + self.length;
-        (w.failures >= limit && now < end).then(|| end - now)
+        if w.failures < limit || now >= end {
+            return None;
+        }
+        let first = !std::mem::replace(&mut w.refusal_reported, true);
+        Some(Refused {
+            wait: end - now,
+            first,
+        })
     }
 
     /// Counts one failure; returns the failures in the subject's window, this one
@@ -58,6 +78,7 @@ impl<K: Hash + Eq> Windows<K> {
             Window {
                 start: now,
                 failures: 1,
+                refusal_reported: false,
             },
         );
         1
@@ -106,13 +127,24 @@ mod tests {
             assert_eq!(w.fail("k", t0 + Duration::from_secs(n)), n as u32);
         }
         let at = t0 + Duration::from_secs(10);
-        // The window began at the first failure (t0 + 1 s).
-        assert_eq!(w.blocked(&"k", 3, at), Some(Duration::from_secs(51)));
+        // The window began at the first failure (t0 + 1 s). Only its first refusal
+        // is to be reported.
+        let wait = |first| {
+            Some(Refused {
+                wait: Duration::from_secs(51),
+                first,
+            })
+        };
+        assert_eq!(w.blocked(&"k", 3, at), wait(true));
+        assert_eq!(w.blocked(&"k", 3, at), wait(false));
         assert_eq!(w.blocked(&"other", 3, at), None);
         let end = t0 + Duration::from_secs(61);
         assert_eq!(w.blocked(&"k", 3, end), None);
-        // A failure after the window starts a new one.
+        // A failure after the window starts a new one, whose refusal is reported anew.
         assert_eq!(w.fail("k", end), 1);
+        w.fail("k", end);
+        w.fail("k", end);
+        assert!(w.blocked(&"k", 3, end).is_some_and(|r| r.first));
     }
 
     #[test]
