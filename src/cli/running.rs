@@ -103,13 +103,15 @@ pub fn serve(
             Some(t) => ("https", format!("http://{}", t.local.local_addr()?)),
             None => ("http", format!("http://{addr}")),
         };
-        // One line on stdout for scripts and tests; everything else goes to the log.
-        println!("switchboard listening on {scheme}://{addr}");
         engine.announce(&local_url);
         super::tls::warn_if_in_clear(addr, tls.is_some());
         // Actions not over HTTP (a SIGHUP reload) are audited as the engine's own.
         switchboard::engine::audit::set_local_origin("engine");
         hangup_reloads(&engine);
+        // One line on stdout for scripts and tests; everything else goes to the log.
+        // Printed last: whoever reads it may at once run a command that finds this
+        // engine through its run file, or send SIGHUP.
+        println!("switchboard listening on {scheme}://{addr}");
         tracing::info!(%addr, data_dir = %at.data_dir().display(), "engine started");
         let closing = engine.clone();
         switchboard::api::server::serve_on(listener, tls, engine.clone(), async move {
