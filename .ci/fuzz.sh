@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The fuzz targets (fuzz/, README "Fuzzing"): build every target once, run each for
-# FUZZ_SECONDS (default 60) from its seeds, two at a time (the machine has 2 cores),
+# FUZZ_SECONDS (default 30) from its seeds, two at a time (the machine has 2 cores),
 # and fail when any target crashes or breaks its property, printing the reproducer.
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 
-seconds="${FUZZ_SECONDS:-60}"
+seconds="${FUZZ_SECONDS:-30}"
 parallel="${FUZZ_JOBS:-2}"
 # No AddressSanitizer: the parsers under test are safe Rust, where ASan finds nothing
 # the panics do not, and it makes the build and every run slower. 16 codegen units:
@@ -72,7 +72,7 @@ if ((status != 0)); then
       [[ -e "$crash" ]] || continue
       echo "fuzz: $target: reproducer fuzz/$crash"
       echo "      replay: (cd fuzz && cargo +nightly fuzz run ${flags[*]} $target $crash)"
-      echo "      keep it: copy it to fuzz/regressions/$target/ (tests/fuzz_regressions.rs runs it)"
+      echo "      keep it: copy it to fuzz/regressions/$target/ (tests/suite/fuzz_regressions.rs runs it)"
     done
     if grep -q 'FAILED\|panicked\|ERROR' "$logs/$target.log" 2>/dev/null; then
       echo "----- $target (last lines of its log) -----"

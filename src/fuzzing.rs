@@ -1,6 +1,6 @@
 //! Thin entry points to the parsers behind the doors that are not public on their own,
 //! for the cargo-fuzz targets (`fuzz/`) and their regression tests
-//! (`tests/fuzz_regressions.rs`). Each calls exactly what the live handler calls, so a
+//! (`tests/suite/fuzz_regressions.rs`). Each calls exactly what the live handler calls, so a
 //! finding here is a finding there. Hidden from the docs: not an API to build on.
 //!
 //! The envelope (`model::meta::parse_envelope`), timestamps (`model::time`), the filter

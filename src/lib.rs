@@ -3,7 +3,7 @@
 //!
 //! Modules, and the one way their dependencies point (`console -> {client, model}`,
 //! `client -> engine` for `Local` only, `engine -> store -> model`, `api -> engine`,
-//! `sandbox -> model`; checked on the source text by `tests/architecture.rs`;
+//! `sandbox -> model`; checked on the source text by `tests/suite/architecture.rs`;
 //! ARCHITECTURE.md draws them and follows one notification from socket to screen):
 //! - [`model`]: pure types and rules, no I/O: environments, the request envelope,
 //!   logs and attempts, the catalog of data models and events, timestamp

@@ -344,7 +344,7 @@ mod tests {
             assert!(schema_text(event.schema).is_some(), "{}", event.schema);
         }
         // Compiling all of them is the slow part of this module's tests; one per data
-        // model here, all of them in tests/composer_core.rs.
+        // model here, all of them in tests/suite/composer_core.rs.
         let mut seen = std::collections::HashSet::new();
         for event in catalog::all() {
             if seen.insert(event.data_model) {

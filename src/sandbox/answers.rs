@@ -16,8 +16,8 @@
 //!
 //! Every answer is shaped as the event's response schema in
 //! `../shared/fixtures/redox-schemas` says (the conformance test in
-//! `tests/sandbox_schemas.rs` validates each one), and carries no field the schema does
-//! not list (`tests/sandbox_strict.rs` validates with additional properties forbidden:
+//! `tests/suite/sandbox_schemas.rs` validates each one), and carries no field the schema does
+//! not list (`tests/suite/sandbox_strict.rs` validates with additional properties forbidden:
 //! model classes generated from the schemas reject extras). A request for a patient the panel does
 //! not know gets the schema's empty shape (`"Patient": {}`, empty lists), not an error.
 //! A request that lacks what the event needs (no patient for a PatientQuery, no

@@ -18,7 +18,7 @@
 //! sled reuses the space of removed keys: segments whose live data falls low are
 //! rewritten and their room reused for new writes, so a store that keeps a retention
 //! stays about the size of what it keeps rather than growing (measured in
-//! `tests/retention.rs`).
+//! `tests/suite/retention.rs`).
 
 use super::uploads::{UploadRecord, file_path, index_key};
 use super::{Result, Store, StoredRequest, Writes, decode, key};

@@ -15,7 +15,7 @@
 //! `fullUrl`s are absolute under the base the request reached: `http://{Host}` (or the
 //! `X-Forwarded-Proto` scheme) and the path up to `/fhir`. Resources are built as
 //! `serde_json::Value` by small typed helpers (`shape`) and checked against the FHIR
-//! R4 JSON Schema by `tests/sandbox_fhir.rs` (the generated-types crates cost minutes of
+//! R4 JSON Schema by `tests/suite/sandbox_fhir.rs` (the generated-types crates cost minutes of
 //! compile time; see the README).
 //!
 //! Ids ([`ids`]): a Patient is its MRN, a Practitioner its NPI, a Location its facility
