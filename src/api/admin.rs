@@ -72,27 +72,16 @@ fn query_params<T>(params: Result<Query<T>, QueryRejection>, allowed: &str) -> R
         .map_err(|e| ApiError::bad_request(format!("{}. {allowed}", e.body_text())))
 }
 
-/// The token of a caller whose role may act on delivery; any other role gets 403,
-/// audited as a refused attempt to `what`.
+/// The token of a caller whose role may act on delivery (operator or admin); a viewer
+/// gets 403 and the attempt to `what` is audited.
 pub(super) fn operator(
     engine: &Engine,
     headers: &HeaderMap,
     what: &str,
 ) -> Result<TokenRecord, ApiError> {
-    let token = admin(engine, headers)?;
-    if !token.role.may_operate() {
-        let error = ApiError::new(
-            403,
-            "permission",
-            "Admin",
-            format!(
-                "Role {} may not act on delivery; use an operator or admin token.",
-                token.role.as_str()
-            ),
-        );
-        return Err(refused(engine, &token, what, error));
-    }
-    Ok(token)
+    require_role(engine, headers, what, Role::may_operate, |role| {
+        format!("Role {role} may not act on delivery; use an operator or admin token.")
+    })
 }
 
 /// The token of an admin-role caller; any other role gets 403 saying it may not
@@ -102,20 +91,30 @@ pub(super) fn admin_only(
     headers: &HeaderMap,
     what: &str,
 ) -> Result<TokenRecord, ApiError> {
+    require_role(
+        engine,
+        headers,
+        what,
+        |role| role == Role::Admin,
+        |role| format!("Role {role} may not {what}; use an admin token."),
+    )
+}
+
+/// The caller's token when `allowed` holds for its role; otherwise a 403 worded by
+/// `refusal` (given the role's name), audited as a refused attempt to `what`.
+fn require_role(
+    engine: &Engine,
+    headers: &HeaderMap,
+    what: &str,
+    allowed: impl Fn(Role) -> bool,
+    refusal: impl Fn(&str) -> String,
+) -> Result<TokenRecord, ApiError> {
     let token = admin(engine, headers)?;
-    if token.role != Role::Admin {
-        let error = ApiError::new(
-            403,
-            "permission",
-            "Admin",
-            format!(
-                "Role {} may not {what}; use an admin token.",
-                token.role.as_str()
-            ),
-        );
-        return Err(refused(engine, &token, what, error));
+    if allowed(token.role) {
+        return Ok(token);
     }
-    Ok(token)
+    let error = ApiError::new(403, "permission", "Admin", refusal(token.role.as_str()));
+    Err(refused(engine, &token, what, error))
 }
 
 /// Audits `token`'s refused attempt to `what`, and hands the refusal on.

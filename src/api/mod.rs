@@ -14,6 +14,7 @@ pub mod fhir;
 pub mod oauth;
 pub mod openapi;
 pub mod ops;
+mod params;
 pub mod peer;
 pub mod platform;
 pub mod platform_api;

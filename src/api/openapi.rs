@@ -5,7 +5,7 @@
 //! The document is built from the code: bodies' schemas are derived (`utoipa::ToSchema`)
 //! from the very types the handlers read and write, and the error shapes come from the
 //! functions that write them. Each API's operations are listed beside the others in
-//! [`platform`], [`admin`] and [`fhir`]; `tests/openapi.rs` walks every route the
+//! [`platform`], [`admin`] and [`fhir`]; `tests/suite/openapi.rs` walks every route the
 //! router serves and fails when one is missing here, or when the document names a
 //! route the router does not serve. CI runs schemathesis against a live engine with
 //! this document (`.ci/schemathesis.sh`).
@@ -42,20 +42,33 @@ pub(crate) const ADMIN_TOKEN: &str = "adminToken";
 pub(crate) const METRICS_TOKEN: &str = "metricsToken";
 
 pub fn routes() -> Router<AppState> {
-    // The path as a literal: tests/openapi.rs reads the routes from the source.
+    // The path as a literal: tests/suite/openapi.rs reads the routes from the source.
     Router::new().route("/openapi.json", get(serve))
 }
 
-/// Built once: the document depends on the code only, never on configuration.
-static DOCUMENT: LazyLock<Value> =
-    LazyLock::new(|| serde_json::to_value(document()).unwrap_or(Value::Null));
+/// Built once, as the bytes served: the document depends on the code only, never on
+/// configuration. A failure to serialize it is a bug (the unit test below catches it);
+/// should one ship, the route says so instead of serving an empty document.
+static DOCUMENT: LazyLock<Result<axum::body::Bytes, String>> = LazyLock::new(|| {
+    serde_json::to_vec(&document())
+        .map(axum::body::Bytes::from)
+        .map_err(|e| e.to_string())
+});
 
 async fn serve() -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        axum::Json(&*DOCUMENT),
-    )
-        .into_response()
+    match &*DOCUMENT {
+        Ok(bytes) => ([(header::CONTENT_TYPE, "application/json")], bytes.clone()).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "the API document could not be serialized");
+            let error = crate::model::ApiError::new(
+                500,
+                "internal",
+                "OpenAPI",
+                format!("The API document could not be built ({e}); please report this."),
+            );
+            super::error_response(&error, None)
+        }
+    }
 }
 
 /// The whole document.
@@ -329,4 +342,17 @@ pub(crate) fn get_(path: impl Into<String>, op: Op) -> Entry {
 
 pub(crate) fn post_(path: impl Into<String>, op: Op) -> Entry {
     (HttpMethod::Post, path.into(), op.build())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_served_document_serializes_and_reads_back_as_openapi_3_1() {
+        let bytes = DOCUMENT.as_ref().expect("the document serializes");
+        let read: Value = serde_json::from_slice(bytes).expect("the served bytes are JSON");
+        assert_eq!(read["openapi"], "3.1.0");
+        assert!(read["paths"].as_object().is_some_and(|p| !p.is_empty()));
+    }
 }

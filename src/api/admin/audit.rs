@@ -5,11 +5,10 @@
 //! where each request came from.
 
 use super::{admin, admin_only, blocking, query_params, refused};
-use crate::api::{AppState, reply};
+use crate::api::{AppState, params, reply};
 use crate::engine::audit::MAX_PAGE;
 use crate::engine::audit::command::{self, LOCAL_ACTIONS};
 use crate::model::ApiError;
-use crate::model::time::parse_instant;
 use crate::store::audit::AuditFilter;
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
@@ -49,25 +48,6 @@ struct AuditParams {
 }
 
 fn to_filter(p: AuditParams) -> Result<(AuditFilter, usize), ApiError> {
-    let instant = |field: &str, v: Option<String>| {
-        v.map(|s| {
-            parse_instant(&s).ok_or_else(|| {
-                ApiError::bad_request(format!(
-                    "{field}: \"{s}\" is not an ISO 8601 instant with offset, e.g. \
-                     2024-05-01T12:00:00Z"
-                ))
-            })
-        })
-        .transpose()
-    };
-    let id = |field: &str, v: Option<String>| {
-        v.map(|s| {
-            Uuid::parse_str(&s).map_err(|_| {
-                ApiError::bad_request(format!("{field}: \"{s}\" is not an ID (a UUID)."))
-            })
-        })
-        .transpose()
-    };
     let limit = p.limit.unwrap_or(super::DEFAULT_PAGE);
     if limit == 0 || limit > MAX_PAGE {
         return Err(ApiError::bad_request(format!(
@@ -77,10 +57,10 @@ fn to_filter(p: AuditParams) -> Result<(AuditFilter, usize), ApiError> {
     let filter = AuditFilter {
         action: p.action,
         actor: p.actor,
-        since: instant("since", p.since)?,
-        until: instant("until", p.until)?,
-        log: id("log", p.log)?,
-        before: id("before", p.before)?,
+        since: params::instant("since", p.since.as_deref())?,
+        until: params::instant("until", p.until.as_deref())?,
+        log: params::id("log", p.log.as_deref())?,
+        before: params::id("before", p.before.as_deref())?,
     };
     Ok((filter, limit))
 }

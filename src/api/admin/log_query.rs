@@ -3,11 +3,10 @@
 //! refusal naming its field.
 
 use super::DEFAULT_PAGE;
+use crate::api::params;
 use crate::engine::Engine;
-use crate::model::time::parse_instant;
 use crate::model::{ApiError, Environment};
 use crate::store::LogQuery;
-use chrono::Utc;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -32,17 +31,6 @@ pub(super) struct LogParams {
 pub(super) fn to_query(engine: &Engine, p: LogParams) -> Result<LogQuery, ApiError> {
     let bad = |field: &str, msg: String| ApiError::bad_request(format!("{field}: {msg}"));
     let registry = engine.registry();
-    let instant = |field: &str,
-                   v: &Option<String>|
-     -> Result<Option<chrono::DateTime<Utc>>, ApiError> {
-        v.as_deref()
-            .map(|s| {
-                parse_instant(s).ok_or_else(|| {
-                    bad(field, format!("\"{s}\" is not an ISO 8601 instant with offset, e.g. 2024-05-01T12:00:00Z"))
-                })
-            })
-            .transpose()
-    };
     Ok(LogQuery {
         environment: p
             .env
@@ -76,28 +64,12 @@ pub(super) fn to_query(engine: &Engine, p: LogParams) -> Result<LogQuery, ApiErr
             .transpose()?,
         data_model: p.data_model,
         event_type: p.event_type,
-        log_type: p
-            .log_type
-            .as_deref()
-            .map(str::parse)
-            .transpose()
-            .map_err(|e| bad("type", e))?,
-        status: p
-            .status
-            .as_deref()
-            .map(str::parse)
-            .transpose()
-            .map_err(|e| bad("status", e))?,
+        log_type: params::parsed("type", p.log_type.as_deref())?,
+        status: params::parsed("status", p.status.as_deref())?,
         patient_id: p.mrn,
-        since: instant("since", &p.since)?,
-        until: instant("until", &p.until)?,
-        before: p
-            .before
-            .as_deref()
-            .map(|b| {
-                Uuid::parse_str(b).map_err(|_| bad("before", format!("\"{b}\" is not a log ID")))
-            })
-            .transpose()?,
+        since: params::instant("since", p.since.as_deref())?,
+        until: params::instant("until", p.until.as_deref())?,
+        before: params::id("before", p.before.as_deref())?,
         limit: p.limit.unwrap_or(DEFAULT_PAGE),
     })
 }

@@ -3,9 +3,9 @@
 //! retry (the operator's resend).
 
 use super::{AppState, answer, check_org};
+use crate::api::params;
 use crate::api::admin::{actor, admin, blocking, operator, refusal_audited};
 use crate::engine::Engine;
-use crate::model::time::parse_instant;
 use crate::model::{ApiError, LogRecord, Role};
 use crate::store::LogQuery;
 use axum::extract::rejection::QueryRejection;
@@ -81,31 +81,6 @@ impl After {
     }
 }
 
-fn instant(field: &str, value: &Option<String>) -> Result<Option<DateTime<Utc>>, ApiError> {
-    value
-        .as_deref()
-        .map(|s| {
-            parse_instant(s).ok_or_else(|| {
-                ApiError::bad_request(format!(
-                    "{field}: \"{s}\" is not an ISO 8601 instant with an offset, e.g. \
-                     2024-05-01T12:00:00Z."
-                ))
-            })
-        })
-        .transpose()
-}
-
-fn uuid(field: &str, value: &Option<String>) -> Result<Option<Uuid>, ApiError> {
-    value
-        .as_deref()
-        .map(|s| {
-            Uuid::parse_str(s.trim()).map_err(|_| {
-                ApiError::bad_request(format!("{field}: \"{s}\" is not an ID (a UUID)."))
-            })
-        })
-        .transpose()
-}
-
 fn to_query(p: Params) -> Result<(LogQuery, After), ApiError> {
     let count = p.count.unwrap_or(MAX_COUNT);
     if count == 0 || count > MAX_COUNT {
@@ -114,33 +89,22 @@ fn to_query(p: Params) -> Result<(LogQuery, After), ApiError> {
              payload.cursor with _cursor for more."
         )));
     }
-    let bad = |field: &'static str| move |e: String| ApiError::bad_request(format!("{field}: {e}"));
     let query = LogQuery {
-        source: uuid("sourceId", &p.source_id)?,
-        destination: uuid("destinationId", &p.destination_id)?,
+        source: params::id("sourceId", p.source_id.as_deref())?,
+        destination: params::id("destinationId", p.destination_id.as_deref())?,
         data_model: p.data_model,
         event_type: p.event_type,
-        log_type: p
-            .log_type
-            .as_deref()
-            .map(str::parse)
-            .transpose()
-            .map_err(bad("type"))?,
-        status: p
-            .status
-            .as_deref()
-            .map(str::parse)
-            .transpose()
-            .map_err(bad("status"))?,
-        since: instant("createdAfter", &p.created_after)?,
-        until: instant("createdBefore", &p.created_before)?,
-        before: uuid("_cursor", &p.cursor)?,
+        log_type: params::parsed("type", p.log_type.as_deref())?,
+        status: params::parsed("status", p.status.as_deref())?,
+        since: params::instant("createdAfter", p.created_after.as_deref())?,
+        until: params::instant("createdBefore", p.created_before.as_deref())?,
+        before: params::id("_cursor", p.cursor.as_deref())?,
         limit: count,
         ..LogQuery::default()
     };
     let after = After {
-        updated_after: instant("updatedAfter", &p.updated_after)?,
-        updated_before: instant("updatedBefore", &p.updated_before)?,
+        updated_after: params::instant("updatedAfter", p.updated_after.as_deref())?,
+        updated_before: params::instant("updatedBefore", p.updated_before.as_deref())?,
         terms: p
             .search_terms
             .unwrap_or_default()
