@@ -169,9 +169,9 @@ impl<'a> Scanner<'a> {
         }
         let digits = &self.text.as_bytes()[start..self.at];
         let first = *digits.first()?;
-        let canonical = digits.len() <= MAX_DIGITS
-            && (digits.len() == 1 || first != b'0')
-            && !(negative && first == b'0');
+        // A leading zero only as the whole (positive) number.
+        let zero_ok = first != b'0' || (digits.len() == 1 && !negative);
+        let canonical = digits.len() <= MAX_DIGITS && zero_ok;
         let ends = !matches!(self.peek(), Some(b'.' | b'e' | b'E'));
         (canonical && ends).then_some(())
     }
