@@ -11,7 +11,6 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde::Deserialize;
-use serde_json::Value;
 
 /// Auth bodies are tiny; a fixed small bound keeps junk out.
 const AUTH_BODY_LIMIT: usize = 16 * 1024;
@@ -229,29 +228,42 @@ async fn exchange(engine: AppState, headers: HeaderMap, body: Body, route: Route
         Err(e) => return error_response(&e, None),
     };
     let source = match engine.source_for_token(token) {
-        Ok(source) => source.clone(),
+        Ok(source) => source,
         Err(e) => return error_response(&e, None),
     };
     let bytes = match read_body(&headers, body, engine.settings().max_body_bytes).await {
         Ok(bytes) => bytes,
         Err(e) => return error_response(&e, None),
     };
-    let result: Result<Value, _> = match route {
+    let result = match route {
         Route::Endpoint => engine.endpoint(&source, &bytes).await,
         Route::Query => engine.query(&source, &bytes).await,
     };
     match result {
-        Ok(body) => {
+        Ok(answer) => {
             // An answer carrying more than the echoed Meta is a query's answer.
-            let answered = matches!(route, Route::Query)
-                || body.as_object().is_some_and(|fields| fields.len() > 1);
-            if answered && let Err(e) = engine.audit_composer_answer(token, &source, &body) {
+            let answered = matches!(route, Route::Query) || answer.fields() > 1;
+            if answered
+                && let Err(e) = engine.audit_composer_reveal(token, &source, answer.log_id())
+            {
                 return error_response(&e, None);
             }
-            axum::Json(body).into_response()
+            json_response(answer.into_bytes())
         }
         Err(rejection) => error_response(&rejection.error, rejection.meta.as_deref()),
     }
+}
+
+/// JSON text as `axum::Json` sends it (the same content type).
+fn json_response(bytes: Vec<u8>) -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("application/json"),
+        )],
+        bytes,
+    )
+        .into_response()
 }
 
 async fn endpoint(State(engine): State<AppState>, headers: HeaderMap, body: Body) -> Response {

@@ -105,6 +105,20 @@ impl Engine {
         source: &super::Source,
         answer: &serde_json::Value,
     ) -> Result<(), ApiError> {
+        let log_id = answer["Meta"]["Logs"][0]["ID"]
+            .as_str()
+            .and_then(|id| Uuid::parse_str(id).ok());
+        self.audit_composer_reveal(token, source, log_id)
+    }
+
+    /// [`audit_composer_answer`](Engine::audit_composer_answer) for an answer whose
+    /// log is known already (a query's answer spliced as bytes, never parsed).
+    pub fn audit_composer_reveal(
+        &self,
+        token: &str,
+        source: &super::Source,
+        log_id: Option<Uuid>,
+    ) -> Result<(), ApiError> {
         if !source.environment.may_hold_phi() {
             return Ok(());
         }
@@ -118,9 +132,6 @@ impl Engine {
         else {
             return Ok(());
         };
-        let log_id = answer["Meta"]["Logs"][0]["ID"]
-            .as_str()
-            .and_then(|id| Uuid::parse_str(id).ok());
         self.record_audit(crate::store::AuditEntry {
             actor: actor.to_string(),
             action: "reveal-answer".into(),

@@ -3,16 +3,16 @@
 //! (`engine::ingest`) or forwarded and answered (`engine::query`). Kept apart from both
 //! paths so neither has to know the other.
 
+use super::answer::Answer;
 use super::routing::{Rejection, not_a_query_error, response_event_error};
 use super::{Engine, Source};
 use crate::model::catalog::Exchange;
 use crate::model::meta::parse_envelope;
-use serde_json::Value;
 
 impl Engine {
     /// `POST /endpoint`. Sync events sent here are answered as queries, as the
     /// platform's older clients expect.
-    pub async fn endpoint(&self, source: &Source, body: &[u8]) -> Result<Value, Rejection> {
+    pub async fn endpoint(&self, source: &Source, body: &[u8]) -> Result<Answer, Rejection> {
         self.ensure_writable().map_err(Rejection::bare)?;
         let envelope = parse_envelope(body)?;
         match envelope.meta.event.exchange {
@@ -23,7 +23,7 @@ impl Engine {
     }
 
     /// `POST /query`.
-    pub async fn query(&self, source: &Source, body: &[u8]) -> Result<Value, Rejection> {
+    pub async fn query(&self, source: &Source, body: &[u8]) -> Result<Answer, Rejection> {
         self.ensure_writable().map_err(Rejection::bare)?;
         let envelope = parse_envelope(body)?;
         match envelope.meta.event.exchange {

@@ -1,12 +1,12 @@
 //! Accepting notifications and writebacks: routed (`engine::routing`), then persisted
 //! with one log and queue entry per destination, flushed, and only then acknowledged.
 
+use super::answer::{Answer, acceptance};
 use super::routing::{self, Rejection};
 use super::{Engine, Source, store_failure};
 use crate::model::meta::Envelope;
 use crate::model::{ApiError, LogType};
 use crate::store::QueueId;
-use serde_json::{Value, json};
 
 impl Engine {
     /// Accepts a notification or writeback: routed, stored, flushed, then answered.
@@ -14,7 +14,7 @@ impl Engine {
         &self,
         source: &Source,
         envelope: Envelope,
-    ) -> Result<Value, Rejection> {
+    ) -> Result<Answer, Rejection> {
         let started = std::time::Instant::now();
         let destinations = routing::route(&self.registry(), source, &envelope)
             .map_err(|e| Rejection::new(e, &envelope))?;
@@ -26,12 +26,13 @@ impl Engine {
         let mut prepared = routing::prepare(source, envelope, &destinations, LogType::Send);
         routing::legacy::assign(&self.store, &mut prepared, source.legacy_ids)
             .map_err(|e| Rejection::bare(store_failure(e)))?;
-        let meta = prepared.request.payload["Meta"].clone();
+        // The 200 echoes the Meta as filled in; written now, before the payload is stored.
+        let answer = acceptance(&prepared.request.payload);
         self.persist_accepted(prepared, &destinations).await?;
         room.keep();
         self.stats.request(source.id);
         self.metrics.ingested(started.elapsed());
-        Ok(json!({ "Meta": meta }))
+        Ok(answer)
     }
 
     /// Stores an accepted request with one log and queue entry per destination, waits

@@ -13,6 +13,7 @@
 //! [`metrics`] keeps the Prometheus metrics; [`ready`] says whether the engine can take work.
 
 pub mod access;
+pub mod answer;
 pub mod audit;
 pub mod auth;
 pub mod capacity;

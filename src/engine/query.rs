@@ -3,6 +3,7 @@
 //! The steps, each its own function: the destination (the routing rule), the PENDING
 //! log, the exchange over HTTP, the judgement of the answer, and its record.
 
+use super::answer::{self, Answer};
 use super::config::DeliveryMode;
 use super::http::{ATTEMPT_BODY_LIMIT, BodyError, error_chain, excerpt, read_bounded};
 use super::outbound_auth::{SendError, TokenError};
@@ -42,7 +43,7 @@ enum NoReply {
 
 /// The answer for the sender, and what the attempt record keeps of it.
 pub(crate) struct Judged {
-    pub(crate) answer: Result<Value, ApiError>,
+    pub(crate) answer: Result<Answer, ApiError>,
     pub(crate) attempt: Attempt,
     /// The whole answer, stored beside the log.
     pub(crate) stored_body: Option<Vec<u8>>,
@@ -54,7 +55,7 @@ impl Engine {
         &self,
         source: &Source,
         envelope: Envelope,
-    ) -> Result<Value, Rejection> {
+    ) -> Result<Answer, Rejection> {
         let started = std::time::Instant::now();
         let (destination, url) = self.query_destination(source, &envelope)?;
         let mut prepared = routing::prepare(
@@ -385,7 +386,7 @@ fn answer_of(
     destination: &Destination,
     pending: &LogRecord,
     attempt: &mut Attempt,
-) -> Result<Value, ApiError> {
+) -> Result<Answer, ApiError> {
     let name = &destination.name;
     if status.is_client_error() {
         attempt.error = Some(format!("HTTP {}", status.as_u16()));
@@ -399,20 +400,16 @@ fn answer_of(
             status.as_u16()
         )));
     }
+    // Most answers are already in the writer's form: spliced, the same bytes for less.
+    if let Some(spliced) = answer::splice(bytes, destination.timezone, pending) {
+        attempt.outcome = AttemptOutcome::Succeeded;
+        return Ok(Answer::Ready(spliced));
+    }
     match serde_json::from_slice::<Value>(bytes) {
         Ok(mut value @ Value::Object(_)) => {
             attempt.outcome = AttemptOutcome::Succeeded;
-            normalize_payload(&mut value, destination.timezone);
-            if let Some(meta) = value.get_mut("Meta").and_then(Value::as_object_mut) {
-                meta.insert(
-                    "Logs".into(),
-                    json!([{"ID": pending.id, "AttemptID": pending.attempt_id}]),
-                );
-                fill_parties(meta, pending);
-                // Ours, not the destination's: they name this query on this engine.
-                routing::legacy::stamp(meta, Some(pending));
-            }
-            Ok(value)
+            amend_answer(&mut value, destination.timezone, pending);
+            Ok(Answer::Value(value))
         }
         Ok(_) | Err(_) => {
             attempt.error = Some("answer is not a JSON object".into());
@@ -424,26 +421,28 @@ fn answer_of(
     }
 }
 
+/// A destination's answer as the sender gets it: timestamps normalized, `Meta.Logs`
+/// naming this query, the parties filled, the legacy numbers ours. What
+/// [`answer::splice`] does to the bytes of an answer in the writer's form.
+pub(crate) fn amend_answer(value: &mut Value, zone: chrono_tz::Tz, pending: &LogRecord) {
+    normalize_payload(value, zone);
+    if let Some(meta) = value.get_mut("Meta").and_then(Value::as_object_mut) {
+        meta.insert("Logs".into(), answer::logs_field(pending));
+        fill_parties(meta, pending);
+        // Ours, not the destination's: they name this query on this engine.
+        routing::legacy::stamp(meta, Some(pending));
+    }
+}
+
 /// An answer's `Meta.Source` and `Meta.Destinations`, when the destination left them
 /// out, are the query's (as the platform's recorded answers carry them: the source that
 /// asked, the destination that answered), so a client that reads them finds them.
 fn fill_parties(meta: &mut serde_json::Map<String, Value>, pending: &LogRecord) {
-    let absent = |v: Option<&Value>| match v {
-        None | Some(Value::Null) => true,
-        Some(Value::Array(items)) => items.is_empty(),
-        Some(_) => false,
-    };
-    if absent(meta.get("Source")) {
-        meta.insert(
-            "Source".into(),
-            json!({"ID": pending.source_id, "Name": pending.source_name}),
-        );
+    if answer::party_absent(meta.get("Source")) {
+        meta.insert("Source".into(), answer::source_field(pending));
     }
-    if absent(meta.get("Destinations")) {
-        meta.insert(
-            "Destinations".into(),
-            json!([{"ID": pending.destination_id, "Name": pending.destination_name}]),
-        );
+    if answer::party_absent(meta.get("Destinations")) {
+        meta.insert("Destinations".into(), answer::destinations_field(pending));
     }
 }
 

@@ -30,6 +30,7 @@
 //! filtered, the search form, message templates, the requests and answers' summaries.
 
 pub mod access;
+pub mod canonical;
 pub mod catalog;
 pub mod compose;
 pub mod curl;

@@ -286,7 +286,9 @@ fn judged(mut attempt: Attempt, answer: &Result<FhirAnswer, ApiError>) -> Judged
     }
     Judged {
         answer: match answer {
-            Ok(a) if (200..300).contains(&a.status) => Ok(Value::Null),
+            Ok(a) if (200..300).contains(&a.status) => {
+                Ok(crate::engine::answer::Answer::Value(Value::Null))
+            }
             Ok(a) => Err(ApiError::new(a.status, "destination", "FHIR", "refused")),
             Err(e) => Err(e.clone()),
         },
