@@ -15,10 +15,15 @@ use uuid::Uuid;
 
 const KEY: [u8; 32] = [5u8; 32];
 
+/// Now, to the millisecond that records keep.
+fn now() -> chrono::DateTime<Utc> {
+    chrono::DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).expect("now")
+}
+
 fn request() -> StoredRequest {
     StoredRequest {
         id: Uuid::now_v7(),
-        received_at: Utc::now(),
+        received_at: now(),
         environment: Environment::Development,
         source_id: Uuid::now_v7(),
         exchange: Exchange::Notification,
@@ -31,7 +36,7 @@ fn request() -> StoredRequest {
 }
 
 fn log_of(request: &StoredRequest, status: LogStatus) -> LogRecord {
-    let now = Utc::now();
+    let now = now();
     LogRecord {
         id: Uuid::now_v7(),
         request_id: request.id,
@@ -64,7 +69,7 @@ fn attempt_of(log: &LogRecord) -> Attempt {
         id: Uuid::now_v7(),
         log_id: log.id,
         number: 1,
-        started_at: Utc::now(),
+        started_at: now(),
         outcome: AttemptOutcome::Succeeded,
         http_status: Some(200),
         latency_ms: 3.5,
@@ -187,7 +192,7 @@ fn records_written_by_the_previous_version_read_back() {
         source_id: Uuid::now_v7(),
         api_key: "lab-key".into(),
         refresh: true,
-        expires: Utc::now() + chrono::Duration::hours(1),
+        expires: now() + chrono::Duration::hours(1),
         family: None,
         rotated: false,
     };
@@ -235,7 +240,7 @@ fn records_written_by_the_previous_version_read_back() {
         store.request(plain_request.id).expect("r plain"),
         Some(plain_request)
     );
-    assert_eq!(store.log(plain_log.id).expect("l plain"), Some(plain_log));
+    assert_eq!(store.log(plain_log.id).expect("l plain"), Some(plain_log.clone()));
     assert_eq!(
         store.response_body(plain_log.id).expect("p raw").as_deref(),
         Some(&b"OK, raw"[..])
