@@ -240,7 +240,10 @@ fn records_written_by_the_previous_version_read_back() {
         store.request(plain_request.id).expect("r plain"),
         Some(plain_request)
     );
-    assert_eq!(store.log(plain_log.id).expect("l plain"), Some(plain_log.clone()));
+    assert_eq!(
+        store.log(plain_log.id).expect("l plain"),
+        Some(plain_log.clone())
+    );
     assert_eq!(
         store.response_body(plain_log.id).expect("p raw").as_deref(),
         Some(&b"OK, raw"[..])

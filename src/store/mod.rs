@@ -6,10 +6,10 @@
 //!
 //! Layout of the `exchange` tree (all IDs are UUIDv7, big-endian, so ranges come out
 //! in time order):
-//! - `r` request_id            → [`StoredRequest`] (JSON)
-//! - `l` log_id                → [`LogRecord`] (JSON)
-//! - `a` log_id attempt_no:u32 → [`Attempt`] (JSON)
-//! - `p` log_id                → the destination's response body (query logs)
+//! - `r` request_id            → [`StoredRequest`] (JSON, packed: [`codec`])
+//! - `l` log_id                → [`LogRecord`] (JSON, packed)
+//! - `a` log_id attempt_no:u32 → [`Attempt`] (JSON, packed)
+//! - `p` log_id                → the destination's response body (query logs; packed)
 //! - `q` dest_id source_id lane:u64 seq:u64 → log_id lease_until_ms:u64 (delivery
 //!   queues, FIFO per (source, destination, lane); the lane is 0 unless the destination
 //!   keeps per-patient child queues)
