@@ -172,7 +172,7 @@ impl Engine {
             .map(tls::Certs::open)
             .transpose()?;
         let sealer = at_rest(data_dir, &config.settings)?;
-        let store = Store::open_sealed(data_dir, mode, sealer)?;
+        let store = Store::open_tuned(data_dir, mode, sealer, config.settings.store)?;
         // Uploads cut short by a crash left only temporary files.
         crate::store::uploads::clean_temp(data_dir);
         let commit = GroupCommit::for_store(&store);

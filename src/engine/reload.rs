@@ -178,6 +178,9 @@ fn needs_restart(old: &Settings, new: &Settings) -> Vec<String> {
         "auth_failures_per_key, auth_failures_per_address or auth_failure_window_seconds",
         old.auth_limits != new.auth_limits,
     );
+    if old.store != new.store {
+        names.push("[store] cache_mib".into());
+    }
     names
 }
 

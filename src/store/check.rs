@@ -461,7 +461,7 @@ fn owed_problem(exchange: &sled::Tree, log_id: Uuid) -> Option<String> {
         Ok(None) => return Some(format!("log {log_id}, still to be delivered, is missing")),
         Err(e) => return unreadable(format!("log {log_id}"), &e),
     };
-    let Ok(owner) = serde_json::from_slice::<Owner>(&log) else {
+    let Ok(owner) = super::codec::parse::<Owner>(b"l", &log) else {
         return Some(format!(
             "log {log_id}, still to be delivered, does not decode"
         ));

@@ -6,10 +6,10 @@
 //!
 //! Layout of the `exchange` tree (all IDs are UUIDv7, big-endian, so ranges come out
 //! in time order):
-//! - `r` request_id            → [`StoredRequest`] (JSON)
-//! - `l` log_id                → [`LogRecord`] (JSON)
-//! - `a` log_id attempt_no:u32 → [`Attempt`] (JSON)
-//! - `p` log_id                → the destination's response body (query logs)
+//! - `r` request_id            → [`StoredRequest`] (JSON, packed: [`codec`])
+//! - `l` log_id                → [`LogRecord`] (JSON, packed)
+//! - `a` log_id attempt_no:u32 → [`Attempt`] (JSON, packed)
+//! - `p` log_id                → the destination's response body (query logs; packed)
 //! - `q` dest_id source_id lane:u64 seq:u64 → log_id lease_until_ms:u64 (delivery
 //!   queues, FIFO per (source, destination, lane); the lane is 0 unless the destination
 //!   keeps per-patient child queues)
@@ -74,7 +74,7 @@ pub use applied::Applied;
 pub use audit::AuditEntry;
 pub use flush::{GroupCommit, Writes};
 pub use history::{LogPage, LogQuery};
-pub use open::{MarkState, OpenMode};
+pub use open::{MarkState, OpenMode, Tuning};
 pub use queue::{QueueId, QueueItem};
 pub use seal::Sealer;
 
@@ -411,7 +411,10 @@ impl Store {
             Self::attempt_writes(sealer, &mut writes, attempt);
         }
         if let Some(body) = response {
-            writes.insert(key(b'p', &[new.id.as_bytes()]), sealer.seal(body.to_vec()));
+            writes.insert(
+                key(b'p', &[new.id.as_bytes()]),
+                sealer.seal(codec::pack(body)),
+            );
         }
         writes
     }
@@ -456,13 +459,12 @@ impl Store {
         let Some(stored) = self.exchange.get(&k)? else {
             return Ok(None);
         };
-        let body = self
-            .sealer
-            .open(&stored)
-            .map_err(|reason| StoreError::Corrupt {
-                key: String::from_utf8_lossy(&k).into_owned(),
-                reason,
-            })?;
+        let corrupt = |reason| StoreError::Corrupt {
+            key: String::from_utf8_lossy(&k).into_owned(),
+            reason,
+        };
+        let opened = self.sealer.open(&stored).map_err(corrupt)?;
+        let body = codec::unpack(&opened).map_err(corrupt)?;
         Ok(Some(body.into_owned()))
     }
 
@@ -490,7 +492,7 @@ impl Store {
         let mut corrupt = None;
         let previous = self.sessions.fetch_and_update(token_hash, |old| {
             let old = old?;
-            match serde_json::from_slice::<Session>(old) {
+            match codec::parse::<Session>(b"session", old) {
                 Ok(mut s) if s.refresh && !s.rotated => {
                     s.rotated = true;
                     s.family = Some(s.family.unwrap_or(new_family));
@@ -498,16 +500,13 @@ impl Store {
                 }
                 Ok(_) => Some(old.to_vec()),
                 Err(e) => {
-                    corrupt = Some(e.to_string());
+                    corrupt = Some(e);
                     Some(old.to_vec())
                 }
             }
         })?;
-        if let Some(reason) = corrupt {
-            return Err(StoreError::Corrupt {
-                key: "session".into(),
-                reason,
-            });
+        if let Some(e) = corrupt {
+            return Err(e);
         }
         let Some(previous) = previous else {
             return Ok(Rotation::Unknown);

@@ -13,8 +13,35 @@ use super::{
 use chrono::Utc;
 use std::path::Path;
 
-/// sled's page cache for the engine's database.
-pub(crate) const CACHE_BYTES: u64 = 256 * 1024 * 1024;
+/// How the engine's database is tuned: `[store]` in the configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tuning {
+    /// `cache_mib`: sled's page cache. Most of the engine's resident memory past its
+    /// start; a read outside it costs a read of the data file (the OS's page cache
+    /// usually has it), not a wrong answer.
+    pub cache_bytes: u64,
+}
+
+impl Tuning {
+    /// The default `cache_mib`: history pages, delivery and the journal stay in it
+    /// (see README's configuration reference for the measurement).
+    pub const DEFAULT_CACHE_MIB: u64 = 64;
+    /// `cache_mib`'s bounds: below 8 MiB sled rereads its index pages constantly;
+    /// above 64 GiB is a typo.
+    pub const CACHE_MIB_RANGE: std::ops::RangeInclusive<u64> = 8..=65_536;
+
+    pub fn with_cache_mib(mib: u64) -> Tuning {
+        Tuning {
+            cache_bytes: mib.saturating_mul(1024 * 1024),
+        }
+    }
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning::with_cache_mib(Self::DEFAULT_CACHE_MIB)
+    }
+}
 
 /// How a store is opened.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -44,8 +71,18 @@ impl Store {
     /// [`Store::open_with`], sealing and opening bodies with `sealer`'s keys (see
     /// [`super::seal`]).
     pub fn open_sealed(data_dir: &Path, mode: OpenMode, sealer: Sealer) -> Result<Self> {
+        Self::open_tuned(data_dir, mode, sealer, Tuning::default())
+    }
+
+    /// [`Store::open_sealed`] with the `[store]` settings of the configuration.
+    pub fn open_tuned(
+        data_dir: &Path,
+        mode: OpenMode,
+        sealer: Sealer,
+        tuning: Tuning,
+    ) -> Result<Self> {
         let path = data_dir.join("db");
-        let db = open_db(&path, CACHE_BYTES)?;
+        let db = open_db(&path, tuning.cache_bytes)?;
         // Reading a damaged store can panic anywhere in sled: the whole open is guarded.
         guarded(&path, || Self::open_db(data_dir, db, mode, sealer)).map_err(|e| match e {
             StoreError::Sled(source) if is_damage(&source) => StoreError::Damaged {

@@ -24,6 +24,9 @@
 //! encryption_key_file = "store.key"          # seal stored bodies (see `store::seal`, SECURITY.md)
 //! encryption_old_key_files = ["old.key"]     # earlier keys, still readable after a rotation
 //!
+//! [store]
+//! cache_mib = 64                 # sled's page cache; most of the engine's memory
+//!
 //! [[sources]]
 //! name = "Lab"
 //! environment = "staging"
@@ -276,6 +279,8 @@ pub struct Settings {
     pub encryption_key_file: Option<std::path::PathBuf>,
     /// `encryption_old_key_files`: earlier keys, for reading records sealed with them.
     pub encryption_old_key_files: Vec<std::path::PathBuf>,
+    /// `[store]`: how the database is tuned (`cache_mib`).
+    pub store: crate::store::Tuning,
 }
 
 impl Default for Settings {
@@ -296,6 +301,7 @@ impl Default for Settings {
             metrics_token: None,
             encryption_key_file: None,
             encryption_old_key_files: Vec::new(),
+            store: crate::store::Tuning::default(),
         }
     }
 }

@@ -12,6 +12,8 @@ struct RawConfig {
     #[serde(default)]
     engine: RawEngine,
     #[serde(default)]
+    store: store::RawStore,
+    #[serde(default)]
     sources: Vec<RawSource>,
     #[serde(default)]
     destinations: Vec<RawDestination>,
@@ -266,6 +268,7 @@ impl Config {
         let profiles = profiles(&raw.environments, &mut check);
         let mut settings = engine_settings(&raw.engine, &mut check);
         settings.retention = retention::policy(&raw.environments, &mut check);
+        settings.store = store::tuning(&raw.store, &mut check);
         check.finish()?;
         Ok(Config {
             registry: Registry::new(all_sources, all_destinations, subscriptions)
@@ -596,5 +599,6 @@ mod limits;
 mod metrics_token;
 mod organizations;
 mod retention;
+mod store;
 #[cfg(test)]
 mod tests;

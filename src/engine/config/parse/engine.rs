@@ -100,6 +100,8 @@ pub(super) fn engine_settings(e: &RawEngine, check: &mut Checker) -> Settings {
             .unwrap_or(defaults.max_upload_bytes),
         // Per environment: `[environments.<env>]`, read by `parse::retention`.
         retention: Default::default(),
+        // `[store]`, read by `parse::store`.
+        store: defaults.store,
         auth_limits: super::limits::auth_limits(
             super::limits::RawAuthLimits {
                 per_key: e.auth_failures_per_key.as_ref(),
