@@ -4,7 +4,7 @@
 //! fields into the answer's bytes when it can (`engine::answer`); these answers, the
 //! usual and the odd, must come out the same either way.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::{Value, json};
