@@ -56,17 +56,35 @@ mod tests {
     fn each_refusal_names_its_field_and_the_value() {
         let e = instant("since", Some("yesterday")).unwrap_err();
         assert_eq!(e.status, 400);
-        assert!(e.entries[0].text.starts_with("since: \"yesterday\" is not an ISO 8601"), "{}", e.entries[0].text);
+        assert!(
+            e.entries[0]
+                .text
+                .starts_with("since: \"yesterday\" is not an ISO 8601"),
+            "{}",
+            e.entries[0].text
+        );
         let e = id("before", Some("nope")).unwrap_err();
-        assert!(e.entries[0].text.starts_with("before: \"nope\" is not an ID"), "{}", e.entries[0].text);
+        assert!(
+            e.entries[0]
+                .text
+                .starts_with("before: \"nope\" is not an ID"),
+            "{}",
+            e.entries[0].text
+        );
         let e = parsed::<LogStatus>("status", Some("SHINY")).unwrap_err();
-        assert!(e.entries[0].text.starts_with("status: "), "{}", e.entries[0].text);
+        assert!(
+            e.entries[0].text.starts_with("status: "),
+            "{}",
+            e.entries[0].text
+        );
     }
 
     #[test]
     fn absent_values_are_no_filter_and_good_ones_parse() {
         assert_eq!(instant("since", None).unwrap(), None);
-        let at = instant("since", Some("2024-05-01T14:00:00+02:00")).unwrap().unwrap();
+        let at = instant("since", Some("2024-05-01T14:00:00+02:00"))
+            .unwrap()
+            .unwrap();
         assert_eq!(at.to_rfc3339(), "2024-05-01T12:00:00+00:00");
         let uuid = Uuid::now_v7();
         assert_eq!(id("log", Some(&format!(" {uuid} "))).unwrap(), Some(uuid));

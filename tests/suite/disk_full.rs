@@ -77,8 +77,22 @@ fn notification(destination: &Value, n: usize) -> Value {
         "Meta": {"DataModel": "PatientAdmin", "EventType": "Arrival",
                  "Destinations": [{"ID": destination}]},
         "Patient": {"Identifiers": [{"ID": format!("MRN-{n}"), "IDType": "MR"}]},
-        "Notes": ["x".repeat(20_000)],
+        "Notes": [noise(n, 20_000)],
     })
+}
+
+/// `len` characters the store cannot compress (it compresses what it keeps), so each
+/// message takes its share of the small disk.
+fn noise(seed: usize, len: usize) -> String {
+    let mut state = (seed as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            char::from(b'!' + (state % 90) as u8)
+        })
+        .collect()
 }
 
 async fn post(

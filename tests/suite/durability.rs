@@ -2,8 +2,8 @@
 //! SIGTERM lets the attempt in flight finish before exiting. Also checks that the
 //! credential commands work while an engine holds the database.
 
-use serde_json::{Value, json};
 use crate::common;
+use serde_json::{Value, json};
 
 use common::bin::{BIN, access_token, cli_json, serve_dir};
 use std::process::Command;

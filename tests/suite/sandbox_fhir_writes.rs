@@ -4,7 +4,6 @@
 //! writebacks wrote (results, notes, appointments) is in the next FHIR search. Every
 //! answer is checked against the FHIR R4 JSON Schema (`support`).
 
-use crate::common;
 #[path = "sandbox_fhir/support.rs"]
 mod support;
 

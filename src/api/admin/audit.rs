@@ -19,7 +19,6 @@ use axum::response::Response;
 use axum::routing::get;
 use serde::Deserialize;
 use std::net::SocketAddr;
-use uuid::Uuid;
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/audit", get(list).post(local_entry))

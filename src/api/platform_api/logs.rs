@@ -3,8 +3,8 @@
 //! retry (the operator's resend).
 
 use super::{AppState, answer, check_org};
-use crate::api::params;
 use crate::api::admin::{actor, admin, blocking, operator, refusal_audited};
+use crate::api::params;
 use crate::engine::Engine;
 use crate::model::{ApiError, LogRecord, Role};
 use crate::store::LogQuery;
