@@ -6,8 +6,7 @@
 //! Messages and PHI are in `fhir_messages.rs`.
 
 use crate::common;
-#[path = "common/fhir_stub.rs"]
-mod fhir_stub;
+use crate::common::fhir_stub;
 
 use axum::http::StatusCode;
 use common::TestEngine;

@@ -5,8 +5,7 @@
 //! carry no body and no patient value.
 
 use crate::common;
-#[path = "common/fhir_stub.rs"]
-mod fhir_stub;
+use crate::common::fhir_stub;
 
 use axum::http::StatusCode;
 use common::{TestEngine, eventually_within};

@@ -8,8 +8,7 @@
 //! through FHIR) are in `tests/suite/sandbox_fhir_writes.rs`.
 
 use crate::common;
-#[path = "sandbox_fhir/support.rs"]
-mod support;
+pub(crate) mod support;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};

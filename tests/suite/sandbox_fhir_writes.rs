@@ -4,8 +4,7 @@
 //! writebacks wrote (results, notes, appointments) is in the next FHIR search. Every
 //! answer is checked against the FHIR R4 JSON Schema (`support`).
 
-#[path = "sandbox_fhir/support.rs"]
-mod support;
+use crate::sandbox_fhir::support;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};

@@ -8,10 +8,8 @@
 //! first 200 is validated against its event's schema. Failures are collected and reported
 //! together.
 
-#[path = "sandbox_schemas/behaviour.rs"]
 mod behaviour;
-#[path = "sandbox_schemas/support.rs"]
-mod support;
+pub(crate) mod support;
 
 use serde_json::{Value, json};
 use support::{

@@ -28,8 +28,7 @@
 //! sandbox acknowledges notifications and writebacks with an empty `{}`.
 
 use crate::common;
-#[path = "sandbox_schemas/support.rs"]
-mod support;
+use crate::sandbox_schemas::support;
 
 use serde_json::{Value, json};
 use support::{

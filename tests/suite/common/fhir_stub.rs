@@ -211,7 +211,7 @@ data_models = ["FHIR.*"]
 
 /// One request to the engine; the status, content type and JSON body.
 pub async fn call(
-    _engine: &super::common::TestEngine,
+    _engine: &crate::common::TestEngine,
     request: reqwest::RequestBuilder,
 ) -> (StatusCode, String, Value) {
     let response = request.send().await.expect("request");

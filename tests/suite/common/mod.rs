@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod bin;
+pub mod fhir_stub;
 pub mod jwt;
 pub mod screen;
 pub mod tmux;
