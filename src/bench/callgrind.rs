@@ -112,6 +112,10 @@ async fn measure(requests: u64) -> Result<Report> {
         "the engine's count includes applying its journal after the 200, and the few \
          GET /metrics polls that wait for it",
     );
+    report.note(format!(
+        "the dumps are kept in {} (engine.callgrind.out, baseline.callgrind.out)",
+        kept_dir().display()
+    ));
     Ok(report)
 }
 
@@ -139,7 +143,15 @@ async fn count_engine(requests: u64) -> Result<Counted> {
     let client = load::client();
     let token = serve::token(&client, &engine, &dir.path().join("data")).await?;
     let request = notifications(&client, engine.url("/endpoint"), Some(token));
-    count(dir.path(), &engine, request, requests, Some(&client)).await
+    count(
+        "engine",
+        dir.path(),
+        &engine,
+        request,
+        requests,
+        Some(&client),
+    )
+    .await
 }
 
 async fn count_baseline(requests: u64) -> Result<Counted> {
@@ -147,7 +159,7 @@ async fn count_baseline(requests: u64) -> Result<Counted> {
     let baseline = start_baseline(dir.path(), &wrapper(dir.path()))?;
     let client = load::client();
     let request = notifications(&client, baseline.url("/ingest"), None);
-    count(dir.path(), &baseline, request, requests, None).await
+    count("baseline", dir.path(), &baseline, request, requests, None).await
 }
 
 fn notifications(client: &reqwest::Client, url: String, token: Option<String>) -> load::Request {
@@ -166,6 +178,7 @@ fn notifications(client: &reqwest::Client, url: String, token: Option<String>) -
 
 /// Warm-up, zero, `requests` counted, dump; `drain` waits for the engine's journal.
 async fn count(
+    label: &str,
     dir: &Path,
     server: &ServerProcess,
     request: load::Request,
@@ -183,7 +196,7 @@ async fn count(
         wait_applied(client, server, DRAIN_DEADLINE).await?;
     }
     control(&["-d", &pid.to_string()]).await?;
-    let dump = find_dump(dir, pid)?;
+    let dump = keep(&find_dump(dir, pid)?, label)?;
     let instructions = total_instructions(&dump)?;
     let top = json!({
         "inclusive": annotate(&dump, true).await?,
@@ -237,6 +250,21 @@ fn find_dump(dir: &Path, pid: u32) -> Result<PathBuf> {
         })
 }
 
+/// Where the dumps are kept for `callgrind_annotate` or KCachegrind after the run (the
+/// server's temp dir goes with it).
+pub fn kept_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("switchboard-callgrind-{}", std::process::id()))
+}
+
+/// Copies a dump to [`kept_dir`] as `<label>.callgrind.out`.
+fn keep(dump: &Path, label: &str) -> Result<PathBuf> {
+    let dir = kept_dir();
+    std::fs::create_dir_all(&dir).map_err(|e| BenchError::new("create the dump dir", e))?;
+    let kept = dir.join(format!("{label}.callgrind.out"));
+    std::fs::copy(dump, &kept).map_err(|e| BenchError::new("keep the dump", e))?;
+    Ok(kept)
+}
+
 /// The dump's `summary:` (or `totals:`) line: instructions since the counters were zeroed.
 fn total_instructions(dump: &Path) -> Result<u64> {
     let text = std::fs::read_to_string(dump).map_err(|e| BenchError::new("read dump", e))?;
@@ -286,7 +314,8 @@ fn top_functions(text: &str) -> Vec<Value> {
             let (percent, name) = rest.strip_prefix('(')?.split_once("%)")?;
             let percent: f64 = percent.trim().parse().ok()?;
             let name = name.trim();
-            if name == "PROGRAM TOTALS" || name.is_empty() {
+            // Above 100 %: a recursive function counted once per level.
+            if name == "PROGRAM TOTALS" || name.is_empty() || percent > 100.0 {
                 return None;
             }
             // The object file in brackets is the same binary on every line.

@@ -11,6 +11,10 @@ use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Names another switchboard binary to run as the engine (see
+/// [`ServerProcess::engine_under`]).
+pub const ENGINE_OVERRIDE: &str = "SWITCHBOARD_BENCH_ENGINE";
+
 /// What a server child prints first, followed by its base URL.
 pub const LISTENING: &str = "switchboard listening on ";
 
@@ -57,6 +61,15 @@ impl ServerProcess {
         Self::spawn(dir, "engine", wrapper, args, false)
     }
 
+    /// The binary the engine child runs: this one, or `$SWITCHBOARD_BENCH_ENGINE` (another
+    /// build of switchboard, to compare two builds with the same harness and baselines).
+    fn engine_binary() -> Result<std::path::PathBuf> {
+        match std::env::var_os(ENGINE_OVERRIDE) {
+            Some(path) if !path.is_empty() => Ok(path.into()),
+            _ => std::env::current_exe().map_err(|e| BenchError::new("current exe", e)),
+        }
+    }
+
     /// `switchboard bench-baseline <args>` with `wrapper` in front (empty: directly).
     pub fn baseline_under(
         dir: &Path,
@@ -77,7 +90,11 @@ impl ServerProcess {
         args: Vec<OsString>,
         hold_stdin: bool,
     ) -> Result<ServerProcess> {
-        let exe = std::env::current_exe().map_err(|e| BenchError::new("current exe", e))?;
+        let exe = if label == "engine" {
+            Self::engine_binary()?
+        } else {
+            std::env::current_exe().map_err(|e| BenchError::new("current exe", e))?
+        };
         let log_path = dir.join(format!("{label}.log"));
         let log = std::fs::File::create(&log_path).map_err(|e| BenchError::new("server log", e))?;
         let mut command = match wrapper.split_first() {
@@ -238,7 +255,7 @@ pub async fn wait_applied(
             .find_map(|l| l.strip_prefix("switchboard_journal_backlog "))
             .and_then(|v| v.trim().parse::<f64>().ok());
         match backlog {
-            Some(b) if b == 0.0 => return Ok(()),
+            Some(b) if b <= 0.0 => return Ok(()),
             Some(_) => {}
             None => {
                 return Err(BenchError(
