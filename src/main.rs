@@ -239,6 +239,9 @@ enum Command {
     /// Measure the engine and the console against baselines run alongside (see
     /// BENCHMARKS.md): `bench all --quick --json` is the CI smoke run.
     Bench(switchboard::bench::BenchArgs),
+    /// A bench baseline as its own process, measured like the engine (used by `bench`).
+    #[command(hide = true)]
+    BenchBaseline(switchboard::bench::BaselineArgs),
     /// List sources, destinations and subscriptions.
     Connections {
         #[arg(long)]
@@ -401,6 +404,7 @@ fn run(cli: Cli) -> Result<()> {
             action: RetentionAction::Run { json, at },
         } => maintenance::retention(json, &at),
         Command::Bench(args) => Ok(switchboard::bench::run(args)?),
+        Command::BenchBaseline(args) => Ok(switchboard::bench::serve_baseline(args)?),
         Command::Console { args } => running::console(args),
         Command::Paths { at } => records::paths(&at),
         Command::Keys { action } => keys(action),

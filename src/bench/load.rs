@@ -152,6 +152,39 @@ pub async fn closed_loop(
     total
 }
 
+/// `concurrency` clients in a closed loop until `n` requests have been answered, all
+/// counted (for counts that must be exact, such as instructions per request).
+pub async fn counted_loop(request: Request, concurrency: usize, n: u64) -> Outcome {
+    let seq = Arc::new(AtomicU64::new(0));
+    let begin = Instant::now();
+    let mut tasks = Vec::with_capacity(concurrency);
+    for _ in 0..concurrency {
+        let (request, seq) = (request.clone(), seq.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut out = Outcome::default();
+            loop {
+                let i = seq.fetch_add(1, Ordering::Relaxed);
+                if i >= n {
+                    break;
+                }
+                let now = Instant::now();
+                let result = request(i, now).await;
+                out.latencies.record(now.elapsed());
+                out.absorb(result);
+            }
+            out
+        }));
+    }
+    let mut total = Outcome::default();
+    for task in tasks {
+        if let Ok(out) = task.await {
+            total.merge(out);
+        }
+    }
+    total.elapsed = begin.elapsed();
+    total
+}
+
 /// Lateness of a timer release still taken for the timer's own: its 1 ms tick plus the
 /// thread's wake-up.
 const TIMER_SLACK: Duration = Duration::from_millis(2);
@@ -175,8 +208,11 @@ pub async fn fixed_rate(
     let interval = Duration::from_secs_f64(1.0 / rate.max(1e-3));
     let total = (rate * duration.as_secs_f64()).round().max(1.0) as u64;
     let start = Instant::now() + Duration::from_millis(20);
-    let limit = Arc::new(tokio::sync::Semaphore::new(max_in_flight.max(1)));
-    let mut tasks = Vec::with_capacity(total as usize);
+    let slots = max_in_flight.clamp(1, tokio::sync::Semaphore::MAX_PERMITS) as u32;
+    let limit = Arc::new(tokio::sync::Semaphore::new(slots as usize));
+    // Answers are recorded as they come rather than kept as task handles: a long run
+    // (the soak's 600,000 requests) would otherwise hold every finished task.
+    let recorded = Arc::new(std::sync::Mutex::new(Outcome::default()));
     for i in 0..total {
         let intended = start + interval.mul_f64(i as f64);
         tokio::time::sleep_until(intended).await;
@@ -189,20 +225,23 @@ pub async fn fixed_rate(
         let Ok(permit) = limit.clone().acquire_owned().await else {
             break;
         };
-        let request = request.clone();
-        tasks.push(tokio::spawn(async move {
+        let (request, recorded) = (request.clone(), recorded.clone());
+        tokio::spawn(async move {
             let result = request(i, released).await;
+            let latency = released.elapsed();
+            if let Ok(mut out) = recorded.lock() {
+                out.latencies.record(latency);
+                out.absorb(result);
+            }
             drop(permit);
-            (released.elapsed(), result)
-        }));
+        });
     }
-    let mut out = Outcome::default();
-    for task in tasks {
-        if let Ok((latency, result)) = task.await {
-            out.latencies.record(latency);
-            out.absorb(result);
-        }
-    }
+    // Every slot back means every request has been answered.
+    let _ = limit.acquire_many(slots).await;
+    let mut out = recorded
+        .lock()
+        .map(|mut o| std::mem::take(&mut *o))
+        .unwrap_or_default();
     out.elapsed = Instant::now().saturating_duration_since(start);
     out
 }

@@ -6,10 +6,15 @@
 //!
 //! - [`report`]: the figures of one scenario, printed as a table or one JSON line.
 //! - [`load`]: closed-loop and fixed-arrival-rate load generators, latency recording.
-//! - [`serve`]: the engine child process, in-process servers on their own runtimes,
-//!   stubs, the axum + sled baseline, nginx.
-//! - [`scenarios`]: ingest, query, delivery, history, recovery, console.
+//! - [`serve`]: in-process servers on their own runtimes, stubs, the axum + sled
+//!   baseline, the bare proxy, nginx.
+//! - [`child`]: the engine and the baselines measured like it, as child processes
+//!   (CPU time and resident memory from `/proc`).
+//! - [`callgrind`]: `bench ingest --callgrind`, instructions per request under valgrind.
+//! - [`scenarios`]: ingest, query, delivery, history, recovery, console, soak.
 
+pub mod callgrind;
+pub mod child;
 pub mod load;
 pub mod report;
 pub mod scenarios;
@@ -44,7 +49,10 @@ pub enum Scenario {
     Recovery,
     /// The console's draw time, memory, and bytes written when idle.
     Console,
-    /// Every scenario in turn.
+    /// 10 minutes at 1,000 notifications/s: the engine's resident memory over time
+    /// (not part of `all`).
+    Soak,
+    /// Every scenario in turn (all but `soak`).
     All,
 }
 
@@ -66,6 +74,7 @@ impl Scenario {
             Scenario::History => "history",
             Scenario::Recovery => "recovery",
             Scenario::Console => "console",
+            Scenario::Soak => "soak",
             Scenario::All => "all",
         }
     }
@@ -83,10 +92,74 @@ pub struct BenchArgs {
     /// One JSON object per scenario on stdout, one per line, instead of tables.
     #[arg(long)]
     pub json: bool,
+    /// `ingest` only: run the engine and its baseline under `valgrind --tool=callgrind`
+    /// and report instructions per request and the top functions (use a release build).
+    #[arg(long)]
+    pub callgrind: bool,
+    /// With --callgrind: requests counted (after a warm-up that is not).
+    #[arg(long, default_value_t = callgrind::DEFAULT_REQUESTS, requires = "callgrind")]
+    pub requests: u64,
+}
+
+/// `switchboard bench-baseline KIND` (hidden): a baseline server as its own process,
+/// so the harness measures its CPU time and memory exactly as it measures the engine's.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BaselineArgs {
+    #[arg(value_enum)]
+    pub kind: BaselineKind,
+    /// The sled directory of the `ingest` baseline.
+    #[arg(long, required_if_eq("kind", "ingest"))]
+    pub db: Option<std::path::PathBuf>,
+    /// Where the `proxy` baseline forwards.
+    #[arg(long, required_if_eq("kind", "proxy"))]
+    pub upstream: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BaselineKind {
+    /// axum + sled: insert the body, wait for the group-commit flush, 200.
+    Ingest,
+    /// axum in, reqwest out: the engine's HTTP stack alone.
+    Proxy,
+}
+
+/// Serves one baseline on `127.0.0.1:0`, prints its address line (as `serve` does), and
+/// runs until its stdin closes: the harness holds it, so the server ends with it.
+pub fn serve_baseline(args: BaselineArgs) -> Result<()> {
+    use std::io::{Read, Write};
+    let server = match (args.kind, args.db, args.upstream) {
+        (BaselineKind::Ingest, Some(db), _) => serve::baseline(&db, 2, None)?,
+        (BaselineKind::Proxy, _, Some(upstream)) => serve::bare_proxy(upstream)?,
+        (BaselineKind::Ingest, None, _) => {
+            return Err(BenchError("the ingest baseline needs --db DIR".into()));
+        }
+        (BaselineKind::Proxy, _, None) => {
+            return Err(BenchError("the proxy baseline needs --upstream URL".into()));
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{}http://{}", child::LISTENING, server.addr)
+        .and_then(|_| out.flush())
+        .map_err(|e| BenchError::new("write the address line", e))?;
+    drop(out);
+    let mut sink = Vec::new();
+    let _ = std::io::stdin().read_to_end(&mut sink);
+    drop(server);
+    Ok(())
 }
 
 /// Runs the scenarios asked for, printing each report as it completes.
 pub fn run(args: BenchArgs) -> Result<()> {
+    if args.callgrind {
+        if args.scenario != Scenario::Ingest {
+            return Err(BenchError(
+                "--callgrind measures the ingest scenario only: `switchboard bench ingest \
+                 --callgrind [--requests N]`"
+                    .into(),
+            ));
+        }
+        return callgrind::run(args.requests, args.json);
+    }
     let list: Vec<Scenario> = match args.scenario {
         Scenario::All => Scenario::EACH.to_vec(),
         one => vec![one],

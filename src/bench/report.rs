@@ -63,6 +63,9 @@ pub struct Report {
     /// Floors from the issue, each with whether this run reached it.
     pub floors: Vec<(String, bool)>,
     pub notes: Vec<String>,
+    /// Structured results that are not one number (the callgrind mode's top functions);
+    /// in the JSON under `details` when present.
+    pub details: Map<String, Value>,
 }
 
 impl Report {
@@ -77,6 +80,7 @@ impl Report {
             rows: Vec::new(),
             floors: Vec::new(),
             notes: Vec::new(),
+            details: Map::new(),
         }
     }
 
@@ -149,7 +153,7 @@ impl Report {
                 );
             }
         }
-        json!({
+        let mut out = json!({
             "scenario": self.scenario,
             "quick": self.quick,
             "duration_s": num(self.duration_s),
@@ -162,7 +166,13 @@ impl Report {
             "floors": self.floors.iter().map(|(t, ok)| json!({"floor": t, "reached": ok})).collect::<Vec<_>>(),
             "baseline_is": self.baseline_is,
             "notes": self.notes,
-        })
+        });
+        if !self.details.is_empty()
+            && let Some(map) = out.as_object_mut()
+        {
+            map.insert("details".into(), Value::Object(self.details.clone()));
+        }
+        out
     }
 
     pub fn table(&self) -> String {

@@ -9,7 +9,6 @@ use axum::body::Bytes;
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use std::io::BufRead;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -17,6 +16,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
+
+use super::child::stop_child;
+pub use super::child::{EngineProcess, rss_bytes, terminate};
 
 /// The one source every scenario sends from, and the destinations' fixed IDs.
 pub const SOURCE_ID: Uuid = Uuid::from_u128(0x5b7c0a11_be0c_4000_8000_000000000001);
@@ -266,128 +268,6 @@ async fn proxy_query(
         }
         Err(_) => (StatusCode::BAD_GATEWAY, Bytes::new()),
     }
-}
-
-/// The engine: this binary's `serve` in a child process, on its own temp config and
-/// data dir. Killed when dropped.
-pub struct EngineProcess {
-    child: Child,
-    pub base: String,
-    /// From spawn to the address line (the engine is serving).
-    pub startup: Duration,
-}
-
-impl EngineProcess {
-    pub fn start(dir: &Path, config_toml: &str) -> Result<EngineProcess> {
-        let config = dir.join("config.toml");
-        std::fs::write(&config, config_toml).map_err(|e| BenchError::new("write config", e))?;
-        Self::start_on(dir, &config)
-    }
-
-    /// Starts on an existing config file and `dir/data`.
-    pub fn start_on(dir: &Path, config: &Path) -> Result<EngineProcess> {
-        let exe = std::env::current_exe().map_err(|e| BenchError::new("current exe", e))?;
-        let log = std::fs::File::create(dir.join("engine.log"))
-            .map_err(|e| BenchError::new("engine log", e))?;
-        let clock = Instant::now();
-        let mut child = Command::new(exe)
-            .arg("serve")
-            .arg("--listen")
-            .arg("127.0.0.1:0")
-            .arg("--data-dir")
-            .arg(dir.join("data"))
-            .arg("--config")
-            .arg(config)
-            .env("SWITCHBOARD_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(log))
-            .spawn()
-            .map_err(|e| BenchError::new("spawn the engine", e))?;
-        let Some(stdout) = child.stdout.take() else {
-            let _ = child.kill();
-            return Err(BenchError("the engine has no stdout".into()));
-        };
-        let mut line = String::new();
-        let read = std::io::BufReader::new(stdout).read_line(&mut line);
-        let startup = clock.elapsed();
-        let base = line
-            .trim()
-            .strip_prefix("switchboard listening on ")
-            .map(str::to_string);
-        match (read, base) {
-            (Ok(_), Some(base)) => Ok(EngineProcess {
-                child,
-                base,
-                startup,
-            }),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                let log = std::fs::read_to_string(dir.join("engine.log")).unwrap_or_default();
-                Err(BenchError(format!(
-                    "the engine did not start (first line {line:?}): {}",
-                    log.lines().last().unwrap_or("")
-                )))
-            }
-        }
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// SIGTERM, then waits (SIGKILL after 15 s).
-    pub fn stop(mut self) {
-        stop_child(&mut self.child, Duration::from_secs(15));
-    }
-}
-
-impl Drop for EngineProcess {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// SIGTERM, then waits up to `grace` before SIGKILL.
-fn stop_child(child: &mut Child, grace: Duration) {
-    terminate(child.id());
-    let deadline = Instant::now() + grace;
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-}
-
-/// SIGTERM to one process we started.
-pub fn terminate(pid: u32) {
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(pid.to_string())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-}
-
-/// Resident memory of a process, from `/proc/PID/status`.
-pub fn rss_bytes(pid: u32) -> Option<u64> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    text.lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kib| kib.parse::<u64>().ok())
-        .map(|kib| kib * 1024)
 }
 
 /// A config with the bench source and `destinations` push destinations at

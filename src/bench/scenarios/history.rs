@@ -320,8 +320,34 @@ pub async fn run(quick: bool) -> Result<Report> {
         engine_disk as f64 / n as f64,
         base_disk as f64 / n as f64,
     );
+    // After the reads, so the engine's caches hold what a user's browsing would load.
+    let rss = serve::rss_bytes(engine.pid()).map_or(f64::NAN, |b| b as f64);
+    report.figure("serve_rss_bytes", "B", rss);
+    floors(&mut report, rss);
     report.note("the engine stores per log: the request (1 KiB body), the log, 3 to 5 index entries (environment with a summary, source, destination, patient; a failed or filtered log also a status entry)");
     drop(baseline);
     engine.stop();
     Ok(report)
+}
+
+/// Issue 20's floors on history: disk per log, start-up, resident memory.
+fn floors(report: &mut Report, rss: f64) {
+    let disk = report.ratio("disk_bytes_per_log").unwrap_or(f64::NAN);
+    report.floor(
+        &format!("disk bytes per stored 1 KiB log ≤ 2.0× the bare tree (is {disk:.2}×)"),
+        disk <= 2.0,
+    );
+    let startup = report.value("startup").unwrap_or(f64::NAN);
+    report.floor(
+        &format!(
+            "start-up on this history ≤ 1 s (is {:.2} s)",
+            startup / 1000.0
+        ),
+        startup <= 1000.0,
+    );
+    let mib = rss / (1u64 << 20) as f64;
+    report.floor(
+        &format!("serve RSS with this history ≤ 256 MiB (is {mib:.0} MiB)"),
+        mib <= 256.0,
+    );
 }

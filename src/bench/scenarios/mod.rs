@@ -3,9 +3,10 @@
 mod console;
 mod delivery;
 mod history;
-mod ingest;
+pub(crate) mod ingest;
 mod query;
 mod recovery;
+mod soak;
 
 use super::report::Report;
 use super::{Result, Scenario};
@@ -18,6 +19,7 @@ pub async fn run(scenario: Scenario, quick: bool) -> Result<Report> {
         Scenario::History => history::run(quick).await,
         Scenario::Recovery => recovery::run(quick).await,
         Scenario::Console => console::run(quick).await,
+        Scenario::Soak => soak::run(quick).await,
         Scenario::All => Err(super::BenchError(
             "`all` is a list of scenarios, not one".into(),
         )),

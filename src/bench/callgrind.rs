@@ -1,0 +1,373 @@
+//! `switchboard bench ingest --callgrind [--requests N]`: the engine and the ingest
+//! baseline, each as a child process under `valgrind --tool=callgrind`, count the
+//! instructions they execute for N authenticated 1 KiB notifications (at c=16). The
+//! counts are exact and do not move with a busy host, unlike time.
+//!
+//! Start-up and a warm-up are excluded: after the warm-up (and, for the engine, once
+//! its journal is applied) the counters are zeroed with `callgrind_control -z`; after
+//! the N requests (and the engine's journal applied again, so the work after the 200
+//! is counted) they are dumped with `callgrind_control -d`. `callgrind_annotate` then
+//! gives the top functions, inclusive and self.
+
+use super::child::{ServerProcess, wait_applied};
+use super::load::{self, counted_loop};
+use super::report::Report;
+use super::scenarios::ingest::start_baseline;
+use super::serve::{self, TempDir};
+use super::{BenchError, Result};
+use serde_json::{Value, json};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+pub const DEFAULT_REQUESTS: u64 = 2000;
+/// Requests before the counters are zeroed: connections, caches and sled's first
+/// leaves are in place by then.
+const WARMUP_REQUESTS: u64 = 200;
+const CONCURRENCY: usize = 16;
+/// Functions listed per view.
+const TOP: usize = 15;
+/// Applying the backlog is ~50 times slower under valgrind.
+const DRAIN_DEADLINE: Duration = Duration::from_secs(600);
+
+const TOOLS: [&str; 3] = ["valgrind", "callgrind_control", "callgrind_annotate"];
+
+/// Runs both measurements and prints the report (a table, or one JSON line).
+pub fn run(requests: u64, json_out: bool) -> Result<()> {
+    if let Some(missing) = TOOLS.iter().find(|t| find_in_path(t).is_none()) {
+        return Err(BenchError(format!(
+            "--callgrind needs valgrind's tools on PATH, and `{missing}` is not there: \
+             install valgrind (Debian: apt-get install valgrind), or measure without \
+             --callgrind"
+        )));
+    }
+    if requests == 0 {
+        return Err(BenchError("--requests must be at least 1".into()));
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| BenchError::new("cannot start the async runtime", e))?;
+    let started = Instant::now();
+    let mut report = runtime.block_on(measure(requests))?;
+    report.duration_s = started.elapsed().as_secs_f64();
+    if json_out {
+        println!("{}", report.to_json());
+    } else {
+        print!("{}", report.table());
+        print!("{}", top_tables(&report));
+    }
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    Ok(())
+}
+
+/// One side's result: instructions counted, requests answered, top functions.
+struct Counted {
+    instructions: u64,
+    ok: u64,
+    errors: u64,
+    top: Value,
+}
+
+async fn measure(requests: u64) -> Result<Report> {
+    let mut report = Report::new("ingest_callgrind", false);
+    report.baseline_is = "the ingest baseline (axum + sled, insert, group-commit flush, \
+        200) in its own process under the same valgrind"
+        .into();
+    report.size("requests", requests);
+    report.size("warmup_requests", WARMUP_REQUESTS);
+    report.size("concurrency", CONCURRENCY);
+    report.size("body_bytes", 1024);
+    if cfg!(debug_assertions) {
+        report.note(
+            "this is a debug build: its instruction counts are not a release build's \
+             (cargo build --release)",
+        );
+    }
+    let engine = count_engine(requests).await?;
+    let baseline = count_baseline(requests).await?;
+    for (name, side) in [("engine", &engine), ("baseline", &baseline)] {
+        if side.errors > 0 {
+            report.note(format!("{name}: {} requests failed", side.errors));
+        }
+    }
+    report.pair(
+        "instructions_per_request",
+        "Ir",
+        per_request(&engine),
+        per_request(&baseline),
+    );
+    report.pair(
+        "instructions_total",
+        "Ir",
+        engine.instructions as f64,
+        baseline.instructions as f64,
+    );
+    report.details.insert(
+        "top_functions".into(),
+        json!({"engine": engine.top, "baseline": baseline.top}),
+    );
+    report.note(
+        "the engine's count includes applying its journal after the 200, and the few \
+         GET /metrics polls that wait for it",
+    );
+    report.note(format!(
+        "the dumps are kept in {} (engine.callgrind.out, baseline.callgrind.out)",
+        kept_dir().display()
+    ));
+    Ok(report)
+}
+
+fn per_request(side: &Counted) -> f64 {
+    if side.ok == 0 {
+        f64::NAN
+    } else {
+        side.instructions as f64 / side.ok as f64
+    }
+}
+
+/// `valgrind --tool=callgrind` with its output files in `dir`.
+fn wrapper(dir: &Path) -> Vec<OsString> {
+    let mut out = OsString::from("--callgrind-out-file=");
+    out.push(dir.join("callgrind.out.%p"));
+    vec!["valgrind".into(), "--tool=callgrind".into(), out]
+}
+
+async fn count_engine(requests: u64) -> Result<Counted> {
+    let dir = TempDir::new("callgrind-engine")?;
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, serve::config(1, None))
+        .map_err(|e| BenchError::new("write config", e))?;
+    let engine = ServerProcess::engine_under(dir.path(), &config, &wrapper(dir.path()))?;
+    let client = load::client();
+    let token = serve::token(&client, &engine, &dir.path().join("data")).await?;
+    let request = notifications(&client, engine.url("/endpoint"), Some(token));
+    count(
+        "engine",
+        dir.path(),
+        &engine,
+        request,
+        requests,
+        Some(&client),
+    )
+    .await
+}
+
+async fn count_baseline(requests: u64) -> Result<Counted> {
+    let dir = TempDir::new("callgrind-baseline")?;
+    let baseline = start_baseline(dir.path(), &wrapper(dir.path()))?;
+    let client = load::client();
+    let request = notifications(&client, baseline.url("/ingest"), None);
+    count("baseline", dir.path(), &baseline, request, requests, None).await
+}
+
+fn notifications(client: &reqwest::Client, url: String, token: Option<String>) -> load::Request {
+    let destination = [serve::destination_id(0)];
+    let client = client.clone();
+    load::request(move |i, _| {
+        let (cl, url, tok) = (client.clone(), url.clone(), token.clone());
+        let body = serve::notification(&destination, i);
+        async move {
+            load::post(&cl, &url, tok.as_deref(), body)
+                .await
+                .map(|_| ())
+        }
+    })
+}
+
+/// Warm-up, zero, `requests` counted, dump; `drain` waits for the engine's journal.
+async fn count(
+    label: &str,
+    dir: &Path,
+    server: &ServerProcess,
+    request: load::Request,
+    requests: u64,
+    drain: Option<&reqwest::Client>,
+) -> Result<Counted> {
+    let _ = counted_loop(request.clone(), CONCURRENCY, WARMUP_REQUESTS).await;
+    if let Some(client) = drain {
+        wait_applied(client, server, DRAIN_DEADLINE).await?;
+    }
+    let pid = server.pid();
+    control(&["-z", &pid.to_string()]).await?;
+    let outcome = counted_loop(request, CONCURRENCY, requests).await;
+    if let Some(client) = drain {
+        wait_applied(client, server, DRAIN_DEADLINE).await?;
+    }
+    control(&["-d", &pid.to_string()]).await?;
+    let dump = keep(&find_dump(dir, pid)?, label)?;
+    let instructions = total_instructions(&dump)?;
+    let top = json!({
+        "inclusive": annotate(&dump, true).await?,
+        "self": annotate(&dump, false).await?,
+    });
+    Ok(Counted {
+        instructions,
+        ok: outcome.ok,
+        errors: outcome.errors,
+        top,
+    })
+}
+
+/// `callgrind_control ARGS`, off the async workers (it waits for valgrind to answer).
+async fn control(args: &[&str]) -> Result<()> {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let output =
+        tokio::task::spawn_blocking(move || Command::new("callgrind_control").args(&args).output())
+            .await
+            .map_err(|e| BenchError::new("callgrind_control", e))?
+            .map_err(|e| BenchError::new("run callgrind_control", e))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(BenchError(format!(
+            "callgrind_control failed: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )))
+    }
+}
+
+/// The dump `callgrind_control -d` wrote: `callgrind.out.<pid>.<n>`, the latest.
+fn find_dump(dir: &Path, pid: u32) -> Result<PathBuf> {
+    let prefix = format!("callgrind.out.{pid}.");
+    let entries = std::fs::read_dir(dir).map_err(|e| BenchError::new("read dump dir", e))?;
+    entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let n: u32 = name.strip_prefix(&prefix)?.parse().ok()?;
+            Some((n, e.path()))
+        })
+        .max_by_key(|(n, _)| *n)
+        .map(|(_, path)| path)
+        .ok_or_else(|| {
+            BenchError(format!(
+                "callgrind wrote no dump {prefix}N in {}",
+                dir.display()
+            ))
+        })
+}
+
+/// Where the dumps are kept for `callgrind_annotate` or KCachegrind after the run (the
+/// server's temp dir goes with it).
+pub fn kept_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("switchboard-callgrind-{}", std::process::id()))
+}
+
+/// Copies a dump to [`kept_dir`] as `<label>.callgrind.out`.
+fn keep(dump: &Path, label: &str) -> Result<PathBuf> {
+    let dir = kept_dir();
+    std::fs::create_dir_all(&dir).map_err(|e| BenchError::new("create the dump dir", e))?;
+    let kept = dir.join(format!("{label}.callgrind.out"));
+    std::fs::copy(dump, &kept).map_err(|e| BenchError::new("keep the dump", e))?;
+    Ok(kept)
+}
+
+/// The dump's `summary:` (or `totals:`) line: instructions since the counters were zeroed.
+fn total_instructions(dump: &Path) -> Result<u64> {
+    let text = std::fs::read_to_string(dump).map_err(|e| BenchError::new("read dump", e))?;
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix("summary:")
+                .or_else(|| l.strip_prefix("totals:"))
+        })
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| BenchError(format!("no instruction total in {}", dump.display())))
+}
+
+/// The top functions of a dump, inclusive or self, from `callgrind_annotate`.
+async fn annotate(dump: &Path, inclusive: bool) -> Result<Value> {
+    let flag = format!("--inclusive={}", if inclusive { "yes" } else { "no" });
+    let dump = dump.to_path_buf();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("callgrind_annotate")
+            .arg(flag)
+            .arg(&dump)
+            .output()
+    })
+    .await
+    .map_err(|e| BenchError::new("callgrind_annotate", e))?
+    .map_err(|e| BenchError::new("run callgrind_annotate", e))?;
+    if !output.status.success() {
+        return Err(BenchError(format!(
+            "callgrind_annotate failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        )));
+    }
+    Ok(Value::Array(top_functions(&String::from_utf8_lossy(
+        &output.stdout,
+    ))))
+}
+
+/// `{"function", "instructions", "percent"}` for the first [`TOP`] function lines of
+/// `callgrind_annotate`'s output (`1,234 (12.5%)  file:function [object]`).
+fn top_functions(text: &str) -> Vec<Value> {
+    text.lines()
+        .filter_map(|line| {
+            let line = line.trim();
+            let (count, rest) = line.split_once(' ')?;
+            let instructions: u64 = count.replace(',', "").parse().ok()?;
+            let rest = rest.trim_start();
+            let (percent, name) = rest.strip_prefix('(')?.split_once("%)")?;
+            let percent: f64 = percent.trim().parse().ok()?;
+            let name = name.trim();
+            // Above 100 %: a recursive function counted once per level.
+            if name == "PROGRAM TOTALS" || name.is_empty() || percent > 100.0 {
+                return None;
+            }
+            // The object file in brackets is the same binary on every line.
+            let name = name.rsplit_once(" [").map_or(name, |(n, _)| n);
+            Some(json!({"function": name, "instructions": instructions, "percent": percent}))
+        })
+        .take(TOP)
+        .collect()
+}
+
+/// The top functions as text, for the table mode.
+fn top_tables(report: &Report) -> String {
+    let mut out = String::new();
+    let Some(top) = report.details.get("top_functions") else {
+        return out;
+    };
+    for side in ["engine", "baseline"] {
+        for view in ["inclusive", "self"] {
+            out += &format!("\n-- {side}: top functions ({view}) --\n");
+            for f in top[side][view].as_array().into_iter().flatten() {
+                out += &format!(
+                    "{:>16} {:>6.2}%  {}\n",
+                    f["instructions"].as_u64().unwrap_or(0),
+                    f["percent"].as_f64().unwrap_or(0.0),
+                    f["function"].as_str().unwrap_or("?")
+                );
+            }
+        }
+    }
+    out
+}
+
+fn find_in_path(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::top_functions;
+
+    #[test]
+    fn annotate_lines_become_functions() {
+        let text = "--------\nIr\n--------\n8,000 (100.0%)  PROGRAM TOTALS\n\n\
+                    Ir  file:function\n4,000 (50.00%)  ???:sled::tree::Tree::split_node [/bin/switchboard]\n\
+                    1,000 (12.50%)  ???:memcpy [/lib/libc.so.6]\n";
+        let top = top_functions(text);
+        assert_eq!(top.len(), 2);
+        assert_eq!(top[0]["function"], "???:sled::tree::Tree::split_node");
+        assert_eq!(top[0]["instructions"], 4000);
+        assert_eq!(top[1]["percent"], 12.5);
+    }
+}
