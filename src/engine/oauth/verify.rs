@@ -47,6 +47,13 @@ pub(crate) fn algorithm_of(assertion: &str) -> Result<(Algorithm, Option<String>
     if assertion.split('.').count() != 3 {
         return Err(not_a_jwt());
     }
+    // jsonwebtoken skips unknown header fields without checking their UTF-8, so a header
+    // that is not JSON (RFC 8259 §8.1) would pass it; read it strictly first.
+    if peek(assertion, 0).is_none() {
+        return Err(OAuthError::invalid_client(
+            "client_assertion's header is not a JSON object in UTF-8 (base64url-encoded).",
+        ));
+    }
     let header = match jsonwebtoken::decode_header(assertion) {
         Ok(header) => header,
         Err(_) => {
@@ -330,4 +337,38 @@ fn decode_refusal(kind: &ErrorKind) -> OAuthError {
         }
     };
     OAuthError::invalid_client(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn part(bytes: &[u8]) -> String {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    #[test]
+    fn a_header_with_bytes_outside_utf8_is_refused_before_jsonwebtoken_reads_it() {
+        let mut header = br#"{"alg":"RS384","typ":"JWT","jid":"x"#.to_vec();
+        header.extend([0xED, b'"', b'}']);
+        let assertion = format!("{}.{}.{}", part(&header), part(b"{}"), part(b"sig"));
+        let refused = algorithm_of(&assertion).expect_err("a header that is not JSON");
+        assert_eq!((refused.status, refused.error), (401, "invalid_client"));
+        assert!(
+            refused.description.contains("UTF-8"),
+            "{}",
+            refused.description
+        );
+
+        let clean = format!(
+            "{}.{}.{}",
+            part(br#"{"alg":"RS384","typ":"JWT","jid":"x"}"#),
+            part(b"{}"),
+            part(b"sig")
+        );
+        assert_eq!(
+            algorithm_of(&clean).expect("a clean header").0,
+            Algorithm::RS384
+        );
+    }
 }
