@@ -3,11 +3,14 @@
 //! instructions they execute for N authenticated 1 KiB notifications (at c=16). The
 //! counts are exact and do not move with a busy host, unlike time.
 //!
-//! Start-up and a warm-up are excluded: after the warm-up (and, for the engine, once
-//! its journal is applied) the counters are zeroed with `callgrind_control -z`; after
-//! the N requests (and the engine's journal applied again, so the work after the 200
-//! is counted) they are dumped with `callgrind_control -d`. `callgrind_annotate` then
-//! gives the top functions, inclusive and self.
+//! Start-up and a warm-up are excluded: valgrind starts with instrumentation off
+//! (`--instr-atstart=no`); after the warm-up (and, for the engine, once its journal is
+//! applied) `callgrind_control -i on` turns it on, and after the N requests (and the
+//! engine's journal applied again, so the work after the 200 is counted) `-i off`.
+//! The process then ends on SIGTERM and callgrind writes its one dump, which
+//! `callgrind_annotate` reads for the top functions, inclusive and self. (Zeroing and
+//! dumping a running process with `-z`/`-d` instead gave totals a couple of hundred
+//! times too low, all of them charged to `clone`: the threads' stacks at the zeroing.)
 
 use super::child::{ServerProcess, wait_applied};
 use super::load::{self, counted_loop};
@@ -30,6 +33,8 @@ const CONCURRENCY: usize = 16;
 const TOP: usize = 15;
 /// Applying the backlog is ~50 times slower under valgrind.
 const DRAIN_DEADLINE: Duration = Duration::from_secs(600);
+/// Ending a process under valgrind, and writing its dump, takes seconds, not ms.
+const EXIT_GRACE: Duration = Duration::from_secs(120);
 
 const TOOLS: [&str; 3] = ["valgrind", "callgrind_control", "callgrind_annotate"];
 
@@ -131,7 +136,12 @@ fn per_request(side: &Counted) -> f64 {
 fn wrapper(dir: &Path) -> Vec<OsString> {
     let mut out = OsString::from("--callgrind-out-file=");
     out.push(dir.join("callgrind.out.%p"));
-    vec!["valgrind".into(), "--tool=callgrind".into(), out]
+    vec![
+        "valgrind".into(),
+        "--tool=callgrind".into(),
+        "--instr-atstart=no".into(),
+        out,
+    ]
 }
 
 async fn count_engine(requests: u64) -> Result<Counted> {
@@ -146,7 +156,7 @@ async fn count_engine(requests: u64) -> Result<Counted> {
     count(
         "engine",
         dir.path(),
-        &engine,
+        engine,
         request,
         requests,
         Some(&client),
@@ -159,7 +169,7 @@ async fn count_baseline(requests: u64) -> Result<Counted> {
     let baseline = start_baseline(dir.path(), &wrapper(dir.path()))?;
     let client = load::client();
     let request = notifications(&client, baseline.url("/ingest"), None);
-    count("baseline", dir.path(), &baseline, request, requests, None).await
+    count("baseline", dir.path(), baseline, request, requests, None).await
 }
 
 fn notifications(client: &reqwest::Client, url: String, token: Option<String>) -> load::Request {
@@ -176,27 +186,31 @@ fn notifications(client: &reqwest::Client, url: String, token: Option<String>) -
     })
 }
 
-/// Warm-up, zero, `requests` counted, dump; `drain` waits for the engine's journal.
+/// Warm-up, instrumentation on, `requests` counted, off, exit and its dump; `drain`
+/// waits for the engine's journal.
 async fn count(
     label: &str,
     dir: &Path,
-    server: &ServerProcess,
+    server: ServerProcess,
     request: load::Request,
     requests: u64,
     drain: Option<&reqwest::Client>,
 ) -> Result<Counted> {
     let _ = counted_loop(request.clone(), CONCURRENCY, WARMUP_REQUESTS).await;
     if let Some(client) = drain {
-        wait_applied(client, server, DRAIN_DEADLINE).await?;
+        wait_applied(client, &server, DRAIN_DEADLINE).await?;
     }
-    let pid = server.pid();
-    control(&["-z", &pid.to_string()]).await?;
+    let pid = server.pid().to_string();
+    control(&["-i", "on", &pid]).await?;
     let outcome = counted_loop(request, CONCURRENCY, requests).await;
     if let Some(client) = drain {
-        wait_applied(client, server, DRAIN_DEADLINE).await?;
+        wait_applied(client, &server, DRAIN_DEADLINE).await?;
     }
-    control(&["-d", &pid.to_string()]).await?;
-    let dump = keep(&find_dump(dir, pid)?, label)?;
+    control(&["-i", "off", &pid]).await?;
+    tokio::task::spawn_blocking(move || server.stop_within(EXIT_GRACE))
+        .await
+        .map_err(|e| BenchError::new("stop the server", e))?;
+    let dump = keep(&dir.join(format!("callgrind.out.{pid}")), label)?;
     let instructions = total_instructions(&dump)?;
     let top = json!({
         "inclusive": annotate(&dump, true).await?,
@@ -229,27 +243,6 @@ async fn control(args: &[&str]) -> Result<()> {
     }
 }
 
-/// The dump `callgrind_control -d` wrote: `callgrind.out.<pid>.<n>`, the latest.
-fn find_dump(dir: &Path, pid: u32) -> Result<PathBuf> {
-    let prefix = format!("callgrind.out.{pid}.");
-    let entries = std::fs::read_dir(dir).map_err(|e| BenchError::new("read dump dir", e))?;
-    entries
-        .flatten()
-        .filter_map(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let n: u32 = name.strip_prefix(&prefix)?.parse().ok()?;
-            Some((n, e.path()))
-        })
-        .max_by_key(|(n, _)| *n)
-        .map(|(_, path)| path)
-        .ok_or_else(|| {
-            BenchError(format!(
-                "callgrind wrote no dump {prefix}N in {}",
-                dir.display()
-            ))
-        })
-}
-
 /// Where the dumps are kept for `callgrind_annotate` or KCachegrind after the run (the
 /// server's temp dir goes with it).
 pub fn kept_dir() -> PathBuf {
@@ -265,16 +258,19 @@ fn keep(dump: &Path, label: &str) -> Result<PathBuf> {
     Ok(kept)
 }
 
-/// The dump's `summary:` (or `totals:`) line: instructions since the counters were zeroed.
+/// The dump's `totals:` line (or `summary:` without one): the instructions counted.
+/// With instrumentation switched on mid-run `summary:` reads 0, so `totals:` comes first.
 fn total_instructions(dump: &Path) -> Result<u64> {
     let text = std::fs::read_to_string(dump).map_err(|e| BenchError::new("read dump", e))?;
-    text.lines()
-        .find_map(|l| {
-            l.strip_prefix("summary:")
-                .or_else(|| l.strip_prefix("totals:"))
-        })
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
+    let line = |prefix: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse::<u64>().ok())
+    };
+    line("totals:")
+        .or_else(|| line("summary:"))
+        .filter(|&n| n > 0)
         .ok_or_else(|| BenchError(format!("no instruction total in {}", dump.display())))
 }
 
@@ -357,7 +353,18 @@ fn find_in_path(program: &str) -> Option<PathBuf> {
 
 #[cfg(test)]
 mod tests {
-    use super::top_functions;
+    use super::{top_functions, total_instructions};
+
+    #[test]
+    fn the_total_is_read_from_totals_when_summary_reads_zero() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let dump = dir.path().join("callgrind.out.1");
+        std::fs::write(&dump, "events: Ir\nsummary: 0\nfn=main\n1 5\ntotals: 153002830\n")
+            .expect("write");
+        assert_eq!(total_instructions(&dump).expect("a total"), 153_002_830);
+        std::fs::write(&dump, "events: Ir\nsummary: 0\n").expect("write");
+        assert!(total_instructions(&dump).is_err(), "nothing counted is no total");
+    }
 
     #[test]
     fn annotate_lines_become_functions() {

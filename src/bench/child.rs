@@ -165,8 +165,13 @@ impl ServerProcess {
     }
 
     /// SIGTERM, then waits (SIGKILL after 15 s).
-    pub fn stop(mut self) {
-        stop_child(&mut self.child, Duration::from_secs(15));
+    pub fn stop(self) {
+        self.stop_within(Duration::from_secs(15));
+    }
+
+    /// SIGTERM, then waits up to `grace` before SIGKILL.
+    pub fn stop_within(mut self, grace: Duration) {
+        stop_child(&mut self.child, grace);
     }
 }
 
