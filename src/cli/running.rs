@@ -87,6 +87,7 @@ pub fn serve(
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    let data_dir = at.data_dir();
     runtime()?.block_on(async move {
         let (engine, listener, addr, local) =
             start_engine(listen, &at, false, accept_loss, Some(&tls)).await?;
@@ -122,8 +123,19 @@ pub fn serve(
         .await;
         engine.shutdown().await;
         tracing::info!("engine stopped");
-        Ok(())
-    })
+        Ok::<_, anyhow::Error>(())
+    })?;
+    // The runtime is gone and with it the engine's last handle on the database.
+    let started = std::time::Instant::now();
+    match switchboard::store::checkpoint(&data_dir) {
+        Ok(true) => tracing::info!(
+            ms = started.elapsed().as_millis() as u64,
+            "checkpoint written: the next start reads it instead of the whole log"
+        ),
+        Ok(false) => tracing::debug!("no checkpoint: the database is still held"),
+        Err(e) => tracing::warn!(error = %e, "no checkpoint; the next start scans the log"),
+    }
+    Ok(())
 }
 
 /// SIGHUP re-reads the configuration file; without it the engine still runs.

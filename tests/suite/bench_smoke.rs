@@ -74,9 +74,10 @@ const EXPECTED: &[(&str, &[&str], &[&str])] = &[
             "filtered_page_p50",
             "filtered_page_p99",
             "startup",
+            "recovery_startup",
             "disk_bytes_per_log",
         ],
-        &["fill_logs_per_s", "serve_rss_bytes"],
+        &["fill_logs_per_s", "serve_rss_bytes", "clean_stop"],
     ),
     (
         "recovery",
