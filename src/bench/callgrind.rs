@@ -359,11 +359,17 @@ mod tests {
     fn the_total_is_read_from_totals_when_summary_reads_zero() {
         let dir = tempfile::tempdir().expect("tempdir");
         let dump = dir.path().join("callgrind.out.1");
-        std::fs::write(&dump, "events: Ir\nsummary: 0\nfn=main\n1 5\ntotals: 153002830\n")
-            .expect("write");
+        std::fs::write(
+            &dump,
+            "events: Ir\nsummary: 0\nfn=main\n1 5\ntotals: 153002830\n",
+        )
+        .expect("write");
         assert_eq!(total_instructions(&dump).expect("a total"), 153_002_830);
         std::fs::write(&dump, "events: Ir\nsummary: 0\n").expect("write");
-        assert!(total_instructions(&dump).is_err(), "nothing counted is no total");
+        assert!(
+            total_instructions(&dump).is_err(),
+            "nothing counted is no total"
+        );
     }
 
     #[test]

@@ -289,8 +289,18 @@ pub fn config(destinations: usize, stub: Option<&str>) -> String {
             "[[subscriptions]]\nsource = \"{SOURCE_NAME}\"\ndestination = \"D{i}\"\ndata_models = [\"*\"]\n\n"
         );
     }
+    if let Some(mib) = std::env::var(CACHE_OVERRIDE)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+    {
+        text += &format!("[store]\ncache_mib = {mib}\n");
+    }
     text
 }
+
+/// `SWITCHBOARD_BENCH_CACHE_MIB=N`: the engine children run with `[store] cache_mib = N`
+/// instead of the default, to measure what the page cache buys against its memory.
+pub const CACHE_OVERRIDE: &str = "SWITCHBOARD_BENCH_CACHE_MIB";
 
 /// An access token for the bench source of an engine on `data_dir`, through the real
 /// `/auth/authenticate`.

@@ -224,3 +224,46 @@ pub fn checkpoint(data_dir: &Path) -> Result<bool> {
     drop(db);
     Ok(true)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The newest snapshot's log sequence number (sled names them `snap.<lsn in hex>`).
+    fn newest_snapshot(db_path: &Path) -> Option<u64> {
+        std::fs::read_dir(db_path)
+            .ok()?
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                u64::from_str_radix(name.strip_prefix("snap.")?, 16).ok()
+            })
+            .max()
+    }
+
+    #[test]
+    fn a_checkpoint_snapshots_what_the_last_run_wrote_and_leaves_a_held_database_alone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db_path = dir.path().join("db");
+        assert!(
+            !checkpoint(dir.path()).expect("no database"),
+            "nothing to do"
+        );
+        let db = open_db(&db_path, 1 << 20).expect("open");
+        let before = newest_snapshot(&db_path);
+        for i in 0u32..5_000 {
+            db.insert(i.to_be_bytes(), vec![7u8; 200]).expect("insert");
+        }
+        db.flush().expect("flush");
+        assert!(
+            !checkpoint(dir.path()).expect("held"),
+            "a database still open is not reopened"
+        );
+        drop(db);
+        assert!(checkpoint(dir.path()).expect("checkpoint"));
+        let after = newest_snapshot(&db_path).expect("a snapshot");
+        assert!(before.is_none_or(|b| after > b), "{before:?} → {after}");
+        let db = open_db(&db_path, 1 << 20).expect("reopen");
+        assert_eq!(db.len(), 5_000);
+    }
+}

@@ -77,7 +77,12 @@ const EXPECTED: &[(&str, &[&str], &[&str])] = &[
             "recovery_startup",
             "disk_bytes_per_log",
         ],
-        &["fill_logs_per_s", "serve_rss_bytes", "clean_stop"],
+        &[
+            "fill_logs_per_s",
+            "serve_rss_bytes",
+            "clean_stop",
+            "restart_rss_bytes",
+        ],
     ),
     (
         "recovery",

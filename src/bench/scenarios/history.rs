@@ -34,6 +34,8 @@ const MODELS: [(&str, &str); 5] = [
     ("Order", "New"),
 ];
 pub const DESTINATIONS: usize = 10;
+/// The filtered first page both engines are asked for.
+const SEARCH: &str = "/admin/v1/logs?dataModel=Results&status=FAILED&limit=50";
 /// One log in this many has FAILED.
 const FAILED_ONE_IN: u64 = 50;
 
@@ -294,7 +296,7 @@ pub async fn run(quick: bool) -> Result<Report> {
         .collect();
     let (mut e_open, e_err) = timed_gets(&client, &engine_urls, Some(&admin)).await;
     let (mut b_open, _) = timed_gets(&client, &base_urls, None).await;
-    let search = engine.url("/admin/v1/logs?dataModel=Results&status=FAILED&limit=50");
+    let search = engine.url(SEARCH);
     let e_search_urls = vec![search; ops / 5];
     let b_search_urls = vec![baseline.url("/search"); ops / 5];
     let (mut e_search, s_err) = timed_gets(&client, &e_search_urls, Some(&admin)).await;
@@ -335,11 +337,22 @@ pub async fn run(quick: bool) -> Result<Report> {
         engine.startup.as_secs_f64() * 1e3,
         base_startup.as_secs_f64() * 1e3,
     );
+    // The same reads again: memory after a start from the checkpoint, without the scan.
+    let again: Vec<String> = ids
+        .iter()
+        .map(|id| engine.url(&format!("/admin/v1/logs/{id}")))
+        .chain(std::iter::repeat_n(engine.url(SEARCH), ops / 5))
+        .collect();
+    let _ = timed_gets(&client, &again, Some(&admin)).await;
+    let restart_rss = serve::rss_bytes(engine.pid()).map_or(f64::NAN, |b| b as f64);
+    report.figure("restart_rss_bytes", "B", restart_rss);
     engine.stop();
     floors(&mut report, rss);
-    report.note("recovery_startup: the first start after the history was written, with no \
+    report.note(
+        "recovery_startup: the first start after the history was written, with no \
         checkpoint since (as after a crash: sled scans every log segment written since its \
-        last open); startup: the start after a clean stop, which leaves a checkpoint");
+        last open); startup: the start after a clean stop, which leaves a checkpoint",
+    );
     report.note("the engine stores per log: the request (1 KiB body), the log, 3 to 5 index entries (environment with a summary, source, destination, patient; a failed or filtered log also a status entry)");
     Ok(report)
 }
