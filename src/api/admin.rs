@@ -309,8 +309,11 @@ pub(super) async fn blocking<T: Send + 'static>(
     read: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     // The request's origin goes along, for the audit entries the read may write.
-    let origin = crate::engine::audit::current();
-    let read = move || crate::engine::audit::within(origin, read);
+    let origin = crate::engine::audit::request_origin();
+    let read = move || match origin {
+        Some(origin) => crate::engine::audit::within(origin, read),
+        None => read(),
+    };
     tokio::task::spawn_blocking(read).await.unwrap_or_else(|e| {
         tracing::error!(error = %e, "an admin read failed");
         Err(ApiError::internal(

@@ -107,7 +107,7 @@ pub fn serve(
         engine.announce(&local_url);
         super::tls::warn_if_in_clear(addr, tls.is_some());
         // Actions not over HTTP (a SIGHUP reload) are audited as the engine's own.
-        switchboard::engine::audit::set_local_origin("engine");
+        engine.set_local_origin("engine");
         hangup_reloads(&engine);
         // One line on stdout for scripts and tests; everything else goes to the log.
         // Printed last: whoever reads it may at once run a command that finds this
@@ -253,7 +253,7 @@ pub fn console(args: ConsoleArgs) -> Result<()> {
             engine.closing(),
         ));
         // Actions taken in the console (not over HTTP) are audited as from here.
-        switchboard::engine::audit::set_local_origin("console-embedded");
+        engine.set_local_origin("console-embedded");
         let client = Local::new(
             engine.clone(),
             args.role,

@@ -148,6 +148,9 @@ pub struct Engine {
     local_secret: String,
     /// The retention sweep's clock and lock (see [`retention`]).
     pub(crate) retention: retention::Retention,
+    /// What audit entries of actions outside any HTTP request name as their origin
+    /// (see [`audit`]); per engine, so two engines in one process keep theirs.
+    pub(crate) local_origin: std::sync::OnceLock<&'static str>,
 }
 
 impl Engine {
@@ -244,6 +247,7 @@ impl Engine {
                 verified: verify::Verified::default(),
                 space,
                 retention: retention::Retention::default(),
+                local_origin: std::sync::OnceLock::new(),
             }
         });
         // Everything accepted before a stop or crash is delivered again, in order.

@@ -518,3 +518,27 @@ async fn refused_operator_actions_are_audited_with_who_and_why() {
     assert_eq!(embedded["actor"], "console");
     assert!(refusals.iter().all(|e| e["outcome"] == "refused"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_engine_in_a_process_names_its_own_actions_outside_requests() {
+    let named = TestEngine::start(&config()).await;
+    let plain = TestEngine::start(&config()).await;
+    named.engine.set_local_origin("engine");
+    named.engine.set_local_origin("console-embedded"); // the first name stays
+    for te in [&named, &plain] {
+        te.engine
+            .record_audit(switchboard::store::AuditEntry {
+                actor: "test".into(),
+                action: "origin-probe".into(),
+                ..Default::default()
+            })
+            .expect("audit");
+    }
+    let origin = |te: &TestEngine| entries_of(te, "origin-probe")[0].origin.clone();
+    assert_eq!(origin(&named).as_deref(), Some("engine"));
+    assert_eq!(
+        origin(&plain).as_deref(),
+        Some("cli"),
+        "not the other engine's name"
+    );
+}

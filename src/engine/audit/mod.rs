@@ -13,7 +13,6 @@ use crate::model::{ApiError, Environment, LogRecord, Role};
 use crate::store::audit::{AuditFilter, AuditPage};
 use crate::store::{AuditEntry, LogPage, LogQuery};
 use std::cell::RefCell;
-use std::sync::OnceLock;
 use uuid::Uuid;
 
 /// The largest page `GET /admin/v1/audit` answers.
@@ -30,21 +29,9 @@ tokio::task_local! {
     static ORIGIN: RefCell<Origin>;
 }
 
-static LOCAL_ORIGIN: OnceLock<&'static str> = OnceLock::new();
-
-/// Names actions taken in this process outside any HTTP request (`cli` by default).
-pub fn set_local_origin(name: &'static str) {
-    let _ = LOCAL_ORIGIN.set(name);
-}
-
-/// The origin in force: the request's, or the process's.
-pub fn current() -> Origin {
-    ORIGIN
-        .try_with(|o| o.borrow().clone())
-        .unwrap_or_else(|_| Origin {
-            from: LOCAL_ORIGIN.get().copied().unwrap_or("cli").to_string(),
-            role: None,
-        })
+/// The origin of the HTTP request being handled, if this runs inside one.
+pub fn request_origin() -> Option<Origin> {
+    ORIGIN.try_with(|o| o.borrow().clone()).ok()
 }
 
 /// Runs `f` (one HTTP request's handling) with `from` as its origin.
@@ -65,9 +52,29 @@ pub fn note_role(role: Role) {
 }
 
 impl Engine {
+    /// Names this engine's actions taken outside any HTTP request (`cli` until set):
+    /// `engine` for a SIGHUP reload of `serve`, `console-embedded` for the console's.
+    /// The first name set stays.
+    pub fn set_local_origin(&self, name: &'static str) {
+        let _ = self.local_origin.set(name);
+    }
+
+    /// The origin in force: the request's, or this engine's own.
+    pub fn origin(&self) -> Origin {
+        request_origin().unwrap_or_else(|| Origin {
+            from: self
+                .local_origin
+                .get()
+                .copied()
+                .unwrap_or("cli")
+                .to_string(),
+            role: None,
+        })
+    }
+
     /// Appends `entry`, filling in the time, origin, role and outcome it leaves empty.
     pub fn record_audit(&self, mut entry: AuditEntry) -> Result<(), crate::store::StoreError> {
-        let origin = current();
+        let origin = self.origin();
         entry.at = chrono::Utc::now();
         entry.origin.get_or_insert(origin.from);
         if entry.role.is_none() {
