@@ -384,11 +384,24 @@ fn report_unqueued(seen: &Seen, report: &mut CheckReport) {
     }
 }
 
+/// A delivery still owed that cannot be made: its queue or quarantine entry (when that
+/// much was readable) and what is wrong.
+pub(crate) struct OwedProblem {
+    pub entry: Option<sled::IVec>,
+    pub text: String,
+}
+
+impl std::fmt::Display for OwedProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
 /// At start (see [`super::open`]): every delivery still owed (queued or quarantined)
 /// must be readable, with its log and its request. Costs two reads per item owed, not a
 /// scan of history (`check` reads everything), spread over the machine's cores since a
 /// deep queue (an outage) is when a restart is most likely. Returns the problems found.
-pub(crate) fn verify_pending(exchange: &sled::Tree) -> Result<Vec<String>> {
+pub(crate) fn verify_pending(exchange: &sled::Tree) -> Result<Vec<OwedProblem>> {
     let mut problems = Vec::new();
     let mut owed = Vec::new();
     for item in exchange
@@ -399,10 +412,13 @@ pub(crate) fn verify_pending(exchange: &sled::Tree) -> Result<Vec<String>> {
             Ok(kv) => kv,
             Err(e) => {
                 // sled may not get past it: one problem, and the rest unread.
-                problems.push(format!(
-                    "the queue cannot be read to its end ({})",
-                    db::sled_detail(&e)
-                ));
+                problems.push(OwedProblem {
+                    entry: None,
+                    text: format!(
+                        "the queue cannot be read to its end ({})",
+                        db::sled_detail(&e)
+                    ),
+                });
                 break;
             }
         };
@@ -414,21 +430,30 @@ pub(crate) fn verify_pending(exchange: &sled::Tree) -> Result<Vec<String>> {
             uuid_at(&k, 17)
         };
         match log_id {
-            Some(id) => owed.push(id),
-            None => problems.push(format!("{} is unreadable", show_key("exchange", &k))),
+            Some(id) => owed.push((k, id)),
+            None => problems.push(OwedProblem {
+                text: format!("{} is unreadable", show_key("exchange", &k)),
+                entry: Some(k),
+            }),
         }
     }
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 4);
     let chunk = owed.len().div_ceil(threads).max(1);
-    let found: Vec<Vec<String>> = std::thread::scope(|scope| {
+    let found: Vec<Vec<OwedProblem>> = std::thread::scope(|scope| {
         let workers: Vec<_> = owed
             .chunks(chunk)
-            .map(|ids| {
+            .map(|entries| {
                 scope.spawn(move || {
-                    ids.iter()
-                        .filter_map(|id| owed_problem(exchange, *id))
+                    entries
+                        .iter()
+                        .filter_map(|(entry, id)| {
+                            owed_problem(exchange, *id).map(|text| OwedProblem {
+                                entry: Some(entry.clone()),
+                                text,
+                            })
+                        })
                         .collect()
                 })
             })

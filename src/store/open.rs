@@ -123,6 +123,19 @@ impl Store {
         let mut unreadable = Vec::new();
         if mode != OpenMode::Maintenance {
             unreadable = check::verify_pending(&exchange)?;
+            // Damage accepted by an earlier --accept-loss that no removal could clear
+            // (a queue page itself unreadable) does not stop later plain starts.
+            let accepted = accepted_unreadable(&meta)?;
+            let (known, new): (Vec<_>, Vec<_>) = unreadable
+                .into_iter()
+                .partition(|p| p.entry.is_none() && accepted.contains(&p.text));
+            unreadable = new;
+            if let Some(first) = known.first() {
+                tracing::warn!(
+                    problems = known.len(),
+                    "still unreadable, accepted by an earlier start with --accept-loss: {first}"
+                );
+            }
             if let Some(first) = unreadable.first() {
                 let more = match unreadable.len() {
                     1 => String::new(),
@@ -139,6 +152,23 @@ impl Store {
                     problems = unreadable.len(),
                     "STARTING WITH --accept-loss: {first}{more}"
                 );
+                // Accepted once: the entries that can never be delivered leave their
+                // queues, and what cannot be removed is remembered, so that the next
+                // plain start does not refuse over the same loss again.
+                let mut remembered = accepted;
+                for problem in &unreadable {
+                    match &problem.entry {
+                        Some(entry) => {
+                            exchange.remove(entry)?;
+                        }
+                        None => remembered.push(problem.text.clone()),
+                    }
+                }
+                meta.insert(
+                    ACCEPTED_UNREADABLE_KEY,
+                    serde_json::to_vec(&remembered).unwrap_or_default(),
+                )?;
+                db.flush()?;
             }
         }
         let held = mark::stored(&meta)?;
@@ -195,6 +225,17 @@ impl Store {
         }
         Ok(store)
     }
+}
+
+/// The damage that `--accept-loss` accepted and could not remove (JSON, a list of the
+/// problems' texts as [`check::verify_pending`] words them).
+const ACCEPTED_UNREADABLE_KEY: &[u8] = b"accepted-unreadable";
+
+fn accepted_unreadable(meta: &sled::Tree) -> Result<Vec<String>> {
+    Ok(meta
+        .get(ACCEPTED_UNREADABLE_KEY)?
+        .and_then(|v| serde_json::from_slice(&v).ok())
+        .unwrap_or_default())
 }
 
 /// What the open found when comparing the mark; see [`reconcile`].
