@@ -186,6 +186,15 @@ enum Command {
         #[command(flatten)]
         at: Locations,
     },
+    /// Apply the PostgreSQL store's schema versions (each node also applies them at
+    /// start); refuses a schema newer than this switchboard knows.
+    Migrate {
+        /// The PostgreSQL store: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE.
+        #[arg(long, env = "SWITCHBOARD_STORE", hide_env_values = true)]
+        store: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Print where configuration, data and logs live.
     Paths {
         #[command(flatten)]
@@ -406,6 +415,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Bench(args) => Ok(switchboard::bench::run(args)?),
         Command::BenchBaseline(args) => Ok(switchboard::bench::serve_baseline(args)?),
         Command::Console { args } => running::console(args),
+        Command::Migrate { store, json } => maintenance::migrate(&store, json),
         Command::Paths { at } => records::paths(&at),
         Command::Keys { action } => keys(action),
         Command::Tokens { action } => tokens(action),

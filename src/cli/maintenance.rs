@@ -1,5 +1,5 @@
-//! `check`, `backup`, `restore` and `retention run`: the store's maintenance commands, printed for
-//! people or as JSON.
+//! `check`, `backup`, `restore`, `retention run` and `migrate`: the store's
+//! maintenance commands, printed for people or as JSON.
 
 use crate::Locations;
 use anyhow::{Result, bail};
@@ -38,4 +38,31 @@ pub fn retention(json: bool, at: &Locations) -> Result<()> {
     let config = at.load()?;
     let report = switchboard::engine::retention::run_now(&at.data_dir(), &config.settings)?;
     super::print(json, &report, |r| r.text())
+}
+
+/// `migrate --store URL`: the PostgreSQL store's schema brought to this version.
+pub fn migrate(store: &str, json: bool) -> Result<()> {
+    use switchboard::store::postgres::{PgLocation, migrate};
+    let at: PgLocation = store.parse()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let by = format!("switchboard {} migrate", env!("CARGO_PKG_VERSION"));
+    let report = runtime.block_on(migrate::migrate(&at, &by))?;
+    super::print(json, &report, |r| match r.applied.as_slice() {
+        [] => format!("{}: schema version {}, nothing to apply", r.store, r.to),
+        applied => {
+            let names: Vec<String> = applied
+                .iter()
+                .map(|a| format!("{} ({})", a.version, a.name))
+                .collect();
+            format!(
+                "{}: schema version {} → {}; applied {}",
+                r.store,
+                r.from,
+                r.to,
+                names.join(", ")
+            )
+        }
+    })
 }

@@ -62,6 +62,7 @@ pub mod journal;
 pub mod mark;
 pub mod open;
 pub mod perms;
+pub mod postgres;
 pub mod queue;
 pub mod replay;
 pub mod reseal;

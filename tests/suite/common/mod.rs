@@ -7,6 +7,7 @@
 pub mod bin;
 pub mod fhir_stub;
 pub mod jwt;
+pub mod postgres;
 pub mod screen;
 pub mod tmux;
 

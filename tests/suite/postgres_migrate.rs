@@ -1,0 +1,190 @@
+//! `switchboard migrate --store URL` on a real PostgreSQL: the schema applied once and
+//! recorded, nodes starting together taking turns, a newer schema refused untouched,
+//! and a store that cannot be reached or named said so without its password.
+
+use crate::common::bin::BIN;
+use crate::common::postgres::{Database, database};
+use serde_json::Value;
+use std::process::{Command, Output};
+
+fn migrate(store: &str, json: bool) -> Output {
+    let mut command = Command::new(BIN);
+    command.args(["migrate", "--store", store]);
+    if json {
+        command.arg("--json");
+    }
+    command
+        .env_remove("SWITCHBOARD_STORE")
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run switchboard migrate")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+async fn versions(db: &Database) -> Vec<(i32, String, String)> {
+    db.client()
+        .await
+        .query(
+            "SELECT version, name, applied_by FROM switchboard_migrations ORDER BY version",
+            &[],
+        )
+        .await
+        .expect("switchboard_migrations")
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect()
+}
+
+#[tokio::test]
+async fn migrate_applies_the_schema_once_and_records_it() {
+    let db = database().await;
+    let first = migrate(&db.url, false);
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let said = text(&first.stdout);
+    assert!(said.contains("schema version 0 → 1"), "{said}");
+    assert!(said.contains(&db.name), "{said}");
+
+    let recorded = versions(&db).await;
+    assert_eq!(recorded.len(), 1, "{recorded:?}");
+    assert_eq!((recorded[0].0, recorded[0].1.as_str()), (1, "schema"));
+    assert!(recorded[0].2.contains("migrate"), "{recorded:?}");
+
+    // The tables a node needs, the history ones partitioned with a default partition.
+    let client = db.client().await;
+    let partitioned: Vec<String> = client
+        .query(
+            "SELECT c.relname::text FROM pg_partitioned_table p \
+             JOIN pg_class c ON c.oid = p.partrelid ORDER BY 1",
+            &[],
+        )
+        .await
+        .expect("partitioned tables")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        partitioned,
+        ["attempts", "logs", "requests", "responses"],
+        "history is partitioned"
+    );
+    for table in [
+        "queues",
+        "queue_items",
+        "audit",
+        "sessions",
+        "identities",
+        "nodes",
+    ] {
+        let found: i64 = client
+            .query_one(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = $1",
+                &[&table],
+            )
+            .await
+            .expect("information_schema")
+            .get(0);
+        assert_eq!(found, 1, "table {table}");
+    }
+
+    // Again: nothing to do, said so, and as JSON for scripts.
+    let again = migrate(&db.url, true);
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    let report: Value = serde_json::from_slice(&again.stdout).expect("JSON");
+    assert_eq!(report["from"], 1);
+    assert_eq!(report["to"], 1);
+    assert_eq!(report["applied"], Value::Array(vec![]));
+    assert_eq!(versions(&db).await.len(), 1);
+    let plain = migrate(&db.url, false);
+    assert!(text(&plain.stdout).contains("nothing to apply"));
+}
+
+#[tokio::test]
+async fn nodes_migrating_together_take_turns() {
+    let db = database().await;
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            Command::new(BIN)
+                .args(["migrate", "--json"])
+                .env("SWITCHBOARD_STORE", &db.url)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn migrate")
+        })
+        .collect();
+    let mut applied = 0;
+    for child in children {
+        let out = child.wait_with_output().expect("wait");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let report: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        applied += report["applied"].as_array().expect("applied").len();
+        assert_eq!(report["to"], 1);
+    }
+    assert_eq!(applied, 1, "exactly one of them applied the schema");
+    assert_eq!(versions(&db).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_schema_newer_than_this_switchboard_is_refused_untouched() {
+    let db = database().await;
+    assert!(migrate(&db.url, false).status.success());
+    let client = db.client().await;
+    client
+        .batch_execute(
+            "INSERT INTO switchboard_migrations (version, name, applied_by) \
+             VALUES (99, 'from the future', 'a newer switchboard')",
+        )
+        .await
+        .expect("a newer version");
+    let refused = migrate(&db.url, false);
+    assert!(!refused.status.success());
+    let said = text(&refused.stderr);
+    assert!(said.contains("schema version 99"), "{said}");
+    assert!(said.contains("knows versions up to 1"), "{said}");
+    assert!(said.contains("Nothing was changed"), "{said}");
+    assert_eq!(versions(&db).await.len(), 2, "nothing added or removed");
+}
+
+#[tokio::test]
+async fn a_store_that_cannot_be_named_or_reached_says_so_without_its_password() {
+    // Nothing listens on port 1 of loopback.
+    let out = migrate("postgres://app:s3cret@127.0.0.1:1/sb", false);
+    assert!(!out.status.success());
+    let said = text(&out.stderr);
+    assert!(
+        said.contains("cannot connect to PostgreSQL at postgres://app@127.0.0.1:1/sb"),
+        "{said}"
+    );
+    assert!(!said.contains("s3cret"), "{said}");
+
+    for (given, says) in [
+        ("/var/lib/switchboard", "does not start with postgres://"),
+        (
+            "postgres://app:s3cret@db:notaport/sb",
+            "is not a PostgreSQL URL",
+        ),
+    ] {
+        let out = migrate(given, false);
+        assert!(!out.status.success(), "{given}");
+        let said = text(&out.stderr);
+        assert!(said.contains(says), "{given}: {said}");
+        assert!(!said.contains("s3cret"), "{given}: {said}");
+        assert!(said.contains("postgres://USER"), "{given}: {said}");
+    }
+
+    // No --store and no SWITCHBOARD_STORE: clap says what is missing.
+    let out = Command::new(BIN)
+        .arg("migrate")
+        .env_remove("SWITCHBOARD_STORE")
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("--store"),
+        "{}",
+        text(&out.stderr)
+    );
+}
