@@ -203,6 +203,9 @@ pub(crate) fn open_db(db_path: &Path, cache_bytes: u64) -> Result<sled::Db> {
     })
 }
 
+/// How long [`checkpoint`] waits for the database's lock to be released.
+const RELEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Page cache for [`checkpoint`]'s open: it reads no values, only the log's headers.
 const CHECKPOINT_CACHE_BYTES: u64 = 8 << 20;
 
@@ -211,14 +214,20 @@ const CHECKPOINT_CACHE_BYTES: u64 = 8 << 20;
 /// it the next start reads every log segment written since this process started (on
 /// a million logs, seconds). Crash recovery is unchanged: it scans from the last
 /// snapshot, as before. Returns whether a snapshot was written; a database still held
-/// (the lock not yet released) is left alone.
+/// after [`RELEASE_WAIT`] (another process's) is left alone.
 pub fn checkpoint(data_dir: &Path) -> Result<bool> {
     let db_path = data_dir.join("db");
     if !data_file(&db_path).exists() {
         return Ok(false);
     }
-    if let Err(StoreError::Locked { .. }) = ensure_unlocked(&db_path) {
-        return Ok(false);
+    // sled's own threads let go of the file a moment after the last handle is
+    // dropped: a short wait, not a skipped checkpoint.
+    let deadline = std::time::Instant::now() + RELEASE_WAIT;
+    while let Err(StoreError::Locked { .. }) = ensure_unlocked(&db_path) {
+        if std::time::Instant::now() >= deadline {
+            return Ok(false);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
     }
     let db = open_db(&db_path, CHECKPOINT_CACHE_BYTES)?;
     drop(db);
