@@ -46,6 +46,7 @@ mod overload;
 mod platform_api;
 mod platform_mgmt_api;
 mod postgres_migrate;
+mod postgres_partitions;
 mod query_answers;
 mod reload;
 mod retention;

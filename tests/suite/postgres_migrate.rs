@@ -65,10 +65,17 @@ async fn migrate_applies_the_schema_once_and_records_it() {
         .iter()
         .map(|r| r.get(0))
         .collect();
+    let mut expected = Vec::new();
+    for table in ["attempts", "logs", "requests", "responses"] {
+        expected.push(table.to_string());
+        for environment in ["development", "production", "staging"] {
+            expected.push(format!("{table}_{environment}"));
+        }
+    }
+    expected.sort();
     assert_eq!(
-        partitioned,
-        ["attempts", "logs", "requests", "responses"],
-        "history is partitioned"
+        partitioned, expected,
+        "history is partitioned by environment, then by day"
     );
     for table in [
         "queues",

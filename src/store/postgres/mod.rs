@@ -7,6 +7,7 @@
 //! schema ([`migrate`]) that every node applies at start under an advisory lock.
 
 pub mod migrate;
+pub mod partitions;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -7,8 +7,7 @@
 -- searched, joined and shown: a DBA can query who sent what to whom and when without
 -- reading a body. IDs are UUIDv7 (time-ordered), so the history tables are partitioned
 -- by day on ranges of their own key: retention drops a whole partition (disk freed at
--- once), and a lookup by ID touches one partition. Partitions are made ahead by the
--- nodes; the default partitions catch anything outside them (an export of old history).
+-- once), and a lookup by ID touches one partition per environment.
 
 CREATE TABLE nodes (
     id          uuid PRIMARY KEY,
@@ -28,20 +27,24 @@ CREATE TABLE identities (
     PRIMARY KEY (kind, name)
 );
 
+-- History: requests, logs, attempts and query answers. Each is partitioned by
+-- environment (its retention is its own), then by day on ranges of its UUIDv7 key
+-- (`switchboard::store::postgres::partitions` makes the days ahead and drops the expired
+-- ones). Every level has a default partition for rows outside the days made.
 CREATE TABLE requests (
-    id           uuid PRIMARY KEY,
-    received_at  timestamptz NOT NULL,
+    id           uuid NOT NULL,
     environment  text NOT NULL,
+    received_at  timestamptz NOT NULL,
     source_id    uuid NOT NULL,
-    record       bytea NOT NULL
-) PARTITION BY RANGE (id);
-CREATE TABLE requests_default PARTITION OF requests DEFAULT;
+    record       bytea NOT NULL,
+    PRIMARY KEY (id, environment)
+) PARTITION BY LIST (environment);
 
 CREATE TABLE logs (
-    id              uuid PRIMARY KEY,
+    id              uuid NOT NULL,
+    environment     text NOT NULL,
     request_id      uuid NOT NULL,
     created_at      timestamptz NOT NULL,
-    environment     text NOT NULL,
     log_type        text NOT NULL,
     status          text NOT NULL,
     source_id       uuid NOT NULL,
@@ -49,9 +52,9 @@ CREATE TABLE logs (
     data_model      text NOT NULL,
     event_type      text NOT NULL,
     patient_id      text,
-    record          bytea NOT NULL
-) PARTITION BY RANGE (id);
-CREATE TABLE logs_default PARTITION OF logs DEFAULT;
+    record          bytea NOT NULL,
+    PRIMARY KEY (id, environment)
+) PARTITION BY LIST (environment);
 -- History search walks newest first within an environment; the other filters have
 -- their own indexes when selective (source, destination, patient, the rare statuses).
 CREATE INDEX logs_by_environment ON logs (environment, id DESC);
@@ -62,19 +65,39 @@ CREATE INDEX logs_by_rare_status ON logs (status, id DESC) WHERE status IN ('FAI
 CREATE INDEX logs_by_request ON logs (request_id);
 
 CREATE TABLE attempts (
-    log_id  uuid NOT NULL,
-    number  integer NOT NULL,
-    record  bytea NOT NULL,
-    PRIMARY KEY (log_id, number)
-) PARTITION BY RANGE (log_id);
-CREATE TABLE attempts_default PARTITION OF attempts DEFAULT;
+    log_id       uuid NOT NULL,
+    environment  text NOT NULL,
+    number       integer NOT NULL,
+    record       bytea NOT NULL,
+    PRIMARY KEY (log_id, number, environment)
+) PARTITION BY LIST (environment);
 
 -- A query's full answer from its destination.
 CREATE TABLE responses (
-    log_id  uuid PRIMARY KEY,
-    body    bytea NOT NULL
-) PARTITION BY RANGE (log_id);
-CREATE TABLE responses_default PARTITION OF responses DEFAULT;
+    log_id       uuid NOT NULL,
+    environment  text NOT NULL,
+    body         bytea NOT NULL,
+    PRIMARY KEY (log_id, environment)
+) PARTITION BY LIST (environment);
+
+DO $$
+DECLARE
+    history text;
+    environment text;
+BEGIN
+    FOREACH history IN ARRAY ARRAY['requests', 'logs', 'attempts', 'responses'] LOOP
+        FOREACH environment IN ARRAY ARRAY['Development', 'Staging', 'Production'] LOOP
+            EXECUTE format(
+                'CREATE TABLE %I PARTITION OF %I FOR VALUES IN (%L) PARTITION BY RANGE (%I)',
+                history || '_' || lower(environment), history, environment,
+                CASE WHEN history IN ('requests', 'logs') THEN 'id' ELSE 'log_id' END);
+            EXECUTE format('CREATE TABLE %I PARTITION OF %I DEFAULT',
+                history || '_' || lower(environment) || '_default',
+                history || '_' || lower(environment));
+        END LOOP;
+    END LOOP;
+END
+$$;
 
 -- One row per delivery queue: FIFO per (destination, source, lane); the lane is 0
 -- unless the destination keeps a queue per patient. The row is also the queue's lease:
