@@ -119,6 +119,21 @@ pub(crate) fn ensure_unlocked(db_path: &Path) -> Result<()> {
     }
 }
 
+/// [`ensure_unlocked`], waiting up to [`RELEASE_WAIT`]: sled's own threads let go of
+/// the file a moment after the last handle in this process is dropped (a restart in
+/// one process, a checkpoint after a stop), which is not another process holding it.
+fn wait_unlocked(db_path: &Path) -> Result<()> {
+    let deadline = std::time::Instant::now() + RELEASE_WAIT;
+    loop {
+        match ensure_unlocked(db_path) {
+            Err(StoreError::Locked { .. }) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Checks `db/conf` the way sled reads it (lines `key: value` and a 4-byte checksum),
 /// so that a damaged one is called what it is. A missing or near-empty one is fine:
 /// sled writes a new one.
@@ -167,7 +182,7 @@ pub(crate) fn open_db(db_path: &Path, cache_bytes: u64) -> Result<sled::Db> {
     std::fs::create_dir_all(db_path).map_err(|e| {
         StoreError::Io(format!("cannot create data dir {}: {e}", db_path.display()))
     })?;
-    ensure_unlocked(db_path)?;
+    wait_unlocked(db_path)?;
     check_conf(db_path)?;
     let result = guarded(db_path, || {
         sled::Config::new()
@@ -220,14 +235,8 @@ pub fn checkpoint(data_dir: &Path) -> Result<bool> {
     if !data_file(&db_path).exists() {
         return Ok(false);
     }
-    // sled's own threads let go of the file a moment after the last handle is
-    // dropped: a short wait, not a skipped checkpoint.
-    let deadline = std::time::Instant::now() + RELEASE_WAIT;
-    while let Err(StoreError::Locked { .. }) = ensure_unlocked(&db_path) {
-        if std::time::Instant::now() >= deadline {
-            return Ok(false);
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
+    if let Err(StoreError::Locked { .. }) = wait_unlocked(&db_path) {
+        return Ok(false);
     }
     let db = open_db(&db_path, CHECKPOINT_CACHE_BYTES)?;
     drop(db);

@@ -3,16 +3,23 @@
 //! nodes"). sled stays the embedded default.
 //!
 //! What is here so far: where the database is ([`PgLocation`], parsed from a
-//! `postgres://` URL and shown without its password), connecting, and the versioned
-//! schema ([`migrate`]) that every node applies at start under an advisory lock.
+//! `postgres://` URL and shown without its password), connecting, the versioned
+//! schema ([`migrate`]) that every node applies at start under an advisory lock, the
+//! history's day partitions ([`partitions`]), and [`PgStore`]: accepted requests
+//! committed in groups ([`accept`]) and history read and searched ([`history`]).
 
+mod accept;
+mod history;
 pub mod migrate;
 pub mod partitions;
+mod store;
+
+pub use store::PgStore;
 
 use std::str::FromStr;
 use std::time::Duration;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum PgError {
     #[error(
         "{given:?} is not a PostgreSQL URL: {reason}. Write it as \
@@ -58,6 +65,10 @@ impl PgLocation {
     /// The location as `postgres://USER@HOST:PORT/DATABASE`, without the password.
     pub fn shown(&self) -> &str {
         &self.shown
+    }
+
+    pub(crate) fn config(&self) -> &tokio_postgres::Config {
+        &self.config
     }
 
     /// Whether `text` names a PostgreSQL store rather than a directory.

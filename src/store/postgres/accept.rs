@@ -1,0 +1,274 @@
+//! Accepted requests, committed in groups. A 200 means the request, its logs and its
+//! queue entries are committed (`synchronous_commit` on), but the database's fsync
+//! rate must not be the request rate: callers hand their write set to the
+//! [`Committer`], which takes whatever is waiting (up to [`MAX_BATCH`]) into one
+//! transaction of multi-row inserts, with up to [`IN_FLIGHT`] transactions at once.
+//!
+//! Queue entries are numbered under their queue row's lock (an upsert of `queues`,
+//! taken in key order so two transactions cannot deadlock), so an item's number
+//! follows commit order: FIFO per queue holds across nodes.
+
+use super::{PgError, PgLocation, Result};
+use crate::store::QueueId;
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::{Semaphore, mpsc, oneshot};
+use uuid::Uuid;
+
+/// Write sets in one transaction at most.
+pub const MAX_BATCH: usize = 256;
+/// Group transactions in flight at once per node.
+pub const IN_FLIGHT: usize = 4;
+/// Write sets waiting for a transaction at most; beyond it callers wait.
+pub const BACKLOG: usize = 4096;
+
+/// One accepted request as rows.
+pub(crate) struct AcceptSet {
+    pub request: RequestRow,
+    pub logs: Vec<LogRow>,
+    /// Queue entries to append: the queue and the log.
+    pub queued: Vec<(QueueId, Uuid)>,
+}
+
+pub(crate) struct RequestRow {
+    pub id: Uuid,
+    pub environment: &'static str,
+    pub received_at: DateTime<Utc>,
+    pub source_id: Uuid,
+    pub record: Vec<u8>,
+}
+
+pub(crate) struct LogRow {
+    pub id: Uuid,
+    pub environment: &'static str,
+    pub request_id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub log_type: &'static str,
+    pub status: &'static str,
+    pub source_id: Uuid,
+    pub destination_id: Uuid,
+    pub data_model: String,
+    pub event_type: String,
+    pub patient_id: Option<String>,
+    pub record: Vec<u8>,
+}
+
+struct Pending {
+    set: AcceptSet,
+    done: oneshot::Sender<Result<()>>,
+}
+
+#[derive(Default)]
+struct Counts {
+    transactions: AtomicU64,
+    sets: AtomicU64,
+}
+
+pub(crate) struct Committer {
+    queue: mpsc::Sender<Pending>,
+    counts: Arc<Counts>,
+    at: PgLocation,
+}
+
+impl Committer {
+    pub fn start(pool: deadpool_postgres::Pool, at: PgLocation) -> Self {
+        let (queue, mut waiting) = mpsc::channel::<Pending>(BACKLOG);
+        let counts = Arc::new(Counts::default());
+        let slots = Arc::new(Semaphore::new(IN_FLIGHT));
+        let (task_counts, task_at) = (counts.clone(), at.clone());
+        tokio::spawn(async move {
+            while let Some(first) = waiting.recv().await {
+                let Ok(slot) = slots.clone().acquire_owned().await else {
+                    break;
+                };
+                // Whatever arrived while the previous transactions ran joins this one.
+                let mut batch = vec![first];
+                while batch.len() < MAX_BATCH {
+                    match waiting.try_recv() {
+                        Ok(more) => batch.push(more),
+                        Err(_) => break,
+                    }
+                }
+                let (pool, at, counts) = (pool.clone(), task_at.clone(), task_counts.clone());
+                tokio::spawn(async move {
+                    commit(&pool, &at, &counts, batch).await;
+                    drop(slot);
+                });
+            }
+        });
+        Committer { queue, counts, at }
+    }
+
+    /// Commits `set` with whatever else is waiting; returns once it is committed.
+    pub async fn commit(&self, set: AcceptSet) -> Result<()> {
+        let (done, committed) = oneshot::channel();
+        let stopped = || PgError::Query {
+            at: self.at.shown().to_string(),
+            detail: "the group committer has stopped (the engine is shutting down)".into(),
+        };
+        self.queue
+            .send(Pending { set, done })
+            .await
+            .map_err(|_| stopped())?;
+        committed.await.map_err(|_| stopped())?
+    }
+
+    pub fn counts(&self) -> (u64, u64) {
+        (
+            self.counts.transactions.load(Ordering::Relaxed),
+            self.counts.sets.load(Ordering::Relaxed),
+        )
+    }
+}
+
+async fn commit(
+    pool: &deadpool_postgres::Pool,
+    at: &PgLocation,
+    counts: &Counts,
+    batch: Vec<Pending>,
+) {
+    let sets: Vec<&AcceptSet> = batch.iter().map(|p| &p.set).collect();
+    let result = write(pool, at, &sets).await;
+    counts.transactions.fetch_add(1, Ordering::Relaxed);
+    if result.is_err() && batch.len() > 1 {
+        // One bad write set must not fail the others: each alone, so only it fails.
+        for pending in batch {
+            let alone = write(pool, at, &[&pending.set]).await;
+            counts.transactions.fetch_add(1, Ordering::Relaxed);
+            if alone.is_ok() {
+                counts.sets.fetch_add(1, Ordering::Relaxed);
+            }
+            let _ = pending.done.send(alone);
+        }
+        return;
+    }
+    if result.is_ok() {
+        counts.sets.fetch_add(batch.len() as u64, Ordering::Relaxed);
+    }
+    for pending in batch {
+        let _ = pending.done.send(result.clone());
+    }
+}
+
+/// One transaction: every request, log and queue entry of `sets`.
+async fn write(pool: &deadpool_postgres::Pool, at: &PgLocation, sets: &[&AcceptSet]) -> Result<()> {
+    let q = |e: tokio_postgres::Error| at.query_error(&e);
+    let mut client = pool.get().await.map_err(|e| PgError::Connect {
+        at: at.shown().to_string(),
+        detail: e.to_string(),
+    })?;
+    let tx = client.transaction().await.map_err(q)?;
+
+    let requests: Vec<&RequestRow> = sets.iter().map(|s| &s.request).collect();
+    tx.execute(
+        "INSERT INTO requests (id, environment, received_at, source_id, record)
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::uuid[], $5::bytea[])",
+        &[
+            &requests.iter().map(|r| r.id).collect::<Vec<_>>(),
+            &requests.iter().map(|r| r.environment).collect::<Vec<_>>(),
+            &requests.iter().map(|r| r.received_at).collect::<Vec<_>>(),
+            &requests.iter().map(|r| r.source_id).collect::<Vec<_>>(),
+            &requests
+                .iter()
+                .map(|r| r.record.as_slice())
+                .collect::<Vec<_>>(),
+        ],
+    )
+    .await
+    .map_err(q)?;
+
+    let logs: Vec<&LogRow> = sets.iter().flat_map(|s| &s.logs).collect();
+    if !logs.is_empty() {
+        tx.execute(
+            "INSERT INTO logs (id, environment, request_id, created_at, log_type, status,
+                 source_id, destination_id, data_model, event_type, patient_id, record)
+             SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::timestamptz[],
+                 $5::text[], $6::text[], $7::uuid[], $8::uuid[], $9::text[], $10::text[],
+                 $11::text[], $12::bytea[])",
+            &[
+                &logs.iter().map(|l| l.id).collect::<Vec<_>>(),
+                &logs.iter().map(|l| l.environment).collect::<Vec<_>>(),
+                &logs.iter().map(|l| l.request_id).collect::<Vec<_>>(),
+                &logs.iter().map(|l| l.created_at).collect::<Vec<_>>(),
+                &logs.iter().map(|l| l.log_type).collect::<Vec<_>>(),
+                &logs.iter().map(|l| l.status).collect::<Vec<_>>(),
+                &logs.iter().map(|l| l.source_id).collect::<Vec<_>>(),
+                &logs.iter().map(|l| l.destination_id).collect::<Vec<_>>(),
+                &logs
+                    .iter()
+                    .map(|l| l.data_model.as_str())
+                    .collect::<Vec<_>>(),
+                &logs
+                    .iter()
+                    .map(|l| l.event_type.as_str())
+                    .collect::<Vec<_>>(),
+                &logs
+                    .iter()
+                    .map(|l| l.patient_id.as_deref())
+                    .collect::<Vec<_>>(),
+                &logs.iter().map(|l| l.record.as_slice()).collect::<Vec<_>>(),
+            ],
+        )
+        .await
+        .map_err(q)?;
+    }
+
+    // Queue entries, grouped by queue in key order (the lock order).
+    let mut by_queue: BTreeMap<(Uuid, Uuid, i64), Vec<Uuid>> = BTreeMap::new();
+    for (queue, log) in sets.iter().flat_map(|s| &s.queued) {
+        by_queue
+            .entry((queue.destination, queue.source, queue.lane as i64))
+            .or_default()
+            .push(*log);
+    }
+    if !by_queue.is_empty() {
+        let keys: Vec<&(Uuid, Uuid, i64)> = by_queue.keys().collect();
+        let rows = tx
+            .query(
+                "INSERT INTO queues AS q (destination_id, source_id, lane, next_seq)
+                 SELECT d, s, l, 1 + n
+                 FROM unnest($1::uuid[], $2::uuid[], $3::int8[], $4::int8[]) AS t(d, s, l, n)
+                 ON CONFLICT (destination_id, source_id, lane)
+                 DO UPDATE SET next_seq = q.next_seq + excluded.next_seq - 1
+                 RETURNING destination_id, source_id, lane, next_seq",
+                &[
+                    &keys.iter().map(|k| k.0).collect::<Vec<_>>(),
+                    &keys.iter().map(|k| k.1).collect::<Vec<_>>(),
+                    &keys.iter().map(|k| k.2).collect::<Vec<_>>(),
+                    &by_queue
+                        .values()
+                        .map(|v| v.len() as i64)
+                        .collect::<Vec<_>>(),
+                ],
+            )
+            .await
+            .map_err(q)?;
+        let (mut dest, mut source, mut lane, mut seq, mut log_ids) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for row in rows {
+            let key: (Uuid, Uuid, i64) = (row.get(0), row.get(1), row.get(2));
+            let next: i64 = row.get(3);
+            let Some(logs) = by_queue.get(&key) else {
+                continue;
+            };
+            let first = next - logs.len() as i64;
+            for (i, log) in logs.iter().enumerate() {
+                dest.push(key.0);
+                source.push(key.1);
+                lane.push(key.2);
+                seq.push(first + i as i64);
+                log_ids.push(*log);
+            }
+        }
+        tx.execute(
+            "INSERT INTO queue_items (destination_id, source_id, lane, seq, log_id)
+             SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int8[], $4::int8[], $5::uuid[])",
+            &[&dest, &source, &lane, &seq, &log_ids],
+        )
+        .await
+        .map_err(q)?;
+    }
+    tx.commit().await.map_err(q)
+}

@@ -1,0 +1,187 @@
+//! History on PostgreSQL: accepted requests written (through the group committer),
+//! requests and logs read back, and history searched with the tables' indexes.
+//! Records are the sled store's own encodings (packed JSON; requests sealed when a
+//! key is configured), so a record reads the same from either store.
+
+use super::accept::{AcceptSet, LogRow, RequestRow};
+use super::{PgError, PgStore, Result};
+use crate::model::LogRecord;
+use crate::store::history::{LogPage, LogQuery, MAX_PAGE, v7_floor};
+use crate::store::{QueueId, StoredRequest, encode};
+use tokio_postgres::types::ToSql;
+use uuid::Uuid;
+
+impl PgStore {
+    /// Commits an accepted request with its logs and, with `lanes` (one per log), a
+    /// delivery-queue entry per log; returns once it is committed.
+    pub async fn accept(
+        &self,
+        request: &StoredRequest,
+        logs: &[LogRecord],
+        lanes: Option<&[u64]>,
+    ) -> Result<()> {
+        let set = AcceptSet {
+            request: RequestRow {
+                id: request.id,
+                environment: request.environment.as_str(),
+                received_at: request.received_at,
+                source_id: request.source_id,
+                record: self.sealer.encode(request),
+            },
+            logs: logs.iter().map(log_row).collect(),
+            queued: match lanes {
+                Some(lanes) => logs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, log)| {
+                        let queue = QueueId {
+                            destination: log.destination_id,
+                            source: log.source_id,
+                            lane: lanes.get(i).copied().unwrap_or(0),
+                        };
+                        (queue, log.id)
+                    })
+                    .collect(),
+                None => Vec::new(),
+            },
+        };
+        self.committer.commit(set).await
+    }
+
+    pub async fn log(&self, id: Uuid) -> Result<Option<LogRecord>> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt("SELECT record FROM logs WHERE id = $1", &[&id])
+            .await
+            .map_err(|e| self.at.query_error(&e))?;
+        row.map(|r| self.decode_log(r.get(0))).transpose()
+    }
+
+    pub async fn request(&self, id: Uuid) -> Result<Option<StoredRequest>> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt("SELECT record FROM requests WHERE id = $1", &[&id])
+            .await
+            .map_err(|e| self.at.query_error(&e))?;
+        row.map(|r| {
+            self.sealer
+                .decode(b"r", r.get::<_, &[u8]>(0))
+                .map_err(|e| self.corrupt(&format!("request {id}"), e))
+        })
+        .transpose()
+    }
+
+    /// The log IDs queued in `queue`, in delivery order.
+    pub async fn queued(&self, queue: &QueueId) -> Result<Vec<Uuid>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT log_id FROM queue_items
+                 WHERE destination_id = $1 AND source_id = $2 AND lane = $3 ORDER BY seq",
+                &[&queue.destination, &queue.source, &(queue.lane as i64)],
+            )
+            .await
+            .map_err(|e| self.at.query_error(&e))?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    /// A page of history, newest first: the same answers as the sled store's search
+    /// (its pages may end at other places; followed to the end, they list the same
+    /// logs in the same order). The filters are columns with indexes.
+    pub async fn search(&self, query: &LogQuery) -> Result<LogPage> {
+        let limit = query.limit.clamp(1, MAX_PAGE);
+        let mut conditions: Vec<String> = Vec::new();
+        let mut params: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
+        let mut add = |sql: &str, value: Box<dyn ToSql + Sync + Send>| {
+            params.push(value);
+            conditions.push(sql.replace('?', &format!("${}", params.len())));
+        };
+        if let Some(e) = query.environment {
+            add("environment = ?", Box::new(e.as_str()));
+        }
+        if let Some(s) = query.source {
+            add("source_id = ?", Box::new(s));
+        }
+        if let Some(d) = query.destination {
+            add("destination_id = ?", Box::new(d));
+        }
+        if let Some(m) = &query.data_model {
+            add("data_model = ?", Box::new(m.clone()));
+        }
+        if let Some(e) = &query.event_type {
+            add("event_type = ?", Box::new(e.clone()));
+        }
+        if let Some(t) = query.log_type {
+            add("log_type = ?", Box::new(t.as_str()));
+        }
+        if let Some(s) = query.status {
+            add("status = ?", Box::new(s.as_str()));
+        }
+        if let Some(p) = &query.patient_id {
+            add("patient_id = ?", Box::new(p.clone()));
+        }
+        if let Some(since) = query.since {
+            add("id >= ?", Box::new(Uuid::from_bytes(v7_floor(since))));
+        }
+        if let Some(until) = query.until {
+            let after = until + chrono::Duration::milliseconds(1);
+            add("id < ?", Box::new(Uuid::from_bytes(v7_floor(after))));
+        }
+        if let Some(before) = query.before {
+            add("id < ?", Box::new(before));
+        }
+        let filter = match conditions.is_empty() {
+            true => String::new(),
+            false => format!("WHERE {}", conditions.join(" AND ")),
+        };
+        let sql = format!(
+            "SELECT record FROM logs {filter} ORDER BY id DESC LIMIT {}",
+            limit + 1
+        );
+        let client = self.client().await?;
+        let refs: Vec<&(dyn ToSql + Sync)> = params
+            .iter()
+            .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+            .collect();
+        let rows = client
+            .query(&sql, &refs)
+            .await
+            .map_err(|e| self.at.query_error(&e))?;
+        let mut page = LogPage::default();
+        for row in rows.iter().take(limit) {
+            page.logs.push(self.decode_log(row.get(0))?);
+        }
+        if rows.len() > limit {
+            page.next = page.logs.last().map(|l| l.id);
+        }
+        Ok(page)
+    }
+
+    fn decode_log(&self, record: &[u8]) -> Result<LogRecord> {
+        crate::store::decode(b"l", record).map_err(|e| self.corrupt("a log", e))
+    }
+
+    fn corrupt(&self, what: &str, e: crate::store::StoreError) -> PgError {
+        PgError::Query {
+            at: self.at.shown().to_string(),
+            detail: format!("{what} is unreadable: {e}"),
+        }
+    }
+}
+
+fn log_row(log: &LogRecord) -> LogRow {
+    LogRow {
+        id: log.id,
+        environment: log.environment.as_str(),
+        request_id: log.request_id,
+        created_at: log.created_at,
+        log_type: log.log_type.as_str(),
+        status: log.status.as_str(),
+        source_id: log.source_id,
+        destination_id: log.destination_id,
+        data_model: log.data_model.clone(),
+        event_type: log.event_type.clone(),
+        patient_id: log.patient_id.clone(),
+        record: encode(log),
+    }
+}

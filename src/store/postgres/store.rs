@@ -1,0 +1,96 @@
+//! [`PgStore`]: one node's handle on the shared database, its connection pool and its
+//! group committer ([`super::accept`]).
+
+use super::{PgError, PgLocation, Result, accept, migrate, partitions};
+use crate::store::Sealer;
+use chrono::{Days, Utc};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Connections a node keeps at most: the committers, the dispatchers' reads and the
+/// API's reads share them. PostgreSQL's default `max_connections` is 100, so three
+/// nodes fit with room for psql and pg_dump.
+pub const POOL_SIZE: usize = 24;
+
+/// How long a caller waits for a pooled connection before its request fails (503).
+const POOL_WAIT: Duration = Duration::from_secs(10);
+
+/// Days of history partitions made ahead of today.
+const DAYS_AHEAD: u64 = 2;
+
+#[derive(Clone)]
+pub struct PgStore {
+    pub(crate) at: PgLocation,
+    pub(crate) pool: deadpool_postgres::Pool,
+    pub(crate) sealer: Sealer,
+    pub(crate) committer: Arc<accept::Committer>,
+}
+
+impl PgStore {
+    /// Connects, brings the schema to this version (see [`migrate`]), makes the days
+    /// of history ahead, and starts the group committer. `by` names this node in the
+    /// migrations table.
+    pub async fn open(at: &PgLocation, sealer: Sealer, by: &str) -> Result<Self> {
+        migrate::migrate(at, by).await?;
+        let manager = deadpool_postgres::Manager::from_config(
+            at.config().clone(),
+            tokio_postgres::NoTls,
+            deadpool_postgres::ManagerConfig {
+                recycling_method: deadpool_postgres::RecyclingMethod::Fast,
+            },
+        );
+        let pool = deadpool_postgres::Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .wait_timeout(Some(POOL_WAIT))
+            .create_timeout(Some(Duration::from_secs(10)))
+            .build()
+            .map_err(|e| PgError::Connect {
+                at: at.shown().to_string(),
+                detail: e.to_string(),
+            })?;
+        let store = PgStore {
+            at: at.clone(),
+            committer: Arc::new(accept::Committer::start(pool.clone(), at.clone())),
+            pool,
+            sealer,
+        };
+        store.make_days_ahead().await?;
+        Ok(store)
+    }
+
+    /// Makes the history partitions from yesterday to [`DAYS_AHEAD`] days from now
+    /// (nodes call it at start and then daily; making a day twice is a no-op).
+    pub async fn make_days_ahead(&self) -> Result<usize> {
+        let today = Utc::now().date_naive();
+        let mut client = self.client().await?;
+        partitions::ensure_days(
+            &self.at,
+            &mut client,
+            today - Days::new(1),
+            today + Days::new(DAYS_AHEAD),
+        )
+        .await
+    }
+
+    /// A pooled connection.
+    pub(crate) async fn client(&self) -> Result<deadpool_postgres::Object> {
+        self.pool.get().await.map_err(|e| PgError::Connect {
+            at: self.at.shown().to_string(),
+            detail: match e {
+                deadpool_postgres::PoolError::Backend(e) => super::describe(&e),
+                other => other.to_string(),
+            },
+        })
+    }
+
+    /// Where this store is, for messages.
+    pub fn location(&self) -> &PgLocation {
+        &self.at
+    }
+
+    /// Transactions the group committer has made, and write sets it committed in them.
+    pub fn commit_counts(&self) -> (u64, u64) {
+        self.committer.counts()
+    }
+}

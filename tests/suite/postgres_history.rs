@@ -1,0 +1,253 @@
+//! The PostgreSQL store's history against the sled store's, on a real server: what is
+//! accepted reads back the same, searches list the same logs in the same order,
+//! concurrent requests share transactions, and queue entries keep their order.
+
+use crate::common::postgres::database;
+use switchboard::model::log::new_log_id;
+use switchboard::model::{Environment, Exchange, LogRecord, LogStatus, LogType};
+use switchboard::store::postgres::{PgLocation, PgStore};
+use switchboard::store::{LogQuery, QueueId, Sealer, Store, StoredRequest};
+use uuid::Uuid;
+
+const MODELS: [(&str, &str); 3] = [
+    ("PatientAdmin", "Arrival"),
+    ("Results", "New"),
+    ("Notes", "New"),
+];
+
+fn log(i: usize) -> LogRecord {
+    let (model, event) = MODELS[i % 3];
+    let (id, created_at) = new_log_id();
+    LogRecord {
+        id,
+        request_id: Uuid::now_v7(),
+        attempt_id: Uuid::now_v7(),
+        log_type: if i.is_multiple_of(4) {
+            LogType::Request
+        } else {
+            LogType::Send
+        },
+        status: match i % 7 {
+            0 => LogStatus::Failed,
+            1 => LogStatus::Pending,
+            2 => LogStatus::Filtered,
+            _ => LogStatus::Succeeded,
+        },
+        exchange: Exchange::Notification,
+        environment: Environment::ALL[i % 5 % 3],
+        source_id: Uuid::from_u128(1 + (i % 2) as u128),
+        source_name: "S".into(),
+        destination_id: Uuid::from_u128(10 + (i % 3) as u128),
+        destination_name: "D".into(),
+        data_model: model.into(),
+        event_type: event.into(),
+        test: false,
+        created_at,
+        updated_at: created_at,
+        attempts: 0,
+        latency_ms: None,
+        patient_id: (!i.is_multiple_of(6)).then(|| format!("MRN{}", i % 4)),
+        quarantined: false,
+        released_at_attempt: 0,
+        resend_of: None,
+        legacy_ids: None,
+    }
+}
+
+fn request_of(log: &LogRecord) -> StoredRequest {
+    StoredRequest {
+        id: log.request_id,
+        received_at: log.created_at,
+        environment: log.environment,
+        source_id: log.source_id,
+        exchange: Exchange::Notification,
+        payload: serde_json::json!({
+            "Meta": {"DataModel": log.data_model, "EventType": log.event_type},
+            "Patient": {"Identifiers": [{"ID": log.patient_id, "IDType": "MR"}]}
+        }),
+    }
+}
+
+async fn open(url: &str) -> PgStore {
+    let at: PgLocation = url.parse().expect("location");
+    PgStore::open(&at, Sealer::default(), "test")
+        .await
+        .expect("open the PostgreSQL store")
+}
+
+/// Every log a query finds, following its pages to the end.
+async fn all_pages_pg(store: &PgStore, query: &LogQuery) -> Vec<Uuid> {
+    let mut found = Vec::new();
+    let mut query = query.clone();
+    loop {
+        let page = store.search(&query).await.expect("search");
+        found.extend(page.logs.iter().map(|l| l.id));
+        match page.next {
+            Some(next) => query.before = Some(next),
+            None => return found,
+        }
+    }
+}
+
+fn all_pages_sled(store: &Store, query: &LogQuery) -> Vec<Uuid> {
+    let mut found = Vec::new();
+    let mut query = query.clone();
+    loop {
+        let page = store.search(&query).expect("search");
+        found.extend(page.logs.iter().map(|l| l.id));
+        match page.next {
+            Some(next) => query.before = Some(next),
+            None => return found,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn searches_find_what_the_sled_store_finds_and_records_read_back_the_same() {
+    let db = database().await;
+    let pg = open(&db.url).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sled = Store::open(dir.path()).expect("sled store");
+    let logs: Vec<LogRecord> = (0..300).map(log).collect();
+    for log in &logs {
+        let request = request_of(log);
+        sled.insert_accepted(&request, std::slice::from_ref(log), None)
+            .expect("sled insert");
+        pg.accept(&request, std::slice::from_ref(log), None)
+            .await
+            .expect("pg accept");
+    }
+
+    for log in logs.iter().step_by(37) {
+        assert_eq!(pg.log(log.id).await.expect("log").as_ref(), Some(log));
+        assert_eq!(
+            pg.request(log.request_id).await.expect("request"),
+            Some(request_of(log))
+        );
+    }
+    assert_eq!(pg.log(Uuid::now_v7()).await.expect("absent"), None);
+
+    let middle = logs[150].created_at;
+    let queries = vec![
+        LogQuery::default(),
+        LogQuery {
+            environment: Some(Environment::Production),
+            ..Default::default()
+        },
+        LogQuery {
+            status: Some(LogStatus::Failed),
+            ..Default::default()
+        },
+        LogQuery {
+            status: Some(LogStatus::Succeeded),
+            environment: Some(Environment::Staging),
+            ..Default::default()
+        },
+        LogQuery {
+            patient_id: Some("MRN1".into()),
+            ..Default::default()
+        },
+        LogQuery {
+            destination: Some(Uuid::from_u128(11)),
+            data_model: Some("Results".into()),
+            ..Default::default()
+        },
+        LogQuery {
+            source: Some(Uuid::from_u128(1)),
+            log_type: Some(LogType::Request),
+            event_type: Some("New".into()),
+            ..Default::default()
+        },
+        LogQuery {
+            since: Some(middle),
+            ..Default::default()
+        },
+        LogQuery {
+            until: Some(middle),
+            environment: Some(Environment::Development),
+            ..Default::default()
+        },
+        LogQuery {
+            before: Some(logs[200].id),
+            patient_id: Some("MRN2".into()),
+            ..Default::default()
+        },
+    ];
+    for limit in [1, 7, 50] {
+        for query in &queries {
+            let query = LogQuery {
+                limit,
+                ..query.clone()
+            };
+            let from_sled = all_pages_sled(&sled, &query);
+            let from_pg = all_pages_pg(&pg, &query).await;
+            assert!(!from_sled.is_empty() || query.before.is_some(), "{query:?}");
+            assert_eq!(from_pg, from_sled, "{query:?}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_share_transactions_and_queues_keep_their_order() {
+    let db = database().await;
+    let store = open(&db.url).await;
+    let queue = QueueId {
+        destination: Uuid::from_u128(10),
+        source: Uuid::from_u128(1),
+        lane: 0,
+    };
+    let one_queue = |i: usize| {
+        let mut l = log(i);
+        l.environment = Environment::Staging;
+        l.source_id = queue.source;
+        l.destination_id = queue.destination;
+        l
+    };
+
+    // One sender after another: the queue holds them in the order acknowledged.
+    let mut sent = Vec::new();
+    for i in 0..20 {
+        let l = one_queue(i);
+        store
+            .accept(&request_of(&l), std::slice::from_ref(&l), Some(&[0]))
+            .await
+            .expect("accept");
+        sent.push(l.id);
+    }
+    assert_eq!(store.queued(&queue).await.expect("queued"), sent);
+
+    // Many at once: fewer transactions than requests, and every one queued once.
+    let (transactions_before, sets_before) = store.commit_counts();
+    let tasks: Vec<_> = (0..200)
+        .map(|i| {
+            let store = store.clone();
+            let l = one_queue(100 + i);
+            tokio::spawn(async move {
+                store
+                    .accept(&request_of(&l), std::slice::from_ref(&l), Some(&[0]))
+                    .await
+                    .expect("accept");
+                l.id
+            })
+        })
+        .collect();
+    let mut concurrent = Vec::new();
+    for task in tasks {
+        concurrent.push(task.await.expect("task"));
+    }
+    let (transactions, sets) = store.commit_counts();
+    let (transactions, sets) = (transactions - transactions_before, sets - sets_before);
+    assert_eq!(sets, 200);
+    assert!(
+        transactions < 200,
+        "200 concurrent requests took {transactions} transactions: not grouped"
+    );
+    eprintln!("200 concurrent requests committed in {transactions} transactions");
+    let queued = store.queued(&queue).await.expect("queued");
+    assert_eq!(queued.len(), 220);
+    assert_eq!(&queued[..20], sent.as_slice());
+    let mut rest = queued[20..].to_vec();
+    rest.sort();
+    concurrent.sort();
+    assert_eq!(rest, concurrent);
+}
