@@ -48,6 +48,7 @@ mod platform_mgmt_api;
 mod postgres_history;
 mod postgres_migrate;
 mod postgres_partitions;
+mod postgres_queues;
 mod query_answers;
 mod reload;
 mod retention;

@@ -12,6 +12,7 @@ mod accept;
 mod history;
 pub mod migrate;
 pub mod partitions;
+pub mod queues;
 mod store;
 
 pub use store::PgStore;

@@ -1,0 +1,247 @@
+//! Delivery queues shared by every node. At most one node delivers a queue at a time:
+//! it holds the queue's lease (its row in `queues`: `leased_by`, `lease_until`, by the
+//! database's clock, so nodes' clocks do not matter) and renews it while it delivers.
+//! A node that dies stops renewing, and another takes the queue over once the lease has
+//! expired ([`LEASE_TTL`]). Every outcome is written only under the lease, checked in
+//! the same transaction ([`PgStore::settle`]): a node that lost its lease (paused too
+//! long, cut off from the database) finds out there, before it delivers again, and its
+//! outcome is not written. At-least-once: the item stays at the head until an outcome
+//! under the lease removes it.
+
+use super::{PgError, PgStore, Result};
+use crate::model::{Attempt, LogRecord};
+use crate::store::{QueueId, QueueItem, encode};
+use std::time::Duration;
+use uuid::Uuid;
+
+/// How long a lease lasts unless renewed; a dead node's queues are taken over within
+/// this (plus the taker's next look).
+pub const LEASE_TTL: Duration = Duration::from_secs(6);
+
+/// A queue this node delivers, until the database's clock passes `until`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lease {
+    pub queue: QueueId,
+    pub node: Uuid,
+    pub until: chrono::DateTime<chrono::Utc>,
+}
+
+fn interval(ttl: Duration) -> f64 {
+    ttl.as_secs_f64()
+}
+
+impl PgStore {
+    /// Takes `queue` for `node` if nobody holds it, its holder's lease expired, or
+    /// `node` holds it already (then this renews it).
+    pub async fn try_lease(
+        &self,
+        queue: &QueueId,
+        node: Uuid,
+        ttl: Duration,
+    ) -> Result<Option<Lease>> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "UPDATE queues
+                 SET leased_by = $4, lease_until = now() + make_interval(secs => $5)
+                 WHERE destination_id = $1 AND source_id = $2 AND lane = $3
+                   AND (leased_by IS NULL OR leased_by = $4 OR lease_until < now())
+                 RETURNING lease_until",
+                &[
+                    &queue.destination,
+                    &queue.source,
+                    &(queue.lane as i64),
+                    &node,
+                    &interval(ttl),
+                ],
+            )
+            .await
+            .map_err(|e| self.at.query_error(&e))?;
+        Ok(row.map(|r| Lease {
+            queue: *queue,
+            node,
+            until: r.get(0),
+        }))
+    }
+
+    /// Gives a queue back (a clean stop), so another node need not wait for expiry.
+    pub async fn release_lease(&self, lease: &Lease) -> Result<()> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE queues SET leased_by = NULL, lease_until = NULL
+                 WHERE destination_id = $1 AND source_id = $2 AND lane = $3 AND leased_by = $4",
+                &[
+                    &lease.queue.destination,
+                    &lease.queue.source,
+                    &(lease.queue.lane as i64),
+                    &lease.node,
+                ],
+            )
+            .await
+            .map_err(|e| self.at.query_error(&e))?;
+        Ok(())
+    }
+
+    /// Queues with items that `node` could deliver now: free, expired, or its own.
+    pub async fn deliverable_queues(&self, node: Uuid) -> Result<Vec<QueueId>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT q.destination_id, q.source_id, q.lane FROM queues q
+                 WHERE (q.leased_by IS NULL OR q.leased_by = $1 OR q.lease_until < now())
+                   AND EXISTS (SELECT 1 FROM queue_items i
+                               WHERE i.destination_id = q.destination_id
+                                 AND i.source_id = q.source_id AND i.lane = q.lane)
+                 ORDER BY 1, 2, 3",
+                &[&node],
+            )
+            .await
+            .map_err(|e| self.at.query_error(&e))?;
+        Ok(rows
+            .iter()
+            .map(|r| QueueId {
+                destination: r.get(0),
+                source: r.get(1),
+                lane: r.get::<_, i64>(2) as u64,
+            })
+            .collect())
+    }
+
+    /// Which node delivers each destination's queues now (unexpired leases), for the
+    /// Connections pane.
+    pub async fn delivering_nodes(&self) -> Result<Vec<(Uuid, Uuid)>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT DISTINCT destination_id, leased_by FROM queues
+                 WHERE leased_by IS NOT NULL AND lease_until > now() ORDER BY 1, 2",
+                &[],
+            )
+            .await
+            .map_err(|e| self.at.query_error(&e))?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    /// The first item of a queue.
+    pub async fn head(&self, queue: &QueueId) -> Result<Option<QueueItem>> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT seq, log_id, lease_until_ms FROM queue_items
+                 WHERE destination_id = $1 AND source_id = $2 AND lane = $3
+                 ORDER BY seq LIMIT 1",
+                &[&queue.destination, &queue.source, &(queue.lane as i64)],
+            )
+            .await
+            .map_err(|e| self.at.query_error(&e))?;
+        Ok(row.map(|r| QueueItem {
+            queue: *queue,
+            seq: r.get::<_, i64>(0) as u64,
+            log_id: r.get(1),
+            lease_until_ms: r.get::<_, i64>(2) as u64,
+        }))
+    }
+
+    /// Writes an attempt's outcome: the log as it is now, the attempt, and when `done`
+    /// the item leaves its queue; all only if `lease` is still this node's (checked
+    /// and held for the transaction). `Ok(false)`: the lease was lost and nothing was
+    /// written; the caller stops delivering this queue.
+    pub async fn settle(
+        &self,
+        lease: &Lease,
+        item: &QueueItem,
+        new: &LogRecord,
+        attempt: Option<&Attempt>,
+        done: bool,
+    ) -> Result<bool> {
+        let q = |e: tokio_postgres::Error| self.at.query_error(&e);
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(q)?;
+        let lane = lease.queue.lane as i64;
+        let held = tx
+            .query_opt(
+                "SELECT 1 FROM queues
+                 WHERE destination_id = $1 AND source_id = $2 AND lane = $3
+                   AND leased_by = $4 AND lease_until > now()
+                 FOR UPDATE",
+                &[
+                    &lease.queue.destination,
+                    &lease.queue.source,
+                    &lane,
+                    &lease.node,
+                ],
+            )
+            .await
+            .map_err(q)?;
+        if held.is_none() {
+            return Ok(false);
+        }
+        let environment = new.environment.as_str();
+        let updated = tx
+            .execute(
+                "UPDATE logs SET status = $3, record = $4 WHERE id = $1 AND environment = $2",
+                &[&new.id, &environment, &new.status.as_str(), &encode(new)],
+            )
+            .await
+            .map_err(q)?;
+        if updated != 1 {
+            return Err(PgError::Query {
+                at: self.at.shown().to_string(),
+                detail: format!("log {} of a queued item is missing", new.id),
+            });
+        }
+        if let Some(attempt) = attempt {
+            tx.execute(
+                "INSERT INTO attempts (log_id, environment, number, record) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (log_id, number, environment) DO UPDATE SET record = excluded.record",
+                &[
+                    &attempt.log_id,
+                    &environment,
+                    &(attempt.number as i32),
+                    &self.sealer.encode(attempt),
+                ],
+            )
+            .await
+            .map_err(q)?;
+        }
+        if done {
+            tx.execute(
+                "DELETE FROM queue_items
+                 WHERE destination_id = $1 AND source_id = $2 AND lane = $3 AND seq = $4",
+                &[
+                    &item.queue.destination,
+                    &item.queue.source,
+                    &lane,
+                    &(item.seq as i64),
+                ],
+            )
+            .await
+            .map_err(q)?;
+        }
+        tx.commit().await.map_err(q)?;
+        Ok(true)
+    }
+
+    /// The attempts recorded for a log, in order.
+    pub async fn attempts(&self, log_id: Uuid) -> Result<Vec<Attempt>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT record FROM attempts WHERE log_id = $1 ORDER BY number",
+                &[&log_id],
+            )
+            .await
+            .map_err(|e| self.at.query_error(&e))?;
+        rows.iter()
+            .map(|r| {
+                self.sealer
+                    .decode(b"a", r.get::<_, &[u8]>(0))
+                    .map_err(|e| PgError::Query {
+                        at: self.at.shown().to_string(),
+                        detail: format!("an attempt of log {log_id} is unreadable: {e}"),
+                    })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,189 @@
+//! Queue leases across nodes on a real PostgreSQL: one node delivers a queue at a
+//! time, a dead node's queue is taken over once its lease expires, and a node that
+//! lost its lease cannot write an outcome (it stops before delivering again).
+
+use crate::common::postgres::database;
+use chrono::Utc;
+use std::time::Duration;
+use switchboard::model::log::new_log_id;
+use switchboard::model::{
+    Attempt, AttemptOutcome, Environment, Exchange, LogRecord, LogStatus, LogType,
+};
+use switchboard::store::postgres::{PgLocation, PgStore};
+use switchboard::store::{QueueId, Sealer, StoredRequest};
+use uuid::Uuid;
+
+const QUEUE: QueueId = QueueId {
+    destination: Uuid::from_u128(10),
+    source: Uuid::from_u128(1),
+    lane: 0,
+};
+
+fn pending_log() -> LogRecord {
+    let (id, created_at) = new_log_id();
+    LogRecord {
+        id,
+        request_id: Uuid::now_v7(),
+        attempt_id: Uuid::now_v7(),
+        log_type: LogType::Send,
+        status: LogStatus::Pending,
+        exchange: Exchange::Notification,
+        environment: Environment::Staging,
+        source_id: QUEUE.source,
+        source_name: "Lab".into(),
+        destination_id: QUEUE.destination,
+        destination_name: "EHR".into(),
+        data_model: "Results".into(),
+        event_type: "New".into(),
+        test: false,
+        created_at,
+        updated_at: created_at,
+        attempts: 0,
+        latency_ms: None,
+        patient_id: None,
+        quarantined: false,
+        released_at_attempt: 0,
+        resend_of: None,
+        legacy_ids: None,
+    }
+}
+
+fn delivered(log: &LogRecord) -> (LogRecord, Attempt) {
+    let mut new = log.clone();
+    new.status = LogStatus::Succeeded;
+    new.attempts += 1;
+    let attempt = Attempt {
+        id: Uuid::now_v7(),
+        log_id: log.id,
+        number: new.attempts,
+        started_at: Utc::now(),
+        outcome: AttemptOutcome::Succeeded,
+        http_status: Some(200),
+        latency_ms: 1.5,
+        response_body: None,
+        response_truncated: false,
+        error: None,
+    };
+    (new, attempt)
+}
+
+async fn node(url: &str) -> PgStore {
+    let at: PgLocation = url.parse().expect("location");
+    PgStore::open(&at, Sealer::default(), "test")
+        .await
+        .expect("open")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_node_delivers_a_queue_and_another_takes_it_over_when_the_lease_lapses() {
+    let db = database().await;
+    let (a, b) = (node(&db.url).await, node(&db.url).await);
+    let (node_a, node_b) = (Uuid::now_v7(), Uuid::now_v7());
+    let mut logs = Vec::new();
+    for _ in 0..4 {
+        let log = pending_log();
+        let request = StoredRequest {
+            id: log.request_id,
+            received_at: log.created_at,
+            environment: log.environment,
+            source_id: log.source_id,
+            exchange: Exchange::Notification,
+            payload: serde_json::json!({"Meta": {"DataModel": "Results"}}),
+        };
+        a.accept(&request, std::slice::from_ref(&log), Some(&[0]))
+            .await
+            .expect("accept");
+        logs.push(log);
+    }
+
+    let ttl = Duration::from_millis(800);
+    let lease_a = a
+        .try_lease(&QUEUE, node_a, ttl)
+        .await
+        .expect("lease")
+        .expect("A takes it");
+    assert_eq!(
+        b.try_lease(&QUEUE, node_b, ttl).await.expect("lease"),
+        None,
+        "B must wait"
+    );
+    assert!(
+        b.deliverable_queues(node_b)
+            .await
+            .expect("queues")
+            .is_empty()
+    );
+    assert_eq!(a.deliverable_queues(node_a).await.expect("queues"), [QUEUE]);
+    assert_eq!(
+        b.delivering_nodes().await.expect("who"),
+        [(QUEUE.destination, node_a)],
+        "any node can say who delivers"
+    );
+
+    // A delivers the head.
+    let head = a.head(&QUEUE).await.expect("head").expect("an item");
+    assert_eq!(head.log_id, logs[0].id);
+    let (new, attempt) = delivered(&logs[0]);
+    assert!(
+        a.settle(&lease_a, &head, &new, Some(&attempt), true)
+            .await
+            .expect("settle")
+    );
+    assert_eq!(
+        a.head(&QUEUE).await.expect("head").map(|i| i.log_id),
+        Some(logs[1].id)
+    );
+
+    // A stops renewing (it died, or hangs): once the lease lapses B takes the queue.
+    tokio::time::sleep(ttl + Duration::from_millis(300)).await;
+    assert_eq!(b.deliverable_queues(node_b).await.expect("queues"), [QUEUE]);
+    let lease_b = b
+        .try_lease(&QUEUE, node_b, Duration::from_secs(30))
+        .await
+        .expect("lease")
+        .expect("B takes over");
+
+    // A comes back with an outcome for the next item: refused, nothing written.
+    let head = a.head(&QUEUE).await.expect("head").expect("an item");
+    let (late, late_attempt) = delivered(&logs[1]);
+    assert!(
+        !a.settle(&lease_a, &head, &late, Some(&late_attempt), true)
+            .await
+            .expect("settle")
+    );
+    assert_eq!(
+        b.log(logs[1].id).await.expect("log").expect("log").status,
+        LogStatus::Pending
+    );
+    assert!(b.attempts(logs[1].id).await.expect("attempts").is_empty());
+    assert_eq!(a.try_lease(&QUEUE, node_a, ttl).await.expect("lease"), None);
+
+    // B delivers the rest, in order, once each.
+    for log in &logs[1..] {
+        let head = b.head(&QUEUE).await.expect("head").expect("an item");
+        assert_eq!(head.log_id, log.id, "in order");
+        let (new, attempt) = delivered(log);
+        assert!(
+            b.settle(&lease_b, &head, &new, Some(&attempt), true)
+                .await
+                .expect("settle")
+        );
+    }
+    assert_eq!(b.head(&QUEUE).await.expect("head"), None);
+    for log in &logs {
+        assert_eq!(
+            a.log(log.id).await.expect("log").expect("log").status,
+            LogStatus::Succeeded
+        );
+        assert_eq!(a.attempts(log.id).await.expect("attempts").len(), 1);
+    }
+
+    // A clean stop gives the queue back at once.
+    b.release_lease(&lease_b).await.expect("release");
+    assert!(
+        a.try_lease(&QUEUE, node_a, ttl)
+            .await
+            .expect("lease")
+            .is_some()
+    );
+}
