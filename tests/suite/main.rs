@@ -49,6 +49,7 @@ mod postgres_history;
 mod postgres_migrate;
 mod postgres_partitions;
 mod postgres_queues;
+mod postgres_shared;
 mod query_answers;
 mod reload;
 mod retention;

@@ -72,12 +72,25 @@ pub(crate) struct Committer {
     at: PgLocation,
 }
 
+/// Where the committer writes, and which node it writes for.
+#[derive(Clone)]
+struct Target {
+    pool: deadpool_postgres::Pool,
+    at: PgLocation,
+    node: Uuid,
+}
+
 impl Committer {
-    pub fn start(pool: deadpool_postgres::Pool, at: PgLocation) -> Self {
+    pub fn start(pool: deadpool_postgres::Pool, at: PgLocation, node: Uuid) -> Self {
         let (queue, mut waiting) = mpsc::channel::<Pending>(BACKLOG);
         let counts = Arc::new(Counts::default());
         let slots = Arc::new(Semaphore::new(IN_FLIGHT));
-        let (task_counts, task_at) = (counts.clone(), at.clone());
+        let task_counts = counts.clone();
+        let target = Target {
+            pool,
+            at: at.clone(),
+            node,
+        };
         tokio::spawn(async move {
             while let Some(first) = waiting.recv().await {
                 let Ok(slot) = slots.clone().acquire_owned().await else {
@@ -91,9 +104,9 @@ impl Committer {
                         Err(_) => break,
                     }
                 }
-                let (pool, at, counts) = (pool.clone(), task_at.clone(), task_counts.clone());
+                let (target, counts) = (target.clone(), task_counts.clone());
                 tokio::spawn(async move {
-                    commit(&pool, &at, &counts, batch).await;
+                    commit(&target, &counts, batch).await;
                     drop(slot);
                 });
             }
@@ -123,19 +136,14 @@ impl Committer {
     }
 }
 
-async fn commit(
-    pool: &deadpool_postgres::Pool,
-    at: &PgLocation,
-    counts: &Counts,
-    batch: Vec<Pending>,
-) {
+async fn commit(target: &Target, counts: &Counts, batch: Vec<Pending>) {
     let sets: Vec<&AcceptSet> = batch.iter().map(|p| &p.set).collect();
-    let result = write(pool, at, &sets).await;
+    let result = write(target, &sets).await;
     counts.transactions.fetch_add(1, Ordering::Relaxed);
     if result.is_err() && batch.len() > 1 {
         // One bad write set must not fail the others: each alone, so only it fails.
         for pending in batch {
-            let alone = write(pool, at, &[&pending.set]).await;
+            let alone = write(target, &[&pending.set]).await;
             counts.transactions.fetch_add(1, Ordering::Relaxed);
             if alone.is_ok() {
                 counts.sets.fetch_add(1, Ordering::Relaxed);
@@ -153,9 +161,10 @@ async fn commit(
 }
 
 /// One transaction: every request, log and queue entry of `sets`.
-async fn write(pool: &deadpool_postgres::Pool, at: &PgLocation, sets: &[&AcceptSet]) -> Result<()> {
+async fn write(target: &Target, sets: &[&AcceptSet]) -> Result<()> {
+    let at = &target.at;
     let q = |e: tokio_postgres::Error| at.query_error(&e);
-    let mut client = pool.get().await.map_err(|e| PgError::Connect {
+    let mut client = target.pool.get().await.map_err(|e| PgError::Connect {
         at: at.shown().to_string(),
         detail: e.to_string(),
     })?;
@@ -270,5 +279,10 @@ async fn write(pool: &deadpool_postgres::Pool, at: &PgLocation, sets: &[&AcceptS
         .await
         .map_err(q)?;
     }
+    // Heard by every node's listeners when (and only if) this commits.
+    let changed: Vec<Uuid> = logs.iter().map(|l| l.id).collect();
+    super::shared::announce_on(&tx, target.node, &changed)
+        .await
+        .map_err(q)?;
     tx.commit().await.map_err(q)
 }

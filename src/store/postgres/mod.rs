@@ -13,6 +13,7 @@ mod history;
 pub mod migrate;
 pub mod partitions;
 pub mod queues;
+pub mod shared;
 mod store;
 
 pub use store::PgStore;

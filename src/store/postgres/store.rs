@@ -24,6 +24,8 @@ pub struct PgStore {
     pub(crate) pool: deadpool_postgres::Pool,
     pub(crate) sealer: Sealer,
     pub(crate) committer: Arc<accept::Committer>,
+    /// This node's ID (new at every open): in leases, change notes and `nodes`.
+    pub(crate) node: uuid::Uuid,
 }
 
 impl PgStore {
@@ -49,11 +51,13 @@ impl PgStore {
                 at: at.shown().to_string(),
                 detail: e.to_string(),
             })?;
+        let node = uuid::Uuid::now_v7();
         let store = PgStore {
             at: at.clone(),
-            committer: Arc::new(accept::Committer::start(pool.clone(), at.clone())),
+            committer: Arc::new(accept::Committer::start(pool.clone(), at.clone(), node)),
             pool,
             sealer,
+            node,
         };
         store.make_days_ahead().await?;
         Ok(store)
@@ -82,6 +86,11 @@ impl PgStore {
                 other => other.to_string(),
             },
         })
+    }
+
+    /// This node's ID.
+    pub fn node(&self) -> uuid::Uuid {
+        self.node
     }
 
     /// Where this store is, for messages.

@@ -1,0 +1,109 @@
+//! What nodes share besides history, on a real PostgreSQL: generated IDs that every
+//! node and CLI call agree on, and change notes heard by every node.
+
+use crate::common::postgres::database;
+use std::time::Duration;
+use switchboard::model::{Environment, Exchange, LogRecord, LogStatus, LogType};
+use switchboard::store::identities::Kind;
+use switchboard::store::postgres::{PgLocation, PgStore};
+use switchboard::store::{Sealer, StoredRequest};
+use uuid::Uuid;
+
+async fn node(url: &str) -> PgStore {
+    let at: PgLocation = url.parse().expect("location");
+    PgStore::open(&at, Sealer::default(), "test")
+        .await
+        .expect("open")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_resolving_names_at_once_agree_on_every_id() {
+    let db = database().await;
+    let (a, b) = (node(&db.url).await, node(&db.url).await);
+    let wanted = [
+        (Kind::Source, "Lab"),
+        (Kind::Destination, "Lab"),
+        (Kind::Destination, "Acme EHR"),
+        (Kind::Organization, "General Hospital"),
+    ];
+    let (from_a, from_b) =
+        tokio::join!(a.resolve_identities(&wanted), b.resolve_identities(&wanted));
+    let (from_a, from_b) = (from_a.expect("a"), from_b.expect("b"));
+    assert_eq!(from_a, from_b, "both nodes see the same IDs");
+    assert_ne!(
+        from_a[0], from_a[1],
+        "a source and a destination never share an ID"
+    );
+    let again = a
+        .resolve_identities(&[(Kind::Destination, "Acme EHR"), (Kind::Source, "Lab")])
+        .await
+        .expect("again");
+    assert_eq!(again, [from_a[2], from_a[0]], "kept, in the order asked");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_hears_what_another_committed() {
+    let db = database().await;
+    let (a, b) = (node(&db.url).await, node(&db.url).await);
+    let mut heard = b.listen().await.expect("listen");
+    let mut sent = Vec::new();
+    for _ in 0..3 {
+        let (id, created_at) = switchboard::model::log::new_log_id();
+        let log = LogRecord {
+            id,
+            request_id: Uuid::now_v7(),
+            attempt_id: Uuid::now_v7(),
+            log_type: LogType::Send,
+            status: LogStatus::Pending,
+            exchange: Exchange::Notification,
+            environment: Environment::Development,
+            source_id: Uuid::from_u128(1),
+            source_name: "Lab".into(),
+            destination_id: Uuid::from_u128(2),
+            destination_name: "EHR".into(),
+            data_model: "Results".into(),
+            event_type: "New".into(),
+            test: false,
+            created_at,
+            updated_at: created_at,
+            attempts: 0,
+            latency_ms: None,
+            patient_id: None,
+            quarantined: false,
+            released_at_attempt: 0,
+            resend_of: None,
+            legacy_ids: None,
+        };
+        let request = StoredRequest {
+            id: log.request_id,
+            received_at: created_at,
+            environment: log.environment,
+            source_id: log.source_id,
+            exchange: Exchange::Notification,
+            payload: serde_json::json!({}),
+        };
+        a.accept(&request, std::slice::from_ref(&log), Some(&[0]))
+            .await
+            .expect("accept");
+        sent.push(log.id);
+    }
+    let mut got = Vec::new();
+    while got.len() < sent.len() {
+        let note = tokio::time::timeout(Duration::from_secs(10), heard.notes.recv())
+            .await
+            .expect("a note within 10 s")
+            .expect("listening");
+        assert_eq!(note.node, a.node(), "from the node that committed it");
+        got.push(note.log);
+    }
+    assert_eq!(got, sent);
+
+    // An explicit note (an outcome written elsewhere) is heard the same way.
+    b.announce(&[sent[0]]).await.expect("announce");
+    let note = tokio::time::timeout(Duration::from_secs(10), heard.notes.recv())
+        .await
+        .expect("a note")
+        .expect("listening");
+    assert_eq!((note.log, note.node), (sent[0], b.node()));
+    assert_eq!(heard.dropped.load(std::sync::atomic::Ordering::Relaxed), 0);
+}
