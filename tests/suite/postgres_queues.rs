@@ -187,3 +187,81 @@ async fn one_node_delivers_a_queue_and_another_takes_it_over_when_the_lease_laps
             .is_some()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_polled_through_one_node_is_acknowledged_through_another() {
+    let db = database().await;
+    let (a, b) = (node(&db.url).await, node(&db.url).await);
+    let mut logs = Vec::new();
+    for _ in 0..6 {
+        let log = pending_log();
+        let request = StoredRequest {
+            id: log.request_id,
+            received_at: log.created_at,
+            environment: log.environment,
+            source_id: log.source_id,
+            exchange: Exchange::Notification,
+            payload: serde_json::json!({}),
+        };
+        b.accept(&request, std::slice::from_ref(&log), Some(&[0]))
+            .await
+            .expect("accept");
+        logs.push(log);
+    }
+    let now = Utc::now().timestamp_millis() as u64;
+    let until = now + 60_000;
+    // Two nodes polling at once split the items; none is handed out twice.
+    let (from_a, from_b) = tokio::join!(
+        a.poll_lease(QUEUE.destination, 4, now, until),
+        b.poll_lease(QUEUE.destination, 4, now, until)
+    );
+    let (from_a, from_b) = (from_a.expect("a"), from_b.expect("b"));
+    assert_eq!(from_a.len() + from_b.len(), 6, "{from_a:?} {from_b:?}");
+    assert!(
+        from_a
+            .iter()
+            .all(|i| !from_b.iter().any(|j| j.log_id == i.log_id))
+    );
+    assert!(
+        a.poll_lease(QUEUE.destination, 4, now, until)
+            .await
+            .expect("again")
+            .is_empty()
+    );
+
+    // A's batch is acknowledged through B.
+    let acks: Vec<(LogRecord, Attempt)> = from_a
+        .iter()
+        .map(|item| {
+            let log = logs.iter().find(|l| l.id == item.log_id).expect("ours");
+            delivered(log)
+        })
+        .collect();
+    let acked = b.ack_polled(QUEUE.destination, &acks).await.expect("ack");
+    assert_eq!(acked.len(), from_a.len());
+    assert!(
+        b.ack_polled(QUEUE.destination, &acks)
+            .await
+            .expect("twice")
+            .is_empty(),
+        "an ack is once"
+    );
+    for item in &from_a {
+        assert_eq!(
+            a.log(item.log_id).await.expect("log").expect("log").status,
+            LogStatus::Succeeded
+        );
+    }
+
+    // B's batch, never acknowledged, is handed out again once its lease has passed.
+    let later = until + 1;
+    let again = a
+        .poll_lease(QUEUE.destination, 10, later, later + 60_000)
+        .await
+        .expect("later");
+    let mut again: Vec<Uuid> = again.iter().map(|i| i.log_id).collect();
+    let mut unacked: Vec<Uuid> = from_b.iter().map(|i| i.log_id).collect();
+    again.sort();
+    unacked.sort();
+    assert_eq!(again, unacked);
+}

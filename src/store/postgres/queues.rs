@@ -245,3 +245,105 @@ impl PgStore {
             .collect()
     }
 }
+
+impl PgStore {
+    /// A poll destination's next batch: up to `max` items not handed out now (their
+    /// lease passed), oldest first per queue, handed out until `until_ms` (Unix ms).
+    /// Two nodes polling at once never hand out one item twice (rows locked and
+    /// skipped), and the batch can be acknowledged through any node ([`PgStore::ack_polled`]).
+    pub async fn poll_lease(
+        &self,
+        destination: Uuid,
+        max: usize,
+        now_ms: u64,
+        until_ms: u64,
+    ) -> Result<Vec<QueueItem>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "UPDATE queue_items i SET lease_until_ms = $4
+                 FROM (SELECT destination_id, source_id, lane, seq FROM queue_items
+                       WHERE destination_id = $1 AND lease_until_ms <= $2
+                       ORDER BY seq, source_id, lane LIMIT $3
+                       FOR UPDATE SKIP LOCKED) picked
+                 WHERE i.destination_id = picked.destination_id
+                   AND i.source_id = picked.source_id AND i.lane = picked.lane
+                   AND i.seq = picked.seq
+                 RETURNING i.source_id, i.lane, i.seq, i.log_id",
+                &[
+                    &destination,
+                    &(now_ms as i64),
+                    &(max as i64),
+                    &(until_ms as i64),
+                ],
+            )
+            .await
+            .map_err(|e| self.at.query_error(&e))?;
+        let mut items: Vec<QueueItem> = rows
+            .iter()
+            .map(|r| QueueItem {
+                queue: QueueId {
+                    destination,
+                    source: r.get(0),
+                    lane: r.get::<_, i64>(1) as u64,
+                },
+                seq: r.get::<_, i64>(2) as u64,
+                log_id: r.get(3),
+                lease_until_ms: until_ms,
+            })
+            .collect();
+        items.sort_by_key(|i| (i.seq, i.queue.source, i.queue.lane));
+        Ok(items)
+    }
+
+    /// Acknowledges polled logs of `destination`: each still queued leaves its queue
+    /// and its log is written as `delivered` makes it, in one transaction. Returns the
+    /// logs acknowledged (one not queued, or of another destination, is not).
+    pub async fn ack_polled(
+        &self,
+        destination: Uuid,
+        delivered: &[(LogRecord, Attempt)],
+    ) -> Result<Vec<Uuid>> {
+        let q = |e: tokio_postgres::Error| self.at.query_error(&e);
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(q)?;
+        let mut acked = Vec::new();
+        for (log, attempt) in delivered {
+            let removed = tx
+                .execute(
+                    "DELETE FROM queue_items WHERE destination_id = $1 AND log_id = $2",
+                    &[&destination, &log.id],
+                )
+                .await
+                .map_err(q)?;
+            if removed == 0 {
+                continue;
+            }
+            let environment = log.environment.as_str();
+            tx.execute(
+                "UPDATE logs SET status = $3, record = $4 WHERE id = $1 AND environment = $2",
+                &[&log.id, &environment, &log.status.as_str(), &encode(log)],
+            )
+            .await
+            .map_err(q)?;
+            tx.execute(
+                "INSERT INTO attempts (log_id, environment, number, record) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (log_id, number, environment) DO UPDATE SET record = excluded.record",
+                &[
+                    &attempt.log_id,
+                    &environment,
+                    &(attempt.number as i32),
+                    &self.sealer.encode(attempt),
+                ],
+            )
+            .await
+            .map_err(q)?;
+            acked.push(log.id);
+        }
+        super::shared::announce_on(&tx, self.node, &acked)
+            .await
+            .map_err(q)?;
+        tx.commit().await.map_err(q)?;
+        Ok(acked)
+    }
+}
