@@ -120,57 +120,10 @@ impl Store {
         // The mark says how many requests the store holds; this says that the ones
         // still to be delivered are readable (a damaged log file can lose pages that
         // older writes live in, under a mark that survived).
-        let mut unreadable = Vec::new();
-        if mode != OpenMode::Maintenance {
-            unreadable = check::verify_pending(&exchange)?;
-            // Damage accepted by an earlier --accept-loss that no removal could clear
-            // (a queue page itself unreadable) does not stop later plain starts.
-            let accepted = accepted_unreadable(&meta)?;
-            let (known, new): (Vec<_>, Vec<_>) = unreadable
-                .into_iter()
-                .partition(|p| p.entry.is_none() && accepted.contains(&p.text));
-            unreadable = new;
-            if let Some(first) = known.first() {
-                tracing::warn!(
-                    problems = known.len(),
-                    "still unreadable, accepted by an earlier start with --accept-loss: {first}"
-                );
-            }
-            if let Some(first) = unreadable.first() {
-                let more = match unreadable.len() {
-                    1 => String::new(),
-                    n => format!(" (and {} more deliveries still owed)", n - 1),
-                };
-                if mode == OpenMode::Serve {
-                    return Err(StoreError::Unreadable {
-                        path: data_dir.join("db"),
-                        count: unreadable.len(),
-                        detail: format!("{first}{more}"),
-                    });
-                }
-                tracing::error!(
-                    problems = unreadable.len(),
-                    "STARTING WITH --accept-loss: {first}{more}"
-                );
-                // Accepted once: the entries that can never be delivered leave their
-                // queues, and what cannot be removed is remembered, so that the next
-                // plain start does not refuse over the same loss again.
-                let mut remembered = accepted;
-                for problem in &unreadable {
-                    match &problem.entry {
-                        Some(entry) => {
-                            exchange.remove(entry)?;
-                        }
-                        None => remembered.push(problem.text.clone()),
-                    }
-                }
-                meta.insert(
-                    ACCEPTED_UNREADABLE_KEY,
-                    serde_json::to_vec(&remembered).unwrap_or_default(),
-                )?;
-                db.flush()?;
-            }
-        }
+        let unreadable = match mode {
+            OpenMode::Maintenance => Vec::new(),
+            _ => verify_owed(data_dir, &db, &exchange, &meta, mode)?,
+        };
         let held = mark::stored(&meta)?;
         let empty = exchange.is_empty() && journal_tree.is_empty();
         let (mark_state, file) = reconcile(data_dir, held, empty, mode)?;
@@ -225,6 +178,67 @@ impl Store {
         }
         Ok(store)
     }
+}
+
+/// Every delivery still owed must be readable: refuses to serve when one is not, and
+/// with --accept-loss removes the entries that can never be delivered (what cannot be
+/// removed, a queue page itself, is remembered, so later plain starts run). Returns
+/// the problems this start accepted.
+fn verify_owed(
+    data_dir: &Path,
+    db: &sled::Db,
+    exchange: &sled::Tree,
+    meta: &sled::Tree,
+    mode: OpenMode,
+) -> Result<Vec<check::OwedProblem>> {
+    let found = check::verify_pending(exchange)?;
+    // Damage accepted by an earlier --accept-loss that no removal could clear
+    // (a queue page itself unreadable) does not stop later plain starts.
+    let accepted = accepted_unreadable(meta)?;
+    let (known, unreadable): (Vec<_>, Vec<_>) = found
+        .into_iter()
+        .partition(|p| p.entry.is_none() && accepted.contains(&p.text));
+    if let Some(first) = known.first() {
+        tracing::warn!(
+            problems = known.len(),
+            "still unreadable, accepted by an earlier start with --accept-loss: {first}"
+        );
+    }
+    let Some(first) = unreadable.first() else {
+        return Ok(unreadable);
+    };
+    let more = match unreadable.len() {
+        1 => String::new(),
+        n => format!(" (and {} more deliveries still owed)", n - 1),
+    };
+    if mode == OpenMode::Serve {
+        return Err(StoreError::Unreadable {
+            path: data_dir.join("db"),
+            count: unreadable.len(),
+            detail: format!("{first}{more}"),
+        });
+    }
+    tracing::error!(
+        problems = unreadable.len(),
+        "STARTING WITH --accept-loss: {first}{more}"
+    );
+    // Accepted once: the entries that can never be delivered leave their queues, and
+    // what cannot be removed is remembered.
+    let mut remembered = accepted;
+    for problem in &unreadable {
+        match &problem.entry {
+            Some(entry) => {
+                exchange.remove(entry)?;
+            }
+            None => remembered.push(problem.text.clone()),
+        }
+    }
+    meta.insert(
+        ACCEPTED_UNREADABLE_KEY,
+        serde_json::to_vec(&remembered).unwrap_or_default(),
+    )?;
+    db.flush()?;
+    Ok(unreadable)
 }
 
 /// The damage that `--accept-loss` accepted and could not remove (JSON, a list of the

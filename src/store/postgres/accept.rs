@@ -169,7 +169,22 @@ async fn write(target: &Target, sets: &[&AcceptSet]) -> Result<()> {
         detail: e.to_string(),
     })?;
     let tx = client.transaction().await.map_err(q)?;
+    insert_requests(&tx, sets).await.map_err(q)?;
+    let logs: Vec<&LogRow> = sets.iter().flat_map(|s| &s.logs).collect();
+    insert_logs(&tx, &logs).await.map_err(q)?;
+    enqueue(&tx, sets).await.map_err(q)?;
+    // Heard by every node's listeners when (and only if) this commits.
+    let changed: Vec<Uuid> = logs.iter().map(|l| l.id).collect();
+    super::shared::announce_on(&tx, target.node, &changed)
+        .await
+        .map_err(q)?;
+    tx.commit().await.map_err(q)
+}
 
+type Tx<'a> = deadpool_postgres::Transaction<'a>;
+type Sql<T> = std::result::Result<T, tokio_postgres::Error>;
+
+async fn insert_requests(tx: &Tx<'_>, sets: &[&AcceptSet]) -> Sql<()> {
     let requests: Vec<&RequestRow> = sets.iter().map(|s| &s.request).collect();
     tx.execute(
         "INSERT INTO requests (id, environment, received_at, source_id, record)
@@ -185,46 +200,51 @@ async fn write(target: &Target, sets: &[&AcceptSet]) -> Result<()> {
                 .collect::<Vec<_>>(),
         ],
     )
-    .await
-    .map_err(q)?;
+    .await?;
+    Ok(())
+}
 
-    let logs: Vec<&LogRow> = sets.iter().flat_map(|s| &s.logs).collect();
-    if !logs.is_empty() {
-        tx.execute(
-            "INSERT INTO logs (id, environment, request_id, created_at, log_type, status,
-                 source_id, destination_id, data_model, event_type, patient_id, record)
-             SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::timestamptz[],
-                 $5::text[], $6::text[], $7::uuid[], $8::uuid[], $9::text[], $10::text[],
-                 $11::text[], $12::bytea[])",
-            &[
-                &logs.iter().map(|l| l.id).collect::<Vec<_>>(),
-                &logs.iter().map(|l| l.environment).collect::<Vec<_>>(),
-                &logs.iter().map(|l| l.request_id).collect::<Vec<_>>(),
-                &logs.iter().map(|l| l.created_at).collect::<Vec<_>>(),
-                &logs.iter().map(|l| l.log_type).collect::<Vec<_>>(),
-                &logs.iter().map(|l| l.status).collect::<Vec<_>>(),
-                &logs.iter().map(|l| l.source_id).collect::<Vec<_>>(),
-                &logs.iter().map(|l| l.destination_id).collect::<Vec<_>>(),
-                &logs
-                    .iter()
-                    .map(|l| l.data_model.as_str())
-                    .collect::<Vec<_>>(),
-                &logs
-                    .iter()
-                    .map(|l| l.event_type.as_str())
-                    .collect::<Vec<_>>(),
-                &logs
-                    .iter()
-                    .map(|l| l.patient_id.as_deref())
-                    .collect::<Vec<_>>(),
-                &logs.iter().map(|l| l.record.as_slice()).collect::<Vec<_>>(),
-            ],
-        )
-        .await
-        .map_err(q)?;
+async fn insert_logs(tx: &Tx<'_>, logs: &[&LogRow]) -> Sql<()> {
+    if logs.is_empty() {
+        return Ok(());
     }
+    tx.execute(
+        "INSERT INTO logs (id, environment, request_id, created_at, log_type, status,
+             source_id, destination_id, data_model, event_type, patient_id, record)
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::timestamptz[],
+             $5::text[], $6::text[], $7::uuid[], $8::uuid[], $9::text[], $10::text[],
+             $11::text[], $12::bytea[])",
+        &[
+            &logs.iter().map(|l| l.id).collect::<Vec<_>>(),
+            &logs.iter().map(|l| l.environment).collect::<Vec<_>>(),
+            &logs.iter().map(|l| l.request_id).collect::<Vec<_>>(),
+            &logs.iter().map(|l| l.created_at).collect::<Vec<_>>(),
+            &logs.iter().map(|l| l.log_type).collect::<Vec<_>>(),
+            &logs.iter().map(|l| l.status).collect::<Vec<_>>(),
+            &logs.iter().map(|l| l.source_id).collect::<Vec<_>>(),
+            &logs.iter().map(|l| l.destination_id).collect::<Vec<_>>(),
+            &logs
+                .iter()
+                .map(|l| l.data_model.as_str())
+                .collect::<Vec<_>>(),
+            &logs
+                .iter()
+                .map(|l| l.event_type.as_str())
+                .collect::<Vec<_>>(),
+            &logs
+                .iter()
+                .map(|l| l.patient_id.as_deref())
+                .collect::<Vec<_>>(),
+            &logs.iter().map(|l| l.record.as_slice()).collect::<Vec<_>>(),
+        ],
+    )
+    .await?;
+    Ok(())
+}
 
-    // Queue entries, grouped by queue in key order (the lock order).
+/// Queue entries, grouped by queue and numbered under each queue row's lock, taken
+/// in key order (so two transactions cannot deadlock).
+async fn enqueue(tx: &Tx<'_>, sets: &[&AcceptSet]) -> Sql<()> {
     let mut by_queue: BTreeMap<(Uuid, Uuid, i64), Vec<Uuid>> = BTreeMap::new();
     for (queue, log) in sets.iter().flat_map(|s| &s.queued) {
         by_queue
@@ -232,57 +252,51 @@ async fn write(target: &Target, sets: &[&AcceptSet]) -> Result<()> {
             .or_default()
             .push(*log);
     }
-    if !by_queue.is_empty() {
-        let keys: Vec<&(Uuid, Uuid, i64)> = by_queue.keys().collect();
-        let rows = tx
-            .query(
-                "INSERT INTO queues AS q (destination_id, source_id, lane, next_seq)
-                 SELECT d, s, l, 1 + n
-                 FROM unnest($1::uuid[], $2::uuid[], $3::int8[], $4::int8[]) AS t(d, s, l, n)
-                 ON CONFLICT (destination_id, source_id, lane)
-                 DO UPDATE SET next_seq = q.next_seq + excluded.next_seq - 1
-                 RETURNING destination_id, source_id, lane, next_seq",
-                &[
-                    &keys.iter().map(|k| k.0).collect::<Vec<_>>(),
-                    &keys.iter().map(|k| k.1).collect::<Vec<_>>(),
-                    &keys.iter().map(|k| k.2).collect::<Vec<_>>(),
-                    &by_queue
-                        .values()
-                        .map(|v| v.len() as i64)
-                        .collect::<Vec<_>>(),
-                ],
-            )
-            .await
-            .map_err(q)?;
-        let (mut dest, mut source, mut lane, mut seq, mut log_ids) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for row in rows {
-            let key: (Uuid, Uuid, i64) = (row.get(0), row.get(1), row.get(2));
-            let next: i64 = row.get(3);
-            let Some(logs) = by_queue.get(&key) else {
-                continue;
-            };
-            let first = next - logs.len() as i64;
-            for (i, log) in logs.iter().enumerate() {
-                dest.push(key.0);
-                source.push(key.1);
-                lane.push(key.2);
-                seq.push(first + i as i64);
-                log_ids.push(*log);
-            }
-        }
-        tx.execute(
-            "INSERT INTO queue_items (destination_id, source_id, lane, seq, log_id)
-             SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int8[], $4::int8[], $5::uuid[])",
-            &[&dest, &source, &lane, &seq, &log_ids],
-        )
-        .await
-        .map_err(q)?;
+    if by_queue.is_empty() {
+        return Ok(());
     }
-    // Heard by every node's listeners when (and only if) this commits.
-    let changed: Vec<Uuid> = logs.iter().map(|l| l.id).collect();
-    super::shared::announce_on(&tx, target.node, &changed)
-        .await
-        .map_err(q)?;
-    tx.commit().await.map_err(q)
+    let keys: Vec<&(Uuid, Uuid, i64)> = by_queue.keys().collect();
+    let rows = tx
+        .query(
+            "INSERT INTO queues AS q (destination_id, source_id, lane, next_seq)
+             SELECT d, s, l, 1 + n
+             FROM unnest($1::uuid[], $2::uuid[], $3::int8[], $4::int8[]) AS t(d, s, l, n)
+             ON CONFLICT (destination_id, source_id, lane)
+             DO UPDATE SET next_seq = q.next_seq + excluded.next_seq - 1
+             RETURNING destination_id, source_id, lane, next_seq",
+            &[
+                &keys.iter().map(|k| k.0).collect::<Vec<_>>(),
+                &keys.iter().map(|k| k.1).collect::<Vec<_>>(),
+                &keys.iter().map(|k| k.2).collect::<Vec<_>>(),
+                &by_queue
+                    .values()
+                    .map(|v| v.len() as i64)
+                    .collect::<Vec<_>>(),
+            ],
+        )
+        .await?;
+    let (mut dest, mut source, mut lane, mut seq, mut log_ids) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for row in rows {
+        let key: (Uuid, Uuid, i64) = (row.get(0), row.get(1), row.get(2));
+        let next: i64 = row.get(3);
+        let Some(logs) = by_queue.get(&key) else {
+            continue;
+        };
+        let first = next - logs.len() as i64;
+        for (i, log) in logs.iter().enumerate() {
+            dest.push(key.0);
+            source.push(key.1);
+            lane.push(key.2);
+            seq.push(first + i as i64);
+            log_ids.push(*log);
+        }
+    }
+    tx.execute(
+        "INSERT INTO queue_items (destination_id, source_id, lane, seq, log_id)
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int8[], $4::int8[], $5::uuid[])",
+        &[&dest, &source, &lane, &seq, &log_ids],
+    )
+    .await?;
+    Ok(())
 }
