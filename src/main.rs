@@ -195,6 +195,22 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Move an installation's history, queues and generated IDs from a sled data
+    /// directory into a PostgreSQL store (the engine stopped); run again, it adds only
+    /// what is missing.
+    Export {
+        /// The sled data directory: sled:DIR or DIR.
+        #[arg(long, value_name = "sled:DIR")]
+        from: String,
+        /// The PostgreSQL store: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE.
+        #[arg(long, env = "SWITCHBOARD_STORE", hide_env_values = true)]
+        to: String,
+        /// Configuration file (for its encryption keys).
+        #[arg(long, env = "SWITCHBOARD_CONFIG")]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Print where configuration, data and logs live.
     Paths {
         #[command(flatten)]
@@ -416,6 +432,12 @@ fn run(cli: Cli) -> Result<()> {
         Command::BenchBaseline(args) => Ok(switchboard::bench::serve_baseline(args)?),
         Command::Console { args } => running::console(args),
         Command::Migrate { store, json } => maintenance::migrate(&store, json),
+        Command::Export {
+            from,
+            to,
+            config,
+            json,
+        } => maintenance::export(&from, &to, json, config),
         Command::Paths { at } => records::paths(&at),
         Command::Keys { action } => keys(action),
         Command::Tokens { action } => tokens(action),

@@ -66,3 +66,43 @@ pub fn migrate(store: &str, json: bool) -> Result<()> {
         }
     })
 }
+
+/// `export --from sled:DIR --to URL`: history, queues and generated IDs moved into
+/// the PostgreSQL store.
+pub fn export(from: &str, to: &str, json: bool, config: Option<std::path::PathBuf>) -> Result<()> {
+    use switchboard::store::postgres::PgLocation;
+    let dir = std::path::PathBuf::from(from.strip_prefix("sled:").unwrap_or(from));
+    if !dir.join("db").is_dir() {
+        bail!(
+            "{} holds no sled store (no db/ in it): --from names a data directory, as \
+             `switchboard paths` prints it",
+            dir.display()
+        );
+    }
+    let to: PgLocation = to.parse()?;
+    let at = Locations {
+        data_dir: Some(dir.clone()),
+        config,
+    };
+    let settings = at.load()?.settings;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let report = runtime.block_on(maintenance::export(&dir, &to, &settings))?;
+    super::print(json, &report, |r| {
+        format!(
+            "{} → {}: {} requests, {} logs, {} attempts, {} answers, {} queued, {} \
+             quarantined, {} generated IDs; {} already there",
+            dir.display(),
+            to.shown(),
+            r.requests,
+            r.logs,
+            r.attempts,
+            r.responses,
+            r.queued,
+            r.quarantined,
+            r.identities,
+            r.skipped
+        )
+    })
+}

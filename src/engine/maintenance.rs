@@ -155,3 +155,35 @@ impl Engine {
         }
     }
 }
+
+/// `switchboard export --from DIR --to URL`: the sled store of `data_dir` (engine
+/// stopped) written into the PostgreSQL store at `to`, with the generated IDs.
+pub async fn export(
+    data_dir: &Path,
+    to: &crate::store::postgres::PgLocation,
+    settings: &super::Settings,
+) -> Result<crate::store::postgres::import::Imported, MaintenanceError> {
+    if let Some(run) = runfile::running(data_dir) {
+        return Err(MaintenanceError::Running {
+            pid: run.pid,
+            url: run.url,
+            what: "export reads the store offline, and only one process may hold it: stop                    the engine, export, then start the nodes on PostgreSQL",
+        });
+    }
+    let other = |e: &dyn std::fmt::Display| MaintenanceError::Other(e.to_string());
+    let sealer = super::keys(settings).map_err(|e| other(&e))?;
+    let store = crate::store::Store::open_sealed(
+        data_dir,
+        crate::store::OpenMode::Maintenance,
+        sealer.clone(),
+    )?;
+    store.ensure_current_format()?;
+    let identities = crate::store::identities::load(data_dir).map_err(|e| other(&e))?;
+    let target = crate::store::postgres::PgStore::open(to, sealer, "switchboard export")
+        .await
+        .map_err(|e| other(&e))?;
+    target
+        .import(store.export_records(), &identities)
+        .await
+        .map_err(|e| other(&e))
+}

@@ -33,6 +33,22 @@ pub struct IdentityError {
     pub reason: String,
 }
 
+/// The IDs generated so far (none when the file does not exist yet).
+pub fn load(data_dir: &Path) -> Result<Identities, IdentityError> {
+    let path = data_dir.join("identities.json");
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| IdentityError {
+            path,
+            reason: e.to_string(),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Identities::default()),
+        Err(e) => Err(IdentityError {
+            path,
+            reason: e.to_string(),
+        }),
+    }
+}
+
 /// Returns a stable ID for every (kind, name), generating and saving those not yet known.
 pub fn resolve(data_dir: &Path, wanted: &[(Kind, &str)]) -> Result<Vec<Uuid>, IdentityError> {
     let path = data_dir.join("identities.json");

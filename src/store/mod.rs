@@ -53,6 +53,7 @@ mod codec;
 pub mod composer_history;
 pub mod credentials;
 mod db;
+pub mod export;
 pub use db::checkpoint;
 pub mod flush;
 pub mod format;

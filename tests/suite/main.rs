@@ -45,6 +45,7 @@ mod outbound_auth;
 mod overload;
 mod platform_api;
 mod platform_mgmt_api;
+mod postgres_export;
 mod postgres_history;
 mod postgres_migrate;
 mod postgres_partitions;

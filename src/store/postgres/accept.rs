@@ -205,15 +205,26 @@ async fn insert_requests(tx: &Tx<'_>, sets: &[&AcceptSet]) -> Sql<()> {
 }
 
 async fn insert_logs(tx: &Tx<'_>, logs: &[&LogRow]) -> Sql<()> {
+    insert_logs_with(tx, logs, "").await.map(|_| ())
+}
+
+/// The logs not already there (an export run again); returns how many were new.
+pub(super) async fn insert_logs_once(tx: &Tx<'_>, logs: &[&LogRow]) -> Sql<u64> {
+    insert_logs_with(tx, logs, "ON CONFLICT DO NOTHING").await
+}
+
+async fn insert_logs_with(tx: &Tx<'_>, logs: &[&LogRow], on_conflict: &str) -> Sql<u64> {
     if logs.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
     tx.execute(
-        "INSERT INTO logs (id, environment, request_id, created_at, log_type, status,
+        &format!(
+            "INSERT INTO logs (id, environment, request_id, created_at, log_type, status,
              source_id, destination_id, data_model, event_type, patient_id, record)
          SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::timestamptz[],
              $5::text[], $6::text[], $7::uuid[], $8::uuid[], $9::text[], $10::text[],
-             $11::text[], $12::bytea[])",
+             $11::text[], $12::bytea[]) {on_conflict}"
+        ),
         &[
             &logs.iter().map(|l| l.id).collect::<Vec<_>>(),
             &logs.iter().map(|l| l.environment).collect::<Vec<_>>(),
@@ -238,8 +249,7 @@ async fn insert_logs(tx: &Tx<'_>, logs: &[&LogRow]) -> Sql<()> {
             &logs.iter().map(|l| l.record.as_slice()).collect::<Vec<_>>(),
         ],
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 /// Queue entries, grouped by queue and numbered under each queue row's lock, taken

@@ -169,7 +169,7 @@ impl PgStore {
     }
 }
 
-fn log_row(log: &LogRecord) -> LogRow {
+pub(super) fn log_row(log: &LogRecord) -> LogRow {
     LogRow {
         id: log.id,
         environment: log.environment.as_str(),

@@ -10,6 +10,7 @@
 
 mod accept;
 mod history;
+pub mod import;
 pub mod migrate;
 pub mod partitions;
 pub mod queues;

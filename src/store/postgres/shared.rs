@@ -32,7 +32,7 @@ pub struct Listener {
     _session: tokio_postgres::Client,
 }
 
-fn kind_name(kind: Kind) -> &'static str {
+pub(super) fn kind_name(kind: Kind) -> &'static str {
     match kind {
         Kind::Source => "source",
         Kind::Destination => "destination",
