@@ -195,3 +195,43 @@ async fn a_store_that_cannot_be_named_or_reached_says_so_without_its_password() 
         text(&out.stderr)
     );
 }
+
+#[tokio::test]
+async fn tls_is_used_when_asked_and_the_server_must_verify() {
+    let db = database().await;
+    let ca = crate::common::postgres::server_ca().await;
+    let with_ca = format!(
+        "{}?sslmode=require&sslrootcert={}",
+        db.url,
+        ca.display().to_string().replace('/', "%2F")
+    );
+    let out = migrate(&with_ca, false);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // The session really is encrypted.
+    let at: switchboard::store::postgres::PgLocation = with_ca.parse().expect("location");
+    let store = switchboard::store::postgres::PgStore::open(
+        &at,
+        switchboard::store::Sealer::default(),
+        "t",
+    )
+    .await
+    .expect("open over TLS");
+    assert!(store.session_uses_tls().await.expect("pg_stat_ssl"));
+
+    // Without a CA that vouches for the server, no connection (and no plain fallback).
+    let out = migrate(&format!("{}?sslmode=require", db.url), false);
+    assert!(!out.status.success());
+    let said = text(&out.stderr);
+    assert!(said.contains("TLS to PostgreSQL at"), "{said}");
+    assert!(said.contains("sslrootcert"), "{said}");
+
+    let out = migrate(
+        &format!(
+            "{}?sslmode=require&sslrootcert=%2Fnonexistent%2Fca.pem",
+            db.url
+        ),
+        false,
+    );
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("cannot read sslrootcert /nonexistent/ca.pem"));
+}

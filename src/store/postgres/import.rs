@@ -141,19 +141,9 @@ impl PgStore {
         }
         let client = self.client().await?;
         for (kind, name, id) in &wanted {
-            let kept: Uuid = client
-                .query_one(
-                    "WITH made AS (
-                         INSERT INTO identities (kind, name, id) VALUES ($1, $2, $3)
-                         ON CONFLICT (kind, name) DO NOTHING RETURNING id)
-                     SELECT id FROM made
-                     UNION ALL SELECT id FROM identities WHERE kind = $1 AND name = $2
-                     LIMIT 1",
-                    &[&super::shared::kind_name(*kind), name, id],
-                )
+            let kept = super::shared::identity(&client, *kind, name, *id)
                 .await
-                .map_err(|e| self.at.query_error(&e))?
-                .get(0);
+                .map_err(|e| self.at.query_error(&e))?;
             if kept != *id {
                 return Err(PgError::Query {
                     at: self.at.shown().to_string(),

@@ -16,6 +16,7 @@ pub mod partitions;
 pub mod queues;
 pub mod shared;
 mod store;
+mod tls;
 
 pub use store::PgStore;
 
@@ -36,8 +37,9 @@ pub enum PgError {
     )]
     Connect { at: String, detail: String },
     #[error(
-        "PostgreSQL at {at} asks for TLS ({detail}); this build connects without TLS: \
-         reach the server over a unix socket, loopback or a private network"
+        "TLS to PostgreSQL at {at} failed: {detail}. With sslmode=require the server's \
+         certificate must verify against sslrootcert=FILE in the URL (or the system's CA \
+         bundle); without sslmode the connection is plain"
     )]
     TlsRequired { at: String, detail: String },
     #[error("PostgreSQL at {at}: {detail}")]
@@ -59,6 +61,8 @@ pub type Result<T> = std::result::Result<T, PgError>;
 pub struct PgLocation {
     config: tokio_postgres::Config,
     shown: String,
+    /// TLS, used when the URL asks for it (see [`tls`]).
+    tls: tokio_postgres_rustls::MakeRustlsConnect,
 }
 
 /// How long a connection attempt may take before it is an error that says so.
@@ -74,6 +78,10 @@ impl PgLocation {
         &self.config
     }
 
+    pub(crate) fn tls(&self) -> tokio_postgres_rustls::MakeRustlsConnect {
+        self.tls.clone()
+    }
+
     /// Whether `text` names a PostgreSQL store rather than a directory.
     pub fn is_url(text: &str) -> bool {
         text.starts_with("postgres://") || text.starts_with("postgresql://")
@@ -84,7 +92,7 @@ impl PgLocation {
     pub async fn connect(&self) -> Result<tokio_postgres::Client> {
         let (client, connection) = self
             .config
-            .connect(tokio_postgres::NoTls)
+            .connect(self.tls.clone())
             .await
             .map_err(|e| self.connect_error(&e))?;
         tokio::spawn(async move {
@@ -141,8 +149,15 @@ impl FromStr for PgLocation {
         if !Self::is_url(given) {
             return Err(bad("it does not start with postgres:// or postgresql://"));
         }
-        let mut config = tokio_postgres::Config::from_str(given)
+        let (url, root_file) = tls::split_root_cert(given);
+        let asks_tls = url.contains("sslmode=");
+        let mut config = tokio_postgres::Config::from_str(&url)
             .map_err(|e| bad(&describe(&e).replace(given, "the URL")))?;
+        if !asks_tls {
+            // Plain unless asked: libpq would try TLS without verifying it.
+            config.ssl_mode(tokio_postgres::config::SslMode::Disable);
+        }
+        let tls = tls::connector(root_file.as_deref()).map_err(|reason| bad(&reason))?;
         if config.get_hosts().is_empty() {
             return Err(bad(
                 "it names no host (a host name, an address or a socket directory)",
@@ -156,7 +171,7 @@ impl FromStr for PgLocation {
         }
         config.application_name(concat!("switchboard ", env!("CARGO_PKG_VERSION")));
         let shown = show(&config);
-        Ok(PgLocation { config, shown })
+        Ok(PgLocation { config, shown, tls })
     }
 }
 

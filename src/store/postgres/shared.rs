@@ -44,24 +44,13 @@ impl PgStore {
     /// A stable ID for every (kind, name), the same on every node and for every CLI
     /// call: an ID is generated once, by whichever asks first.
     pub async fn resolve_identities(&self, wanted: &[(Kind, &str)]) -> Result<Vec<Uuid>> {
-        let q = |e: tokio_postgres::Error| self.at.query_error(&e);
         let client = self.client().await?;
         let mut ids = Vec::with_capacity(wanted.len());
         for (kind, name) in wanted {
-            // Insert-or-read in one statement; a racing insert by another node is read.
-            let row = client
-                .query_one(
-                    "WITH made AS (
-                         INSERT INTO identities (kind, name, id) VALUES ($1, $2, $3)
-                         ON CONFLICT (kind, name) DO NOTHING RETURNING id)
-                     SELECT id FROM made
-                     UNION ALL SELECT id FROM identities WHERE kind = $1 AND name = $2
-                     LIMIT 1",
-                    &[&kind_name(*kind), name, &Uuid::new_v4()],
-                )
+            let id = identity(&client, *kind, name, Uuid::new_v4())
                 .await
-                .map_err(q)?;
-            ids.push(row.get(0));
+                .map_err(|e| self.at.query_error(&e))?;
+            ids.push(id);
         }
         Ok(ids)
     }
@@ -78,15 +67,15 @@ impl PgStore {
     /// Listens for change notes from every node (this one's too), on a connection of
     /// its own.
     pub async fn listen(&self) -> Result<Listener> {
-        let (client, mut connection) = self
-            .at
-            .config()
-            .connect(tokio_postgres::NoTls)
-            .await
-            .map_err(|e| PgError::Connect {
-                at: self.at.shown().to_string(),
-                detail: super::describe(&e),
-            })?;
+        let (client, mut connection) =
+            self.at
+                .config()
+                .connect(self.at.tls())
+                .await
+                .map_err(|e| PgError::Connect {
+                    at: self.at.shown().to_string(),
+                    detail: super::describe(&e),
+                })?;
         let (sender, notes) = mpsc::channel(LISTEN_BUFFER);
         let dropped = Arc::new(AtomicU64::new(0));
         let counted = dropped.clone();
@@ -147,4 +136,32 @@ pub(crate) async fn announce_on(
         )
         .await?;
     Ok(())
+}
+
+/// The ID of (kind, name): `proposed` if this call is the first to ask, else the one
+/// kept. Insert-or-read is one statement; when another node's insert of the same name
+/// commits while it runs, the statement sees neither row (its snapshot predates that
+/// commit, and the insert yields to it), so it is asked again.
+pub(super) async fn identity(
+    client: &impl deadpool_postgres::GenericClient,
+    kind: Kind,
+    name: &str,
+    proposed: Uuid,
+) -> std::result::Result<Uuid, tokio_postgres::Error> {
+    loop {
+        let row = client
+            .query_opt(
+                "WITH made AS (
+                     INSERT INTO identities (kind, name, id) VALUES ($1, $2, $3)
+                     ON CONFLICT (kind, name) DO NOTHING RETURNING id)
+                 SELECT id FROM made
+                 UNION ALL SELECT id FROM identities WHERE kind = $1 AND name = $2
+                 LIMIT 1",
+                &[&kind_name(kind), &name, &proposed],
+            )
+            .await?;
+        if let Some(row) = row {
+            return Ok(row.get(0));
+        }
+    }
 }

@@ -36,7 +36,7 @@ impl PgStore {
         migrate::migrate(at, by).await?;
         let manager = deadpool_postgres::Manager::from_config(
             at.config().clone(),
-            tokio_postgres::NoTls,
+            at.tls(),
             deadpool_postgres::ManagerConfig {
                 recycling_method: deadpool_postgres::RecyclingMethod::Fast,
             },
@@ -96,6 +96,19 @@ impl PgStore {
     /// Where this store is, for messages.
     pub fn location(&self) -> &PgLocation {
         &self.at
+    }
+
+    /// Whether this node's pooled sessions are encrypted (`pg_stat_ssl`).
+    pub async fn session_uses_tls(&self) -> Result<bool> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                &[],
+            )
+            .await
+            .map_err(|e| self.at.query_error(&e))?;
+        Ok(row.get(0))
     }
 
     /// Transactions the group committer has made, and write sets it committed in them.

@@ -5,6 +5,9 @@
 //! directory, on a loopback port, and the cluster stops and is removed when the test
 //! process ends, however it ends. Each test gets a database of its own.
 //!
+//! The throwaway cluster serves TLS too, with a certificate for 127.0.0.1 signed by a
+//! CA of its own ([`server_ca`]).
+//!
 //! Without a server this fails, saying what to install; it never skips.
 
 use std::io::Read;
@@ -32,6 +35,8 @@ impl Database {
 /// database name, and the throwaway cluster's keeper when this process made it.
 struct Server {
     base: String,
+    /// The CA that signed the server's certificate, for the TLS tests.
+    ca: Option<PathBuf>,
     /// The cluster's keeper reads this pipe until it closes (this process ended):
     /// then it stops the server and removes the directory.
     _keeper: Option<(Child, std::process::ChildStdin)>,
@@ -39,6 +44,21 @@ struct Server {
 
 static SERVER: OnceLock<Server> = OnceLock::new();
 static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+/// The CA file that verifies the shared server's certificate (the throwaway cluster
+/// serves TLS with one of its own; an external server's is SWITCHBOARD_TEST_POSTGRES_CA).
+pub async fn server_ca() -> PathBuf {
+    tokio::task::spawn_blocking(|| SERVER.get_or_init(start).ca.clone())
+        .await
+        .expect("the PostgreSQL harness panicked")
+        .unwrap_or_else(|| {
+            panic!(
+                "the TLS tests need the CA of the server at SWITCHBOARD_TEST_POSTGRES: set \
+                 SWITCHBOARD_TEST_POSTGRES_CA to its file (the throwaway cluster, without \
+                 SWITCHBOARD_TEST_POSTGRES, makes its own)"
+            )
+        })
+}
 
 /// A new database on the shared server (made on first use).
 pub async fn database() -> Database {
@@ -73,6 +93,7 @@ fn start() -> Server {
     if let Ok(url) = std::env::var("SWITCHBOARD_TEST_POSTGRES") {
         return Server {
             base: server_part(&url),
+            ca: std::env::var_os("SWITCHBOARD_TEST_POSTGRES_CA").map(PathBuf::from),
             _keeper: None,
         };
     }
@@ -94,10 +115,25 @@ fn start() -> Server {
              >"$dir/initdb.log" 2>&1; then
             cat "$dir/initdb.log" >&2; rm -rf "$dir"; exit 1
         fi
+        # A CA and a server certificate for 127.0.0.1, for the TLS tests (EC keys: fast).
+        ec="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+        if ! ( openssl req -x509 $ec -keyout "$dir/ca.key" -out "$dir/ca.pem" -days 2 \
+                 -subj /CN=switchboard-test-ca \
+               && openssl req $ec -keyout "$dir/server.key" -out "$dir/server.csr" \
+                 -subj /CN=127.0.0.1 \
+               && printf 'subjectAltName=IP:127.0.0.1\n' >"$dir/san.ext" \
+               && openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" \
+                 -CAkey "$dir/ca.key" -CAcreateserial -out "$dir/server.pem" -days 2 \
+                 -extfile "$dir/san.ext" && chmod 600 "$dir/server.key" ) >"$dir/tls.log" 2>&1
+        then
+            cat "$dir/tls.log" >&2; rm -rf "$dir"; exit 1
+        fi
+        chmod 755 "$dir"; chmod 644 "$dir/ca.pem"
         # fsync off: a test server, never killed itself (nodes are); commits still wait
         # for the server (synchronous_commit stays on, as in production).
         "$bin/postgres" -D "$dir/data" -p "$port" -k "$dir" -c listen_addresses=127.0.0.1 \
             -c fsync=off -c max_connections=300 -c shared_buffers=64MB \
+            -c ssl=on -c ssl_cert_file="$dir/server.pem" -c ssl_key_file="$dir/server.key" \
             >"$dir/server.log" 2>&1 &
         server=$!
         echo started
@@ -145,6 +181,7 @@ fn start() -> Server {
     wait_until_accepting(&base, &dir);
     Server {
         base,
+        ca: Some(dir.join("ca.pem")),
         _keeper: Some((keeper, stdin)),
     }
 }
