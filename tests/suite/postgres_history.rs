@@ -251,3 +251,43 @@ async fn concurrent_requests_share_transactions_and_queues_keep_their_order() {
     concurrent.sort();
     assert_eq!(rest, concurrent);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_write_set_fails_alone_not_its_whole_group() {
+    let db = database().await;
+    let store = open(&db.url).await;
+    let first = log(0);
+    store
+        .accept(&request_of(&first), std::slice::from_ref(&first), None)
+        .await
+        .expect("accept");
+    let tasks: Vec<_> = (1..=40)
+        .map(|i| {
+            let store = store.clone();
+            // Every tenth one repeats the first request's ID: refused by its key.
+            let l = if i % 10 == 0 { first.clone() } else { log(i) };
+            tokio::spawn(async move {
+                store
+                    .accept(&request_of(&l), std::slice::from_ref(&l), None)
+                    .await
+                    .map(|_| l.id)
+            })
+        })
+        .collect();
+    let (mut refused, mut stored) = (0, 0);
+    for task in tasks {
+        match task.await.expect("task") {
+            Ok(id) => {
+                assert!(store.log(id).await.expect("read").is_some());
+                stored += 1;
+            }
+            Err(e) => {
+                let said = e.to_string();
+                assert!(said.contains("refused the write"), "{said}");
+                assert!(said.contains("duplicate key"), "{said}");
+                refused += 1;
+            }
+        }
+    }
+    assert_eq!((stored, refused), (36, 4));
+}

@@ -140,8 +140,9 @@ async fn commit(target: &Target, counts: &Counts, batch: Vec<Pending>) {
     let sets: Vec<&AcceptSet> = batch.iter().map(|p| &p.set).collect();
     let result = write(target, &sets).await;
     counts.transactions.fetch_add(1, Ordering::Relaxed);
-    if result.is_err() && batch.len() > 1 {
+    if matches!(result, Err(PgError::Rejected { .. })) && batch.len() > 1 {
         // One bad write set must not fail the others: each alone, so only it fails.
+        // (A lost connection fails them all at once instead of one by one.)
         for pending in batch {
             let alone = write(target, &[&pending.set]).await;
             counts.transactions.fetch_add(1, Ordering::Relaxed);

@@ -7,11 +7,9 @@
 //! the default partitions; retention deletes them there row by row.
 
 use super::{PgError, PgStore, Result};
-use crate::model::Environment;
 use crate::store::QueueItem;
 use crate::store::export::Exported;
 use crate::store::identities::{Identities, Kind};
-use std::collections::HashMap;
 use uuid::Uuid;
 
 /// Records written per statement.
@@ -35,8 +33,8 @@ pub struct Imported {
 struct Pending {
     requests: Vec<super::accept::RequestRow>,
     logs: Vec<super::accept::LogRow>,
-    attempts: Vec<(Uuid, &'static str, i32, Vec<u8>)>,
-    responses: Vec<(Uuid, &'static str, Vec<u8>)>,
+    attempts: Vec<(Uuid, i32, Vec<u8>)>,
+    responses: Vec<(Uuid, Vec<u8>)>,
     queued: Vec<QueueItem>,
     /// The quarantined log and the queue place it came from.
     quarantined: Vec<QueueItem>,
@@ -66,15 +64,13 @@ impl PgStore {
             identities: self.import_identities(identities).await?,
             ..Imported::default()
         };
-        // Attempts and answers are filed under their log's environment.
-        let mut environments: HashMap<Uuid, Environment> = HashMap::new();
         let mut pending = Pending::default();
         for record in records {
             let record = record.map_err(|e| PgError::Query {
                 at: "the sled store".into(),
                 detail: e.to_string(),
             })?;
-            self.stage(record, &mut pending, &mut environments, &mut done)?;
+            self.stage(record, &mut pending);
             if pending.len() >= BATCH {
                 self.flush_import(std::mem::take(&mut pending), &mut done)
                     .await?;
@@ -84,14 +80,7 @@ impl PgStore {
         Ok(done)
     }
 
-    fn stage(
-        &self,
-        record: Exported,
-        pending: &mut Pending,
-        environments: &mut HashMap<Uuid, Environment>,
-        done: &mut Imported,
-    ) -> Result<()> {
-        let environment_of = |log: &Uuid| environments.get(log).map(|e| e.as_str());
+    fn stage(&self, record: Exported, pending: &mut Pending) {
         match record {
             Exported::Request(r) => pending.requests.push(super::accept::RequestRow {
                 id: r.id,
@@ -100,32 +89,20 @@ impl PgStore {
                 source_id: r.source_id,
                 record: self.sealer.encode(&*r),
             }),
-            Exported::Log(log) => {
-                environments.insert(log.id, log.environment);
-                pending.logs.push(super::history::log_row(&log));
+            Exported::Log(log) => pending.logs.push(super::history::log_row(&log)),
+            Exported::Attempt(a) => {
+                pending
+                    .attempts
+                    .push((a.log_id, a.number as i32, self.sealer.encode(&*a)))
             }
-            Exported::Attempt(a) => match environment_of(&a.log_id) {
-                Some(env) => {
-                    pending
-                        .attempts
-                        .push((a.log_id, env, a.number as i32, self.sealer.encode(&*a)))
-                }
-                None => done.skipped += 1,
-            },
-            Exported::Response { log_id, body } => match environment_of(&log_id) {
-                Some(env) => pending.responses.push((
-                    log_id,
-                    env,
-                    self.sealer.seal(crate::store::codec::pack(&body)),
-                )),
-                None => done.skipped += 1,
-            },
+            Exported::Response { log_id, body } => pending
+                .responses
+                .push((log_id, self.sealer.seal(crate::store::codec::pack(&body)))),
             Exported::Queued(item) => pending.queued.push(item),
             Exported::Quarantined { log_id, item } => {
                 pending.quarantined.push(QueueItem { log_id, ..item })
             }
         }
-        Ok(())
     }
 
     async fn import_identities(&self, identities: &Identities) -> Result<u64> {
@@ -194,16 +171,19 @@ impl PgStore {
         done.skipped += logs.len() as u64 - written;
         let written = tx
             .execute(
+                // Filed under their log's environment; one whose log is not there
+                // is left out (counted as skipped).
                 "INSERT INTO attempts (log_id, environment, number, record)
-                 SELECT * FROM unnest($1::uuid[], $2::text[], $3::int4[], $4::bytea[])
+                 SELECT a.log_id, l.environment, a.number, a.record
+                 FROM unnest($1::uuid[], $2::int4[], $3::bytea[]) AS a(log_id, number, record)
+                 JOIN logs l ON l.id = a.log_id
                  ON CONFLICT DO NOTHING",
                 &[
                     &p.attempts.iter().map(|a| a.0).collect::<Vec<_>>(),
                     &p.attempts.iter().map(|a| a.1).collect::<Vec<_>>(),
-                    &p.attempts.iter().map(|a| a.2).collect::<Vec<_>>(),
                     &p.attempts
                         .iter()
-                        .map(|a| a.3.as_slice())
+                        .map(|a| a.2.as_slice())
                         .collect::<Vec<_>>(),
                 ],
             )
@@ -214,13 +194,15 @@ impl PgStore {
         let written = tx
             .execute(
                 "INSERT INTO responses (log_id, environment, body)
-                 SELECT * FROM unnest($1::uuid[], $2::text[], $3::bytea[]) ON CONFLICT DO NOTHING",
+                 SELECT r.log_id, l.environment, r.body
+                 FROM unnest($1::uuid[], $2::bytea[]) AS r(log_id, body)
+                 JOIN logs l ON l.id = r.log_id
+                 ON CONFLICT DO NOTHING",
                 &[
                     &p.responses.iter().map(|r| r.0).collect::<Vec<_>>(),
-                    &p.responses.iter().map(|r| r.1).collect::<Vec<_>>(),
                     &p.responses
                         .iter()
-                        .map(|r| r.2.as_slice())
+                        .map(|r| r.1.as_slice())
                         .collect::<Vec<_>>(),
                 ],
             )

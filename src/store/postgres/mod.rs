@@ -44,6 +44,10 @@ pub enum PgError {
     TlsRequired { at: String, detail: String },
     #[error("PostgreSQL at {at}: {detail}")]
     Query { at: String, detail: String },
+    /// The database refused what was written (a constraint, a value out of range):
+    /// the data's fault, not the connection's.
+    #[error("PostgreSQL at {at} refused the write: {detail}")]
+    Rejected { at: String, detail: String },
     #[error(
         "the database at {at} has Switchboard schema version {found}, and this switchboard \
          ({}) knows versions up to {known}: a newer switchboard migrated it. Nothing was \
@@ -119,9 +123,13 @@ impl PgLocation {
 
     /// An error of a statement, naming this store.
     pub(crate) fn query_error(&self, e: &tokio_postgres::Error) -> PgError {
-        PgError::Query {
-            at: self.shown.clone(),
-            detail: describe(e),
+        let (at, detail) = (self.shown.clone(), describe(e));
+        // SQLSTATE classes 22 (data exception) and 23 (integrity constraint violation).
+        match e.code().map(|c| c.code()) {
+            Some(code) if code.starts_with("22") || code.starts_with("23") => {
+                PgError::Rejected { at, detail }
+            }
+            _ => PgError::Query { at, detail },
         }
     }
 }
