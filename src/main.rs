@@ -190,7 +190,12 @@ enum Command {
     /// start); refuses a schema newer than this switchboard knows.
     Migrate {
         /// The PostgreSQL store: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE.
-        #[arg(long, env = "SWITCHBOARD_STORE", hide_env_values = true)]
+        #[arg(
+            long,
+            value_name = "URL",
+            env = "SWITCHBOARD_STORE",
+            hide_env_values = true
+        )]
         store: String,
         #[arg(long)]
         json: bool,
@@ -199,17 +204,21 @@ enum Command {
     /// directory into a PostgreSQL store (the engine stopped); run again, it adds only
     /// what is missing.
     Export {
-        /// The sled data directory: sled:DIR or DIR.
+        /// The sled data directory (sled:DIR or DIR); default: --data-dir.
         #[arg(long, value_name = "sled:DIR")]
-        from: String,
+        from: Option<String>,
         /// The PostgreSQL store: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE.
-        #[arg(long, env = "SWITCHBOARD_STORE", hide_env_values = true)]
+        #[arg(
+            long,
+            value_name = "URL",
+            env = "SWITCHBOARD_STORE",
+            hide_env_values = true
+        )]
         to: String,
-        /// Configuration file (for its encryption keys).
-        #[arg(long, env = "SWITCHBOARD_CONFIG")]
-        config: Option<PathBuf>,
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        at: Locations,
     },
     /// Print where configuration, data and logs live.
     Paths {
@@ -432,12 +441,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::BenchBaseline(args) => Ok(switchboard::bench::serve_baseline(args)?),
         Command::Console { args } => running::console(args),
         Command::Migrate { store, json } => maintenance::migrate(&store, json),
-        Command::Export {
-            from,
-            to,
-            config,
-            json,
-        } => maintenance::export(&from, &to, json, config),
+        Command::Export { from, to, json, at } => maintenance::export(from, &to, json, at),
         Command::Paths { at } => records::paths(&at),
         Command::Keys { action } => keys(action),
         Command::Tokens { action } => tokens(action),

@@ -69,9 +69,12 @@ pub fn migrate(store: &str, json: bool) -> Result<()> {
 
 /// `export --from sled:DIR --to URL`: history, queues and generated IDs moved into
 /// the PostgreSQL store.
-pub fn export(from: &str, to: &str, json: bool, config: Option<std::path::PathBuf>) -> Result<()> {
+pub fn export(from: Option<String>, to: &str, json: bool, at: Locations) -> Result<()> {
     use switchboard::store::postgres::PgLocation;
-    let dir = std::path::PathBuf::from(from.strip_prefix("sled:").unwrap_or(from));
+    let dir = match from {
+        Some(from) => std::path::PathBuf::from(from.strip_prefix("sled:").unwrap_or(&from)),
+        None => at.data_dir(),
+    };
     if !dir.join("db").is_dir() {
         bail!(
             "{} holds no sled store (no db/ in it): --from names a data directory, as \
@@ -82,7 +85,7 @@ pub fn export(from: &str, to: &str, json: bool, config: Option<std::path::PathBu
     let to: PgLocation = to.parse()?;
     let at = Locations {
         data_dir: Some(dir.clone()),
-        config,
+        config: at.config,
     };
     let settings = at.load()?.settings;
     let runtime = tokio::runtime::Builder::new_current_thread()

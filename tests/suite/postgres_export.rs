@@ -47,8 +47,14 @@ fn log(destination: Uuid, status: LogStatus) -> LogRecord {
 }
 
 fn export(from: &str, to: &str) -> (bool, String, String) {
+    export_with(&["--from", from, "--to", to])
+}
+
+fn export_with(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(BIN)
-        .args(["export", "--from", from, "--to", to, "--json"])
+        .arg("export")
+        .args(args)
+        .arg("--json")
         .env_remove("SWITCHBOARD_STORE")
         .env_remove("SWITCHBOARD_CONFIG")
         .env("RUST_LOG", "warn")
@@ -180,8 +186,10 @@ async fn an_installation_moves_to_postgres_with_its_queues_in_order() {
     assert_eq!(queued.last(), Some(&l.id));
     assert_eq!(&queued[..20], waiting.as_slice());
 
-    // Again: nothing new, nothing doubled.
-    let (ok, out, err) = export(&dir.path().display().to_string(), &db.url);
+    // Again, naming the data directory as other commands do: nothing new, nothing
+    // doubled.
+    let data_dir = dir.path().display().to_string();
+    let (ok, out, err) = export_with(&["--data-dir", &data_dir, "--to", &db.url]);
     assert!(ok, "{err}");
     let again: Value = serde_json::from_str(&out).expect("JSON");
     assert_eq!(again["logs"], 0);
