@@ -291,3 +291,74 @@ async fn a_refused_write_set_fails_alone_not_its_whole_group() {
     }
     assert_eq!((stored, refused), (36, 4));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_over_many_days_pages_the_same_as_sled() {
+    let db = database().await;
+    let pg = open(&db.url).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sled = Store::open(dir.path()).expect("sled store");
+    // 45 days with logs, two a day, one of them Production's only model.
+    let now = chrono::Utc::now();
+    for day in 0..45i64 {
+        for n in 0..2 {
+            let at = now - chrono::Duration::days(day) - chrono::Duration::minutes(n * 5);
+            let mut l = log(day as usize * 2 + n as usize);
+            l.id = Uuid::new_v7(uuid::Timestamp::from_unix(
+                uuid::NoContext,
+                at.timestamp() as u64,
+                at.timestamp_subsec_nanos(),
+            ));
+            l.created_at = at;
+            l.updated_at = at;
+            l.environment = if n == 0 {
+                Environment::Production
+            } else {
+                Environment::Staging
+            };
+            l.data_model = if n == 0 { "Results" } else { "Notes" }.into();
+            let request = request_of(&l);
+            sled.insert_accepted(&request, std::slice::from_ref(&l), None)
+                .expect("sled");
+            pg.accept(&request, std::slice::from_ref(&l), None)
+                .await
+                .expect("pg");
+        }
+    }
+    let absent = LogQuery {
+        environment: Some(Environment::Production),
+        data_model: Some("Notes".into()),
+        limit: 10,
+        ..Default::default()
+    };
+    // A model Production never has: the first call stops after its day budget with a
+    // cursor instead of reading Production's whole history.
+    let first = pg.search(&absent).await.expect("search");
+    assert!(first.logs.is_empty());
+    assert!(first.next.is_some(), "cut short with a cursor");
+    assert!(all_pages_pg(&pg, &absent).await.is_empty());
+    for query in [
+        LogQuery {
+            limit: 7,
+            ..Default::default()
+        },
+        LogQuery {
+            environment: Some(Environment::Staging),
+            data_model: Some("Notes".into()),
+            limit: 4,
+            ..Default::default()
+        },
+        LogQuery {
+            data_model: Some("Results".into()),
+            since: Some(now - chrono::Duration::days(20)),
+            limit: 3,
+            ..Default::default()
+        },
+    ] {
+        assert_eq!(
+            all_pages_pg(&pg, &query).await,
+            all_pages_sled(&sled, &query),
+            "{query:?}"
+        );
+    }
+}
