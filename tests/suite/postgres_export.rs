@@ -5,45 +5,20 @@
 
 use crate::common::bin::BIN;
 use crate::common::postgres::database;
-use chrono::Utc;
+use crate::common::records::{delivered, pending_log, request_of};
 use serde_json::Value;
 use std::process::Command;
-use switchboard::model::log::new_log_id;
-use switchboard::model::{
-    Attempt, AttemptOutcome, Environment, Exchange, LogRecord, LogStatus, LogType,
-};
+use switchboard::model::{Environment, LogRecord, LogStatus};
 use switchboard::store::identities::{Kind, resolve};
 use switchboard::store::postgres::{PgLocation, PgStore};
-use switchboard::store::{QueueId, Sealer, Store, StoredRequest};
+use switchboard::store::{QueueId, Sealer, Store};
 use uuid::Uuid;
 
 fn log(destination: Uuid, status: LogStatus) -> LogRecord {
-    let (id, created_at) = new_log_id();
-    LogRecord {
-        id,
-        request_id: Uuid::now_v7(),
-        attempt_id: Uuid::now_v7(),
-        log_type: LogType::Send,
-        status,
-        exchange: Exchange::Notification,
-        environment: Environment::Staging,
-        source_id: Uuid::from_u128(1),
-        source_name: "Lab".into(),
-        destination_id: destination,
-        destination_name: "EHR".into(),
-        data_model: "Results".into(),
-        event_type: "New".into(),
-        test: false,
-        created_at,
-        updated_at: created_at,
-        attempts: 0,
-        latency_ms: None,
-        patient_id: Some("MRN7".into()),
-        quarantined: false,
-        released_at_attempt: 0,
-        resend_of: None,
-        legacy_ids: None,
-    }
+    let mut log = pending_log(Environment::Staging, Uuid::from_u128(1), destination);
+    log.status = status;
+    log.patient_id = Some("MRN7".into());
+    log
 }
 
 fn export(from: &str, to: &str) -> (bool, String, String) {
@@ -80,7 +55,7 @@ async fn an_installation_moves_to_postgres_with_its_queues_in_order() {
         source: Uuid::from_u128(1),
         lane: 0,
     };
-    let (mut delivered, mut waiting) = (Vec::new(), Vec::new());
+    let (mut succeeded, mut waiting) = (Vec::new(), Vec::new());
     {
         let store = Store::open(dir.path()).expect("sled store");
         for i in 0..30 {
@@ -90,14 +65,8 @@ async fn an_installation_moves_to_postgres_with_its_queues_in_order() {
                 LogStatus::Pending
             };
             let l = log(ids[1], status);
-            let request = StoredRequest {
-                id: l.request_id,
-                received_at: l.created_at,
-                environment: l.environment,
-                source_id: l.source_id,
-                exchange: Exchange::Notification,
-                payload: serde_json::json!({"Meta": {"DataModel": "Results"}, "n": i}),
-            };
+            let mut request = request_of(&l);
+            request.payload = serde_json::json!({"Meta": {"DataModel": "Results"}, "n": i});
             let lanes = (status == LogStatus::Pending).then_some([0u64]);
             store
                 .insert_accepted(
@@ -107,18 +76,7 @@ async fn an_installation_moves_to_postgres_with_its_queues_in_order() {
                 )
                 .expect("insert");
             if status == LogStatus::Succeeded {
-                let attempt = Attempt {
-                    id: Uuid::now_v7(),
-                    log_id: l.id,
-                    number: 1,
-                    started_at: Utc::now(),
-                    outcome: AttemptOutcome::Succeeded,
-                    http_status: Some(200),
-                    latency_ms: 2.0,
-                    response_body: Some("ok".into()),
-                    response_truncated: false,
-                    error: None,
-                };
+                let (_, attempt) = delivered(&l);
                 let writes = Store::update_writes(
                     store.sealer(),
                     &l,
@@ -127,7 +85,7 @@ async fn an_installation_moves_to_postgres_with_its_queues_in_order() {
                     Some(b"{\"answer\":1}"),
                 );
                 store.journal().write_quiet(writes).await.expect("attempt");
-                delivered.push(l.id);
+                succeeded.push(l.id);
             } else {
                 waiting.push(l.id);
             }
@@ -156,7 +114,7 @@ async fn an_installation_moves_to_postgres_with_its_queues_in_order() {
         waiting,
         "in order"
     );
-    for id in &delivered {
+    for id in &succeeded {
         assert_eq!(
             pg.log(*id).await.expect("log").expect("log").status,
             LogStatus::Succeeded
@@ -171,14 +129,7 @@ async fn an_installation_moves_to_postgres_with_its_queues_in_order() {
 
     // New traffic queues behind what was exported.
     let l = log(ids[1], LogStatus::Pending);
-    let request = StoredRequest {
-        id: l.request_id,
-        received_at: l.created_at,
-        environment: l.environment,
-        source_id: l.source_id,
-        exchange: Exchange::Notification,
-        payload: serde_json::json!({}),
-    };
+    let request = request_of(&l);
     pg.accept(&request, std::slice::from_ref(&l), Some(&[0]))
         .await
         .expect("accept");

@@ -3,14 +3,12 @@
 //! lost its lease cannot write an outcome (it stops before delivering again).
 
 use crate::common::postgres::database;
+use crate::common::records::{self, delivered, request_of};
 use chrono::Utc;
 use std::time::Duration;
-use switchboard::model::log::new_log_id;
-use switchboard::model::{
-    Attempt, AttemptOutcome, Environment, Exchange, LogRecord, LogStatus, LogType,
-};
+use switchboard::model::{Attempt, Environment, LogRecord, LogStatus};
 use switchboard::store::postgres::{PgLocation, PgStore};
-use switchboard::store::{QueueId, Sealer, StoredRequest};
+use switchboard::store::{QueueId, Sealer};
 use uuid::Uuid;
 
 const QUEUE: QueueId = QueueId {
@@ -20,51 +18,7 @@ const QUEUE: QueueId = QueueId {
 };
 
 fn pending_log() -> LogRecord {
-    let (id, created_at) = new_log_id();
-    LogRecord {
-        id,
-        request_id: Uuid::now_v7(),
-        attempt_id: Uuid::now_v7(),
-        log_type: LogType::Send,
-        status: LogStatus::Pending,
-        exchange: Exchange::Notification,
-        environment: Environment::Staging,
-        source_id: QUEUE.source,
-        source_name: "Lab".into(),
-        destination_id: QUEUE.destination,
-        destination_name: "EHR".into(),
-        data_model: "Results".into(),
-        event_type: "New".into(),
-        test: false,
-        created_at,
-        updated_at: created_at,
-        attempts: 0,
-        latency_ms: None,
-        patient_id: None,
-        quarantined: false,
-        released_at_attempt: 0,
-        resend_of: None,
-        legacy_ids: None,
-    }
-}
-
-fn delivered(log: &LogRecord) -> (LogRecord, Attempt) {
-    let mut new = log.clone();
-    new.status = LogStatus::Succeeded;
-    new.attempts += 1;
-    let attempt = Attempt {
-        id: Uuid::now_v7(),
-        log_id: log.id,
-        number: new.attempts,
-        started_at: Utc::now(),
-        outcome: AttemptOutcome::Succeeded,
-        http_status: Some(200),
-        latency_ms: 1.5,
-        response_body: None,
-        response_truncated: false,
-        error: None,
-    };
-    (new, attempt)
+    records::pending_log(Environment::Staging, QUEUE.source, QUEUE.destination)
 }
 
 async fn node(url: &str) -> PgStore {
@@ -82,14 +36,7 @@ async fn one_node_delivers_a_queue_and_another_takes_it_over_when_the_lease_laps
     let mut logs = Vec::new();
     for _ in 0..4 {
         let log = pending_log();
-        let request = StoredRequest {
-            id: log.request_id,
-            received_at: log.created_at,
-            environment: log.environment,
-            source_id: log.source_id,
-            exchange: Exchange::Notification,
-            payload: serde_json::json!({"Meta": {"DataModel": "Results"}}),
-        };
+        let request = request_of(&log);
         a.accept(&request, std::slice::from_ref(&log), Some(&[0]))
             .await
             .expect("accept");
@@ -135,7 +82,19 @@ async fn one_node_delivers_a_queue_and_another_takes_it_over_when_the_lease_laps
     );
 
     // A stops renewing (it died, or hangs): once the lease lapses B takes the queue.
-    tokio::time::sleep(ttl + Duration::from_millis(300)).await;
+    let deadline = std::time::Instant::now() + ttl + Duration::from_secs(10);
+    while b
+        .deliverable_queues(node_b)
+        .await
+        .expect("queues")
+        .is_empty()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the lease never lapsed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert_eq!(b.deliverable_queues(node_b).await.expect("queues"), [QUEUE]);
     let lease_b = b
         .try_lease(&QUEUE, node_b, Duration::from_secs(30))
@@ -195,14 +154,7 @@ async fn a_batch_polled_through_one_node_is_acknowledged_through_another() {
     let mut logs = Vec::new();
     for _ in 0..6 {
         let log = pending_log();
-        let request = StoredRequest {
-            id: log.request_id,
-            received_at: log.created_at,
-            environment: log.environment,
-            source_id: log.source_id,
-            exchange: Exchange::Notification,
-            payload: serde_json::json!({}),
-        };
+        let request = request_of(&log);
         b.accept(&request, std::slice::from_ref(&log), Some(&[0]))
             .await
             .expect("accept");

@@ -2,11 +2,12 @@
 //! node and CLI call agree on, and change notes heard by every node.
 
 use crate::common::postgres::database;
+use crate::common::records::{pending_log, request_of};
 use std::time::Duration;
-use switchboard::model::{Environment, Exchange, LogRecord, LogStatus, LogType};
+use switchboard::model::Environment;
+use switchboard::store::Sealer;
 use switchboard::store::identities::Kind;
 use switchboard::store::postgres::{PgLocation, PgStore};
-use switchboard::store::{Sealer, StoredRequest};
 use uuid::Uuid;
 
 async fn node(url: &str) -> PgStore {
@@ -48,40 +49,12 @@ async fn a_node_hears_what_another_committed() {
     let mut heard = b.listen().await.expect("listen");
     let mut sent = Vec::new();
     for _ in 0..3 {
-        let (id, created_at) = switchboard::model::log::new_log_id();
-        let log = LogRecord {
-            id,
-            request_id: Uuid::now_v7(),
-            attempt_id: Uuid::now_v7(),
-            log_type: LogType::Send,
-            status: LogStatus::Pending,
-            exchange: Exchange::Notification,
-            environment: Environment::Development,
-            source_id: Uuid::from_u128(1),
-            source_name: "Lab".into(),
-            destination_id: Uuid::from_u128(2),
-            destination_name: "EHR".into(),
-            data_model: "Results".into(),
-            event_type: "New".into(),
-            test: false,
-            created_at,
-            updated_at: created_at,
-            attempts: 0,
-            latency_ms: None,
-            patient_id: None,
-            quarantined: false,
-            released_at_attempt: 0,
-            resend_of: None,
-            legacy_ids: None,
-        };
-        let request = StoredRequest {
-            id: log.request_id,
-            received_at: created_at,
-            environment: log.environment,
-            source_id: log.source_id,
-            exchange: Exchange::Notification,
-            payload: serde_json::json!({}),
-        };
+        let log = pending_log(
+            Environment::Development,
+            Uuid::from_u128(1),
+            Uuid::from_u128(2),
+        );
+        let request = request_of(&log);
         a.accept(&request, std::slice::from_ref(&log), Some(&[0]))
             .await
             .expect("accept");

@@ -177,33 +177,11 @@ impl PgStore {
         if held.is_none() {
             return Ok(false);
         }
-        let environment = new.environment.as_str();
-        let updated = tx
-            .execute(
-                "UPDATE logs SET status = $3, record = $4 WHERE id = $1 AND environment = $2",
-                &[&new.id, &environment, &new.status.as_str(), &encode(new)],
-            )
-            .await
-            .map_err(q)?;
-        if updated != 1 {
+        if !self.write_outcome(&tx, new, attempt).await.map_err(q)? {
             return Err(PgError::Query {
                 at: self.at.shown().to_string(),
                 detail: format!("log {} of a queued item is missing", new.id),
             });
-        }
-        if let Some(attempt) = attempt {
-            tx.execute(
-                "INSERT INTO attempts (log_id, environment, number, record) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (log_id, number, environment) DO UPDATE SET record = excluded.record",
-                &[
-                    &attempt.log_id,
-                    &environment,
-                    &(attempt.number as i32),
-                    &self.sealer.encode(attempt),
-                ],
-            )
-            .await
-            .map_err(q)?;
         }
         if done {
             tx.execute(
@@ -319,13 +297,36 @@ impl PgStore {
             if removed == 0 {
                 continue;
             }
-            let environment = log.environment.as_str();
-            tx.execute(
+            self.write_outcome(&tx, log, Some(attempt))
+                .await
+                .map_err(q)?;
+            acked.push(log.id);
+        }
+        super::shared::announce_on(&tx, self.node, &acked)
+            .await
+            .map_err(q)?;
+        tx.commit().await.map_err(q)?;
+        Ok(acked)
+    }
+}
+
+impl PgStore {
+    /// Writes a log as it is now and, if given, its attempt, inside `tx`. Returns
+    /// whether the log was there.
+    async fn write_outcome(
+        &self,
+        tx: &deadpool_postgres::Transaction<'_>,
+        log: &LogRecord,
+        attempt: Option<&Attempt>,
+    ) -> std::result::Result<bool, tokio_postgres::Error> {
+        let environment = log.environment.as_str();
+        let updated = tx
+            .execute(
                 "UPDATE logs SET status = $3, record = $4 WHERE id = $1 AND environment = $2",
                 &[&log.id, &environment, &log.status.as_str(), &encode(log)],
             )
-            .await
-            .map_err(q)?;
+            .await?;
+        if let Some(attempt) = attempt {
             tx.execute(
                 "INSERT INTO attempts (log_id, environment, number, record) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (log_id, number, environment) DO UPDATE SET record = excluded.record",
@@ -336,14 +337,8 @@ impl PgStore {
                     &self.sealer.encode(attempt),
                 ],
             )
-            .await
-            .map_err(q)?;
-            acked.push(log.id);
+            .await?;
         }
-        super::shared::announce_on(&tx, self.node, &acked)
-            .await
-            .map_err(q)?;
-        tx.commit().await.map_err(q)?;
-        Ok(acked)
+        Ok(updated == 1)
     }
 }

@@ -8,6 +8,7 @@ pub mod bin;
 pub mod fhir_stub;
 pub mod jwt;
 pub mod postgres;
+pub mod records;
 pub mod screen;
 pub mod tmux;
 
