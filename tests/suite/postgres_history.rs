@@ -5,8 +5,8 @@
 use crate::common::postgres::database;
 use switchboard::model::log::new_log_id;
 use switchboard::model::{Environment, Exchange, LogRecord, LogStatus, LogType};
-use switchboard::store::postgres::{PgLocation, PgStore};
-use switchboard::store::{LogQuery, QueueId, Sealer, Store, StoredRequest};
+use switchboard::store::postgres::PgStore;
+use switchboard::store::{LogQuery, QueueId, Store, StoredRequest};
 use uuid::Uuid;
 
 const MODELS: [(&str, &str); 3] = [
@@ -68,13 +68,6 @@ fn request_of(log: &LogRecord) -> StoredRequest {
     }
 }
 
-async fn open(url: &str) -> PgStore {
-    let at: PgLocation = url.parse().expect("location");
-    PgStore::open(&at, Sealer::default(), "test")
-        .await
-        .expect("open the PostgreSQL store")
-}
-
 /// Every log a query finds, following its pages to the end.
 async fn all_pages_pg(store: &PgStore, query: &LogQuery) -> Vec<Uuid> {
     let mut found = Vec::new();
@@ -105,7 +98,7 @@ fn all_pages_sled(store: &Store, query: &LogQuery) -> Vec<Uuid> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn searches_find_what_the_sled_store_finds_and_records_read_back_the_same() {
     let db = database().await;
-    let pg = open(&db.url).await;
+    let pg = db.node().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let sled = Store::open(dir.path()).expect("sled store");
     let logs: Vec<LogRecord> = (0..300).map(log).collect();
@@ -190,7 +183,7 @@ async fn searches_find_what_the_sled_store_finds_and_records_read_back_the_same(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_requests_share_transactions_and_queues_keep_their_order() {
     let db = database().await;
-    let store = open(&db.url).await;
+    let store = db.node().await;
     let queue = QueueId {
         destination: Uuid::from_u128(10),
         source: Uuid::from_u128(1),
@@ -255,7 +248,7 @@ async fn concurrent_requests_share_transactions_and_queues_keep_their_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_write_set_fails_alone_not_its_whole_group() {
     let db = database().await;
-    let store = open(&db.url).await;
+    let store = db.node().await;
     let first = log(0);
     store
         .accept(&request_of(&first), std::slice::from_ref(&first), None)
@@ -295,7 +288,7 @@ async fn a_refused_write_set_fails_alone_not_its_whole_group() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn history_over_many_days_pages_the_same_as_sled() {
     let db = database().await;
-    let pg = open(&db.url).await;
+    let pg = db.node().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let sled = Store::open(dir.path()).expect("sled store");
     // 45 days with logs, two a day, one of them Production's only model.

@@ -7,8 +7,7 @@ use crate::common::records::{self, delivered, request_of};
 use chrono::Utc;
 use std::time::Duration;
 use switchboard::model::{Attempt, Environment, LogRecord, LogStatus};
-use switchboard::store::postgres::{PgLocation, PgStore};
-use switchboard::store::{QueueId, Sealer};
+use switchboard::store::QueueId;
 use uuid::Uuid;
 
 const QUEUE: QueueId = QueueId {
@@ -21,17 +20,10 @@ fn pending_log() -> LogRecord {
     records::pending_log(Environment::Staging, QUEUE.source, QUEUE.destination)
 }
 
-async fn node(url: &str) -> PgStore {
-    let at: PgLocation = url.parse().expect("location");
-    PgStore::open(&at, Sealer::default(), "test")
-        .await
-        .expect("open")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_node_delivers_a_queue_and_another_takes_it_over_when_the_lease_lapses() {
     let db = database().await;
-    let (a, b) = (node(&db.url).await, node(&db.url).await);
+    let (a, b) = (db.node().await, db.node().await);
     let (node_a, node_b) = (Uuid::now_v7(), Uuid::now_v7());
     let mut logs = Vec::new();
     for _ in 0..4 {
@@ -150,7 +142,7 @@ async fn one_node_delivers_a_queue_and_another_takes_it_over_when_the_lease_laps
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_polled_through_one_node_is_acknowledged_through_another() {
     let db = database().await;
-    let (a, b) = (node(&db.url).await, node(&db.url).await);
+    let (a, b) = (db.node().await, db.node().await);
     let mut logs = Vec::new();
     for _ in 0..6 {
         let log = pending_log();

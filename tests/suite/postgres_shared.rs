@@ -5,22 +5,13 @@ use crate::common::postgres::database;
 use crate::common::records::{pending_log, request_of};
 use std::time::Duration;
 use switchboard::model::Environment;
-use switchboard::store::Sealer;
 use switchboard::store::identities::Kind;
-use switchboard::store::postgres::{PgLocation, PgStore};
 use uuid::Uuid;
-
-async fn node(url: &str) -> PgStore {
-    let at: PgLocation = url.parse().expect("location");
-    PgStore::open(&at, Sealer::default(), "test")
-        .await
-        .expect("open")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nodes_resolving_names_at_once_agree_on_every_id() {
     let db = database().await;
-    let (a, b) = (node(&db.url).await, node(&db.url).await);
+    let (a, b) = (db.node().await, db.node().await);
     let wanted = [
         (Kind::Source, "Lab"),
         (Kind::Destination, "Lab"),
@@ -45,7 +36,7 @@ async fn nodes_resolving_names_at_once_agree_on_every_id() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_hears_what_another_committed() {
     let db = database().await;
-    let (a, b) = (node(&db.url).await, node(&db.url).await);
+    let (a, b) = (db.node().await, db.node().await);
     let mut heard = b.listen().await.expect("listen");
     let mut sent = Vec::new();
     for _ in 0..3 {

@@ -24,7 +24,7 @@ pub struct PgStore {
     pub(crate) pool: deadpool_postgres::Pool,
     pub(crate) sealer: Sealer,
     pub(crate) committer: Arc<accept::Committer>,
-    /// This node's ID (new at every open): in leases, change notes and `nodes`.
+    /// This node's ID (new at every open): in leases and change notes.
     pub(crate) node: uuid::Uuid,
 }
 

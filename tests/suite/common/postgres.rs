@@ -29,6 +29,19 @@ impl Database {
     pub async fn client(&self) -> tokio_postgres::Client {
         connect(&self.url).await
     }
+
+    /// A PostgreSQL store on this database, as one engine node opens it (each call is
+    /// another node).
+    pub async fn node(&self) -> switchboard::store::postgres::PgStore {
+        let at: switchboard::store::postgres::PgLocation = self.url.parse().expect("location");
+        switchboard::store::postgres::PgStore::open(
+            &at,
+            switchboard::store::Sealer::default(),
+            "test",
+        )
+        .await
+        .expect("open the PostgreSQL store")
+    }
 }
 
 /// The server every test of this process shares: its URL up to (without) the
