@@ -87,6 +87,16 @@ struct Locations {
     /// else the built-in Development setup is used.
     #[arg(long, env = "SWITCHBOARD_CONFIG", global = true)]
     config: Option<PathBuf>,
+    /// A PostgreSQL store shared by several nodes (postgres://USER@HOST/DATABASE), in
+    /// place of the configuration's `[store] url`; without either, the embedded store
+    /// under the data directory (`--store sled` chooses it whatever the file says).
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "SWITCHBOARD_STORE",
+        hide_env_values = true
+    )]
+    store: Option<String>,
 }
 
 impl Locations {
@@ -112,7 +122,12 @@ impl Locations {
             Some(p) => (p.clone(), true),
             None => (paths::default_config_file(), false),
         };
-        Ok(Config::load(&path, required, &self.data_dir())?)
+        Ok(Config::load_on(
+            &path,
+            required,
+            &self.data_dir(),
+            self.store.as_deref(),
+        )?)
     }
 }
 

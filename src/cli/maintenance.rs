@@ -83,9 +83,12 @@ pub fn export(from: Option<String>, to: &str, json: bool, at: Locations) -> Resu
         );
     }
     let to: PgLocation = to.parse()?;
+    // The IDs come from the sled directory: a configuration naming the database
+    // already must not make new ones there first.
     let at = Locations {
         data_dir: Some(dir.clone()),
         config: at.config,
+        store: Some(switchboard::engine::config::EMBEDDED.into()),
     };
     let settings = at.load()?.settings;
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -181,6 +181,9 @@ fn needs_restart(old: &Settings, new: &Settings) -> Vec<String> {
     if old.store != new.store {
         names.push("[store] cache_mib".into());
     }
+    if old.shared_store != new.shared_store {
+        names.push("[store] url".into());
+    }
     names
 }
 

@@ -49,6 +49,26 @@ pub fn load(data_dir: &Path) -> Result<Identities, IdentityError> {
     }
 }
 
+/// Where generated IDs are kept: a data directory's `identities.json`, or the shared
+/// PostgreSQL store of several nodes (so every node and CLI call sees the same IDs).
+#[derive(Debug, Clone, Copy)]
+pub enum Home<'a> {
+    Dir(&'a Path),
+    Shared(&'a crate::store::postgres::PgLocation),
+}
+
+/// [`resolve`] in `home`.
+pub fn resolve_in(home: Home<'_>, wanted: &[(Kind, &str)]) -> Result<Vec<Uuid>, IdentityError> {
+    match home {
+        Home::Dir(dir) => resolve(dir, wanted),
+        Home::Shared(at) => crate::store::postgres::blocking::resolve_identities(at, wanted)
+            .map_err(|e| IdentityError {
+                path: PathBuf::from(at.shown()),
+                reason: e.to_string(),
+            }),
+    }
+}
+
 /// Returns a stable ID for every (kind, name), generating and saving those not yet known.
 pub fn resolve(data_dir: &Path, wanted: &[(Kind, &str)]) -> Result<Vec<Uuid>, IdentityError> {
     let path = data_dir.join("identities.json");

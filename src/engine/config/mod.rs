@@ -26,6 +26,7 @@
 //!
 //! [store]
 //! cache_mib = 64                 # sled's page cache; most of the engine's memory
+//! url = "postgres://switchboard@db/switchboard"  # several nodes on one PostgreSQL
 //!
 //! [[sources]]
 //! name = "Lab"
@@ -80,6 +81,7 @@ pub mod connections;
 pub mod organizations;
 pub mod outbound;
 mod parse;
+pub use parse::EMBEDDED;
 pub mod reach;
 
 pub use connections::ConnectionSettings;
@@ -281,6 +283,9 @@ pub struct Settings {
     pub encryption_old_key_files: Vec<std::path::PathBuf>,
     /// `[store]`: how the database is tuned (`cache_mib`).
     pub store: crate::store::Tuning,
+    /// `[store] url` (or `--store`, `SWITCHBOARD_STORE`): the PostgreSQL store this node
+    /// shares with others; `None`: the embedded store under the data directory.
+    pub shared_store: Option<crate::store::postgres::PgLocation>,
 }
 
 impl Default for Settings {
@@ -302,6 +307,7 @@ impl Default for Settings {
             encryption_key_file: None,
             encryption_old_key_files: Vec::new(),
             store: crate::store::Tuning::default(),
+            shared_store: None,
         }
     }
 }
@@ -482,10 +488,29 @@ impl Config {
 
     /// Reads `path` (if it exists, or if `required`), or falls back to [`Config::builtin`].
     pub fn load(path: &Path, required: bool, data_dir: &Path) -> Result<Config, ConfigError> {
+        Config::load_on(path, required, data_dir, None)
+    }
+
+    /// [`Config::load`] with `store` (`--store`, `SWITCHBOARD_STORE`) in place of the
+    /// file's `[store] url`.
+    pub fn load_on(
+        path: &Path,
+        required: bool,
+        data_dir: &Path,
+        store: Option<&str>,
+    ) -> Result<Config, ConfigError> {
         match std::fs::read_to_string(path) {
-            Ok(text) => Config::parse(&text, path, data_dir),
+            Ok(text) => Config::parse_on(&text, path, data_dir, store),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
-                Ok(Config::builtin())
+                let mut config = Config::builtin();
+                if let Some(given) = store.filter(|g| !g.is_empty() && *g != parse::EMBEDDED) {
+                    let at = given.parse().map_err(|e| ConfigError::Invalid {
+                        path: "--store".into(),
+                        message: format!("{e}"),
+                    })?;
+                    config.settings.shared_store = Some(at);
+                }
+                Ok(config)
             }
             Err(e) => Err(ConfigError::Read {
                 path: path.display().to_string(),

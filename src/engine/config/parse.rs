@@ -198,10 +198,23 @@ impl Checker<'_> {
     }
 }
 
+pub use store::EMBEDDED;
+
 impl Config {
     /// Parses and checks config text. IDs missing from the file are generated once and
-    /// kept under `data_dir`.
+    /// kept under `data_dir` (or in the shared store, when `[store] url` names one).
     pub fn parse(text: &str, path: &Path, data_dir: &Path) -> Result<Config, ConfigError> {
+        Config::parse_on(text, path, data_dir, None)
+    }
+
+    /// [`Config::parse`], with `store` (`--store`, `SWITCHBOARD_STORE`) in place of the
+    /// file's `[store] url`.
+    pub fn parse_on(
+        text: &str,
+        path: &Path,
+        data_dir: &Path,
+        store: Option<&str>,
+    ) -> Result<Config, ConfigError> {
         let path_str = path.display().to_string();
         let raw: RawConfig = toml::from_str(text).map_err(|e| {
             let line = e.span().map(|s| line_of(text, s.start));
@@ -221,6 +234,14 @@ impl Config {
             problems: Vec::new(),
         };
 
+        // Where IDs are kept depends on the store: read it first.
+        let shared_store = store::shared(&raw.store, store, &mut check);
+        check.finish()?;
+        let home = match &shared_store {
+            Some(at) => identities::Home::Shared(at),
+            None => identities::Home::Dir(data_dir),
+        };
+
         // Names must be unique per kind; IDs are resolved after the checks.
         let wanted = unique_names(&raw, &mut check);
         fhir::unique_slugs(&raw, &mut check);
@@ -234,10 +255,10 @@ impl Config {
         let links =
             organizations::link(&raw, &declared, &mut sources, &mut destinations, &mut check);
         check.finish()?;
-        let organizations = organizations::resolve(declared, data_dir)?;
+        let organizations = organizations::resolve(declared, home)?;
         links.apply(&organizations, &mut sources, &mut destinations);
 
-        let mut generated = identities::resolve(data_dir, &wanted)?.into_iter();
+        let mut generated = identities::resolve_in(home, &wanted)?.into_iter();
         let mut with_id = |id: Option<Uuid>| {
             let fallback = generated.next().unwrap_or_else(Uuid::new_v4);
             id.unwrap_or(fallback)
@@ -269,6 +290,7 @@ impl Config {
         let mut settings = engine_settings(&raw.engine, &mut check);
         settings.retention = retention::policy(&raw.environments, &mut check);
         settings.store = store::tuning(&raw.store, &mut check);
+        settings.shared_store = shared_store;
         check.finish()?;
         Ok(Config {
             registry: Registry::new(all_sources, all_destinations, subscriptions)

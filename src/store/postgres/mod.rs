@@ -9,6 +9,7 @@
 //! committed in groups ([`accept`]) and history read and searched ([`history`]).
 
 mod accept;
+pub mod blocking;
 mod history;
 pub mod import;
 pub mod migrate;
@@ -137,6 +138,13 @@ impl PgLocation {
 impl std::fmt::Debug for PgLocation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.shown)
+    }
+}
+
+/// Two locations are the same store when they name the same user, hosts and database.
+impl PartialEq for PgLocation {
+    fn eq(&self, other: &Self) -> bool {
+        self.shown == other.shown
     }
 }
 

@@ -142,8 +142,8 @@ pub(crate) async fn announce_on(
 /// kept. Insert-or-read is one statement; when another node's insert of the same name
 /// commits while it runs, the statement sees neither row (its snapshot predates that
 /// commit, and the insert yields to it), so it is asked again.
-pub(super) async fn identity(
-    client: &impl deadpool_postgres::GenericClient,
+pub(crate) async fn identity(
+    client: &tokio_postgres::Client,
     kind: Kind,
     name: &str,
     proposed: Uuid,

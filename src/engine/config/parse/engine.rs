@@ -102,6 +102,7 @@ pub(super) fn engine_settings(e: &RawEngine, check: &mut Checker) -> Settings {
         retention: Default::default(),
         // `[store]`, read by `parse::store`.
         store: defaults.store,
+        shared_store: None,
         auth_limits: super::limits::auth_limits(
             super::limits::RawAuthLimits {
                 per_key: e.auth_failures_per_key.as_ref(),

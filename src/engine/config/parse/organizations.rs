@@ -9,7 +9,6 @@ use crate::engine::config::{ConfigError, Destination, Source};
 use crate::store::identities::{self, Kind};
 use chrono_tz::Tz;
 use serde::Deserialize;
-use std::path::Path;
 use toml::Spanned;
 use uuid::Uuid;
 
@@ -181,7 +180,7 @@ fn render_zone(value: Option<&Spanned<toml::Value>>, own: Tz, check: &mut Checke
 /// first (declared, else the built-in "Switchboard"), the sandbox's, then the others.
 pub(super) fn resolve(
     declared: Vec<Declared>,
-    data_dir: &Path,
+    home: identities::Home<'_>,
 ) -> Result<Vec<Organization>, ConfigError> {
     let wanted: Vec<_> = declared
         .iter()
@@ -190,7 +189,7 @@ pub(super) fn resolve(
     let generated = if wanted.is_empty() {
         Vec::new()
     } else {
-        identities::resolve(data_dir, &wanted)?
+        identities::resolve_in(home, &wanted)?
     };
     let mut declared: Vec<Organization> = declared
         .into_iter()
