@@ -460,7 +460,8 @@ async fn list_logs(
              since, until, before, limit.",
         )?;
         let query = log_query::to_query(&engine, params)?;
-        let page = engine.search_audited(&query, token.role, &actor(&token))?;
+        let page =
+            crate::engine::stores::wait(engine.search_audited(&query, token.role, &actor(&token)))?;
         Ok::<_, ApiError>(page)
     })
     .await;
@@ -476,8 +477,8 @@ async fn get_log(
         let token = admin(&engine, &headers)?;
         let id = Uuid::parse_str(&id)
             .map_err(|_| ApiError::bad_request(format!("\"{id}\" is not a log ID (a UUID).")))?;
-        let detail = engine
-            .detail_as(id, token.role, &actor(&token))?
+        let actor = actor(&token);
+        let detail = crate::engine::stores::wait(engine.detail_as(id, token.role, &actor))?
             .ok_or_else(|| ApiError::not_found(format!("There is no log {id}.")))?;
         let body = detail;
         Ok::<_, ApiError>(body)

@@ -62,7 +62,9 @@ async fn start_engine(
     } else {
         OpenMode::Serve
     };
-    let engine = Engine::start_with(&at.data_dir(), config, mode)?;
+    let shared = switchboard::engine::cluster::open(&config.settings).await?;
+    let engine = Engine::start_on(&at.data_dir(), config, mode, shared)?;
+    switchboard::engine::cluster::register(&engine, addr).await;
     Ok((engine, listener, addr, local))
 }
 

@@ -168,10 +168,12 @@ impl Engine for Local {
             let engine = self.engine.clone();
             let (role, actor) = (self.role, self.actor.clone());
             // History reads touch the disk: keep them off the async workers.
-            tokio::task::spawn_blocking(move || engine.search_audited(&query, role, &actor))
-                .await
-                .map_err(|e| ClientError::Decode(e.to_string()))?
-                .map_err(ClientError::from)
+            tokio::task::spawn_blocking(move || {
+                crate::engine::stores::wait(engine.search_audited(&query, role, &actor))
+            })
+            .await
+            .map_err(|e| ClientError::Decode(e.to_string()))?
+            .map_err(ClientError::from)
         })
     }
 
@@ -179,10 +181,12 @@ impl Engine for Local {
         Box::pin(async move {
             let engine = self.engine.clone();
             let (role, actor) = (self.role, self.actor.clone());
-            tokio::task::spawn_blocking(move || engine.detail_as(id, role, &actor))
-                .await
-                .map_err(|e| ClientError::Decode(e.to_string()))?
-                .map_err(ClientError::from)
+            tokio::task::spawn_blocking(move || {
+                crate::engine::stores::wait(engine.detail_as(id, role, &actor))
+            })
+            .await
+            .map_err(|e| ClientError::Decode(e.to_string()))?
+            .map_err(ClientError::from)
         })
     }
 

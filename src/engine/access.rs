@@ -37,7 +37,7 @@ pub fn visible_change(
 
 impl Engine {
     /// A page of history for `role`.
-    pub fn search_as(&self, query: &LogQuery, role: Role) -> Result<LogPage, ApiError> {
+    pub async fn search_as(&self, query: &LogQuery, role: Role) -> Result<LogPage, ApiError> {
         // A patient identifier is PHI: searching Production by it would reveal who is in
         // the traffic.
         if query.patient_id.is_some()
@@ -52,7 +52,7 @@ impl Engine {
                  (role phi or admin); add env=development or env=staging to search there.",
             ));
         }
-        let mut page = self.store.search(query).map_err(read_failure)?;
+        let mut page = self.search_logs(query).await.map_err(read_failure)?;
         for log in &mut page.logs {
             mask_log(log, role);
         }
@@ -61,13 +61,13 @@ impl Engine {
 
     /// One log with its attempts and bodies as `role` may see it; a Production reveal
     /// is written to the audit trail under `actor`.
-    pub fn detail_as(
+    pub async fn detail_as(
         &self,
         id: Uuid,
         role: Role,
         actor: &str,
     ) -> Result<Option<VisibleDetail>, ApiError> {
-        let Some(mut detail) = self.log_detail(id)? else {
+        let Some(mut detail) = self.log_detail(id).await? else {
             return Ok(None);
         };
         let production = detail.log.environment.may_hold_phi();

@@ -24,7 +24,8 @@ impl Engine {
             .await
             .map_err(|e| Rejection::new(e, &envelope))?;
         let mut prepared = routing::prepare(source, envelope, &destinations, LogType::Send);
-        routing::legacy::assign(&self.store, &mut prepared, source.legacy_ids)
+        routing::legacy::assign(self, &mut prepared, source.legacy_ids)
+            .await
             .map_err(|e| Rejection::bare(store_failure(e)))?;
         // The 200 echoes the Meta as filled in; written now, before the payload is stored.
         let answer = acceptance(&prepared.request.payload);
@@ -51,6 +52,9 @@ impl Engine {
             .zip(destinations)
             .map(|(log, d)| routing::lane(d, log))
             .collect();
+        if let Some(shared) = &self.shared {
+            return self.persist_shared(shared, prepared, lanes).await;
+        }
         let writes = self
             .store
             .accepted_writes(&prepared.request, &prepared.logs, Some(&lanes))
@@ -76,17 +80,7 @@ impl Engine {
             journal.discard(record);
             tracing::error!(error = %e, "a request's flush failed");
             return Err(Rejection {
-                error: ApiError::new(
-                    503,
-                    "storage",
-                    "Storage",
-                    format!(
-                        "The disk did not confirm the request ({e}); it was not acknowledged. \
-                         Retry shortly (a retried request may arrive twice); if it persists, \
-                         check the engine's disk and logs."
-                    ),
-                )
-                .with_header("Retry-After", "5".into()),
+                error: not_committed(&e),
                 meta: None,
             });
         }
@@ -108,6 +102,39 @@ impl Engine {
         Ok(())
     }
 
+    /// [`Engine::persist_accepted`] on the shared store: one commit (grouped with the
+    /// other requests waiting) before the 200, then the logs announced and their push
+    /// queues woken here (other nodes hear of them through the commit's change notes).
+    async fn persist_shared(
+        &self,
+        shared: &crate::store::postgres::PgStore,
+        prepared: routing::Prepared,
+        lanes: Vec<u64>,
+    ) -> Result<(), Rejection> {
+        if let Err(e) = shared
+            .accept(&prepared.request, &prepared.logs, Some(&lanes))
+            .await
+        {
+            tracing::error!(error = %e, "a request's commit failed");
+            return Err(Rejection {
+                error: not_committed(&e),
+                meta: None,
+            });
+        }
+        let queues = prepared
+            .logs
+            .iter()
+            .zip(lanes)
+            .map(|(log, lane)| QueueId {
+                destination: log.destination_id,
+                source: log.source_id,
+                lane,
+            })
+            .collect();
+        (self.delivery.after_accept(queues, prepared.logs))();
+        Ok(())
+    }
+
     /// The journal's backlog stayed full: 503, counted, with when to come back.
     pub(crate) fn overloaded(&self, e: crate::store::StoreError) -> ApiError {
         self.stats.note_overloaded();
@@ -118,4 +145,19 @@ impl Engine {
         ))
         .with_header("Retry-After", "1".into())
     }
+}
+
+/// The store did not confirm a request: 503, not acknowledged, to be sent again.
+fn not_committed(e: &dyn std::fmt::Display) -> ApiError {
+    ApiError::new(
+        503,
+        "storage",
+        "Storage",
+        format!(
+            "The store did not confirm the request ({e}); it was not acknowledged. Retry \
+             shortly (a retried request may arrive twice); if it persists, check the \
+             engine's store and logs."
+        ),
+    )
+    .with_header("Retry-After", "5".into())
 }

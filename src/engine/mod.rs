@@ -17,6 +17,7 @@ pub mod answer;
 pub mod audit;
 pub mod auth;
 pub mod capacity;
+pub mod cluster;
 pub mod composer;
 pub mod config;
 pub mod delivery;
@@ -42,6 +43,7 @@ pub mod revocation;
 pub mod routing;
 pub mod runfile;
 pub mod stats;
+pub mod stores;
 pub mod throttle;
 pub mod tls;
 pub mod upload;
@@ -97,6 +99,9 @@ pub struct LogEvent {
 
 pub struct Engine {
     pub(crate) store: Store,
+    /// The PostgreSQL store shared with other nodes (`[store] url`): history, queues
+    /// and IDs live there instead of in `store` (see [`cluster`]).
+    pub(crate) shared: Option<crate::store::postgres::PgStore>,
     pub(crate) commit: GroupCommit,
     pub(crate) credentials: Credentials,
     /// Revoked keys and admin tokens, kept current from the records on disk.
@@ -167,6 +172,17 @@ impl Engine {
         config: Config,
         mode: crate::store::OpenMode,
     ) -> Result<Arc<Engine>, EngineError> {
+        Self::start_on(data_dir, config, mode, None)
+    }
+
+    /// [`Engine::start_with`] on `shared`, the store of several nodes opened with
+    /// [`cluster::open`] (`None`: the embedded store only).
+    pub fn start_on(
+        data_dir: &Path,
+        config: Config,
+        mode: crate::store::OpenMode,
+        shared: Option<crate::store::postgres::PgStore>,
+    ) -> Result<Arc<Engine>, EngineError> {
         // A TLS setup that does not load stops the start before anything is opened.
         let tls = config
             .settings
@@ -216,6 +232,7 @@ impl Engine {
             );
             Engine {
                 store,
+                shared: shared.clone(),
                 commit,
                 credentials: Credentials::new(data_dir),
                 revocations,
@@ -250,6 +267,12 @@ impl Engine {
                 local_origin: std::sync::OnceLock::new(),
             }
         });
+        if let Some(shared) = &shared {
+            // Queues are taken through their leases: the cluster's scan finds them.
+            cluster::spawn(&engine, shared);
+            retention::spawn(&engine);
+            return Ok(engine);
+        }
         // Everything accepted before a stop or crash is delivered again, in order.
         let queues = engine.store.nonempty_queues()?;
         tracing::info!(queues = queues.len(), "resuming delivery");

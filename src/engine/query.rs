@@ -65,7 +65,8 @@ impl Engine {
             LogType::Request,
         );
         // The platform's query answers carry them too (its recorded QueryResponses do).
-        routing::legacy::assign(&self.store, &mut prepared, source.legacy_ids)
+        routing::legacy::assign(self, &mut prepared, source.legacy_ids)
+            .await
             .map_err(|e| Rejection::bare(store_failure(e)))?;
         let organization = match source.organization {
             id if id.is_nil() => self.registry().own_organization().id,
@@ -262,19 +263,19 @@ impl Engine {
     }
 
     /// One log with its attempts, for the admin API.
-    pub fn log_detail(&self, id: Uuid) -> Result<Option<LogDetail>, ApiError> {
-        let Some(log) = self.store.log(id).map_err(read_failure)? else {
+    pub async fn log_detail(&self, id: Uuid) -> Result<Option<LogDetail>, ApiError> {
+        let Some(log) = self.log_record(id).await.map_err(read_failure)? else {
             return Ok(None);
         };
-        let attempts = self.store.attempts(id).map_err(read_failure)?;
+        let attempts = self.log_attempts(id).await.map_err(read_failure)?;
         let request = self
-            .store
-            .request(log.request_id)
+            .stored_request(log.request_id)
+            .await
             .map_err(read_failure)?
             .map(|r| r.payload);
         let response = self
-            .store
-            .response_body(id)
+            .log_response(id)
+            .await
             .map_err(read_failure)?
             .map(|bytes| {
                 serde_json::from_slice::<Value>(&bytes)

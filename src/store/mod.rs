@@ -92,6 +92,9 @@ use uuid::Uuid;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The PostgreSQL store of several nodes (`[store] url`).
+    #[error(transparent)]
+    Shared(#[from] postgres::PgError),
     #[error(
         "cannot open the database at {path}: {source}. If another switchboard is running on this \
          data dir, stop it or pass a different --data-dir."

@@ -64,9 +64,10 @@ async fn one_node_delivers_a_queue_and_another_takes_it_over_when_the_lease_laps
     assert_eq!(head.log_id, logs[0].id);
     let (new, attempt) = delivered(&logs[0]);
     assert!(
-        a.settle(&lease_a, &head, &new, Some(&attempt), true)
+        a.settle(&lease_a, &head, &new, |_| new.clone(), Some(&attempt), true)
             .await
             .expect("settle")
+            .is_some()
     );
     assert_eq!(
         a.head(&QUEUE).await.expect("head").map(|i| i.log_id),
@@ -98,9 +99,17 @@ async fn one_node_delivers_a_queue_and_another_takes_it_over_when_the_lease_laps
     let head = a.head(&QUEUE).await.expect("head").expect("an item");
     let (late, late_attempt) = delivered(&logs[1]);
     assert!(
-        !a.settle(&lease_a, &head, &late, Some(&late_attempt), true)
-            .await
-            .expect("settle")
+        a.settle(
+            &lease_a,
+            &head,
+            &late,
+            |_| late.clone(),
+            Some(&late_attempt),
+            true
+        )
+        .await
+        .expect("settle")
+        .is_none()
     );
     assert_eq!(
         b.log(logs[1].id).await.expect("log").expect("log").status,
@@ -115,9 +124,10 @@ async fn one_node_delivers_a_queue_and_another_takes_it_over_when_the_lease_laps
         assert_eq!(head.log_id, log.id, "in order");
         let (new, attempt) = delivered(log);
         assert!(
-            b.settle(&lease_b, &head, &new, Some(&attempt), true)
+            b.settle(&lease_b, &head, &new, |_| new.clone(), Some(&attempt), true)
                 .await
                 .expect("settle")
+                .is_some()
         );
     }
     assert_eq!(b.head(&QUEUE).await.expect("head"), None);

@@ -125,7 +125,7 @@ fn page(
     let want = query.limit;
     let mut out = Vec::with_capacity(want);
     for _ in 0..MAX_WALK {
-        let page = engine.search_as(&query, role)?;
+        let page = crate::engine::stores::wait(engine.search_as(&query, role))?;
         let scanned = page.logs.len();
         for (i, log) in page.logs.into_iter().enumerate() {
             if after.active() && !after.matches(&log) {
@@ -184,8 +184,8 @@ pub(super) async fn detail(
         let token = admin(&engine, &headers)?;
         check_org(&engine, &org)?;
         let id = log_id(&id)?;
-        let detail = engine
-            .detail_as(id, token.role, &actor(&token))?
+        let actor = actor(&token);
+        let detail = crate::engine::stores::wait(engine.detail_as(id, token.role, &actor))?
             .ok_or_else(|| ApiError::not_found(format!("There is no log {id}.")))?;
         serde_json::to_value(detail).map_err(|e| ApiError::internal(e.to_string()))
     })

@@ -93,13 +93,13 @@ impl Engine {
     /// always (with the logs it found, never the identifier searched), and a list that
     /// shows Production patient identifiers to a PHI role. Withheld if the audit cannot
     /// be written (no audit, no reveal).
-    pub fn search_audited(
+    pub async fn search_audited(
         &self,
         query: &LogQuery,
         role: Role,
         actor: &str,
     ) -> Result<LogPage, ApiError> {
-        let page = self.search_as(query, role)?;
+        let page = self.search_as(query, role).await?;
         self.audit_shown(&page.logs, query.patient_id.is_some(), role, actor)?;
         Ok(page)
     }

@@ -1,11 +1,14 @@
 //! The dispatcher loop of one queue.
 
+mod shared;
+
 use super::retry::{jitter, random_unit, scheduled_wait};
 use super::{Dispatcher, attempt};
 use crate::engine::Engine;
 use crate::engine::config::Destination;
 use crate::engine::http::classify::{Class, classify};
 use crate::model::{AttemptOutcome, LogRecord, LogStatus};
+use crate::store::postgres::queues::Lease;
 use crate::store::{QueueId, QueueItem, Store, Writes};
 use chrono::Utc;
 use serde_json::{Value, json};
@@ -111,12 +114,14 @@ async fn deliver_queue(
             client: &client,
             stop,
             blocked_reported: false,
+            held: None,
         };
         loop {
             let kicked = dispatcher.kick.notified();
             tokio::pin!(kicked);
             kicked.as_mut().enable();
             if stop.is_cancelled() {
+                queue_state.give_back().await;
                 engine.delivery.retire(queue, || true);
                 return Ok(());
             }
@@ -149,6 +154,8 @@ struct QueueState<'a> {
     client: &'a reqwest::Client,
     stop: &'a CancellationToken,
     blocked_reported: bool,
+    /// On a shared store, this node's lease on the queue (see [`super::lease`]).
+    held: Option<crate::engine::delivery::lease::Held>,
 }
 
 impl QueueState<'_> {
@@ -172,8 +179,16 @@ impl QueueState<'_> {
         let Some(_slot) = engine.delivery.slot(destination.id, self.stop).await else {
             return Next::Again;
         };
+        if let Some(shared) = &engine.shared {
+            match self.hold(shared).await {
+                Ok(true) => {}
+                Ok(false) => return Next::Done,
+                Err(next) => return next,
+            }
+        }
         let (item, log) = match self.head().await {
             Ok(Some(head)) => head,
+            Ok(None) if engine.shared.is_some() => return self.retire_shared().await,
             Ok(None) => {
                 let (applied, queue) = (engine.store.as_applied(), self.queue);
                 if engine
@@ -187,12 +202,22 @@ impl QueueState<'_> {
             Err(next) => return next,
         };
         engine.delivery.set_retry_due(&log, None);
-        match attempt_once(engine, destination, self.client, &item, &log).await {
+        let lease = self
+            .held
+            .as_ref()
+            .and_then(crate::engine::delivery::lease::Held::lease);
+        match attempt_once(engine, destination, self.client, &item, &log, lease).await {
             Ok(None) => {
                 engine.delivery.bounds.left(destination.id);
                 Next::Again
             }
             Ok(Some(failed)) => self.after_failure(&log, failed).await,
+            Err(Bookkeeping::LeaseLost) => {
+                tracing::warn!(destination = %destination.name, "stopped delivering a queue whose lease another node took");
+                self.held = None;
+                engine.delivery.retire(self.queue, || true);
+                Next::Done
+            }
             Err(e) => {
                 // A store problem, not the peer's: keep the item and look again shortly.
                 tracing::error!(error = %e, log = %log.id, "delivery bookkeeping failed");
@@ -207,6 +232,9 @@ impl QueueState<'_> {
     /// its queue's entries were applied, and each of its writes is an ordered update it
     /// waits for.
     async fn head(&self) -> Result<Option<(QueueItem, LogRecord)>, Next> {
+        if let Some(shared) = &self.engine.shared {
+            return self.shared_head(shared).await;
+        }
         loop {
             let applied = self.engine.store.as_applied();
             let item = match applied.queue_head(self.queue) {
@@ -290,6 +318,9 @@ enum Bookkeeping {
     NoRequest(Uuid),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// Another node holds the queue now: this one writes nothing and stops.
+    #[error("the queue's lease was lost")]
+    LeaseLost,
 }
 
 struct Failed {
@@ -307,12 +338,16 @@ async fn attempt_once(
     client: &reqwest::Client,
     item: &QueueItem,
     log: &LogRecord,
+    lease: Option<Lease>,
 ) -> Result<Option<Failed>, Bookkeeping> {
-    let request = engine
-        .store
-        .as_applied()
-        .request(log.request_id)?
-        .ok_or(Bookkeeping::NoRequest(log.id))?;
+    if engine.shared.is_some() && lease.is_none() {
+        return Err(Bookkeeping::LeaseLost);
+    }
+    let request = match engine.shared {
+        Some(_) => engine.stored_request(log.request_id).await?,
+        None => engine.store.as_applied().request(log.request_id)?,
+    }
+    .ok_or(Bookkeeping::NoRequest(log.id))?;
     let number = log.attempts + 1;
     let attempt_id = if number == 1 {
         log.attempt_id
@@ -342,41 +377,55 @@ async fn attempt_once(
     let took = started.elapsed();
     let succeeded = outcome.attempt.outcome == AttemptOutcome::Succeeded;
 
-    // An operator may have acted during the attempt, so the outcome is computed in
-    // the journal's order from the log as it is then: a 2xx settles it whatever they
-    // did (the destination has the message); a failure keeps their decision. The
-    // attempt is recorded either way. Waited for, since the next attempt reads it.
+    // An operator may have acted during the attempt, so the outcome is computed from
+    // the log as it is when written (in the journal's order, or under the log's row
+    // lock on a shared store): a 2xx settles it whatever they did (the destination has
+    // the message); a failure keeps their decision. The attempt is recorded either
+    // way. Waited for, since the next attempt reads it.
     let (item, fallback, latency_ms) = (item.clone(), log.clone(), outcome.attempt.latency_ms);
     let (http_status, error) = (outcome.attempt.http_status, outcome.attempt.error.clone());
     let attempt = outcome.attempt;
-    let updated = engine
-        .store
-        .journal()
-        .ordered(move |now| {
-            let current = match now.log(fallback.id) {
-                Ok(Some(current)) => current,
-                Ok(None) => fallback,
-                Err(e) => return (Writes::default(), Err(e)),
-            };
-            let mut updated = current.clone();
-            updated.attempts = number;
-            updated.latency_ms = Some(latency_ms);
-            updated.updated_at = Utc::now();
-            if succeeded {
-                updated.status = LogStatus::Succeeded;
-                updated.quarantined = false;
-            }
-            let writes = Store::delivery_writes(
-                now.sealer(),
-                &item,
-                &current,
-                &updated,
-                Some(&attempt),
-                succeeded,
-            );
-            (writes, Ok(updated))
-        })
-        .await??;
+    let update = move |current: LogRecord| {
+        let mut updated = current;
+        updated.attempts = number;
+        updated.latency_ms = Some(latency_ms);
+        updated.updated_at = Utc::now();
+        if succeeded {
+            updated.status = LogStatus::Succeeded;
+            updated.quarantined = false;
+        }
+        updated
+    };
+    let updated = match (&engine.shared, lease) {
+        (Some(shared), Some(lease)) => shared
+            .settle(&lease, &item, &fallback, update, Some(&attempt), succeeded)
+            .await
+            .map_err(crate::store::StoreError::from)?
+            .ok_or(Bookkeeping::LeaseLost)?,
+        _ => {
+            engine
+                .store
+                .journal()
+                .ordered(move |now| {
+                    let current = match now.log(fallback.id) {
+                        Ok(Some(current)) => current,
+                        Ok(None) => fallback,
+                        Err(e) => return (Writes::default(), Err(e)),
+                    };
+                    let updated = update(current.clone());
+                    let writes = Store::delivery_writes(
+                        now.sealer(),
+                        &item,
+                        &current,
+                        &updated,
+                        Some(&attempt),
+                        succeeded,
+                    );
+                    (writes, Ok(updated))
+                })
+                .await??
+        }
+    };
     engine.publish(&updated);
     engine.stats.attempt(destination.id, succeeded, http_status);
     engine

@@ -15,6 +15,7 @@
 mod attempt;
 pub mod bounds;
 mod dispatch;
+mod lease;
 pub mod retry;
 
 use super::Engine;

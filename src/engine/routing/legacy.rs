@@ -3,14 +3,15 @@
 //! one delivery of it to one destination (one per log). `Meta.Logs` stays the primary
 //! field; these ride along unless the source sets `legacy_ids = false`.
 //!
-//! The numbers come from the store's durable counter ([`Store::durable_number`]): unique,
+//! The numbers come from the store's durable counter (`Store::durable_number`; on a
+//! shared store, its sequence): unique,
 //! increasing, and never handed out twice, also after a restart or a crash, without a
 //! write of their own (they are stored with the logs, in the request's one write set).
 //! A sender's own `Message`/`Transmission` are dropped by `prepare` and replaced here.
 
 use super::Prepared;
 use crate::model::{LegacyIds, LogRecord};
-use crate::store::{Store, StoreError};
+use crate::store::StoreError;
 use serde_json::{Map, Value, json};
 
 /// The largest integer a JavaScript client reads exactly (2^53 - 1).
@@ -20,19 +21,19 @@ pub(crate) const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 /// Transmission.ID per log, kept on the logs; the payload's Meta (the 200's) shows the
 /// first log's Transmission.ID, as the platform's single `Transmission` block can hold
 /// only one (each destination receives its own).
-pub(crate) fn assign(
-    store: &Store,
+pub(crate) async fn assign(
+    engine: &crate::engine::Engine,
     prepared: &mut Prepared,
     enabled: bool,
 ) -> Result<(), StoreError> {
     if !enabled {
         return Ok(());
     }
-    let message = store.durable_number()?;
-    let mut transmissions = Vec::with_capacity(prepared.logs.len());
-    for _ in &prepared.logs {
-        transmissions.push(store.durable_number()?);
-    }
+    let numbers = engine.legacy_numbers(1 + prepared.logs.len()).await?;
+    let Some((&message, transmissions)) = numbers.split_first() else {
+        return Ok(());
+    };
+    let transmissions = transmissions.to_vec();
     // Out of reach in practice (the counter grows by about 2 million a restart); should
     // it happen, the numbers are left out rather than sent wrong or traffic refused.
     if transmissions.last().copied().unwrap_or(message) > MAX_SAFE_INTEGER {

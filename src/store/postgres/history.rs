@@ -227,7 +227,7 @@ impl PgStore {
         Ok(())
     }
 
-    fn decode_log(&self, record: &[u8]) -> Result<LogRecord> {
+    pub(super) fn decode_log(&self, record: &[u8]) -> Result<LogRecord> {
         crate::store::decode(b"l", record).map_err(|e| self.corrupt("a log", e))
     }
 

@@ -13,6 +13,7 @@ pub mod blocking;
 mod history;
 pub mod import;
 pub mod migrate;
+pub mod nodes;
 pub mod partitions;
 pub mod queues;
 pub mod shared;

@@ -9,7 +9,7 @@
 //! under the lease removes it.
 
 use super::{PgError, PgStore, Result};
-use crate::model::{Attempt, LogRecord};
+use crate::model::{Attempt, LogRecord, LogStatus};
 use crate::store::{QueueId, QueueItem, encode};
 use std::time::Duration;
 use uuid::Uuid;
@@ -143,62 +143,97 @@ impl PgStore {
         }))
     }
 
-    /// Writes an attempt's outcome: the log as it is now, the attempt, and when `done`
-    /// the item leaves its queue; all only if `lease` is still this node's (checked
-    /// and held for the transaction). `Ok(false)`: the lease was lost and nothing was
-    /// written; the caller stops delivering this queue.
+    /// Writes an attempt's outcome: `update` makes the log's new state from the log as
+    /// it is now (read and locked in this transaction, so an operator's action on
+    /// another node is not overwritten; `fallback` if it is gone), the attempt is
+    /// recorded, and when `done` the item leaves its queue; all only if `lease` is still
+    /// this node's (checked and held for the transaction). `Ok(None)`: the lease was
+    /// lost and nothing was written; the caller stops delivering this queue.
     pub async fn settle(
         &self,
         lease: &Lease,
         item: &QueueItem,
-        new: &LogRecord,
+        fallback: &LogRecord,
+        update: impl FnOnce(LogRecord) -> LogRecord + Send,
         attempt: Option<&Attempt>,
         done: bool,
-    ) -> Result<bool> {
+    ) -> Result<Option<LogRecord>> {
         let q = |e: tokio_postgres::Error| self.at.query_error(&e);
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(q)?;
-        let lane = lease.queue.lane as i64;
-        let held = tx
-            .query_opt(
-                "SELECT 1 FROM queues
-                 WHERE destination_id = $1 AND source_id = $2 AND lane = $3
-                   AND leased_by = $4 AND lease_until > now()
-                 FOR UPDATE",
-                &[
-                    &lease.queue.destination,
-                    &lease.queue.source,
-                    &lane,
-                    &lease.node,
-                ],
-            )
-            .await
-            .map_err(q)?;
-        if held.is_none() {
-            return Ok(false);
+        if !holds(&tx, lease).await.map_err(q)? {
+            return Ok(None);
         }
-        if !self.write_outcome(&tx, new, attempt).await.map_err(q)? {
+        let current = match self.locked_log(&tx, fallback.id).await? {
+            Some(current) => current,
+            None => fallback.clone(),
+        };
+        let new = update(current);
+        if !self.write_outcome(&tx, &new, attempt).await.map_err(q)? {
             return Err(PgError::Query {
                 at: self.at.shown().to_string(),
                 detail: format!("log {} of a queued item is missing", new.id),
             });
         }
         if done {
-            tx.execute(
-                "DELETE FROM queue_items
-                 WHERE destination_id = $1 AND source_id = $2 AND lane = $3 AND seq = $4",
-                &[
-                    &item.queue.destination,
-                    &item.queue.source,
-                    &lane,
-                    &(item.seq as i64),
-                ],
+            delete_item(&tx, item).await.map_err(q)?;
+        }
+        super::shared::announce_on(&tx, self.node, &[new.id])
+            .await
+            .map_err(q)?;
+        tx.commit().await.map_err(q)?;
+        Ok(Some(new))
+    }
+
+    /// Drops a queue's item whose log is no longer PENDING (an operator settled it),
+    /// under `lease`; `Ok(false)`: the lease was lost, or the log is PENDING again.
+    pub async fn drop_settled(&self, lease: &Lease, item: &QueueItem) -> Result<bool> {
+        let q = |e: tokio_postgres::Error| self.at.query_error(&e);
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(q)?;
+        if !holds(&tx, lease).await.map_err(q)? {
+            return Ok(false);
+        }
+        let pending = tx
+            .query_opt(
+                "SELECT 1 FROM logs WHERE id = $1 AND status = $2 FOR UPDATE",
+                &[&item.log_id, &LogStatus::Pending.as_str()],
             )
             .await
             .map_err(q)?;
+        if pending.is_some() {
+            return Ok(false);
         }
+        delete_item(&tx, item).await.map_err(q)?;
         tx.commit().await.map_err(q)?;
         Ok(true)
+    }
+
+    /// Items queued for `destination`, counted up to `cap` (the queue bound's check).
+    pub async fn queue_depth(&self, destination: Uuid, cap: usize) -> Result<usize> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                "SELECT count(*) FROM (SELECT 1 FROM queue_items
+                 WHERE destination_id = $1 LIMIT $2) AS t",
+                &[&destination, &(cap as i64)],
+            )
+            .await
+            .map_err(|e| self.at.query_error(&e))?;
+        Ok(row.get::<_, i64>(0) as usize)
+    }
+
+    /// A log read and locked for the rest of `tx`.
+    pub(crate) async fn locked_log(
+        &self,
+        tx: &deadpool_postgres::Transaction<'_>,
+        id: Uuid,
+    ) -> Result<Option<LogRecord>> {
+        let row = tx
+            .query_opt("SELECT record FROM logs WHERE id = $1 FOR UPDATE", &[&id])
+            .await
+            .map_err(|e| self.at.query_error(&e))?;
+        row.map(|r| self.decode_log(r.get(0))).transpose()
     }
 
     /// The attempts recorded for a log, in order.
@@ -308,6 +343,46 @@ impl PgStore {
         tx.commit().await.map_err(q)?;
         Ok(acked)
     }
+}
+
+/// Whether `lease` is still held (by the database's clock), locking it for `tx`.
+async fn holds(
+    tx: &deadpool_postgres::Transaction<'_>,
+    lease: &Lease,
+) -> std::result::Result<bool, tokio_postgres::Error> {
+    let held = tx
+        .query_opt(
+            "SELECT 1 FROM queues
+             WHERE destination_id = $1 AND source_id = $2 AND lane = $3
+               AND leased_by = $4 AND lease_until > now()
+             FOR UPDATE",
+            &[
+                &lease.queue.destination,
+                &lease.queue.source,
+                &(lease.queue.lane as i64),
+                &lease.node,
+            ],
+        )
+        .await?;
+    Ok(held.is_some())
+}
+
+async fn delete_item(
+    tx: &deadpool_postgres::Transaction<'_>,
+    item: &QueueItem,
+) -> std::result::Result<(), tokio_postgres::Error> {
+    tx.execute(
+        "DELETE FROM queue_items
+         WHERE destination_id = $1 AND source_id = $2 AND lane = $3 AND seq = $4",
+        &[
+            &item.queue.destination,
+            &item.queue.source,
+            &(item.queue.lane as i64),
+            &(item.seq as i64),
+        ],
+    )
+    .await?;
+    Ok(())
 }
 
 impl PgStore {

@@ -72,11 +72,21 @@ impl TestEngine {
     /// As [`TestEngine::start`], with `configure` applied to the loaded configuration
     /// first (to inject what no file sets, such as a movable clock).
     pub async fn start_with(config_toml: &str, configure: impl FnOnce(&mut Config)) -> TestEngine {
+        Self::start_on(config_toml, None, configure).await
+    }
+
+    /// As [`TestEngine::start_with`], on the shared PostgreSQL store at `store` (a
+    /// node of a cluster) when given.
+    pub async fn start_on(
+        config_toml: &str,
+        store: Option<&str>,
+        configure: impl FnOnce(&mut Config),
+    ) -> TestEngine {
         let dir = tempfile::tempdir().expect("tempdir");
         let config_path = dir.path().join("config.toml");
         let data_dir = dir.path().join("data");
         std::fs::write(&config_path, config_toml).expect("write config");
-        let mut config = Config::load(&config_path, true, &data_dir)
+        let mut config = Config::load_on(&config_path, true, &data_dir, store)
             .unwrap_or_else(|e| panic!("test config refused: {e}\n{config_toml}"));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -84,7 +94,16 @@ impl TestEngine {
         let addr = listener.local_addr().expect("local addr");
         config.attach_sandbox(addr);
         configure(&mut config);
-        let engine = Engine::start(&data_dir, config).expect("engine start");
+        let shared = switchboard::engine::cluster::open(&config.settings)
+            .await
+            .expect("shared store");
+        let engine = Engine::start_on(
+            &data_dir,
+            config,
+            switchboard::store::OpenMode::Serve,
+            shared,
+        )
+        .expect("engine start");
         let server = tokio::spawn(switchboard::api::server::serve(
             listener,
             engine.clone(),

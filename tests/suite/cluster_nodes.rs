@@ -1,0 +1,116 @@
+//! Two engine nodes in one process on one PostgreSQL store: traffic sent through both
+//! is delivered once per message, in order, by whichever node holds the queue; each
+//! node's event bus and history show the other's traffic; IDs are the same on both.
+
+use crate::common::postgres::database;
+use crate::common::{
+    StubDestination, StubReply, TestEngine, destination_toml, payload, source_toml,
+    subscription_toml,
+};
+use serde_json::{Value, json};
+use std::collections::HashSet;
+use std::time::Duration;
+use switchboard::model::LogStatus;
+use uuid::Uuid;
+
+const DEADLINE: Duration = Duration::from_secs(30);
+
+fn config(url: &str) -> String {
+    source_toml("Lab", "development", None)
+        + &destination_toml("EHR", "development", url)
+        + "retry_schedule_seconds = [0.05, 0.1]\ntimeout_seconds = 5\n\n"
+        + &subscription_toml("Lab", "EHR", &["*"])
+}
+
+fn mrn_of(body: &Value) -> String {
+    body["Patient"]["Identifiers"][0]["ID"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_deliver_what_either_accepted_once_in_order_and_see_each_other() {
+    let db = database().await;
+    let stub = StubDestination::start(StubReply::Json(200, json!({"ok": true}))).await;
+    let config = config(&format!("{}/ehr", stub.url));
+    let a = TestEngine::start_on(&config, Some(&db.url), |_| {}).await;
+    let b = TestEngine::start_on(&config, Some(&db.url), |_| {}).await;
+    let ehr = a.destination_id("EHR");
+    assert_eq!(ehr, b.destination_id("EHR"), "generated IDs are shared");
+    assert_eq!(a.source_id("Lab"), b.source_id("Lab"));
+
+    let mut heard_on_b = b.engine.subscribe();
+    let tokens = [a.token("Lab").await, b.token("Lab").await];
+    let nodes = [&a, &b];
+    let mut sent = Vec::new();
+    for i in 0..20 {
+        let (node, token) = (nodes[i % 2], &tokens[i % 2]);
+        let mrn = format!("MRN-{i:02}");
+        let (status, answer) = node
+            .post_json(
+                "/endpoint",
+                Some(token),
+                &payload("PatientAdmin", "Arrival", &[ehr], &mrn),
+            )
+            .await;
+        assert_eq!(status, 200, "{answer}");
+        let log = crate::common::uuid_of(&answer["Meta"]["Logs"][0]["ID"]);
+        sent.push((mrn, log));
+    }
+
+    // Every message arrives; the queue is one (one source, one destination), so in
+    // the order accepted, whichever node delivered.
+    let deadline = std::time::Instant::now() + DEADLINE;
+    loop {
+        let got: HashSet<String> = stub.requests().iter().map(|r| mrn_of(&r.body)).collect();
+        if got.len() == sent.len() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} of {} delivered",
+            got.len(),
+            sent.len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let order: Vec<String> = stub.requests().iter().map(|r| mrn_of(&r.body)).collect();
+    let mut first_seen = Vec::new();
+    for mrn in &order {
+        if !first_seen.contains(mrn) {
+            first_seen.push(mrn.clone());
+        }
+    }
+    let wanted: Vec<String> = sent.iter().map(|(m, _)| m.clone()).collect();
+    assert_eq!(first_seen, wanted, "delivered out of order");
+
+    // History is one: either node reads every log, SUCCEEDED.
+    for (_, log) in &sent {
+        for node in nodes {
+            let (status, detail) = node
+                .get(
+                    &format!("/admin/v1/logs/{log}"),
+                    Some(&node.admin_token(switchboard::model::Role::Admin)),
+                )
+                .await;
+            assert_eq!(status, 200, "{detail}");
+            assert_eq!(detail["log"]["status"], "SUCCEEDED", "{detail}");
+        }
+    }
+
+    // B's event bus carried A's traffic too.
+    let from_a: HashSet<Uuid> = sent.iter().step_by(2).map(|(_, l)| *l).collect();
+    let mut heard = HashSet::new();
+    let until = tokio::time::Instant::now() + DEADLINE;
+    while !from_a.is_subset(&heard) {
+        match tokio::time::timeout_at(until, heard_on_b.recv()).await {
+            Ok(Ok(event)) if event.log.status == LogStatus::Succeeded => {
+                heard.insert(event.log.id);
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => panic!("event bus: {e}"),
+            Err(_) => panic!("B heard {} of A's {} logs", heard.len(), from_a.len()),
+        }
+    }
+}
