@@ -123,7 +123,7 @@ impl Engine {
             return Ok(());
         }
         let session = self
-            .store
+            .sessions
             .session(&crate::store::credentials::sha256(token.as_bytes()))
             .map_err(read_failure)?;
         let Some(actor) = session

@@ -64,7 +64,7 @@ impl Engine {
             (&access_token, false, expires),
             (&refresh_token, true, now + REFRESH_TOKEN_LIFETIME),
         ] {
-            self.store
+            self.sessions
                 .put_session(
                     &sha256(token.as_bytes()),
                     &Session {
@@ -127,7 +127,7 @@ impl Engine {
         };
         let hash = sha256(refresh_token.as_bytes());
         let session = self
-            .store
+            .sessions
             .session(&hash)
             .map_err(read_failure)?
             .filter(|s| s.refresh && s.api_key == api_key.trim() && s.expires > Utc::now())
@@ -146,7 +146,7 @@ impl Engine {
         }
         let source = self.key_source(session.source_id)?;
         match self
-            .store
+            .sessions
             .rotate_refresh(&hash, Uuid::new_v4())
             .map_err(write_failure("the refresh token's use"))?
         {
@@ -156,8 +156,8 @@ impl Engine {
                 let grant = self.issue(&source, &s.api_key, family).await?;
                 // A reuse of this family's token may have ended it while these were
                 // being stored: then they end too.
-                if self.store.family_ended(family).map_err(read_failure)? {
-                    self.store
+                if self.sessions.family_ended(family).map_err(read_failure)? {
+                    self.sessions
                         .end_family(family)
                         .map_err(write_failure("the end of the token family"))?;
                     self.commit
@@ -171,7 +171,7 @@ impl Engine {
             Rotation::Reused(s) => {
                 let ended = match s.family {
                     Some(family) => self
-                        .store
+                        .sessions
                         .end_family(family)
                         .map_err(write_failure("the end of the token family"))?,
                     None => 0,
@@ -221,7 +221,7 @@ impl Engine {
         }
         let access_token = random_hex(32).map_err(random_failure)?;
         let expires = Utc::now() + COMPOSER_TOKEN_LIFETIME;
-        self.store
+        self.sessions
             .put_session(
                 &sha256(access_token.as_bytes()),
                 &Session {
@@ -254,7 +254,7 @@ impl Engine {
     /// (429 beyond it; see `engine::throttle`).
     pub fn source_for_token(&self, token: &str) -> Result<Source, ApiError> {
         let session = self
-            .store
+            .sessions
             .session(&sha256(token.as_bytes()))
             .map_err(read_failure)?
             .filter(|s| !s.refresh)

@@ -102,6 +102,8 @@ pub struct Engine {
     /// The PostgreSQL store shared with other nodes (`[store] url`): history, queues
     /// and IDs live there instead of in `store` (see [`cluster`]).
     pub(crate) shared: Option<crate::store::postgres::PgStore>,
+    /// Access and refresh tokens: in `shared` when there is one.
+    pub(crate) sessions: crate::store::sessions::Sessions,
     pub(crate) commit: GroupCommit,
     pub(crate) credentials: Credentials,
     /// Revoked keys and admin tokens, kept current from the records on disk.
@@ -205,7 +207,18 @@ impl Engine {
             .build()
             .map_err(EngineError::Http)?;
         let (events, _) = broadcast::channel(EVENT_BUS_CAPACITY);
-        let revocations = revocation::View::open(data_dir).map_err(EngineError::Revocations)?;
+        let credentials = match &shared {
+            Some(shared) => Credentials::shared(
+                data_dir,
+                crate::store::postgres::records::Reach::Pool(shared.clone()),
+            ),
+            None => Credentials::new(data_dir),
+        };
+        let revocations = revocation::View::open_log(crate::store::revocations::RevocationLog::of(
+            data_dir,
+            &credentials,
+        ))
+        .map_err(EngineError::Revocations)?;
         let (tasks, stop) = (TaskTracker::new(), CancellationToken::new());
         revocation::View::watch(&revocations, &tasks, stop.clone());
         let mut paused = std::collections::HashSet::new();
@@ -223,6 +236,10 @@ impl Engine {
             crate::store::space::DiskSpace::new(data_dir, config.settings.min_free_disk_bytes);
         let outbound = outbound_auth::Tokens::new(&config.registry.destinations, http.clone());
         let oauth = oauth::OAuth::open(&store)?;
+        let sessions = match &shared {
+            Some(shared) => crate::store::sessions::Sessions::Shared(shared.clone()),
+            None => crate::store::sessions::Sessions::Embedded(store.clone()),
+        };
         let engine = Arc::new_cyclic(|weak| {
             let delivery = delivery::Delivery::new(
                 weak.clone(),
@@ -233,8 +250,9 @@ impl Engine {
             Engine {
                 store,
                 shared: shared.clone(),
+                sessions,
                 commit,
-                credentials: Credentials::new(data_dir),
+                credentials,
                 revocations,
                 oauth,
                 key_use: keys::LastUsed::default(),

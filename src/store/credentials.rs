@@ -136,62 +136,123 @@ fn remove_if_present(path: PathBuf) -> Result<bool, CredentialError> {
 #[derive(Debug, Clone)]
 pub struct Credentials {
     dir: PathBuf,
+    /// On a store shared by several nodes, the records live there instead.
+    shared: Option<crate::store::postgres::records::Reach>,
+}
+
+/// Where one record is kept: its folder (its kind on a shared store) and its ID.
+struct Slot<'a> {
+    folder: &'static str,
+    id: &'a str,
 }
 
 impl Credentials {
     pub fn new(data_dir: &Path) -> Self {
         Credentials {
             dir: data_dir.join("credentials"),
+            shared: None,
         }
     }
 
-    fn key_path(&self, api_key: &Uuid) -> PathBuf {
-        self.dir.join("keys").join(format!("{api_key}.json"))
+    /// The credentials of the nodes sharing a PostgreSQL store.
+    pub fn shared(data_dir: &Path, reach: crate::store::postgres::records::Reach) -> Self {
+        Credentials {
+            dir: data_dir.join("credentials"),
+            shared: Some(reach),
+        }
     }
 
-    fn token_path(&self, id: &str) -> PathBuf {
-        self.dir.join("tokens").join(format!("{id}.json"))
+    /// Where revocation records go (see `store::revocations`).
+    pub fn reach(&self) -> Option<&crate::store::postgres::records::Reach> {
+        self.shared.as_ref()
     }
 
-    fn save<T: Serialize>(&self, path: &Path, record: &T) -> Result<(), CredentialError> {
-        let bytes = serde_json::to_vec_pretty(record).unwrap_or_default();
-        write_atomic(path, &bytes).map_err(|e| CredentialError::Write {
-            path: path.to_path_buf(),
+    fn path(&self, slot: &Slot) -> PathBuf {
+        let name = match slot.folder {
+            "used" => slot.id.to_string(),
+            _ => format!("{}.json", slot.id),
+        };
+        self.dir.join(slot.folder).join(name)
+    }
+
+    fn shared_error(
+        reach: &crate::store::postgres::records::Reach,
+        write: bool,
+    ) -> impl Fn(crate::store::postgres::PgError) -> CredentialError + '_ {
+        move |e| {
+            let (path, reason) = (PathBuf::from(reach.shown()), e.to_string());
+            if write {
+                CredentialError::Write { path, reason }
+            } else {
+                CredentialError::Read { path, reason }
+            }
+        }
+    }
+
+    fn put_bytes(&self, slot: &Slot, bytes: &[u8]) -> Result<(), CredentialError> {
+        if let Some(reach) = &self.shared {
+            return reach
+                .put(slot.folder, slot.id, bytes)
+                .map_err(Self::shared_error(reach, true));
+        }
+        let path = self.path(slot);
+        write_atomic(&path, bytes).map_err(|e| CredentialError::Write {
+            path: path.clone(),
             reason: e.to_string(),
         })?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+            let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
         }
         Ok(())
     }
 
-    fn load<T: serde::de::DeserializeOwned>(
-        &self,
-        path: &Path,
-    ) -> Result<Option<T>, CredentialError> {
-        match std::fs::read(path) {
-            Ok(bytes) => {
-                serde_json::from_slice(&bytes)
-                    .map(Some)
-                    .map_err(|e| CredentialError::Read {
-                        path: path.to_path_buf(),
-                        reason: e.to_string(),
-                    })
-            }
+    fn get_bytes(&self, slot: &Slot) -> Result<Option<Vec<u8>>, CredentialError> {
+        if let Some(reach) = &self.shared {
+            return reach
+                .get(slot.folder, slot.id)
+                .map_err(Self::shared_error(reach, false));
+        }
+        let path = self.path(slot);
+        match std::fs::read(&path) {
+            Ok(bytes) => Ok(Some(bytes)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(CredentialError::Read {
-                path: path.to_path_buf(),
+                path,
                 reason: e.to_string(),
             }),
         }
     }
 
-    /// Where a key's last use is noted: a file beside, not inside, the key's record, so
-    /// that noting a use can never write back a key that was just revoked.
-    fn used_path(&self, api_key: &Uuid) -> PathBuf {
-        self.dir.join("used").join(format!("{api_key}"))
+    /// Deletes a record; false when it was already gone.
+    fn remove(&self, slot: &Slot) -> Result<bool, CredentialError> {
+        match &self.shared {
+            Some(reach) => reach
+                .remove(slot.folder, slot.id)
+                .map_err(Self::shared_error(reach, true)),
+            None => remove_if_present(self.path(slot)),
+        }
+    }
+
+    fn save<T: Serialize>(&self, slot: Slot, record: &T) -> Result<(), CredentialError> {
+        let bytes = serde_json::to_vec_pretty(record).unwrap_or_default();
+        self.put_bytes(&slot, &bytes)
+    }
+
+    fn load<T: serde::de::DeserializeOwned>(
+        &self,
+        slot: Slot,
+    ) -> Result<Option<T>, CredentialError> {
+        let Some(bytes) = self.get_bytes(&slot)? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| CredentialError::Read {
+                path: self.path(&slot),
+                reason: e.to_string(),
+            })
     }
 
     /// Notes that a token was issued from `api_key` at `at` (the caller throttles).
@@ -199,17 +260,15 @@ impl Credentials {
         let Ok(id) = Uuid::parse_str(api_key.trim()) else {
             return Ok(());
         };
-        let path = self.used_path(&id);
-        write_atomic(&path, at.to_rfc3339().as_bytes()).map_err(|e| CredentialError::Write {
-            path,
-            reason: e.to_string(),
-        })
+        let id = id.to_string();
+        self.put_bytes(&Slot::used(&id), at.to_rfc3339().as_bytes())
     }
 
     /// When a token was last issued from `api_key`, if ever noted.
     pub fn last_used(&self, api_key: &str) -> Option<DateTime<Utc>> {
-        let id = Uuid::parse_str(api_key.trim()).ok()?;
-        let text = std::fs::read_to_string(self.used_path(&id)).ok()?;
+        let id = Uuid::parse_str(api_key.trim()).ok()?.to_string();
+        let bytes = self.get_bytes(&Slot::used(&id)).ok()??;
+        let text = String::from_utf8(bytes).ok()?;
         DateTime::parse_from_rfc3339(text.trim())
             .ok()
             .map(|t| t.with_timezone(&Utc))
@@ -234,7 +293,7 @@ impl Credentials {
             created_at: Utc::now(),
             client: None,
         };
-        self.save(&self.key_path(&api_key), &record)?;
+        self.save(Slot::key(&record.api_key), &record)?;
         Ok((record, secret))
     }
 
@@ -243,7 +302,7 @@ impl Credentials {
         let Ok(id) = Uuid::parse_str(api_key.trim()) else {
             return Ok(None);
         };
-        self.load(&self.key_path(&id))
+        self.load(Slot::key(&id.to_string()))
     }
 
     /// The key record when `secret` is right. An OAuth client never logs in this way.
@@ -263,7 +322,7 @@ impl Credentials {
         let Ok(id) = Uuid::parse_str(api_key.trim()) else {
             return Ok(false);
         };
-        remove_if_present(self.key_path(&id))
+        self.remove(&Slot::key(&id.to_string()))
     }
 
     /// Creates an admin token `sbt_<id>_<secret>` with the default lifetime.
@@ -295,17 +354,32 @@ impl Credentials {
             expires_at: Some(now + lifetime),
             client: None,
         };
-        self.save(&self.token_path(&id), &record)?;
+        self.save(Slot::token(&id), &record)?;
         Ok((record, format!("sbt_{id}_{secret}")))
     }
 
     /// Every record of one folder (`keys` or `tokens`), oldest first; an unreadable
-    /// file is an error that names it.
+    /// record is an error that names it.
     fn list<T: serde::de::DeserializeOwned>(
         &self,
-        folder: &str,
+        folder: &'static str,
         created: impl Fn(&T) -> DateTime<Utc>,
     ) -> Result<Vec<T>, CredentialError> {
+        let mut records = Vec::new();
+        if let Some(reach) = &self.shared {
+            for bytes in reach
+                .list(folder)
+                .map_err(Self::shared_error(reach, false))?
+            {
+                let record = serde_json::from_slice(&bytes).map_err(|e| CredentialError::Read {
+                    path: PathBuf::from(reach.shown()),
+                    reason: format!("a record of {folder}: {e}"),
+                })?;
+                records.push(record);
+            }
+            records.sort_by_key(|r| created(r));
+            return Ok(records);
+        }
         let dir = self.dir.join(folder);
         let entries = match std::fs::read_dir(&dir) {
             Ok(entries) => entries,
@@ -317,15 +391,17 @@ impl Credentials {
                 });
             }
         };
-        let mut records = Vec::new();
         for entry in entries.flatten() {
             let path = entry.path();
             // Temp files of an atomic write in progress start with a dot.
-            let visible = path
+            let id = path
                 .file_name()
                 .and_then(|n| n.to_str())
-                .is_some_and(|n| !n.starts_with('.') && n.ends_with(".json"));
-            if visible && let Some(record) = self.load::<T>(&path)? {
+                .filter(|n| !n.starts_with('.'))
+                .and_then(|n| n.strip_suffix(".json"));
+            if let Some(id) = id
+                && let Some(record) = self.load::<T>(Slot { folder, id })?
+            {
                 records.push(record);
             }
         }
@@ -348,7 +424,7 @@ impl Credentials {
         if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Ok(None);
         }
-        self.load(&self.token_path(id))
+        self.load(Slot::token(id))
     }
 
     /// Deletes an admin token's file; false when it was already gone.
@@ -356,7 +432,7 @@ impl Credentials {
         if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Ok(false);
         }
-        remove_if_present(self.token_path(id))
+        self.remove(&Slot::token(id))
     }
 
     /// The token's record when the token is genuine (expired or not: the caller says
@@ -372,8 +448,27 @@ impl Credentials {
             return Ok(None);
         }
         Ok(self
-            .load::<TokenRecord>(&self.token_path(id))?
+            .load::<TokenRecord>(Slot::token(id))?
             .filter(|r| secret_matches(&r.secret_sha256, secret)))
+    }
+}
+
+impl<'a> Slot<'a> {
+    fn key(id: &'a str) -> Self {
+        Slot { folder: "keys", id }
+    }
+
+    fn token(id: &'a str) -> Self {
+        Slot {
+            folder: "tokens",
+            id,
+        }
+    }
+
+    /// When a key was last used: beside, not inside, the key's record, so that noting
+    /// a use can never write back a key that was just revoked.
+    fn used(id: &'a str) -> Self {
+        Slot { folder: "used", id }
     }
 }
 

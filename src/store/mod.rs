@@ -70,6 +70,7 @@ pub mod reseal;
 pub mod retention;
 pub mod revocations;
 pub mod seal;
+pub mod sessions;
 pub mod space;
 pub mod uploads;
 

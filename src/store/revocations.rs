@@ -8,6 +8,8 @@
 //! may both write. A torn last line (a crash mid-write) is skipped when read.
 
 use super::credentials::CredentialError;
+use super::postgres::PgError;
+use super::postgres::records::Reach;
 use crate::model::Environment;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -109,12 +111,37 @@ pub struct Stamp {
 #[derive(Debug, Clone)]
 pub struct RevocationLog {
     path: PathBuf,
+    /// On a store shared by several nodes, the records live there instead.
+    shared: Option<Reach>,
 }
+
+/// The kind of revocation records among the shared records.
+const SHARED_KIND: &str = "revocation";
 
 impl RevocationLog {
     pub fn new(data_dir: &Path) -> RevocationLog {
         RevocationLog {
             path: data_dir.join("credentials").join("revoked.jsonl"),
+            shared: None,
+        }
+    }
+
+    /// The records of `credentials`: in the shared store when they are there.
+    pub fn of(data_dir: &Path, credentials: &super::credentials::Credentials) -> RevocationLog {
+        RevocationLog {
+            shared: credentials.reach().cloned(),
+            ..RevocationLog::new(data_dir)
+        }
+    }
+
+    fn shared_error(reach: &Reach, write: bool) -> impl Fn(PgError) -> CredentialError + '_ {
+        move |e| {
+            let (path, reason) = (PathBuf::from(reach.shown()), e.to_string());
+            if write {
+                CredentialError::Write { path, reason }
+            } else {
+                CredentialError::Read { path, reason }
+            }
         }
     }
 
@@ -125,6 +152,15 @@ impl RevocationLog {
     /// Appends `records` durably (synced before returning).
     pub fn append(&self, records: &[Revocation]) -> Result<(), CredentialError> {
         if records.is_empty() {
+            return Ok(());
+        }
+        if let Some(reach) = &self.shared {
+            for r in records {
+                let bytes = serde_json::to_vec(r).unwrap_or_default();
+                reach
+                    .put(SHARED_KIND, &Uuid::now_v7().to_string(), &bytes)
+                    .map_err(Self::shared_error(reach, true))?;
+            }
             return Ok(());
         }
         let write_error = |e: std::io::Error| CredentialError::Write {
@@ -152,6 +188,21 @@ impl RevocationLog {
 
     /// Every record; a line that does not parse (a torn write) is skipped and logged.
     pub fn load(&self) -> Result<Revoked, CredentialError> {
+        if let Some(reach) = &self.shared {
+            let mut records = Vec::new();
+            for bytes in reach
+                .list(SHARED_KIND)
+                .map_err(Self::shared_error(reach, false))?
+            {
+                match serde_json::from_slice(&bytes) {
+                    Ok(r) => records.push(r),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "skipping an unreadable revocation record")
+                    }
+                }
+            }
+            return Ok(Revoked::from_records(records));
+        }
         let bytes = match std::fs::read(&self.path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
@@ -180,8 +231,21 @@ impl RevocationLog {
         Ok(Revoked::from_records(records))
     }
 
-    /// `None` while the file does not exist.
+    /// `None` while the file does not exist. Shared records are only ever added: their
+    /// count is their stamp.
     pub fn stamp(&self) -> Option<Stamp> {
+        if let Some(reach) = &self.shared {
+            return match reach.count(SHARED_KIND) {
+                Ok(len) => Some(Stamp {
+                    len,
+                    modified: None,
+                }),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot look for new revocations");
+                    None
+                }
+            };
+        }
         let meta = std::fs::metadata(&self.path).ok()?;
         Some(Stamp {
             len: meta.len(),

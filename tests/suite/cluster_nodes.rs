@@ -41,7 +41,9 @@ async fn two_nodes_deliver_what_either_accepted_once_in_order_and_see_each_other
     assert_eq!(a.source_id("Lab"), b.source_id("Lab"));
 
     let mut heard_on_b = b.engine.subscribe();
-    let tokens = [a.token("Lab").await, b.token("Lab").await];
+    // One login, on A: its token works on both nodes (a load balancer in front).
+    let token = a.token("Lab").await;
+    let tokens = [token.clone(), token];
     let nodes = [&a, &b];
     let mut sent = Vec::new();
     for i in 0..20 {
@@ -113,4 +115,72 @@ async fn two_nodes_deliver_what_either_accepted_once_in_order_and_see_each_other
             Err(_) => panic!("B heard {} of A's {} logs", heard.len(), from_a.len()),
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_made_on_one_node_logs_in_on_another_and_a_revocation_holds_on_both() {
+    let db = database().await;
+    let stub = StubDestination::start(StubReply::Json(200, json!({"ok": true}))).await;
+    let config = config(&format!("{}/ehr", stub.url));
+    let a = TestEngine::start_on(&config, Some(&db.url), |_| {}).await;
+    let b = TestEngine::start_on(&config, Some(&db.url), |_| {}).await;
+    let (api_key, secret) = a.api_key("Lab");
+    let (status, grant) = b
+        .post_json(
+            "/auth/authenticate",
+            None,
+            &json!({"apiKey": api_key, "secret": secret}),
+        )
+        .await;
+    assert_eq!(status, 200, "B knows A's key: {grant}");
+    let token = grant["accessToken"].as_str().expect("token").to_string();
+    let refresh = grant["refreshToken"].as_str().expect("refresh").to_string();
+    let ehr = a.destination_id("EHR");
+    let message = payload("PatientAdmin", "Arrival", &[ehr], "MRN-1");
+    assert_eq!(
+        a.post_json("/endpoint", Some(&token), &message).await.0,
+        200
+    );
+
+    // A refresh token is used once, whichever node sees it.
+    let body = json!({"apiKey": api_key, "refreshToken": refresh});
+    let (first, _) = a.post_json("/auth/refreshToken", None, &body).await;
+    assert_eq!(first, 200);
+    let (again, _) = b.post_json("/auth/refreshToken", None, &body).await;
+    assert_eq!(
+        again, 401,
+        "a refresh token replayed on another node is refused"
+    );
+
+    // Revoked through B's admin API: A refuses the key and its tokens at once.
+    let admin = b.admin_token(switchboard::model::Role::Admin);
+    let (status, report) = b
+        .request(
+            reqwest::Method::POST,
+            &format!("/admin/v1/keys/{api_key}/revoke"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{report}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let (status, _) = a.post_json("/endpoint", Some(&token), &message).await;
+        if status == 401 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "A still takes a token revoked on B ({status})"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (status, _) = a
+        .post_json(
+            "/auth/authenticate",
+            None,
+            &json!({"apiKey": api_key, "secret": secret}),
+        )
+        .await;
+    assert_eq!(status, 401, "the revoked key no longer logs in on A");
 }

@@ -208,7 +208,7 @@ impl Engine {
             }
         }
         let access_token = random_hex(32).map_err(random_failure)?;
-        self.store
+        self.sessions
             .put_session(
                 &sha256(access_token.as_bytes()),
                 &Session {

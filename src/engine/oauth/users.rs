@@ -75,7 +75,7 @@ impl Engine {
     /// (a source's token, say), an error when it is one that no longer works.
     pub fn user_for_token(&self, token: &str) -> Result<Option<TokenRecord>, ApiError> {
         let Some(session) = self
-            .store
+            .sessions
             .session(&sha256(token.as_bytes()))
             .map_err(read_failure)?
             .filter(|s| !s.refresh)

@@ -189,7 +189,7 @@ pub async fn tokens_list(data_dir: &Path) -> Result<TokensListing, CommandError>
     let view = View::open(data_dir).map_err(RevokeError::from)?;
     Ok(files::listing(
         &Credentials::new(data_dir),
-        &store,
+        &crate::store::sessions::Sessions::Embedded(store),
         &view.current(),
         |_| None,
     )?)

@@ -3,9 +3,9 @@
 //! `revoked.jsonl` ends the tokens already made from it.
 
 use super::{AdminTokenView, SessionGroup, TokensListing, format_time};
+use crate::store::StoreError;
 use crate::store::credentials::{CredentialError, Credentials};
 use crate::store::revocations::{Revocation, RevocationLog, Revoked, RevokedKind};
-use crate::store::{Store, StoreError};
 use chrono::{DateTime, Utc};
 
 pub use crate::model::view::{RevokeReport, RevokedItem};
@@ -225,7 +225,7 @@ pub fn keys_listing(
 /// Live admin tokens and sessions (unexpired, not rotated, not revoked).
 pub fn listing(
     credentials: &Credentials,
-    store: &Store,
+    sessions: &crate::store::sessions::Sessions,
     revoked: &Revoked,
     source_name: impl Fn(Uuid) -> Option<String>,
 ) -> Result<TokensListing, RevokeError> {
@@ -248,8 +248,7 @@ pub fn listing(
         .map(|k| (k.api_key, k.source_name))
         .collect();
     let mut groups: BTreeMap<(String, Uuid), SessionGroup> = BTreeMap::new();
-    for item in store.sessions() {
-        let (_, s) = item?;
+    for (_, s) in sessions.all()? {
         if s.expires <= now || s.rotated || revoked.session_revoked(&s.api_key) {
             continue;
         }

@@ -42,7 +42,11 @@ impl View {
     /// Reads the records under `data_dir`. An unreadable file is an error: an engine
     /// that started without it would honour tokens that were revoked.
     pub fn open(data_dir: &Path) -> Result<Arc<View>, CredentialError> {
-        let log = RevocationLog::new(data_dir);
+        Self::open_log(RevocationLog::new(data_dir))
+    }
+
+    /// [`View::open`] on `log` (the shared store's records, on several nodes).
+    pub fn open_log(log: RevocationLog) -> Result<Arc<View>, CredentialError> {
         let stamp = log.stamp();
         let revoked = log.load()?;
         Ok(Arc::new(View {
@@ -179,7 +183,7 @@ impl Engine {
     async fn revoked(&self, report: &RevokeReport, actor: &str) -> Result<(), ApiError> {
         self.revocations.refresh();
         let revoked = self.revocations.current();
-        self.store
+        self.sessions
             .remove_sessions(|s| revoked.session_revoked(&s.api_key))
             .map_err(write_failure(
                 "the removal of the revoked sessions (they are refused already)",
@@ -214,7 +218,7 @@ impl Engine {
         let registry = self.registry();
         files::listing(
             &self.credentials,
-            &self.store,
+            &self.sessions,
             &self.revocations.current(),
             |id| registry.source(id).map(|s| s.name.clone()),
         )

@@ -82,7 +82,7 @@ impl Credentials {
             expires_at: Some(now + lifetime),
             client: Some(auth),
         };
-        self.save(&self.token_path(&id), &record)?;
+        self.save(super::Slot::token(&id), &record)?;
         Ok((record, secret))
     }
 
@@ -106,7 +106,7 @@ impl Credentials {
             created_at: Utc::now(),
             client: Some(auth),
         };
-        self.save(&self.key_path(&client_id), &record)?;
+        self.save(super::Slot::key(&client_id.to_string()), &record)?;
         Ok((record, secret))
     }
 }

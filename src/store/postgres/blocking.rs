@@ -7,8 +7,18 @@ use super::{PgLocation, Result, migrate};
 use crate::store::identities::Kind;
 use uuid::Uuid;
 
+/// Waits for `work` from synchronous code inside the engine's (multi-thread) runtime:
+/// on an async worker the worker hands its other tasks on while this one waits; on a
+/// blocking task it simply waits. Outside any runtime, a fresh one runs it.
+pub fn wait<T: Send>(work: impl std::future::Future<Output = Result<T>> + Send) -> Result<T> {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) => tokio::task::block_in_place(|| handle.block_on(work)),
+        Err(_) => run(work),
+    }
+}
+
 /// Runs `work` to completion on a fresh thread and runtime.
-fn run<T: Send>(work: impl std::future::Future<Output = Result<T>> + Send) -> Result<T> {
+pub fn run<T: Send>(work: impl std::future::Future<Output = Result<T>> + Send) -> Result<T> {
     std::thread::scope(|scope| {
         scope
             .spawn(|| {

@@ -16,6 +16,8 @@ pub mod migrate;
 pub mod nodes;
 pub mod partitions;
 pub mod queues;
+pub mod records;
+mod sessions;
 pub mod shared;
 mod store;
 mod tls;
