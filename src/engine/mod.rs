@@ -207,26 +207,10 @@ impl Engine {
             .build()
             .map_err(EngineError::Http)?;
         let (events, _) = broadcast::channel(EVENT_BUS_CAPACITY);
-        let credentials = match &shared {
-            Some(shared) => Credentials::shared(
-                data_dir,
-                crate::store::postgres::records::Reach::Pool(shared.clone()),
-            ),
-            None => Credentials::new(data_dir),
-        };
-        let revocations = revocation::View::open_log(crate::store::revocations::RevocationLog::of(
-            data_dir,
-            &credentials,
-        ))
-        .map_err(EngineError::Revocations)?;
+        let (credentials, revocations, sessions) = trust_records(data_dir, &store, &shared)?;
         let (tasks, stop) = (TaskTracker::new(), CancellationToken::new());
         revocation::View::watch(&revocations, &tasks, stop.clone());
-        let mut paused = std::collections::HashSet::new();
-        for d in &config.registry.destinations {
-            if store.destination_state(d.id)?.paused {
-                paused.insert(d.id);
-            }
-        }
+        let paused = paused_at_start(&store, &config.registry.destinations)?;
         let clients = delivery::build_clients(
             &config.registry.destinations,
             config.settings.connect_timeout,
@@ -236,10 +220,6 @@ impl Engine {
             crate::store::space::DiskSpace::new(data_dir, config.settings.min_free_disk_bytes);
         let outbound = outbound_auth::Tokens::new(&config.registry.destinations, http.clone());
         let oauth = oauth::OAuth::open(&store)?;
-        let sessions = match &shared {
-            Some(shared) => crate::store::sessions::Sessions::Shared(shared.clone()),
-            None => crate::store::sessions::Sessions::Embedded(store.clone()),
-        };
         let engine = Arc::new_cyclic(|weak| {
             let delivery = delivery::Delivery::new(
                 weak.clone(),
@@ -285,22 +265,27 @@ impl Engine {
                 local_origin: std::sync::OnceLock::new(),
             }
         });
-        if let Some(shared) = &shared {
-            // Queues are taken through their leases: the cluster's scan finds them.
-            cluster::spawn(&engine, shared);
-            retention::spawn(&engine);
-            return Ok(engine);
-        }
-        // Everything accepted before a stop or crash is delivered again, in order.
-        let queues = engine.store.nonempty_queues()?;
-        tracing::info!(queues = queues.len(), "resuming delivery");
-        let owed = queues.iter().map(|q| q.destination).collect();
-        engine.delivery.bounds.start_empty_except(&owed);
-        for queue in queues {
-            engine.delivery.wake(queue);
-        }
+        engine.resume_delivery()?;
         retention::spawn(&engine);
         Ok(engine)
+    }
+
+    /// Everything accepted before a stop or crash is delivered again, in order. On a
+    /// shared store queues are taken through their leases: the cluster's scan finds
+    /// them.
+    fn resume_delivery(self: &Arc<Self>) -> Result<(), EngineError> {
+        if let Some(shared) = &self.shared {
+            cluster::spawn(self, shared);
+            return Ok(());
+        }
+        let queues = self.store.nonempty_queues()?;
+        tracing::info!(queues = queues.len(), "resuming delivery");
+        let owed = queues.iter().map(|q| q.destination).collect();
+        self.delivery.bounds.start_empty_except(&owed);
+        for queue in queues {
+            self.delivery.wake(queue);
+        }
+        Ok(())
     }
 
     pub fn stats(&self) -> &stats::Stats {
@@ -422,6 +407,53 @@ impl Engine {
         }
         runfile::remove(&self.data_dir);
     }
+}
+
+/// The destinations paused when the engine stopped: they stay paused.
+fn paused_at_start(
+    store: &Store,
+    destinations: &[Destination],
+) -> Result<std::collections::HashSet<uuid::Uuid>, EngineError> {
+    let mut paused = std::collections::HashSet::new();
+    for d in destinations {
+        if store.destination_state(d.id)?.paused {
+            paused.insert(d.id);
+        }
+    }
+    Ok(paused)
+}
+
+/// Where keys, admin tokens, revocations and sessions are kept: beside the embedded
+/// store, or in the store shared by several nodes (so each holds on every node).
+fn trust_records(
+    data_dir: &Path,
+    store: &Store,
+    shared: &Option<crate::store::postgres::PgStore>,
+) -> Result<
+    (
+        Credentials,
+        Arc<revocation::View>,
+        crate::store::sessions::Sessions,
+    ),
+    EngineError,
+> {
+    use crate::store::sessions::Sessions;
+    let (credentials, sessions) = match shared {
+        Some(shared) => (
+            Credentials::shared(
+                data_dir,
+                crate::store::postgres::records::Reach::Pool(shared.clone()),
+            ),
+            Sessions::Shared(shared.clone()),
+        ),
+        None => (
+            Credentials::new(data_dir),
+            Sessions::Embedded(store.clone()),
+        ),
+    };
+    let log = crate::store::revocations::RevocationLog::of(data_dir, &credentials);
+    let revocations = revocation::View::open_log(log).map_err(EngineError::Revocations)?;
+    Ok((credentials, revocations, sessions))
 }
 
 /// Data at rest before the store opens: the data directory made private (see

@@ -179,6 +179,13 @@ impl Engine {
         prepared: &Prepared,
     ) -> Result<(), Rejection> {
         let store_failed = |e: crate::store::StoreError| Rejection::bare(store_failure(e));
+        if let Some(shared) = &self.shared {
+            // Committed before forwarding: its outcome updates it, on whichever node.
+            return shared
+                .accept(&prepared.request, &prepared.logs, None)
+                .await
+                .map_err(|e| store_failed(e.into()));
+        }
         let writes = self
             .store
             .accepted_writes(&prepared.request, &prepared.logs, None)
@@ -248,6 +255,14 @@ impl Engine {
         } else {
             LogStatus::Failed
         };
+        if let Some(shared) = &self.shared {
+            let body = judged.stored_body.as_deref();
+            if let Err(e) = shared.update_log(&done, Some(&judged.attempt), body).await {
+                tracing::error!(error = %e, log = %done.id, "could not record the query's outcome");
+            }
+            self.publish(&done);
+            return;
+        }
         let writes = crate::store::Store::update_writes(
             self.store.sealer(),
             pending,

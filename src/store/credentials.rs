@@ -15,7 +15,6 @@ use crate::model::{Environment, Role};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
@@ -102,24 +101,7 @@ fn secret_matches(stored_hex: &str, secret: &str) -> bool {
     bool::from(given.as_bytes().ct_eq(stored_hex.as_bytes()))
 }
 
-/// Writes `bytes` to `path` atomically: a temp file in the same folder, synced, renamed.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
-        Uuid::new_v4().simple()
-    ));
-    let mut file = std::fs::File::create(&tmp)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
-}
+pub use super::atomic::write_atomic;
 
 /// Deletes a credential file; false when it was already gone.
 fn remove_if_present(path: PathBuf) -> Result<bool, CredentialError> {

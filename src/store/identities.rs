@@ -2,7 +2,7 @@
 //! file, kept in `data_dir/identities.json` so they never change between runs. A lock
 //! file serializes the read-modify-write between an engine and CLI commands.
 
-use super::credentials::write_atomic;
+use super::atomic::write_atomic;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -46,26 +46,6 @@ pub fn load(data_dir: &Path) -> Result<Identities, IdentityError> {
             path,
             reason: e.to_string(),
         }),
-    }
-}
-
-/// Where generated IDs are kept: a data directory's `identities.json`, or the shared
-/// PostgreSQL store of several nodes (so every node and CLI call sees the same IDs).
-#[derive(Debug, Clone, Copy)]
-pub enum Home<'a> {
-    Dir(&'a Path),
-    Shared(&'a crate::store::postgres::PgLocation),
-}
-
-/// [`resolve`] in `home`.
-pub fn resolve_in(home: Home<'_>, wanted: &[(Kind, &str)]) -> Result<Vec<Uuid>, IdentityError> {
-    match home {
-        Home::Dir(dir) => resolve(dir, wanted),
-        Home::Shared(at) => crate::store::postgres::blocking::resolve_identities(at, wanted)
-            .map_err(|e| IdentityError {
-                path: PathBuf::from(at.shown()),
-                reason: e.to_string(),
-            }),
     }
 }
 

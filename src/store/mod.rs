@@ -46,6 +46,7 @@
 //! seals them again with the primary key after a rotation.
 
 pub mod applied;
+pub mod atomic;
 pub mod audit;
 pub mod backup;
 pub mod check;

@@ -184,3 +184,89 @@ async fn a_key_made_on_one_node_logs_in_on_another_and_a_revocation_holds_on_bot
         .await;
     assert_eq!(status, 401, "the revoked key no longer logs in on A");
 }
+
+async fn poll_call(node: &TestEngine, path: &str, body: &Value) -> (u16, Value) {
+    let response = node
+        .client
+        .post(node.url(path))
+        .header(
+            "verification-token",
+            crate::common::verification_token("Poller"),
+        )
+        .json(body)
+        .send()
+        .await
+        .expect("poll request");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_polled_on_one_node_is_acknowledged_on_another_and_queries_are_shared() {
+    let db = database().await;
+    let stub = StubDestination::start(StubReply::Json(
+        200,
+        json!({"Meta": {"DataModel": "PatientSearch", "EventType": "Query"}, "Patients": []}),
+    ))
+    .await;
+    let config = config(&format!("{}/ehr", stub.url))
+        + "[[destinations]]\nname = \"Poller\"\nenvironment = \"development\"\nmode = \"poll\"\n"
+        + "verification_token = \"tok-Poller\"\n\n"
+        + &subscription_toml("Lab", "Poller", &["*"]);
+    let a = TestEngine::start_on(&config, Some(&db.url), |_| {}).await;
+    let b = TestEngine::start_on(&config, Some(&db.url), |_| {}).await;
+    let poller = a.destination_id("Poller");
+    let token = a.token("Lab").await;
+    let mut sent = Vec::new();
+    for i in 0..6 {
+        let message = payload("PatientAdmin", "Arrival", &[poller], &format!("MRN-{i}"));
+        let (status, answer) = a.post_json("/endpoint", Some(&token), &message).await;
+        assert_eq!(status, 200, "{answer}");
+        sent.push(crate::common::uuid_of(&answer["Meta"]["Logs"][0]["ID"]));
+    }
+    let batch = json!({"destination": poller, "max": 4, "leaseSeconds": 60});
+    let (status, first) = poll_call(&b, "/poll", &batch).await;
+    assert_eq!(status, 200, "{first}");
+    let first: Vec<Uuid> = first["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| crate::common::uuid_of(&i["logId"]))
+        .collect();
+    assert_eq!(first, sent[..4], "B hands out A's oldest first");
+    let (_, second) = poll_call(&a, "/poll", &batch).await;
+    let second: Vec<Uuid> = second["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| crate::common::uuid_of(&i["logId"]))
+        .collect();
+    assert_eq!(second, sent[4..], "A does not hand out what B leased");
+    let ack = json!({"destination": poller, "logIds": first});
+    let (status, acked) = poll_call(&a, "/poll/ack", &ack).await;
+    assert_eq!(status, 200, "{acked}");
+    let admin = b.admin_token(switchboard::model::Role::Admin);
+    for id in &first {
+        let (_, detail) = b.get(&format!("/admin/v1/logs/{id}"), Some(&admin)).await;
+        assert_eq!(detail["log"]["status"], "SUCCEEDED", "{detail}");
+    }
+    let (_, again) = poll_call(&b, "/poll/ack", &ack).await;
+    assert_eq!(again["acknowledged"], 0, "acknowledged once: {again}");
+
+    // A query through B is answered, and A reads its log with the answer.
+    let ehr = a.destination_id("EHR");
+    let query = json!({
+        "Meta": {"DataModel": "PatientSearch", "EventType": "Query",
+                 "Destinations": [{"ID": ehr}]},
+        "Patient": {"Identifiers": [{"ID": "MRN-9", "IDType": "MR"}]}
+    });
+    let (status, answer) = b.post_json("/query", Some(&token), &query).await;
+    assert_eq!(status, 200, "{answer}");
+    let log = crate::common::uuid_of(&answer["Meta"]["Logs"][0]["ID"]);
+    let admin_a = a.admin_token(switchboard::model::Role::Admin);
+    let (_, detail) = a
+        .get(&format!("/admin/v1/logs/{log}"), Some(&admin_a))
+        .await;
+    assert_eq!(detail["log"]["status"], "SUCCEEDED", "{detail}");
+    assert!(detail["response"]["Patients"].is_array(), "{detail}");
+}

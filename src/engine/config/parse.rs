@@ -200,6 +200,26 @@ impl Checker<'_> {
 
 pub use store::EMBEDDED;
 
+/// Where generated IDs are kept: a data directory's `identities.json`, or the shared
+/// PostgreSQL store of several nodes (so every node and CLI call sees the same IDs).
+#[derive(Debug, Clone, Copy)]
+enum Home<'a> {
+    Dir(&'a Path),
+    Shared(&'a crate::store::postgres::PgLocation),
+}
+
+/// A stable ID for every (kind, name) in `home`, generated once.
+fn resolve_in(home: Home<'_>, wanted: &[(Kind, &str)]) -> Result<Vec<Uuid>, ConfigError> {
+    Ok(match home {
+        Home::Dir(dir) => identities::resolve(dir, wanted)?,
+        Home::Shared(at) => crate::store::postgres::blocking::resolve_identities(at, wanted)
+            .map_err(|e| identities::IdentityError {
+                path: std::path::PathBuf::from(at.shown()),
+                reason: e.to_string(),
+            })?,
+    })
+}
+
 impl Config {
     /// Parses and checks config text. IDs missing from the file are generated once and
     /// kept under `data_dir` (or in the shared store, when `[store] url` names one).
@@ -238,8 +258,8 @@ impl Config {
         let shared_store = store::shared(&raw.store, store, &mut check);
         check.finish()?;
         let home = match &shared_store {
-            Some(at) => identities::Home::Shared(at),
-            None => identities::Home::Dir(data_dir),
+            Some(at) => Home::Shared(at),
+            None => Home::Dir(data_dir),
         };
 
         // Names must be unique per kind; IDs are resolved after the checks.
@@ -258,7 +278,7 @@ impl Config {
         let organizations = organizations::resolve(declared, home)?;
         links.apply(&organizations, &mut sources, &mut destinations);
 
-        let mut generated = identities::resolve_in(home, &wanted)?.into_iter();
+        let mut generated = resolve_in(home, &wanted)?.into_iter();
         let mut with_id = |id: Option<Uuid>| {
             let fallback = generated.next().unwrap_or_else(Uuid::new_v4);
             id.unwrap_or(fallback)

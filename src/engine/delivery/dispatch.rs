@@ -382,7 +382,7 @@ async fn attempt_once(
     // lock on a shared store): a 2xx settles it whatever they did (the destination has
     // the message); a failure keeps their decision. The attempt is recorded either
     // way. Waited for, since the next attempt reads it.
-    let (item, fallback, latency_ms) = (item.clone(), log.clone(), outcome.attempt.latency_ms);
+    let (fallback, latency_ms) = (log.clone(), outcome.attempt.latency_ms);
     let (http_status, error) = (outcome.attempt.http_status, outcome.attempt.error.clone());
     let attempt = outcome.attempt;
     let update = move |current: LogRecord| {
@@ -396,13 +396,45 @@ async fn attempt_once(
         }
         updated
     };
-    let updated = match (&engine.shared, lease) {
+    let updated = record_outcome(engine, lease, item, fallback, attempt, succeeded, update).await?;
+    engine.publish(&updated);
+    engine.stats.attempt(destination.id, succeeded, http_status);
+    engine
+        .metrics
+        .attempt(&destination.name, succeeded, Some(took));
+    if succeeded {
+        return Ok(None);
+    }
+    tracing::debug!(
+        destination = %destination.name, log = %log.id, attempt = number,
+        error = error.as_deref().unwrap_or(""), "delivery attempt failed"
+    );
+    Ok(Some(Failed {
+        failures: number - updated.released_at_attempt.min(number),
+        class: classify(http_status),
+        retry_after: outcome.retry_after,
+    }))
+}
+
+/// Writes an attempt's outcome with `update` applied to the log as it is then (see
+/// `attempt_once`); on a shared store only under `lease`.
+async fn record_outcome(
+    engine: &Engine,
+    lease: Option<Lease>,
+    item: &QueueItem,
+    fallback: LogRecord,
+    attempt: crate::model::Attempt,
+    succeeded: bool,
+    update: impl FnOnce(LogRecord) -> LogRecord + Send + 'static,
+) -> Result<LogRecord, Bookkeeping> {
+    Ok(match (&engine.shared, lease) {
         (Some(shared), Some(lease)) => shared
-            .settle(&lease, &item, &fallback, update, Some(&attempt), succeeded)
+            .settle(&lease, item, &fallback, update, Some(&attempt), succeeded)
             .await
             .map_err(crate::store::StoreError::from)?
             .ok_or(Bookkeeping::LeaseLost)?,
         _ => {
+            let item = item.clone();
             engine
                 .store
                 .journal()
@@ -425,22 +457,5 @@ async fn attempt_once(
                 })
                 .await??
         }
-    };
-    engine.publish(&updated);
-    engine.stats.attempt(destination.id, succeeded, http_status);
-    engine
-        .metrics
-        .attempt(&destination.name, succeeded, Some(took));
-    if succeeded {
-        return Ok(None);
-    }
-    tracing::debug!(
-        destination = %destination.name, log = %log.id, attempt = number,
-        error = error.as_deref().unwrap_or(""), "delivery attempt failed"
-    );
-    Ok(Some(Failed {
-        failures: number - updated.released_at_attempt.min(number),
-        class: classify(http_status),
-        retry_after: outcome.retry_after,
-    }))
+    })
 }

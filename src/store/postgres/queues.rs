@@ -310,38 +310,68 @@ impl PgStore {
     }
 
     /// Acknowledges polled logs of `destination`: each still queued leaves its queue
-    /// and its log is written as `delivered` makes it, in one transaction. Returns the
-    /// logs acknowledged (one not queued, or of another destination, is not).
+    /// and its log is written as `settle` makes it from the log as it is now (locked),
+    /// with its attempt, in one transaction. Returns the logs acknowledged (one not
+    /// queued, or of another destination, is not: acknowledged once, through any node).
     pub async fn ack_polled(
         &self,
         destination: Uuid,
-        delivered: &[(LogRecord, Attempt)],
-    ) -> Result<Vec<Uuid>> {
+        ids: &[Uuid],
+        settle: impl Fn(&LogRecord) -> (LogRecord, Attempt) + Send + Sync,
+    ) -> Result<Vec<LogRecord>> {
         let q = |e: tokio_postgres::Error| self.at.query_error(&e);
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(q)?;
         let mut acked = Vec::new();
-        for (log, attempt) in delivered {
+        for id in ids {
             let removed = tx
                 .execute(
                     "DELETE FROM queue_items WHERE destination_id = $1 AND log_id = $2",
-                    &[&destination, &log.id],
+                    &[&destination, id],
                 )
                 .await
                 .map_err(q)?;
             if removed == 0 {
                 continue;
             }
-            self.write_outcome(&tx, log, Some(attempt))
+            let Some(log) = self.locked_log(&tx, *id).await? else {
+                continue;
+            };
+            let (updated, attempt) = settle(&log);
+            self.write_outcome(&tx, &updated, Some(&attempt))
                 .await
                 .map_err(q)?;
-            acked.push(log.id);
+            acked.push(updated);
         }
-        super::shared::announce_on(&tx, self.node, &acked)
+        let ids: Vec<Uuid> = acked.iter().map(|l| l.id).collect();
+        super::shared::announce_on(&tx, self.node, &ids)
             .await
             .map_err(q)?;
         tx.commit().await.map_err(q)?;
         Ok(acked)
+    }
+
+    /// Drops a poll destination's item whose log an operator settled (no longer
+    /// PENDING).
+    pub async fn drop_polled_settled(&self, item: &QueueItem) -> Result<()> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "DELETE FROM queue_items i
+                 WHERE destination_id = $1 AND source_id = $2 AND lane = $3 AND seq = $4
+                   AND NOT EXISTS (SELECT 1 FROM logs l
+                                   WHERE l.id = i.log_id AND l.status = $5)",
+                &[
+                    &item.queue.destination,
+                    &item.queue.source,
+                    &(item.queue.lane as i64),
+                    &(item.seq as i64),
+                    &LogStatus::Pending.as_str(),
+                ],
+            )
+            .await
+            .map_err(|e| self.at.query_error(&e))?;
+        Ok(())
     }
 }
 
@@ -386,6 +416,34 @@ async fn delete_item(
 }
 
 impl PgStore {
+    /// Writes a log as it is now with its attempt and, for a query, the answer's body
+    /// (not a queued log's outcome: those go through [`PgStore::settle`]).
+    pub async fn update_log(
+        &self,
+        log: &LogRecord,
+        attempt: Option<&Attempt>,
+        response: Option<&[u8]>,
+    ) -> Result<()> {
+        let q = |e: tokio_postgres::Error| self.at.query_error(&e);
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(q)?;
+        self.write_outcome(&tx, log, attempt).await.map_err(q)?;
+        if let Some(body) = response {
+            let sealed = self.sealer.seal(crate::store::codec::pack(body));
+            tx.execute(
+                "INSERT INTO responses (log_id, environment, body) VALUES ($1, $2, $3)
+                 ON CONFLICT (log_id, environment) DO UPDATE SET body = excluded.body",
+                &[&log.id, &log.environment.as_str(), &sealed],
+            )
+            .await
+            .map_err(q)?;
+        }
+        super::shared::announce_on(&tx, self.node, &[log.id])
+            .await
+            .map_err(q)?;
+        tx.commit().await.map_err(q)
+    }
+
     /// Writes a log as it is now and, if given, its attempt, inside `tx`. Returns
     /// whether the log was there.
     async fn write_outcome(

@@ -6,7 +6,7 @@ use crate::engine::config::organizations::{
     OWN_ORGANIZATION_ID, OWN_ORGANIZATION_NAME, Organization, SANDBOX_ORGANIZATION_NAME,
 };
 use crate::engine::config::{ConfigError, Destination, Source};
-use crate::store::identities::{self, Kind};
+use crate::store::identities::Kind;
 use chrono_tz::Tz;
 use serde::Deserialize;
 use toml::Spanned;
@@ -180,7 +180,7 @@ fn render_zone(value: Option<&Spanned<toml::Value>>, own: Tz, check: &mut Checke
 /// first (declared, else the built-in "Switchboard"), the sandbox's, then the others.
 pub(super) fn resolve(
     declared: Vec<Declared>,
-    home: identities::Home<'_>,
+    home: super::Home<'_>,
 ) -> Result<Vec<Organization>, ConfigError> {
     let wanted: Vec<_> = declared
         .iter()
@@ -189,7 +189,7 @@ pub(super) fn resolve(
     let generated = if wanted.is_empty() {
         Vec::new()
     } else {
-        identities::resolve_in(home, &wanted)?
+        super::resolve_in(home, &wanted)?
     };
     let mut declared: Vec<Organization> = declared
         .into_iter()
