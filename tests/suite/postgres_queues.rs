@@ -6,7 +6,7 @@ use crate::common::postgres::database;
 use crate::common::records::{self, delivered, request_of};
 use chrono::Utc;
 use std::time::Duration;
-use switchboard::model::{Attempt, Environment, LogRecord, LogStatus};
+use switchboard::model::{Environment, LogRecord, LogStatus};
 use switchboard::store::QueueId;
 use uuid::Uuid;
 
