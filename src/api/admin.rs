@@ -330,20 +330,10 @@ async fn list_quarantine(
     let result = blocking(move || {
         let token = admin(&engine, &headers)?;
         let id = destination_id(&engine, &id)?;
-        let mut logs = Vec::new();
-        for (log_id, _) in engine
-            .store()
-            .quarantined(id)
-            .map_err(|e| ApiError::internal(e.to_string()))?
-        {
-            if let Some(mut log) = engine
-                .store()
-                .log(log_id)
-                .map_err(|e| ApiError::internal(e.to_string()))?
-            {
-                crate::engine::access::mask_log(&mut log, token.role);
-                logs.push(log);
-            }
+        let mut logs = crate::engine::stores::wait(engine.quarantined_logs(id))
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        for log in &mut logs {
+            crate::engine::access::mask_log(log, token.role);
         }
         Ok::<_, ApiError>(json!({ "logs": logs }))
     })

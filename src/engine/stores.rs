@@ -79,4 +79,19 @@ impl Engine {
             }
         }
     }
+
+    /// A destination's logs in quarantine.
+    pub async fn quarantined_logs(&self, destination: Uuid) -> Result<Vec<LogRecord>, StoreError> {
+        if let Some(shared) = &self.shared {
+            return Ok(shared.quarantined_logs(destination).await?);
+        }
+        self.embedded(move |s| {
+            let mut logs = Vec::new();
+            for (log_id, _) in s.quarantined(destination)? {
+                logs.extend(s.log(log_id)?);
+            }
+            Ok(logs)
+        })
+        .await
+    }
 }

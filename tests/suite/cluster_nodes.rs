@@ -270,3 +270,95 @@ async fn a_batch_polled_on_one_node_is_acknowledged_on_another_and_queries_are_s
     assert_eq!(detail["log"]["status"], "SUCCEEDED", "{detail}");
     assert!(detail["response"]["Patients"].is_array(), "{detail}");
 }
+
+async fn act(node: &TestEngine, path: &str) -> (u16, Value) {
+    let admin = node.admin_token(switchboard::model::Role::Admin);
+    let (status, body) = node
+        .request(reqwest::Method::POST, path, Some(&admin), None)
+        .await;
+    (status.as_u16(), body)
+}
+
+async fn status_on(node: &TestEngine, log: Uuid) -> Value {
+    let admin = node.admin_token(switchboard::model::Role::Admin);
+    let (_, detail) = node
+        .get(&format!("/admin/v1/logs/{log}"), Some(&admin))
+        .await;
+    detail["log"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_actions_on_one_node_hold_on_the_other() {
+    let db = database().await;
+    // A destination that keeps failing: its messages stay queued for the operator.
+    let stub = StubDestination::start(StubReply::Json(503, json!({"busy": true}))).await;
+    let config = source_toml("Lab", "development", None)
+        + &destination_toml("EHR", "development", &format!("{}/ehr", stub.url))
+        + "retry_schedule_seconds = [30]\ntimeout_seconds = 5\n\n"
+        + &subscription_toml("Lab", "EHR", &["*"]);
+    let a = TestEngine::start_on(&config, Some(&db.url), |_| {}).await;
+    let b = TestEngine::start_on(&config, Some(&db.url), |_| {}).await;
+    let ehr = a.destination_id("EHR");
+    let token = a.token("Lab").await;
+    let mut logs = Vec::new();
+    for i in 0..3 {
+        let message = payload("PatientAdmin", "Arrival", &[ehr], &format!("MRN-{i}"));
+        let (status, answer) = a.post_json("/endpoint", Some(&token), &message).await;
+        assert_eq!(status, 200, "{answer}");
+        logs.push(crate::common::uuid_of(&answer["Meta"]["Logs"][0]["ID"]));
+    }
+
+    // Quarantined through B, seen on A; listed on A; released through A.
+    let (status, body) = act(&b, &format!("/admin/v1/logs/{}/quarantine", logs[1])).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(status_on(&a, logs[1]).await["quarantined"], true);
+    let admin = a.admin_token(switchboard::model::Role::Admin);
+    let (_, listed) = a
+        .get(
+            &format!("/admin/v1/destinations/{ehr}/quarantine"),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(listed["logs"][0]["id"], json!(logs[1]), "{listed}");
+    let (status, again) = act(&a, &format!("/admin/v1/logs/{}/quarantine", logs[1])).await;
+    assert_eq!(status, 409, "quarantined twice: {again}");
+    let (status, body) = act(&a, &format!("/admin/v1/logs/{}/release", logs[1])).await;
+    assert_eq!(status, 200, "{body}");
+    let released = status_on(&b, logs[1]).await;
+    assert!(
+        !released["quarantined"].as_bool().unwrap_or(false),
+        "{released}"
+    );
+
+    // Marked FAILED through A, refused a second time through B; resent through B.
+    let (status, body) = act(&a, &format!("/admin/v1/logs/{}/fail", logs[2])).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(status_on(&b, logs[2]).await["status"], "FAILED");
+    let (status, _) = act(&b, &format!("/admin/v1/logs/{}/fail", logs[2])).await;
+    assert_eq!(status, 409);
+    let (status, resent) = act(&b, &format!("/admin/v1/logs/{}/resend", logs[2])).await;
+    assert_eq!(status, 200, "{resent}");
+    let new_log = crate::common::uuid_of(&resent["id"]);
+    assert_eq!(status_on(&a, new_log).await["status"], "PENDING");
+
+    // Paused through A: B takes it up within its scan.
+    let (status, body) = act(&a, &format!("/admin/v1/destinations/{ehr}/pause")).await;
+    assert_eq!(status, 200, "{body}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !b.engine.delivery().is_paused(ehr) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "B never saw the pause"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (status, _) = act(&b, &format!("/admin/v1/destinations/{ehr}/resume")).await;
+    assert_eq!(status, 200);
+    while a.engine.delivery().is_paused(ehr) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "A never saw the resume"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

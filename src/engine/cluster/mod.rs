@@ -72,6 +72,7 @@ async fn scan(engine: &Arc<Engine>, store: &PgStore) {
     if let Err(e) = store.node_alive().await {
         tracing::warn!(error = %e, "cannot note this node alive in the store");
     }
+    follow_pauses(engine, store).await;
     match store.deliverable_queues(store.node()).await {
         Ok(queues) => {
             for queue in queues {
@@ -79,5 +80,24 @@ async fn scan(engine: &Arc<Engine>, store: &PgStore) {
             }
         }
         Err(e) => tracing::warn!(error = %e, "cannot look for queues to deliver"),
+    }
+}
+
+/// Takes up pauses and resumes made through other nodes (within [`SCAN_EVERY`]); a
+/// resumed destination's waits are cut short.
+async fn follow_pauses(engine: &Engine, store: &PgStore) {
+    let paused = match store.paused_destinations().await {
+        Ok(paused) => paused,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read which destinations are paused");
+            return;
+        }
+    };
+    for d in &engine.registry().destinations {
+        let now = paused.contains(&d.id);
+        if engine.delivery.is_paused(d.id) != now {
+            engine.delivery.set_paused(d.id, now);
+            engine.delivery.kick(d.id);
+        }
     }
 }

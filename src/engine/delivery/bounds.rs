@@ -165,6 +165,19 @@ impl QueueBounds {
         Ok(())
     }
 
+    /// The bound of `destination` (0 when it has none here).
+    pub fn bound_of(&self, destination: Uuid) -> usize {
+        self.with(destination, |e| e.bound).unwrap_or(0)
+    }
+
+    /// Sets the estimate to a count made elsewhere (the shared store's).
+    pub fn counted(&self, destination: Uuid, depth: usize) {
+        self.with(destination, |e| {
+            e.queued = Some(depth);
+            e.recounted = Some(Instant::now());
+        });
+    }
+
     /// Takes room for one item at each of `destinations` (a destination listed twice
     /// takes two), all or none.
     pub fn reserve(&self, destinations: &[Uuid]) -> Result<Reservation<'_>, Full> {
@@ -216,7 +229,16 @@ impl crate::engine::Engine {
             .map(|d| d.id)
             .filter(|d| bounds.needs_recount(*d))
             .collect();
-        if !stale.is_empty() {
+        if let Some(shared) = &self.shared {
+            for d in stale {
+                let cap = bounds.bound_of(d).saturating_add(1);
+                let depth = shared
+                    .queue_depth(d, cap)
+                    .await
+                    .map_err(crate::engine::read_failure)?;
+                bounds.counted(d, depth);
+            }
+        } else if !stale.is_empty() {
             for d in stale {
                 // A deep queue takes a while to count: let the worker's other tasks move.
                 let count = || bounds.recount(d, &self.store);

@@ -26,7 +26,8 @@ pub const BACKLOG: usize = 4096;
 
 /// One accepted request as rows.
 pub(crate) struct AcceptSet {
-    pub request: RequestRow,
+    /// `None`: logs of a request stored before (a resend).
+    pub request: Option<RequestRow>,
     pub logs: Vec<LogRow>,
     /// Queue entries to append: the queue and the log.
     pub queued: Vec<(QueueId, Uuid)>,
@@ -186,7 +187,10 @@ type Tx<'a> = deadpool_postgres::Transaction<'a>;
 type Sql<T> = std::result::Result<T, tokio_postgres::Error>;
 
 async fn insert_requests(tx: &Tx<'_>, sets: &[&AcceptSet]) -> Sql<()> {
-    let requests: Vec<&RequestRow> = sets.iter().map(|s| &s.request).collect();
+    let requests: Vec<&RequestRow> = sets.iter().filter_map(|s| s.request.as_ref()).collect();
+    if requests.is_empty() {
+        return Ok(());
+    }
     tx.execute(
         "INSERT INTO requests (id, environment, received_at, source_id, record)
          SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::uuid[], $5::bytea[])",

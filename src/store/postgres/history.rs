@@ -21,13 +21,13 @@ impl PgStore {
         lanes: Option<&[u64]>,
     ) -> Result<()> {
         let set = AcceptSet {
-            request: RequestRow {
+            request: Some(RequestRow {
                 id: request.id,
                 environment: request.environment.as_str(),
                 received_at: request.received_at,
                 source_id: request.source_id,
                 record: self.sealer.encode(request),
-            },
+            }),
             logs: logs.iter().map(log_row).collect(),
             queued: match lanes {
                 Some(lanes) => logs

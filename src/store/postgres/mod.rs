@@ -14,6 +14,7 @@ mod history;
 pub mod import;
 pub mod migrate;
 pub mod nodes;
+pub mod operator;
 pub mod partitions;
 pub mod queues;
 pub mod records;

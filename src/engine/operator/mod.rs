@@ -1,11 +1,12 @@
 //! Operator actions on delivery, each written to the audit trail: pause and resume a
 //! destination, retry now, quarantine and release, mark failed, resend.
 
+mod shared;
+
 use super::{Engine, read_failure, write_failure};
 use crate::model::{ApiError, LogRecord, LogStatus};
 use crate::store::queue::DestinationState;
 use crate::store::{Applied, AuditEntry, QueueId, QueueItem, Store, Writes};
-use chrono::Utc;
 use uuid::Uuid;
 
 /// Why a log was not moved to quarantine (at its turn in the journal's order).
@@ -57,9 +58,9 @@ impl Engine {
             .ok_or_else(|| ApiError::not_found(format!("There is no destination {id}.")))
     }
 
-    fn known_log(&self, id: Uuid) -> Result<LogRecord, ApiError> {
-        self.store
-            .log(id)
+    async fn known_log(&self, id: Uuid) -> Result<LogRecord, ApiError> {
+        self.log_record(id)
+            .await
             .map_err(read_failure)?
             .ok_or_else(|| ApiError::not_found(format!("There is no log {id}.")))
     }
@@ -92,9 +93,17 @@ impl Engine {
     ) -> Result<(), ApiError> {
         self.ensure_writable()?;
         let d = self.known_destination(destination)?;
-        self.store
-            .set_destination_state(destination, &DestinationState { paused })
-            .map_err(write_failure("the destination's new state"))?;
+        let state = DestinationState { paused };
+        match &self.shared {
+            Some(shared) => shared
+                .set_destination_state(destination, &state)
+                .await
+                .map_err(|e| write_failure("the destination's new state")(e)),
+            None => self
+                .store
+                .set_destination_state(destination, &state)
+                .map_err(write_failure("the destination's new state")),
+        }?;
         self.delivery.set_paused(destination, paused);
         self.delivery.kick(destination);
         let action = if paused { "pause" } else { "resume" };
@@ -120,27 +129,10 @@ impl Engine {
         actor: &str,
         reason: &str,
     ) -> Result<Result<LogRecord, NotQuarantined>, ApiError> {
-        let moved = self
-            .change("the quarantine", move |now| {
-                let Some(log) = now.log(log_id).map_err(read_failure)? else {
-                    return Ok((Writes::default(), Err(NotQuarantined::NoLog(log_id))));
-                };
-                let queued = now
-                    .find_queued(log.destination_id, log_id)
-                    .map_err(read_failure)?;
-                let item = match queued {
-                    Some(item) if log.status == LogStatus::Pending && !log.quarantined => item,
-                    _ => {
-                        return Ok((Writes::default(), Err(NotQuarantined::NotQueued(log_id))));
-                    }
-                };
-                let mut updated = log.clone();
-                updated.quarantined = true;
-                updated.updated_at = Utc::now();
-                let writes = Store::quarantine_writes(&item, &log, &updated);
-                Ok((writes, Ok(updated)))
-            })
-            .await?;
+        let moved = match &self.shared {
+            Some(shared) => shared::quarantine(shared, log_id).await?,
+            None => self.quarantine_embedded(log_id).await?,
+        };
         if let Ok(updated) = &moved {
             self.publish(updated);
             self.audit(actor, "quarantine", Some(log_id), Some(reason.to_string()));
@@ -148,6 +140,30 @@ impl Engine {
             self.delivery.kick(updated.destination_id);
         }
         Ok(moved)
+    }
+
+    async fn quarantine_embedded(
+        &self,
+        log_id: Uuid,
+    ) -> Result<Result<LogRecord, NotQuarantined>, ApiError> {
+        self.change("the quarantine", move |now| {
+            let Some(log) = now.log(log_id).map_err(read_failure)? else {
+                return Ok((Writes::default(), Err(NotQuarantined::NoLog(log_id))));
+            };
+            let queued = now
+                .find_queued(log.destination_id, log_id)
+                .map_err(read_failure)?;
+            let item = match queued {
+                Some(item) if log.status == LogStatus::Pending && !log.quarantined => item,
+                _ => {
+                    return Ok((Writes::default(), Err(NotQuarantined::NotQueued(log_id))));
+                }
+            };
+            let updated = shared::quarantined(&log);
+            let writes = Store::quarantine_writes(&item, &log, &updated);
+            Ok((writes, Ok(updated)))
+        })
+        .await
     }
 
     /// Drops a queue entry whose log is gone or no longer PENDING (checked again at
@@ -178,7 +194,7 @@ impl Engine {
     pub async fn quarantine(&self, log_id: Uuid, actor: &str) -> Result<LogRecord, ApiError> {
         self.ensure_writable()?;
         // A 404 for a log that never existed, before anything is queued.
-        self.known_log(log_id)?;
+        self.known_log(log_id).await?;
         let updated = self
             .quarantine_log(log_id, actor, "operator")
             .await?
@@ -190,25 +206,11 @@ impl Engine {
     /// Puts a quarantined log back at the head of its queue.
     pub async fn release(&self, log_id: Uuid, actor: &str) -> Result<LogRecord, ApiError> {
         self.ensure_writable()?;
-        self.known_log(log_id)?;
-        let (updated, queue) = self
-            .change("the release", move |now| {
-                let log = now
-                    .log(log_id)
-                    .map_err(read_failure)?
-                    .ok_or_else(|| ApiError::not_found(format!("There is no log {log_id}.")))?;
-                let original = now
-                    .quarantined_from(log.destination_id, log_id)
-                    .map_err(read_failure)?
-                    .ok_or_else(|| conflict(format!("Log {log_id} is not in quarantine.")))?;
-                let mut updated = log.clone();
-                updated.quarantined = false;
-                updated.released_at_attempt = log.attempts;
-                updated.updated_at = Utc::now();
-                let (writes, queue) = Store::release_writes(&original, true, &log, &updated);
-                Ok((writes, (updated, queue)))
-            })
-            .await?;
+        self.known_log(log_id).await?;
+        let (updated, queue) = match &self.shared {
+            Some(shared) => shared::release(shared, log_id).await?,
+            None => self.release_embedded(log_id).await?,
+        };
         self.publish(&updated);
         self.audit(actor, "release", Some(log_id), None);
         if let Some(queue) = queue {
@@ -219,42 +221,34 @@ impl Engine {
         Ok(updated)
     }
 
+    async fn release_embedded(
+        &self,
+        log_id: Uuid,
+    ) -> Result<(LogRecord, Option<QueueId>), ApiError> {
+        self.change("the release", move |now| {
+            let log = now
+                .log(log_id)
+                .map_err(read_failure)?
+                .ok_or_else(|| ApiError::not_found(format!("There is no log {log_id}.")))?;
+            let original = now
+                .quarantined_from(log.destination_id, log_id)
+                .map_err(read_failure)?
+                .ok_or_else(|| conflict(format!("Log {log_id} is not in quarantine.")))?;
+            let updated = shared::released(&log);
+            let (writes, queue) = Store::release_writes(&original, true, &log, &updated);
+            Ok((writes, (updated, queue)))
+        })
+        .await
+    }
+
     /// Gives up on a log: FAILED, and out of its queue or quarantine.
     pub async fn mark_failed(&self, log_id: Uuid, actor: &str) -> Result<LogRecord, ApiError> {
         self.ensure_writable()?;
-        self.known_log(log_id)?;
-        let updated = self
-            .change("the change", move |now| {
-                let log = now
-                    .log(log_id)
-                    .map_err(read_failure)?
-                    .ok_or_else(|| ApiError::not_found(format!("There is no log {log_id}.")))?;
-                if log.status != LogStatus::Pending {
-                    return Err(conflict(format!(
-                        "Log {log_id} is already {}; only PENDING logs can be marked FAILED.",
-                        log.status.as_str()
-                    )));
-                }
-                let mut updated = log.clone();
-                updated.status = LogStatus::Failed;
-                updated.quarantined = false;
-                updated.updated_at = Utc::now();
-                let destination = log.destination_id;
-                let writes = match now
-                    .quarantined_from(destination, log_id)
-                    .map_err(read_failure)?
-                {
-                    Some(original) => Store::release_writes(&original, false, &log, &updated).0,
-                    None => match now.find_queued(destination, log_id).map_err(read_failure)? {
-                        Some(item) => {
-                            Store::delivery_writes(now.sealer(), &item, &log, &updated, None, true)
-                        }
-                        None => Store::update_writes(now.sealer(), &log, &updated, None, None),
-                    },
-                };
-                Ok((writes, updated))
-            })
-            .await?;
+        self.known_log(log_id).await?;
+        let updated = match &self.shared {
+            Some(shared) => shared::mark_failed(shared, log_id).await?,
+            None => self.mark_failed_embedded(log_id).await?,
+        };
         self.publish(&updated);
         self.audit(actor, "mark-failed", Some(log_id), None);
         self.delivery.kick(updated.destination_id);
@@ -262,11 +256,39 @@ impl Engine {
         Ok(updated)
     }
 
+    async fn mark_failed_embedded(&self, log_id: Uuid) -> Result<LogRecord, ApiError> {
+        self.change("the change", move |now| {
+            let log = now
+                .log(log_id)
+                .map_err(read_failure)?
+                .ok_or_else(|| ApiError::not_found(format!("There is no log {log_id}.")))?;
+            if log.status != LogStatus::Pending {
+                return Err(shared::not_pending(&log));
+            }
+            let updated = shared::failed(&log);
+            let destination = log.destination_id;
+            let writes = match now
+                .quarantined_from(destination, log_id)
+                .map_err(read_failure)?
+            {
+                Some(original) => Store::release_writes(&original, false, &log, &updated).0,
+                None => match now.find_queued(destination, log_id).map_err(read_failure)? {
+                    Some(item) => {
+                        Store::delivery_writes(now.sealer(), &item, &log, &updated, None, true)
+                    }
+                    None => Store::update_writes(now.sealer(), &log, &updated, None, None),
+                },
+            };
+            Ok((writes, updated))
+        })
+        .await
+    }
+
     /// Queues the same request to the same destination again, as a new log that
     /// points to the original.
     pub async fn resend(&self, log_id: Uuid, actor: &str) -> Result<LogRecord, ApiError> {
         self.ensure_writable()?;
-        let original = self.known_log(log_id)?;
+        let original = self.known_log(log_id).await?;
         if original.exchange.is_sync() {
             return Err(conflict(format!(
                 "Log {log_id} is a query; queries are answered at once and cannot be resent. \
@@ -301,12 +323,19 @@ impl Engine {
         };
         // A new log and a new queue entry: nothing stored is read to write them, but
         // they still go in the journal's order, behind everything queued before.
-        let writes = self
-            .store
-            .resend_writes(&log, &queue)
-            .map_err(write_failure("the resent request"))?;
-        self.change("the resent request", move |_| Ok((writes, ())))
-            .await?;
+        if let Some(shared) = &self.shared {
+            shared
+                .enqueue_log(&log, &queue)
+                .await
+                .map_err(write_failure("the resent request"))?;
+        } else {
+            let writes = self
+                .store
+                .resend_writes(&log, &queue)
+                .map_err(write_failure("the resent request"))?;
+            self.change("the resent request", move |_| Ok((writes, ())))
+                .await?;
+        }
         self.publish(&log);
         let entry = AuditEntry {
             actor: actor.to_string(),
