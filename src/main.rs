@@ -117,6 +117,19 @@ impl Locations {
             .map_or_else(|| PathBuf::from("themes"), |dir| dir.join("themes"))
     }
 
+    /// Where keys and admin tokens are: beside the data directory, or in the shared
+    /// store the configuration (or --store) names.
+    fn credentials(&self) -> Result<switchboard::store::credentials::Credentials> {
+        use switchboard::store::credentials::Credentials;
+        Ok(match self.load()?.settings.shared_store {
+            Some(at) => Credentials::shared(
+                &self.data_dir(),
+                switchboard::store::postgres::records::Reach::At(at),
+            ),
+            None => Credentials::new(&self.data_dir()),
+        })
+    }
+
     fn load(&self) -> Result<Config> {
         let (path, required) = match &self.config {
             Some(p) => (p.clone(), true),

@@ -9,7 +9,6 @@ use std::path::PathBuf;
 use switchboard::engine::oauth::register::{self, ClientKeys};
 use switchboard::engine::oauth::users;
 use switchboard::model::Role;
-use switchboard::store::credentials::Credentials;
 
 #[derive(Args, Clone, Default)]
 pub struct ClientArgs {
@@ -40,7 +39,7 @@ impl ClientArgs {
 pub fn create(source: &str, keys: ClientKeys, json: bool, at: &Locations) -> Result<()> {
     let config = at.load()?;
     let found = super::records::configured_source(&config, source)?;
-    let registered = register::register(&Credentials::new(&at.data_dir()), found, keys)?;
+    let registered = register::register(&at.credentials()?, found, keys)?;
     super::audit::note(
         at,
         "key.create",
@@ -64,13 +63,7 @@ pub fn create_user(
         Some(lifetime) => lifetime,
         None => at.load()?.settings.admin_token_lifetime,
     };
-    let registered = users::register_user(
-        &Credentials::new(&at.data_dir()),
-        role,
-        name,
-        lifetime,
-        keys,
-    )?;
+    let registered = users::register_user(&at.credentials()?, role, name, lifetime, keys)?;
     super::audit::note(
         at,
         "user-key.create",

@@ -8,7 +8,6 @@ use std::path::Path;
 use switchboard::engine::{paths, verify};
 use switchboard::model::Role;
 use switchboard::sandbox;
-use switchboard::store::credentials::Credentials;
 
 pub fn paths(at: &Locations) -> Result<()> {
     let config = at.config.clone().unwrap_or_else(paths::default_config_file);
@@ -50,7 +49,7 @@ pub fn keys_create(source: &str, json: bool, at: &Locations) -> Result<()> {
     let source = configured_source(&config, source)?;
     // The same function as `POST /admin/v1/keys`.
     let created = switchboard::engine::keys::create(
-        &Credentials::new(&at.data_dir()),
+        &at.credentials()?,
         source,
         switchboard::model::view::NewKeyKind::Legacy,
     )?;
@@ -122,7 +121,7 @@ pub fn tokens_create(
     let file = out
         .map(|path| private_file(path).map(|f| (path, f)))
         .transpose()?;
-    let created = Credentials::new(&at.data_dir()).create_token_for(role, name, lifetime);
+    let created = at.credentials()?.create_token_for(role, name, lifetime);
     let (record, token) = match created {
         Ok(made) => made,
         Err(e) => {

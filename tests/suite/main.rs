@@ -15,6 +15,7 @@ mod bench_smoke;
 mod catalog_fixtures;
 mod cli_errors;
 mod client_contract;
+mod cluster_crash;
 mod cluster_nodes;
 mod composer_core;
 mod composer_fhir;
