@@ -82,6 +82,7 @@ pub fn idle(destination: DestinationInfo) -> DestinationView {
         oldest_queued_at: None,
         quarantined: 0,
         health: DestinationHealth::default(),
+        delivered_by: None,
     }
 }
 

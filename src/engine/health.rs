@@ -66,7 +66,30 @@ impl Engine {
             .collect()
     }
 
-    fn destination_view(&self, d: &Destination) -> Result<DestinationView, ApiError> {
+    fn destination_view(
+        &self,
+        d: &Destination,
+        delivering: &std::collections::HashMap<uuid::Uuid, String>,
+    ) -> Result<DestinationView, ApiError> {
+        if let Some(shared) = &self.shared {
+            let summary = crate::store::postgres::blocking::wait(
+                shared.destination_summary(d.id, QUEUE_COUNT_CAP),
+            )
+            .map_err(read_failure)?;
+            let mut destination: crate::model::view::DestinationInfo = d.into();
+            destination.verified = self.is_verified(d);
+            return Ok(DestinationView {
+                destination,
+                paused: self.delivery.is_paused(d.id),
+                delivery_allowed: self.delivery_allowed(d).is_ok(),
+                queue_depth: summary.depth,
+                queue_depth_capped: summary.depth >= QUEUE_COUNT_CAP,
+                oldest_queued_at: summary.oldest,
+                quarantined: summary.quarantined,
+                health: self.stats.destination(d.id),
+                delivered_by: delivering.get(&d.id).cloned(),
+            });
+        }
         let (depth, oldest) = self
             .store
             .queue_summary(d.id, QUEUE_COUNT_CAP)
@@ -91,6 +114,7 @@ impl Engine {
             oldest_queued_at,
             quarantined: self.store.quarantined(d.id).map_err(read_failure)?.len(),
             health: self.stats.destination(d.id),
+            delivered_by: None,
         })
     }
 
@@ -108,12 +132,17 @@ impl Engine {
                 health: self.stats.source(s.id),
             })
             .collect();
+        let delivering = match &self.shared {
+            Some(shared) => crate::store::postgres::blocking::wait(shared.delivering_labels())
+                .map_err(read_failure)?,
+            None => Default::default(),
+        };
         let destinations = self
             .registry()
             .destinations
             .iter()
             .filter(|d| in_env(d.environment))
-            .map(|d| self.destination_view(d))
+            .map(|d| self.destination_view(d, &delivering))
             .collect::<Result<_, _>>()?;
         let subscriptions = self
             .registry()

@@ -308,6 +308,30 @@ async fn operator_actions_on_one_node_hold_on_the_other() {
         logs.push(crate::common::uuid_of(&answer["Meta"]["Logs"][0]["ID"]));
     }
 
+    // The failing queue waits out its back-off on the node holding its lease: both
+    // nodes' Connections say which.
+    let holder = [&a, &b].map(|n| n.base.trim_start_matches("http://").to_string());
+    for node in [&a, &b] {
+        let admin = node.admin_token(switchboard::model::Role::Admin);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let (_, view) = node.get("/admin/v1/connections", Some(&admin)).await;
+            let by = view["destinations"]
+                .as_array()
+                .and_then(|ds| ds.iter().find(|d| d["name"] == "EHR"))
+                .map(|d| d["deliveredBy"].as_str().unwrap_or_default().to_string())
+                .unwrap_or_default();
+            if holder.iter().any(|h| by.ends_with(h.as_str())) {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "deliveredBy {by:?}: {view}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     // Quarantined through B, seen on A; listed on A; released through A.
     let (status, body) = act(&b, &format!("/admin/v1/logs/{}/quarantine", logs[1])).await;
     assert_eq!(status, 200, "{body}");

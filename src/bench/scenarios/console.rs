@@ -66,6 +66,7 @@ fn connections() -> ConnectionsView {
                 oldest_queued_at: None,
                 quarantined: 0,
                 health: Default::default(),
+                delivered_by: None,
             })
             .collect(),
         subscriptions: Vec::new(),

@@ -256,6 +256,9 @@ fn destination_lines(d: &DestinationView, theme: &Theme, now: DateTime<Utc>) -> 
             theme.status_failed,
         ));
     }
+    if let Some(node) = &d.delivered_by {
+        second.push(Span::styled(format!(" via {node}"), theme.dim));
+    }
     let mut third = vec![Span::styled("    last ", theme.dim)];
     match &d.health.last_attempt {
         Some(last) => {
@@ -317,10 +320,22 @@ mod tests {
                 failures_5m: 3,
                 success_rate_5m: Some(1_500.0 / 1_503.0),
             },
+            delivered_by: None,
         };
         let lines = destination_lines(&d, &Theme::dark(), now);
         let text: String = lines[2].spans.iter().map(|s| s.content.as_ref()).collect();
         assert!(text.contains("5m 99.8%"), "{text}");
         assert!(!text.contains("100%"), "{text}");
+        let queue: String = lines[1].spans.iter().map(|s| s.content.as_ref()).collect();
+        assert!(!queue.contains("via"), "{queue}");
+
+        // On several nodes: which one delivers it.
+        let d = DestinationView {
+            delivered_by: Some("db-2 10.0.0.7:8443".into()),
+            ..d
+        };
+        let lines = destination_lines(&d, &Theme::dark(), now);
+        let queue: String = lines[1].spans.iter().map(|s| s.content.as_ref()).collect();
+        assert!(queue.ends_with(" via db-2 10.0.0.7:8443"), "{queue}");
     }
 }

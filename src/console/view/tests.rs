@@ -124,6 +124,7 @@ fn connections(env: Environment) -> ConnectionsView {
             oldest_queued_at: oldest.map(|s| now() - Duration::seconds(s)),
             quarantined,
             health,
+            delivered_by: None,
         };
     ConnectionsView {
         sources: vec![SourceView {

@@ -156,6 +156,9 @@ pub struct DestinationView {
     pub oldest_queued_at: Option<DateTime<Utc>>,
     pub quarantined: usize,
     pub health: DestinationHealth,
+    /// On several nodes sharing a store: the node delivering it now (`host listen`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered_by: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -16,6 +16,16 @@ pub struct Node {
     pub seen_at: chrono::DateTime<chrono::Utc>,
 }
 
+/// A destination's queues at a glance (the Connections pane).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Summary {
+    /// Items queued, counted up to the cap asked for.
+    pub depth: usize,
+    /// When the oldest queued item was accepted.
+    pub oldest: Option<chrono::DateTime<chrono::Utc>>,
+    pub quarantined: usize,
+}
+
 impl PgStore {
     /// Registers this node (its ID is new at every open) under `name`, reachable at
     /// `listen`.
@@ -126,5 +136,47 @@ impl PgStore {
         let opened = self.sealer.open(row.get(0)).map_err(unreadable)?;
         let body = crate::store::codec::unpack(&opened).map_err(unreadable)?;
         Ok(Some(body.into_owned()))
+    }
+
+    /// Which node delivers each destination now, as `host listen` (a destination
+    /// with queues on several nodes names them all).
+    pub async fn delivering_labels(&self) -> Result<std::collections::HashMap<Uuid, String>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT q.destination_id, string_agg(DISTINCT n.name || ' ' || n.listen, ', ')
+                 FROM queues q JOIN nodes n ON n.id = q.leased_by
+                 WHERE q.lease_until > now() GROUP BY q.destination_id",
+                &[],
+            )
+            .await
+            .map_err(|e| self.at.query_error(&e))?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    /// A destination's depth (up to `cap`), oldest item and quarantine.
+    pub async fn destination_summary(&self, destination: Uuid, cap: usize) -> Result<Summary> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                "SELECT (SELECT count(*) FROM (SELECT 1 FROM queue_items
+                         WHERE destination_id = $1 LIMIT $2) AS t),
+                        (SELECT log_id FROM queue_items WHERE destination_id = $1
+                         ORDER BY log_id LIMIT 1),
+                        (SELECT count(*) FROM quarantine WHERE destination_id = $1)",
+                &[&destination, &(cap as i64)],
+            )
+            .await
+            .map_err(|e| self.at.query_error(&e))?;
+        let oldest: Option<Uuid> = row.get(1);
+        let oldest = match oldest {
+            Some(id) => self.log(id).await?.map(|l| l.created_at),
+            None => None,
+        };
+        Ok(Summary {
+            depth: row.get::<_, i64>(0) as usize,
+            oldest,
+            quarantined: row.get::<_, i64>(2) as usize,
+        })
     }
 }

@@ -104,6 +104,7 @@ impl TestEngine {
             shared,
         )
         .expect("engine start");
+        switchboard::engine::cluster::register(&engine, addr).await;
         let server = tokio::spawn(switchboard::api::server::serve(
             listener,
             engine.clone(),
