@@ -265,6 +265,9 @@ impl Engine {
             record: &record,
         };
         let now = self.retention.clock.now();
+        if let Some(shared) = &self.shared {
+            return self.sweep_shared(shared, now, &auditor).await;
+        }
         let durable = || async {
             self.commit
                 .durable()
@@ -280,6 +283,41 @@ impl Engine {
         )
         .await
         .map_err(super::write_failure("the retention sweep"))
+    }
+
+    /// The sweep on the shared store: whole days dropped per environment (see
+    /// `PgStore::expire`); a day still owed delivery stays whole until settled.
+    async fn sweep_shared(
+        &self,
+        shared: &crate::store::postgres::PgStore,
+        now: DateTime<Utc>,
+        auditor: &Auditor<'_>,
+    ) -> Result<SweepReport, ApiError> {
+        let started = Instant::now();
+        let mut report = SweepReport::default();
+        for (environment, cutoff) in self.settings.retention.cutoffs(now) {
+            let (dropped, kept_days) = shared
+                .expire(environment, cutoff)
+                .await
+                .map_err(super::write_failure("the retention sweep"))?;
+            let rows = |table: &str| dropped.rows.get(table).copied().unwrap_or(0);
+            let swept = Swept {
+                logs: rows("logs"),
+                requests: rows("requests"),
+                uploads: 0,
+                kept_owed: kept_days as u64,
+                bytes: dropped.bytes,
+            };
+            let days = self
+                .settings
+                .retention
+                .days(environment)
+                .unwrap_or_default();
+            auditor.swept(environment, cutoff, days, &swept);
+            report.environments.insert(environment, swept);
+        }
+        report.seconds = started.elapsed().as_secs_f64();
+        Ok(report)
     }
 
     /// The clock the sweep reads (tests move it forward).

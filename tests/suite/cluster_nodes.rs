@@ -386,3 +386,71 @@ async fn operator_actions_on_one_node_hold_on_the_other() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_drops_whole_days_but_keeps_a_day_still_owed_delivery() {
+    let db = database().await;
+    let stub = StubDestination::start(StubReply::Json(200, json!({"ok": true}))).await;
+    let config = config(&format!("{}/ehr", stub.url))
+        + "[[destinations]]\nname = \"Poller\"\nenvironment = \"development\"\nmode = \"poll\"\n"
+        + "verification_token = \"tok-Poller\"\n\n"
+        + &subscription_toml("Lab", "Poller", &["*"])
+        + "[environments.development]\nretention_days = 1\n";
+    let a = TestEngine::start_on(&config, Some(&db.url), |_| {}).await;
+    let token = a.token("Lab").await;
+    let ehr = a.destination_id("EHR");
+    let message = payload("PatientAdmin", "Arrival", &[ehr], "MRN-1");
+    let (status, answer) = a.post_json("/endpoint", Some(&token), &message).await;
+    assert_eq!(status, 200, "{answer}");
+    let delivered = crate::common::uuid_of(&answer["Meta"]["Logs"][0]["ID"]);
+    let deadline = std::time::Instant::now() + DEADLINE;
+    while status_on(&a, delivered).await["status"] != "SUCCEEDED" {
+        assert!(std::time::Instant::now() < deadline, "never delivered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // A poll destination's message, never fetched: owed, so its day stays.
+    let poller = a.destination_id("Poller");
+    let message = payload("PatientAdmin", "Arrival", &[poller], "MRN-2");
+    let (_, answer) = a.post_json("/endpoint", Some(&token), &message).await;
+    let owed = crate::common::uuid_of(&answer["Meta"]["Logs"][0]["ID"]);
+    a.engine
+        .retention_clock()
+        .advance(chrono::Duration::days(3));
+    let (status, report) = act(&a, "/admin/v1/retention/run").await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(status_on(&a, owed).await["status"], "PENDING", "{report}");
+    assert_eq!(
+        status_on(&a, delivered).await["status"],
+        "SUCCEEDED",
+        "same day, kept"
+    );
+
+    // Once fetched and acknowledged, the next sweep drops the day whole.
+    let (_, batch) = poll_call(
+        &a,
+        "/poll",
+        &json!({"destination": poller, "max": 10, "leaseSeconds": 60}),
+    )
+    .await;
+    assert_eq!(batch["items"].as_array().map(Vec::len), Some(1), "{batch}");
+    let (_, _) = poll_call(
+        &a,
+        "/poll/ack",
+        &json!({"destination": poller, "logIds": [owed]}),
+    )
+    .await;
+    let (status, report) = act(&a, "/admin/v1/retention/run").await;
+    assert_eq!(status, 200, "{report}");
+    let admin = a.admin_token(switchboard::model::Role::Admin);
+    for log in [owed, delivered] {
+        let (status, _) = a.get(&format!("/admin/v1/logs/{log}"), Some(&admin)).await;
+        assert_eq!(status, 404, "log {log} outlived its day: {report}");
+    }
+    let dropped = report["environments"]["Development"]["logs"].as_u64();
+    assert!(dropped >= Some(2), "{report}");
+    assert!(
+        report["environments"]["Development"]["bytes"].as_u64() > Some(0),
+        "{report}"
+    );
+}

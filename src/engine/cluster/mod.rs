@@ -18,6 +18,10 @@ use std::time::Duration;
 /// How often a node looks for queues to take over (and notes it is alive).
 pub const SCAN_EVERY: Duration = Duration::from_secs(2);
 
+/// How often a node makes the coming days' history partitions (each call makes only
+/// the missing ones; rows of a day not made yet wait in the default partition).
+const MAKE_DAYS_EVERY: Duration = Duration::from_secs(3600);
+
 /// Opens the shared store named by `settings`, if any, before the engine starts: its
 /// schema brought to this version, its pool and group committer started.
 pub async fn open(settings: &super::Settings) -> Result<Option<PgStore>, super::EngineError> {
@@ -51,6 +55,7 @@ pub(crate) fn spawn(engine: &Arc<Engine>, shared: &PgStore) {
     engine.tasks().spawn(async move {
         let mut tick = tokio::time::interval(SCAN_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut days_made = std::time::Instant::now();
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
@@ -58,6 +63,13 @@ pub(crate) fn spawn(engine: &Arc<Engine>, shared: &PgStore) {
             }
             let Some(engine) = weak.upgrade() else { break };
             scan(&engine, &store).await;
+            // Tomorrow's history partitions exist before tomorrow, whichever node runs.
+            if days_made.elapsed() >= MAKE_DAYS_EVERY {
+                days_made = std::time::Instant::now();
+                if let Err(e) = store.make_days_ahead().await {
+                    tracing::warn!(error = %e, "cannot make the coming days' history partitions");
+                }
+            }
         }
         if let Err(e) = store.unregister_node().await {
             tracing::warn!(error = %e, "cannot take this node off the store's list");

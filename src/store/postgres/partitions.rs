@@ -128,32 +128,100 @@ pub async fn drop_days_before(
     environment: Environment,
     cutoff: NaiveDate,
 ) -> Result<Vec<String>> {
+    drop_days_keeping(at, client, environment, cutoff, &Default::default()).await
+}
+
+/// The days whose logs are still owed delivery (queued or quarantined, in any
+/// environment): retention keeps those days whole until they are settled.
+pub async fn owed_days(
+    at: &PgLocation,
+    client: &tokio_postgres::Client,
+) -> Result<std::collections::HashSet<NaiveDate>> {
+    // A UUIDv7's first 48 bits are its milliseconds since the epoch.
+    let rows = client
+        .query(
+            "SELECT DISTINCT (to_timestamp((('x' || substr(replace(log_id::text, '-', ''), 1, 12))
+                 ::bit(48)::bigint) / 1000.0) AT TIME ZONE 'UTC')::date
+             FROM (SELECT log_id FROM queue_items UNION SELECT log_id FROM quarantine) AS owed",
+            &[],
+        )
+        .await
+        .map_err(|e| at.query_error(&e))?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// What dropping days removed: rows per history table, and the bytes the disk got
+/// back at once.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Dropped {
+    pub partitions: Vec<String>,
+    pub rows: std::collections::BTreeMap<&'static str, u64>,
+    pub bytes: u64,
+}
+
+/// [`drop_days_before`], leaving the days in `keep` (see [`owed_days`]).
+pub async fn drop_days_keeping(
+    at: &PgLocation,
+    client: &mut tokio_postgres::Client,
+    environment: Environment,
+    cutoff: NaiveDate,
+    keep: &std::collections::HashSet<NaiveDate>,
+) -> Result<Vec<String>> {
+    Ok(drop_days_counting(at, client, environment, cutoff, keep)
+        .await?
+        .partitions)
+}
+
+/// [`drop_days_keeping`], counting what went.
+pub async fn drop_days_counting(
+    at: &PgLocation,
+    client: &mut tokio_postgres::Client,
+    environment: Environment,
+    cutoff: NaiveDate,
+    keep: &std::collections::HashSet<NaiveDate>,
+) -> Result<Dropped> {
     let q = |e: tokio_postgres::Error| at.query_error(&e);
     let tx = client.transaction().await.map_err(q)?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PARTITION_LOCK])
         .await
         .map_err(q)?;
-    let mut dropped = Vec::new();
+    let mut dropped = Dropped::default();
     let floor = day_floor(cutoff);
     for (table, column) in HISTORY {
         let parent = format!("{table}_{}", environment.as_str().to_lowercase());
         for name in children(&tx, &parent).await.map_err(q)? {
-            if day_of_name(&name).is_some_and(|day| day < cutoff) {
+            if day_of_name(&name).is_some_and(|day| day < cutoff && !keep.contains(&day)) {
+                let figures = tx
+                    .query_one(
+                        &format!("SELECT count(*), pg_total_relation_size('{name}') FROM {name}"),
+                        &[],
+                    )
+                    .await
+                    .map_err(q)?;
+                *dropped.rows.entry(table).or_default() += figures.get::<_, i64>(0) as u64;
+                dropped.bytes += figures.get::<_, i64>(1) as u64;
                 tx.batch_execute(&format!("DROP TABLE {name}"))
                     .await
                     .map_err(q)?;
-                dropped.push(name);
+                dropped.partitions.push(name);
             }
         }
-        tx.execute(
-            &format!("DELETE FROM {parent}_default WHERE {column} < $1"),
-            &[&floor],
-        )
-        .await
-        .map_err(q)?;
+        // The default partitions' old rows, where nothing owed is kept.
+        let before = keep
+            .iter()
+            .min()
+            .map_or(floor, |day| floor.min(day_floor(*day)));
+        let deleted = tx
+            .execute(
+                &format!("DELETE FROM {parent}_default WHERE {column} < $1"),
+                &[&before],
+            )
+            .await
+            .map_err(q)?;
+        *dropped.rows.entry(table).or_default() += deleted;
     }
     tx.commit().await.map_err(q)?;
-    dropped.sort();
+    dropped.partitions.sort();
     Ok(dropped)
 }
 

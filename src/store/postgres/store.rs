@@ -115,4 +115,21 @@ impl PgStore {
     pub fn commit_counts(&self) -> (u64, u64) {
         self.committer.counts()
     }
+
+    /// Retention on the shared store: `environment`'s days before `cutoff` dropped
+    /// whole (the disk gets them back at once), except days still owed delivery.
+    /// Returns what went and how many days were kept for being owed.
+    pub async fn expire(
+        &self,
+        environment: crate::model::Environment,
+        cutoff: chrono::DateTime<Utc>,
+    ) -> Result<(partitions::Dropped, usize)> {
+        let mut client = self.at.connect().await?;
+        let owed = partitions::owed_days(&self.at, &client).await?;
+        let day = cutoff.date_naive();
+        let kept = owed.iter().filter(|d| **d < day).count();
+        let dropped =
+            partitions::drop_days_counting(&self.at, &mut client, environment, day, &owed).await?;
+        Ok((dropped, kept))
+    }
 }
