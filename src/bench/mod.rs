@@ -11,7 +11,7 @@
 //! - [`child`]: the engine and the baselines measured like it, as child processes
 //!   (CPU time and resident memory from `/proc`).
 //! - [`callgrind`]: `bench ingest --callgrind`, instructions per request under valgrind.
-//! - [`scenarios`]: ingest, query, delivery, history, recovery, console, soak.
+//! - [`scenarios`]: ingest, query, delivery, history, recovery, console, soak, cluster.
 
 pub mod callgrind;
 pub mod child;
@@ -52,6 +52,9 @@ pub enum Scenario {
     /// 10 minutes at 1,000 notifications/s: the engine's resident memory over time
     /// (not part of `all`).
     Soak,
+    /// Nodes on one PostgreSQL store (1, 2, 3) next to one sled node: ingest, delivery,
+    /// history search at size (needs SWITCHBOARD_BENCH_POSTGRES; not part of `all`).
+    Cluster,
     /// Every scenario in turn (all but `soak`).
     All,
 }
@@ -75,6 +78,7 @@ impl Scenario {
             Scenario::Recovery => "recovery",
             Scenario::Console => "console",
             Scenario::Soak => "soak",
+            Scenario::Cluster => "cluster",
             Scenario::All => "all",
         }
     }

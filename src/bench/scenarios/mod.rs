@@ -1,5 +1,6 @@
 //! The scenarios, one module each.
 
+mod cluster;
 mod console;
 mod delivery;
 mod history;
@@ -20,6 +21,7 @@ pub async fn run(scenario: Scenario, quick: bool) -> Result<Report> {
         Scenario::Recovery => recovery::run(quick).await,
         Scenario::Console => console::run(quick).await,
         Scenario::Soak => soak::run(quick).await,
+        Scenario::Cluster => cluster::run(quick).await,
         Scenario::All => Err(super::BenchError(
             "`all` is a list of scenarios, not one".into(),
         )),
