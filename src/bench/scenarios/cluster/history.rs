@@ -34,7 +34,7 @@ fn log_of(i: usize) -> (StoredRequest, LogRecord) {
         request_id: Uuid::now_v7(),
         attempt_id: Uuid::now_v7(),
         log_type: LogType::Send,
-        status: if i % 10 == 0 {
+        status: if i.is_multiple_of(10) {
             LogStatus::Failed
         } else {
             LogStatus::Succeeded
