@@ -204,7 +204,8 @@ pub fn destinations_verify(name: &str, at: &Locations) -> Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     let data_dir = at.data_dir();
-    match runtime.block_on(verify::verify_endpoint(&data_dir, &destination)) {
+    let records = verify::Records::new(&data_dir, at.credentials()?.reach().cloned());
+    match runtime.block_on(verify::verify_endpoint(&records, &destination)) {
         Ok(v) => {
             println!(
                 "verified \"{}\" at {} ({})",
@@ -222,13 +223,13 @@ pub fn connections(json: bool, at: &Locations) -> Result<()> {
     let config = at.load()?;
     let r = &config.registry;
     // Verified by `destinations verify` (or the admin API) counts, as it does for delivery.
-    let data_dir = at.data_dir();
+    let records = verify::Records::new(&at.data_dir(), at.credentials()?.reach().cloned());
     let destinations: Vec<_> = r
         .destinations
         .iter()
         .cloned()
         .map(|mut d| {
-            d.verified = d.verified || verify::recorded(&data_dir, &d).is_some();
+            d.verified = d.verified || verify::recorded(&records, &d).is_some();
             d
         })
         .collect();

@@ -94,22 +94,63 @@ pub struct Verification {
     pub verified_at: DateTime<Utc>,
 }
 
-fn record_path(data_dir: &Path, destination: Uuid) -> PathBuf {
-    data_dir
-        .join("verifications")
-        .join(format!("{destination}.json"))
+/// Where verification records are kept: a small file per destination under the data
+/// directory, or, on nodes sharing a PostgreSQL store, among its shared records (so a
+/// destination verified through one node is verified on all).
+#[derive(Debug, Clone)]
+pub struct Records {
+    dir: PathBuf,
+    shared: Option<crate::store::postgres::records::Reach>,
+}
+
+/// The kind of verification records among the shared records.
+const SHARED_KIND: &str = "verification";
+
+impl Records {
+    pub fn new(data_dir: &Path, shared: Option<crate::store::postgres::records::Reach>) -> Self {
+        Records {
+            dir: data_dir.join("verifications"),
+            shared,
+        }
+    }
+
+    fn path(&self, destination: Uuid) -> PathBuf {
+        self.dir.join(format!("{destination}.json"))
+    }
+
+    fn read(&self, destination: Uuid) -> Option<Vec<u8>> {
+        match &self.shared {
+            Some(reach) => match reach.get(SHARED_KIND, &destination.to_string()) {
+                Ok(found) => found,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read a verification record");
+                    None
+                }
+            },
+            None => std::fs::read(self.path(destination)).ok(),
+        }
+    }
+
+    fn write(&self, destination: Uuid, bytes: &[u8]) -> std::io::Result<()> {
+        match &self.shared {
+            Some(reach) => reach
+                .put(SHARED_KIND, &destination.to_string(), bytes)
+                .map_err(std::io::Error::other),
+            None => write_atomic(&self.path(destination), bytes),
+        }
+    }
 }
 
 /// The stored verification of a destination, if it is for its current URL.
-pub fn recorded(data_dir: &Path, destination: &Destination) -> Option<Verification> {
-    let bytes = std::fs::read(record_path(data_dir, destination.id)).ok()?;
+pub fn recorded(records: &Records, destination: &Destination) -> Option<Verification> {
+    let bytes = records.read(destination.id)?;
     let v: Verification = serde_json::from_slice(&bytes).ok()?;
     (Some(v.url.as_str()) == destination.url.as_deref()).then_some(v)
 }
 
 /// Sends the challenge and, when the destination echoes it, records it as verified.
 pub async fn verify_endpoint(
-    data_dir: &Path,
+    records: &Records,
     destination: &Destination,
 ) -> Result<Verification, VerifyError> {
     let url = destination
@@ -160,18 +201,26 @@ pub async fn verify_endpoint(
         verified_at: Utc::now(),
     };
     let bytes = serde_json::to_vec_pretty(&verification).unwrap_or_default();
-    write_atomic(&record_path(data_dir, destination.id), &bytes).map_err(VerifyError::Record)?;
+    records
+        .write(destination.id, &bytes)
+        .map_err(VerifyError::Record)?;
     Ok(verification)
 }
 
 impl Engine {
+    /// Where this engine keeps verification records (shared with the other nodes when
+    /// there are any).
+    pub fn verification_records(&self) -> Records {
+        Records::new(self.data_dir(), self.credentials.reach().cloned())
+    }
+
     /// Whether a destination is verified: by its config, or by a record on disk for
     /// its current URL (remembered, see [`Verified`]).
     pub fn is_verified(&self, destination: &Destination) -> bool {
         if destination.verified || self.verified.fresh(destination.id) {
             return true;
         }
-        let found = recorded(self.data_dir(), destination).is_some();
+        let found = recorded(&self.verification_records(), destination).is_some();
         self.verified.note(destination.id, found);
         found
     }
@@ -198,7 +247,7 @@ impl Engine {
             .destination(id)
             .cloned()
             .ok_or_else(|| ApiError::not_found(format!("There is no destination {id}.")))?;
-        let result = verify_endpoint(self.data_dir(), &destination).await;
+        let result = verify_endpoint(&self.verification_records(), &destination).await;
         self.audit(
             actor,
             "verify",

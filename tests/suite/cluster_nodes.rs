@@ -454,3 +454,34 @@ async fn retention_drops_whole_days_but_keeps_a_day_still_owed_delivery() {
         "{report}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_destination_verified_through_one_node_is_verified_on_the_other() {
+    let db = database().await;
+    // Echoes what it is sent: the challenge comes back.
+    let app = axum::Router::new().fallback(|body: axum::body::Bytes| async move { body });
+    let (url, _server) = crate::common::serve_stub(app).await;
+    let config = source_toml("Lab", "staging", None)
+        + &destination_toml("Stage EHR", "staging", &url)
+        + &subscription_toml("Lab", "Stage EHR", &["*"]);
+    let a = TestEngine::start_on(&config, Some(&db.url), |_| {}).await;
+    let b = TestEngine::start_on(&config, Some(&db.url), |_| {}).await;
+    let id = a.destination_id("Stage EHR");
+    let on = |node: &TestEngine| {
+        let d = node
+            .engine
+            .registry()
+            .destination(id)
+            .cloned()
+            .expect("configured");
+        node.engine.delivery_allowed(&d).is_ok()
+    };
+    assert!(
+        !on(&a) && !on(&b),
+        "unverified Staging destinations are held"
+    );
+    let (status, body) = act(&a, &format!("/admin/v1/destinations/{id}/verify")).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(on(&a));
+    assert!(on(&b), "B reads the record A wrote");
+}
