@@ -219,7 +219,7 @@ impl Engine {
         let space =
             crate::store::space::DiskSpace::new(data_dir, config.settings.min_free_disk_bytes);
         let outbound = outbound_auth::Tokens::new(&config.registry.destinations, http.clone());
-        let oauth = oauth::OAuth::open(&store)?;
+        let oauth = oauth::OAuth::open_on(&store, shared.clone())?;
         let engine = Arc::new_cyclic(|weak| {
             let delivery = delivery::Delivery::new(
                 weak.clone(),

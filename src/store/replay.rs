@@ -15,6 +15,9 @@ const PRUNE_EVERY: Duration = Duration::from_secs(60);
 pub struct Replays {
     tree: sled::Tree,
     last_prune: Mutex<Option<Instant>>,
+    /// On nodes sharing a PostgreSQL store the records live there, so an assertion
+    /// replayed through another node is caught too.
+    shared: Option<super::postgres::PgStore>,
 }
 
 fn key(client_id: &str, jti: &str) -> Vec<u8> {
@@ -34,7 +37,14 @@ impl Replays {
         Ok(Replays {
             tree: store.db().open_tree("oauth_jti")?,
             last_prune: Mutex::new(None),
+            shared: None,
         })
+    }
+
+    /// These records, kept in `shared` instead.
+    pub fn shared(mut self, shared: Option<super::postgres::PgStore>) -> Replays {
+        self.shared = shared;
+        self
     }
 
     /// Spends `jti` of `client_id` until `until`. False when it was spent already (and
@@ -47,6 +57,12 @@ impl Replays {
         now: DateTime<Utc>,
     ) -> Result<bool> {
         self.prune_now_and_then(now)?;
+        if let Some(shared) = &self.shared {
+            let client_id = client_id.to_ascii_lowercase();
+            return Ok(super::postgres::blocking::wait(
+                shared.claim_jti(&client_id, jti, until, now),
+            )?);
+        }
         let key = key(client_id, jti);
         let value = until.timestamp_millis().to_be_bytes();
         let now_ms = now.timestamp_millis();
@@ -64,6 +80,9 @@ impl Replays {
 
     /// Removes the records that expired; how many.
     pub fn prune(&self, now: DateTime<Utc>) -> Result<usize> {
+        if let Some(shared) = &self.shared {
+            return Ok(super::postgres::blocking::wait(shared.prune_jtis(now))?);
+        }
         let now_ms = now.timestamp_millis();
         let mut batch = sled::Batch::default();
         let mut n = 0;

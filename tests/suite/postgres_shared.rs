@@ -71,3 +71,46 @@ async fn a_node_hears_what_another_committed() {
     assert_eq!((note.log, note.node), (sent[0], b.node()));
     assert_eq!(heard.dropped.load(std::sync::atomic::Ordering::Relaxed), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jwt_assertion_id_is_spent_once_across_nodes_until_it_expires() {
+    let db = database().await;
+    let (a, b) = (db.node().await, db.node().await);
+    let now = chrono::Utc::now();
+    let until = now + chrono::Duration::minutes(5);
+    assert!(
+        a.claim_jti("client-1", "jti-1", until, now)
+            .await
+            .expect("claim")
+    );
+    assert!(
+        !b.claim_jti("client-1", "jti-1", until, now)
+            .await
+            .expect("claim"),
+        "replayed through another node"
+    );
+    assert!(
+        b.claim_jti("client-2", "jti-1", until, now)
+            .await
+            .expect("claim"),
+        "another client's jti is its own"
+    );
+    // Once the first assertion expired, its jti may be used again.
+    let later = until + chrono::Duration::seconds(1);
+    assert!(
+        b.claim_jti(
+            "client-1",
+            "jti-1",
+            later + chrono::Duration::minutes(5),
+            later
+        )
+        .await
+        .expect("claim")
+    );
+    assert_eq!(
+        a.prune_jtis(later + chrono::Duration::hours(1))
+            .await
+            .expect("prune"),
+        2
+    );
+}

@@ -115,8 +115,16 @@ pub struct OAuth {
 
 impl OAuth {
     pub fn open(store: &Store) -> Result<OAuth, StoreError> {
+        Self::open_on(store, None)
+    }
+
+    /// [`OAuth::open`], the replay records in `shared` when nodes share a store.
+    pub fn open_on(
+        store: &Store,
+        shared: Option<crate::store::postgres::PgStore>,
+    ) -> Result<OAuth, StoreError> {
         Ok(OAuth {
-            replays: Replays::open(store)?,
+            replays: Replays::open(store)?.shared(shared),
             jwks: jwks::Cache::default(),
         })
     }

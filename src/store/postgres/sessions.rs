@@ -140,4 +140,38 @@ impl PgStore {
             .map_err(|e| self.at.query_error(&e))?;
         Ok(())
     }
+
+    /// Spends a JWT assertion's `jti` until `until`; false when it is spent already
+    /// and not expired (a replay, through whichever node). One statement, so two
+    /// copies racing in on two nodes get one `true`.
+    pub async fn claim_jti(
+        &self,
+        client_id: &str,
+        jti: &str,
+        until: chrono::DateTime<chrono::Utc>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "INSERT INTO spent_jtis (client_id, jti, expires) VALUES ($1, $2, $3)
+                 ON CONFLICT (client_id, jti) DO UPDATE SET expires = excluded.expires
+                 WHERE spent_jtis.expires <= $4
+                 RETURNING 1",
+                &[&client_id, &jti, &until, &now],
+            )
+            .await
+            .map_err(|e| self.at.query_error(&e))?;
+        Ok(row.is_some())
+    }
+
+    /// Removes the spent `jti`s that expired; how many.
+    pub async fn prune_jtis(&self, now: chrono::DateTime<chrono::Utc>) -> Result<usize> {
+        let client = self.client().await?;
+        let n = client
+            .execute("DELETE FROM spent_jtis WHERE expires <= $1", &[&now])
+            .await
+            .map_err(|e| self.at.query_error(&e))?;
+        Ok(n as usize)
+    }
 }
