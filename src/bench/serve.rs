@@ -310,13 +310,24 @@ pub async fn token(
     data_dir: &Path,
 ) -> Result<String> {
     let credentials = crate::store::credentials::Credentials::new(data_dir);
-    let (key, secret) = credentials
-        .create_key(
+    token_from(client, engine, &credentials).await
+}
+
+/// [`token`], its key made in `credentials` (a shared store's, for several nodes).
+pub async fn token_from(
+    client: &reqwest::Client,
+    engine: &EngineProcess,
+    credentials: &crate::store::credentials::Credentials,
+) -> Result<String> {
+    // A shared store's key is written from synchronous code: off the async workers.
+    let (key, secret) = tokio::task::block_in_place(|| {
+        credentials.create_key(
             SOURCE_ID,
             SOURCE_NAME,
             crate::model::Environment::Development,
         )
-        .map_err(|e| BenchError::new("create key", e))?;
+    })
+    .map_err(|e| BenchError::new("create key", e))?;
     let body = serde_json::json!({"apiKey": key.api_key, "secret": secret});
     let answer = super::load::post(
         client,

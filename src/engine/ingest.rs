@@ -84,16 +84,7 @@ impl Engine {
                 meta: None,
             });
         }
-        let queues: Vec<QueueId> = prepared
-            .logs
-            .iter()
-            .zip(lanes)
-            .map(|(log, lane)| QueueId {
-                destination: log.destination_id,
-                source: log.source_id,
-                lane,
-            })
-            .collect();
+        let queues = queues_of(&prepared.logs, lanes);
         // The logs are announced once applied (see `Delivery::after_accept`).
         journal.apply(
             record,
@@ -121,16 +112,7 @@ impl Engine {
                 meta: None,
             });
         }
-        let queues = prepared
-            .logs
-            .iter()
-            .zip(lanes)
-            .map(|(log, lane)| QueueId {
-                destination: log.destination_id,
-                source: log.source_id,
-                lane,
-            })
-            .collect();
+        let queues = queues_of(&prepared.logs, lanes);
         (self.delivery.after_accept(queues, prepared.logs))();
         Ok(())
     }
@@ -145,6 +127,18 @@ impl Engine {
         ))
         .with_header("Retry-After", "1".into())
     }
+}
+
+/// The queue of each log, by its lane.
+fn queues_of(logs: &[crate::model::LogRecord], lanes: Vec<u64>) -> Vec<QueueId> {
+    logs.iter()
+        .zip(lanes)
+        .map(|(log, lane)| QueueId {
+            destination: log.destination_id,
+            source: log.source_id,
+            lane,
+        })
+        .collect()
 }
 
 /// The store did not confirm a request: 503, not acknowledged, to be sent again.

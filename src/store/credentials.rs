@@ -103,6 +103,22 @@ fn secret_matches(stored_hex: &str, secret: &str) -> bool {
 
 pub use super::atomic::write_atomic;
 
+/// A shared store's failure as a credential error naming the store (`write`: a write
+/// failed, else a read).
+pub(crate) fn shared_error(
+    reach: &crate::store::postgres::records::Reach,
+    write: bool,
+) -> impl Fn(crate::store::postgres::PgError) -> CredentialError + '_ {
+    move |e| {
+        let (path, reason) = (PathBuf::from(reach.shown()), e.to_string());
+        if write {
+            CredentialError::Write { path, reason }
+        } else {
+            CredentialError::Read { path, reason }
+        }
+    }
+}
+
 /// Deletes a credential file; false when it was already gone.
 fn remove_if_present(path: PathBuf) -> Result<bool, CredentialError> {
     match std::fs::remove_file(&path) {
@@ -157,25 +173,11 @@ impl Credentials {
         self.dir.join(slot.folder).join(name)
     }
 
-    fn shared_error(
-        reach: &crate::store::postgres::records::Reach,
-        write: bool,
-    ) -> impl Fn(crate::store::postgres::PgError) -> CredentialError + '_ {
-        move |e| {
-            let (path, reason) = (PathBuf::from(reach.shown()), e.to_string());
-            if write {
-                CredentialError::Write { path, reason }
-            } else {
-                CredentialError::Read { path, reason }
-            }
-        }
-    }
-
     fn put_bytes(&self, slot: &Slot, bytes: &[u8]) -> Result<(), CredentialError> {
         if let Some(reach) = &self.shared {
             return reach
                 .put(slot.folder, slot.id, bytes)
-                .map_err(Self::shared_error(reach, true));
+                .map_err(shared_error(reach, true));
         }
         let path = self.path(slot);
         write_atomic(&path, bytes).map_err(|e| CredentialError::Write {
@@ -194,7 +196,7 @@ impl Credentials {
         if let Some(reach) = &self.shared {
             return reach
                 .get(slot.folder, slot.id)
-                .map_err(Self::shared_error(reach, false));
+                .map_err(shared_error(reach, false));
         }
         let path = self.path(slot);
         match std::fs::read(&path) {
@@ -212,7 +214,7 @@ impl Credentials {
         match &self.shared {
             Some(reach) => reach
                 .remove(slot.folder, slot.id)
-                .map_err(Self::shared_error(reach, true)),
+                .map_err(shared_error(reach, true)),
             None => remove_if_present(self.path(slot)),
         }
     }
@@ -349,10 +351,7 @@ impl Credentials {
     ) -> Result<Vec<T>, CredentialError> {
         let mut records = Vec::new();
         if let Some(reach) = &self.shared {
-            for bytes in reach
-                .list(folder)
-                .map_err(Self::shared_error(reach, false))?
-            {
+            for bytes in reach.list(folder).map_err(shared_error(reach, false))? {
                 let record = serde_json::from_slice(&bytes).map_err(|e| CredentialError::Read {
                     path: PathBuf::from(reach.shown()),
                     reason: format!("a record of {folder}: {e}"),

@@ -7,8 +7,7 @@
 //! `O_APPEND` do not interleave between processes, so the command line and the engine
 //! may both write. A torn last line (a crash mid-write) is skipped when read.
 
-use super::credentials::CredentialError;
-use super::postgres::PgError;
+use super::credentials::{CredentialError, shared_error};
 use super::postgres::records::Reach;
 use crate::model::Environment;
 use chrono::{DateTime, Utc};
@@ -134,17 +133,6 @@ impl RevocationLog {
         }
     }
 
-    fn shared_error(reach: &Reach, write: bool) -> impl Fn(PgError) -> CredentialError + '_ {
-        move |e| {
-            let (path, reason) = (PathBuf::from(reach.shown()), e.to_string());
-            if write {
-                CredentialError::Write { path, reason }
-            } else {
-                CredentialError::Read { path, reason }
-            }
-        }
-    }
-
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -159,7 +147,7 @@ impl RevocationLog {
                 let bytes = serde_json::to_vec(r).unwrap_or_default();
                 reach
                     .put(SHARED_KIND, &Uuid::now_v7().to_string(), &bytes)
-                    .map_err(Self::shared_error(reach, true))?;
+                    .map_err(shared_error(reach, true))?;
             }
             return Ok(());
         }
@@ -192,7 +180,7 @@ impl RevocationLog {
             let mut records = Vec::new();
             for bytes in reach
                 .list(SHARED_KIND)
-                .map_err(Self::shared_error(reach, false))?
+                .map_err(shared_error(reach, false))?
             {
                 match serde_json::from_slice(&bytes) {
                     Ok(r) => records.push(r),

@@ -154,30 +154,7 @@ async fn shared_token(
     url: &str,
 ) -> Result<String> {
     let at: PgLocation = url.parse().map_err(|e| BenchError::new("store URL", e))?;
-    let credentials = Credentials::shared(dir, Reach::At(at));
-    let (key, secret) = tokio::task::block_in_place(|| {
-        credentials.create_key(
-            serve::SOURCE_ID,
-            serve::SOURCE_NAME,
-            crate::model::Environment::Development,
-        )
-    })
-    .map_err(|e| BenchError::new("create key", e))?;
-    let body = serde_json::json!({"apiKey": key.api_key, "secret": secret});
-    let answer = load::post(
-        client,
-        &engine.url("/auth/authenticate"),
-        None,
-        axum::body::Bytes::from(serde_json::to_vec(&body).unwrap_or_default()),
-    )
-    .await
-    .map_err(|e| BenchError::new("authenticate", e))?;
-    let value: serde_json::Value =
-        serde_json::from_slice(&answer).map_err(|e| BenchError::new("authenticate", e))?;
-    value["accessToken"]
-        .as_str()
-        .map(str::to_string)
-        .ok_or_else(|| BenchError("authenticate: no accessToken".into()))
+    serve::token_from(client, engine, &Credentials::shared(dir, Reach::At(at))).await
 }
 
 /// A fresh database on the bench's server, dropped afterwards.
