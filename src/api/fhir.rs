@@ -156,10 +156,15 @@ fn strip_format(params: Vec<(String, String)>) -> Result<Vec<(String, String)>, 
 }
 
 /// The caller and destination of a request (401, 404, 403 otherwise).
-fn party(engine: &AppState, headers: &HeaderMap, slug: &str, env: &str) -> Result<Party, ApiError> {
+async fn party(
+    engine: &AppState,
+    headers: &HeaderMap,
+    slug: &str,
+    env: &str,
+) -> Result<Party, ApiError> {
     let token = bearer(headers)?;
     let source_header = headers.get("redox-source-id").and_then(|v| v.to_str().ok());
-    engine.fhir_party(token, source_header, slug, env)
+    engine.fhir_party(token, source_header, slug, env).await
 }
 
 /// The media type of a request body, without parameters, lowercased.
@@ -186,11 +191,12 @@ async fn metadata(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    reply((|| {
+    let result = async {
         query_params(query.as_deref())?;
-        let party = party(&engine, &headers, &slug, &env)?;
+        let party = party(&engine, &headers, &slug, &env).await?;
         Ok(engine.fhir_metadata(&party))
-    })())
+    };
+    reply(result.await)
 }
 
 async fn search_get(
@@ -201,7 +207,7 @@ async fn search_get(
 ) -> Response {
     let result = async {
         let params = query_params(query.as_deref())?;
-        let party = party(&engine, &headers, &slug, &env)?;
+        let party = party(&engine, &headers, &slug, &env).await?;
         let resource = known_resource(&resource)?;
         let interaction = Interaction::Search {
             resource,
@@ -222,7 +228,7 @@ async fn read(
 ) -> Response {
     let result = async {
         query_params(query.as_deref())?;
-        let party = party(&engine, &headers, &slug, &env)?;
+        let party = party(&engine, &headers, &slug, &env).await?;
         let resource = known_resource(&resource)?;
         let read = engine
             .fhir_forward(&party, Interaction::Read { resource, id })
@@ -242,7 +248,7 @@ async fn operation(
 ) -> Response {
     let result = async {
         let mut params = query_params(query.as_deref())?;
-        let party = party(&engine, &headers, &slug, &env)?;
+        let party = party(&engine, &headers, &slug, &env).await?;
         let limit = engine.settings().max_body_bytes;
         if op == "_search" {
             let resource = known_resource(&resource)?;

@@ -227,7 +227,7 @@ async fn exchange(engine: AppState, headers: HeaderMap, body: Body, route: Route
         Ok(token) => token,
         Err(e) => return error_response(&e, None),
     };
-    let source = match engine.source_for_token(token) {
+    let source = match engine.source_for_token(token).await {
         Ok(source) => source,
         Err(e) => return error_response(&e, None),
     };

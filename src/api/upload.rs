@@ -36,7 +36,7 @@ const HOW: &str = "Send multipart/form-data with the file in the field `file`, e
 async fn upload(State(engine): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     let result = async {
         let token = bearer(&headers)?;
-        let source = engine.source_for_token(token)?.clone();
+        let source = engine.source_for_token(token).await?;
         // Before the body is read: a full disk refuses at once.
         engine.ensure_writable()?;
         let (spool, info) = receive(&engine, &headers, body).await?;
@@ -176,7 +176,7 @@ async fn download(
 ) -> Response {
     let result = async {
         let token = bearer(&headers)?;
-        let source = engine.source_for_token(token)?.clone();
+        let source = engine.source_for_token(token).await?;
         let upload = engine.uploaded(&source, &id)?;
         let path = upload.path.clone();
         let sealer = upload.sealer.clone();

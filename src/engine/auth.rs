@@ -252,10 +252,11 @@ impl Engine {
 
     /// The source a bearer access token belongs to, within its `requests_per_second`
     /// (429 beyond it; see `engine::throttle`).
-    pub fn source_for_token(&self, token: &str) -> Result<Source, ApiError> {
+    pub async fn source_for_token(&self, token: &str) -> Result<Source, ApiError> {
         let session = self
             .sessions
-            .session(&sha256(token.as_bytes()))
+            .session_async(&sha256(token.as_bytes()))
+            .await
             .map_err(read_failure)?
             .filter(|s| !s.refresh)
             .ok_or_else(|| {

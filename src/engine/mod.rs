@@ -210,7 +210,7 @@ impl Engine {
         let (credentials, revocations, sessions) = trust_records(data_dir, &store, &shared)?;
         let (tasks, stop) = (TaskTracker::new(), CancellationToken::new());
         revocation::View::watch(&revocations, &tasks, stop.clone());
-        let paused = paused_at_start(&store, &config.registry.destinations)?;
+        let paused = paused_at_start(&store, shared.as_ref(), &config.registry.destinations)?;
         let clients = delivery::build_clients(
             &config.registry.destinations,
             config.settings.connect_timeout,
@@ -318,6 +318,11 @@ impl Engine {
         &self.store
     }
 
+    /// Where access and refresh tokens are kept (the shared store's, on one).
+    pub fn sessions(&self) -> &crate::store::sessions::Sessions {
+        &self.sessions
+    }
+
     pub fn credentials(&self) -> &Credentials {
         &self.credentials
     }
@@ -410,10 +415,18 @@ impl Engine {
 }
 
 /// The destinations paused when the engine stopped: they stay paused.
+/// The destinations paused when the engine starts: on a shared store, paused through
+/// any node (read before any dispatcher starts, so none delivers in the meantime).
 fn paused_at_start(
     store: &Store,
+    shared: Option<&crate::store::postgres::PgStore>,
     destinations: &[Destination],
 ) -> Result<std::collections::HashSet<uuid::Uuid>, EngineError> {
+    if let Some(shared) = shared {
+        let paused = crate::store::postgres::blocking::wait(shared.paused_destinations())
+            .map_err(crate::store::StoreError::from)?;
+        return Ok(paused);
+    }
     let mut paused = std::collections::HashSet::new();
     for d in destinations {
         if store.destination_state(d.id)?.paused {

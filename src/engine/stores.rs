@@ -80,6 +80,14 @@ impl Engine {
         }
     }
 
+    /// The logs queued for a destination (every queue of it), each queue in order.
+    pub async fn queued_logs(&self, destination: Uuid) -> Result<Vec<Uuid>, StoreError> {
+        match &self.shared {
+            Some(shared) => Ok(shared.queued_for(destination).await?),
+            None => self.embedded(move |s| s.queued(destination)).await,
+        }
+    }
+
     /// A destination's logs in quarantine.
     pub async fn quarantined_logs(&self, destination: Uuid) -> Result<Vec<LogRecord>, StoreError> {
         if let Some(shared) = &self.shared {

@@ -131,6 +131,11 @@ impl Records {
         }
     }
 
+    /// The record kept for `destination`, whichever URL it was for.
+    pub fn stored(&self, destination: Uuid) -> Option<Verification> {
+        serde_json::from_slice(&self.read(destination)?).ok()
+    }
+
     fn write(&self, destination: Uuid, bytes: &[u8]) -> std::io::Result<()> {
         match &self.shared {
             Some(reach) => reach
@@ -143,8 +148,7 @@ impl Records {
 
 /// The stored verification of a destination, if it is for its current URL.
 pub fn recorded(records: &Records, destination: &Destination) -> Option<Verification> {
-    let bytes = records.read(destination.id)?;
-    let v: Verification = serde_json::from_slice(&bytes).ok()?;
+    let v = records.stored(destination.id)?;
     (Some(v.url.as_str()) == destination.url.as_deref()).then_some(v)
 }
 

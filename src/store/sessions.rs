@@ -1,6 +1,6 @@
 //! Where access and refresh tokens (sessions) are kept: the embedded store, or the
 //! PostgreSQL store shared by several nodes (a token from one node works on all).
-//! Synchronous, as the request path that checks a token is.
+//! Synchronous for the CLI and the token endpoints; the request path's check is async.
 
 use super::postgres::{PgStore, blocking};
 use super::{Result, Rotation, Session, Store};
@@ -24,6 +24,15 @@ impl Sessions {
         match self {
             Sessions::Embedded(store) => store.session(token_hash),
             Sessions::Shared(pg) => Ok(blocking::wait(pg.session(token_hash))?),
+        }
+    }
+
+    /// [`Sessions::session`] for the request path: on the shared store the worker
+    /// goes on with other requests while the database answers.
+    pub async fn session_async(&self, token_hash: &[u8; 32]) -> Result<Option<Session>> {
+        match self {
+            Sessions::Embedded(store) => store.session(token_hash),
+            Sessions::Shared(pg) => Ok(pg.session(token_hash).await?),
         }
     }
 

@@ -373,7 +373,6 @@ async fn viewer_contract(client: &dyn Engine, te: &TestEngine) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn local_honours_the_contract() {
     let te = TestEngine::start(&config()).await;
     admin_contract(
@@ -388,7 +387,6 @@ async fn local_honours_the_contract() {
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn remote_honours_the_contract() {
     let te = TestEngine::start(&config()).await;
     let admin = Remote::new(&te.base, &te.admin_token(Role::Admin)).expect("client");
@@ -397,7 +395,6 @@ async fn remote_honours_the_contract() {
     viewer_contract(&viewer, &te).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_composers_sender_reads_at_most_its_answer_limit() {
     // The platform it posts to answers without end; the token still comes from the
     // engine. Before the bound the sender read until its own 180 s timeout.
@@ -416,9 +413,13 @@ async fn the_composers_sender_reads_at_most_its_answer_limit() {
     assert_eq!(text.len(), switchboard::client::send::ANSWER_LIMIT);
 }
 
-/// `switchboard serve` on `data` with no configuration.
-fn serve(data: &std::path::Path, listen: &str) -> (Served, String) {
+/// `switchboard serve` on `data` with no configuration (its history on the shared
+/// store at `store` when given).
+fn serve(data: &std::path::Path, listen: &str, store: Option<&str>) -> (Served, String) {
     let mut command = std::process::Command::new(BIN);
+    if let Some(url) = store {
+        command.env("SWITCHBOARD_STORE", url);
+    }
     command
         .args(["serve", "--listen", listen])
         .arg("--data-dir")
@@ -447,11 +448,18 @@ async fn wait_for(
     .expect("the expected feed event")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn remote_survives_an_engine_restart_and_sigterm_is_not_held_by_streams() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
-    let token = std::process::Command::new(BIN)
+    let store = match common::backing() {
+        common::Backing::Sled => None,
+        common::Backing::Postgres => Some(common::postgres::database().await.url),
+    };
+    let mut tokens = std::process::Command::new(BIN);
+    if let Some(url) = &store {
+        tokens.env("SWITCHBOARD_STORE", url);
+    }
+    let token = tokens
         .args([
             "tokens",
             "create",
@@ -468,7 +476,7 @@ async fn remote_survives_an_engine_restart_and_sigterm_is_not_held_by_streams() 
     let token: serde_json::Value = serde_json::from_slice(&token.stdout).expect("json");
     let token = token["token"].as_str().expect("token").to_string();
 
-    let (mut engine, base) = serve(&data, "127.0.0.1:0");
+    let (mut engine, base) = serve(&data, "127.0.0.1:0", store.as_deref());
     let client = Remote::new(&base, &token).expect("client");
     let mut feed = client
         .subscribe(Filter::default())
@@ -486,7 +494,14 @@ async fn remote_survives_an_engine_restart_and_sigterm_is_not_held_by_streams() 
 
     // The engine comes back on the same address: the feed reconnects by itself.
     let listen = base.trim_start_matches("http://").to_string();
-    let (_engine, _) = serve(&data, &listen);
+    let (_engine, _) = serve(&data, &listen, store.as_deref());
     wait_for(&mut feed, |e| matches!(e, FeedEvent::Reconnected)).await;
     assert_eq!(client.status().await.expect("status").role, Role::Admin);
+}
+
+crate::on_both_stores! {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)] local_honours_the_contract;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)] remote_honours_the_contract;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)] the_composers_sender_reads_at_most_its_answer_limit;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)] remote_survives_an_engine_restart_and_sigterm_is_not_held_by_streams;
 }

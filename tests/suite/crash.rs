@@ -650,7 +650,6 @@ fn notable_log_lines(log: &Path) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn accepted_notifications_reach_every_destination_in_order_through_sigkills() {
     let started = Instant::now();
     let seed = seed();
@@ -662,7 +661,13 @@ async fn accepted_notifications_reach_every_destination_in_order_through_sigkill
     let log: PathBuf = dir.path().join("engine.log");
     let arrivals: Arrivals = Arc::new(Mutex::new(Vec::new()));
     let (stub, _stub_server) = stub_server(arrivals.clone()).await;
-    std::fs::write(dir.path().join("config.toml"), config(&stub)).expect("config");
+    let mut config_text = config(&stub);
+    if common::backing() == common::Backing::Postgres {
+        // Every start, CLI call and the final drain on one shared store.
+        let db = common::postgres::database().await;
+        config_text = format!("[store]\nurl = \"{}\"\n\n{config_text}", db.url);
+    }
+    std::fs::write(dir.path().join("config.toml"), config_text).expect("config");
 
     let connections = cli_json(dir.path(), &["connections"]);
     let destination_ids: Vec<String> = DESTINATIONS
@@ -926,4 +931,8 @@ fn checker_flags_loss_reordering_and_unexpected_arrivals() {
     let (f, _) = check_queue(&ops, d, &wrong_log);
     assert_eq!(f.log_id_mismatches, 1, "{f:?}");
     assert_eq!(parse_message_id(&message_id(3, 42)), Some((3, 42)));
+}
+
+crate::on_both_stores! {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)] accepted_notifications_reach_every_destination_in_order_through_sigkills;
 }

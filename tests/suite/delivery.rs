@@ -532,27 +532,19 @@ fn logs_of(sent: &[Sent], destination: Uuid) -> Vec<Uuid> {
 }
 
 fn log(te: &TestEngine, id: Uuid) -> LogRecord {
-    te.store()
-        .log(id)
-        .expect("read log")
-        .unwrap_or_else(|| panic!("no log {id}"))
+    te.log(id)
 }
 
 fn attempts(te: &TestEngine, id: Uuid) -> Vec<Attempt> {
-    te.store().attempts(id).expect("read attempts")
+    te.attempts(id)
 }
 
 fn queued(te: &TestEngine, destination: Uuid) -> Vec<Uuid> {
-    te.store().queued(destination).expect("queued")
+    te.queued(destination)
 }
 
 fn quarantined(te: &TestEngine, destination: Uuid) -> Vec<Uuid> {
-    te.store()
-        .quarantined(destination)
-        .expect("quarantined")
-        .into_iter()
-        .map(|(id, _)| id)
-        .collect()
+    te.quarantined(destination)
 }
 
 fn audit(te: &TestEngine) -> Vec<AuditEntry> {
@@ -665,7 +657,6 @@ fn assert_delivery_headers(stub: &Stub, destination_name: &str) {
 
 // ---- 1. the happy path ----------------------------------------------------------------
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_notifications_arrive_in_order_once_with_the_right_headers() {
     let stub = Stub::ok().await;
     let config = source_toml("Lab", "development", None)
@@ -908,7 +899,6 @@ async fn fault_case(case: FaultCase) -> FaultRun {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fault_500_three_times_then_200() {
     let gated = Behave::Gated(Box::new(Behave::Status(500)));
     let run = fault_case(FaultCase {
@@ -944,7 +934,6 @@ async fn fault_500_three_times_then_200() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fault_429_waits_for_retry_after_not_the_schedule() {
     let run = fault_case(FaultCase {
         script: vec![],
@@ -976,7 +965,6 @@ async fn fault_429_waits_for_retry_after_not_the_schedule() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fault_answers_slower_than_the_timeout() {
     let run = fault_case(FaultCase {
         script: vec![],
@@ -1008,7 +996,6 @@ fn assert_no_answer_recorded(run: &FaultRun) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fault_connection_closed_without_an_answer() {
     let run = fault_case(FaultCase {
         script: vec![],
@@ -1022,7 +1009,6 @@ async fn fault_connection_closed_without_an_answer() {
     assert_no_answer_recorded(&run);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fault_connection_reset() {
     let run = fault_case(FaultCase {
         script: vec![],
@@ -1036,7 +1022,6 @@ async fn fault_connection_reset() {
     assert_no_answer_recorded(&run);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fault_connection_closed_mid_response() {
     let run = fault_case(FaultCase {
         script: vec![],
@@ -1050,7 +1035,6 @@ async fn fault_connection_closed_mid_response() {
     assert_no_answer_recorded(&run);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fault_flapping_up_and_down() {
     let run = fault_case(FaultCase {
         script: vec![],
@@ -1091,7 +1075,6 @@ async fn fault_flapping_up_and_down() {
 
 // ---- 3. pause and resume -----------------------------------------------------------------
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pause_holds_delivery_across_a_restart_and_resume_delivers_in_order() {
     let stub = Stub::ok().await;
     let other = Stub::ok().await;
@@ -1184,7 +1167,6 @@ fn refuse_markers(refused: &Arc<Mutex<HashSet<String>>>) -> Rule {
     })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quarantine_sets_poison_aside_and_operators_release_fail_and_quarantine() {
     let stub = Stub::ok().await;
     let refused = Arc::new(Mutex::new(HashSet::from([
@@ -1364,7 +1346,6 @@ async fn quarantine_sets_poison_aside_and_operators_release_fail_and_quarantine(
 /// An operator marks the head FAILED while an attempt at it is in flight; the attempt
 /// then fails and reaches `quarantine_after`. The log must stay FAILED and out of
 /// quarantine.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_log_failed_while_in_flight_is_not_quarantined_afterwards() {
     let stub = Stub::start(vec![late(800, Behave::Status(400))]).await;
     let config = source_toml("Lab", "development", None)
@@ -1408,7 +1389,6 @@ async fn a_log_failed_while_in_flight_is_not_quarantined_afterwards() {
 /// An operator quarantines the head while an attempt at it is in flight, and the
 /// destination acknowledges that attempt. The destination has the message: the log must
 /// say SUCCEEDED, not sit in quarantine waiting to be released and sent again.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_log_acknowledged_while_being_quarantined_is_settled() {
     let stub = Stub::start(vec![late(800, Behave::Ok)]).await;
     let config = source_toml("Lab", "development", None)
@@ -1445,7 +1425,6 @@ async fn a_log_acknowledged_while_being_quarantined_is_settled() {
 
 // ---- 5. resend ------------------------------------------------------------------------------------
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resending_a_delivered_log_delivers_it_again_under_a_new_log() {
     let stub = Stub::ok().await;
     let config = source_toml("Lab", "development", None)
@@ -1488,7 +1467,6 @@ async fn resending_a_delivered_log_delivers_it_again_under_a_new_log() {
 
 // ---- 6. per-patient child queues ------------------------------------------------------------------
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn per_patient_queues_let_other_patients_pass_a_failing_one() {
     let refuse_a = Arc::new(Mutex::new(true));
     let rule = |refuse: &Arc<Mutex<bool>>| -> Rule {
@@ -1635,7 +1613,6 @@ fn ids(items: &[(Uuid, Value)]) -> Vec<Uuid> {
     items.iter().map(|(id, _)| *id).collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn poll_destinations_lease_ack_and_are_never_pushed_to() {
     let stub = Stub::ok().await;
     let config = source_toml("Lab", "development", None)
@@ -1803,13 +1780,12 @@ fn staging_config(destinations: &[(&str, &str, &str)]) -> String {
     c
 }
 
-fn verification_file(te: &TestEngine, destination: Uuid) -> PathBuf {
-    te.data_dir
-        .join("verifications")
-        .join(format!("{destination}.json"))
+/// The verification record kept for a destination (a file, or a shared record).
+fn verification(te: &TestEngine, destination: Uuid) -> Option<Value> {
+    let stored = te.engine.verification_records().stored(destination)?;
+    Some(serde_json::to_value(stored).expect("JSON"))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verification_holds_staging_until_the_endpoint_echoes_the_challenge() {
     let post = Stub::ok().await;
     let get = Stub::ok().await;
@@ -1869,7 +1845,7 @@ async fn verification_holds_staging_until_the_endpoint_echoes_the_challenge() {
         verification_token("StagePost")
     );
     let uuid = uuid_of(&challenge.body["challenge"]);
-    assert!(verification_file(&te, d("StagePost")).exists());
+    assert!(verification(&te, d("StagePost")).is_some());
     let post_logs = logs_of(&sent, d("StagePost"));
     eventually("the verified destination's queue to be delivered", || {
         all_status(&te, &post_logs, LogStatus::Succeeded)
@@ -1902,7 +1878,7 @@ async fn verification_holds_staging_until_the_endpoint_echoes_the_challenge() {
     // A wrong echo: 422, not verified, still held.
     let (status, body) = act(&te, &operator, "/destinations/StageWrong/verify").await;
     assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "challenge");
-    assert!(!verification_file(&te, d("StageWrong")).exists());
+    assert!(verification(&te, d("StageWrong")).is_none());
     let (status, _) = act(&te, &operator, "/destinations/StageWrong/retry").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(wrong.arrivals().len(), 1, "only the challenge");
@@ -1934,7 +1910,6 @@ async fn verification_holds_staging_until_the_endpoint_echoes_the_challenge() {
     assert_delivered_after(&wrong, verified, "StageWrong (unverified)");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_verifies_a_destination_while_the_engine_runs() {
     let good = Stub::ok().await;
     let bad = Stub::start(vec![Behave::EchoWrong]).await;
@@ -1951,8 +1926,10 @@ async fn the_cli_verifies_a_destination_while_the_engine_runs() {
     let run = |name: &'static str| {
         let data_dir = te.data_dir.clone();
         let config_path = te.config_path.clone();
+        let store = te.store_env();
         tokio::task::spawn_blocking(move || {
             std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+                .envs(store)
                 .args(["destinations", "verify", name, "--data-dir"])
                 .arg(&data_dir)
                 .arg("--config")
@@ -1965,7 +1942,7 @@ async fn the_cli_verifies_a_destination_while_the_engine_runs() {
     assert!(!out.status.success(), "a wrong echo verified");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("not verified"), "{stderr}");
-    assert!(!verification_file(&te, te.destination_id("StageBad")).exists());
+    assert!(verification(&te, te.destination_id("StageBad")).is_none());
 
     assert!(good.arrivals().is_empty(), "delivered before verification");
     let verified = Instant::now();
@@ -1976,9 +1953,7 @@ async fn the_cli_verifies_a_destination_while_the_engine_runs() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("verified \"StageCli\""));
-    let file = verification_file(&te, cli);
-    let record: Value =
-        serde_json::from_slice(&std::fs::read(&file).expect("verification file")).expect("JSON");
+    let record = verification(&te, cli).expect("a verification record");
     assert_eq!(record["destinationId"], json!(cli));
     assert_eq!(record["url"], good.url);
     assert!(
@@ -2008,8 +1983,10 @@ async fn the_cli_verifies_a_destination_while_the_engine_runs() {
     );
     let listed = {
         let (data_dir, config_path) = (te.data_dir.clone(), te.config_path.clone());
+        let store = te.store_env();
         tokio::task::spawn_blocking(move || {
             std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+                .envs(store)
                 .args(["connections", "--json", "--data-dir"])
                 .arg(&data_dir)
                 .arg("--config")
@@ -2051,7 +2028,6 @@ async fn the_cli_verifies_a_destination_while_the_engine_runs() {
 
 // ---- 9. operator permissions and retry-now ----------------------------------------------------------
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operator_actions_need_an_operator_token_and_are_audited() {
     let stub = Stub::ok().await;
     let config = source_toml("Lab", "development", None)
@@ -2163,7 +2139,6 @@ async fn operator_actions_need_an_operator_token_and_are_audited() {
     assert_eq!(audit(&te).len(), before + 4);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_now_cuts_a_long_wait_short() {
     let stub = Stub::start(vec![Behave::Status(500)]).await;
     let config = source_toml("Lab", "development", None)
@@ -2208,7 +2183,6 @@ async fn retry_now_cuts_a_long_wait_short() {
 /// An operator action on one log kicks every dispatcher of its destination. A kick that
 /// lands while an attempt is in flight must not be kept for later: it would cut short
 /// the wait the peer asks for in its answer to that attempt.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_action_during_an_attempt_does_not_skip_the_peers_retry_after() {
     let stub = Stub::ok().await;
     stub.script(vec![late(600, Behave::RetryAfter(429, "2"))]);
@@ -2256,7 +2230,6 @@ async fn serve(dir: PathBuf) -> (Served, String) {
 /// The operator's 200 to `pause` must mean the pause is kept, as the 200 of
 /// `/endpoint` means the request is: after a crash (SIGKILL) and a restart, the
 /// destination must still be paused.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pause_acknowledged_before_a_crash_is_still_in_force_after_it() {
     let stub = Stub::ok().await;
     let other = Stub::ok().await;
@@ -2345,4 +2318,28 @@ async fn a_pause_acknowledged_before_a_crash_is_still_in_force_after_it() {
     assert_eq!(response.status(), StatusCode::OK);
     eventually("the delivery after resume", || has_deliveries(&stub, 1)).await;
     assert_delivered_after(&stub, resumed, "EHR (paused before the crash)");
+}
+
+crate::on_both_stores! {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)] twenty_notifications_arrive_in_order_once_with_the_right_headers;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)] fault_500_three_times_then_200;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)] fault_429_waits_for_retry_after_not_the_schedule;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)] fault_answers_slower_than_the_timeout;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)] fault_connection_closed_without_an_answer;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)] fault_connection_reset;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)] fault_connection_closed_mid_response;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)] fault_flapping_up_and_down;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)] pause_holds_delivery_across_a_restart_and_resume_delivers_in_order;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)] quarantine_sets_poison_aside_and_operators_release_fail_and_quarantine;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)] a_log_failed_while_in_flight_is_not_quarantined_afterwards;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)] a_log_acknowledged_while_being_quarantined_is_settled;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)] resending_a_delivered_log_delivers_it_again_under_a_new_log;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)] per_patient_queues_let_other_patients_pass_a_failing_one;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)] poll_destinations_lease_ack_and_are_never_pushed_to;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)] verification_holds_staging_until_the_endpoint_echoes_the_challenge;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)] the_cli_verifies_a_destination_while_the_engine_runs;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)] operator_actions_need_an_operator_token_and_are_audited;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)] retry_now_cuts_a_long_wait_short;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)] an_operator_action_during_an_attempt_does_not_skip_the_peers_retry_after;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)] a_pause_acknowledged_before_a_crash_is_still_in_force_after_it;
 }

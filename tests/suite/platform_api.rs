@@ -123,7 +123,6 @@ async fn sends_with(te: &TestEngine, access: &str) -> Value {
     body
 }
 
-#[tokio::test]
 async fn authenticate_returns_a_24h_token_and_a_refresh_token() {
     let te = engine().await;
     let before = Utc::now();
@@ -152,7 +151,6 @@ async fn authenticate_returns_a_24h_token_and_a_refresh_token() {
 
 /// Refresh tokens rotate: the answer holds a new one, and the one used is refused
 /// afterwards (a client that lost the answer authenticates again).
-#[tokio::test]
 async fn refresh_token_gives_a_new_working_access_token() {
     let te = engine().await;
     let (api_key, secret) = te.api_key("Lab");
@@ -195,7 +193,6 @@ async fn refresh_token_gives_a_new_working_access_token() {
     assert_eq!(body["Meta"]["Source"]["Name"], "Lab");
 }
 
-#[tokio::test]
 async fn bad_credentials_are_401() {
     let te = engine().await;
     let (api_key, secret) = te.api_key("Lab");
@@ -275,7 +272,6 @@ async fn bad_credentials_are_401() {
     .await;
 }
 
-#[tokio::test]
 async fn a_key_of_a_source_no_longer_configured_is_401() {
     let te = engine().await;
     let (record, secret) = te
@@ -302,12 +298,12 @@ async fn a_key_of_a_source_no_longer_configured_is_401() {
     );
 }
 
-#[tokio::test]
 async fn an_expired_refresh_token_and_a_revoked_key_cannot_refresh() {
     let te = engine().await;
     let (api_key, _) = te.api_key("Lab");
     let stale = format!("stale-{}", Uuid::new_v4().simple());
-    te.store()
+    te.engine
+        .sessions()
         .put_session(
             &sha256(stale.as_bytes()),
             &Session {
@@ -338,12 +334,13 @@ async fn an_expired_refresh_token_and_a_revoked_key_cannot_refresh() {
             &json!({"apiKey": api_key, "secret": secret}),
         )
         .await;
-    std::fs::remove_file(
-        te.data_dir
-            .join("credentials/keys")
-            .join(format!("{api_key}.json")),
-    )
-    .expect("remove key file");
+    assert!(
+        te.engine
+            .credentials()
+            .revoke_key(&api_key)
+            .expect("remove the key"),
+        "the key was there"
+    );
     let (status, answer) = te
         .post_json(
             "/auth/refreshToken",
@@ -358,7 +355,6 @@ async fn an_expired_refresh_token_and_a_revoked_key_cannot_refresh() {
 /// Several of the platform's clients post forms (`apiKey=…&secret=…`): Ruby's HTTParty
 /// with a Hash body, Node's `request` with `form:`. They authenticate and refresh exactly
 /// as with JSON, and so does a form sent without its content type.
-#[tokio::test]
 async fn form_encoded_authenticate_and_refresh_work_like_json() {
     let te = engine().await;
     let (api_key, secret) = te.api_key("Lab");
@@ -410,7 +406,6 @@ async fn form_encoded_authenticate_and_refresh_work_like_json() {
     );
 }
 
-#[tokio::test]
 async fn malformed_auth_bodies_are_400() {
     let te = engine().await;
     for body in [&b"{nope"[..], b"{\"apiKey\": \"x\"}", b"[]"] {
@@ -425,7 +420,6 @@ async fn malformed_auth_bodies_are_400() {
 
 // ---- sending ---------------------------------------------------------------
 
-#[tokio::test]
 async fn send_fills_meta_and_stores_a_pending_log_and_queue_entry() {
     let te = engine().await;
     let token = te.token("Lab").await;
@@ -472,7 +466,7 @@ async fn send_fills_meta_and_stores_a_pending_log_and_queue_entry() {
     uuid_of(&logs[0]["AttemptID"]);
 
     // In history, as the store has it...
-    let log = te.store().log(log_id).expect("store").expect("log");
+    let log = te.log(log_id);
     assert_eq!(log.status, LogStatus::Pending);
     assert_eq!(log.log_type, LogType::Send);
     assert_eq!(log.source_id, lab);
@@ -493,16 +487,10 @@ async fn send_fills_meta_and_stores_a_pending_log_and_queue_entry() {
     assert_eq!(detail["request"]["Meta"], body["Meta"]);
     assert_eq!(detail["request"]["Patient"], request["Patient"]);
     // ...and queued for its destination.
-    assert_eq!(te.store().queued(ehr).expect("queued"), vec![log_id]);
-    assert!(
-        te.store()
-            .queued(te.destination_id("Billing"))
-            .expect("queued")
-            .is_empty()
-    );
+    assert_eq!(te.queued(ehr), vec![log_id]);
+    assert!(te.queued(te.destination_id("Billing")).is_empty());
 }
 
-#[tokio::test]
 async fn send_fans_out_to_every_destination() {
     let te = engine().await;
     let token = te.token("Lab").await;
@@ -525,20 +513,16 @@ async fn send_fans_out_to_every_destination() {
     assert_ne!(ids[0], ids[1]);
     let attempts: Vec<Uuid> = logs.iter().map(|l| uuid_of(&l["AttemptID"])).collect();
     assert_ne!(attempts[0], attempts[1]);
-    let stored: Vec<_> = ids
-        .iter()
-        .map(|id| te.store().log(*id).expect("store").expect("log"))
-        .collect();
+    let stored = [te.log(ids[0]), te.log(ids[1])];
     assert_eq!(stored[0].destination_id, ehr);
     assert_eq!(stored[1].destination_id, billing);
     assert_eq!(stored[0].request_id, stored[1].request_id);
     assert!(stored.iter().all(|l| l.status == LogStatus::Pending));
-    assert_eq!(te.store().queued(ehr).expect("q"), vec![ids[0]]);
-    assert_eq!(te.store().queued(billing).expect("q"), vec![ids[1]]);
+    assert_eq!(te.queued(ehr), vec![ids[0]]);
+    assert_eq!(te.queued(billing), vec![ids[1]]);
     assert_eq!(te.all_logs().len(), 2);
 }
 
-#[tokio::test]
 async fn a_destination_named_twice_in_another_spelling_is_refused() {
     // "Meta.Destinations names X more than once" is checked on the ID strings, but
     // destinations are looked up by parsed UUID: the same destination spelled in upper
@@ -565,7 +549,6 @@ async fn a_destination_named_twice_in_another_spelling_is_refused() {
     }
 }
 
-#[tokio::test]
 async fn meta_source_id_is_checked_against_the_token() {
     let te = engine().await;
     let token = te.token("Lab").await;
@@ -623,18 +606,17 @@ async fn interleaved(te: &TestEngine) -> Vec<Uuid> {
     sent
 }
 
-#[tokio::test]
 async fn queues_are_first_in_first_out_per_source_and_destination() {
     let te = two_sources().await;
     let sent = interleaved(&te).await;
-    let queued = te.store().queued(te.destination_id("EHR")).expect("queued");
+    let queued = te.queued(te.destination_id("EHR"));
     assert_eq!(queued.len(), 4);
     let lab = te.source_id("Lab");
     let of_source = |source: Uuid| -> Vec<Uuid> {
         queued
             .iter()
             .copied()
-            .filter(|id| te.store().log(*id).expect("store").expect("log").source_id == source)
+            .filter(|id| te.log(*id).source_id == source)
             .collect()
     };
     assert_eq!(of_source(lab), vec![sent[0], sent[2]]);
@@ -643,7 +625,6 @@ async fn queues_are_first_in_first_out_per_source_and_destination() {
 
 // ---- timestamps ------------------------------------------------------------
 
-#[tokio::test]
 async fn payload_timestamps_are_converted_to_utc_in_the_source_zone() {
     let te = engine().await; // "Lab" is in America/New_York
     let token = te.token("Lab").await;
@@ -703,7 +684,6 @@ async fn query_setup(reply: StubReply, engine_toml: &str) -> (StubDestination, T
     (stub, te)
 }
 
-#[tokio::test]
 async fn query_round_trip() {
     let answer = patient_search_answer();
     let (stub, te) = query_setup(StubReply::Json(200, answer.clone()), "").await;
@@ -750,7 +730,7 @@ async fn query_round_trip() {
     assert_eq!(sent["Patient"]["Demographics"]["LastName"], "Bixby");
 
     // History.
-    let log = te.store().log(log_id).expect("store").expect("log");
+    let log = te.log(log_id);
     assert_eq!(log.log_type, LogType::Request);
     assert_eq!(log.status, LogStatus::Succeeded);
     assert_eq!(log.attempts, 1);
@@ -767,13 +747,12 @@ async fn query_round_trip() {
     assert_eq!(detail["response"], answer);
     assert_eq!(detail["request"]["Meta"]["Source"]["Name"], "Lab");
     // A query is not queued for delivery.
-    assert!(te.store().queued(ehr).expect("queued").is_empty());
+    assert!(te.queued(ehr).is_empty());
 }
 
 /// A third-party answer without `Meta.Source` or `Meta.Destinations` reaches the source
 /// with them filled from the query, as the platform's recorded answers carry them; an
 /// answer that has its own keeps them (see `query_round_trip`).
-#[tokio::test]
 async fn a_query_answer_without_its_parties_gets_the_querys() {
     let mut answer = patient_search_answer();
     let meta = answer["Meta"].as_object_mut().expect("Meta");
@@ -794,7 +773,6 @@ async fn a_query_answer_without_its_parties_gets_the_querys() {
     assert_eq!(body["Patient"]["Demographics"]["LastName"], "Bixby");
 }
 
-#[tokio::test]
 async fn a_sync_event_sent_to_endpoint_is_answered_as_a_query() {
     let answer = patient_search_answer();
     let (stub, te) = query_setup(StubReply::Json(200, answer.clone()), "").await;
@@ -806,11 +784,11 @@ async fn a_sync_event_sent_to_endpoint_is_answered_as_a_query() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["Patient"], answer["Patient"]);
     let log_id = uuid_of(&body["Meta"]["Logs"][0]["ID"]);
-    let log = te.store().log(log_id).expect("store").expect("log");
+    let log = te.log(log_id);
     assert_eq!(log.log_type, LogType::Request);
     assert_eq!(log.status, LogStatus::Succeeded);
     assert_eq!(stub.requests().len(), 1);
-    assert!(te.store().queued(ehr).expect("queued").is_empty());
+    assert!(te.queued(ehr).is_empty());
 }
 
 /// The single REQUEST log of a failed query, checked FAILED with one attempt.
@@ -824,7 +802,6 @@ fn failed_query_log(te: &TestEngine) -> switchboard::model::LogRecord {
     log
 }
 
-#[tokio::test]
 async fn query_answered_with_http_500_is_502_and_failed() {
     let (stub, te) = query_setup(StubReply::Text(500, "database on fire".into()), "").await;
     let token = te.token("Lab").await;
@@ -845,7 +822,6 @@ async fn query_answered_with_http_500_is_502_and_failed() {
 /// A destination that refuses a query (4xx) is heard with its own status, not as a 502
 /// (which some clients read as "try later", or as success): its own `Meta.Errors` when
 /// it sent them, otherwise one error naming it, its status and the start of its body.
-#[tokio::test]
 async fn a_destination_refusing_a_query_is_passed_on_with_its_status() {
     let own_errors = json!({"Meta": {"Errors": [
         {"ID": 7, "Text": "Patient identifier is required", "Type": "request", "Module": "Query"},
@@ -888,7 +864,6 @@ async fn a_destination_refusing_a_query_is_passed_on_with_its_status() {
     );
 }
 
-#[tokio::test]
 async fn query_answered_with_something_not_json_is_502_and_failed() {
     let (_stub, te) = query_setup(StubReply::Text(200, "<html>hi</html>".into()), "").await;
     let token = te.token("Lab").await;
@@ -900,7 +875,6 @@ async fn query_answered_with_something_not_json_is_502_and_failed() {
     failed_query_log(&te);
 }
 
-#[tokio::test]
 async fn query_slower_than_the_timeout_is_504_and_failed() {
     let (_stub, te) = query_setup(
         StubReply::Delay(Duration::from_secs(5), 200, patient_search_answer()),
@@ -925,7 +899,6 @@ async fn query_slower_than_the_timeout_is_504_and_failed() {
     assert!(detail["attempts"][0]["error"].is_string(), "{detail}");
 }
 
-#[tokio::test]
 async fn a_query_in_flight_is_in_history_as_pending_until_its_answer() {
     let (stub, te) = query_setup(
         StubReply::Delay(Duration::from_millis(1500), 200, patient_search_answer()),
@@ -958,7 +931,6 @@ async fn a_query_in_flight_is_in_history_as_pending_until_its_answer() {
     assert_eq!(detail["attempts"][0]["httpStatus"], 200, "{detail}");
 }
 
-#[tokio::test]
 async fn query_to_a_destination_that_is_down_is_502_and_failed() {
     let te = TestEngine::start(&config(&closed_url(), "")).await;
     let token = te.token("Lab").await;
@@ -976,7 +948,6 @@ async fn query_to_a_destination_that_is_down_is_502_and_failed() {
     );
 }
 
-#[tokio::test]
 async fn a_query_answer_over_max_body_bytes_is_not_read_and_is_502() {
     // Before the bound the engine read this answer until the query timeout (504).
     let url = format!("{}/redox", endless_answer().await);
@@ -1014,7 +985,6 @@ async fn a_query_answer_over_max_body_bytes_is_not_read_and_is_502() {
     assert!(error.contains("larger than 65536 bytes"), "{error}");
 }
 
-#[tokio::test]
 async fn a_chunked_body_over_the_limit_is_413() {
     // No Content-Length: the limit is found while reading, by the error's type.
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -1043,7 +1013,6 @@ async fn a_chunked_body_over_the_limit_is_413() {
     assert!(answer.contains("limit of 1024 bytes"), "{answer}");
 }
 
-#[tokio::test]
 async fn queries_that_cannot_be_forwarded_are_400() {
     let (stub, te) = query_setup(StubReply::Json(200, patient_search_answer()), "").await;
     let token = te.token("Lab").await;
@@ -1105,7 +1074,6 @@ async fn queries_that_cannot_be_forwarded_are_400() {
     );
 }
 
-#[tokio::test]
 async fn a_poll_destination_takes_notifications_but_not_queries() {
     let mut c = config(&closed_url(), "");
     c += "[[destinations]]\nname = \"Poller\"\nenvironment = \"development\"\nmode = \"poll\"\nverification_token = \"tok-Poller\"\n\n";
@@ -1130,12 +1098,11 @@ async fn a_poll_destination_takes_notifications_but_not_queries() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(te.store().queued(poller).expect("queued").len(), 1);
+    assert_eq!(te.queued(poller).len(), 1);
 }
 
 // ---- every refusal of /endpoint --------------------------------------------
 
-#[tokio::test]
 async fn malformed_bodies_are_400() {
     let te = engine().await;
     let token = te.token("Lab").await;
@@ -1191,7 +1158,6 @@ async fn malformed_bodies_are_400() {
     .await;
 }
 
-#[tokio::test]
 async fn missing_and_mistyped_meta_fields_are_reported_together() {
     let te = engine().await;
     let token = te.token("Lab").await;
@@ -1297,7 +1263,6 @@ async fn missing_and_mistyped_meta_fields_are_reported_together() {
     .await;
 }
 
-#[tokio::test]
 async fn error_bodies_echo_the_senders_meta() {
     let te = engine().await;
     let token = te.token("Lab").await;
@@ -1310,7 +1275,6 @@ async fn error_bodies_echo_the_senders_meta() {
     assert_eq!(body["Meta"]["Errors"][0]["ID"], 1);
 }
 
-#[tokio::test]
 async fn unknown_data_models_and_event_types_are_400_with_a_hint() {
     let te = engine().await;
     let token = te.token("Lab").await;
@@ -1355,7 +1319,6 @@ async fn unknown_data_models_and_event_types_are_400_with_a_hint() {
     .await;
 }
 
-#[tokio::test]
 async fn routing_refusals_are_404_and_403() {
     let te = engine().await;
     let token = te.token("Lab").await;
@@ -1445,7 +1408,6 @@ async fn routing_refusals_are_404_and_403() {
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 
-#[tokio::test]
 async fn a_body_over_the_limit_is_413() {
     let te = TestEngine::start(&config(&closed_url(), "[engine]\nmax_body_bytes = 1024\n")).await;
     let token = te.token("Lab").await;
@@ -1472,7 +1434,6 @@ async fn a_body_over_the_limit_is_413() {
     assert_eq!(status, StatusCode::OK, "{answer}");
 }
 
-#[tokio::test]
 async fn bad_or_missing_tokens_are_401() {
     let te = engine().await;
     let ehr = te.destination_id("EHR");
@@ -1522,7 +1483,6 @@ async fn bad_or_missing_tokens_are_401() {
     assert_error(status, &answer, StatusCode::UNAUTHORIZED, "Bearer");
 }
 
-#[tokio::test]
 async fn the_bearer_scheme_is_case_insensitive() {
     // RFC 7235 §2.1 / RFC 6750: the auth-scheme name is case-insensitive.
     let te = engine().await;
@@ -1543,7 +1503,6 @@ async fn the_bearer_scheme_is_case_insensitive() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_sends_are_all_stored() {
     let te = engine().await;
     let token = te.token("Lab").await;
@@ -1578,17 +1537,17 @@ async fn concurrent_sends_are_all_stored() {
     let mut stored: Vec<Uuid> = te.all_logs().iter().map(|l| l.id).collect();
     stored.sort();
     assert_eq!(stored, ids);
-    let mut queued = te.store().queued(ehr).expect("queued");
+    let mut queued = te.queued(ehr);
     queued.sort();
     assert_eq!(queued, ids);
 }
 
-#[tokio::test]
 async fn an_expired_token_is_401_saying_expired() {
     let te = engine().await;
     let (api_key, _) = te.api_key("Lab");
     let token = format!("expired-{}", Uuid::new_v4().simple());
-    te.store()
+    te.engine
+        .sessions()
         .put_session(
             &sha256(token.as_bytes()),
             &Session {
@@ -1613,7 +1572,6 @@ async fn an_expired_token_is_401_saying_expired() {
     .await;
 }
 
-#[tokio::test]
 async fn unknown_routes_are_404_and_wrong_methods_405_in_platform_shape() {
     let te = engine().await;
     let token = te.token("Lab").await;
@@ -1662,7 +1620,6 @@ fn the_config_loader_refuses_a_subscription_across_environments() {
     assert!(err.contains(&format!("line {line}")), "{err}");
 }
 
-#[tokio::test]
 async fn a_staging_source_cannot_reach_a_development_destination() {
     let stub = StubDestination::start(StubReply::Json(200, patient_search_answer())).await;
     let mut c = config(&stub.url, "");
@@ -1710,11 +1667,12 @@ async fn a_staging_source_cannot_reach_a_development_destination() {
     .await;
 
     let page = te
-        .store()
-        .search(&LogQuery {
+        .engine
+        .search_logs(&LogQuery {
             limit: 50,
             ..Default::default()
         })
+        .await
         .expect("search");
     assert!(page.logs.is_empty(), "{:#?}", page.logs);
     assert!(te.all_queued().is_empty());
@@ -1722,4 +1680,45 @@ async fn a_staging_source_cannot_reach_a_development_destination() {
         stub.requests().is_empty(),
         "the development stub was reached"
     );
+}
+
+crate::on_both_stores! {
+    #[tokio::test] authenticate_returns_a_24h_token_and_a_refresh_token;
+    #[tokio::test] refresh_token_gives_a_new_working_access_token;
+    #[tokio::test] bad_credentials_are_401;
+    #[tokio::test] a_key_of_a_source_no_longer_configured_is_401;
+    #[tokio::test] an_expired_refresh_token_and_a_revoked_key_cannot_refresh;
+    #[tokio::test] form_encoded_authenticate_and_refresh_work_like_json;
+    #[tokio::test] malformed_auth_bodies_are_400;
+    #[tokio::test] send_fills_meta_and_stores_a_pending_log_and_queue_entry;
+    #[tokio::test] send_fans_out_to_every_destination;
+    #[tokio::test] a_destination_named_twice_in_another_spelling_is_refused;
+    #[tokio::test] meta_source_id_is_checked_against_the_token;
+    #[tokio::test] queues_are_first_in_first_out_per_source_and_destination;
+    #[tokio::test] payload_timestamps_are_converted_to_utc_in_the_source_zone;
+    #[tokio::test] query_round_trip;
+    #[tokio::test] a_query_answer_without_its_parties_gets_the_querys;
+    #[tokio::test] a_sync_event_sent_to_endpoint_is_answered_as_a_query;
+    #[tokio::test] query_answered_with_http_500_is_502_and_failed;
+    #[tokio::test] a_destination_refusing_a_query_is_passed_on_with_its_status;
+    #[tokio::test] query_answered_with_something_not_json_is_502_and_failed;
+    #[tokio::test] query_slower_than_the_timeout_is_504_and_failed;
+    #[tokio::test] a_query_in_flight_is_in_history_as_pending_until_its_answer;
+    #[tokio::test] query_to_a_destination_that_is_down_is_502_and_failed;
+    #[tokio::test] a_query_answer_over_max_body_bytes_is_not_read_and_is_502;
+    #[tokio::test] a_chunked_body_over_the_limit_is_413;
+    #[tokio::test] queries_that_cannot_be_forwarded_are_400;
+    #[tokio::test] a_poll_destination_takes_notifications_but_not_queries;
+    #[tokio::test] malformed_bodies_are_400;
+    #[tokio::test] missing_and_mistyped_meta_fields_are_reported_together;
+    #[tokio::test] error_bodies_echo_the_senders_meta;
+    #[tokio::test] unknown_data_models_and_event_types_are_400_with_a_hint;
+    #[tokio::test] routing_refusals_are_404_and_403;
+    #[tokio::test] a_body_over_the_limit_is_413;
+    #[tokio::test] bad_or_missing_tokens_are_401;
+    #[tokio::test] the_bearer_scheme_is_case_insensitive;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)] concurrent_sends_are_all_stored;
+    #[tokio::test] an_expired_token_is_401_saying_expired;
+    #[tokio::test] unknown_routes_are_404_and_wrong_methods_405_in_platform_shape;
+    #[tokio::test] a_staging_source_cannot_reach_a_development_destination;
 }

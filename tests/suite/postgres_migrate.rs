@@ -44,12 +44,16 @@ async fn migrate_applies_the_schema_once_and_records_it() {
     let first = migrate(&db.url, false);
     assert!(first.status.success(), "{}", text(&first.stderr));
     let said = text(&first.stdout);
-    assert!(said.contains("schema version 0 → 1"), "{said}");
+    assert!(said.contains("schema version 0 → 2"), "{said}");
     assert!(said.contains(&db.name), "{said}");
 
     let recorded = versions(&db).await;
-    assert_eq!(recorded.len(), 1, "{recorded:?}");
+    assert_eq!(recorded.len(), 2, "{recorded:?}");
     assert_eq!((recorded[0].0, recorded[0].1.as_str()), (1, "schema"));
+    assert_eq!(
+        (recorded[1].0, recorded[1].1.as_str()),
+        (2, "queue item sequence")
+    );
     assert!(recorded[0].2.contains("migrate"), "{recorded:?}");
 
     // The tables a node needs, the history ones partitioned with a default partition.
@@ -100,12 +104,59 @@ async fn migrate_applies_the_schema_once_and_records_it() {
     let again = migrate(&db.url, true);
     assert!(again.status.success(), "{}", text(&again.stderr));
     let report: Value = serde_json::from_slice(&again.stdout).expect("JSON");
-    assert_eq!(report["from"], 1);
-    assert_eq!(report["to"], 1);
+    assert_eq!(report["from"], 2);
+    assert_eq!(report["to"], 2);
     assert_eq!(report["applied"], Value::Array(vec![]));
-    assert_eq!(versions(&db).await.len(), 1);
+    assert_eq!(versions(&db).await.len(), 2);
     let plain = migrate(&db.url, false);
     assert!(text(&plain.stdout).contains("nothing to apply"));
+}
+
+/// A database a version-1 switchboard filled: its queues numbered per row. After the
+/// upgrade, new items are numbered after every item already there.
+#[tokio::test]
+async fn the_queue_sequence_starts_after_what_version_one_numbered() {
+    let db = database().await;
+    let client = db.client().await;
+    client
+        .batch_execute(include_str!(
+            "../../src/store/postgres/migrations/0001_schema.sql"
+        ))
+        .await
+        .expect("version 1");
+    let (destination, source) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    client
+        .batch_execute(&format!(
+            "CREATE TABLE switchboard_migrations (version integer PRIMARY KEY, name text NOT NULL,
+                 applied_at timestamptz NOT NULL DEFAULT now(), applied_by text NOT NULL);
+             INSERT INTO switchboard_migrations (version, name, applied_by)
+                 VALUES (1, 'schema', 'an older switchboard');
+             INSERT INTO queues (destination_id, source_id, lane, next_seq)
+                 VALUES ('{destination}', '{source}', 0, 42);
+             INSERT INTO queue_items (destination_id, source_id, lane, seq, log_id)
+                 VALUES ('{destination}', '{source}', 0, 41, '{}');
+             INSERT INTO quarantine (destination_id, log_id, source_id, lane, seq)
+                 VALUES ('{destination}', '{}', '{source}', 0, 77);",
+            uuid::Uuid::new_v4(),
+            uuid::Uuid::new_v4()
+        ))
+        .await
+        .expect("a version-1 queue");
+    let upgraded = migrate(&db.url, false);
+    assert!(upgraded.status.success(), "{}", text(&upgraded.stderr));
+    assert!(text(&upgraded.stdout).contains("schema version 1 → 2"));
+    let next: i64 = client
+        .query_one("SELECT nextval('queue_item_seq')", &[])
+        .await
+        .expect("nextval")
+        .get(0);
+    assert!(next > 77, "numbered after the largest item, got {next}");
+    let still: i64 = client
+        .query_one("SELECT count(*) FROM queue_items", &[])
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(still, 1, "the queued item kept");
 }
 
 #[tokio::test]
@@ -128,10 +179,10 @@ async fn nodes_migrating_together_take_turns() {
         assert!(out.status.success(), "{}", text(&out.stderr));
         let report: Value = serde_json::from_slice(&out.stdout).expect("JSON");
         applied += report["applied"].as_array().expect("applied").len();
-        assert_eq!(report["to"], 1);
+        assert_eq!(report["to"], 2);
     }
-    assert_eq!(applied, 1, "exactly one of them applied the schema");
-    assert_eq!(versions(&db).await.len(), 1);
+    assert_eq!(applied, 2, "each version applied exactly once");
+    assert_eq!(versions(&db).await.len(), 2);
 }
 
 #[tokio::test]
@@ -150,9 +201,9 @@ async fn a_schema_newer_than_this_switchboard_is_refused_untouched() {
     assert!(!refused.status.success());
     let said = text(&refused.stderr);
     assert!(said.contains("schema version 99"), "{said}");
-    assert!(said.contains("knows versions up to 1"), "{said}");
+    assert!(said.contains("knows versions up to 2"), "{said}");
     assert!(said.contains("Nothing was changed"), "{said}");
-    assert_eq!(versions(&db).await.len(), 2, "nothing added or removed");
+    assert_eq!(versions(&db).await.len(), 3, "nothing added or removed");
 }
 
 #[tokio::test]

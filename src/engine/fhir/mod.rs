@@ -56,14 +56,14 @@ impl Engine {
     /// the same sessions), checked against `Redox-Source-Id` when sent, and the
     /// destination named by `slug`, in `environment` (the path's; it must be the
     /// source's). Order of refusal: 401, 404 (slug, environment name), 403.
-    pub fn fhir_party(
+    pub async fn fhir_party(
         &self,
         token: &str,
         source_header: Option<&str>,
         slug: &str,
         environment: &str,
     ) -> Result<Party, ApiError> {
-        let source = self.source_for_token(token)?.clone();
+        let source = self.source_for_token(token).await?;
         // A key acts for one source here; the header may only confirm it.
         if let Some(claimed) = source_header.map(str::trim)
             && Uuid::parse_str(claimed).ok() != Some(source.id)

@@ -4,14 +4,13 @@
 //! [`Committer`], which takes whatever is waiting (up to [`MAX_BATCH`]) into one
 //! transaction of multi-row inserts, with up to [`IN_FLIGHT`] transactions at once.
 //!
-//! Queue entries are numbered under their queue row's lock (an upsert of `queues`,
-//! taken in key order so two transactions cannot deadlock), so an item's number
-//! follows commit order: FIFO per queue holds across nodes.
+//! Queue entries are numbered from one database sequence before the commit, and a
+//! request is acknowledged after it: a request sent after that acknowledgement is
+//! numbered after, so FIFO per queue holds across nodes (see migration 0002).
 
 use super::{PgError, PgLocation, Result};
 use crate::store::QueueId;
 use chrono::{DateTime, Utc};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::{Semaphore, mpsc, oneshot};
@@ -257,60 +256,55 @@ async fn insert_logs_with(tx: &Tx<'_>, logs: &[&LogRow], on_conflict: &str) -> S
     .await
 }
 
-/// Queue entries, grouped by queue and numbered under each queue row's lock, taken
-/// in key order (so two transactions cannot deadlock).
+/// Queue entries, numbered from the shared sequence in the order they were accepted.
+/// Their queue rows (the leases) are made when missing, without locking existing
+/// ones: a dispatcher's lease check and other accepts go on meanwhile.
 async fn enqueue(tx: &Tx<'_>, sets: &[&AcceptSet]) -> Sql<()> {
-    let mut by_queue: BTreeMap<(Uuid, Uuid, i64), Vec<Uuid>> = BTreeMap::new();
-    for (queue, log) in sets.iter().flat_map(|s| &s.queued) {
-        by_queue
-            .entry((queue.destination, queue.source, queue.lane as i64))
-            .or_default()
-            .push(*log);
-    }
-    if by_queue.is_empty() {
+    let queued: Vec<&(QueueId, Uuid)> = sets.iter().flat_map(|s| &s.queued).collect();
+    if queued.is_empty() {
         return Ok(());
     }
-    let keys: Vec<&(Uuid, Uuid, i64)> = by_queue.keys().collect();
-    let rows = tx
+    let queues: std::collections::BTreeSet<(Uuid, Uuid, i64)> = queued
+        .iter()
+        .map(|(q, _)| (q.destination, q.source, q.lane as i64))
+        .collect();
+    tx.execute(
+        "INSERT INTO queues (destination_id, source_id, lane)
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int8[])
+         ON CONFLICT DO NOTHING",
+        &[
+            &queues.iter().map(|k| k.0).collect::<Vec<_>>(),
+            &queues.iter().map(|k| k.1).collect::<Vec<_>>(),
+            &queues.iter().map(|k| k.2).collect::<Vec<_>>(),
+        ],
+    )
+    .await?;
+    let mut numbers: Vec<i64> = tx
         .query(
-            "INSERT INTO queues AS q (destination_id, source_id, lane, next_seq)
-             SELECT d, s, l, 1 + n
-             FROM unnest($1::uuid[], $2::uuid[], $3::int8[], $4::int8[]) AS t(d, s, l, n)
-             ON CONFLICT (destination_id, source_id, lane)
-             DO UPDATE SET next_seq = q.next_seq + excluded.next_seq - 1
-             RETURNING destination_id, source_id, lane, next_seq",
-            &[
-                &keys.iter().map(|k| k.0).collect::<Vec<_>>(),
-                &keys.iter().map(|k| k.1).collect::<Vec<_>>(),
-                &keys.iter().map(|k| k.2).collect::<Vec<_>>(),
-                &by_queue
-                    .values()
-                    .map(|v| v.len() as i64)
-                    .collect::<Vec<_>>(),
-            ],
+            "SELECT nextval('queue_item_seq') FROM generate_series(1, $1::int8)",
+            &[&(queued.len() as i64)],
         )
-        .await?;
-    let (mut dest, mut source, mut lane, mut seq, mut log_ids) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for row in rows {
-        let key: (Uuid, Uuid, i64) = (row.get(0), row.get(1), row.get(2));
-        let next: i64 = row.get(3);
-        let Some(logs) = by_queue.get(&key) else {
-            continue;
-        };
-        let first = next - logs.len() as i64;
-        for (i, log) in logs.iter().enumerate() {
-            dest.push(key.0);
-            source.push(key.1);
-            lane.push(key.2);
-            seq.push(first + i as i64);
-            log_ids.push(*log);
-        }
-    }
+        .await?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    numbers.sort_unstable();
     tx.execute(
         "INSERT INTO queue_items (destination_id, source_id, lane, seq, log_id)
          SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int8[], $4::int8[], $5::uuid[])",
-        &[&dest, &source, &lane, &seq, &log_ids],
+        &[
+            &queued
+                .iter()
+                .map(|(q, _)| q.destination)
+                .collect::<Vec<_>>(),
+            &queued.iter().map(|(q, _)| q.source).collect::<Vec<_>>(),
+            &queued
+                .iter()
+                .map(|(q, _)| q.lane as i64)
+                .collect::<Vec<_>>(),
+            &numbers,
+            &queued.iter().map(|(_, log)| *log).collect::<Vec<_>>(),
+        ],
     )
     .await?;
     Ok(())

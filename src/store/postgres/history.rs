@@ -85,6 +85,21 @@ impl PgStore {
         Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
+    /// The log IDs queued for `destination`, queue by queue (as the sled store lists
+    /// them: by source, then lane), each in delivery order.
+    pub async fn queued_for(&self, destination: Uuid) -> Result<Vec<Uuid>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT log_id FROM queue_items WHERE destination_id = $1
+                 ORDER BY source_id, lane, seq",
+                &[&destination],
+            )
+            .await
+            .map_err(|e| self.at.query_error(&e))?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
     /// A page of history, newest first: the same answers as the sled store's search
     /// (its pages may end at other places; followed to the end, they list the same
     /// logs in the same order). A filter with an index of its own (patient,

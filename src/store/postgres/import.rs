@@ -218,7 +218,7 @@ impl PgStore {
     }
 }
 
-/// Queue entries with their sled numbers (their order), the queues numbering on after
+/// Queue entries with their sled numbers (their order), the sequence numbering on after
 /// the largest, and quarantined deliveries with the place they came from.
 async fn import_queues(
     tx: &deadpool_postgres::Transaction<'_>,
@@ -234,12 +234,17 @@ async fn import_queues(
         let logs: Vec<Uuid> = items.iter().map(|i| i.log_id).collect();
         let lease: Vec<i64> = items.iter().map(|i| i.lease_until_ms as i64).collect();
         tx.execute(
-            "INSERT INTO queues AS q (destination_id, source_id, lane, next_seq)
-             SELECT d, s, l, max(n) + 1 FROM unnest($1::uuid[], $2::uuid[], $3::int8[], $4::int8[])
-                 AS t(d, s, l, n) GROUP BY d, s, l ORDER BY d, s, l
-             ON CONFLICT (destination_id, source_id, lane)
-             DO UPDATE SET next_seq = greatest(q.next_seq, excluded.next_seq)",
-            &[&dest, &source, &lane, &seq],
+            "INSERT INTO queues (destination_id, source_id, lane)
+             SELECT DISTINCT * FROM unnest($1::uuid[], $2::uuid[], $3::int8[])
+             ON CONFLICT DO NOTHING",
+            &[&dest, &source, &lane],
+        )
+        .await?;
+        // What is accepted after the move is numbered after what was moved.
+        tx.execute(
+            "SELECT setval('queue_item_seq', greatest(
+                 (SELECT last_value FROM queue_item_seq), (SELECT max(n) FROM unnest($1::int8[]) AS n)))",
+            &[&seq],
         )
         .await?;
         queued = tx

@@ -14,11 +14,18 @@ pub struct Migration {
 }
 
 /// Every version this switchboard knows, oldest first.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "schema",
-    sql: include_str!("migrations/0001_schema.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "schema",
+        sql: include_str!("migrations/0001_schema.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "queue item sequence",
+        sql: include_str!("migrations/0002_queue_sequence.sql"),
+    },
+];
 
 /// The newest version this switchboard knows.
 pub fn latest() -> i32 {

@@ -168,7 +168,17 @@ impl PgStore {
             Some(current) => current,
             None => fallback.clone(),
         };
+        let was_quarantined = current.quarantined;
         let new = update(current);
+        if was_quarantined && !new.quarantined {
+            // Set aside during the attempt, and the destination took it: settled.
+            tx.execute(
+                "DELETE FROM quarantine WHERE destination_id = $1 AND log_id = $2",
+                &[&item.queue.destination, &new.id],
+            )
+            .await
+            .map_err(q)?;
+        }
         if !self.write_outcome(&tx, &new, attempt).await.map_err(q)? {
             return Err(PgError::Query {
                 at: self.at.shown().to_string(),

@@ -113,11 +113,28 @@ impl Reach {
                 work(ClientRef::Pooled(client), store.at.clone()).await
             }),
             Reach::At(at) => blocking::run(async {
+                up_to_date(at).await?;
                 let client = at.connect().await?;
                 work(ClientRef::Own(client), at.clone()).await
             }),
         }
     }
+}
+
+/// Brings the schema at `at` up to date once per process: a CLI command may be the
+/// first to touch a new database (`tokens create` before any node started), and a
+/// node refuses a schema newer than it knows.
+async fn up_to_date(at: &PgLocation) -> Result<()> {
+    static DONE: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let seen = |done: &Vec<String>| done.iter().any(|shown| shown == at.shown());
+    if seen(&DONE.lock().unwrap_or_else(|e| e.into_inner())) {
+        return Ok(());
+    }
+    super::migrate::migrate(at, "a command").await?;
+    DONE.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(at.shown().to_string());
+    Ok(())
 }
 
 /// A client, pooled or of its own.

@@ -41,6 +41,8 @@ pub fn client() -> reqwest::Client {
 pub struct TestEngine {
     /// `http://127.0.0.1:PORT`
     pub base: String,
+    /// The shared PostgreSQL store this engine is a node of; `None`: sled.
+    pub store_url: Option<String>,
     pub engine: Arc<Engine>,
     pub client: reqwest::Client,
     pub config_path: PathBuf,
@@ -56,9 +58,53 @@ impl Drop for TestEngine {
     }
 }
 
+/// Where the engines a test starts keep history and queues (see [`on_both_stores`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Backing {
+    Sled,
+    Postgres,
+}
+
+tokio::task_local! {
+    static BACKING: Backing;
+}
+
+/// The store of the test running now: PostgreSQL inside [`on_postgres`], sled otherwise.
+pub fn backing() -> Backing {
+    BACKING.try_with(|b| *b).unwrap_or(Backing::Sled)
+}
+
+/// Runs `test` with every engine it starts through [`TestEngine::start`] (and its
+/// siblings) a node on a fresh database of the tests' PostgreSQL.
+pub async fn on_postgres(test: impl std::future::Future<Output = ()>) {
+    BACKING.scope(Backing::Postgres, test).await
+}
+
+/// Runs each named test (an `async fn` of the module, no arguments) twice: as
+/// `NAME::sled`, with the attribute given (`tokio::test` and its flavor), and as
+/// `NAME::postgres`, every engine a node on a PostgreSQL database of its own (on a
+/// multi-thread runtime: the shared store's synchronous reads need one).
+#[macro_export]
+macro_rules! on_both_stores {
+    ($(#[$sled:meta] $name:ident;)*) => {$(
+        mod $name {
+            #[$sled]
+            async fn sled() {
+                super::$name().await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                $crate::common::on_postgres(super::$name()).await
+            }
+        }
+    )*};
+}
+
 impl TestEngine {
     /// The engine's store (its reads see every acknowledged request: they wait for the
-    /// journal themselves).
+    /// journal themselves). Sled only: the store-neutral reads are [`TestEngine::log`],
+    /// [`TestEngine::queued`] and their siblings.
     pub fn store(&self) -> &switchboard::store::Store {
         self.engine.store()
     }
@@ -71,8 +117,15 @@ impl TestEngine {
 
     /// As [`TestEngine::start`], with `configure` applied to the loaded configuration
     /// first (to inject what no file sets, such as a movable clock).
+    /// Inside [`on_postgres`], the engine is a node on a fresh database.
     pub async fn start_with(config_toml: &str, configure: impl FnOnce(&mut Config)) -> TestEngine {
-        Self::start_on(config_toml, None, configure).await
+        match backing() {
+            Backing::Sled => Self::start_on(config_toml, None, configure).await,
+            Backing::Postgres => {
+                let db = postgres::database().await;
+                Self::start_on(config_toml, Some(&db.url), configure).await
+            }
+        }
     }
 
     /// As [`TestEngine::start_with`], on the shared PostgreSQL store at `store` (a
@@ -112,6 +165,7 @@ impl TestEngine {
         ));
         TestEngine {
             base: format!("http://{addr}"),
+            store_url: store.map(str::to_string),
             engine,
             client: client(),
             config_path,
@@ -119,6 +173,14 @@ impl TestEngine {
             server,
             dir,
         }
+    }
+
+    /// The environment a CLI command needs to reach this engine's store (none on sled).
+    pub fn store_env(&self) -> Vec<(&'static str, String)> {
+        self.store_url
+            .iter()
+            .map(|url| ("SWITCHBOARD_STORE", url.clone()))
+            .collect()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -260,15 +322,33 @@ impl TestEngine {
         (status, to_value(&bytes))
     }
 
-    /// Every log in history, newest first (straight from the store).
+    /// Waits for one of the engine's reads of the shared store from a test's
+    /// synchronous code (a polling closure, say); the test runs on a multi-thread
+    /// runtime, as [`on_both_stores`] makes it.
+    fn shared_read<T>(&self, read: impl std::future::Future<Output = T>) -> T {
+        tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(read))
+    }
+
+    /// Every log in history, newest first (from whichever store the engine uses).
     pub fn all_logs(&self) -> Vec<LogRecord> {
-        self.store()
-            .search(&LogQuery {
-                limit: 500,
-                ..Default::default()
-            })
-            .expect("search")
-            .logs
+        let mut query = LogQuery {
+            limit: 500,
+            ..Default::default()
+        };
+        let mut logs = Vec::new();
+        loop {
+            let mut page = match &self.store_url {
+                None => self.store().search(&query),
+                Some(_) => self.shared_read(self.engine.search_logs(&query)),
+            }
+            .expect("search");
+            logs.append(&mut page.logs);
+            // A page cut short carries the cursor (the PostgreSQL store's day walk).
+            match page.next {
+                Some(before) => query.before = Some(before),
+                None => return logs,
+            }
+        }
     }
 
     /// Every queued log ID across the configured destinations.
@@ -277,8 +357,50 @@ impl TestEngine {
             .registry()
             .destinations
             .iter()
-            .flat_map(|d| self.store().queued(d.id).expect("queued"))
+            .flat_map(|d| self.queued(d.id))
             .collect()
+    }
+
+    /// A log as history has it now (panics when there is none).
+    pub fn log(&self, id: Uuid) -> LogRecord {
+        match &self.store_url {
+            None => self.store().log(id),
+            Some(_) => self.shared_read(self.engine.log_record(id)),
+        }
+        .expect("read log")
+        .unwrap_or_else(|| panic!("no log {id}"))
+    }
+
+    /// A log's delivery attempts, in order.
+    pub fn attempts(&self, id: Uuid) -> Vec<switchboard::model::Attempt> {
+        match &self.store_url {
+            None => self.store().attempts(id),
+            Some(_) => self.shared_read(self.engine.log_attempts(id)),
+        }
+        .expect("read attempts")
+    }
+
+    /// The logs queued for a destination.
+    pub fn queued(&self, destination: Uuid) -> Vec<Uuid> {
+        match &self.store_url {
+            None => self.store().queued(destination),
+            Some(_) => self.shared_read(self.engine.queued_logs(destination)),
+        }
+        .expect("read queued")
+    }
+
+    /// The logs a destination has in quarantine.
+    pub fn quarantined(&self, destination: Uuid) -> Vec<Uuid> {
+        match &self.store_url {
+            None => self
+                .store()
+                .quarantined(destination)
+                .map(|q| q.into_iter().map(|(id, _)| id).collect()),
+            Some(_) => self
+                .shared_read(self.engine.quarantined_logs(destination))
+                .map(|logs| logs.into_iter().map(|l| l.id).collect()),
+        }
+        .expect("read quarantine")
     }
 
     /// Stops this engine gracefully (`Engine::shutdown`), waits until every handle on
@@ -302,6 +424,7 @@ impl TestEngine {
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
         let config_path = self.config_path.clone();
         let data_dir = self.data_dir.clone();
+        let store_url = self.store_url.clone();
         drop(self);
         // The group-commit flusher drops its database handle just after; until then the
         // store is still locked.
@@ -310,10 +433,19 @@ impl TestEngine {
             .expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let engine = loop {
-            let mut config = Config::load(&config_path, true, &data_dir)
+            let mut config = Config::load_on(&config_path, true, &data_dir, store_url.as_deref())
                 .unwrap_or_else(|e| panic!("config refused on restart: {e}"));
             config.attach_sandbox(addr);
-            match Engine::start(&data_dir, config) {
+            let shared = switchboard::engine::cluster::open(&config.settings)
+                .await
+                .expect("shared store");
+            let started = Engine::start_on(
+                &data_dir,
+                config,
+                switchboard::store::OpenMode::Serve,
+                shared,
+            );
+            match started {
                 Ok(engine) => break engine,
                 Err(_) if std::time::Instant::now() < deadline => {
                     tokio::time::sleep(Duration::from_millis(20)).await;
@@ -321,6 +453,7 @@ impl TestEngine {
                 Err(e) => panic!("engine restart failed: {e}"),
             }
         };
+        switchboard::engine::cluster::register(&engine, addr).await;
         let server = tokio::spawn(switchboard::api::server::serve(
             listener,
             engine.clone(),
@@ -328,6 +461,7 @@ impl TestEngine {
         ));
         TestEngine {
             base: format!("http://{addr}"),
+            store_url,
             engine,
             client: client(),
             config_path,
