@@ -130,6 +130,11 @@ impl Locations {
         })
     }
 
+    /// The PostgreSQL store the configuration (or --store) names, if any.
+    fn shared_store(&self) -> Result<Option<switchboard::store::postgres::PgLocation>> {
+        Ok(self.load()?.settings.shared_store)
+    }
+
     fn load(&self) -> Result<Config> {
         let (path, required) = match &self.config {
             Some(p) => (p.clone(), true),

@@ -177,7 +177,7 @@ async fn download(
     let result = async {
         let token = bearer(&headers)?;
         let source = engine.source_for_token(token).await?;
-        let upload = engine.uploaded(&source, &id)?;
+        let upload = engine.uploaded(&source, &id).await?;
         let path = upload.path.clone();
         let sealer = upload.sealer.clone();
         let opened = tokio::task::spawn_blocking(move || {

@@ -25,7 +25,12 @@ pub fn export(
         until,
         ..AuditFilter::default()
     };
-    let records = super::running::runtime()?.block_on(command::export(&at.data_dir(), &filter))?;
+    let shared = at.shared_store()?;
+    let records = super::running::runtime()?.block_on(command::export(
+        &at.data_dir(),
+        shared.as_ref(),
+        &filter,
+    ))?;
     let mut out = std::io::stdout().lock();
     for record in records {
         // A closed pipe (`| head`) ends the export quietly.
@@ -39,11 +44,18 @@ pub fn export(
 /// Writes the entry of a credential just made. The credential exists either way, so a
 /// failure is a warning, not an error.
 pub fn note(at: &Locations, action: &str, detail: &str) {
-    let recorded = super::running::runtime()
+    let recorded = at
+        .shared_store()
+        .and_then(|shared| Ok((shared, super::running::runtime()?)))
         .map_err(|e| e.to_string())
-        .and_then(|rt| {
-            rt.block_on(command::record_local(&at.data_dir(), action, detail))
-                .map_err(|e| e.to_string())
+        .and_then(|(shared, rt)| {
+            rt.block_on(command::record_local(
+                &at.data_dir(),
+                shared.as_ref(),
+                action,
+                detail,
+            ))
+            .map_err(|e| e.to_string())
         });
     if let Err(e) = recorded {
         eprintln!("warning: {action} was not written to the audit trail: {e}");

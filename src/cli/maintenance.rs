@@ -5,10 +5,29 @@ use crate::Locations;
 use anyhow::{Result, bail};
 use std::path::Path;
 use switchboard::engine::maintenance;
+use switchboard::store::postgres::PgStore;
+
+fn current_thread() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
 
 pub fn check(json: bool, at: &Locations) -> Result<()> {
     // The configuration's keys, so that sealed bodies are checked, not unreadable.
     let config = at.load()?;
+    if let Some(store) = &config.settings.shared_store {
+        let report = current_thread()?.block_on(async {
+            let by = switchboard::engine::audit::command::CLI_ACTOR;
+            let pg = PgStore::open(store, Default::default(), by).await?;
+            pg.check().await
+        })?;
+        super::print(json, &report, |r| r.text())?;
+        if !report.healthy {
+            bail!("the shared store has problems (listed above)");
+        }
+        return Ok(());
+    }
     let report = maintenance::check(&at.data_dir(), &config.settings)?;
     super::print(json, &report, |r| r.text())?;
     if !report.healthy {
@@ -18,6 +37,10 @@ pub fn check(json: bool, at: &Locations) -> Result<()> {
 }
 
 pub fn backup(dir: &Path, json: bool, at: &Locations) -> Result<()> {
+    if let Some(store) = at.shared_store()? {
+        let report = switchboard::store::postgres::dump::dump(&store, dir)?;
+        return super::print(json, &report, |r| r.text());
+    }
     let report = maintenance::backup(&at.data_dir(), dir)?;
     super::print(json, &report, |r| r.text())
 }

@@ -10,7 +10,11 @@ use uuid::Uuid;
 
 impl Engine {
     fn composer_history(&self) -> Result<ComposerHistory, ApiError> {
-        ComposerHistory::open(&self.store).map_err(read_failure)
+        match &self.shared {
+            Some(shared) => ComposerHistory::shared(&self.store, shared.clone()),
+            None => ComposerHistory::open(&self.store),
+        }
+        .map_err(read_failure)
     }
 
     /// Records what a console's composer sent. Viewers send nothing, so record nothing.

@@ -285,39 +285,16 @@ impl Engine {
         .map_err(super::write_failure("the retention sweep"))
     }
 
-    /// The sweep on the shared store: whole days dropped per environment (see
-    /// `PgStore::expire`); a day still owed delivery stays whole until settled.
+    /// The sweep on the shared store (see [`sweep_shared`]).
     async fn sweep_shared(
         &self,
         shared: &crate::store::postgres::PgStore,
         now: DateTime<Utc>,
         auditor: &Auditor<'_>,
     ) -> Result<SweepReport, ApiError> {
-        let started = Instant::now();
-        let mut report = SweepReport::default();
-        for (environment, cutoff) in self.settings.retention.cutoffs(now) {
-            let (dropped, kept_days) = shared
-                .expire(environment, cutoff)
-                .await
-                .map_err(super::write_failure("the retention sweep"))?;
-            let rows = |table: &str| dropped.rows.get(table).copied().unwrap_or(0);
-            let swept = Swept {
-                logs: rows("logs"),
-                requests: rows("requests"),
-                uploads: 0,
-                kept_owed: kept_days as u64,
-                bytes: dropped.bytes,
-            };
-            let days = self
-                .settings
-                .retention
-                .days(environment)
-                .unwrap_or_default();
-            auditor.swept(environment, cutoff, days, &swept);
-            report.environments.insert(environment, swept);
-        }
-        report.seconds = started.elapsed().as_secs_f64();
-        Ok(report)
+        sweep_shared(shared, &self.settings.retention, now, auditor)
+            .await
+            .map_err(super::write_failure("the retention sweep"))
     }
 
     /// The clock the sweep reads (tests move it forward).
@@ -349,15 +326,74 @@ pub fn spawn(engine: &Arc<Engine>) {
     });
 }
 
-/// `switchboard retention run`: through the running engine when there is one, else on
-/// the stopped store with the retention of `settings` (and its encryption key, to read
-/// sealed requests).
+/// The sweep on the shared store: whole days dropped per environment (see
+/// `PgStore::expire`); a day still owed delivery stays whole until settled.
+async fn sweep_shared(
+    shared: &crate::store::postgres::PgStore,
+    policy: &Policy,
+    now: DateTime<Utc>,
+    auditor: &Auditor<'_>,
+) -> Result<SweepReport, crate::store::postgres::PgError> {
+    let started = Instant::now();
+    let mut report = SweepReport::default();
+    for (environment, cutoff) in policy.cutoffs(now) {
+        let (dropped, kept_days) = shared.expire(environment, cutoff).await?;
+        let rows = |table: &str| dropped.rows.get(table).copied().unwrap_or(0);
+        let swept = Swept {
+            logs: rows("logs"),
+            requests: rows("requests"),
+            uploads: 0,
+            kept_owed: kept_days as u64,
+            bytes: dropped.bytes,
+        };
+        let days = policy.days(environment).unwrap_or_default();
+        auditor.swept(environment, cutoff, days, &swept);
+        report.environments.insert(environment, swept);
+    }
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// `switchboard retention run` on a shared store: straight on the database (every
+/// node's sweep and this one drop the same whole days, whichever runs first).
+async fn run_shared(
+    at: &crate::store::postgres::PgLocation,
+    policy: &Policy,
+) -> Result<SweepReport, RetentionError> {
+    let failed = |e: crate::store::postgres::PgError| RetentionError::Other(e.to_string());
+    let actor = super::audit::command::CLI_ACTOR;
+    let store = crate::store::postgres::PgStore::open(at, Default::default(), actor)
+        .await
+        .map_err(failed)?;
+    let record = |entry| {
+        let entry = super::audit::command::local_entry_of(entry);
+        let appended = crate::store::postgres::blocking::wait(store.append_audit(&entry));
+        if let Err(e) = appended {
+            tracing::error!(error = %e, "cannot write the audit trail");
+        }
+    };
+    let auditor = Auditor {
+        actor,
+        asked: true,
+        record: &record,
+    };
+    sweep_shared(&store, policy, Utc::now(), &auditor)
+        .await
+        .map_err(failed)
+}
+
+/// `switchboard retention run`: on the shared store's database when the settings name
+/// one; else through the running engine when there is one, else on the stopped store
+/// with the retention of `settings` (and its encryption key, to read sealed requests).
 pub fn run_now(data_dir: &Path, settings: &super::Settings) -> Result<SweepReport, RetentionError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()
         .map_err(|e| RetentionError::Other(format!("cannot start the async runtime: {e}")))?;
+    if let Some(at) = &settings.shared_store {
+        return runtime.block_on(run_shared(at, &settings.retention));
+    }
     if let Some(run) = runfile::running(data_dir) {
         let answer = runtime.block_on(run.admin(reqwest::Method::POST, "/retention/run", None))?;
         return serde_json::from_value(answer).map_err(|e| {

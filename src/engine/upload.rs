@@ -140,12 +140,20 @@ impl Engine {
             log_id: log.id,
             ..record
         };
-        let mut writes = self
-            .store
-            .accepted_writes(&request, std::slice::from_ref(&log), None)
-            .map_err(store_failure)?;
-        Store::upload_writes(&mut writes, source.environment, id, &record);
-        self.persist(writes, log).await?;
+        match &self.shared {
+            Some(shared) => {
+                self.persist_upload_shared(shared, source, id, &record, &request, log)
+                    .await?
+            }
+            None => {
+                let mut writes = self
+                    .store
+                    .accepted_writes(&request, std::slice::from_ref(&log), None)
+                    .map_err(store_failure)?;
+                Store::upload_writes(&mut writes, source.environment, id, &record);
+                self.persist(writes, log).await?;
+            }
+        }
         tracing::info!(
             environment = %source.environment,
             source = %source.name,
@@ -183,15 +191,66 @@ impl Engine {
         Ok(())
     }
 
-    /// The upload `id` (as in its URI) for `source`: only within its environment.
-    pub fn uploaded(&self, source: &Source, id: &str) -> Result<Uploaded, ApiError> {
+    /// On a shared store: the file's bytes, the index entry, then the request and its
+    /// log, each committed before the next, so what the answer names is all there. (A
+    /// failure part way leaves bytes or an index entry no answer pointed to.)
+    async fn persist_upload_shared(
+        &self,
+        shared: &crate::store::postgres::PgStore,
+        source: &Source,
+        id: Uuid,
+        record: &UploadRecord,
+        request: &StoredRequest,
+        log: LogRecord,
+    ) -> Result<(), ApiError> {
+        let environment = source.environment;
+        let path = uploads::file_path(self.data_dir(), environment, &record.sha256);
+        let bytes = tokio::fs::read(&path).await.map_err(store_failure)?;
+        let failed = |e: crate::store::postgres::PgError| store_failure(e);
+        shared
+            .put_upload_file(environment, &record.sha256, &bytes)
+            .await
+            .map_err(failed)?;
+        shared
+            .put_upload(environment, id, record)
+            .await
+            .map_err(failed)?;
+        shared
+            .accept(request, std::slice::from_ref(&log), None)
+            .await
+            .map_err(failed)?;
+        (self.delivery.after_accept(Vec::new(), vec![log]))();
+        Ok(())
+    }
+
+    /// The upload `id` (as in its URI) for `source`: only within its environment. On
+    /// a shared store, a file uploaded through another node is copied here first.
+    pub async fn uploaded(&self, source: &Source, id: &str) -> Result<Uploaded, ApiError> {
         let id = Uuid::try_parse(id).map_err(|_| not_found())?;
-        let record = self
-            .store
-            .upload(source.environment, id)
-            .map_err(super::read_failure)?
-            .ok_or_else(not_found)?;
+        let record = match &self.shared {
+            Some(shared) => shared
+                .upload(source.environment, id)
+                .await
+                .map_err(super::read_failure)?,
+            None => self
+                .store
+                .upload(source.environment, id)
+                .map_err(super::read_failure)?,
+        }
+        .ok_or_else(not_found)?;
         let path = uploads::file_path(self.data_dir(), source.environment, &record.sha256);
+        if let Some(shared) = &self.shared
+            && !path.is_file()
+        {
+            let bytes = shared
+                .upload_file(source.environment, &record.sha256)
+                .await
+                .map_err(super::read_failure)?;
+            if let Some(bytes) = bytes {
+                uploads::keep_copy(self.data_dir(), source.environment, &record.sha256, &bytes)
+                    .map_err(super::read_failure)?;
+            }
+        }
         if !path.is_file() {
             tracing::error!(path = %path.display(), log = %record.log_id, "an upload's file is missing");
             return Err(ApiError::internal(

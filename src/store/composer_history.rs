@@ -1,5 +1,6 @@
 //! The composer's history of sent requests, in its own sled tree (`composer_history`)
-//! of the engine's database.
+//! of the engine's database, or in the PostgreSQL store several nodes share (its
+//! `composer_history` table, bounded the same way).
 //!
 //! - Key: the entry's UUIDv7 (16 bytes, big-endian), so key order is time order and
 //!   pages come newest first by iterating backwards.
@@ -24,6 +25,7 @@
 //! # Ok(()) }
 //! ```
 
+use super::postgres::{PgStore, blocking};
 use super::{Result, Sealer, Store};
 use crate::model::Environment;
 use crate::model::log::new_log_id;
@@ -39,11 +41,16 @@ pub const DEFAULT_LIMIT: usize = 1_000;
 /// Largest page [`ComposerHistory::list`] returns.
 pub const MAX_PAGE: usize = 500;
 
+/// A stored entry: its key (the ID's bytes) and its encoded value.
+type Record = (Vec<u8>, Vec<u8>);
+
 #[derive(Clone)]
 pub struct ComposerHistory {
     tree: sled::Tree,
     sealer: Sealer,
     limit: usize,
+    /// On nodes sharing a PostgreSQL store: the list is kept there (the tree unused).
+    shared: Option<PgStore>,
 }
 
 impl ComposerHistory {
@@ -59,6 +66,15 @@ impl ComposerHistory {
             tree: store.db().open_tree(TREE)?,
             sealer: store.sealer().clone(),
             limit: limit.max(1),
+            shared: None,
+        })
+    }
+
+    /// The history every node sharing `shared` sees; bodies sealed with `store`'s keys.
+    pub fn shared(store: &Store, shared: PgStore) -> Result<ComposerHistory> {
+        Ok(ComposerHistory {
+            shared: Some(shared),
+            ..ComposerHistory::open(store)?
         })
     }
 
@@ -70,8 +86,12 @@ impl ComposerHistory {
         }
         let (id, at) = new_log_id();
         let entry = HistoryEntry { id, at, sent };
-        self.tree
-            .insert(id.as_bytes(), self.sealer.encode(&entry))?;
+        let record = self.sealer.encode(&entry);
+        if let Some(shared) = &self.shared {
+            blocking::wait(shared.composer_append(id, &record, self.limit))?;
+            return Ok(entry);
+        }
+        self.tree.insert(id.as_bytes(), record)?;
         self.trim()?;
         Ok(entry)
     }
@@ -101,13 +121,26 @@ impl ComposerHistory {
         limit: usize,
     ) -> Result<HistoryPage> {
         let limit = limit.clamp(1, MAX_PAGE);
-        let range = match before {
-            Some(id) => self.tree.range(..id.as_bytes().to_vec()),
-            None => self.tree.range::<Vec<u8>, _>(..),
+        let records: Box<dyn Iterator<Item = Result<Record>>> = match &self.shared {
+            Some(shared) => Box::new(
+                blocking::wait(shared.composer_entries(before))?
+                    .into_iter()
+                    .map(|(id, record)| Ok((id.as_bytes().to_vec(), record))),
+            ),
+            None => {
+                let range = match before {
+                    Some(id) => self.tree.range(..id.as_bytes().to_vec()),
+                    None => self.tree.range::<Vec<u8>, _>(..),
+                };
+                Box::new(range.rev().map(|item| {
+                    let (k, v) = item?;
+                    Ok((k.to_vec(), v.to_vec()))
+                }))
+            }
         };
         let mut entries = Vec::with_capacity(limit);
         let mut more = false;
-        for item in range.rev() {
+        for item in records {
             let (key, value) = item?;
             let entry = self.sealer.decode::<HistoryEntry>(&key, &value)?;
             if environment.is_some_and(|e| e != entry.sent.environment) {
@@ -129,19 +162,23 @@ impl ComposerHistory {
 
     pub fn get(&self, id: Uuid) -> Result<Option<HistoryEntry>> {
         let key = id.as_bytes();
-        self.tree
-            .get(key)?
-            .map(|v| self.sealer.decode(key, &v))
-            .transpose()
+        let record = match &self.shared {
+            Some(shared) => blocking::wait(shared.composer_entry(id))?,
+            None => self.tree.get(key)?.map(|v| v.to_vec()),
+        };
+        record.map(|v| self.sealer.decode(key, &v)).transpose()
     }
 
     /// Entries held (counts them: O(n), n ≤ the limit).
     pub fn len(&self) -> usize {
-        self.tree.len()
+        match &self.shared {
+            Some(shared) => blocking::wait(shared.composer_count()).unwrap_or(0),
+            None => self.tree.len(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.tree.is_empty()
+        self.len() == 0
     }
 }
 

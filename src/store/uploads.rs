@@ -80,6 +80,18 @@ pub fn file_path(data_dir: &Path, environment: Environment, sha256: &str) -> Pat
     env_dir(data_dir, environment).join(sha256)
 }
 
+/// Writes a stored file's bytes (as another node stored them) where this node keeps
+/// it, whole or not at all.
+pub fn keep_copy(
+    data_dir: &Path,
+    environment: Environment,
+    sha256: &str,
+    bytes: &[u8],
+) -> std::io::Result<()> {
+    create_dir(&env_dir(data_dir, environment))?;
+    super::atomic::write_atomic(&file_path(data_dir, environment, sha256), bytes)
+}
+
 #[cfg(unix)]
 fn create_dir(path: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;

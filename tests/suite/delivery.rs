@@ -548,7 +548,13 @@ fn quarantined(te: &TestEngine, destination: Uuid) -> Vec<Uuid> {
 }
 
 fn audit(te: &TestEngine) -> Vec<AuditEntry> {
-    te.store().audit_trail(100).expect("audit trail")
+    te.engine
+        .audit_page(&switchboard::store::audit::AuditFilter::default(), 100)
+        .expect("audit trail")
+        .entries
+        .into_iter()
+        .map(|r| r.entry)
+        .collect()
 }
 
 fn describe(l: &LogRecord) -> String {

@@ -17,6 +17,7 @@ mod cli_errors;
 mod client_contract;
 mod cluster_crash;
 mod cluster_nodes;
+mod cluster_records;
 mod composer_core;
 mod composer_fhir;
 mod composer_tmux;

@@ -355,3 +355,52 @@ async fn history_over_many_days_pages_the_same_as_sled() {
         );
     }
 }
+
+/// A destination + data model that only its oldest log has, behind more logs of that
+/// destination than one call reads: each call stops at its scan budget with a cursor
+/// (bounded work, however the filters combine), and following the cursor finds it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_filter_without_an_index_of_its_own_reads_a_budget_per_call() {
+    use switchboard::store::postgres::search::SCAN_BUDGET;
+    let db = database().await;
+    let pg = db.node().await;
+    let destination = Uuid::from_u128(77);
+    let of_destination = |model: &str| {
+        let mut l = log(1);
+        l.destination_id = destination;
+        l.data_model = model.into();
+        l
+    };
+    let oldest = of_destination("Notes");
+    pg.accept(&request_of(&oldest), std::slice::from_ref(&oldest), None)
+        .await
+        .expect("accept");
+    let newer: Vec<LogRecord> = (0..SCAN_BUDGET + 300)
+        .map(|_| of_destination("Results"))
+        .collect();
+    for batch in newer.chunks(1000) {
+        pg.accept(&request_of(&batch[0]), batch, None)
+            .await
+            .expect("accept");
+    }
+    let rare = LogQuery {
+        destination: Some(destination),
+        data_model: Some("Notes".into()),
+        limit: 10,
+        ..Default::default()
+    };
+    let first = pg.search(&rare).await.expect("search");
+    assert!(first.logs.is_empty(), "{:?}", first.logs.len());
+    assert!(first.next.is_some(), "cut short with a cursor");
+    assert_eq!(all_pages_pg(&pg, &rare).await, vec![oldest.id]);
+
+    // A combination many logs match fills its page at once.
+    let common = LogQuery {
+        data_model: Some("Results".into()),
+        ..rare.clone()
+    };
+    let page = pg.search(&common).await.expect("search");
+    assert_eq!(page.logs.len(), 10);
+    assert_eq!(page.logs[0].id, newer.last().expect("newest").id);
+    assert!(page.next.is_some());
+}

@@ -44,16 +44,21 @@ async fn migrate_applies_the_schema_once_and_records_it() {
     let first = migrate(&db.url, false);
     assert!(first.status.success(), "{}", text(&first.stderr));
     let said = text(&first.stdout);
-    assert!(said.contains("schema version 0 → 2"), "{said}");
+    let latest = switchboard::store::postgres::migrate::latest();
+    assert!(
+        said.contains(&format!("schema version 0 → {latest}")),
+        "{said}"
+    );
     assert!(said.contains(&db.name), "{said}");
 
     let recorded = versions(&db).await;
-    assert_eq!(recorded.len(), 2, "{recorded:?}");
-    assert_eq!((recorded[0].0, recorded[0].1.as_str()), (1, "schema"));
-    assert_eq!(
-        (recorded[1].0, recorded[1].1.as_str()),
-        (2, "queue item sequence")
-    );
+    let known: Vec<(i32, &str)> = switchboard::store::postgres::migrate::MIGRATIONS
+        .iter()
+        .map(|m| (m.version, m.name))
+        .collect();
+    let applied: Vec<(i32, &str)> = recorded.iter().map(|r| (r.0, r.1.as_str())).collect();
+    assert_eq!(applied, known, "every version, in order");
+    assert_eq!(known[0], (1, "schema"));
     assert!(recorded[0].2.contains("migrate"), "{recorded:?}");
 
     // The tables a node needs, the history ones partitioned with a default partition.
@@ -104,10 +109,10 @@ async fn migrate_applies_the_schema_once_and_records_it() {
     let again = migrate(&db.url, true);
     assert!(again.status.success(), "{}", text(&again.stderr));
     let report: Value = serde_json::from_slice(&again.stdout).expect("JSON");
-    assert_eq!(report["from"], 2);
-    assert_eq!(report["to"], 2);
+    assert_eq!(report["from"], latest);
+    assert_eq!(report["to"], latest);
     assert_eq!(report["applied"], Value::Array(vec![]));
-    assert_eq!(versions(&db).await.len(), 2);
+    assert_eq!(versions(&db).await.len(), latest as usize);
     let plain = migrate(&db.url, false);
     assert!(text(&plain.stdout).contains("nothing to apply"));
 }
@@ -144,7 +149,8 @@ async fn the_queue_sequence_starts_after_what_version_one_numbered() {
         .expect("a version-1 queue");
     let upgraded = migrate(&db.url, false);
     assert!(upgraded.status.success(), "{}", text(&upgraded.stderr));
-    assert!(text(&upgraded.stdout).contains("schema version 1 → 2"));
+    let latest = switchboard::store::postgres::migrate::latest();
+    assert!(text(&upgraded.stdout).contains(&format!("schema version 1 → {latest}")));
     let next: i64 = client
         .query_one("SELECT nextval('queue_item_seq')", &[])
         .await
@@ -162,6 +168,7 @@ async fn the_queue_sequence_starts_after_what_version_one_numbered() {
 #[tokio::test]
 async fn nodes_migrating_together_take_turns() {
     let db = database().await;
+    let latest = switchboard::store::postgres::migrate::latest();
     let children: Vec<_> = (0..4)
         .map(|_| {
             Command::new(BIN)
@@ -179,10 +186,13 @@ async fn nodes_migrating_together_take_turns() {
         assert!(out.status.success(), "{}", text(&out.stderr));
         let report: Value = serde_json::from_slice(&out.stdout).expect("JSON");
         applied += report["applied"].as_array().expect("applied").len();
-        assert_eq!(report["to"], 2);
+        assert_eq!(report["to"], latest);
     }
-    assert_eq!(applied, 2, "each version applied exactly once");
-    assert_eq!(versions(&db).await.len(), 2);
+    assert_eq!(
+        applied, latest as usize,
+        "each version applied exactly once"
+    );
+    assert_eq!(versions(&db).await.len(), latest as usize);
 }
 
 #[tokio::test]
@@ -201,9 +211,17 @@ async fn a_schema_newer_than_this_switchboard_is_refused_untouched() {
     assert!(!refused.status.success());
     let said = text(&refused.stderr);
     assert!(said.contains("schema version 99"), "{said}");
-    assert!(said.contains("knows versions up to 2"), "{said}");
+    let latest = switchboard::store::postgres::migrate::latest();
+    assert!(
+        said.contains(&format!("knows versions up to {latest}")),
+        "{said}"
+    );
     assert!(said.contains("Nothing was changed"), "{said}");
-    assert_eq!(versions(&db).await.len(), 3, "nothing added or removed");
+    assert_eq!(
+        versions(&db).await.len(),
+        latest as usize + 1,
+        "nothing added or removed"
+    );
 }
 
 #[tokio::test]

@@ -150,7 +150,6 @@ fn uploads_of(te: &TestEngine) -> Vec<std::path::PathBuf> {
     files_under(&te.data_dir.join("uploads"))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_uploaded_file_comes_back_byte_for_byte_to_its_environment_only() {
     let te = TestEngine::start(&config("", &closed_url())).await;
     let lab = te.token("Lab").await;
@@ -196,7 +195,6 @@ async fn an_uploaded_file_comes_back_byte_for_byte_to_its_environment_only() {
     assert_error(status, &body, StatusCode::UNAUTHORIZED, "authorization");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_bytes_are_stored_once_content_addressed_and_private() {
     let te = TestEngine::start(&config("", &closed_url())).await;
     let lab = te.token("Lab").await;
@@ -239,7 +237,6 @@ fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_over_the_limit_is_refused_with_413_and_nothing_is_kept() {
     let te = TestEngine::start(&config("max_upload_bytes = 4096", &closed_url())).await;
     let lab = te.token("Lab").await;
@@ -275,7 +272,6 @@ async fn a_file_over_the_limit_is_refused_with_413_and_nothing_is_kept() {
     assert_eq!(uploads.len(), 1, "only the accepted upload is logged");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bodies_that_are_not_an_upload_are_refused_with_400() {
     let te = TestEngine::start(&config("", &closed_url())).await;
     let lab = te.token("Lab").await;
@@ -324,7 +320,6 @@ async fn bodies_that_are_not_an_upload_are_refused_with_400() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_is_still_served_after_a_restart() {
     let te = TestEngine::start(&config("", &closed_url())).await;
     let lab = te.token("Lab").await;
@@ -340,7 +335,6 @@ async fn an_upload_is_still_served_after_a_restart() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_upload_is_logged_and_its_name_is_hidden_in_production_without_phi() {
     let te = TestEngine::start(&config("", &closed_url())).await;
     let prod = te.token("Prod Lab").await;
@@ -404,7 +398,6 @@ async fn the_upload_is_logged_and_its_name_is_hidden_in_production_without_phi()
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_media_notification_carries_the_uri_in_file_contents() {
     let archive = StubDestination::start(StubReply::Json(200, json!({}))).await;
     let te = TestEngine::start(&config("", &archive.url)).await;
@@ -447,7 +440,6 @@ async fn a_media_notification_carries_the_uri_in_file_contents() {
     assert_eq!(delivered["Media"]["FileContents"], json!(uri));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_uri_is_under_the_configured_public_url() {
     let te = TestEngine::start(&config(
         "public_url = \"https://switchboard.example/redox/\"",
@@ -506,7 +498,6 @@ async fn a_backup_carries_the_uploads_and_checks_healthy() {
     assert!(report.healthy, "{}", report.text());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_log_cannot_be_resent_and_says_why() {
     let te = TestEngine::start(&config("", &closed_url())).await;
     let lab = te.token("Lab").await;
@@ -527,7 +518,6 @@ async fn an_upload_log_cannot_be_resent_and_says_why() {
     assert_error(status, &body, StatusCode::CONFLICT, "upload the file again");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_is_refused_with_507_while_the_disk_is_below_its_reserve() {
     let te = TestEngine::start(&config("", &closed_url())).await;
     let lab = te.token("Lab").await;
@@ -547,4 +537,17 @@ async fn an_upload_is_refused_with_507_while_the_disk_is_below_its_reserve() {
     .await;
     assert_error(status, &body, StatusCode::INSUFFICIENT_STORAGE, "reserve");
     assert!(uploads_of(&te).is_empty(), "nothing stored");
+}
+
+crate::on_both_stores! {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)] an_uploaded_file_comes_back_byte_for_byte_to_its_environment_only;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)] the_same_bytes_are_stored_once_content_addressed_and_private;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)] a_file_over_the_limit_is_refused_with_413_and_nothing_is_kept;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)] bodies_that_are_not_an_upload_are_refused_with_400;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)] an_upload_is_still_served_after_a_restart;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)] the_upload_is_logged_and_its_name_is_hidden_in_production_without_phi;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)] a_media_notification_carries_the_uri_in_file_contents;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)] the_uri_is_under_the_configured_public_url;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)] an_upload_log_cannot_be_resent_and_says_why;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)] an_upload_is_refused_with_507_while_the_disk_is_below_its_reserve;
 }

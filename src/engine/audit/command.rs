@@ -7,7 +7,8 @@
 use super::MAX_PAGE;
 use crate::engine::runfile;
 use crate::store::audit::{AuditFilter, AuditPage, AuditRecord};
-use crate::store::{AuditEntry, OpenMode, Store};
+use crate::store::postgres::{PgLocation, PgStore};
+use crate::store::{AuditEntry, OpenMode, Sealer, Store};
 use std::path::Path;
 
 /// Who the trail names for the command line on this machine.
@@ -27,21 +28,43 @@ pub enum CommandError {
          starting on this data dir, try again once it runs"
     )]
     Store { dir: String, reason: String },
+    #[error("the shared store's audit trail: {0}")]
+    Shared(#[from] crate::store::postgres::PgError),
 }
 
 /// Every entry matching `filter`, oldest first: through the engine that holds
 /// `data_dir` when one runs (sled allows one process), else from the store itself.
 /// Both read the same entries, so both give the same records.
+/// On a shared store (`shared`), its one trail, read from the database.
 pub async fn export(
     data_dir: &Path,
+    shared: Option<&PgLocation>,
     filter: &AuditFilter,
 ) -> Result<Vec<AuditRecord>, CommandError> {
-    let mut all = match runfile::running(data_dir) {
-        Some(engine) => export_through(&engine, filter).await?,
-        None => export_offline(data_dir, filter)?,
+    let mut all = match (shared, runfile::running(data_dir)) {
+        (Some(at), _) => export_shared(at, filter).await?,
+        (None, Some(engine)) => export_through(&engine, filter).await?,
+        (None, None) => export_offline(data_dir, filter)?,
     };
     all.reverse();
     Ok(all)
+}
+
+async fn export_shared(
+    at: &PgLocation,
+    filter: &AuditFilter,
+) -> Result<Vec<AuditRecord>, CommandError> {
+    let store = PgStore::open(at, Sealer::default(), CLI_ACTOR).await?;
+    let mut filter = filter.clone();
+    let mut all = Vec::new();
+    loop {
+        let page = store.audit_page(&filter, MAX_PAGE).await?;
+        all.extend(page.entries);
+        match page.next {
+            Some(next) => filter.before = Some(next),
+            None => return Ok(all),
+        }
+    }
 }
 
 fn export_offline(data_dir: &Path, filter: &AuditFilter) -> Result<Vec<AuditRecord>, CommandError> {
@@ -96,7 +119,18 @@ async fn export_through(
 
 /// A credential change made by the command line (`action`, and `detail` without any
 /// secret), appended to the trail: through the running engine, else on the store.
-pub async fn record_local(data_dir: &Path, action: &str, detail: &str) -> Result<(), CommandError> {
+/// On a shared store (`shared`), written there.
+pub async fn record_local(
+    data_dir: &Path,
+    shared: Option<&PgLocation>,
+    action: &str,
+    detail: &str,
+) -> Result<(), CommandError> {
+    if let Some(at) = shared {
+        let store = PgStore::open(at, Sealer::default(), CLI_ACTOR).await?;
+        store.append_audit(&local_entry(action, detail)).await?;
+        return Ok(());
+    }
     if let Some(engine) = runfile::running(data_dir) {
         let body = serde_json::json!({"action": action, "detail": detail});
         engine

@@ -86,7 +86,13 @@ impl Engine {
         } else if entry.logs.is_empty() {
             entry.logs.extend(entry.log_id);
         }
-        self.store.append_audit(&entry)
+        match &self.shared {
+            // One trail for every node (committed before the action answers).
+            Some(shared) => crate::store::postgres::blocking::wait(shared.append_audit(&entry))
+                .map(|_| ())
+                .map_err(Into::into),
+            None => self.store.append_audit(&entry),
+        }
     }
 
     /// A page of history for `role`, audited when it shows patients: an MRN search
@@ -201,8 +207,13 @@ impl Engine {
 
     /// One page of the trail, newest first.
     pub fn audit_page(&self, filter: &AuditFilter, limit: usize) -> Result<AuditPage, ApiError> {
-        self.store
-            .audit_page(filter, limit.clamp(1, MAX_PAGE))
-            .map_err(read_failure)
+        let limit = limit.clamp(1, MAX_PAGE);
+        match &self.shared {
+            Some(shared) => {
+                crate::store::postgres::blocking::wait(shared.audit_page(filter, limit))
+                    .map_err(|e| read_failure(crate::store::StoreError::from(e)))
+            }
+            None => self.store.audit_page(filter, limit).map_err(read_failure),
+        }
     }
 }

@@ -25,6 +25,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "queue item sequence",
         sql: include_str!("migrations/0002_queue_sequence.sql"),
     },
+    Migration {
+        version: 3,
+        name: "audit logs and upload files",
+        sql: include_str!("migrations/0003_audit_and_uploads.sql"),
+    },
 ];
 
 /// The newest version this switchboard knows.

@@ -9,7 +9,10 @@
 //! committed in groups ([`accept`]) and history read and searched ([`history`]).
 
 mod accept;
+mod audit;
 pub mod blocking;
+mod composer;
+pub mod dump;
 mod history;
 pub mod import;
 pub mod migrate;
@@ -18,10 +21,12 @@ pub mod operator;
 pub mod partitions;
 pub mod queues;
 pub mod records;
+pub mod search;
 mod sessions;
 pub mod shared;
 mod store;
 mod tls;
+mod uploads;
 
 pub use store::PgStore;
 

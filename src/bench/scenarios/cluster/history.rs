@@ -104,7 +104,7 @@ pub(super) async fn run(url: &str, logs: usize, report: &mut Report) -> Result<(
 
     // Destination 3's logs are all "Orders" (i % 10 == 3 gives i % 5 == 3): one search
     // that matches, and one that matches nothing, so must rule out the whole range.
-    let searches: [(&str, LogQuery); 7] = [
+    let searches: [(&str, LogQuery); 8] = [
         ("none", LogQuery::default()),
         (
             "environment",
@@ -151,6 +151,13 @@ pub(super) async fn run(url: &str, logs: usize, report: &mut Report) -> Result<(
                 ..Default::default()
             },
         ),
+        (
+            "data_model_none_match",
+            LogQuery {
+                data_model: Some("Nonexistent".into()),
+                ..Default::default()
+            },
+        ),
     ];
     let mut worst: f64 = 0.0;
     for (name, mut query) in searches {
@@ -167,9 +174,7 @@ pub(super) async fn run(url: &str, logs: usize, report: &mut Report) -> Result<(
         took.sort();
         let p50 = ms(took[SAMPLES / 2]);
         let max = ms(took[SAMPLES - 1]);
-        if !name.ends_with("none_match") {
-            worst = worst.max(p50);
-        }
+        worst = worst.max(p50);
         report.figure(&format!("search_{name}_p50"), "ms", p50);
         report.figure(&format!("search_{name}_max"), "ms", max);
     }
@@ -177,10 +182,12 @@ pub(super) async fn run(url: &str, logs: usize, report: &mut Report) -> Result<(
         &format!("filtered first page over {logs} logs under 50 ms (p50 worst {worst:.1} ms)"),
         worst < 50.0,
     );
-    report.note(
-        "search_destination_model_none_match: a combination no log has, over filters with \
-         no index of their own together, reads the destination's whole range of the day",
-    );
+    report.note(format!(
+        "…_none_match: filters no log matches; a call reads at most {} rows to check \
+         filters without an index of their own, then answers a page cut short with its \
+         cursor",
+        crate::store::postgres::search::SCAN_BUDGET
+    ));
     Ok(())
 }
 
