@@ -323,16 +323,25 @@ impl Engine {
         now.paused
             .get_or_create(&label)
             .set(i64::from(self.delivery.is_paused(d.id)));
-        let summary = self
-            .store
-            .queue_summary(d.id, super::health::QUEUE_COUNT_CAP)
-            .and_then(|(depth, oldest)| {
-                let created = match oldest {
-                    Some(item) => self.store.log(item.log_id)?.map(|l| l.created_at),
-                    None => None,
-                };
-                Ok((depth, created))
-            });
+        let cap = super::health::QUEUE_COUNT_CAP;
+        let summary = match &self.shared {
+            // Every node reports the shared queues (as every node's Connections pane).
+            Some(shared) => {
+                crate::store::postgres::blocking::wait(shared.destination_summary(d.id, cap))
+                    .map(|s| (s.depth, s.oldest))
+                    .map_err(crate::store::StoreError::from)
+            }
+            None => self
+                .store
+                .queue_summary(d.id, cap)
+                .and_then(|(depth, oldest)| {
+                    let created = match oldest {
+                        Some(item) => self.store.log(item.log_id)?.map(|l| l.created_at),
+                        None => None,
+                    };
+                    Ok((depth, created))
+                }),
+        };
         match summary {
             Ok((depth, created)) => {
                 now.queue_depth

@@ -287,10 +287,11 @@ async fn status_on(node: &TestEngine, log: Uuid) -> Value {
     detail["log"].clone()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn operator_actions_on_one_node_hold_on_the_other() {
-    let db = database().await;
-    // A destination that keeps failing: its messages stay queued for the operator.
+/// Two nodes on `db` with one destination that keeps answering 503: its messages
+/// stay queued (for an operator), and its queue stays leased by the node retrying it.
+pub async fn two_nodes_and_a_failing_destination(
+    db: &crate::common::postgres::Database,
+) -> (StubDestination, TestEngine, TestEngine) {
     let stub = StubDestination::start(StubReply::Json(503, json!({"busy": true}))).await;
     let config = source_toml("Lab", "development", None)
         + &destination_toml("EHR", "development", &format!("{}/ehr", stub.url))
@@ -298,6 +299,13 @@ async fn operator_actions_on_one_node_hold_on_the_other() {
         + &subscription_toml("Lab", "EHR", &["*"]);
     let a = TestEngine::start_on(&config, Some(&db.url), |_| {}).await;
     let b = TestEngine::start_on(&config, Some(&db.url), |_| {}).await;
+    (stub, a, b)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_actions_on_one_node_hold_on_the_other() {
+    let db = database().await;
+    let (_stub, a, b) = two_nodes_and_a_failing_destination(&db).await;
     let ehr = a.destination_id("EHR");
     let token = a.token("Lab").await;
     let mut logs = Vec::new();

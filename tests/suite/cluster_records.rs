@@ -220,6 +220,22 @@ async fn check_backup_and_retention_run_work_on_the_shared_store() {
     assert_eq!(status, 200, "{answer}");
     let log = crate::common::uuid_of(&answer["Meta"]["Logs"][0]["ID"]);
 
+    // The queue gauges are the shared queue's, on any node.
+    let b = TestEngine::start_on(&config(), Some(&db.url), |_| {}).await;
+    let metrics = b
+        .client
+        .get(b.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("switchboard_queue_depth{destination=\"EHR\"} 1"),
+        "{metrics}"
+    );
+
     let check = cli(&a, &["check", "--json"]);
     assert!(
         check.status.success(),

@@ -22,6 +22,7 @@ mod composer_core;
 mod composer_fhir;
 mod composer_tmux;
 mod connections;
+mod console_cluster_tmux;
 mod console_keys_tmux;
 mod console_loop;
 mod console_ops;
