@@ -118,10 +118,14 @@ pub fn export(from: Option<String>, to: &str, json: bool, at: Locations) -> Resu
         .enable_all()
         .build()?;
     let report = runtime.block_on(maintenance::export(&dir, &to, &settings))?;
-    super::print(json, &report, |r| {
+    super::print(json, &report, |report| {
+        let (r, c) = (&report.imported, &report.carried);
         format!(
             "{} → {}: {} requests, {} logs, {} attempts, {} answers, {} queued, {} \
-             quarantined, {} generated IDs; {} already there",
+             quarantined, {} generated IDs; {} already there. Carried: {} credential \
+             records, {} revocations, {} verifications, {} audit entries, {} composer \
+             history entries, {} uploads (access and refresh tokens are not: clients \
+             authenticate again)",
             dir.display(),
             to.shown(),
             r.requests,
@@ -131,7 +135,13 @@ pub fn export(from: Option<String>, to: &str, json: bool, at: Locations) -> Resu
             r.queued,
             r.quarantined,
             r.identities,
-            r.skipped
+            r.skipped,
+            c.credentials,
+            c.revocations,
+            c.verifications,
+            c.audit,
+            c.composer,
+            c.uploads
         )
     })
 }

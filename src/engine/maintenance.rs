@@ -158,11 +158,20 @@ impl Engine {
 
 /// `switchboard export --from DIR --to URL`: the sled store of `data_dir` (engine
 /// stopped) written into the PostgreSQL store at `to`, with the generated IDs.
+/// What `export` wrote: history and queues, and what it carried beside them.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Exported {
+    #[serde(flatten)]
+    pub imported: crate::store::postgres::import::Imported,
+    #[serde(flatten)]
+    pub carried: crate::store::postgres::carry::Carried,
+}
+
 pub async fn export(
     data_dir: &Path,
     to: &crate::store::postgres::PgLocation,
     settings: &super::Settings,
-) -> Result<crate::store::postgres::import::Imported, MaintenanceError> {
+) -> Result<Exported, MaintenanceError> {
     if let Some(run) = runfile::running(data_dir) {
         return Err(MaintenanceError::Running {
             pid: run.pid,
@@ -182,8 +191,40 @@ pub async fn export(
     let target = crate::store::postgres::PgStore::open(to, sealer, "switchboard export")
         .await
         .map_err(|e| other(&e))?;
-    target
+    let imported = target
         .import(store.export_records(), &identities)
         .await
-        .map_err(|e| other(&e))
+        .map_err(|e| other(&e))?;
+    let carried = carry(data_dir, &store, &target, to)
+        .await
+        .map_err(|e| other(&e))?;
+    Ok(Exported { imported, carried })
+}
+
+/// Credentials, revocations, verifications (files beside the store), the audit trail
+/// and the composer's history (trees of it), to the database.
+async fn carry(
+    data_dir: &Path,
+    store: &crate::store::Store,
+    target: &crate::store::postgres::PgStore,
+    to: &crate::store::postgres::PgLocation,
+) -> Result<crate::store::postgres::carry::Carried, Box<dyn std::error::Error>> {
+    let reach = crate::store::postgres::records::Reach::At(to.clone());
+    let mut carried = crate::store::postgres::carry::carry_files(data_dir, &reach)?;
+    let mut filter = crate::store::audit::AuditFilter::default();
+    loop {
+        let page = store.audit_page(&filter, super::audit::MAX_PAGE)?;
+        target.import_audit(&page.entries).await?;
+        carried.audit += page.entries.len() as u64;
+        match page.next {
+            Some(next) => filter.before = Some(next),
+            None => break,
+        }
+    }
+    let history = crate::store::composer_history::ComposerHistory::open(store)?;
+    let entries = history.stored()?;
+    target.import_composer(&entries).await?;
+    carried.composer = entries.len() as u64;
+    carried.uploads = target.import_uploads(store, data_dir).await?;
+    Ok(carried)
 }

@@ -169,6 +169,18 @@ impl ComposerHistory {
         record.map(|v| self.sealer.decode(key, &v)).transpose()
     }
 
+    /// Every entry of the embedded tree as stored (ID, record), oldest first: what
+    /// `export` moves to a shared store.
+    pub fn stored(&self) -> Result<Vec<(Uuid, Vec<u8>)>> {
+        self.tree
+            .iter()
+            .map(|item| {
+                let (k, v) = item?;
+                Ok((Uuid::from_slice(&k).unwrap_or_default(), v.to_vec()))
+            })
+            .collect()
+    }
+
     /// Entries held (counts them: O(n), n ≤ the limit).
     pub fn len(&self) -> usize {
         match &self.shared {

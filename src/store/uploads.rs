@@ -282,6 +282,20 @@ impl Store {
         writes.insert(index_key(environment, id), encode(record));
     }
 
+    /// Every upload of `environment` (ID and record): what `export` moves.
+    pub fn uploads_of(&self, environment: Environment) -> Result<Vec<(Uuid, UploadRecord)>> {
+        self.caught_up();
+        let prefix = key(b'u', &[&[environment.code()]]);
+        self.exchange
+            .scan_prefix(&prefix)
+            .map(|item| {
+                let (k, v) = item?;
+                let id = Uuid::from_slice(&k[prefix.len()..]).unwrap_or_default();
+                Ok((id, decode(&k, &v)?))
+            })
+            .collect()
+    }
+
     /// The upload `id` of `environment`, if there is one.
     pub fn upload(&self, environment: Environment, id: Uuid) -> Result<Option<UploadRecord>> {
         self.caught_up();

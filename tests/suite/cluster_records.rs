@@ -159,29 +159,7 @@ async fn a_file_uploaded_through_one_node_downloads_through_the_other() {
     let b = TestEngine::start_on(&config(), Some(&db.url), |_| {}).await;
     let token = a.token("Lab").await;
     let bytes: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
-    let boundary = "switchboard-cluster-upload";
-    let mut body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; \
-         filename=\"scan.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend_from_slice(&bytes);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let answer = a
-        .client
-        .post(a.url("/upload"))
-        .bearer_auth(&token)
-        .header(
-            "content-type",
-            format!("multipart/form-data; boundary={boundary}"),
-        )
-        .body(body)
-        .send()
-        .await
-        .expect("upload");
-    assert_eq!(answer.status(), 201);
-    let uri: serde_json::Value = answer.json().await.expect("JSON");
-    let uri = uri["URI"].as_str().expect("URI").to_string();
+    let uri = a.upload(&token, "scan.bin", &bytes).await;
     let on_b = uri.replace(&a.base, &b.base);
     assert_ne!(on_b, uri, "the URI names node A: {uri}");
 

@@ -50,6 +50,7 @@ mod overload;
 mod platform_api;
 mod platform_mgmt_api;
 mod postgres_export;
+mod postgres_export_records;
 mod postgres_history;
 mod postgres_migrate;
 mod postgres_partitions;

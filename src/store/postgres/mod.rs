@@ -11,6 +11,7 @@
 mod accept;
 mod audit;
 pub mod blocking;
+pub mod carry;
 mod composer;
 pub mod dump;
 mod history;

@@ -47,6 +47,24 @@ impl PgStore {
         Ok(row.map(|r| r.get(0)))
     }
 
+    /// Records upload `id` of `environment` unless it is there (an export run again).
+    pub async fn import_upload(
+        &self,
+        environment: Environment,
+        id: Uuid,
+        record: &UploadRecord,
+    ) -> Result<u64> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO uploads (environment, id, record) VALUES ($1, $2, $3)
+                 ON CONFLICT DO NOTHING",
+                &[&environment.as_str(), &id, &codec::encode(record)],
+            )
+            .await
+            .map_err(|e| self.at.query_error(&e))
+    }
+
     /// Records upload `id` of `environment`.
     pub async fn put_upload(
         &self,

@@ -403,29 +403,61 @@ impl TestEngine {
         .expect("read quarantine")
     }
 
-    /// Stops this engine gracefully (`Engine::shutdown`), waits until every handle on
-    /// it is gone (so the store is closed), and starts a new engine on the same data
-    /// dir and config file, served on a new port. Tokens and credentials carry over;
-    /// `base` changes.
-    pub async fn restart(mut self) -> TestEngine {
+    /// Uploads `bytes` as file `name` (`POST /upload`, multipart) and returns its URI.
+    pub async fn upload(&self, token: &str, name: &str, bytes: &[u8]) -> String {
+        let boundary = "switchboard-test-upload";
+        let mut body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; \
+             filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let answer = self
+            .client
+            .post(self.url("/upload"))
+            .bearer_auth(token)
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(body)
+            .send()
+            .await
+            .expect("upload");
+        assert_eq!(answer.status(), 201, "upload refused");
+        let answer: Value = answer.json().await.expect("JSON");
+        answer["URI"].as_str().expect("URI").to_string()
+    }
+
+    /// Stops this engine gracefully and waits until every handle on it is gone (its
+    /// store closed); hands back its directory (kept), configuration file and data dir.
+    pub async fn stop(mut self) -> (TempDir, PathBuf, PathBuf) {
         // The engine's stop ends the server's accept loop and its connections, the
         // dispatchers and the live streams: every task that holds the engine.
         self.engine.shutdown().await;
         let closed = self.engine.closed();
         let server = &mut self.server;
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
         tokio::time::timeout(Duration::from_secs(20), async {
             let _ = server.await;
             closed.await;
         })
         .await
-        .expect("the old engine's tasks did not end within 20 s of its shutdown");
-        // Keep the directory alive across the restart; a throwaway one takes its place.
+        .expect("the engine's tasks did not end within 20 s of its shutdown");
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
-        let config_path = self.config_path.clone();
-        let data_dir = self.data_dir.clone();
-        let store_url = self.store_url.clone();
+        let (config_path, data_dir) = (self.config_path.clone(), self.data_dir.clone());
         drop(self);
+        (dir, config_path, data_dir)
+    }
+
+    /// Stops this engine gracefully (`Engine::shutdown`), waits until every handle on
+    /// it is gone (so the store is closed), and starts a new engine on the same data
+    /// dir and config file, served on a new port. Tokens and credentials carry over;
+    /// `base` changes.
+    pub async fn restart(self) -> TestEngine {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let store_url = self.store_url.clone();
+        let (dir, config_path, data_dir) = self.stop().await;
         // The group-commit flusher drops its database handle just after; until then the
         // store is still locked.
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
