@@ -47,12 +47,29 @@ pub fn backup(dir: &Path, json: bool, at: &Locations) -> Result<()> {
 
 pub fn reencrypt(json: bool, at: &Locations) -> Result<()> {
     let config = at.load()?;
+    if let Some(store) = &config.settings.shared_store {
+        bail!(
+            "the bodies are in the shared store {}: re-sealing them there is not supported \
+             yet. Keep the old key in encryption_old_key_files on every node (bodies sealed \
+             with it stay readable; new ones are sealed with the new key)",
+            store.shown()
+        );
+    }
     let report = maintenance::reencrypt(&at.data_dir(), &config.settings)?;
     super::print(json, &report, |r| r.text())
 }
 
 pub fn restore(dir: &Path, json: bool, at: &Locations) -> Result<()> {
     let config = at.load()?;
+    if let Some(store) = &config.settings.shared_store {
+        bail!(
+            "the store is the PostgreSQL database {}: put a `switchboard backup` back with \
+             `pg_restore --dbname URL {}` into an empty database, the nodes stopped \
+             (README: Several nodes). `restore` puts back an embedded store",
+            store.shown(),
+            dir.join(switchboard::store::postgres::dump::DUMP_FILE).display()
+        );
+    }
     let report = maintenance::restore(&at.data_dir(), dir, &config.settings)?;
     super::print(json, &report, |r| r.text())
 }

@@ -13,21 +13,33 @@ pub fn keys_revoke(
     json: bool,
     at: &Locations,
 ) -> Result<()> {
-    let report = runtime()?.block_on(command::keys_revoke(&at.data_dir(), api_key, source))?;
+    let shared = at.shared_store()?;
+    let report = runtime()?.block_on(command::keys_revoke(
+        &at.data_dir(),
+        shared.as_ref(),
+        api_key,
+        source,
+    ))?;
     super::print(json, &report, |r| r.text())
 }
 
 pub fn keys_list(json: bool, at: &Locations) -> Result<()> {
-    let keys = command::keys_list(&at.data_dir())?;
+    let keys = command::keys_list(&at.data_dir(), at.shared_store()?.as_ref())?;
     super::print(json, &keys, |k| command::keys_text(k))
 }
 
 pub fn tokens_revoke(name: &str, json: bool, at: &Locations) -> Result<()> {
-    let report = runtime()?.block_on(command::tokens_revoke(&at.data_dir(), name))?;
+    let shared = at.shared_store()?;
+    let report = runtime()?.block_on(command::tokens_revoke(
+        &at.data_dir(),
+        shared.as_ref(),
+        name,
+    ))?;
     super::print(json, &report, |r| r.text())
 }
 
 pub fn tokens_list(json: bool, at: &Locations) -> Result<()> {
-    let listing = runtime()?.block_on(command::tokens_list(&at.data_dir()))?;
+    let shared = at.shared_store()?;
+    let listing = runtime()?.block_on(command::tokens_list(&at.data_dir(), shared.as_ref()))?;
     super::print(json, &listing, command::tokens_text)
 }

@@ -11,7 +11,6 @@ use switchboard::engine::{revocation, runfile};
 use switchboard::model::Environment;
 use switchboard::sandbox;
 use switchboard::sandbox::simulate::SimulateError;
-use switchboard::store::credentials::Credentials;
 
 /// Where an engine listens when nothing says otherwise (`serve`'s default).
 const DEFAULT_ENGINE: &str = "http://127.0.0.1:8443";
@@ -44,7 +43,8 @@ pub fn run(
     let config = at.load()?;
     let routes = config.registry.routes_from(sandbox::SOURCE_ID);
     // A key for this run only, revoked when it ends.
-    let credentials = Credentials::new(&data_dir);
+    // The engine's credentials: beside its data directory, or in its shared store.
+    let credentials = at.credentials()?;
     let (key, secret) = credentials.create_key(
         sandbox::SOURCE_ID,
         sandbox::SOURCE_NAME,
@@ -65,8 +65,10 @@ pub fn run(
         let _ = tokio::signal::ctrl_c().await;
     }));
     // Revoked, not just deleted: the run's tokens end with it.
+    let shared = config.settings.shared_store.clone();
     if let Err(e) = runtime.block_on(revocation::command::keys_revoke(
         &data_dir,
+        shared.as_ref(),
         Some(&key.api_key),
         None,
     )) {

@@ -260,3 +260,98 @@ async fn check_backup_and_retention_run_work_on_the_shared_store() {
         String::from_utf8_lossy(&check.stdout)
     );
 }
+
+/// `keys revoke` and `tokens revoke` on a machine where no node runs: written in the
+/// database, so every node refuses the key's tokens and the admin token at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_from_the_command_line_holds_on_every_node() {
+    let db = database().await;
+    let a = TestEngine::start_on(&config(), Some(&db.url), |_| {}).await;
+    let made = cli(&a, &["keys", "create", "--source", "Lab", "--json"]);
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let key: serde_json::Value = serde_json::from_slice(&made.stdout).expect("JSON");
+    let (api_key, secret) = (
+        key["apiKey"].as_str().expect("apiKey"),
+        key["secret"].as_str().expect("secret"),
+    );
+    let login = serde_json::json!({"apiKey": api_key, "secret": secret});
+    let (status, grant) = a.post_json("/auth/authenticate", None, &login).await;
+    assert_eq!(status, 200, "{grant}");
+    let access = grant["accessToken"].as_str().expect("token").to_string();
+    let made = cli(
+        &a,
+        &[
+            "tokens", "create", "--role", "admin", "--name", "ops", "--json",
+        ],
+    );
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let admin: serde_json::Value = serde_json::from_slice(&made.stdout).expect("JSON");
+    let admin = admin["token"].as_str().expect("token").to_string();
+    let (status, _) = a.get("/admin/v1/connections", Some(&admin)).await;
+    assert_eq!(status, 200);
+
+    let listed = cli(&a, &["tokens", "list", "--json"]);
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    for revoke in [
+        &["keys", "revoke", api_key][..],
+        &["tokens", "revoke", "ops"][..],
+    ] {
+        let out = cli(&a, revoke);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let listed = cli(&a, &["keys", "list", "--json"]);
+    let keys: serde_json::Value = serde_json::from_slice(&listed.stdout).expect("JSON");
+    assert!(
+        keys.as_array()
+            .expect("keys")
+            .iter()
+            .any(|k| k.to_string().contains(api_key) && k.to_string().contains("revoked")),
+        "{keys}"
+    );
+
+    // The node rereads revocations within a second.
+    let ehr = a.destination_id("EHR");
+    let body = crate::common::payload("PatientAdmin", "Arrival", &[ehr], "MRN-1");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (sent, _) = a.post_json("/endpoint", Some(&access), &body).await;
+        let (listed, _) = a.get("/admin/v1/connections", Some(&admin)).await;
+        if sent == 401 && listed == 401 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still accepted: source token {sent}, admin token {listed}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (status, _) = a.post_json("/auth/authenticate", None, &login).await;
+    assert_eq!(status, 401, "no new login with a revoked key");
+    let reader = a.admin_token(Role::Admin);
+    let (_, trail) = a
+        .get("/admin/v1/audit?actor=command%20line", Some(&reader))
+        .await;
+    let actions: Vec<&str> = trail["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    assert!(actions.iter().any(|a| a.contains("revoke")), "{actions:?}");
+}

@@ -1,11 +1,13 @@
 //! `switchboard keys revoke|list` and `tokens revoke|list`: through the running engine
 //! when there is one (it revokes at once, audits, and holds the sessions), else on the
-//! files and the store directly (a later engine reads the records when it starts).
+//! files and the store directly (a later engine reads the records when it starts). On
+//! a store shared by several nodes, on its database (`super::shared`).
 
 use super::files::{self, KeyView, RevokeError, RevokeReport};
 use super::{TokensListing, View};
 use crate::engine::runfile::{self, AttachError, RunFile};
 use crate::store::credentials::Credentials;
+use crate::store::postgres::PgLocation;
 use crate::store::revocations::RevocationLog;
 use crate::store::{AuditEntry, OpenMode, Store};
 use chrono::Utc;
@@ -75,15 +77,18 @@ fn offline_bookkeeping(data_dir: &Path, report: &mut RevokeReport) {
 }
 
 /// `keys revoke API_KEY` or `keys revoke --source NAME`.
+/// On a shared store (`shared`), straight on its database (see [`super::shared`]).
 pub async fn keys_revoke(
     data_dir: &Path,
+    shared: Option<&PgLocation>,
     target: Option<&str>,
     source: Option<&str>,
 ) -> Result<RevokeReport, CommandError> {
     let credentials = Credentials::new(data_dir);
-    let targets = match (target, source) {
-        (Some(t), None) => vec![t.trim().to_string()],
-        (None, Some(s)) => files::keys_of_source(&credentials, s)?,
+    let targets = match (target, source, shared) {
+        (Some(t), None, _) => vec![t.trim().to_string()],
+        (None, Some(s), Some(at)) => super::shared::keys_of_source(data_dir, at, s)?,
+        (None, Some(s), None) => files::keys_of_source(&credentials, s)?,
         _ => {
             return Err(RevokeError::Invalid(
                 "name one API key, or a source with --source NAME (not both)".into(),
@@ -91,6 +96,9 @@ pub async fn keys_revoke(
             .into());
         }
     };
+    if let Some(at) = shared {
+        return super::shared::keys_revoke(data_dir, at, targets).await;
+    }
     let mut report = RevokeReport {
         revoked: Vec::new(),
         notes: Vec::new(),
@@ -148,7 +156,14 @@ async fn online(
 }
 
 /// `tokens revoke NAME`.
-pub async fn tokens_revoke(data_dir: &Path, name: &str) -> Result<RevokeReport, CommandError> {
+pub async fn tokens_revoke(
+    data_dir: &Path,
+    shared: Option<&PgLocation>,
+    name: &str,
+) -> Result<RevokeReport, CommandError> {
+    if let Some(at) = shared {
+        return super::shared::tokens_revoke(data_dir, at, name).await;
+    }
     let credentials = Credentials::new(data_dir);
     let log = RevocationLog::new(data_dir);
     match runfile::running(data_dir) {
@@ -168,7 +183,13 @@ pub async fn tokens_revoke(data_dir: &Path, name: &str) -> Result<RevokeReport, 
 }
 
 /// `keys list`: from the files alone, engine or not.
-pub fn keys_list(data_dir: &Path) -> Result<Vec<KeyView>, CommandError> {
+pub fn keys_list(
+    data_dir: &Path,
+    shared: Option<&PgLocation>,
+) -> Result<Vec<KeyView>, CommandError> {
+    if let Some(at) = shared {
+        return super::shared::keys_list(data_dir, at);
+    }
     let revoked = RevocationLog::new(data_dir)
         .load()
         .map_err(RevokeError::from)?;
@@ -176,7 +197,13 @@ pub fn keys_list(data_dir: &Path) -> Result<Vec<KeyView>, CommandError> {
 }
 
 /// `tokens list`: sessions live in the store, so through the engine when it holds it.
-pub async fn tokens_list(data_dir: &Path) -> Result<TokensListing, CommandError> {
+pub async fn tokens_list(
+    data_dir: &Path,
+    shared: Option<&PgLocation>,
+) -> Result<TokensListing, CommandError> {
+    if let Some(at) = shared {
+        return super::shared::tokens_list(data_dir, at).await;
+    }
     if let Some(engine) = runfile::running(data_dir) {
         let answer = engine.admin(reqwest::Method::GET, "/tokens", None).await?;
         return decode(answer);
