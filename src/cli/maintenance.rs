@@ -67,7 +67,8 @@ pub fn restore(dir: &Path, json: bool, at: &Locations) -> Result<()> {
              `pg_restore --dbname URL {}` into an empty database, the nodes stopped \
              (README: Several nodes). `restore` puts back an embedded store",
             store.shown(),
-            dir.join(switchboard::store::postgres::dump::DUMP_FILE).display()
+            dir.join(switchboard::store::postgres::dump::DUMP_FILE)
+                .display()
         );
     }
     let report = maintenance::restore(&at.data_dir(), dir, &config.settings)?;

@@ -191,8 +191,11 @@ async fn insert_requests(tx: &Tx<'_>, sets: &[&AcceptSet]) -> Sql<()> {
         return Ok(());
     }
     tx.execute(
-        "INSERT INTO requests (id, environment, received_at, source_id, record)
+        &tx.prepare_cached(
+            "INSERT INTO requests (id, environment, received_at, source_id, record)
          SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::uuid[], $5::bytea[])",
+        )
+        .await?,
         &[
             &requests.iter().map(|r| r.id).collect::<Vec<_>>(),
             &requests.iter().map(|r| r.environment).collect::<Vec<_>>(),
@@ -221,14 +224,15 @@ async fn insert_logs_with(tx: &Tx<'_>, logs: &[&LogRow], on_conflict: &str) -> S
     if logs.is_empty() {
         return Ok(0);
     }
-    tx.execute(
-        &format!(
-            "INSERT INTO logs (id, environment, request_id, created_at, log_type, status,
+    let sql = format!(
+        "INSERT INTO logs (id, environment, request_id, created_at, log_type, status,
              source_id, destination_id, data_model, event_type, patient_id, record)
          SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::timestamptz[],
              $5::text[], $6::text[], $7::uuid[], $8::uuid[], $9::text[], $10::text[],
              $11::text[], $12::bytea[]) {on_conflict}"
-        ),
+    );
+    tx.execute(
+        &tx.prepare_cached(&sql).await?,
         &[
             &logs.iter().map(|l| l.id).collect::<Vec<_>>(),
             &logs.iter().map(|l| l.environment).collect::<Vec<_>>(),
@@ -269,9 +273,12 @@ async fn enqueue(tx: &Tx<'_>, sets: &[&AcceptSet]) -> Sql<()> {
         .map(|(q, _)| (q.destination, q.source, q.lane as i64))
         .collect();
     tx.execute(
-        "INSERT INTO queues (destination_id, source_id, lane)
+        &tx.prepare_cached(
+            "INSERT INTO queues (destination_id, source_id, lane)
          SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int8[])
          ON CONFLICT DO NOTHING",
+        )
+        .await?,
         &[
             &queues.iter().map(|k| k.0).collect::<Vec<_>>(),
             &queues.iter().map(|k| k.1).collect::<Vec<_>>(),
@@ -281,7 +288,10 @@ async fn enqueue(tx: &Tx<'_>, sets: &[&AcceptSet]) -> Sql<()> {
     .await?;
     let mut numbers: Vec<i64> = tx
         .query(
-            "SELECT nextval('queue_item_seq') FROM generate_series(1, $1::int8)",
+            &tx.prepare_cached(
+                "SELECT nextval('queue_item_seq') FROM generate_series(1, $1::int8)",
+            )
+            .await?,
             &[&(queued.len() as i64)],
         )
         .await?
@@ -290,8 +300,11 @@ async fn enqueue(tx: &Tx<'_>, sets: &[&AcceptSet]) -> Sql<()> {
         .collect();
     numbers.sort_unstable();
     tx.execute(
-        "INSERT INTO queue_items (destination_id, source_id, lane, seq, log_id)
+        &tx.prepare_cached(
+            "INSERT INTO queue_items (destination_id, source_id, lane, seq, log_id)
          SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int8[], $4::int8[], $5::uuid[])",
+        )
+        .await?,
         &[
             &queued
                 .iter()

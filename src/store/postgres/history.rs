@@ -48,19 +48,23 @@ impl PgStore {
 
     pub async fn log(&self, id: Uuid) -> Result<Option<LogRecord>> {
         let client = self.client().await?;
-        let row = client
-            .query_opt("SELECT record FROM logs WHERE id = $1", &[&id])
+        let q = |e: tokio_postgres::Error| self.at.query_error(&e);
+        let read = client
+            .prepare_cached("SELECT record FROM logs WHERE id = $1")
             .await
-            .map_err(|e| self.at.query_error(&e))?;
+            .map_err(q)?;
+        let row = client.query_opt(&read, &[&id]).await.map_err(q)?;
         row.map(|r| self.decode_log(r.get(0))).transpose()
     }
 
     pub async fn request(&self, id: Uuid) -> Result<Option<StoredRequest>> {
         let client = self.client().await?;
-        let row = client
-            .query_opt("SELECT record FROM requests WHERE id = $1", &[&id])
+        let q = |e: tokio_postgres::Error| self.at.query_error(&e);
+        let read = client
+            .prepare_cached("SELECT record FROM requests WHERE id = $1")
             .await
-            .map_err(|e| self.at.query_error(&e))?;
+            .map_err(q)?;
+        let row = client.query_opt(&read, &[&id]).await.map_err(q)?;
         row.map(|r| {
             self.sealer
                 .decode(b"r", r.get::<_, &[u8]>(0))

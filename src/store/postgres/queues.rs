@@ -126,15 +126,22 @@ impl PgStore {
     /// The first item of a queue.
     pub async fn head(&self, queue: &QueueId) -> Result<Option<QueueItem>> {
         let client = self.client().await?;
-        let row = client
-            .query_opt(
+        let q = |e: tokio_postgres::Error| self.at.query_error(&e);
+        let head = client
+            .prepare_cached(
                 "SELECT seq, log_id, lease_until_ms FROM queue_items
                  WHERE destination_id = $1 AND source_id = $2 AND lane = $3
                  ORDER BY seq LIMIT 1",
+            )
+            .await
+            .map_err(q)?;
+        let row = client
+            .query_opt(
+                &head,
                 &[&queue.destination, &queue.source, &(queue.lane as i64)],
             )
             .await
-            .map_err(|e| self.at.query_error(&e))?;
+            .map_err(q)?;
         Ok(row.map(|r| QueueItem {
             queue: *queue,
             seq: r.get::<_, i64>(0) as u64,
@@ -239,10 +246,12 @@ impl PgStore {
         tx: &deadpool_postgres::Transaction<'_>,
         id: Uuid,
     ) -> Result<Option<LogRecord>> {
-        let row = tx
-            .query_opt("SELECT record FROM logs WHERE id = $1 FOR UPDATE", &[&id])
+        let q = |e: tokio_postgres::Error| self.at.query_error(&e);
+        let locked = tx
+            .prepare_cached("SELECT record FROM logs WHERE id = $1 FOR UPDATE")
             .await
-            .map_err(|e| self.at.query_error(&e))?;
+            .map_err(q)?;
+        let row = tx.query_opt(&locked, &[&id]).await.map_err(q)?;
         row.map(|r| self.decode_log(r.get(0))).transpose()
     }
 
@@ -392,10 +401,13 @@ async fn holds(
 ) -> std::result::Result<bool, tokio_postgres::Error> {
     let held = tx
         .query_opt(
-            "SELECT 1 FROM queues
+            &tx.prepare_cached(
+                "SELECT 1 FROM queues
              WHERE destination_id = $1 AND source_id = $2 AND lane = $3
                AND leased_by = $4 AND lease_until > now()
              FOR UPDATE",
+            )
+            .await?,
             &[
                 &lease.queue.destination,
                 &lease.queue.source,
@@ -412,8 +424,11 @@ async fn delete_item(
     item: &QueueItem,
 ) -> std::result::Result<(), tokio_postgres::Error> {
     tx.execute(
-        "DELETE FROM queue_items
+        &tx.prepare_cached(
+            "DELETE FROM queue_items
          WHERE destination_id = $1 AND source_id = $2 AND lane = $3 AND seq = $4",
+        )
+        .await?,
         &[
             &item.queue.destination,
             &item.queue.source,
@@ -465,14 +480,17 @@ impl PgStore {
         let environment = log.environment.as_str();
         let updated = tx
             .execute(
-                "UPDATE logs SET status = $3, record = $4 WHERE id = $1 AND environment = $2",
+                &tx.prepare_cached(
+                    "UPDATE logs SET status = $3, record = $4 WHERE id = $1 AND environment = $2",
+                )
+                .await?,
                 &[&log.id, &environment, &log.status.as_str(), &encode(log)],
             )
             .await?;
         if let Some(attempt) = attempt {
             tx.execute(
-                "INSERT INTO attempts (log_id, environment, number, record) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (log_id, number, environment) DO UPDATE SET record = excluded.record",
+                &tx.prepare_cached("INSERT INTO attempts (log_id, environment, number, record) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (log_id, number, environment) DO UPDATE SET record = excluded.record").await?,
                 &[
                     &attempt.log_id,
                     &environment,

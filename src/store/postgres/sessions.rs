@@ -37,13 +37,15 @@ impl PgStore {
 
     pub async fn session(&self, token_hash: &[u8; 32]) -> Result<Option<Session>> {
         let client = self.client().await?;
-        let row = client
-            .query_opt(
-                "SELECT record FROM sessions WHERE token_hash = $1",
-                &[&token_hash.as_slice()],
-            )
+        let q = |e: tokio_postgres::Error| self.at.query_error(&e);
+        let read = client
+            .prepare_cached("SELECT record FROM sessions WHERE token_hash = $1")
             .await
-            .map_err(|e| self.at.query_error(&e))?;
+            .map_err(q)?;
+        let row = client
+            .query_opt(&read, &[&token_hash.as_slice()])
+            .await
+            .map_err(q)?;
         row.map(|r| self.decode_session(r.get(0))).transpose()
     }
 

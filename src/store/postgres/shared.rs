@@ -129,12 +129,10 @@ pub(crate) async fn announce_on(
         .iter()
         .map(|log| serde_json::to_string(&ChangeNote { log: *log, node }).unwrap_or_default())
         .collect();
-    client
-        .execute(
-            "SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p",
-            &[&CHANNEL, &payloads],
-        )
+    let notify = client
+        .prepare_cached("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p")
         .await?;
+    client.execute(&notify, &[&CHANNEL, &payloads]).await?;
     Ok(())
 }
 
