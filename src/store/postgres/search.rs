@@ -6,7 +6,7 @@
 //! with an index of its own (patient, destination, source, a rare status, then the
 //! environment), or the primary key. The other filters are checked on the rows it
 //! reads. Without such other filters, the rows read are the page. With them, rows are
-//! read in growing chunks and at most [`SCAN_BUDGET`] per call: a combination that
+//! read in chunks and at most [`SCAN_BUDGET`] per call: a combination that
 //! matches nothing (a destination that never receives some data model) costs one
 //! budget, and the page comes back cut short with the cursor to go on from.
 //! Searches without a selective filter also walk the days newest first, one day at a
@@ -23,10 +23,13 @@ use uuid::Uuid;
 pub const DAYS_PER_PAGE: usize = 31;
 
 /// Rows a call reads at most to check filters that have no index of their own.
-pub const SCAN_BUDGET: usize = 4_000;
+pub const SCAN_BUDGET: usize = 2_000;
 
-/// The first chunk of such a scan; each next one is four times larger.
-const FIRST_CHUNK: usize = 256;
+/// Rows read per statement of such a scan (a page's worth when it is larger). Kept
+/// small: asked for thousands of a destination's rows in ID order, the planner
+/// prefers gathering all of them and sorting, which is the whole-history read the
+/// budget is there to prevent.
+const CHUNK: usize = 256;
 
 type Param = Box<dyn ToSql + Sync + Send>;
 
@@ -190,12 +193,11 @@ impl PgStore {
         budget: &mut usize,
     ) -> Result<Stop> {
         let residual = filters.residual();
-        let mut chunk = FIRST_CHUNK;
         loop {
             let wanted = limit - page.logs.len();
             // One more than wanted tells whether anything is left after a full page.
             let n = match residual {
-                true => chunk.max(wanted + 1).min(*budget),
+                true => CHUNK.max(wanted + 1).min(*budget),
                 false => wanted + 1,
             };
             if n == 0 {
@@ -233,7 +235,6 @@ impl PgStore {
                 return Ok(Stop::Cut(last));
             }
             upper = Some(last);
-            chunk = chunk.saturating_mul(4);
         }
     }
 
