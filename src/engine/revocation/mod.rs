@@ -15,7 +15,6 @@
 
 pub mod command;
 pub mod files;
-pub mod shared;
 
 use super::{Engine, write_failure};
 use crate::model::ApiError;

@@ -49,8 +49,7 @@ pub fn carry_files(data_dir: &Path, reach: &Reach) -> Result<Carried> {
                 if line.iter().all(u8::is_ascii_whitespace) {
                     continue;
                 }
-                let id = crate::store::credentials::hex(&crate::store::credentials::sha256(line));
-                reach.put(REVOCATION_KIND, &id[..32], line)?;
+                reach.put(REVOCATION_KIND, &line_id(line), line)?;
                 carried.revocations += 1;
             }
         }
@@ -62,6 +61,15 @@ pub fn carry_files(data_dir: &Path, reach: &Reach) -> Result<Carried> {
         carried.verifications += 1;
     }
     Ok(carried)
+}
+
+/// A revocation line's record ID: the first 16 bytes of its SHA-256, in hex.
+fn line_id(line: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(line)[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn unreadable(path: &Path, e: &std::io::Error) -> PgError {

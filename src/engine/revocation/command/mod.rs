@@ -1,7 +1,9 @@
 //! `switchboard keys revoke|list` and `tokens revoke|list`: through the running engine
 //! when there is one (it revokes at once, audits, and holds the sessions), else on the
 //! files and the store directly (a later engine reads the records when it starts). On
-//! a store shared by several nodes, on its database (`super::shared`).
+//! a store shared by several nodes, on its database (`shared`).
+
+mod shared;
 
 use super::files::{self, KeyView, RevokeError, RevokeReport};
 use super::{TokensListing, View};
@@ -77,7 +79,7 @@ fn offline_bookkeeping(data_dir: &Path, report: &mut RevokeReport) {
 }
 
 /// `keys revoke API_KEY` or `keys revoke --source NAME`.
-/// On a shared store (`shared`), straight on its database (see [`super::shared`]).
+/// On a shared store (`shared`), straight on its database (see `shared`).
 pub async fn keys_revoke(
     data_dir: &Path,
     shared: Option<&PgLocation>,
@@ -87,7 +89,7 @@ pub async fn keys_revoke(
     let credentials = Credentials::new(data_dir);
     let targets = match (target, source, shared) {
         (Some(t), None, _) => vec![t.trim().to_string()],
-        (None, Some(s), Some(at)) => super::shared::keys_of_source(data_dir, at, s)?,
+        (None, Some(s), Some(at)) => shared::keys_of_source(data_dir, at, s)?,
         (None, Some(s), None) => files::keys_of_source(&credentials, s)?,
         _ => {
             return Err(RevokeError::Invalid(
@@ -97,7 +99,7 @@ pub async fn keys_revoke(
         }
     };
     if let Some(at) = shared {
-        return super::shared::keys_revoke(data_dir, at, targets).await;
+        return shared::keys_revoke(data_dir, at, targets).await;
     }
     let mut report = RevokeReport {
         revoked: Vec::new(),
@@ -162,7 +164,7 @@ pub async fn tokens_revoke(
     name: &str,
 ) -> Result<RevokeReport, CommandError> {
     if let Some(at) = shared {
-        return super::shared::tokens_revoke(data_dir, at, name).await;
+        return shared::tokens_revoke(data_dir, at, name).await;
     }
     let credentials = Credentials::new(data_dir);
     let log = RevocationLog::new(data_dir);
@@ -188,7 +190,7 @@ pub fn keys_list(
     shared: Option<&PgLocation>,
 ) -> Result<Vec<KeyView>, CommandError> {
     if let Some(at) = shared {
-        return super::shared::keys_list(data_dir, at);
+        return shared::keys_list(data_dir, at);
     }
     let revoked = RevocationLog::new(data_dir)
         .load()
@@ -202,7 +204,7 @@ pub async fn tokens_list(
     shared: Option<&PgLocation>,
 ) -> Result<TokensListing, CommandError> {
     if let Some(at) = shared {
-        return super::shared::tokens_list(data_dir, at).await;
+        return shared::tokens_list(data_dir, at).await;
     }
     if let Some(engine) = runfile::running(data_dir) {
         let answer = engine.admin(reqwest::Method::GET, "/tokens", None).await?;

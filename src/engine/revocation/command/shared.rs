@@ -3,9 +3,9 @@
 //! revocation record is what every node enforces (each rereads them within a second);
 //! the sessions it ends are removed and the audit entries written in the database too.
 
-use super::TokensListing;
-use super::command::CommandError;
-use super::files::{self, KeyView, RevokeError, RevokeReport};
+use super::CommandError;
+use crate::engine::revocation::TokensListing;
+use crate::engine::revocation::files::{self, KeyView, RevokeError, RevokeReport};
 use crate::store::AuditEntry;
 use crate::store::credentials::Credentials;
 use crate::store::postgres::records::Reach;
