@@ -13,13 +13,20 @@ impl PgStore {
     /// Appends `entry` (committed when this returns).
     pub async fn append_audit(&self, entry: &AuditEntry) -> Result<Uuid> {
         let id = Uuid::now_v7();
+        self.insert_audit(id, entry).await?;
+        Ok(id)
+    }
+
+    /// Writes `entry` under `id` unless an entry has that ID (an export run again);
+    /// whether it was written.
+    pub(super) async fn insert_audit(&self, id: Uuid, entry: &AuditEntry) -> Result<bool> {
         let client = self.client().await?;
         let mut logs = entry.logs.clone();
         logs.extend(entry.log_id.filter(|l| !entry.logs.contains(l)));
-        client
+        let written = client
             .execute(
                 "INSERT INTO audit (id, at, actor, action, log_id, logs, record)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
                 &[
                     &id,
                     &entry.at,
@@ -32,7 +39,7 @@ impl PgStore {
             )
             .await
             .map_err(|e| self.at.query_error(&e))?;
-        Ok(id)
+        Ok(written == 1)
     }
 
     /// Up to `limit` entries matching `filter`, newest first.

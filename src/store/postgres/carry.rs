@@ -163,28 +163,9 @@ impl PgStore {
 
     /// Audit entries with their IDs (those already there are left as they are).
     pub async fn import_audit(&self, records: &[AuditRecord]) -> Result<u64> {
-        let client = self.client().await?;
         let mut added = 0;
         for record in records {
-            let e = &record.entry;
-            let mut logs = e.logs.clone();
-            logs.extend(e.log_id.filter(|l| !e.logs.contains(l)));
-            added += client
-                .execute(
-                    "INSERT INTO audit (id, at, actor, action, log_id, logs, record)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
-                    &[
-                        &record.id,
-                        &e.at,
-                        &e.actor,
-                        &e.action,
-                        &e.log_id,
-                        &logs,
-                        &crate::store::encode(e),
-                    ],
-                )
-                .await
-                .map_err(|err| self.at.query_error(&err))?;
+            added += u64::from(self.insert_audit(record.id, &record.entry).await?);
         }
         Ok(added)
     }
